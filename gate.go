@@ -1,0 +1,264 @@
+package sluice
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Gate is the one admission point for calls to an API. It holds any number
+// of Limits (a Semaphore for calls in flight, RateLimiters, SlidingWindows,
+// TokenBudgets) and admits a call only when every one of them admits it, all
+// at once: a call waiting for rate holds no concurrency slot, and a call
+// that gives up has consumed no rate and no tokens.
+//
+// Callers wait in one line, by priority (WithPriority) and then by arrival.
+// Only the caller at the front checks the limits; it sleeps until the limit
+// that refused it could admit it (a time for a rate, a release for a
+// semaphore), so a crowd of waiters costs nothing while it waits.
+//
+// A Gate can be paused until a time, the shared cool-down when an API says
+// it is throttling: every caller waits until then, and a later pause extends
+// it while an earlier one changes nothing.
+//
+// Acquire returns a Permit; Permit.Done reports how the call went, which
+// releases concurrency and settles token estimates with real usage.
+//
+// The zero Gate has no limits. A Gate is safe for concurrent use. An
+// uncontended Acquire and Done cost one mutex round trip plus each limit's
+// own cost, and one allocation (the Permit).
+type Gate struct {
+	limits []Limit // time-paced limits first, semaphores last
+
+	mu          sync.Mutex
+	waiters     waitQueue
+	pausedUntil time.Time
+
+	admitted  atomic.Int64
+	completed atomic.Int64
+	throttled atomic.Int64
+}
+
+// NewGate returns a Gate enforcing all the given limits together. A limit
+// may belong to several gates (a token budget shared by two routes, say);
+// admission stays all-or-nothing, though fairness holds only within a gate.
+func NewGate(limits ...Limit) *Gate {
+	ls := append([]Limit(nil), limits...)
+	// Semaphores last: a slot is taken only once every rate has said yes,
+	// and a refused slot is the only failure that waits for an event.
+	sort.SliceStable(ls, func(i, j int) bool {
+		_, si := ls[i].(*Semaphore)
+		_, sj := ls[j].(*Semaphore)
+		return !si && sj
+	})
+	return &Gate{limits: ls}
+}
+
+// Acquire waits until the call described by c may start and returns its
+// Permit; the caller must call Permit.Done when the call ends. When ctx is
+// done first, Acquire returns ctx.Err() and the gate and its limits are as
+// if it had never been called.
+func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	if g.waiters.len() == 0 {
+		if wait, _ := g.try(c); wait == 0 {
+			g.mu.Unlock()
+			return g.admit(c), nil
+		}
+	}
+	w := &waiter{priority: PriorityFrom(ctx), ready: make(chan struct{}, 1)}
+	g.waiters.push(w)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		var wait time.Duration = waitForChange
+		var change <-chan struct{}
+		if g.waiters.front() == w {
+			var ok bool
+			if wait, change, ok = g.tryFront(c); ok {
+				g.waiters.remove(w)
+				g.wakeFront()
+				g.mu.Unlock()
+				return g.admit(c), nil
+			}
+		}
+		g.mu.Unlock()
+
+		var expired <-chan time.Time
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			expired = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			g.mu.Lock()
+			if g.waiters.remove(w) {
+				g.wakeFront()
+			}
+			g.mu.Unlock()
+			return nil, ctx.Err()
+		case <-w.ready:
+		case <-change:
+		case <-expired:
+		}
+		g.mu.Lock()
+	}
+}
+
+// tryFront is try for the caller at the front of the line. When refused, it
+// also returns the refusing limit's change channel, fetched before a second
+// try so that a release between the two cannot be missed. g.mu is held.
+func (g *Gate) tryFront(c Cost) (time.Duration, <-chan struct{}, bool) {
+	wait, refused := g.try(c)
+	if wait == 0 {
+		return 0, nil, true
+	}
+	for {
+		var change <-chan struct{}
+		if refused >= 0 {
+			change = g.limits[refused].changed()
+		}
+		again, refusedAgain := g.try(c)
+		if again == 0 {
+			return 0, nil, true
+		}
+		if refusedAgain == refused {
+			return again, change, false
+		}
+		refused = refusedAgain
+	}
+}
+
+// try takes what c asks of every limit, or nothing. When refused it returns
+// how long to wait (or waitForChange) and the index of the refusing limit,
+// -1 for a pause. g.mu is held.
+func (g *Gate) try(c Cost) (wait time.Duration, refused int) {
+	if !g.pausedUntil.IsZero() {
+		if d := time.Until(g.pausedUntil); d > 0 {
+			return d, -1
+		}
+		g.pausedUntil = time.Time{}
+	}
+	var buf [8]int64
+	marks := buf[:0]
+	for i, l := range g.limits {
+		wait, mark := l.take(c)
+		if wait != 0 {
+			for j := i - 1; j >= 0; j-- {
+				g.limits[j].untake(c, marks[j])
+			}
+			return wait, i
+		}
+		marks = append(marks, mark)
+	}
+	return 0, 0
+}
+
+// wakeFront tells the caller now at the front of the line to try. g.mu is
+// held.
+func (g *Gate) wakeFront() {
+	if w := g.waiters.front(); w != nil {
+		select {
+		case w.ready <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (g *Gate) admit(c Cost) *Permit {
+	g.admitted.Add(1)
+	return &Permit{gate: g, cost: c, start: time.Now()}
+}
+
+// PauseUntil makes every caller wait until t: the shared cool-down after
+// the API said it is throttling. A pause ending earlier than the current
+// one changes nothing.
+func (g *Gate) PauseUntil(t time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// Rebase t on the monotonic clock: times parsed from headers carry
+	// none, and the wall clock may jump.
+	now := time.Now()
+	t = now.Add(t.Sub(now))
+	if t.After(g.pausedUntil) {
+		g.pausedUntil = t
+	}
+}
+
+// PausedUntil returns the end of the current pause, or the zero Time when
+// the gate is not paused.
+func (g *Gate) PausedUntil() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if time.Until(g.pausedUntil) <= 0 {
+		return time.Time{}
+	}
+	return g.pausedUntil
+}
+
+// GateStats is a snapshot of a Gate's counters.
+type GateStats struct {
+	Waiting   int   // callers blocked in Acquire
+	InFlight  int64 // admitted calls not yet Done
+	Admitted  int64 // calls admitted so far
+	Completed int64 // calls Done so far
+	Throttled int64 // calls whose Outcome said Throttled
+}
+
+// Stats returns the gate's counters.
+func (g *Gate) Stats() GateStats {
+	g.mu.Lock()
+	waiting := g.waiters.len()
+	g.mu.Unlock()
+	admitted, completed := g.admitted.Load(), g.completed.Load()
+	return GateStats{
+		Waiting: waiting, InFlight: admitted - completed,
+		Admitted: admitted, Completed: completed, Throttled: g.throttled.Load(),
+	}
+}
+
+// A Permit is one admitted call. Done must be called exactly once, when
+// the call ends; later calls of Done do nothing. A Permit is safe for
+// concurrent use.
+type Permit struct {
+	gate     *Gate
+	cost     Cost
+	start    time.Time
+	finished atomic.Bool
+}
+
+// Done reports how the call ended: it releases the call's concurrency,
+// settles its token estimate with o.Usage, and feeds the outcome to limits
+// that learn from it. A zero o.Latency is measured from admission.
+func (p *Permit) Done(o Outcome) {
+	if !p.finished.CompareAndSwap(false, true) {
+		return
+	}
+	if o.Latency == 0 {
+		o.Latency = time.Since(p.start)
+	}
+	g := p.gate
+	for _, l := range g.limits {
+		l.done(p.cost, o)
+	}
+	if o.Throttled {
+		g.throttled.Add(1)
+	}
+	g.completed.Add(1)
+}
+
+// Cost returns what the call was charged at admission.
+func (p *Permit) Cost() Cost { return p.cost }

@@ -1,0 +1,88 @@
+package sluice
+
+import (
+	"context"
+	"time"
+)
+
+// A Limit is one constraint a Gate enforces. Semaphore, RateLimiter,
+// SlidingWindow and TokenBudget are Limits; a Gate admits a call only when
+// every one of its Limits admits it.
+//
+// The methods are unexported for now: a Gate relies on their exact
+// contracts (all-or-nothing taking, wake-ups on change), so only the limits
+// in this package implement it.
+type Limit interface {
+	// take takes what c asks of this limit if it is available now, and
+	// returns wait 0 and a mark that untake needs. Otherwise it takes
+	// nothing and returns how long to wait before trying again, or
+	// waitForChange when only a change signalled on changed() can help (a
+	// concurrency slot being released).
+	take(c Cost) (wait time.Duration, mark int64)
+	// untake gives back what a successful take took, for a call that
+	// never started (another limit of the same gate refused it).
+	untake(c Cost, mark int64)
+	// done is told that a call admitted with c has finished with o.
+	done(c Cost, o Outcome)
+	// changed returns a channel closed the next time this limit may admit
+	// sooner than it last said (a release, a refund, a new rate).
+	changed() <-chan struct{}
+}
+
+// waitForChange is what take returns when waiting a time will not help.
+const waitForChange time.Duration = -1
+
+// Cost is what one call asks of a Gate's limits.
+type Cost struct {
+	// Requests is the weight of the call for Semaphores, RateLimiters and
+	// SlidingWindows. Zero means 1.
+	Requests int
+	// InputTokens and OutputTokens are the estimated tokens, charged to
+	// TokenBudgets at admission and settled with the Outcome's Usage.
+	// OutputTokens is usually the request's max_tokens.
+	InputTokens, OutputTokens int
+}
+
+// requests returns the weight of c for request-counting limits.
+func (c Cost) requests() int {
+	if c.Requests <= 0 {
+		return 1
+	}
+	return c.Requests
+}
+
+// Usage is the number of tokens a call really used, as the API reported it.
+type Usage struct {
+	InputTokens, OutputTokens int
+}
+
+// Outcome is how an admitted call ended. It is passed to Permit.Done.
+type Outcome struct {
+	// Latency is how long the call took.
+	Latency time.Duration
+	// Throttled reports that the API refused the call for rate (429, 529).
+	Throttled bool
+	// Canceled reports that the caller gave up on the call; such a call
+	// says nothing about the API's health and is not a sample.
+	Canceled bool
+	// Usage is the real token usage; when nil, token budgets keep the
+	// estimate they charged.
+	Usage *Usage
+}
+
+// priorityKey is the context key under which WithPriority stores a priority.
+type priorityKey struct{}
+
+// WithPriority returns a context that carries priority p. Semaphore and
+// Gate serve waiters with a higher priority first, and waiters of one
+// priority in the order they arrived. The default priority is 0; negative
+// priorities are allowed.
+func WithPriority(ctx context.Context, p int) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityFrom returns the priority ctx carries, or 0.
+func PriorityFrom(ctx context.Context) int {
+	p, _ := ctx.Value(priorityKey{}).(int)
+	return p
+}

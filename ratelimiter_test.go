@@ -1,0 +1,307 @@
+package sluice
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// startTimes runs n goroutines that each Wait for one unit and returns when,
+// counted from the start, each wait ended, in order.
+func waitTimes(t *testing.T, wait func(context.Context) error, n int) []time.Duration {
+	t.Helper()
+	begin := time.Now()
+	var mu sync.Mutex
+	var got []time.Duration
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := wait(t.Context()); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got = append(got, time.Since(begin))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	sortDurations(got)
+	return got
+}
+
+func sortDurations(d []time.Duration) {
+	for i := 1; i < len(d); i++ {
+		for j := i; j > 0 && d[j] < d[j-1]; j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+}
+
+func TestRateLimiterSpacesStartsEvenly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(10), 1)
+		got := waitTimes(t, func(ctx context.Context) error { return l.Wait(ctx, 1) }, 25)
+		for i, d := range got {
+			if want := time.Duration(i) * 100 * time.Millisecond; d != want {
+				t.Errorf("start %d at %v, want %v", i, d, want)
+			}
+		}
+	})
+}
+
+func TestRateLimiterAllowBurstAndRefill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(10), 5)
+		for i := range 5 {
+			if !l.Allow() {
+				t.Fatalf("Allow %d of a burst of 5 refused", i+1)
+			}
+		}
+		if l.Allow() {
+			t.Fatal("Allow beyond the burst admitted")
+		}
+		time.Sleep(99 * time.Millisecond)
+		if l.Allow() {
+			t.Fatal("admitted before one interval passed")
+		}
+		time.Sleep(time.Millisecond)
+		if !l.Allow() {
+			t.Fatal("refused after one interval")
+		}
+		time.Sleep(time.Second) // refills to the burst, no further
+		for i := range 5 {
+			if !l.Allow() {
+				t.Fatalf("Allow %d after a quiet second refused", i+1)
+			}
+		}
+		if l.Allow() {
+			t.Fatal("a quiet spell let the bucket grow past its burst")
+		}
+	})
+}
+
+func TestRateLimiterWeights(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(10), 5)
+		if !l.AllowN(3) || l.AllowN(3) || !l.AllowN(2) {
+			t.Fatal("weights 3, 3, 2 against a burst of 5: want yes, no, yes")
+		}
+		time.Sleep(300 * time.Millisecond)
+		if !l.AllowN(3) || l.AllowN(1) {
+			t.Fatal("after 3 intervals want exactly 3 units")
+		}
+	})
+}
+
+func TestRateLimiterOversizeRunsWhenFullAndLeavesDebt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(10), 5)
+		if !l.AllowN(1) {
+			t.Fatal("first unit refused")
+		}
+		if l.AllowN(20) {
+			t.Fatal("oversize request admitted while the bucket was not full")
+		}
+		time.Sleep(100 * time.Millisecond)
+		if !l.AllowN(20) {
+			t.Fatal("oversize request refused with a full bucket")
+		}
+		// The debt: 20 units at 10/s, minus the 5 the bucket held.
+		begin := time.Now()
+		if err := l.Wait(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := time.Since(begin), 2*time.Second-400*time.Millisecond; got != want {
+			t.Errorf("next unit waited %v, want %v", got, want)
+		}
+	})
+}
+
+func TestRateLimiterNeverExceedsNInAnyWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := Rate{N: 7, Per: time.Second}
+		l := NewRateLimiter(r, 1)
+		rng := rand.New(rand.NewPCG(1, 2))
+		var starts []time.Duration
+		begin := time.Now()
+		for range 3000 {
+			time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
+			if l.Allow() {
+				starts = append(starts, time.Since(begin))
+			}
+		}
+		assertWindows(t, starts, 7, time.Second)
+		if len(starts) < 100 {
+			t.Fatalf("only %d starts admitted", len(starts))
+		}
+	})
+}
+
+// assertWindows fails if any half-open window of length per holds more than
+// n of the sorted starts.
+func assertWindows(t *testing.T, starts []time.Duration, n int, per time.Duration) {
+	t.Helper()
+	for i := range starts {
+		j := i
+		for j < len(starts) && starts[j] < starts[i]+per {
+			j++
+		}
+		if j-i > n {
+			t.Fatalf("%d starts in the window [%v, %v): %v", j-i, starts[i], starts[i]+per, starts[i:j])
+		}
+	}
+}
+
+func TestRateLimiterSetRateMidWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(1), 1)
+		l.Allow()
+		done := make(chan time.Duration, 3)
+		begin := time.Now()
+		for range 3 {
+			go func() {
+				if err := l.Wait(t.Context(), 1); err != nil {
+					t.Error(err)
+				}
+				done <- time.Since(begin)
+			}()
+			synctest.Wait() // queue them in a known order
+		}
+		time.Sleep(500 * time.Millisecond)
+		// Waiters are due at 1s, 2s and 3s. Ten times faster from 0.5s on:
+		// what was 0.5s, 1.5s and 2.5s ahead becomes 50ms, 150ms, 250ms.
+		l.SetRate(PerSecond(10))
+		want := []time.Duration{550 * time.Millisecond, 650 * time.Millisecond, 750 * time.Millisecond}
+		for i, w := range want {
+			if got := <-done; got != w {
+				t.Errorf("waiter %d done at %v, want %v", i, got, w)
+			}
+		}
+		// The pace holds on: the next unit is one new interval later.
+		if l.Allow() {
+			t.Error("admitted at 750ms; the next unit is due at 850ms")
+		}
+		time.Sleep(100 * time.Millisecond)
+		if !l.Allow() {
+			t.Error("refused one interval after the last waiter")
+		}
+	})
+}
+
+func TestRateLimiterSetRateSlower(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(10), 1)
+		l.Allow()
+		begin := time.Now()
+		done := make(chan time.Duration, 1)
+		go func() {
+			l.Wait(t.Context(), 1)
+			done <- time.Since(begin)
+		}()
+		synctest.Wait()
+		l.SetRate(PerSecond(1)) // 100ms ahead becomes 1s ahead
+		if got := <-done; got != time.Second {
+			t.Errorf("waiter done at %v, want 1s", got)
+		}
+	})
+}
+
+func TestRateLimiterCancelledWaitGivesUnitsBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(1), 1)
+		l.Allow()
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		if err := l.Wait(ctx, 1); err != context.DeadlineExceeded {
+			t.Fatalf("Wait = %v, want DeadlineExceeded", err)
+		}
+		// Had the cancelled waiter kept its unit, the next would wait until 2s.
+		begin := time.Now()
+		l.Wait(t.Context(), 1)
+		if got := time.Since(begin); got != 700*time.Millisecond {
+			t.Errorf("next waiter waited %v, want 700ms", got)
+		}
+	})
+}
+
+func TestReservationCancelNeverFreesUnitsQueuedBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(1), 1)
+		a, b, c := l.Reserve(1), l.Reserve(1), l.Reserve(1)
+		if a.Delay() != 0 || b.Delay() != time.Second || c.Delay() != 2*time.Second {
+			t.Fatalf("delays %v %v %v, want 0s 1s 2s", a.Delay(), b.Delay(), c.Delay())
+		}
+		b.Cancel() // c stays at 2s; b's slot cannot be handed out again
+		d := l.Reserve(1)
+		if d.Delay() != 3*time.Second {
+			t.Errorf("after cancelling a middle reservation, next is due in %v, want 3s", d.Delay())
+		}
+		d.Cancel() // the last one: all of it comes back
+		if e := l.Reserve(1); e.Delay() != 3*time.Second {
+			t.Errorf("after cancelling the last reservation, next is due in %v, want 3s", e.Delay())
+		}
+	})
+}
+
+func TestReservationSpentCannotBeCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(1), 1)
+		r := l.Reserve(1)
+		time.Sleep(time.Millisecond)
+		r.Cancel()
+		if l.Allow() {
+			t.Error("cancelling a reservation after its time gave the unit back")
+		}
+	})
+}
+
+func TestZeroRateLimiterHasNoLimit(t *testing.T) {
+	var l RateLimiter
+	for range 1000 {
+		if !l.Allow() {
+			t.Fatal("zero RateLimiter refused")
+		}
+	}
+	if d := l.Reserve(5).Delay(); d != 0 {
+		t.Fatalf("zero RateLimiter reservation delay %v", d)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		var l RateLimiter
+		l.SetRate(PerSecond(1))
+		if !l.Allow() || l.Allow() {
+			t.Fatal("zero RateLimiter after SetRate(1/s): want one admission")
+		}
+		l.SetRate(Rate{})
+		if !l.AllowN(100) {
+			t.Fatal("SetRate(zero) did not lift the limit")
+		}
+	})
+}
+
+func TestRateLimiterConcurrentAllowIsExact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(100), 50)
+		var mu sync.Mutex
+		admitted := 0
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for range 1000 {
+					if l.Allow() {
+						mu.Lock()
+						admitted++
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if admitted != 50 {
+			t.Errorf("8 goroutines admitted %d at one instant, want the burst of 50", admitted)
+		}
+	})
+}

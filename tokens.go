@@ -1,0 +1,191 @@
+package sluice
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// TokenKind says which of a call's tokens a TokenBudget counts.
+type TokenKind int
+
+const (
+	// AllTokens counts input and output tokens together.
+	AllTokens TokenKind = iota
+	// InputTokens counts prompt tokens only (Anthropic's input-tokens limit).
+	InputTokens
+	// OutputTokens counts generated tokens only (Anthropic's output-tokens limit).
+	OutputTokens
+)
+
+// String names the kind as the flags do.
+func (k TokenKind) String() string {
+	switch k {
+	case InputTokens:
+		return "input tokens"
+	case OutputTokens:
+		return "output tokens"
+	}
+	return "tokens"
+}
+
+// of returns the tokens of this kind in an estimate or a usage.
+func (k TokenKind) of(in, out int) int {
+	switch k {
+	case InputTokens:
+		return in
+	case OutputTokens:
+		return out
+	}
+	return in + out
+}
+
+// TokenBudget limits LLM tokens per period the way the APIs do: a bucket
+// holding one period's worth of tokens, refilled continuously. A call is
+// charged its estimate when it is admitted, since the real count is known
+// only afterwards, and Settle corrects the charge with the real usage:
+// tokens estimated but not used are refunded, tokens used beyond the
+// estimate are charged extra.
+//
+// A request estimated at more tokens than the whole budget never waits
+// forever: it is admitted when the bucket is full and leaves a debt, so the
+// calls after it wait until the bucket has refilled past zero. The budget
+// is kept on average, which is what the APIs enforce.
+//
+// The zero TokenBudget has no limit. A TokenBudget is safe for concurrent
+// use; admission costs what RateLimiter.AllowN costs.
+type TokenBudget struct {
+	kind   TokenKind
+	bucket RateLimiter // its burst is one period's tokens
+	mu     sync.Mutex
+	change chan struct{} // closed when a refund or a new rate may admit sooner
+}
+
+// NewTokenBudget returns a budget of r tokens (for instance 40000/m) of the
+// given kind. It panics if r is invalid.
+func NewTokenBudget(r Rate, kind TokenKind) *TokenBudget {
+	b := &TokenBudget{kind: kind}
+	b.bucket.setRate(r, capacity(r))
+	return b
+}
+
+// capacity is a bucket size of one period's tokens.
+func capacity(r Rate) int {
+	return int(math.Min(math.Max(math.Ceil(r.N), 1), math.MaxInt32))
+}
+
+// Kind returns which tokens the budget counts.
+func (b *TokenBudget) Kind() TokenKind { return b.kind }
+
+// Rate returns the budget's rate; the zero Rate means no limit.
+func (b *TokenBudget) Rate() Rate {
+	return b.bucket.Rate()
+}
+
+// AllowN reports whether an estimated n tokens may be spent now, and
+// charges them if so.
+func (b *TokenBudget) AllowN(n int) bool {
+	if n <= 0 {
+		return true
+	}
+	return b.bucket.AllowN(n)
+}
+
+// Reserve charges n estimated tokens now and returns a Reservation saying
+// when they may be spent.
+func (b *TokenBudget) Reserve(n int) *Reservation {
+	if n <= 0 {
+		return &Reservation{owner: b, n: n, start: noLimit}
+	}
+	return b.bucket.Reserve(n)
+}
+
+// Wait blocks until an estimated n tokens may be spent and charges them.
+// When ctx is done first it returns ctx.Err() and refunds them.
+func (b *TokenBudget) Wait(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.Reserve(n).wait(ctx)
+}
+
+// Settle corrects a charge of estimated tokens to the used tokens: a
+// refund when fewer were used, an extra charge (possibly a debt) when more.
+func (b *TokenBudget) Settle(estimated, used int) {
+	if used == estimated {
+		return
+	}
+	p := b.bucket.params.Load()
+	if p == nil || p.interval == 0 {
+		return
+	}
+	if used > estimated {
+		extra := mulSat(int64(used-estimated), p.interval)
+		now := b.bucket.now()
+		for {
+			tat := b.bucket.tat.Load()
+			if b.bucket.tat.CompareAndSwap(tat, max(tat, now)+extra) {
+				return
+			}
+		}
+	}
+	b.bucket.tat.Add(-mulSat(int64(estimated-used), p.interval))
+	b.signal()
+}
+
+// SetRate changes the budget's rate; the bucket holds one period of the
+// new rate. Charges already made are re-timed as in RateLimiter.SetRate.
+func (b *TokenBudget) SetRate(r Rate) {
+	b.bucket.setRate(r, capacity(r))
+	b.signal()
+}
+
+func (b *TokenBudget) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.change != nil {
+		close(b.change)
+		b.change = nil
+	}
+}
+
+func (b *TokenBudget) take(c Cost) (time.Duration, int64) {
+	n := b.kind.of(c.InputTokens, c.OutputTokens)
+	if n <= 0 {
+		return 0, 0
+	}
+	return b.bucket.takeN(n)
+}
+
+func (b *TokenBudget) untake(c Cost, mark int64) {
+	if n := b.kind.of(c.InputTokens, c.OutputTokens); n > 0 {
+		b.bucket.untake(Cost{Requests: n}, mark)
+	}
+}
+
+func (b *TokenBudget) done(c Cost, o Outcome) {
+	if o.Usage != nil {
+		b.Settle(b.kind.of(c.InputTokens, c.OutputTokens), b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens))
+	}
+}
+
+func (b *TokenBudget) changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.change == nil {
+		b.change = make(chan struct{})
+	}
+	return b.change
+}
+
+// A TokenBudget's own reservations come from its bucket; these serve the
+// no-limit case only.
+func (b *TokenBudget) now() int64                         { return 0 }
+func (b *TokenBudget) follow(*Reservation)                {}
+func (b *TokenBudget) cancel(*Reservation)                {}
+func (b *TokenBudget) watch(*Reservation) <-chan struct{} { return nil }
+
+// String describes the budget, for logs.
+func (b *TokenBudget) String() string { return fmt.Sprintf("%v %v", b.kind, b.Rate()) }

@@ -1,0 +1,221 @@
+package sluice
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// SlidingWindow admits at most N units in any window of length Per: the
+// exact rule that strict APIs enforce ("100 requests per 10 seconds",
+// counted over a window that slides). Unlike a RateLimiter it does not
+// spread starts: a quiet window lets N start at once. Pair it with a
+// RateLimiter in a Gate for even spacing under a strict quota.
+//
+// It remembers every start in the last window, so it costs 16 bytes per
+// start in a window (at most N entries). A weighted request larger than N
+// is admitted when the window is empty, so it never waits forever.
+//
+// The zero SlidingWindow has no limit. A SlidingWindow is safe for
+// concurrent use; each call costs one mutex round trip.
+type SlidingWindow struct {
+	mu      sync.Mutex
+	epoch   time.Time
+	limit   int   // N; 0: no limit
+	window  int64 // nanoseconds
+	entries []windowEntry
+	head    int // entries[head:] are live, oldest first
+	sum     int // units in entries[head:]
+	change  chan struct{}
+}
+
+// windowEntry is units started (or reserved to start) at one time.
+type windowEntry struct {
+	t int64 // window clock
+	n int
+}
+
+// NewSlidingWindow returns a SlidingWindow admitting at most r.N units in
+// any window of r.Per. r.N is rounded down to a whole number and must be at
+// least 1; it panics otherwise. The zero Rate means no limit.
+func NewSlidingWindow(r Rate) *SlidingWindow {
+	if err := r.validate(); err != nil {
+		panic(err)
+	}
+	if r.IsZero() {
+		return &SlidingWindow{}
+	}
+	n := math.Floor(r.N)
+	if n < 1 || n > math.MaxInt32 {
+		panic(fmt.Sprintf("sluice: sliding window of %v: count must be a whole number from 1 to %d", r, math.MaxInt32))
+	}
+	return &SlidingWindow{epoch: time.Now(), limit: int(n), window: int64(r.Per)}
+}
+
+func (w *SlidingWindow) now() int64 { return int64(time.Since(w.epoch)) }
+
+// Rate returns the window's limit as a Rate.
+func (w *SlidingWindow) Rate() Rate {
+	if w.limit == 0 {
+		return Rate{}
+	}
+	return Rate{N: float64(w.limit), Per: time.Duration(w.window)}
+}
+
+// Allow reports whether one unit may start now, and takes it if so.
+func (w *SlidingWindow) Allow() bool { return w.AllowN(1) }
+
+// AllowN reports whether n units may start now, and takes them if so.
+func (w *SlidingWindow) AllowN(n int) bool {
+	wait, _ := w.takeN(n)
+	return wait == 0
+}
+
+// Reserve takes n units at the earliest time they fit and returns a
+// Reservation saying when that is.
+func (w *SlidingWindow) Reserve(n int) *Reservation {
+	if w.limit == 0 {
+		return &Reservation{owner: w, n: n, start: noLimit}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	s := w.earliest(n, now)
+	w.add(s, n)
+	return &Reservation{owner: w, n: n, start: s, mark: s}
+}
+
+// Wait blocks until n units may start and takes them. When ctx is done
+// first it returns ctx.Err() and gives the units back.
+func (w *SlidingWindow) Wait(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return w.Reserve(n).wait(ctx)
+}
+
+// Count returns the units started in the window ending now, together with
+// those reserved for later.
+func (w *SlidingWindow) Count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.prune(w.now())
+	return w.sum
+}
+
+func (w *SlidingWindow) takeN(n int) (time.Duration, int64) {
+	if w.limit == 0 {
+		return 0, 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	if s := w.earliest(n, now); s > now {
+		return time.Duration(s - now), 0
+	}
+	w.add(now, n)
+	return 0, now
+}
+
+// earliest returns the first time from now on at which n more units fit.
+// Starts are kept in time order, so checking the one window that ends at
+// the new start is exact: later windows hold fewer of the old starts.
+// w.mu is held.
+func (w *SlidingWindow) earliest(n int, now int64) int64 {
+	w.prune(now)
+	s := now
+	if len(w.entries) > w.head {
+		s = max(s, w.entries[len(w.entries)-1].t)
+	}
+	mustLeave := w.sum + n - w.limit
+	if n > w.limit {
+		mustLeave = w.sum // oversize: runs in an empty window
+	}
+	for _, e := range w.entries[w.head:] {
+		if mustLeave <= 0 {
+			break
+		}
+		mustLeave -= e.n
+		s = max(s, e.t+w.window)
+	}
+	return s
+}
+
+// prune forgets starts that have left the window ending at now: a start at
+// t counts in the windows (u-W, u] with t > u-W. w.mu is held.
+func (w *SlidingWindow) prune(now int64) {
+	for w.head < len(w.entries) && w.entries[w.head].t <= now-w.window {
+		w.sum -= w.entries[w.head].n
+		w.head++
+	}
+	if w.head > 32 && w.head*2 >= len(w.entries) {
+		w.entries = w.entries[:copy(w.entries, w.entries[w.head:])]
+		w.head = 0
+	}
+}
+
+// add records n units starting at t, which is no earlier than any entry.
+// w.mu is held.
+func (w *SlidingWindow) add(t int64, n int) {
+	if last := len(w.entries) - 1; last >= w.head && w.entries[last].t == t {
+		w.entries[last].n += n
+	} else {
+		w.entries = append(w.entries, windowEntry{t: t, n: n})
+	}
+	w.sum += n
+}
+
+// remove takes back n units recorded at t. Removing a start can only
+// loosen the windows around it, so it never lets later starts break the
+// limit. w.mu is held.
+func (w *SlidingWindow) remove(t int64, n int) {
+	for i := len(w.entries) - 1; i >= w.head; i-- {
+		if w.entries[i].t != t {
+			continue
+		}
+		n = min(n, w.entries[i].n)
+		w.entries[i].n -= n
+		w.sum -= n
+		if w.entries[i].n == 0 {
+			w.entries = append(w.entries[:i], w.entries[i+1:]...)
+		}
+		break
+	}
+	if w.change != nil {
+		close(w.change)
+		w.change = nil
+	}
+}
+
+func (w *SlidingWindow) take(c Cost) (time.Duration, int64) { return w.takeN(c.requests()) }
+
+func (w *SlidingWindow) untake(c Cost, mark int64) {
+	if w.limit == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.remove(mark, c.requests())
+}
+
+func (w *SlidingWindow) done(Cost, Outcome) {}
+
+func (w *SlidingWindow) changed() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.change == nil {
+		w.change = make(chan struct{})
+	}
+	return w.change
+}
+
+func (w *SlidingWindow) follow(*Reservation) {}
+
+func (w *SlidingWindow) cancel(r *Reservation) { w.untake(Cost{Requests: r.n}, r.mark) }
+
+func (w *SlidingWindow) watch(*Reservation) <-chan struct{} { return nil }
+
+// String describes the window, for logs.
+func (w *SlidingWindow) String() string { return fmt.Sprintf("window %v", w.Rate()) }
