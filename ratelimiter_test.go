@@ -3,13 +3,14 @@ package sluice
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
-// startTimes runs n goroutines that each Wait for one unit and returns when,
+// waitTimes runs n goroutines that each Wait for one unit and returns when,
 // counted from the start, each wait ended, in order.
 func waitTimes(t *testing.T, wait func(context.Context) error, n int) []time.Duration {
 	t.Helper()
@@ -29,16 +30,8 @@ func waitTimes(t *testing.T, wait func(context.Context) error, n int) []time.Dur
 		})
 	}
 	wg.Wait()
-	sortDurations(got)
+	slices.Sort(got)
 	return got
-}
-
-func sortDurations(d []time.Duration) {
-	for i := 1; i < len(d); i++ {
-		for j := i; j > 0 && d[j] < d[j-1]; j-- {
-			d[j], d[j-1] = d[j-1], d[j]
-		}
-	}
 }
 
 func TestRateLimiterSpacesStartsEvenly(t *testing.T) {

@@ -1,0 +1,116 @@
+package sluice
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestTokenBudgetHoldsOnePeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewTokenBudget(PerMinute(6000), AllTokens) // 100 tokens a second
+		if !b.AllowN(6000) {
+			t.Fatal("a full minute's budget refused at once")
+		}
+		if b.AllowN(1) {
+			t.Fatal("admitted past the budget")
+		}
+		time.Sleep(time.Second)
+		if !b.AllowN(100) || b.AllowN(1) {
+			t.Fatal("after a second want exactly 100 tokens")
+		}
+	})
+}
+
+func TestTokenBudgetSettleRefundsAndCharges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewTokenBudget(PerSecond(100), AllTokens)
+		b.AllowN(100)     // estimate 100
+		b.Settle(100, 40) // used 40: 60 back
+		if !b.AllowN(60) || b.AllowN(1) {
+			t.Fatal("a refund of 60 did not make exactly 60 available")
+		}
+		time.Sleep(time.Second) // full again
+		b.AllowN(50)
+		b.Settle(50, 180) // 130 more than estimated: 180 used of 100, a debt of 80
+		begin := time.Now()
+		if err := b.Wait(t.Context(), 10); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(begin); got != 900*time.Millisecond {
+			t.Errorf("after a debt of 80 at 100/s, 10 tokens waited %v, want 900ms", got)
+		}
+	})
+}
+
+func TestTokenBudgetOversizeRunsWhenFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewTokenBudget(PerSecond(100), AllTokens)
+		b.AllowN(1)
+		begin := time.Now()
+		if err := b.Wait(t.Context(), 500); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(begin); got != 10*time.Millisecond {
+			t.Errorf("oversize request waited %v, want 10ms (until the bucket was full)", got)
+		}
+		begin = time.Now()
+		b.Wait(t.Context(), 1)
+		if got := time.Since(begin); got != 4010*time.Millisecond {
+			t.Errorf("the call after an oversize one waited %v, want 4.01s (the debt of 400, then 1)", got)
+		}
+	})
+}
+
+func TestTokenBudgetCancelRefunds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewTokenBudget(PerSecond(100), AllTokens)
+		b.AllowN(100)
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		if err := b.Wait(ctx, 50); err != context.DeadlineExceeded {
+			t.Fatalf("Wait = %v", err)
+		}
+		if !b.AllowN(10) {
+			t.Fatal("the cancelled wait kept its tokens")
+		}
+	})
+}
+
+func TestTokenBudgetSetRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewTokenBudget(PerSecond(100), AllTokens)
+		b.SetRate(PerSecond(1000))
+		time.Sleep(time.Second)
+		if !b.AllowN(1000) {
+			t.Fatal("the bucket did not grow with the rate")
+		}
+		if got := b.Rate(); got != PerSecond(1000) {
+			t.Fatalf("Rate() = %v", got)
+		}
+	})
+}
+
+func TestTokenKindCounts(t *testing.T) {
+	tests := []struct {
+		kind TokenKind
+		want int
+	}{{AllTokens, 30}, {InputTokens, 10}, {OutputTokens, 20}}
+	for _, tt := range tests {
+		if got := tt.kind.of(10, 20); got != tt.want {
+			t.Errorf("%v counts %d of (10 in, 20 out), want %d", tt.kind, got, tt.want)
+		}
+	}
+}
+
+func TestZeroTokenBudgetHasNoLimit(t *testing.T) {
+	var b TokenBudget
+	if !b.AllowN(1 << 30) {
+		t.Fatal("zero TokenBudget refused")
+	}
+	b.Settle(1, 1<<30)
+	if !b.AllowN(1) {
+		t.Fatal("zero TokenBudget charged a settlement")
+	}
+}
