@@ -30,30 +30,49 @@ import (
 // uncontended Acquire and Done cost one mutex round trip plus each limit's
 // own cost, and one allocation (the Permit).
 type Gate struct {
-	limits []Limit // time-paced limits first, semaphores last
+	limits  []Limit // learned limits first, then the user's; semaphores last
+	learned learned
 
 	mu          sync.Mutex
 	waiters     waitQueue
 	pausedUntil time.Time
+	halted      error
 
 	admitted  atomic.Int64
 	completed atomic.Int64
 	throttled atomic.Int64
+	pauses    atomic.Int64
 }
+
+// DefaultMaxPause caps how long one Retry-After or reset may pause a gate.
+const DefaultMaxPause = 5 * time.Minute
 
 // NewGate returns a Gate enforcing all the given limits together. A limit
 // may belong to several gates (a token budget shared by two routes, say);
 // admission stays all-or-nothing, though fairness holds only within a gate.
+//
+// The gate also learns from the rate-limit headers its calls report in
+// Outcome.RateLimit; what it learns only ever tightens the given limits.
+// Use Limits.NewGate to build a gate from an API's published numbers.
 func NewGate(limits ...Limit) *Gate {
-	ls := append([]Limit(nil), limits...)
+	g := &Gate{}
+	g.learned.init(DefaultMaxPause)
+	ls := append(g.learned.limits(), limits...)
 	// Semaphores last: a slot is taken only once every rate has said yes,
 	// and a refused slot is the only failure that waits for an event.
-	sort.SliceStable(ls, func(i, j int) bool {
-		_, si := ls[i].(*Semaphore)
-		_, sj := ls[j].(*Semaphore)
-		return !si && sj
-	})
-	return &Gate{limits: ls}
+	sort.SliceStable(ls, func(i, j int) bool { return !waitsForEvents(ls[i]) && waitsForEvents(ls[j]) })
+	g.limits = ls
+	return g
+}
+
+// waitsForEvents reports whether l refuses until a release rather than
+// until a time.
+func waitsForEvents(l Limit) bool {
+	switch l.(type) {
+	case *Semaphore, *AdaptiveLimit:
+		return true
+	}
+	return false
 }
 
 // Acquire waits until the call described by c may start and returns its
@@ -65,6 +84,11 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		return nil, err
 	}
 	g.mu.Lock()
+	if g.halted != nil {
+		err := g.halted
+		g.mu.Unlock()
+		return nil, err
+	}
 	if g.waiters.len() == 0 {
 		if wait, _ := g.try(c); wait == 0 {
 			g.mu.Unlock()
@@ -80,6 +104,12 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		}
 	}()
 	for {
+		if g.halted != nil {
+			g.waiters.remove(w)
+			err := g.halted
+			g.mu.Unlock()
+			return nil, err
+		}
 		var wait time.Duration = waitForChange
 		var change <-chan struct{}
 		if g.waiters.front() == w {
@@ -195,7 +225,33 @@ func (g *Gate) PauseUntil(t time.Time) {
 	t = now.Add(t.Sub(now))
 	if t.After(g.pausedUntil) {
 		g.pausedUntil = t
+		g.pauses.Add(1)
 	}
+}
+
+// Halt stops the gate for good: every waiting and future Acquire returns
+// err. Use it when the API says the account's quota is exhausted, so that
+// no call is started that is bound to fail. Later calls change nothing.
+func (g *Gate) Halt(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.halted != nil {
+		return
+	}
+	g.halted = err
+	for e := g.waiters.l.Front(); e != nil; e = e.Next() {
+		select {
+		case e.Value.(*waiter).ready <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Halted returns the error the gate was halted with, or nil.
+func (g *Gate) Halted() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.halted
 }
 
 // PausedUntil returns the end of the current pause, or the zero Time when
@@ -215,7 +271,8 @@ type GateStats struct {
 	InFlight  int64 // admitted calls not yet Done
 	Admitted  int64 // calls admitted so far
 	Completed int64 // calls Done so far
-	Throttled int64 // calls whose Outcome said Throttled
+	Throttled int64 // calls whose Outcome was ClassThrottled
+	Pauses    int64 // times a pause began or was extended
 }
 
 // Stats returns the gate's counters.
@@ -226,7 +283,7 @@ func (g *Gate) Stats() GateStats {
 	admitted, completed := g.admitted.Load(), g.completed.Load()
 	return GateStats{
 		Waiting: waiting, InFlight: admitted - completed,
-		Admitted: admitted, Completed: completed, Throttled: g.throttled.Load(),
+		Admitted: admitted, Completed: completed, Throttled: g.throttled.Load(), Pauses: g.pauses.Load(),
 	}
 }
 
@@ -252,12 +309,15 @@ func (p *Permit) Done(o Outcome) {
 	}
 	g := p.gate
 	for _, l := range g.limits {
-		l.done(p.cost, o)
+		l.done(p.cost, p.start, o)
 	}
-	if o.Throttled {
+	if o.Class == ClassThrottled {
 		g.throttled.Add(1)
 	}
 	g.completed.Add(1)
+	if o.RateLimit != nil {
+		g.learn(o)
+	}
 }
 
 // Cost returns what the call was charged at admission.

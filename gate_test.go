@@ -211,7 +211,7 @@ func TestPermitDoneSettlesTokensAndReleasesOnce(t *testing.T) {
 		out := NewTokenBudget(PerSecond(1000), OutputTokens)
 		g := NewGate(sem, in, out)
 		p, _ := g.Acquire(t.Context(), Cost{InputTokens: 300, OutputTokens: 1000})
-		p.Done(Outcome{Usage: &Usage{InputTokens: 300, OutputTokens: 200}, Throttled: true})
+		p.Done(Outcome{Usage: &Usage{InputTokens: 300, OutputTokens: 200}, Class: ClassThrottled})
 		p.Done(Outcome{}) // a second Done does nothing
 		if sem.Held() != 0 {
 			t.Fatalf("semaphore holds %d after Done", sem.Held())

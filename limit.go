@@ -22,8 +22,9 @@ type Limit interface {
 	// untake gives back what a successful take took, for a call that
 	// never started (another limit of the same gate refused it).
 	untake(c Cost, mark int64)
-	// done is told that a call admitted with c has finished with o.
-	done(c Cost, o Outcome)
+	// done is told that a call admitted at admitted with c has finished
+	// with o.
+	done(c Cost, admitted time.Time, o Outcome)
 	// changed returns a channel closed the next time this limit may admit
 	// sooner than it last said (a release, a refund, a new rate).
 	changed() <-chan struct{}
@@ -58,16 +59,22 @@ type Usage struct {
 
 // Outcome is how an admitted call ended. It is passed to Permit.Done.
 type Outcome struct {
-	// Latency is how long the call took.
+	// Latency is how long the call took; zero means "measure it from
+	// admission".
 	Latency time.Duration
-	// Throttled reports that the API refused the call for rate (429, 529).
-	Throttled bool
-	// Canceled reports that the caller gave up on the call; such a call
-	// says nothing about the API's health and is not a sample.
-	Canceled bool
+	// Class is what the result means (Classify); the zero Class is ClassOK.
+	// ClassCanceled calls say nothing about the API's health and are not
+	// samples for adaptation.
+	Class Class
+	// Timeout reports that the call timed out, a sign of overload.
+	Timeout bool
 	// Usage is the real token usage; when nil, token budgets keep the
 	// estimate they charged.
 	Usage *Usage
+	// RateLimit is what the response's headers said about the API's limits
+	// (ParseRateLimitHeaders). When set, the gate learns from it: it paces
+	// to the API's limits and pauses as the API asks.
+	RateLimit *RateLimitInfo
 }
 
 // priorityKey is the context key under which WithPriority stores a priority.

@@ -138,7 +138,7 @@ func (l *RateLimiter) untake(c Cost, mark int64) {
 	}
 }
 
-func (l *RateLimiter) done(Cost, Outcome) {}
+func (l *RateLimiter) done(Cost, time.Time, Outcome) {}
 
 func (l *RateLimiter) changed() <-chan struct{} {
 	if p := l.params.Load(); p != nil {

@@ -161,7 +161,7 @@ func (s *Semaphore) take(c Cost) (time.Duration, int64) {
 
 func (s *Semaphore) untake(c Cost, _ int64) { s.Release(c.requests()) }
 
-func (s *Semaphore) done(c Cost, _ Outcome) { s.Release(c.requests()) }
+func (s *Semaphore) done(c Cost, _ time.Time, _ Outcome) { s.Release(c.requests()) }
 
 func (s *Semaphore) changed() <-chan struct{} {
 	s.mu.Lock()

@@ -165,7 +165,7 @@ func (b *TokenBudget) untake(c Cost, mark int64) {
 	}
 }
 
-func (b *TokenBudget) done(c Cost, o Outcome) {
+func (b *TokenBudget) done(c Cost, _ time.Time, o Outcome) {
 	if o.Usage != nil {
 		b.Settle(b.kind.of(c.InputTokens, c.OutputTokens), b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens))
 	}

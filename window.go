@@ -200,7 +200,7 @@ func (w *SlidingWindow) untake(c Cost, mark int64) {
 	w.remove(mark, c.requests())
 }
 
-func (w *SlidingWindow) done(Cost, Outcome) {}
+func (w *SlidingWindow) done(Cost, time.Time, Outcome) {}
 
 func (w *SlidingWindow) changed() <-chan struct{} {
 	w.mu.Lock()

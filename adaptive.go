@@ -1,0 +1,153 @@
+package sluice
+
+import (
+	"sync"
+	"time"
+)
+
+// AdaptiveLimit is a concurrency limit that finds the API's capacity by
+// itself. Its ceiling starts at the floor and grows while the API is
+// healthy, and shrinks when the API pushes back:
+//
+//   - multiplicative decrease: a throttled (429), overloaded (529, 503) or
+//     timed-out call halves the ceiling, at most once per round trip (calls
+//     admitted before a decrease do not cause another), never below the
+//     floor;
+//   - additive increase: each healthy call adds 1/ceiling, so the ceiling
+//     grows by one per round trip; until the first decrease it grows by one
+//     per healthy call instead (slow start), doubling each round trip;
+//   - latency gradient: the ceiling grows only while recent latency stays
+//     within twice the baseline (the lowest latency seen, which drifts up
+//     slowly so a changed network is learned), and only while the ceiling
+//     is actually in use.
+//
+// Calls the caller cancelled, and failures that say nothing about load
+// (a 404, a 500), are not samples.
+//
+// The zero AdaptiveLimit has no limit and does not adapt; use
+// NewAdaptiveLimit. An AdaptiveLimit is safe for concurrent use.
+type AdaptiveLimit struct {
+	sem Semaphore // its limit is the ceiling
+
+	mu           sync.Mutex
+	floor, top   int // the ceiling's bounds
+	ceiling      float64
+	slowStart    bool
+	baseline     time.Duration // lowest latency seen, drifting up
+	recent       time.Duration // moving average of latency
+	lastDecrease time.Time
+}
+
+// healthyLatency is how far recent latency may rise above the baseline
+// before growth stops.
+const healthyLatency = 2.0
+
+// decreaseFactor is what a congestion signal multiplies the ceiling by.
+const decreaseFactor = 0.5
+
+// NewAdaptiveLimit returns an AdaptiveLimit moving between floor and top,
+// starting at floor. Values of floor below 1 mean 1; top below floor means
+// floor.
+func NewAdaptiveLimit(floor, top int) *AdaptiveLimit {
+	floor = max(floor, 1)
+	top = max(top, floor)
+	a := &AdaptiveLimit{floor: floor, top: top, ceiling: float64(floor), slowStart: true}
+	a.sem.SetLimit(floor)
+	return a
+}
+
+// Ceiling returns how many calls may be in flight now.
+func (a *AdaptiveLimit) Ceiling() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return int(a.ceiling)
+}
+
+// Bounds returns the floor and the top the ceiling moves between.
+func (a *AdaptiveLimit) Bounds() (floor, top int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.floor, a.top
+}
+
+// InFlight returns the calls admitted and not yet done.
+func (a *AdaptiveLimit) InFlight() int { return a.sem.Held() }
+
+// SetTop changes the highest the ceiling may go, for instance when the
+// user changes the concurrency limit. The ceiling is cut to it at once if
+// above.
+func (a *AdaptiveLimit) SetTop(top int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.top = max(top, a.floor)
+	if a.ceiling > float64(a.top) {
+		a.setCeiling(float64(a.top))
+	}
+}
+
+// Observe feeds one finished call to the limit. Gates call it through
+// Permit.Done; call it yourself only when using the limit on its own.
+func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.top == 0 {
+		return // the zero AdaptiveLimit does not adapt
+	}
+	switch {
+	case o.Class == ClassThrottled || o.Class == ClassOverloaded || o.Timeout:
+		if admitted.Before(a.lastDecrease) {
+			return // it was in flight under the old ceiling: already counted
+		}
+		a.lastDecrease = time.Now()
+		a.slowStart = false
+		a.setCeiling(max(float64(a.floor), a.ceiling*decreaseFactor))
+	case o.Class == ClassOK && o.Latency > 0:
+		a.sample(o.Latency)
+		if float64(a.sem.Held()+1) < a.ceiling/2 {
+			return // the ceiling is not what limits: no evidence it can grow
+		}
+		if float64(a.recent) > healthyLatency*float64(a.baseline) {
+			return
+		}
+		step := 1 / a.ceiling
+		if a.slowStart {
+			step = 1
+		}
+		a.setCeiling(min(float64(a.top), a.ceiling+step))
+	}
+}
+
+// sample updates the latency baseline and moving average. a.mu is held.
+func (a *AdaptiveLimit) sample(d time.Duration) {
+	if a.baseline == 0 || d < a.baseline {
+		a.baseline = d
+	} else {
+		a.baseline += (d - a.baseline) / 256 // drift up slowly
+	}
+	if a.recent == 0 {
+		a.recent = d
+	} else {
+		a.recent += (d - a.recent) / 8
+	}
+}
+
+// setCeiling moves the ceiling and the semaphore's limit with it. a.mu is
+// held.
+func (a *AdaptiveLimit) setCeiling(c float64) {
+	old := int(a.ceiling)
+	a.ceiling = c
+	if int(c) != old {
+		a.sem.SetLimit(int(c))
+	}
+}
+
+func (a *AdaptiveLimit) take(c Cost) (time.Duration, int64) { return a.sem.take(c) }
+
+func (a *AdaptiveLimit) untake(c Cost, mark int64) { a.sem.untake(c, mark) }
+
+func (a *AdaptiveLimit) done(c Cost, admitted time.Time, o Outcome) {
+	a.Observe(admitted, o)
+	a.sem.done(c, admitted, o)
+}
+
+func (a *AdaptiveLimit) changed() <-chan struct{} { return a.sem.changed() }

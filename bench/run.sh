@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every benchmark in this module six times and summarises: medians and
+# the sluice/xrate ratios (cmd/ratio), and benchstat's table when benchstat
+# is installed (go install golang.org/x/perf/cmd/benchstat@latest).
+#
+#   ./run.sh                 everything
+#   BENCH=Allow ./run.sh     only benchmarks matching Allow
+#
+# The raw output is kept in a file named at the end, for benchstat later.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+out=$(mktemp "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "${COUNT:-6}" ./... | tee "$out"
+
+echo
+if command -v benchstat >/dev/null 2>&1; then
+	benchstat "$out"
+	echo
+fi
+go run ./cmd/ratio <"$out"
+echo
+echo "raw output: $out"

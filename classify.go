@@ -1,0 +1,308 @@
+package sluice
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Class is what a call's result means for retrying and for the gate. The
+// zero Class is ClassOK.
+type Class int
+
+// The classes of a call's result, from Classify.
+const (
+	ClassOK             Class = iota // 2xx (and 1xx/3xx that reach us)
+	ClassThrottled                   // 429 rate or concurrency limit: pause the gate, retry
+	ClassQuotaExhausted              // insufficient_quota, spend or billing limit: fatal for the whole run
+	ClassOverloaded                  // 529, 503: back off longer, retry
+	ClassTransient                   // 5xx, 408, 409, 425, connection reset, EOF, timeouts: retry
+	ClassFatal                       // other 4xx (400, 401, 403, 404, 413, 422...): do not retry
+	ClassCanceled                    // the caller's own context was cancelled: not retried, not a sample
+)
+
+// String returns the class's name: "ok", "throttled", "quota-exhausted",
+// "overloaded", "transient", "fatal" or "canceled".
+func (c Class) String() string {
+	switch c {
+	case ClassOK:
+		return "ok"
+	case ClassThrottled:
+		return "throttled"
+	case ClassQuotaExhausted:
+		return "quota-exhausted"
+	case ClassOverloaded:
+		return "overloaded"
+	case ClassTransient:
+		return "transient"
+	case ClassFatal:
+		return "fatal"
+	case ClassCanceled:
+		return "canceled"
+	}
+	return "class(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Retryable reports whether a call of this class may be tried again:
+// throttled, overloaded and transient calls may.
+func (c Class) Retryable() bool {
+	return c == ClassThrottled || c == ClassOverloaded || c == ClassTransient
+}
+
+// classifyScan bounds how much of a body Classify reads: API error bodies
+// are small, and a huge body is not an error envelope.
+const classifyScan = 64 << 10
+
+// quotaMarkers are the words with which APIs say a run cannot go on until a
+// human pays or raises a limit, lower-cased. Google's "Quota exceeded for
+// quota metric ... per minute" is deliberately not among them: it is a rate
+// limit.
+var quotaMarkers = []string{
+	"insufficient_quota",
+	"billing_hard_limit_reached",
+	"quota_exceeded",
+	"exceeded your current quota",
+	"spend limit",
+	"credit balance is too low",
+}
+
+// Classify says what a call's result means. err is the transport's error
+// when there was no response, status, h and body the response otherwise
+// (body may be a prefix, or nil). See the Class constants for the table;
+// beyond it:
+//
+//   - an x-should-retry header on a non-2xx response overrides the status:
+//     "true" makes a fatal result transient, "false" makes any result but
+//     ClassQuotaExhausted fatal;
+//   - a body with Anthropic's overloaded_error is overloaded whatever the
+//     status (a 2xx only when the body is an error envelope);
+//   - a quota marker (insufficient_quota, spend limit, credit balance...) is
+//     ClassQuotaExhausted on a 429, and on a 400, 402 or 403, which is how
+//     Anthropic reports an empty credit balance;
+//   - errors: the caller's context.Canceled is ClassCanceled; certificate
+//     errors and unsupported URL schemes are fatal; everything else
+//     (timeouts, resets, refusals, EOF, DNS) is transient.
+//
+// Classify never panics and does not retain body.
+func Classify(status int, h http.Header, body []byte, err error) Class {
+	if err != nil {
+		return classifyError(err)
+	}
+	c := classifyStatus(status, body)
+	if c == ClassOK || status/100 == 2 {
+		return c
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("X-Should-Retry"))) {
+	case "true":
+		if c == ClassFatal {
+			return ClassTransient
+		}
+	case "false":
+		if c != ClassQuotaExhausted {
+			return ClassFatal
+		}
+	}
+	return c
+}
+
+// classifyStatus classifies a response by its status and body.
+func classifyStatus(status int, body []byte) Class {
+	if len(body) > classifyScan {
+		body = body[:classifyScan]
+	}
+	switch {
+	case status < 100 || status > 599:
+		return ClassTransient // not HTTP: a broken server or proxy
+	case status < 400:
+		if status/100 == 2 && isOverloadedEnvelope(body) {
+			return ClassOverloaded
+		}
+		return ClassOK
+	case status == http.StatusTooManyRequests:
+		if mentionsQuota(body) {
+			return ClassQuotaExhausted
+		}
+		return ClassThrottled
+	case status == 529, status == http.StatusServiceUnavailable,
+		bytes.Contains(body, []byte("overloaded_error")):
+		return ClassOverloaded
+	case status >= 500:
+		return ClassTransient
+	case status == http.StatusRequestTimeout, status == http.StatusConflict, status == http.StatusTooEarly:
+		return ClassTransient
+	case status == http.StatusBadRequest, status == http.StatusPaymentRequired, status == http.StatusForbidden:
+		if mentionsQuota(body) {
+			return ClassQuotaExhausted
+		}
+	}
+	return ClassFatal
+}
+
+// mentionsQuota reports whether body carries one of the quotaMarkers.
+func mentionsQuota(body []byte) bool {
+	if len(body) == 0 {
+		return false
+	}
+	lower := bytes.ToLower(body)
+	for _, m := range quotaMarkers {
+		if bytes.Contains(lower, []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isOverloadedEnvelope reports whether a 2xx body is an Anthropic error
+// envelope saying overloaded_error, as a stream that fails after its 200
+// status carries. A successful body that merely mentions the word is not.
+func isOverloadedEnvelope(body []byte) bool {
+	if !bytes.Contains(body, []byte("overloaded_error")) {
+		return false
+	}
+	var env struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type string `json:"type"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(body, &env) == nil && env.Type == "error" && env.Error.Type == "overloaded_error"
+}
+
+// classifyError classifies a call that got no response.
+func classifyError(err error) Class {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		netErr    net.Error
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ClassCanceled
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return ClassTransient
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return ClassTransient
+	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname),
+		errors.As(err, &invalid):
+		return ClassFatal // retrying will meet the same certificate
+	case strings.Contains(err.Error(), "unsupported protocol scheme"):
+		return ClassFatal
+	}
+	return ClassTransient
+}
+
+// apiMessageMax is how many bytes of message APIMessage keeps.
+const apiMessageMax = 300
+
+// APIMessage extracts a short message for humans from an API's error body:
+//
+//	{"type":"error","error":{"type":"rate_limit_error","message":"m"}}  →  "rate_limit_error: m"
+//	{"error":{"message":"m","type":"t","code":"rate_limit_exceeded"}}   →  "rate_limit_exceeded: m"
+//	{"message":"m"}, {"error":"m"}, {"detail":"m"}                      →  "m"
+//
+// Any other body is returned as text. Either way whitespace runs become one
+// space, invalid UTF-8 becomes U+FFFD, and the result is cut at a rune
+// boundary to at most 300 bytes plus "…". It never panics.
+func APIMessage(body []byte) string {
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '{' && len(body) <= classifyScan {
+		if m, ok := jsonMessage(body); ok {
+			return shorten(m)
+		}
+	}
+	if len(body) > 4*apiMessageMax {
+		body = body[:4*apiMessageMax] // shorten will cut further; this bounds its work
+	}
+	return shorten(string(body))
+}
+
+// jsonMessage reads the message out of a JSON error body.
+func jsonMessage(body []byte) (string, bool) {
+	var env struct {
+		Error   json.RawMessage `json:"error"`
+		Message json.RawMessage `json:"message"`
+		Detail  json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(body, &env) != nil {
+		return "", false
+	}
+	var inner struct {
+		Message string          `json:"message"`
+		Type    string          `json:"type"`
+		Code    json.RawMessage `json:"code"`
+	}
+	if json.Unmarshal(env.Error, &inner) == nil {
+		kind := jsonScalar(inner.Code)
+		if kind == "" {
+			kind = inner.Type
+		}
+		switch {
+		case kind != "" && inner.Message != "":
+			return kind + ": " + inner.Message, true
+		case kind != "" || inner.Message != "":
+			return kind + inner.Message, true
+		}
+	}
+	for _, raw := range []json.RawMessage{env.Error, env.Message, env.Detail} {
+		if s := jsonScalar(raw); s != "" {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// jsonScalar returns a JSON string's or number's text, or "".
+func jsonScalar(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+// shorten makes s one valid UTF-8 line of at most apiMessageMax bytes plus
+// an ellipsis.
+func shorten(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			if b.Len()+1 > apiMessageMax {
+				return b.String() + "…"
+			}
+			b.WriteByte(' ')
+			space = false
+		}
+		if b.Len()+utf8.RuneLen(r) > apiMessageMax {
+			return b.String() + "…"
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

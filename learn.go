@@ -1,0 +1,100 @@
+package sluice
+
+import (
+	"sync"
+	"time"
+)
+
+// learned holds the limits a Gate learns from the API's rate-limit
+// headers. They sit beside the user's limits, so a learned value can only
+// ever tighten what the user set, and they start with no limit.
+type learned struct {
+	requests RateLimiter
+	tokens   [3]TokenBudget // indexed by TokenKind
+
+	mu       sync.Mutex
+	maxPause time.Duration
+}
+
+func (l *learned) init(maxPause time.Duration) {
+	l.maxPause = maxPause
+	for k := range l.tokens {
+		l.tokens[k].kind = TokenKind(k)
+	}
+}
+
+func (l *learned) limits() []Limit {
+	return []Limit{&l.requests, &l.tokens[AllTokens], &l.tokens[InputTokens], &l.tokens[OutputTokens]}
+}
+
+// LearnedRate returns the request rate the gate learned from the API's
+// headers, or the zero Rate when it has learned none.
+func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
+
+// learn applies what a response's headers said:
+//
+//   - A limit per window (Anthropic's and OpenAI's per-minute limits, an
+//     IETF policy) paces calls evenly at that rate, with a margin (see
+//     apiSafe).
+//   - Without a window, the remaining quota is spread until the reset,
+//     counting the calls already in flight against it.
+//   - A throttled or overloaded call pauses the whole gate for the
+//     Retry-After, or else until the exhausted quota's reset; so does a
+//     successful one that leaves a quota at zero. Pauses are capped at the
+//     gate's maximum.
+func (g *Gate) learn(o Outcome) {
+	info := o.RateLimit
+	inFlight := g.admitted.Load() - g.completed.Load()
+	g.learned.mu.Lock()
+	maxPause := g.learned.maxPause
+	g.learned.mu.Unlock()
+
+	if r, ok := pace(info.Requests, inFlight); ok && r != g.learned.requests.Rate() {
+		g.learned.requests.SetRate(r)
+	}
+	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}
+	for k, q := range quotas {
+		if r, ok := pace(q, 0); ok && r != g.learned.tokens[k].Rate() {
+			g.learned.tokens[k].SetRate(r)
+		}
+	}
+
+	var pause time.Duration
+	throttled := o.Class == ClassThrottled || o.Class == ClassOverloaded
+	if throttled && info.HasRetryAfter {
+		pause = info.RetryAfter
+	} else {
+		for _, q := range []Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens} {
+			if q.Remaining == 0 && q.Reset > 0 {
+				pause = max(pause, q.Reset)
+			}
+		}
+	}
+	if pause > 0 {
+		g.PauseUntil(time.Now().Add(min(pause, maxPause)))
+	}
+}
+
+// pace returns the rate a quota allows, if it says enough to tell.
+func pace(q Quota, inFlight int64) (Rate, bool) {
+	switch {
+	case q.Limit > 0 && q.Window > 0:
+		return apiSafe(Rate{N: float64(q.Limit), Per: q.Window}), true
+	case q.Remaining > 0 && q.Reset > 0:
+		n := max(q.Remaining-inFlight, 1)
+		return apiSafe(Rate{N: float64(n), Per: q.Reset}), true
+	}
+	return Rate{}, false
+}
+
+// apiSafe returns r slowed by a margin for the network between us and the
+// API: arrivals there are compressed and reordered by a few milliseconds,
+// so a pace met exactly here would break a strict limit there. The window
+// is widened by 1%, and by at least 5ms, which is the jitter the pace then
+// tolerates.
+func apiSafe(r Rate) Rate {
+	if r.IsZero() {
+		return r
+	}
+	return Rate{N: r.N, Per: r.Per + max(r.Per/100, 5*time.Millisecond)}
+}

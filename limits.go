@@ -1,0 +1,69 @@
+package sluice
+
+import "time"
+
+// DefaultConcurrency is the most calls in flight when Limits says nothing.
+const DefaultConcurrency = 8
+
+// Limits describes an API's limits in the numbers the API publishes, and
+// builds the Gate that keeps to them (NewGate). Every rate is applied with
+// a small margin (1% of its period, at least 5ms) because the network
+// bunches requests on their way: the guarantee must hold where the API
+// counts, not where we send.
+//
+// The zero Limits means: at most DefaultConcurrency calls in flight with an
+// adaptive ceiling, no rate until one is learned from the API's headers,
+// and pauses capped at DefaultMaxPause.
+type Limits struct {
+	// Concurrency is the most calls in flight; 0 means DefaultConcurrency.
+	Concurrency int
+	// FixedConcurrency keeps the ceiling at Concurrency instead of
+	// starting at one and adapting to the API's health.
+	FixedConcurrency bool
+	// Rate paces request starts; Burst (default 1) allows bursts.
+	Rate  Rate
+	Burst int
+	// Window is a strict quota: at most Window.N starts in any
+	// Window.Per.
+	Window Rate
+	// Tokens, InputTokens and OutputTokens are token budgets per period.
+	Tokens, InputTokens, OutputTokens Rate
+	// MaxPause caps one pause asked for by the API (Retry-After, a reset);
+	// 0 means DefaultMaxPause.
+	MaxPause time.Duration
+}
+
+// NewGate returns a Gate holding these limits.
+func (l Limits) NewGate() *Gate {
+	var ls []Limit
+	top := l.concurrencyTop()
+	if l.FixedConcurrency {
+		ls = append(ls, NewSemaphore(top))
+	} else {
+		ls = append(ls, NewAdaptiveLimit(1, top))
+	}
+	if !l.Rate.IsZero() {
+		ls = append(ls, NewRateLimiter(apiSafe(l.Rate), l.Burst))
+	}
+	if !l.Window.IsZero() {
+		ls = append(ls, NewSlidingWindow(apiSafe(l.Window)))
+	}
+	for kind, r := range [...]Rate{AllTokens: l.Tokens, InputTokens: l.InputTokens, OutputTokens: l.OutputTokens} {
+		if !r.IsZero() {
+			ls = append(ls, NewTokenBudget(apiSafe(r), TokenKind(kind)))
+		}
+	}
+	g := NewGate(ls...)
+	if l.MaxPause > 0 {
+		g.learned.maxPause = l.MaxPause
+	}
+	return g
+}
+
+// concurrencyTop returns the most calls in flight the limits allow.
+func (l Limits) concurrencyTop() int {
+	if l.Concurrency <= 0 {
+		return DefaultConcurrency
+	}
+	return l.Concurrency
+}

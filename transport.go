@@ -1,0 +1,308 @@
+package sluice
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Transport is an http.RoundTripper that sends every request through a
+// Gate: it waits for the limits, classifies the response, learns the API's
+// limits from its headers, pauses the gate when the API throttles, and
+// retries what is worth retrying, each retry going back through the gate.
+// Any HTTP client gets all of it by setting http.Client.Transport,
+// including the Anthropic and OpenAI Go SDKs, which accept a custom client.
+//
+// Requests are sorted into gates by Key, by host unless set otherwise; each
+// gate is built from Limits the first time its key is seen. A request's
+// concurrency slot is held until its response body is read to the end or
+// closed, since the connection is busy until then.
+//
+// Set the fields before the first request and leave them alone after. A
+// Transport is safe for concurrent use. The zero Transport works: per-host
+// gates with the zero Limits (an adaptive ceiling of DefaultConcurrency,
+// rates learned from headers) and the zero RetryPolicy with a retry budget.
+type Transport struct {
+	// Base sends the requests. Nil means a clone of
+	// http.DefaultTransport whose idle pool per host is sized to the
+	// concurrency limit.
+	Base http.RoundTripper
+	// Limits builds the gate for each key.
+	Limits Limits
+	// Key names the gate a request goes through; nil means its host.
+	Key func(*http.Request) string
+	// Retry says what is retried. A nil Retry.Budget means one budget
+	// shared by all the Transport's requests.
+	Retry RetryPolicy
+	// AttemptTimeout bounds each attempt up to the response headers; 0
+	// means none beyond the request's context.
+	AttemptTimeout time.Duration
+	// Cost estimates what a request asks of the limits; nil means one
+	// request and no tokens.
+	Cost func(*http.Request) Cost
+	// MaxBodyBuffer is the largest request body kept in memory so it can
+	// be sent again; larger bodies are sent once, without retries.
+	// 0 means 8 MiB.
+	MaxBodyBuffer int64
+
+	once   sync.Once
+	base   http.RoundTripper
+	budget *RetryBudget
+	mu     sync.Mutex
+	gates  map[string]*Gate
+}
+
+// maxErrorBody is how much of an unsuccessful response is read to
+// classify it.
+const maxErrorBody = 64 << 10
+
+func (t *Transport) init() {
+	t.once.Do(func() {
+		t.base = t.Base
+		if t.base == nil {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.MaxIdleConnsPerHost = t.Limits.concurrencyTop()
+			tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
+			t.base = tr
+		}
+		t.budget = t.Retry.Budget
+		if t.budget == nil {
+			t.budget = &RetryBudget{}
+		}
+		t.gates = make(map[string]*Gate)
+	})
+}
+
+// Gate returns the gate for a key, creating it from Limits on first use.
+// Use it to watch a gate (Stats, LearnedRate) or to pause it.
+func (t *Transport) Gate(key string) *Gate {
+	t.init()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	g, ok := t.gates[key]
+	if !ok {
+		g = t.Limits.NewGate()
+		t.gates[key] = g
+	}
+	return g
+}
+
+// KeyOf returns the key of the gate req goes through.
+func (t *Transport) KeyOf(req *http.Request) string {
+	if t.Key != nil {
+		return t.Key(req)
+	}
+	return req.URL.Host
+}
+
+// CloseIdleConnections closes the base transport's idle connections.
+func (t *Transport) CloseIdleConnections() {
+	t.init()
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// RoundTrip sends req through its gate, retrying as the policy says, and
+// returns the last response. As http.RoundTripper requires, an unsuccessful
+// status is a response, not an error; errors are failures to get any
+// response, a cancelled context, or a gate halted because the quota is
+// exhausted.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.init()
+	gate := t.Gate(t.KeyOf(req))
+	cost := Cost{}
+	if t.Cost != nil {
+		cost = t.Cost(req)
+	}
+	policy := t.Retry
+	policy.Budget = t.budget
+	body, err := t.rewindable(req)
+	if err != nil {
+		return nil, err
+	}
+	if body == nil && req.Body != nil && req.Body != http.NoBody {
+		policy.MaxAttempts = 1 // too large to keep: sent once, streamed
+	}
+
+	var resp *http.Response
+	_, _, err = policy.run(req.Context(), gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
+		if resp != nil { // the previous attempt's, now being retried
+			resp.Body.Close()
+			resp = nil
+		}
+		var o Outcome
+		var err error
+		resp, o, err = t.attempt(ctx, req, body, gate, permit)
+		return o, err
+	})
+	if resp != nil && req.Context().Err() == nil {
+		return resp, nil
+	}
+	if resp != nil {
+		resp.Body.Close()
+		return nil, req.Context().Err()
+	}
+	if err == nil {
+		err = errors.New("sluice: no response")
+	}
+	return nil, err
+}
+
+// attempt sends req once. Unsuccessful responses are read (up to
+// maxErrorBody) to classify them; a successful one keeps its permit until
+// its body is consumed.
+func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() io.ReadCloser, gate *Gate, permit *Permit) (*http.Response, Outcome, error) {
+	attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+	if t.AttemptTimeout > 0 {
+		attemptCtx, cancel = context.WithTimeout(ctx, t.AttemptTimeout)
+	}
+	out := req.Clone(attemptCtx)
+	if body != nil {
+		out.Body = body()
+	}
+	begin := time.Now()
+	resp, err := t.base.RoundTrip(out)
+	latency := time.Since(begin)
+	if err != nil {
+		cancel()
+		o := Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
+		if ctx.Err() != nil {
+			o.Class, o.Timeout = ClassCanceled, false
+			err = ctx.Err()
+		}
+		permit.Done(o)
+		return nil, o, err
+	}
+	info := ParseRateLimitHeaders(resp.Header, time.Now())
+	o := Outcome{Latency: latency, RateLimit: &info}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		o.Class = ClassOK
+		gate.learn(o) // now, not when the body ends: the next calls need it
+		o.RateLimit = nil
+		resp.Body = &heldBody{ReadCloser: resp.Body, done: func() { permit.Done(o); cancel() }}
+		return resp, o, nil
+	}
+	head, complete := readHead(resp.Body)
+	o.Class = Classify(resp.StatusCode, resp.Header, head, nil)
+	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: APIMessage(head)}
+	if complete {
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(head))
+		permit.Done(o)
+		cancel()
+	} else {
+		rest := resp.Body
+		resp.Body = &heldBody{
+			ReadCloser: struct {
+				io.Reader
+				io.Closer
+			}{io.MultiReader(bytes.NewReader(head), rest), rest},
+			done: func() { permit.Done(o); cancel() },
+		}
+	}
+	return resp, o, statusErr
+}
+
+// readHead reads up to maxErrorBody bytes of r, reporting whether that was
+// all of it.
+func readHead(r io.Reader) ([]byte, bool) {
+	head, err := io.ReadAll(io.LimitReader(r, maxErrorBody+1))
+	if len(head) > maxErrorBody {
+		return head, false
+	}
+	return head, err == nil
+}
+
+// rewindable returns a way to get req's body afresh for each attempt, or
+// nil when there is no body or it is too large to keep.
+func (t *Transport) rewindable(req *http.Request) (func() io.ReadCloser, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	if req.GetBody != nil {
+		return func() io.ReadCloser {
+			b, err := req.GetBody()
+			if err != nil {
+				return io.NopCloser(errReader{err})
+			}
+			return b
+		}, nil
+	}
+	limit := t.MaxBodyBuffer
+	if limit <= 0 {
+		limit = 8 << 20
+	}
+	buf, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+	if err != nil {
+		req.Body.Close()
+		return nil, fmt.Errorf("sluice: reading request body: %w", err)
+	}
+	if int64(len(buf)) > limit {
+		// Too large to keep: send what was read, then the rest, once.
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}
+		return nil, nil
+	}
+	req.Body.Close()
+	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(buf)) }, nil
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// heldBody calls done once, when the body is read to its end or closed.
+type heldBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.once.Do(b.done)
+	}
+	return n, err
+}
+
+func (b *heldBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
+// StatusError describes an unsuccessful HTTP response: its status, what it
+// means, and the API's own message.
+type StatusError struct {
+	Status  int
+	Class   Class
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("sluice: %d %s (%v)", e.Status, http.StatusText(e.Status), e.Class)
+	}
+	return fmt.Sprintf("sluice: %d %s (%v): %s", e.Status, http.StatusText(e.Status), e.Class, e.Message)
+}
+
+// Is makes a quota-exhausted response match ErrQuotaExhausted.
+func (e *StatusError) Is(target error) bool {
+	return target == ErrQuotaExhausted && e.Class == ClassQuotaExhausted
+}
+
+// isTimeout reports whether err is a timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
