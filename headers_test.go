@@ -11,7 +11,7 @@ import (
 var headerNow = time.Date(2026, 11, 22, 21, 0, 0, 0, time.UTC)
 
 // hdr builds a header from name, value pairs, as a client would receive it.
-func hdr(kv ...string) http.Header {
+func respHeader(kv ...string) http.Header {
 	h := make(http.Header)
 	for i := 0; i+1 < len(kv); i += 2 {
 		h.Add(kv[i], kv[i+1])
@@ -20,11 +20,11 @@ func hdr(kv ...string) http.Header {
 }
 
 // quota builds an expected Quota; remaining -1 means not said.
-func quota(limit, remaining int64, reset, window time.Duration) Quota {
+func wantQuota(limit, remaining int64, reset, window time.Duration) Quota {
 	return Quota{Limit: limit, Remaining: remaining, Reset: reset, Window: window}
 }
 
-var unsaid = Quota{Remaining: -1}
+var unsaidQuotaWant = Quota{Remaining: -1}
 
 func TestParseRetryAfter(t *testing.T) {
 	tests := []struct {
@@ -33,30 +33,30 @@ func TestParseRetryAfter(t *testing.T) {
 		want   time.Duration
 		wantOK bool
 	}{
-		{"absent", hdr(), 0, false},
-		{"seconds", hdr("Retry-After", "30"), 30 * time.Second, true},
-		{"fractional seconds", hdr("Retry-After", "1.5"), 1500 * time.Millisecond, true},
-		{"zero", hdr("Retry-After", "0"), 0, true},
-		{"spaces", hdr("Retry-After", "  7 "), 7 * time.Second, true},
-		{"lower-case name", hdr("retry-after", "3"), 3 * time.Second, true},
-		{"date in the future", hdr("Retry-After", headerNow.Add(90*time.Second).Format(http.TimeFormat)), 90 * time.Second, true},
-		{"date in the past", hdr("Retry-After", headerNow.Add(-time.Hour).Format(http.TimeFormat)), 0, true},
-		{"RFC 850 date", hdr("Retry-After", headerNow.Add(time.Minute).Format("Monday, 02-Jan-06 15:04:05 GMT")), time.Minute, true},
-		{"date far away is capped", hdr("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"), 24 * time.Hour, true},
-		{"huge seconds are capped", hdr("Retry-After", "100000"), 24 * time.Hour, true},
-		{"ms", hdr("Retry-After-Ms", "250"), 250 * time.Millisecond, true},
-		{"fractional ms", hdr("retry-after-ms", "0.5"), 500 * time.Microsecond, true},
-		{"ms beats seconds", hdr("Retry-After-Ms", "250", "Retry-After", "30"), 250 * time.Millisecond, true},
-		{"bad ms falls back to seconds", hdr("Retry-After-Ms", "soon", "Retry-After", "2"), 2 * time.Second, true},
-		{"huge ms are capped", hdr("Retry-After-Ms", "1e300"), 24 * time.Hour, true},
-		{"negative", hdr("Retry-After", "-5"), 0, false},
-		{"negative ms", hdr("Retry-After-Ms", "-5"), 0, false},
-		{"NaN", hdr("Retry-After", "NaN"), 0, false},
-		{"Inf", hdr("Retry-After", "Inf"), 0, false},
-		{"overflow", hdr("Retry-After", "1e400"), 0, false},
-		{"hexadecimal", hdr("Retry-After", "0x10"), 0, false},
-		{"garbage", hdr("Retry-After", "tomorrow-ish"), 0, false},
-		{"empty", hdr("Retry-After", ""), 0, false},
+		{"absent", respHeader(), 0, false},
+		{"seconds", respHeader("Retry-After", "30"), 30 * time.Second, true},
+		{"fractional seconds", respHeader("Retry-After", "1.5"), 1500 * time.Millisecond, true},
+		{"zero", respHeader("Retry-After", "0"), 0, true},
+		{"spaces", respHeader("Retry-After", "  7 "), 7 * time.Second, true},
+		{"lower-case name", respHeader("retry-after", "3"), 3 * time.Second, true},
+		{"date in the future", respHeader("Retry-After", headerNow.Add(90*time.Second).Format(http.TimeFormat)), 90 * time.Second, true},
+		{"date in the past", respHeader("Retry-After", headerNow.Add(-time.Hour).Format(http.TimeFormat)), 0, true},
+		{"RFC 850 date", respHeader("Retry-After", headerNow.Add(time.Minute).Format("Monday, 02-Jan-06 15:04:05 GMT")), time.Minute, true},
+		{"date far away is capped", respHeader("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"), 24 * time.Hour, true},
+		{"huge seconds are capped", respHeader("Retry-After", "100000"), 24 * time.Hour, true},
+		{"ms", respHeader("Retry-After-Ms", "250"), 250 * time.Millisecond, true},
+		{"fractional ms", respHeader("retry-after-ms", "0.5"), 500 * time.Microsecond, true},
+		{"ms beats seconds", respHeader("Retry-After-Ms", "250", "Retry-After", "30"), 250 * time.Millisecond, true},
+		{"bad ms falls back to seconds", respHeader("Retry-After-Ms", "soon", "Retry-After", "2"), 2 * time.Second, true},
+		{"huge ms are capped", respHeader("Retry-After-Ms", "1e300"), 24 * time.Hour, true},
+		{"negative", respHeader("Retry-After", "-5"), 0, false},
+		{"negative ms", respHeader("Retry-After-Ms", "-5"), 0, false},
+		{"NaN", respHeader("Retry-After", "NaN"), 0, false},
+		{"Inf", respHeader("Retry-After", "Inf"), 0, false},
+		{"overflow", respHeader("Retry-After", "1e400"), 0, false},
+		{"hexadecimal", respHeader("Retry-After", "0x10"), 0, false},
+		{"garbage", respHeader("Retry-After", "tomorrow-ish"), 0, false},
+		{"empty", respHeader("Retry-After", ""), 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := ParseRetryAfter(tt.h, headerNow)
@@ -67,7 +67,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestParseRateLimitHeadersAnthropic(t *testing.T) {
-	h := hdr(
+	h := respHeader(
 		"Retry-After", "12",
 		"anthropic-ratelimit-requests-limit", "50",
 		"anthropic-ratelimit-requests-remaining", "49",
@@ -86,10 +86,10 @@ func TestParseRateLimitHeadersAnthropic(t *testing.T) {
 	want := RateLimitInfo{
 		RetryAfter:    12 * time.Second,
 		HasRetryAfter: true,
-		Requests:      quota(50, 49, 30*time.Second, time.Minute),
-		Tokens:        quota(90000, 0, 1250*time.Millisecond, time.Minute),
-		InputTokens:   quota(80000, 79000, 0, time.Minute),
-		OutputTokens:  quota(16000, 15999, 0, time.Minute),
+		Requests:      wantQuota(50, 49, 30*time.Second, time.Minute),
+		Tokens:        wantQuota(90000, 0, 1250*time.Millisecond, time.Minute),
+		InputTokens:   wantQuota(80000, 79000, 0, time.Minute),
+		OutputTokens:  wantQuota(16000, 15999, 0, time.Minute),
 	}
 	if got != want {
 		t.Errorf("ParseRateLimitHeaders(anthropic) =\n %+v\nwant\n %+v", got, want)
@@ -97,7 +97,7 @@ func TestParseRateLimitHeadersAnthropic(t *testing.T) {
 }
 
 func TestParseRateLimitHeadersOpenAI(t *testing.T) {
-	h := hdr(
+	h := respHeader(
 		"x-ratelimit-limit-requests", "10000",
 		"x-ratelimit-remaining-requests", "9999",
 		"x-ratelimit-reset-requests", "6ms",
@@ -110,10 +110,10 @@ func TestParseRateLimitHeadersOpenAI(t *testing.T) {
 	want := RateLimitInfo{
 		RetryAfter:    20 * time.Millisecond,
 		HasRetryAfter: true,
-		Requests:      quota(10000, 9999, 6*time.Millisecond, time.Minute),
-		Tokens:        quota(2000000, 1999000, 6*time.Minute, time.Minute),
-		InputTokens:   unsaid,
-		OutputTokens:  unsaid,
+		Requests:      wantQuota(10000, 9999, 6*time.Millisecond, time.Minute),
+		Tokens:        wantQuota(2000000, 1999000, 6*time.Minute, time.Minute),
+		InputTokens:   unsaidQuotaWant,
+		OutputTokens:  unsaidQuotaWant,
 	}
 	if got != want {
 		t.Errorf("ParseRateLimitHeaders(openai) =\n %+v\nwant\n %+v", got, want)
@@ -141,9 +141,9 @@ func TestParseRateLimitHeadersOpenAIResets(t *testing.T) {
 		{"1e400", 0},
 	}
 	for _, tt := range tests {
-		h := hdr("x-ratelimit-remaining-requests", "5", "x-ratelimit-reset-requests", tt.in)
+		h := respHeader("x-ratelimit-remaining-requests", "5", "x-ratelimit-reset-requests", tt.in)
 		got := ParseRateLimitHeaders(h, headerNow).Requests
-		want := quota(0, 5, tt.want, 0)
+		want := wantQuota(0, 5, tt.want, 0)
 		if got != want {
 			t.Errorf("x-ratelimit-reset-requests %q: Requests = %+v, want %+v", tt.in, got, want)
 		}
@@ -157,62 +157,62 @@ func TestParseRateLimitHeadersIETF(t *testing.T) {
 		want Quota
 	}{
 		{"structured",
-			hdr("RateLimit-Policy", `"default";q=100;w=60`, "RateLimit", `"default";r=50;t=30`),
-			quota(100, 50, 30*time.Second, time.Minute)},
+			respHeader("RateLimit-Policy", `"default";q=100;w=60`, "RateLimit", `"default";r=50;t=30`),
+			wantQuota(100, 50, 30*time.Second, time.Minute)},
 		{"structured, most restrictive policy and its item",
-			hdr("RateLimit-Policy", `"burst";q=100;w=1, "daily";q=1000;w=86400`,
+			respHeader("RateLimit-Policy", `"burst";q=100;w=1, "daily";q=1000;w=86400`,
 				"RateLimit", `"burst";r=90;t=1, "daily";r=700;t=3600`),
-			quota(1000, 700, time.Hour, 24*time.Hour)},
+			wantQuota(1000, 700, time.Hour, 24*time.Hour)},
 		{"structured, policies on several lines",
-			hdr("RateLimit-Policy", `"burst";q=100;w=1`, "RateLimit-Policy", `"daily";q=1000;w=86400`),
-			quota(1000, -1, 0, 24*time.Hour)},
+			respHeader("RateLimit-Policy", `"burst";q=100;w=1`, "RateLimit-Policy", `"daily";q=1000;w=86400`),
+			wantQuota(1000, -1, 0, 24*time.Hour)},
 		{"structured, no policy: least remaining",
-			hdr("RateLimit", `"a";r=90;t=1, "b";r=7;t=20, "c";r=30;t=5`),
-			quota(0, 7, 20*time.Second, 0)},
+			respHeader("RateLimit", `"a";r=90;t=1, "b";r=7;t=20, "c";r=30;t=5`),
+			wantQuota(0, 7, 20*time.Second, 0)},
 		{"structured, named policy missing from RateLimit: least remaining",
-			hdr("RateLimit-Policy", `"x";q=10;w=1`, "RateLimit", `"a";r=9;t=1, "b";r=3;t=2`),
-			quota(10, 3, 2*time.Second, time.Second)},
+			respHeader("RateLimit-Policy", `"x";q=10;w=1`, "RateLimit", `"a";r=9;t=1, "b";r=3;t=2`),
+			wantQuota(10, 3, 2*time.Second, time.Second)},
 		{"structured, token names and quoted commas",
-			hdr("RateLimit-Policy", `"a,b";q=10;w=1;qu="requests"`, "RateLimit", `"a,b";r=4;t=0.5`),
-			quota(10, 4, 500*time.Millisecond, time.Second)},
+			respHeader("RateLimit-Policy", `"a,b";q=10;w=1;qu="requests"`, "RateLimit", `"a,b";r=4;t=0.5`),
+			wantQuota(10, 4, 500*time.Millisecond, time.Second)},
 		{"structured, policies of other units are skipped",
-			hdr("RateLimit-Policy", `"bytes";q=1;w=60;qu="content-bytes", "req";q=600;w=60`),
-			quota(600, -1, 0, time.Minute)},
+			respHeader("RateLimit-Policy", `"bytes";q=1;w=60;qu="content-bytes", "req";q=600;w=60`),
+			wantQuota(600, -1, 0, time.Minute)},
 		{"structured, a policy without a window loses to one with",
-			hdr("RateLimit-Policy", `"nowin";q=1, "win";q=600;w=60`),
-			quota(600, -1, 0, time.Minute)},
+			respHeader("RateLimit-Policy", `"nowin";q=1, "win";q=600;w=60`),
+			wantQuota(600, -1, 0, time.Minute)},
 		{"older policy",
-			hdr("RateLimit-Policy", "100;w=60", "RateLimit-Remaining", "50", "RateLimit-Reset", "30"),
-			quota(100, 50, 30*time.Second, time.Minute)},
+			respHeader("RateLimit-Policy", "100;w=60", "RateLimit-Remaining", "50", "RateLimit-Reset", "30"),
+			wantQuota(100, 50, 30*time.Second, time.Minute)},
 		{"older policy list",
-			hdr("RateLimit-Policy", "10;w=1, 1000;w=3600"),
-			quota(1000, -1, 0, time.Hour)},
+			respHeader("RateLimit-Policy", "10;w=1, 1000;w=3600"),
+			wantQuota(1000, -1, 0, time.Hour)},
 		{"older dictionary",
-			hdr("RateLimit", "limit=100, remaining=50, reset=30"),
-			quota(100, 50, 30*time.Second, 0)},
+			respHeader("RateLimit", "limit=100, remaining=50, reset=30"),
+			wantQuota(100, 50, 30*time.Second, 0)},
 		{"older dictionary with policy",
-			hdr("RateLimit", "limit=100, remaining=50, reset=30", "RateLimit-Policy", "100;w=60"),
-			quota(100, 50, 30*time.Second, time.Minute)},
+			respHeader("RateLimit", "limit=100, remaining=50, reset=30", "RateLimit-Policy", "100;w=60"),
+			wantQuota(100, 50, 30*time.Second, time.Minute)},
 		{"separate headers",
-			hdr("RateLimit-Limit", "100", "RateLimit-Remaining", "50", "RateLimit-Reset", "30"),
-			quota(100, 50, 30*time.Second, 0)},
+			respHeader("RateLimit-Limit", "100", "RateLimit-Remaining", "50", "RateLimit-Reset", "30"),
+			wantQuota(100, 50, 30*time.Second, 0)},
 		{"separate headers, limit with policies",
-			hdr("RateLimit-Limit", "10, 10;w=1, 50;w=60", "RateLimit-Remaining", "9"),
-			quota(10, 9, 0, 0)},
+			respHeader("RateLimit-Limit", "10, 10;w=1, 50;w=60", "RateLimit-Remaining", "9"),
+			wantQuota(10, 9, 0, 0)},
 		{"separate headers, first limit names its window",
-			hdr("RateLimit-Limit", "10;w=1, 50;w=60"),
-			quota(10, -1, 0, time.Second)},
+			respHeader("RateLimit-Limit", "10;w=1, 50;w=60"),
+			wantQuota(10, -1, 0, time.Second)},
 		{"structured wins over separate",
-			hdr("RateLimit-Policy", `"p";q=100;w=60`, "RateLimit", `"p";r=50;t=30`,
+			respHeader("RateLimit-Policy", `"p";q=100;w=60`, "RateLimit", `"p";r=50;t=30`,
 				"RateLimit-Limit", "7", "RateLimit-Remaining", "6", "RateLimit-Reset", "5"),
-			quota(100, 50, 30*time.Second, time.Minute)},
+			wantQuota(100, 50, 30*time.Second, time.Minute)},
 		{"remaining above limit is clamped",
-			hdr("RateLimit-Policy", `"p";q=100;w=60`, "RateLimit", `"p";r=500;t=30`),
-			quota(100, 100, 30*time.Second, time.Minute)},
+			respHeader("RateLimit-Policy", `"p";q=100;w=60`, "RateLimit", `"p";r=500;t=30`),
+			wantQuota(100, 100, 30*time.Second, time.Minute)},
 		{"absurd values are ignored",
-			hdr("RateLimit-Policy", `"p";q=-1;w=60, "q";q=NaN;w=1, "r";q=1e400;w=1, "s";q=5;w=-3`,
+			respHeader("RateLimit-Policy", `"p";q=-1;w=60, "q";q=NaN;w=1, "r";q=1e400;w=1, "s";q=5;w=-3`,
 				"RateLimit", `"p";r=garbage;t=-1`),
-			quota(5, -1, 0, 0)},
+			wantQuota(5, -1, 0, 0)},
 	}
 	for _, tt := range tests {
 		got := ParseRateLimitHeaders(tt.h, headerNow).Requests
@@ -230,50 +230,50 @@ func TestParseRateLimitHeadersGeneric(t *testing.T) {
 		want Quota
 	}{
 		{"delta seconds",
-			hdr("X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "4999", "X-RateLimit-Reset", "60"),
-			quota(5000, 4999, time.Minute, 0)},
+			respHeader("X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "4999", "X-RateLimit-Reset", "60"),
+			wantQuota(5000, 4999, time.Minute, 0)},
 		{"epoch seconds",
-			hdr("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(headerNow.Unix()+120, 10)),
-			quota(60, 0, 2*time.Minute, 0)},
+			respHeader("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", strconv.FormatInt(headerNow.Unix()+120, 10)),
+			wantQuota(60, 0, 2*time.Minute, 0)},
 		{"fractional epoch seconds",
-			hdr("X-RateLimit-Reset", unix+".25", "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 250*time.Millisecond, 0)},
+			respHeader("X-RateLimit-Reset", unix+".25", "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 250*time.Millisecond, 0)},
 		{"epoch milliseconds",
-			hdr("X-RateLimit-Reset", strconv.FormatInt(headerNow.UnixMilli()+1500, 10), "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 1500*time.Millisecond, 0)},
+			respHeader("X-RateLimit-Reset", strconv.FormatInt(headerNow.UnixMilli()+1500, 10), "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 1500*time.Millisecond, 0)},
 		{"epoch in the past",
-			hdr("X-RateLimit-Reset", strconv.FormatInt(headerNow.Unix()-10, 10), "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 0, 0)},
+			respHeader("X-RateLimit-Reset", strconv.FormatInt(headerNow.Unix()-10, 10), "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 0, 0)},
 		{"epoch far away is capped",
-			hdr("X-RateLimit-Reset", "99999999999", "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 24*time.Hour, 0)},
+			respHeader("X-RateLimit-Reset", "99999999999", "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 24*time.Hour, 0)},
 		{"beyond any epoch is ignored",
-			hdr("X-RateLimit-Reset", "1e16", "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 0, 0)},
+			respHeader("X-RateLimit-Reset", "1e16", "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 0, 0)},
 		{"date",
-			hdr("X-RateLimit-Reset", "2026-11-22T21:00:05Z", "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 5*time.Second, 0)},
+			respHeader("X-RateLimit-Reset", "2026-11-22T21:00:05Z", "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 5*time.Second, 0)},
 		{"reset-after",
-			hdr("X-RateLimit-Reset-After", "1.234", "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 1234*time.Millisecond, 0)},
+			respHeader("X-RateLimit-Reset-After", "1.234", "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 1234*time.Millisecond, 0)},
 		{"reset-after beats reset",
-			hdr("X-RateLimit-Reset-After", "2", "X-RateLimit-Reset", unix+"9", "X-RateLimit-Remaining", "1"),
-			quota(0, 1, 2*time.Second, 0)},
+			respHeader("X-RateLimit-Reset-After", "2", "X-RateLimit-Reset", unix+"9", "X-RateLimit-Remaining", "1"),
+			wantQuota(0, 1, 2*time.Second, 0)},
 		{"limit list: the first number",
-			hdr("X-RateLimit-Limit", "100, 100;w=60", "X-RateLimit-Remaining", "99"),
-			quota(100, 99, 0, 0)},
+			respHeader("X-RateLimit-Limit", "100, 100;w=60", "X-RateLimit-Remaining", "99"),
+			wantQuota(100, 99, 0, 0)},
 		{"limit with its window",
-			hdr("X-RateLimit-Limit", "100;w=60"),
-			quota(100, -1, 0, time.Minute)},
+			respHeader("X-RateLimit-Limit", "100;w=60"),
+			wantQuota(100, -1, 0, time.Minute)},
 		{"remaining above limit is clamped",
-			hdr("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "50"),
-			quota(10, 10, 0, 0)},
+			respHeader("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "50"),
+			wantQuota(10, 10, 0, 0)},
 		{"largest count believed",
-			hdr("X-RateLimit-Limit", "1000000000000", "X-RateLimit-Remaining", "999999999999"),
-			quota(1e12, 1e12-1, 0, 0)},
+			respHeader("X-RateLimit-Limit", "1000000000000", "X-RateLimit-Remaining", "999999999999"),
+			wantQuota(1e12, 1e12-1, 0, 0)},
 		{"only a reset",
-			hdr("X-RateLimit-Reset", "9"),
-			quota(0, -1, 9*time.Second, 0)},
+			respHeader("X-RateLimit-Reset", "9"),
+			wantQuota(0, -1, 9*time.Second, 0)},
 	}
 	for _, tt := range tests {
 		got := ParseRateLimitHeaders(tt.h, headerNow).Requests
@@ -286,7 +286,7 @@ func TestParseRateLimitHeadersGeneric(t *testing.T) {
 func TestParseRateLimitHeadersIgnoresAbsurdValues(t *testing.T) {
 	for _, v := range []string{"-1", "-0.5", "NaN", "nan", "Inf", "+Inf", "-Inf", "1e400",
 		"garbage", "0x10", "1_000", "", " ", "12abc", "١٢", "\x00", "--5", "1e", "."} {
-		h := hdr(
+		h := respHeader(
 			"X-RateLimit-Limit", v, "X-RateLimit-Remaining", v,
 			"RateLimit-Limit", v, "RateLimit-Remaining", v, "RateLimit-Reset", v,
 			"x-ratelimit-limit-requests", v, "x-ratelimit-remaining-requests", v,
@@ -295,22 +295,22 @@ func TestParseRateLimitHeadersIgnoresAbsurdValues(t *testing.T) {
 			"Retry-After", v, "Retry-After-Ms", v,
 		)
 		got := ParseRateLimitHeaders(h, headerNow)
-		want := RateLimitInfo{Requests: unsaid, Tokens: unsaid, InputTokens: unsaid, OutputTokens: unsaid}
+		want := RateLimitInfo{Requests: unsaidQuotaWant, Tokens: unsaidQuotaWant, InputTokens: unsaidQuotaWant, OutputTokens: unsaidQuotaWant}
 		if got != want {
 			t.Errorf("headers all %q: got %+v, want nothing said", v, got)
 		}
 	}
 	for _, v := range []string{"1e13", "1000000000001", "1e300"} {
-		h := hdr("X-RateLimit-Limit", v, "X-RateLimit-Remaining", v, "RateLimit", "limit="+v+", remaining="+v,
+		h := respHeader("X-RateLimit-Limit", v, "X-RateLimit-Remaining", v, "RateLimit", "limit="+v+", remaining="+v,
 			"anthropic-ratelimit-tokens-limit", v, "x-ratelimit-remaining-tokens", v)
 		got := ParseRateLimitHeaders(h, headerNow)
-		if got.Requests != unsaid || got.Tokens != unsaid {
+		if got.Requests != unsaidQuotaWant || got.Tokens != unsaidQuotaWant {
 			t.Errorf("counts all %q: Requests = %+v, Tokens = %+v; want nothing said", v, got.Requests, got.Tokens)
 		}
 	}
 	for _, v := range []string{"-30", "NaN", "1e400", "garbage", "-1s"} {
-		h := hdr("X-RateLimit-Reset", v, "X-RateLimit-Reset-After", v, "x-ratelimit-reset-requests", v)
-		if got := ParseRateLimitHeaders(h, headerNow).Requests; got != unsaid {
+		h := respHeader("X-RateLimit-Reset", v, "X-RateLimit-Reset-After", v, "x-ratelimit-reset-requests", v)
+		if got := ParseRateLimitHeaders(h, headerNow).Requests; got != unsaidQuotaWant {
 			t.Errorf("resets all %q: Requests = %+v, want nothing said", v, got)
 		}
 	}
@@ -341,32 +341,32 @@ func TestParseRateLimitHeadersPrecedence(t *testing.T) {
 		{"openai beats ietf", cat(ietf, openAI), 2},
 	}
 	for _, tt := range tests {
-		got := ParseRateLimitHeaders(hdr(tt.kv...), headerNow).Requests
+		got := ParseRateLimitHeaders(respHeader(tt.kv...), headerNow).Requests
 		if got.Limit != tt.want || got.Remaining != tt.want {
 			t.Errorf("%s: Requests = %+v, want limit and remaining %d", tt.name, got, tt.want)
 		}
 	}
 
 	// Tokens: Anthropic before OpenAI.
-	h := hdr("anthropic-ratelimit-tokens-remaining", "10", "x-ratelimit-remaining-tokens", "20")
-	if got := ParseRateLimitHeaders(h, headerNow).Tokens; got != quota(0, 10, 0, 0) {
+	h := respHeader("anthropic-ratelimit-tokens-remaining", "10", "x-ratelimit-remaining-tokens", "20")
+	if got := ParseRateLimitHeaders(h, headerNow).Tokens; got != wantQuota(0, 10, 0, 0) {
 		t.Errorf("Tokens with both families = %+v, want Anthropic's", got)
 	}
-	h = hdr("x-ratelimit-remaining-tokens", "20")
-	if got := ParseRateLimitHeaders(h, headerNow).Tokens; got != quota(0, 20, 0, 0) {
+	h = respHeader("x-ratelimit-remaining-tokens", "20")
+	if got := ParseRateLimitHeaders(h, headerNow).Tokens; got != wantQuota(0, 20, 0, 0) {
 		t.Errorf("Tokens from OpenAI = %+v, want remaining 20", got)
 	}
 }
 
 func TestParseRateLimitHeadersEmpty(t *testing.T) {
-	want := RateLimitInfo{Requests: unsaid, Tokens: unsaid, InputTokens: unsaid, OutputTokens: unsaid}
-	for _, h := range []http.Header{nil, {}, hdr("Content-Type", "application/json")} {
+	want := RateLimitInfo{Requests: unsaidQuotaWant, Tokens: unsaidQuotaWant, InputTokens: unsaidQuotaWant, OutputTokens: unsaidQuotaWant}
+	for _, h := range []http.Header{nil, {}, respHeader("Content-Type", "application/json")} {
 		if got := ParseRateLimitHeaders(h, headerNow); got != want {
 			t.Errorf("ParseRateLimitHeaders(%v) = %+v, want nothing said", h, got)
 		}
 	}
-	if (Quota{}).Known() != true || unsaid.Known() || !quota(5, -1, 0, 0).Known() {
-		t.Errorf("Known: zero Quota says 0 remaining (known), unsaid is unknown, a limit is known")
+	if (Quota{}).Known() != true || unsaidQuotaWant.Known() || !wantQuota(5, -1, 0, 0).Known() {
+		t.Errorf("Known: zero Quota says 0 remaining (known), unsaidQuotaWant is unknown, a limit is known")
 	}
 }
 
@@ -377,7 +377,7 @@ func FuzzParseRateLimitHeaders(f *testing.F) {
 	f.Add("NaN", "-5", "1799999999999", "1e400", `"x";q=5;w=1e30, 7`, `"x";r=9999999999999;t=99999999`)
 	f.Add("100, 100;w=60", "7", "1h2m3.5s", "250", `;;,,"`, `"\";r=1`)
 	f.Fuzz(func(t *testing.T, limit, remaining, reset, retry, policy, rateLimit string) {
-		h := hdr(
+		h := respHeader(
 			"Retry-After", retry, "Retry-After-Ms", retry,
 			"RateLimit-Policy", policy, "RateLimit", rateLimit,
 			"RateLimit-Limit", limit, "RateLimit-Remaining", remaining, "RateLimit-Reset", reset,
@@ -432,7 +432,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 		f.Add("", s)
 	}
 	f.Fuzz(func(t *testing.T, seconds, ms string) {
-		h := hdr("Retry-After", seconds, "Retry-After-Ms", ms)
+		h := respHeader("Retry-After", seconds, "Retry-After-Ms", ms)
 		d, ok := ParseRetryAfter(h, headerNow)
 		if d < 0 || d > 24*time.Hour || (!ok && d != 0) {
 			t.Fatalf("ParseRetryAfter(%q, %q) = %v, %v", seconds, ms, d, ok)

@@ -12,7 +12,7 @@ type learned struct {
 	requests RateLimiter
 	tokens   [3]TokenBudget // indexed by TokenKind
 
-	mu       sync.Mutex
+	mu       sync.Mutex // serialises learning
 	maxPause time.Duration
 }
 
@@ -39,18 +39,29 @@ func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 //   - Without a window, the remaining quota is spread until the reset,
 //     counting the calls already in flight against it.
 //   - A throttled or overloaded call pauses the whole gate for the
-//     Retry-After, or else until the exhausted quota's reset; so does a
-//     successful one that leaves a quota at zero. Pauses are capped at the
-//     gate's maximum.
+//     Retry-After; without one, a quota at zero whose window is unknown
+//     pauses it until that quota's reset, whatever the call's result.
+//     Pauses are capped at the gate's maximum.
 func (g *Gate) learn(o Outcome) {
 	info := o.RateLimit
 	inFlight := g.admitted.Load() - g.completed.Load()
 	g.learned.mu.Lock()
+	defer g.learned.mu.Unlock()
 	maxPause := g.learned.maxPause
-	g.learned.mu.Unlock()
 
 	if r, ok := pace(info.Requests, inFlight); ok && r != g.learned.requests.Rate() {
+		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
+		if first {
+			// The calls sent before anything was known count against the
+			// API's window too: charge them, as far as the API says it
+			// counted them, so the first window is not overfilled.
+			sent := g.admitted.Load()
+			if q := info.Requests; q.Limit > 0 && q.Remaining >= 0 {
+				sent = min(sent, q.Limit-q.Remaining)
+			}
+			g.learned.requests.Reserve(int(min(sent, 1<<20)))
+		}
 	}
 	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}
 	for k, q := range quotas {
@@ -65,7 +76,9 @@ func (g *Gate) learn(o Outcome) {
 		pause = info.RetryAfter
 	} else {
 		for _, q := range []Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens} {
-			if q.Remaining == 0 && q.Reset > 0 {
+			// With a known window the pace already keeps the quota: at
+			// full use a sliding window always reads zero remaining.
+			if q.Remaining == 0 && q.Reset > 0 && q.Window == 0 {
 				pause = max(pause, q.Reset)
 			}
 		}

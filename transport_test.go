@@ -1,0 +1,444 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
+)
+
+// fire sends n GETs to url through client from workers goroutines and
+// returns how many came back with each status.
+func fire(t *testing.T, client *http.Client, url string, n, workers int) map[int]int {
+	t.Helper()
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				resp, err := client.Get(url)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return statuses
+}
+
+func TestTransportKeepsAStrictLimitWhenGivenIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apitest.Server{Limit: 20, Window: time.Second, Concurrency: 5, Latency: 20 * time.Millisecond}
+		tr := &Transport{
+			Base:   apitest.RoundTripper{Handler: api},
+			Limits: Limits{Concurrency: 5, Rate: PerSecond(20)},
+		}
+		begin := time.Now()
+		got := fire(t, &http.Client{Transport: tr}, "http://api.test/x", 100, 16)
+		elapsed := time.Since(begin)
+		if got[200] != 100 || api.Counts().Throttled() != 0 {
+			t.Fatalf("statuses %v, server counts %+v; want 100 OK and no 429", got, api.Counts())
+		}
+		// The physical minimum is 99 intervals of 50ms plus one latency.
+		if min := 99*50*time.Millisecond + 20*time.Millisecond; elapsed > min*102/100 {
+			t.Errorf("took %v, more than 2%% over the minimum %v", elapsed, min)
+		}
+	})
+}
+
+func TestTransportLearnsTheLimitFromHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apitest.Server{Limit: 20, Window: time.Second, Latency: 20 * time.Millisecond, Headers: true, RetryAfter: true}
+		tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
+		begin := time.Now()
+		got := fire(t, &http.Client{Transport: tr}, "http://api.test/x", 200, 16)
+		elapsed := time.Since(begin)
+		c := api.Counts()
+		if got[200] != 200 {
+			t.Fatalf("statuses %v; want 200 OK", got)
+		}
+		if c.Throttled()*100 > c.Requests {
+			t.Errorf("%d of %d requests throttled, want under 1%%", c.Throttled(), c.Requests)
+		}
+		if min := 10 * time.Second; elapsed > min*110/100 {
+			t.Errorf("took %v, more than 10%% over the minimum %v", elapsed, min)
+		}
+		if r := tr.Gate("api.test").LearnedRate(); r.PerSec() > 20 || r.PerSec() < 19 {
+			t.Errorf("learned %v, want just under 20/s", r)
+		}
+	})
+}
+
+func TestTransportPausesTheWholeGateOnRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var arrivals []time.Duration
+		begin := time.Now()
+		first := true
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			arrivals = append(arrivals, time.Since(begin))
+			throttle := first
+			first = false
+			mu.Unlock()
+			if throttle {
+				w.Header().Set("Retry-After", "3")
+				w.WriteHeader(429)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}, Limits: Limits{Concurrency: 4, FixedConcurrency: true}}
+		client := &http.Client{Transport: tr}
+		resp, err := client.Get("http://api.test/") // throttled, waits out the pause, retried
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("Get = %v, %v", resp, err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(arrivals) != 2 || arrivals[1] < 3*time.Second {
+			t.Fatalf("arrivals %v; want the retry after the 3s pause", arrivals)
+		}
+		if s := tr.Gate("api.test").Stats(); s.Throttled != 1 || s.Pauses != 1 {
+			t.Errorf("stats %+v, want 1 throttled and 1 pause", s)
+		}
+	})
+}
+
+func TestTransportPauseHoldsOtherCallers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				w.Header().Set("Retry-After", "2")
+				w.WriteHeader(429)
+			}
+		})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+		client := &http.Client{Transport: tr}
+		go func() {
+			resp, err := client.Get("http://api.test/")
+			if err == nil {
+				resp.Body.Close() // an unclosed body would hold its slot
+			}
+		}()
+		synctest.Wait()
+		begin := time.Now()
+		for range 5 {
+			resp, err := client.Get("http://api.test/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if time.Since(begin) < 2*time.Second {
+				t.Fatalf("a call went through %v into a 2s pause", time.Since(begin))
+			}
+		}
+	})
+}
+
+func TestTransportRetriesFaults(t *testing.T) {
+	faults := []struct {
+		name   string
+		status int
+		body   string
+		class  Class
+	}{
+		{"500", 500, "", ClassTransient},
+		{"502", 502, "", ClassTransient},
+		{"503", 503, "", ClassOverloaded},
+		{"529", 529, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, ClassOverloaded},
+		{"408", 408, "", ClassTransient},
+		{"429", 429, `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`, ClassThrottled},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls atomic.Int64
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if calls.Add(1) <= 2 {
+						w.WriteHeader(f.status)
+						io.WriteString(w, f.body)
+						return
+					}
+					io.WriteString(w, "fine")
+				})
+				tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+				resp, err := (&http.Client{Transport: tr}).Get("http://api.test/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != "fine" || calls.Load() != 3 {
+					t.Fatalf("got %d %q after %d calls; want 200 fine after 3", resp.StatusCode, body, calls.Load())
+				}
+			})
+		})
+	}
+}
+
+// flakyTransport fails the first n round trips with err, then calls next.
+type flakyTransport struct {
+	n    atomic.Int64
+	err  error
+	next http.RoundTripper
+}
+
+func (f *flakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if f.n.Add(-1) >= 0 {
+		return nil, f.err
+	}
+	return f.next.RoundTrip(req)
+}
+
+func TestTransportRetriesConnectionResetsAndTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ok := apitest.RoundTripper{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+		flaky := &flakyTransport{err: fmt.Errorf("read: %w", syscall.ECONNRESET), next: ok}
+		flaky.n.Store(2)
+		tr := &Transport{Base: flaky}
+		resp, err := (&http.Client{Transport: tr}).Get("http://api.test/")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("after two resets: %v, %v", resp, err)
+		}
+		resp.Body.Close()
+
+		slow := apitest.RoundTripper{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(time.Hour):
+			case <-r.Context().Done():
+			}
+		})}
+		tr = &Transport{Base: slow, AttemptTimeout: time.Second, Retry: RetryPolicy{MaxAttempts: 3}}
+		begin := time.Now()
+		_, err = (&http.Client{Transport: tr}).Get("http://api.test/")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Get = %v, want a deadline error", err)
+		}
+		if got := tr.Gate("api.test").Stats().Admitted; got != 3 {
+			t.Errorf("%d attempts, want 3", got)
+		}
+		if time.Since(begin) < 3*time.Second {
+			t.Errorf("3 attempts of 1s took %v", time.Since(begin))
+		}
+	})
+}
+
+func TestTransportXShouldRetry(t *testing.T) {
+	tests := []struct {
+		status    int
+		header    string
+		wantCalls int64
+	}{
+		{500, "false", 1},
+		{400, "true", 3},
+		{400, "", 1},
+	}
+	for _, tt := range tests {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int64
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				if tt.header != "" {
+					w.Header().Set("X-Should-Retry", tt.header)
+				}
+				w.WriteHeader(tt.status)
+			})
+			tr := &Transport{Base: apitest.RoundTripper{Handler: h}, Retry: RetryPolicy{MaxAttempts: 3}}
+			resp, err := (&http.Client{Transport: tr}).Get("http://api.test/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || calls.Load() != tt.wantCalls {
+				t.Errorf("%d with x-should-retry %q: got %d after %d calls, want %d calls", tt.status, tt.header, resp.StatusCode, calls.Load(), tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestTransportQuotaExhaustedHaltsTheGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(429)
+			io.WriteString(w, `{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}`)
+		})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+		client := &http.Client{Transport: tr}
+		resp, err := client.Get("http://api.test/")
+		if err != nil || resp.StatusCode != 429 {
+			t.Fatalf("first call: %v, %v; want the 429 back", resp, err)
+		}
+		resp.Body.Close()
+		_, err = client.Get("http://api.test/")
+		if !errors.Is(err, ErrQuotaExhausted) || !strings.Contains(err.Error(), "exceeded your current quota") {
+			t.Fatalf("second call: %v; want ErrQuotaExhausted with the API's message", err)
+		}
+		if calls.Load() != 1 {
+			t.Errorf("the API saw %d calls, want 1", calls.Load())
+		}
+	})
+}
+
+func TestTransportRetryBudgetHoldsUnderTotalFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apitest.Server{Status: 500, Latency: 10 * time.Millisecond}
+		budget := &RetryBudget{Ratio: 0.2, Floor: 5, Window: time.Minute}
+		tr := &Transport{
+			Base:   apitest.RoundTripper{Handler: api},
+			Limits: Limits{Concurrency: 20, FixedConcurrency: true},
+			Retry:  RetryPolicy{Budget: budget, Backoff: Backoff{Base: 10 * time.Millisecond, Cap: 100 * time.Millisecond}},
+		}
+		begin := time.Now()
+		got := fire(t, &http.Client{Transport: tr}, "http://api.test/", 500, 20)
+		if got[500] != 500 {
+			t.Fatalf("statuses %v", got)
+		}
+		if time.Since(begin) > time.Minute {
+			t.Fatalf("took %v: the test assumes one budget window", time.Since(begin))
+		}
+		if n, most := api.Counts().Requests, int64(500*1.2+5); n > most {
+			t.Errorf("the API saw %d attempts for 500 items, more than %d", n, most)
+		}
+	})
+}
+
+func TestTransportCancelMidRetryAndMidWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apitest.Server{Status: 503}
+		tr := &Transport{
+			Base:   apitest.RoundTripper{Handler: api},
+			Limits: Limits{Rate: PerSecond(1)},
+			Retry:  RetryPolicy{Backoff: Backoff{Base: 10 * time.Second, Cap: 10 * time.Second}},
+		}
+		client := &http.Client{Transport: tr}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://api.test/", nil)
+		begin := time.Now()
+		_, err := client.Do(req)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(begin) > 5*time.Second {
+			t.Fatalf("Do = %v after %v; want the deadline at 5s", err, time.Since(begin))
+		}
+		s := tr.Gate("api.test").Stats()
+		if s.InFlight != 0 || s.Waiting != 0 {
+			t.Fatalf("after cancelling: %+v", s)
+		}
+	})
+}
+
+func TestTransportResendsTheBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var bodies []string
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			n := len(bodies)
+			mu.Unlock()
+			if n%2 == 1 {
+				w.WriteHeader(502)
+			}
+		})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+		client := &http.Client{Transport: tr}
+		// One body the standard library can rewind, one it cannot.
+		for _, body := range []io.Reader{strings.NewReader("first"), io.MultiReader(strings.NewReader("sec"), strings.NewReader("ond"))} {
+			resp, err := client.Post("http://api.test/", "text/plain", body)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("Post = %v, %v", resp, err)
+			}
+			resp.Body.Close()
+		}
+		if want := []string{"first", "first", "second", "second"}; fmt.Sprint(bodies) != fmt.Sprint(want) {
+			t.Errorf("server saw bodies %q, want %q", bodies, want)
+		}
+	})
+}
+
+func TestTransportHoldsTheSlotUntilTheBodyIsRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "body") })
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}, Limits: Limits{Concurrency: 1, FixedConcurrency: true}}
+		client := &http.Client{Transport: tr}
+		resp, err := client.Get("http://api.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := tr.Gate("api.test").Stats(); s.InFlight != 1 {
+			t.Fatalf("in flight %d before the body is read, want 1", s.InFlight)
+		}
+		io.ReadAll(resp.Body)
+		if s := tr.Gate("api.test").Stats(); s.InFlight != 0 {
+			t.Fatalf("in flight %d after the body was read, want 0", s.InFlight)
+		}
+		resp.Body.Close()
+	})
+}
+
+func TestTransportPerKeyGates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+		tr := &Transport{
+			Base:   apitest.RoundTripper{Handler: h},
+			Limits: Limits{Rate: PerSecond(1)},
+			Key:    func(r *http.Request) string { return r.Header.Get("X-Api-Key") },
+		}
+		begin := time.Now()
+		for _, key := range []string{"a", "b", "c"} {
+			req, _ := http.NewRequest("GET", "http://api.test/", nil)
+			req.Header.Set("X-Api-Key", key)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		if time.Since(begin) != 0 {
+			t.Errorf("three keys with a limit each took %v; want no wait", time.Since(begin))
+		}
+	})
+}
+
+// TestTransportOverLoopback runs the Transport against a real loopback
+// server in real time: the margin must absorb the network's jitter.
+func TestTransportOverLoopback(t *testing.T) {
+	api := &apitest.Server{Limit: 50, Window: 500 * time.Millisecond, Concurrency: 5, Latency: 5 * time.Millisecond}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	tr := &Transport{Limits: Limits{Concurrency: 5, Rate: Rate{N: 50, Per: 500 * time.Millisecond}}}
+	defer tr.CloseIdleConnections()
+	got := fire(t, &http.Client{Transport: tr}, srv.URL, 150, 16)
+	if got[200] != 150 || api.Counts().Throttled() != 0 {
+		t.Fatalf("statuses %v, server %+v; want 150 OK and no 429", got, api.Counts())
+	}
+}
