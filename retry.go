@@ -65,7 +65,7 @@ type RetryBudget struct {
 }
 
 type budgetBucket struct {
-	slot             int64 // which tenth of which window this counts
+	slot            int64 // which tenth of which window this counts
 	firsts, retries int
 }
 
