@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,9 +35,20 @@ type AdaptiveLimit struct {
 	ceiling      float64
 	slowStart    bool
 	baseline     time.Duration // lowest latency seen, drifting up
+	baselineAt   time.Time     // when baseline last moved
 	recent       time.Duration // moving average of latency
 	lastDecrease time.Time
+
+	// The most calls in flight this round and the one before; a round
+	// ends after a ceiling's worth of completions.
+	peak, prevPeak atomic.Int64
+	completions    int
 }
+
+// baselineDrift is how long a latency above the baseline takes to become
+// the new baseline (exponentially), so that a slower network or model is
+// learned, but a brief slowdown is not.
+const baselineDrift = time.Minute
 
 // healthyLatency is how far recent latency may rise above the baseline
 // before growth stops.
@@ -103,13 +115,18 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 		a.setCeiling(max(float64(a.floor), a.ceiling*decreaseFactor))
 	case o.Class == ClassOK && o.Latency > 0:
 		a.sample(o.Latency)
-		if float64(a.sem.Held()+1) < a.ceiling/2 {
+		if a.completions++; float64(a.completions) >= a.ceiling {
+			a.prevPeak.Store(a.peak.Load())
+			a.peak.Store(int64(a.sem.Held()))
+			a.completions = 0
+		}
+		if float64(max(a.peak.Load(), a.prevPeak.Load())) < a.ceiling/2 {
 			return // the ceiling is not what limits: no evidence it can grow
 		}
 		if float64(a.recent) > healthyLatency*float64(a.baseline) {
 			return
 		}
-		step := 1 / a.ceiling
+		step := 1 / float64(int(a.ceiling))
 		if a.slowStart {
 			step = 1
 		}
@@ -119,11 +136,14 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 
 // sample updates the latency baseline and moving average. a.mu is held.
 func (a *AdaptiveLimit) sample(d time.Duration) {
+	now := time.Now()
 	if a.baseline == 0 || d < a.baseline {
 		a.baseline = d
 	} else {
-		a.baseline += (d - a.baseline) / 256 // drift up slowly
+		drift := min(float64(now.Sub(a.baselineAt))/float64(baselineDrift), 1)
+		a.baseline += time.Duration(float64(d-a.baseline) * drift)
 	}
+	a.baselineAt = now
 	if a.recent == 0 {
 		a.recent = d
 	} else {
@@ -135,13 +155,24 @@ func (a *AdaptiveLimit) sample(d time.Duration) {
 // held.
 func (a *AdaptiveLimit) setCeiling(c float64) {
 	old := int(a.ceiling)
+	if whole := float64(int(c + 1e-9)); whole > c {
+		c = whole // n steps of 1/n add up to a hair under 1
+	}
 	a.ceiling = c
 	if int(c) != old {
 		a.sem.SetLimit(int(c))
 	}
 }
 
-func (a *AdaptiveLimit) take(c Cost) (time.Duration, int64) { return a.sem.take(c) }
+func (a *AdaptiveLimit) take(c Cost) (time.Duration, int64) {
+	wait, mark := a.sem.take(c)
+	if wait == 0 {
+		held := int64(a.sem.Held())
+		for p := a.peak.Load(); held > p && !a.peak.CompareAndSwap(p, held); p = a.peak.Load() {
+		}
+	}
+	return wait, mark
+}
 
 func (a *AdaptiveLimit) untake(c Cost, mark int64) { a.sem.untake(c, mark) }
 

@@ -1,0 +1,175 @@
+package sluice
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// busy fills a's ceiling with n calls admitted now and returns their
+// admission time.
+func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
+	t.Helper()
+	for range n {
+		if w, _ := a.take(Cost{}); w != 0 {
+			t.Fatalf("take refused with %d in flight, ceiling %d", a.InFlight(), a.Ceiling())
+		}
+	}
+	return time.Now()
+}
+
+func TestAdaptiveLimitSlowStartsThenGrowsByOnePerRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 100)
+		healthy := Outcome{Latency: 10 * time.Millisecond}
+		// Slow start: each healthy call adds one, so each round doubles.
+		for _, want := range []int{2, 4, 8, 16} {
+			n := a.Ceiling()
+			at := busy(t, a, n)
+			for range n {
+				a.done(Cost{}, at, healthy)
+			}
+			if got := a.Ceiling(); got != want {
+				t.Fatalf("after a round of %d healthy calls the ceiling is %d, want %d", n, got, want)
+			}
+		}
+		// A throttled call ends slow start and halves the ceiling.
+		at := busy(t, a, 16)
+		time.Sleep(time.Millisecond)
+		a.done(Cost{}, at, Outcome{Class: ClassThrottled})
+		if got := a.Ceiling(); got != 8 {
+			t.Fatalf("after a 429 the ceiling is %d, want 8", got)
+		}
+		// Other calls of the same round do not cut it again.
+		for range 15 {
+			a.done(Cost{}, at, Outcome{Class: ClassThrottled})
+		}
+		if got := a.Ceiling(); got != 8 {
+			t.Fatalf("one round of 429s cut the ceiling to %d, want 8", got)
+		}
+		// Additive increase: one per round of healthy calls.
+		for _, want := range []int{9, 10} {
+			n := a.Ceiling()
+			at := busy(t, a, n)
+			for range n {
+				a.done(Cost{}, at, healthy)
+			}
+			if got := a.Ceiling(); got != want {
+				t.Fatalf("after a healthy round the ceiling is %d, want %d", got, want)
+			}
+		}
+	})
+}
+
+func TestAdaptiveLimitStaysWithinBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(2, 5)
+		for range 10 {
+			n := a.Ceiling()
+			at := busy(t, a, n)
+			for range n {
+				a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+			}
+		}
+		if got := a.Ceiling(); got != 5 {
+			t.Fatalf("ceiling %d, want the top of 5", got)
+		}
+		for range 5 {
+			at := busy(t, a, 1)
+			time.Sleep(time.Millisecond)
+			a.done(Cost{}, at, Outcome{Class: ClassOverloaded})
+		}
+		if got := a.Ceiling(); got != 2 {
+			t.Fatalf("ceiling %d after repeated overload, want the floor of 2", got)
+		}
+		a.SetTop(1)
+		if f, top := a.Bounds(); f != 2 || top != 2 {
+			t.Fatalf("bounds %d, %d after SetTop below the floor; want 2, 2", f, top)
+		}
+	})
+}
+
+func TestAdaptiveLimitTimeoutsDecrease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 10)
+		a.ceiling, a.slowStart = 8, false
+		a.sem.SetLimit(8)
+		at := busy(t, a, 1)
+		time.Sleep(time.Millisecond)
+		a.done(Cost{}, at, Outcome{Class: ClassTransient, Timeout: true})
+		if got := a.Ceiling(); got != 4 {
+			t.Fatalf("ceiling %d after a timeout, want 4", got)
+		}
+	})
+}
+
+func TestAdaptiveLimitIgnoresNonSamples(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 10)
+		for _, o := range []Outcome{
+			{Class: ClassCanceled, Latency: time.Millisecond},
+			{Class: ClassFatal, Latency: time.Millisecond},
+			{Class: ClassTransient, Latency: time.Millisecond},
+		} {
+			at := busy(t, a, 1)
+			a.done(Cost{}, at, o)
+		}
+		if got := a.Ceiling(); got != 1 {
+			t.Fatalf("ceiling %d after non-samples, want 1", got)
+		}
+	})
+}
+
+func TestAdaptiveLimitGrowsOnlyWhenUsedAndHealthy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 100)
+		a.ceiling, a.slowStart = 20, false
+		a.sem.SetLimit(20)
+		// One call at a time under a ceiling of 20: no evidence for more.
+		for range 100 {
+			at := busy(t, a, 1)
+			a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+		}
+		if got := a.Ceiling(); got != 20 {
+			t.Fatalf("an unused ceiling grew to %d", got)
+		}
+		// Latency climbing far above the baseline stops growth.
+		for range 40 {
+			at := busy(t, a, 20)
+			for range 20 {
+				a.done(Cost{}, at, Outcome{Latency: 50 * time.Millisecond})
+			}
+		}
+		if got := a.Ceiling(); got > 21 {
+			t.Fatalf("ceiling grew to %d while latency was 50x the baseline", got)
+		}
+	})
+}
+
+func TestAdaptiveLimitInAGateFollowsTheCeiling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 4)
+		g := NewGate(a)
+		p, _ := g.Acquire(t.Context(), Cost{})
+		if s := g.Stats(); s.InFlight != 1 {
+			t.Fatal(s)
+		}
+		admitted := make(chan struct{})
+		go func() {
+			q, _ := g.Acquire(t.Context(), Cost{})
+			close(admitted)
+			q.Done(Outcome{})
+		}()
+		synctest.Wait()
+		select {
+		case <-admitted:
+			t.Fatal("admitted past a ceiling of 1")
+		default:
+		}
+		p.Done(Outcome{Latency: time.Millisecond}) // grows to 2 and frees a slot
+		<-admitted
+		if a.Ceiling() != 2 {
+			t.Fatalf("ceiling %d, want 2", a.Ceiling())
+		}
+	})
+}
