@@ -273,6 +273,7 @@ type GateStats struct {
 	Completed int64 // calls Done so far
 	Throttled int64 // calls whose Outcome was ClassThrottled
 	Pauses    int64 // times a pause began or was extended
+	Ceiling   int   // the concurrency limit now (adaptive or fixed); 0 for none
 }
 
 // Stats returns the gate's counters.
@@ -281,7 +282,17 @@ func (g *Gate) Stats() GateStats {
 	waiting := g.waiters.len()
 	g.mu.Unlock()
 	admitted, completed := g.admitted.Load(), g.completed.Load()
+	ceiling := 0
+	for _, l := range g.limits {
+		switch l := l.(type) {
+		case *AdaptiveLimit:
+			ceiling = l.Ceiling()
+		case *Semaphore:
+			ceiling = l.Limit()
+		}
+	}
 	return GateStats{
+		Ceiling: ceiling,
 		Waiting: waiting, InFlight: admitted - completed,
 		Admitted: admitted, Completed: completed, Throttled: g.throttled.Load(), Pauses: g.pauses.Load(),
 	}

@@ -1,0 +1,347 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+)
+
+// Pool runs a stream of items through a Gate with a fixed number of
+// workers, retrying failures as its RetryPolicy says. Memory grows with the
+// number of workers (and the reorder window), never with the number of
+// items: items are pulled from the input only as workers free up, and
+// results wait only until the caller takes them.
+//
+// Every goroutine Run starts is owned by Run and has ended when its
+// iterator returns; a panic in the function is re-raised there.
+//
+// Set the fields, then call Run; a Pool may be reused, one Run at a time.
+type Pool[T, R any] struct {
+	// Gate holds the limits every attempt passes; nil means none beyond
+	// Workers.
+	Gate *Gate
+	// Workers is how many items are worked on at once; 0 means
+	// DefaultConcurrency.
+	Workers int
+	// Ordered yields results in input order instead of completion order.
+	// At most Window items are then in the pipeline at once (default four
+	// times Workers), so one slow item stalls the rest rather than letting
+	// finished results pile up.
+	Ordered bool
+	Window  int
+	// Retry says which failures are retried; see ClassOf for how an
+	// error is classified.
+	Retry RetryPolicy
+	// Cost estimates what an item asks of the gate; nil means one
+	// request.
+	Cost func(T) Cost
+	// Usage reports the tokens a result used, to settle token budgets;
+	// nil means the estimate stands.
+	Usage func(R) *Usage
+	// OnEvent, if set, is called for progress events, from the worker
+	// goroutines: it must be quick and safe for concurrent use.
+	OnEvent func(Event)
+}
+
+// Result is one item's outcome.
+type Result[T, R any] struct {
+	Index    int // the item's position in the input, from 0
+	Item     T
+	Value    R
+	Err      error
+	Class    Class // ClassOK when Err is nil
+	Attempts int
+	Elapsed  time.Duration // from the first attempt's admission to the end
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	// EventStarted: an attempt was admitted and has started.
+	EventStarted EventKind = iota
+	// EventThrottled: an attempt was throttled by the API.
+	EventThrottled
+	// EventRetry: an attempt failed in a way that is retried, budget and
+	// attempts permitting.
+	EventRetry
+	// EventDone: an item succeeded.
+	EventDone
+	// EventFailed: an item failed for good.
+	EventFailed
+)
+
+var eventNames = [...]string{"started", "throttled", "retry", "done", "failed"}
+
+// String names the kind.
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is a progress report from a Pool.
+type Event struct {
+	Kind    EventKind
+	Index   int   // the item's position in the input
+	Attempt int   // which attempt, from 1
+	Class   Class // the attempt's class (Throttled, Retry, Done, Failed)
+	Err     error // the attempt's error, if any
+	Stats   GateStats
+}
+
+// Permanent marks err as not worth retrying: ClassOf(Permanent(err)) is
+// ClassFatal. errors.Is and errors.As see through it.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// ClassOf classifies an error returned by a Pool's function: nil is
+// ClassOK; a StatusError has its own class; Permanent errors are fatal;
+// context cancellation is ClassCanceled; anything else is classified as a
+// network error would be (Classify), which makes unknown errors transient.
+func ClassOf(err error) Class {
+	var se *StatusError
+	var pe *permanentError
+	switch {
+	case err == nil:
+		return ClassOK
+	case errors.As(err, &pe):
+		return ClassFatal
+	case errors.As(err, &se):
+		return se.Class
+	case errors.Is(err, context.Canceled):
+		return ClassCanceled
+	}
+	return Classify(0, nil, nil, err)
+}
+
+// Run calls fn for every item and yields the results, in completion order
+// or, with Ordered, in input order. Breaking out of the loop, or ctx
+// ending, stops the run promptly: no new item is started, calls in flight
+// see their context cancelled, and Run returns once every worker has
+// ended. Items never started are not yielded.
+func (p *Pool[T, R]) Run(ctx context.Context, items iter.Seq[T], fn func(context.Context, T) (R, error)) iter.Seq[Result[T, R]] {
+	return func(yield func(Result[T, R]) bool) {
+		r := newRun(ctx, p, fn)
+		defer r.stop()
+		r.start(items)
+		if p.Ordered {
+			r.yieldInOrder(yield)
+		} else {
+			for res := range r.results {
+				if !yield(res) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Map runs fn over items with workers goroutines under gate (nil for no
+// limits), retrying with the default RetryPolicy, and yields results in
+// completion order. It is shorthand for a Pool.
+func Map[T, R any](ctx context.Context, gate *Gate, workers int, items iter.Seq[T], fn func(context.Context, T) (R, error)) iter.Seq[Result[T, R]] {
+	p := &Pool[T, R]{Gate: gate, Workers: workers}
+	return p.Run(ctx, items, fn)
+}
+
+// run is one Pool.Run in progress.
+type run[T, R any] struct {
+	p       *Pool[T, R]
+	fn      func(context.Context, T) (R, error)
+	ctx     context.Context
+	cancel  context.CancelFunc
+	gate    *Gate
+	jobs    chan job[T]
+	results chan Result[T, R]
+	window  chan struct{} // Ordered: one token per item in the pipeline
+	wg      sync.WaitGroup
+
+	panicOnce sync.Once
+	panicked  any
+}
+
+type job[T any] struct {
+	index int
+	item  T
+}
+
+func newRun[T, R any](ctx context.Context, p *Pool[T, R], fn func(context.Context, T) (R, error)) *run[T, R] {
+	workers := p.Workers
+	if workers <= 0 {
+		workers = DefaultConcurrency
+	}
+	gate := p.Gate
+	if gate == nil {
+		gate = NewGate()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &run[T, R]{
+		p: p, fn: fn, ctx: ctx, cancel: cancel, gate: gate,
+		jobs:    make(chan job[T]),
+		results: make(chan Result[T, R], workers),
+	}
+	if p.Ordered {
+		w := p.Window
+		if w <= 0 {
+			w = 4 * workers
+		}
+		r.window = make(chan struct{}, max(w, workers))
+	}
+	r.wg.Add(workers)
+	for range workers {
+		go r.work()
+	}
+	return r
+}
+
+// start feeds the items to the workers from a goroutine of its own, and
+// closes results once the workers are done.
+func (r *run[T, R]) start(items iter.Seq[T]) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(r.jobs)
+		defer r.recoverPanic()
+		i := 0
+		for item := range items {
+			if r.window != nil {
+				select {
+				case r.window <- struct{}{}:
+				case <-r.ctx.Done():
+					return
+				}
+			}
+			select {
+			case r.jobs <- job[T]{i, item}:
+			case <-r.ctx.Done():
+				return
+			}
+			i++
+		}
+	}()
+	go func() {
+		r.wg.Wait()
+		close(r.results)
+	}()
+}
+
+// stop cancels the run, waits for every goroutine, and re-raises a panic.
+func (r *run[T, R]) stop() {
+	r.cancel()
+	for range r.results {
+		// Drain so that blocked workers can finish.
+	}
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
+}
+
+func (r *run[T, R]) recoverPanic() {
+	if v := recover(); v != nil {
+		r.panicOnce.Do(func() { r.panicked = v })
+		r.cancel()
+	}
+}
+
+func (r *run[T, R]) work() {
+	defer r.wg.Done()
+	defer r.recoverPanic()
+	for j := range r.jobs {
+		r.results <- r.do(j) // never lost: stop drains what the caller leaves
+	}
+}
+
+// do runs one item to its end, through the gate and the retry policy.
+func (r *run[T, R]) do(j job[T]) Result[T, R] {
+	res := Result[T, R]{Index: j.index, Item: j.item}
+	cost := Cost{}
+	if r.p.Cost != nil {
+		cost = r.p.Cost(j.item)
+	}
+	begin := time.Now()
+	attempt := 0
+	o, attempts, err := r.p.Retry.run(r.ctx, r.gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
+		attempt++
+		r.event(Event{Kind: EventStarted, Index: j.index, Attempt: attempt})
+		v, err := r.fn(ctx, j.item)
+		o := Outcome{Class: ClassOf(err)}
+		if o.Class == ClassTransient && ctx.Err() != nil {
+			o.Class = ClassCanceled
+		}
+		o.Timeout = err != nil && isTimeout(err) && ctx.Err() == nil
+		if err == nil && r.p.Usage != nil {
+			o.Usage = r.p.Usage(v)
+		}
+		permit.Done(o)
+		res.Value = v
+		switch {
+		case o.Class == ClassThrottled:
+			r.event(Event{Kind: EventThrottled, Index: j.index, Attempt: attempt, Class: o.Class, Err: err})
+			r.event(Event{Kind: EventRetry, Index: j.index, Attempt: attempt, Class: o.Class, Err: err})
+		case o.Class.Retryable():
+			r.event(Event{Kind: EventRetry, Index: j.index, Attempt: attempt, Class: o.Class, Err: err})
+		}
+		return o, err
+	})
+	res.Attempts, res.Elapsed = attempts, time.Since(begin)
+	res.Class, res.Err = o.Class, err
+	if err == nil && o.Class != ClassOK {
+		res.Err = fmt.Errorf("sluice: item %d: %v", j.index, o.Class)
+	}
+	if attempts == 0 { // never admitted: the run or the gate stopped it
+		res.Class = ClassOf(err)
+		if r.ctx.Err() != nil {
+			res.Class = ClassCanceled
+		}
+	}
+	if res.Err == nil {
+		r.event(Event{Kind: EventDone, Index: j.index, Attempt: attempts, Class: ClassOK})
+	} else {
+		r.event(Event{Kind: EventFailed, Index: j.index, Attempt: attempts, Class: res.Class, Err: res.Err})
+	}
+	return res
+}
+
+func (r *run[T, R]) event(e Event) {
+	if r.p.OnEvent != nil {
+		e.Stats = r.gate.Stats()
+		r.p.OnEvent(e)
+	}
+}
+
+// yieldInOrder yields results in input order, holding early finishers
+// until the ones before them arrive. The window bounds how many that can
+// be.
+func (r *run[T, R]) yieldInOrder(yield func(Result[T, R]) bool) {
+	pending := make(map[int]Result[T, R])
+	next := 0
+	for res := range r.results {
+		pending[res.Index] = res
+		for {
+			ready, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			<-r.window
+			if !yield(ready) {
+				return
+			}
+		}
+	}
+}
