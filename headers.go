@@ -96,11 +96,11 @@ func ParseRateLimitHeaders(h http.Header, now time.Time) RateLimitInfo {
 	return info
 }
 
-// firstSaid returns the first of qs that says anything, clamped.
+// firstSaid returns the first of qs that says anything.
 func firstSaid(qs ...Quota) Quota {
 	for _, q := range qs {
 		if q.said() {
-			return q.clamp()
+			return q
 		}
 	}
 	return unsaidQuota()
@@ -130,16 +130,32 @@ func ParseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
+// quotaHeaderNames holds, for each kind of quota, the limit, remaining and
+// reset header names of Anthropic and OpenAI, canonical so that Header.Get
+// need not build them on every response.
+var quotaHeaderNames = func() map[string]struct{ anthropic, openAI [3]string } {
+	m := make(map[string]struct{ anthropic, openAI [3]string })
+	for _, kind := range []string{"requests", "tokens", "input-tokens", "output-tokens"} {
+		var n struct{ anthropic, openAI [3]string }
+		for i, field := range []string{"limit", "remaining", "reset"} {
+			n.anthropic[i] = http.CanonicalHeaderKey("anthropic-ratelimit-" + kind + "-" + field)
+			n.openAI[i] = http.CanonicalHeaderKey("x-ratelimit-" + field + "-" + kind)
+		}
+		m[kind] = n
+	}
+	return m
+}()
+
 // anthropicQuota reads anthropic-ratelimit-KIND-{limit,remaining,reset}.
 // Anthropic's limits are per minute and its resets are RFC 3339 times.
 func anthropicQuota(h http.Header, kind string, now time.Time) Quota {
-	p := "Anthropic-Ratelimit-" + kind + "-"
+	names := quotaHeaderNames[kind].anthropic
 	q := unsaidQuota()
-	q.Limit, _ = parseCount(h.Get(p + "Limit"))
-	if n, ok := parseCount(h.Get(p + "Remaining")); ok {
+	q.Limit, _ = parseCount(h.Get(names[0]))
+	if n, ok := parseCount(h.Get(names[1])); ok {
 		q.Remaining = n
 	}
-	if v := strings.TrimSpace(h.Get(p + "Reset")); v != "" {
+	if v := strings.TrimSpace(h.Get(names[2])); v != "" {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
 			q.Reset = until(t, now)
 		} else if secs, ok := parseDecimal(v); ok {
@@ -149,18 +165,19 @@ func anthropicQuota(h http.Header, kind string, now time.Time) Quota {
 	if q.Limit > 0 {
 		q.Window = time.Minute
 	}
-	return q
+	return q.clamp()
 }
 
 // openAIQuota reads x-ratelimit-{limit,remaining,reset}-KIND. OpenAI's
 // limits are per minute and its resets are Go durations ("6m0s", "12ms").
 func openAIQuota(h http.Header, kind string) Quota {
+	names := quotaHeaderNames[kind].openAI
 	q := unsaidQuota()
-	q.Limit, _ = parseCount(h.Get("X-Ratelimit-Limit-" + kind))
-	if n, ok := parseCount(h.Get("X-Ratelimit-Remaining-" + kind)); ok {
+	q.Limit, _ = parseCount(h.Get(names[0]))
+	if n, ok := parseCount(h.Get(names[1])); ok {
 		q.Remaining = n
 	}
-	if v := strings.TrimSpace(h.Get("X-Ratelimit-Reset-" + kind)); v != "" {
+	if v := strings.TrimSpace(h.Get(names[2])); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 			q.Reset = min(d, maxHeaderWait)
 		} else if secs, ok := parseDecimal(v); ok {
@@ -170,7 +187,7 @@ func openAIQuota(h http.Header, kind string) Quota {
 	if q.Limit > 0 {
 		q.Window = time.Minute
 	}
-	return q
+	return q.clamp()
 }
 
 // ietfQuota reads the IETF drafts' headers (draft-ietf-httpapi-ratelimit-
@@ -184,11 +201,11 @@ func openAIQuota(h http.Header, kind string) Quota {
 func ietfQuota(h http.Header, now time.Time) Quota {
 	q := unsaidQuota()
 	resetSaid := false
-	policy, ok := mostRestrictivePolicy(strings.Join(h.Values("RateLimit-Policy"), ","))
+	policy, ok := mostRestrictivePolicy(strings.Join(h.Values("Ratelimit-Policy"), ","))
 	if ok {
 		q.Limit, q.Window = policy.quota, policy.window
 	}
-	if v := strings.Join(h.Values("RateLimit"), ","); v != "" {
+	if v := strings.Join(h.Values("Ratelimit"), ","); v != "" {
 		r := readRateLimitField(v, policy.name)
 		if q.Limit == 0 && r.limit > 0 {
 			q.Limit = r.limit
@@ -201,7 +218,7 @@ func ietfQuota(h http.Header, now time.Time) Quota {
 		}
 	}
 	if q.Limit == 0 {
-		if it, ok := firstItem(h.Get("RateLimit-Limit")); ok {
+		if it, ok := firstItem(h.Get("Ratelimit-Limit")); ok {
 			q.Limit, _ = parseCount(it.value)
 			if q.Window == 0 {
 				q.Window = it.window()
@@ -209,17 +226,17 @@ func ietfQuota(h http.Header, now time.Time) Quota {
 		}
 	}
 	if q.Remaining < 0 {
-		if it, ok := firstItem(h.Get("RateLimit-Remaining")); ok {
+		if it, ok := firstItem(h.Get("Ratelimit-Remaining")); ok {
 			if n, ok := parseCount(it.value); ok {
 				q.Remaining = n
 			}
 		}
 	}
-	if v := strings.TrimSpace(h.Get("RateLimit-Reset")); v != "" && !resetSaid {
+	if v := strings.TrimSpace(h.Get("Ratelimit-Reset")); v != "" && !resetSaid {
 		// The drafts say delta seconds; some gateways send a Unix time.
 		q.Reset = parseGenericReset(v, now)
 	}
-	return q
+	return q.clamp()
 }
 
 // genericQuota reads X-RateLimit-Limit, -Remaining, -Reset and -Reset-After,
@@ -245,7 +262,7 @@ func genericQuota(h http.Header, now time.Time) Quota {
 	} else if v := strings.TrimSpace(h.Get("X-Ratelimit-Reset")); v != "" {
 		q.Reset = parseGenericReset(v, now)
 	}
-	return q
+	return q.clamp()
 }
 
 // parseGenericReset reads an X-RateLimit-Reset value: delta seconds, Unix

@@ -444,3 +444,20 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// Found by FuzzParseRateLimitHeaders: the token quotas that have a single
+// family were returned unclamped.
+func TestParseRateLimitHeadersClampsEveryQuota(t *testing.T) {
+	h := respHeader()
+	for _, kind := range []string{"requests", "tokens", "input-tokens", "output-tokens"} {
+		h.Set("anthropic-ratelimit-"+kind+"-limit", "1")
+		h.Set("anthropic-ratelimit-"+kind+"-remaining", "2")
+	}
+	got := ParseRateLimitHeaders(h, headerNow)
+	want := wantQuota(1, 1, 0, time.Minute)
+	for name, q := range map[string]Quota{"Requests": got.Requests, "Tokens": got.Tokens, "InputTokens": got.InputTokens, "OutputTokens": got.OutputTokens} {
+		if q != want {
+			t.Errorf("%s = %+v, want %+v", name, q, want)
+		}
+	}
+}
