@@ -7,8 +7,10 @@ import (
 )
 
 // AdaptiveLimit is a concurrency limit that finds the API's capacity by
-// itself. Its ceiling starts at the floor and grows while the API is
-// healthy, and shrinks when the API pushes back:
+// itself. Its ceiling starts at half the top (at least the floor) and
+// grows while the API is healthy, and shrinks when the API pushes back.
+// Starting at the floor would cost a round trip per doubling, which for
+// LLM calls taking seconds is a long, slow start.
 //
 //   - multiplicative decrease: a throttled (429), overloaded (529, 503) or
 //     timed-out call halves the ceiling, at most once per round trip (calls
@@ -58,13 +60,14 @@ const healthyLatency = 2.0
 const decreaseFactor = 0.5
 
 // NewAdaptiveLimit returns an AdaptiveLimit moving between floor and top,
-// starting at floor. Values of floor below 1 mean 1; top below floor means
-// floor.
+// starting at half of top. Values of floor below 1 mean 1; top below floor
+// means floor.
 func NewAdaptiveLimit(floor, top int) *AdaptiveLimit {
 	floor = max(floor, 1)
 	top = max(top, floor)
-	a := &AdaptiveLimit{floor: floor, top: top, ceiling: float64(floor), slowStart: true}
-	a.sem.SetLimit(floor)
+	start := max(floor, top/2)
+	a := &AdaptiveLimit{floor: floor, top: top, ceiling: float64(start), slowStart: true}
+	a.sem.SetLimit(start)
 	return a
 }
 
@@ -164,8 +167,8 @@ func (a *AdaptiveLimit) setCeiling(c float64) {
 	}
 }
 
-func (a *AdaptiveLimit) take(c Cost) (time.Duration, int64) {
-	wait, mark := a.sem.take(c)
+func (a *AdaptiveLimit) take(c Cost, late time.Duration) (time.Duration, int64) {
+	wait, mark := a.sem.take(c, late)
 	if wait == 0 {
 		held := int64(a.sem.Held())
 		for p := a.peak.Load(); held > p && !a.peak.CompareAndSwap(p, held); p = a.peak.Load() {

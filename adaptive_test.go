@@ -11,7 +11,7 @@ import (
 func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
 	t.Helper()
 	for range n {
-		if w, _ := a.take(Cost{}); w != 0 {
+		if w, _ := a.take(Cost{}, 0); w != 0 {
 			t.Fatalf("take refused with %d in flight, ceiling %d", a.InFlight(), a.Ceiling())
 		}
 	}
@@ -21,6 +21,11 @@ func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
 func TestAdaptiveLimitSlowStartsThenGrowsByOnePerRound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := NewAdaptiveLimit(1, 100)
+		if a.Ceiling() != 50 {
+			t.Fatalf("starts at %d, want half the top", a.Ceiling())
+		}
+		a.ceiling = 1 // as after a collapse: watch it double back
+		a.sem.SetLimit(1)
 		healthy := Outcome{Latency: 10 * time.Millisecond}
 		// Slow start: each healthy call adds one, so each round doubles.
 		for _, want := range []int{2, 4, 8, 16} {
@@ -114,8 +119,8 @@ func TestAdaptiveLimitIgnoresNonSamples(t *testing.T) {
 			at := busy(t, a, 1)
 			a.done(Cost{}, at, o)
 		}
-		if got := a.Ceiling(); got != 1 {
-			t.Fatalf("ceiling %d after non-samples, want 1", got)
+		if got := a.Ceiling(); got != 5 {
+			t.Fatalf("ceiling %d after non-samples, want the start of 5", got)
 		}
 	})
 }
@@ -148,7 +153,7 @@ func TestAdaptiveLimitGrowsOnlyWhenUsedAndHealthy(t *testing.T) {
 
 func TestAdaptiveLimitInAGateFollowsTheCeiling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		a := NewAdaptiveLimit(1, 4)
+		a := NewAdaptiveLimit(1, 3) // starts at 1
 		g := NewGate(a)
 		p, _ := g.Acquire(t.Context(), Cost{})
 		if s := g.Stats(); s.InFlight != 1 {

@@ -90,7 +90,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		return nil, err
 	}
 	if g.waiters.len() == 0 {
-		if wait, _ := g.try(c); wait == 0 {
+		if wait, _ := g.try(c, 0); wait == 0 {
 			g.mu.Unlock()
 			return g.admit(c), nil
 		}
@@ -103,6 +103,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			timer.Stop()
 		}
 	}()
+	var late time.Duration // how far past its time the timer woke us
 	for {
 		if g.halted != nil {
 			g.waiters.remove(w)
@@ -114,7 +115,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		var change <-chan struct{}
 		if g.waiters.front() == w {
 			var ok bool
-			if wait, change, ok = g.tryFront(c); ok {
+			if wait, change, ok = g.tryFront(c, late); ok {
 				g.waiters.remove(w)
 				g.wakeFront()
 				g.mu.Unlock()
@@ -124,7 +125,9 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		g.mu.Unlock()
 
 		var expired <-chan time.Time
+		var due time.Time
 		if wait > 0 {
+			due = time.Now().Add(wait)
 			if timer == nil {
 				timer = time.NewTimer(wait)
 			} else {
@@ -141,8 +144,11 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			g.mu.Unlock()
 			return nil, ctx.Err()
 		case <-w.ready:
+			late = 0
 		case <-change:
+			late = 0
 		case <-expired:
+			late = time.Since(due)
 		}
 		g.mu.Lock()
 	}
@@ -151,8 +157,8 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 // tryFront is try for the caller at the front of the line. When refused, it
 // also returns the refusing limit's change channel, fetched before a second
 // try so that a release between the two cannot be missed. g.mu is held.
-func (g *Gate) tryFront(c Cost) (time.Duration, <-chan struct{}, bool) {
-	wait, refused := g.try(c)
+func (g *Gate) tryFront(c Cost, late time.Duration) (time.Duration, <-chan struct{}, bool) {
+	wait, refused := g.try(c, late)
 	if wait == 0 {
 		return 0, nil, true
 	}
@@ -161,7 +167,7 @@ func (g *Gate) tryFront(c Cost) (time.Duration, <-chan struct{}, bool) {
 		if refused >= 0 {
 			change = g.limits[refused].changed()
 		}
-		again, refusedAgain := g.try(c)
+		again, refusedAgain := g.try(c, late)
 		if again == 0 {
 			return 0, nil, true
 		}
@@ -172,10 +178,10 @@ func (g *Gate) tryFront(c Cost) (time.Duration, <-chan struct{}, bool) {
 	}
 }
 
-// try takes what c asks of every limit, or nothing. When refused it returns
-// how long to wait (or waitForChange) and the index of the refusing limit,
-// -1 for a pause. g.mu is held.
-func (g *Gate) try(c Cost) (wait time.Duration, refused int) {
+// try takes what c asks of every limit, or nothing, as of late ago (see
+// Limit). When refused it returns how long to wait (or waitForChange) and
+// the index of the refusing limit, -1 for a pause. g.mu is held.
+func (g *Gate) try(c Cost, late time.Duration) (wait time.Duration, refused int) {
 	if !g.pausedUntil.IsZero() {
 		if d := time.Until(g.pausedUntil); d > 0 {
 			return d, -1
@@ -185,7 +191,7 @@ func (g *Gate) try(c Cost) (wait time.Duration, refused int) {
 	var buf [8]int64
 	marks := buf[:0]
 	for i, l := range g.limits {
-		wait, mark := l.take(c)
+		wait, mark := l.take(c, late)
 		if wait != 0 {
 			for j := i - 1; j >= 0; j-- {
 				g.limits[j].untake(c, marks[j])

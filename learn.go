@@ -52,15 +52,13 @@ func (g *Gate) learn(o Outcome) {
 	if r, ok := pace(info.Requests, inFlight); ok && r != g.learned.requests.Rate() {
 		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
-		if first {
+		if q := info.Requests; first && q.Limit > 0 && q.Window > 0 {
 			// The calls sent before anything was known count against the
-			// API's window too: charge them, as far as the API says it
-			// counted them, so the first window is not overfilled.
-			sent := g.admitted.Load()
-			if q := info.Requests; q.Limit > 0 && q.Remaining >= 0 {
-				sent = min(sent, q.Limit-q.Remaining)
-			}
-			g.learned.requests.Reserve(int(min(sent, 1<<20)))
+			// API's window too: charge them (at most one window's worth),
+			// so the first window is not overfilled. The API's own count
+			// cannot say: it was taken when this call arrived, before
+			// the others.
+			g.learned.requests.Reserve(int(min(g.admitted.Load(), q.Limit)))
 		}
 	}
 	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}

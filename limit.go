@@ -18,7 +18,13 @@ type Limit interface {
 	// nothing and returns how long to wait before trying again, or
 	// waitForChange when only a change signalled on changed() can help (a
 	// concurrency slot being released).
-	take(c Cost) (wait time.Duration, mark int64)
+	//
+	// late is how long after the time it was told to come back the caller
+	// is trying again: a timer's wake-up lags by up to a millisecond or
+	// so. Time-paced limits admit as of that earlier time, as a
+	// reservation would have, so that the lag does not add up call after
+	// call and slow the pace.
+	take(c Cost, late time.Duration) (wait time.Duration, mark int64)
 	// untake gives back what a successful take took, for a call that
 	// never started (another limit of the same gate refused it).
 	untake(c Cost, mark int64)
@@ -32,6 +38,10 @@ type Limit interface {
 
 // waitForChange is what take returns when waiting a time will not help.
 const waitForChange time.Duration = -1
+
+// maxLate is the most timer lag a time-paced limit forgives; it stays well
+// inside the margin apiSafe leaves for the network.
+const maxLate = 5 * time.Millisecond
 
 // Cost is what one call asks of a Gate's limits.
 type Cost struct {

@@ -109,16 +109,17 @@ func (l *RateLimiter) AllowN(n int) bool {
 }
 
 // take is AllowN for a Gate: when refused it says how long to wait.
-func (l *RateLimiter) take(c Cost) (time.Duration, int64) {
-	return l.takeN(c.requests())
+func (l *RateLimiter) take(c Cost, late time.Duration) (time.Duration, int64) {
+	return l.takeN(c.requests(), late)
 }
 
-func (l *RateLimiter) takeN(n int) (time.Duration, int64) {
+// takeN takes n units as of late ago (at most maxLate).
+func (l *RateLimiter) takeN(n int, late time.Duration) (time.Duration, int64) {
 	p := l.params.Load()
 	if p == nil || p.interval == 0 {
 		return 0, 0
 	}
-	now := l.now()
+	now := l.now() - int64(min(max(late, 0), maxLate))
 	cost := mulSat(int64(n), p.interval)
 	for {
 		tat := l.tat.Load()

@@ -152,7 +152,7 @@ func (s *Semaphore) grant() {
 	}
 }
 
-func (s *Semaphore) take(c Cost) (time.Duration, int64) {
+func (s *Semaphore) take(c Cost, _ time.Duration) (time.Duration, int64) {
 	if s.TryAcquire(c.requests()) {
 		return 0, 0
 	}

@@ -151,12 +151,12 @@ func (b *TokenBudget) signal() {
 	}
 }
 
-func (b *TokenBudget) take(c Cost) (time.Duration, int64) {
+func (b *TokenBudget) take(c Cost, late time.Duration) (time.Duration, int64) {
 	n := b.kind.of(c.InputTokens, c.OutputTokens)
 	if n <= 0 {
 		return 0, 0
 	}
-	return b.bucket.takeN(n)
+	return b.bucket.takeN(n, late)
 }
 
 func (b *TokenBudget) untake(c Cost, mark int64) {

@@ -69,7 +69,7 @@ func (w *SlidingWindow) Allow() bool { return w.AllowN(1) }
 
 // AllowN reports whether n units may start now, and takes them if so.
 func (w *SlidingWindow) AllowN(n int) bool {
-	wait, _ := w.takeN(n)
+	wait, _ := w.takeN(n, 0)
 	return wait == 0
 }
 
@@ -105,13 +105,19 @@ func (w *SlidingWindow) Count() int {
 	return w.sum
 }
 
-func (w *SlidingWindow) takeN(n int) (time.Duration, int64) {
+// takeN takes n units as of late ago (at most maxLate), but never before
+// the last start, so that starts stay in order.
+func (w *SlidingWindow) takeN(n int, late time.Duration) (time.Duration, int64) {
 	if w.limit == 0 {
 		return 0, 0
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.now()
+	real := w.now()
+	now := real - int64(min(max(late, 0), maxLate))
+	if last := len(w.entries) - 1; last >= w.head {
+		now = max(now, min(real, w.entries[last].t))
+	}
 	if s := w.earliest(n, now); s > now {
 		return time.Duration(s - now), 0
 	}
@@ -189,7 +195,9 @@ func (w *SlidingWindow) remove(t int64, n int) {
 	}
 }
 
-func (w *SlidingWindow) take(c Cost) (time.Duration, int64) { return w.takeN(c.requests()) }
+func (w *SlidingWindow) take(c Cost, late time.Duration) (time.Duration, int64) {
+	return w.takeN(c.requests(), late)
+}
 
 func (w *SlidingWindow) untake(c Cost, mark int64) {
 	if w.limit == 0 {
