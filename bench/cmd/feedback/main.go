@@ -5,11 +5,13 @@
 // what the API refused:
 //
 //   - given: the limits are given (Rate 200/s, Concurrency 10);
+//
 //   - learned: nothing is given; the Transport learns from the API's
 //     RateLimit headers and adapts its concurrency;
+//
 //   - naive: a plain http.Client, every request at once, no retries.
 //
-//	go run ./cmd/feedback [-n 2000] [-workers 64]
+//     go run ./cmd/feedback [-n 2000] [-workers 64]
 package main
 
 import (
