@@ -40,8 +40,9 @@ type Transport struct {
 	// Retry says what is retried. A nil Retry.Budget means one budget
 	// shared by all the Transport's requests.
 	Retry RetryPolicy
-	// AttemptTimeout bounds each attempt up to the response headers; 0
-	// means none beyond the request's context.
+	// AttemptTimeout bounds how long each attempt may wait for the
+	// response headers; reading the body is not bounded by it, so a long
+	// stream is not cut. 0 means no bound beyond the request's context.
 	AttemptTimeout time.Duration
 	// Cost estimates what a request asks of the limits; nil means one
 	// request and no tokens.
@@ -57,6 +58,9 @@ type Transport struct {
 	mu     sync.Mutex
 	gates  map[string]*Gate
 }
+
+// errNoHeaders is the cause of an attempt cancelled by AttemptTimeout.
+var errNoHeaders = errors.New("sluice: attempt timed out waiting for headers")
 
 // maxErrorBody is how much of an unsuccessful response is read to
 // classify it.
@@ -159,9 +163,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // maxErrorBody) to classify them; a successful one keeps its permit until
 // its body is consumed.
 func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() io.ReadCloser, gate *Gate, permit *Permit) (*http.Response, Outcome, error) {
-	attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+	// The attempt's own context ends with the body, and the timeout
+	// covers only the wait for the headers: a long stream is not cut.
+	attemptCtx, cancelCause := context.WithCancelCause(ctx)
+	cancel := func() { cancelCause(nil) }
+	var headersLate *time.Timer
 	if t.AttemptTimeout > 0 {
-		attemptCtx, cancel = context.WithTimeout(ctx, t.AttemptTimeout)
+		headersLate = time.AfterFunc(t.AttemptTimeout, func() { cancelCause(errNoHeaders) })
 	}
 	out := req.Clone(attemptCtx)
 	if body != nil {
@@ -170,12 +178,19 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 	begin := time.Now()
 	resp, err := t.base.RoundTrip(out)
 	latency := time.Since(begin)
+	if headersLate != nil {
+		headersLate.Stop()
+	}
 	if err != nil {
 		cancel()
 		o := Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			o.Class, o.Timeout = ClassCanceled, false
 			err = ctx.Err()
+		case context.Cause(attemptCtx) == errNoHeaders:
+			o.Class, o.Timeout = ClassTransient, true
+			err = fmt.Errorf("sluice: no response within %v: %w", t.AttemptTimeout, context.DeadlineExceeded)
 		}
 		permit.Done(o)
 		return nil, o, err

@@ -442,3 +442,67 @@ func TestTransportOverLoopback(t *testing.T) {
 		t.Fatalf("statuses %v, server %+v; want 150 OK and no 429", got, api.Counts())
 	}
 }
+
+func TestTransportAttemptTimeoutDoesNotCutASlowBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(200)
+			w.(http.Flusher).Flush()
+			for range 5 {
+				time.Sleep(time.Second)
+				io.WriteString(w, "chunk ")
+			}
+		})
+		srv := &streamingTransport{h: h}
+		tr := &Transport{Base: srv, AttemptTimeout: 2 * time.Second}
+		resp, err := (&http.Client{Transport: tr}).Get("http://api.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || strings.Count(string(body), "chunk") != 5 {
+			t.Fatalf("read %q, %v; want 5 chunks over 5s despite a 2s attempt timeout", body, err)
+		}
+	})
+}
+
+// streamingTransport serves h in-process, streaming its body through a
+// pipe as it is written, so that a slow body is slow to read.
+type streamingTransport struct{ h http.Handler }
+
+func (s *streamingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	pr, pw := io.Pipe()
+	w := &pipeWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	go func() {
+		s.h.ServeHTTP(w, req)
+		w.WriteHeader(200)
+		pw.Close()
+	}()
+	select {
+	case <-w.ready:
+	case <-req.Context().Done():
+		pr.CloseWithError(req.Context().Err())
+		return nil, req.Context().Err()
+	}
+	go func() {
+		<-req.Context().Done()
+		pr.CloseWithError(req.Context().Err())
+	}()
+	return &http.Response{StatusCode: w.status, Header: w.header, Body: pr, Request: req}, nil
+}
+
+type pipeWriter struct {
+	header http.Header
+	pw     *io.PipeWriter
+	status int
+	once   sync.Once
+	ready  chan struct{}
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+func (w *pipeWriter) WriteHeader(code int) {
+	w.once.Do(func() { w.status = code; close(w.ready) })
+}
+func (w *pipeWriter) Write(p []byte) (int, error) { w.WriteHeader(200); return w.pw.Write(p) }
+func (w *pipeWriter) Flush()                      { w.WriteHeader(200) }
