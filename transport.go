@@ -47,6 +47,11 @@ type Transport struct {
 	// Cost estimates what a request asks of the limits; nil means one
 	// request and no tokens.
 	Cost func(*http.Request) Cost
+	// Usage, if set, reads a successful response's real token usage when
+	// its body has been read, to settle token budgets: it gets the first
+	// and the last 32 KiB of the body (the whole body when smaller; both
+	// then hold it). ScanUsage reads the Anthropic and OpenAI shapes.
+	Usage func(resp *http.Response, head, tail []byte) *Usage
 	// MaxBodyBuffer is the largest request body kept in memory so it can
 	// be sent again; larger bodies are sent once, without retries.
 	// 0 means 8 MiB.
@@ -201,7 +206,19 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 		o.Class = ClassOK
 		gate.learn(o) // now, not when the body ends: the next calls need it
 		o.RateLimit = nil
-		resp.Body = &heldBody{ReadCloser: resp.Body, done: func() { permit.Done(o); cancel() }}
+		hb := &heldBody{ReadCloser: resp.Body}
+		if t.Usage != nil {
+			hb.sample = &bodySample{}
+		}
+		hb.done = func() {
+			if hb.sample != nil {
+				head, tail := hb.sample.parts()
+				o.Usage = t.Usage(resp, head, tail)
+			}
+			permit.Done(o)
+			cancel()
+		}
+		resp.Body = hb
 		return resp, o, nil
 	}
 	head, complete := readHead(resp.Body)
@@ -278,12 +295,16 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 // heldBody calls done once, when the body is read to its end or closed.
 type heldBody struct {
 	io.ReadCloser
-	once sync.Once
-	done func()
+	once   sync.Once
+	done   func()
+	sample *bodySample // nil unless usage is read from the body
 }
 
 func (b *heldBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	if b.sample != nil {
+		b.sample.write(p[:n])
+	}
 	if err != nil {
 		b.once.Do(b.done)
 	}
