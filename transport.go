@@ -62,6 +62,7 @@ type Transport struct {
 	budget *RetryBudget
 	mu     sync.Mutex
 	gates  map[string]*Gate
+	halted error
 }
 
 // errNoHeaders is the cause of an attempt cancelled by AttemptTimeout.
@@ -97,9 +98,42 @@ func (t *Transport) Gate(key string) *Gate {
 	g, ok := t.gates[key]
 	if !ok {
 		g = t.Limits.NewGate()
+		if t.halted != nil {
+			g.Halt(t.halted)
+		}
 		t.gates[key] = g
 	}
 	return g
+}
+
+// Halt halts every gate of the Transport, and those it creates later:
+// requests waiting for admission, retries included, fail with err, while
+// calls already in flight go on. Use it to stop a batch cleanly.
+func (t *Transport) Halt(err error) {
+	t.init()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.halted == nil {
+		t.halted = err
+	}
+	for _, g := range t.gates {
+		g.Halt(err)
+	}
+}
+
+// RoundTripInfo is filled in by the Transport for a request whose context
+// carries it (WithRoundTripInfo): how its round trip went.
+type RoundTripInfo struct {
+	Attempts int   // attempts made, retries included
+	Class    Class // the last attempt's class
+}
+
+type roundTripInfoKey struct{}
+
+// WithRoundTripInfo returns a context that asks the Transport to fill in
+// info for the request made with it.
+func WithRoundTripInfo(ctx context.Context, info *RoundTripInfo) context.Context {
+	return context.WithValue(ctx, roundTripInfoKey{}, info)
 }
 
 // KeyOf returns the key of the gate req goes through.
@@ -141,7 +175,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	var resp *http.Response
-	_, _, err = policy.run(req.Context(), gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
+	last, attempts, err := policy.run(req.Context(), gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		if resp != nil { // the previous attempt's, now being retried
 			resp.Body.Close()
 			resp = nil
@@ -151,6 +185,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, o, err = t.attempt(ctx, req, body, gate, permit)
 		return o, err
 	})
+	if info, ok := req.Context().Value(roundTripInfoKey{}).(*RoundTripInfo); ok {
+		info.Attempts, info.Class = attempts, last.Class
+	}
 	if resp != nil && req.Context().Err() == nil {
 		return resp, nil
 	}

@@ -506,3 +506,36 @@ func (w *pipeWriter) WriteHeader(code int) {
 }
 func (w *pipeWriter) Write(p []byte) (int, error) { w.WriteHeader(200); return w.pw.Write(p) }
 func (w *pipeWriter) Flush()                      { w.WriteHeader(200) }
+
+func TestTransportHaltAndRoundTripInfo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				w.WriteHeader(502)
+			}
+		})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}, Retry: RetryPolicy{Backoff: Backoff{Base: time.Millisecond}}}
+		var info RoundTripInfo
+		req, _ := http.NewRequestWithContext(WithRoundTripInfo(t.Context(), &info), "GET", "http://api.test/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if info.Attempts != 2 || info.Class != ClassOK {
+			t.Fatalf("info %+v, want 2 attempts ending ok", info)
+		}
+		stop := errors.New("stopping")
+		tr.Halt(stop)
+		for _, host := range []string{"api.test", "other.test"} { // an existing gate and a new one
+			req, _ := http.NewRequest("GET", "http://"+host+"/", nil)
+			if _, err := tr.RoundTrip(req); !errors.Is(err, stop) {
+				t.Errorf("%s after Halt: %v, want the halt error", host, err)
+			}
+		}
+		if calls.Load() != 2 {
+			t.Errorf("the API saw %d calls, want 2", calls.Load())
+		}
+	})
+}
