@@ -15,7 +15,9 @@ import (
 //   - multiplicative decrease: a throttled (429), overloaded (529, 503) or
 //     timed-out call halves the ceiling, at most once per round trip (calls
 //     admitted before a decrease do not cause another), never below the
-//     floor;
+//     floor; a 429 that says too many calls are in flight instead lowers
+//     the top to one less than were in flight, so the API's concurrency
+//     limit is learned rather than probed again and again;
 //   - additive increase: each healthy call adds 1/ceiling, so the ceiling
 //     grows by one per round trip; until the first decrease it grows by one
 //     per healthy call instead (slow start), doubling each round trip;
@@ -115,6 +117,14 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 		}
 		a.lastDecrease = time.Now()
 		a.slowStart = false
+		if o.ConcurrencyLimited {
+			// The API named the limit we crossed: it refused with this
+			// call among those in flight, so it allows fewer. Keep below
+			// that from now on rather than probing it again and again.
+			a.top = max(a.floor, min(a.top, a.sem.Held()-1))
+			a.setCeiling(min(a.ceiling, float64(a.top)))
+			return
+		}
 		a.setCeiling(max(float64(a.floor), a.ceiling*decreaseFactor))
 	case o.Class == ClassOK && o.Latency > 0:
 		a.sample(o.Latency)

@@ -178,3 +178,29 @@ func TestAdaptiveLimitInAGateFollowsTheCeiling(t *testing.T) {
 		}
 	})
 }
+
+func TestAdaptiveLimitLearnsTheAPIsConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 20) // starts at 10
+		at := busy(t, a, 7)
+		time.Sleep(time.Millisecond)
+		// The API refused the 7th call in flight: it allows 6.
+		a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+		if got := a.Ceiling(); got != 6 {
+			t.Fatalf("ceiling %d, want 6", got)
+		}
+		if _, top := a.Bounds(); top != 6 {
+			t.Fatalf("top %d, want 6", top)
+		}
+		for range 10 { // healthy rounds do not probe past it
+			n := a.InFlight()
+			at := busy(t, a, a.Ceiling()-n)
+			for range a.Ceiling() {
+				a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+			}
+		}
+		if got := a.Ceiling(); got != 6 {
+			t.Fatalf("ceiling %d after healthy rounds, want to stay at the learned 6", got)
+		}
+	})
+}

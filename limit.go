@@ -78,6 +78,10 @@ type Outcome struct {
 	Class Class
 	// Timeout reports that the call timed out, a sign of overload.
 	Timeout bool
+	// ConcurrencyLimited reports a 429 refusing the call because too many
+	// calls were in flight ("Number of concurrent connections has exceeded
+	// your rate limit"), as opposed to too many per period.
+	ConcurrencyLimited bool
 	// Usage is the real token usage; when nil, token budgets keep the
 	// estimate they charged.
 	Usage *Usage

@@ -260,6 +260,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 	}
 	head, complete := readHead(resp.Body)
 	o.Class = Classify(resp.StatusCode, resp.Header, head, nil)
+	o.ConcurrencyLimited = o.Class == ClassThrottled && mentionsConcurrency(head)
 	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: APIMessage(head)}
 	if complete {
 		resp.Body.Close()
@@ -378,4 +379,9 @@ func (e *StatusError) Is(target error) bool {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// mentionsConcurrency reports whether a 429 body blames calls in flight.
+func mentionsConcurrency(body []byte) bool {
+	return bytes.Contains(bytes.ToLower(body), []byte("concurrent"))
 }
