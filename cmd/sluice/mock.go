@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice/internal/mock"
+)
+
+func newMock() *cobra.Command {
+	var (
+		style, listen, rate, tokens, inTokens, outTokens, latency string
+		cfg                                                       mock.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "mock",
+		Short: "Serve a realistic rate-limited LLM-style API on loopback, for tests and demos",
+		Long: `mock serves a stand-in for the Anthropic or OpenAI API (or any URL) that
+enforces request, token and concurrency limits the way those APIs do, with
+their 429 bodies and rate-limit headers, realistic latency, streaming, and
+injected faults. GET /__stats reports what it saw.
+
+  sluice mock --style anthropic --rate 20/s --concurrency 5 --latency 200ms±100ms
+  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 your-program`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Style = mock.Style(style)
+			var err error
+			for _, f := range []struct {
+				flag, value string
+				into        *mock.Limit
+			}{{"rate", rate, &cfg.Requests}, {"tokens", tokens, &cfg.Tokens}, {"input-tokens", inTokens, &cfg.InputTokens}, {"output-tokens", outTokens, &cfg.OutputTokens}} {
+				if *f.into, err = mock.ParseLimit(f.value); err != nil {
+					return usageError("--%s: %v", f.flag, err)
+				}
+			}
+			if cfg.Latency, err = mock.ParseLatency(latency); err != nil {
+				return usageError("--latency: %v", err)
+			}
+			if _, err := mock.New(cfg); err != nil {
+				return usageError("%v", err)
+			}
+			srv, err := mock.StartOn(cfg, listen)
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			url := srv.URL()
+			fmt.Fprintf(cmd.OutOrStdout(), "sluice mock (%s) listening on %s; stats at %s/__stats; Ctrl-C stops\n", style, url, url)
+			<-ctx.Done()
+			return srv.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&style, "style", "anthropic", "API to imitate: anthropic | openai | generic")
+	f.StringVar(&listen, "listen", "127.0.0.1:8787", "address to listen on")
+	f.StringVar(&rate, "rate", "", "request limit, a bucket refilled continuously, e.g. 20/s or 1000/m")
+	f.StringVar(&tokens, "tokens", "", "token limit (openai: all tokens), e.g. 40000/m")
+	f.StringVar(&inTokens, "input-tokens", "", "anthropic input-token limit, e.g. 400000/m")
+	f.StringVar(&outTokens, "output-tokens", "", "anthropic output-token limit, e.g. 80000/m")
+	f.IntVar(&cfg.Concurrency, "concurrency", 0, "most requests in flight; over it: 429 (0: no limit)")
+	f.StringVar(&latency, "latency", "", `time to the first byte: "200ms", "200ms±100ms" or "p50=200ms,p99=2s"`)
+	f.Float64Var(&cfg.OutputRate, "output-rate", 0, "output tokens generated per second (0: instant)")
+	f.Int64Var(&cfg.Quota, "quota", 0, "openai: tokens the account may spend before insufficient_quota (0: unlimited)")
+	f.Float64Var(&cfg.Fail, "fail", 0, "fraction of requests answered 500/502/503/529")
+	f.Float64Var(&cfg.Resets, "resets", 0, "fraction of connections reset without an answer")
+	f.Float64Var(&cfg.SlowBodies, "slow-bodies", 0, "fraction of bodies dribbled out slowly")
+	f.Int64Var(&cfg.Seed, "seed", 0, "seed for latency and faults (0: random)")
+	return cmd
+}

@@ -1,0 +1,150 @@
+package mock
+
+import (
+	"fmt"
+	"math"
+)
+
+// Style is the API a Server imitates.
+type Style string
+
+// The styles a Server can imitate.
+const (
+	// Anthropic serves POST /v1/messages and POST /v1/messages/count_tokens
+	// with the Messages API's bodies and anthropic-ratelimit-* headers.
+	Anthropic Style = "anthropic"
+	// OpenAI serves POST /v1/chat/completions and POST /v1/embeddings with
+	// OpenAI's bodies and x-ratelimit-* headers.
+	OpenAI Style = "openai"
+	// Generic answers any method and path with a small JSON body and
+	// X-RateLimit-* headers.
+	Generic Style = "generic"
+)
+
+// Config describes the API a Server imitates. The zero value is a generic
+// API with no limits that answers at once.
+type Config struct {
+	// Style is the API imitated; empty means Generic.
+	Style Style
+
+	// Requests is the request bucket: every request needs one unit.
+	Requests Limit
+	// Tokens is the total-tokens bucket (prompt plus completion). OpenAI
+	// only has this one; for Anthropic it is used only when InputTokens and
+	// OutputTokens are both zero, and is then reported as
+	// anthropic-ratelimit-tokens-*. Generic has no tokens.
+	Tokens Limit
+	// InputTokens and OutputTokens are Anthropic's separate token buckets.
+	InputTokens  Limit
+	OutputTokens Limit
+	// Concurrency is how many admitted requests may be in flight at once; 0
+	// means no limit. Over it, a request gets 429 "Number of concurrent
+	// connections has exceeded your rate limit...".
+	Concurrency int
+
+	// Latency is the time to first byte of an admitted request.
+	Latency Latency
+	// OutputRate is how many output tokens a second the model generates; it
+	// paces bodies and streams. 0 means instant.
+	OutputRate float64
+	// Quota is how many tokens an OpenAI account may spend in all; once
+	// used up, every request gets 429 insufficient_quota. 0 is unlimited.
+	Quota int64
+
+	// Fail is the fraction of admitted requests answered with a random
+	// 500, 502 or 503 (or 529 overloaded_error, for Anthropic).
+	Fail float64
+	// Resets is the fraction of admitted requests whose connection is
+	// closed without a response. Where the ResponseWriter cannot be
+	// hijacked (httptest.ResponseRecorder) the handler panics with
+	// http.ErrAbortHandler instead, which reaches a direct caller of
+	// ServeHTTP.
+	Resets float64
+	// SlowBodies is the fraction of successful responses whose body is
+	// dribbled out over one to two extra seconds.
+	SlowBodies float64
+	// Seed seeds the generator behind output lengths, texts, latencies and
+	// faults; 0 picks a random seed. With a fixed seed, requests sent one at
+	// a time get the same answers on every run.
+	Seed int64
+}
+
+// validate reports the first field of c that makes no sense, by name.
+func (c *Config) validate() error {
+	switch c.Style {
+	case "":
+		c.Style = Generic
+	case Anthropic, OpenAI, Generic:
+	default:
+		return fmt.Errorf("mock: Style: unknown style %q (want anthropic, openai or generic)", c.Style)
+	}
+	for _, l := range []struct {
+		name string
+		l    Limit
+	}{
+		{"Requests", c.Requests},
+		{"Tokens", c.Tokens},
+		{"InputTokens", c.InputTokens},
+		{"OutputTokens", c.OutputTokens},
+	} {
+		if err := l.l.validate(); err != nil {
+			return fmt.Errorf("mock: %s: %w", l.name, err)
+		}
+	}
+	if c.Concurrency < 0 {
+		return fmt.Errorf("mock: Concurrency: %d is negative", c.Concurrency)
+	}
+	if c.OutputRate < 0 || math.IsNaN(c.OutputRate) || math.IsInf(c.OutputRate, 0) {
+		return fmt.Errorf("mock: OutputRate: %v is not a finite rate of zero or more", c.OutputRate)
+	}
+	if c.Quota < 0 {
+		return fmt.Errorf("mock: Quota: %d is negative", c.Quota)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"Fail", c.Fail}, {"Resets", c.Resets}, {"SlowBodies", c.SlowBodies}} {
+		if !(f.v >= 0 && f.v <= 1) {
+			return fmt.Errorf("mock: %s: %v is not a fraction between 0 and 1", f.name, f.v)
+		}
+	}
+	if c.Fail+c.Resets > 1 {
+		return fmt.Errorf("mock: Fail and Resets: %v + %v is more than all requests", c.Fail, c.Resets)
+	}
+	return c.validateStyle()
+}
+
+// validateStyle refuses settings the chosen style has no use for, rather
+// than ignoring them silently.
+func (c *Config) validateStyle() error {
+	unused := func(field string) error {
+		return fmt.Errorf("mock: %s: not used by style %s", field, c.Style)
+	}
+	switch c.Style {
+	case Anthropic:
+		if c.Quota != 0 {
+			return unused("Quota")
+		}
+	case OpenAI:
+		if !c.InputTokens.IsZero() {
+			return fmt.Errorf("mock: InputTokens: style openai has one token limit: set Tokens")
+		}
+		if !c.OutputTokens.IsZero() {
+			return fmt.Errorf("mock: OutputTokens: style openai has one token limit: set Tokens")
+		}
+	case Generic:
+		switch {
+		case !c.Tokens.IsZero():
+			return unused("Tokens")
+		case !c.InputTokens.IsZero():
+			return unused("InputTokens")
+		case !c.OutputTokens.IsZero():
+			return unused("OutputTokens")
+		case c.Quota != 0:
+			return unused("Quota")
+		case c.OutputRate != 0:
+			return unused("OutputRate")
+		}
+	}
+	return nil
+}
