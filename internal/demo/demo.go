@@ -27,7 +27,8 @@ type Config struct {
 	Rate        mock.Limit   // the mock's request limit
 	Concurrency int          // the mock's concurrency limit
 	Latency     mock.Latency // the mock's response time
-	// Progress, if set, is told after every finished call of a side.
+	// Progress, if set, is told after every finished call of a side, one
+	// call at a time.
 	Progress func(side string, done, failed, total int)
 }
 
@@ -105,6 +106,7 @@ func side(ctx context.Context, cfg Config, name string, client *http.Client) (Si
 	defer api.Close()
 
 	var done, failed atomic.Int64
+	var progressMu sync.Mutex
 	begin := time.Now()
 	var wg sync.WaitGroup
 	for i := range cfg.Requests {
@@ -115,7 +117,9 @@ func side(ctx context.Context, cfg Config, name string, client *http.Client) (Si
 			}
 			d := done.Add(1)
 			if cfg.Progress != nil {
+				progressMu.Lock()
 				cfg.Progress(name, int(d), int(failed.Load()), cfg.Requests)
+				progressMu.Unlock()
 			}
 		})
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestDemoNaiveFailsAndSluiceSucceeds(t *testing.T) {
-	lat, err := mock.ParseLatency("20ms±10ms")
+	lat, err := mock.ParseLatency("100ms±20ms")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,9 @@ func TestDemoNaiveFailsAndSluiceSucceeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Naive.Failed < 50 || r.Naive.Throttled < 100 {
+	// Each wave of the naive side gets about 5 calls through; three waves
+	// (two retries) cannot get 100 through, however slow the machine.
+	if r.Naive.Failed < 30 || r.Naive.Throttled < 100 {
 		t.Errorf("naive side: %+v; want most calls failed and many 429s", r.Naive)
 	}
 	if r.Sluice.Succeeded != 100 || r.Sluice.Failed != 0 {
