@@ -121,6 +121,29 @@ func (t *Transport) Halt(err error) {
 	}
 }
 
+// Stats adds up the stats of all the Transport's gates.
+func (t *Transport) Stats() GateStats {
+	t.init()
+	t.mu.Lock()
+	gates := make([]*Gate, 0, len(t.gates))
+	for _, g := range t.gates {
+		gates = append(gates, g)
+	}
+	t.mu.Unlock()
+	var sum GateStats
+	for _, g := range gates {
+		s := g.Stats()
+		sum.Waiting += s.Waiting
+		sum.InFlight += s.InFlight
+		sum.Admitted += s.Admitted
+		sum.Completed += s.Completed
+		sum.Throttled += s.Throttled
+		sum.Pauses += s.Pauses
+		sum.Ceiling += s.Ceiling
+	}
+	return sum
+}
+
 // RoundTripInfo is filled in by the Transport for a request whose context
 // carries it (WithRoundTripInfo): how its round trip went.
 type RoundTripInfo struct {

@@ -15,6 +15,6 @@ Start with:  sluice demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersion(), newMock(), newDemo())
+	root.AddCommand(newRun(), newVersion(), newMock(), newDemo())
 	return root
 }

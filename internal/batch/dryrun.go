@@ -1,0 +1,48 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// dryRun reads the whole input, reports every bad line, and prints the
+// plan: items, estimated tokens, and the least time the limits allow.
+func (p *plan) dryRun(ctx context.Context) (Summary, error) {
+	var in, out int64
+	for it := range p.items(ctx) {
+		if p.preset != nil && it.Raw != nil {
+			c := EstimateCost(it.Raw)
+			in += int64(c.InputTokens)
+			out += int64(c.OutputTokens)
+		}
+	}
+	sum := p.finish(Summary{}, time.Now())
+	if errp := p.readErr.Load(); errp != nil {
+		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
+	}
+	w := p.cfg.Stdout
+	fmt.Fprintf(w, "%s: %s input, %d items to run, %d bad lines\n", p.inputName(), p.reader.Format(), sum.Items, sum.BadLines)
+	if in+out > 0 {
+		fmt.Fprintf(w, "estimated tokens: %d input, %d output (at most)\n", in, out)
+	}
+	l := p.cfg.Limits
+	least := time.Duration(0)
+	for _, b := range []struct {
+		r sluice.Rate
+		n int64
+	}{{l.Rate, int64(sum.Items)}, {l.Window, int64(sum.Items)}, {l.Tokens, in + out}, {l.InputTokens, in}, {l.OutputTokens, out}} {
+		if !b.r.IsZero() && b.n > 0 {
+			least = max(least, time.Duration(float64(b.n)/b.r.N*float64(b.r.Per)))
+		}
+	}
+	if least > 0 {
+		fmt.Fprintf(w, "least time at the given limits: %v\n", least.Round(time.Second))
+	} else {
+		fmt.Fprintln(w, "no rate given: the pace will be learned from the API's headers")
+	}
+	fmt.Fprintln(w, "dry run: nothing was sent")
+	return sum, nil
+}

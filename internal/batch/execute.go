@@ -1,0 +1,204 @@
+package batch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// errInterrupted halts the gates when the run is asked to stop.
+var errInterrupted = errors.New("batch: interrupted")
+
+// maxResponse is the largest response body kept for a results line.
+const maxResponse = 64 << 20
+
+// response is what one item's call came back with.
+type response struct {
+	status    int
+	requestID string
+	body      []byte
+	attempts  int
+	class     sluice.Class
+	usage     *sluice.Usage
+}
+
+// run sends every item and writes what came back.
+func (p *plan) run(ctx context.Context) (Summary, error) {
+	cfg := p.cfg
+	sum := Summary{Results: cfg.resultsPath(), Errors: errorsPath(cfg.resultsPath())}
+	begin := time.Now()
+
+	// Stopping ends admission at once; calls in flight get drain to finish.
+	stopCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	callCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCalls()
+	drain := cfg.DrainTimeout
+	if drain <= 0 {
+		drain = 30 * time.Second
+	}
+	defer context.AfterFunc(stopCtx, func() {
+		p.tr.Halt(errInterrupted)
+		time.AfterFunc(drain, cancelCalls)
+	})()
+
+	prog := newProgress(cfg, p, &p.counts, p.total())
+	defer prog.stop()
+	workers := cfg.Limits.Concurrency
+	if workers <= 0 {
+		workers = sluice.DefaultConcurrency
+	}
+	pool := &sluice.Pool[Item, response]{Workers: workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
+	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
+		res := r.Value
+		sum.Attempts += int64(res.attempts)
+		switch {
+		case r.Err == nil:
+			line := p.shape.success(r.Item, res.status, res.requestID, res.body, res.attempts, r.Elapsed)
+			if err := p.journal.Succeeded(line); err != nil {
+				stop(err)
+				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
+			}
+			p.counts.succeeded.Add(1)
+			if res.usage != nil {
+				sum.InputTokens += int64(res.usage.InputTokens)
+				sum.OutputTokens += int64(res.usage.OutputTokens)
+			}
+		case res.attempts == 0 && (errors.Is(r.Err, errInterrupted) || errors.Is(r.Err, sluice.ErrQuotaExhausted) || errors.Is(r.Err, context.Canceled)):
+			sum.NotStarted++ // never sent: the next run does it
+		default:
+			f := failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
+			if err := p.journal.Failed(p.shape.failure(r.Item, f)); err != nil {
+				stop(err)
+				return p.finish(sum, begin), fmt.Errorf("batch: writing errors: %w", err)
+			}
+			p.counts.failed.Add(1)
+			if res.class == sluice.ClassQuotaExhausted && sum.Stopped == nil {
+				sum.Stopped = fmt.Errorf("the API's quota is exhausted: %s", f.Message)
+				stop(sum.Stopped)
+			}
+		}
+	}
+	prog.stop()
+	sum = p.finish(sum, begin)
+	if errp := p.readErr.Load(); errp != nil {
+		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
+	}
+	if err := p.journal.Sync(); err != nil {
+		return sum, err
+	}
+	if sum.Stopped == nil && ctx.Err() != nil {
+		sum.Stopped = errors.New("interrupted")
+	}
+	return sum, nil
+}
+
+// finish fills in the summary's totals.
+func (p *plan) finish(sum Summary, begin time.Time) Summary {
+	sum.Items = int(p.counts.read.Load())
+	sum.Resumed = int(p.counts.resumed.Load())
+	sum.BadLines = int(p.counts.bad.Load())
+	sum.Succeeded = int(p.counts.succeeded.Load())
+	sum.Failed = int(p.counts.failed.Load())
+	sum.Throttled = p.stats().Throttled
+	sum.Elapsed = time.Since(begin)
+	return sum
+}
+
+// stats are the transport's gates' stats, for progress.
+func (p *plan) stats() sluice.GateStats {
+	if p.tr == nil {
+		return sluice.GateStats{}
+	}
+	return p.tr.Stats()
+}
+
+// total counts the lines of a regular input file, for the progress bar's
+// end; -1 when that cannot be known cheaply (standard input).
+func (p *plan) total() int64 {
+	if p.cfg.Input == "-" {
+		return -1
+	}
+	f, err := os.Open(p.cfg.Input)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	var n int64
+	buf := make([]byte, 256<<10)
+	r := bufio.NewReader(f)
+	for {
+		k, err := r.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err != nil {
+			return n
+		}
+	}
+}
+
+// send makes one item's call, retries included (the Transport does them).
+func (p *plan) send(ctx context.Context, it Item) (response, error) {
+	var info sluice.RoundTripInfo
+	ctx = sluice.WithRoundTripInfo(ctx, &info)
+	if p.preset != nil && it.Raw != nil {
+		ctx = withCost(ctx, EstimateCost(it.Raw))
+	}
+	req, err := p.request(ctx, it)
+	if err != nil {
+		return response{class: sluice.ClassFatal}, sluice.Permanent(err)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		class := sluice.ClassOf(err)
+		if info.Attempts > 0 {
+			class = info.Class
+		}
+		return response{attempts: info.Attempts, class: class}, sluice.Permanent(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, attempts: info.Attempts, class: info.Class}
+	switch {
+	case err != nil:
+		r.class = sluice.ClassTransient
+		return r, sluice.Permanent(fmt.Errorf("reading the response: %w", err))
+	case len(body) > maxResponse:
+		r.class = sluice.ClassFatal
+		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB", maxResponse>>20))
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		return r, sluice.Permanent(&sluice.StatusError{Status: resp.StatusCode, Class: r.class, Message: sluice.APIMessage(body)})
+	}
+	if p.preset != nil {
+		r.usage = sluice.ScanUsage(resp, body, body)
+	}
+	return r, nil
+}
+
+func requestID(resp *http.Response) string {
+	for _, k := range []string{"x-request-id", "request-id"} {
+		if v := resp.Header.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// message is what the errors file says went wrong.
+func message(err error, r response) string {
+	var se *sluice.StatusError
+	if errors.As(err, &se) && se.Message != "" {
+		return se.Message
+	}
+	if err == nil {
+		return r.class.String()
+	}
+	return err.Error()
+}

@@ -1,0 +1,122 @@
+package batch
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// The two batch API formats, read so that a file made for a provider's
+// batch API runs unchanged against its ordinary endpoints.
+//
+// openai, an OpenAI Batch API input line:
+//
+//	{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions", "body": {...}}
+//
+// custom_id, url and body are required; method, when given, must be POST.
+// The request goes to the base URL followed by url.
+//
+// anthropic, a Message Batches request:
+//
+//	{"custom_id": "r1", "params": {"model": ..., "max_tokens": ..., "messages": [...]}}
+//
+// Both members are required; the request is a POST of params to the base
+// URL followed by /v1/messages.
+//
+// custom_id may be any non-empty string: it names the result and is not
+// sent, so the providers' own limits on it do not apply. The body and
+// params objects are passed on as they are, and the API judges them.
+
+// parseOpenAILine turns an openai line into an item (without its line
+// number), or returns why it cannot be run.
+func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
+	m, reason := jsonObject(line)
+	if reason != "" {
+		return Item{}, reason
+	}
+	if reason := unknownMember(m, "custom_id", "method", "url", "body"); reason != "" {
+		return Item{}, reason
+	}
+	id, reason := customID(m)
+	if reason != "" {
+		return Item{}, reason
+	}
+	if raw := m["method"]; present(raw) {
+		s, ok := jsonString(raw)
+		if !ok {
+			return Item{}, "method must be a string"
+		}
+		if !strings.EqualFold(s, "POST") {
+			return Item{}, fmt.Sprintf("method %s: OpenAI batch requests must be POST", quoteInput(s))
+		}
+	}
+	raw := m["url"]
+	if !present(raw) {
+		return Item{}, "missing url"
+	}
+	path, ok := jsonString(raw)
+	switch {
+	case !ok:
+		return Item{}, "url must be a string"
+	case !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//"):
+		return Item{}, fmt.Sprintf(`url %s must be a path starting with "/", such as "/v1/chat/completions"`, quoteInput(path))
+	}
+	u, reason := resolveURL(path, r.base)
+	if reason != "" {
+		return Item{}, reason
+	}
+	body, reason := objectMember(m, "body")
+	if reason != "" {
+		return Item{}, reason
+	}
+	return Item{ID: id, Method: "POST", URL: u, Body: jsonCompact(body), Raw: body}, ""
+}
+
+// parseAnthropicLine turns an anthropic line into an item (without its
+// line number), or returns why it cannot be run.
+func (r *Reader) parseAnthropicLine(line []byte) (Item, string) {
+	m, reason := jsonObject(line)
+	if reason != "" {
+		return Item{}, reason
+	}
+	if reason := unknownMember(m, "custom_id", "params"); reason != "" {
+		return Item{}, reason
+	}
+	id, reason := customID(m)
+	if reason != "" {
+		return Item{}, reason
+	}
+	params, reason := objectMember(m, "params")
+	if reason != "" {
+		return Item{}, reason
+	}
+	return Item{ID: id, Method: "POST", URL: r.base + "/v1/messages", Body: jsonCompact(params), Raw: params}, ""
+}
+
+// customID returns the custom_id of a batch API line.
+func customID(m map[string]json.RawMessage) (string, string) {
+	raw := m["custom_id"]
+	if !present(raw) {
+		return "", "missing custom_id"
+	}
+	id, ok := jsonString(raw)
+	switch {
+	case !ok:
+		return "", "custom_id must be a string"
+	case id == "":
+		return "", "empty custom_id"
+	}
+	return id, ""
+}
+
+// objectMember returns the member name of m, which must be a JSON object.
+func objectMember(m map[string]json.RawMessage, name string) (json.RawMessage, string) {
+	raw := m[name]
+	switch {
+	case !present(raw):
+		return nil, "missing " + name
+	case raw[0] != '{':
+		return nil, name + " must be a JSON object"
+	}
+	return raw, ""
+}

@@ -1,0 +1,151 @@
+package batch
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+)
+
+// The http format: one JSON object a line,
+//
+//	{"id": "a7", "method": "POST", "url": "https://api.example.com/v1/x",
+//	 "headers": {"X-Trace": "1", "Accept": ["a/b", "c/d"]}, "body": {"q": 1}}
+//
+// Only "url" is required. "id" is a string or a number; without it the id
+// is the line number. "method" defaults to GET, or to POST when there is a
+// body. "url" is absolute, or a path starting with "/" appended to the base
+// URL. "headers" maps names to a string or an array of strings. "body" is
+// any JSON value: a string is sent as its contents, unquoted, so that
+// "body": "a=1&b=2" sends a=1&b=2 and a JSON document given as a string is
+// sent as that document; any other value is sent as its compact JSON
+// encoding. A member that is null counts as absent.
+
+// parseHTTPLine turns an http line, number n, into an item, or returns
+// why it cannot be run.
+func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
+	m, reason := jsonObject(line)
+	if reason != "" {
+		return Item{}, reason
+	}
+	if reason := unknownMember(m, "id", "method", "url", "headers", "body"); reason != "" {
+		return Item{}, reason
+	}
+	var it Item
+
+	switch raw := m["id"]; {
+	case !present(raw):
+		it.ID = strconv.Itoa(n)
+	case raw[0] == '"':
+		it.ID, _ = jsonString(raw)
+		if it.ID == "" {
+			return Item{}, "empty id"
+		}
+	case raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9':
+		it.ID = jsonNumberID(raw)
+	default:
+		return Item{}, "id must be a string or a number"
+	}
+
+	if raw := m["body"]; present(raw) {
+		if s, ok := jsonString(raw); ok {
+			it.Body = []byte(s)
+		} else {
+			it.Body = jsonCompact(raw)
+		}
+	}
+
+	it.Method = "GET"
+	if it.Body != nil {
+		it.Method = "POST"
+	}
+	if raw := m["method"]; present(raw) {
+		s, ok := jsonString(raw)
+		if !ok {
+			return Item{}, "method must be a string"
+		}
+		if it.Method, reason = checkMethod(s); reason != "" {
+			return Item{}, reason
+		}
+	}
+
+	raw := m["url"]
+	if !present(raw) {
+		return Item{}, "missing url"
+	}
+	s, ok := jsonString(raw)
+	switch {
+	case !ok:
+		return Item{}, "url must be a string"
+	case s == "":
+		return Item{}, "empty url"
+	}
+	if it.URL, reason = resolveURL(s, r.base); reason != "" {
+		return Item{}, reason
+	}
+
+	if it.Header, reason = parseHeaders(m["headers"]); reason != "" {
+		return Item{}, reason
+	}
+	return it, ""
+}
+
+// parseHeaders decodes the "headers" member of an http line: an object
+// whose values are strings or arrays of strings. It returns nil for none.
+func parseHeaders(raw json.RawMessage) (http.Header, string) {
+	if !present(raw) {
+		return nil, ""
+	}
+	const notStrings = "headers must be an object of strings"
+	var m map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+		return nil, notStrings
+	}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first bad header is the same on every run
+	var h http.Header
+	for _, name := range names {
+		if !isToken(name) {
+			return nil, fmt.Sprintf("bad header name %s", quoteInput(name))
+		}
+		var values []string
+		v := m[name]
+		switch v[0] {
+		case '"':
+			s, _ := jsonString(v)
+			values = []string{s}
+		case '[':
+			var elems []json.RawMessage
+			if json.Unmarshal(v, &elems) != nil {
+				return nil, fmt.Sprintf("%s (header %s)", notStrings, quoteInput(name))
+			}
+			for _, e := range elems {
+				s, ok := jsonString(e)
+				if !ok {
+					return nil, fmt.Sprintf("%s (header %s)", notStrings, quoteInput(name))
+				}
+				values = append(values, s)
+			}
+		default:
+			return nil, fmt.Sprintf("%s (header %s)", notStrings, quoteInput(name))
+		}
+		for _, s := range values {
+			if !validHeaderValue(s) {
+				return nil, fmt.Sprintf("header %s has a control character or line break in its value", quoteInput(name))
+			}
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if h == nil {
+			h = make(http.Header, len(m))
+		}
+		key := http.CanonicalHeaderKey(name)
+		h[key] = append(h[key], values...)
+	}
+	return h, ""
+}

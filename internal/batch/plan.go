@@ -1,0 +1,224 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// plan is a run that has been checked and is ready to start.
+type plan struct {
+	cfg     *Config
+	preset  *preset
+	input   io.ReadCloser
+	reader  *Reader
+	journal *Journal
+	seen    *IDIndex
+	header  http.Header
+	client  *http.Client
+	tr      *sluice.Transport
+	shape   shape
+	counts  counts
+
+	badMu   sync.Mutex
+	readErr atomic.Pointer[error]
+}
+
+func newPlan(cfg *Config) (*plan, error) {
+	p := &plan{cfg: cfg}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	switch cfg.API {
+	case "":
+	case "anthropic", "openai":
+		p.preset = presets[cfg.API]
+	default:
+		return nil, usage("--api %q: want anthropic or openai", cfg.API)
+	}
+	base := cfg.BaseURL
+	if base == "" && p.preset != nil {
+		base = p.preset.baseURL
+	}
+	format := cfg.Format
+	if format == "" {
+		format = FormatAuto
+	}
+	header, err := p.headers()
+	if err != nil {
+		return nil, err
+	}
+	p.header = header
+
+	switch cfg.Input {
+	case "":
+		return nil, usage("no input: give a file, or - for standard input")
+	case "-":
+		if cfg.Stdin == nil {
+			return nil, usage("no standard input")
+		}
+		p.input = io.NopCloser(cfg.Stdin)
+	default:
+		f, err := os.Open(cfg.Input)
+		if err != nil {
+			return nil, usage("%v", err)
+		}
+		p.input = f
+	}
+	p.reader, err = NewReader(p.input, InputOptions{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method})
+	if err != nil {
+		p.input.Close()
+		return nil, usage("%v", err)
+	}
+	p.shape = shapeFor(p.reader.Format())
+	if cfg.DryRun {
+		p.seen = NewIDIndex()
+		return p, nil
+	}
+	if p.preset != nil {
+		if key := cfg.getenv(p.preset.keyEnv); key == "" {
+			p.input.Close()
+			return nil, usage("%s is not set: the %s API needs a key", p.preset.keyEnv, cfg.API)
+		}
+	}
+	results := cfg.resultsPath()
+	p.journal, err = OpenJournal(JournalOptions{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, nil)
+	if err != nil {
+		p.input.Close()
+		return nil, usage("%v", err)
+	}
+	p.seen = p.journal.Done()
+	p.tr = p.transport()
+	p.client = &http.Client{Transport: p.tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return p, nil
+}
+
+func (p *plan) close() {
+	if p.journal != nil {
+		p.journal.Close()
+	}
+	if p.input != nil {
+		p.input.Close()
+	}
+	if p.tr != nil {
+		p.tr.CloseIdleConnections()
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// headers builds the headers every request carries: the preset's, then
+// -H, with ${ENV} expanded.
+func (p *plan) headers() (http.Header, error) {
+	h := http.Header{}
+	if p.preset != nil {
+		for k, v := range p.preset.headers {
+			h.Set(k, envRef.ReplaceAllStringFunc(v, func(m string) string { return p.cfg.getenv(m[2 : len(m)-1]) }))
+		}
+	}
+	for _, kv := range p.cfg.Headers {
+		k, v, ok := strings.Cut(kv, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, usage("-H %q: want 'Key: Value'", kv)
+		}
+		h.Set(k, envRef.ReplaceAllStringFunc(strings.TrimSpace(v), func(m string) string { return p.cfg.getenv(m[2 : len(m)-1]) }))
+	}
+	return h, nil
+}
+
+func (p *plan) transport() *sluice.Transport {
+	cfg := p.cfg
+	limits := cfg.Limits
+	if limits.MaxPause == 0 {
+		limits.MaxPause = cfg.MaxRetryWait
+	}
+	attempts := 9
+	switch {
+	case cfg.Retries < 0:
+		attempts = 1
+	case cfg.Retries > 0:
+		attempts = cfg.Retries + 1
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+		if p.preset != nil {
+			timeout = 10 * time.Minute
+		}
+	}
+	tr := &sluice.Transport{
+		Base:           cfg.Base,
+		Limits:         limits,
+		Retry:          sluice.RetryPolicy{MaxAttempts: attempts},
+		AttemptTimeout: timeout,
+		Usage:          sluice.ScanUsage,
+		Cost:           func(r *http.Request) sluice.Cost { return costFrom(r.Context()) },
+	}
+	if p.preset != nil {
+		tr.Key = func(*http.Request) string { return p.preset.name } // one gate for the API
+	}
+	return tr
+}
+
+// reportBad prints a bad line to stderr.
+func (p *plan) reportBad(b BadLine) {
+	p.badMu.Lock()
+	defer p.badMu.Unlock()
+	fmt.Fprintf(p.cfg.Stderr, "%s: %v\n", p.inputName(), b)
+}
+
+func (p *plan) inputName() string {
+	if p.cfg.Input == "-" {
+		return "stdin"
+	}
+	return p.cfg.Input
+}
+
+// request builds the HTTP request for an item.
+func (p *plan) request(ctx context.Context, it Item) (*http.Request, error) {
+	var body io.Reader
+	if it.Body != nil {
+		body = bytes.NewReader(it.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, it.Method, it.URL, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range p.header {
+		req.Header[k] = vs
+	}
+	for k, vs := range it.Header {
+		req.Header[k] = vs
+	}
+	if it.Body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+type costKey struct{}
+
+// withCost attaches a call's estimated cost to its context, where the
+// Transport's Cost function finds it.
+func withCost(ctx context.Context, c sluice.Cost) context.Context {
+	return context.WithValue(ctx, costKey{}, c)
+}
+
+func costFrom(ctx context.Context) sluice.Cost {
+	c, _ := ctx.Value(costKey{}).(sluice.Cost)
+	return c
+}

@@ -1,0 +1,177 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// ErrUsage is matched by errors in how a run was asked for: bad flags, an
+// unreadable input, a missing API key. Nothing was sent.
+var ErrUsage = errors.New("usage")
+
+// ErrStopped is matched by the error of a run stopped before it finished:
+// interrupted, or the API's quota exhausted. Everything done is saved.
+var ErrStopped = errors.New("stopped early")
+
+// Config is one `sluice run`.
+type Config struct {
+	Input string    // a path, or "-" for Stdin
+	Stdin io.Reader // read when Input is "-"
+	Out   string    // results file; "" means Input with .results.jsonl
+
+	Format   Format
+	BaseURL  string
+	Template string // csv body template
+	URL      string // csv URL template
+	Method   string // csv method
+
+	Headers []string // "Key: Value", ${ENV} expanded
+	API     string   // "", "anthropic" or "openai": base URL, auth, token estimates
+
+	Limits       sluice.Limits
+	Retries      int           // retries per item; 0 means 8, negative means none
+	Timeout      time.Duration // per attempt, up to the headers; 0 means 10m for presets, 60s otherwise
+	MaxRetryWait time.Duration // cap on one honoured Retry-After; 0 means 5m
+
+	Ordered bool
+	Restart bool
+	DryRun  bool
+
+	Progress string // auto | bar | log | none
+	Redis    string
+	Key      string
+
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string // default os.Getenv
+	Base           http.RoundTripper   // default: the Transport's own
+	// DrainTimeout bounds how long calls in flight may finish after ctx
+	// ends; 0 means 30s.
+	DrainTimeout time.Duration
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Items      int // valid items read
+	Resumed    int // skipped: succeeded in an earlier run
+	Succeeded  int
+	Failed     int
+	NotStarted int // left for the next run when it stopped early
+	BadLines   int
+	Attempts   int64
+	Throttled  int64
+	// InputTokens and OutputTokens are the usage the API reported for
+	// the succeeded items.
+	InputTokens, OutputTokens int64
+	Elapsed                   time.Duration
+	Stopped                   error // why the run stopped early, or nil
+	Results                   string
+	Errors                    string
+}
+
+// ExitCode maps a run's outcome to the documented exit codes.
+func ExitCode(s Summary, err error) int {
+	switch {
+	case errors.Is(err, ErrUsage):
+		return 2
+	case err != nil && !errors.Is(err, ErrStopped):
+		return 1
+	case s.Stopped != nil:
+		return 3
+	case s.Failed > 0 || s.BadLines > 0:
+		return 1
+	}
+	return 0
+}
+
+func usage(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+func (c *Config) getenv(k string) string {
+	if c.Getenv != nil {
+		return c.Getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+// resultsPath is where results go by default: the input's name with its
+// extension replaced.
+func (c *Config) resultsPath() string {
+	if c.Out != "" {
+		return c.Out
+	}
+	base := c.Input
+	if base == "-" {
+		base = "stdin"
+	}
+	if i := strings.LastIndex(base, "."); i > strings.LastIndex(base, "/") {
+		base = base[:i]
+	}
+	return base + ".results.jsonl"
+}
+
+// errorsPath is the errors file beside the results file.
+func errorsPath(results string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(results, ".jsonl"), ".results") + ".errors.jsonl"
+}
+
+// Run runs the batch. Cancelling ctx stops admitting new calls; calls in
+// flight get DrainTimeout to finish, and everything finished is saved.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	if cfg.Redis != "" || cfg.Key != "" {
+		return Summary{}, usage("--redis and --key are not yet supported: limits are shared only within this process for now")
+	}
+	p, err := newPlan(&cfg)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer p.close()
+	if cfg.DryRun {
+		return p.dryRun(ctx)
+	}
+	return p.run(ctx)
+}
+
+// items yields the input's runnable items, reporting bad lines and
+// repeated ids, skipping those already done, until ctx ends.
+func (p *plan) items(ctx context.Context) iter.Seq[Item] {
+	return func(yield func(Item) bool) {
+		for ctx.Err() == nil {
+			it, err := p.reader.Next()
+			var bad *BadLine
+			switch {
+			case errors.As(err, &bad):
+				p.counts.bad.Add(1)
+				p.reportBad(*bad)
+				continue
+			case err == io.EOF:
+				return
+			case err != nil:
+				p.readErr.Store(&err)
+				return
+			}
+			switch sight, first := p.seen.See(it.ID, it.Line); sight {
+			case SightRepeated:
+				p.counts.bad.Add(1)
+				p.reportBad(BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first)})
+				continue
+			case SightResumed:
+				p.counts.resumed.Add(1)
+				continue
+			}
+			p.counts.read.Add(1)
+			if !yield(it) {
+				return
+			}
+		}
+	}
+}

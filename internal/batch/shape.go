@@ -1,0 +1,142 @@
+package batch
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// shape writes result and error lines in the output shape of an input
+// format.
+type shape interface {
+	success(it Item, status int, requestID string, body []byte, attempts int, elapsed time.Duration) []byte
+	failure(it Item, f failure) []byte
+}
+
+// failure is what the errors file says of a failed item.
+type failure struct {
+	Class    string `json:"class"`
+	Status   int    `json:"status,omitempty"`
+	Message  string `json:"message"`
+	Attempts int    `json:"attempts"`
+}
+
+func shapeFor(f Format) shape {
+	switch f {
+	case FormatOpenAI:
+		return openAIShape{}
+	case FormatAnthropic:
+		return anthropicShape{}
+	}
+	return httpShape{}
+}
+
+// bodyJSON returns body as JSON: itself when it is JSON, else a string.
+func bodyJSON(body []byte) json.RawMessage {
+	if len(body) > 0 && json.Valid(body) {
+		return compact(body)
+	}
+	if !utf8.Valid(body) {
+		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
+	}
+	b, _ := json.Marshal(string(body))
+	return b
+}
+
+func compact(b []byte) json.RawMessage {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return b
+	}
+	return buf.Bytes()
+}
+
+// idJSON writes an id as it appeared: a number stays a number.
+func idJSON(id string) json.RawMessage {
+	if _, err := strconv.ParseInt(id, 10, 64); err == nil {
+		return json.RawMessage(id)
+	}
+	b, _ := json.Marshal(id)
+	return b
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own types are marshalled
+	}
+	return b
+}
+
+// httpShape is for urls, http and csv inputs.
+type httpShape struct{}
+
+func (httpShape) success(it Item, status int, _ string, body []byte, attempts int, elapsed time.Duration) []byte {
+	return mustJSON(struct {
+		ID        json.RawMessage `json:"id"`
+		Status    int             `json:"status"`
+		Body      json.RawMessage `json:"body"`
+		Attempts  int             `json:"attempts"`
+		ElapsedMS int64           `json:"elapsed_ms"`
+	}{idJSON(it.ID), status, bodyJSON(body), attempts, elapsed.Milliseconds()})
+}
+
+func (httpShape) failure(it Item, f failure) []byte {
+	return mustJSON(struct {
+		ID   json.RawMessage `json:"id"`
+		Line int             `json:"line"`
+		failure
+	}{idJSON(it.ID), it.Line, f})
+}
+
+// openAIShape writes OpenAI Batch API output lines.
+type openAIShape struct{}
+
+func (openAIShape) success(it Item, status int, requestID string, body []byte, _ int, _ time.Duration) []byte {
+	sum := sha256.Sum256([]byte(it.ID))
+	type resp struct {
+		StatusCode int             `json:"status_code"`
+		RequestID  string          `json:"request_id"`
+		Body       json.RawMessage `json:"body"`
+	}
+	return mustJSON(struct {
+		ID       string          `json:"id"`
+		CustomID string          `json:"custom_id"`
+		Response resp            `json:"response"`
+		Error    json.RawMessage `json:"error"`
+	}{"batch_req_" + hex.EncodeToString(sum[:12]), it.ID, resp{status, requestID, bodyJSON(body)}, json.RawMessage("null")})
+}
+
+func (openAIShape) failure(it Item, f failure) []byte {
+	return mustJSON(struct {
+		CustomID string `json:"custom_id"`
+		Line     int    `json:"line"`
+		failure
+	}{it.ID, it.Line, f})
+}
+
+// anthropicShape writes Message Batches result lines.
+type anthropicShape struct{}
+
+func (anthropicShape) success(it Item, _ int, _ string, body []byte, _ int, _ time.Duration) []byte {
+	type result struct {
+		Type    string          `json:"type"`
+		Message json.RawMessage `json:"message"`
+	}
+	return mustJSON(struct {
+		CustomID string `json:"custom_id"`
+		Result   result `json:"result"`
+	}{it.ID, result{"succeeded", bodyJSON(body)}})
+}
+
+func (anthropicShape) failure(it Item, f failure) []byte {
+	return mustJSON(struct {
+		CustomID string `json:"custom_id"`
+		Line     int    `json:"line"`
+		failure
+	}{it.ID, it.Line, f})
+}
