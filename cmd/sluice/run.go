@@ -63,6 +63,9 @@ everything done so far saved.`,
 				return usageError("--concurrency must be at least 1")
 			}
 			cfg.Limits.MaxPause = cfg.MaxRetryWait
+			if cfg.Retries == 0 {
+				cfg.Retries = -1 // batch.Config's 0 means the default
+			}
 
 			ctx, stop := interruptible(cmd.Context(), cmd)
 			defer stop()

@@ -72,8 +72,9 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				sum.InputTokens += int64(res.usage.InputTokens)
 				sum.OutputTokens += int64(res.usage.OutputTokens)
 			}
-		case res.attempts == 0 && (errors.Is(r.Err, errInterrupted) || errors.Is(r.Err, sluice.ErrQuotaExhausted) || errors.Is(r.Err, context.Canceled)):
-			sum.NotStarted++ // never sent: the next run does it
+		case res.attempts == 0 && (errors.Is(r.Err, errInterrupted) || errors.Is(r.Err, sluice.ErrQuotaExhausted) || errors.Is(r.Err, context.Canceled)),
+			stopCtx.Err() != nil && res.class == sluice.ClassCanceled:
+			sum.NotStarted++ // never sent, or cut off by the stop: the next run does it
 		default:
 			f := failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
 			if err := p.journal.Failed(p.shape.failure(r.Item, f)); err != nil {
@@ -174,6 +175,9 @@ func (p *plan) send(ctx context.Context, it Item) (response, error) {
 		r.class = sluice.ClassFatal
 		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB", maxResponse>>20))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		if r.class == sluice.ClassOK {
+			r.class = sluice.ClassFatal // a redirect, not followed: not a success
+		}
 		return r, sluice.Permanent(&sluice.StatusError{Status: resp.StatusCode, Class: r.class, Message: sluice.APIMessage(body)})
 	}
 	if p.preset != nil {

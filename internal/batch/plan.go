@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -29,8 +30,8 @@ type plan struct {
 	tr      *sluice.Transport
 	shape   shape
 	counts  counts
+	stderr  *lockedWriter // bad-line reports and progress share it
 
-	badMu   sync.Mutex
 	readErr atomic.Pointer[error]
 }
 
@@ -42,6 +43,7 @@ func newPlan(cfg *Config) (*plan, error) {
 	if cfg.Stderr == nil {
 		cfg.Stderr = io.Discard
 	}
+	p.stderr = &lockedWriter{w: cfg.Stderr}
 	switch cfg.API {
 	case "":
 	case "anthropic", "openai":
@@ -74,14 +76,25 @@ func newPlan(cfg *Config) (*plan, error) {
 	default:
 		f, err := os.Open(cfg.Input)
 		if err != nil {
-			return nil, usage("%v", err)
+			return nil, usageErr(err)
 		}
 		p.input = f
+		if err := notTheInput(f, cfg.resultsPath()); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
-	p.reader, err = NewReader(p.input, InputOptions{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method})
+	// An input that cannot be read at all is a usage error, found before
+	// anything is created or sent.
+	buffered := bufio.NewReaderSize(p.input, 64<<10)
+	if _, err := buffered.Peek(1); err != nil && err != io.EOF {
+		p.input.Close()
+		return nil, usage("reading %s: %v", p.inputName(), err)
+	}
+	p.reader, err = NewReader(buffered, InputOptions{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method})
 	if err != nil {
 		p.input.Close()
-		return nil, usage("%v", err)
+		return nil, usageErr(err)
 	}
 	p.shape = shapeFor(p.reader.Format())
 	if cfg.DryRun {
@@ -98,12 +111,28 @@ func newPlan(cfg *Config) (*plan, error) {
 	p.journal, err = OpenJournal(JournalOptions{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, nil)
 	if err != nil {
 		p.input.Close()
-		return nil, usage("%v", err)
+		return nil, usageErr(err)
 	}
 	p.seen = p.journal.Done()
 	p.tr = p.transport()
 	p.client = &http.Client{Transport: p.tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return p, nil
+}
+
+// notTheInput refuses a results file that is the input itself: the input
+// would be read back as results and then appended to.
+func notTheInput(input *os.File, results string) error {
+	in, err := input.Stat()
+	if err != nil {
+		return usageErr(err)
+	}
+	if in.IsDir() {
+		return usage("%s is a directory", input.Name())
+	}
+	if out, err := os.Stat(results); err == nil && os.SameFile(in, out) {
+		return usage("the results file %s is the input itself: choose another with -o", results)
+	}
+	return nil
 }
 
 func (p *plan) close() {
@@ -176,9 +205,7 @@ func (p *plan) transport() *sluice.Transport {
 
 // reportBad prints a bad line to stderr.
 func (p *plan) reportBad(b BadLine) {
-	p.badMu.Lock()
-	defer p.badMu.Unlock()
-	fmt.Fprintf(p.cfg.Stderr, "%s: %v\n", p.inputName(), b)
+	fmt.Fprintf(p.stderr, "%s: %v\n", p.inputName(), b)
 }
 
 func (p *plan) inputName() string {
@@ -221,4 +248,17 @@ func withCost(ctx context.Context, c sluice.Cost) context.Context {
 func costFrom(ctx context.Context) sluice.Cost {
 	c, _ := ctx.Value(costKey{}).(sluice.Cost)
 	return c
+}
+
+// lockedWriter serialises writes from the goroutines that report, so that
+// a bad-line report never lands in the middle of a progress line.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

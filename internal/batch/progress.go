@@ -32,7 +32,7 @@ type progress struct {
 }
 
 func newProgress(cfg *Config, p *plan, c *counts, total int64) *progress {
-	pr := &progress{p: p, c: c, w: cfg.Stderr, begin: time.Now(), quit: make(chan struct{})}
+	pr := &progress{p: p, c: c, w: p.stderr, begin: time.Now(), quit: make(chan struct{})}
 	mode := cfg.Progress
 	if mode == "" || mode == "auto" {
 		mode = "log"
@@ -45,7 +45,7 @@ func newProgress(cfg *Config, p *plan, c *counts, total int64) *progress {
 		return pr
 	case "bar":
 		pr.bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(cfg.Stderr),
+			progressbar.OptionSetWriter(p.stderr),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
 			progressbar.OptionSetItsString("calls"),

@@ -96,6 +96,11 @@ func usage(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
 }
 
+// usageErr marks err as a usage error, keeping its chain for errors.Is.
+func usageErr(err error) error {
+	return fmt.Errorf("%w: %w", ErrUsage, err)
+}
+
 func (c *Config) getenv(k string) string {
 	if c.Getenv != nil {
 		return c.Getenv(k)

@@ -55,9 +55,11 @@ func compact(b []byte) json.RawMessage {
 	return buf.Bytes()
 }
 
-// idJSON writes an id as it appeared: a number stays a number.
+// idJSON writes an id as it appeared: a number stays a number. Only the
+// canonical form of an integer is written bare; "007" or "+5" stay
+// strings, and both forms read back (LineID) as the same text.
 func idJSON(id string) json.RawMessage {
-	if _, err := strconv.ParseInt(id, 10, 64); err == nil {
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && strconv.FormatInt(n, 10) == id {
 		return json.RawMessage(id)
 	}
 	b, _ := json.Marshal(id)
