@@ -7,7 +7,8 @@ import (
 )
 
 // AdaptiveLimit is a concurrency limit that finds the API's capacity by
-// itself. Its ceiling starts at half the top (at least the floor) and
+// itself. Its ceiling starts at half the top (at most 8, at least the
+// floor) and
 // grows while the API is healthy, and shrinks when the API pushes back.
 // Starting at the floor would cost a round trip per doubling, which for
 // LLM calls taking seconds is a long, slow start.
@@ -58,6 +59,11 @@ const baselineDrift = time.Minute
 // before growth stops.
 const healthyLatency = 2.0
 
+// maxStart caps where the ceiling starts: a first burst of half of a large
+// top would meet an API's concurrency limit all at once, before any
+// response could say so; slow start then doubles it each round trip.
+const maxStart = 8
+
 // decreaseFactor is what a congestion signal multiplies the ceiling by.
 const decreaseFactor = 0.5
 
@@ -67,7 +73,7 @@ const decreaseFactor = 0.5
 func NewAdaptiveLimit(floor, top int) *AdaptiveLimit {
 	floor = max(floor, 1)
 	top = max(top, floor)
-	start := max(floor, top/2)
+	start := max(floor, min(top/2, maxStart))
 	a := &AdaptiveLimit{floor: floor, top: top, ceiling: float64(start), slowStart: true}
 	a.sem.SetLimit(start)
 	return a

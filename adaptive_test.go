@@ -21,8 +21,11 @@ func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
 func TestAdaptiveLimitSlowStartsThenGrowsByOnePerRound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := NewAdaptiveLimit(1, 100)
-		if a.Ceiling() != 50 {
-			t.Fatalf("starts at %d, want half the top", a.Ceiling())
+		if a.Ceiling() != 8 {
+			t.Fatalf("starts at %d, want half the top, capped at 8", a.Ceiling())
+		}
+		if b := NewAdaptiveLimit(1, 10); b.Ceiling() != 5 {
+			t.Fatalf("a top of 10 starts at %d, want half of it", b.Ceiling())
 		}
 		a.ceiling = 1 // as after a collapse: watch it double back
 		a.sem.SetLimit(1)

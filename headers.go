@@ -112,12 +112,12 @@ func firstSaid(qs ...Quota) Quota {
 // relative to now. A date in the past gives 0 and true. The wait is capped
 // at 24 hours; an absent or unparseable header gives 0 and false.
 func ParseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	if v := h.Get("Retry-After-Ms"); v != "" {
+	if v := headerValue(h, "Retry-After-Ms"); v != "" {
 		if ms, ok := parseDecimal(v); ok {
 			return cappedWait(ms / 1e3), true
 		}
 	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
+	v := strings.TrimSpace(headerValue(h, "Retry-After"))
 	if v == "" {
 		return 0, false
 	}
@@ -151,11 +151,11 @@ var quotaHeaderNames = func() map[string]struct{ anthropic, openAI [3]string } {
 func anthropicQuota(h http.Header, kind string, now time.Time) Quota {
 	names := quotaHeaderNames[kind].anthropic
 	q := unsaidQuota()
-	q.Limit, _ = parseCount(h.Get(names[0]))
-	if n, ok := parseCount(h.Get(names[1])); ok {
+	q.Limit, _ = parseCount(headerValue(h, names[0]))
+	if n, ok := parseCount(headerValue(h, names[1])); ok {
 		q.Remaining = n
 	}
-	if v := strings.TrimSpace(h.Get(names[2])); v != "" {
+	if v := strings.TrimSpace(headerValue(h, names[2])); v != "" {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
 			q.Reset = until(t, now)
 		} else if secs, ok := parseDecimal(v); ok {
@@ -173,11 +173,11 @@ func anthropicQuota(h http.Header, kind string, now time.Time) Quota {
 func openAIQuota(h http.Header, kind string) Quota {
 	names := quotaHeaderNames[kind].openAI
 	q := unsaidQuota()
-	q.Limit, _ = parseCount(h.Get(names[0]))
-	if n, ok := parseCount(h.Get(names[1])); ok {
+	q.Limit, _ = parseCount(headerValue(h, names[0]))
+	if n, ok := parseCount(headerValue(h, names[1])); ok {
 		q.Remaining = n
 	}
-	if v := strings.TrimSpace(h.Get(names[2])); v != "" {
+	if v := strings.TrimSpace(headerValue(h, names[2])); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 			q.Reset = min(d, maxHeaderWait)
 		} else if secs, ok := parseDecimal(v); ok {
@@ -201,11 +201,11 @@ func openAIQuota(h http.Header, kind string) Quota {
 func ietfQuota(h http.Header, now time.Time) Quota {
 	q := unsaidQuota()
 	resetSaid := false
-	policy, ok := mostRestrictivePolicy(strings.Join(h.Values("Ratelimit-Policy"), ","))
+	policy, ok := mostRestrictivePolicy(strings.Join(h["Ratelimit-Policy"], ","))
 	if ok {
 		q.Limit, q.Window = policy.quota, policy.window
 	}
-	if v := strings.Join(h.Values("Ratelimit"), ","); v != "" {
+	if v := strings.Join(h["Ratelimit"], ","); v != "" {
 		r := readRateLimitField(v, policy.name)
 		if q.Limit == 0 && r.limit > 0 {
 			q.Limit = r.limit
@@ -218,7 +218,7 @@ func ietfQuota(h http.Header, now time.Time) Quota {
 		}
 	}
 	if q.Limit == 0 {
-		if it, ok := firstItem(h.Get("Ratelimit-Limit")); ok {
+		if it, ok := firstItem(headerValue(h, "Ratelimit-Limit")); ok {
 			q.Limit, _ = parseCount(it.value)
 			if q.Window == 0 {
 				q.Window = it.window()
@@ -226,13 +226,13 @@ func ietfQuota(h http.Header, now time.Time) Quota {
 		}
 	}
 	if q.Remaining < 0 {
-		if it, ok := firstItem(h.Get("Ratelimit-Remaining")); ok {
+		if it, ok := firstItem(headerValue(h, "Ratelimit-Remaining")); ok {
 			if n, ok := parseCount(it.value); ok {
 				q.Remaining = n
 			}
 		}
 	}
-	if v := strings.TrimSpace(h.Get("Ratelimit-Reset")); v != "" && !resetSaid {
+	if v := strings.TrimSpace(headerValue(h, "Ratelimit-Reset")); v != "" && !resetSaid {
 		// The drafts say delta seconds; some gateways send a Unix time.
 		q.Reset = parseGenericReset(v, now)
 	}
@@ -246,20 +246,20 @@ func ietfQuota(h http.Header, now time.Time) Quota {
 // skew, wins over Reset.
 func genericQuota(h http.Header, now time.Time) Quota {
 	q := unsaidQuota()
-	if it, ok := firstItem(h.Get("X-Ratelimit-Limit")); ok {
+	if it, ok := firstItem(headerValue(h, "X-Ratelimit-Limit")); ok {
 		q.Limit, _ = parseCount(it.value)
 		if q.Limit > 0 {
 			q.Window = it.window()
 		}
 	}
-	if it, ok := firstItem(h.Get("X-Ratelimit-Remaining")); ok {
+	if it, ok := firstItem(headerValue(h, "X-Ratelimit-Remaining")); ok {
 		if n, ok := parseCount(it.value); ok {
 			q.Remaining = n
 		}
 	}
-	if secs, ok := parseDecimal(h.Get("X-Ratelimit-Reset-After")); ok {
+	if secs, ok := parseDecimal(headerValue(h, "X-Ratelimit-Reset-After")); ok {
 		q.Reset = cappedWait(secs)
-	} else if v := strings.TrimSpace(h.Get("X-Ratelimit-Reset")); v != "" {
+	} else if v := strings.TrimSpace(headerValue(h, "X-Ratelimit-Reset")); v != "" {
 		q.Reset = parseGenericReset(v, now)
 	}
 	return q.clamp()
@@ -531,4 +531,14 @@ func readRateLimitField(v, policy string) rateLimitField {
 		}
 	}
 	return f
+}
+
+// headerValue is h.Get for a name already in canonical form, as every name
+// here is: a map lookup, without canonicalising the name on every response
+// (which cost more than the parsing on a busy Transport).
+func headerValue(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

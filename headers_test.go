@@ -461,3 +461,18 @@ func TestParseRateLimitHeadersClampsEveryQuota(t *testing.T) {
 		}
 	}
 }
+
+func TestHeaderNamesAreCanonical(t *testing.T) {
+	for _, names := range quotaHeaderNames {
+		for _, n := range append(names.anthropic[:], names.openAI[:]...) {
+			if n != http.CanonicalHeaderKey(n) {
+				t.Errorf("%q is not canonical (%q): headerValue would miss it", n, http.CanonicalHeaderKey(n))
+			}
+		}
+	}
+	for _, n := range []string{"Retry-After-Ms", "Retry-After", "Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset", "X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset-After", "X-Ratelimit-Reset", "Ratelimit", "Ratelimit-Policy"} {
+		if n != http.CanonicalHeaderKey(n) {
+			t.Errorf("%q is not canonical", n)
+		}
+	}
+}

@@ -50,7 +50,11 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		time.AfterFunc(drain, cancelCalls)
 	})()
 
-	prog := newProgress(cfg, p, &p.counts, p.total())
+	total := p.total()
+	if total > 0 {
+		p.seen.Reserve(max(int(min(total, 1<<31)), p.seen.Len()))
+	}
+	prog := newProgress(cfg, p, &p.counts, total)
 	defer prog.stop()
 	workers := cfg.Limits.Concurrency
 	if workers <= 0 {
@@ -187,9 +191,9 @@ func (p *plan) send(ctx context.Context, it Item) (response, error) {
 }
 
 func requestID(resp *http.Response) string {
-	for _, k := range []string{"x-request-id", "request-id"} {
-		if v := resp.Header.Get(k); v != "" {
-			return v
+	for _, k := range []string{"X-Request-Id", "Request-Id"} { // canonical: no Get
+		if v := resp.Header[k]; len(v) > 0 {
+			return v[0]
 		}
 	}
 	return ""

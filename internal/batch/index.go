@@ -37,6 +37,7 @@ type IDIndex struct {
 	hashes []uint64 // 0 marks an empty slot; idHash never returns 0
 	lines  []uint32 // lines[i] belongs to hashes[i]; 0 means unknown
 	n      int
+	free   func() // releases hashes and lines when they live off the heap
 }
 
 // idIndexMinSlots is the table size of the first Add; a power of two.
@@ -112,13 +113,16 @@ func (x *IDIndex) grow() {
 	if len(x.hashes) > 0 {
 		size = 2 * len(x.hashes)
 	}
-	old, oldLines := x.hashes, x.lines
-	x.hashes, x.lines = make([]uint64, size), make([]uint32, size)
+	old, oldLines, freeOld := x.hashes, x.lines, x.free
+	x.hashes, x.lines, x.free = allocSlots(size)
 	for j, h := range old {
 		if h != 0 {
 			i, _ := x.slot(h)
 			x.hashes[i], x.lines[i] = h, oldLines[j]
 		}
+	}
+	if freeOld != nil {
+		freeOld()
 	}
 }
 
