@@ -80,10 +80,10 @@ func ParseRateLimitHeaders(h http.Header, now time.Time) RateLimitInfo {
 		InputTokens:  unsaidQuota(),
 		OutputTokens: unsaidQuota(),
 	}
-	info.RetryAfter, info.HasRetryAfter = ParseRetryAfter(h, now)
-	if len(h) == 0 {
+	if !mayLimit(h) {
 		return info
 	}
+	info.RetryAfter, info.HasRetryAfter = ParseRetryAfter(h, now)
 	info.Requests = firstSaid(
 		anthropicQuota(h, "requests", now),
 		openAIQuota(h, "requests"),
@@ -533,6 +533,18 @@ func readRateLimitField(v, policy string) rateLimitField {
 	return f
 }
 
+// mayLimit reports whether h has any header this file reads: one pass
+// over a response's few headers, which spares the two dozen look-ups when
+// an API sends none.
+func mayLimit(h http.Header) bool {
+	for k := range h {
+		if strings.Contains(k, "Ratelimit") || strings.HasPrefix(k, "Retry-After") {
+			return true
+		}
+	}
+	return false
+}
+
 // headerValue is h.Get for a name already in canonical form, as every name
 // here is: a map lookup, without canonicalising the name on every response
 // (which cost more than the parsing on a busy Transport).
@@ -541,4 +553,10 @@ func headerValue(h http.Header, canonical string) string {
 		return v[0]
 	}
 	return ""
+}
+
+// said reports whether the headers said anything about limits.
+func (i RateLimitInfo) said() bool {
+	return i.HasRetryAfter || i.Requests.Known() || i.Tokens.Known() || i.InputTokens.Known() || i.OutputTokens.Known() ||
+		i.Requests.Reset > 0 || i.Tokens.Reset > 0 || i.InputTokens.Reset > 0 || i.OutputTokens.Reset > 0
 }

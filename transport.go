@@ -260,12 +260,16 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 		permit.Done(o)
 		return nil, o, err
 	}
-	info := ParseRateLimitHeaders(resp.Header, time.Now())
-	o := Outcome{Latency: latency, RateLimit: &info}
+	o := Outcome{Latency: latency}
+	if info := ParseRateLimitHeaders(resp.Header, time.Now()); info.said() {
+		o.RateLimit = &info
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Class = ClassOK
-		gate.learn(o) // now, not when the body ends: the next calls need it
-		o.RateLimit = nil
+		if o.RateLimit != nil {
+			gate.learn(o) // now, not when the body ends: the next calls need it
+			o.RateLimit = nil
+		}
 		hb := &heldBody{ReadCloser: resp.Body}
 		if t.Usage != nil {
 			hb.sample = &bodySample{}
