@@ -194,8 +194,10 @@ func (p *plan) transport() *sluice.Transport {
 		Limits:         limits,
 		Retry:          sluice.RetryPolicy{MaxAttempts: attempts},
 		AttemptTimeout: timeout,
-		Usage:          sluice.ScanUsage,
 		Cost:           func(r *http.Request) sluice.Cost { return costFrom(r.Context()) },
+	}
+	if p.preset != nil || !limits.Tokens.IsZero() || !limits.InputTokens.IsZero() || !limits.OutputTokens.IsZero() {
+		tr.Usage = sluice.ScanUsage // token budgets to settle
 	}
 	if p.preset != nil {
 		tr.Key = func(*http.Request) string { return p.preset.name } // one gate for the API
