@@ -67,7 +67,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		switch {
 		case r.Err == nil:
 			line := p.shape.success(r.Item, res.status, res.requestID, res.body, res.attempts, r.Elapsed)
-			if err := p.journal.Succeeded(line); err != nil {
+			if err := p.journal.SucceededID(r.Item.ID, line); err != nil {
 				stop(err)
 				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
 			}
