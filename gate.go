@@ -318,6 +318,9 @@ type Permit struct {
 // settles its token estimate with o.Usage, and feeds the outcome to limits
 // that learn from it. A zero o.Latency is measured from admission.
 func (p *Permit) Done(o Outcome) {
+	if p == nil {
+		return // admitted by no gate (RetryPolicy.Do with a nil gate)
+	}
 	if !p.finished.CompareAndSwap(false, true) {
 		return
 	}

@@ -184,10 +184,7 @@ func newRun[T, R any](ctx context.Context, p *Pool[T, R], fn func(context.Contex
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	gate := p.Gate
-	if gate == nil {
-		gate = NewGate()
-	}
+	gate := p.Gate // nil: no admission at all, not an empty gate to pass
 	ctx, cancel := context.WithCancel(ctx)
 	r := &run[T, R]{
 		p: p, fn: fn, ctx: ctx, cancel: cancel, gate: gate,
@@ -318,7 +315,9 @@ func (r *run[T, R]) do(j job[T]) Result[T, R] {
 
 func (r *run[T, R]) event(e Event) {
 	if r.p.OnEvent != nil {
-		e.Stats = r.gate.Stats()
+		if r.gate != nil {
+			e.Stats = r.gate.Stats()
+		}
 		r.p.OnEvent(e)
 	}
 }

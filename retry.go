@@ -149,7 +149,7 @@ type RetryPolicy struct {
 // classes end at once, throttled, overloaded and transient ones are
 // retried, and quota-exhausted halts the gate (every later Acquire fails
 // with an error matching ErrQuotaExhausted). When ctx ends, or the gate
-// refuses, Do returns that error.
+// refuses, Do returns that error. A nil gate admits every attempt at once.
 func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx context.Context) (Outcome, error)) (Outcome, int, error) {
 	return p.run(ctx, g, c, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		o, err := call(ctx)
@@ -172,14 +172,21 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 	var last Outcome
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		permit, err := g.Acquire(ctx, c)
-		if err != nil {
+		var permit *Permit // stays nil without a gate
+		if g != nil {
+			var err error
+			if permit, err = g.Acquire(ctx, c); err != nil {
+				return last, attempt - 1, err
+			}
+		} else if err := ctx.Err(); err != nil {
 			return last, attempt - 1, err
 		}
 		last, lastErr = call(ctx, permit)
 		switch {
 		case last.Class == ClassQuotaExhausted:
-			g.Halt(quotaError(lastErr))
+			if g != nil {
+				g.Halt(quotaError(lastErr))
+			}
 			return last, attempt, lastErr
 		case !last.Class.Retryable(), attempt >= maxAttempts:
 			return last, attempt, lastErr

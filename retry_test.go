@@ -168,3 +168,19 @@ func TestRetryPolicyCancelWhileBackingOff(t *testing.T) {
 		}
 	})
 }
+
+func TestRetryPolicyDoWithoutAGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		calls := 0
+		o, attempts, err := RetryPolicy{Backoff: Backoff{Base: time.Millisecond}}.Do(t.Context(), nil, Cost{}, func(context.Context) (Outcome, error) {
+			calls++
+			if calls < 3 {
+				return Outcome{Class: ClassTransient}, nil
+			}
+			return Outcome{}, nil
+		})
+		if o.Class != ClassOK || attempts != 3 || err != nil {
+			t.Fatalf("Do with a nil gate = %v, %d, %v; want ok after 3 attempts", o.Class, attempts, err)
+		}
+	})
+}
