@@ -69,7 +69,8 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
-	return Item{ID: id, Method: "POST", URL: u, Body: jsonCompact(body), Raw: body}, ""
+	compact := jsonCompact(body) // body aliases the line; Raw may not
+	return Item{ID: id, Method: "POST", URL: u, Body: compact, Raw: compact}, ""
 }
 
 // parseAnthropicLine turns an anthropic line into an item (without its
@@ -90,7 +91,8 @@ func (r *Reader) parseAnthropicLine(line []byte) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
-	return Item{ID: id, Method: "POST", URL: r.base + "/v1/messages", Body: jsonCompact(params), Raw: params}, ""
+	compact := jsonCompact(params) // params aliases the line; Raw may not
+	return Item{ID: id, Method: "POST", URL: r.base + "/v1/messages", Body: compact, Raw: compact}, ""
 }
 
 // customID returns the custom_id of a batch API line.

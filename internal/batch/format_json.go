@@ -18,6 +18,39 @@ import (
 // it stopped: at the 1-based byte it refused, or after the last one), another JSON value, or a member name
 // given twice (encoding/json would silently keep the last).
 func jsonObject(line []byte) (map[string]json.RawMessage, string) {
+	b := trimJSONSpace(line)
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return decodeJSONObject(line)
+	}
+	// A valid object: walk its members instead of decoding them, which
+	// costs a second pass and a copy of every value. The values alias
+	// line; callers copy what they keep. The walk is journal_lineid.go's,
+	// which on valid JSON cannot fail.
+	m := make(map[string]json.RawMessage, 8)
+	i := skipJSONSpace(b, 1)
+	if b[i] == '}' {
+		return m, ""
+	}
+	for {
+		end := skipJSONString(b, i)
+		name := memberName(b[i:end])
+		i = skipJSONSpace(b, skipJSONSpace(b, end)+1) // past the ':'
+		vEnd := skipJSONValue(b, i)
+		if _, repeated := m[name]; repeated {
+			return nil, fmt.Sprintf("repeated field %s", quoteInput(name))
+		}
+		m[name] = b[i:vEnd:vEnd]
+		i = skipJSONSpace(b, vEnd)
+		if b[i] == '}' {
+			return m, ""
+		}
+		i = skipJSONSpace(b, i+1) // past the ','
+	}
+}
+
+// decodeJSONObject is jsonObject through encoding/json, for the lines that
+// are not valid objects: its errors say where and why.
+func decodeJSONObject(line []byte) (map[string]json.RawMessage, string) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(line, &m); err != nil {
 		var syn *json.SyntaxError
@@ -37,9 +70,6 @@ func jsonObject(line []byte) (map[string]json.RawMessage, string) {
 	if m == nil {
 		return nil, "not a JSON object but null"
 	}
-	if countMembers(line) != len(m) {
-		return nil, fmt.Sprintf("repeated field %s", quoteInput(repeatedMember(line)))
-	}
 	return m, ""
 }
 
@@ -53,63 +83,32 @@ func withArticle(kind string) string {
 	return "a " + kind
 }
 
-// countMembers returns the number of members of the valid JSON object b,
-// counting each name as often as it appears: one ':' at depth 1 apiece.
-func countMembers(b []byte) int {
-	n, depth, inString := 0, 0, false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-		case ':':
-			if depth == 1 {
-				n++
-			}
-		}
+func trimJSONSpace(b []byte) []byte {
+	i, j := skipJSONSpace(b, 0), len(b)
+	for j > i && strings.IndexByte(" \t\n\r", b[j-1]) >= 0 {
+		j--
 	}
-	return n
+	return b[i:j]
 }
 
-// repeatedMember returns the first member name that the valid JSON object
-// b gives twice. It walks b again, so it runs only for lines known to
-// repeat one.
-func repeatedMember(b []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if _, err := dec.Token(); err != nil { // '{'
-		return ""
+// memberName returns the name a quoted member name in valid JSON stands
+// for; the names the formats know cost no allocation.
+func memberName(quoted []byte) string {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		var s string
+		json.Unmarshal(quoted, &s) // valid: cannot fail
+		return s
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		name, _ := tok.(string)
-		if seen[name] {
-			return name
-		}
-		seen[name] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return ""
+	for _, known := range knownMembers {
+		if string(inner) == known {
+			return known
 		}
 	}
-	return ""
+	return string(inner)
 }
+
+var knownMembers = [...]string{"id", "method", "url", "headers", "body", "custom_id", "params"}
 
 // unknownMember returns why m has a member not in known, if it has one.
 // Unknown members are refused rather than ignored: a misspelt "header"

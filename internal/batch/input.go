@@ -57,7 +57,7 @@ type Item struct {
 	// the output of the body template.
 	Body []byte
 	// Raw is, for openai and anthropic lines, the "body" or "params" object
-	// exactly as the line gives it (for estimating tokens); nil otherwise.
+	// (for estimating tokens): the same bytes as Body. It is nil otherwise.
 	Raw json.RawMessage
 }
 
