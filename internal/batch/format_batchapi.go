@@ -30,7 +30,8 @@ import (
 // parseOpenAILine turns an openai line into an item (without its line
 // number), or returns why it cannot be run.
 func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
-	m, reason := jsonObject(line)
+	m, reason := jsonObject(line, r.members)
+	r.members = m
 	if reason != "" {
 		return Item{}, reason
 	}
@@ -41,7 +42,7 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
-	if raw := m["method"]; present(raw) {
+	if raw := m.get("method"); present(raw) {
 		s, ok := jsonString(raw)
 		if !ok {
 			return Item{}, "method must be a string"
@@ -50,7 +51,7 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 			return Item{}, fmt.Sprintf("method %s: OpenAI batch requests must be POST", quoteInput(s))
 		}
 	}
-	raw := m["url"]
+	raw := m.get("url")
 	if !present(raw) {
 		return Item{}, "missing url"
 	}
@@ -76,7 +77,8 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 // parseAnthropicLine turns an anthropic line into an item (without its
 // line number), or returns why it cannot be run.
 func (r *Reader) parseAnthropicLine(line []byte) (Item, string) {
-	m, reason := jsonObject(line)
+	m, reason := jsonObject(line, r.members)
+	r.members = m
 	if reason != "" {
 		return Item{}, reason
 	}
@@ -96,8 +98,8 @@ func (r *Reader) parseAnthropicLine(line []byte) (Item, string) {
 }
 
 // customID returns the custom_id of a batch API line.
-func customID(m map[string]json.RawMessage) (string, string) {
-	raw := m["custom_id"]
+func customID(m jsonMembers) (string, string) {
+	raw := m.get("custom_id")
 	if !present(raw) {
 		return "", "missing custom_id"
 	}
@@ -112,8 +114,8 @@ func customID(m map[string]json.RawMessage) (string, string) {
 }
 
 // objectMember returns the member name of m, which must be a JSON object.
-func objectMember(m map[string]json.RawMessage, name string) (json.RawMessage, string) {
-	raw := m[name]
+func objectMember(m jsonMembers, name string) (json.RawMessage, string) {
+	raw := m.get(name)
 	switch {
 	case !present(raw):
 		return nil, "missing " + name

@@ -25,7 +25,8 @@ import (
 // parseHTTPLine turns an http line, number n, into an item, or returns
 // why it cannot be run.
 func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
-	m, reason := jsonObject(line)
+	m, reason := jsonObject(line, r.members)
+	r.members = m
 	if reason != "" {
 		return Item{}, reason
 	}
@@ -34,7 +35,7 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 	}
 	var it Item
 
-	switch raw := m["id"]; {
+	switch raw := m.get("id"); {
 	case !present(raw):
 		it.ID = strconv.Itoa(n)
 	case raw[0] == '"':
@@ -48,7 +49,7 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 		return Item{}, "id must be a string or a number"
 	}
 
-	if raw := m["body"]; present(raw) {
+	if raw := m.get("body"); present(raw) {
 		if s, ok := jsonString(raw); ok {
 			it.Body = []byte(s)
 		} else {
@@ -60,7 +61,7 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 	if it.Body != nil {
 		it.Method = "POST"
 	}
-	if raw := m["method"]; present(raw) {
+	if raw := m.get("method"); present(raw) {
 		s, ok := jsonString(raw)
 		if !ok {
 			return Item{}, "method must be a string"
@@ -70,7 +71,7 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 		}
 	}
 
-	raw := m["url"]
+	raw := m.get("url")
 	if !present(raw) {
 		return Item{}, "missing url"
 	}
@@ -85,7 +86,7 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 		return Item{}, reason
 	}
 
-	if it.Header, reason = parseHeaders(m["headers"]); reason != "" {
+	if it.Header, reason = parseHeaders(m.get("headers")); reason != "" {
 		return Item{}, reason
 	}
 	return it, ""

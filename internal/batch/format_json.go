@@ -13,20 +13,43 @@ import (
 // What the JSON line formats (http, openai, anthropic) share: a line is one
 // JSON object whose members are all known and each given once.
 
-// jsonObject decodes line as one JSON object and returns its members, or
-// the reason it is not one: invalid JSON (the decoder's message and where
-// it stopped: at the 1-based byte it refused, or after the last one), another JSON value, or a member name
-// given twice (encoding/json would silently keep the last).
-func jsonObject(line []byte) (map[string]json.RawMessage, string) {
+// jsonMembers are the members of one JSON object, in the order given. A
+// handful of members is faster to search than to put in a map.
+type jsonMembers []jsonMember
+
+type jsonMember struct {
+	name string
+	raw  json.RawMessage
+}
+
+// get returns the member called name, or nil.
+func (m jsonMembers) get(name string) json.RawMessage {
+	for _, x := range m {
+		if x.name == name {
+			return x.raw
+		}
+	}
+	return nil
+}
+
+// has reports whether m has a member called name.
+func (m jsonMembers) has(name string) bool { return m.get(name) != nil }
+
+// jsonObject reads line as one JSON object and appends its members to
+// scratch, or returns the reason it is not one: invalid JSON (the
+// decoder's message and where it stopped: at the 1-based byte it refused,
+// or after the last one), another JSON value, or a member name given twice
+// (encoding/json would silently keep the last). The values alias line;
+// callers copy what they keep.
+func jsonObject(line []byte, scratch jsonMembers) (jsonMembers, string) {
 	b := trimJSONSpace(line)
 	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
-		return decodeJSONObject(line)
+		return nil, notAnObject(line)
 	}
-	// A valid object: walk its members instead of decoding them, which
-	// costs a second pass and a copy of every value. The values alias
-	// line; callers copy what they keep. The walk is journal_lineid.go's,
-	// which on valid JSON cannot fail.
-	m := make(map[string]json.RawMessage, 8)
+	// A valid object: walk its members (with journal_lineid.go's walk,
+	// which cannot fail on valid JSON) instead of decoding them, which
+	// would cost a second pass and a copy of every value.
+	m := scratch[:0]
 	i := skipJSONSpace(b, 1)
 	if b[i] == '}' {
 		return m, ""
@@ -36,10 +59,10 @@ func jsonObject(line []byte) (map[string]json.RawMessage, string) {
 		name := memberName(b[i:end])
 		i = skipJSONSpace(b, skipJSONSpace(b, end)+1) // past the ':'
 		vEnd := skipJSONValue(b, i)
-		if _, repeated := m[name]; repeated {
+		if m.has(name) {
 			return nil, fmt.Sprintf("repeated field %s", quoteInput(name))
 		}
-		m[name] = b[i:vEnd:vEnd]
+		m = append(m, jsonMember{name, b[i:vEnd:vEnd]})
 		i = skipJSONSpace(b, vEnd)
 		if b[i] == '}' {
 			return m, ""
@@ -48,9 +71,9 @@ func jsonObject(line []byte) (map[string]json.RawMessage, string) {
 	}
 }
 
-// decodeJSONObject is jsonObject through encoding/json, for the lines that
-// are not valid objects: its errors say where and why.
-func decodeJSONObject(line []byte) (map[string]json.RawMessage, string) {
+// notAnObject says why line, which is not a valid JSON object, is not
+// one, in encoding/json's words.
+func notAnObject(line []byte) string {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(line, &m); err != nil {
 		var syn *json.SyntaxError
@@ -58,19 +81,19 @@ func decodeJSONObject(line []byte) (map[string]json.RawMessage, string) {
 		switch {
 		case errors.As(err, &syn):
 			if syn.Error() == "unexpected end of JSON input" {
-				return nil, fmt.Sprintf("invalid JSON: unexpected end of input (after byte %d)", syn.Offset)
+				return fmt.Sprintf("invalid JSON: unexpected end of input (after byte %d)", syn.Offset)
 			}
-			return nil, fmt.Sprintf("invalid JSON: %s (at byte %d)", syn.Error(), syn.Offset)
+			return fmt.Sprintf("invalid JSON: %s (at byte %d)", syn.Error(), syn.Offset)
 		case errors.As(err, &typ):
 			kind, _, _ := strings.Cut(typ.Value, " ")
-			return nil, "not a JSON object but " + withArticle(kind)
+			return "not a JSON object but " + withArticle(kind)
 		}
-		return nil, "invalid JSON: " + err.Error()
+		return "invalid JSON: " + err.Error()
 	}
 	if m == nil {
-		return nil, "not a JSON object but null"
+		return "not a JSON object but null"
 	}
-	return m, ""
+	return "invalid JSON"
 }
 
 func withArticle(kind string) string {
@@ -113,11 +136,11 @@ var knownMembers = [...]string{"id", "method", "url", "headers", "body", "custom
 // unknownMember returns why m has a member not in known, if it has one.
 // Unknown members are refused rather than ignored: a misspelt "header"
 // would otherwise send the request without its headers.
-func unknownMember(m map[string]json.RawMessage, known ...string) string {
+func unknownMember(m jsonMembers, known ...string) string {
 	var unknown []string
-	for name := range m {
-		if !slices.Contains(known, name) {
-			unknown = append(unknown, name)
+	for _, x := range m {
+		if !slices.Contains(known, x.name) {
+			unknown = append(unknown, x.name)
 		}
 	}
 	if len(unknown) == 0 {
@@ -147,15 +170,37 @@ func jsonString(raw json.RawMessage) (s string, ok bool) {
 	return s, json.Unmarshal(raw, &s) == nil
 }
 
-// jsonCompact returns raw, a valid JSON value, without insignificant
-// space.
+// jsonCompact returns a copy of raw, a valid JSON value, without
+// insignificant space.
 func jsonCompact(raw json.RawMessage) []byte {
+	if isCompact(raw) {
+		return slices.Clone(raw) // most lines: a copy costs less than Compact's scan
+	}
 	var b bytes.Buffer
 	b.Grow(len(raw))
 	if json.Compact(&b, raw) != nil {
-		return slices.Clone(raw) // cannot happen: raw was decoded
+		return slices.Clone(raw) // cannot happen: raw is valid
 	}
 	return b.Bytes()
+}
+
+// isCompact reports whether the valid JSON value raw has no white space
+// outside its strings.
+func isCompact(raw []byte) bool {
+	for i := 0; i < len(raw); {
+		switch raw[i] {
+		case '"':
+			i = skipJSONString(raw, i)
+			if i < 0 {
+				return false
+			}
+			continue
+		case ' ', '\t', '\n', '\r':
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // jsonNumberID formats a JSON number as an id the way [LineID] reads it

@@ -24,7 +24,7 @@ func FuzzJSONObject(f *testing.F) {
 		if !utf8.Valid(line) { // the reader refuses these before parsing
 			return
 		}
-		got, reason := jsonObject(line)
+		got, reason := jsonObject(line, nil)
 		var want map[string]json.RawMessage
 		err := json.Unmarshal(line, &want)
 		switch {
@@ -41,7 +41,11 @@ func FuzzJSONObject(f *testing.F) {
 		case reason != "":
 			t.Fatalf("jsonObject(%q) = %q, want the members %v", line, reason, want)
 		}
-		if !maps.EqualFunc(got, want, func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }) {
+		gotMap := map[string]json.RawMessage{}
+		for _, m := range got {
+			gotMap[m.name] = m.raw
+		}
+		if len(got) != len(want) || !maps.EqualFunc(gotMap, want, func(a, b json.RawMessage) bool { return bytes.Equal(a, b) }) {
 			t.Fatalf("jsonObject(%q) = %q, want %q", line, got, want)
 		}
 	})
@@ -66,4 +70,21 @@ func countNames(t *testing.T, line []byte) int {
 		n++
 	}
 	return n
+}
+
+// FuzzJSONCompact checks jsonCompact, with its shortcut for values that
+// are compact already, against json.Compact.
+func FuzzJSONCompact(f *testing.F) {
+	for _, s := range []string{`{"a": 1}`, `{"a":"b c"}`, `[1,2]`, `"x\" y"`, "{\"a\":\n1}", `1`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want bytes.Buffer
+		if json.Compact(&want, raw) != nil || len(raw) == 0 || raw[0] == ' ' || raw[len(raw)-1] == ' ' {
+			return // jsonCompact is given valid values as the walk cut them
+		}
+		if got := jsonCompact(raw); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("jsonCompact(%q) = %q, want %q", raw, got, want.Bytes())
+		}
+	})
 }

@@ -134,6 +134,8 @@ type Reader struct {
 	lines  *lineReader
 	csv    *csvInput // the csv state when format is csv
 	err    error     // sticky: io.EOF or the read error that stopped the reader
+
+	members jsonMembers // scratch for the JSON formats, reused line after line
 }
 
 // NewReader returns a Reader of r's items. It checks opts and returns an

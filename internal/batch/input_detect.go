@@ -47,14 +47,14 @@ func (r *Reader) detect(csvOpts bool) (Format, error) {
 // detectLine picks the format of the first line that matters, trimmed.
 func detectLine(t []byte, hasBase bool) (Format, bool) {
 	if t[0] == '{' {
-		m, reason := jsonObject(t)
+		m, reason := jsonObject(t, nil)
 		if reason != "" {
 			return FormatHTTP, true // http reports the line as it is
 		}
-		_, customID := m["custom_id"]
-		_, params := m["params"]
-		_, body := m["body"]
-		_, u := m["url"]
+		customID := m.has("custom_id")
+		params := m.has("params")
+		body := m.has("body")
+		u := m.has("url")
 		switch {
 		case customID && params:
 			return FormatAnthropic, true
