@@ -260,3 +260,41 @@ func TestClassOf(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolMoreReadyTellsWhenTheNextResultIsWaiting protects the hint a
+// batching consumer flushes on: true only when the next result can be
+// yielded at once, false when it may be a while.
+func TestPoolMoreReadyTellsWhenTheNextResultIsWaiting(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ordered bool
+		delays  []time.Duration // each item's run time
+		pause   time.Duration   // the consumer's pause after the first result
+		want    []bool          // MoreReady, in the order results come
+	}{
+		// 0 comes alone; 1 and 2 wait while the consumer pauses; 3 is
+		// still running when 2 is yielded.
+		{"unordered", false, []time.Duration{1, 2, 3, 50}, 10, []bool{false, true, false, false}},
+		// 1 and 2 finish first and wait for 0; 3 is still running.
+		{"ordered", true, []time.Duration{5, 1, 1, 50}, 0, []bool{true, true, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := &Pool[int, int]{Workers: len(tc.delays), Ordered: tc.ordered}
+				var got []bool
+				for r := range p.Run(t.Context(), count(len(tc.delays), nil), func(ctx context.Context, i int) (int, error) {
+					time.Sleep(tc.delays[i] * time.Millisecond)
+					return i, nil
+				}) {
+					got = append(got, r.MoreReady)
+					if len(got) == 1 {
+						time.Sleep(tc.pause * time.Millisecond)
+					}
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Errorf("MoreReady = %v, want %v", got, tc.want)
+				}
+			})
+		})
+	}
+}

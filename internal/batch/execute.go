@@ -17,6 +17,10 @@ import (
 // errInterrupted halts the gates when the run is asked to stop.
 var errInterrupted = errors.New("batch: interrupted")
 
+// flushEvery is the most lines the runner queues before writing them,
+// however fast results come.
+const flushEvery = 256
+
 // maxResponse is the largest response body kept for a results line.
 const maxResponse = 64 << 20
 
@@ -61,17 +65,28 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		workers = sluice.DefaultConcurrency
 	}
 	pool := &sluice.Pool[Item, response]{Workers: workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
+	// Lines are queued and written together when no other result is
+	// waiting, or every flushEvery lines: one write(2) for many results.
+	// An item counts as done only once its line is written.
+	queuedOK, queuedFailed := 0, 0
+	flush := func() error {
+		results, errs, err := p.journal.Flush()
+		p.counts.succeeded.Add(int64(results))
+		p.counts.failed.Add(int64(errs))
+		queuedOK, queuedFailed = 0, 0
+		return err
+	}
 	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
 		switch {
 		case r.Err == nil:
 			line := p.shape.success(r.Item, res.status, res.requestID, res.body, res.attempts, r.Elapsed)
-			if err := p.journal.SucceededID(r.Item.ID, line); err != nil {
+			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
 				stop(err)
 				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
 			}
-			p.counts.succeeded.Add(1)
+			queuedOK++
 			if res.usage != nil {
 				sum.InputTokens += int64(res.usage.InputTokens)
 				sum.OutputTokens += int64(res.usage.OutputTokens)
@@ -81,16 +96,25 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			sum.NotStarted++ // never sent, or cut off by the stop: the next run does it
 		default:
 			f := failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
-			if err := p.journal.Failed(p.shape.failure(r.Item, f)); err != nil {
+			if err := p.journal.QueueFailed(p.shape.failure(r.Item, f)); err != nil {
 				stop(err)
 				return p.finish(sum, begin), fmt.Errorf("batch: writing errors: %w", err)
 			}
-			p.counts.failed.Add(1)
+			queuedFailed++
 			if res.class == sluice.ClassQuotaExhausted && sum.Stopped == nil {
 				sum.Stopped = fmt.Errorf("the API's quota is exhausted: %s", f.Message)
 				stop(sum.Stopped)
 			}
 		}
+		if queuedOK+queuedFailed > 0 && (!r.MoreReady || queuedOK+queuedFailed >= flushEvery) {
+			if err := flush(); err != nil {
+				stop(err)
+				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
 	}
 	prog.stop()
 	sum = p.finish(sum, begin)

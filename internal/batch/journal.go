@@ -109,6 +109,9 @@ type Journal struct {
 	err            error // first failed write or sync; appends refuse after it
 	closed         bool
 
+	queuedResults, queuedErrors         []byte // lines + '\n' waiting for Flush
+	queuedResultLines, queuedErrorLines int
+
 	syncMu      sync.Mutex // one fsync pass at a time; guards filesClosed
 	filesClosed bool
 	syncs       atomic.Int64 // fsync passes that synced something, for tests
@@ -240,6 +243,9 @@ func (j *Journal) Resumed() int { return j.resumed }
 func (j *Journal) Close() error {
 	j.closeOnce.Do(func() {
 		j.mu.Lock()
+		if j.err == nil {
+			j.flushLocked() // lines queued and not yet written; an error stays in j.err
+		}
 		j.closed = true
 		j.mu.Unlock()
 		close(j.quit)

@@ -64,7 +64,7 @@ func (j *Journal) succeeded(id string, line []byte) error {
 	}
 	j.done.markDone(h)
 	j.pendingResults++
-	j.notePendingLocked()
+	j.notePendingLocked(j.pendingResults + j.pendingErrors - 1)
 	return nil
 }
 
@@ -85,7 +85,7 @@ func (j *Journal) Failed(line []byte) error {
 		return err
 	}
 	j.pendingErrors++
-	j.notePendingLocked()
+	j.notePendingLocked(j.pendingResults + j.pendingErrors - 1)
 	return nil
 }
 
@@ -113,23 +113,29 @@ func (j *Journal) usableLocked() error {
 	return j.err
 }
 
-// appendLocked writes line and '\n' with one Write, which for a regular
-// file is one write(2) unless that fails part way (os.File.Write retries a
-// short write only to report its error) or the line is over 1 GiB.
+// appendLocked writes line and '\n' with one Write.
 func (j *Journal) appendLocked(f *os.File, path string, size *int64, line []byte) error {
 	j.buf = append(append(j.buf[:0], line...), '\n')
-	n, err := f.Write(j.buf)
+	err := j.writeLocked(f, path, size, j.buf)
 	if cap(j.buf) > 1<<20 {
 		j.buf = nil // one huge line should not pin its buffer for the whole run
 	}
+	return err
+}
+
+// writeLocked writes whole lines with one Write, which for a regular file
+// is one write(2) unless that fails part way (os.File.Write retries a
+// short write only to report its error) or the lines are over 1 GiB.
+func (j *Journal) writeLocked(f *os.File, path string, size *int64, lines []byte) error {
+	n, err := f.Write(lines)
 	if err == nil {
 		*size += int64(n)
 		return nil
 	}
 	j.err = fmt.Errorf("batch: %s: %w", path, err)
 	if n > 0 {
-		// Cut the partial line now, or the next run would find it in the
-		// middle of the file if anything were appended after it.
+		// Cut the partial lines now, or the next run would find a torn one
+		// in the middle of the file if anything were appended after it.
 		if terr := f.Truncate(*size); terr != nil {
 			j.err = fmt.Errorf("batch: %s: %w (and cutting the partial line: %v)", path, err, terr)
 		}
@@ -137,14 +143,16 @@ func (j *Journal) appendLocked(f *os.File, path string, size *int64, line []byte
 	return j.err
 }
 
-func (j *Journal) notePendingLocked() {
+// notePendingLocked tells the sync loop about appends that took the
+// pending count from before to what it is now.
+func (j *Journal) notePendingLocked(before int) {
 	switch pending := j.pendingResults + j.pendingErrors; {
 	case pending >= j.syncBatch:
 		select {
 		case j.batchFull <- struct{}{}:
 		default:
 		}
-	case pending == 1:
+	case before == 0 && pending > 0:
 		select {
 		case j.firstPending <- struct{}{}:
 		default:

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Sync fsyncs both files now. It returns the first error the journal met,
+// Sync fsyncs both files now (queued lines are written by Flush and Close,
+// not by Sync). It returns the first error the journal met,
 // if any, even from an earlier background sync.
 func (j *Journal) Sync() error {
 	if err := j.syncPending(true); err != nil {

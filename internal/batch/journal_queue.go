@@ -1,0 +1,101 @@
+package batch
+
+import "fmt"
+
+// Appending many lines with one write(2) each costs a system call a line,
+// which at tens of thousands of results a second is a good part of a
+// run's time. The queue lets the runner hand over lines as they come and
+// write them together: QueueSucceeded and QueueFailed keep them in memory,
+// Flush writes each file's queue with one write(2). The guarantees of
+// Succeeded hold if the caller reports an item as done only after the
+// Flush that wrote its line returned: a kill before that loses lines that
+// were never reported (their items run again), and one during the write
+// leaves complete lines, which count as done, and at most one torn line,
+// which OpenJournal cuts.
+
+// maxQueue is how many bytes of queued lines a Flush may leave in memory
+// for reuse; a larger queue is let go.
+const maxQueue = 1 << 20
+
+// QueueSucceeded queues a results line the caller built, as valid JSON
+// without a '\n', whose id it knows (as SucceededID), to be written by the
+// next Flush. The id counts as done at once, so it cannot be queued twice.
+func (j *Journal) QueueSucceeded(id string, line []byte) error {
+	if len(line)+1 > j.maxLine {
+		return fmt.Errorf("batch: %s: a line of %d bytes is over the %d-byte limit", j.resultsPath, len(line)+1, j.maxLine)
+	}
+	h := idHash(id)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usableLocked(); err != nil {
+		return err
+	}
+	if j.done.isDone(h) {
+		return fmt.Errorf("batch: %s: id %q: %w", j.resultsPath, id, ErrAlreadySucceeded)
+	}
+	j.done.markDone(h)
+	j.queuedResults = append(append(j.queuedResults, line...), '\n')
+	j.queuedResultLines++
+	return nil
+}
+
+// QueueFailed queues an errors line, without its '\n', to be written by
+// the next Flush.
+func (j *Journal) QueueFailed(line []byte) error {
+	if err := checkJournalLine(j.errorsPath, line); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usableLocked(); err != nil {
+		return err
+	}
+	j.queuedErrors = append(append(j.queuedErrors, line...), '\n')
+	j.queuedErrorLines++
+	return nil
+}
+
+// Flush writes the queued lines, each file's with one write(2), and
+// returns how many results and errors lines it wrote. After a failed
+// write it returns that error for good, having written nothing of the
+// file that failed.
+func (j *Journal) Flush() (results, errors int, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.usableLocked(); err != nil {
+		return 0, 0, err
+	}
+	return j.flushLocked()
+}
+
+func (j *Journal) flushLocked() (results, errors int, err error) {
+	before := j.pendingResults + j.pendingErrors
+	if len(j.queuedResults) > 0 {
+		if err := j.writeLocked(j.resultsFile, j.resultsPath, &j.resultsSize, j.queuedResults); err != nil {
+			return 0, 0, err
+		}
+		results = j.queuedResultLines
+		j.pendingResults += results
+	}
+	if len(j.queuedErrors) > 0 {
+		if err := j.writeLocked(j.errorsFile, j.errorsPath, &j.errorsSize, j.queuedErrors); err != nil {
+			j.notePendingLocked(before)
+			return results, 0, err
+		}
+		errors = j.queuedErrorLines
+		j.pendingErrors += errors
+	}
+	j.queuedResults, j.queuedResultLines = reuse(j.queuedResults), 0
+	j.queuedErrors, j.queuedErrorLines = reuse(j.queuedErrors), 0
+	if results+errors > 0 {
+		j.notePendingLocked(before)
+	}
+	return results, errors, nil
+}
+
+func reuse(b []byte) []byte {
+	if cap(b) > maxQueue {
+		return nil
+	}
+	return b[:0]
+}
