@@ -55,11 +55,6 @@ type Result[T, R any] struct {
 	Class    Class // ClassOK when Err is nil
 	Attempts int
 	Elapsed  time.Duration // from the first attempt's admission to the end
-	// MoreReady reports whether another result was waiting to be yielded
-	// when this one was. A consumer that batches its work (writes,
-	// flushes) does it when MoreReady is false: the next result may be a
-	// while.
-	MoreReady bool
 }
 
 // EventKind says what an Event reports.
@@ -147,7 +142,6 @@ func (p *Pool[T, R]) Run(ctx context.Context, items iter.Seq[T], fn func(context
 			r.yieldInOrder(yield)
 		} else {
 			for res := range r.results {
-				res.MoreReady = len(r.results) > 0
 				if !yield(res) {
 					return
 				}
@@ -344,7 +338,6 @@ func (r *run[T, R]) yieldInOrder(yield func(Result[T, R]) bool) {
 			delete(pending, next)
 			next++
 			<-r.window
-			_, ready.MoreReady = pending[next] // only the next in order is sure to come at once
 			if !yield(ready) {
 				return
 			}

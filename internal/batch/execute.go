@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -17,9 +18,12 @@ import (
 // errInterrupted halts the gates when the run is asked to stop.
 var errInterrupted = errors.New("batch: interrupted")
 
-// flushEvery is the most lines the runner queues before writing them,
-// however fast results come.
-const flushEvery = 256
+// The runner writes queued lines when flushEvery of them are waiting, and
+// at the latest flushInterval after its last write.
+const (
+	flushEvery    = 256
+	flushInterval = 5 * time.Millisecond
+)
 
 // maxResponse is the largest response body kept for a results line.
 const maxResponse = 64 << 20
@@ -65,17 +69,17 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		workers = sluice.DefaultConcurrency
 	}
 	pool := &sluice.Pool[Item, response]{Workers: workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
-	// Lines are queued and written together when no other result is
-	// waiting, or every flushEvery lines: one write(2) for many results.
+	// Lines are queued and written together, every flushEvery lines or
+	// flushInterval after the last write: one write(2) for many results.
 	// An item counts as done only once its line is written.
-	queuedOK, queuedFailed := 0, 0
 	flush := func() error {
 		results, errs, err := p.journal.Flush()
 		p.counts.succeeded.Add(int64(results))
 		p.counts.failed.Add(int64(errs))
-		queuedOK, queuedFailed = 0, 0
 		return err
 	}
+	stopFlushing := p.flushPeriodically(flushInterval, flush)
+	defer stopFlushing()
 	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
@@ -86,7 +90,6 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				stop(err)
 				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
 			}
-			queuedOK++
 			if res.usage != nil {
 				sum.InputTokens += int64(res.usage.InputTokens)
 				sum.OutputTokens += int64(res.usage.OutputTokens)
@@ -100,19 +103,19 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				stop(err)
 				return p.finish(sum, begin), fmt.Errorf("batch: writing errors: %w", err)
 			}
-			queuedFailed++
 			if res.class == sluice.ClassQuotaExhausted && sum.Stopped == nil {
 				sum.Stopped = fmt.Errorf("the API's quota is exhausted: %s", f.Message)
 				stop(sum.Stopped)
 			}
 		}
-		if queuedOK+queuedFailed > 0 && (!r.MoreReady || queuedOK+queuedFailed >= flushEvery) {
+		if p.journal.Queued() >= flushEvery {
 			if err := flush(); err != nil {
 				stop(err)
 				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
 			}
 		}
 	}
+	stopFlushing()
 	if err := flush(); err != nil {
 		return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
 	}
@@ -128,6 +131,30 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		sum.Stopped = errors.New("interrupted")
 	}
 	return sum, nil
+}
+
+// flushPeriodically calls flush every interval, on a goroutine, until the
+// returned stop is called; stop waits for it and may be called twice.
+func (p *plan) flushPeriodically(interval time.Duration, flush func() error) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				flush() // an error stays in the journal: the next append reports it
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(quit) })
+		<-done
+	}
 }
 
 // finish fills in the summary's totals.

@@ -55,6 +55,13 @@ func (j *Journal) QueueFailed(line []byte) error {
 	return nil
 }
 
+// Queued returns how many lines are queued.
+func (j *Journal) Queued() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.queuedResultLines + j.queuedErrorLines
+}
+
 // Flush writes the queued lines, each file's with one write(2), and
 // returns how many results and errors lines it wrote. After a failed
 // write it returns that error for good, having written nothing of the
