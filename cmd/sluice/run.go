@@ -109,8 +109,9 @@ everything done so far saved.`,
 }
 
 // interruptible returns a context ended by the first SIGINT or SIGTERM; a
-// second one exits at once with code 3. Results are written one whole line
-// per write, so exiting mid-run tears none.
+// second one exits at once with code 3. Results are written whole lines at
+// a time and counted only once written, so exiting mid-run loses none that
+// was reported; a line cut by the exit is repaired by the next run.
 func interruptible(parent context.Context, cmd *cobra.Command) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 2)
