@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -211,8 +213,12 @@ func (p *plan) send(ctx context.Context, it Item) (response, error) {
 	if err != nil {
 		return response{class: sluice.ClassFatal}, sluice.Permanent(err)
 	}
-	resp, err := p.client.Do(req)
+	// Straight to the Transport: an http.Client would only copy the
+	// header for redirects, which are not followed here, and cost about
+	// as much as the rest of this function.
+	resp, err := p.tr.RoundTrip(req)
 	if err != nil {
+		err = &url.Error{Op: opName(req.Method), URL: it.URL, Err: err} // as http.Client says it
 		class := sluice.ClassOf(err)
 		if info.Attempts > 0 {
 			class = info.Class
@@ -239,6 +245,11 @@ func (p *plan) send(ctx context.Context, it Item) (response, error) {
 		r.usage = sluice.ScanUsage(resp, body, body)
 	}
 	return r, nil
+}
+
+// opName is how http.Client names a method in its errors: "Get", "Post".
+func opName(method string) string {
+	return method[:1] + strings.ToLower(method[1:])
 }
 
 func requestID(resp *http.Response) string {

@@ -26,7 +26,6 @@ type plan struct {
 	journal *Journal
 	seen    *IDIndex
 	header  http.Header
-	client  *http.Client
 	tr      *sluice.Transport
 	shape   shape
 	counts  counts
@@ -115,7 +114,6 @@ func newPlan(cfg *Config) (*plan, error) {
 	}
 	p.seen = p.journal.Done()
 	p.tr = p.transport()
-	p.client = &http.Client{Transport: p.tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return p, nil
 }
 

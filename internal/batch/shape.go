@@ -38,6 +38,9 @@ func shapeFor(f Format) shape {
 // bodyJSON returns body as JSON: itself when it is JSON, else a string.
 func bodyJSON(body []byte) json.RawMessage {
 	if len(body) > 0 && json.Valid(body) {
+		if t := trimJSONSpace(body); isCompact(t) {
+			return t // most APIs' bodies: no second scan, no copy
+		}
 		return compact(body)
 	}
 	if !utf8.Valid(body) {
