@@ -113,11 +113,12 @@ func (e *permanentError) Unwrap() error { return e.err }
 // context cancellation is ClassCanceled; anything else is classified as a
 // network error would be (Classify), which makes unknown errors transient.
 func ClassOf(err error) Class {
+	if err == nil {
+		return ClassOK // before the errors.As targets, which escape: every success comes here
+	}
 	var se *StatusError
 	var pe *permanentError
 	switch {
-	case err == nil:
-		return ClassOK
 	case errors.As(err, &pe):
 		return ClassFatal
 	case errors.As(err, &se):

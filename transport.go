@@ -265,7 +265,8 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 	}
 	o := Outcome{Latency: latency}
 	if info := ParseRateLimitHeaders(resp.Header, time.Now()); info.said() {
-		o.RateLimit = &info
+		said := info // a copy, so that info stays off the heap when nothing was said
+		o.RateLimit = &said
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Class = ClassOK

@@ -235,7 +235,7 @@ func (c *csvInput) item(fields []string, start int) (Item, string) {
 		return Item{}, `empty "url" column`
 	}
 	var reason string
-	if it.URL, reason = resolveURL(u, c.r.base); reason != "" {
+	if it.URL, it.parsedURL, reason = resolveURL(u, c.r.base); reason != "" {
 		return Item{}, reason
 	}
 	if c.body != nil {

@@ -62,7 +62,7 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 	case !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//"):
 		return Item{}, fmt.Sprintf(`url %s must be a path starting with "/", such as "/v1/chat/completions"`, quoteInput(path))
 	}
-	u, reason := resolveURL(path, r.base)
+	u, parsed, reason := resolveURL(path, r.base)
 	if reason != "" {
 		return Item{}, reason
 	}
@@ -71,7 +71,7 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 		return Item{}, reason
 	}
 	compact := jsonCompact(body) // body aliases the line; Raw may not
-	return Item{ID: id, Method: "POST", URL: u, Body: compact, Raw: compact}, ""
+	return Item{ID: id, Method: "POST", URL: u, Body: compact, Raw: compact, parsedURL: parsed}, ""
 }
 
 // parseAnthropicLine turns an anthropic line into an item (without its
@@ -94,7 +94,10 @@ func (r *Reader) parseAnthropicLine(line []byte) (Item, string) {
 		return Item{}, reason
 	}
 	compact := jsonCompact(params) // params aliases the line; Raw may not
-	return Item{ID: id, Method: "POST", URL: r.base + "/v1/messages", Body: compact, Raw: compact}, ""
+	if r.messagesURL == nil {
+		_, r.messagesURL, _ = resolveURL("/v1/messages", r.base) // the base was checked
+	}
+	return Item{ID: id, Method: "POST", URL: r.base + "/v1/messages", Body: compact, Raw: compact, parsedURL: r.messagesURL}, ""
 }
 
 // customID returns the custom_id of a batch API line.

@@ -82,7 +82,7 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 	case s == "":
 		return Item{}, "empty url"
 	}
-	if it.URL, reason = resolveURL(s, r.base); reason != "" {
+	if it.URL, it.parsedURL, reason = resolveURL(s, r.base); reason != "" {
 		return Item{}, reason
 	}
 

@@ -12,9 +12,9 @@ import (
 // parseURLLine turns a urls line, number n, into an item, or returns why
 // it cannot be run.
 func (r *Reader) parseURLLine(line []byte, n int) (Item, string) {
-	u, reason := resolveURL(string(bytes.TrimSpace(line)), r.base)
+	u, parsed, reason := resolveURL(string(bytes.TrimSpace(line)), r.base)
 	if reason != "" {
 		return Item{}, reason
 	}
-	return Item{ID: strconv.Itoa(n), Method: "GET", URL: u}, ""
+	return Item{ID: strconv.Itoa(n), Method: "GET", URL: u, parsedURL: parsed}, ""
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -59,6 +60,11 @@ type Item struct {
 	// Raw is, for openai and anthropic lines, the "body" or "params" object
 	// (for estimating tokens): the same bytes as Body. It is nil otherwise.
 	Raw json.RawMessage
+
+	// parsedURL is URL parsed, when the reader made the item: the request
+	// is built from it rather than parsing URL a second time. Items share
+	// it (anthropic) and nothing may change it.
+	parsedURL *url.URL
 }
 
 // BadLine is a line (or CSV record) of the input that cannot be run. The
@@ -135,7 +141,8 @@ type Reader struct {
 	csv    *csvInput // the csv state when format is csv
 	err    error     // sticky: io.EOF or the read error that stopped the reader
 
-	members jsonMembers // scratch for the JSON formats, reused line after line
+	members     jsonMembers // scratch for the JSON formats, reused line after line
+	messagesURL *url.URL    // anthropic: base + /v1/messages, parsed once
 }
 
 // NewReader returns a Reader of r's items. It checks opts and returns an

@@ -95,18 +95,19 @@ func validHeaderValue(v string) bool {
 	return true
 }
 
-// resolveURL returns the absolute URL of s: s itself when it is an
-// absolute http or https URL, base + s when s is a path starting with "/".
+// resolveURL returns the absolute URL of s, as text and parsed: s itself
+// when it is an absolute http or https URL, base + s when s is a path
+// starting with "/".
 // Anything else is a reason: a relative URL of another form, a relative
 // URL without base, another scheme, no host, white space (which in a URL
 // is more likely two fields than one), or a URL that does not parse.
-func resolveURL(s, base string) (string, string) {
+func resolveURL(s, base string) (string, *url.URL, string) {
 	if strings.ContainsAny(s, " \t\r\n\v\f") {
-		return "", fmt.Sprintf("URL %s contains white space", quoteInput(s))
+		return "", nil, fmt.Sprintf("URL %s contains white space", quoteInput(s))
 	}
 	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") {
 		if base == "" {
-			return "", fmt.Sprintf("relative URL %s needs --base-url", quoteInput(s))
+			return "", nil, fmt.Sprintf("relative URL %s needs --base-url", quoteInput(s))
 		}
 		s = base + s
 	}
@@ -116,17 +117,18 @@ func resolveURL(s, base string) (string, string) {
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner
 		}
-		return "", fmt.Sprintf("bad URL %s: %v", quoteInput(s), err)
+		return "", nil, fmt.Sprintf("bad URL %s: %v", quoteInput(s), err)
 	case u.Scheme == "" && u.Host != "":
-		return "", fmt.Sprintf("URL %s has no scheme (want http or https)", quoteInput(s))
+		return "", nil, fmt.Sprintf("URL %s has no scheme (want http or https)", quoteInput(s))
 	case u.Scheme == "":
-		return "", fmt.Sprintf(`URL %s is neither absolute (http://...) nor a path starting with "/"`, quoteInput(s))
+		return "", nil, fmt.Sprintf(`URL %s is neither absolute (http://...) nor a path starting with "/"`, quoteInput(s))
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Sprintf("unsupported URL scheme %s (want http or https)", quoteInput(u.Scheme))
+		return "", nil, fmt.Sprintf("unsupported URL scheme %s (want http or https)", quoteInput(u.Scheme))
 	case u.Host == "":
-		return "", fmt.Sprintf("URL %s has no host", quoteInput(s))
+		return "", nil, fmt.Sprintf("URL %s has no host", quoteInput(s))
 	}
-	return s, ""
+	u.Host = strings.TrimSuffix(u.Host, ":") // as http.NewRequest does: "host:" is "host"
+	return s, u, ""
 }
 
 // checkBaseURL validates InputOptions.BaseURL and returns it without its

@@ -38,6 +38,10 @@ func drain(t *testing.T, r *Reader) []any {
 		case err != nil:
 			t.Fatalf("Next: %v", err)
 		default:
+			if it.parsedURL == nil || it.parsedURL.Host == "" {
+				t.Fatalf("item on line %d: URL %q not kept parsed", it.Line, it.URL)
+			}
+			it.parsedURL = nil // the wanted items leave it out
 			got = append(got, it)
 		}
 	}

@@ -37,7 +37,7 @@ type JournalOptions struct {
 	// last sync. Zero or less means 200ms.
 	SyncEvery time.Duration
 	// SyncBatch syncs as soon as this many lines are pending, whatever
-	// SyncEvery says. Zero or less means 256.
+	// SyncEvery says. Zero or less means 1024.
 	SyncBatch int
 
 	// MaxLine is the longest results line, '\n' included, that Succeeded
@@ -48,7 +48,7 @@ type JournalOptions struct {
 
 const (
 	defaultSyncEvery = 200 * time.Millisecond
-	defaultSyncBatch = 256
+	defaultSyncBatch = 1024
 	defaultMaxLine   = 64 << 20
 )
 

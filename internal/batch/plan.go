@@ -221,9 +221,16 @@ func (p *plan) request(ctx context.Context, it Item) (*http.Request, error) {
 	if it.Body != nil {
 		body = bytes.NewReader(it.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, it.Method, it.URL, body)
+	target := it.URL
+	if it.parsedURL != nil {
+		target = "" // parsed already: set below rather than parsed again
+	}
+	req, err := http.NewRequestWithContext(ctx, it.Method, target, body)
 	if err != nil {
 		return nil, err
+	}
+	if it.parsedURL != nil {
+		req.URL, req.Host = it.parsedURL, it.parsedURL.Host
 	}
 	for k, vs := range p.header {
 		req.Header[k] = vs

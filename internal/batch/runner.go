@@ -152,16 +152,16 @@ func (p *plan) items(ctx context.Context) iter.Seq[Item] {
 	return func(yield func(Item) bool) {
 		for ctx.Err() == nil {
 			it, err := p.reader.Next()
-			var bad *BadLine
-			switch {
-			case errors.As(err, &bad):
-				p.counts.bad.Add(1)
-				p.reportBad(*bad)
-				continue
-			case err == io.EOF:
-				return
-			case err != nil:
-				p.readErr.Store(&err)
+			if err != nil {
+				if bad := (*BadLine)(nil); errors.As(err, &bad) {
+					p.counts.bad.Add(1)
+					p.reportBad(*bad)
+					continue
+				}
+				if err != io.EOF {
+					readErr := err // not &err: that would put err on the heap for every line
+					p.readErr.Store(&readErr)
+				}
 				return
 			}
 			switch sight, first := p.seen.See(it.ID, it.Line); sight {
