@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -67,6 +68,7 @@ everything done so far saved.`,
 				cfg.Retries = -1 // batch.Config's 0 means the default
 			}
 
+			collectLessOften()
 			ctx, stop := interruptible(cmd.Context(), cmd)
 			defer stop()
 			sum, err := batch.Run(ctx, cfg)
@@ -106,6 +108,17 @@ everything done so far saved.`,
 	f.StringVar(&cfg.Key, "key", "", "names the shared limit in Redis (not yet supported)")
 	f.BoolVar(&cfg.DryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	return cmd
+}
+
+// collectLessOften gives the garbage collector twice its usual headroom,
+// unless GOGC says otherwise. The runner's live heap is a few MiB (the id
+// index lives off the Go heap), so by default the collector runs after
+// every few MiB of per-request garbage; at GOGC=200 a run costs about 7%
+// less CPU for about 4 MiB more (bench/cmd/runbench -child-env GOGC=200).
+func collectLessOften() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 }
 
 // interruptible returns a context ended by the first SIGINT or SIGTERM; a
