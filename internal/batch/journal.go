@@ -89,8 +89,10 @@ const (
 // Fsyncs run on a goroutine the Journal owns (Close waits for it), so
 // appends never wait for the disk. An append costs a validation and an id
 // scan of the line (about 200 MB/s together) and one write(2): about 4 µs
-// for a 200-byte line (BenchmarkJournalSucceeded). The zero value is not
-// usable; call OpenJournal.
+// for a 200-byte line (BenchmarkJournalSucceeded). QueueSucceeded,
+// QueueFailed and Flush (journal_queue.go) write many lines with one
+// write(2), for runs that finish thousands of items a second. The zero
+// value is not usable; call OpenJournal.
 type Journal struct {
 	resultsFile, errorsFile *os.File
 	resultsPath, errorsPath string
