@@ -35,18 +35,6 @@ func (j *Journal) Succeeded(line []byte) error {
 	return j.succeeded(id, line)
 }
 
-// SucceededID is Succeeded for a line the caller built itself, as valid
-// JSON without a '\n', whose id it knows: it skips reading the line again,
-// which costs more than writing it. A line that is not what it claims
-// would be refused by the next OpenJournal, so only the runner's own lines
-// belong here.
-func (j *Journal) SucceededID(id string, line []byte) error {
-	if len(line)+1 > j.maxLine {
-		return fmt.Errorf("batch: %s: a line of %d bytes is over the %d-byte limit", j.resultsPath, len(line)+1, j.maxLine)
-	}
-	return j.succeeded(id, line)
-}
-
 // succeeded appends a checked line whose id is id.
 func (j *Journal) succeeded(id string, line []byte) error {
 	h := idHash(id)
