@@ -245,9 +245,9 @@ func (g *Gate) Halt(err error) {
 		return
 	}
 	g.halted = err
-	for e := g.waiters.l.Front(); e != nil; e = e.Next() {
+	for w := g.waiters.front(); w != nil; w = w.next {
 		select {
-		case e.Value.(*waiter).ready <- struct{}{}:
+		case w.ready <- struct{}{}:
 		default:
 		}
 	}

@@ -1,52 +1,69 @@
 package sluice
 
-import "container/list"
-
-// A waiter is one blocked caller in a waitQueue.
+// A waiter is one blocked caller in a waitQueue. Its links make the queue
+// intrusive: joining the line allocates nothing beyond the waiter itself.
 type waiter struct {
 	priority int
 	n        int           // what it asks for (Semaphore weight)
 	ready    chan struct{} // Semaphore: closed on grant; Gate: a wake-up, buffered 1
-	elem     *list.Element
+
+	prev, next *waiter
+	queued     bool
 }
 
 // waitQueue orders waiters by priority, highest first, and by arrival
 // within a priority. It is not safe for concurrent use: its owner's mutex
 // guards it.
 type waitQueue struct {
-	l list.List
+	head, tail *waiter
+	n          int
 }
 
 // push adds w behind every waiter of the same or higher priority. Scanning
 // from the back makes the common case, one priority, O(1).
 func (q *waitQueue) push(w *waiter) {
-	for e := q.l.Back(); e != nil; e = e.Prev() {
-		if e.Value.(*waiter).priority >= w.priority {
-			w.elem = q.l.InsertAfter(w, e)
-			return
-		}
+	at := q.tail
+	for at != nil && at.priority < w.priority {
+		at = at.prev
 	}
-	w.elem = q.l.PushFront(w)
+	w.prev = at // w goes right after at, or first when at is nil
+	if at == nil {
+		w.next, q.head = q.head, w
+	} else {
+		w.next, at.next = at.next, w
+	}
+	if w.next == nil {
+		q.tail = w
+	} else {
+		w.next.prev = w
+	}
+	w.queued = true
+	q.n++
 }
 
 // remove takes w out of the queue; it reports whether w was at the front.
 func (q *waitQueue) remove(w *waiter) (wasFront bool) {
-	if w.elem == nil {
+	if !w.queued {
 		return false
 	}
-	wasFront = q.l.Front() == w.elem
-	q.l.Remove(w.elem)
-	w.elem = nil
+	wasFront = q.head == w
+	if w.prev == nil {
+		q.head = w.next
+	} else {
+		w.prev.next = w.next
+	}
+	if w.next == nil {
+		q.tail = w.prev
+	} else {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next, w.queued = nil, nil, false
+	q.n--
 	return wasFront
 }
 
 // front returns the first waiter, or nil.
-func (q *waitQueue) front() *waiter {
-	if e := q.l.Front(); e != nil {
-		return e.Value.(*waiter)
-	}
-	return nil
-}
+func (q *waitQueue) front() *waiter { return q.head }
 
 // len returns the number of waiters.
-func (q *waitQueue) len() int { return q.l.Len() }
+func (q *waitQueue) len() int { return q.n }
