@@ -62,11 +62,17 @@ func compact(b []byte) json.RawMessage {
 // canonical form of an integer is written bare; "007" or "+5" stay
 // strings, and both forms read back (LineID) as the same text.
 func idJSON(id string) json.RawMessage {
-	if n, err := strconv.ParseInt(id, 10, 64); err == nil && strconv.FormatInt(n, 10) == id {
-		return json.RawMessage(id)
+	return appendIDJSON(nil, id)
+}
+
+// appendIDJSON appends idJSON(id) to b.
+func appendIDJSON(b []byte, id string) []byte {
+	var digits [20]byte
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && string(strconv.AppendInt(digits[:0], n, 10)) == id {
+		return append(b, id...)
 	}
-	b, _ := json.Marshal(id)
-	return b
+	q, _ := json.Marshal(id)
+	return append(b, q...)
 }
 
 func mustJSON(v any) []byte {
@@ -86,7 +92,7 @@ func (httpShape) success(it Item, status int, _ string, body []byte, attempts in
 	b := bodyJSON(body)
 	line := make([]byte, 0, len(b)+len(it.ID)+80)
 	line = append(line, `{"id":`...)
-	line = append(line, idJSON(it.ID)...)
+	line = appendIDJSON(line, it.ID)
 	line = append(line, `,"status":`...)
 	line = strconv.AppendInt(line, int64(status), 10)
 	line = append(line, `,"body":`...)

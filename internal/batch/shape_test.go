@@ -17,3 +17,20 @@ func TestBodyJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestIDJSON(t *testing.T) {
+	for _, tc := range []struct{ id, want string }{
+		{"42", `42`},
+		{"-5", `-5`},
+		{"0", `0`},
+		{"007", `"007"`},
+		{"+5", `"+5"`},
+		{"-0", `"-0"`},
+		{"9223372036854775808", `"9223372036854775808"`}, // beyond int64: kept as text
+		{`a"b`, `"a\"b"`},
+	} {
+		if got := string(appendIDJSON([]byte("x"), tc.id)); got != "x"+tc.want {
+			t.Errorf("appendIDJSON(x, %q) = %s, want x%s", tc.id, got, tc.want)
+		}
+	}
+}
