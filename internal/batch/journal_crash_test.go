@@ -21,6 +21,7 @@ import (
 const (
 	crashDirEnv   = "SLUICE_JOURNAL_CRASH_DIR"
 	crashItemsEnv = "SLUICE_JOURNAL_CRASH_ITEMS"
+	crashQueueEnv = "SLUICE_JOURNAL_CRASH_QUEUE" // "1": queue and flush, as the runner does
 )
 
 func crashOptions(dir string) JournalOptions {
@@ -41,9 +42,16 @@ func crashLine(i int) []byte {
 	return fmt.Appendf(nil, `{"id":"item-%d","pad":"%s"}`, i, strings.Repeat("p", n))
 }
 
+// crashSmallLine is crashLine without the lines that span pages.
+func crashSmallLine(i int) []byte {
+	return fmt.Appendf(nil, `{"id":"item-%d","pad":"%s"}`, i, strings.Repeat("p", i%100))
+}
+
 // TestJournalHelperProcess is the child of TestJournalSurvivesKill. It runs
 // items 0 to N-1 on four workers, skipping those in Done, and prints
 // "done item-I" for each after Succeeded returned: that is "reporting" it.
+// In queue mode one worker queues items instead, flushes them in groups of
+// 1 to 64, and reports a group once its Flush returned.
 func TestJournalHelperProcess(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -62,6 +70,9 @@ func TestJournalHelperProcess(t *testing.T) {
 		fail(err)
 	}
 	os.Stdout.WriteString("ready\n")
+	if os.Getenv(crashQueueEnv) == "1" {
+		crashQueueing(j, n, fail)
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 4 {
@@ -89,6 +100,40 @@ func TestJournalHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// crashQueueing is the child's queue mode: the runner's way of writing.
+func crashQueueing(j *Journal, n int, fail func(error)) {
+	var group []string
+	size := 1
+	for i := 0; i < n; i++ {
+		id := "item-" + strconv.Itoa(i)
+		if j.Done().Has(id) {
+			continue
+		}
+		// Small lines: a group is a multi-page write already, and big
+		// lines would grow the file the parent reads after every kill.
+		if err := j.QueueSucceeded(id, crashSmallLine(i)); err != nil {
+			fail(err)
+		}
+		group = append(group, id)
+		if len(group) < size && i < n-1 {
+			continue
+		}
+		if _, _, err := j.Flush(); err != nil {
+			fail(err)
+		}
+		var report strings.Builder
+		for _, id := range group {
+			report.WriteString("done " + id + "\n")
+		}
+		os.Stdout.WriteString(report.String()) // whole lines; a cut last one does not count
+		group, size = group[:0], 1+i%64
+	}
+	if err := j.Close(); err != nil {
+		fail(err)
+	}
+	os.Exit(0)
+}
+
 // crashChild is one run of the child.
 type crashChild struct {
 	cmd    *exec.Cmd
@@ -97,11 +142,14 @@ type crashChild struct {
 	stderr bytes.Buffer
 }
 
-func startCrashChild(t *testing.T, dir string, items int) *crashChild {
+func startCrashChild(t *testing.T, dir string, items int, queue bool) *crashChild {
 	t.Helper()
 	c := &crashChild{ready: make(chan struct{}), stdout: make(chan []string, 1)}
 	c.cmd = exec.Command(os.Args[0], "-test.run=^TestJournalHelperProcess$")
 	c.cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashItemsEnv+"="+strconv.Itoa(items))
+	if queue {
+		c.cmd.Env = append(c.cmd.Env, crashQueueEnv+"=1")
+	}
 	c.cmd.Stderr = &c.stderr
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -135,8 +183,13 @@ func startCrashChild(t *testing.T, dir string, items int) *crashChild {
 // must hold every item exactly once.
 func TestJournalSurvivesKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("kills 25 child processes")
+		t.Skip("kills 50 child processes")
 	}
+	t.Run("one write a line", func(t *testing.T) { testJournalSurvivesKill(t, false) })
+	t.Run("queued lines flushed in groups", func(t *testing.T) { testJournalSurvivesKill(t, true) })
+}
+
+func testJournalSurvivesKill(t *testing.T, queue bool) {
 	const kills = 25
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -146,7 +199,7 @@ func TestJournalSurvivesKill(t *testing.T) {
 	var tornRepaired, maxItem int
 
 	for k := range kills {
-		c := startCrashChild(t, dir, 1<<30)
+		c := startCrashChild(t, dir, 1<<30, queue)
 		// Most kills land while the child appends; one in five may land
 		// while it opens the journal and repairs the file.
 		if k%5 != 0 {
@@ -215,7 +268,7 @@ func TestJournalSurvivesKill(t *testing.T) {
 	// The last child finishes the job: it must skip what is done and redo
 	// what the kills cut, and nothing more.
 	items := maxItem + 100
-	c := startCrashChild(t, dir, items)
+	c := startCrashChild(t, dir, items, queue)
 	ids := <-c.stdout
 	if err := c.cmd.Wait(); err != nil {
 		t.Fatalf("last child: %v; stderr: %s", err, c.stderr.String())
@@ -265,7 +318,7 @@ func checkCrashResults(t *testing.T, path, when string) []int {
 		// Compare with the line the child wrote; no JSON parsing needed.
 		digits, _, _ := bytes.Cut(bytes.TrimPrefix(line, []byte(`{"id":"item-`)), []byte(`"`))
 		i, err := strconv.Atoi(string(digits))
-		if err != nil || !bytes.Equal(line, crashLine(i)) {
+		if err != nil || !bytes.Equal(line, crashLine(i)) && !bytes.Equal(line, crashSmallLine(i)) {
 			t.Errorf("%s: line %d = %.60q…: not a whole result line", when, n+1, line)
 			continue
 		}
