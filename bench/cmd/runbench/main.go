@@ -579,6 +579,10 @@ func printOverhead(rows []overheadRow, floor int64, naive *overheadRow) (missed 
 		top := rows[len(rows)-1]
 		fmt.Printf("The plain client row is the ceiling of this machine for this server: %d goroutines doing GET and reading the body with one `http.Client` (idle pool %d), nothing else, in a child process like sluice. sluice spends %.1f µs of CPU per item, the plain client %.1f µs, the server %.1f µs.\n\n",
 			*concFlag, *concFlag, us(top.cpu, top.n), us(naive.cpu, naive.n), us(top.selfCPU, top.n))
+		// The VM's speed moves every absolute figure by a third from run to
+		// run; ratios to what ran beside sluice in the same run hold still.
+		fmt.Printf("Ratios in this run, steadier than the absolute figures: at %d items sluice's rate is %.2f of the plain client's; sluice's CPU per item is %.2f times the plain client's and %.2f times the server's.\n\n",
+			top.n, top.perSec()/naive.perSec(), us(top.cpu, top.n)/us(naive.cpu, naive.n), us(top.cpu, top.n)/us(top.selfCPU, top.n))
 	}
 	if floor > 0 {
 		fmt.Printf("Process floor: `sluice version` peaks at %.1f MiB RSS.\n\n", mib(floor))
