@@ -20,10 +20,12 @@ import (
 // errInterrupted halts the gates when the run is asked to stop.
 var errInterrupted = errors.New("batch: interrupted")
 
-// The runner writes queued lines when flushEvery of them are waiting, and
-// at the latest flushInterval after its last write.
+// The runner writes queued lines when flushEvery of them, or flushBytes,
+// are waiting (large responses make large lines), and at the latest
+// flushInterval after its last write.
 const (
 	flushEvery    = 256
+	flushBytes    = 1 << 20
 	flushInterval = 5 * time.Millisecond
 )
 
@@ -71,8 +73,8 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		workers = sluice.DefaultConcurrency
 	}
 	pool := &sluice.Pool[Item, response]{Workers: workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
-	// Lines are queued and written together, every flushEvery lines or
-	// flushInterval after the last write: one write(2) for many results.
+	// Lines are queued and written together, every flushEvery lines (or
+	// flushBytes) or flushInterval: one write(2) for many results.
 	// An item counts as done only once its line is written.
 	flush := func() error {
 		results, errs, err := p.journal.Flush()
@@ -110,7 +112,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				stop(sum.Stopped)
 			}
 		}
-		if p.journal.Queued() >= flushEvery {
+		if lines, size := p.journal.Queued(); lines >= flushEvery || size >= flushBytes {
 			if err := flush(); err != nil {
 				stop(err)
 				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)

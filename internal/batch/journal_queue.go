@@ -58,11 +58,11 @@ func (j *Journal) QueueFailed(line []byte) error {
 	return nil
 }
 
-// Queued returns how many lines are queued.
-func (j *Journal) Queued() int {
+// Queued returns how many lines are queued, and their bytes.
+func (j *Journal) Queued() (lines, bytes int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.queuedResultLines + j.queuedErrorLines
+	return j.queuedResultLines + j.queuedErrorLines, len(j.queuedResults) + len(j.queuedErrors)
 }
 
 // Flush writes the queued lines, each file's with one write(2), and

@@ -21,6 +21,9 @@ func TestJournalQueueWritesOnFlush(t *testing.T) {
 	if got := readFile(t, opts.ResultsPath) + readFile(t, opts.ErrorsPath); got != "" {
 		t.Fatalf("before Flush the files hold %q; want nothing", got)
 	}
+	if lines, size := j.Queued(); lines != 3 || size != len("{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\",\"error\":\"x\"}\n") {
+		t.Errorf("Queued() = %d lines, %d bytes; want 3 lines, the bytes with their newlines", lines, size)
+	}
 	if err := j.QueueSucceeded("a", []byte(`{"id":"a"}`)); !errors.Is(err, ErrAlreadySucceeded) {
 		t.Errorf("queueing a again: %v; want ErrAlreadySucceeded", err)
 	}
