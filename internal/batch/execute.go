@@ -84,6 +84,14 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	}
 	stopFlushing := p.flushPeriodically(flushInterval, flush)
 	defer stopFlushing()
+	// failed ends the run on a journal error, counting what could still be
+	// written, so that the summary matches the files.
+	failed := func(what string, err error) (Summary, error) {
+		stop(err)
+		stopFlushing()
+		flush() // refused after a failed write; lines queued before a refused one still go
+		return p.finish(sum, begin), fmt.Errorf("batch: writing %s: %w", what, err)
+	}
 	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
@@ -91,8 +99,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		case r.Err == nil:
 			line := p.shape.success(r.Item, res.status, res.requestID, res.body, res.attempts, r.Elapsed)
 			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
-				stop(err)
-				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
+				return failed("results", err)
 			}
 			if res.usage != nil {
 				sum.InputTokens += int64(res.usage.InputTokens)
@@ -104,8 +111,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		default:
 			f := failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
 			if err := p.journal.QueueFailed(p.shape.failure(r.Item, f)); err != nil {
-				stop(err)
-				return p.finish(sum, begin), fmt.Errorf("batch: writing errors: %w", err)
+				return failed("errors", err)
 			}
 			if res.class == sluice.ClassQuotaExhausted && sum.Stopped == nil {
 				sum.Stopped = fmt.Errorf("the API's quota is exhausted: %s", f.Message)
@@ -114,8 +120,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		}
 		if lines, size := p.journal.Queued(); lines >= flushEvery || size >= flushBytes {
 			if err := flush(); err != nil {
-				stop(err)
-				return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
+				return failed("results", err)
 			}
 		}
 	}
@@ -220,7 +225,7 @@ func (p *plan) send(ctx context.Context, it Item) (response, error) {
 	// as much as the rest of this function.
 	resp, err := p.tr.RoundTrip(req)
 	if err != nil {
-		err = &url.Error{Op: opName(req.Method), URL: it.URL, Err: err} // as http.Client says it
+		err = &url.Error{Op: opName(req.Method), URL: withoutPassword(req.URL), Err: err} // as http.Client says it
 		class := sluice.ClassOf(err)
 		if info.Attempts > 0 {
 			class = info.Class

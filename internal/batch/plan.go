@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -241,7 +242,22 @@ func (p *plan) request(ctx context.Context, it Item) (*http.Request, error) {
 	if it.Body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// A login in the URL, as http.Client sends it: requests go straight to
+	// the Transport, which does not.
+	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {
+		password, _ := u.Password()
+		req.SetBasicAuth(u.Username(), password)
+	}
 	return req, nil
+}
+
+// withoutPassword is u as text with its password, if any, as "***", as
+// http.Client's errors give it.
+func withoutPassword(u *url.URL) string {
+	if _, has := u.User.Password(); has {
+		return strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1)
+	}
+	return u.String()
 }
 
 type costKey struct{}

@@ -56,3 +56,35 @@ func TestRunWritesResultsWhileOthersAreStillRunning(t *testing.T) {
 	}
 	e2eSameSet(t, "results", e2eIDs(t, e2eLines(t, out), "id"), []string{"fast", "slow"})
 }
+
+// TestRunURLLogin protects what http.Client did before the runner called
+// the Transport directly: a user and password in the URL are sent as basic
+// auth, and never written out in an error.
+func TestRunURLLogin(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "alice" || pass != "s3cret" {
+			http.Error(w, `{"error":"no auth"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer srv.Close()
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refused.Close() // nothing listens there now
+	dir := t.TempDir()
+	in := e2eWrite(t, dir, "in.jsonl",
+		`{"id":"a","url":"`+strings.Replace(srv.URL, "http://", "http://alice:s3cret@", 1)+`/x"}`+"\n"+
+			`{"id":"b","url":"`+strings.Replace(refused.URL, "http://", "http://bob:hunter2@", 1)+`/y"}`+"\n")
+	out := filepath.Join(dir, "out.jsonl")
+	o := e2eRun(t, batch.Config{Input: in, Out: out, Retries: -1})
+	if o.sum.Succeeded != 1 || o.sum.Failed != 1 {
+		t.Fatalf("%d succeeded, %d failed; want a to succeed and b to fail\n%s", o.sum.Succeeded, o.sum.Failed, o.stderr)
+	}
+	errs, err := os.ReadFile(o.sum.Errors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(errs)+o.stderr, "hunter2") || !strings.Contains(string(errs), "bob:***@") {
+		t.Errorf("errors file: %s\nwant the password hidden as ***", errs)
+	}
+}
