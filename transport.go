@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -360,7 +359,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 // One struct rather than closures: this is every successful call's path.
 type heldBody struct {
 	io.ReadCloser
-	ended   atomic.Bool
+	once    sync.Once // not an atomic flag: a Close racing an EOF waits for the release
 	permit  *Permit
 	outcome Outcome
 	cancel  context.CancelCauseFunc
@@ -386,10 +385,9 @@ func (b *heldBody) Close() error {
 	return err
 }
 
-func (b *heldBody) end() {
-	if !b.ended.CompareAndSwap(false, true) {
-		return
-	}
+func (b *heldBody) end() { b.once.Do(b.release) }
+
+func (b *heldBody) release() {
 	if b.sample != nil {
 		head, tail := b.sample.parts()
 		b.outcome.Usage = b.usage(b.resp, head, tail)
