@@ -20,8 +20,8 @@ func (j *Journal) Succeeded(line []byte) error {
 	if err := checkJournalLine(j.resultsPath, line); err != nil {
 		return err
 	}
-	if len(line)+1 > j.maxLine {
-		return fmt.Errorf("batch: %s: a line of %d bytes is over the %d-byte limit", j.resultsPath, len(line)+1, j.maxLine)
+	if err := j.checkResultSize(line); err != nil {
+		return err
 	}
 	// The reader cuts a last line that is not valid JSON as torn; a line the
 	// id function accepts but the reader would cut could be lost.
@@ -41,11 +41,8 @@ func (j *Journal) succeeded(id string, line []byte) error {
 
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.usableLocked(); err != nil {
+	if err := j.refuseSucceededLocked(id, h); err != nil {
 		return err
-	}
-	if j.done.isDone(h) {
-		return fmt.Errorf("batch: %s: id %q: %w", j.resultsPath, id, ErrAlreadySucceeded)
 	}
 	if err := j.appendLocked(j.resultsFile, j.resultsPath, &j.resultsSize, line); err != nil {
 		return err
@@ -92,6 +89,27 @@ func (j *Journal) lineID(line []byte) (string, bool) {
 		return lineIDValid(line)
 	}
 	return j.id(line)
+}
+
+// checkResultSize refuses a results line that, with its '\n', is over
+// MaxLine.
+func (j *Journal) checkResultSize(line []byte) error {
+	if len(line)+1 > j.maxLine {
+		return fmt.Errorf("batch: %s: a line of %d bytes is over the %d-byte limit", j.resultsPath, len(line)+1, j.maxLine)
+	}
+	return nil
+}
+
+// refuseSucceededLocked says why id cannot succeed now: the journal is
+// closed or failed, or id is in Done already.
+func (j *Journal) refuseSucceededLocked(id string, h uint64) error {
+	if err := j.usableLocked(); err != nil {
+		return err
+	}
+	if j.done.isDone(h) {
+		return fmt.Errorf("batch: %s: id %q: %w", j.resultsPath, id, ErrAlreadySucceeded)
+	}
+	return nil
 }
 
 func (j *Journal) usableLocked() error {

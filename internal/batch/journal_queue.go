@@ -1,7 +1,5 @@
 package batch
 
-import "fmt"
-
 // Appending many lines with one write(2) each costs a system call a line,
 // which at tens of thousands of results a second is a good part of a
 // run's time. The queue lets the runner hand over lines as they come and
@@ -24,17 +22,14 @@ const maxQueue = 1 << 20
 // OpenJournal, so only the runner's own lines belong here. The id counts
 // as done at once, so it cannot be queued twice.
 func (j *Journal) QueueSucceeded(id string, line []byte) error {
-	if len(line)+1 > j.maxLine {
-		return fmt.Errorf("batch: %s: a line of %d bytes is over the %d-byte limit", j.resultsPath, len(line)+1, j.maxLine)
+	if err := j.checkResultSize(line); err != nil {
+		return err
 	}
 	h := idHash(id)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.usableLocked(); err != nil {
+	if err := j.refuseSucceededLocked(id, h); err != nil {
 		return err
-	}
-	if j.done.isDone(h) {
-		return fmt.Errorf("batch: %s: id %q: %w", j.resultsPath, id, ErrAlreadySucceeded)
 	}
 	j.done.markDone(h)
 	j.queuedResults = append(append(j.queuedResults, line...), '\n')
