@@ -30,12 +30,8 @@ import (
 // parseOpenAILine turns an openai line into an item (without its line
 // number), or returns why it cannot be run.
 func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
-	m, reason := jsonObject(line, r.members)
-	r.members = m
+	m, reason := r.object(line, "custom_id", "method", "url", "body")
 	if reason != "" {
-		return Item{}, reason
-	}
-	if reason := unknownMember(m, "custom_id", "method", "url", "body"); reason != "" {
 		return Item{}, reason
 	}
 	id, reason := customID(m)
@@ -77,12 +73,8 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 // parseAnthropicLine turns an anthropic line into an item (without its
 // line number), or returns why it cannot be run.
 func (r *Reader) parseAnthropicLine(line []byte) (Item, string) {
-	m, reason := jsonObject(line, r.members)
-	r.members = m
+	m, reason := r.object(line, "custom_id", "params")
 	if reason != "" {
-		return Item{}, reason
-	}
-	if reason := unknownMember(m, "custom_id", "params"); reason != "" {
 		return Item{}, reason
 	}
 	id, reason := customID(m)

@@ -25,12 +25,8 @@ import (
 // parseHTTPLine turns an http line, number n, into an item, or returns
 // why it cannot be run.
 func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
-	m, reason := jsonObject(line, r.members)
-	r.members = m
+	m, reason := r.object(line, "id", "method", "url", "headers", "body")
 	if reason != "" {
-		return Item{}, reason
-	}
-	if reason := unknownMember(m, "id", "method", "url", "headers", "body"); reason != "" {
 		return Item{}, reason
 	}
 	var it Item

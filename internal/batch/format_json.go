@@ -133,6 +133,20 @@ func memberName(quoted []byte) string {
 
 var knownMembers = [...]string{"id", "method", "url", "headers", "body", "custom_id", "params"}
 
+// object reads line as a JSON object whose members are all in known, in
+// the reader's scratch slice, or returns why it is not one.
+func (r *Reader) object(line []byte, known ...string) (jsonMembers, string) {
+	m, reason := jsonObject(line, r.members)
+	if reason != "" {
+		return nil, reason
+	}
+	r.members = m
+	if reason := unknownMember(m, known...); reason != "" {
+		return nil, reason
+	}
+	return m, ""
+}
+
 // unknownMember returns why m has a member not in known, if it has one.
 // Unknown members are refused rather than ignored: a misspelt "header"
 // would otherwise send the request without its headers.
