@@ -38,23 +38,19 @@ func (r *Reader) parseOpenAILine(line []byte) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
-	if raw := m.get("method"); present(raw) {
-		s, ok := jsonString(raw)
-		if !ok {
-			return Item{}, "method must be a string"
-		}
-		if !strings.EqualFold(s, "POST") {
-			return Item{}, fmt.Sprintf("method %s: OpenAI batch requests must be POST", quoteInput(s))
-		}
-	}
-	raw := m.get("url")
-	if !present(raw) {
-		return Item{}, "missing url"
-	}
-	path, ok := jsonString(raw)
+	method, given, reason := stringMember(m, "method")
 	switch {
-	case !ok:
-		return Item{}, "url must be a string"
+	case reason != "":
+		return Item{}, reason
+	case given && !strings.EqualFold(method, "POST"):
+		return Item{}, fmt.Sprintf("method %s: OpenAI batch requests must be POST", quoteInput(method))
+	}
+	path, given, reason := stringMember(m, "url")
+	switch {
+	case reason != "":
+		return Item{}, reason
+	case !given:
+		return Item{}, "missing url"
 	case !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//"):
 		return Item{}, fmt.Sprintf(`url %s must be a path starting with "/", such as "/v1/chat/completions"`, quoteInput(path))
 	}
@@ -94,14 +90,12 @@ func (r *Reader) parseAnthropicLine(line []byte) (Item, string) {
 
 // customID returns the custom_id of a batch API line.
 func customID(m jsonMembers) (string, string) {
-	raw := m.get("custom_id")
-	if !present(raw) {
-		return "", "missing custom_id"
-	}
-	id, ok := jsonString(raw)
+	id, given, reason := stringMember(m, "custom_id")
 	switch {
-	case !ok:
-		return "", "custom_id must be a string"
+	case reason != "":
+		return "", reason
+	case !given:
+		return "", "missing custom_id"
 	case id == "":
 		return "", "empty custom_id"
 	}

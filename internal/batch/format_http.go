@@ -57,24 +57,22 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 	if it.Body != nil {
 		it.Method = "POST"
 	}
-	if raw := m.get("method"); present(raw) {
-		s, ok := jsonString(raw)
-		if !ok {
-			return Item{}, "method must be a string"
-		}
-		if it.Method, reason = checkMethod(s); reason != "" {
+	method, given, reason := stringMember(m, "method")
+	if reason != "" {
+		return Item{}, reason
+	}
+	if given {
+		if it.Method, reason = checkMethod(method); reason != "" {
 			return Item{}, reason
 		}
 	}
 
-	raw := m.get("url")
-	if !present(raw) {
-		return Item{}, "missing url"
-	}
-	s, ok := jsonString(raw)
+	s, given, reason := stringMember(m, "url")
 	switch {
-	case !ok:
-		return Item{}, "url must be a string"
+	case reason != "":
+		return Item{}, reason
+	case !given:
+		return Item{}, "missing url"
 	case s == "":
 		return Item{}, "empty url"
 	}

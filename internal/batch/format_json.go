@@ -147,6 +147,20 @@ func (r *Reader) object(line []byte, known ...string) (jsonMembers, string) {
 	return m, ""
 }
 
+// stringMember returns the member name of m, which must be a string;
+// given is false when it is absent or null.
+func stringMember(m jsonMembers, name string) (s string, given bool, reason string) {
+	raw := m.get(name)
+	if !present(raw) {
+		return "", false, ""
+	}
+	s, ok := jsonString(raw)
+	if !ok {
+		return "", true, name + " must be a string"
+	}
+	return s, true, ""
+}
+
 // unknownMember returns why m has a member not in known, if it has one.
 // Unknown members are refused rather than ignored: a misspelt "header"
 // would otherwise send the request without its headers.
