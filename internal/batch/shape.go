@@ -130,13 +130,7 @@ func (openAIShape) success(it Item, status int, requestID string, body []byte, _
 	}{"batch_req_" + hex.EncodeToString(sum[:12]), it.ID, resp{status, requestID, bodyJSON(body)}, json.RawMessage("null")})
 }
 
-func (openAIShape) failure(it Item, f failure) []byte {
-	return mustJSON(struct {
-		CustomID string `json:"custom_id"`
-		Line     int    `json:"line"`
-		failure
-	}{it.ID, it.Line, f})
-}
+func (openAIShape) failure(it Item, f failure) []byte { return customIDFailure(it, f) }
 
 // anthropicShape writes Message Batches result lines.
 type anthropicShape struct{}
@@ -152,7 +146,11 @@ func (anthropicShape) success(it Item, _ int, _ string, body []byte, _ int, _ ti
 	}{it.ID, result{"succeeded", bodyJSON(body)}})
 }
 
-func (anthropicShape) failure(it Item, f failure) []byte {
+func (anthropicShape) failure(it Item, f failure) []byte { return customIDFailure(it, f) }
+
+// customIDFailure is the errors line of both batch APIs' formats, which
+// name an item by its custom_id.
+func customIDFailure(it Item, f failure) []byte {
 	return mustJSON(struct {
 		CustomID string `json:"custom_id"`
 		Line     int    `json:"line"`
