@@ -3,23 +3,11 @@ package sluice
 import (
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 )
-
-// instantBase answers every request at once with a small JSON body, so
-// that a benchmark measures the Transport and not a network.
-type instantBase struct{}
-
-func (instantBase) RoundTrip(req *http.Request) (*http.Response, error) {
-	return &http.Response{
-		StatusCode: 200,
-		Header:     http.Header{"Content-Type": {"application/json"}},
-		Body:       io.NopCloser(strings.NewReader(`{"ok":true}`)),
-		Request:    req,
-	}, nil
-}
 
 // BenchmarkTransport measures what the Transport adds to each call: the
 // anchor sends through the base alone, the other through a Transport with
@@ -29,8 +17,8 @@ func BenchmarkTransport(b *testing.B) {
 		name string
 		rt   http.RoundTripper
 	}{
-		{"anchor=base", instantBase{}},
-		{"transport", &Transport{Base: instantBase{}, Limits: Limits{Concurrency: 64}, AttemptTimeout: time.Minute}},
+		{"anchor=base", apitest.Instant{}},
+		{"transport", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64}, AttemptTimeout: time.Minute}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := &http.Client{Transport: bc.rt}

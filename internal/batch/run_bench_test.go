@@ -4,27 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/apitest"
 	"github.com/sluicehq/sluice/internal/batch"
 )
-
-// instantAPI answers every request at once, in process, so that
-// BenchmarkRun measures the runner and not a network or a server.
-type instantAPI struct{}
-
-func (instantAPI) RoundTrip(req *http.Request) (*http.Response, error) {
-	return &http.Response{
-		StatusCode: 200,
-		Header:     http.Header{"Content-Type": {"application/json"}},
-		Body:       io.NopCloser(strings.NewReader(`{"ok":true}`)),
-		Request:    req,
-	}, nil
-}
 
 // BenchmarkRun runs batch.Run over http lines against an in-process API
 // that answers at once: what the runner itself costs per item, the
@@ -44,7 +31,7 @@ func BenchmarkRun(b *testing.B) {
 	out := filepath.Join(dir, "out.jsonl")
 	b.ReportAllocs()
 	for b.Loop() {
-		cfg := batch.Config{Input: input, Out: out, Restart: true, Progress: "none", Base: instantAPI{},
+		cfg := batch.Config{Input: input, Out: out, Restart: true, Progress: "none", Base: apitest.Instant{},
 			Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 		cfg.Limits.Concurrency = 64
 		sum, err := batch.Run(context.Background(), cfg)
