@@ -79,6 +79,15 @@ func waitsForEvents(l Limit) bool {
 // Permit; the caller must call Permit.Done when the call ends. When ctx is
 // done first, Acquire returns ctx.Err() and the gate and its limits are as
 // if it had never been called.
+//
+// When ctx has a deadline that comes before the admission the limits
+// predict (a pause, a rate or a token budget that needs longer, counting
+// the callers ahead in line), Acquire fails at once with a *WaitError,
+// which matches ErrWouldExceedDeadline and context.DeadlineExceeded, and
+// takes nothing: a caller that cannot be served in time does not hold up
+// the ones behind it. The prediction is a lower bound (a release of
+// concurrency cannot be foreseen), so a caller may still wait and then
+// get ctx.Err(). A maximum wait is thus context.WithTimeout(ctx, max).
 func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -95,7 +104,15 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			return g.admit(c), nil
 		}
 	}
-	w := &waiter{priority: PriorityFrom(ctx), ready: make(chan struct{}, 1)}
+	priority := PriorityFrom(ctx)
+	deadline, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		if wait := g.predict(c, priority); time.Now().Add(wait).After(deadline) {
+			g.mu.Unlock()
+			return nil, &WaitError{Wait: wait}
+		}
+	}
+	w := &waiter{priority: priority, cost: c, ready: make(chan struct{}, 1)}
 	g.waiters.push(w)
 	var timer *time.Timer
 	defer func() {
@@ -120,6 +137,14 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				g.wakeFront()
 				g.mu.Unlock()
 				return g.admit(c), nil
+			}
+			if hasDeadline && wait > 0 && time.Now().Add(wait).After(deadline) {
+				// It cannot be admitted in time: leave now, holding
+				// nothing, and let the next caller try.
+				g.waiters.remove(w)
+				g.wakeFront()
+				g.mu.Unlock()
+				return nil, &WaitError{Wait: wait}
 			}
 		}
 		g.mu.Unlock()
@@ -152,6 +177,27 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		}
 		g.mu.Lock()
 	}
+}
+
+// predict returns a lower bound on how long a caller with priority p
+// asking c would wait: the pause, and the time every time-paced limit
+// needs for c after the callers that would stay ahead of it. g.mu is
+// held.
+func (g *Gate) predict(c Cost, p int) time.Duration {
+	var wait time.Duration
+	if !g.pausedUntil.IsZero() {
+		wait = max(wait, time.Until(g.pausedUntil))
+	}
+	var ahead Cost
+	for w := g.waiters.front(); w != nil && w.priority >= p; w = w.next {
+		ahead.Requests += w.cost.requests()
+		ahead.InputTokens += max(w.cost.InputTokens, 0)
+		ahead.OutputTokens += max(w.cost.OutputTokens, 0)
+	}
+	for _, l := range g.limits {
+		wait = max(wait, l.predict(ahead, c))
+	}
+	return wait
 }
 
 // tryFront is try for the caller at the front of the line. When refused, it
@@ -221,7 +267,8 @@ func (g *Gate) admit(c Cost) *Permit {
 
 // PauseUntil makes every caller wait until t: the shared cool-down after
 // the API said it is throttling. A pause ending earlier than the current
-// one changes nothing.
+// one, or a time already past, changes nothing (and is not counted in
+// GateStats.Pauses).
 func (g *Gate) PauseUntil(t time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -229,7 +276,7 @@ func (g *Gate) PauseUntil(t time.Time) {
 	// none, and the wall clock may jump.
 	now := time.Now()
 	t = now.Add(t.Sub(now))
-	if t.After(g.pausedUntil) {
+	if t.After(now) && t.After(g.pausedUntil) {
 		g.pausedUntil = t
 		g.pauses.Add(1)
 	}

@@ -34,6 +34,10 @@ type Limit interface {
 	// changed returns a channel closed the next time this limit may admit
 	// sooner than it last said (a release, a refund, a new rate).
 	changed() <-chan struct{}
+	// predict returns a lower bound on how long own would wait behind
+	// ahead if nothing else changed; 0 when the limit cannot tell (see
+	// predict.go).
+	predict(ahead, own Cost) time.Duration
 }
 
 // waitForChange is what take returns when waiting a time will not help.

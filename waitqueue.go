@@ -5,6 +5,7 @@ package sluice
 type waiter struct {
 	priority int
 	n        int           // what it asks for (Semaphore weight)
+	cost     Cost          // what it asks for (Gate)
 	ready    chan struct{} // Semaphore: closed on grant; Gate: a wake-up, buffered 1
 
 	prev, next *waiter

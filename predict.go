@@ -1,0 +1,54 @@
+package sluice
+
+import "time"
+
+// This file answers one question: how long would a call wait at a limit
+// if nothing changed? A Gate asks it so that a caller whose deadline
+// comes before its predicted admission is refused at once, having taken
+// nothing, rather than holding its place in line until the deadline.
+//
+// Each predict returns a lower bound from now: the wait until own could be
+// taken once ahead (what the callers in front of it ask, summed, with
+// Requests counting their weights: 0 when nobody is ahead) has been
+// taken.
+// A limit that frees up on events rather than on time (a semaphore)
+// cannot say, and predicts 0.
+
+func (l *RateLimiter) predict(ahead, own Cost) time.Duration {
+	return l.predictN(ahead.Requests, own.requests())
+}
+
+// predictN is the wait until n units could start behind aheadN others.
+func (l *RateLimiter) predictN(aheadN, n int) time.Duration {
+	p := l.params.Load()
+	if p == nil || p.interval == 0 || n <= 0 {
+		return 0
+	}
+	aheadCost := mulSat(int64(max(aheadN, 0)), p.interval)
+	cost := mulSat(int64(n), p.interval)
+	start := l.tat.Load() + aheadCost + min(cost, p.tau) - p.tau
+	return max(0, time.Duration(start-l.now()))
+}
+
+func (b *TokenBudget) predict(ahead, own Cost) time.Duration {
+	n := b.kind.of(own.InputTokens, own.OutputTokens)
+	if n <= 0 {
+		return 0
+	}
+	return b.bucket.predictN(b.kind.of(ahead.InputTokens, ahead.OutputTokens), n)
+}
+
+func (w *SlidingWindow) predict(ahead, own Cost) time.Duration {
+	if w.limit == 0 {
+		return 0
+	}
+	n := own.requests() + max(ahead.Requests, 0)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	return time.Duration(w.earliest(min(n, w.limit), now) - now)
+}
+
+func (s *Semaphore) predict(Cost, Cost) time.Duration { return 0 }
+
+func (a *AdaptiveLimit) predict(Cost, Cost) time.Duration { return 0 }
