@@ -18,7 +18,9 @@ type Limits struct {
 	// Concurrency is the most calls in flight; 0 means DefaultConcurrency.
 	Concurrency int
 	// FixedConcurrency keeps the ceiling at Concurrency instead of
-	// starting at one and adapting to the API's health.
+	// adapting it to the API's health (an adaptive ceiling starts at half
+	// of Concurrency, at most 8, and moves between 1 and Concurrency; see
+	// AdaptiveLimit).
 	FixedConcurrency bool
 	// Rate paces request starts; Burst (default 1) allows bursts.
 	Rate  Rate
