@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -39,24 +40,47 @@ func NewSemaphore(limit int) *Semaphore {
 
 // Acquire waits until n units are free and takes them. When ctx is done
 // first it returns ctx.Err() and the semaphore is left as if it had never
-// been called. The caller's priority comes from ctx (WithPriority).
+// been called; this holds even when the units are granted at the moment
+// ctx ends. The caller's priority comes from ctx (WithPriority).
+//
+// A weight of 0 takes nothing and is granted at once, even while others
+// wait. A negative weight is refused with an error and changes nothing.
 func (s *Semaphore) Acquire(ctx context.Context, n int) error {
+	if n < 0 {
+		return fmt.Errorf("sluice: semaphore weight %d is negative", n)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if n == 0 {
+		return nil
+	}
+	prio := PriorityFrom(ctx)
 	s.mu.Lock()
-	if s.waiters.len() == 0 && s.fits(n) {
+	// A caller that would stand at the front of the line takes its units now
+	// if they are free: queued, it would wait for a Release that, with room
+	// to spare, may never come.
+	if f := s.waiters.front(); (f == nil || f.priority < prio) && s.fits(n) {
 		s.held += n
 		s.mu.Unlock()
 		return nil
 	}
-	w := &waiter{priority: PriorityFrom(ctx), n: n, ready: make(chan struct{})}
+	w := &waiter{priority: prio, n: n, ready: make(chan struct{})}
 	s.waiters.push(w)
 	s.mu.Unlock()
 
 	select {
 	case <-w.ready:
-		return nil
+		// When ctx ended at the moment of the grant, select picked at random.
+		// Honour the context either way: give the units back, which may
+		// grant those behind us.
+		select {
+		case <-ctx.Done():
+			s.Release(n)
+			return ctx.Err()
+		default:
+			return nil
+		}
 	case <-ctx.Done():
 		s.mu.Lock()
 		select {
@@ -75,8 +99,12 @@ func (s *Semaphore) Acquire(ctx context.Context, n int) error {
 }
 
 // TryAcquire takes n units if they are free and nobody is waiting, and
-// reports whether it did. It never blocks.
+// reports whether it did. It never blocks. A weight of 0 always succeeds
+// and takes nothing; a negative weight fails and changes nothing.
 func (s *Semaphore) TryAcquire(n int) bool {
+	if n <= 0 {
+		return n == 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.waiters.len() == 0 && s.fits(n) {
@@ -86,15 +114,22 @@ func (s *Semaphore) TryAcquire(n int) bool {
 	return false
 }
 
-// Release gives back n units. Releasing more than is held panics.
+// Release gives back n units; Release(0) does nothing. Releasing a
+// negative weight or more than is held is a bug in the caller: it panics
+// and changes nothing.
 func (s *Semaphore) Release(n int) {
+	if n < 0 {
+		panic("sluice: semaphore released a negative weight")
+	}
+	if n == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.held -= n
-	if s.held < 0 {
-		s.held += n
+	if n > s.held {
 		panic("sluice: semaphore released more than held")
 	}
+	s.held -= n
 	s.grant()
 }
 
