@@ -302,6 +302,11 @@ func (r *run[T, R]) do(j job[T]) Result[T, R] {
 	}
 	if attempts == 0 { // never admitted: the run or the gate stopped it
 		res.Class = ClassOf(err)
+		if errors.Is(err, ErrWouldExceedDeadline) {
+			// The run's deadline comes before this item could start, and
+			// before the items behind it could: the run is over.
+			r.cancel()
+		}
 		if r.ctx.Err() != nil {
 			res.Class = ClassCanceled
 		}
