@@ -174,6 +174,9 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 	sum.Succeeded = int(p.counts.succeeded.Load())
 	sum.Failed = int(p.counts.failed.Load())
 	sum.Throttled = p.stats().Throttled
+	if p.tr != nil && p.tr.Retry.Budget != nil {
+		sum.BudgetWaits = p.tr.Retry.Budget.Stats().Waited
+	}
 	sum.Elapsed = time.Since(begin)
 	return sum
 }
