@@ -112,6 +112,7 @@ func TestRetryBudgetWaitingStillBoundsRetriesAgainstADeadAPI(t *testing.T) {
 		}) {
 		}
 		s := budget.Stats()
+		t.Logf("300 items against a dead API for 30s: budget %+v", s)
 		// 300 first attempts in 2s; over 30s the budget allows 20% of them
 		// plus a floor of 10 per 10s window.
 		if limit := int64(60 + 10*3 + 10); s.Retries > limit {
@@ -150,5 +151,76 @@ func TestPoolPanicGivesTheGateSlotBack(t *testing.T) {
 			t.Fatalf("Acquire after the panic: %v; the slot was lost", err)
 		}
 		permit.Done(Outcome{})
+	})
+}
+
+// A retry waiting for budget is woken by what frees budget, at that
+// moment: no polling, no retry lost.
+func TestRetryBudgetWaitWakesWhenBudgetIsFreed(t *testing.T) {
+	tests := []struct {
+		name    string
+		free    func(b *RetryBudget) // called 1s into the wait; nil: nothing
+		timeout time.Duration
+		wantErr error
+		want    time.Duration // how long the wait took
+	}{
+		{"the spent retry leaves the window", nil, time.Minute, nil, 10 * time.Second},
+		{"a first attempt earns a retry", (*RetryBudget).Attempt, time.Minute, nil, time.Second},
+		{"a retry succeeds", (*RetryBudget).RetrySucceeded, time.Minute, nil, time.Second},
+		{"the context ends first", nil, 3 * time.Second, context.DeadlineExceeded, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := &RetryBudget{Ratio: 1, Floor: 1, Window: 10 * time.Second}
+				if !b.Retry() || b.Retry() {
+					t.Fatal("a fresh budget with a floor of 1 must allow exactly one retry")
+				}
+				if tt.free != nil {
+					go func() {
+						time.Sleep(time.Second)
+						tt.free(b)
+					}()
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), tt.timeout)
+				defer cancel()
+				begin := time.Now()
+				err := b.Wait(ctx)
+				if got := time.Since(begin); err != tt.wantErr || got != tt.want {
+					t.Errorf("Wait = %v after %v; want %v after %v", err, got, tt.wantErr, tt.want)
+				}
+				s := b.Stats()
+				wantRetries := int64(2)
+				if tt.wantErr != nil {
+					wantRetries = 1 // given up: the budget is as if never asked
+				}
+				if s.Retries != wantRetries || s.Waited != 1 {
+					t.Errorf("stats %+v; want %d retries, 1 waited", s, wantRetries)
+				}
+			})
+		})
+	}
+}
+
+// A run that is stopping halts its gate; a retry waiting for budget must
+// end with it rather than wait on.
+func TestRetryPolicyBudgetWaitEndsWhenTheGateHalts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate()
+		b := &RetryBudget{Ratio: 0.01, Floor: 1}
+		b.Retry() // the floor is spent: the next retry waits 10s
+		stopped := errors.New("stopped")
+		go func() {
+			time.Sleep(time.Second)
+			g.Halt(stopped)
+		}()
+		begin := time.Now()
+		p := RetryPolicy{Budget: b, BudgetMode: BudgetWait, Backoff: Backoff{Base: time.Millisecond}}
+		_, attempts, err := p.Do(t.Context(), g, Cost{}, func(context.Context) (Outcome, error) {
+			return Outcome{Class: ClassTransient}, nil
+		})
+		if err != stopped || attempts != 1 || time.Since(begin) != time.Second {
+			t.Errorf("Do = %d attempts, %v after %v; want 1 attempt, the gate's error after 1s", attempts, err, time.Since(begin))
+		}
 	})
 }
