@@ -81,8 +81,12 @@ func TestRetryBudgetWaitingLosesNoItemsAgainstAFlakyAPI(t *testing.T) {
 		if ok != 300 || failedAfterOne != 0 {
 			t.Errorf("%d of 300 items succeeded, %d failed after one attempt; want all to succeed", ok, failedAfterOne)
 		}
-		if took > 30*time.Second {
-			t.Errorf("the batch took %v; want well under a minute", took)
+		// The budget no longer adds to the time: what remains is the
+		// backoff of the items that failed several times in a row
+		// (overloaded ones wait four times longer), 12 to 50s in 120 runs,
+		// the same with no budget at all.
+		if took > time.Minute {
+			t.Errorf("the batch took %v; want under a minute", took)
 		}
 	})
 }
@@ -114,8 +118,9 @@ func TestRetryBudgetWaitingStillBoundsRetriesAgainstADeadAPI(t *testing.T) {
 		s := budget.Stats()
 		t.Logf("300 items against a dead API for 30s: budget %+v", s)
 		// 300 first attempts in 2s; over 30s the budget allows 20% of them
-		// plus a floor of 10 per 10s window.
-		if limit := int64(60 + 10*3 + 10); s.Retries > limit {
+		// plus a floor of 10 per 10s window (100 in all; 10 more for the
+		// window sliding a tenth at a time).
+		if limit := int64(60 + 10*3 + 10 + 10); s.Retries > limit {
 			t.Errorf("%d retries in 30s after 300 first attempts, want at most %d", s.Retries, limit)
 		}
 		if s.Waited == 0 {
