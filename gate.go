@@ -37,6 +37,7 @@ type Gate struct {
 	waiters     waitQueue
 	pausedUntil time.Time
 	halted      error
+	haltCh      chan struct{} // made on demand; closed by Halt
 
 	admitted  atomic.Int64
 	completed atomic.Int64
@@ -292,12 +293,33 @@ func (g *Gate) Halt(err error) {
 		return
 	}
 	g.halted = err
+	if g.haltCh != nil {
+		close(g.haltCh)
+	}
 	for w := g.waiters.front(); w != nil; w = w.next {
 		select {
 		case w.ready <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// haltedChan returns a channel closed once the gate is halted; nil for a
+// nil gate. It lets a wait outside the gate (a retry waiting for budget)
+// end with the gate.
+func (g *Gate) haltedChan() <-chan struct{} {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.haltCh == nil {
+		g.haltCh = make(chan struct{})
+		if g.halted != nil {
+			close(g.haltCh)
+		}
+	}
+	return g.haltCh
 }
 
 // Halted returns the error the gate was halted with, or nil.

@@ -33,7 +33,10 @@ type Pool[T, R any] struct {
 	Ordered bool
 	Window  int
 	// Retry says which failures are retried; see ClassOf for how an
-	// error is classified.
+	// error is classified. With a Budget, a retry the budget refuses
+	// waits for it unless BudgetMode is BudgetFailFast: a batch is paced
+	// by its budget, and an item fails only when its attempts are spent
+	// or the run stops.
 	Retry RetryPolicy
 	// Cost estimates what an item asks of the gate; nil means one
 	// request.
@@ -54,7 +57,7 @@ type Result[T, R any] struct {
 	Err      error
 	Class    Class // ClassOK when Err is nil
 	Attempts int
-	Elapsed  time.Duration // from the first attempt's admission to the end
+	Elapsed  time.Duration // from the first attempt's wait for admission to the end
 }
 
 // EventKind says what an Event reports.
@@ -270,10 +273,17 @@ func (r *run[T, R]) do(j job[T]) Result[T, R] {
 	if r.p.Cost != nil {
 		cost = r.p.Cost(j.item)
 	}
+	policy := r.p.Retry
+	if policy.BudgetMode == BudgetAuto {
+		policy.BudgetMode = BudgetWait // batch work: paced, never dropped
+	}
 	begin := time.Now()
 	attempt := 0
-	o, attempts, err := r.p.Retry.run(r.ctx, r.gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
+	o, attempts, err := policy.run(r.ctx, r.gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		attempt++
+		// A panic in fn must not keep the slot: the gate outlives the
+		// run. Done is a no-op once the attempt has reported.
+		defer permit.Done(Outcome{Class: ClassCanceled})
 		r.event(Event{Kind: EventStarted, Index: j.index, Attempt: attempt})
 		v, err := r.fn(ctx, j.item)
 		o := Outcome{Class: ClassOf(err)}

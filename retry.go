@@ -46,14 +46,27 @@ func (b Backoff) Delay(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
-// RetryBudget keeps retries a small fraction of first attempts over a
-// sliding window, so that an API that fails everything sees at most
-// (1 + Ratio) times the normal load, not a storm. A few retries per window
-// are always allowed (Floor), so that a quiet client can still retry.
+// RetryBudget keeps the retries that fail a small fraction of first
+// attempts over a sliding window, so that an API that fails everything sees
+// at most (1 + Ratio) times the normal load, plus Floor retries per window,
+// not a storm. A few retries per window are always allowed (Floor), so that
+// a quiet client can still retry.
+//
+// A retry that succeeds gives its share back (RetrySucceeded): it did work
+// rather than add to a storm. So the allowance does not collapse once a
+// batch's first attempts are done and out of the window: against an API
+// failing some calls the retries go on, while against one failing every
+// call nothing comes back and the bound above holds.
+//
+// What happens to a retry the budget refuses is the caller's choice: Retry
+// reports the refusal at once (live traffic, which fails fast), and Wait
+// queues the retry until the budget allows it (batch work, which is paced
+// but loses nothing). See BudgetMode.
 //
 // The zero RetryBudget allows retries of 20% of first attempts plus 10 per
 // 10-second window. A RetryBudget is safe for concurrent use; share one
-// among all the calls to an API.
+// among all the calls to an API. Attempt, Retry and RetrySucceeded cost one
+// mutex round trip.
 type RetryBudget struct {
 	Ratio  float64       // retries allowed per first attempt; default 0.2
 	Floor  int           // retries always allowed per window; default 10
@@ -62,11 +75,26 @@ type RetryBudget struct {
 	mu      sync.Mutex
 	epoch   time.Time
 	buckets [10]budgetBucket
+	waiters waitQueue // Wait callers, served in arrival order
+	stats   BudgetStats
 }
 
 type budgetBucket struct {
 	slot            int64 // which tenth of which window this counts
 	firsts, retries int
+	// succeeded counts the retries that succeeded while this bucket was
+	// the current one. It is subtracted from the window's retries, not
+	// from the bucket the retry was taken in: a retry taken just before
+	// that bucket left the window may so be given back twice, a small
+	// and short-lived excess that keeps the bookkeeping to counters.
+	succeeded int
+}
+
+// BudgetStats counts what a RetryBudget did since it was made.
+type BudgetStats struct {
+	Retries int64 // retries allowed, waited for or not
+	Waited  int64 // retries that waited for the budget (Wait)
+	Refused int64 // retries refused (Retry), and waits given up
 }
 
 // Attempt records a first attempt, which earns Ratio retries.
@@ -74,18 +102,128 @@ func (b *RetryBudget) Attempt() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bucket().firsts++
+	b.grant()
+}
+
+// RetrySucceeded records that a retry succeeded, which gives back the
+// retry it took.
+func (b *RetryBudget) RetrySucceeded() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.bucket().succeeded++
+	b.grant()
 }
 
 // Retry takes one retry from the budget, reporting whether there was one.
+// It never waits, and it never takes a retry ahead of a caller of Wait.
 func (b *RetryBudget) Retry() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	cur := b.bucket()
-	firsts, retries := 0, 0
+	if b.waiters.len() > 0 || !b.allows(0) {
+		b.stats.Refused++
+		return false
+	}
+	b.take()
+	return true
+}
+
+// Wait takes one retry from the budget, waiting until there is one: when
+// first attempts or successful retries earn one, or when a spent retry
+// leaves the window. Waiters are served in arrival order, and a waiter
+// is woken by those events or by a timer at the time the budget predicts,
+// never by polling. When ctx ends first, Wait returns ctx.Err() and the
+// budget is as if it had not been called. A waiting retry holds nothing
+// but its goroutine: no concurrency slot, no permit.
+func (b *RetryBudget) Wait(ctx context.Context) error {
+	return b.wait(ctx, nil)
+}
+
+// wait is Wait that also gives up, with errStopWaiting, when stop is
+// closed (a halted gate).
+func (b *RetryBudget) wait(ctx context.Context, stop <-chan struct{}) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if b.waiters.len() == 0 && b.allows(0) {
+		b.take()
+		b.mu.Unlock()
+		return nil
+	}
+	b.stats.Waited++
+	w := &waiter{ready: make(chan struct{})}
+	b.waiters.push(w)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		next := b.next()
+		b.mu.Unlock()
+		d := max(time.Until(next), time.Millisecond)
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		var err error
+		select {
+		case <-w.ready:
+			return nil
+		case <-timer.C:
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-stop:
+			err = errStopWaiting
+		}
+		b.mu.Lock()
+		if err == nil {
+			b.grant()
+			select {
+			case <-w.ready:
+				b.mu.Unlock()
+				return nil
+			default:
+			}
+			continue
+		}
+		select {
+		case <-w.ready:
+			// Granted while giving up: give the retry back.
+			b.bucket().retries--
+			b.stats.Retries--
+		default:
+			b.waiters.remove(w)
+		}
+		b.stats.Refused++
+		b.grant()
+		b.mu.Unlock()
+		return err
+	}
+}
+
+// errStopWaiting ends a wait for budget whose gate was halted; the caller
+// turns it into the gate's error.
+var errStopWaiting = errors.New("sluice: stopped waiting for retry budget")
+
+// Stats returns the budget's counts so far.
+func (b *RetryBudget) Stats() BudgetStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stats
+}
+
+// allows reports whether a retry would be allowed once the k oldest
+// tenths of the window have left it. b.mu is held.
+func (b *RetryBudget) allows(k int) bool {
+	cur := b.bucket().slot
+	firsts, spent := 0, 0
 	for i := range b.buckets {
-		if b.buckets[i].slot > cur.slot-int64(len(b.buckets)) {
+		if b.buckets[i].slot > cur-int64(len(b.buckets))+int64(k) {
 			firsts += b.buckets[i].firsts
-			retries += b.buckets[i].retries
+			spent += b.buckets[i].retries - b.buckets[i].succeeded
 		}
 	}
 	ratio, floor := b.Ratio, b.Floor
@@ -95,11 +233,44 @@ func (b *RetryBudget) Retry() bool {
 	if floor <= 0 {
 		floor = 10
 	}
-	if float64(retries+1) > float64(floor)+ratio*float64(firsts) {
-		return false
+	return float64(max(spent, 0)+1) <= float64(floor)+ratio*float64(firsts)
+}
+
+// take spends one retry. b.mu is held.
+func (b *RetryBudget) take() {
+	b.bucket().retries++
+	b.stats.Retries++
+}
+
+// grant hands retries to waiters, in order, while the budget allows.
+// b.mu is held.
+func (b *RetryBudget) grant() {
+	for w := b.waiters.front(); w != nil && b.allows(0); w = b.waiters.front() {
+		b.waiters.remove(w)
+		b.take()
+		close(w.ready)
 	}
-	cur.retries++
-	return true
+}
+
+// next predicts when the front waiter will be allowed a retry if nothing
+// else happens: at the first tenth of the window whose leaving frees one.
+// Once the whole window has gone only the floor counts, which allows one.
+// b.mu is held.
+func (b *RetryBudget) next() time.Time {
+	cur := b.bucket().slot
+	k := 1
+	for ; k < len(b.buckets) && !b.allows(k); k++ {
+	}
+	return b.epoch.Add(time.Duration(cur-1+int64(k)) * b.tenth())
+}
+
+// tenth is the length of one bucket.
+func (b *RetryBudget) tenth() time.Duration {
+	window := b.Window
+	if window <= 0 {
+		window = 10 * time.Second
+	}
+	return time.Duration(max(int64(window)/int64(len(b.buckets)), 1))
 }
 
 // bucket returns the bucket for now, emptied if it held an older tenth of
@@ -108,12 +279,7 @@ func (b *RetryBudget) bucket() *budgetBucket {
 	if b.epoch.IsZero() {
 		b.epoch = time.Now()
 	}
-	window := b.Window
-	if window <= 0 {
-		window = 10 * time.Second
-	}
-	tenth := max(int64(window)/int64(len(b.buckets)), 1)
-	slot := int64(time.Since(b.epoch))/tenth + 1
+	slot := int64(time.Since(b.epoch)/b.tenth()) + 1
 	bk := &b.buckets[slot%int64(len(b.buckets))]
 	if bk.slot != slot {
 		*bk = budgetBucket{slot: slot}
@@ -121,12 +287,31 @@ func (b *RetryBudget) bucket() *budgetBucket {
 	return bk
 }
 
+// BudgetMode says what a retry refused by the RetryBudget does.
+type BudgetMode int
+
+const (
+	// BudgetAuto, the zero BudgetMode, waits in a Pool and fails fast
+	// everywhere else (RetryPolicy.Do, a Transport).
+	BudgetAuto BudgetMode = iota
+	// BudgetFailFast ends the call at once with an error matching
+	// ErrRetryBudget: for live callers, who would rather fail than queue
+	// behind an API in trouble.
+	BudgetFailFast
+	// BudgetWait queues the retry until the budget allows it
+	// (RetryBudget.Wait), holding no concurrency slot meanwhile: for
+	// batch work, where the budget should pace retries, not lose items.
+	// The call then fails only when its attempts are spent, its context
+	// ends, or its gate is halted.
+	BudgetWait
+)
+
 // RetryPolicy says which failed calls are tried again, and when. Retries
 // go back through the gate, so they spend the same limits as first
 // attempts, and wait out a gate-wide pause like everyone else.
 //
 // The zero RetryPolicy retries up to 8 times with the default Backoff and
-// no budget.
+// no budget. A RetryPolicy is a value: copy it freely.
 type RetryPolicy struct {
 	// MaxAttempts counts the first attempt too; 0 means 9, 1 means no
 	// retries.
@@ -139,6 +324,12 @@ type RetryPolicy struct {
 	MaxElapsed time.Duration
 	// Budget, when set, caps retries as a fraction of first attempts.
 	Budget *RetryBudget
+	// BudgetMode says what a retry the Budget refuses does: wait for it
+	// (batch work) or fail at once with ErrRetryBudget (live callers).
+	// The zero value, BudgetAuto, waits in a Pool and fails fast in Do
+	// and in a Transport; set BudgetWait on a Transport that serves a
+	// batch.
+	BudgetMode BudgetMode
 }
 
 // Do runs call through the gate until it succeeds, fails for good, or runs
@@ -150,6 +341,8 @@ type RetryPolicy struct {
 // retried, and quota-exhausted halts the gate (every later Acquire fails
 // with an error matching ErrQuotaExhausted). When ctx ends, or the gate
 // refuses, Do returns that error. A nil gate admits every attempt at once.
+// A retry the Budget refuses ends Do with ErrRetryBudget unless BudgetMode
+// is BudgetWait.
 func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx context.Context) (Outcome, error)) (Outcome, int, error) {
 	return p.run(ctx, g, c, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		o, err := call(ctx)
@@ -159,7 +352,8 @@ func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx cont
 }
 
 // run is Do for callers that finish the permit themselves, perhaps later
-// (the Transport holds it until the response body is read).
+// (the Transport holds it until the response body is read). BudgetAuto
+// means fail fast here: the Pool turns it into BudgetWait.
 func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
 	maxAttempts := p.MaxAttempts
 	if maxAttempts <= 0 {
@@ -182,6 +376,9 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 			return last, attempt - 1, err
 		}
 		last, lastErr = call(ctx, permit)
+		if attempt > 1 && last.Class == ClassOK && p.Budget != nil {
+			p.Budget.RetrySucceeded()
+		}
 		switch {
 		case last.Class == ClassQuotaExhausted:
 			if g != nil {
@@ -192,10 +389,25 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 			return last, attempt, lastErr
 		case p.MaxElapsed > 0 && time.Since(begin) >= p.MaxElapsed:
 			return last, attempt, lastErr
-		case p.Budget != nil && !p.Budget.Retry():
+		}
+		pause := p.delay(attempt, last)
+		switch {
+		case p.Budget == nil:
+		case p.BudgetMode == BudgetWait:
+			// Off the main path: nothing is held while waiting, and the
+			// wait counts towards the backoff.
+			waitBegin := time.Now()
+			if err := p.Budget.wait(ctx, g.haltedChan()); err != nil {
+				if err == errStopWaiting {
+					err = g.Halted()
+				}
+				return last, attempt, err
+			}
+			pause -= time.Since(waitBegin)
+		case !p.Budget.Retry():
 			return last, attempt, fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt, orClass(lastErr, last.Class))
 		}
-		if err := sleep(ctx, p.delay(attempt, last)); err != nil {
+		if err := sleep(ctx, pause); err != nil {
 			return last, attempt, err
 		}
 	}

@@ -152,6 +152,9 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 	}
 	fmt.Fprintf(w, "sluice: %d succeeded, %d failed, %d bad lines, %d skipped (done before), %d not started; %d attempts, %d throttled; %v, %.1f/s\n",
 		s.Succeeded, s.Failed, s.BadLines, s.Resumed, s.NotStarted, s.Attempts, s.Throttled, s.Elapsed.Round(time.Millisecond), rate)
+	if s.BudgetWaits > 0 {
+		fmt.Fprintf(w, "sluice: %d retries waited for the retry budget (the API failed many calls)\n", s.BudgetWaits)
+	}
 	if s.InputTokens+s.OutputTokens > 0 {
 		fmt.Fprintf(w, "sluice: tokens: %d in, %d out\n", s.InputTokens, s.OutputTokens)
 	}

@@ -29,6 +29,9 @@ const (
 	flushInterval = 5 * time.Millisecond
 )
 
+// itemsPerSlot is how many items a run works on per concurrency slot.
+const itemsPerSlot = 8
+
 // maxResponse is the largest response body kept for a results line.
 const maxResponse = 64 << 20
 
@@ -72,7 +75,10 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	if workers <= 0 {
 		workers = sluice.DefaultConcurrency
 	}
-	pool := &sluice.Pool[Item, response]{Workers: workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
+	// Items between attempts (backing off, or waiting for the retry
+	// budget) hold a worker but no slot: enough workers that they do not
+	// keep new items from the free slots. The gate bounds what is sent.
+	pool := &sluice.Pool[Item, response]{Workers: itemsPerSlot * workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
 	// Lines are queued and written together, every flushEvery lines (or
 	// flushBytes) or flushInterval: one write(2) for many results.
 	// An item counts as done only once its line is written.
@@ -174,6 +180,9 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 	sum.Succeeded = int(p.counts.succeeded.Load())
 	sum.Failed = int(p.counts.failed.Load())
 	sum.Throttled = p.stats().Throttled
+	if p.tr != nil && p.tr.Retry.Budget != nil {
+		sum.BudgetWaits = p.tr.Retry.Budget.Stats().Waited
+	}
 	sum.Elapsed = time.Since(begin)
 	return sum
 }

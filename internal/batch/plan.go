@@ -189,9 +189,11 @@ func (p *plan) transport() *sluice.Transport {
 		}
 	}
 	tr := &sluice.Transport{
-		Base:           cfg.Base,
-		Limits:         limits,
-		Retry:          sluice.RetryPolicy{MaxAttempts: attempts},
+		Base:   cfg.Base,
+		Limits: limits,
+		// A batch is paced by its retry budget, never thinned by it: a
+		// retry the budget refuses waits for it, holding no slot.
+		Retry:          sluice.RetryPolicy{MaxAttempts: attempts, Budget: &sluice.RetryBudget{}, BudgetMode: sluice.BudgetWait},
 		AttemptTimeout: timeout,
 		Cost:           func(r *http.Request) sluice.Cost { return costFrom(r.Context()) },
 	}

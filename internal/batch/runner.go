@@ -68,6 +68,9 @@ type Summary struct {
 	BadLines   int
 	Attempts   int64
 	Throttled  int64
+	// BudgetWaits counts the retries that waited for the retry budget
+	// (paced because the API failed many calls) rather than went at once.
+	BudgetWaits int64
 	// InputTokens and OutputTokens are the usage the API reported for
 	// the succeeded items.
 	InputTokens, OutputTokens int64
