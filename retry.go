@@ -27,11 +27,14 @@ type Backoff struct {
 	Cap  time.Duration // no wait is longer; default 30s
 }
 
+// defaultBackoffBase is the zero Backoff's Base.
+const defaultBackoffBase = 500 * time.Millisecond
+
 // Delay returns a random wait for the n-th retry (n ≥ 1).
 func (b Backoff) Delay(n int) time.Duration {
 	base, limit := b.Base, b.Cap
 	if base <= 0 {
-		base = 500 * time.Millisecond
+		base = defaultBackoffBase
 	}
 	if limit <= 0 {
 		limit = 30 * time.Second
@@ -317,7 +320,7 @@ type RetryPolicy struct {
 	// retries.
 	MaxAttempts int
 	// Backoff spaces retries of transient failures. Overloaded APIs get
-	// four times its waits.
+	// four times its Base, within the same Cap.
 	Backoff Backoff
 	// MaxElapsed stops retrying once this long has passed since the first
 	// attempt began; 0 means no limit.
@@ -421,7 +424,14 @@ func (p RetryPolicy) delay(n int, o Outcome) time.Duration {
 		// the retries from lining up at its end.
 		return p.Backoff.Delay(1) / 4
 	case o.Class == ClassOverloaded:
-		return 4 * p.Backoff.Delay(n)
+		// Four times the base, within the same cap: an overloaded API
+		// needs longer to recover, but no wait exceeds Cap.
+		b := p.Backoff
+		if b.Base <= 0 {
+			b.Base = defaultBackoffBase
+		}
+		b.Base *= 4
+		return b.Delay(n)
 	}
 	return p.Backoff.Delay(n)
 }
