@@ -137,6 +137,7 @@ func every1(ctx context.Context, step time.Duration, f func(time.Duration)) {
 		case <-tick.C:
 			f(time.Since(begin).Round(time.Second))
 		case <-ctx.Done():
+			f(time.Since(begin).Round(time.Second))
 			return
 		}
 	}
