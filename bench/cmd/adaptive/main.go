@@ -132,12 +132,16 @@ func every1(ctx context.Context, step time.Duration, f func(time.Duration)) {
 	begin := time.Now()
 	tick := time.NewTicker(step)
 	defer tick.Stop()
+	var last time.Duration
 	for {
 		select {
 		case <-tick.C:
-			f(time.Since(begin).Round(time.Second))
+			last = time.Since(begin).Round(time.Second)
+			f(last)
 		case <-ctx.Done():
-			f(time.Since(begin).Round(time.Second))
+			if t := time.Since(begin).Round(time.Second); t != last {
+				f(t)
+			}
 			return
 		}
 	}
