@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -8,41 +9,65 @@ import (
 
 // AdaptiveLimit is a concurrency limit that finds the API's capacity by
 // itself. Its ceiling starts at half the top (at most 8, at least the
-// floor) and
-// grows while the API is healthy, and shrinks when the API pushes back.
-// Starting at the floor would cost a round trip per doubling, which for
-// LLM calls taking seconds is a long, slow start.
+// floor) and grows while the API is healthy, and shrinks when the API
+// pushes back. Starting at the floor would cost a round trip per doubling,
+// which for LLM calls taking seconds is a long, slow start.
 //
 //   - multiplicative decrease: a throttled (429), overloaded (529, 503) or
 //     timed-out call halves the ceiling, at most once per round trip (calls
 //     admitted before a decrease do not cause another), never below the
-//     floor; a 429 that says too many calls are in flight instead lowers
-//     the top to one less than were in flight, so the API's concurrency
-//     limit is learned rather than probed again and again;
+//     floor;
+//   - a learned top: a 429 that says too many calls are in flight instead
+//     lowers the top to one less than were in flight, so the API's
+//     concurrency limit is learned rather than probed again and again. The
+//     limit may be shared with other clients of the same key and rise when
+//     they leave, so after a quiet period (a minute and a few hundred calls
+//     without such a 429) the top goes back to its configured value; the
+//     ceiling then climbs one per round trip and the next such 429, if
+//     any, learns the top again. Probing costs at most one 429 per quiet
+//     period;
 //   - additive increase: each healthy call adds 1/ceiling, so the ceiling
 //     grows by one per round trip; until the first decrease it grows by one
 //     per healthy call instead (slow start), doubling each round trip;
-//   - latency gradient: the ceiling grows only while recent latency stays
-//     within twice the baseline (the lowest latency seen, which drifts up
-//     slowly so a changed network is learned), and only while the ceiling
-//     is actually in use.
+//   - latency gradient: the ceiling grows only while recent latency (of
+//     about the last 16 calls) stays within twice the long-run latency (of
+//     the last two minutes or so), both geometric means, and only while
+//     the ceiling is actually in use; slow start ends once recent latency
+//     is half again the long-run. Comparing like with like matters: LLM latency
+//     follows the work (the output's length) and varies tenfold at any
+//     load, so a baseline such as the lowest latency ever seen would read
+//     that spread as congestion and stop growth far below capacity, while
+//     latency rising with the load still lifts the recent mean above the
+//     long-run one.
 //
 // Calls the caller cancelled, and failures that say nothing about load
 // (a 404, a 500), are not samples.
 //
-// The zero AdaptiveLimit has no limit and does not adapt; use
-// NewAdaptiveLimit. An AdaptiveLimit is safe for concurrent use.
+// An AdaptiveLimit is used through a Gate: NewGate(a) admits calls under
+// the ceiling, and Permit.Done feeds each outcome to it. The zero
+// AdaptiveLimit has no limit and does not adapt; use NewAdaptiveLimit. An
+// AdaptiveLimit is safe for concurrent use; each outcome costs a mutex and
+// a logarithm, and no allocation.
 type AdaptiveLimit struct {
 	sem Semaphore // its limit is the ceiling
 
 	mu           sync.Mutex
-	floor, top   int // the ceiling's bounds
+	floor, top   int // the ceiling's bounds; top may be learned from the API
+	configured   int // the top given, which a learned top returns to
 	ceiling      float64
 	slowStart    bool
-	baseline     time.Duration // lowest latency seen, drifting up
-	baselineAt   time.Time     // when baseline last moved
-	recent       time.Duration // moving average of latency
 	lastDecrease time.Time
+
+	// Latency, as exponentially weighted means of its logarithm: recent
+	// over about recentSamples calls, longRun over about latencyWindow.
+	recent, longRun float64
+	samples         int       // counted up to latencyWarmUp
+	sampledAt       time.Time // the last sample
+
+	// Since the top was last learned from a "concurrent" 429, or last
+	// went back to the configured top.
+	learnedAt    time.Time
+	sinceLearned int
 
 	// The most calls in flight this round and the one before; a round
 	// ends after a ceiling's worth of completions.
@@ -50,14 +75,45 @@ type AdaptiveLimit struct {
 	completions    int
 }
 
-// baselineDrift is how long a latency above the baseline takes to become
-// the new baseline (exponentially), so that a slower network or model is
-// learned, but a brief slowdown is not.
-const baselineDrift = time.Minute
+// latencyWindow is how far back the long-run latency reaches: a slower
+// network, model or mix of work becomes the norm in about this long, while
+// latency rising within a few round trips, as when the API queues calls,
+// stands out against it.
+const latencyWindow = 2 * time.Minute
 
-// healthyLatency is how far recent latency may rise above the baseline
-// before growth stops.
+// latencyWarmUp is how many first samples make up the long-run latency
+// with equal weight, before it moves with time alone.
+const latencyWarmUp = 16
+
+// recentSamples is about how many calls the recent latency averages over:
+// few enough to see a rise within a round trip at a ceiling of 16 or more,
+// and enough that a twentyfold spread of latencies (200ms-4s) moves the
+// mean by about 15% (one standard deviation), far from healthyLatency.
+const recentSamples = 16
+
+// healthyLatency is how far recent latency may rise above the long-run
+// latency before growth stops.
 const healthyLatency = 2.0
+
+// slowStartExit is how far recent latency may rise above the long-run
+// latency before slow start ends: doubling each round trip outruns
+// latency, which tells of a call's load only when it ends.
+const slowStartExit = 1.5
+
+// logHealthyLatency and logSlowStartExit are the thresholds in the log
+// domain the means are kept in.
+var (
+	logHealthyLatency = math.Log(healthyLatency)
+	logSlowStartExit  = math.Log(slowStartExit)
+)
+
+// probeQuiet and probeCalls make the quiet period after which a top
+// learned from a "concurrent" 429 goes back to the configured top: both
+// must pass. The calls bound probing's cost to one 429 in probeCalls.
+const (
+	probeQuiet = time.Minute
+	probeCalls = 500
+)
 
 // maxStart caps where the ceiling starts: a first burst of half of a large
 // top would meet an API's concurrency limit all at once, before any
@@ -68,13 +124,13 @@ const maxStart = 8
 const decreaseFactor = 0.5
 
 // NewAdaptiveLimit returns an AdaptiveLimit moving between floor and top,
-// starting at half of top. Values of floor below 1 mean 1; top below floor
-// means floor.
+// starting at half of top (at most 8). Values of floor below 1 mean 1; top
+// below floor means floor.
 func NewAdaptiveLimit(floor, top int) *AdaptiveLimit {
 	floor = max(floor, 1)
 	top = max(top, floor)
 	start := max(floor, min(top/2, maxStart))
-	a := &AdaptiveLimit{floor: floor, top: top, ceiling: float64(start), slowStart: true}
+	a := &AdaptiveLimit{floor: floor, top: top, configured: top, ceiling: float64(start), slowStart: true}
 	a.sem.SetLimit(start)
 	return a
 }
@@ -86,7 +142,9 @@ func (a *AdaptiveLimit) Ceiling() int {
 	return int(a.ceiling)
 }
 
-// Bounds returns the floor and the top the ceiling moves between.
+// Bounds returns the floor and the top the ceiling moves between now: the
+// top is below the configured one while a limit learned from the API
+// holds.
 func (a *AdaptiveLimit) Bounds() (floor, top int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -98,18 +156,26 @@ func (a *AdaptiveLimit) InFlight() int { return a.sem.Held() }
 
 // SetTop changes the highest the ceiling may go, for instance when the
 // user changes the concurrency limit. The ceiling is cut to it at once if
-// above.
+// above. A top learned from the API stays while it is lower.
 func (a *AdaptiveLimit) SetTop(top int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.top = max(top, a.floor)
+	learned := a.top < a.configured
+	a.configured = max(top, a.floor)
+	if learned {
+		a.top = min(a.top, a.configured)
+	} else {
+		a.top = a.configured
+	}
 	if a.ceiling > float64(a.top) {
 		a.setCeiling(float64(a.top))
 	}
 }
 
-// Observe feeds one finished call to the limit. Gates call it through
-// Permit.Done; call it yourself only when using the limit on its own.
+// Observe feeds one finished call, admitted at admitted, to the limit. A
+// Gate holding the limit calls it from Permit.Done, so most programs never
+// do; call it only to report a call the gate did not see end, as that
+// call's outcome would be counted twice otherwise.
 func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -118,22 +184,32 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 	}
 	switch {
 	case o.Class == ClassThrottled || o.Class == ClassOverloaded || o.Timeout:
-		if admitted.Before(a.lastDecrease) {
-			return // it was in flight under the old ceiling: already counted
-		}
-		a.lastDecrease = time.Now()
-		a.slowStart = false
+		now := time.Now()
 		if o.ConcurrencyLimited {
 			// The API named the limit we crossed: it refused with this
 			// call among those in flight, so it allows fewer. Keep below
-			// that from now on rather than probing it again and again.
+			// that rather than probing it again and again, until a quiet
+			// period suggests it may have risen (probe). Each such 429 is
+			// a bound of its own, not a halving, so the calls of one round
+			// all count: refused in turn, they release their slots in
+			// turn, and the top comes down to the limit at once.
+			a.lastDecrease, a.slowStart = now, false
 			a.top = max(a.floor, min(a.top, a.sem.Held()-1))
+			a.learnedAt, a.sinceLearned = now, 0
 			a.setCeiling(min(a.ceiling, float64(a.top)))
 			return
 		}
+		if admitted.Before(a.lastDecrease) {
+			return // it was in flight under the old ceiling: already counted
+		}
+		a.lastDecrease, a.slowStart = now, false
 		a.setCeiling(max(float64(a.floor), a.ceiling*decreaseFactor))
 	case o.Class == ClassOK && o.Latency > 0:
-		a.sample(o.Latency)
+		now := time.Now()
+		a.sample(now, o.Latency)
+		if a.top < a.configured {
+			a.probe(now)
+		}
 		if a.completions++; float64(a.completions) >= a.ceiling {
 			a.prevPeak.Store(a.peak.Load())
 			a.peak.Store(int64(a.sem.Held()))
@@ -142,8 +218,10 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 		if float64(max(a.peak.Load(), a.prevPeak.Load())) < a.ceiling/2 {
 			return // the ceiling is not what limits: no evidence it can grow
 		}
-		if float64(a.recent) > healthyLatency*float64(a.baseline) {
-			return
+		if rise := a.recent - a.longRun; rise > logHealthyLatency {
+			return // latency rises with the load: the API is queueing
+		} else if rise > logSlowStartExit {
+			a.slowStart = false
 		}
 		step := 1 / float64(int(a.ceiling))
 		if a.slowStart {
@@ -153,21 +231,42 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 	}
 }
 
-// sample updates the latency baseline and moving average. a.mu is held.
-func (a *AdaptiveLimit) sample(d time.Duration) {
-	now := time.Now()
-	if a.baseline == 0 || d < a.baseline {
-		a.baseline = d
-	} else {
-		drift := min(float64(now.Sub(a.baselineAt))/float64(baselineDrift), 1)
-		a.baseline += time.Duration(float64(d-a.baseline) * drift)
+// sample adds latency d, measured at now, to the recent and long-run
+// means. a.mu is held.
+func (a *AdaptiveLimit) sample(now time.Time, d time.Duration) {
+	l := math.Log(float64(d))
+	if a.samples <= latencyWarmUp {
+		a.samples++
 	}
-	a.baselineAt = now
-	if a.recent == 0 {
-		a.recent = d
-	} else {
-		a.recent += (d - a.recent) / 8
+	if a.samples == 1 {
+		a.recent, a.longRun, a.sampledAt = l, l, now
+		return
 	}
+	// The first samples weigh equally in both means, so neither rests on
+	// the first call alone.
+	warm := 0.0
+	if a.samples <= latencyWarmUp {
+		warm = 1 / float64(a.samples)
+	}
+	a.recent += (l - a.recent) * max(warm, 1.0/recentSamples)
+	// The long-run mean weighs samples by the time they cover, so that it
+	// spans latencyWindow at any call rate; one sample after an idle spell
+	// weighs no more than a recent one would.
+	cover := min(float64(now.Sub(a.sampledAt))/float64(latencyWindow), 1.0/recentSamples)
+	a.longRun += (l - a.longRun) * max(warm, cover)
+	a.sampledAt = now
+}
+
+// probe returns the top to the configured one after a quiet period
+// without a "concurrent" 429: the API's limit may have been shared with
+// clients that have left. The ceiling still climbs by one per round trip,
+// so the limit, if unchanged, costs one 429 to learn again. a.mu is held.
+func (a *AdaptiveLimit) probe(now time.Time) {
+	if a.sinceLearned++; a.sinceLearned < probeCalls || now.Sub(a.learnedAt) < probeQuiet {
+		return
+	}
+	a.top = a.configured
+	a.learnedAt, a.sinceLearned = now, 0
 }
 
 // setCeiling moves the ceiling and the semaphore's limit with it. a.mu is

@@ -18,6 +18,13 @@ func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
 	return time.Now()
 }
 
+// release ends n calls admitted at at without a sample.
+func release(a *AdaptiveLimit, at time.Time, n int) {
+	for range n {
+		a.done(Cost{}, at, Outcome{Class: ClassCanceled})
+	}
+}
+
 func TestAdaptiveLimitSlowStartsThenGrowsByOnePerRound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := NewAdaptiveLimit(1, 100)
@@ -204,6 +211,96 @@ func TestAdaptiveLimitLearnsTheAPIsConcurrency(t *testing.T) {
 		}
 		if got := a.Ceiling(); got != 6 {
 			t.Fatalf("ceiling %d after healthy rounds, want to stay at the learned 6", got)
+		}
+	})
+}
+
+// Calls of one round refused for concurrency each bound the API's limit:
+// refused in turn, they release their slots in turn, so the top comes
+// down to the limit in one round, not one step per round (each round
+// costing more 429s).
+func TestAdaptiveLimitLearnsTheConcurrencyInOneRound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 64) // starts at 8
+		at := busy(t, a, 8)
+		time.Sleep(time.Millisecond)
+		// The API allows 5: the 6th, 7th and 8th calls are refused.
+		for range 3 {
+			a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+		}
+		if _, top := a.Bounds(); top != 5 {
+			t.Fatalf("top %d after three concurrency 429s with 8 in flight, want 5", top)
+		}
+		if got := a.Ceiling(); got != 5 {
+			t.Fatalf("ceiling %d, want 5", got)
+		}
+	})
+}
+
+func TestAdaptiveLimitLearnedTopAndSetTop(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setTop  int // after learning a top of 6 from a top of 20
+		wantTop int // right after SetTop
+		probed  int // after a quiet period
+	}{
+		{"raised: the learned top stays", 30, 6, 30},
+		{"lowered below the learned top", 4, 4, 4},
+		{"lowered above the learned top", 10, 6, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := NewAdaptiveLimit(1, 20)
+				at := busy(t, a, 7)
+				time.Sleep(time.Millisecond)
+				a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+				release(a, at, 6)
+				a.SetTop(tc.setTop)
+				if _, top := a.Bounds(); top != tc.wantTop {
+					t.Fatalf("top %d after SetTop(%d), want %d", top, tc.setTop, tc.wantTop)
+				}
+				// A quiet period: time and calls, none refused.
+				time.Sleep(probeQuiet)
+				for range probeCalls {
+					at := busy(t, a, 1)
+					a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+				}
+				if _, top := a.Bounds(); top != tc.probed {
+					t.Fatalf("top %d after a quiet period, want %d", top, tc.probed)
+				}
+			})
+		})
+	}
+}
+
+// The quiet period needs both time and calls: a minute of few calls says
+// little, and many calls in a few seconds probe too often.
+func TestAdaptiveLimitProbesOnlyAfterTimeAndCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 20)
+		at := busy(t, a, 7)
+		time.Sleep(time.Millisecond)
+		a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+		release(a, at, 6)
+		for range 2 * probeCalls { // many calls, little time
+			at := busy(t, a, 1)
+			a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+		}
+		if _, top := a.Bounds(); top != 6 {
+			t.Fatalf("top %d after many calls in no time, want the learned 6", top)
+		}
+		a2 := NewAdaptiveLimit(1, 20)
+		at = busy(t, a2, 7)
+		time.Sleep(time.Millisecond)
+		a2.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+		release(a2, at, 6)
+		for range probeCalls / 2 { // much time, few calls
+			time.Sleep(probeQuiet / 10)
+			at := busy(t, a2, 1)
+			a2.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+		}
+		if _, top := a2.Bounds(); top != 6 {
+			t.Fatalf("top %d after few calls over a long time, want the learned 6", top)
 		}
 	})
 }

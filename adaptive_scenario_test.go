@@ -1,0 +1,202 @@
+package sluice
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// simAPI is an API under testing/synctest: each call takes the latency
+// its function draws, and over the concurrency limit (when set) the call
+// is refused at once with a "concurrent connections" 429.
+type simAPI struct {
+	// latency draws a call's time from the work (rng) and the load (calls
+	// in flight at the API, this one included).
+	latency func(rng *rand.Rand, inFlight int) time.Duration
+
+	mu       sync.Mutex
+	limit    int // most calls in flight; 0 means none
+	inFlight int
+	calls    int
+	refused  int
+}
+
+func (s *simAPI) setLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = n
+}
+
+func (s *simAPI) counts() (calls, refused int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls, s.refused
+}
+
+func (s *simAPI) call(rng *rand.Rand) Outcome {
+	s.mu.Lock()
+	s.calls++
+	if s.limit > 0 && s.inFlight >= s.limit {
+		s.refused++
+		s.mu.Unlock()
+		time.Sleep(5 * time.Millisecond) // a refusal is quick
+		return Outcome{Class: ClassThrottled, ConcurrencyLimited: true}
+	}
+	s.inFlight++
+	d := s.latency(rng, s.inFlight)
+	s.mu.Unlock()
+	time.Sleep(d)
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	return Outcome{}
+}
+
+// uniformWork is latency that follows the work alone: uniform in
+// [lo, hi), whatever the load.
+func uniformWork(lo, hi time.Duration) func(*rand.Rand, int) time.Duration {
+	return func(rng *rand.Rand, _ int) time.Duration {
+		return lo + time.Duration(rng.Int64N(int64(hi-lo)))
+	}
+}
+
+// drive sends calls to api through g from workers goroutines, each always
+// waiting for a slot, until ctx is done. Each worker draws from its own
+// seeded generator, so the work is the same on every run.
+func drive(ctx context.Context, g *Gate, api *simAPI, workers int, seed uint64) {
+	var wg sync.WaitGroup
+	for i := range workers {
+		rng := rand.New(rand.NewPCG(seed, uint64(i)))
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				p, err := g.Acquire(ctx, Cost{})
+				if err != nil {
+					return
+				}
+				p.Done(api.call(rng))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// ceilings samples a's ceiling every step until ctx is done.
+func ceilings(ctx context.Context, a *AdaptiveLimit, step time.Duration) func() []int {
+	var got []int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(step):
+				got = append(got, a.Ceiling())
+			}
+		}
+	}()
+	return func() []int { <-done; return got }
+}
+
+// Issue 9, item 4: LLM latency follows the output's length, not the load.
+// With the baseline at the lowest latency ever seen, latency spread over
+// 200ms-4s looked like congestion and pinned the ceiling near 14 of 64.
+func TestAdaptiveCeilingGrowsWhenLatencyFollowsTheWork(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		early429    bool // one 429 first: slow start ends, growth is additive
+		seed        uint64
+		wantAtLeast int
+	}{
+		{"from the start", false, 1, 48},
+		{"after an early 429", true, 2, 48},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				a := NewAdaptiveLimit(1, 64)
+				g := NewGate(a)
+				if tc.early429 {
+					p, _ := g.Acquire(t.Context(), Cost{})
+					p.Done(Outcome{Class: ClassThrottled})
+				}
+				api := &simAPI{latency: uniformWork(200*time.Millisecond, 4*time.Second)}
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+				defer cancel()
+				seen := ceilings(ctx, a, 30*time.Second)
+				drive(ctx, g, api, 100, tc.seed)
+				got := a.Ceiling()
+				t.Logf("ceiling every 30s: %v", seen())
+				if got < tc.wantAtLeast {
+					t.Errorf("ceiling after 5 minutes is %d of 64, want at least %d (every 30s: %v)", got, tc.wantAtLeast, seen())
+				}
+			})
+		})
+	}
+}
+
+// Against a real concurrency limit the ceiling must still settle at the
+// limit, learning it from "concurrent" 429s, with few of them: a server
+// allowing 5 calls whose latency rises with its load.
+func TestAdaptiveCeilingSettlesAtAConcurrencyLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 64)
+		g := NewGate(a)
+		work := uniformWork(200*time.Millisecond, 4*time.Second)
+		api := &simAPI{limit: 5, latency: func(rng *rand.Rand, inFlight int) time.Duration {
+			return work(rng, inFlight) * time.Duration(4+inFlight) / 5
+		}}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+		defer cancel()
+		seen := ceilings(ctx, a, 30*time.Second)
+		drive(ctx, g, api, 64, 3)
+		got := seen()
+		calls, refused := api.counts()
+		t.Logf("ceiling every 30s: %v; %d of %d calls refused", got, refused, calls)
+		if share := float64(refused) / float64(calls); share > 0.01 {
+			t.Errorf("%d of %d calls (%.2f%%) got a 429, want at most 1%%", refused, calls, 100*share)
+		}
+		for i, c := range got[len(got)/2:] { // the last five minutes
+			if c < 4 || c > 6 {
+				t.Errorf("ceiling %d at %v, want it near the limit of 5 (every 30s: %v)",
+					c, time.Duration(len(got)/2+i+1)*30*time.Second, got)
+				break
+			}
+		}
+	})
+}
+
+// Issue 9, item 5: one "concurrent connections" 429, common when other
+// clients share the key, pinned the top for the gate's life. After a quiet
+// period the top must probe upward and find a limit that was raised.
+func TestAdaptiveTopProbesBackUpAfterAQuietPeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 64)
+		g := NewGate(a)
+		api := &simAPI{limit: 3, latency: uniformWork(100*time.Millisecond, 300*time.Millisecond)}
+		ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+		defer cancel()
+		var top3 int
+		go func() {
+			time.Sleep(2 * time.Minute)
+			_, top3 = a.Bounds()
+			api.setLimit(10) // the other clients sharing the key left
+		}()
+		seen := ceilings(ctx, a, 30*time.Second)
+		drive(ctx, g, api, 64, 4)
+		got := seen()
+		t.Logf("ceiling every 30s: %v", got)
+		if top3 > 3 {
+			t.Errorf("top %d against a limit of 3, want it learned", top3)
+		}
+		if c := a.Ceiling(); c < 9 || c > 11 {
+			t.Errorf("ceiling %d six minutes after the API's limit rose to 10, want near 10 (every 30s: %v)", c, got)
+		}
+		calls, refused := api.counts()
+		if share := float64(refused) / float64(calls); share > 0.01 {
+			t.Errorf("%d of %d calls (%.2f%%) got a 429, want at most 1%%", refused, calls, 100*share)
+		}
+	})
+}
