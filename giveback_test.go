@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -86,4 +87,38 @@ func bucketOf(l Limit) *RateLimiter {
 // level is how far ahead of now the bucket's timeline runs: 0 when full.
 func (l *RateLimiter) level() time.Duration {
 	return time.Duration(max(l.tat.Load()-l.now(), 0))
+}
+
+// A SetRate racing charges and refunds re-times each of them once: none is
+// worked out at the old pace and applied to the re-timed timeline. Equal
+// charges and refunds at rates a power of two apart must leave the
+// timeline exactly where it began.
+func TestSetRateRacingChargesKeepsEachAtItsPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewTokenBudget(PerSecond(1000), AllTokens)
+		b.Settle(0, 10000) // far ahead of now: no charge clips
+		before := b.bucket.tat.Load()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 2000 {
+					b.Settle(0, 7)
+					b.Settle(7, 0)
+				}
+			})
+		}
+		wg.Go(func() {
+			for i := range 2000 {
+				if i%2 == 0 {
+					b.SetRate(PerSecond(500))
+				} else {
+					b.SetRate(PerSecond(1000))
+				}
+			}
+		})
+		wg.Wait()
+		if got := b.bucket.tat.Load(); got != before {
+			t.Errorf("after balanced charges and refunds, the timeline moved by %v", time.Duration(got-before))
+		}
+	})
 }
