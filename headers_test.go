@@ -1,9 +1,12 @@
 package sluice
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -475,4 +478,62 @@ func TestHeaderNamesAreCanonical(t *testing.T) {
 			t.Errorf("%q is not canonical", n)
 		}
 	}
+}
+
+// FuzzLearnFromHeaders runs what the network says through the whole road:
+// parse the headers, learn from them (after a call and before one ends, as
+// the transport does on a 2xx), then admit a few calls. No value may panic
+// or hang the gate.
+func FuzzLearnFromHeaders(f *testing.F) {
+	f.Add("2147483647", "2147483647", "1", "1", uint8(0))
+	f.Add("100000000000", "100000000000", "0.001", "1ms", uint8(1))
+	f.Add("1e12", "1e12", "1e-9", "1ns", uint8(2))
+	f.Add("1", "0", "86400", "24h", uint8(3))
+	f.Add("1", "1", "99999999999", "9999h", uint8(4))
+	f.Add("100", "50", "30", "6m0s", uint8(5))
+	f.Fuzz(func(t *testing.T, limit, remaining, reset, openAIReset string, class uint8) {
+		h := respHeader(
+			"X-RateLimit-Limit", limit, "X-RateLimit-Remaining", remaining, "X-RateLimit-Reset", reset,
+			"RateLimit-Policy", limit+";w="+reset, "Retry-After", reset,
+		)
+		for _, kind := range []string{"requests", "tokens", "input-tokens", "output-tokens"} {
+			h.Set("anthropic-ratelimit-"+kind+"-limit", limit)
+			h.Set("anthropic-ratelimit-"+kind+"-remaining", remaining)
+			h.Set("x-ratelimit-limit-"+kind, limit)
+			h.Set("x-ratelimit-remaining-"+kind, remaining)
+			h.Set("x-ratelimit-reset-"+kind, openAIReset)
+		}
+		infos := []RateLimitInfo{ParseRateLimitHeaders(h, headerNow)}
+		for _, only := range []string{"Anthropic-", "X-Ratelimit-", "Ratelimit"} {
+			part := make(http.Header)
+			for k, v := range h {
+				if strings.HasPrefix(k, only) {
+					part[k] = v
+				}
+			}
+			infos = append(infos, ParseRateLimitHeaders(part, headerNow))
+		}
+		o := Outcome{Class: Class(class % 8)}
+		for _, info := range infos {
+			synctest.Test(t, func(t *testing.T) {
+				for _, g := range []*Gate{NewGate(), Limits{Rate: PerSecond(100), Tokens: PerMinute(1e6)}.NewGate()} {
+					c := Cost{InputTokens: 1000, OutputTokens: 1000}
+					p, err := g.Acquire(t.Context(), c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					o.RateLimit = &info
+					g.learnWhileInFlight(o) // the transport's 2xx path
+					p.Done(o)
+					for range 3 {
+						ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+						if p, err := g.Acquire(ctx, c); err == nil {
+							p.Done(o)
+						}
+						cancel()
+					}
+				}
+			})
+		}
+	})
 }

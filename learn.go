@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -42,9 +43,19 @@ func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 //     Retry-After; without one, a quota at zero whose window is unknown
 //     pauses it until that quota's reset, whatever the call's result.
 //     Pauses are capped at the gate's maximum.
-func (g *Gate) learn(o Outcome) {
+func (g *Gate) learn(o Outcome) { g.learnFrom(o, 0) }
+
+// learnWhileInFlight is learn for a call whose Permit is not done yet (the
+// transport learns from a 2xx's headers before its body is read). The API
+// has already counted that call in what remains, so it is not counted
+// again as in flight.
+func (g *Gate) learnWhileInFlight(o Outcome) { g.learnFrom(o, 1) }
+
+// learnFrom is learn with self of the calls in flight being the one that
+// reported o.
+func (g *Gate) learnFrom(o Outcome, self int64) {
 	info := o.RateLimit
-	inFlight := g.admitted.Load() - g.completed.Load()
+	inFlight := max(g.admitted.Load()-g.completed.Load()-self, 0)
 	g.learned.mu.Lock()
 	defer g.learned.mu.Unlock()
 	maxPause := g.learned.maxPause
@@ -52,7 +63,7 @@ func (g *Gate) learn(o Outcome) {
 	if r, ok := pace(info.Requests, inFlight); ok && r != g.learned.requests.Rate() {
 		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
-		if q := info.Requests; first && q.Limit > 0 && q.Window > 0 {
+		if q := info.Requests; first && !r.IsZero() && q.Limit > 0 && q.Window > 0 {
 			// The calls sent before anything was known count against the
 			// API's window too: charge them (at most one window's worth),
 			// so the first window is not overfilled. The API's own count
@@ -86,26 +97,41 @@ func (g *Gate) learn(o Outcome) {
 	}
 }
 
-// pace returns the rate a quota allows, if it says enough to tell.
+// pace returns the rate a quota allows, if it says enough to tell. A rate
+// faster than one unit per nanosecond (counts up to 1e12 over a reset of a
+// second or a window of a minute) is no limit: no limiter can pace to it,
+// and no call could ever be held to it. Nothing a header says may make the
+// gate panic.
 func pace(q Quota, inFlight int64) (Rate, bool) {
+	var r Rate
 	switch {
 	case q.Limit > 0 && q.Window > 0:
-		return apiSafe(Rate{N: float64(q.Limit), Per: q.Window}), true
+		r = apiSafe(Rate{N: float64(q.Limit), Per: q.Window})
 	case q.Remaining > 0 && q.Reset > 0:
 		n := max(q.Remaining-inFlight, 1)
-		return apiSafe(Rate{N: float64(n), Per: q.Reset}), true
+		r = apiSafe(Rate{N: float64(n), Per: q.Reset})
+	default:
+		return Rate{}, false
 	}
-	return Rate{}, false
+	if r.validate() != nil {
+		return Rate{}, true
+	}
+	return r, true
 }
 
 // apiSafe returns r slowed by a margin for the network between us and the
 // API: arrivals there are compressed and reordered by a few milliseconds,
 // so a pace met exactly here would break a strict limit there. The window
 // is widened by 1%, and by at least 5ms, which is the jitter the pace then
-// tolerates.
+// tolerates; it also covers the timer lag a Gate forgives (maxLate). The
+// period saturates instead of overflowing.
 func apiSafe(r Rate) Rate {
 	if r.IsZero() {
 		return r
 	}
-	return Rate{N: r.N, Per: r.Per + max(r.Per/100, 5*time.Millisecond)}
+	margin := max(r.Per/100, 5*time.Millisecond)
+	if r.Per > math.MaxInt64-margin {
+		return Rate{N: r.N, Per: math.MaxInt64}
+	}
+	return Rate{N: r.N, Per: r.Per + margin}
 }

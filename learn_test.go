@@ -1,9 +1,13 @@
 package sluice
 
 import (
+	"math"
+	"net/http"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 )
 
 func TestGateLearnsAPaceFromALimitPerWindow(t *testing.T) {
@@ -121,4 +125,91 @@ func TestAPISafeMargin(t *testing.T) {
 			t.Errorf("apiSafe(%v) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
+}
+
+// Counts the header parser accepts (up to 1e12) over tiny resets or
+// windows make rates faster than one unit per nanosecond: the gate treats
+// them as no limit (no API can be held to such a pace, so it cannot bind)
+// instead of panicking inside RoundTrip.
+func TestGateLearnsNoLimitFromRatesBeyondOneUnitPerNanosecond(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		headers []string
+	}{
+		{"remaining over a 1s reset", []string{"X-RateLimit-Remaining", "2147483647", "X-RateLimit-Reset", "1"}},
+		{"openai request limit", []string{"x-ratelimit-limit-requests", "100000000000"}},
+		{"openai token limit", []string{"x-ratelimit-limit-tokens", "1000000000000", "x-ratelimit-remaining-tokens", "1000000000000"}},
+		{"anthropic tokens", []string{"anthropic-ratelimit-tokens-remaining", "1000000000000", "anthropic-ratelimit-tokens-reset", "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				info := ParseRateLimitHeaders(respHeader(tc.headers...), headerNow)
+				g := NewGate()
+				for range 3 {
+					p, err := g.Acquire(t.Context(), Cost{InputTokens: 1000, OutputTokens: 1000})
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.Done(Outcome{RateLimit: &info})
+				}
+				if got := g.LearnedRate(); !got.IsZero() {
+					t.Errorf("learned %v, want no limit", got)
+				}
+				for k := range g.learned.tokens {
+					if got := g.learned.tokens[k].Rate(); !got.IsZero() {
+						t.Errorf("learned %v %v, want no limit", TokenKind(k), got)
+					}
+				}
+			})
+		})
+	}
+}
+
+// A learned rate that could bind replaces a learned one that could not,
+// and the other way round.
+func TestGateLearnedPaceFollowsTheAPIIntoAndOutOfNoLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate()
+		learn := func(remaining int64) {
+			p, _ := g.Acquire(t.Context(), Cost{})
+			p.Done(Outcome{RateLimit: &RateLimitInfo{Requests: Quota{Remaining: remaining, Reset: time.Second}}})
+		}
+		learn(11)
+		if g.LearnedRate().IsZero() {
+			t.Fatal("learned no limit from 11 per second")
+		}
+		learn(1e12)
+		if got := g.LearnedRate(); !got.IsZero() {
+			t.Fatalf("learned %v from 1e12 per second, want no limit", got)
+		}
+	})
+}
+
+func TestAPISafeSaturates(t *testing.T) {
+	for _, r := range []Rate{{N: 1, Per: math.MaxInt64}, {N: 1, Per: math.MaxInt64 - time.Millisecond}} {
+		if got := apiSafe(r); got.Per < r.Per || got.validate() != nil {
+			t.Errorf("apiSafe(%v) = %v, want a valid rate no faster", r, got)
+		}
+	}
+}
+
+// The 2xx path learns before the permit is done: the call itself is then
+// still in flight, but the API's remaining count has already counted it.
+func TestGateLearnedPaceCountsTheCallItselfOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-RateLimit-Remaining", "10")
+			w.Header().Set("X-RateLimit-Reset", "10")
+		})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://api.test/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got, want := tr.Gate("api.test").LearnedRate(), apiSafe(Rate{N: 10, Per: 10 * time.Second}); got != want {
+			t.Errorf("learned %v, want %v (10 left, nothing else in flight)", got, want)
+		}
+	})
 }

@@ -36,9 +36,23 @@ func (r Rate) Interval() time.Duration {
 	if r.N <= 0 || r.Per <= 0 {
 		return 0
 	}
+	if r.N == math.Trunc(r.N) && r.N <= 1<<53 {
+		// Whole counts divide exactly: a float64 holds no period longer
+		// than 104 days to the nanosecond, and rounding it down would
+		// pace faster than the rate.
+		n := int64(r.N)
+		iv := int64(r.Per) / n
+		if int64(r.Per)%n != 0 {
+			iv++
+		}
+		return time.Duration(min(iv, maxSpan))
+	}
 	iv := math.Ceil(float64(r.Per) / r.N)
-	if iv > math.MaxInt64/4 {
-		return math.MaxInt64 / 4
+	if r.Per > 1<<53 {
+		iv++ // float64(r.Per) may have rounded down
+	}
+	if iv > maxSpan {
+		return maxSpan
 	}
 	return time.Duration(iv)
 }

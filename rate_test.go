@@ -132,3 +132,18 @@ func FuzzParseRate(f *testing.F) {
 		}
 	})
 }
+
+// Interval must never be shorter than the exact period per unit, even for
+// periods a float64 cannot hold exactly.
+func TestRateIntervalIsExactForLongPeriods(t *testing.T) {
+	for _, r := range []Rate{
+		{N: 1, Per: 1<<55 + 1},
+		{N: 3, Per: 3<<54 + 3},
+		{N: 7, Per: 1<<58 + 1},
+	} {
+		got := r.Interval()
+		if min := (r.Per + time.Duration(r.N) - 1) / time.Duration(r.N); got < min {
+			t.Errorf("%v.Interval() = %d, want at least %d", r, got, min)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,16 +23,36 @@ import (
 //
 // Allow and AllowN read the clock once and update the state with one
 // compare-and-swap: no lock, no allocation. Wait is what most callers want;
-// Reserve is for callers that schedule their own waiting.
+// Reserve is for callers that schedule their own waiting. A weight of zero
+// or less asks for nothing and is admitted at once.
+//
+// Through a Gate, which forgives its timer's lag (see Limit), a start may
+// come up to 5ms (maxLate) sooner after the one before it than Interval:
+// any window of length D then holds at most as many starts as the limiter
+// admits in D + 5ms. Limits.NewGate slows every rate by at least that
+// margin (apiSafe), so there N per period holds at the real start times.
 //
 // The zero RateLimiter has no limit: it admits everything until SetRate
 // gives it one. A RateLimiter is safe for concurrent use.
 type RateLimiter struct {
 	epoch  time.Time // the limiter's clock reads time.Since(epoch)
 	params atomic.Pointer[rateParams]
-	tat    atomic.Int64 // nanoseconds since epoch
-	mu     sync.Mutex   // serialises SetRate
+	tat    atomic.Int64 // nanoseconds since epoch; frozenTat during a SetRate
+	// clips counts the changes to tat that a give-back cannot see
+	// through (see untake). It is bumped before the change is published.
+	clips atomic.Uint64
+	mu    sync.Mutex // serialises SetRate
 }
+
+// Bounds of the timeline. Costs and burst tolerances are at most maxSpan
+// (mulSat) and the timeline stays within about ±tatMax, so no sum of the
+// two overflows: a huge weight or a rate of one per century saturates
+// instead of wrapping round to admit everything.
+const (
+	maxSpan   = math.MaxInt64 / 4 // 73 years
+	tatMax    = math.MaxInt64 / 2
+	frozenTat = math.MinInt64
+)
 
 // rateParams is one setting of a RateLimiter. A SetRate replaces it and
 // closes changed, so that waiters can move their start times to the new
@@ -70,6 +91,31 @@ func newRateParams(r Rate, burst int, since int64) *rateParams {
 // now reads the limiter's clock.
 func (l *RateLimiter) now() int64 { return int64(time.Since(l.epoch)) }
 
+// load returns the timeline and the setting it is measured in, read in
+// that order: a SetRate freezes the timeline before it publishes a new
+// setting and thaws it re-timed after, so a compare-and-swap from the tat
+// returned succeeds only if the setting returned is still current.
+func (l *RateLimiter) load() (int64, *rateParams) {
+	for {
+		if tat := l.tat.Load(); tat != frozenTat {
+			return tat, l.params.Load()
+		}
+		runtime.Gosched() // a SetRate is between two stores
+	}
+}
+
+// advance returns the timeline after cost more units from max(tat, from),
+// saturated at tatMax. A change that clipped tat up to from, or
+// saturated, loses what was charged before it; it is counted in clips
+// (before the caller publishes it) so that untake can tell.
+func (l *RateLimiter) advance(tat, from, cost int64) int64 {
+	next := max(tat, from) + cost
+	if tat < from || next > tatMax {
+		l.clips.Add(1)
+	}
+	return min(next, tatMax)
+}
+
 // Rate returns the current rate; the zero Rate means no limit.
 func (l *RateLimiter) Rate() Rate {
 	if p := l.params.Load(); p != nil {
@@ -91,21 +137,11 @@ func (l *RateLimiter) Allow() bool { return l.AllowN(1) }
 
 // AllowN reports whether n units may start now, and takes them if so.
 func (l *RateLimiter) AllowN(n int) bool {
-	p := l.params.Load()
-	if p == nil || p.interval == 0 {
+	if n <= 0 {
 		return true
 	}
-	now := l.now()
-	cost := mulSat(int64(n), p.interval)
-	for {
-		tat := l.tat.Load()
-		if tat+min(cost, p.tau)-p.tau > now {
-			return false
-		}
-		if l.tat.CompareAndSwap(tat, max(tat, now)+cost) {
-			return true
-		}
-	}
+	wait, _ := l.takeN(n, 0)
+	return wait == 0
 }
 
 // take is AllowN for a Gate: when refused it says how long to wait.
@@ -113,29 +149,51 @@ func (l *RateLimiter) take(c Cost, late time.Duration) (time.Duration, int64) {
 	return l.takeN(c.requests(), late)
 }
 
-// takeN takes n units as of late ago (at most maxLate).
+// takeN takes n > 0 units as of late ago (at most maxLate). Its mark is
+// the count of clips after the take, for untake.
 func (l *RateLimiter) takeN(n int, late time.Duration) (time.Duration, int64) {
-	p := l.params.Load()
-	if p == nil || p.interval == 0 {
-		return 0, 0
-	}
-	now := l.now() - int64(min(max(late, 0), maxLate))
-	cost := mulSat(int64(n), p.interval)
+	lag := int64(min(max(late, 0), maxLate))
 	for {
-		tat := l.tat.Load()
+		// The setting is read with the timeline, inside the loop: a cost
+		// worked out before a SetRate would be charged at the old pace.
+		tat, p := l.load()
+		if p == nil || p.interval == 0 {
+			return 0, int64(l.clips.Load())
+		}
+		now := l.now() - lag
+		cost := mulSat(int64(n), p.interval)
 		if start := tat + min(cost, p.tau) - p.tau; start > now {
 			return time.Duration(start - now), 0
 		}
-		newTat := max(tat, now) + cost
+		newTat := l.advance(tat, now, cost)
+		mark := int64(l.clips.Load()) // after advance's own count
 		if l.tat.CompareAndSwap(tat, newTat) {
-			return 0, newTat
+			return 0, mark
 		}
 	}
 }
 
-func (l *RateLimiter) untake(c Cost, mark int64) {
-	if p := l.params.Load(); p != nil && p.interval > 0 {
-		l.giveBack(mark, mulSat(int64(c.requests()), p.interval))
+// untake gives back exactly what takeN took, so that the limiter is as if
+// the take had never been made, even when a limiter shared by gates was
+// charged, refunded or re-timed in between. Charges without a clip,
+// refunds and SetRate's linear re-timing all shift the timeline by what
+// they add, so taking the cost (at the pace now in force, which is what a
+// re-timing turned it into) back out is exact. A clip in between (a take
+// or settlement from an idle bucket, a change to or from no limit) made
+// the timeline forget our charge along with the idle time: then nothing is
+// left to give back. Reservations, whose start times are fixed, give back
+// with giveBack instead.
+func (l *RateLimiter) untake(c Cost, mark int64) { l.untakeN(c.requests(), mark) }
+
+func (l *RateLimiter) untakeN(n int, mark int64) {
+	for {
+		tat, p := l.load()
+		if p == nil || p.interval == 0 || int64(l.clips.Load()) != mark {
+			return
+		}
+		if l.tat.CompareAndSwap(tat, tat-mulSat(int64(n), p.interval)) {
+			return
+		}
 	}
 }
 
@@ -154,7 +212,7 @@ func (l *RateLimiter) changed() <-chan struct{} {
 // all of it.
 func (l *RateLimiter) giveBack(ourTat, cost int64) {
 	for {
-		tat := l.tat.Load()
+		tat, _ := l.load()
 		back := cost - (tat - ourTat)
 		if back <= 0 {
 			return
@@ -169,6 +227,8 @@ func (l *RateLimiter) giveBack(ourTat, cost int64) {
 // SetRate changes the rate, keeping the burst. Work already queued is
 // re-timed to the new pace: waiters in Wait and outstanding Reservations
 // move their start times, in the same order. It panics if r is invalid.
+// Concurrent takes wait the few nanoseconds it re-times the timeline, so
+// none is charged at the old pace on the new timeline.
 func (l *RateLimiter) SetRate(r Rate) { l.setRate(r, 0) }
 
 // setRate changes the rate and, when burst > 0, the burst.
@@ -181,17 +241,26 @@ func (l *RateLimiter) setRate(r Rate, burst int) {
 	} else if burst <= 0 {
 		burst = old.burst
 	}
-	now := l.now()
-	np := newRateParams(r, burst, now)
+	np := newRateParams(r, burst, 0)
+	tat := l.tat.Swap(frozenTat) // only SetRate freezes, under l.mu
+	np.since = l.now()
+	if old == nil || old.interval == 0 || np.interval == 0 {
+		l.clips.Add(1) // to or from no limit: charges are forgotten
+	}
 	l.params.Store(np)
+	newTat := tat
+	if old != nil {
+		newTat = np.rescale(tat, old)
+		if newTat == tat && old.interval > 0 && np.interval > 0 && np.interval != old.interval {
+			// Never thaw to the value frozen: a take that read it with
+			// the old setting would then swap in a charge at the old
+			// pace. A nanosecond's tightening rules that out.
+			newTat++
+		}
+	}
+	l.tat.Store(newTat)
 	if old == nil {
 		return
-	}
-	for {
-		tat := l.tat.Load()
-		if l.tat.CompareAndSwap(tat, np.rescale(tat, old)) {
-			break
-		}
 	}
 	old.next = np
 	close(old.changed)
@@ -210,37 +279,63 @@ func (p *rateParams) rescale(t int64, old *rateParams) int64 {
 	}
 	ratio := float64(p.interval) / float64(old.interval)
 	d := float64(t-p.since) * ratio
-	d = math.Max(math.Min(d, math.MaxInt64/4), math.MinInt64/4)
-	return p.since + int64(d)
+	d = math.Max(math.Min(d, maxSpan), -maxSpan)
+	return min(p.since+int64(d), tatMax)
 }
 
 // Reserve takes n units now and returns a Reservation saying when they may
 // be used. Units not used must be handed back with Cancel. Reserve never
-// refuses: a caller that will not wait that long should Cancel.
+// refuses: a caller that will not wait that long should Cancel. A weight
+// of zero or less takes nothing and may be used at once.
 func (l *RateLimiter) Reserve(n int) *Reservation {
-	p := l.params.Load()
-	if p == nil || p.interval == 0 {
-		return &Reservation{owner: l, n: n, start: noLimit}
-	}
-	now := l.now()
-	cost := mulSat(int64(n), p.interval)
-	for {
-		tat := l.tat.Load()
+	r, _ := l.reserve(n, math.MaxInt64)
+	return r
+}
+
+// reserve is Reserve that takes nothing and returns false when the units
+// would have to wait maxWait or longer.
+func (l *RateLimiter) reserve(n int, maxWait int64) (*Reservation, bool) {
+	for n > 0 {
+		tat, p := l.load()
+		if p == nil || p.interval == 0 {
+			break
+		}
+		now := l.now()
+		cost := mulSat(int64(n), p.interval)
 		start := max(now, tat+min(cost, p.tau)-p.tau)
-		newTat := max(tat, start) + cost
+		if start > now && start-now >= maxWait {
+			return nil, false
+		}
+		newTat := l.advance(tat, start, cost)
 		if l.tat.CompareAndSwap(tat, newTat) {
-			return &Reservation{owner: l, n: n, start: start, mark: newTat, cost: cost, params: p}
+			return &Reservation{owner: l, n: n, start: start, mark: newTat, cost: cost, params: p}, true
 		}
 	}
+	return &Reservation{owner: l, n: n, start: noLimit}, true
 }
 
 // Wait blocks until n units may start and takes them. When ctx is done
-// first it returns ctx.Err() and gives the units back.
+// first it returns ctx.Err() and gives the units back. When ctx's deadline
+// comes before the units could start, it returns ErrWouldExceedDeadline
+// at once and takes nothing.
 func (l *RateLimiter) Wait(ctx context.Context, n int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return l.Reserve(n).wait(ctx)
+	r, ok := l.reserve(n, untilDeadline(ctx))
+	if !ok {
+		return ErrWouldExceedDeadline
+	}
+	return r.wait(ctx)
+}
+
+// untilDeadline returns how long ctx has until its deadline, in
+// nanoseconds; math.MaxInt64 when it has none.
+func untilDeadline(ctx context.Context) int64 {
+	if d, ok := ctx.Deadline(); ok {
+		return int64(time.Until(d))
+	}
+	return math.MaxInt64
 }
 
 // follow brings a reservation up to date with every SetRate since it was
@@ -281,11 +376,14 @@ func (l *RateLimiter) String() string {
 	return fmt.Sprintf("rate %v burst %d", l.Rate(), l.Burst())
 }
 
-// mulSat returns a×b for non-negative a and b, saturating instead of
-// overflowing.
+// mulSat returns a×b saturated at maxSpan, or 0 when a or b is not
+// positive.
 func mulSat(a, b int64) int64 {
-	if a != 0 && b > math.MaxInt64/4/a {
-		return math.MaxInt64 / 4
+	switch {
+	case a <= 0 || b <= 0:
+		return 0
+	case b > maxSpan/a:
+		return maxSpan
 	}
 	return a * b
 }

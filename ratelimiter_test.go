@@ -2,6 +2,9 @@ package sluice
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -207,10 +210,10 @@ func TestRateLimiterCancelledWaitGivesUnitsBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := NewRateLimiter(PerSecond(1), 1)
 		l.Allow()
-		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-		defer cancel()
-		if err := l.Wait(ctx, 1); err != context.DeadlineExceeded {
-			t.Fatalf("Wait = %v, want DeadlineExceeded", err)
+		ctx, cancel := context.WithCancel(t.Context()) // not a deadline: one too soon fails at once
+		time.AfterFunc(300*time.Millisecond, cancel)
+		if err := l.Wait(ctx, 1); err != context.Canceled {
+			t.Fatalf("Wait = %v, want Canceled", err)
 		}
 		// Had the cancelled waiter kept its unit, the next would wait until 2s.
 		begin := time.Now()
@@ -319,4 +322,134 @@ func TestRateLimiterForgivesTimerLag(t *testing.T) {
 			t.Fatalf("after a long lag, next due in %v, want %v", wait, 100*time.Millisecond-maxLate)
 		}
 	})
+}
+
+// A weight of zero or less asks for nothing: it is admitted at once and
+// leaves every limiter as it was, instead of blocking it for decades
+// (RateLimiter) or adding capacity (SlidingWindow).
+func TestLimitersTreatNegativeWeightsAsZero(t *testing.T) {
+	type limiter interface {
+		Allow() bool
+		AllowN(int) bool
+		Reserve(int) *Reservation
+		Wait(context.Context, int) error
+	}
+	for _, tc := range []struct {
+		name string
+		new  func() limiter
+		n    int // how many single units a fresh one admits at once
+	}{
+		{"RateLimiter", func() limiter { return NewRateLimiter(PerSecond(10), 3) }, 3},
+		{"SlidingWindow", func() limiter { return NewSlidingWindow(PerSecond(3)) }, 3},
+		{"TokenBudget", func() limiter { return tokenLimiter{NewTokenBudget(PerSecond(3), AllTokens)} }, 3},
+	} {
+		for _, weight := range []int{0, -1, -5, math.MinInt} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, weight), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					l := tc.new()
+					if !l.AllowN(weight) {
+						t.Errorf("AllowN(%d) = false, want true", weight)
+					}
+					if d := l.Reserve(weight).Delay(); d != 0 {
+						t.Errorf("Reserve(%d).Delay() = %v, want 0", weight, d)
+					}
+					if err := l.Wait(t.Context(), weight); err != nil {
+						t.Errorf("Wait(%d) = %v, want nil", weight, err)
+					}
+					got := 0
+					for l.Allow() && got < 100 {
+						got++
+					}
+					if got != tc.n {
+						t.Errorf("after weight %d, %d admitted at once, want %d", weight, got, tc.n)
+					}
+				})
+			})
+		}
+	}
+}
+
+// tokenLimiter gives a TokenBudget the Allow of the other limiters.
+type tokenLimiter struct{ *TokenBudget }
+
+func (b tokenLimiter) Allow() bool { return b.AllowN(1) }
+
+// The theoretical arrival time saturates: reservations of absurd weights,
+// or at a rate slower than one per 73 years, never wrap it round so that
+// everything is admitted.
+func TestRateLimiterTimelineSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		l    func() *RateLimiter
+		n    int
+	}{
+		{"huge weights", func() *RateLimiter { return NewRateLimiter(PerSecond(1), 1) }, math.MaxInt},
+		{"huge weights with a burst", func() *RateLimiter { return NewRateLimiter(PerSecond(1), 1000) }, math.MaxInt / 2},
+		{"one per century", func() *RateLimiter { return NewRateLimiter(Rate{N: 1, Per: 100 * 365 * 24 * time.Hour}, 1) }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := tc.l()
+				for i := range 10 {
+					l.Reserve(tc.n)
+					if l.Allow() {
+						t.Fatalf("after %d reservations, Allow admitted", i+1)
+					}
+				}
+			})
+		})
+	}
+}
+
+// A wait whose deadline cannot be met fails at once and takes nothing, so
+// the callers behind it are not held up.
+func TestWaitFailsAtOnceWhenTheDeadlineIsTooSoon(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		new  func() (take func() bool, wait func(context.Context) error)
+	}{
+		{"RateLimiter", func() (func() bool, func(context.Context) error) {
+			l := NewRateLimiter(PerSecond(10), 1)
+			return l.Allow, func(ctx context.Context) error { return l.Wait(ctx, 1) }
+		}},
+		{"SlidingWindow", func() (func() bool, func(context.Context) error) {
+			w := NewSlidingWindow(Rate{N: 1, Per: 100 * time.Millisecond})
+			return w.Allow, func(ctx context.Context) error { return w.Wait(ctx, 1) }
+		}},
+		{"TokenBudget", func() (func() bool, func(context.Context) error) {
+			b := NewTokenBudget(Rate{N: 10, Per: time.Second}, AllTokens)
+			return func() bool { return b.AllowN(10) }, func(ctx context.Context) error { return b.Wait(ctx, 1) }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				take, wait := tc.new()
+				if !take() {
+					t.Fatal("a fresh limiter refused")
+				}
+				begin := time.Now()
+				ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+				defer cancel()
+				err := wait(ctx)
+				if !errors.Is(err, ErrWouldExceedDeadline) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("Wait with a 50ms deadline = %v, want ErrWouldExceedDeadline", err)
+				}
+				if d := time.Since(begin); d != 0 {
+					t.Errorf("the doomed Wait returned after %v, want at once", d)
+				}
+				if err := wait(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if got, want := time.Since(begin), 100*time.Millisecond; got != want {
+					t.Errorf("the caller behind was admitted at %v, want %v", got, want)
+				}
+				// A deadline that can be met is waited for.
+				ctx, cancel = context.WithTimeout(t.Context(), 150*time.Millisecond)
+				defer cancel()
+				if err := wait(ctx); err != nil {
+					t.Errorf("Wait with a deadline after the admission = %v, want nil", err)
+				}
+			})
+		})
+	}
 }

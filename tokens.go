@@ -71,9 +71,10 @@ func NewTokenBudget(r Rate, kind TokenKind) *TokenBudget {
 	return b
 }
 
-// capacity is a bucket size of one period's tokens.
+// capacity is a bucket size of one period's tokens (as an int holds it:
+// the timeline saturates long before).
 func capacity(r Rate) int {
-	return int(math.Min(math.Max(math.Ceil(r.N), 1), math.MaxInt32))
+	return int(math.Min(math.Max(math.Ceil(r.N), 1), math.MaxInt/2))
 }
 
 // Kind returns which tokens the budget counts.
@@ -103,36 +104,59 @@ func (b *TokenBudget) Reserve(n int) *Reservation {
 }
 
 // Wait blocks until an estimated n tokens may be spent and charges them.
-// When ctx is done first it returns ctx.Err() and refunds them.
+// When ctx is done first it returns ctx.Err() and refunds them. When ctx's
+// deadline comes before the tokens could be spent, it returns
+// ErrWouldExceedDeadline at once and charges nothing.
 func (b *TokenBudget) Wait(ctx context.Context, n int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return b.Reserve(n).wait(ctx)
+	if n <= 0 {
+		return nil
+	}
+	r, ok := b.bucket.reserve(n, untilDeadline(ctx))
+	if !ok {
+		return ErrWouldExceedDeadline
+	}
+	return r.wait(ctx)
 }
 
 // Settle corrects a charge of estimated tokens to the used tokens: a
 // refund when fewer were used, an extra charge (possibly a debt) when more.
+// Negative counts count as zero.
 func (b *TokenBudget) Settle(estimated, used int) {
+	estimated, used = max(estimated, 0), max(used, 0)
 	if used == estimated {
 		return
 	}
-	p := b.bucket.params.Load()
-	if p == nil || p.interval == 0 {
-		return
-	}
-	if used > estimated {
-		extra := mulSat(int64(used-estimated), p.interval)
-		now := b.bucket.now()
-		for {
-			tat := b.bucket.tat.Load()
-			if b.bucket.tat.CompareAndSwap(tat, max(tat, now)+extra) {
-				return
+	l := &b.bucket
+	for {
+		tat, p := l.load()
+		if p == nil || p.interval == 0 {
+			return
+		}
+		now := l.now()
+		var newTat int64
+		if used > estimated {
+			newTat = l.advance(tat, now, mulSat(int64(used-estimated), p.interval))
+		} else {
+			// A refund shifts the timeline back, which keeps give-backs
+			// exact (see RateLimiter.untake). Time before now is spent
+			// anyway; the floor only keeps refunds from piling up past
+			// what the timeline can hold, and loses a charge like a clip.
+			newTat = tat - mulSat(int64(estimated-used), p.interval)
+			if floor := now - maxSpan; newTat < floor {
+				l.clips.Add(1)
+				newTat = min(tat, floor)
 			}
 		}
+		if l.tat.CompareAndSwap(tat, newTat) {
+			break
+		}
 	}
-	b.bucket.tat.Add(-mulSat(int64(estimated-used), p.interval))
-	b.signal()
+	if used < estimated {
+		b.signal()
+	}
 }
 
 // SetRate changes the budget's rate; the bucket holds one period of the

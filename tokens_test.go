@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"context"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -67,9 +68,9 @@ func TestTokenBudgetCancelRefunds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := NewTokenBudget(PerSecond(100), AllTokens)
 		b.AllowN(100)
-		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-		defer cancel()
-		if err := b.Wait(ctx, 50); err != context.DeadlineExceeded {
+		ctx, cancel := context.WithCancel(t.Context()) // not a deadline: one too soon fails at once
+		time.AfterFunc(100*time.Millisecond, cancel)
+		if err := b.Wait(ctx, 50); err != context.Canceled {
 			t.Fatalf("Wait = %v", err)
 		}
 		if !b.AllowN(10) {
@@ -112,5 +113,54 @@ func TestZeroTokenBudgetHasNoLimit(t *testing.T) {
 	b.Settle(1, 1<<30)
 	if !b.AllowN(1) {
 		t.Fatal("zero TokenBudget charged a settlement")
+	}
+}
+
+// A budget of more tokens per period than an int32 holds still holds one
+// period's worth.
+func TestTokenBudgetHoldsOnePeriodOfAHugeRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := NewTokenBudget(Rate{N: 1e10, Per: time.Minute}, AllTokens)
+		for i := range 3 {
+			if !b.AllowN(3e9) {
+				t.Fatalf("charge %d of 3e9 tokens from a budget of 1e10 refused", i+1)
+			}
+		}
+		if b.AllowN(2e9) {
+			t.Fatal("admitted beyond the period's tokens")
+		}
+	})
+}
+
+// Settle with negative counts treats them as zero, and no sequence of
+// settlements wraps the bucket's timeline round.
+func TestTokenBudgetSettleNeverCorrupts(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		estimated, used int
+		admits          bool // whether a charge of 50 is admitted after
+	}{
+		{"negative estimate", -1 << 40, 0, true},
+		{"negative use", 50, -1 << 40, true}, // refunds the 50, no more
+		{"both negative", math.MinInt, math.MinInt, true},
+		{"huge use", 0, math.MaxInt, false},
+		{"huge refund", math.MaxInt, 0, true},
+		{"huge use from a negative estimate", math.MinInt, math.MaxInt, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				b := NewTokenBudget(PerSecond(100), AllTokens)
+				b.AllowN(50)
+				for range 10 {
+					b.Settle(tc.estimated, tc.used)
+				}
+				if got := b.AllowN(50); got != tc.admits {
+					t.Fatalf("AllowN(50) after settling = %v, want %v", got, tc.admits)
+				}
+				if tc.admits && b.AllowN(51) {
+					t.Fatal("a refund grew the bucket past its capacity")
+				}
+			})
+		})
 	}
 }

@@ -270,7 +270,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Class = ClassOK
 		if o.RateLimit != nil {
-			gate.learn(o) // now, not when the body ends: the next calls need it
+			gate.learnWhileInFlight(o) // now, not when the body ends: the next calls need it
 			o.RateLimit = nil
 		}
 		hb := &heldBody{ReadCloser: resp.Body, permit: permit, outcome: o, cancel: cancel}

@@ -16,7 +16,14 @@ import (
 //
 // It remembers every start in the last window, so it costs 16 bytes per
 // start in a window (at most N entries). A weighted request larger than N
-// is admitted when the window is empty, so it never waits forever.
+// is admitted when the window is empty, so it never waits forever, and
+// counts as N. A weight of zero or less asks for nothing and is admitted at
+// once.
+//
+// The rule holds at the times calls really start, also through a Gate: a
+// SlidingWindow records when each start really happened and forgives no
+// timer lag (see Limit), unlike a RateLimiter. A lagging timer therefore
+// costs a window's starts that lag, once per window.
 //
 // The zero SlidingWindow has no limit. A SlidingWindow is safe for
 // concurrent use; each call costs one mutex round trip.
@@ -69,31 +76,51 @@ func (w *SlidingWindow) Allow() bool { return w.AllowN(1) }
 
 // AllowN reports whether n units may start now, and takes them if so.
 func (w *SlidingWindow) AllowN(n int) bool {
-	wait, _ := w.takeN(n, 0)
+	if n <= 0 {
+		return true
+	}
+	wait, _ := w.takeN(n)
 	return wait == 0
 }
 
 // Reserve takes n units at the earliest time they fit and returns a
 // Reservation saying when that is.
 func (w *SlidingWindow) Reserve(n int) *Reservation {
-	if w.limit == 0 {
-		return &Reservation{owner: w, n: n, start: noLimit}
+	r, _ := w.reserve(n, math.MaxInt64)
+	return r
+}
+
+// reserve is Reserve that takes nothing and returns false when the units
+// would have to wait maxWait or longer.
+func (w *SlidingWindow) reserve(n int, maxWait int64) (*Reservation, bool) {
+	if w.limit == 0 || n <= 0 {
+		return &Reservation{owner: w, n: n, start: noLimit}, true
 	}
+	n = min(n, w.limit) // a start of N or more runs alone: that is all it needs
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.now()
 	s := w.earliest(n, now)
+	if s > now && s-now >= maxWait {
+		return nil, false
+	}
 	w.add(s, n)
-	return &Reservation{owner: w, n: n, start: s, mark: s}
+	return &Reservation{owner: w, n: n, start: s, mark: s}, true
 }
 
 // Wait blocks until n units may start and takes them. When ctx is done
-// first it returns ctx.Err() and gives the units back.
+// first it returns ctx.Err() and gives the units back. When ctx's deadline
+// comes before the units could start, it returns ErrWouldExceedDeadline at
+// once and takes nothing.
 func (w *SlidingWindow) Wait(ctx context.Context, n int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return w.Reserve(n).wait(ctx)
+	r, ok := w.reserve(n, untilDeadline(ctx))
+	if !ok {
+		return ErrWouldExceedDeadline
+	}
+	return r.wait(ctx)
 }
 
 // Count returns the units started in the window ending now, together with
@@ -105,19 +132,15 @@ func (w *SlidingWindow) Count() int {
 	return w.sum
 }
 
-// takeN takes n units as of late ago (at most maxLate), but never before
-// the last start, so that starts stay in order.
-func (w *SlidingWindow) takeN(n int, late time.Duration) (time.Duration, int64) {
+// takeN takes n > 0 units now. The mark is the start recorded.
+func (w *SlidingWindow) takeN(n int) (time.Duration, int64) {
 	if w.limit == 0 {
 		return 0, 0
 	}
+	n = min(n, w.limit)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	real := w.now()
-	now := real - int64(min(max(late, 0), maxLate))
-	if last := len(w.entries) - 1; last >= w.head {
-		now = max(now, min(real, w.entries[last].t))
-	}
+	now := w.now()
 	if s := w.earliest(n, now); s > now {
 		return time.Duration(s - now), 0
 	}
@@ -195,8 +218,11 @@ func (w *SlidingWindow) remove(t int64, n int) {
 	}
 }
 
-func (w *SlidingWindow) take(c Cost, late time.Duration) (time.Duration, int64) {
-	return w.takeN(c.requests(), late)
+// take ignores late: the window records real starts (see SlidingWindow).
+// Back-dating a start by the timer's lag let the next window open that
+// much early, and put N+1 starts in windows of real time.
+func (w *SlidingWindow) take(c Cost, _ time.Duration) (time.Duration, int64) {
+	return w.takeN(c.requests())
 }
 
 func (w *SlidingWindow) untake(c Cost, mark int64) {
@@ -205,7 +231,7 @@ func (w *SlidingWindow) untake(c Cost, mark int64) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.remove(mark, c.requests())
+	w.remove(mark, min(c.requests(), w.limit))
 }
 
 func (w *SlidingWindow) done(Cost, time.Time, Outcome) {}
