@@ -21,9 +21,11 @@ type Limit interface {
 	//
 	// late is how long after the time it was told to come back the caller
 	// is trying again: a timer's wake-up lags by up to a millisecond or
-	// so. Time-paced limits admit as of that earlier time, as a
-	// reservation would have, so that the lag does not add up call after
-	// call and slow the pace.
+	// so. A pacer (RateLimiter, TokenBudget) charges as of that earlier
+	// time, as a reservation would have, so that the lag does not add up
+	// call after call and slow the pace; a SlidingWindow records the real
+	// start, since it promises counts at real start times. Either way the
+	// wait returned is counted from the real now.
 	take(c Cost, late time.Duration) (wait time.Duration, mark int64)
 	// untake gives back what a successful take took, for a call that
 	// never started (another limit of the same gate refused it).

@@ -160,12 +160,15 @@ func (l *RateLimiter) takeN(n int, late time.Duration) (time.Duration, int64) {
 		if p == nil || p.interval == 0 {
 			return 0, int64(l.clips.Load())
 		}
-		now := l.now() - lag
+		real := l.now()
 		cost := mulSat(int64(n), p.interval)
-		if start := tat + min(cost, p.tau) - p.tau; start > now {
-			return time.Duration(start - now), 0
+		if start := tat + min(cost, p.tau) - p.tau; start > real {
+			// The wait is counted from the real now: counted from the
+			// forgiven one, a refused front waiter would sleep its lag
+			// again on top.
+			return time.Duration(start - real), 0
 		}
-		newTat := l.advance(tat, now, cost)
+		newTat := l.advance(tat, real-lag, cost)
 		mark := int64(l.clips.Load()) // after advance's own count
 		if l.tat.CompareAndSwap(tat, newTat) {
 			return 0, mark

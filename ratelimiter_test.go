@@ -453,3 +453,18 @@ func TestWaitFailsAtOnceWhenTheDeadlineIsTooSoon(t *testing.T) {
 		})
 	}
 }
+
+// A front waiter refused after a late wake-up must be told the wait from
+// the real now: counted from the forgiven time, it slept its lag twice.
+func TestRefusedLateTakeWaitsFromTheRealNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(10), 1)
+		if wait, _ := l.takeN(1, 0); wait != 0 {
+			t.Fatalf("first take refused for %v", wait)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if wait, _ := l.takeN(1, 3*time.Millisecond); wait != 50*time.Millisecond {
+			t.Errorf("refused take 3ms late: wait %v, want 50ms (the next start is 50ms from now)", wait)
+		}
+	})
+}
