@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -68,8 +69,12 @@ func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
 	if len(body) == 0 || body[0] != '{' {
 		return Cost{}, false
 	}
+	// Validating first lets the walk below assume well-formed JSON.
+	if !json.Valid(body) {
+		return Cost{}, false
+	}
 	var r llmRequest
-	if json.Unmarshal(body, &r) != nil {
+	if !r.read(body) {
 		return Cost{}, false
 	}
 	api := apiOfPath(path)
@@ -79,15 +84,15 @@ func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
 			return Cost{}, false
 		}
 	}
-	in := r.Messages.size + r.System + r.Instructions + quarters(r.Tools+r.Functions+r.ResponseFormat) + r.Input.size + r.Prompt.size
+	in := r.messages + r.system + r.instructions + r.tools + r.input + r.prompt
 	c.InputTokens = in.tokens()
 	switch api {
 	case messagesAPI, chatAPI:
-		c.OutputTokens = capOr(DefaultOutputTokens, r.MaxCompletionTokens, r.MaxTokens) * r.choices()
+		c.OutputTokens = capOr(DefaultOutputTokens, r.maxCompletionTokens, r.maxTokens) * r.choices()
 	case completionsAPI:
-		c.OutputTokens = capOr(completionsDefaultOutput, r.MaxTokens) * r.choices()
+		c.OutputTokens = capOr(completionsDefaultOutput, r.maxTokens) * r.choices()
 	case responsesAPI:
-		c.OutputTokens = capOr(DefaultOutputTokens, r.MaxOutputTokens)
+		c.OutputTokens = capOr(DefaultOutputTokens, r.maxOutputTokens)
 	}
 	return c, true
 }
@@ -129,49 +134,70 @@ func endsWithSegments(path, s string) bool {
 }
 
 // llmRequest holds what the estimate needs of any of the request bodies.
-// Each text field decodes straight to its size (quarters), so nothing of
-// the body is kept or copied: this runs for every request.
 type llmRequest struct {
-	Messages       field    `json:"messages"`
-	System         quarters `json:"system"`       // Anthropic: a string or text blocks
-	Instructions   quarters `json:"instructions"` // Responses
-	Tools          jsonText `json:"tools"`
-	Functions      jsonText `json:"functions"`       // chat's older tool definitions
-	ResponseFormat jsonText `json:"response_format"` // chat's JSON schema, read by the model
-	Input          field    `json:"input"`           // Responses, Embeddings
-	Prompt         field    `json:"prompt"`          // legacy completions
-
-	MaxTokens           *float64 `json:"max_tokens"`
-	MaxCompletionTokens *float64 `json:"max_completion_tokens"`
-	MaxOutputTokens     *float64 `json:"max_output_tokens"`
-	N                   float64  `json:"n"`
-	BestOf              float64  `json:"best_of"`
-
-	// Present only to tell a Responses body from an Embeddings one.
-	PreviousResponseID field `json:"previous_response_id"`
+	// The text the model reads, by field.
+	messages, system, instructions, tools, input, prompt quarters
+	// The output caps, 0 when absent, and the number of answers.
+	maxTokens, maxCompletionTokens, maxOutputTokens, n, bestOf float64
+	// Which fields were there, for the shape: "messages": [] is still a
+	// chat.
+	hasMessages, hasPrompt, hasInput, hasMaxOutput, hasPrevious bool
 }
 
-// field is a text field whose presence tells the body's shape: an empty
-// "messages": [] is still a chat.
-type field struct {
-	size quarters
-	set  bool
-}
-
-func (f *field) UnmarshalJSON(b []byte) error {
-	f.set = true
-	return f.size.UnmarshalJSON(b)
+// read walks body, valid JSON holding an object, once, and keeps what the
+// estimate needs. It returns false when a cap is not a number.
+//
+// A walk of its own rather than encoding/json: decoding the polymorphic
+// fields (a string or blocks, an item or a message) through Unmarshalers
+// validates each nested value again, and took three times as long as
+// decoding the whole body into a map; this runs for every request.
+func (r *llmRequest) read(body []byte) bool {
+	w := walker{b: body}
+	ok := true
+	w.object(func(key []byte) {
+		switch string(key) {
+		case "messages":
+			r.messages, r.hasMessages = w.content(), true
+		case "system":
+			r.system = w.content()
+		case "instructions":
+			r.instructions = w.content()
+		case "input":
+			r.input, r.hasInput = w.content(), true
+		case "prompt":
+			r.prompt, r.hasPrompt = w.content(), true
+		case "tools", "functions", "response_format": // definitions and schemas, read as text
+			r.tools += w.jsonText()
+		case "previous_response_id":
+			r.hasPrevious = true
+			w.skip()
+		case "max_tokens":
+			ok = w.number(&r.maxTokens) && ok
+		case "max_completion_tokens":
+			ok = w.number(&r.maxCompletionTokens) && ok
+		case "max_output_tokens":
+			r.hasMaxOutput = true
+			ok = w.number(&r.maxOutputTokens) && ok
+		case "n":
+			ok = w.number(&r.n) && ok
+		case "best_of":
+			ok = w.number(&r.bestOf) && ok
+		default:
+			w.skip()
+		}
+	})
+	return ok
 }
 
 // shape returns the API a body looks like, for a path that says nothing.
 func (r *llmRequest) shape() api {
 	switch {
-	case r.Messages.set:
+	case r.hasMessages:
 		return chatAPI
-	case r.Prompt.set:
+	case r.hasPrompt:
 		return completionsAPI
-	case r.Input.set:
-		if r.Instructions > 0 || r.Tools > 0 || r.MaxOutputTokens != nil || r.PreviousResponseID.set {
+	case r.hasInput:
+		if r.instructions > 0 || r.tools > 0 || r.hasMaxOutput || r.hasPrevious {
 			return responsesAPI
 		}
 		return embeddingsAPI
@@ -182,109 +208,105 @@ func (r *llmRequest) shape() api {
 // choices returns how many answers the request asks for, each up to the
 // output cap: n or best_of, 1 to 128.
 func (r *llmRequest) choices() int {
-	n := max(r.N, r.BestOf, 1)
-	return int(min(n, 128))
+	return int(min(max(r.n, r.bestOf, 1), 128))
 }
 
 // capOr returns the first positive cap, or def when there is none.
-func capOr(def int, caps ...*float64) int {
+func capOr(def int, caps ...float64) int {
 	for _, c := range caps {
-		if c != nil && *c > 0 {
-			return int(min(*c, math.MaxInt32/128)) // times choices() stays an int32
+		if c > 0 {
+			return int(min(c, math.MaxInt32/128)) // times choices() stays an int32
 		}
 	}
 	return def
 }
 
 // quarters is the size of text the model reads, in quarters of a token:
-// each ASCII character is one, any other character four. As a JSON field
-// it decodes from any value: a string is its text; an array is the sum of
-// its elements; an object is a content block or message (the text fields
-// it holds, or MediaTokens for an image, file or audio part); a number is
-// one token (a token id in a tokenized prompt); null and booleans nothing.
+// each ASCII character is one, any other character four.
 type quarters int64
 
 func (q quarters) tokens() int {
 	return int(min((q+3)/4, math.MaxInt32))
 }
 
-func (q *quarters) UnmarshalJSON(b []byte) error {
-	switch c := b[0]; {
-	case c == '"':
-		*q = textQuarters(b[1 : len(b)-1])
-	case c == '[':
-		var elems []quarters
-		if err := json.Unmarshal(b, &elems); err != nil {
-			return err
+// walker reads valid JSON (json.Valid said so) from b[i:], one value at a
+// time. Its recursion is bounded by the nesting json.Valid accepts.
+type walker struct {
+	b []byte
+	i int
+}
+
+func (w *walker) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
 		}
-		var sum quarters
-		for _, e := range elems {
-			sum += e
+	}
+}
+
+// object calls member for each key of the object at w, with w at the
+// key's value; member must read the value.
+func (w *walker) object(member func(key []byte)) {
+	w.space()
+	w.i++ // {
+	for {
+		w.space()
+		if w.b[w.i] == '}' {
+			w.i++
+			return
 		}
-		*q = sum
-	case c == '{':
-		var p part
-		if err := json.Unmarshal(b, &p); err != nil {
-			return err
+		if w.b[w.i] == ',' {
+			w.i++
+			w.space()
 		}
-		*q = p.size()
-	case c == '-' || c >= '0' && c <= '9':
-		*q = 4
-	default: // null, true, false
-		*q = 0
+		start := w.i + 1
+		w.str()
+		key := w.b[start : w.i-1]
+		w.space()
+		w.i++ // :
+		w.space()
+		member(key)
 	}
-	return nil
 }
 
-// part is a message, a content block or a Responses input item: every
-// shape's fields that hold what the model reads, under their names.
-type part struct {
-	Type      string   `json:"type"`
-	Text      quarters `json:"text"`
-	Thinking  quarters `json:"thinking"`   // Anthropic thinking blocks sent back
-	Content   quarters `json:"content"`    // a message's, a tool result's
-	Input     jsonText `json:"input"`      // Anthropic tool_use arguments
-	Arguments quarters `json:"arguments"`  // a tool call's arguments, a JSON string
-	Function  quarters `json:"function"`   // chat tool_calls[i].function
-	ToolCalls quarters `json:"tool_calls"` // chat assistant messages
-	Output    quarters `json:"output"`     // Responses function_call_output
-}
-
-func (p *part) size() quarters {
-	switch p.Type {
-	case "image", "image_url", "input_image", "document", "file", "input_file", "input_audio", "audio":
-		return 4 * MediaTokens
+// array calls elem for each element of the array at w, with w at it.
+func (w *walker) array(elem func()) {
+	w.i++ // [
+	for {
+		w.space()
+		switch w.b[w.i] {
+		case ']':
+			w.i++
+			return
+		case ',':
+			w.i++
+			w.space()
+		}
+		elem()
 	}
-	return p.Text + p.Thinking + p.Content + quarters(p.Input) + p.Arguments + p.Function + p.ToolCalls + p.Output
 }
 
-// jsonText is the size of a JSON value counted as text, as the model reads
-// a tool's schema or a tool call's arguments.
-type jsonText quarters
-
-func (q *jsonText) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*q = 0
-		return nil
-	}
-	*q = jsonText(textQuarters(b))
-	return nil
-}
-
-// textQuarters returns the size of s, the inside of a JSON string (or any
-// JSON text), without decoding it: an escape is the character it stands
-// for, a \u escape of a non-ASCII character (as Python's json sends all
-// of them) four, a multi-byte UTF-8 character four.
-func textQuarters(s []byte) quarters {
+// str moves past the string at w and returns the size of its text: an
+// escape is the character it stands for, a \u escape of a non-ASCII
+// character (as Python's json sends all of them) four, a multi-byte UTF-8
+// character four.
+func (w *walker) str() quarters {
 	var n quarters
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' && i+1 < len(s) && s[i+1] == 'u' && i+5 < len(s):
-			switch h := s[i+2]; {
-			case h == '0' && s[i+3] == '0' && s[i+4] < '8': // below U+0080
+	s := w.b
+	for i := w.i + 1; ; i++ {
+		switch c := s[i]; {
+		case c == '"':
+			w.i = i + 1
+			return n
+		case c == '\\' && s[i+1] == 'u':
+			h, l := s[i+2]|0x20, s[i+3]|0x20 // lower case
+			switch {
+			case h == '0' && l == '0' && s[i+4] < '8': // below U+0080
 				n++
-			case h|0x20 == 'd' && s[i+3]|0x20 >= 'c' && s[i+3]|0x20 <= 'f':
+			case h == 'd' && l >= 'c' && l <= 'f':
 				// a low surrogate: its high one counted the character
 			default:
 				n += 4
@@ -298,6 +320,129 @@ func textQuarters(s []byte) quarters {
 		case c >= 0xC0: // a UTF-8 lead byte; continuation bytes count nothing
 			n += 4
 		}
+	}
+}
+
+// skip moves past the value at w.
+func (w *walker) skip() {
+	switch w.b[w.i] {
+	case '"':
+		w.str()
+	case '{':
+		w.object(func([]byte) { w.skip() })
+	case '[':
+		w.array(w.skip)
+	default:
+		w.scalar()
+	}
+}
+
+// scalar moves past the number or literal at w and returns it.
+func (w *walker) scalar() []byte {
+	start := w.i
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return w.b[start:w.i]
+		}
+		w.i++
+	}
+	return w.b[start:w.i]
+}
+
+// number reads a number at w into f, leaving it alone for null. It
+// returns false for anything else.
+func (w *walker) number(f *float64) bool {
+	switch c := w.b[w.i]; {
+	case c == '-' || c >= '0' && c <= '9':
+		v, err := strconv.ParseFloat(string(w.scalar()), 64)
+		*f = v
+		return err == nil
+	case c == 'n':
+		w.scalar()
+		return true
+	}
+	w.skip()
+	return false
+}
+
+// jsonText moves past the value at w and returns its size as text, as the
+// model reads a tool's schema.
+func (w *walker) jsonText() quarters {
+	start := w.i
+	w.skip()
+	var n quarters
+	for _, c := range w.b[start:w.i] {
+		switch {
+		case c < 0x80:
+			n++
+		case c >= 0xC0:
+			n += 4
+		}
+	}
+	if string(w.b[start:w.i]) == "null" {
+		return 0
+	}
+	return n
+}
+
+// content moves past the value at w and returns the size of the text in
+// it: a string is its text; an array is the sum of its elements; an object
+// is a message, a content block or a Responses item (part); a number is
+// one token (a token id in a tokenized prompt); null and booleans nothing.
+func (w *walker) content() quarters {
+	switch c := w.b[w.i]; {
+	case c == '"':
+		return w.str()
+	case c == '[':
+		var n quarters
+		w.array(func() { n += w.content() })
+		return n
+	case c == '{':
+		return w.part()
+	case c == '-' || c >= '0' && c <= '9':
+		w.scalar()
+		return 4
+	}
+	w.scalar()
+	return 0
+}
+
+// part reads a message, a content block or a Responses input item: the
+// fields of every shape that hold what the model reads. An image, file,
+// document or audio part is MediaTokens, whatever its data.
+func (w *walker) part() quarters {
+	var n quarters
+	media := false
+	w.object(func(key []byte) {
+		switch string(key) {
+		case "type":
+			if w.b[w.i] != '"' {
+				w.skip()
+				break
+			}
+			start := w.i + 1
+			w.str()
+			switch string(w.b[start : w.i-1]) {
+			case "image", "image_url", "input_image", "document", "file", "input_file", "input_audio", "audio":
+				media = true
+			}
+		case "text", // a text block or part
+			"thinking",   // Anthropic thinking sent back
+			"content",    // a message's, a tool result's
+			"arguments",  // a tool call's, a JSON string
+			"function",   // chat tool_calls[i].function
+			"tool_calls", // chat assistant messages
+			"output":     // Responses function_call_output
+			n += w.content()
+		case "input": // Anthropic tool_use arguments, an object
+			n += w.jsonText()
+		default:
+			w.skip()
+		}
+	})
+	if media {
+		return 4 * MediaTokens
 	}
 	return n
 }
