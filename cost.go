@@ -84,8 +84,12 @@ func (t *Transport) cost(req *http.Request, gate *Gate) (Cost, error) {
 	if !whole {
 		why = "its body is larger than MaxBodyBuffer"
 	}
+	method := req.Method
+	if method == "" {
+		method = "GET" // as net/http reads it
+	}
 	// Permanent: sending it again will not help.
-	return Cost{}, Permanent(fmt.Errorf("%w: %s %s: %s; set Transport.Cost, or pass its cost with sluice.WithCost(ctx, cost)", ErrUnknownCost, req.Method, req.URL.Path, why))
+	return Cost{}, Permanent(fmt.Errorf("%w: %s %s: %s; set Transport.Cost, or pass its cost with sluice.WithCost(ctx, cost)", ErrUnknownCost, method, req.URL.Path, why))
 }
 
 // learnedTokens reports whether the gate has learned a token budget from
