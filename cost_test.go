@@ -351,3 +351,26 @@ func TestTransportTokenLimitLetsBodilessRequestsThrough(t *testing.T) {
 		}
 	})
 }
+
+// A body without GetBody larger than MaxBodyBuffer is not read whole for
+// an estimate: under a token limit it is refused, saying why.
+func TestTransportTokenLimitRefusesABodyTooLargeToEstimate(t *testing.T) {
+	api := &tokenAPI{}
+	tr := &sluice.Transport{
+		Base:          apitest.RoundTripper{Handler: api.handler(time.Now())},
+		Limits:        sluice.Limits{Tokens: sluice.PerMinute(1000)},
+		MaxBodyBuffer: 16,
+	}
+	body := `{"max_tokens":1,"messages":[{"role":"user","content":"a long enough question"}]}`
+	req, err := http.NewRequest("POST", "http://api.test/v1/messages", io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.RoundTrip(req)
+	if !errors.Is(err, sluice.ErrUnknownCost) || !strings.Contains(err.Error(), "MaxBodyBuffer") {
+		t.Errorf("err = %v, want ErrUnknownCost naming MaxBodyBuffer", err)
+	}
+	if n := len(api.seen()); n != 0 {
+		t.Errorf("the API got %d requests, want none", n)
+	}
+}
