@@ -44,8 +44,12 @@ type Transport struct {
 	// response headers; reading the body is not bounded by it, so a long
 	// stream is not cut. 0 means no bound beyond the request's context.
 	AttemptTimeout time.Duration
-	// Cost estimates what a request asks of the limits; nil means one
-	// request and no tokens.
+	// Cost says what a request asks of the limits. Nil means the cost
+	// the request's context carries (WithCost), else one request and,
+	// when the gate keeps a token budget, the tokens EstimateCost
+	// estimates from the Anthropic or OpenAI request body. Under a token
+	// limit of Limits, a request whose tokens cannot be estimated fails
+	// with ErrUnknownCost and is not sent.
 	Cost func(*http.Request) Cost
 	// Usage, if set, reads a successful response's real token usage when
 	// its body has been read, to settle token budgets: it gets the first
@@ -183,9 +187,9 @@ func (t *Transport) CloseIdleConnections() {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
 	gate := t.Gate(t.KeyOf(req))
-	cost := Cost{}
-	if t.Cost != nil {
-		cost = t.Cost(req)
+	cost, err := t.cost(req, gate)
+	if err != nil {
+		return nil, err
 	}
 	policy := t.Retry
 	policy.Budget = t.budget

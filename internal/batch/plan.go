@@ -195,7 +195,6 @@ func (p *plan) transport() *sluice.Transport {
 		// retry the budget refuses waits for it, holding no slot.
 		Retry:          sluice.RetryPolicy{MaxAttempts: attempts, Budget: &sluice.RetryBudget{}, BudgetMode: sluice.BudgetWait},
 		AttemptTimeout: timeout,
-		Cost:           func(r *http.Request) sluice.Cost { return costFrom(r.Context()) },
 	}
 	if p.preset != nil || !limits.Tokens.IsZero() || !limits.InputTokens.IsZero() || !limits.OutputTokens.IsZero() {
 		tr.Usage = sluice.ScanUsage // token budgets to settle
@@ -262,17 +261,11 @@ func withoutPassword(u *url.URL) string {
 	return u.String()
 }
 
-type costKey struct{}
-
 // withCost attaches a call's estimated cost to its context, where the
-// Transport's Cost function finds it.
+// Transport finds it (sluice.WithCost). Calls without one are estimated by
+// the Transport from their body and path when a token limit needs it.
 func withCost(ctx context.Context, c sluice.Cost) context.Context {
-	return context.WithValue(ctx, costKey{}, c)
-}
-
-func costFrom(ctx context.Context) sluice.Cost {
-	c, _ := ctx.Value(costKey{}).(sluice.Cost)
-	return c
+	return sluice.WithCost(ctx, c)
 }
 
 // lockedWriter serialises writes from the goroutines that report, so that

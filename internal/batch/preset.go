@@ -25,50 +25,13 @@ var presets = map[string]*preset{
 	},
 }
 
-// EstimateCost guesses what an LLM request will cost before it is sent:
-// input tokens as the length of its text over four (a common rule of thumb
-// for English; the settlement with the real usage corrects it), output
-// tokens as its max_tokens (or max_completion_tokens, max_output_tokens):
-// the most it may use, so an estimate never under-charges the budget.
+// EstimateCost guesses what an LLM request will cost before it is sent,
+// from its body alone: sluice.EstimateCost, going by the body's shape
+// since a batch line's params say nothing of the path. Input tokens are
+// its text over four, output tokens its max_tokens (or
+// max_completion_tokens, max_output_tokens): the most it may use. A body
+// of no known shape costs nothing.
 func EstimateCost(params json.RawMessage) sluice.Cost {
-	var v map[string]any
-	if json.Unmarshal(params, &v) != nil {
-		return sluice.Cost{}
-	}
-	chars := 0
-	for k, x := range v {
-		if k == "model" {
-			continue
-		}
-		chars += textLength(x)
-	}
-	out := 0
-	for _, k := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
-		if n, ok := v[k].(float64); ok && n > 0 {
-			out = int(n)
-			break
-		}
-	}
-	return sluice.Cost{InputTokens: chars/4 + 1, OutputTokens: out}
-}
-
-// textLength adds up the lengths of the strings in a decoded JSON value.
-func textLength(v any) int {
-	switch x := v.(type) {
-	case string:
-		return len(x)
-	case []any:
-		n := 0
-		for _, e := range x {
-			n += textLength(e)
-		}
-		return n
-	case map[string]any:
-		n := 0
-		for _, e := range x {
-			n += textLength(e)
-		}
-		return n
-	}
-	return 0
+	c, _ := sluice.EstimateCost("POST", "", params)
+	return c
 }

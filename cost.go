@@ -1,0 +1,151 @@
+package sluice
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// costKey is the context key under which WithCost stores a Cost.
+type costKey struct{}
+
+// WithCost returns a context that carries c, the cost of the call made
+// with it, for callers who know it better than an estimate (a token count
+// from a tokenizer, a batch's precomputed figure). The Transport charges
+// it in place of its own estimate; a Gate's callers pass their Cost to
+// Acquire themselves.
+func WithCost(ctx context.Context, c Cost) context.Context {
+	return context.WithValue(ctx, costKey{}, c)
+}
+
+// CostFrom returns the Cost ctx carries and whether it carries one.
+func CostFrom(ctx context.Context) (Cost, bool) {
+	c, ok := ctx.Value(costKey{}).(Cost)
+	return c, ok
+}
+
+// ErrUnknownCost is the error (errors.Is) of a request the Transport
+// refuses because it has a token limit to keep and no way to know what the
+// request costs: it is not an LLM request EstimateCost knows, and neither
+// Transport.Cost nor WithCost says its cost. Nothing is sent.
+var ErrUnknownCost = errors.New("sluice: cannot estimate the request's tokens for the token limit")
+
+// cost returns what req asks of its gate's limits: Transport.Cost's answer
+// if set, else the cost req's context carries (WithCost), else, when the
+// gate keeps a token budget, an estimate from the body (EstimateCost). A
+// request without a body costs no tokens.
+//
+// Under a token limit of the Transport's own Limits a body that cannot be
+// estimated is an error, since charging it nothing would make the limit a
+// silent no-op. The budgets learned from an API's headers
+// (anthropic-ratelimit-input-tokens-limit, x-ratelimit-limit-tokens) are
+// another matter: the user asked for nothing, and an API that sends them
+// is an LLM API whose requests EstimateCost mostly knows; so those are
+// estimated too, but an unknown body just costs no tokens. No gate with no
+// token budget at all pays for reading the body.
+//
+// On error req's body is closed, as RoundTrip must.
+func (t *Transport) cost(req *http.Request, gate *Gate) (Cost, error) {
+	if t.Cost != nil {
+		return t.Cost(req), nil
+	}
+	if c, ok := CostFrom(req.Context()); ok {
+		return c, nil
+	}
+	required := !t.Limits.Tokens.IsZero() || !t.Limits.InputTokens.IsZero() || !t.Limits.OutputTokens.IsZero()
+	if !required && !gate.learnedTokens() {
+		return Cost{}, nil
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return Cost{}, nil
+	}
+	body, pooled, whole, err := t.peekBody(req)
+	if err != nil {
+		req.Body.Close()
+		return Cost{}, fmt.Errorf("sluice: reading request body: %w", err)
+	}
+	var c Cost
+	var ok bool
+	if whole {
+		c, ok = EstimateCost(req.Method, req.URL.Path, body)
+	}
+	if pooled != nil && pooled.Cap() <= maxPooledBody {
+		bodyBuffers.Put(pooled)
+	}
+	if ok || !required {
+		return c, nil
+	}
+	req.Body.Close()
+	why := "its body is not an Anthropic or OpenAI request"
+	if !whole {
+		why = "its body is larger than MaxBodyBuffer"
+	}
+	method := req.Method
+	if method == "" {
+		method = "GET" // as net/http reads it
+	}
+	// Permanent: sending it again will not help.
+	return Cost{}, Permanent(fmt.Errorf("%w: %s %s: %s; set Transport.Cost, or pass its cost with sluice.WithCost(ctx, cost)", ErrUnknownCost, method, req.URL.Path, why))
+}
+
+// learnedTokens reports whether the gate has learned a token budget from
+// the API's headers.
+func (g *Gate) learnedTokens() bool {
+	for i := range g.learned.tokens {
+		if !g.learned.tokens[i].Rate().IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyBuffers holds the buffers request bodies are read into to be
+// estimated: one a request would otherwise be garbage.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer kept in bodyBuffers, so that one
+// request with large images does not pin its size for good.
+const maxPooledBody = 1 << 20
+
+// peekBody reads req's body for the estimate without taking it from what
+// will be sent: from GetBody when there is one (as the SDKs and
+// http.NewRequest set it: the body is in memory already, whatever its
+// size), else from Body, which is then put back as a reader of what was
+// read followed by the rest. whole is false when Body holds more than
+// MaxBodyBuffer, which is not read further. body is valid until pooled,
+// when not nil, goes back to bodyBuffers.
+func (t *Transport) peekBody(req *http.Request) (body []byte, pooled *bytes.Buffer, whole bool, err error) {
+	if req.GetBody != nil {
+		rc, err := req.GetBody()
+		if err != nil {
+			return nil, nil, false, err
+		}
+		defer rc.Close()
+		buf := bodyBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		if _, err := buf.ReadFrom(rc); err != nil {
+			bodyBuffers.Put(buf)
+			return nil, nil, false, err
+		}
+		return buf.Bytes(), buf, true, nil
+	}
+	limit := t.MaxBodyBuffer
+	if limit <= 0 {
+		limit = 8 << 20
+	}
+	// Not pooled: the bytes go on to be sent. rewindable copies them once
+	// more to keep them for retries; a request without GetBody is rare.
+	read, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+	req.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(read), req.Body), req.Body}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return read, nil, int64(len(read)) <= limit, nil
+}

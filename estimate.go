@@ -1,0 +1,448 @@
+package sluice
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// DefaultOutputTokens is the output charged for a chat-style request that
+// sets no cap on its output (max_tokens, max_completion_tokens or
+// max_output_tokens). The API may then write up to the model's limit, which
+// the request does not say; 4096 is a common answer length, and the charge
+// is only a first guess: when the Transport reads the real usage
+// (Transport.Usage) the budget is settled with it, so guessing high slows
+// the first calls a little while guessing low would overrun the API's
+// limit.
+const DefaultOutputTokens = 4096
+
+// completionsDefaultOutput is the output charged for a legacy Completions
+// request without max_tokens: OpenAI's own default for it is 16.
+const completionsDefaultOutput = 16
+
+// MediaTokens is the input charged for each image, file, document or audio
+// part of a request, in place of its size: base64 data says little about
+// what the model reads. About what one large image costs on both APIs
+// (Anthropic: width×height/750, at most about 1600; OpenAI: up to about
+// 1100 at high detail); a many-page PDF costs more, and settling with the
+// real usage corrects it.
+const MediaTokens = 1600
+
+// EstimateCost estimates the tokens an LLM request will use, before it is
+// sent, from its method, URL path and JSON body. It knows the request
+// bodies of the Anthropic Messages API and of the OpenAI Chat Completions,
+// Completions, Responses and Embeddings APIs, by the path's end
+// (/messages, /chat/completions, /completions, /responses, /embeddings,
+// after any base path such as /v1 or an Azure deployment). For other paths
+// (a gateway, a cloud provider's invoke URL, or "" when the path is not
+// known) it goes by the body's shape: "messages" is a chat request,
+// "prompt" a legacy completion, and "input" a Responses request when it
+// also has instructions, tools, max_output_tokens or previous_response_id,
+// else an embeddings request.
+//
+// Input tokens are the text the model reads over four (a rule of thumb for
+// English and code), counting each character outside ASCII as a whole
+// token (CJK text runs near one a character): message contents and text
+// parts, the system prompt or instructions, tool and function definitions,
+// tool calls and their results, and a Responses or Embeddings "input" (a
+// token array counts one a number). Each image, file or audio part is
+// MediaTokens. Model names, metadata and other settings are not counted.
+//
+// Output tokens are the most the request allows: max_tokens (Anthropic,
+// legacy completions), max_completion_tokens or max_tokens (chat),
+// max_output_tokens (Responses), times n (or best_of) when a request asks
+// for several choices, and 0 for embeddings. A chat-style request without a
+// cap is charged DefaultOutputTokens.
+//
+// ok is false when the request is not one of these: not a POST, not a JSON
+// object, or of no known path or shape. The estimate is never negative.
+// EstimateCost is safe for concurrent use; it decodes the body once
+// without keeping any of it, in about the time encoding/json takes to
+// validate it.
+func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
+	if method != "POST" {
+		return Cost{}, false
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return Cost{}, false
+	}
+	// Validating first lets the walk below assume well-formed JSON.
+	if !json.Valid(body) {
+		return Cost{}, false
+	}
+	var r llmRequest
+	if !r.read(body) {
+		return Cost{}, false
+	}
+	api := apiOfPath(path)
+	if api == unknownAPI {
+		api = r.shape()
+		if api == unknownAPI {
+			return Cost{}, false
+		}
+	}
+	in := r.messages + r.system + r.instructions + r.tools + r.input + r.prompt
+	c.InputTokens = in.tokens()
+	switch api {
+	case messagesAPI, chatAPI:
+		c.OutputTokens = capOr(DefaultOutputTokens, r.maxCompletionTokens, r.maxTokens) * r.choices()
+	case completionsAPI:
+		c.OutputTokens = capOr(completionsDefaultOutput, r.maxTokens) * r.choices()
+	case responsesAPI:
+		c.OutputTokens = capOr(DefaultOutputTokens, r.maxOutputTokens)
+	}
+	return c, true
+}
+
+// api is a request shape EstimateCost knows.
+type api int
+
+const (
+	unknownAPI api = iota
+	messagesAPI
+	chatAPI
+	completionsAPI
+	responsesAPI
+	embeddingsAPI
+)
+
+// apiOfPath returns the API a URL path names by its last segments.
+func apiOfPath(path string) api {
+	path = strings.TrimSuffix(path, "/")
+	switch {
+	case endsWithSegments(path, "chat/completions"):
+		return chatAPI
+	case endsWithSegments(path, "completions"):
+		return completionsAPI
+	case endsWithSegments(path, "messages"):
+		return messagesAPI
+	case endsWithSegments(path, "responses"):
+		return responsesAPI
+	case endsWithSegments(path, "embeddings"):
+		return embeddingsAPI
+	}
+	return unknownAPI
+}
+
+// endsWithSegments reports whether path ends with the whole segments s:
+// "/v1/messages" ends with "messages", "/v1/mymessages" does not.
+func endsWithSegments(path, s string) bool {
+	return strings.HasSuffix(path, s) && (len(path) == len(s) || path[len(path)-len(s)-1] == '/')
+}
+
+// llmRequest holds what the estimate needs of any of the request bodies.
+type llmRequest struct {
+	// The text the model reads, by field.
+	messages, system, instructions, tools, input, prompt quarters
+	// The output caps, 0 when absent, and the number of answers.
+	maxTokens, maxCompletionTokens, maxOutputTokens, n, bestOf float64
+	// Which fields were there, for the shape: "messages": [] is still a
+	// chat.
+	hasMessages, hasPrompt, hasInput, hasMaxOutput, hasPrevious bool
+}
+
+// read walks body, valid JSON holding an object, once, and keeps what the
+// estimate needs. It returns false when a cap is not a number.
+//
+// A walk of its own rather than encoding/json: decoding the polymorphic
+// fields (a string or blocks, an item or a message) through Unmarshalers
+// validates each nested value again, and took three times as long as
+// decoding the whole body into a map; this runs for every request.
+func (r *llmRequest) read(body []byte) bool {
+	w := walker{b: body}
+	ok := true
+	w.object(func(key []byte) {
+		switch string(key) {
+		case "messages":
+			r.messages, r.hasMessages = w.content(), true
+		case "system":
+			r.system = w.content()
+		case "instructions":
+			r.instructions = w.content()
+		case "input":
+			r.input, r.hasInput = w.content(), true
+		case "prompt":
+			r.prompt, r.hasPrompt = w.content(), true
+		case "tools", "functions", "response_format": // definitions and schemas, read as text
+			r.tools += w.jsonText()
+		case "previous_response_id":
+			r.hasPrevious = true
+			w.skip()
+		case "max_tokens":
+			ok = w.number(&r.maxTokens) && ok
+		case "max_completion_tokens":
+			ok = w.number(&r.maxCompletionTokens) && ok
+		case "max_output_tokens":
+			r.hasMaxOutput = true
+			ok = w.number(&r.maxOutputTokens) && ok
+		case "n":
+			ok = w.number(&r.n) && ok
+		case "best_of":
+			ok = w.number(&r.bestOf) && ok
+		default:
+			w.skip()
+		}
+	})
+	return ok
+}
+
+// shape returns the API a body looks like, for a path that says nothing.
+func (r *llmRequest) shape() api {
+	switch {
+	case r.hasMessages:
+		return chatAPI
+	case r.hasPrompt:
+		return completionsAPI
+	case r.hasInput:
+		if r.instructions > 0 || r.tools > 0 || r.hasMaxOutput || r.hasPrevious {
+			return responsesAPI
+		}
+		return embeddingsAPI
+	}
+	return unknownAPI
+}
+
+// choices returns how many answers the request asks for, each up to the
+// output cap: n or best_of, 1 to 128.
+func (r *llmRequest) choices() int {
+	return int(min(max(r.n, r.bestOf, 1), 128))
+}
+
+// capOr returns the first positive cap, or def when there is none.
+func capOr(def int, caps ...float64) int {
+	for _, c := range caps {
+		if c > 0 {
+			return int(min(c, math.MaxInt32/128)) // times choices() stays an int32
+		}
+	}
+	return def
+}
+
+// quarters is the size of text the model reads, in quarters of a token:
+// each ASCII character is one, any other character four.
+type quarters int64
+
+func (q quarters) tokens() int {
+	return int(min((q+3)/4, math.MaxInt32))
+}
+
+// walker reads valid JSON (json.Valid said so) from b[i:], one value at a
+// time. Its recursion is bounded by the nesting json.Valid accepts.
+type walker struct {
+	b []byte
+	i int
+}
+
+func (w *walker) space() {
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// object calls member for each key of the object at w, with w at the
+// key's value; member must read the value.
+func (w *walker) object(member func(key []byte)) {
+	w.space()
+	w.i++ // {
+	for {
+		w.space()
+		if w.b[w.i] == '}' {
+			w.i++
+			return
+		}
+		if w.b[w.i] == ',' {
+			w.i++
+			w.space()
+		}
+		start := w.i + 1
+		w.str()
+		key := w.b[start : w.i-1]
+		w.space()
+		w.i++ // :
+		w.space()
+		member(key)
+	}
+}
+
+// array calls elem for each element of the array at w, with w at it.
+func (w *walker) array(elem func()) {
+	w.i++ // [
+	for {
+		w.space()
+		switch w.b[w.i] {
+		case ']':
+			w.i++
+			return
+		case ',':
+			w.i++
+			w.space()
+		}
+		elem()
+	}
+}
+
+// str moves past the string at w and returns the size of its text: an
+// escape is the character it stands for, a \u escape of a non-ASCII
+// character (as Python's json sends all of them) four, a multi-byte UTF-8
+// character four.
+func (w *walker) str() quarters {
+	var n quarters
+	s := w.b
+	for i := w.i + 1; ; i++ {
+		switch c := s[i]; {
+		case c == '"':
+			w.i = i + 1
+			return n
+		case c == '\\' && s[i+1] == 'u':
+			h, l := s[i+2]|0x20, s[i+3]|0x20 // lower case
+			switch {
+			case h == '0' && l == '0' && s[i+4] < '8': // below U+0080
+				n++
+			case h == 'd' && l >= 'c' && l <= 'f':
+				// a low surrogate: its high one counted the character
+			default:
+				n += 4
+			}
+			i += 5
+		case c == '\\':
+			n++
+			i++
+		case c < 0x80:
+			n++
+		case c >= 0xC0: // a UTF-8 lead byte; continuation bytes count nothing
+			n += 4
+		}
+	}
+}
+
+// skip moves past the value at w.
+func (w *walker) skip() {
+	switch w.b[w.i] {
+	case '"':
+		w.str()
+	case '{':
+		w.object(func([]byte) { w.skip() })
+	case '[':
+		w.array(w.skip)
+	default:
+		w.scalar()
+	}
+}
+
+// scalar moves past the number or literal at w and returns it.
+func (w *walker) scalar() []byte {
+	start := w.i
+	for w.i < len(w.b) {
+		switch w.b[w.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return w.b[start:w.i]
+		}
+		w.i++
+	}
+	return w.b[start:w.i]
+}
+
+// number reads a number at w into f, leaving it alone for null. It
+// returns false for anything else.
+func (w *walker) number(f *float64) bool {
+	switch c := w.b[w.i]; {
+	case c == '-' || c >= '0' && c <= '9':
+		v, err := strconv.ParseFloat(string(w.scalar()), 64)
+		*f = v
+		return err == nil
+	case c == 'n':
+		w.scalar()
+		return true
+	}
+	w.skip()
+	return false
+}
+
+// jsonText moves past the value at w and returns its size as text, as the
+// model reads a tool's schema.
+func (w *walker) jsonText() quarters {
+	start := w.i
+	w.skip()
+	var n quarters
+	for _, c := range w.b[start:w.i] {
+		switch {
+		case c < 0x80:
+			n++
+		case c >= 0xC0:
+			n += 4
+		}
+	}
+	if string(w.b[start:w.i]) == "null" {
+		return 0
+	}
+	return n
+}
+
+// content moves past the value at w and returns the size of the text in
+// it: a string is its text; an array is the sum of its elements; an object
+// is a message, a content block or a Responses item (part); a number is
+// one token (a token id in a tokenized prompt); null and booleans nothing.
+func (w *walker) content() quarters {
+	switch c := w.b[w.i]; {
+	case c == '"':
+		return w.str()
+	case c == '[':
+		var n quarters
+		w.array(func() { n += w.content() })
+		return n
+	case c == '{':
+		return w.part()
+	case c == '-' || c >= '0' && c <= '9':
+		w.scalar()
+		return 4
+	}
+	w.scalar()
+	return 0
+}
+
+// part reads a message, a content block or a Responses input item: the
+// fields of every shape that hold what the model reads. An image, file,
+// document or audio part is MediaTokens, whatever its data.
+func (w *walker) part() quarters {
+	var n quarters
+	media := false
+	w.object(func(key []byte) {
+		switch string(key) {
+		case "type":
+			if w.b[w.i] != '"' {
+				w.skip()
+				break
+			}
+			start := w.i + 1
+			w.str()
+			switch string(w.b[start : w.i-1]) {
+			case "image", "image_url", "input_image", "document", "file", "input_file", "input_audio", "audio":
+				media = true
+			}
+		case "text", // a text block or part
+			"thinking",   // Anthropic thinking sent back
+			"content",    // a message's, a tool result's
+			"arguments",  // a tool call's, a JSON string
+			"function",   // chat tool_calls[i].function
+			"tool_calls", // chat assistant messages
+			"output":     // Responses function_call_output
+			n += w.content()
+		case "input": // Anthropic tool_use arguments, an object
+			n += w.jsonText()
+		default:
+			w.skip()
+		}
+	})
+	if media {
+		return 4 * MediaTokens
+	}
+	return n
+}
