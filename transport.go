@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -149,6 +148,11 @@ func (t *Transport) Stats() GateStats {
 type RoundTripInfo struct {
 	Attempts int   // attempts made, retries included
 	Class    Class // the last attempt's class
+	// Err is the last attempt's error: a *StatusError for a response
+	// that was not a success (with the API's message), the transport's
+	// error when there was no response, or what stopped the retries.
+	// It is nil after a success.
+	Err error
 }
 
 type roundTripInfoKey struct{}
@@ -284,7 +288,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 	head, complete := readHead(resp.Body)
 	o.Class = Classify(resp.StatusCode, resp.Header, head, nil)
 	o.ConcurrencyLimited = o.Class == ClassThrottled && mentionsConcurrency(head)
-	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: APIMessage(head)}
+	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: apiMessage(head)}
 	if complete {
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(head))
@@ -394,35 +398,4 @@ func (b *heldBody) release() {
 	}
 	b.permit.Done(b.outcome)
 	b.cancel(nil)
-}
-
-// StatusError describes an unsuccessful HTTP response: its status, what it
-// means, and the API's own message.
-type StatusError struct {
-	Status  int
-	Class   Class
-	Message string
-}
-
-func (e *StatusError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("sluice: %d %s (%v)", e.Status, http.StatusText(e.Status), e.Class)
-	}
-	return fmt.Sprintf("sluice: %d %s (%v): %s", e.Status, http.StatusText(e.Status), e.Class, e.Message)
-}
-
-// Is makes a quota-exhausted response match ErrQuotaExhausted.
-func (e *StatusError) Is(target error) bool {
-	return target == ErrQuotaExhausted && e.Class == ClassQuotaExhausted
-}
-
-// isTimeout reports whether err is a timeout.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// mentionsConcurrency reports whether a 429 body blames calls in flight.
-func mentionsConcurrency(body []byte) bool {
-	return bytes.Contains(bytes.ToLower(body), []byte("concurrent"))
 }
