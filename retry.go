@@ -161,10 +161,7 @@ func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx cont
 // run is Do for callers that finish the permit themselves, perhaps later
 // (the Transport holds it until the response body is read).
 func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
-	maxAttempts := p.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = 9
-	}
+	maxAttempts := p.maxAttempts()
 	begin := time.Now()
 	if p.Budget != nil {
 		p.Budget.Attempt()
@@ -199,6 +196,14 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 			return last, attempt, err
 		}
 	}
+}
+
+// maxAttempts returns MaxAttempts, or its default.
+func (p RetryPolicy) maxAttempts() int {
+	if p.MaxAttempts <= 0 {
+		return 9
+	}
+	return p.MaxAttempts
 }
 
 // delay is how long to wait before retry n after an attempt ended with o.
