@@ -30,7 +30,7 @@ const (
 	ClassQuotaExhausted              // insufficient_quota, spend or billing limit: fatal for the whole run
 	ClassOverloaded                  // 529, 503: back off longer, retry
 	ClassTransient                   // 5xx, 408, 409, 425, connection reset, EOF, timeouts: retry
-	ClassFatal                       // other 4xx (400, 401, 403, 404, 413, 422...): do not retry
+	ClassFatal                       // other 4xx (400, 401, 403, 404, 413, 422...), 501, 505: do not retry
 	ClassCanceled                    // the caller's own context was cancelled: not retried, not a sample
 )
 
@@ -139,6 +139,8 @@ func classifyStatus(status int, body []byte) Class {
 	case status == 529, status == http.StatusServiceUnavailable,
 		bytes.Contains(body, []byte("overloaded_error")):
 		return ClassOverloaded
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return ClassFatal // the server lacks the feature: asking again cannot help
 	case status >= 500:
 		return ClassTransient
 	case status == http.StatusRequestTimeout, status == http.StatusConflict, status == http.StatusTooEarly:

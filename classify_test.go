@@ -83,8 +83,8 @@ func TestClassifyStatus(t *testing.T) {
 		{408, "", ClassTransient},
 		{409, "", ClassTransient},
 		{425, "", ClassTransient},
-		{501, "", ClassTransient},
-		{505, "", ClassTransient},
+		{501, "", ClassFatal}, // never succeeds on retry
+		{505, "", ClassFatal},
 		{599, "", ClassTransient},
 		{400, bodyAnthropicInvalid, ClassFatal},
 		{401, bodyAnthropicAuth, ClassFatal},

@@ -844,3 +844,23 @@ func TestRoundTripInfoCarriesTheLastError(t *testing.T) {
 		}
 	})
 }
+
+// TestTransportDoesNotRetryWhatNeverSucceeds protects 501 and 505 from
+// retries: the server lacks the method or the protocol version.
+func TestTransportDoesNotRetryWhatNeverSucceeds(t *testing.T) {
+	for _, status := range []int{http.StatusNotImplemented, http.StatusHTTPVersionNotSupported} {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int64
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1); w.WriteHeader(status) })
+			tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+			resp, err := tr.RoundTrip(mustRequest(t, "http://api.test/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != status || calls.Load() != 1 {
+				t.Errorf("%d: got %d after %d calls, want it after 1", status, resp.StatusCode, calls.Load())
+			}
+		})
+	}
+}
