@@ -22,7 +22,9 @@ import (
 // Requests are sorted into gates by Key, by host unless set otherwise; each
 // gate is built from Limits the first time its key is seen. A request's
 // concurrency slot is held until its response body is read to the end or
-// closed, since the connection is busy until then.
+// closed, since the connection is busy until then (an unsuccessful
+// response that is retried gives it back at once). Gates idle long enough
+// to have nothing to remember are forgotten (see Gate).
 //
 // Set the fields before the first request and leave them alone after. A
 // Transport is safe for concurrent use. The zero Transport works: per-host
