@@ -49,16 +49,19 @@ func (t *Transport) gate(key string) *keptGate {
 	return k
 }
 
-// use returns the gate for key, counted as in use until done is called.
-func (t *Transport) use(key string) (g *Gate, done func()) {
+// use returns the gate for key, counted as in use until unuse.
+func (t *Transport) use(key string) *keptGate {
 	t.mu.Lock()
 	k := t.gate(key)
 	k.users.Add(1) // under t.mu, so that no sweep finds it idle in between
 	t.mu.Unlock()
-	return k.gate, func() {
-		k.used.Store(t.now())
-		k.users.Add(-1)
-	}
+	return k
+}
+
+// unuse ends a use of k.
+func (t *Transport) unuse(k *keptGate) {
+	k.used.Store(t.now())
+	k.users.Add(-1)
 }
 
 // sweep forgets the idle gates, keeping their counters in t.retired.

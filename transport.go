@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -201,8 +200,9 @@ func (t *Transport) CloseIdleConnections() {
 // returned has only the body's first 64 KiB, then an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
-	gate, done := t.use(t.KeyOf(req))
-	defer done()
+	kept := t.use(t.KeyOf(req))
+	defer t.unuse(kept)
+	gate := kept.gate
 	cost := Cost{}
 	if t.Cost != nil {
 		cost = t.Cost(req)
@@ -248,14 +248,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, err
 }
 
-// Where an attempt stands with its AttemptTimeout: whichever of the
-// headers and the timer comes first says how the attempt went.
-const (
-	waitingForHeaders int32 = iota
-	headersArrived
-	headersLate
-)
-
 // attempt sends req once, with body. Unsuccessful responses are read (up
 // to maxErrorBody) to classify them; one that will be retried gives its
 // permit back at once, while a successful one, and the last, keep it until
@@ -264,16 +256,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 	// The attempt's own context ends with the body, and the timeout
 	// covers only the wait for the headers: a long stream is not cut.
 	attemptCtx, cancel := context.WithCancelCause(ctx)
-	var timer *time.Timer
-	var state atomic.Int32
+	var headersLate *time.Timer
 	if t.AttemptTimeout > 0 {
-		timer = time.AfterFunc(t.AttemptTimeout, func() {
-			// Only while the headers are awaited: once they are here,
-			// cancelling would cut the body the caller is about to read.
-			if state.CompareAndSwap(waitingForHeaders, headersLate) {
-				cancel(errNoHeaders)
-			}
-		})
+		headersLate = time.AfterFunc(t.AttemptTimeout, func() { cancel(errNoHeaders) })
 	}
 	// A shallow copy, not Clone: nothing here or below changes the URL or
 	// the header, and the copy of both cost a fifth of the Transport's
@@ -285,14 +270,12 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 	begin := time.Now()
 	resp, err := t.base.RoundTrip(out)
 	latency := time.Since(begin)
-	if timer != nil {
-		timer.Stop()
-		if !state.CompareAndSwap(waitingForHeaders, headersArrived) && err == nil {
-			// The timer won: the attempt is cancelled and its body
-			// with it, so it timed out, however close the headers were.
-			resp.Body.Close()
-			resp, err = nil, errNoHeaders
-		}
+	// Once the timer has fired, the attempt is cancelled, and the body
+	// with it, however close behind the headers were: it timed out.
+	timedOut := headersLate != nil && !headersLate.Stop()
+	if timedOut && err == nil {
+		resp.Body.Close()
+		resp, err = nil, errNoHeaders
 	}
 	if err != nil {
 		cancel(nil)
@@ -301,7 +284,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 		case ctx.Err() != nil:
 			o.Class, o.Timeout = ClassCanceled, false
 			err = ctx.Err()
-		case context.Cause(attemptCtx) == errNoHeaders:
+		case timedOut:
 			o.Class, o.Timeout = ClassTransient, true
 			err = fmt.Errorf("sluice: no response within %v: %w", t.AttemptTimeout, context.DeadlineExceeded)
 		}
