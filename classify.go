@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -29,7 +30,7 @@ const (
 	ClassQuotaExhausted              // insufficient_quota, spend or billing limit: fatal for the whole run
 	ClassOverloaded                  // 529, 503: back off longer, retry
 	ClassTransient                   // 5xx, 408, 409, 425, connection reset, EOF, timeouts: retry
-	ClassFatal                       // other 4xx (400, 401, 403, 404, 413, 422...): do not retry
+	ClassFatal                       // other 4xx (400, 401, 403, 404, 413, 422...), 501, 505: do not retry
 	ClassCanceled                    // the caller's own context was cancelled: not retried, not a sample
 )
 
@@ -138,6 +139,8 @@ func classifyStatus(status int, body []byte) Class {
 	case status == 529, status == http.StatusServiceUnavailable,
 		bytes.Contains(body, []byte("overloaded_error")):
 		return ClassOverloaded
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return ClassFatal // the server lacks the feature: asking again cannot help
 	case status >= 500:
 		return ClassTransient
 	case status == http.StatusRequestTimeout, status == http.StatusConflict, status == http.StatusTooEarly:
@@ -208,10 +211,10 @@ func classifyError(err error) Class {
 	return ClassTransient
 }
 
-// apiMessageMax is how many bytes of message APIMessage keeps.
+// apiMessageMax is how many bytes of message apiMessage keeps.
 const apiMessageMax = 300
 
-// APIMessage extracts a short message for humans from an API's error body:
+// apiMessage extracts a short message for humans from an API's error body:
 //
 //	{"type":"error","error":{"type":"rate_limit_error","message":"m"}}  →  "rate_limit_error: m"
 //	{"error":{"message":"m","type":"t","code":"rate_limit_exceeded"}}   →  "rate_limit_exceeded: m"
@@ -220,7 +223,7 @@ const apiMessageMax = 300
 // Any other body is returned as text. Either way whitespace runs become one
 // space, invalid UTF-8 becomes U+FFFD, and the result is cut at a rune
 // boundary to at most 300 bytes plus "…". It never panics.
-func APIMessage(body []byte) string {
+func apiMessage(body []byte) string {
 	body = bytes.TrimSpace(body)
 	if len(body) > 0 && body[0] == '{' && len(body) <= classifyScan {
 		if m, ok := jsonMessage(body); ok {
@@ -305,4 +308,70 @@ func shorten(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// StatusError describes an unsuccessful HTTP response: its status, what it
+// means, and the API's own message.
+type StatusError struct {
+	Status  int
+	Class   Class
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("sluice: %d %s (%v)", e.Status, http.StatusText(e.Status), e.Class)
+	}
+	return fmt.Sprintf("sluice: %d %s (%v): %s", e.Status, http.StatusText(e.Status), e.Class, e.Message)
+}
+
+// Is makes a quota-exhausted response match ErrQuotaExhausted.
+func (e *StatusError) Is(target error) bool {
+	return target == ErrQuotaExhausted && e.Class == ClassQuotaExhausted
+}
+
+// isTimeout reports whether err is a timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// mentionsConcurrency reports whether a 429 body blames calls in flight.
+func mentionsConcurrency(body []byte) bool {
+	return bytes.Contains(bytes.ToLower(body), []byte("concurrent"))
+}
+
+// Permanent marks err as not worth retrying: ClassOf(Permanent(err)) is
+// ClassFatal. errors.Is and errors.As see through it.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// ClassOf classifies an error returned by a Pool's function: nil is
+// ClassOK; a StatusError has its own class; Permanent errors are fatal;
+// context cancellation is ClassCanceled; anything else is classified as a
+// network error would be (Classify), which makes unknown errors transient.
+func ClassOf(err error) Class {
+	if err == nil {
+		return ClassOK // before the errors.As targets, which escape: every success comes here
+	}
+	var se *StatusError
+	var pe *permanentError
+	switch {
+	case errors.As(err, &pe):
+		return ClassFatal
+	case errors.As(err, &se):
+		return se.Class
+	case errors.Is(err, context.Canceled):
+		return ClassCanceled
+	}
+	return Classify(0, nil, nil, err)
 }

@@ -83,8 +83,8 @@ func TestClassifyStatus(t *testing.T) {
 		{408, "", ClassTransient},
 		{409, "", ClassTransient},
 		{425, "", ClassTransient},
-		{501, "", ClassTransient},
-		{505, "", ClassTransient},
+		{501, "", ClassFatal}, // never succeeds on retry
+		{505, "", ClassFatal},
 		{599, "", ClassTransient},
 		{400, bodyAnthropicInvalid, ClassFatal},
 		{401, bodyAnthropicAuth, ClassFatal},
@@ -250,8 +250,8 @@ func TestAPIMessage(t *testing.T) {
 		{"long message in json", `{"message":"` + strings.Repeat("a", 400) + `"}`, strings.Repeat("a", 300) + "…"},
 	}
 	for _, tt := range tests {
-		if got := APIMessage([]byte(tt.body)); got != tt.want {
-			t.Errorf("%s: APIMessage(%.40q) = %q, want %q", tt.name, tt.body, got, tt.want)
+		if got := apiMessage([]byte(tt.body)); got != tt.want {
+			t.Errorf("%s: apiMessage(%.40q) = %q, want %q", tt.name, tt.body, got, tt.want)
 		}
 	}
 }
@@ -276,7 +276,7 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("Classify(429) = ok")
 		}
 		_ = got.String()
-		_ = APIMessage(body)
+		_ = apiMessage(body)
 	})
 }
 
@@ -286,15 +286,15 @@ func FuzzAPIMessage(f *testing.F) {
 		f.Add([]byte(b))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got := APIMessage(body)
+		got := apiMessage(body)
 		if !utf8.ValidString(got) {
-			t.Fatalf("APIMessage(%q) = %q: not valid UTF-8", body, got)
+			t.Fatalf("apiMessage(%q) = %q: not valid UTF-8", body, got)
 		}
 		if len(got) > 300+len("…") {
-			t.Fatalf("APIMessage(%q) is %d bytes long", body, len(got))
+			t.Fatalf("apiMessage(%q) is %d bytes long", body, len(got))
 		}
 		if strings.TrimSpace(got) != got || strings.ContainsAny(got, "\n\r\t") {
-			t.Fatalf("APIMessage(%q) = %q: not one trimmed line", body, got)
+			t.Fatalf("apiMessage(%q) = %q: not one trimmed line", body, got)
 		}
 	})
 }

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+
 	"net/http"
 	"sync"
 )
@@ -49,7 +49,7 @@ var ErrUnknownCost = errors.New("sluice: cannot estimate the request's tokens fo
 // token budget at all pays for reading the body.
 //
 // On error req's body is closed, as RoundTrip must.
-func (t *Transport) cost(req *http.Request, gate *Gate) (Cost, error) {
+func (t *Transport) cost(req *http.Request, gate *Gate, body *requestBody) (Cost, error) {
 	if t.Cost != nil {
 		return t.Cost(req), nil
 	}
@@ -60,18 +60,17 @@ func (t *Transport) cost(req *http.Request, gate *Gate) (Cost, error) {
 	if !required && !gate.learnedTokens() {
 		return Cost{}, nil
 	}
-	if req.Body == nil || req.Body == http.NoBody {
-		return Cost{}, nil
+	if body.kept == nil && body.stream == nil {
+		return Cost{}, nil // no body: no tokens
 	}
-	body, pooled, whole, err := t.peekBody(req)
+	data, pooled, whole, err := peekBody(body)
 	if err != nil {
-		req.Body.Close()
 		return Cost{}, fmt.Errorf("sluice: reading request body: %w", err)
 	}
 	var c Cost
 	var ok bool
 	if whole {
-		c, ok = EstimateCost(req.Method, req.URL.Path, body)
+		c, ok = EstimateCost(req.Method, req.URL.Path, data)
 	}
 	if pooled != nil && pooled.Cap() <= maxPooledBody {
 		bodyBuffers.Put(pooled)
@@ -79,7 +78,6 @@ func (t *Transport) cost(req *http.Request, gate *Gate) (Cost, error) {
 	if ok || !required {
 		return c, nil
 	}
-	req.Body.Close()
 	why := "its body is not an Anthropic or OpenAI request"
 	if !whole {
 		why = "its body is larger than MaxBodyBuffer"
@@ -111,41 +109,23 @@ var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // request with large images does not pin its size for good.
 const maxPooledBody = 1 << 20
 
-// peekBody reads req's body for the estimate without taking it from what
-// will be sent: from GetBody when there is one (as the SDKs and
-// http.NewRequest set it: the body is in memory already, whatever its
-// size), else from Body, which is then put back as a reader of what was
-// read followed by the rest. whole is false when Body holds more than
-// MaxBodyBuffer, which is not read further. body is valid until pooled,
-// when not nil, goes back to bodyBuffers.
-func (t *Transport) peekBody(req *http.Request) (body []byte, pooled *bytes.Buffer, whole bool, err error) {
-	if req.GetBody != nil {
-		rc, err := req.GetBody()
-		if err != nil {
-			return nil, nil, false, err
-		}
-		defer rc.Close()
-		buf := bodyBuffers.Get().(*bytes.Buffer)
-		buf.Reset()
-		if _, err := buf.ReadFrom(rc); err != nil {
-			bodyBuffers.Put(buf)
-			return nil, nil, false, err
-		}
-		return buf.Bytes(), buf, true, nil
+// peekBody returns the request body for the estimate without taking it
+// from what will be sent: the bytes rewindable already read, or a copy
+// from GetBody (as the SDKs and http.NewRequest set it, the body is in
+// memory already, whatever its size). whole is false when the body was
+// too large to keep. data is valid until pooled, when not nil, goes back
+// to bodyBuffers.
+func peekBody(body *requestBody) (data []byte, pooled *bytes.Buffer, whole bool, err error) {
+	if body.read != nil || body.stream != nil {
+		return body.read, nil, body.stream == nil, nil
 	}
-	limit := t.MaxBodyBuffer
-	if limit <= 0 {
-		limit = 8 << 20
-	}
-	// Not pooled: the bytes go on to be sent. rewindable copies them once
-	// more to keep them for retries; a request without GetBody is rare.
-	read, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
-	req.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(read), req.Body), req.Body}
-	if err != nil {
+	rc := body.kept()
+	defer rc.Close()
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(rc); err != nil {
+		bodyBuffers.Put(buf)
 		return nil, nil, false, err
 	}
-	return read, nil, int64(len(read)) <= limit, nil
+	return buf.Bytes(), buf, true, nil
 }

@@ -78,12 +78,10 @@ func ExampleClassify() {
 	fmt.Println(sluice.Classify(429, nil, body, nil))
 	fmt.Println(sluice.Classify(429, nil, []byte(`{"type":"error","error":{"type":"rate_limit_error","message":"x"}}`), nil))
 	fmt.Println(sluice.Classify(529, nil, nil, nil), sluice.Classify(404, nil, nil, nil))
-	fmt.Println(sluice.APIMessage(body))
 	// Output:
 	// quota-exhausted
 	// throttled
 	// overloaded fatal
-	// insufficient_quota: You exceeded your current quota
 }
 
 func ExampleParseRateLimitHeaders() {

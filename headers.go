@@ -314,6 +314,11 @@ func cappedWait(secs float64) time.Duration {
 // that overflow.
 func parseDecimal(s string) (float64, bool) {
 	s = strings.TrimSpace(s)
+	// Leading zeros say nothing ("000…030" is a valid Retry-After of 30
+	// seconds), so they do not count against the length bound.
+	for len(s) > 1 && s[0] == '0' && s[1] >= '0' && s[1] <= '9' {
+		s = s[1:]
+	}
 	if s == "" || len(s) > 64 {
 		return 0, false
 	}

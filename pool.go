@@ -97,41 +97,6 @@ type Event struct {
 	Stats   GateStats
 }
 
-// Permanent marks err as not worth retrying: ClassOf(Permanent(err)) is
-// ClassFatal. errors.Is and errors.As see through it.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &permanentError{err}
-}
-
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-// ClassOf classifies an error returned by a Pool's function: nil is
-// ClassOK; a StatusError has its own class; Permanent errors are fatal;
-// context cancellation is ClassCanceled; anything else is classified as a
-// network error would be (Classify), which makes unknown errors transient.
-func ClassOf(err error) Class {
-	if err == nil {
-		return ClassOK // before the errors.As targets, which escape: every success comes here
-	}
-	var se *StatusError
-	var pe *permanentError
-	switch {
-	case errors.As(err, &pe):
-		return ClassFatal
-	case errors.As(err, &se):
-		return se.Class
-	case errors.Is(err, context.Canceled):
-		return ClassCanceled
-	}
-	return Classify(0, nil, nil, err)
-}
-
 // Run calls fn for every item and yields the results, in completion order
 // or, with Ordered, in input order. Breaking out of the loop, or ctx
 // ending, stops the run promptly: no new item is started, calls in flight

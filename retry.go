@@ -358,10 +358,7 @@ func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx cont
 // (the Transport holds it until the response body is read). BudgetAuto
 // means fail fast here: the Pool turns it into BudgetWait.
 func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
-	maxAttempts := p.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = 9
-	}
+	maxAttempts := p.maxAttempts()
 	begin := time.Now()
 	if p.Budget != nil {
 		p.Budget.Attempt()
@@ -414,6 +411,14 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 			return last, attempt, err
 		}
 	}
+}
+
+// maxAttempts returns MaxAttempts, or its default.
+func (p RetryPolicy) maxAttempts() int {
+	if p.MaxAttempts <= 0 {
+		return 9
+	}
+	return p.MaxAttempts
 }
 
 // delay is how long to wait before retry n after an attempt ended with o.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -22,7 +21,9 @@ import (
 // Requests are sorted into gates by Key, by host unless set otherwise; each
 // gate is built from Limits the first time its key is seen. A request's
 // concurrency slot is held until its response body is read to the end or
-// closed, since the connection is busy until then.
+// closed, since the connection is busy until then (an unsuccessful
+// response that is retried gives it back at once). Gates idle long enough
+// to have nothing to remember are forgotten (see Gate).
 //
 // Set the fields before the first request and leave them alone after. A
 // Transport is safe for concurrent use. The zero Transport works: per-host
@@ -61,12 +62,15 @@ type Transport struct {
 	// 0 means 8 MiB.
 	MaxBodyBuffer int64
 
-	once   sync.Once
-	base   http.RoundTripper
-	budget *RetryBudget
-	mu     sync.Mutex
-	gates  map[string]*Gate
-	halted error
+	once    sync.Once
+	base    http.RoundTripper
+	budget  *RetryBudget
+	epoch   time.Time
+	mu      sync.Mutex
+	gates   map[string]*keptGate // see forget.go
+	sweepAt int                  // the number of gates that makes a new one sweep
+	retired GateStats            // the counters of forgotten gates
+	halted  error
 }
 
 // errNoHeaders is the cause of an attempt cancelled by AttemptTimeout.
@@ -89,25 +93,27 @@ func (t *Transport) init() {
 		if t.budget == nil {
 			t.budget = &RetryBudget{}
 		}
-		t.gates = make(map[string]*Gate)
+		t.epoch = time.Now()
+		t.gates = make(map[string]*keptGate)
+		t.sweepAt = minSweep
 	})
 }
 
 // Gate returns the gate for a key, creating it from Limits on first use.
 // Use it to watch a gate (Stats, LearnedRate) or to pause it.
+//
+// The Transport forgets a gate once it is idle and remembers nothing a
+// new one would not: nothing waiting, in flight or between attempts, no
+// pause in force, not halted for an exhausted quota, and unused for a
+// minute or the longest period of its rates, learned ones included. Its
+// counters stay in the Transport's Stats. A *Gate kept past that is no
+// longer the one requests go through: call Gate again rather than keeping
+// what it returned.
 func (t *Transport) Gate(key string) *Gate {
 	t.init()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	g, ok := t.gates[key]
-	if !ok {
-		g = t.Limits.NewGate()
-		if t.halted != nil {
-			g.Halt(t.halted)
-		}
-		t.gates[key] = g
-	}
-	return g
+	return t.gate(key).gate
 }
 
 // Halt halts every gate of the Transport, and those it creates later:
@@ -120,21 +126,22 @@ func (t *Transport) Halt(err error) {
 	if t.halted == nil {
 		t.halted = err
 	}
-	for _, g := range t.gates {
-		g.Halt(err)
+	for _, k := range t.gates {
+		k.gate.Halt(err)
 	}
 }
 
-// Stats adds up the stats of all the Transport's gates.
+// Stats adds up the stats of all the Transport's gates, forgotten ones
+// included.
 func (t *Transport) Stats() GateStats {
 	t.init()
 	t.mu.Lock()
 	gates := make([]*Gate, 0, len(t.gates))
-	for _, g := range t.gates {
-		gates = append(gates, g)
+	for _, k := range t.gates {
+		gates = append(gates, k.gate)
 	}
+	sum := t.retired
 	t.mu.Unlock()
-	var sum GateStats
 	for _, g := range gates {
 		s := g.Stats()
 		sum.Waiting += s.Waiting
@@ -153,6 +160,11 @@ func (t *Transport) Stats() GateStats {
 type RoundTripInfo struct {
 	Attempts int   // attempts made, retries included
 	Class    Class // the last attempt's class
+	// Err is the last attempt's error: a *StatusError for a response
+	// that was not a success (with the API's message), the transport's
+	// error when there was no response, or what stopped the retries.
+	// It is nil after a success.
+	Err error
 }
 
 type roundTripInfoKey struct{}
@@ -183,55 +195,69 @@ func (t *Transport) CloseIdleConnections() {
 // returns the last response. As http.RoundTripper requires, an unsuccessful
 // status is a response, not an error; errors are failures to get any
 // response, a cancelled context, or a gate halted because the quota is
-// exhausted.
+// exhausted. It closes req.Body on every path and leaves req unchanged.
+//
+// An unsuccessful response that will be retried gives its concurrency
+// slot back at once, the rest of its body read (up to 64 KiB) and
+// discarded: the retry may need that very slot. Should the retry then not
+// happen after all (the retry budget or MaxElapsed ran out), the response
+// returned has only the body's first 64 KiB, then an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
-	gate := t.Gate(t.KeyOf(req))
-	cost, err := t.cost(req, gate)
-	if err != nil {
-		return nil, err
-	}
-	policy := t.Retry
-	policy.Budget = t.budget
+	kept := t.use(t.KeyOf(req))
+	defer t.unuse(kept)
+	gate := kept.gate
 	body, err := t.rewindable(req)
 	if err != nil {
 		return nil, err
 	}
-	if body == nil && req.Body != nil && req.Body != http.NoBody {
+	cost, err := t.cost(req, gate, &body)
+	if err != nil {
+		body.close()
+		return nil, err
+	}
+	policy := t.Retry
+	policy.Budget = t.budget
+	if body.stream != nil {
 		policy.MaxAttempts = 1 // too large to keep: sent once, streamed
 	}
+	maxAttempts := policy.maxAttempts()
 
 	var resp *http.Response
+	n := 0
 	last, attempts, err := policy.run(req.Context(), gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
-		if resp != nil { // the previous attempt's, now being retried
+		if resp != nil { // the previous attempt's, released when it failed
 			resp.Body.Close()
 			resp = nil
 		}
+		n++
 		var o Outcome
 		var err error
-		resp, o, err = t.attempt(ctx, req, body, gate, permit)
+		resp, o, err = t.attempt(ctx, req, body.next(), gate, permit, n >= maxAttempts)
 		return o, err
 	})
-	if info, ok := req.Context().Value(roundTripInfoKey{}).(*RoundTripInfo); ok {
-		info.Attempts, info.Class = attempts, last.Class
+	body.close()
+	if resp != nil && req.Context().Err() != nil {
+		resp.Body.Close()
+		resp, err = nil, req.Context().Err()
 	}
-	if resp != nil && req.Context().Err() == nil {
-		return resp, nil
+	if resp == nil && err == nil {
+		err = errors.New("sluice: no response")
+	}
+	if info, ok := req.Context().Value(roundTripInfoKey{}).(*RoundTripInfo); ok {
+		info.Attempts, info.Class, info.Err = attempts, last.Class, err
 	}
 	if resp != nil {
-		resp.Body.Close()
-		return nil, req.Context().Err()
-	}
-	if err == nil {
-		err = errors.New("sluice: no response")
+		return resp, nil
 	}
 	return nil, err
 }
 
-// attempt sends req once. Unsuccessful responses are read (up to
-// maxErrorBody) to classify them; a successful one keeps its permit until
-// its body is consumed.
-func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() io.ReadCloser, gate *Gate, permit *Permit) (*http.Response, Outcome, error) {
+// attempt sends req once, with body. Unsuccessful responses are read (up
+// to maxErrorBody) to classify them; one that will be retried gives its
+// permit back at once, while a successful one, and the last, keep it until
+// their body is consumed.
+func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.ReadCloser, gate *Gate, permit *Permit, lastAttempt bool) (*http.Response, Outcome, error) {
 	// The attempt's own context ends with the body, and the timeout
 	// covers only the wait for the headers: a long stream is not cut.
 	attemptCtx, cancel := context.WithCancelCause(ctx)
@@ -244,13 +270,17 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 	// time.
 	out := req.WithContext(attemptCtx)
 	if body != nil {
-		out.Body = body()
+		out.Body = body
 	}
 	begin := time.Now()
 	resp, err := t.base.RoundTrip(out)
 	latency := time.Since(begin)
-	if headersLate != nil {
-		headersLate.Stop()
+	// Once the timer has fired, the attempt is cancelled, and the body
+	// with it, however close behind the headers were: it timed out.
+	timedOut := headersLate != nil && !headersLate.Stop()
+	if timedOut && err == nil {
+		resp.Body.Close()
+		resp, err = nil, errNoHeaders
 	}
 	if err != nil {
 		cancel(nil)
@@ -259,7 +289,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 		case ctx.Err() != nil:
 			o.Class, o.Timeout = ClassCanceled, false
 			err = ctx.Err()
-		case context.Cause(attemptCtx) == errNoHeaders:
+		case timedOut:
 			o.Class, o.Timeout = ClassTransient, true
 			err = fmt.Errorf("sluice: no response within %v: %w", t.AttemptTimeout, context.DeadlineExceeded)
 		}
@@ -288,24 +318,50 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body func() 
 	head, complete := readHead(resp.Body)
 	o.Class = Classify(resp.StatusCode, resp.Header, head, nil)
 	o.ConcurrencyLimited = o.Class == ClassThrottled && mentionsConcurrency(head)
-	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: APIMessage(head)}
-	if complete {
+	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: apiMessage(head)}
+	switch {
+	case complete:
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(head))
 		permit.Done(o)
 		cancel(nil)
-	} else {
+	case o.Class.Retryable() && !lastAttempt:
+		// Retried, unless the budget says otherwise: the retry's Acquire
+		// may need this very slot, so it is given back now, pause and
+		// ceiling applied, and the connection freed if the rest is short.
+		io.CopyN(io.Discard, resp.Body, maxDrain)
+		resp.Body.Close()
+		permit.Done(o)
+		cancel(nil)
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(head), errReader{errBodyDiscarded}))
+	default:
+		// The last response: the caller may read all of it, and the slot
+		// is held until then. What it says about the limits is for the
+		// other calls now.
+		held := o
+		if held.RateLimit != nil {
+			gate.learn(held)
+			held.RateLimit = nil
+		}
 		rest := resp.Body
 		resp.Body = &heldBody{
 			ReadCloser: struct {
 				io.Reader
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(head), rest), rest},
-			permit: permit, outcome: o, cancel: cancel,
+			permit: permit, outcome: held, cancel: cancel,
 		}
 	}
 	return resp, o, statusErr
 }
+
+// maxDrain is how much more of a retried error response is read, so that
+// its connection can be reused, before it is closed.
+const maxDrain = 64 << 10
+
+// errBodyDiscarded ends the body of an error response that was released
+// to be retried, then returned because the retry did not happen.
+var errBodyDiscarded = errors.New("sluice: the rest of the error body was discarded to retry")
 
 // readHead reads up to maxErrorBody bytes of r, reporting whether that was
 // all of it.
@@ -317,20 +373,46 @@ func readHead(r io.Reader) ([]byte, bool) {
 	return head, err == nil
 }
 
+// requestBody gives each attempt its own copy of a request's body.
+type requestBody struct {
+	kept   func() io.ReadCloser // a fresh copy per attempt; nil when not kept
+	stream io.ReadCloser        // a body too large to keep, until sent once
+	read   []byte               // what was read of it (all of it when kept, without GetBody)
+}
+
+// next returns the body for the next attempt, nil when there is none.
+func (b *requestBody) next() io.ReadCloser {
+	if b.kept != nil {
+		return b.kept()
+	}
+	s := b.stream
+	b.stream = nil // the base transport closes it
+	return s
+}
+
+// close closes a stream no attempt was made with.
+func (b *requestBody) close() {
+	if b.stream != nil {
+		b.stream.Close()
+	}
+}
+
 // rewindable returns a way to get req's body afresh for each attempt, or
-// nil when there is no body or it is too large to keep.
-func (t *Transport) rewindable(req *http.Request) (func() io.ReadCloser, error) {
+// the body to send once when it is too large to keep. Either way req.Body
+// is closed, by the time RoundTrip returns, and req is left as it was.
+func (t *Transport) rewindable(req *http.Request) (requestBody, error) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return nil, nil
+		return requestBody{}, nil
 	}
 	if req.GetBody != nil {
-		return func() io.ReadCloser {
+		req.Body.Close() // each attempt gets its own copy
+		return requestBody{kept: func() io.ReadCloser {
 			b, err := req.GetBody()
 			if err != nil {
 				return io.NopCloser(errReader{err})
 			}
 			return b
-		}, nil
+		}}, nil
 	}
 	limit := t.MaxBodyBuffer
 	if limit <= 0 {
@@ -339,18 +421,17 @@ func (t *Transport) rewindable(req *http.Request) (func() io.ReadCloser, error) 
 	buf, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
 	if err != nil {
 		req.Body.Close()
-		return nil, fmt.Errorf("sluice: reading request body: %w", err)
+		return requestBody{}, fmt.Errorf("sluice: reading request body: %w", err)
 	}
 	if int64(len(buf)) > limit {
 		// Too large to keep: send what was read, then the rest, once.
-		req.Body = struct {
+		return requestBody{stream: struct {
 			io.Reader
 			io.Closer
-		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}
-		return nil, nil
+		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}, read: buf}, nil
 	}
 	req.Body.Close()
-	return func() io.ReadCloser { return io.NopCloser(bytes.NewReader(buf)) }, nil
+	return requestBody{kept: func() io.ReadCloser { return io.NopCloser(bytes.NewReader(buf)) }, read: buf}, nil
 }
 
 type errReader struct{ err error }
@@ -398,35 +479,4 @@ func (b *heldBody) release() {
 	}
 	b.permit.Done(b.outcome)
 	b.cancel(nil)
-}
-
-// StatusError describes an unsuccessful HTTP response: its status, what it
-// means, and the API's own message.
-type StatusError struct {
-	Status  int
-	Class   Class
-	Message string
-}
-
-func (e *StatusError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("sluice: %d %s (%v)", e.Status, http.StatusText(e.Status), e.Class)
-	}
-	return fmt.Sprintf("sluice: %d %s (%v): %s", e.Status, http.StatusText(e.Status), e.Class, e.Message)
-}
-
-// Is makes a quota-exhausted response match ErrQuotaExhausted.
-func (e *StatusError) Is(target error) bool {
-	return target == ErrQuotaExhausted && e.Class == ClassQuotaExhausted
-}
-
-// isTimeout reports whether err is a timeout.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// mentionsConcurrency reports whether a 429 body blames calls in flight.
-func mentionsConcurrency(body []byte) bool {
-	return bytes.Contains(bytes.ToLower(body), []byte("concurrent"))
 }

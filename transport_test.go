@@ -542,3 +542,325 @@ func TestTransportHaltAndRoundTripInfo(t *testing.T) {
 		}
 	})
 }
+
+// bigErrorThenOK serves status with a body larger than the Transport reads
+// to classify it to the first n calls, then 200 "fine".
+func bigErrorThenOK(n int64, status int) (http.Handler, *atomic.Int64) {
+	var calls atomic.Int64
+	big := strings.Repeat("x", maxErrorBody+10<<10)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= n {
+			w.WriteHeader(status)
+			io.WriteString(w, big)
+			return
+		}
+		io.WriteString(w, "fine")
+	}), &calls
+}
+
+// TestTransportRetriesALargeErrorBodyWithoutDeadlock protects retries of
+// an error response whose body is too large to read whole: its slot must
+// be free before the retry asks for one.
+func TestTransportRetriesALargeErrorBodyWithoutDeadlock(t *testing.T) {
+	tests := []struct {
+		name     string
+		limits   Limits
+		requests int
+	}{
+		{"one slot", Limits{Concurrency: 1, FixedConcurrency: true}, 1},
+		{"zero Limits, 8 at once", Limits{}, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, calls := bigErrorThenOK(int64(tt.requests), http.StatusServiceUnavailable)
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			tr := &Transport{Limits: tt.limits, Retry: RetryPolicy{Backoff: Backoff{Base: time.Millisecond, Cap: time.Millisecond}}}
+			defer tr.CloseIdleConnections()
+			// A deadline, not a tolerance: a deadlocked request fails
+			// with it, a working one ends in milliseconds.
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			for range tt.requests {
+				wg.Go(func() {
+					req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+					resp, err := tr.RoundTrip(req)
+					if err != nil {
+						t.Errorf("RoundTrip: %v, want a retried 200", err)
+						return
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(body) != "fine" {
+						t.Errorf("got %d %.20q, want 200 fine", resp.StatusCode, body)
+					}
+				})
+			}
+			wg.Wait()
+			if s := tr.Stats(); s.InFlight != 0 {
+				t.Errorf("%d calls still in flight after every body was closed", s.InFlight)
+			}
+			if got, want := calls.Load(), int64(2*tt.requests); got != want {
+				t.Errorf("the API saw %d calls, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestTransportLastLargeErrorBodyIsWhole protects the caller's read of the
+// last attempt's error body: only a response that is retried is cut short.
+func TestTransportLastLargeErrorBodyIsWhole(t *testing.T) {
+	h, _ := bigErrorThenOK(10, http.StatusServiceUnavailable)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tr := &Transport{
+		Limits: Limits{Concurrency: 1, FixedConcurrency: true},
+		Retry:  RetryPolicy{MaxAttempts: 2, Backoff: Backoff{Base: time.Millisecond, Cap: time.Millisecond}},
+	}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := tr.Stats(); s.InFlight != 1 {
+		t.Errorf("%d in flight while the last error body is unread, want 1", s.InFlight)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := maxErrorBody + 10<<10; resp.StatusCode != 503 || len(body) != want || err != nil {
+		t.Errorf("got %d with %d bytes (%v), want 503 with all %d", resp.StatusCode, len(body), err, want)
+	}
+	if s := tr.Stats(); s.InFlight != 0 {
+		t.Errorf("%d in flight after the body was read", s.InFlight)
+	}
+}
+
+// closeRecorder is a request body that records whether it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+// TestTransportClosesTheRequestBody protects the http.RoundTripper rule
+// that RoundTrip closes the request's body on every path, errors included.
+func TestTransportClosesTheRequestBody(t *testing.T) {
+	tests := []struct {
+		name    string
+		size    int
+		getBody bool
+		halted  bool
+	}{
+		{"GetBody, sent", 10, true, false},
+		{"GetBody, never admitted", 10, true, true},
+		{"kept in memory, never admitted", 10, false, true},
+		{"too large to keep, never admitted", 100, false, true},
+		{"too large to keep, sent", 100, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
+				tr := &Transport{Base: apitest.RoundTripper{Handler: h}, MaxBodyBuffer: 50}
+				if tt.halted {
+					tr.Halt(errors.New("stopped"))
+				}
+				payload := strings.Repeat("b", tt.size)
+				body := &closeRecorder{Reader: strings.NewReader(payload)}
+				req, _ := http.NewRequest("POST", "http://api.test/", body)
+				if tt.getBody {
+					req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(payload)), nil }
+				}
+				resp, err := tr.RoundTrip(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				if (err != nil) != tt.halted {
+					t.Errorf("RoundTrip error %v, want an error %v", err, tt.halted)
+				}
+				synctest.Wait()
+				if !body.closed.Load() {
+					t.Errorf("the request body was not closed")
+				}
+			})
+		})
+	}
+}
+
+// TestTransportLeavesTheRequestAlone protects the rule that RoundTrip does
+// not modify the request: a body too large to keep is streamed without
+// replacing req.Body.
+func TestTransportLeavesTheRequestAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) })
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}, MaxBodyBuffer: 5}
+		body := &closeRecorder{Reader: strings.NewReader("larger than five")}
+		req, _ := http.NewRequest("POST", "http://api.test/", body)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if req.Body != io.ReadCloser(body) {
+			t.Errorf("req.Body was replaced by a %T", req.Body)
+		}
+	})
+}
+
+// TestTransportUsageSurvivesACloseFromAnotherGoroutine protects aborting a
+// stream, which closes its body from another goroutine while it is read,
+// when the Transport reads usage from the body (run with -race).
+func TestTransportUsageSurvivesACloseFromAnotherGoroutine(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat(`data: {"usage":{"output_tokens":1}}`+"\n", 100))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	tr := &Transport{Usage: ScanUsage}
+	defer tr.CloseIdleConnections()
+	for range 20 {
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 512)
+			for i := 0; ; i++ {
+				if _, err := resp.Body.Read(buf); err != nil {
+					return
+				}
+				if i == 10 {
+					close(read)
+				}
+			}
+		}()
+		<-read
+		resp.Body.Close() // from this goroutine, while the other reads
+		<-done
+	}
+	if s := tr.Stats(); s.InFlight != 0 {
+		t.Errorf("%d in flight after every stream was closed", s.InFlight)
+	}
+}
+
+// TestTransportAttemptTimeoutAtTheHeadersDoesNotCutTheStream protects a
+// response whose headers arrive as AttemptTimeout fires: the attempt either
+// timed out (and is retried) or its body reads to the end, never a
+// response whose body is already cancelled.
+func TestTransportAttemptTimeoutAtTheHeadersDoesNotCutTheStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			if calls.Add(1) == 1 {
+				// The headers were on their way when the timer fired: a
+				// base transport may still return them.
+				time.Sleep(time.Second + time.Millisecond)
+			}
+			pr, pw := io.Pipe()
+			go func() {
+				select {
+				case <-req.Context().Done():
+					pw.CloseWithError(req.Context().Err())
+				case <-time.After(time.Millisecond):
+					io.WriteString(pw, "the whole stream")
+					pw.Close()
+				}
+			}()
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: pr, Request: req}, nil
+		})
+		tr := &Transport{Base: base, AttemptTimeout: time.Second}
+		resp, err := (&http.Client{Transport: tr}).Get("http://api.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "the whole stream" || err != nil {
+			t.Errorf("read %q, %v; want the whole stream", body, err)
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestRoundTripInfoCarriesTheLastError protects RoundTripInfo.Err: the
+// last attempt's StatusError with the API's message, or the transport's
+// error.
+func TestRoundTripInfoCarriesTheLastError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/bad":
+				w.WriteHeader(400)
+				io.WriteString(w, `{"error":{"message":"no such model","type":"invalid_request_error"}}`)
+			case "/ok":
+				io.WriteString(w, "fine")
+			}
+		})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+		var info RoundTripInfo
+		req, _ := http.NewRequestWithContext(WithRoundTripInfo(t.Context(), &info), "GET", "http://api.test/bad", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var se *StatusError
+		if !errors.As(info.Err, &se) || se.Status != 400 || se.Class != ClassFatal || se.Message != "invalid_request_error: no such model" {
+			t.Errorf("info.Err = %#v, want the 400's StatusError with its message", info.Err)
+		}
+
+		info = RoundTripInfo{}
+		req, _ = http.NewRequestWithContext(WithRoundTripInfo(t.Context(), &info), "GET", "http://api.test/ok", nil)
+		if resp, err = tr.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if info.Err != nil || info.Attempts != 1 {
+			t.Errorf("info %+v after a 200, want no error and 1 attempt", info)
+		}
+
+		info = RoundTripInfo{}
+		refused := &Transport{Base: &flakyTransport{err: syscall.ECONNREFUSED}, Retry: RetryPolicy{MaxAttempts: 1}}
+		(refused.Base.(*flakyTransport)).n.Store(1)
+		req, _ = http.NewRequestWithContext(WithRoundTripInfo(t.Context(), &info), "GET", "http://api.test/ok", nil)
+		if _, err = refused.RoundTrip(req); !errors.Is(info.Err, syscall.ECONNREFUSED) {
+			t.Errorf("info.Err = %v, want the connection refusal", info.Err)
+		}
+	})
+}
+
+// TestTransportDoesNotRetryWhatNeverSucceeds protects 501 and 505 from
+// retries: the server lacks the method or the protocol version.
+func TestTransportDoesNotRetryWhatNeverSucceeds(t *testing.T) {
+	for _, status := range []int{http.StatusNotImplemented, http.StatusHTTPVersionNotSupported} {
+		synctest.Test(t, func(t *testing.T) {
+			var calls atomic.Int64
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1); w.WriteHeader(status) })
+			tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+			resp, err := tr.RoundTrip(mustRequest(t, "http://api.test/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != status || calls.Load() != 1 {
+				t.Errorf("%d: got %d after %d calls, want it after 1", status, resp.StatusCode, calls.Load())
+			}
+		})
+	}
+}

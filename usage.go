@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // sampleSize is how much of each end of a body bodySample keeps.
@@ -11,12 +12,22 @@ const sampleSize = 32 << 10
 
 // bodySample keeps the first and the last sampleSize bytes of a body as
 // it streams past, so that usage can be read from it without buffering it.
+// It is safe for concurrent use: a stream is aborted by closing its body
+// from another goroutine while it is being read, so parts may run while a
+// Read is writing; what is written after parts is ignored.
 type bodySample struct {
-	head []byte
-	tail []byte // the last bytes seen, at most 2×sampleSize before trimming
+	mu    sync.Mutex
+	taken bool // parts was called: the sample is no longer written
+	head  []byte
+	tail  []byte // the last bytes seen, at most 2×sampleSize before trimming
 }
 
 func (s *bodySample) write(p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.taken {
+		return
+	}
 	if room := sampleSize - len(s.head); room > 0 {
 		s.head = append(s.head, p[:min(room, len(p))]...)
 	}
@@ -26,8 +37,12 @@ func (s *bodySample) write(p []byte) {
 	}
 }
 
-// parts returns the head and the last sampleSize bytes.
+// parts returns the head and the last sampleSize bytes, and stops the
+// sample: the slices are the caller's from then on.
 func (s *bodySample) parts() (head, tail []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.taken = true
 	tail = s.tail
 	if len(tail) > sampleSize {
 		tail = tail[len(tail)-sampleSize:]

@@ -255,7 +255,12 @@ func (p *plan) send(ctx context.Context, it Item) (response, error) {
 		if r.class == sluice.ClassOK {
 			r.class = sluice.ClassFatal // a redirect, not followed: not a success
 		}
-		return r, sluice.Permanent(&sluice.StatusError{Status: resp.StatusCode, Class: r.class, Message: sluice.APIMessage(body)})
+		se := &sluice.StatusError{Status: resp.StatusCode, Class: r.class}
+		var last *sluice.StatusError
+		if errors.As(info.Err, &last) {
+			se.Message = last.Message
+		}
+		return r, sluice.Permanent(se)
 	}
 	if p.preset != nil {
 		r.usage = sluice.ScanUsage(resp, body, body)

@@ -1,0 +1,116 @@
+package sluice
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// A Transport keeps a gate per key, and an agent fetching from thousands of
+// hosts would keep thousands of them. So it forgets a gate that no longer
+// remembers anything a new one would not: nothing waiting, in flight, or
+// between a round trip's attempts, no pause in force, not halted on its
+// own, and unused for longer than its limits remember (minGateMemory, or
+// the longest period of its rates, learned ones included). The gates are
+// swept when a new one is made and their number has doubled since the
+// last sweep, so that sweeping costs O(1) per gate made and no goroutine.
+
+// minGateMemory is the least time a gate is kept after its last use: what
+// an adaptive ceiling learned about the API's health is worth a minute.
+const minGateMemory = time.Minute
+
+// minSweep is the number of gates below which none is forgotten.
+const minSweep = 64
+
+// keptGate is a gate of a Transport, with what forgetting it depends on.
+type keptGate struct {
+	gate  *Gate
+	users atomic.Int32 // round trips using the gate now
+	used  atomic.Int64 // when last used, as t.now()
+}
+
+// now returns the time since the Transport was set up, monotonic.
+func (t *Transport) now() int64 { return int64(time.Since(t.epoch)) }
+
+// gate returns the gate for key, creating it, and forgetting idle ones,
+// when there is none. t.mu is held.
+func (t *Transport) gate(key string) *keptGate {
+	k, ok := t.gates[key]
+	if !ok {
+		if len(t.gates) >= t.sweepAt {
+			t.sweep()
+		}
+		k = &keptGate{gate: t.Limits.NewGate()}
+		if t.halted != nil {
+			k.gate.Halt(t.halted)
+		}
+		t.gates[key] = k
+	}
+	k.used.Store(t.now())
+	return k
+}
+
+// use returns the gate for key, counted as in use until unuse.
+func (t *Transport) use(key string) *keptGate {
+	t.mu.Lock()
+	k := t.gate(key)
+	k.users.Add(1) // under t.mu, so that no sweep finds it idle in between
+	t.mu.Unlock()
+	return k
+}
+
+// unuse ends a use of k.
+func (t *Transport) unuse(k *keptGate) {
+	k.used.Store(t.now())
+	k.users.Add(-1)
+}
+
+// sweep forgets the idle gates, keeping their counters in t.retired.
+// t.mu is held.
+func (t *Transport) sweep() {
+	now := t.now()
+	for key, k := range t.gates {
+		if k.idle(now, t.halted) {
+			s := k.gate.Stats()
+			t.retired.Admitted += s.Admitted
+			t.retired.Completed += s.Completed
+			t.retired.Throttled += s.Throttled
+			t.retired.Pauses += s.Pauses
+			delete(t.gates, key)
+		}
+	}
+	t.sweepAt = max(2*len(t.gates), minSweep)
+}
+
+// idle reports whether forgetting k loses nothing: a new gate would admit
+// the same calls. halted is the Transport's own halt, which new gates get
+// too.
+func (k *keptGate) idle(now int64, halted error) bool {
+	if k.users.Load() > 0 || time.Duration(now-k.used.Load()) < k.gate.memory() {
+		return false
+	}
+	if err := k.gate.Halted(); err != nil && err != halted {
+		return false // halted on its own, for an exhausted quota
+	}
+	s := k.gate.Stats()
+	return s.Waiting == 0 && s.InFlight == 0 && k.gate.PausedUntil().IsZero()
+}
+
+// memory returns how long g's limits remember a call: the longest period
+// of its rates, windows and token budgets, learned ones included, and at
+// least minGateMemory.
+func (g *Gate) memory() time.Duration {
+	m := minGateMemory
+	for _, l := range g.limits {
+		var r Rate
+		switch l := l.(type) {
+		case *RateLimiter:
+			r = l.Rate()
+		case *SlidingWindow:
+			r = l.Rate()
+		case *TokenBudget:
+			r = l.Rate()
+		}
+		m = max(m, r.Per)
+	}
+	return m
+}
