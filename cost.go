@@ -129,3 +129,18 @@ func peekBody(body *requestBody) (data []byte, pooled *bytes.Buffer, whole bool,
 	}
 	return buf.Bytes(), buf, true, nil
 }
+
+// usage returns how the call admitted with permit reads its usage:
+// Transport.Usage, or else ScanUsage when the call was charged tokens, so
+// that an estimate (a max_tokens the answer rarely reaches) is settled to
+// what was really used without the caller asking. Calls charged no tokens
+// skip the sampling.
+func (t *Transport) usage(permit *Permit) func(*http.Response, []byte, []byte) *Usage {
+	if t.Usage != nil {
+		return t.Usage
+	}
+	if c := permit.Cost(); c.InputTokens > 0 || c.OutputTokens > 0 {
+		return ScanUsage
+	}
+	return nil
+}

@@ -374,3 +374,36 @@ func TestTransportTokenLimitRefusesABodyTooLargeToEstimate(t *testing.T) {
 		t.Errorf("the API got %d requests, want none", n)
 	}
 }
+
+// Settling needed Transport.Usage too: without it every call stayed
+// charged its estimate (its max_tokens, which answers rarely reach), so a
+// token limit paced ten times slower than the API counts. A call charged
+// tokens is now settled from the response's usage by default.
+func TestTransportSettlesTokenEstimatesWithoutUsageFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const budget = 10000 // tokens a minute
+		begin := time.Now()
+		var last time.Duration
+		tr := &sluice.Transport{
+			Base: apitest.RoundTripper{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				last = time.Since(begin)
+				fmt.Fprint(w, `{"type":"message","content":[{"type":"text","text":"ok"}],"usage":{"input_tokens":100,"output_tokens":10}}`)
+			})},
+			Limits: sluice.Limits{Tokens: sluice.PerMinute(budget)},
+		}
+		client := &http.Client{Transport: tr}
+		// Each asks for about 100 tokens in and 900 out, and uses 110: 30
+		// estimates are 30000 tokens (two minutes of budget), 30 usages
+		// 3300 (no wait at all).
+		body := `{"model":"claude-sonnet-4-5","max_tokens":900,"messages":[{"role":"user","content":"` + strings.Repeat("a", 400) + `"}]}`
+		for range 30 {
+			if err := post(t.Context(), client, "http://api.anthropic.test/v1/messages", body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if last != 0 {
+			t.Errorf("the 30th call arrived at %v; settled to their real usage they fit the budget at once", last)
+		}
+	})
+}

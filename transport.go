@@ -52,10 +52,11 @@ type Transport struct {
 	// limit of Limits, a request whose tokens cannot be estimated fails
 	// with ErrUnknownCost and is not sent.
 	Cost func(*http.Request) Cost
-	// Usage, if set, reads a successful response's real token usage when
-	// its body has been read, to settle token budgets: it gets the first
-	// and the last 32 KiB of the body (the whole body when smaller; both
-	// then hold it). ScanUsage reads the Anthropic and OpenAI shapes.
+	// Usage reads a successful response's real token usage when its body
+	// has been read, to settle token budgets: it gets the first and the
+	// last 32 KiB of the body (the whole body when smaller; both then hold
+	// it). Nil means ScanUsage, which reads the Anthropic and OpenAI
+	// shapes, for calls charged tokens, and nothing for the others.
 	Usage func(resp *http.Response, head, tail []byte) *Usage
 	// MaxBodyBuffer is the largest request body kept in memory so it can
 	// be sent again; larger bodies are sent once, without retries.
@@ -308,8 +309,8 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			o.RateLimit = nil
 		}
 		hb := &heldBody{ReadCloser: resp.Body, permit: permit, outcome: o, cancel: cancel}
-		if t.Usage != nil {
-			hb.usage, hb.resp = t.Usage, resp
+		if usage := t.usage(permit); usage != nil {
+			hb.usage, hb.resp = usage, resp
 			hb.sample = &bodySample{}
 		}
 		resp.Body = hb
