@@ -25,6 +25,14 @@ import (
 // response that is retried gives it back at once). Gates idle long enough
 // to have nothing to remember are forgotten (see Gate).
 //
+// Token limits need no code: a request to the Anthropic Messages or OpenAI
+// Chat Completions, Responses or Embeddings API is charged the tokens
+// EstimateCost reads from its body, and settled with the usage its
+// response reports (ScanUsage). Other requests under a token limit need
+// Cost or WithCost; without them they fail with ErrUnknownCost, unsent.
+// A retry the budget refuses fails fast with ErrRetryBudget: this is live
+// traffic (set Retry.BudgetMode to BudgetWait for batch work).
+//
 // Set the fields before the first request and leave them alone after. A
 // Transport is safe for concurrent use. The zero Transport works: per-host
 // gates with the zero Limits (an adaptive ceiling of DefaultConcurrency,
