@@ -29,8 +29,11 @@ const (
 	flushInterval = 5 * time.Millisecond
 )
 
-// itemsPerSlot is how many items a run works on per concurrency slot.
-const itemsPerSlot = 8
+// itemsPerSlot is how many items a run works on per concurrency slot:
+// two, so that items backing off between attempts leave new items the
+// free slots; more measured no faster and cost memory (1M items peaked at
+// 58.6 MiB with eight, 48.3 MiB with two).
+const itemsPerSlot = 2
 
 // maxResponse is the largest response body kept for a results line.
 const maxResponse = 64 << 20
