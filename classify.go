@@ -193,7 +193,9 @@ func classifyError(err error) Class {
 		netErr    net.Error
 	)
 	switch {
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, ErrWouldExceedDeadline):
+		// The caller gave up, or its own deadline cannot be met: not the
+		// API's doing, and trying again cannot help.
 		return ClassCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.As(err, &netErr) && netErr.Timeout():

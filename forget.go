@@ -92,7 +92,15 @@ func (k *keptGate) idle(now int64, halted error) bool {
 		return false // halted on its own, for an exhausted quota
 	}
 	s := k.gate.Stats()
-	return s.Waiting == 0 && s.InFlight == 0 && k.gate.PausedUntil().IsZero()
+	if s.Waiting != 0 || s.InFlight != 0 || !k.gate.PausedUntil().IsZero() {
+		return false
+	}
+	for _, l := range k.gate.limits {
+		if !l.rested() {
+			return false // it owes time (a token debt, a full window): a new gate would not
+		}
+	}
+	return true
 }
 
 // memory returns how long g's limits remember a call: the longest period
@@ -101,16 +109,39 @@ func (k *keptGate) idle(now int64, halted error) bool {
 func (g *Gate) memory() time.Duration {
 	m := minGateMemory
 	for _, l := range g.limits {
-		var r Rate
-		switch l := l.(type) {
-		case *RateLimiter:
-			r = l.Rate()
-		case *SlidingWindow:
-			r = l.Rate()
-		case *TokenBudget:
-			r = l.Rate()
+		if r, ok := l.(interface{ Rate() Rate }); ok {
+			m = max(m, r.Rate().Per)
 		}
-		m = max(m, r.Per)
 	}
 	return m
 }
+
+// A limit is rested when it holds nothing a new one would not: nothing
+// held or waiting, no charge still being paid off, no start left in its
+// window. Forgetting a gate whose limits are all rested admits exactly
+// what keeping it would.
+
+func (l *RateLimiter) rested() bool {
+	tat, p := l.load()
+	return p == nil || p.interval == 0 || tat <= l.now()
+}
+
+func (b *TokenBudget) rested() bool { return b.charged.Load() == 0 && b.bucket.rested() }
+
+func (w *SlidingWindow) rested() bool {
+	if w.limit == 0 {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.prune(w.now())
+	return w.sum == 0
+}
+
+func (s *Semaphore) rested() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held == 0 && s.waiters.len() == 0
+}
+
+func (a *AdaptiveLimit) rested() bool { return a.sem.rested() }

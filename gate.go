@@ -108,7 +108,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	priority := PriorityFrom(ctx)
 	deadline, hasDeadline := ctx.Deadline()
 	if hasDeadline {
-		if wait := g.predict(c, priority); time.Now().Add(wait).After(deadline) {
+		if wait := g.predict(c, priority, nil); time.Now().Add(wait).After(deadline) {
 			g.mu.Unlock()
 			return nil, &WaitError{Wait: wait}
 		}
@@ -140,12 +140,16 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				return g.admit(c), nil
 			}
 			if hasDeadline && wait > 0 && time.Now().Add(wait).After(deadline) {
-				// It cannot be admitted in time: leave now, holding
-				// nothing, and let the next caller try.
-				g.waiters.remove(w)
-				g.wakeFront()
-				g.mu.Unlock()
-				return nil, &WaitError{Wait: wait}
+				// The limits' own wait says late; the prediction, which
+				// counts refunds still to come, decides.
+				if p := g.predict(c, priority, w); time.Now().Add(p).After(deadline) {
+					// It cannot be admitted in time: leave now,
+					// holding nothing, and let the next caller try.
+					g.waiters.remove(w)
+					g.wakeFront()
+					g.mu.Unlock()
+					return nil, &WaitError{Wait: p}
+				}
 			}
 		}
 		g.mu.Unlock()
@@ -182,15 +186,15 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 
 // predict returns a lower bound on how long a caller with priority p
 // asking c would wait: the pause, and the time every time-paced limit
-// needs for c after the callers that would stay ahead of it. g.mu is
-// held.
-func (g *Gate) predict(c Cost, p int) time.Duration {
+// needs for c after the callers that would stay ahead of it (those in
+// front of self, when it is in line). g.mu is held.
+func (g *Gate) predict(c Cost, p int, self *waiter) time.Duration {
 	var wait time.Duration
 	if !g.pausedUntil.IsZero() {
 		wait = max(wait, time.Until(g.pausedUntil))
 	}
 	var ahead Cost
-	for w := g.waiters.front(); w != nil && w.priority >= p; w = w.next {
+	for w := g.waiters.front(); w != nil && w != self && w.priority >= p; w = w.next {
 		ahead.Requests += w.cost.requests()
 		ahead.InputTokens += max(w.cost.InputTokens, 0)
 		ahead.OutputTokens += max(w.cost.OutputTokens, 0)

@@ -40,6 +40,9 @@ type Limit interface {
 	// ahead if nothing else changed; 0 when the limit cannot tell (see
 	// predict.go).
 	predict(ahead, own Cost) time.Duration
+	// rested reports whether the limit holds nothing a new one would not
+	// (see forget.go).
+	rested() bool
 }
 
 // waitForChange is what take returns when waiting a time will not help.

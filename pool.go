@@ -101,7 +101,12 @@ type Event struct {
 // or, with Ordered, in input order. Breaking out of the loop, or ctx
 // ending, stops the run promptly: no new item is started, calls in flight
 // see their context cancelled, and Run returns once every worker has
-// ended. Items never started are not yielded.
+// ended. Items never handed to a worker are not yielded.
+//
+// When ctx has a deadline and the Gate predicts that an item cannot start
+// before it (see Gate.Acquire), that item is yielded at once with
+// ClassCanceled and no further item is handed out, since those would
+// start later still; the items already waiting ahead of it go on.
 func (p *Pool[T, R]) Run(ctx context.Context, items iter.Seq[T], fn func(context.Context, T) (R, error)) iter.Seq[Result[T, R]] {
 	return func(yield func(Result[T, R]) bool) {
 		r := newRun(ctx, p, fn)
@@ -139,6 +144,11 @@ type run[T, R any] struct {
 	window  chan struct{} // Ordered: one token per item in the pipeline
 	wg      sync.WaitGroup
 
+	// late is closed when the run's deadline refused an item: the items
+	// not yet handed out would be later still, so none is.
+	late     chan struct{}
+	lateOnce sync.Once
+
 	panicOnce sync.Once
 	panicked  any
 }
@@ -159,6 +169,7 @@ func newRun[T, R any](ctx context.Context, p *Pool[T, R], fn func(context.Contex
 		p: p, fn: fn, ctx: ctx, cancel: cancel, gate: gate,
 		jobs:    make(chan job[T]),
 		results: make(chan Result[T, R], workers),
+		late:    make(chan struct{}),
 	}
 	if p.Ordered {
 		w := p.Window
@@ -189,11 +200,15 @@ func (r *run[T, R]) start(items iter.Seq[T]) {
 				case r.window <- struct{}{}:
 				case <-r.ctx.Done():
 					return
+				case <-r.late:
+					return
 				}
 			}
 			select {
 			case r.jobs <- job[T]{i, item}:
 			case <-r.ctx.Done():
+				return
+			case <-r.late:
 				return
 			}
 			i++
@@ -278,9 +293,11 @@ func (r *run[T, R]) do(j job[T]) Result[T, R] {
 	if attempts == 0 { // never admitted: the run or the gate stopped it
 		res.Class = ClassOf(err)
 		if errors.Is(err, ErrWouldExceedDeadline) {
-			// The run's deadline comes before this item could start, and
-			// before the items behind it could: the run is over.
-			r.cancel()
+			// The run's deadline comes before this item could start: the
+			// items not yet handed out would start later still, so none
+			// is. Those already in line ahead of it go on.
+			r.lateOnce.Do(func() { close(r.late) })
+			res.Class = ClassCanceled
 		}
 		if r.ctx.Err() != nil {
 			res.Class = ClassCanceled

@@ -35,7 +35,13 @@ func (b *TokenBudget) predict(ahead, own Cost) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	return b.bucket.predictN(b.kind.of(ahead.InputTokens, ahead.OutputTokens), n)
+	wait := b.bucket.predictN(b.kind.of(ahead.InputTokens, ahead.OutputTokens), n)
+	// Calls in flight may be refunded down to nothing when they settle:
+	// the bound must hold even then.
+	if p := b.bucket.params.Load(); p != nil && wait > 0 {
+		wait -= time.Duration(mulSat(max(b.charged.Load(), 0), p.interval))
+	}
+	return max(wait, 0)
 }
 
 func (w *SlidingWindow) predict(ahead, own Cost) time.Duration {

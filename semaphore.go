@@ -169,7 +169,9 @@ func (s *Semaphore) Waiting() int {
 
 // fits reports whether n more units may be held now. s.mu is held.
 func (s *Semaphore) fits(n int) bool {
-	return s.limit == 0 || s.held+n <= s.limit || (n > s.limit && s.held == 0)
+	// n <= limit-held, not held+n <= limit: a huge weight must not wrap
+	// around and fit.
+	return s.limit == 0 || n <= s.limit-s.held || (n > s.limit && s.held == 0)
 }
 
 // grant hands units to waiters in order for as long as the first one fits,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,15 +32,18 @@ func (k TokenKind) String() string {
 	return "tokens"
 }
 
-// of returns the tokens of this kind in an estimate or a usage.
+// of returns the tokens of this kind in an estimate or a usage. Negative
+// counts are 0, and the total saturates rather than wrapping around to a
+// small or negative number.
 func (k TokenKind) of(in, out int) int {
+	in, out = max(in, 0), max(out, 0)
 	switch k {
 	case InputTokens:
 		return in
 	case OutputTokens:
 		return out
 	}
-	return in + out
+	return in + min(out, math.MaxInt-in)
 }
 
 // TokenBudget limits LLM tokens per period the way the APIs do: a bucket
@@ -59,7 +63,11 @@ func (k TokenKind) of(in, out int) int {
 type TokenBudget struct {
 	kind   TokenKind
 	bucket RateLimiter // its burst is one period's tokens
-	mu     sync.Mutex
+	// charged is what a Gate's calls in flight were charged and may yet
+	// be refunded: predict counts it as refundable, so that a deadline is
+	// refused only when even full refunds could not admit it in time.
+	charged atomic.Int64
+	mu      sync.Mutex
 	change chan struct{} // closed when a refund or a new rate may admit sooner
 }
 
@@ -180,16 +188,24 @@ func (b *TokenBudget) take(c Cost, late time.Duration) (time.Duration, int64) {
 	if n <= 0 {
 		return 0, 0
 	}
-	return b.bucket.takeN(n, late)
+	wait, mark := b.bucket.takeN(n, late)
+	if wait == 0 {
+		b.charged.Add(int64(n))
+	}
+	return wait, mark
 }
 
 func (b *TokenBudget) untake(c Cost, mark int64) {
 	if n := b.kind.of(c.InputTokens, c.OutputTokens); n > 0 {
+		b.charged.Add(-int64(n))
 		b.bucket.untake(Cost{Requests: n}, mark)
 	}
 }
 
 func (b *TokenBudget) done(c Cost, _ time.Time, o Outcome) {
+	if n := b.kind.of(c.InputTokens, c.OutputTokens); n > 0 {
+		b.charged.Add(-int64(n))
+	}
 	if o.Usage != nil {
 		b.Settle(b.kind.of(c.InputTokens, c.OutputTokens), b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens))
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -460,6 +461,7 @@ type heldBody struct {
 	sample  *bodySample // nil unless usage is read from the body
 	usage   func(resp *http.Response, head, tail []byte) *Usage
 	resp    *http.Response
+	whole   atomic.Bool // the body was read to its end
 }
 
 func (b *heldBody) Read(p []byte) (int, error) {
@@ -468,6 +470,9 @@ func (b *heldBody) Read(p []byte) (int, error) {
 		b.sample.write(p[:n])
 	}
 	if err != nil {
+		if err == io.EOF {
+			b.whole.Store(true)
+		}
 		b.end()
 	}
 	return n, err
@@ -482,7 +487,11 @@ func (b *heldBody) Close() error {
 func (b *heldBody) end() { b.once.Do(b.release) }
 
 func (b *heldBody) release() {
-	if b.sample != nil {
+	// Usage is read only from a body read to its end. A stream closed
+	// early was charged by the API for more than its first events say
+	// (Anthropic's message_start reports 1 output token): the estimate
+	// stands.
+	if b.sample != nil && b.whole.Load() {
 		head, tail := b.sample.parts()
 		b.outcome.Usage = b.usage(b.resp, head, tail)
 	}
