@@ -68,7 +68,7 @@ type TokenBudget struct {
 	// refused only when even full refunds could not admit it in time.
 	charged atomic.Int64
 	mu      sync.Mutex
-	change chan struct{} // closed when a refund or a new rate may admit sooner
+	change  chan struct{} // closed when a refund or a new rate may admit sooner
 }
 
 // NewTokenBudget returns a budget of r tokens (for instance 40000/m) of the
