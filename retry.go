@@ -313,11 +313,11 @@ const (
 // go back through the gate, so they spend the same limits as first
 // attempts, and wait out a gate-wide pause like everyone else.
 //
-// The zero RetryPolicy retries up to 8 times with the default Backoff and
-// no budget. A RetryPolicy is a value: copy it freely.
+// The zero RetryPolicy makes up to DefaultMaxAttempts attempts with the
+// default Backoff and no budget. A RetryPolicy is a value: copy it freely.
 type RetryPolicy struct {
-	// MaxAttempts counts the first attempt too; 0 means 9, 1 means no
-	// retries.
+	// MaxAttempts counts the first attempt too; 0 means
+	// DefaultMaxAttempts, 1 means no retries.
 	MaxAttempts int
 	// Backoff spaces retries of transient failures. Overloaded APIs get
 	// four times its Base, within the same Cap.
@@ -413,10 +413,16 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 	}
 }
 
+// DefaultMaxAttempts is how many attempts a call gets when its
+// RetryPolicy says nothing: the first and 8 retries. It is the one home of
+// that default: `sluice run --retries` shows it, and the batch runner
+// leaves MaxAttempts zero to get it.
+const DefaultMaxAttempts = 9
+
 // maxAttempts returns MaxAttempts, or its default.
 func (p RetryPolicy) maxAttempts() int {
 	if p.MaxAttempts <= 0 {
-		return 9
+		return DefaultMaxAttempts
 	}
 	return p.MaxAttempts
 }

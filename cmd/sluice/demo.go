@@ -28,7 +28,7 @@ seconds and prints what the API saw of each.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if cfg.Rate, err = mock.ParseLimit(rate); err != nil {
-				return usageError("--rate: %v", err)
+				return flagValueError("rate", rate, err)
 			}
 			if cfg.Latency, err = mock.ParseLatency(latency); err != nil {
 				return usageError("--latency: %v", err)

@@ -21,10 +21,19 @@ func newMock() *cobra.Command {
 		Long: `mock serves a stand-in for the Anthropic or OpenAI API (or any URL) that
 enforces request, token and concurrency limits the way those APIs do, with
 their 429 bodies and rate-limit headers, realistic latency, streaming, and
-injected faults. GET /__stats reports what it saw.
+injected faults.
+
+Endpoints, by --style:
+  anthropic  POST /v1/messages (stream too), POST /v1/messages/count_tokens
+  openai     POST /v1/chat/completions and POST /v1/responses (stream too),
+             POST /v1/embeddings
+  generic    any method and path: {"method","path","count","body"}, echoing
+             the request's body
+  every one  GET /__stats: what it saw, as JSON
 
   sluice mock --style anthropic --rate 20/s --concurrency 5 --latency 200ms±100ms
-  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 your-program`,
+  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 your-program
+  OPENAI_BASE_URL=http://127.0.0.1:8787/v1 your-program    (with --style openai)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Style = mock.Style(style)
@@ -34,7 +43,7 @@ injected faults. GET /__stats reports what it saw.
 				into        *mock.Limit
 			}{{"rate", rate, &cfg.Requests}, {"tokens", tokens, &cfg.Tokens}, {"input-tokens", inTokens, &cfg.InputTokens}, {"output-tokens", outTokens, &cfg.OutputTokens}} {
 				if *f.into, err = mock.ParseLimit(f.value); err != nil {
-					return usageError("--%s: %v", f.flag, err)
+					return flagValueError(f.flag, f.value, err)
 				}
 			}
 			if cfg.Latency, err = mock.ParseLatency(latency); err != nil {

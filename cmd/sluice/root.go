@@ -14,7 +14,9 @@ retries that cannot become a storm.
 Start with:  sluice demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 	}
+	root.SetVersionTemplate(versionLine() + "\n")
 	root.AddCommand(newRun(), newVersion(), newMock(), newDemo())
 	return root
 }

@@ -12,14 +12,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/batch"
 )
 
 func newRun() *cobra.Command {
 	var (
-		cfg                                         batch.Config
-		format, rate, window, tokens, inTok, outTok string
+		cfg    batch.Config
+		limits limitFlags
+		format string
 	)
 	cmd := &cobra.Command{
 		Use:   "run [flags] INPUT",
@@ -33,13 +33,27 @@ Input formats (detected, or --format): urls (one URL per line), http (JSONL
 {"id","method","url","headers","body"}), openai (Batch API input lines),
 anthropic (Message Batches request lines), csv (with --template and --url).
 
+Results go beside the input, its extension replaced: batch.jsonl gives
+batch.results.jsonl and batch.errors.jsonl (standard input: stdin.*);
+-o out.jsonl gives out.jsonl and out.errors.jsonl.
+
+API keys come from the environment: ANTHROPIC_API_KEY with --api anthropic,
+OPENAI_API_KEY with --api openai; -H values may name any ${VARIABLE}.
+
 Exit codes: 0 all succeeded; 1 some items failed or lines were bad; 2 usage
 or input error, nothing sent; 3 stopped early (interrupt, quota exhausted),
 everything done so far saved.`,
 		Example: `  sluice run --api anthropic --rate 50/m --tokens 40000/m requests.jsonl
   sluice run -c 16 --rate 20/s urls.txt
   cat batch.jsonl | sluice run --api openai -o out.jsonl -`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				// The first thing a new user types: show what it wants.
+				fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
+				return usageError("run needs INPUT: a file of requests, or - for standard input")
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Input = args[0]
 			cfg.Stdin = cmd.InOrStdin()
@@ -48,24 +62,13 @@ everything done so far saved.`,
 			if cfg.Format, err = batch.ParseFormat(format); err != nil {
 				return usageError("--format: %v", err)
 			}
-			for _, f := range []struct {
-				name, value string
-				into        *sluice.Rate
-			}{{"rate", rate, &cfg.Limits.Rate}, {"window", window, &cfg.Limits.Window}, {"tokens", tokens, &cfg.Limits.Tokens},
-				{"input-tokens", inTok, &cfg.Limits.InputTokens}, {"output-tokens", outTok, &cfg.Limits.OutputTokens}} {
-				if f.value == "" {
-					continue
-				}
-				if *f.into, err = sluice.ParseRate(f.value); err != nil {
-					return usageError("--%s: %v", f.name, err)
-				}
+			if cfg.Limits, err = limits.limits(); err != nil {
+				return err
 			}
-			if cfg.Limits.Concurrency < 1 {
-				return usageError("--concurrency must be at least 1")
-			}
-			cfg.Limits.MaxPause = cfg.MaxRetryWait
+			cfg.Timeout = limits.timeout
+			cfg.Retries = limits.retries
 			if cfg.Retries == 0 {
-				cfg.Retries = -1 // batch.Config's 0 means the default
+				cfg.Retries = -1 // batch.Config's 0 means the default; the flag's means none
 			}
 
 			collectLessOften()
@@ -83,17 +86,8 @@ everything done so far saved.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Out, "out", "o", "", "results file, JSONL (default: INPUT with .results.jsonl)")
-	f.IntVarP(&cfg.Limits.Concurrency, "concurrency", "c", 8, "ceiling on calls in flight (adapts below it)")
-	f.StringVar(&rate, "rate", "", "request rate, e.g. 50/s or 3000/m (default: none; learned from headers)")
-	f.IntVar(&cfg.Limits.Burst, "burst", 1, "allow bursts up to N (default 1: evenly spaced)")
-	f.StringVar(&window, "window", "", "strict quota: at most N in any window, e.g. 100/10s")
-	f.StringVar(&tokens, "tokens", "", "token rate (estimated before, settled after), e.g. 40000/m")
-	f.StringVar(&inTok, "input-tokens", "", "input-token rate")
-	f.StringVar(&outTok, "output-tokens", "", "output-token rate")
-	f.IntVar(&cfg.Retries, "retries", 8, "retries per item for transient errors")
-	f.DurationVar(&cfg.Timeout, "timeout", 0, "per attempt, until the response starts (default 10m with --api, 60s otherwise)")
-	f.DurationVar(&cfg.MaxRetryWait, "max-retry-wait", 5*time.Minute, "cap on a single honoured Retry-After")
+	f.StringVarP(&cfg.Out, "out", "o", "", "results file, JSONL (default: INPUT's name, its extension replaced by .results.jsonl)")
+	limits.add(f)
 	f.StringVar(&cfg.API, "api", "", "preset: anthropic | openai (base URL, auth from env, token estimates)")
 	f.StringVar(&cfg.BaseURL, "base-url", "", "for relative URLs and batch formats")
 	f.StringArrayVarP(&cfg.Headers, "header", "H", nil, "extra header 'Key: Value', repeatable; ${ENV} expanded")
@@ -104,8 +98,11 @@ everything done so far saved.`,
 	f.BoolVar(&cfg.Ordered, "ordered", false, "write results in input order")
 	f.BoolVar(&cfg.Restart, "restart", false, "ignore earlier results and start over")
 	f.StringVar(&cfg.Progress, "progress", "auto", "auto | bar | log | none")
+	// Hidden until they work: the runner refuses them for now.
 	f.StringVar(&cfg.Redis, "redis", "", "share limits through Redis (not yet supported)")
 	f.StringVar(&cfg.Key, "key", "", "names the shared limit in Redis (not yet supported)")
+	f.MarkHidden("redis")
+	f.MarkHidden("key")
 	f.BoolVar(&cfg.DryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	return cmd
 }

@@ -174,7 +174,7 @@ func (p *plan) transport() *sluice.Transport {
 	if limits.MaxPause == 0 {
 		limits.MaxPause = cfg.MaxRetryWait
 	}
-	attempts := 9
+	attempts := 0 // the policy's own default, sluice.DefaultMaxAttempts
 	switch {
 	case cfg.Retries < 0:
 		attempts = 1

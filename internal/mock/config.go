@@ -13,11 +13,11 @@ const (
 	// Anthropic serves POST /v1/messages and POST /v1/messages/count_tokens
 	// with the Messages API's bodies and anthropic-ratelimit-* headers.
 	Anthropic Style = "anthropic"
-	// OpenAI serves POST /v1/chat/completions and POST /v1/embeddings with
-	// OpenAI's bodies and x-ratelimit-* headers.
+	// OpenAI serves POST /v1/chat/completions, POST /v1/responses and POST
+	// /v1/embeddings with OpenAI's bodies and x-ratelimit-* headers.
 	OpenAI Style = "openai"
-	// Generic answers any method and path with a small JSON body and
-	// X-RateLimit-* headers.
+	// Generic answers any method and path with a small JSON body echoing
+	// the request, and X-RateLimit-* headers.
 	Generic Style = "generic"
 )
 

@@ -14,10 +14,11 @@
 //	anthropic  POST /v1/messages, POST /v1/messages/count_tokens;
 //	           anthropic-ratelimit-{requests,input-tokens,output-tokens,tokens}-
 //	           {limit,remaining,reset} (reset in RFC 3339), retry-after, request-id
-//	openai     POST /v1/chat/completions, POST /v1/embeddings;
+//	openai     POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings;
 //	           x-ratelimit-{limit,remaining,reset}-{requests,tokens} (reset a Go
 //	           duration such as "6m0s" or "12ms"), retry-after, retry-after-ms
-//	generic    any method and path; X-RateLimit-{Limit,Remaining,Reset} (reset in
+//	generic    any method and path, answered with {"method","path","count","body"}
+//	           echoing the request; X-RateLimit-{Limit,Remaining,Reset} (reset in
 //	           seconds), Retry-After
 //
 // Every style answers GET /__stats with Stats as JSON. Requests the API

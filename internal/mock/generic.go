@@ -7,14 +7,35 @@ import (
 	"strings"
 )
 
-// genericAPI answers any method and path with a small JSON body, applying
-// the request and concurrency limits.
+// genericAPI answers any method and path with a small JSON body that
+// echoes the request, applying the request and concurrency limits.
 type genericAPI struct{ s *Server }
 
+// route answers {"method", "path", "count", "body"}: count is how many
+// requests have been accepted, this one included, and body is the
+// request's body (as JSON when it is JSON, else as a string; absent when
+// empty), so that a test can tell which request each answer is for.
 func (g genericAPI) route(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	if r.ContentLength != 0 { // a GET has none: no buffer to allocate
+		var status int
+		var err error
+		if body, status, err = readBody(r); err != nil {
+			g.s.invalid(w, status, map[string]string{"error": err.Error()})
+			return
+		}
+	}
 	g.s.call(w, r, cost{}, func(p *reply) {
 		n := p.start("application/json")
-		b, _ := json.Marshal(map[string]any{"method": r.Method, "path": r.URL.Path, "count": n})
+		echo := map[string]any{"method": r.Method, "path": r.URL.Path, "count": n}
+		switch {
+		case len(body) == 0:
+		case json.Valid(body):
+			echo["body"] = json.RawMessage(body)
+		default:
+			echo["body"] = string(body)
+		}
+		b, _ := json.Marshal(echo)
 		p.body(append(b, '\n'), 0)
 	})
 }

@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"encoding/json"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -43,5 +44,33 @@ func TestGenericNoLimits(t *testing.T) {
 	w := do(s, "POST", "/v1/messages", "anything")
 	if w.Code != 200 || w.Header().Get("X-RateLimit-Limit") != "" {
 		t.Errorf("no limits: %d, X-RateLimit-Limit %q; want 200 and no header", w.Code, w.Header().Get("X-RateLimit-Limit"))
+	}
+}
+
+// The generic style echoes the request's body, so a test can tell which
+// request each answer is for.
+func TestGenericEchoesTheBody(t *testing.T) {
+	s := newTestServer(t, Config{})
+	tests := []struct {
+		body string
+		want string // the "body" member of the answer, as JSON; "" for none
+	}{
+		{`{"q": "why", "n": [1, 2]}`, `{"q":"why","n":[1,2]}`},
+		{`"just a string"`, `"just a string"`},
+		{`not json <b>`, `"not json \u003cb\u003e"`},
+		{``, ``},
+	}
+	for _, tt := range tests {
+		w := do(s, "POST", "/ask", tt.body)
+		var v map[string]json.RawMessage
+		if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil || w.Code != 200 {
+			t.Fatalf("POST %q: %d %s (%v)", tt.body, w.Code, w.Body, err)
+		}
+		if got := string(v["body"]); got != tt.want {
+			t.Errorf("POST %q: body %s; want %s", tt.body, got, tt.want)
+		}
+		if string(v["path"]) != `"/ask"` || string(v["method"]) != `"POST"` {
+			t.Errorf("POST %q: %s", tt.body, w.Body)
+		}
 	}
 }

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// openAIAPI speaks OpenAI's chat completions and embeddings APIs.
+// openAIAPI speaks OpenAI's chat completions, responses and embeddings
+// APIs.
 type openAIAPI struct{ s *Server }
 
 func (o openAIAPI) route(w http.ResponseWriter, r *http.Request) {
@@ -19,6 +20,8 @@ func (o openAIAPI) route(w http.ResponseWriter, r *http.Request) {
 		serve = o.chat
 	case "/v1/embeddings":
 		serve = o.embeddings
+	case "/v1/responses":
+		serve = o.responses
 	}
 	if serve == nil || r.Method != http.MethodPost {
 		o.s.invalid(w, http.StatusNotFound, openAIError(fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "invalid_request_error", "", ""))
