@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 // Succeeded appends line, a results line without its '\n', and adds its id
@@ -86,7 +88,7 @@ func checkJournalLine(path string, line []byte) error {
 
 func (j *Journal) lineID(line []byte) (string, bool) {
 	if j.id == nil {
-		return lineIDValid(line)
+		return input.ValidLineID(line)
 	}
 	return j.id(line)
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 // journalPaths returns a results and an errors path in a fresh directory.
@@ -286,7 +288,7 @@ func TestJournalConcurrentAppends(t *testing.T) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
-		id, ok := LineID(sc.Bytes())
+		id, ok := input.LineID(sc.Bytes())
 		var g, i int
 		if _, err := fmt.Sscanf(id, "g%d-%d", &g, &i); !ok || err != nil {
 			t.Fatalf("line %d = %.80q…: no id of the form g%%d-%%d", n, sc.Text())

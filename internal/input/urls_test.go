@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"testing"
@@ -17,7 +17,7 @@ func TestURLs(t *testing.T) {
 		"https://a.example/two words\n" +
 		"http://[::1\n" +
 		"HTTPS://A.EXAMPLE/Z\n"
-	got := readAll(t, input, InputOptions{Format: FormatURLs, BaseURL: "https://base.example/api/"})
+	got := readAll(t, input, Options{Format: FormatURLs, BaseURL: "https://base.example/api/"})
 	checkResults(t, got, []any{
 		Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/x"},
 		Item{ID: "4", Line: 4, Method: "GET", URL: "http://b.example/y?q=1#f"},
@@ -33,7 +33,7 @@ func TestURLs(t *testing.T) {
 }
 
 func TestURLsRelativeWithoutBase(t *testing.T) {
-	got := readAll(t, "https://a.example/\n/x\nhttps://a.example/after\n", InputOptions{Format: FormatURLs})
+	got := readAll(t, "https://a.example/\n/x\nhttps://a.example/after\n", Options{Format: FormatURLs})
 	checkResults(t, got, []any{
 		Item{ID: "1", Line: 1, Method: "GET", URL: "https://a.example/"},
 		BadLine{Line: 2, Reason: `relative URL "/x" needs --base-url`},
@@ -42,7 +42,7 @@ func TestURLsRelativeWithoutBase(t *testing.T) {
 }
 
 func TestURLsBadLineReasonIsExact(t *testing.T) {
-	got := readAll(t, "/x\n", InputOptions{Format: FormatURLs})
+	got := readAll(t, "/x\n", Options{Format: FormatURLs})
 	if len(got) != 1 || got[0] != (BadLine{Line: 1, Reason: `relative URL "/x" needs --base-url`}) {
 		t.Errorf("got:%s\nwant exactly: line 1: relative URL \"/x\" needs --base-url", show(got))
 	}

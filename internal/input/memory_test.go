@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"errors"
@@ -122,7 +122,7 @@ func TestReaderStreamsLargeInput(t *testing.T) {
 		return append(b, "\"}}\n"...)
 	}}
 	heap := newHeapWatch(4096)
-	r, err := NewReader(gen, InputOptions{BaseURL: "https://api.example"})
+	r, err := NewReader(gen, Options{BaseURL: "https://api.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestReaderSkipsHugeLine(t *testing.T) {
 			in := io.MultiReader(strings.NewReader(tc.before),
 				&repeated{pattern: tc.filler, n: huge, onRead: heap.maybe},
 				strings.NewReader(tc.after))
-			r, err := NewReader(in, InputOptions{Format: tc.format, MaxLine: 1 << 20})
+			r, err := NewReader(in, Options{Format: tc.format, MaxLine: 1 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"bytes"
@@ -24,9 +24,9 @@ func (r *Reader) detect(csvOpts bool) (Format, error) {
 			}
 			return FormatURLs, nil // nothing to run, in any format
 		case err != nil:
-			return "", fmt.Errorf("batch: reading the input: %w", err)
+			return "", fmt.Errorf("input: reading the input: %w", err)
 		case over:
-			return "", fmt.Errorf("batch: cannot tell the input's format: line %d is over the %s cap; use --format", n, r.maxStr)
+			return "", fmt.Errorf("input: cannot tell the input's format: line %d is over the %s cap; use --format", n, r.maxStr)
 		}
 		t := bytes.TrimSpace(line)
 		if len(t) == 0 || t[0] == '#' {
@@ -35,7 +35,7 @@ func (r *Reader) detect(csvOpts bool) (Format, error) {
 		f, ok := detectLine(t, r.base != "")
 		if !ok {
 			if !csvOpts {
-				return "", errors.New("batch: cannot tell the input's format; use --format")
+				return "", errors.New("input: cannot tell the input's format; use --format")
 			}
 			f = FormatCSV
 		}

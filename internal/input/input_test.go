@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 
 // readAll reads input to the end and returns what Next gave, in order:
 // an Item or a BadLine each.
-func readAll(t *testing.T, input string, opts InputOptions) []any {
+func readAll(t *testing.T, input string, opts Options) []any {
 	t.Helper()
 	r, err := NewReader(strings.NewReader(input), opts)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestParseFormat(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"json", "url", "jsonl"} {
-		if got, err := ParseFormat(in); err == nil || !strings.HasPrefix(err.Error(), "batch: unknown input format") {
+		if got, err := ParseFormat(in); err == nil || !strings.HasPrefix(err.Error(), "input: unknown input format") {
 			t.Errorf("ParseFormat(%q) = %q, %v; want an unknown format error", in, got, err)
 		}
 	}
@@ -136,7 +136,7 @@ func TestDetect(t *testing.T) {
 		{"only comments", "# nothing\n\n", "", FormatURLs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := NewReader(strings.NewReader(tc.input), InputOptions{BaseURL: tc.base})
+			r, err := NewReader(strings.NewReader(tc.input), Options{BaseURL: tc.base})
 			if err != nil {
 				t.Fatalf("NewReader: %v", err)
 			}
@@ -149,7 +149,7 @@ func TestDetect(t *testing.T) {
 
 // The line detection looked at is read again, with its number.
 func TestDetectKeepsTheLine(t *testing.T) {
-	got := readAll(t, "# list\n\nhttps://a.example/1\nhttps://a.example/2", InputOptions{})
+	got := readAll(t, "# list\n\nhttps://a.example/1\nhttps://a.example/2", Options{})
 	checkResults(t, got, []any{
 		Item{ID: "3", Line: 3, Method: "GET", URL: "https://a.example/1"},
 		Item{ID: "4", Line: 4, Method: "GET", URL: "https://a.example/2"},
@@ -159,16 +159,16 @@ func TestDetectKeepsTheLine(t *testing.T) {
 func TestDetectFails(t *testing.T) {
 	for _, tc := range []struct {
 		name, input string
-		opts        InputOptions
+		opts        Options
 		want        string
 	}{
-		{"plain words", "hello world\n", InputOptions{}, "batch: cannot tell the input's format; use --format"},
-		{"path without base", "/v1/x\n", InputOptions{}, "batch: cannot tell the input's format; use --format"},
-		{"host without scheme", "example.com/x\n", InputOptions{}, "batch: cannot tell the input's format; use --format"},
-		{"first line over the cap", "# x\n" + strings.Repeat("a", 100) + "\n", InputOptions{MaxLine: 50},
-			"batch: cannot tell the input's format: line 2 is over the 50 bytes cap; use --format"},
-		{"template with JSON input", `{"url":"https://a.example/"}`, InputOptions{Template: "{{.a}}"},
-			"batch: --template, --url and --method are for csv input, and the input is http"},
+		{"plain words", "hello world\n", Options{}, "input: cannot tell the input's format; use --format"},
+		{"path without base", "/v1/x\n", Options{}, "input: cannot tell the input's format; use --format"},
+		{"host without scheme", "example.com/x\n", Options{}, "input: cannot tell the input's format; use --format"},
+		{"first line over the cap", "# x\n" + strings.Repeat("a", 100) + "\n", Options{MaxLine: 50},
+			"input: cannot tell the input's format: line 2 is over the 50 bytes cap; use --format"},
+		{"template with JSON input", `{"url":"https://a.example/"}`, Options{Template: "{{.a}}"},
+			"input: --template, --url and --method are for csv input, and the input is http"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewReader(strings.NewReader(tc.input), tc.opts)
@@ -182,23 +182,23 @@ func TestDetectFails(t *testing.T) {
 func TestNewReaderOptionErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts InputOptions
+		opts Options
 		want string
 	}{
-		{"unknown format", InputOptions{Format: "xml"}, `batch: unknown input format "xml"`},
-		{"negative MaxLine", InputOptions{Format: FormatURLs, MaxLine: -1}, "batch: MaxLine must not be negative"},
-		{"relative base", InputOptions{Format: FormatURLs, BaseURL: "/api"}, "must be an absolute http or https URL"},
-		{"base with a space", InputOptions{Format: FormatURLs, BaseURL: "https://a.example/a b"}, "must be an absolute http or https URL"},
-		{"ftp base", InputOptions{Format: FormatURLs, BaseURL: "ftp://a.example"}, "must be an absolute http or https URL"},
-		{"base with query", InputOptions{Format: FormatURLs, BaseURL: "https://a.example/?k=1"}, "must not have a query"},
-		{"unparsable base", InputOptions{Format: FormatURLs, BaseURL: "http://[::1"}, `batch: base URL "http://[::1": missing ']' in host`},
-		{"openai without base", InputOptions{Format: FormatOpenAI}, "batch: openai input needs a base URL"},
-		{"anthropic without base", InputOptions{Format: FormatAnthropic}, "batch: anthropic input needs a base URL"},
-		{"template for urls", InputOptions{Format: FormatURLs, Template: "x"}, "are for csv input, and the input is urls"},
-		{"bad template", InputOptions{Format: FormatCSV, Template: "{{.a"}, "batch: --template: body:1: unclosed action"},
-		{"bad url template", InputOptions{Format: FormatCSV, URL: "{{if}}"}, "batch: --url: url:1: missing value for if"},
-		{"bad method", InputOptions{Format: FormatCSV, Method: "GE T"}, `batch: --method: bad method "GE T": not an HTTP token`},
-		{"unsupported method", InputOptions{Format: FormatCSV, Method: "trace"}, `batch: --method: unsupported method "TRACE"`},
+		{"unknown format", Options{Format: "xml"}, `input: unknown input format "xml"`},
+		{"negative MaxLine", Options{Format: FormatURLs, MaxLine: -1}, "input: MaxLine must not be negative"},
+		{"relative base", Options{Format: FormatURLs, BaseURL: "/api"}, "must be an absolute http or https URL"},
+		{"base with a space", Options{Format: FormatURLs, BaseURL: "https://a.example/a b"}, "must be an absolute http or https URL"},
+		{"ftp base", Options{Format: FormatURLs, BaseURL: "ftp://a.example"}, "must be an absolute http or https URL"},
+		{"base with query", Options{Format: FormatURLs, BaseURL: "https://a.example/?k=1"}, "must not have a query"},
+		{"unparsable base", Options{Format: FormatURLs, BaseURL: "http://[::1"}, `input: base URL "http://[::1": missing ']' in host`},
+		{"openai without base", Options{Format: FormatOpenAI}, "input: openai input needs a base URL"},
+		{"anthropic without base", Options{Format: FormatAnthropic}, "input: anthropic input needs a base URL"},
+		{"template for urls", Options{Format: FormatURLs, Template: "x"}, "are for csv input, and the input is urls"},
+		{"bad template", Options{Format: FormatCSV, Template: "{{.a"}, "input: --template: body:1: unclosed action"},
+		{"bad url template", Options{Format: FormatCSV, URL: "{{if}}"}, "input: --url: url:1: missing value for if"},
+		{"bad method", Options{Format: FormatCSV, Method: "GE T"}, `input: --method: bad method "GE T": not an HTTP token`},
+		{"unsupported method", Options{Format: FormatCSV, Method: "trace"}, `input: --method: unsupported method "TRACE"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewReader(strings.NewReader("a,url\n"), tc.opts)
@@ -222,7 +222,7 @@ func TestLineEndings(t *testing.T) {
 		{"byte order mark", "\uFEFFhttps://a.example/1\nhttps://a.example/2\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkResults(t, readAll(t, tc.input, InputOptions{Format: FormatURLs}), want)
+			checkResults(t, readAll(t, tc.input, Options{Format: FormatURLs}), want)
 		})
 	}
 }
@@ -231,7 +231,7 @@ func TestLineEndings(t *testing.T) {
 func TestLinesLongerThanTheBuffer(t *testing.T) {
 	long := "https://a.example/" + strings.Repeat("x", 3*inputBufSize)
 	input := long + "\n" + long + "\r\nhttps://a.example/short\n" + long
-	got := readAll(t, input, InputOptions{Format: FormatURLs})
+	got := readAll(t, input, Options{Format: FormatURLs})
 	checkResults(t, got, []any{
 		Item{ID: "1", Line: 1, Method: "GET", URL: long},
 		Item{ID: "2", Line: 2, Method: "GET", URL: long},
@@ -247,7 +247,7 @@ func TestLineOverTheCap(t *testing.T) {
 	for _, format := range []Format{FormatURLs, FormatHTTP} {
 		t.Run(string(format), func(t *testing.T) {
 			input := over + "\n" + fits + "\r\n" + over + "\r\n" + strings.Repeat("z", 5*inputBufSize) + "\n" + over
-			got := readAll(t, input, InputOptions{Format: format, MaxLine: max})
+			got := readAll(t, input, Options{Format: format, MaxLine: max})
 			want := []any{
 				BadLine{Line: 1, Reason: "line over the 64 bytes cap"},
 				BadLine{Line: 2}, // a URL, but not JSON
@@ -268,7 +268,7 @@ func TestInvalidUTF8(t *testing.T) {
 		"{\"id\":\"\xc3\",\"url\":\"https://a.example/\"}\n" +
 		"# comments are not checked \xff\n" +
 		"https://a.example/ok\n"
-	got := readAll(t, input, InputOptions{Format: FormatURLs})
+	got := readAll(t, input, Options{Format: FormatURLs})
 	checkResults(t, got, []any{
 		BadLine{Line: 1, Reason: "invalid UTF-8 at byte 19"},
 		BadLine{Line: 2, Reason: "invalid UTF-8 at byte 8"},
@@ -280,7 +280,7 @@ func TestInvalidUTF8(t *testing.T) {
 func TestReadErrorIsSticky(t *testing.T) {
 	boom := errors.New("disk on fire")
 	in := io.MultiReader(strings.NewReader("https://a.example/1\nhttps://a.ex"), iotest.ErrReader(boom))
-	r, err := NewReader(in, InputOptions{Format: FormatURLs})
+	r, err := NewReader(in, Options{Format: FormatURLs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestReadErrorIsSticky(t *testing.T) {
 	}
 	for range 2 {
 		_, err := r.Next()
-		if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "batch: reading the input after line 1: ") {
+		if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "input: reading the input after line 1: ") {
 			t.Errorf("Next error = %v, want the read error, wrapped", err)
 		}
 	}
@@ -298,7 +298,7 @@ func TestReadErrorIsSticky(t *testing.T) {
 // Reading the first line for detection does not lose a read error.
 func TestDetectReadError(t *testing.T) {
 	boom := errors.New("disk on fire")
-	_, err := NewReader(iotest.ErrReader(boom), InputOptions{})
+	_, err := NewReader(iotest.ErrReader(boom), Options{})
 	if !errors.Is(err, boom) {
 		t.Errorf("NewReader error = %v, want the read error", err)
 	}
@@ -307,7 +307,7 @@ func TestDetectReadError(t *testing.T) {
 // Reading byte by byte crosses every boundary the line reader has.
 func TestOneByteReads(t *testing.T) {
 	input := "# x\r\n\r\n" + `{"id":"a","url":"https://a.example/","body":{"k":[1, 2]}}` + "\r\n" + `{"url":"/nope"}`
-	r, err := NewReader(iotest.OneByteReader(strings.NewReader(input)), InputOptions{})
+	r, err := NewReader(iotest.OneByteReader(strings.NewReader(input)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,15 +330,15 @@ func TestQuoteInputShortens(t *testing.T) {
 func TestSampleInputs(t *testing.T) {
 	for _, tc := range []struct {
 		file   string
-		opts   InputOptions
+		opts   Options
 		format Format
 		ids    []string
 	}{
-		{"urls.txt", InputOptions{}, FormatURLs, []string{"2", "3", "4", "6"}},
-		{"http.jsonl", InputOptions{}, FormatHTTP, []string{"get-1", "put-2", "3", "4"}},
-		{"openai.jsonl", InputOptions{BaseURL: "https://api.openai.com"}, FormatOpenAI, []string{"request-1", "request-2", "embed-1"}},
-		{"anthropic.jsonl", InputOptions{BaseURL: "https://api.anthropic.com"}, FormatAnthropic, []string{"my-first-request", "my-second-request"}},
-		{"prompts.csv", InputOptions{
+		{"urls.txt", Options{}, FormatURLs, []string{"2", "3", "4", "6"}},
+		{"http.jsonl", Options{}, FormatHTTP, []string{"get-1", "put-2", "3", "4"}},
+		{"openai.jsonl", Options{BaseURL: "https://api.openai.com"}, FormatOpenAI, []string{"request-1", "request-2", "embed-1"}},
+		{"anthropic.jsonl", Options{BaseURL: "https://api.anthropic.com"}, FormatAnthropic, []string{"my-first-request", "my-second-request"}},
+		{"prompts.csv", Options{
 			BaseURL:  "https://api.anthropic.com",
 			URL:      "/v1/messages",
 			Template: `{"model":{{json .model}},"max_tokens":256,"messages":[{"role":"user","content":{{json .prompt}}}]}`,

@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"net/http"
@@ -19,7 +19,7 @@ type lineCase struct {
 
 // checkLines reads each case's line alone, then all the lines together,
 // so that every good line is seen to come through after a bad one.
-func checkLines(t *testing.T, opts InputOptions, cases []lineCase) {
+func checkLines(t *testing.T, opts Options, cases []lineCase) {
 	t.Helper()
 	var all []string
 	var wantAll []any
@@ -50,7 +50,7 @@ func checkLines(t *testing.T, opts InputOptions, cases []lineCase) {
 }
 
 func TestHTTP(t *testing.T) {
-	opts := InputOptions{Format: FormatHTTP, BaseURL: "https://api.example"}
+	opts := Options{Format: FormatHTTP, BaseURL: "https://api.example"}
 	get := func(id, url string) Item { return Item{ID: id, Method: "GET", URL: url} }
 	checkLines(t, opts, []lineCase{
 		{name: "url only", line: `{"url":"https://a.example/x"}`, want: get("1", "https://a.example/x")},
@@ -122,7 +122,7 @@ func TestHTTPReasonsExact(t *testing.T) {
 		{`{"id":"a"}`, "missing url"},
 		{`{"url":"/x"}`, `relative URL "/x" needs --base-url`},
 	} {
-		got := readAll(t, tc.line, InputOptions{Format: FormatHTTP})
+		got := readAll(t, tc.line, Options{Format: FormatHTTP})
 		if len(got) != 1 || got[0] != (BadLine{Line: 1, Reason: tc.want}) {
 			t.Errorf("%s:\ngot:%s\nwant exactly: line 1: %s", tc.line, show(got), tc.want)
 		}
@@ -133,7 +133,7 @@ func TestHTTPReasonsExact(t *testing.T) {
 // a resumed run would not recognise the item as done.
 func TestHTTPNumberIDMatchesLineID(t *testing.T) {
 	for _, num := range []string{"7", "-0", "1e3", "2.50", "1E-2", "123456789012345678901234567890", "1e400", "0.1e1"} {
-		got := readAll(t, `{"id":`+num+`,"url":"https://a.example/"}`, InputOptions{Format: FormatHTTP})
+		got := readAll(t, `{"id":`+num+`,"url":"https://a.example/"}`, Options{Format: FormatHTTP})
 		it, ok := got[0].(Item)
 		if !ok {
 			t.Errorf("id %s:%s", num, show(got))
@@ -148,7 +148,7 @@ func TestHTTPNumberIDMatchesLineID(t *testing.T) {
 
 func TestHTTPSkipsBlankAndCommentLines(t *testing.T) {
 	input := "\n   \n# a note\n" + `{"url":"https://a.example/"}` + "\n\n"
-	checkResults(t, readAll(t, input, InputOptions{Format: FormatHTTP}), []any{
+	checkResults(t, readAll(t, input, Options{Format: FormatHTTP}), []any{
 		Item{ID: "4", Line: 4, Method: "GET", URL: "https://a.example/"},
 	})
 }

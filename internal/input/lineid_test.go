@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"bytes"
@@ -64,7 +64,7 @@ func FuzzLineID(f *testing.F) {
 	f.Add([]byte("{\"id\":\"\xff\xfe\"}"))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		got, ok := LineID(line)
-		lineIDValid(line) // must not panic on anything either
+		ValidLineID(line) // must not panic on anything either
 		want, wantOK := lineIDOracle(line)
 		if got != want || ok != wantOK {
 			t.Errorf("LineID(%q) = %q, %v; want %q, %v", line, got, ok, want, wantOK)

@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"bytes"
@@ -10,22 +10,38 @@ import (
 	"unicode/utf8"
 )
 
-// shape writes result and error lines in the output shape of an input
-// format.
-type shape interface {
-	success(it Item, status int, requestID string, body []byte, attempts int, elapsed time.Duration) []byte
-	failure(it Item, f failure) []byte
+// Shape writes the results and errors lines of an input format: each
+// format answers in its own API's shape, so that a file made for a batch
+// API gets back what that batch API would have written. Every line is one
+// line of compact JSON without a '\n', and [LineID] reads back from it the
+// item's ID. A Shape holds no state: it is safe for concurrent use and its
+// zero value is ready to use.
+type Shape interface {
+	// ResultLine is the results line of an item whose call succeeded.
+	ResultLine(it Item, r Response) []byte
+	// ErrorLine is the errors line of an item that failed.
+	ErrorLine(it Item, f Failure) []byte
 }
 
-// failure is what the errors file says of a failed item.
-type failure struct {
+// Response is what an item's call came back with, for its results line.
+type Response struct {
+	Status    int
+	RequestID string // the response's X-Request-Id or Request-Id; "" when it had none
+	Body      []byte // the response body as received
+	Attempts  int
+	Elapsed   time.Duration
+}
+
+// Failure is what the errors file says of a failed item.
+type Failure struct {
 	Class    string `json:"class"`
 	Status   int    `json:"status,omitempty"`
 	Message  string `json:"message"`
 	Attempts int    `json:"attempts"`
 }
 
-func shapeFor(f Format) shape {
+// ShapeOf returns the shape of f's results and errors lines.
+func ShapeOf(f Format) Shape {
 	switch f {
 	case FormatOpenAI:
 		return openAIShape{}
@@ -88,34 +104,34 @@ type httpShape struct{}
 
 // success builds the line by appending: it is written for every item, and
 // encoding/json's reflection cost more than the rest of the line's work.
-func (httpShape) success(it Item, status int, _ string, body []byte, attempts int, elapsed time.Duration) []byte {
-	b := bodyJSON(body)
+func (httpShape) ResultLine(it Item, r Response) []byte {
+	b := bodyJSON(r.Body)
 	line := make([]byte, 0, len(b)+len(it.ID)+80)
 	line = append(line, `{"id":`...)
 	line = appendIDJSON(line, it.ID)
 	line = append(line, `,"status":`...)
-	line = strconv.AppendInt(line, int64(status), 10)
+	line = strconv.AppendInt(line, int64(r.Status), 10)
 	line = append(line, `,"body":`...)
 	line = append(line, b...)
 	line = append(line, `,"attempts":`...)
-	line = strconv.AppendInt(line, int64(attempts), 10)
+	line = strconv.AppendInt(line, int64(r.Attempts), 10)
 	line = append(line, `,"elapsed_ms":`...)
-	line = strconv.AppendInt(line, elapsed.Milliseconds(), 10)
+	line = strconv.AppendInt(line, r.Elapsed.Milliseconds(), 10)
 	return append(line, '}')
 }
 
-func (httpShape) failure(it Item, f failure) []byte {
+func (httpShape) ErrorLine(it Item, f Failure) []byte {
 	return mustJSON(struct {
 		ID   json.RawMessage `json:"id"`
 		Line int             `json:"line"`
-		failure
+		Failure
 	}{idJSON(it.ID), it.Line, f})
 }
 
 // openAIShape writes OpenAI Batch API output lines.
 type openAIShape struct{}
 
-func (openAIShape) success(it Item, status int, requestID string, body []byte, _ int, _ time.Duration) []byte {
+func (openAIShape) ResultLine(it Item, r Response) []byte {
 	sum := sha256.Sum256([]byte(it.ID))
 	type resp struct {
 		StatusCode int             `json:"status_code"`
@@ -127,15 +143,15 @@ func (openAIShape) success(it Item, status int, requestID string, body []byte, _
 		CustomID string          `json:"custom_id"`
 		Response resp            `json:"response"`
 		Error    json.RawMessage `json:"error"`
-	}{"batch_req_" + hex.EncodeToString(sum[:12]), it.ID, resp{status, requestID, bodyJSON(body)}, json.RawMessage("null")})
+	}{"batch_req_" + hex.EncodeToString(sum[:12]), it.ID, resp{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")})
 }
 
-func (openAIShape) failure(it Item, f failure) []byte { return customIDFailure(it, f) }
+func (openAIShape) ErrorLine(it Item, f Failure) []byte { return customIDFailure(it, f) }
 
 // anthropicShape writes Message Batches result lines.
 type anthropicShape struct{}
 
-func (anthropicShape) success(it Item, _ int, _ string, body []byte, _ int, _ time.Duration) []byte {
+func (anthropicShape) ResultLine(it Item, r Response) []byte {
 	type result struct {
 		Type    string          `json:"type"`
 		Message json.RawMessage `json:"message"`
@@ -143,17 +159,17 @@ func (anthropicShape) success(it Item, _ int, _ string, body []byte, _ int, _ ti
 	return mustJSON(struct {
 		CustomID string `json:"custom_id"`
 		Result   result `json:"result"`
-	}{it.ID, result{"succeeded", bodyJSON(body)}})
+	}{it.ID, result{"succeeded", bodyJSON(r.Body)}})
 }
 
-func (anthropicShape) failure(it Item, f failure) []byte { return customIDFailure(it, f) }
+func (anthropicShape) ErrorLine(it Item, f Failure) []byte { return customIDFailure(it, f) }
 
 // customIDFailure is the errors line of both batch APIs' formats, which
 // name an item by its custom_id.
-func customIDFailure(it Item, f failure) []byte {
+func customIDFailure(it Item, f Failure) []byte {
 	return mustJSON(struct {
 		CustomID string `json:"custom_id"`
 		Line     int    `json:"line"`
-		failure
+		Failure
 	}{it.ID, it.Line, f})
 }

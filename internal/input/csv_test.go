@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"strings"
@@ -15,7 +15,7 @@ func TestCSVURLColumn(t *testing.T) {
 		"https://a.example/5,five,extra\n" +
 		"ftp://a.example/6,six\n" +
 		" https://a.example/7 ,seven\n"
-	got := readAll(t, input, InputOptions{Format: FormatCSV, BaseURL: "https://b.example"})
+	got := readAll(t, input, Options{Format: FormatCSV, BaseURL: "https://b.example"})
 	checkResults(t, got, []any{
 		Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/1"},
 		Item{ID: "4", Line: 4, Method: "GET", URL: "https://b.example/v1/two"},
@@ -33,7 +33,7 @@ func TestCSVTemplates(t *testing.T) {
 		"a1,m,\"Say \"\"hi\"\", then\nstop.\"\n" +
 		"a2,m,plain\r\n" +
 		"a3,m/x,\"<&>\"\n"
-	opts := InputOptions{
+	opts := Options{
 		Format:   FormatCSV,
 		BaseURL:  "https://api.example",
 		URL:      "/v1/models/{{urlquery .model}}/run?id={{.id}}",
@@ -52,14 +52,14 @@ func TestCSVTemplates(t *testing.T) {
 func TestCSVMethod(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts InputOptions
+		opts Options
 		want Item
 	}{
-		{"GET without a body", InputOptions{}, Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/"}},
-		{"POST with a body", InputOptions{Template: "{{.x}}"}, Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte("b")}},
-		{"empty body", InputOptions{Template: "{{if false}}x{{end}}"}, Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte{}}},
-		{"given method", InputOptions{Template: "{{.x}}", Method: "put"}, Item{ID: "2", Line: 2, Method: "PUT", URL: "https://a.example/", Body: []byte("b")}},
-		{"HEAD", InputOptions{Method: "HEAD"}, Item{ID: "2", Line: 2, Method: "HEAD", URL: "https://a.example/"}},
+		{"GET without a body", Options{}, Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/"}},
+		{"POST with a body", Options{Template: "{{.x}}"}, Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte("b")}},
+		{"empty body", Options{Template: "{{if false}}x{{end}}"}, Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte{}}},
+		{"given method", Options{Template: "{{.x}}", Method: "put"}, Item{ID: "2", Line: 2, Method: "PUT", URL: "https://a.example/", Body: []byte("b")}},
+		{"HEAD", Options{Method: "HEAD"}, Item{ID: "2", Line: 2, Method: "HEAD", URL: "https://a.example/"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts
@@ -84,7 +84,7 @@ func TestCSVMultiLineRecords(t *testing.T) {
 		"\n" + // 10: a blank line inside a field
 		"\"\n" + // 11
 		"e,https://a.example/,ok\n" // 12
-	opts := InputOptions{Format: FormatCSV, Template: "{{.text}}"}
+	opts := Options{Format: FormatCSV, Template: "{{.text}}"}
 	post := func(id string, line int, body string) Item {
 		return Item{ID: id, Line: line, Method: "POST", URL: "https://a.example/", Body: []byte(body)}
 	}
@@ -108,7 +108,7 @@ func TestCSVBadRecords(t *testing.T) {
 		"f,https://a.example/,\xff\n" + // 8
 		"g,https://a.example/,\"never closed\n" + // 9
 		"h,https://a.example/,swallowed\n" // 10
-	opts := InputOptions{Format: FormatCSV, Template: "{{.text}}"}
+	opts := Options{Format: FormatCSV, Template: "{{.text}}"}
 	checkResults(t, readAll(t, input, opts), []any{
 		BadLine{Line: 2, Reason: `invalid CSV: bare " in non-quoted-field (line 2, column 23)`},
 		BadLine{Line: 3, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 3, column 24)`},
@@ -127,7 +127,7 @@ func TestCSVRecordOverTheCap(t *testing.T) {
 		"https://a.example/,\"" + long[:40] + "\n" + long[:40] + "\"\n" + // 3-4: over in total
 		"https://a.example/,\"" + strings.Repeat("y", 5*inputBufSize) + "\n,\n\"\n" + // 5-7: skipped, quotes followed
 		"https://a.example/,short\n" // 8
-	opts := InputOptions{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
+	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
 	checkResults(t, readAll(t, input, opts), []any{
 		BadLine{Line: 2, Reason: "record over the 90 bytes cap"},
 		BadLine{Line: 3, Reason: "record over the 90 bytes cap"},
@@ -138,7 +138,7 @@ func TestCSVRecordOverTheCap(t *testing.T) {
 
 func TestCSVTemplateExecutionError(t *testing.T) {
 	input := "url,code\nhttps://a.example/,abcd\nhttps://a.example/,ab\n"
-	opts := InputOptions{Format: FormatCSV, Template: `{{slice .code 3}}`}
+	opts := Options{Format: FormatCSV, Template: `{{slice .code 3}}`}
 	checkResults(t, readAll(t, input, opts), []any{
 		Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte("d")},
 		BadLine{Line: 3, Reason: `--template: body:1:2: executing "body" at <slice .code 3>: error calling slice: index out of range: 3`},
@@ -147,7 +147,7 @@ func TestCSVTemplateExecutionError(t *testing.T) {
 
 func TestCSVEmptyURLFromTemplate(t *testing.T) {
 	input := "u,x\nhttps://a.example/,1\n ,2\n"
-	checkResults(t, readAll(t, input, InputOptions{Format: FormatCSV, URL: "{{.u}}"}), []any{
+	checkResults(t, readAll(t, input, Options{Format: FormatCSV, URL: "{{.u}}"}), []any{
 		Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/"},
 		BadLine{Line: 3, Reason: "--url made an empty URL"},
 	})
@@ -156,20 +156,20 @@ func TestCSVEmptyURLFromTemplate(t *testing.T) {
 func TestCSVHeaderErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, input string
-		opts        InputOptions
+		opts        Options
 		want        string
 	}{
-		{"no header", "", InputOptions{}, "batch: the csv input has no header row"},
-		{"only comments", "# x\n\n", InputOptions{}, "batch: the csv input has no header row"},
-		{"no url", "id,text\n1,a\n", InputOptions{Template: "{{.text}}"}, `batch: csv input needs --url or a "url" column (columns: id, text)`},
-		{"template column", "url,text\n", InputOptions{Template: `{"p":{{json .prompt}}}`}, `batch: --template uses column "prompt", which the csv header lacks (columns: url, text)`},
-		{"template column in if", "url,text\n", InputOptions{Template: `{{if .text}}{{.other}}{{end}}`}, `--template uses column "other"`},
-		{"template root column in range", "url,text\n", InputOptions{Template: `{{range .text}}{{$.nope}}{{end}}`}, `--template uses column "nope"`},
-		{"url column", "id,text\n", InputOptions{URL: `https://a.example/{{.path}}`}, `batch: --url uses column "path"`},
-		{"repeated column", "url,a, a\n", InputOptions{}, `batch: the csv header names column "a" twice`},
-		{"bad header", "url,\"a\n", InputOptions{}, `batch: the csv header (line 1): invalid CSV: extraneous or missing " in quoted-field`},
-		{"header over the cap", strings.Repeat("a,", 40) + "\n", InputOptions{MaxLine: 50}, "batch: the csv header (line 1) is over the 50 bytes cap"},
-		{"header not UTF-8", "url,\xff\n", InputOptions{}, "batch: the csv header (line 1): invalid UTF-8 at byte 5"},
+		{"no header", "", Options{}, "input: the csv input has no header row"},
+		{"only comments", "# x\n\n", Options{}, "input: the csv input has no header row"},
+		{"no url", "id,text\n1,a\n", Options{Template: "{{.text}}"}, `input: csv input needs --url or a "url" column (columns: id, text)`},
+		{"template column", "url,text\n", Options{Template: `{"p":{{json .prompt}}}`}, `input: --template uses column "prompt", which the csv header lacks (columns: url, text)`},
+		{"template column in if", "url,text\n", Options{Template: `{{if .text}}{{.other}}{{end}}`}, `--template uses column "other"`},
+		{"template root column in range", "url,text\n", Options{Template: `{{range .text}}{{$.nope}}{{end}}`}, `--template uses column "nope"`},
+		{"url column", "id,text\n", Options{URL: `https://a.example/{{.path}}`}, `input: --url uses column "path"`},
+		{"repeated column", "url,a, a\n", Options{}, `input: the csv header names column "a" twice`},
+		{"bad header", "url,\"a\n", Options{}, `input: the csv header (line 1): invalid CSV: extraneous or missing " in quoted-field`},
+		{"header over the cap", strings.Repeat("a,", 40) + "\n", Options{MaxLine: 50}, "input: the csv header (line 1) is over the 50 bytes cap"},
+		{"header not UTF-8", "url,\xff\n", Options{}, "input: the csv header (line 1): invalid UTF-8 at byte 5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts
@@ -185,7 +185,7 @@ func TestCSVHeaderErrors(t *testing.T) {
 // In auto mode csv options make a line that fits no format a csv header:
 // a header of one column has no comma to be recognised by.
 func TestCSVOptionsDetectOneColumn(t *testing.T) {
-	r, err := NewReader(strings.NewReader("url\nhttps://a.example/\n"), InputOptions{Method: "DELETE"})
+	r, err := NewReader(strings.NewReader("url\nhttps://a.example/\n"), Options{Method: "DELETE"})
 	if err != nil {
 		t.Fatalf("NewReader: %v", err)
 	}
@@ -198,12 +198,12 @@ func TestCSVOptionsDetectOneColumn(t *testing.T) {
 // The header may start with a byte order mark, which is not part of the
 // first column's name.
 func TestCSVByteOrderMark(t *testing.T) {
-	got := readAll(t, "\uFEFFid,url\nx,https://a.example/\n", InputOptions{})
+	got := readAll(t, "\uFEFFid,url\nx,https://a.example/\n", Options{})
 	checkResults(t, got, []any{Item{ID: "x", Line: 2, Method: "GET", URL: "https://a.example/"}})
 }
 
 // After the header a record may start with '#': it is data, not a comment.
 func TestCSVHashIsDataAfterTheHeader(t *testing.T) {
-	got := readAll(t, "id,url\n#1,https://a.example/\n", InputOptions{Format: FormatCSV})
+	got := readAll(t, "id,url\n#1,https://a.example/\n", Options{Format: FormatCSV})
 	checkResults(t, got, []any{Item{ID: "#1", Line: 2, Method: "GET", URL: "https://a.example/"}})
 }

@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"errors"
@@ -131,7 +131,7 @@ func resolveURL(s, base string) (string, *url.URL, string) {
 	return s, u, ""
 }
 
-// checkBaseURL validates InputOptions.BaseURL and returns it without its
+// checkBaseURL validates Options.BaseURL and returns it without its
 // trailing slashes.
 func checkBaseURL(s string) (string, error) {
 	if s == "" {
@@ -140,11 +140,11 @@ func checkBaseURL(s string) (string, error) {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("batch: base URL %s: %v", quoteInput(s), errors.Unwrap(err))
+		return "", fmt.Errorf("input: base URL %s: %v", quoteInput(s), errors.Unwrap(err))
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || strings.ContainsAny(s, " \t\r\n\v\f"):
-		return "", fmt.Errorf("batch: base URL %s must be an absolute http or https URL", quoteInput(s))
+		return "", fmt.Errorf("input: base URL %s must be an absolute http or https URL", quoteInput(s))
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", fmt.Errorf("batch: base URL %s must not have a query or a fragment", quoteInput(s))
+		return "", fmt.Errorf("input: base URL %s must not have a query or a fragment", quoteInput(s))
 	}
 	return strings.TrimRight(s, "/"), nil
 }

@@ -1,4 +1,14 @@
-package batch
+// Package input reads the inputs of `sluice run`: the formats (urls, http,
+// openai, anthropic, csv), detecting which one a file is in, the checks
+// that turn a line into a request or the reason it cannot be one, and the
+// shape of each format's results and errors lines. It knows no HTTP client
+// and no rate limit, so every face (the batch runner, the MCP tools) can
+// validate requests the same way without importing another face.
+//
+// Each format is one file (urls.go, http.go, ...); the JSON lines formats
+// share json.go's scanner, which also reads ids back from results lines
+// (lineid.go).
+package input
 
 import (
 	"bytes"
@@ -35,7 +45,7 @@ func ParseFormat(s string) (Format, error) {
 	case FormatAuto, FormatURLs, FormatHTTP, FormatOpenAI, FormatAnthropic, FormatCSV:
 		return f, nil
 	}
-	return "", fmt.Errorf("batch: unknown input format %s (want auto, urls, http, openai, anthropic or csv)", quoteInput(s))
+	return "", fmt.Errorf("input: unknown input format %s (want auto, urls, http, openai, anthropic or csv)", quoteInput(s))
 }
 
 // Item is one request to make, as read from one line (or CSV record) of
@@ -67,6 +77,11 @@ type Item struct {
 	parsedURL *url.URL
 }
 
+// ParsedURL returns URL parsed, for building the request without parsing
+// URL again, or nil when the item was not made by a [Reader]. Items may
+// share it and nothing may change it.
+func (it Item) ParsedURL() *url.URL { return it.parsedURL }
+
 // BadLine is a line (or CSV record) of the input that cannot be run. The
 // runner reports it and reads on: [Reader.Next] returns it as a *BadLine
 // error.
@@ -79,12 +94,12 @@ type BadLine struct {
 func (b BadLine) Error() string { return "line " + strconv.Itoa(b.Line) + ": " + b.Reason }
 
 // defaultInputMaxLine is the longest input line accepted when
-// InputOptions.MaxLine is 0.
+// Options.MaxLine is 0.
 const defaultInputMaxLine = 10 << 20
 
-// InputOptions configures [NewReader]. The zero value reads any format but
+// Options configures [NewReader]. The zero value reads any format but
 // csv, openai and anthropic (those two need BaseURL) with 10 MiB lines.
-type InputOptions struct {
+type Options struct {
 	// Format is the input's format; "" or FormatAuto detects it from the
 	// first line that is neither blank nor a comment (see [NewReader]).
 	Format Format
@@ -170,7 +185,7 @@ type Reader struct {
 // For csv NewReader also reads the header record. Either way it may block
 // until r has data. Its errors name the command-line flags (--template,
 // --base-url) that set the options.
-func NewReader(r io.Reader, opts InputOptions) (*Reader, error) {
+func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	format, err := ParseFormat(string(opts.Format))
 	if err != nil {
 		return nil, err
@@ -178,7 +193,7 @@ func NewReader(r io.Reader, opts InputOptions) (*Reader, error) {
 	maxLine := opts.MaxLine
 	switch {
 	case maxLine < 0:
-		return nil, fmt.Errorf("batch: MaxLine must not be negative, got %d", maxLine)
+		return nil, fmt.Errorf("input: MaxLine must not be negative, got %d", maxLine)
 	case maxLine == 0:
 		maxLine = defaultInputMaxLine
 	}
@@ -206,9 +221,9 @@ func NewReader(r io.Reader, opts InputOptions) (*Reader, error) {
 	}
 	switch {
 	case csvOpts && rd.format != FormatCSV:
-		return nil, fmt.Errorf("batch: --template, --url and --method are for csv input, and the input is %s", rd.format)
+		return nil, fmt.Errorf("input: --template, --url and --method are for csv input, and the input is %s", rd.format)
 	case (rd.format == FormatOpenAI || rd.format == FormatAnthropic) && base == "":
-		return nil, fmt.Errorf("batch: %s input needs a base URL (--base-url or --api)", rd.format)
+		return nil, fmt.Errorf("input: %s input needs a base URL (--base-url or --api)", rd.format)
 	case rd.format == FormatCSV:
 		if rd.csv, err = newCSVInput(rd, tmpl); err != nil {
 			return nil, err
@@ -239,7 +254,7 @@ func (r *Reader) Next() (Item, error) {
 	switch {
 	case err != nil:
 		if err != io.EOF {
-			err = fmt.Errorf("batch: reading the input after line %d: %w", r.lines.n, err)
+			err = fmt.Errorf("input: reading the input after line %d: %w", r.lines.n, err)
 		}
 		r.err = err
 		return Item{}, err

@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestOpenAI(t *testing.T) {
-	opts := InputOptions{Format: FormatOpenAI, BaseURL: "https://api.openai.example/"}
+	opts := Options{Format: FormatOpenAI, BaseURL: "https://api.openai.example/"}
 	post := func(id, url, body, raw string) Item {
 		return Item{ID: id, Method: "POST", URL: url, Body: []byte(body), Raw: json.RawMessage(raw)}
 	}
@@ -40,7 +40,7 @@ func TestOpenAI(t *testing.T) {
 }
 
 func TestAnthropic(t *testing.T) {
-	opts := InputOptions{Format: FormatAnthropic, BaseURL: "http://127.0.0.1:8787/anthropic"}
+	opts := Options{Format: FormatAnthropic, BaseURL: "http://127.0.0.1:8787/anthropic"}
 	checkLines(t, opts, []lineCase{
 		{name: "message", line: `{"custom_id":"q-1","params":{ "model" : "claude", "max_tokens": 64, "messages": [{"role":"user","content":"Hi"}] }}`,
 			want: Item{ID: "q-1", Method: "POST", URL: "http://127.0.0.1:8787/anthropic/v1/messages",

@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ func jsonObject(line []byte, scratch jsonMembers) (jsonMembers, string) {
 	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
 		return nil, notAnObject(line)
 	}
-	// A valid object: walk its members (with journal_lineid.go's walk,
+	// A valid object: walk its members (with lineid.go's walk,
 	// which cannot fail on valid JSON) instead of decoding them, which
 	// would cost a second pass and a copy of every value.
 	m := scratch[:0]

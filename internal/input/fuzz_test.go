@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"bufio"
@@ -86,7 +86,7 @@ func FuzzReaderJSONL(f *testing.F) {
 	}
 	formats := []Format{FormatHTTP, FormatOpenAI, FormatAnthropic, FormatAuto}
 	f.Fuzz(func(t *testing.T, data []byte, format uint8, maxLine uint16) {
-		opts := InputOptions{
+		opts := Options{
 			Format:  formats[int(format)%len(formats)],
 			BaseURL: "https://api.example/base",
 			MaxLine: fuzzMaxLine(maxLine),
@@ -94,7 +94,7 @@ func FuzzReaderJSONL(f *testing.F) {
 		r, err := NewReader(bytes.NewReader(data), opts)
 		if err != nil {
 			// Detection may find csv, whose header can be wrong.
-			if opts.Format != FormatAuto || !strings.HasPrefix(err.Error(), "batch: ") {
+			if opts.Format != FormatAuto || !strings.HasPrefix(err.Error(), "input: ") {
 				t.Fatalf("NewReader: %v", err)
 			}
 			return
@@ -130,7 +130,7 @@ func FuzzReaderURLs(f *testing.F) {
 		f.Add([]byte(s), uint16(0))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, maxLine uint16) {
-		r, err := NewReader(bytes.NewReader(data), InputOptions{Format: FormatURLs, BaseURL: "http://base.example", MaxLine: fuzzMaxLine(maxLine)})
+		r, err := NewReader(bytes.NewReader(data), Options{Format: FormatURLs, BaseURL: "http://base.example", MaxLine: fuzzMaxLine(maxLine)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func FuzzReaderCSV(f *testing.F) {
 		f.Add([]byte(s), uint16(0))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, maxLine uint16) {
-		opts := InputOptions{
+		opts := Options{
 			Format:  FormatCSV,
 			BaseURL: "https://api.example",
 			// index, unlike .name, works with any header.
@@ -166,7 +166,7 @@ func FuzzReaderCSV(f *testing.F) {
 		}
 		r, err := NewReader(bytes.NewReader(data), opts)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "batch: ") {
+			if !strings.HasPrefix(err.Error(), "input: ") {
 				t.Fatalf("NewReader error without the package prefix: %v", err)
 			}
 			return

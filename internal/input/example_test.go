@@ -1,4 +1,4 @@
-package batch_test
+package input_test
 
 import (
 	"errors"
@@ -6,16 +6,16 @@ import (
 	"io"
 	"strings"
 
-	"github.com/sluicehq/sluice/internal/batch"
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 func ExampleReader() {
-	input := `{"custom_id": "a", "params": {"model": "m", "max_tokens": 8, "messages": []}}
+	lines := `{"custom_id": "a", "params": {"model": "m", "max_tokens": 8, "messages": []}}
 {"custom_id": "b", "params": "not an object"}
 {"params": {}}
 {"custom_id": "c", "params": {"model": "m"}}
 `
-	r, err := batch.NewReader(strings.NewReader(input), batch.InputOptions{BaseURL: "https://api.anthropic.com"})
+	r, err := input.NewReader(strings.NewReader(lines), input.Options{BaseURL: "https://api.anthropic.com"})
 	if err != nil {
 		fmt.Println(err) // a usage error: nothing can be read
 		return
@@ -23,7 +23,7 @@ func ExampleReader() {
 	fmt.Println("format:", r.Format())
 	for {
 		it, err := r.Next()
-		var bad *batch.BadLine
+		var bad *input.BadLine
 		switch {
 		case err == io.EOF:
 			return

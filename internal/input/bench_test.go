@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"io"
@@ -11,12 +11,12 @@ func BenchmarkReader(b *testing.B) {
 	prompt := strings.Repeat("lorem ipsum ", 10)
 	for _, bc := range []struct {
 		name, header, line string
-		opts               InputOptions
+		opts               Options
 	}{
-		{"urls", "", "https://api.example/v1/items/12345?expand=owner\n", InputOptions{}},
-		{"http", "", `{"id":"item-12345","url":"/v1/items/12345","body":{"q":"` + prompt + `"}}` + "\n", InputOptions{}},
-		{"openai", "", `{"custom_id":"item-12345","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"` + prompt + `"}]}}` + "\n", InputOptions{}},
-		{"csv", "url,prompt\n", "/v1/items/1," + prompt + "\n", InputOptions{Template: `{"q":{{json .prompt}}}`}},
+		{"urls", "", "https://api.example/v1/items/12345?expand=owner\n", Options{}},
+		{"http", "", `{"id":"item-12345","url":"/v1/items/12345","body":{"q":"` + prompt + `"}}` + "\n", Options{}},
+		{"openai", "", `{"custom_id":"item-12345","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"` + prompt + `"}]}}` + "\n", Options{}},
+		{"csv", "url,prompt\n", "/v1/items/1," + prompt + "\n", Options{Template: `{"q":{{json .prompt}}}`}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			input := bc.header + strings.Repeat(bc.line, 1000)

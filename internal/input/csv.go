@@ -1,4 +1,4 @@
-package batch
+package input
 
 import (
 	"bufio"
@@ -15,8 +15,8 @@ import (
 )
 
 // The csv format: a header row naming the columns, then one request per
-// record. The URL comes from InputOptions.URL, a template, or else from the
-// "url" column; the body from InputOptions.Template; the id from the "id"
+// record. The URL comes from Options.URL, a template, or else from the
+// "url" column; the body from Options.Template; the id from the "id"
 // column, or else the line the record starts on. Column names are the
 // header's fields without surrounding space, matched exactly ("ID" is not
 // "id"). Quoted fields may hold commas, quotes ("") and line breaks.
@@ -47,24 +47,24 @@ var csvFuncs = template.FuncMap{
 }
 
 // parseCSVTemplates checks and parses the csv options of opts.
-func parseCSVTemplates(opts InputOptions) (csvTemplates, error) {
+func parseCSVTemplates(opts Options) (csvTemplates, error) {
 	var t csvTemplates
 	if opts.Method != "" {
 		m, reason := checkMethod(opts.Method)
 		if reason != "" {
-			return t, fmt.Errorf("batch: --method: %s", reason)
+			return t, fmt.Errorf("input: --method: %s", reason)
 		}
 		t.method = m
 	}
 	var err error
 	if opts.Template != "" {
 		if t.body, err = template.New("body").Option("missingkey=error").Funcs(csvFuncs).Parse(opts.Template); err != nil {
-			return t, fmt.Errorf("batch: --template: %s", strings.TrimPrefix(err.Error(), "template: "))
+			return t, fmt.Errorf("input: --template: %s", strings.TrimPrefix(err.Error(), "template: "))
 		}
 	}
 	if opts.URL != "" {
 		if t.url, err = template.New("url").Option("missingkey=error").Funcs(csvFuncs).Parse(opts.URL); err != nil {
-			return t, fmt.Errorf("batch: --url: %s", strings.TrimPrefix(err.Error(), "template: "))
+			return t, fmt.Errorf("input: --url: %s", strings.TrimPrefix(err.Error(), "template: "))
 		}
 	}
 	return t, nil
@@ -94,21 +94,21 @@ func newCSVInput(r *Reader, t csvTemplates) (*csvInput, error) {
 		rec, start, over, err := r.lines.nextRecord()
 		switch {
 		case err == io.EOF:
-			return nil, errors.New("batch: the csv input has no header row")
+			return nil, errors.New("input: the csv input has no header row")
 		case err != nil:
-			return nil, fmt.Errorf("batch: reading the csv header: %w", err)
+			return nil, fmt.Errorf("input: reading the csv header: %w", err)
 		case over:
-			return nil, fmt.Errorf("batch: the csv header (line %d) is over the %s cap", start, r.maxStr)
+			return nil, fmt.Errorf("input: the csv header (line %d) is over the %s cap", start, r.maxStr)
 		}
 		if t := bytes.TrimSpace(rec); len(t) == 0 || t[0] == '#' {
 			continue
 		}
 		if reason := checkUTF8(rec); reason != "" {
-			return nil, fmt.Errorf("batch: the csv header (line %d): %s", start, reason)
+			return nil, fmt.Errorf("input: the csv header (line %d): %s", start, reason)
 		}
 		fields, reason := c.fields(rec, start)
 		if reason != "" {
-			return nil, fmt.Errorf("batch: the csv header (line %d): %s", start, reason)
+			return nil, fmt.Errorf("input: the csv header (line %d): %s", start, reason)
 		}
 		if err := c.setColumns(fields); err != nil {
 			return nil, err
@@ -124,7 +124,7 @@ func (c *csvInput) setColumns(fields []string) error {
 	for i, f := range fields {
 		name := strings.TrimSpace(f)
 		if name != "" && have[name] {
-			return fmt.Errorf("batch: the csv header names column %s twice", quoteInput(name))
+			return fmt.Errorf("input: the csv header names column %s twice", quoteInput(name))
 		}
 		have[name] = true
 		c.columns = append(c.columns, name)
@@ -136,7 +136,7 @@ func (c *csvInput) setColumns(fields []string) error {
 		}
 	}
 	if c.url == nil && c.urlCol < 0 {
-		return fmt.Errorf(`batch: csv input needs --url or a "url" column (columns: %s)`, strings.Join(c.columns, ", "))
+		return fmt.Errorf(`input: csv input needs --url or a "url" column (columns: %s)`, strings.Join(c.columns, ", "))
 	}
 	for _, t := range []struct {
 		flag string
@@ -146,7 +146,7 @@ func (c *csvInput) setColumns(fields []string) error {
 			continue
 		}
 		if col, ok := missingColumn(t.tmpl, have); !ok {
-			return fmt.Errorf("batch: %s uses column %s, which the csv header lacks (columns: %s)",
+			return fmt.Errorf("input: %s uses column %s, which the csv header lacks (columns: %s)",
 				t.flag, quoteInput(col), strings.Join(c.columns, ", "))
 		}
 	}
