@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/input"
+	"github.com/sluicehq/sluice/internal/journal"
 )
 
 // plan is a run that has been checked and is ready to start.
@@ -25,8 +26,8 @@ type plan struct {
 	preset  *preset
 	input   io.ReadCloser
 	reader  *input.Reader
-	journal *Journal
-	seen    *IDIndex
+	journal *journal.Journal
+	seen    *journal.Index
 	header  http.Header
 	tr      *sluice.Transport
 	shape   input.Shape
@@ -99,7 +100,7 @@ func newPlan(cfg *Config) (*plan, error) {
 	}
 	p.shape = input.ShapeOf(p.reader.Format())
 	if cfg.DryRun {
-		p.seen = NewIDIndex()
+		p.seen = journal.NewIndex()
 		return p, nil
 	}
 	if p.preset != nil {
@@ -109,7 +110,7 @@ func newPlan(cfg *Config) (*plan, error) {
 		}
 	}
 	results := cfg.resultsPath()
-	p.journal, err = OpenJournal(JournalOptions{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, nil)
+	p.journal, err = journal.Open(journal.Options{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, input.ValidLineID)
 	if err != nil {
 		p.input.Close()
 		return nil, usageErr(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/input"
+	"github.com/sluicehq/sluice/internal/journal"
 )
 
 // ErrUsage is matched by errors in how a run was asked for: bad flags, an
@@ -173,11 +174,11 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 				return
 			}
 			switch sight, first := p.seen.See(it.ID, it.Line); sight {
-			case SightRepeated:
+			case journal.SightRepeated:
 				p.counts.bad.Add(1)
 				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first)})
 				continue
-			case SightResumed:
+			case journal.SightResumed:
 				p.counts.resumed.Add(1)
 				continue
 			}

@@ -26,7 +26,7 @@ import (
 type Format string
 
 // The input formats. DESIGN.md ("sluice run") describes each; the parsing
-// rules are in the comments of [Reader] and of the format_*.go files.
+// rules are in the comments of [Reader] and of each format's file (urls.go, http.go, ...).
 const (
 	FormatAuto      Format = "auto"      // detect from the first line that is not blank or a comment
 	FormatURLs      Format = "urls"      // one URL per line, each a GET

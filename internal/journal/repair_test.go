@@ -1,9 +1,11 @@
-package batch
+package journal
 
 import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 func TestJournalRepairsTornLastLine(t *testing.T) {
@@ -12,7 +14,7 @@ func TestJournalRepairsTornLastLine(t *testing.T) {
 		name     string
 		file     string
 		maxLine  int
-		want     string // the file after OpenJournal
+		want     string // the file after Open
 		wantDone []string
 	}{
 		{"empty", "", 0, "", nil},
@@ -82,13 +84,13 @@ func TestJournalRefusesDamagedFile(t *testing.T) {
 			if err := os.WriteFile(opts.ResultsPath, []byte(tt.file), 0o666); err != nil {
 				t.Fatal(err)
 			}
-			j, err := OpenJournal(opts, nil)
+			j, err := Open(opts, input.ValidLineID)
 			if err == nil {
 				j.Close()
-				t.Fatalf("OpenJournal = nil error; want %q", tt.wantErr)
+				t.Fatalf("Open = nil error; want %q", tt.wantErr)
 			}
-			if !strings.HasPrefix(err.Error(), "batch: ") || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("OpenJournal error = %q; want one with %q", err, tt.wantErr)
+			if !strings.HasPrefix(err.Error(), "journal: ") || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Open error = %q; want one with %q", err, tt.wantErr)
 			}
 			if got := readFile(t, opts.ResultsPath); got != tt.file {
 				t.Errorf("file after a refused open = %q; want it untouched", got)

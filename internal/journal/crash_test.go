@@ -1,4 +1,4 @@
-package batch
+package journal
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 // The crash test runs the test binary again as a child that appends results
@@ -21,11 +23,11 @@ import (
 const (
 	crashDirEnv   = "SLUICE_JOURNAL_CRASH_DIR"
 	crashItemsEnv = "SLUICE_JOURNAL_CRASH_ITEMS"
-	crashQueueEnv = "SLUICE_JOURNAL_CRASH_QUEUE" // "1": queue and flush, as the runner does
+	crashQueueEnv = "SLUICE_JOURNAL_CRASH_QUEUE" // "1": one worker flushing groups of lines
 )
 
-func crashOptions(dir string) JournalOptions {
-	return JournalOptions{
+func crashOptions(dir string) Options {
+	return Options{
 		ResultsPath: filepath.Join(dir, "in.results.jsonl"),
 		ErrorsPath:  filepath.Join(dir, "in.errors.jsonl"),
 	}
@@ -48,10 +50,13 @@ func crashSmallLine(i int) []byte {
 }
 
 // TestJournalHelperProcess is the child of TestJournalSurvivesKill. It runs
-// items 0 to N-1 on four workers, skipping those in Done, and prints
-// "done item-I" for each after Succeeded returned: that is "reporting" it.
-// In queue mode one worker queues items instead, flushes them in groups of
-// 1 to 64, and reports a group once its Flush returned.
+// items 0 to N-1 on four workers, skipping those in Done; each worker queues
+// its item's line, flushes, and prints "done item-I" after its Flush
+// returned: that is "reporting" it. A worker's Flush may write other
+// workers' lines, or find its own written by theirs, as the runner's loop
+// and its periodic flush do. In group mode one worker queues items
+// instead, flushes them in groups of 1 to 64, and reports a group once its
+// Flush returned.
 func TestJournalHelperProcess(t *testing.T) {
 	dir := os.Getenv(crashDirEnv)
 	if dir == "" {
@@ -65,7 +70,7 @@ func TestJournalHelperProcess(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	j, err := OpenJournal(crashOptions(dir), nil)
+	j, err := Open(crashOptions(dir), input.ValidLineID)
 	if err != nil {
 		fail(err)
 	}
@@ -86,7 +91,10 @@ func TestJournalHelperProcess(t *testing.T) {
 				if j.Done().Has(id) {
 					continue
 				}
-				if err := j.Succeeded(crashLine(i)); err != nil {
+				if err := j.QueueSucceeded(id, crashLine(i)); err != nil {
+					fail(err)
+				}
+				if _, _, err := j.Flush(); err != nil {
 					fail(err)
 				}
 				os.Stdout.WriteString("done " + id + "\n") // one write, atomic on a pipe
@@ -100,7 +108,7 @@ func TestJournalHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// crashQueueing is the child's queue mode: the runner's way of writing.
+// crashQueueing is the child's group mode: the runner's groups of lines.
 func crashQueueing(j *Journal, n int, fail func(error)) {
 	var group []string
 	size := 1
@@ -185,7 +193,7 @@ func TestJournalSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills 50 child processes")
 	}
-	t.Run("one write a line", func(t *testing.T) { testJournalSurvivesKill(t, false) })
+	t.Run("four workers flushing each line", func(t *testing.T) { testJournalSurvivesKill(t, false) })
 	t.Run("queued lines flushed in groups", func(t *testing.T) { testJournalSurvivesKill(t, true) })
 }
 
@@ -234,7 +242,7 @@ func testJournalSurvivesKill(t *testing.T, queue bool) {
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
-		j, err := OpenJournal(crashOptions(dir), nil)
+		j, err := Open(crashOptions(dir), input.ValidLineID)
 		if err != nil {
 			t.Fatalf("kill %d: reopening: %v", k, err)
 		}

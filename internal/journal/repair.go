@@ -1,4 +1,4 @@
-package batch
+package journal
 
 import (
 	"bufio"
@@ -21,44 +21,44 @@ func (j *Journal) loadResults(size int64) error {
 	)
 	for off < size {
 		lineNo++
-		line, n, complete, err := readJournalLine(r, j.maxLine, &buf)
+		line, n, complete, err := readLine(r, j.maxLine, &buf)
 		if err != nil {
-			return fmt.Errorf("batch: %s line %d: %w", j.resultsPath, lineNo, err)
+			return fmt.Errorf("journal: %s line %d: %w", j.resultsPath, lineNo, err)
 		}
 		off += n
 		if !complete {
-			// No '\n': the single write of line+'\n' was cut short, so
-			// Succeeded never returned for it. Cut it.
+			// No '\n': the write that carried it was cut short, so the
+			// Flush never returned and the item was never reported. Cut it.
 			break
 		}
 		if line == nil {
-			return fmt.Errorf("batch: %s line %d: longer than %d bytes", j.resultsPath, lineNo, j.maxLine)
+			return fmt.Errorf("journal: %s line %d: longer than %d bytes", j.resultsPath, lineNo, j.maxLine)
 		}
 		line = line[:len(line)-1]
-		if isBlankJournalLine(line) {
+		if isBlankLine(line) {
 			keep = off
 			continue
 		}
 		if !json.Valid(line) {
 			if off == size {
-				break // torn after all: Succeeded writes only valid JSON
+				break // torn after all: the runner queues only valid JSON
 			}
-			return fmt.Errorf("batch: %s line %d: not valid JSON, and only the last line can be torn: not a results file, or a damaged one", j.resultsPath, lineNo)
+			return fmt.Errorf("journal: %s line %d: not valid JSON, and only the last line can be torn: not a results file, or a damaged one", j.resultsPath, lineNo)
 		}
-		id, ok := j.lineID(line)
+		id, ok := j.id(line)
 		if !ok {
-			return fmt.Errorf("batch: %s line %d: no id", j.resultsPath, lineNo)
+			return fmt.Errorf("journal: %s line %d: no id", j.resultsPath, lineNo)
 		}
 		j.done.markDone(idHash(id))
 		keep = off
 	}
 	if keep < size {
 		if err := j.resultsFile.Truncate(keep); err != nil {
-			return fmt.Errorf("batch: %s: cutting the torn line %d: %w", j.resultsPath, lineNo, err)
+			return fmt.Errorf("journal: %s: cutting the torn line %d: %w", j.resultsPath, lineNo, err)
 		}
 		// Make the cut durable before anything is appended after it.
 		if err := j.resultsFile.Sync(); err != nil {
-			return fmt.Errorf("batch: %s: %w", j.resultsPath, err)
+			return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
 		}
 	}
 	j.resultsSize = keep
@@ -66,12 +66,12 @@ func (j *Journal) loadResults(size int64) error {
 	return nil
 }
 
-// readJournalLine reads one line, '\n' included, and returns it with the
+// readLine reads one line, '\n' included, and returns it with the
 // number of bytes it took (n). complete is false when the input ended
 // before a '\n'. A complete line longer than max is read through but
 // returned as nil. The line is valid until the next call; buf is scratch
 // space for lines that do not fit the reader's buffer.
-func readJournalLine(r *bufio.Reader, max int, buf *[]byte) (line []byte, n int64, complete bool, err error) {
+func readLine(r *bufio.Reader, max int, buf *[]byte) (line []byte, n int64, complete bool, err error) {
 	*buf = (*buf)[:0]
 	for {
 		chunk, err := r.ReadSlice('\n')
@@ -99,7 +99,7 @@ func readJournalLine(r *bufio.Reader, max int, buf *[]byte) (line []byte, n int6
 	}
 }
 
-func isBlankJournalLine(line []byte) bool {
+func isBlankLine(line []byte) bool {
 	for _, c := range line {
 		if c != ' ' && c != '\t' && c != '\r' {
 			return false

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package batch
+package journal
 
 // allocSlots returns zeroed tables of n slots and a function that frees
 // them; outside unix they live on the Go heap.

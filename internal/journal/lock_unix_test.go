@@ -1,10 +1,12 @@
 //go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
 
-package batch
+package journal
 
 import (
 	"errors"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 // TestJournalInUse: two runs on one results file would duplicate results.
@@ -15,11 +17,11 @@ func TestJournalInUse(t *testing.T) {
 	for _, restart := range []bool{false, true} {
 		o := opts
 		o.Restart = restart
-		if j2, err := OpenJournal(o, nil); !errors.Is(err, ErrJournalInUse) {
+		if j2, err := Open(o, input.ValidLineID); !errors.Is(err, ErrInUse) {
 			if j2 != nil {
 				j2.Close()
 			}
-			t.Errorf("second OpenJournal (restart %v) = %v; want ErrJournalInUse", restart, err)
+			t.Errorf("second Open (restart %v) = %v; want ErrInUse", restart, err)
 		}
 	}
 	if got, want := readFile(t, opts.ResultsPath), "{\"id\":\"a\"}\n"; got != want {

@@ -1,19 +1,19 @@
-package batch
+package journal
 
 import (
 	"sync"
 )
 
-// IDIndex is a compact set of item ids, each with the input line it was
+// Index is a compact set of item ids, each with the input line it was
 // first seen on and whether it has succeeded. The runner keeps one, the
 // journal's (see [Journal.Done]), for both resuming and catching repeated
-// ids in the input (see [IDIndex.See]).
+// ids in the input (see [Index.See]).
 //
 // An id is not stored: its 64-bit hash is. The index therefore costs the
 // same whatever the ids' lengths: 15 to 30 bytes per id (12 bytes a slot,
 // between 40% and 80% of the slots in use), about 25 bytes per id at one
 // million ids. The price is that two different ids can share a hash, making
-// [IDIndex.Has] report an id it never saw: with n ids the chance that any
+// [Index.Has] report an id it never saw: with n ids the chance that any
 // two collide is about n²/2⁶⁵ (3·10⁻⁸ for a million ids, 3·10⁻⁶ for ten
 // million). A false positive makes the runner skip an item as done, so the
 // rate matters; it is far below the odds of a disk error.
@@ -22,10 +22,10 @@ import (
 // constants, so every run and every process agrees on it and a collision,
 // should one happen, can be reproduced.
 //
-// The zero value is an empty index ready to use. An IDIndex is safe for
+// The zero value is an empty index ready to use. An Index is safe for
 // concurrent use; Has takes a read lock, Add a write lock. Add and Has cost
 // one hash of the id (about 1 ns a byte) and a probe of a flat table.
-type IDIndex struct {
+type Index struct {
 	mu sync.RWMutex
 	// The set is an open-addressed table with linear probing rather than a
 	// map[uint64]uint32: Go's maps cost 12 bytes a slot plus control bytes
@@ -40,35 +40,35 @@ type IDIndex struct {
 	free   func() // releases hashes and lines when they live off the heap
 }
 
-// idIndexMinSlots is the table size of the first Add; a power of two.
-const idIndexMinSlots = 64
+// indexMinSlots is the table size of the first Add; a power of two.
+const indexMinSlots = 64
 
-// NewIDIndex returns an empty index. It is the same as new(IDIndex).
-func NewIDIndex() *IDIndex { return new(IDIndex) }
+// NewIndex returns an empty index. It is the same as new(Index).
+func NewIndex() *Index { return new(Index) }
 
 // Add puts id in the index with the line it was seen on (1-based; 0 or a
 // line above 2³¹-1 is stored as unknown). It reports whether id was new;
 // when it was not, firstLine is the line id was first added with (0 when
 // unknown, as for ids read back from a results file) and the index is
 // unchanged.
-func (x *IDIndex) Add(id string, line int) (firstLine int, added bool) {
+func (x *Index) Add(id string, line int) (firstLine int, added bool) {
 	return x.addHash(idHash(id), line)
 }
 
 // Has reports whether id is in the index (or, with the probability in the
 // type's comment, an id with the same hash is).
-func (x *IDIndex) Has(id string) bool {
+func (x *Index) Has(id string) bool {
 	return x.hasHash(idHash(id))
 }
 
 // Len returns the number of ids in the index.
-func (x *IDIndex) Len() int {
+func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return x.n
 }
 
-func (x *IDIndex) hasHash(h uint64) bool {
+func (x *Index) hasHash(h uint64) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.n == 0 {
@@ -78,7 +78,7 @@ func (x *IDIndex) hasHash(h uint64) bool {
 	return found
 }
 
-func (x *IDIndex) addHash(h uint64, line int) (firstLine int, added bool) {
+func (x *Index) addHash(h uint64, line int) (firstLine int, added bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.n > 0 {
@@ -96,7 +96,7 @@ func (x *IDIndex) addHash(h uint64, line int) (firstLine int, added bool) {
 
 // slot returns the slot holding h, or the empty slot where h would go.
 // The table must not be empty.
-func (x *IDIndex) slot(h uint64) (i int, found bool) {
+func (x *Index) slot(h uint64) (i int, found bool) {
 	mask := uint64(len(x.hashes) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		switch x.hashes[i] {
@@ -108,8 +108,8 @@ func (x *IDIndex) slot(h uint64) (i int, found bool) {
 	}
 }
 
-func (x *IDIndex) grow() {
-	size := idIndexMinSlots
+func (x *Index) grow() {
+	size := indexMinSlots
 	if len(x.hashes) > 0 {
 		size = 2 * len(x.hashes)
 	}

@@ -1,4 +1,4 @@
-package batch
+package journal
 
 // One index serves both resume and duplicate detection, so that the runner
 // keeps a single id index (the 40-byte-per-item budget has no room for
@@ -24,7 +24,7 @@ const (
 )
 
 // See records that the input names id on line and says what that means.
-func (x *IDIndex) See(id string, line int) (Sighting, int) {
+func (x *Index) See(id string, line int) (Sighting, int) {
 	h := idHash(id)
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -46,7 +46,7 @@ func (x *IDIndex) See(id string, line int) (Sighting, int) {
 }
 
 // isDone reports whether the id with hash h has succeeded.
-func (x *IDIndex) isDone(h uint64) bool {
+func (x *Index) isDone(h uint64) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.n == 0 {
@@ -57,7 +57,7 @@ func (x *IDIndex) isDone(h uint64) bool {
 }
 
 // markDone records that the id with hash h has succeeded.
-func (x *IDIndex) markDone(h uint64) {
+func (x *Index) markDone(h uint64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.n > 0 {
@@ -70,7 +70,7 @@ func (x *IDIndex) markDone(h uint64) {
 }
 
 // insertLocked adds h, which is not in the table. x.mu is held.
-func (x *IDIndex) insertLocked(h uint64, stored uint32) {
+func (x *Index) insertLocked(h uint64, stored uint32) {
 	if (x.n+1)*5 > len(x.hashes)*4 {
 		x.grow()
 	}

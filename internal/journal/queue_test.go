@@ -1,4 +1,4 @@
-package batch
+package journal
 
 import (
 	"errors"

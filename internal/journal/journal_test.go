@@ -1,4 +1,4 @@
-package batch
+package journal
 
 import (
 	"bufio"
@@ -18,20 +18,20 @@ import (
 )
 
 // journalPaths returns a results and an errors path in a fresh directory.
-func journalPaths(t *testing.T) JournalOptions {
+func journalPaths(t *testing.T) Options {
 	t.Helper()
 	dir := t.TempDir()
-	return JournalOptions{
+	return Options{
 		ResultsPath: filepath.Join(dir, "in.results.jsonl"),
 		ErrorsPath:  filepath.Join(dir, "in.errors.jsonl"),
 	}
 }
 
-func openJournal(t *testing.T, opts JournalOptions) *Journal {
+func openJournal(t *testing.T, opts Options) *Journal {
 	t.Helper()
-	j, err := OpenJournal(opts, nil)
+	j, err := Open(opts, input.ValidLineID)
 	if err != nil {
-		t.Fatalf("OpenJournal: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { j.Close() })
 	return j
@@ -46,12 +46,33 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
+// succeed writes each line as the runner does: QueueSucceeded with the id
+// the line holds, then a Flush that must report it written.
 func succeed(t *testing.T, j *Journal, lines ...string) {
 	t.Helper()
 	for _, l := range lines {
-		if err := j.Succeeded([]byte(l)); err != nil {
-			t.Fatalf("Succeeded(%s): %v", l, err)
+		id, ok := input.LineID([]byte(l))
+		if !ok {
+			t.Fatalf("succeed(%s): the line has no id", l)
 		}
+		if err := j.QueueSucceeded(id, []byte(l)); err != nil {
+			t.Fatalf("QueueSucceeded(%q, %s): %v", id, l, err)
+		}
+		if results, errs, err := j.Flush(); err != nil || results != 1 || errs != 0 {
+			t.Fatalf("Flush after QueueSucceeded(%s) = %d, %d, %v; want 1, 0, nil", l, results, errs, err)
+		}
+	}
+}
+
+// fail writes an errors line as the runner does: QueueFailed, then a Flush
+// that must report it written.
+func fail(t *testing.T, j *Journal, line string) {
+	t.Helper()
+	if err := j.QueueFailed([]byte(line)); err != nil {
+		t.Fatalf("QueueFailed(%s): %v", line, err)
+	}
+	if results, errs, err := j.Flush(); err != nil || results != 0 || errs != 1 {
+		t.Fatalf("Flush after QueueFailed(%s) = %d, %d, %v; want 0, 1, nil", line, results, errs, err)
 	}
 }
 
@@ -62,9 +83,7 @@ func TestJournalResumes(t *testing.T) {
 		t.Errorf("first open: Resumed() = %d; want 0", got)
 	}
 	succeed(t, j, `{"id":"a"}`, `{"id":2}`, `{"custom_id":"c","id":"batch_req_1"}`)
-	if err := j.Failed([]byte(`{"id":"f","class":"fatal-item","status":400}`)); err != nil {
-		t.Fatalf("Failed: %v", err)
-	}
+	fail(t, j, `{"id":"f","class":"fatal-item","status":400}`)
 	if got, want := j.Done().Len(), 3; got != want {
 		t.Errorf("Done().Len() before reopening = %d; want %d", got, want)
 	}
@@ -120,38 +139,45 @@ func TestJournalSucceededRefuses(t *testing.T) {
 	opts.MaxLine = 32
 	j := openJournal(t, opts)
 	succeed(t, j, `{"id":"a"}`)
+	// q is queued and not yet written: queueing it again is refused too.
+	if err := j.QueueSucceeded("q", []byte(`{"id":"q"}`)); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
+		id      string
 		line    string
 		wantErr string
 		wantIs  error
 	}{
-		{"empty", ``, "empty line", nil},
-		{"newline", "{\"id\":\"b\"}\n", "newline", nil},
-		{"not JSON", `{"id":"b"`, "not valid JSON", nil},
-		{"no id", `{"status":200}`, "no id", nil},
-		{"too long", `{"id":"b","pad":"` + strings.Repeat("x", 20) + `"}`, "over the 32-byte limit", nil},
-		{"already succeeded", `{"id":"a","again":true}`, `id "a": already succeeded`, ErrAlreadySucceeded},
+		{"empty", "b", ``, "empty line", nil},
+		{"newline", "b", "{\"id\":\"b\"}\n", "newline", nil},
+		{"too long", "b", `{"id":"b","pad":"` + strings.Repeat("x", 20) + `"}`, "over the 32-byte limit", nil},
+		{"already succeeded", "a", `{"id":"a","again":true}`, `id "a": already succeeded`, ErrAlreadySucceeded},
+		{"already queued", "q", `{"id":"q","again":true}`, `id "q": already succeeded`, ErrAlreadySucceeded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := j.Succeeded([]byte(tt.line))
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "batch: ") {
-				t.Errorf("Succeeded(%q) = %v; want an error with %q", tt.line, err, tt.wantErr)
+			err := j.QueueSucceeded(tt.id, []byte(tt.line))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "journal: ") {
+				t.Errorf("QueueSucceeded(%q, %q) = %v; want an error with %q", tt.id, tt.line, err, tt.wantErr)
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-				t.Errorf("Succeeded(%q) = %v; want errors.Is %v", tt.line, err, tt.wantIs)
+				t.Errorf("QueueSucceeded(%q, %q) = %v; want errors.Is %v", tt.id, tt.line, err, tt.wantIs)
 			}
 		})
 	}
 	// A refused line leaves no trace, and the journal still works.
+	if results, _, err := j.Flush(); err != nil || results != 1 {
+		t.Fatalf("Flush = %d results, %v; want 1 (q), nil", results, err)
+	}
 	succeed(t, j, `{"id":"b"}`)
-	if got, want := readFile(t, opts.ResultsPath), "{\"id\":\"a\"}\n{\"id\":\"b\"}\n"; got != want {
+	if got, want := readFile(t, opts.ResultsPath), "{\"id\":\"a\"}\n{\"id\":\"q\"}\n{\"id\":\"b\"}\n"; got != want {
 		t.Errorf("results file = %q; want %q", got, want)
 	}
 	for _, line := range []string{"", "a\nb"} {
-		if err := j.Failed([]byte(line)); err == nil {
-			t.Errorf("Failed(%q) = nil; want an error", line)
+		if err := j.QueueFailed([]byte(line)); err == nil {
+			t.Errorf("QueueFailed(%q) = nil; want an error", line)
 		}
 	}
 }
@@ -165,15 +191,17 @@ func TestJournalCustomIDFunc(t *testing.T) {
 		}
 		return v[0], true
 	}
-	j, err := OpenJournal(opts, firstField)
+	j, err := Open(opts, firstField)
 	if err != nil {
 		t.Fatal(err)
 	}
-	succeed(t, j, `["x","y"]`)
-	if err := j.Close(); err != nil {
+	if err := j.QueueSucceeded("x", []byte(`["x","y"]`)); err != nil {
 		t.Fatal(err)
 	}
-	j, err = OpenJournal(opts, firstField)
+	if err := j.Close(); err != nil { // writes the queue
+		t.Fatal(err)
+	}
+	j, err = Open(opts, firstField)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,29 +221,36 @@ func TestJournalClose(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Errorf("second Close = %v; want nil", err)
 	}
-	if err := j.Succeeded([]byte(`{"id":"b"}`)); !errors.Is(err, ErrJournalClosed) {
-		t.Errorf("Succeeded after Close = %v; want ErrJournalClosed", err)
+	if err := j.QueueSucceeded("b", []byte(`{"id":"b"}`)); !errors.Is(err, ErrClosed) {
+		t.Errorf("QueueSucceeded after Close = %v; want ErrClosed", err)
 	}
-	if err := j.Failed([]byte(`{"id":"b"}`)); !errors.Is(err, ErrJournalClosed) {
-		t.Errorf("Failed after Close = %v; want ErrJournalClosed", err)
+	if err := j.QueueFailed([]byte(`{"id":"b"}`)); !errors.Is(err, ErrClosed) {
+		t.Errorf("QueueFailed after Close = %v; want ErrClosed", err)
 	}
-	if err := j.Sync(); !errors.Is(err, ErrJournalClosed) {
-		t.Errorf("Sync after Close = %v; want ErrJournalClosed", err)
+	if _, _, err := j.Flush(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Flush after Close = %v; want ErrClosed", err)
+	}
+	if err := j.Sync(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Sync after Close = %v; want ErrClosed", err)
 	}
 }
 
 func TestJournalNeedsTwoFiles(t *testing.T) {
 	opts := journalPaths(t)
-	for _, o := range []JournalOptions{
+	for _, o := range []Options{
 		{ResultsPath: opts.ResultsPath},
 		{ErrorsPath: opts.ErrorsPath},
 		{ResultsPath: opts.ResultsPath, ErrorsPath: opts.ResultsPath},
 		{ResultsPath: opts.ResultsPath, ErrorsPath: filepath.Join(filepath.Dir(opts.ResultsPath), ".", filepath.Base(opts.ResultsPath))},
 	} {
-		if j, err := OpenJournal(o, nil); err == nil {
+		if j, err := Open(o, input.ValidLineID); err == nil {
 			j.Close()
-			t.Errorf("OpenJournal(%+v) = nil error; want one", o)
+			t.Errorf("Open(%+v) = nil error; want one", o)
 		}
+	}
+	if j, err := Open(opts, nil); err == nil {
+		j.Close()
+		t.Errorf("Open without an id function = nil error; want one")
 	}
 }
 
@@ -236,23 +271,36 @@ func TestJournalFailedWriteStops(t *testing.T) {
 	j.mu.Unlock()
 	t.Cleanup(func() { good.Close() })
 
-	err = j.Succeeded([]byte(`{"id":"b"}`))
-	if err == nil || !strings.HasPrefix(err.Error(), "batch: "+opts.ResultsPath+": ") {
-		t.Fatalf("Succeeded on a failing file = %v; want an error naming the file", err)
+	if err := j.QueueSucceeded("b", []byte(`{"id":"b"}`)); err != nil {
+		t.Fatal(err)
 	}
-	if j.Done().Has("b") {
-		t.Errorf("Done().Has(b) after a failed write = true; want false")
+	results, errs, err := j.Flush()
+	if err == nil || !strings.HasPrefix(err.Error(), "journal: "+opts.ResultsPath+": ") {
+		t.Fatalf("Flush on a failing file = %v; want an error naming the file", err)
 	}
-	if err2 := j.Failed([]byte(`{"id":"c"}`)); !errors.Is(err2, errors.Unwrap(err)) {
-		t.Errorf("Failed after a failed write = %v; want the first error %v", err2, err)
+	if results != 0 || errs != 0 {
+		t.Errorf("Flush on a failing file reported %d results, %d errors written; want none: the runner would count them done", results, errs)
+	}
+	if err2 := j.QueueFailed([]byte(`{"id":"c"}`)); !errors.Is(err2, errors.Unwrap(err)) {
+		t.Errorf("QueueFailed after a failed write = %v; want the first error %v", err2, err)
+	}
+	if err2 := j.QueueSucceeded("d", []byte(`{"id":"d"}`)); !errors.Is(err2, errors.Unwrap(err)) {
+		t.Errorf("QueueSucceeded after a failed write = %v; want the first error %v", err2, err)
+	}
+	if _, _, err2 := j.Flush(); !errors.Is(err2, errors.Unwrap(err)) {
+		t.Errorf("Flush after a failed write = %v; want the first error %v", err2, err)
+	}
+	if got, want := readFile(t, opts.ResultsPath), "{\"id\":\"a\"}\n"; got != want {
+		t.Errorf("results file after a failed write = %q; want %q", got, want)
 	}
 	if err2 := j.Close(); err2 == nil {
 		t.Errorf("Close after a failed write = nil; want the first error")
 	}
 }
 
-// TestJournalConcurrentAppends: 32 goroutines append 10,240 lines, some
-// longer than a page; every line must come out whole and once.
+// TestJournalConcurrentAppends: 32 goroutines queue and flush 10,240 lines,
+// some longer than a page, as the runner's loop and its periodic flush do
+// concurrently; every line must come out whole and once.
 func TestJournalConcurrentAppends(t *testing.T) {
 	const goroutines, perGoroutine = 32, 320
 	opts := journalPaths(t)
@@ -261,13 +309,19 @@ func TestJournalConcurrentAppends(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range perGoroutine {
-				if err := j.Succeeded(concurrentLine(g, i)); err != nil {
-					t.Errorf("Succeeded: %v", err)
+				if err := j.QueueSucceeded(fmt.Sprintf("g%d-%d", g, i), concurrentLine(g, i)); err != nil {
+					t.Errorf("QueueSucceeded: %v", err)
 					return
 				}
 				if i%10 == 0 {
-					if err := j.Failed([]byte(fmt.Sprintf(`{"id":"g%d-%d"}`, g, i))); err != nil {
-						t.Errorf("Failed: %v", err)
+					if err := j.QueueFailed([]byte(fmt.Sprintf(`{"id":"g%d-%d"}`, g, i))); err != nil {
+						t.Errorf("QueueFailed: %v", err)
+						return
+					}
+				}
+				if i%3 == 0 { // some Flushes write several goroutines' lines
+					if _, _, err := j.Flush(); err != nil {
+						t.Errorf("Flush: %v", err)
 						return
 					}
 				}
@@ -346,13 +400,11 @@ func TestJournalSyncEvery(t *testing.T) {
 		if got := j.syncs.Load(); got != 1 {
 			t.Errorf("syncs after a minute with nothing pending = %d; want 1", got)
 		}
-		if err := j.Failed([]byte(`{"id":"c"}`)); err != nil {
-			t.Fatal(err)
-		}
+		fail(t, j, `{"id":"c"}`)
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if got := j.syncs.Load(); got != 2 {
-			t.Errorf("syncs a second after a Failed = %d; want 2", got)
+			t.Errorf("syncs a second after an errors line = %d; want 2", got)
 		}
 		if err := j.Close(); err != nil {
 			t.Fatal(err)

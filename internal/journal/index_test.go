@@ -1,4 +1,4 @@
-package batch
+package journal
 
 import (
 	"runtime"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestIDIndexAdd(t *testing.T) {
-	x := NewIDIndex()
+	x := NewIndex()
 	steps := []struct {
 		id            string
 		line          int
@@ -43,7 +43,7 @@ func TestIDIndexAdd(t *testing.T) {
 }
 
 func TestIDIndexZeroValue(t *testing.T) {
-	var x IDIndex
+	var x Index
 	if x.Has("a") || x.Len() != 0 {
 		t.Fatalf("empty zero value: Has = %v, Len = %d; want false, 0", x.Has("a"), x.Len())
 	}
@@ -59,7 +59,7 @@ func TestIDIndexLineOutOfRange(t *testing.T) {
 	if strconv.IntSize < 64 {
 		t.Skip("int cannot hold a line above 2³¹-1")
 	}
-	x := NewIDIndex()
+	x := NewIndex()
 	// The top bit of a stored line marks an id as done, so lines up to
 	// 2³¹-1 are kept and larger ones are stored as unknown.
 	if got, _ := x.Add("a", lineMask+1); got != 0 {
@@ -74,7 +74,7 @@ func TestIDIndexLineOutOfRange(t *testing.T) {
 }
 
 func TestIDIndexSee(t *testing.T) {
-	x := NewIDIndex()
+	x := NewIndex()
 	x.markDone(idHash("old")) // from an earlier run's results
 	tests := []struct {
 		id        string
@@ -106,7 +106,7 @@ func TestIDIndexSee(t *testing.T) {
 // TestIDIndexGrowKeepsLines crosses many table growths and checks every id
 // keeps its line.
 func TestIDIndexGrowKeepsLines(t *testing.T) {
-	x := NewIDIndex()
+	x := NewIndex()
 	const n = 100_000
 	for i := range n {
 		if _, added := x.Add("item-"+strconv.Itoa(i), i+1); !added {
@@ -139,7 +139,7 @@ func TestIDIndexMemoryPerID(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	x := NewIDIndex()
+	x := NewIndex()
 	for i := range n {
 		x.Add(uuidLike(i), i+1)
 	}
@@ -150,7 +150,7 @@ func TestIDIndexMemoryPerID(t *testing.T) {
 	tables := len(x.hashes)*8 + len(x.lines)*4
 	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	perID := float64(int64(tables)+max(heap, 0)) / n
-	t.Logf("IDIndex: %.1f bytes/id for %d ids of 36 bytes (tables %d B, heap growth %d B)", perID, x.Len(), tables, heap)
+	t.Logf("Index: %.1f bytes/id for %d ids of 36 bytes (tables %d B, heap growth %d B)", perID, x.Len(), tables, heap)
 	if x.Len() != n {
 		t.Fatalf("Len() = %d; want %d", x.Len(), n)
 	}
@@ -161,7 +161,7 @@ func TestIDIndexMemoryPerID(t *testing.T) {
 }
 
 func TestIDIndexReserveKeepsOneTable(t *testing.T) {
-	x := NewIDIndex()
+	x := NewIndex()
 	x.Reserve(100_000)
 	slots := len(x.hashes)
 	for i := range 100_000 {
@@ -204,7 +204,7 @@ func BenchmarkIDIndexAdd(b *testing.B) {
 	for i := range ids {
 		ids[i] = uuidLike(i)
 	}
-	x := NewIDIndex()
+	x := NewIndex()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		x.Add(ids[i&(len(ids)-1)], i)

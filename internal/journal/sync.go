@@ -1,4 +1,4 @@
-package batch
+package journal
 
 import (
 	"fmt"
@@ -45,7 +45,7 @@ func (j *Journal) syncPending(force bool) error {
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
 	if j.filesClosed {
-		return fmt.Errorf("batch: %s: %w", j.resultsPath, ErrJournalClosed)
+		return fmt.Errorf("journal: %s: %w", j.resultsPath, ErrClosed)
 	}
 	j.mu.Lock()
 	results, errs := j.pendingResults > 0 || force, j.pendingErrors > 0 || force
@@ -57,10 +57,10 @@ func (j *Journal) syncPending(force bool) error {
 	j.syncs.Add(1)
 	var err error
 	if results {
-		err = wrapJournalErr(j.resultsPath, j.resultsFile.Sync())
+		err = wrapErr(j.resultsPath, j.resultsFile.Sync())
 	}
 	if errs && err == nil {
-		err = wrapJournalErr(j.errorsPath, j.errorsFile.Sync())
+		err = wrapErr(j.errorsPath, j.errorsFile.Sync())
 	}
 	if err != nil {
 		// After a failed fsync the kernel may have dropped the dirty pages:

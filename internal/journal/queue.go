@@ -1,15 +1,10 @@
-package batch
+package journal
 
-// Appending many lines with one write(2) each costs a system call a line,
-// which at tens of thousands of results a second is a good part of a
-// run's time. The queue lets the runner hand over lines as they come and
-// write them together: QueueSucceeded and QueueFailed keep them in memory,
-// Flush writes each file's queue with one write(2). The guarantees of
-// Succeeded hold if the caller reports an item as done only after the
-// Flush that wrote its line returned: a kill before that loses lines that
-// were never reported (their items run again), and one during the write
-// leaves complete lines, which count as done, and at most one torn line,
-// which OpenJournal cuts.
+// The queue is how the runner writes (the package comment says why it
+// loses and duplicates nothing): one write(2) a line would cost a system
+// call a line, a good part of a run's time at tens of thousands of results
+// a second. QueueSucceeded and QueueFailed keep lines in memory; Flush
+// writes each file's queue with one write(2).
 
 // maxQueue is how many bytes of queued lines a Flush may leave in memory
 // for reuse; a larger queue is let go.
@@ -17,11 +12,18 @@ const maxQueue = 1 << 20
 
 // QueueSucceeded queues a results line the caller built, as valid JSON
 // without a '\n', whose id it knows, to be written by the next Flush. It
-// skips Succeeded's reading of the line, which costs more than writing it:
-// a line that is not what it claims would be refused by the next
-// OpenJournal, so only the runner's own lines belong here. The id counts
-// as done at once, so it cannot be queued twice.
+// does not read the line, which would cost more than writing it: a line
+// that is not what it claims would be refused by the next Open, so only
+// the caller's own lines belong here. The id counts as done at once, so it
+// cannot be queued twice (ErrAlreadySucceeded). It refuses a line that is
+// empty, holds a '\n' or is over MaxLine, and fails for good after a
+// failed write or after Close.
 func (j *Journal) QueueSucceeded(id string, line []byte) error {
+	// A line break would make two lines of one, and the torn-line repair
+	// relies on one line an item; finding one costs next to nothing.
+	if err := checkLine(j.resultsPath, line); err != nil {
+		return err
+	}
 	if err := j.checkResultSize(line); err != nil {
 		return err
 	}
@@ -40,7 +42,7 @@ func (j *Journal) QueueSucceeded(id string, line []byte) error {
 // QueueFailed queues an errors line, without its '\n', to be written by
 // the next Flush.
 func (j *Journal) QueueFailed(line []byte) error {
-	if err := checkJournalLine(j.errorsPath, line); err != nil {
+	if err := checkLine(j.errorsPath, line); err != nil {
 		return err
 	}
 	j.mu.Lock()
