@@ -24,6 +24,18 @@ import (
 // lines are, and every other record must have as many fields as the
 // header.
 
+// FormatCSV is a header row, then one request per record.
+const FormatCSV Format = "csv"
+
+var csvFormat = format{
+	name: FormatCSV,
+	// A line with a comma that no other format claimed. (Without one, a
+	// csv header is taken when --template, --url or --method is given.)
+	detect:  func(l *firstLine) bool { return bytes.IndexByte(l.text, ',') >= 0 },
+	records: func(r *Reader) (recordReader, error) { return newCSVInput(r, r.csvTemplates) },
+	shape:   httpShape{},
+}
+
 // csvTemplates are the csv options, parsed.
 type csvTemplates struct {
 	body   *template.Template // nil: no body

@@ -22,6 +22,18 @@ import (
 // sent as that document; any other value is sent as its compact JSON
 // encoding. A member that is null counts as absent.
 
+// FormatHTTP is JSON lines {"id","method","url","headers","body"}.
+const FormatHTTP Format = "http"
+
+var httpFormat = format{
+	name: FormatHTTP,
+	// Any JSON object the batch formats did not claim, and any other line
+	// starting with "{": http reports it as it is.
+	detect: func(l *firstLine) bool { return l.text[0] == '{' },
+	parse:  (*Reader).parseHTTPLine,
+	shape:  httpShape{},
+}
+
 // parseHTTPLine turns an http line, number n, into an item, or returns
 // why it cannot be run.
 func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
@@ -143,4 +155,33 @@ func parseHeaders(raw json.RawMessage) (http.Header, string) {
 		h[key] = append(h[key], values...)
 	}
 	return h, ""
+}
+
+// httpShape is for urls, http and csv inputs.
+type httpShape struct{}
+
+// success builds the line by appending: it is written for every item, and
+// encoding/json's reflection cost more than the rest of the line's work.
+func (httpShape) ResultLine(it Item, r Response) []byte {
+	b := bodyJSON(r.Body)
+	line := make([]byte, 0, len(b)+len(it.ID)+80)
+	line = append(line, `{"id":`...)
+	line = appendIDJSON(line, it.ID)
+	line = append(line, `,"status":`...)
+	line = strconv.AppendInt(line, int64(r.Status), 10)
+	line = append(line, `,"body":`...)
+	line = append(line, b...)
+	line = append(line, `,"attempts":`...)
+	line = strconv.AppendInt(line, int64(r.Attempts), 10)
+	line = append(line, `,"elapsed_ms":`...)
+	line = strconv.AppendInt(line, r.Elapsed.Milliseconds(), 10)
+	return append(line, '}')
+}
+
+func (httpShape) ErrorLine(it Item, f Failure) []byte {
+	return mustJSON(struct {
+		ID   json.RawMessage `json:"id"`
+		Line int             `json:"line"`
+		Failure
+	}{idJSON(it.ID), it.Line, f})
 }

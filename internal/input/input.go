@@ -18,35 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 )
-
-// Format names an input format of `sluice run`. The zero value means
-// [FormatAuto].
-type Format string
-
-// The input formats. DESIGN.md ("sluice run") describes each; the parsing
-// rules are in the comments of [Reader] and of each format's file (urls.go, http.go, ...).
-const (
-	FormatAuto      Format = "auto"      // detect from the first line that is not blank or a comment
-	FormatURLs      Format = "urls"      // one URL per line, each a GET
-	FormatHTTP      Format = "http"      // JSON lines {"id","method","url","headers","body"}
-	FormatOpenAI    Format = "openai"    // OpenAI Batch API input lines
-	FormatAnthropic Format = "anthropic" // Anthropic Message Batches request lines
-	FormatCSV       Format = "csv"       // a header row, then one request per record
-)
-
-// ParseFormat returns the Format named by s, ignoring case and surrounding
-// space; "" is [FormatAuto].
-func ParseFormat(s string) (Format, error) {
-	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
-	case "":
-		return FormatAuto, nil
-	case FormatAuto, FormatURLs, FormatHTTP, FormatOpenAI, FormatAnthropic, FormatCSV:
-		return f, nil
-	}
-	return "", fmt.Errorf("input: unknown input format %s (want auto, urls, http, openai, anthropic or csv)", quoteInput(s))
-}
 
 // Item is one request to make, as read from one line (or CSV record) of
 // the input.
@@ -149,12 +121,14 @@ type Options struct {
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
-	format Format
-	base   string // BaseURL without its trailing "/"; "" when not given
-	maxStr string // MaxLine for reasons, such as "10 MiB"
-	lines  *lineReader
-	csv    *csvInput // the csv state when format is csv
-	err    error     // sticky: io.EOF or the read error that stopped the reader
+	format  *format
+	base    string // BaseURL without its trailing "/"; "" when not given
+	maxStr  string // MaxLine for reasons, such as "10 MiB"
+	lines   *lineReader
+	records recordReader // for a format whose records are not lines (csv)
+	err     error        // sticky: io.EOF or the read error that stopped the reader
+
+	csvTemplates csvTemplates // the csv options, parsed
 
 	members     jsonMembers // scratch for the JSON formats, reused line after line
 	messagesURL *url.URL    // anthropic: base + /v1/messages, parsed once
@@ -186,7 +160,7 @@ type Reader struct {
 // until r has data. Its errors name the command-line flags (--template,
 // --base-url) that set the options.
 func NewReader(r io.Reader, opts Options) (*Reader, error) {
-	format, err := ParseFormat(string(opts.Format))
+	name, err := ParseFormat(string(opts.Format))
 	if err != nil {
 		return nil, err
 	}
@@ -202,30 +176,29 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		return nil, err
 	}
 	rd := &Reader{
-		format: format,
+		format: lookup(name),
 		base:   base,
 		maxStr: byteSize(maxLine),
 		lines:  newLineReader(r, maxLine),
 	}
 	csvOpts := opts.Template != "" || opts.URL != "" || opts.Method != ""
-	var tmpl csvTemplates
 	if csvOpts {
-		if tmpl, err = parseCSVTemplates(opts); err != nil {
+		if rd.csvTemplates, err = parseCSVTemplates(opts); err != nil {
 			return nil, err
 		}
 	}
-	if rd.format == FormatAuto {
+	if rd.format == nil { // FormatAuto
 		if rd.format, err = rd.detect(csvOpts); err != nil {
 			return nil, err
 		}
 	}
 	switch {
-	case csvOpts && rd.format != FormatCSV:
-		return nil, fmt.Errorf("input: --template, --url and --method are for csv input, and the input is %s", rd.format)
-	case (rd.format == FormatOpenAI || rd.format == FormatAnthropic) && base == "":
-		return nil, fmt.Errorf("input: %s input needs a base URL (--base-url or --api)", rd.format)
-	case rd.format == FormatCSV:
-		if rd.csv, err = newCSVInput(rd, tmpl); err != nil {
+	case csvOpts && rd.format != &csvFormat:
+		return nil, fmt.Errorf("input: --template, --url and --method are for csv input, and the input is %s", rd.format.name)
+	case rd.format.needsBase && base == "":
+		return nil, fmt.Errorf("input: %s input needs a base URL (--base-url or --api)", rd.format.name)
+	case rd.format.records != nil:
+		if rd.records, err = rd.format.records(rd); err != nil {
 			return nil, err
 		}
 	}
@@ -233,7 +206,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 }
 
 // Format returns the format in use: the one given, or the one detected.
-func (r *Reader) Format() Format { return r.format }
+func (r *Reader) Format() Format { return r.format.name }
 
 // Next returns the next item. For a line that cannot be run it returns a
 // *BadLine error; call Next again to go on. At the end of the input it
@@ -246,8 +219,8 @@ func (r *Reader) Next() (Item, error) {
 	var it Item
 	var bad *BadLine
 	var err error
-	if r.csv != nil {
-		it, bad, err = r.csv.next()
+	if r.records != nil {
+		it, bad, err = r.records.next()
 	} else {
 		it, bad, err = r.nextLine()
 	}
@@ -264,7 +237,7 @@ func (r *Reader) Next() (Item, error) {
 	return it, nil
 }
 
-// nextLine is Next for the line formats: urls, http, openai, anthropic.
+// nextLine is Next for the formats read a line at a time.
 func (r *Reader) nextLine() (Item, *BadLine, error) {
 	for {
 		line, n, over, err := r.lines.next()
@@ -280,18 +253,7 @@ func (r *Reader) nextLine() (Item, *BadLine, error) {
 		if reason := checkUTF8(line); reason != "" {
 			return Item{}, &BadLine{Line: n, Reason: reason}, nil
 		}
-		var it Item
-		var reason string
-		switch r.format {
-		case FormatURLs:
-			it, reason = r.parseURLLine(line, n)
-		case FormatHTTP:
-			it, reason = r.parseHTTPLine(line, n)
-		case FormatOpenAI:
-			it, reason = r.parseOpenAILine(line)
-		case FormatAnthropic:
-			it, reason = r.parseAnthropicLine(line)
-		}
+		it, reason := r.format.parse(r, line, n)
 		if reason != "" {
 			return Item{}, &BadLine{Line: n, Reason: reason}, nil
 		}

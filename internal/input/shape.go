@@ -2,8 +2,6 @@ package input
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -14,8 +12,8 @@ import (
 // format answers in its own API's shape, so that a file made for a batch
 // API gets back what that batch API would have written. Every line is one
 // line of compact JSON without a '\n', and [LineID] reads back from it the
-// item's ID. A Shape holds no state: it is safe for concurrent use and its
-// zero value is ready to use.
+// item's ID. The formats' shapes hold no state and are safe for concurrent
+// use.
 type Shape interface {
 	// ResultLine is the results line of an item whose call succeeded.
 	ResultLine(it Item, r Response) []byte
@@ -38,17 +36,6 @@ type Failure struct {
 	Status   int    `json:"status,omitempty"`
 	Message  string `json:"message"`
 	Attempts int    `json:"attempts"`
-}
-
-// ShapeOf returns the shape of f's results and errors lines.
-func ShapeOf(f Format) Shape {
-	switch f {
-	case FormatOpenAI:
-		return openAIShape{}
-	case FormatAnthropic:
-		return anthropicShape{}
-	}
-	return httpShape{}
 }
 
 // bodyJSON returns body as JSON: itself when it is JSON, else a string.
@@ -98,71 +85,6 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
-
-// httpShape is for urls, http and csv inputs.
-type httpShape struct{}
-
-// success builds the line by appending: it is written for every item, and
-// encoding/json's reflection cost more than the rest of the line's work.
-func (httpShape) ResultLine(it Item, r Response) []byte {
-	b := bodyJSON(r.Body)
-	line := make([]byte, 0, len(b)+len(it.ID)+80)
-	line = append(line, `{"id":`...)
-	line = appendIDJSON(line, it.ID)
-	line = append(line, `,"status":`...)
-	line = strconv.AppendInt(line, int64(r.Status), 10)
-	line = append(line, `,"body":`...)
-	line = append(line, b...)
-	line = append(line, `,"attempts":`...)
-	line = strconv.AppendInt(line, int64(r.Attempts), 10)
-	line = append(line, `,"elapsed_ms":`...)
-	line = strconv.AppendInt(line, r.Elapsed.Milliseconds(), 10)
-	return append(line, '}')
-}
-
-func (httpShape) ErrorLine(it Item, f Failure) []byte {
-	return mustJSON(struct {
-		ID   json.RawMessage `json:"id"`
-		Line int             `json:"line"`
-		Failure
-	}{idJSON(it.ID), it.Line, f})
-}
-
-// openAIShape writes OpenAI Batch API output lines.
-type openAIShape struct{}
-
-func (openAIShape) ResultLine(it Item, r Response) []byte {
-	sum := sha256.Sum256([]byte(it.ID))
-	type resp struct {
-		StatusCode int             `json:"status_code"`
-		RequestID  string          `json:"request_id"`
-		Body       json.RawMessage `json:"body"`
-	}
-	return mustJSON(struct {
-		ID       string          `json:"id"`
-		CustomID string          `json:"custom_id"`
-		Response resp            `json:"response"`
-		Error    json.RawMessage `json:"error"`
-	}{"batch_req_" + hex.EncodeToString(sum[:12]), it.ID, resp{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")})
-}
-
-func (openAIShape) ErrorLine(it Item, f Failure) []byte { return customIDFailure(it, f) }
-
-// anthropicShape writes Message Batches result lines.
-type anthropicShape struct{}
-
-func (anthropicShape) ResultLine(it Item, r Response) []byte {
-	type result struct {
-		Type    string          `json:"type"`
-		Message json.RawMessage `json:"message"`
-	}
-	return mustJSON(struct {
-		CustomID string `json:"custom_id"`
-		Result   result `json:"result"`
-	}{it.ID, result{"succeeded", bodyJSON(r.Body)}})
-}
-
-func (anthropicShape) ErrorLine(it Item, f Failure) []byte { return customIDFailure(it, f) }
 
 // customIDFailure is the errors line of both batch APIs' formats, which
 // name an item by its custom_id.
