@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 // errInterrupted halts the gates when the run is asked to stop.
@@ -81,7 +82,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	// Items between attempts (backing off, or waiting for the retry
 	// budget) hold a worker but no slot: enough workers that they do not
 	// keep new items from the free slots. The gate bounds what is sent.
-	pool := &sluice.Pool[Item, response]{Workers: itemsPerSlot * workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
+	pool := &sluice.Pool[input.Item, response]{Workers: itemsPerSlot * workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
 	// Lines are queued and written together, every flushEvery lines (or
 	// flushBytes) or flushInterval: one write(2) for many results.
 	// An item counts as done only once its line is written.
@@ -106,7 +107,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		sum.Attempts += int64(res.attempts)
 		switch {
 		case r.Err == nil:
-			line := p.shape.success(r.Item, res.status, res.requestID, res.body, res.attempts, r.Elapsed)
+			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed})
 			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
 				return failed("results", err)
 			}
@@ -118,8 +119,8 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			stopCtx.Err() != nil && res.class == sluice.ClassCanceled:
 			sum.NotStarted++ // never sent, or cut off by the stop: the next run does it
 		default:
-			f := failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
-			if err := p.journal.QueueFailed(p.shape.failure(r.Item, f)); err != nil {
+			f := input.Failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
+			if err := p.journal.QueueFailed(p.shape.ErrorLine(r.Item, f)); err != nil {
 				return failed("errors", err)
 			}
 			if res.class == sluice.ClassQuotaExhausted && sum.Stopped == nil {
@@ -222,7 +223,7 @@ func (p *plan) total() int64 {
 }
 
 // send makes one item's call, retries included (the Transport does them).
-func (p *plan) send(ctx context.Context, it Item) (response, error) {
+func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 	var info sluice.RoundTripInfo
 	ctx = sluice.WithRoundTripInfo(ctx, &info)
 	if p.preset != nil && it.Raw != nil {

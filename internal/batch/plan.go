@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/input"
+	"github.com/sluicehq/sluice/internal/journal"
 )
 
 // plan is a run that has been checked and is ready to start.
@@ -23,12 +25,12 @@ type plan struct {
 	cfg     *Config
 	preset  *preset
 	input   io.ReadCloser
-	reader  *Reader
-	journal *Journal
-	seen    *IDIndex
+	reader  *input.Reader
+	journal *journal.Journal
+	seen    *journal.Index
 	header  http.Header
 	tr      *sluice.Transport
-	shape   shape
+	shape   input.Shape
 	counts  counts
 	stderr  *lockedWriter // bad-line reports and progress share it
 
@@ -57,7 +59,7 @@ func newPlan(cfg *Config) (*plan, error) {
 	}
 	format := cfg.Format
 	if format == "" {
-		format = FormatAuto
+		format = input.FormatAuto
 	}
 	header, err := p.headers()
 	if err != nil {
@@ -91,14 +93,14 @@ func newPlan(cfg *Config) (*plan, error) {
 		p.input.Close()
 		return nil, usage("reading %s: %v", p.inputName(), err)
 	}
-	p.reader, err = NewReader(buffered, InputOptions{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method})
+	p.reader, err = input.NewReader(buffered, input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method})
 	if err != nil {
 		p.input.Close()
 		return nil, usageErr(err)
 	}
-	p.shape = shapeFor(p.reader.Format())
+	p.shape = input.ShapeOf(p.reader.Format())
 	if cfg.DryRun {
-		p.seen = NewIDIndex()
+		p.seen = journal.NewIndex()
 		return p, nil
 	}
 	if p.preset != nil {
@@ -108,7 +110,7 @@ func newPlan(cfg *Config) (*plan, error) {
 		}
 	}
 	results := cfg.resultsPath()
-	p.journal, err = OpenJournal(JournalOptions{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, nil)
+	p.journal, err = journal.Open(journal.Options{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, input.ValidLineID)
 	if err != nil {
 		p.input.Close()
 		return nil, usageErr(err)
@@ -206,7 +208,7 @@ func (p *plan) transport() *sluice.Transport {
 }
 
 // reportBad prints a bad line to stderr.
-func (p *plan) reportBad(b BadLine) {
+func (p *plan) reportBad(b input.BadLine) {
 	fmt.Fprintf(p.stderr, "%s: %v\n", p.inputName(), b)
 }
 
@@ -218,21 +220,21 @@ func (p *plan) inputName() string {
 }
 
 // request builds the HTTP request for an item.
-func (p *plan) request(ctx context.Context, it Item) (*http.Request, error) {
+func (p *plan) request(ctx context.Context, it input.Item) (*http.Request, error) {
 	var body io.Reader
 	if it.Body != nil {
 		body = bytes.NewReader(it.Body)
 	}
-	target := it.URL
-	if it.parsedURL != nil {
+	target, parsed := it.URL, it.ParsedURL()
+	if parsed != nil {
 		target = "" // parsed already: set below rather than parsed again
 	}
 	req, err := http.NewRequestWithContext(ctx, it.Method, target, body)
 	if err != nil {
 		return nil, err
 	}
-	if it.parsedURL != nil {
-		req.URL, req.Host = it.parsedURL, it.parsedURL.Host
+	if parsed != nil {
+		req.URL, req.Host = parsed, parsed.Host
 	}
 	for k, vs := range p.header {
 		req.Header[k] = vs

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/batch"
+	"github.com/sluicehq/sluice/internal/input"
 	"github.com/sluicehq/sluice/internal/mock"
 )
 
@@ -167,7 +168,7 @@ func TestRunBadHTTPLines(t *testing.T) {
 	for _, id := range []string{"g1", "g2", "g3", "g4", "g5", "g6"} {
 		good = append(good, e2eGood{id, `{"id": "` + id + `", "url": "` + u + `/` + id + `"}`})
 	}
-	e2eBadInput(t, batch.Config{Format: batch.FormatHTTP}, srv, "id", good, []e2eBadCase{
+	e2eBadInput(t, batch.Config{Format: input.FormatHTTP}, srv, "id", good, []e2eBadCase{
 		{`{"id": "j", "url": "` + u + `/j"`, "invalid JSON"},
 		{`[1, 2]`, "not a JSON object but an array"},
 		{`{"id": "no-url"}`, "missing url"},
@@ -191,7 +192,7 @@ func TestRunBadOpenAILines(t *testing.T) {
 	for _, id := range []string{"o1", "o2", "o3"} {
 		good = append(good, e2eGood{id, e2eChat(id, 10)})
 	}
-	e2eBadInput(t, batch.Config{Format: batch.FormatOpenAI, BaseURL: srv.URL()}, srv, "custom_id", good, []e2eBadCase{
+	e2eBadInput(t, batch.Config{Format: input.FormatOpenAI, BaseURL: srv.URL()}, srv, "custom_id", good, []e2eBadCase{
 		{`{"method": "POST", "url": "/v1/chat/completions", "body": {}}`, "missing custom_id"},
 		{`{"custom_id": 7, "url": "/v1/chat/completions", "body": {}}`, "custom_id must be a string"},
 		{`{"custom_id": "get", "method": "GET", "url": "/v1/chat/completions", "body": {}}`, `method "GET": OpenAI batch requests must be POST`},
@@ -207,7 +208,7 @@ func TestRunBadAnthropicLines(t *testing.T) {
 	for _, id := range []string{"a1", "a2"} {
 		good = append(good, e2eGood{id, e2eMessage(id, 10)})
 	}
-	e2eBadInput(t, batch.Config{Format: batch.FormatAnthropic, BaseURL: srv.URL()}, srv, "custom_id", good, []e2eBadCase{
+	e2eBadInput(t, batch.Config{Format: input.FormatAnthropic, BaseURL: srv.URL()}, srv, "custom_id", good, []e2eBadCase{
 		{`{"params": {"model": "m"}}`, "missing custom_id"},
 		{`{"custom_id": "", "params": {}}`, "empty custom_id"},
 		{`{"custom_id": "p", "params": [1]}`, "params must be a JSON object"},
@@ -218,7 +219,7 @@ func TestRunBadAnthropicLines(t *testing.T) {
 func TestRunBadURLLines(t *testing.T) {
 	srv := e2eMock(t, mock.Config{Seed: 36})
 	u := srv.URL()
-	e2eBadInput(t, batch.Config{Format: batch.FormatURLs}, srv, "id", []e2eGood{{"1", u + "/one"}, {"3", u + "/three"}}, []e2eBadCase{
+	e2eBadInput(t, batch.Config{Format: input.FormatURLs}, srv, "id", []e2eGood{{"1", u + "/one"}, {"3", u + "/three"}}, []e2eBadCase{
 		{"/relative", `relative URL "/relative" needs --base-url`},
 		{"mailto:someone@example.com", `unsupported URL scheme "mailto"`},
 	})
@@ -275,7 +276,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"batch format without base", batch.Config{Input: anthropic}, "needs a base URL"},
 		{"bad base URL", batch.Config{Input: httpIn, BaseURL: "ftp://127.0.0.1"}, "base URL"},
 		{"template column missing", batch.Config{Input: csvIn, Template: "{{.prompt}}"}, `column "prompt"`},
-		{"template on json input", batch.Config{Input: httpIn, Template: "{}", Format: batch.FormatHTTP}, "--template"},
+		{"template on json input", batch.Config{Input: httpIn, Template: "{}", Format: input.FormatHTTP}, "--template"},
 		{"bad template", batch.Config{Input: csvIn, Template: "{{"}, "--template"},
 		{"bad csv method", batch.Config{Input: csvIn, Method: "BREW"}, "--method"},
 	}
@@ -317,8 +318,8 @@ func TestRunUnreadableInputWithFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cfg := range []batch.Config{
-		{Input: sub, Format: batch.FormatHTTP, BaseURL: srv.URL()},
-		{Input: "-", Stdin: iotest.ErrReader(errors.New("broken pipe")), Format: batch.FormatURLs, Out: filepath.Join(dir, "stdin.results.jsonl")},
+		{Input: sub, Format: input.FormatHTTP, BaseURL: srv.URL()},
+		{Input: "-", Stdin: iotest.ErrReader(errors.New("broken pipe")), Format: input.FormatURLs, Out: filepath.Join(dir, "stdin.results.jsonl")},
 	} {
 		o := e2eRun(t, cfg)
 		if o.code != 2 {

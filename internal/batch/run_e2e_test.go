@@ -25,6 +25,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/batch"
+	"github.com/sluicehq/sluice/internal/input"
 	"github.com/sluicehq/sluice/internal/mock"
 )
 
@@ -570,7 +571,7 @@ func TestRunCSVInputWithoutIDColumn(t *testing.T) {
 	srv := e2eMock(t, mock.Config{Seed: 7})
 	dir := t.TempDir()
 	in := e2eWrite(t, dir, "rows.csv", "url,who\n"+srv.URL()+"/x,\"a\nb\"\n"+srv.URL()+"/y,c\n")
-	o := e2eRun(t, batch.Config{Input: in, Format: batch.FormatCSV})
+	o := e2eRun(t, batch.Config{Input: in, Format: input.FormatCSV})
 	if o.err != nil || o.code != 0 {
 		t.Fatalf("Run: exit %d, %v\nstderr: %s", o.code, o.err, o.stderr)
 	}

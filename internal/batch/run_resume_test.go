@@ -22,6 +22,8 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/batch"
+	"github.com/sluicehq/sluice/internal/input"
+	"github.com/sluicehq/sluice/internal/journal"
 	"github.com/sluicehq/sluice/internal/mock"
 )
 
@@ -650,7 +652,7 @@ func TestRunRefusesAResultsFileInUse(t *testing.T) {
 	dir := t.TempDir()
 	in := e2eHTTPFile(t, dir, []string{"a", "b"})
 	results := filepath.Join(dir, "items.results.jsonl")
-	j, err := batch.OpenJournal(batch.JournalOptions{ResultsPath: results, ErrorsPath: filepath.Join(dir, "items.errors.jsonl")}, nil)
+	j, err := journal.Open(journal.Options{ResultsPath: results, ErrorsPath: filepath.Join(dir, "items.errors.jsonl")}, input.ValidLineID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/input"
+	"github.com/sluicehq/sluice/internal/journal"
 )
 
 // ErrUsage is matched by errors in how a run was asked for: bad flags, an
@@ -28,7 +30,7 @@ type Config struct {
 	Stdin io.Reader // read when Input is "-"
 	Out   string    // results file; "" means Input with .results.jsonl
 
-	Format   Format
+	Format   input.Format
 	BaseURL  string
 	Template string // csv body template
 	URL      string // csv URL template
@@ -79,6 +81,10 @@ type Summary struct {
 	Results                   string
 	Errors                    string
 }
+
+// ParseFormat is [input.ParseFormat], for the command line: it returns
+// the Format named by s for Config.Format.
+func ParseFormat(s string) (input.Format, error) { return input.ParseFormat(s) }
 
 // ExitCode maps a run's outcome to the documented exit codes.
 func ExitCode(s Summary, err error) int {
@@ -151,12 +157,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 // items yields the input's runnable items, reporting bad lines and
 // repeated ids, skipping those already done, until ctx ends.
-func (p *plan) items(ctx context.Context) iter.Seq[Item] {
-	return func(yield func(Item) bool) {
+func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
+	return func(yield func(input.Item) bool) {
 		for ctx.Err() == nil {
 			it, err := p.reader.Next()
 			if err != nil {
-				if bad := (*BadLine)(nil); errors.As(err, &bad) {
+				if bad := (*input.BadLine)(nil); errors.As(err, &bad) {
 					p.counts.bad.Add(1)
 					p.reportBad(*bad)
 					continue
@@ -168,11 +174,11 @@ func (p *plan) items(ctx context.Context) iter.Seq[Item] {
 				return
 			}
 			switch sight, first := p.seen.See(it.ID, it.Line); sight {
-			case SightRepeated:
+			case journal.SightRepeated:
 				p.counts.bad.Add(1)
-				p.reportBad(BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first)})
+				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first)})
 				continue
-			case SightResumed:
+			case journal.SightResumed:
 				p.counts.resumed.Add(1)
 				continue
 			}

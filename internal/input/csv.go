@@ -1,0 +1,338 @@
+package input
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/template"
+	"text/template/parse"
+)
+
+// The csv format: a header row naming the columns, then one request per
+// record. The URL comes from Options.URL, a template, or else from the
+// "url" column; the body from Options.Template; the id from the "id"
+// column, or else the line the record starts on. Column names are the
+// header's fields without surrounding space, matched exactly ("ID" is not
+// "id"). Quoted fields may hold commas, quotes ("") and line breaks.
+// Before the header, blank and comment lines are skipped; after it, blank
+// lines are, and every other record must have as many fields as the
+// header.
+
+// FormatCSV is a header row, then one request per record.
+const FormatCSV Format = "csv"
+
+var csvFormat = format{
+	name: FormatCSV,
+	// A line with a comma that no other format claimed. (Without one, a
+	// csv header is taken when --template, --url or --method is given.)
+	detect:  func(l *firstLine) bool { return bytes.IndexByte(l.text, ',') >= 0 },
+	records: func(r *Reader) (recordReader, error) { return newCSVInput(r, r.csvTemplates) },
+	shape:   httpShape{},
+}
+
+// csvTemplates are the csv options, parsed.
+type csvTemplates struct {
+	body   *template.Template // nil: no body
+	url    *template.Template // nil: the "url" column
+	method string             // "" for the default
+}
+
+// csvFuncs are the functions templates may call besides text/template's.
+var csvFuncs = template.FuncMap{
+	// json quotes a value as a JSON string, for bodies such as
+	// {"messages": [{"role": "user", "content": {{json .prompt}}}]}.
+	"json": func(v any) (string, error) {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return "", err
+		}
+		return strings.TrimSuffix(b.String(), "\n"), nil
+	},
+}
+
+// parseCSVTemplates checks and parses the csv options of opts.
+func parseCSVTemplates(opts Options) (csvTemplates, error) {
+	var t csvTemplates
+	if opts.Method != "" {
+		m, reason := checkMethod(opts.Method)
+		if reason != "" {
+			return t, fmt.Errorf("input: --method: %s", reason)
+		}
+		t.method = m
+	}
+	var err error
+	if opts.Template != "" {
+		if t.body, err = template.New("body").Option("missingkey=error").Funcs(csvFuncs).Parse(opts.Template); err != nil {
+			return t, fmt.Errorf("input: --template: %s", strings.TrimPrefix(err.Error(), "template: "))
+		}
+	}
+	if opts.URL != "" {
+		if t.url, err = template.New("url").Option("missingkey=error").Funcs(csvFuncs).Parse(opts.URL); err != nil {
+			return t, fmt.Errorf("input: --url: %s", strings.TrimPrefix(err.Error(), "template: "))
+		}
+	}
+	return t, nil
+}
+
+// csvInput reads the records of a csv input after its header.
+type csvInput struct {
+	r       *Reader
+	columns []string // the header's names, trimmed
+	idCol   int      // index of the "id" column, -1 without one
+	urlCol  int      // index of the "url" column, -1 without one
+	csvTemplates
+
+	// One bufio.Reader serves every record: csv.NewReader uses a
+	// *bufio.Reader it is given rather than allocating 4 KiB a record.
+	rec    bytes.Reader
+	recBuf *bufio.Reader
+	out    bytes.Buffer // template output
+}
+
+// newCSVInput reads the header of r's input and checks that t can build
+// requests from its columns.
+func newCSVInput(r *Reader, t csvTemplates) (*csvInput, error) {
+	c := &csvInput{r: r, idCol: -1, urlCol: -1, csvTemplates: t}
+	c.recBuf = bufio.NewReader(&c.rec)
+	for {
+		rec, start, over, err := r.lines.nextRecord()
+		switch {
+		case err == io.EOF:
+			return nil, errors.New("input: the csv input has no header row")
+		case err != nil:
+			return nil, fmt.Errorf("input: reading the csv header: %w", err)
+		case over:
+			return nil, fmt.Errorf("input: the csv header (line %d) is over the %s cap", start, r.maxStr)
+		}
+		if t := bytes.TrimSpace(rec); len(t) == 0 || t[0] == '#' {
+			continue
+		}
+		if reason := checkUTF8(rec); reason != "" {
+			return nil, fmt.Errorf("input: the csv header (line %d): %s", start, reason)
+		}
+		fields, reason := c.fields(rec, start)
+		if reason != "" {
+			return nil, fmt.Errorf("input: the csv header (line %d): %s", start, reason)
+		}
+		if err := c.setColumns(fields); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// setColumns takes the header's fields as the column names and checks
+// that the options can build a request from them.
+func (c *csvInput) setColumns(fields []string) error {
+	have := make(map[string]bool, len(fields))
+	for i, f := range fields {
+		name := strings.TrimSpace(f)
+		if name != "" && have[name] {
+			return fmt.Errorf("input: the csv header names column %s twice", quoteInput(name))
+		}
+		have[name] = true
+		c.columns = append(c.columns, name)
+		switch name {
+		case "id":
+			c.idCol = i
+		case "url":
+			c.urlCol = i
+		}
+	}
+	if c.url == nil && c.urlCol < 0 {
+		return fmt.Errorf(`input: csv input needs --url or a "url" column (columns: %s)`, strings.Join(c.columns, ", "))
+	}
+	for _, t := range []struct {
+		flag string
+		tmpl *template.Template
+	}{{"--template", c.body}, {"--url", c.url}} {
+		if t.tmpl == nil {
+			continue
+		}
+		if col, ok := missingColumn(t.tmpl, have); !ok {
+			return fmt.Errorf("input: %s uses column %s, which the csv header lacks (columns: %s)",
+				t.flag, quoteInput(col), strings.Join(c.columns, ", "))
+		}
+	}
+	if c.method == "" {
+		c.method = "GET"
+		if c.body != nil {
+			c.method = "POST"
+		}
+	}
+	return nil
+}
+
+// next returns the next record's item, or why it cannot be run.
+func (c *csvInput) next() (Item, *BadLine, error) {
+	for {
+		rec, start, over, err := c.r.lines.nextRecord()
+		switch {
+		case err != nil:
+			return Item{}, nil, err
+		case over:
+			return Item{}, c.r.overCap(start, "record"), nil
+		case len(bytes.TrimSpace(rec)) == 0:
+			continue
+		}
+		if reason := checkUTF8(rec); reason != "" {
+			return Item{}, &BadLine{Line: start, Reason: reason}, nil
+		}
+		fields, reason := c.fields(rec, start)
+		if reason == "" && len(fields) != len(c.columns) {
+			reason = fmt.Sprintf("record has %d fields, the header %d", len(fields), len(c.columns))
+		}
+		if reason != "" {
+			return Item{}, &BadLine{Line: start, Reason: reason}, nil
+		}
+		it, reason := c.item(fields, start)
+		if reason != "" {
+			return Item{}, &BadLine{Line: start, Reason: reason}, nil
+		}
+		return it, nil, nil
+	}
+}
+
+// fields parses one record, starting on line start, with encoding/csv.
+func (c *csvInput) fields(rec []byte, start int) ([]string, string) {
+	c.rec.Reset(rec)
+	c.recBuf.Reset(&c.rec)
+	cr := csv.NewReader(c.recBuf)
+	cr.FieldsPerRecord = -1
+	fields, err := cr.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Sprintf("invalid CSV: %v (line %d, column %d)", pe.Err, start+pe.Line-1, pe.Column)
+		}
+		return nil, "invalid CSV: " + err.Error() // cannot happen: the record is not blank
+	}
+	return fields, ""
+}
+
+// item builds the request of a record whose fields match the header.
+func (c *csvInput) item(fields []string, start int) (Item, string) {
+	it := Item{Line: start, Method: c.method, ID: strconv.Itoa(start)}
+	if c.idCol >= 0 {
+		if it.ID = fields[c.idCol]; it.ID == "" {
+			return Item{}, `empty "id" column`
+		}
+	}
+	var row map[string]string
+	if c.body != nil || c.url != nil {
+		row = make(map[string]string, len(fields))
+		for i, name := range c.columns {
+			if name != "" {
+				row[name] = fields[i]
+			}
+		}
+	}
+	var u string
+	if c.url != nil {
+		if err := c.execute(c.url, row); err != nil {
+			return Item{}, "--url: " + err.Error()
+		}
+		if u = strings.TrimSpace(c.out.String()); u == "" {
+			return Item{}, "--url made an empty URL"
+		}
+	} else if u = strings.TrimSpace(fields[c.urlCol]); u == "" {
+		return Item{}, `empty "url" column`
+	}
+	var reason string
+	if it.URL, it.parsedURL, reason = resolveURL(u, c.r.base); reason != "" {
+		return Item{}, reason
+	}
+	if c.body != nil {
+		if err := c.execute(c.body, row); err != nil {
+			return Item{}, "--template: " + err.Error()
+		}
+		it.Body = bytes.Clone(c.out.Bytes())
+		if it.Body == nil {
+			it.Body = []byte{}
+		}
+	}
+	return it, ""
+}
+
+// execute runs t on row into c.out. Its error names the template, the
+// place and, through text/template's message, the column.
+func (c *csvInput) execute(t *template.Template, row map[string]string) error {
+	c.out.Reset()
+	if err := t.Execute(&c.out, row); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "template: "))
+	}
+	return nil
+}
+
+// missingColumn returns a column that t refers to as .name (where dot is
+// the record) or $.name and that have lacks. Inside range and with, dot is
+// something else and .name is not checked; nor are templates that t
+// defines. Whatever escapes this check fails at execution instead, as a
+// bad line, since the templates run with missingkey=error.
+func missingColumn(t *template.Template, have map[string]bool) (string, bool) {
+	var missing []string
+	var walk func(n parse.Node, dot bool)
+	walkList := func(l *parse.ListNode, dot bool) {
+		if l != nil {
+			for _, n := range l.Nodes {
+				walk(n, dot)
+			}
+		}
+	}
+	walkPipe := func(p *parse.PipeNode, dot bool) {
+		if p != nil {
+			for _, cmd := range p.Cmds {
+				for _, arg := range cmd.Args {
+					walk(arg, dot)
+				}
+			}
+		}
+	}
+	walk = func(n parse.Node, dot bool) {
+		switch n := n.(type) {
+		case *parse.ActionNode:
+			walkPipe(n.Pipe, dot)
+		case *parse.PipeNode:
+			walkPipe(n, dot)
+		case *parse.ChainNode:
+			walk(n.Node, dot)
+		case *parse.FieldNode:
+			if dot && !have[n.Ident[0]] {
+				missing = append(missing, n.Ident[0])
+			}
+		case *parse.VariableNode:
+			if n.Ident[0] == "$" && len(n.Ident) > 1 && !have[n.Ident[1]] {
+				missing = append(missing, n.Ident[1])
+			}
+		case *parse.IfNode:
+			walkPipe(n.Pipe, dot)
+			walkList(n.List, dot)
+			walkList(n.ElseList, dot)
+		case *parse.RangeNode:
+			walkPipe(n.Pipe, dot)
+			walkList(n.List, false)
+			walkList(n.ElseList, dot)
+		case *parse.WithNode:
+			walkPipe(n.Pipe, dot)
+			walkList(n.List, false)
+			walkList(n.ElseList, dot)
+		case *parse.TemplateNode:
+			walkPipe(n.Pipe, dot)
+		}
+	}
+	if t.Tree != nil {
+		walkList(t.Tree.Root, true)
+	}
+	if len(missing) == 0 {
+		return "", true
+	}
+	return missing[0], false
+}

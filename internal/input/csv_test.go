@@ -1,0 +1,209 @@
+package input
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCSVURLColumn(t *testing.T) {
+	input := "url,name\n" +
+		"https://a.example/1,one\n" +
+		"\n" +
+		"/v1/two,two\n" +
+		",three\n" +
+		"https://a.example/4\n" +
+		"https://a.example/5,five,extra\n" +
+		"ftp://a.example/6,six\n" +
+		" https://a.example/7 ,seven\n"
+	got := readAll(t, input, Options{Format: FormatCSV, BaseURL: "https://b.example"})
+	checkResults(t, got, []any{
+		Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/1"},
+		Item{ID: "4", Line: 4, Method: "GET", URL: "https://b.example/v1/two"},
+		BadLine{Line: 5, Reason: `empty "url" column`},
+		BadLine{Line: 6, Reason: "record has 1 fields, the header 2"},
+		BadLine{Line: 7, Reason: "record has 3 fields, the header 2"},
+		BadLine{Line: 8, Reason: `unsupported URL scheme "ftp"`},
+		Item{ID: "9", Line: 9, Method: "GET", URL: "https://a.example/7"},
+	})
+}
+
+func TestCSVTemplates(t *testing.T) {
+	input := "# prompts\n\n" +
+		" id , model,prompt\n" +
+		"a1,m,\"Say \"\"hi\"\", then\nstop.\"\n" +
+		"a2,m,plain\r\n" +
+		"a3,m/x,\"<&>\"\n"
+	opts := Options{
+		Format:   FormatCSV,
+		BaseURL:  "https://api.example",
+		URL:      "/v1/models/{{urlquery .model}}/run?id={{.id}}",
+		Template: `{"model":{{json .model}},"prompt":{{json .prompt}}}`,
+	}
+	checkResults(t, readAll(t, input, opts), []any{
+		Item{ID: "a1", Line: 4, Method: "POST", URL: "https://api.example/v1/models/m/run?id=a1",
+			Body: []byte(`{"model":"m","prompt":"Say \"hi\", then\nstop."}`)},
+		Item{ID: "a2", Line: 6, Method: "POST", URL: "https://api.example/v1/models/m/run?id=a2",
+			Body: []byte(`{"model":"m","prompt":"plain"}`)},
+		Item{ID: "a3", Line: 7, Method: "POST", URL: "https://api.example/v1/models/m%2Fx/run?id=a3",
+			Body: []byte(`{"model":"m/x","prompt":"<&>"}`)},
+	})
+}
+
+func TestCSVMethod(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want Item
+	}{
+		{"GET without a body", Options{}, Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/"}},
+		{"POST with a body", Options{Template: "{{.x}}"}, Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte("b")}},
+		{"empty body", Options{Template: "{{if false}}x{{end}}"}, Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte{}}},
+		{"given method", Options{Template: "{{.x}}", Method: "put"}, Item{ID: "2", Line: 2, Method: "PUT", URL: "https://a.example/", Body: []byte("b")}},
+		{"HEAD", Options{Method: "HEAD"}, Item{ID: "2", Line: 2, Method: "HEAD", URL: "https://a.example/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Format = FormatCSV
+			checkResults(t, readAll(t, "url,x\nhttps://a.example/,b\n", opts), []any{tc.want})
+		})
+	}
+}
+
+// Quoted fields with line breaks: each record's line is the one it starts
+// on, and the records after it keep their numbers.
+func TestCSVMultiLineRecords(t *testing.T) {
+	input := "id,url,text\n" + // 1
+		"a,https://a.example/,\"one\n" + // 2
+		"two\r\n" + // 3
+		"three\"\n" + // 4
+		"b,https://a.example/,\"\"\n" + // 5
+		"c,https://a.example/,\"x\"\"\n" + // 6: "" is a quote; the field goes on
+		"\"\"\"\n" + // 7: then a quote and the closing one
+		"\n" + // 8
+		"d,https://a.example/,\"\n" + // 9
+		"\n" + // 10: a blank line inside a field
+		"\"\n" + // 11
+		"e,https://a.example/,ok\n" // 12
+	opts := Options{Format: FormatCSV, Template: "{{.text}}"}
+	post := func(id string, line int, body string) Item {
+		return Item{ID: id, Line: line, Method: "POST", URL: "https://a.example/", Body: []byte(body)}
+	}
+	checkResults(t, readAll(t, input, opts), []any{
+		post("a", 2, "one\ntwo\nthree"),
+		post("b", 5, ""),
+		post("c", 6, "x\"\n\""),
+		post("d", 9, "\n\n"),
+		post("e", 12, "ok"),
+	})
+}
+
+func TestCSVBadRecords(t *testing.T) {
+	input := "id,url,text\n" + // 1
+		"a,https://a.example/,x\"y\n" + // 2: bare quote
+		"b,https://a.example/,\"x\"y\n" + // 3: text after the closing quote
+		"c,https://a.example/,\"spans\n" + // 4
+		"two\"lines\"\n" + // 5: the error is on the record's second line
+		"d,https://a.example/,ok\n" + // 6
+		",https://a.example/,no id\n" + // 7
+		"f,https://a.example/,\xff\n" + // 8
+		"g,https://a.example/,\"never closed\n" + // 9
+		"h,https://a.example/,swallowed\n" // 10
+	opts := Options{Format: FormatCSV, Template: "{{.text}}"}
+	checkResults(t, readAll(t, input, opts), []any{
+		BadLine{Line: 2, Reason: `invalid CSV: bare " in non-quoted-field (line 2, column 23)`},
+		BadLine{Line: 3, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 3, column 24)`},
+		BadLine{Line: 4, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 5, column 4)`},
+		Item{ID: "d", Line: 6, Method: "POST", URL: "https://a.example/", Body: []byte("ok")},
+		BadLine{Line: 7, Reason: `empty "id" column`},
+		BadLine{Line: 8, Reason: "invalid UTF-8 at byte 22"},
+		BadLine{Line: 9, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 10, column 32)`},
+	})
+}
+
+func TestCSVRecordOverTheCap(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	input := "url,text\n" + // 1
+		"https://a.example/," + long + "\n" + // 2
+		"https://a.example/,\"" + long[:40] + "\n" + long[:40] + "\"\n" + // 3-4: over in total
+		"https://a.example/,\"" + strings.Repeat("y", 5*inputBufSize) + "\n,\n\"\n" + // 5-7: skipped, quotes followed
+		"https://a.example/,short\n" // 8
+	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
+	checkResults(t, readAll(t, input, opts), []any{
+		BadLine{Line: 2, Reason: "record over the 90 bytes cap"},
+		BadLine{Line: 3, Reason: "record over the 90 bytes cap"},
+		BadLine{Line: 5, Reason: "record over the 90 bytes cap"},
+		Item{ID: "8", Line: 8, Method: "POST", URL: "https://a.example/", Body: []byte("short")},
+	})
+}
+
+func TestCSVTemplateExecutionError(t *testing.T) {
+	input := "url,code\nhttps://a.example/,abcd\nhttps://a.example/,ab\n"
+	opts := Options{Format: FormatCSV, Template: `{{slice .code 3}}`}
+	checkResults(t, readAll(t, input, opts), []any{
+		Item{ID: "2", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte("d")},
+		BadLine{Line: 3, Reason: `--template: body:1:2: executing "body" at <slice .code 3>: error calling slice: index out of range: 3`},
+	})
+}
+
+func TestCSVEmptyURLFromTemplate(t *testing.T) {
+	input := "u,x\nhttps://a.example/,1\n ,2\n"
+	checkResults(t, readAll(t, input, Options{Format: FormatCSV, URL: "{{.u}}"}), []any{
+		Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/"},
+		BadLine{Line: 3, Reason: "--url made an empty URL"},
+	})
+}
+
+func TestCSVHeaderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, input string
+		opts        Options
+		want        string
+	}{
+		{"no header", "", Options{}, "input: the csv input has no header row"},
+		{"only comments", "# x\n\n", Options{}, "input: the csv input has no header row"},
+		{"no url", "id,text\n1,a\n", Options{Template: "{{.text}}"}, `input: csv input needs --url or a "url" column (columns: id, text)`},
+		{"template column", "url,text\n", Options{Template: `{"p":{{json .prompt}}}`}, `input: --template uses column "prompt", which the csv header lacks (columns: url, text)`},
+		{"template column in if", "url,text\n", Options{Template: `{{if .text}}{{.other}}{{end}}`}, `--template uses column "other"`},
+		{"template root column in range", "url,text\n", Options{Template: `{{range .text}}{{$.nope}}{{end}}`}, `--template uses column "nope"`},
+		{"url column", "id,text\n", Options{URL: `https://a.example/{{.path}}`}, `input: --url uses column "path"`},
+		{"repeated column", "url,a, a\n", Options{}, `input: the csv header names column "a" twice`},
+		{"bad header", "url,\"a\n", Options{}, `input: the csv header (line 1): invalid CSV: extraneous or missing " in quoted-field`},
+		{"header over the cap", strings.Repeat("a,", 40) + "\n", Options{MaxLine: 50}, "input: the csv header (line 1) is over the 50 bytes cap"},
+		{"header not UTF-8", "url,\xff\n", Options{}, "input: the csv header (line 1): invalid UTF-8 at byte 5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Format = FormatCSV
+			_, err := NewReader(strings.NewReader(tc.input), opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("NewReader error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// In auto mode csv options make a line that fits no format a csv header:
+// a header of one column has no comma to be recognised by.
+func TestCSVOptionsDetectOneColumn(t *testing.T) {
+	r, err := NewReader(strings.NewReader("url\nhttps://a.example/\n"), Options{Method: "DELETE"})
+	if err != nil {
+		t.Fatalf("NewReader: %v", err)
+	}
+	if r.Format() != FormatCSV {
+		t.Errorf("Format() = %q, want csv", r.Format())
+	}
+	checkResults(t, drain(t, r), []any{Item{ID: "2", Line: 2, Method: "DELETE", URL: "https://a.example/"}})
+}
+
+// The header may start with a byte order mark, which is not part of the
+// first column's name.
+func TestCSVByteOrderMark(t *testing.T) {
+	got := readAll(t, "\uFEFFid,url\nx,https://a.example/\n", Options{})
+	checkResults(t, got, []any{Item{ID: "x", Line: 2, Method: "GET", URL: "https://a.example/"}})
+}
+
+// After the header a record may start with '#': it is data, not a comment.
+func TestCSVHashIsDataAfterTheHeader(t *testing.T) {
+	got := readAll(t, "id,url\n#1,https://a.example/\n", Options{Format: FormatCSV})
+	checkResults(t, got, []any{Item{ID: "#1", Line: 2, Method: "GET", URL: "https://a.example/"}})
+}

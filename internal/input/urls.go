@@ -1,0 +1,43 @@
+package input
+
+import (
+	"bytes"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// FormatURLs is one URL per line, each a GET.
+const FormatURLs Format = "urls"
+
+// The urls format: one URL a line, each fetched with GET; the id is the
+// line number. Space around the URL is ignored; a URL is absolute or a
+// path starting with "/" appended to the base URL.
+
+var urlsFormat = format{
+	name:   FormatURLs,
+	detect: detectURL,
+	parse:  (*Reader).parseURLLine,
+	shape:  httpShape{},
+}
+
+// detectURL claims an absolute http or https URL, or, when a base URL is
+// given, a path starting with "/".
+func detectURL(l *firstLine) bool {
+	s := string(l.text)
+	if strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && l.hasBase {
+		return true
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// parseURLLine turns a urls line, number n, into an item, or returns why
+// it cannot be run.
+func (r *Reader) parseURLLine(line []byte, n int) (Item, string) {
+	u, parsed, reason := resolveURL(string(bytes.TrimSpace(line)), r.base)
+	if reason != "" {
+		return Item{}, reason
+	}
+	return Item{ID: strconv.Itoa(n), Method: "GET", URL: u, parsedURL: parsed}, ""
+}

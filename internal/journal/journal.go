@@ -1,0 +1,252 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors a Journal returns wrapped, with the file's name, for callers to
+// test with errors.Is.
+var (
+	// ErrAlreadySucceeded: QueueSucceeded was given an id already in Done:
+	// in the results file, or queued before. The line was not queued.
+	ErrAlreadySucceeded = errors.New("already succeeded")
+	// ErrClosed: the journal was closed.
+	ErrClosed = errors.New("journal closed")
+	// ErrInUse: another process (or another Journal in this one) has
+	// the file open; two runs appending to one results file would
+	// duplicate results.
+	ErrInUse = errors.New("in use by another run")
+)
+
+// Options configures [Open]. Both paths are required; the
+// other fields' zero values are the defaults.
+type Options struct {
+	ResultsPath string // one JSON line per succeeded item; kept across runs
+	ErrorsPath  string // one JSON line per failed item; rewritten by every run
+
+	// Restart empties the results file instead of resuming from it.
+	Restart bool
+
+	// SyncEvery bounds how long an appended line may wait for fsync: the
+	// files are synced at most this long after the first append since the
+	// last sync. Zero or less means 200ms.
+	SyncEvery time.Duration
+	// SyncBatch syncs as soon as this many lines are pending, whatever
+	// SyncEvery says. Zero or less means 1024.
+	SyncBatch int
+
+	// MaxLine is the longest results line, '\n' included, that
+	// QueueSucceeded accepts and that Open reads back; it bounds the memory of
+	// resuming. Zero or less means 64 MiB.
+	MaxLine int
+}
+
+const (
+	defaultSyncEvery = 200 * time.Millisecond
+	defaultSyncBatch = 1024
+	defaultMaxLine   = 64 << 20
+)
+
+// Journal appends the results and the errors of one run of `sluice run`.
+// Open one with [Open], hand it each finished item's line with
+// QueueSucceeded or QueueFailed, write the queued lines with Flush, count
+// an item as done only once the Flush that wrote it returned (the package
+// comment says why that loses and duplicates nothing), and Close it at the
+// end. A Journal is safe for concurrent use; the zero value is not usable.
+//
+// Fsyncs run on a goroutine the Journal owns (Close waits for it), so a
+// Flush never waits for the disk. Queueing a line costs a copy and a probe
+// of the index; a Flush costs one write(2) per file for all the queued
+// lines: about 1 µs a 200-byte line, flushed in groups of 256, on a small
+// cloud VM, where larger lines go at the disk's pace
+// (BenchmarkJournalSucceeded).
+type Journal struct {
+	resultsFile, errorsFile *os.File
+	resultsPath, errorsPath string
+	id                      func([]byte) (string, bool) // reads a results line's id back
+	done                    *Index
+	resumed                 int
+	maxLine                 int
+	syncBatch               int
+
+	mu             sync.Mutex
+	resultsSize    int64 // where the results file ends after our last good write
+	errorsSize     int64
+	pendingResults int // appends not yet synced
+	pendingErrors  int
+	err            error // first failed write or sync; appends refuse after it
+	closed         bool
+
+	queuedResults, queuedErrors         []byte // lines + '\n' waiting for Flush
+	queuedResultLines, queuedErrorLines int
+
+	syncMu      sync.Mutex // one fsync pass at a time; guards filesClosed
+	filesClosed bool
+	syncs       atomic.Int64 // fsync passes that synced something, for tests
+
+	firstPending chan struct{} // an append made pending go from 0 to 1
+	batchFull    chan struct{} // pending reached syncBatch
+	quit         chan struct{}
+	loopDone     chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the results and errors files for appending, creating
+// them if needed.
+//
+// Unless opts.Restart, it first reads the results file, streaming, and puts
+// the id of every line into Done. A last line that is torn (has no '\n', or
+// is not valid JSON) is cut off by truncating the file to the end of the
+// line before it. Any other line that is not valid JSON, has no id, or is
+// longer than opts.MaxLine is an error naming the file and the line: such a
+// file was not written by this Journal, and guessing could lose or
+// duplicate results. Blank lines are kept and ignored.
+//
+// The errors file is always emptied: it describes the latest run. Failed
+// items are not in Done, so each run tries them again, and those that fail
+// again are written again.
+//
+// id extracts an item's id from a results line, ok false when it has none;
+// it is called only with valid JSON, must not keep line, and must agree
+// with the ids the caller passes to QueueSucceeded (the runner passes
+// input.ValidLineID). It is required.
+//
+// Resuming costs about two scans of the results file (validation at about
+// 200 MB/s, then the id), and memory for the longest line while it is read.
+func Open(opts Options, id func(line []byte) (string, bool)) (*Journal, error) {
+	if opts.ResultsPath == "" || opts.ErrorsPath == "" {
+		return nil, errors.New("journal: a journal needs a results path and an errors path")
+	}
+	if id == nil {
+		return nil, errors.New("journal: a journal needs an id function")
+	}
+	j := &Journal{
+		resultsPath:  opts.ResultsPath,
+		errorsPath:   opts.ErrorsPath,
+		id:           id,
+		done:         NewIndex(),
+		maxLine:      opts.MaxLine,
+		syncBatch:    opts.SyncBatch,
+		firstPending: make(chan struct{}, 1),
+		batchFull:    make(chan struct{}, 1),
+		quit:         make(chan struct{}),
+		loopDone:     make(chan struct{}),
+	}
+	if j.maxLine <= 0 {
+		j.maxLine = defaultMaxLine
+	}
+	if j.syncBatch <= 0 {
+		j.syncBatch = defaultSyncBatch
+	}
+	every := opts.SyncEvery
+	if every <= 0 {
+		every = defaultSyncEvery
+	}
+	if err := j.open(opts.Restart); err != nil {
+		if j.resultsFile != nil {
+			j.resultsFile.Close()
+		}
+		if j.errorsFile != nil {
+			j.errorsFile.Close()
+		}
+		return nil, err
+	}
+	go j.syncLoop(every)
+	return j, nil
+}
+
+func (j *Journal) open(restart bool) error {
+	var err error
+	// Not O_TRUNC, even to restart: the lock must be ours before anything
+	// is cut.
+	if j.resultsFile, err = os.OpenFile(j.resultsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o666); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := lockFile(j.resultsFile); err != nil {
+		return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
+	}
+	if j.errorsFile, err = os.OpenFile(j.errorsPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	ri, err := j.resultsFile.Stat()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	ei, err := j.errorsFile.Stat()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if os.SameFile(ri, ei) {
+		return fmt.Errorf("journal: %s and %s are the same file", j.resultsPath, j.errorsPath)
+	}
+	if err := lockFile(j.errorsFile); err != nil {
+		return fmt.Errorf("journal: %s: %w", j.errorsPath, err)
+	}
+	if restart {
+		if err := j.resultsFile.Truncate(0); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	} else if err := j.loadResults(ri.Size()); err != nil {
+		return err
+	}
+	if err := j.errorsFile.Truncate(0); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// Done returns the ids of the items that succeeded: those in the results
+// file when the journal was opened, plus those appended since. The index is
+// live and safe for concurrent use; the runner skips the items it holds,
+// and only reads it (an id added by hand would make QueueSucceeded refuse
+// it).
+func (j *Journal) Done() *Index { return j.done }
+
+// Resumed returns how many succeeded items the earlier runs left in the
+// results file (distinct ids; 0 with Restart).
+func (j *Journal) Resumed() int { return j.resumed }
+
+// Close syncs and closes both files, releasing their locks, and stops the
+// sync goroutine. It returns the first error the journal met, if any.
+// Later calls return the same error; appends after Close fail with
+// ErrClosed.
+func (j *Journal) Close() error {
+	j.closeOnce.Do(func() {
+		j.mu.Lock()
+		if j.err == nil {
+			j.flushLocked() // lines queued and not yet written; an error stays in j.err
+		}
+		j.closed = true
+		j.mu.Unlock()
+		close(j.quit)
+		<-j.loopDone
+
+		serr := j.syncPending(true)
+		j.syncMu.Lock()
+		defer j.syncMu.Unlock()
+		j.filesClosed = true
+		rerr, eerr := j.resultsFile.Close(), j.errorsFile.Close()
+		j.mu.Lock()
+		first := j.err
+		j.mu.Unlock()
+		if first != nil {
+			serr = nil // the same failure, or one that follows from it
+		}
+		j.closeErr = errors.Join(first, serr, wrapErr(j.resultsPath, rerr), wrapErr(j.errorsPath, eerr))
+	})
+	return j.closeErr
+}
+
+func wrapErr(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("journal: %s: %w", path, err)
+}
