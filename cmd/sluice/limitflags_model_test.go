@@ -27,7 +27,7 @@ func TestLimitFlagsPerModel(t *testing.T) {
 		// Each flag given per model; the last value for a model wins; a
 		// model given one flag keeps the plain values of the others.
 		{args: append(base, "-c", "haiku=32", "--rate", "haiku=1/s", "--rate", "haiku=2000/m", "--output-tokens", "gpt-4o=8000/m", "--input-tokens", "haiku=10/s", "--window", "haiku=100/10s"), want: map[string]sluice.Limits{
-			"haiku": {Concurrency: 32, Rate: perMinute(2000), Window: sluice.Rate{N: 100, Per: 10 * time.Second}, Tokens: perMinute(40000), InputTokens: sluice.Rate{N: 10, Per: time.Second}, MaxPause: sluice.DefaultMaxPause},
+			"haiku":  {Concurrency: 32, Rate: perMinute(2000), Window: sluice.Rate{N: 100, Per: 10 * time.Second}, Tokens: perMinute(40000), InputTokens: sluice.Rate{N: 10, Per: time.Second}, MaxPause: sluice.DefaultMaxPause},
 			"gpt-4o": {Concurrency: 4, Rate: perMinute(50), Tokens: perMinute(40000), OutputTokens: perMinute(8000), MaxPause: sluice.DefaultMaxPause},
 		}},
 		{args: append(base, "--rate", "haiku=20"), wantErr: `--rate "haiku=20": want COUNT/PERIOD such as 50/s`},
