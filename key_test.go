@@ -239,3 +239,15 @@ func TestTransportOneModelsPauseLeavesTheOtherAlone(t *testing.T) {
 		<-done
 	})
 }
+
+func BenchmarkKeyByModel(b *testing.B) {
+	body := `{"max_tokens":1024,"messages":[{"role":"user","content":"` + strings.Repeat("Summarise the following paragraph. ", 30) + `"}],"model":"claude-haiku-4-5"}`
+	req, _ := http.NewRequest("POST", "https://api.anthropic.com/v1/messages", strings.NewReader(body))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if KeyByModel(req) != "api.anthropic.com/claude-haiku-4-5" {
+			b.Fatal("wrong key")
+		}
+	}
+}
