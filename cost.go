@@ -39,7 +39,7 @@ var ErrUnknownCost = errors.New("sluice: cannot estimate the request's tokens fo
 // gate keeps a token budget, an estimate from the body (EstimateCost). A
 // request without a body costs no tokens.
 //
-// Under a token limit of the Transport's own Limits a body that cannot be
+// Under a token limit of the gate's own Limits (Limits, or LimitsFor) a body that cannot be
 // estimated is an error, since charging it nothing would make the limit a
 // silent no-op. The budgets learned from an API's headers
 // (anthropic-ratelimit-input-tokens-limit, x-ratelimit-limit-tokens) are
@@ -49,15 +49,15 @@ var ErrUnknownCost = errors.New("sluice: cannot estimate the request's tokens fo
 // token budget at all pays for reading the body.
 //
 // On error req's body is closed, as RoundTrip must.
-func (t *Transport) cost(req *http.Request, gate *Gate, body *requestBody) (Cost, error) {
+func (t *Transport) cost(req *http.Request, kept *keptGate, body *requestBody) (Cost, error) {
 	if t.Cost != nil {
 		return t.Cost(req), nil
 	}
 	if c, ok := CostFrom(req.Context()); ok {
 		return c, nil
 	}
-	required := !t.Limits.Tokens.IsZero() || !t.Limits.InputTokens.IsZero() || !t.Limits.OutputTokens.IsZero()
-	if !required && !gate.learnedTokens() {
+	required := kept.tokenLimited
+	if !required && !kept.gate.learnedTokens() {
 		return Cost{}, nil
 	}
 	if body.kept == nil && body.stream == nil {

@@ -26,6 +26,9 @@ type keptGate struct {
 	gate  *Gate
 	users atomic.Int32 // round trips using the gate now
 	used  atomic.Int64 // when last used, as t.now()
+	// tokenLimited: its Limits keep a token budget, which every request
+	// must then be charged for (see Transport.cost).
+	tokenLimited bool
 }
 
 // now returns the time since the Transport was set up, monotonic.
@@ -39,7 +42,11 @@ func (t *Transport) gate(key string) *keptGate {
 		if len(t.gates) >= t.sweepAt {
 			t.sweep()
 		}
-		k = &keptGate{gate: t.Limits.NewGate()}
+		lim := t.Limits
+		if t.LimitsFor != nil {
+			lim = t.LimitsFor(key)
+		}
+		k = &keptGate{gate: lim.NewGate(), tokenLimited: lim.tokenLimited()}
 		if t.halted != nil {
 			k.gate.Halt(t.halted)
 		}

@@ -69,3 +69,8 @@ func (l Limits) concurrencyTop() int {
 	}
 	return l.Concurrency
 }
+
+// tokenLimited reports whether the limits keep a token budget.
+func (l Limits) tokenLimited() bool {
+	return !l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()
+}

@@ -19,8 +19,9 @@ import (
 // Any HTTP client gets all of it by setting http.Client.Transport,
 // including the Anthropic and OpenAI Go SDKs, which accept a custom client.
 //
-// Requests are sorted into gates by Key, by host unless set otherwise; each
-// gate is built from Limits the first time its key is seen. A request's
+// Requests are sorted into gates by Key, by host unless set otherwise
+// (KeyByModel: by API and model); each gate is built from Limits, or
+// LimitsFor its key, the first time its key is seen. A request's
 // concurrency slot is held until its response body is read to the end or
 // closed, since the connection is busy until then (an unsuccessful
 // response that is retried gives it back at once). Gates idle long enough
@@ -46,7 +47,15 @@ type Transport struct {
 	// Limits builds the gate for each key.
 	Limits Limits
 	// Key names the gate a request goes through; nil means its host.
+	// KeyByModel gives each model of an LLM API its own gate. Key may
+	// read the body through req.GetBody, which RoundTrip provides.
 	Key func(*http.Request) string
+	// LimitsFor builds the Limits of the gate for a key, the first time
+	// the key is seen (again after the gate is forgotten), so that keys
+	// can have limits of their own: each model its own, with KeyByModel.
+	// Nil means Limits for every key. It is called with the Transport's
+	// lock held: it must be quick and must not call the Transport.
+	LimitsFor func(key string) Limits
 	// Retry says what is retried. A nil Retry.Budget means one budget
 	// shared by all the Transport's requests.
 	Retry RetryPolicy
@@ -214,14 +223,22 @@ func (t *Transport) CloseIdleConnections() {
 // returned has only the body's first 64 KiB, then an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
-	kept := t.use(t.KeyOf(req))
-	defer t.unuse(kept)
-	gate := kept.gate
 	body, err := t.rewindable(req)
 	if err != nil {
 		return nil, err
 	}
-	cost, err := t.cost(req, gate, &body)
+	keyed := req
+	if t.Key != nil && req.GetBody == nil && body.kept != nil {
+		// The key may read the body (KeyByModel): lend it the copy kept
+		// for retries, on a shallow copy of req so that req is unchanged.
+		r := *req
+		r.GetBody = func() (io.ReadCloser, error) { return body.kept(), nil }
+		keyed = &r
+	}
+	kept := t.use(t.KeyOf(keyed))
+	defer t.unuse(kept)
+	gate := kept.gate
+	cost, err := t.cost(req, kept, &body)
 	if err != nil {
 		body.close()
 		return nil, err

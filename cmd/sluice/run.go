@@ -40,10 +40,18 @@ batch.results.jsonl and batch.errors.jsonl (standard input: stdin.*);
 API keys come from the environment: ANTHROPIC_API_KEY with --api anthropic,
 OPENAI_API_KEY with --api openai; -H values may name any ${VARIABLE}.
 
+With --api, each model has limits of its own, as the APIs count them: the
+limit flags set every model's, and MODEL=VALUE (repeatable) one model's own,
+its other limits still the flags' plain values. MODEL is the body's "model",
+or a shorter name covering its versions (claude-haiku-4 covers
+claude-haiku-4-5-20251001; gpt-4o covers gpt-4o-2024-08-06, not gpt-4o-mini):
+  --rate 50/m --rate claude-haiku-4=4000/m -c 8 -c claude-haiku-4=32
+
 Exit codes: 0 all succeeded; 1 some items failed or lines were bad; 2 usage
 or input error, nothing sent; 3 stopped early (interrupt, quota exhausted),
 everything done so far saved.`,
 		Example: `  sluice run --api anthropic --rate 50/m --tokens 40000/m requests.jsonl
+  sluice run --api anthropic --rate 50/m --rate claude-haiku-4=4000/m requests.jsonl
   sluice run -c 16 --rate 20/s urls.txt
   cat batch.jsonl | sluice run --api openai -o out.jsonl -`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +71,9 @@ everything done so far saved.`,
 				return usageError("--format: %v", err)
 			}
 			if cfg.Limits, err = limits.limits(); err != nil {
+				return err
+			}
+			if cfg.ModelLimits, err = limits.modelLimits(cfg.Limits); err != nil { // item 12
 				return err
 			}
 			cfg.Timeout = limits.timeout

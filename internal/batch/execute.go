@@ -75,10 +75,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	}
 	prog := newProgress(cfg, p, &p.counts, total)
 	defer prog.stop()
-	workers := cfg.Limits.Concurrency
-	if workers <= 0 {
-		workers = sluice.DefaultConcurrency
-	}
+	workers := cfg.concurrency()
 	// Items between attempts (backing off, or waiting for the retry
 	// budget) hold a worker but no slot: enough workers that they do not
 	// keep new items from the free slots. The gate bounds what is sent.

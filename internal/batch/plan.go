@@ -53,6 +53,9 @@ func newPlan(cfg *Config) (*plan, error) {
 	default:
 		return nil, usage("--api %q: want anthropic or openai", cfg.API)
 	}
+	if p.preset == nil && len(cfg.ModelLimits) > 0 {
+		return nil, usage("limits for one model (MODEL=VALUE) need --api: only the LLM APIs are limited per model")
+	}
 	base := cfg.BaseURL
 	if base == "" && p.preset != nil {
 		base = p.preset.baseURL
@@ -202,7 +205,16 @@ func (p *plan) transport() *sluice.Transport {
 		tr.Usage = sluice.ScanUsage // token budgets to settle
 	}
 	if p.preset != nil {
-		tr.Key = func(*http.Request) string { return p.preset.name } // one gate for the API
+		// A gate per model (models.go): the APIs limit each separately.
+		own := make(map[string]sluice.Limits, len(cfg.ModelLimits))
+		for name, l := range cfg.ModelLimits {
+			if l.MaxPause == 0 {
+				l.MaxPause = cfg.MaxRetryWait
+			}
+			own[name] = l
+		}
+		m := &modelGates{limits: limits, own: own}
+		tr.Key, tr.LimitsFor = m.key, m.limitsFor
 	}
 	return tr
 }

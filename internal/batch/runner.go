@@ -58,6 +58,13 @@ type Config struct {
 	// DrainTimeout bounds how long calls in flight may finish after ctx
 	// ends; 0 means 30s.
 	DrainTimeout time.Duration
+
+	// ModelLimits are the limits of the models given their own (item 12),
+	// by model name: with a preset, each model has a gate of its own,
+	// with these limits if its name is here (or it is a version of a name
+	// here: claude-haiku-4 covers claude-haiku-4-5), else with Limits.
+	// MaxPause 0 means MaxRetryWait, as for Limits. Only with API.
+	ModelLimits map[string]sluice.Limits
 }
 
 // Summary is what a run did.
