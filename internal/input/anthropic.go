@@ -39,6 +39,9 @@ func (r *Reader) parseAnthropicLine(line []byte, _ int) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
+	if reason := streamRefused(params); reason != "" {
+		return Item{}, "params: " + reason
+	}
 	compact := jsonCompact(params) // params aliases the line; Raw may not
 	if r.messagesURL == nil {
 		_, r.messagesURL, _ = resolveURL("/v1/messages", r.base) // the base was checked
