@@ -58,6 +58,11 @@ type Config struct {
 	// DrainTimeout bounds how long calls in flight may finish after ctx
 	// ends; 0 means 30s.
 	DrainTimeout time.Duration
+
+	// KeepGoing sends every item even when the first calls all fail alike
+	// in a way no retry fixes (issue 10, item 2: see doom); a quota
+	// exhausted still stops the run.
+	KeepGoing bool
 }
 
 // Summary is what a run did.

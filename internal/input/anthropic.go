@@ -46,7 +46,7 @@ func (r *Reader) parseAnthropicLine(line []byte, _ int) (Item, string) {
 	if r.messagesURL == nil {
 		_, r.messagesURL, _ = resolveURL("/v1/messages", r.base) // the base was checked
 	}
-	return Item{ID: id, Method: "POST", URL: r.base + "/v1/messages", Body: compact, Raw: compact, parsedURL: r.messagesURL}, ""
+	return Item{ID: id, Method: "POST", URL: joinBase(r.base, "/v1/messages"), Body: compact, Raw: compact, parsedURL: r.messagesURL}, ""
 }
 
 // anthropicShape writes Message Batches result lines.
