@@ -303,4 +303,3 @@ func TestRunRefusesStreamedBatchLines(t *testing.T) {
 		t.Errorf("the mock saw %d calls, want 1", st.Requests)
 	}
 }
-
