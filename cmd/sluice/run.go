@@ -38,7 +38,15 @@ batch.results.jsonl and batch.errors.jsonl (standard input: stdin.*);
 -o out.jsonl gives out.jsonl and out.errors.jsonl.
 
 API keys come from the environment: ANTHROPIC_API_KEY with --api anthropic,
-OPENAI_API_KEY with --api openai; -H values may name any ${VARIABLE}.
+OPENAI_API_KEY with --api openai; -H values may name any ${VARIABLE}. The
+base URL is --base-url, else ANTHROPIC_BASE_URL / OPENAI_BASE_URL (as the
+SDKs read them), else the API's own; with or without a trailing /v1. Every
+run starts by naming (on stderr) where its calls go, the variables that
+authenticate them (never their values), the format and the limits.
+
+A run whose first 5 calls all fail alike in a way no retry fixes (401,
+403, the same 404 or 400 message) stops there, exit 3, saying what to
+change; --keep-going sends every item anyway.
 
 With --api, each model has limits of its own, as the APIs count them: the
 limit flags set every model's, and MODEL=VALUE (repeatable) one model's own,
@@ -115,6 +123,8 @@ everything done so far saved.`,
 	f.MarkHidden("redis")
 	f.MarkHidden("key")
 	f.BoolVar(&cfg.DryRun, "dry-run", false, "validate the input and print the plan; send nothing")
+	// Issue 10, item 2: a doomed run stops early unless told otherwise.
+	f.BoolVar(&cfg.KeepGoing, "keep-going", false, "send every item even when the first 5 calls all fail alike (401, 403, the same 404/400)")
 	return cmd
 }
 

@@ -344,7 +344,7 @@ func testRunExitCodes(t *testing.T, bin string) {
 	// Failed items: exit 1, the errors file named.
 	gone := httptest.NewServer(http.NotFoundHandler())
 	defer gone.Close()
-	r = binRun(t, bin, dir, "run", "--progress", "none", "--base-url", gone.URL, "-o", "f.jsonl", "good.jsonl")
+	r = binRun(t, bin, dir, "run", "--progress", "none", "--keep-going", "--base-url", gone.URL, "-o", "f.jsonl", "good.jsonl")
 	if r.code != 1 || binSummary(t, r.stderr) != (binCounts{0, 20, 0, 0, 0}) || !strings.Contains(r.stderr, "failures in f.errors.jsonl") {
 		t.Errorf("failures: exit %d; want 1 with 20 failed and the errors file named\n%s", r.code, r.stderr)
 	}

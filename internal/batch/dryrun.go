@@ -12,9 +12,21 @@ import (
 // plan: items, estimated tokens, and the least time the limits allow.
 func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	var in, out int64
+	var misfit error // the first item that does not fit the options
 	for it := range p.items(ctx) {
+		if misfit == nil {
+			misfit = p.checkItem(it)
+		}
 		if p.preset != nil && it.Raw != nil {
 			c := EstimateCost(it.Raw)
+			in += int64(c.InputTokens)
+			out += int64(c.OutputTokens)
+		} else if len(tokenFlags(p.cfg.Limits)) > 0 {
+			path := ""
+			if u := it.ParsedURL(); u != nil {
+				path = u.Path
+			}
+			c, _ := sluice.EstimateCost(it.Method, path, it.Body)
 			in += int64(c.InputTokens)
 			out += int64(c.OutputTokens)
 		}
@@ -23,7 +35,11 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	if errp := p.readErr.Load(); errp != nil {
 		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
 	}
+	if misfit != nil {
+		return sum, misfit
+	}
 	w := p.cfg.Stdout
+	fmt.Fprintf(w, "run: %s\n", p.describe())
 	fmt.Fprintf(w, "%s: %s input, %d items to run, %d bad lines\n", p.inputName(), p.reader.Format(), sum.Items, sum.BadLines)
 	if in+out > 0 {
 		fmt.Fprintf(w, "estimated tokens: %d input, %d output (at most)\n", in, out)

@@ -108,6 +108,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
 				return failed("results", err)
 			}
+			p.doom.succeeded()
 			if res.usage != nil {
 				sum.InputTokens += int64(res.usage.InputTokens)
 				sum.OutputTokens += int64(res.usage.OutputTokens)
@@ -120,9 +121,9 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			if err := p.journal.QueueFailed(p.shape.ErrorLine(r.Item, f)); err != nil {
 				return failed("errors", err)
 			}
-			if res.class == sluice.ClassQuotaExhausted && sum.Stopped == nil {
-				sum.Stopped = fmt.Errorf("the API's quota is exhausted: %s", f.Message)
-				stop(sum.Stopped)
+			if why := p.doom.failed(r.Item, f, res.class, r.Err); why != nil && sum.Stopped == nil {
+				sum.Stopped = why // the quota exhausted, or every call failing alike
+				stop(why)
 			}
 		}
 		if lines, size := p.journal.Queued(); lines >= flushEvery || size >= flushBytes {
@@ -145,6 +146,11 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	}
 	if sum.Stopped == nil && ctx.Err() != nil {
 		sum.Stopped = errors.New("interrupted")
+	}
+	if sum.Stopped != nil {
+		n := p.unread() // issue 10, item 2: the rest is for the next run
+		sum.Items += n
+		sum.NotStarted += n
 	}
 	return sum, nil
 }

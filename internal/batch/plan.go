@@ -35,6 +35,10 @@ type plan struct {
 	stderr  *lockedWriter // bad-line reports and progress share it
 
 	readErr atomic.Pointer[error]
+
+	// Issue 10, items 1-3: where the calls go, and the run's doom detector.
+	base, baseFrom string // the base URL, and where it came from (see baseURL)
+	doom           *doom
 }
 
 func newPlan(cfg *Config) (*plan, error) {
@@ -56,10 +60,11 @@ func newPlan(cfg *Config) (*plan, error) {
 	if p.preset == nil && len(cfg.ModelLimits) > 0 {
 		return nil, usage("limits for one model (MODEL=VALUE) need --api: only the LLM APIs are limited per model")
 	}
-	base := cfg.BaseURL
-	if base == "" && p.preset != nil {
-		base = p.preset.baseURL
+	if err := checkProgress(cfg.Progress); err != nil {
+		return nil, err
 	}
+	p.base, p.baseFrom = p.baseURL()
+	base := p.base
 	format := cfg.Format
 	if format == "" {
 		format = input.FormatAuto
@@ -96,13 +101,29 @@ func newPlan(cfg *Config) (*plan, error) {
 		p.input.Close()
 		return nil, usage("reading %s: %v", p.inputName(), err)
 	}
-	p.reader, err = input.NewReader(buffered, input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method})
+	start := window(buffered) // before the reader consumes it
+	opts := input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method}
+	p.reader, err = input.NewReader(buffered, opts)
 	if err != nil {
 		p.input.Close()
+		if p.baseFrom != "" && p.baseFrom != "--base-url" && strings.Contains(err.Error(), "base URL") {
+			err = fmt.Errorf("%w (from %s)", err, p.baseFrom)
+		}
 		return nil, usageErr(err)
 	}
+	p.doom = newDoom(cfg, p)
 	p.shape = input.ShapeOf(p.reader.Format())
+	fits := func() error {
+		if err := p.checkFormat(); err != nil {
+			return err
+		}
+		return p.checkItems(start, opts)
+	}
 	if cfg.DryRun {
+		if err := fits(); err != nil {
+			p.input.Close()
+			return nil, err
+		}
 		p.seen = journal.NewIndex()
 		return p, nil
 	}
@@ -112,6 +133,10 @@ func newPlan(cfg *Config) (*plan, error) {
 			return nil, usage("%s is not set: the %s API needs a key", p.preset.keyEnv, cfg.API)
 		}
 	}
+	if err := fits(); err != nil {
+		p.input.Close()
+		return nil, err
+	}
 	results := cfg.resultsPath()
 	p.journal, err = journal.Open(journal.Options{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, input.ValidLineID)
 	if err != nil {
@@ -120,6 +145,7 @@ func newPlan(cfg *Config) (*plan, error) {
 	}
 	p.seen = p.journal.Done()
 	p.tr = p.transport()
+	fmt.Fprintf(p.stderr, "sluice: %s\n", p.describe()) // before anything is sent, on every run
 	return p, nil
 }
 

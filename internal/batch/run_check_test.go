@@ -148,7 +148,7 @@ func e2eBadInput(t *testing.T, cfg batch.Config, srv *mock.Server, idKey string,
 			t.Errorf("stderr does not report %q", w)
 		}
 	}
-	if got := strings.Count(o.stderr, "\n"); got != len(bad) {
+	if got := strings.Count(o.stderr, "\n") - 1; got != len(bad) { // less the start line
 		t.Errorf("stderr has %d lines, want %d:\n%s", got, len(bad), o.stderr)
 	}
 	if st := srv.Stats(); st.Requests != int64(len(goodIDs)) {

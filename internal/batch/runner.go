@@ -65,6 +65,10 @@ type Config struct {
 	// here: claude-haiku-4 covers claude-haiku-4-5), else with Limits.
 	// MaxPause 0 means MaxRetryWait, as for Limits. Only with API.
 	ModelLimits map[string]sluice.Limits
+	// KeepGoing sends every item even when the first calls all fail alike
+	// in a way no retry fixes (issue 10, item 2: see doom); a quota
+	// exhausted still stops the run.
+	KeepGoing bool
 }
 
 // Summary is what a run did.

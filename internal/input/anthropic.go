@@ -39,11 +39,14 @@ func (r *Reader) parseAnthropicLine(line []byte, _ int) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
+	if reason := streamRefused(params); reason != "" {
+		return Item{}, "params: " + reason
+	}
 	compact := jsonCompact(params) // params aliases the line; Raw may not
 	if r.messagesURL == nil {
 		_, r.messagesURL, _ = resolveURL("/v1/messages", r.base) // the base was checked
 	}
-	return Item{ID: id, Method: "POST", URL: r.base + "/v1/messages", Body: compact, Raw: compact, parsedURL: r.messagesURL}, ""
+	return Item{ID: id, Method: "POST", URL: joinBase(r.base, "/v1/messages"), Body: compact, Raw: compact, parsedURL: r.messagesURL}, ""
 }
 
 // anthropicShape writes Message Batches result lines.

@@ -109,7 +109,7 @@ func resolveURL(s, base string) (string, *url.URL, string) {
 		if base == "" {
 			return "", nil, fmt.Sprintf("relative URL %s needs --base-url", quoteInput(s))
 		}
-		s = base + s
+		s = joinBase(base, s)
 	}
 	u, err := url.Parse(s)
 	switch {

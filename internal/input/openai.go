@@ -64,6 +64,9 @@ func (r *Reader) parseOpenAILine(line []byte, _ int) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
+	if reason := streamRefused(body); reason != "" {
+		return Item{}, "body: " + reason
+	}
 	compact := jsonCompact(body) // body aliases the line; Raw may not
 	return Item{ID: id, Method: "POST", URL: u, Body: compact, Raw: compact, parsedURL: parsed}, ""
 }
