@@ -35,6 +35,12 @@ type plan struct {
 	stderr  *lockedWriter // bad-line reports and progress share it
 
 	readErr atomic.Pointer[error]
+
+	// badMu orders queueing bad lines' errors lines with flushing them, so
+	// that a flush knows how many of the errors lines it wrote were bad
+	// lines (counted as bad when read) rather than failed items.
+	badMu     sync.Mutex
+	badQueued int // bad lines' errors lines queued since the last flush
 }
 
 func newPlan(cfg *Config) (*plan, error) {
@@ -207,9 +213,31 @@ func (p *plan) transport() *sluice.Transport {
 	return tr
 }
 
-// reportBad prints a bad line to stderr.
+// reportBad prints a bad line to stderr and queues its errors line (issue
+// 10, item 8), in the input format's shape.
 func (p *plan) reportBad(b input.BadLine) {
 	fmt.Fprintf(p.stderr, "%s: %v\n", p.inputName(), b)
+	if p.journal == nil {
+		return // a dry run writes no file
+	}
+	p.badMu.Lock()
+	defer p.badMu.Unlock()
+	if p.journal.QueueFailed(p.shape.BadLineLine(b)) == nil {
+		p.badQueued++ // a refusal is the journal's failure, which the next flush reports
+	}
+}
+
+// flushJournal writes the queued lines and returns how many were results
+// and how many failed items (bad lines' errors lines not counted).
+func (p *plan) flushJournal() (results, failed int, err error) {
+	p.badMu.Lock()
+	defer p.badMu.Unlock()
+	results, failed, err = p.journal.Flush()
+	if failed > 0 { // the whole queue went, bad lines' lines with it
+		failed -= p.badQueued
+		p.badQueued = 0
+	}
+	return results, failed, err
 }
 
 func (p *plan) inputName() string {

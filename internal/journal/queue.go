@@ -1,5 +1,7 @@
 package journal
 
+import "os"
+
 // The queue is how the runner writes (the package comment says why it
 // loses and duplicates nothing): one write(2) a line would cost a system
 // call a line, a good part of a run's time at tens of thousands of results
@@ -85,6 +87,16 @@ func (j *Journal) flushLocked() (results, errors int, err error) {
 		j.pendingResults += results
 	}
 	if len(j.queuedErrors) > 0 {
+		if j.errorsFile == nil {
+			// The first errors line of the run: only now is there an
+			// errors file. A failure to create it fails the journal like a
+			// failed write (the results written above are counted).
+			if err := j.openErrors(os.O_CREATE, nil); err != nil {
+				j.err = err
+				j.notePendingLocked(before)
+				return results, 0, err
+			}
+		}
 		if err := j.writeLocked(j.errorsFile, j.errorsPath, &j.errorsSize, j.queuedErrors); err != nil {
 			j.notePendingLocked(before)
 			return results, 0, err
