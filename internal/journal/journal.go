@@ -68,8 +68,8 @@ const (
 // cloud VM, where larger lines go at the disk's pace
 // (BenchmarkJournalSucceeded).
 type Journal struct {
-	resultsFile *os.File
-	errorsFile  *os.File // nil until the first errors line is written, unless the file existed
+	resultsFile             *os.File
+	errorsFile              *os.File // nil until the first errors line is written, unless the file existed
 	resultsPath, errorsPath string
 	id                      func([]byte) (string, bool) // reads a results line's id back
 	done                    *Index
