@@ -52,7 +52,7 @@ type response struct {
 // run sends every item and writes what came back.
 func (p *plan) run(ctx context.Context) (Summary, error) {
 	cfg := p.cfg
-	sum := Summary{Results: cfg.resultsPath(), Errors: errorsPath(cfg.resultsPath())}
+	sum := Summary{Results: cfg.resultsName(), Errors: cfg.errorsFile()}
 	begin := time.Now()
 
 	// Stopping ends admission at once; calls in flight get drain to finish.

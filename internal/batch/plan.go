@@ -87,7 +87,11 @@ func newPlan(cfg *Config) (*plan, error) {
 			return nil, usageErr(err)
 		}
 		p.input = f
-		if err := notTheInput(f, cfg.resultsPath()); err != nil {
+		results := cfg.resultsPath()
+		if cfg.resultsToStdout() {
+			results = "" // no file: nothing to compare
+		}
+		if err := notTheInput(f, results); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -115,8 +119,12 @@ func newPlan(cfg *Config) (*plan, error) {
 			return nil, usage("%s is not set: the %s API needs a key", p.preset.keyEnv, cfg.API)
 		}
 	}
-	results := cfg.resultsPath()
-	p.journal, err = journal.Open(journal.Options{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, input.ValidLineID)
+	jopts := journal.Options{ResultsPath: cfg.resultsPath(), ErrorsPath: cfg.errorsFile(), Restart: cfg.Restart}
+	if cfg.resultsToStdout() {
+		jopts.ResultsPath, jopts.Results = stdoutName, cfg.Stdout
+		fmt.Fprintf(p.stderr, "sluice: results to standard output: nothing is resumed (a rerun sends every item again); errors to %s\n", jopts.ErrorsPath)
+	}
+	p.journal, err = journal.Open(jopts, input.ValidLineID)
 	if err != nil {
 		p.input.Close()
 		return nil, usageErr(err)

@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,13 @@ type Options struct {
 
 	// Restart empties the results file instead of resuming from it.
 	Restart bool
+
+	// Results, when not nil, gets the results lines instead of a file
+	// (`sluice run -o -`: standard output): nothing is resumed or synced
+	// and there is no lock, Restart does not apply, and ResultsPath only
+	// names it in errors. The errors file is still ErrorsPath. Close does
+	// not close it.
+	Results io.Writer
 
 	// SyncEvery bounds how long an appended line may wait for fsync: the
 	// files are synced at most this long after the first append since the
@@ -68,8 +76,9 @@ const (
 // cloud VM, where larger lines go at the disk's pace
 // (BenchmarkJournalSucceeded).
 type Journal struct {
-	resultsFile             *os.File
-	errorsFile              *os.File // nil until the first errors line is written, unless the file existed
+	resultsFile             *os.File  // nil when results go to Options.Results
+	resultsOut              io.Writer // where results are written: resultsFile or Options.Results
+	errorsFile              *os.File  // nil until the first errors line is written, unless the file existed
 	resultsPath, errorsPath string
 	id                      func([]byte) (string, bool) // reads a results line's id back
 	done                    *Index
@@ -155,7 +164,18 @@ func Open(opts Options, id func(line []byte) (string, bool)) (*Journal, error) {
 	if every <= 0 {
 		every = defaultSyncEvery
 	}
-	if err := j.open(opts.Restart); err != nil {
+	if opts.Results != nil {
+		j.resultsOut = opts.Results
+		if err := j.openErrors(0, nil); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if j.errorsFile != nil {
+			if err := j.errorsFile.Truncate(0); err != nil {
+				j.errorsFile.Close()
+				return nil, fmt.Errorf("journal: %w", err)
+			}
+		}
+	} else if err := j.open(opts.Restart); err != nil {
 		if j.resultsFile != nil {
 			j.resultsFile.Close()
 		}
@@ -175,6 +195,7 @@ func (j *Journal) open(restart bool) error {
 	if j.resultsFile, err = os.OpenFile(j.resultsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o666); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	j.resultsOut = j.resultsFile
 	if err := lockFile(j.resultsFile); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
 	}
@@ -210,7 +231,7 @@ func (j *Journal) openErrors(flag int, ri os.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if ri == nil {
+	if ri == nil && j.resultsFile != nil {
 		if ri, err = j.resultsFile.Stat(); err != nil {
 			f.Close()
 			return fmt.Errorf("journal: %w", err)
@@ -221,7 +242,7 @@ func (j *Journal) openErrors(flag int, ri os.FileInfo) error {
 		f.Close()
 		return fmt.Errorf("journal: %w", err)
 	}
-	if os.SameFile(ri, ei) {
+	if ri != nil && os.SameFile(ri, ei) {
 		f.Close()
 		return fmt.Errorf("journal: %s and %s are the same file", j.resultsPath, j.errorsPath)
 	}
@@ -276,7 +297,10 @@ func (j *Journal) Close() error {
 			}
 			eerr = errors.Join(eerr, j.errorsFile.Close())
 		}
-		rerr := j.resultsFile.Close()
+		var rerr error
+		if j.resultsFile != nil {
+			rerr = j.resultsFile.Close()
+		}
 		if first != nil {
 			serr = nil // the same failure, or one that follows from it
 		}

@@ -80,7 +80,7 @@ func (j *Journal) Flush() (results, errors int, err error) {
 func (j *Journal) flushLocked() (results, errors int, err error) {
 	before := j.pendingResults + j.pendingErrors
 	if len(j.queuedResults) > 0 {
-		if err := j.writeLocked(j.resultsFile, j.resultsPath, &j.resultsSize, j.queuedResults); err != nil {
+		if err := j.writeLocked(j.resultsOut, j.resultsPath, &j.resultsSize, j.queuedResults); err != nil {
 			return 0, 0, err
 		}
 		results = j.queuedResultLines

@@ -57,7 +57,7 @@ func (j *Journal) syncPending(force bool) error {
 	}
 	j.syncs.Add(1)
 	var err error
-	if results {
+	if results && j.resultsFile != nil {
 		err = wrapErr(j.resultsPath, j.resultsFile.Sync())
 	}
 	if errs && err == nil && errorsFile != nil {
