@@ -166,7 +166,7 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 		fmt.Fprintf(w, "sluice: stopped early: %v; run the same command again to go on\n", s.Stopped)
 	}
 	fmt.Fprintf(w, "sluice: results in %s", s.Results)
-	if s.Failed > 0 {
+	if s.Failed > 0 || s.BadLines > 0 { // bad lines are in the errors file too (issue 10, item 8)
 		fmt.Fprintf(w, ", failures in %s", s.Errors)
 	}
 	fmt.Fprintln(w)
