@@ -77,7 +77,7 @@ const (
 // (BenchmarkJournalSucceeded).
 type Journal struct {
 	resultsFile             *os.File  // nil when results go to Options.Results
-	resultsOut              io.Writer // where results are written: resultsFile or Options.Results
+	resultsWriter           io.Writer // Options.Results; nil when results go to resultsFile
 	errorsFile              *os.File  // nil until the first errors line is written, unless the file existed
 	resultsPath, errorsPath string
 	id                      func([]byte) (string, bool) // reads a results line's id back
@@ -165,7 +165,7 @@ func Open(opts Options, id func(line []byte) (string, bool)) (*Journal, error) {
 		every = defaultSyncEvery
 	}
 	if opts.Results != nil {
-		j.resultsOut = opts.Results
+		j.resultsWriter = opts.Results
 		if err := j.openErrors(0, nil); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -195,7 +195,6 @@ func (j *Journal) open(restart bool) error {
 	if j.resultsFile, err = os.OpenFile(j.resultsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o666); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	j.resultsOut = j.resultsFile
 	if err := lockFile(j.resultsFile); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
 	}

@@ -1,6 +1,9 @@
 package journal
 
-import "os"
+import (
+	"io"
+	"os"
+)
 
 // The queue is how the runner writes (the package comment says why it
 // loses and duplicates nothing): one write(2) a line would cost a system
@@ -80,7 +83,11 @@ func (j *Journal) Flush() (results, errors int, err error) {
 func (j *Journal) flushLocked() (results, errors int, err error) {
 	before := j.pendingResults + j.pendingErrors
 	if len(j.queuedResults) > 0 {
-		if err := j.writeLocked(j.resultsOut, j.resultsPath, &j.resultsSize, j.queuedResults); err != nil {
+		var out io.Writer = j.resultsFile
+		if j.resultsWriter != nil {
+			out = j.resultsWriter
+		}
+		if err := j.writeLocked(out, j.resultsPath, &j.resultsSize, j.queuedResults); err != nil {
 			return 0, 0, err
 		}
 		results = j.queuedResultLines
