@@ -87,6 +87,9 @@ type openAIResponse struct {
 type openAIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Line is set for a bad input line, as the Batch API's validation
+	// errors (batch.errors.data) name the line.
+	Line int `json:"line,omitempty"`
 }
 
 // batchRequestID is the "id" of an item's output lines: stable, so that
@@ -116,7 +119,7 @@ func (openAIShape) ErrorLine(it Item, f Failure) []byte {
 	if f.Body != nil {
 		resp = &openAIResponse{f.Status, f.RequestID, bodyJSON(f.Body)}
 	} else {
-		oerr = &openAIError{f.Class, f.Message}
+		oerr = &openAIError{Code: f.Class, Message: f.Message}
 	}
 	return withMetadata(mustJSON(struct {
 		ID       string          `json:"id"`
@@ -136,5 +139,5 @@ func (openAIShape) BadLineLine(b BadLine) []byte {
 		Response *openAIResponse `json:"response"`
 		Error    openAIError     `json:"error"`
 		Sluice   sluiceMember    `json:"sluice"`
-	}{nil, nil, nil, openAIError{"invalid_request", b.Error()}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line}})
+	}{nil, nil, nil, openAIError{Code: "invalid_request", Message: b.Error(), Line: b.Line}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line}})
 }

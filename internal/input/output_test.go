@@ -26,7 +26,7 @@ func TestShapeLines(t *testing.T) {
 		{"openai no answer", openAIShape{}.ErrorLine(Item{ID: "b", Line: 2}, noResp),
 			`{"id":"` + batchRequestID("b") + `","custom_id":"b","response":null,"error":{"code":"transient","message":"connection refused"},"sluice":{"class":"transient","message":"connection refused","attempts":3,"line":2}}`},
 		{"openai bad line", openAIShape{}.BadLineLine(BadLine{Line: 7, Reason: "missing url"}),
-			`{"id":null,"custom_id":null,"response":null,"error":{"code":"invalid_request","message":"line 7: missing url"},"sluice":{"class":"bad_line","message":"missing url","attempts":0,"line":7}}`},
+			`{"id":null,"custom_id":null,"response":null,"error":{"code":"invalid_request","message":"line 7: missing url","line":7},"sluice":{"class":"bad_line","message":"missing url","attempts":0,"line":7}}`},
 		{"anthropic answered", anthropicShape{}.ErrorLine(Item{ID: "m", Line: 1}, Failure{Class: "throttled", Status: 429, Message: "slow down", Attempts: 9, Body: antErr}),
 			`{"custom_id":"m","result":{"type":"errored","error":` + string(antErr) + `},"sluice":{"class":"throttled","status":429,"message":"slow down","attempts":9,"line":1}}`},
 		{"anthropic HTML answer", anthropicShape{}.ErrorLine(Item{ID: "m", Line: 1}, Failure{Class: "transient", Status: 502, Message: "502 Bad Gateway", Attempts: 1, Body: []byte("<html>bad gateway</html>")}),
