@@ -35,7 +35,14 @@ anthropic (Message Batches request lines), csv (with --template and --url).
 
 Results go beside the input, its extension replaced: batch.jsonl gives
 batch.results.jsonl and batch.errors.jsonl (standard input: stdin.*);
--o out.jsonl gives out.jsonl and out.errors.jsonl.
+-o out.jsonl gives out.jsonl and out.errors.jsonl. -o - writes results to
+standard output (progress and summary stay on standard error); nothing is
+resumed then, and errors go to the file named after the input. The errors
+file is written only when something failed or a line was bad, in the input
+format's shape (openai and anthropic: the Batch APIs' error lines with the
+API's answer whole, plus a "sluice" member with class and attempts).
+A "metadata" object on an input line, and a csv row's columns the request
+does not use, are copied into its results and errors lines.
 
 API keys come from the environment: ANTHROPIC_API_KEY with --api anthropic,
 OPENAI_API_KEY with --api openai; -H values may name any ${VARIABLE}. The
@@ -105,7 +112,7 @@ everything done so far saved.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Out, "out", "o", "", "results file, JSONL (default: INPUT's name, its extension replaced by .results.jsonl)")
+	f.StringVarP(&cfg.Out, "out", "o", "", "results file, JSONL, or - for standard output (default: INPUT's name, its extension replaced by .results.jsonl)")
 	limits.add(f)
 	f.StringVar(&cfg.API, "api", "", "preset: anthropic | openai (base URL, auth from env, token estimates)")
 	f.StringVar(&cfg.BaseURL, "base-url", "", "for relative URLs and batch formats")
@@ -180,7 +187,7 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 		fmt.Fprintf(w, "sluice: stopped early: %v; run the same command again to go on\n", s.Stopped)
 	}
 	fmt.Fprintf(w, "sluice: results in %s", s.Results)
-	if s.Failed > 0 {
+	if s.Failed > 0 || s.BadLines > 0 { // bad lines are in the errors file too (issue 10, item 8)
 		fmt.Fprintf(w, ", failures in %s", s.Errors)
 	}
 	fmt.Fprintln(w)

@@ -52,7 +52,7 @@ type response struct {
 // run sends every item and writes what came back.
 func (p *plan) run(ctx context.Context) (Summary, error) {
 	cfg := p.cfg
-	sum := Summary{Results: cfg.resultsPath(), Errors: errorsPath(cfg.resultsPath())}
+	sum := Summary{Results: cfg.resultsName(), Errors: cfg.errorsFile()}
 	begin := time.Now()
 
 	// Stopping ends admission at once; calls in flight get drain to finish.
@@ -84,7 +84,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	// flushBytes) or flushInterval: one write(2) for many results.
 	// An item counts as done only once its line is written.
 	flush := func() error {
-		results, errs, err := p.journal.Flush()
+		results, errs, err := p.flushJournal()
 		p.counts.succeeded.Add(int64(results))
 		p.counts.failed.Add(int64(errs))
 		return err
@@ -118,6 +118,9 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			sum.NotStarted++ // never sent, or cut off by the stop: the next run does it
 		default:
 			f := input.Failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
+			if res.status != 0 && (res.status < 200 || res.status > 299) {
+				f.Body, f.RequestID = res.body, res.requestID // the API's answer, kept whole
+			}
 			if err := p.journal.QueueFailed(p.shape.ErrorLine(r.Item, f)); err != nil {
 				return failed("errors", err)
 			}

@@ -39,6 +39,11 @@ type plan struct {
 	// Issue 10, items 1-3: where the calls go, and the run's doom detector.
 	base, baseFrom string // the base URL, and where it came from (see baseURL)
 	doom           *doom
+	// badMu orders queueing bad lines' errors lines with flushing them, so
+	// that a flush knows how many of the errors lines it wrote were bad
+	// lines (counted as bad when read) rather than failed items.
+	badMu     sync.Mutex
+	badQueued int // bad lines' errors lines queued since the last flush
 }
 
 func newPlan(cfg *Config) (*plan, error) {
@@ -89,7 +94,11 @@ func newPlan(cfg *Config) (*plan, error) {
 			return nil, usageErr(err)
 		}
 		p.input = f
-		if err := notTheInput(f, cfg.resultsPath()); err != nil {
+		results := cfg.resultsPath()
+		if cfg.resultsToStdout() {
+			results = "" // no file: nothing to compare
+		}
+		if err := notTheInput(f, results); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -137,8 +146,12 @@ func newPlan(cfg *Config) (*plan, error) {
 		p.input.Close()
 		return nil, err
 	}
-	results := cfg.resultsPath()
-	p.journal, err = journal.Open(journal.Options{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, input.ValidLineID)
+	jopts := journal.Options{ResultsPath: cfg.resultsPath(), ErrorsPath: cfg.errorsFile(), Restart: cfg.Restart}
+	if cfg.resultsToStdout() {
+		jopts.ResultsPath, jopts.Results = stdoutName, cfg.Stdout
+		fmt.Fprintf(p.stderr, "sluice: results to standard output: nothing is resumed (a rerun sends every item again); errors to %s\n", jopts.ErrorsPath)
+	}
+	p.journal, err = journal.Open(jopts, input.ValidLineID)
 	if err != nil {
 		p.input.Close()
 		return nil, usageErr(err)
@@ -245,9 +258,31 @@ func (p *plan) transport() *sluice.Transport {
 	return tr
 }
 
-// reportBad prints a bad line to stderr.
+// reportBad prints a bad line to stderr and queues its errors line (issue
+// 10, item 8), in the input format's shape.
 func (p *plan) reportBad(b input.BadLine) {
 	fmt.Fprintf(p.stderr, "%s: %v\n", p.inputName(), b)
+	if p.journal == nil {
+		return // a dry run writes no file
+	}
+	p.badMu.Lock()
+	defer p.badMu.Unlock()
+	if p.journal.QueueFailed(p.shape.BadLineLine(b)) == nil {
+		p.badQueued++ // a refusal is the journal's failure, which the next flush reports
+	}
+}
+
+// flushJournal writes the queued lines and returns how many were results
+// and how many failed items (bad lines' errors lines not counted).
+func (p *plan) flushJournal() (results, failed int, err error) {
+	p.badMu.Lock()
+	defer p.badMu.Unlock()
+	results, failed, err = p.journal.Flush()
+	if failed > 0 { // the whole queue went, bad lines' lines with it
+		failed -= p.badQueued
+		p.badQueued = 0
+	}
+	return results, failed, err
 }
 
 func (p *plan) inputName() string {

@@ -155,8 +155,18 @@ func e2eBadInput(t *testing.T, cfg batch.Config, srv *mock.Server, idKey string,
 		t.Errorf("mock saw %d requests, want %d", st.Requests, len(goodIDs))
 	}
 	e2eSameSet(t, "results", e2eIDs(t, e2eLines(t, o.sum.Results), idKey), goodIDs)
-	if errs := e2eLines(t, o.sum.Errors); len(errs) != 0 {
-		t.Errorf("bad lines went to the errors file (%d lines); they are reported, not run", len(errs))
+	// Each bad line is in the errors file too, in the format's shape, with
+	// its number and reason (issue 10, item 8), and counts as bad, not
+	// failed (checked by the summary above).
+	errs := e2eLinesIfAny(t, o.sum.Errors)
+	if len(errs) != len(bad) {
+		t.Fatalf("errors file has %d lines, want one per bad line (%d)", len(errs), len(bad))
+	}
+	for _, l := range e2eLines(t, o.sum.Errors) {
+		class, line, msg := e2eFailureOf(t, l)
+		if class != "bad_line" || want[line] == "" || !strings.Contains(msg, want[line]) {
+			t.Errorf("errors line: class %q, line %d, message %q; want bad_line, a bad line's number and reason", class, line, msg)
+		}
 	}
 }
 

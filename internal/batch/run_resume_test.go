@@ -167,7 +167,7 @@ func TestRunRerunRetriesOnlyTheFailed(t *testing.T) {
 		t.Fatalf("errors file has %d lines, want 4", len(errs))
 	}
 	for _, l := range errs {
-		if got, want := e2eKeys(l), []string{"attempts", "class", "id", "line", "message", "status"}; !slices.Equal(got, want) {
+		if got, want := e2eKeys(l), []string{"attempts", "body", "class", "id", "line", "message", "status"}; !slices.Equal(got, want) {
 			t.Fatalf("errors line has members %v, want %v", got, want)
 		}
 		id := e2eID(t, l["id"])
@@ -219,7 +219,7 @@ func TestRunRerunRetriesOnlyTheFailed(t *testing.T) {
 		}
 	}
 	e2eSameSet(t, "results after the rerun", e2eIDs(t, e2eLines(t, second.sum.Results), "id"), ids)
-	if errs := e2eLines(t, second.sum.Errors); len(errs) != 0 {
+	if errs := e2eLinesIfAny(t, second.sum.Errors); len(errs) != 0 {
 		t.Errorf("errors file has %d lines after a clean rerun, want none", len(errs))
 	}
 }
@@ -445,7 +445,7 @@ func TestRunQuotaExhaustedStopsAndResumes(t *testing.T) {
 		t.Errorf("results file has %d lines, want %d", n, s.Succeeded)
 	}
 	for _, l := range e2eLines(t, s.Errors) {
-		if c := e2eString(t, l["class"]); c != "quota-exhausted" {
+		if c, _, _ := e2eFailureOf(t, l); c != "quota-exhausted" {
 			t.Errorf("errors line class %q, want quota-exhausted", c)
 		}
 	}
@@ -640,8 +640,11 @@ func TestRunStdin(t *testing.T) {
 		t.Fatalf("exit %d, %v\n%s", o.code, o.err, o.stderr)
 	}
 	e2eSameSet(t, "results", e2eIDs(t, e2eLines(t, out), "id"), []string{"1", "2"})
-	if _, err := os.Stat(filepath.Join(dir, "from-stdin.errors.jsonl")); err != nil {
-		t.Errorf("no errors file beside the results: %v", err)
+	if o.sum.Errors != filepath.Join(dir, "from-stdin.errors.jsonl") {
+		t.Errorf("errors file %s; want from-stdin.errors.jsonl beside the results", o.sum.Errors)
+	}
+	if _, err := os.Stat(o.sum.Errors); err == nil {
+		t.Errorf("nothing failed, yet there is an errors file")
 	}
 }
 

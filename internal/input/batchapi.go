@@ -35,3 +35,21 @@ func objectMember(m jsonMembers, name string) (json.RawMessage, string) {
 	}
 	return raw, ""
 }
+
+// metadataMember returns the "metadata" member of a JSON line (http,
+// openai, anthropic), compacted and copied, or nil when it is absent or
+// null. It must be an object: it is carried into the item's results and
+// errors lines as it is. Neither batch API reserves a top-level "metadata"
+// member on its lines (OpenAI's metadata belongs to the batch, and a
+// "metadata" inside body or params is the API's own and is sent as it is),
+// so the official members stay as the APIs write them.
+func metadataMember(m jsonMembers) (json.RawMessage, string) {
+	raw := m.get("metadata")
+	switch {
+	case !present(raw):
+		return nil, ""
+	case raw[0] != '{':
+		return nil, "metadata must be a JSON object"
+	}
+	return jsonCompact(raw), ""
+}

@@ -34,7 +34,7 @@ func TestOpenAI(t *testing.T) {
 		{name: "missing body", line: `{"custom_id":"a","url":"/v1/x"}`, bad: "missing body"},
 		{name: "body a string", line: `{"custom_id":"a","url":"/v1/x","body":"{}"}`, bad: "body must be a JSON object"},
 		{name: "body an array", line: `{"custom_id":"a","url":"/v1/x","body":[]}`, bad: "body must be a JSON object"},
-		{name: "unknown member", line: `{"custom_id":"a","url":"/v1/x","body":{},"params":{}}`, bad: `unknown field "params" (want custom_id, method, url, body)`},
+		{name: "unknown member", line: `{"custom_id":"a","url":"/v1/x","body":{},"params":{}}`, bad: `unknown field "params" (want custom_id, method, url, body, metadata)`},
 		{name: "invalid JSON", line: `{"custom_id":"a",`, bad: "invalid JSON: unexpected end of input (after byte 17)"},
 	})
 }
@@ -55,7 +55,7 @@ func TestAnthropic(t *testing.T) {
 		{name: "missing params", line: `{"custom_id":"a"}`, bad: "missing params"},
 		{name: "null params", line: `{"custom_id":"a","params":null}`, bad: "missing params"},
 		{name: "params a string", line: `{"custom_id":"a","params":"x"}`, bad: "params must be a JSON object"},
-		{name: "unknown member", line: `{"custom_id":"a","params":{},"url":"/v1/x"}`, bad: `unknown field "url" (want custom_id, params)`},
+		{name: "unknown member", line: `{"custom_id":"a","params":{},"url":"/v1/x"}`, bad: `unknown field "url" (want custom_id, params, metadata)`},
 		{name: "repeated custom_id", line: `{"custom_id":"a","custom_id":"b","params":{}}`, bad: `repeated field "custom_id"`},
 		{name: "not an object", line: `[{"custom_id":"a","params":{}}]`, bad: "not a JSON object but an array"},
 	})

@@ -89,6 +89,10 @@ type csvInput struct {
 	idCol   int      // index of the "id" column, -1 without one
 	urlCol  int      // index of the "url" column, -1 without one
 	csvTemplates
+	// metaCols are the indexes of the columns carried as metadata: those
+	// the request does not use (not id, not url when it gives the URL, not
+	// named by the templates).
+	metaCols []int
 
 	// One bufio.Reader serves every record: csv.NewReader uses a
 	// *bufio.Reader it is given rather than allocating 4 KiB a record.
@@ -168,7 +172,47 @@ func (c *csvInput) setColumns(fields []string) error {
 			c.method = "POST"
 		}
 	}
+	c.setMetaColumns()
 	return nil
+}
+
+// setMetaColumns picks the columns carried into results as metadata
+// (issue 10, item 13): those the request does not use.
+func (c *csvInput) setMetaColumns() {
+	used := map[string]bool{"": true, "id": true}
+	if c.url == nil {
+		used["url"] = true
+	}
+	for _, t := range []*template.Template{c.body, c.url} {
+		if t != nil {
+			for _, col := range templateColumns(t) {
+				used[col] = true
+			}
+		}
+	}
+	for i, name := range c.columns {
+		if !used[name] {
+			c.metaCols = append(c.metaCols, i)
+		}
+	}
+}
+
+// metadata returns the metadata object of a record: its unused columns,
+// as strings, in header order; nil when there are none.
+func (c *csvInput) metadata(fields []string) json.RawMessage {
+	if len(c.metaCols) == 0 {
+		return nil
+	}
+	b := []byte{'{'}
+	for k, i := range c.metaCols {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, c.columns[i])
+		b = append(b, ':')
+		b = appendJSONString(b, fields[i])
+	}
+	return append(b, '}')
 }
 
 // next returns the next record's item, or why it cannot be run.
@@ -220,7 +264,7 @@ func (c *csvInput) fields(rec []byte, start int) ([]string, string) {
 
 // item builds the request of a record whose fields match the header.
 func (c *csvInput) item(fields []string, start int) (Item, string) {
-	it := Item{Line: start, Method: c.method, ID: strconv.Itoa(start)}
+	it := Item{Line: start, Method: c.method, ID: strconv.Itoa(start), NumberID: c.idCol < 0, Metadata: c.metadata(fields)}
 	if c.idCol >= 0 {
 		if it.ID = fields[c.idCol]; it.ID == "" {
 			return Item{}, `empty "id" column`
@@ -278,6 +322,18 @@ func (c *csvInput) execute(t *template.Template, row map[string]string) error {
 // defines. Whatever escapes this check fails at execution instead, as a
 // bad line, since the templates run with missingkey=error.
 func missingColumn(t *template.Template, have map[string]bool) (string, bool) {
+	for _, col := range templateColumns(t) {
+		if !have[col] {
+			return col, false
+		}
+	}
+	return "", true
+}
+
+// templateColumns returns the columns t refers to as .name (where dot is
+// the record) or $.name, in the order written; see missingColumn for what
+// it cannot see.
+func templateColumns(t *template.Template) []string {
 	var missing []string
 	var walk func(n parse.Node, dot bool)
 	walkList := func(l *parse.ListNode, dot bool) {
@@ -305,11 +361,11 @@ func missingColumn(t *template.Template, have map[string]bool) (string, bool) {
 		case *parse.ChainNode:
 			walk(n.Node, dot)
 		case *parse.FieldNode:
-			if dot && !have[n.Ident[0]] {
+			if dot {
 				missing = append(missing, n.Ident[0])
 			}
 		case *parse.VariableNode:
-			if n.Ident[0] == "$" && len(n.Ident) > 1 && !have[n.Ident[1]] {
+			if n.Ident[0] == "$" && len(n.Ident) > 1 {
 				missing = append(missing, n.Ident[1])
 			}
 		case *parse.IfNode:
@@ -331,8 +387,5 @@ func missingColumn(t *template.Template, have map[string]bool) (string, bool) {
 	if t.Tree != nil {
 		walkList(t.Tree.Root, true)
 	}
-	if len(missing) == 0 {
-		return "", true
-	}
-	return missing[0], false
+	return missing
 }

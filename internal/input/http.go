@@ -37,7 +37,7 @@ var httpFormat = format{
 // parseHTTPLine turns an http line, number n, into an item, or returns
 // why it cannot be run.
 func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
-	m, reason := r.object(line, "id", "method", "url", "headers", "body")
+	m, reason := r.object(line, "id", "method", "url", "headers", "body", "metadata")
 	if reason != "" {
 		return Item{}, reason
 	}
@@ -45,14 +45,14 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 
 	switch raw := m.get("id"); {
 	case !present(raw):
-		it.ID = strconv.Itoa(n)
+		it.ID, it.NumberID = strconv.Itoa(n), true
 	case raw[0] == '"':
 		it.ID, _ = jsonString(raw)
 		if it.ID == "" {
 			return Item{}, "empty id"
 		}
 	case raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9':
-		it.ID = jsonNumberID(raw)
+		it.ID, it.NumberID = jsonNumberID(raw), true
 	default:
 		return Item{}, "id must be a string or a number"
 	}
@@ -93,6 +93,9 @@ func (r *Reader) parseHTTPLine(line []byte, n int) (Item, string) {
 	}
 
 	if it.Header, reason = parseHeaders(m.get("headers")); reason != "" {
+		return Item{}, reason
+	}
+	if it.Metadata, reason = metadataMember(m); reason != "" {
 		return Item{}, reason
 	}
 	return it, ""
@@ -166,7 +169,7 @@ func (httpShape) ResultLine(it Item, r Response) []byte {
 	b := bodyJSON(r.Body)
 	line := make([]byte, 0, len(b)+len(it.ID)+80)
 	line = append(line, `{"id":`...)
-	line = appendIDJSON(line, it.ID)
+	line = appendItemID(line, it)
 	line = append(line, `,"status":`...)
 	line = strconv.AppendInt(line, int64(r.Status), 10)
 	line = append(line, `,"body":`...)
@@ -175,13 +178,33 @@ func (httpShape) ResultLine(it Item, r Response) []byte {
 	line = strconv.AppendInt(line, int64(r.Attempts), 10)
 	line = append(line, `,"elapsed_ms":`...)
 	line = strconv.AppendInt(line, r.Elapsed.Milliseconds(), 10)
+	if it.Metadata != nil {
+		line = append(line, `,"metadata":`...)
+		line = append(line, it.Metadata...)
+	}
 	return append(line, '}')
 }
 
+// ErrorLine is sluice's own errors line: id, line, class, status, message,
+// attempts, then the API's answer as "body" when there was one, and the
+// item's metadata.
 func (httpShape) ErrorLine(it Item, f Failure) []byte {
+	var body json.RawMessage
+	if f.Body != nil {
+		body = bodyJSON(f.Body)
+	}
+	return withMetadata(mustJSON(struct {
+		ID   json.RawMessage `json:"id"`
+		Line int             `json:"line"`
+		Failure
+		Body json.RawMessage `json:"body,omitempty"`
+	}{appendItemID(nil, it), it.Line, f, body}), it.Metadata)
+}
+
+func (httpShape) BadLineLine(b BadLine) []byte {
 	return mustJSON(struct {
 		ID   json.RawMessage `json:"id"`
 		Line int             `json:"line"`
 		Failure
-	}{idJSON(it.ID), it.Line, f})
+	}{json.RawMessage("null"), b.Line, Failure{Class: ClassBadLine, Message: b.Reason}})
 }

@@ -93,7 +93,7 @@ func TestHTTP(t *testing.T) {
 		{name: "number", line: `12`, bad: "not a JSON object but a number"},
 		{name: "null", line: `null`, bad: "not a JSON object but null"},
 		{name: "repeated member", line: `{"url":"https://a.example/","id":1,"url":"https://b.example/"}`, bad: `repeated field "url"`},
-		{name: "unknown member", line: `{"url":"https://a.example/","header":{"a":"b"}}`, bad: `unknown field "header" (want id, method, url, headers, body)`},
+		{name: "unknown member", line: `{"url":"https://a.example/","header":{"a":"b"}}`, bad: `unknown field "header" (want id, method, url, headers, body, metadata)`},
 		{name: "missing url", line: `{"id":"a"}`, bad: "missing url"},
 		{name: "null url", line: `{"url":null}`, bad: "missing url"},
 		{name: "empty url", line: `{"url":""}`, bad: "empty url"},

@@ -47,6 +47,18 @@ type Item struct {
 	// is built from it rather than parsing URL a second time. Items share
 	// it (anthropic) and nothing may change it.
 	parsedURL *url.URL
+
+	// NumberID is set when ID stands for a number: a line number, or an
+	// http "id" given as a JSON number. Results write such an id as a
+	// JSON number when it is an integer in canonical form; every other id
+	// is written as a string, whatever it looks like, so that a csv id
+	// column of "10" and "020" gives "10" and "020" (issue 10, item 10).
+	NumberID bool
+	// Metadata is carried unchanged into the item's results and errors
+	// lines as their "metadata" member: the line's "metadata" object
+	// (http, openai, anthropic), or for csv the columns the request does
+	// not use, as an object of strings in header order. nil for none.
+	Metadata json.RawMessage
 }
 
 // ParsedURL returns URL parsed, for building the request without parsing

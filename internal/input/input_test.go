@@ -75,7 +75,11 @@ func checkResults(t *testing.T, got, want []any) {
 			g, isBad := got[i].(BadLine)
 			ok = isBad && g.Line == w.Line && strings.Contains(g.Reason, w.Reason)
 		default:
-			ok = reflect.DeepEqual(got[i], w)
+			// NumberID and Metadata have tests of their own
+			// (output_test.go); the wanted items here leave them out.
+			g, isItem := got[i].(Item)
+			g.NumberID, g.Metadata = false, nil
+			ok = isItem && reflect.DeepEqual(g, w)
 		}
 	}
 	if !ok {

@@ -131,7 +131,7 @@ func memberName(quoted []byte) string {
 	return string(inner)
 }
 
-var knownMembers = [...]string{"id", "method", "url", "headers", "body", "custom_id", "params"}
+var knownMembers = [...]string{"id", "method", "url", "headers", "body", "custom_id", "params", "metadata"}
 
 // object reads line as a JSON object whose members are all in known, in
 // the reader's scratch slice, or returns why it is not one.

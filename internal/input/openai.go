@@ -32,7 +32,7 @@ var openAIFormat = format{
 // parseOpenAILine turns an openai line into an item (without its line
 // number), or returns why it cannot be run.
 func (r *Reader) parseOpenAILine(line []byte, _ int) (Item, string) {
-	m, reason := r.object(line, "custom_id", "method", "url", "body")
+	m, reason := r.object(line, "custom_id", "method", "url", "body", "metadata")
 	if reason != "" {
 		return Item{}, reason
 	}
@@ -67,26 +67,80 @@ func (r *Reader) parseOpenAILine(line []byte, _ int) (Item, string) {
 	if reason := streamRefused(body); reason != "" {
 		return Item{}, "body: " + reason
 	}
+	meta, reason := metadataMember(m)
+	if reason != "" {
+		return Item{}, reason
+	}
 	compact := jsonCompact(body) // body aliases the line; Raw may not
-	return Item{ID: id, Method: "POST", URL: u, Body: compact, Raw: compact, parsedURL: parsed}, ""
+	return Item{ID: id, Method: "POST", URL: u, Body: compact, Raw: compact, parsedURL: parsed, Metadata: meta}, ""
 }
 
 // openAIShape writes OpenAI Batch API output lines.
 type openAIShape struct{}
 
-func (openAIShape) ResultLine(it Item, r Response) []byte {
-	sum := sha256.Sum256([]byte(it.ID))
-	type resp struct {
-		StatusCode int             `json:"status_code"`
-		RequestID  string          `json:"request_id"`
-		Body       json.RawMessage `json:"body"`
-	}
-	return mustJSON(struct {
-		ID       string          `json:"id"`
-		CustomID string          `json:"custom_id"`
-		Response resp            `json:"response"`
-		Error    json.RawMessage `json:"error"`
-	}{"batch_req_" + hex.EncodeToString(sum[:12]), it.ID, resp{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")})
+// openAIResponse is the "response" member of an output line.
+type openAIResponse struct {
+	StatusCode int             `json:"status_code"`
+	RequestID  string          `json:"request_id"`
+	Body       json.RawMessage `json:"body"`
 }
 
-func (openAIShape) ErrorLine(it Item, f Failure) []byte { return customIDFailure(it, f) }
+// openAIError is the "error" member of an output line for a request that
+// got no response, as the Batch API writes one for an expired request.
+type openAIError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Line is set for a bad input line, as the Batch API's validation
+	// errors (batch.errors.data) name the line.
+	Line int `json:"line,omitempty"`
+}
+
+// batchRequestID is the "id" of an item's output lines: stable, so that
+// the same item gets the same id run after run.
+func batchRequestID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "batch_req_" + hex.EncodeToString(sum[:12])
+}
+
+func (openAIShape) ResultLine(it Item, r Response) []byte {
+	return withMetadata(mustJSON(struct {
+		ID       string          `json:"id"`
+		CustomID string          `json:"custom_id"`
+		Response openAIResponse  `json:"response"`
+		Error    json.RawMessage `json:"error"`
+	}{batchRequestID(it.ID), it.ID, openAIResponse{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")}), it.Metadata)
+}
+
+// ErrorLine writes the Batch API's error-file line: when the API answered
+// with an error status (f.Body not nil), its answer whole in "response" (status_code,
+// request_id, body) and "error" null; when no answer came, "response" null
+// and "error" {code, message}, the code being sluice's class. sluice's own
+// account is the extra "sluice" member.
+func (openAIShape) ErrorLine(it Item, f Failure) []byte {
+	var resp *openAIResponse
+	var oerr *openAIError
+	if f.Body != nil {
+		resp = &openAIResponse{f.Status, f.RequestID, bodyJSON(f.Body)}
+	} else {
+		oerr = &openAIError{Code: f.Class, Message: f.Message}
+	}
+	return withMetadata(mustJSON(struct {
+		ID       string          `json:"id"`
+		CustomID string          `json:"custom_id"`
+		Response *openAIResponse `json:"response"`
+		Error    *openAIError    `json:"error"`
+		Sluice   sluiceMember    `json:"sluice"`
+	}{batchRequestID(it.ID), it.ID, resp, oerr, sluiceOf(it, f)}), it.Metadata)
+}
+
+// BadLineLine has no custom_id (the line could not be read for one) and no
+// response: "error" says why the line was refused.
+func (openAIShape) BadLineLine(b BadLine) []byte {
+	return mustJSON(struct {
+		ID       *string         `json:"id"`
+		CustomID *string         `json:"custom_id"`
+		Response *openAIResponse `json:"response"`
+		Error    openAIError     `json:"error"`
+		Sluice   sluiceMember    `json:"sluice"`
+	}{nil, nil, nil, openAIError{Code: "invalid_request", Message: b.Error(), Line: b.Line}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line}})
+}

@@ -19,6 +19,9 @@ type Shape interface {
 	ResultLine(it Item, r Response) []byte
 	// ErrorLine is the errors line of an item that failed.
 	ErrorLine(it Item, f Failure) []byte
+	// BadLineLine is the errors line of an input line that could not be
+	// run: it has no item, so it names the line and the reason.
+	BadLineLine(b BadLine) []byte
 }
 
 // Response is what an item's call came back with, for its results line.
@@ -36,6 +39,44 @@ type Failure struct {
 	Status   int    `json:"status,omitempty"`
 	Message  string `json:"message"`
 	Attempts int    `json:"attempts"`
+	// Body is the body of the API's answer when it answered with an error
+	// status; nil when no answer came (a network error, a timeout). It is
+	// kept whole in the errors line, as JSON when it is JSON.
+	Body []byte `json:"-"`
+	// RequestID is the answer's X-Request-Id or Request-Id; "" for none.
+	RequestID string `json:"-"`
+}
+
+// sluiceMember is the "sluice" member of the batch formats' errors lines:
+// what sluice knows of a failure besides the API's own answer. Its name
+// cannot collide with the batch APIs' members (id, custom_id, response,
+// error, result).
+type sluiceMember struct {
+	Class    string `json:"class"`
+	Status   int    `json:"status,omitempty"`
+	Message  string `json:"message"`
+	Attempts int    `json:"attempts"`
+	Line     int    `json:"line"`
+}
+
+func sluiceOf(it Item, f Failure) sluiceMember {
+	return sluiceMember{Class: f.Class, Status: f.Status, Message: f.Message, Attempts: f.Attempts, Line: it.Line}
+}
+
+// ClassBadLine is the class of an errors line written for an input line
+// that could not be run.
+const ClassBadLine = "bad_line"
+
+// withMetadata appends `,"metadata":` and m to a JSON object's line,
+// before its closing brace, when m is not nil.
+func withMetadata(line []byte, m json.RawMessage) []byte {
+	if m == nil {
+		return line
+	}
+	line = line[:len(line)-1]
+	line = append(line, `,"metadata":`...)
+	line = append(line, m...)
+	return append(line, '}')
 }
 
 // bodyJSON returns body as JSON: itself when it is JSON, else a string.
@@ -49,8 +90,28 @@ func bodyJSON(body []byte) json.RawMessage {
 	if !utf8.Valid(body) {
 		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
 	}
-	b, _ := json.Marshal(string(body))
-	return b
+	return appendJSONString(nil, string(body))
+}
+
+// appendJSONString appends s as a JSON string, without the HTML escaping
+// that encoding/json adds by default: results keep "<" as it came, not
+// "\u003c" (issue 10, item 10).
+func appendJSONString(b []byte, s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string cannot fail
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...)
+}
+
+// appendItemID appends it.ID as its results line writes it: a number
+// only when the id stands for one (Item.NumberID) and is an integer in
+// canonical form, else a string.
+func appendItemID(b []byte, it Item) []byte {
+	if it.NumberID {
+		return appendIDJSON(b, it.ID)
+	}
+	return appendJSONString(b, it.ID)
 }
 
 func compact(b []byte) json.RawMessage {
@@ -61,37 +122,26 @@ func compact(b []byte) json.RawMessage {
 	return buf.Bytes()
 }
 
-// idJSON writes an id as it appeared: a number stays a number. Only the
+// appendIDJSON appends a numeric id (Item.NumberID) to b: a number stays a number. Only the
 // canonical form of an integer is written bare; "007" or "+5" stay
 // strings, and both forms read back (LineID) as the same text.
-func idJSON(id string) json.RawMessage {
-	return appendIDJSON(nil, id)
-}
-
-// appendIDJSON appends idJSON(id) to b.
 func appendIDJSON(b []byte, id string) []byte {
 	var digits [20]byte
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil && string(strconv.AppendInt(digits[:0], n, 10)) == id {
 		return append(b, id...)
 	}
-	q, _ := json.Marshal(id)
-	return append(b, q...)
+	return appendJSONString(b, id)
 }
 
+// mustJSON encodes v as one line of compact JSON, without HTML escaping
+// (encoding/json would turn "<" in a response body into "\u003c", in a
+// json.RawMessage too).
 func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(err) // only our own types are marshalled
 	}
-	return b
-}
-
-// customIDFailure is the errors line of both batch APIs' formats, which
-// name an item by its custom_id.
-func customIDFailure(it Item, f Failure) []byte {
-	return mustJSON(struct {
-		CustomID string `json:"custom_id"`
-		Line     int    `json:"line"`
-		Failure
-	}{it.ID, it.Line, f})
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 }

@@ -39,5 +39,5 @@ func (r *Reader) parseURLLine(line []byte, n int) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
-	return Item{ID: strconv.Itoa(n), Method: "GET", URL: u, parsedURL: parsed}, ""
+	return Item{ID: strconv.Itoa(n), Method: "GET", URL: u, parsedURL: parsed, NumberID: true}, ""
 }

@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -50,17 +51,19 @@ func (j *Journal) usableLocked() error {
 // writeLocked writes whole lines with one Write, which for a regular file
 // is one write(2) unless that fails part way (os.File.Write retries a
 // short write only to report its error) or the lines are over 1 GiB.
-func (j *Journal) writeLocked(f *os.File, path string, size *int64, lines []byte) error {
+//
+// f is a file but for the results of Options.Results, which are not cut.
+func (j *Journal) writeLocked(f io.Writer, path string, size *int64, lines []byte) error {
 	n, err := f.Write(lines)
 	if err == nil {
 		*size += int64(n)
 		return nil
 	}
 	j.err = fmt.Errorf("journal: %s: %w", path, err)
-	if n > 0 {
+	if file, ok := f.(*os.File); ok && n > 0 && (file == j.resultsFile || file == j.errorsFile) {
 		// Cut the partial lines now, or the next run would find a torn one
 		// in the middle of the file if anything were appended after it.
-		if terr := f.Truncate(*size); terr != nil {
+		if terr := file.Truncate(*size); terr != nil {
 			j.err = fmt.Errorf("journal: %s: %w (and cutting the partial line: %v)", path, err, terr)
 		}
 	}

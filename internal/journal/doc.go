@@ -67,6 +67,15 @@
 //   - Two runs on one results file: while open, the Journal holds an
 //     exclusive flock(2) on both files (on Linux, macOS and the BSDs), so a
 //     second run fails with [ErrInUse] instead of duplicating results.
+//   - The errors file carries no such promise (it describes the latest
+//     run, and failed items run again anyway). It is created by the first
+//     Flush that has an errors line, and one left by an earlier run is
+//     emptied at Open and removed by Close if nothing failed, so a clean
+//     run leaves none; a kill -9 may leave it empty. Creating it late does
+//     not touch the results file or its lock.
+//   - [Options.Results] (standard output) keeps the order of writes and
+//     the one-line-per-item rule, but nothing is read back, so nothing is
+//     resumed and the promise above is only about one run.
 //
 // What the journal trusts: QueueSucceeded does not read the line it is
 // given, since reading costs more than writing it. The caller must give one

@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -27,10 +28,19 @@ var (
 // other fields' zero values are the defaults.
 type Options struct {
 	ResultsPath string // one JSON line per succeeded item; kept across runs
-	ErrorsPath  string // one JSON line per failed item; rewritten by every run
+	// ErrorsPath gets one JSON line per failed item; rewritten by every
+	// run, and created only when a line is written to it (see [Open]).
+	ErrorsPath string
 
 	// Restart empties the results file instead of resuming from it.
 	Restart bool
+
+	// Results, when not nil, gets the results lines instead of a file
+	// (`sluice run -o -`: standard output): nothing is resumed or synced
+	// and there is no lock, Restart does not apply, and ResultsPath only
+	// names it in errors. The errors file is still ErrorsPath. Close does
+	// not close it.
+	Results io.Writer
 
 	// SyncEvery bounds how long an appended line may wait for fsync: the
 	// files are synced at most this long after the first append since the
@@ -66,7 +76,9 @@ const (
 // cloud VM, where larger lines go at the disk's pace
 // (BenchmarkJournalSucceeded).
 type Journal struct {
-	resultsFile, errorsFile *os.File
+	resultsFile             *os.File  // nil when results go to Options.Results
+	resultsWriter           io.Writer // Options.Results; nil when results go to resultsFile
+	errorsFile              *os.File  // nil until the first errors line is written, unless the file existed
 	resultsPath, errorsPath string
 	id                      func([]byte) (string, bool) // reads a results line's id back
 	done                    *Index
@@ -109,9 +121,12 @@ type Journal struct {
 // file was not written by this Journal, and guessing could lose or
 // duplicate results. Blank lines are kept and ignored.
 //
-// The errors file is always emptied: it describes the latest run. Failed
-// items are not in Done, so each run tries them again, and those that fail
-// again are written again.
+// The errors file describes the latest run. Open empties it when it
+// exists (taking its lock first); otherwise it is created only by the
+// first Flush that has an errors line to write, and Close removes it when
+// the run wrote none, so a run where nothing failed leaves no errors file.
+// Failed items are not in Done, so each run tries them again, and those
+// that fail again are written again.
 //
 // id extracts an item's id from a results line, ok false when it has none;
 // it is called only with valid JSON, must not keep line, and must agree
@@ -149,7 +164,18 @@ func Open(opts Options, id func(line []byte) (string, bool)) (*Journal, error) {
 	if every <= 0 {
 		every = defaultSyncEvery
 	}
-	if err := j.open(opts.Restart); err != nil {
+	if opts.Results != nil {
+		j.resultsWriter = opts.Results
+		if err := j.openErrors(0, nil); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if j.errorsFile != nil {
+			if err := j.errorsFile.Truncate(0); err != nil {
+				j.errorsFile.Close()
+				return nil, fmt.Errorf("journal: %w", err)
+			}
+		}
+	} else if err := j.open(opts.Restart); err != nil {
 		if j.resultsFile != nil {
 			j.resultsFile.Close()
 		}
@@ -172,22 +198,14 @@ func (j *Journal) open(restart bool) error {
 	if err := lockFile(j.resultsFile); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
 	}
-	if j.errorsFile, err = os.OpenFile(j.errorsPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
 	ri, err := j.resultsFile.Stat()
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	ei, err := j.errorsFile.Stat()
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if os.SameFile(ri, ei) {
-		return fmt.Errorf("journal: %s and %s are the same file", j.resultsPath, j.errorsPath)
-	}
-	if err := lockFile(j.errorsFile); err != nil {
-		return fmt.Errorf("journal: %s: %w", j.errorsPath, err)
+	// An errors file left by an earlier run is opened (and locked) now, to
+	// be emptied; none is created until there is a line to write.
+	if err := j.openErrors(0, ri); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	if restart {
 		if err := j.resultsFile.Truncate(0); err != nil {
@@ -196,9 +214,42 @@ func (j *Journal) open(restart bool) error {
 	} else if err := j.loadResults(ri.Size()); err != nil {
 		return err
 	}
-	if err := j.errorsFile.Truncate(0); err != nil {
+	if j.errorsFile != nil {
+		if err := j.errorsFile.Truncate(0); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	return nil
+}
+
+// openErrors opens the errors file for appending, with extra flags
+// (os.O_CREATE to create it), takes its lock and checks that it is not
+// the results file, whose Stat is ri (nil: Stat it).
+func (j *Journal) openErrors(flag int, ri os.FileInfo) error {
+	f, err := os.OpenFile(j.errorsPath, os.O_WRONLY|os.O_APPEND|flag, 0o666)
+	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	if ri == nil && j.resultsFile != nil {
+		if ri, err = j.resultsFile.Stat(); err != nil {
+			f.Close()
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	ei, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("journal: %w", err)
+	}
+	if ri != nil && os.SameFile(ri, ei) {
+		f.Close()
+		return fmt.Errorf("journal: %s and %s are the same file", j.resultsPath, j.errorsPath)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("journal: %s: %w", j.errorsPath, err)
+	}
+	j.errorsFile = f
 	return nil
 }
 
@@ -232,10 +283,23 @@ func (j *Journal) Close() error {
 		j.syncMu.Lock()
 		defer j.syncMu.Unlock()
 		j.filesClosed = true
-		rerr, eerr := j.resultsFile.Close(), j.errorsFile.Close()
 		j.mu.Lock()
 		first := j.err
+		emptyErrors := j.errorsSize == 0
 		j.mu.Unlock()
+		var eerr error
+		if j.errorsFile != nil {
+			if emptyErrors && first == nil {
+				// Emptied at Open and nothing failed since: no errors file,
+				// removed while its lock is still ours.
+				eerr = os.Remove(j.errorsPath)
+			}
+			eerr = errors.Join(eerr, j.errorsFile.Close())
+		}
+		var rerr error
+		if j.resultsFile != nil {
+			rerr = j.resultsFile.Close()
+		}
 		if first != nil {
 			serr = nil // the same failure, or one that follows from it
 		}

@@ -1,5 +1,10 @@
 package journal
 
+import (
+	"io"
+	"os"
+)
+
 // The queue is how the runner writes (the package comment says why it
 // loses and duplicates nothing): one write(2) a line would cost a system
 // call a line, a good part of a run's time at tens of thousands of results
@@ -78,13 +83,27 @@ func (j *Journal) Flush() (results, errors int, err error) {
 func (j *Journal) flushLocked() (results, errors int, err error) {
 	before := j.pendingResults + j.pendingErrors
 	if len(j.queuedResults) > 0 {
-		if err := j.writeLocked(j.resultsFile, j.resultsPath, &j.resultsSize, j.queuedResults); err != nil {
+		var out io.Writer = j.resultsFile
+		if j.resultsWriter != nil {
+			out = j.resultsWriter
+		}
+		if err := j.writeLocked(out, j.resultsPath, &j.resultsSize, j.queuedResults); err != nil {
 			return 0, 0, err
 		}
 		results = j.queuedResultLines
 		j.pendingResults += results
 	}
 	if len(j.queuedErrors) > 0 {
+		if j.errorsFile == nil {
+			// The first errors line of the run: only now is there an
+			// errors file. A failure to create it fails the journal like a
+			// failed write (the results written above are counted).
+			if err := j.openErrors(os.O_CREATE, nil); err != nil {
+				j.err = err
+				j.notePendingLocked(before)
+				return results, 0, err
+			}
+		}
 		if err := j.writeLocked(j.errorsFile, j.errorsPath, &j.errorsSize, j.queuedErrors); err != nil {
 			j.notePendingLocked(before)
 			return results, 0, err

@@ -50,17 +50,18 @@ func (j *Journal) syncPending(force bool) error {
 	j.mu.Lock()
 	results, errs := j.pendingResults > 0 || force, j.pendingErrors > 0 || force
 	j.pendingResults, j.pendingErrors = 0, 0
+	errorsFile := j.errorsFile // created by a Flush, under mu
 	j.mu.Unlock()
 	if !results && !errs {
 		return nil
 	}
 	j.syncs.Add(1)
 	var err error
-	if results {
+	if results && j.resultsFile != nil {
 		err = wrapErr(j.resultsPath, j.resultsFile.Sync())
 	}
-	if errs && err == nil {
-		err = wrapErr(j.errorsPath, j.errorsFile.Sync())
+	if errs && err == nil && errorsFile != nil {
+		err = wrapErr(j.errorsPath, errorsFile.Sync())
 	}
 	if err != nil {
 		// After a failed fsync the kernel may have dropped the dirty pages:

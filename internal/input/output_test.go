@@ -1,0 +1,106 @@
+package input
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// The errors and results lines of each shape, exactly (issue 10, items 8,
+// 10 and 13).
+func TestShapeLines(t *testing.T) {
+	apiErr := []byte(`{"error":{"message":"no <model>","type":"invalid_request_error","param":"model","code":null}}`)
+	antErr := []byte(`{"type":"error","error":{"type":"rate_limit_error","message":"slow down"},"request_id":"req_1"}`)
+	meta := json.RawMessage(`{"k":"<v>"}`)
+	withResp := Failure{Class: "fatal", Status: 404, Message: "no <model>", Attempts: 1, Body: apiErr, RequestID: "req_9"}
+	noResp := Failure{Class: "transient", Message: "connection refused", Attempts: 3}
+	it := Item{ID: "a<1>", Line: 4, Metadata: meta}
+	openaiID := `"id":"` + batchRequestID("a<1>") + `"`
+	for _, tc := range []struct {
+		name string
+		got  []byte
+		want string
+	}{
+		{"openai answered", openAIShape{}.ErrorLine(it, withResp),
+			`{` + openaiID + `,"custom_id":"a<1>","response":{"status_code":404,"request_id":"req_9","body":` + string(apiErr) + `},"error":null,"sluice":{"class":"fatal","status":404,"message":"no <model>","attempts":1,"line":4},"metadata":{"k":"<v>"}}`},
+		{"openai no answer", openAIShape{}.ErrorLine(Item{ID: "b", Line: 2}, noResp),
+			`{"id":"` + batchRequestID("b") + `","custom_id":"b","response":null,"error":{"code":"transient","message":"connection refused"},"sluice":{"class":"transient","message":"connection refused","attempts":3,"line":2}}`},
+		{"openai bad line", openAIShape{}.BadLineLine(BadLine{Line: 7, Reason: "missing url"}),
+			`{"id":null,"custom_id":null,"response":null,"error":{"code":"invalid_request","message":"line 7: missing url","line":7},"sluice":{"class":"bad_line","message":"missing url","attempts":0,"line":7}}`},
+		{"anthropic answered", anthropicShape{}.ErrorLine(Item{ID: "m", Line: 1}, Failure{Class: "throttled", Status: 429, Message: "slow down", Attempts: 9, Body: antErr}),
+			`{"custom_id":"m","result":{"type":"errored","error":` + string(antErr) + `},"sluice":{"class":"throttled","status":429,"message":"slow down","attempts":9,"line":1}}`},
+		{"anthropic HTML answer", anthropicShape{}.ErrorLine(Item{ID: "m", Line: 1}, Failure{Class: "transient", Status: 502, Message: "502 Bad Gateway", Attempts: 1, Body: []byte("<html>bad gateway</html>")}),
+			`{"custom_id":"m","result":{"type":"errored","error":{"type":"error","error":{"type":"api_error","message":"502 Bad Gateway"}}},"sluice":{"class":"transient","status":502,"message":"502 Bad Gateway","attempts":1,"line":1}}`},
+		{"anthropic no answer", anthropicShape{}.ErrorLine(Item{ID: "m", Line: 1}, noResp),
+			`{"custom_id":"m","result":{"type":"errored","error":{"type":"error","error":{"type":"transient","message":"connection refused"}}},"sluice":{"class":"transient","message":"connection refused","attempts":3,"line":1}}`},
+		{"anthropic bad line", anthropicShape{}.BadLineLine(BadLine{Line: 3, Reason: "missing params"}),
+			`{"custom_id":null,"result":{"type":"errored","error":{"type":"error","error":{"type":"invalid_request_error","message":"line 3: missing params"}}},"sluice":{"class":"bad_line","message":"missing params","attempts":0,"line":3}}`},
+		{"http answered", httpShape{}.ErrorLine(Item{ID: "020", Line: 2, Metadata: meta}, withResp),
+			`{"id":"020","line":2,"class":"fatal","status":404,"message":"no <model>","attempts":1,"body":` + string(apiErr) + `,"metadata":{"k":"<v>"}}`},
+		{"http numeric id", httpShape{}.ErrorLine(Item{ID: "10", Line: 2, NumberID: true}, noResp),
+			`{"id":10,"line":2,"class":"transient","message":"connection refused","attempts":3}`},
+		{"http string id that looks like a number", httpShape{}.ResultLine(Item{ID: "10"}, Response{Status: 200, Body: []byte("a<b"), Attempts: 1}),
+			`{"id":"10","status":200,"body":"a<b","attempts":1,"elapsed_ms":0}`},
+		{"http bad line", httpShape{}.BadLineLine(BadLine{Line: 5, Reason: "missing url"}),
+			`{"id":null,"line":5,"class":"bad_line","message":"missing url","attempts":0}`},
+		{"anthropic result with metadata", anthropicShape{}.ResultLine(it, Response{Status: 200, Body: []byte(`{"content":"<b>"}`)}),
+			`{"custom_id":"a<1>","result":{"type":"succeeded","message":{"content":"<b>"}},"metadata":{"k":"<v>"}}`},
+	} {
+		if string(tc.got) != tc.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tc.name, tc.got, tc.want)
+		}
+		if !json.Valid(tc.got) || strings.Contains(string(tc.got), "\n") {
+			t.Errorf("%s: not one line of valid JSON: %s", tc.name, tc.got)
+		}
+	}
+}
+
+// A "metadata" member must be an object; it is kept as given (compacted).
+func TestMetadataMember(t *testing.T) {
+	for _, tc := range []struct {
+		line, want, bad string
+	}{
+		{`{"url":"https://a.example/","metadata":{"a": [1, "<x>"]}}`, `{"a":[1,"<x>"]}`, ""},
+		{`{"url":"https://a.example/","metadata":null}`, "", ""},
+		{`{"url":"https://a.example/","metadata":"x"}`, "", "metadata must be a JSON object"},
+		{`{"custom_id":"c","params":{},"metadata":{"b":2}}`, `{"b":2}`, ""},
+		{`{"custom_id":"c","url":"/v1/x","body":{},"metadata":{"c":3}}`, `{"c":3}`, ""},
+		{`{"custom_id":"c","params":{},"metadata":[1]}`, "", "metadata must be a JSON object"},
+	} {
+		got := readAll(t, tc.line+"\n", Options{BaseURL: "https://api.example"})
+		if len(got) != 1 {
+			t.Fatalf("%s: %d results", tc.line, len(got))
+		}
+		switch g := got[0].(type) {
+		case Item:
+			if tc.bad != "" || string(g.Metadata) != tc.want {
+				t.Errorf("%s: metadata %s; want %q, bad %q", tc.line, g.Metadata, tc.want, tc.bad)
+			}
+		case BadLine:
+			if tc.bad == "" || !strings.Contains(g.Reason, tc.bad) {
+				t.Errorf("%s: bad line %q; want %q", tc.line, g.Reason, tc.bad)
+			}
+		}
+	}
+}
+
+// Ids stand for numbers only when they are line numbers or JSON numbers.
+func TestNumberID(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		opts Options
+		want []bool
+	}{
+		{"https://a.example/\n", Options{}, []bool{true}},
+		{`{"url":"https://a.example/"}` + "\n" + `{"id":7,"url":"https://a.example/"}` + "\n" + `{"id":"7","url":"https://a.example/"}` + "\n", Options{}, []bool{true, true, false}},
+		{"id,url\n10,https://a.example/\n", Options{}, []bool{false}},
+		{"url,x\nhttps://a.example/,1\n", Options{}, []bool{true}},
+	} {
+		got := readAll(t, tc.in, tc.opts)
+		for i, g := range got {
+			if it, ok := g.(Item); !ok || i >= len(tc.want) || it.NumberID != tc.want[i] {
+				t.Errorf("%q: result %d = %+v; want NumberID %v", tc.in, i, g, tc.want)
+			}
+		}
+	}
+}
