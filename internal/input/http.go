@@ -164,7 +164,7 @@ type httpShape struct{}
 // encoding/json's reflection cost more than the rest of the line's work.
 func (httpShape) ResultLine(it Item, r Response) []byte {
 	b := bodyJSON(r.Body)
-	line := make([]byte, 0, len(b)+len(it.ID)+80)
+	line := make([]byte, 0, len(b)+len(it.ID)+112)
 	line = append(line, `{"id":`...)
 	line = appendIDJSON(line, it.ID)
 	line = append(line, `,"status":`...)
@@ -175,6 +175,7 @@ func (httpShape) ResultLine(it Item, r Response) []byte {
 	line = strconv.AppendInt(line, int64(r.Attempts), 10)
 	line = append(line, `,"elapsed_ms":`...)
 	line = strconv.AppendInt(line, r.Elapsed.Milliseconds(), 10)
+	line = appendSluice(line, r)
 	return append(line, '}')
 }
 

@@ -72,6 +72,10 @@ func (r *Reader) parseOpenAILine(line []byte, _ int) (Item, string) {
 type openAIShape struct{}
 
 func (openAIShape) ResultLine(it Item, r Response) []byte {
+	return withSluice(openAIResult(it, r), r)
+}
+
+func openAIResult(it Item, r Response) []byte {
 	sum := sha256.Sum256([]byte(it.ID))
 	type resp struct {
 		StatusCode int             `json:"status_code"`

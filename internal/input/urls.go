@@ -3,7 +3,6 @@ package input
 import (
 	"bytes"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -11,7 +10,8 @@ import (
 const FormatURLs Format = "urls"
 
 // The urls format: one URL a line, each fetched with GET; the id is the
-// line number. Space around the URL is ignored; a URL is absolute or a
+// URL (resolved against the base URL), so that inserting or removing a
+// line changes no other item's id; a URL listed twice is a repeated id. Space around the URL is ignored; a URL is absolute or a
 // path starting with "/" appended to the base URL.
 
 var urlsFormat = format{
@@ -39,5 +39,5 @@ func (r *Reader) parseURLLine(line []byte, n int) (Item, string) {
 	if reason != "" {
 		return Item{}, reason
 	}
-	return Item{ID: strconv.Itoa(n), Method: "GET", URL: u, parsedURL: parsed}, ""
+	return Item{ID: u, Method: "GET", URL: u, parsedURL: parsed}, ""
 }

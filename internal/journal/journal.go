@@ -29,7 +29,10 @@ type Options struct {
 	ResultsPath string // one JSON line per succeeded item; kept across runs
 	ErrorsPath  string // one JSON line per failed item; rewritten by every run
 
-	// Restart empties the results file instead of resuming from it.
+	// Restart starts a new results file instead of resuming from it. The
+	// earlier results and errors, when not empty, are moved aside to
+	// numbered files beside them, never overwriting one (see
+	// [Journal.MovedAside]).
 	Restart bool
 
 	// SyncEvery bounds how long an appended line may wait for fsync: the
@@ -44,6 +47,12 @@ type Options struct {
 	// QueueSucceeded accepts and that Open reads back; it bounds the memory of
 	// resuming. Zero or less means 64 MiB.
 	MaxLine int
+
+	// Fingerprint reads back the request fingerprint a results line
+	// carries, 0 when it carries none; Open keeps it in Done for
+	// [Index.Compare]. It is called only with valid JSON and must not keep
+	// the line. Nil means results carry none.
+	Fingerprint func(line []byte) uint64
 }
 
 const (
@@ -69,6 +78,10 @@ type Journal struct {
 	resultsFile, errorsFile *os.File
 	resultsPath, errorsPath string
 	id                      func([]byte) (string, bool) // reads a results line's id back
+	fingerprint             func([]byte) uint64         // reads a results line's fingerprint back; may be nil
+	unrecorded              int                         // results lines read back without a fingerprint
+	asideResults            string                      // where Restart moved the earlier results; "" if nowhere
+	asideErrors             string
 	done                    *Index
 	resumed                 int
 	maxLine                 int
@@ -131,6 +144,7 @@ func Open(opts Options, id func(line []byte) (string, bool)) (*Journal, error) {
 		resultsPath:  opts.ResultsPath,
 		errorsPath:   opts.ErrorsPath,
 		id:           id,
+		fingerprint:  opts.Fingerprint,
 		done:         NewIndex(),
 		maxLine:      opts.MaxLine,
 		syncBatch:    opts.SyncBatch,
@@ -172,6 +186,9 @@ func (j *Journal) open(restart bool) error {
 	if err := lockFile(j.resultsFile); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
 	}
+	if !stillNamed(j.resultsFile, j.resultsPath) {
+		return fmt.Errorf("journal: %s: %w (it was replaced while opening)", j.resultsPath, ErrInUse)
+	}
 	if j.errorsFile, err = os.OpenFile(j.errorsPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
@@ -189,9 +206,12 @@ func (j *Journal) open(restart bool) error {
 	if err := lockFile(j.errorsFile); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.errorsPath, err)
 	}
+	if !stillNamed(j.errorsFile, j.errorsPath) {
+		return fmt.Errorf("journal: %s: %w (it was replaced while opening)", j.errorsPath, ErrInUse)
+	}
 	if restart {
-		if err := j.resultsFile.Truncate(0); err != nil {
-			return fmt.Errorf("journal: %w", err)
+		if err := j.moveAside(ri.Size(), ei.Size()); err != nil {
+			return err
 		}
 	} else if err := j.loadResults(ri.Size()); err != nil {
 		return err
@@ -208,6 +228,15 @@ func (j *Journal) open(restart bool) error {
 // and only reads it (an id added by hand would make QueueSucceeded refuse
 // it).
 func (j *Journal) Done() *Index { return j.done }
+
+// Unrecorded returns how many results lines Open read back without a
+// request fingerprint (written before sluice recorded them), with
+// Options.Fingerprint set; their ids count as unchanged.
+func (j *Journal) Unrecorded() int { return j.unrecorded }
+
+// MovedAside returns where Restart moved the earlier results and errors:
+// "" for a file that was empty, or without Restart.
+func (j *Journal) MovedAside() (results, errors string) { return j.asideResults, j.asideErrors }
 
 // Resumed returns how many succeeded items the earlier runs left in the
 // results file (distinct ids; 0 with Restart).
