@@ -107,7 +107,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		sum.Attempts += int64(res.attempts)
 		switch {
 		case r.Err == nil:
-			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed})
+			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)})
 			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
 				return failed("results", err)
 			}
@@ -188,6 +188,12 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 		sum.BudgetWaits = p.tr.Retry.Budget.Stats().Waited
 	}
 	sum.Elapsed = time.Since(begin)
+	sum.Changed = int(p.changed.Load())
+	sum.ChangedKept = p.cfg.SkipChanged
+	if p.journal != nil {
+		sum.Unrecorded = p.journal.Unrecorded()
+		sum.MovedAside, sum.MovedAsideErrors = p.journal.MovedAside()
+	}
 	return sum
 }
 

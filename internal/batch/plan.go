@@ -35,6 +35,10 @@ type plan struct {
 	stderr  *lockedWriter // bad-line reports and progress share it
 
 	readErr atomic.Pointer[error]
+
+	// Item 4: request fingerprints (fingerprint.go).
+	fp      fingerprinter
+	changed atomic.Int64 // done items whose request changed since
 }
 
 func newPlan(cfg *Config) (*plan, error) {
@@ -93,7 +97,7 @@ func newPlan(cfg *Config) (*plan, error) {
 		p.input.Close()
 		return nil, usage("reading %s: %v", p.inputName(), err)
 	}
-	p.reader, err = input.NewReader(buffered, input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method})
+	p.reader, err = input.NewReader(buffered, input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method, IDColumn: cfg.IDColumn})
 	if err != nil {
 		p.input.Close()
 		return nil, usageErr(err)
@@ -110,11 +114,12 @@ func newPlan(cfg *Config) (*plan, error) {
 		}
 	}
 	results := cfg.resultsPath()
-	p.journal, err = journal.Open(journal.Options{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart}, input.ValidLineID)
+	p.journal, err = journal.Open(journal.Options{ResultsPath: results, ErrorsPath: errorsPath(results), Restart: cfg.Restart, Fingerprint: input.LineFingerprint}, input.ValidLineID)
 	if err != nil {
 		p.input.Close()
 		return nil, usageErr(err)
 	}
+	p.reportJournal()
 	p.seen = p.journal.Done()
 	p.tr = p.transport()
 	return p, nil
