@@ -14,7 +14,10 @@ import (
 )
 
 // A request's fingerprint is a 64-bit hash of what the API is asked: the
-// method, the URL, the body and the headers that matter. Each results line
+// method, the URL, the body and the headers that matter. The URL counts
+// without the base URL (--base-url, or the preset's): the base says where
+// the API is, not what it is asked, so pointing a resumed run at another
+// address of the same API (a proxy, a new port) re-runs nothing. Each results line
 // records it (input.Response.Fingerprint), and a run that finds an id done
 // compares it with the input's request for that id: when they differ (a
 // new model, a new prompt) the id runs again, unless --skip-changed.
@@ -40,7 +43,7 @@ func (p *plan) fingerprint(it input.Item) uint64 {
 	f.once.Do(func() { f.common = p.commonHeaders() })
 	h := sha256.New()
 	field(h, []byte(it.Method))
-	field(h, []byte(it.URL))
+	field(h, []byte(p.withoutBase(it.URL)))
 	field(h, it.Body)
 	h.Write(f.common)
 	if len(it.Header) > 0 {
@@ -53,6 +56,16 @@ func (p *plan) fingerprint(it input.Item) uint64 {
 		v = 1
 	}
 	return v
+}
+
+// withoutBase is url without the reader's base URL, when it starts with it.
+func (p *plan) withoutBase(url string) string {
+	if base := p.reader.BaseURL(); base != "" {
+		if rest, ok := strings.CutPrefix(url, base); ok && (rest == "" || rest[0] == '/' || rest[0] == '?') {
+			return rest
+		}
+	}
+	return url
 }
 
 // commonHeaders encodes the headers every request carries (p.header) that

@@ -134,8 +134,8 @@ func FuzzReaderURLs(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, it := range checkAll(t, r, data) {
-			if it.ID != it.URL || it.Method != "GET" || it.Body != nil {
-				t.Errorf("item %+v: want id = URL, GET, no body", it)
+			if !strings.HasSuffix(it.URL, it.ID) || it.Method != "GET" || it.Body != nil {
+				t.Errorf("item %+v: want id = the URL as written, GET, no body", it)
 			}
 		}
 	})

@@ -23,8 +23,9 @@ import (
 // Item is one request to make, as read from one line (or CSV record) of
 // the input.
 type Item struct {
-	// ID names the item in the results. urls: the URL, resolved against
-	// the base URL (so inserting a line shifts no id).
+	// ID names the item in the results. urls: the URL as the line gives
+	// it, without surrounding space (so inserting a line shifts no id, and
+	// a path stays the same id whatever the base URL).
 	// http: the "id" field (a string as is; a number in decimal without
 	// exponent, as [LineID] formats it) or, when absent or null, the line
 	// number. openai, anthropic: custom_id. csv: the column Options.IDColumn
@@ -211,6 +212,10 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	}
 	return rd, nil
 }
+
+// BaseURL returns the base URL relative URLs are appended to, without a
+// trailing "/"; "" when none was given.
+func (r *Reader) BaseURL() string { return r.base }
 
 // Format returns the format in use: the one given, or the one detected.
 func (r *Reader) Format() Format { return r.format.name }

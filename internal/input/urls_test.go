@@ -21,7 +21,7 @@ func TestURLs(t *testing.T) {
 	checkResults(t, got, []any{
 		Item{ID: "https://a.example/x", Line: 2, Method: "GET", URL: "https://a.example/x"},
 		Item{ID: "http://b.example/y?q=1#f", Line: 4, Method: "GET", URL: "http://b.example/y?q=1#f"},
-		Item{ID: "https://base.example/api/v1/items?page=2", Line: 5, Method: "GET", URL: "https://base.example/api/v1/items?page=2"},
+		Item{ID: "/v1/items?page=2", Line: 5, Method: "GET", URL: "https://base.example/api/v1/items?page=2"},
 		BadLine{Line: 6, Reason: `unsupported URL scheme "ftp" (want http or https)`},
 		BadLine{Line: 7, Reason: `URL "example.com/x" is neither absolute (http://...) nor a path starting with "/"`},
 		BadLine{Line: 8, Reason: `URL "//c.example/x" has no scheme (want http or https)`},
