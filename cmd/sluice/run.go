@@ -169,6 +169,9 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 		}
 		fmt.Fprintf(w, "sluice: %d items changed since their earlier result: %s\n", s.Changed, what)
 	}
+	if s.Superseded > 0 {
+		fmt.Fprintf(w, "sluice: %d earlier results superseded by new ones moved to %s\n", s.Superseded, s.SupersededTo)
+	}
 	if s.Stopped != nil {
 		fmt.Fprintf(w, "sluice: stopped early: %v; run the same command again to go on\n", s.Stopped)
 	}

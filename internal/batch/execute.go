@@ -146,6 +146,13 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	if err := p.journal.Sync(); err != nil {
 		return sum, err
 	}
+	// Item 4: ids that ran again because their request changed have two
+	// lines now; keep the new one and move the old aside.
+	if n, aside, err := p.journal.Compact(); err != nil {
+		return sum, err
+	} else if n > 0 {
+		sum.Superseded, sum.SupersededTo = n, aside
+	}
 	if sum.Stopped == nil && ctx.Err() != nil {
 		sum.Stopped = errors.New("interrupted")
 	}

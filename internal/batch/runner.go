@@ -95,6 +95,10 @@ type Summary struct {
 	// ChangedKept is Config.SkipChanged: the changed items kept their
 	// earlier results rather than ran again.
 	ChangedKept bool
+	// Superseded counts the earlier results of ids that ran again, moved
+	// out of the results file to SupersededTo.
+	Superseded   int
+	SupersededTo string
 	// Unrecorded counts the earlier results that carry no request
 	// fingerprint (written by a sluice from before them): their ids are
 	// taken as unchanged.

@@ -43,6 +43,7 @@ type Index struct {
 	// the first one is stored, so a run that resumes nothing pays nothing.
 	fps    []uint32
 	freeFP func()
+	redone int // ids Redo marked not done (compact.go)
 }
 
 // indexMinSlots is the table size of the first Add; a power of two.

@@ -57,8 +57,9 @@ func (x *Index) Compare(id string, fp uint64) Change {
 
 // Redo marks id, done in an earlier run, as not done, so that it runs
 // again and [Journal.QueueSucceeded] takes its new result. The new line is
-// appended after the earlier one, and the last line of an id is its
-// result (Open reads them in order).
+// appended after the earlier one, the last line of an id is its result
+// (Open reads them in order), and [Journal.Compact] moves the earlier one
+// aside.
 func (x *Index) Redo(id string) {
 	h := idHash(id)
 	x.mu.Lock()
@@ -66,15 +67,17 @@ func (x *Index) Redo(id string) {
 	if x.n == 0 {
 		return
 	}
-	if i, found := x.slot(h); found {
+	if i, found := x.slot(h); found && x.lines[i]&doneBit != 0 {
 		x.lines[i] &^= doneBit
+		x.redone++
 	}
 }
 
 // markDoneFP is markDone for a line read back from the results file, with
 // the fingerprint it recorded (0: none). A later line of the same id
-// replaces an earlier one's fingerprint: the last line is the result.
-func (x *Index) markDoneFP(h uint64, fp uint32) {
+// replaces an earlier one's fingerprint: the last line is the result. It
+// reports whether the id was done already: the file holds it twice.
+func (x *Index) markDoneFP(h uint64, fp uint32) (again bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	i, found := 0, false
@@ -85,12 +88,14 @@ func (x *Index) markDoneFP(h uint64, fp uint32) {
 		x.insertLocked(h, 0)
 		i, _ = x.slot(h)
 	}
+	again = x.lines[i]&doneBit != 0
 	x.lines[i] |= doneBit
 	if x.fps == nil {
 		if fp == 0 {
-			return
+			return again
 		}
 		x.fps, x.freeFP = allocWords(len(x.hashes))
 	}
 	x.fps[i] = fp
+	return again
 }

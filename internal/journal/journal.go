@@ -82,6 +82,7 @@ type Journal struct {
 	unrecorded              int                         // results lines read back without a fingerprint
 	asideResults            string                      // where Restart moved the earlier results; "" if nowhere
 	asideErrors             string
+	repeats                 int // results lines Open found for an id already read
 	done                    *Index
 	resumed                 int
 	maxLine                 int

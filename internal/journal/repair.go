@@ -57,7 +57,9 @@ func (j *Journal) loadResults(size int64) error {
 				j.unrecorded++
 			}
 		}
-		j.done.markDoneFP(idHash(id), fp)
+		if j.done.markDoneFP(idHash(id), fp) {
+			j.repeats++ // superseded by this later line: Compact moves it aside
+		}
 		keep = off
 	}
 	if keep < size {
