@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"net/http"
 	"slices"
 	"strings"
@@ -37,26 +38,41 @@ type fingerprinter struct {
 }
 
 // fingerprint returns the fingerprint of it's request; never 0, which
-// means "none" in a results line.
+// means "none" in a results line. It costs one SHA-256 of the request's
+// bytes and, with a pooled buffer, no allocation.
 func (p *plan) fingerprint(it input.Item) uint64 {
 	f := &p.fp
 	f.once.Do(func() { f.common = p.commonHeaders() })
-	h := sha256.New()
-	field(h, []byte(it.Method))
-	field(h, []byte(p.withoutBase(it.URL)))
-	field(h, it.Body)
-	h.Write(f.common)
+	st := fpStates.Get().(*fpState)
+	defer fpStates.Put(st)
+	b := appendField(st.buf[:0], it.Method)
+	b = appendField(b, p.withoutBase(it.URL))
+	b = appendField(b, it.Body)
+	b = append(b, f.common...)
 	if len(it.Header) > 0 {
-		h.Write([]byte{1})
-		writeHeaders(h, it.Header, nil)
+		b = append(b, 1)
+		b = appendHeaders(b, it.Header, nil)
 	}
-	var sum [sha256.Size]byte
-	v := binary.BigEndian.Uint64(h.Sum(sum[:0]))
+	st.h.Reset()
+	st.h.Write(b)
+	if cap(b) <= 64<<10 {
+		st.buf = b
+	}
+	v := binary.BigEndian.Uint64(st.h.Sum(st.sum[:0]))
 	if v == 0 {
 		v = 1
 	}
 	return v
 }
+
+// fpState is a fingerprint's scratch space, pooled.
+type fpState struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+var fpStates = sync.Pool{New: func() any { return &fpState{h: sha256.New()} }}
 
 // withoutBase is url without the reader's base URL, when it starts with it.
 func (p *plan) withoutBase(url string) string {
@@ -84,14 +100,12 @@ func (p *plan) commonHeaders() []byte {
 			skip[http.CanonicalHeaderKey(strings.TrimSpace(k))] = true
 		}
 	}
-	var b bytesWriter
-	writeHeaders(&b, p.header, skip)
-	return b
+	return appendHeaders(nil, p.header, skip)
 }
 
-// writeHeaders writes the headers of hd that count, in a fixed order,
+// appendHeaders appends the headers of hd that count, in a fixed order,
 // each name and value length-prefixed.
-func writeHeaders(w interface{ Write([]byte) (int, error) }, hd http.Header, skip map[string]bool) {
+func appendHeaders(b []byte, hd http.Header, skip map[string]bool) []byte {
 	names := make([]string, 0, len(hd))
 	for k := range hd {
 		ck := http.CanonicalHeaderKey(k)
@@ -102,25 +116,21 @@ func writeHeaders(w interface{ Write([]byte) (int, error) }, hd http.Header, ski
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		field(w, []byte(http.CanonicalHeaderKey(k)))
+		b = appendField(b, http.CanonicalHeaderKey(k))
 		for _, v := range hd[k] {
-			field(w, []byte(v))
+			b = appendField(b, v)
 		}
-		w.Write([]byte{0})
+		b = append(b, 0)
 	}
+	return b
 }
 
-// field writes b with its length before it, so that no two different
-// requests write the same bytes.
-func field(w interface{ Write([]byte) (int, error) }, b []byte) {
-	var n [binary.MaxVarintLen64]byte
-	w.Write(n[:binary.PutUvarint(n[:], uint64(len(b))+1)])
-	w.Write(b)
+// appendField appends s with its length before it, so that no two
+// different requests give the same bytes.
+func appendField[S string | []byte](b []byte, s S) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s))+1)
+	return append(b, s...)
 }
-
-type bytesWriter []byte
-
-func (b *bytesWriter) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
 // resumable decides about an item an earlier run succeeded with: true to
 // skip it, false to run it again because its request changed.
