@@ -71,6 +71,13 @@ func (j *Journal) compactLocked() (int, string, error) {
 		return 0, "", err
 	}
 
+	// A kill during an earlier Compact may have left its file; none can
+	// be in use, since ours is the lock on the results file.
+	if stale, _ := filepath.Glob(j.resultsPath + ".compact-*"); len(stale) > 0 {
+		for _, f := range stale {
+			os.Remove(f)
+		}
+	}
 	tmpPath := j.resultsPath + ".compact-" + fmt.Sprint(os.Getpid())
 	tmp, err := os.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o666)
 	if err != nil {
