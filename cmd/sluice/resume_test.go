@@ -36,11 +36,11 @@ func TestRunBinaryResumesOnlyWhatIsTheSame(t *testing.T) {
 	}
 	write("m-2")
 	r := binRun(t, bin, dir, append([]string{"run", "--skip-changed"}, base[1:]...)...)
-	if r.code != 0 || !strings.Contains(r.stderr, "1 items changed since their earlier result: kept their earlier results (--skip-changed)") {
+	if r.code != 0 || !strings.Contains(r.stderr, "1 item changed since the earlier result: kept the earlier results (--skip-changed)") {
 		t.Errorf("--skip-changed: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	r = binRun(t, bin, dir, base...)
-	if r.code != 0 || !strings.Contains(r.stderr, "1 items changed since their earlier result: run again") ||
+	if r.code != 0 || !strings.Contains(r.stderr, "1 item changed since the earlier result: run again") ||
 		!strings.Contains(r.stderr, "1 succeeded") || !strings.Contains(r.stderr, filepath.Join(dir, "in.results.1.jsonl")) {
 		t.Errorf("rerun: exit %d, stderr:\n%s", r.code, r.stderr)
 	}

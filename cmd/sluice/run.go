@@ -32,6 +32,8 @@ an item whose request changed since its result (method, URL, body, headers
 but not the key) is run again unless --skip-changed. Ids: custom_id or "id";
 for urls, the URL; for csv, --id-column, else the "id" column, else the line
 number. --restart moves earlier results aside (out.1.jsonl) and starts over.
+Each results line ends with "sluice": {"fp": "..."}, the request's
+fingerprint (a member the batch APIs' own files lack; their readers ignore it).
 
 Input formats (detected, or --format): urls (one URL per line), http (JSONL
 {"id","method","url","headers","body"}), openai (Batch API input lines),
@@ -165,12 +167,12 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 	if s.Changed > 0 {
 		what := "run again (--skip-changed keeps the earlier results)"
 		if s.ChangedKept {
-			what = "kept their earlier results (--skip-changed)"
+			what = "kept the earlier results (--skip-changed)"
 		}
-		fmt.Fprintf(w, "sluice: %d items changed since their earlier result: %s\n", s.Changed, what)
+		fmt.Fprintf(w, "sluice: %d %s changed since the earlier result: %s\n", s.Changed, plural(s.Changed, "item", "items"), what)
 	}
 	if s.Superseded > 0 {
-		fmt.Fprintf(w, "sluice: %d earlier results superseded by new ones moved to %s\n", s.Superseded, s.SupersededTo)
+		fmt.Fprintf(w, "sluice: %d earlier %s, superseded, moved to %s\n", s.Superseded, plural(s.Superseded, "result", "results"), s.SupersededTo)
 	}
 	if s.Stopped != nil {
 		fmt.Fprintf(w, "sluice: stopped early: %v; run the same command again to go on\n", s.Stopped)
@@ -180,4 +182,12 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 		fmt.Fprintf(w, ", failures in %s", s.Errors)
 	}
 	fmt.Fprintln(w)
+}
+
+// plural is one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
