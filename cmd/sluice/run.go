@@ -27,7 +27,13 @@ func newRun() *cobra.Command {
 		Long: `run sends every request in INPUT (a file, or - for standard input) through
 one set of limits and writes one line per succeeded item to the results file,
 and one per failed item to the errors file beside it. Run the same command
-again to resume: succeeded items are skipped, failed ones tried again.
+again to resume: succeeded items are skipped, failed ones tried again, and
+an item whose request changed since its result (method, URL, body, headers
+but not the key) is run again unless --skip-changed. Ids: custom_id or "id";
+for urls, the URL; for csv, --id-column, else the "id" column, else the line
+number. --restart moves earlier results aside (out.1.jsonl) and starts over.
+Each results line ends with "sluice": {"fp": "..."}, the request's
+fingerprint (a member the batch APIs' own files lack; their readers ignore it).
 
 Input formats (detected, or --format): urls (one URL per line), http (JSONL
 {"id","method","url","headers","body"}), openai (Batch API input lines),
@@ -122,7 +128,7 @@ everything done so far saved.`,
 	f.StringVar(&cfg.URL, "url", "", "csv: URL template with {{.column}} (default: the url column)")
 	f.StringVar(&cfg.Method, "method", "", "csv: method (default POST with --template, else GET)")
 	f.BoolVar(&cfg.Ordered, "ordered", false, "write results in input order")
-	f.BoolVar(&cfg.Restart, "restart", false, "ignore earlier results and start over")
+	f.BoolVar(&cfg.Restart, "restart", false, "start over; earlier results are moved aside to a numbered file (out.1.jsonl)")
 	f.StringVar(&cfg.Progress, "progress", "auto", "auto | bar | log | none")
 	// Hidden until they work: the runner refuses them for now.
 	f.StringVar(&cfg.Redis, "redis", "", "share limits through Redis (not yet supported)")
@@ -132,6 +138,9 @@ everything done so far saved.`,
 	f.BoolVar(&cfg.DryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	// Issue 10, item 2: a doomed run stops early unless told otherwise.
 	f.BoolVar(&cfg.KeepGoing, "keep-going", false, "send every item even when the first 5 calls all fail alike (401, 403, the same 404/400)")
+	// Item 4: resume only what is the same.
+	f.BoolVar(&cfg.SkipChanged, "skip-changed", false, "on resume, keep the earlier result of an item whose request changed since (default: run it again)")
+	f.StringVar(&cfg.IDColumn, "id-column", "", `csv: the column holding each row's id (default: the "id" column, else the row's line number, which inserting a row shifts)`)
 	return cmd
 }
 
@@ -183,6 +192,16 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 	if s.InputTokens+s.OutputTokens > 0 {
 		fmt.Fprintf(w, "sluice: tokens: %d in, %d out\n", s.InputTokens, s.OutputTokens)
 	}
+	if s.Changed > 0 {
+		what := "run again (--skip-changed keeps the earlier results)"
+		if s.ChangedKept {
+			what = "kept the earlier results (--skip-changed)"
+		}
+		fmt.Fprintf(w, "sluice: %d %s changed since the earlier result: %s\n", s.Changed, plural(s.Changed, "item", "items"), what)
+	}
+	if s.Superseded > 0 {
+		fmt.Fprintf(w, "sluice: %d earlier %s, superseded, moved to %s\n", s.Superseded, plural(s.Superseded, "result", "results"), s.SupersededTo)
+	}
 	if s.Stopped != nil {
 		fmt.Fprintf(w, "sluice: stopped early: %v; run the same command again to go on\n", s.Stopped)
 	}
@@ -191,4 +210,12 @@ func printSummary(cmd *cobra.Command, s batch.Summary) {
 		fmt.Fprintf(w, ", failures in %s", s.Errors)
 	}
 	fmt.Fprintln(w)
+}
+
+// plural is one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

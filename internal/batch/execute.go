@@ -104,7 +104,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		sum.Attempts += int64(res.attempts)
 		switch {
 		case r.Err == nil:
-			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed})
+			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)})
 			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
 				return failed("results", err)
 			}
@@ -146,6 +146,13 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	}
 	if err := p.journal.Sync(); err != nil {
 		return sum, err
+	}
+	// Item 4: ids that ran again because their request changed have two
+	// lines now; keep the new one and move the old aside.
+	if n, aside, err := p.journal.Compact(); err != nil {
+		return sum, err
+	} else if n > 0 {
+		sum.Superseded, sum.SupersededTo = n, aside
 	}
 	if sum.Stopped == nil && ctx.Err() != nil {
 		sum.Stopped = errors.New("interrupted")
@@ -194,6 +201,12 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 		sum.BudgetWaits = p.tr.Retry.Budget.Stats().Waited
 	}
 	sum.Elapsed = time.Since(begin)
+	sum.Changed = int(p.changed.Load())
+	sum.ChangedKept = p.cfg.SkipChanged
+	if p.journal != nil {
+		sum.Unrecorded = p.journal.Unrecorded()
+		sum.MovedAside, sum.MovedAsideErrors = p.journal.MovedAside()
+	}
 	return sum
 }
 

@@ -44,6 +44,9 @@ type plan struct {
 	// lines (counted as bad when read) rather than failed items.
 	badMu     sync.Mutex
 	badQueued int // bad lines' errors lines queued since the last flush
+	// Item 4: request fingerprints (fingerprint.go).
+	fp      fingerprinter
+	changed atomic.Int64 // done items whose request changed since
 }
 
 func newPlan(cfg *Config) (*plan, error) {
@@ -111,7 +114,7 @@ func newPlan(cfg *Config) (*plan, error) {
 		return nil, usage("reading %s: %v", p.inputName(), err)
 	}
 	start := window(buffered) // before the reader consumes it
-	opts := input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method}
+	opts := input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method, IDColumn: cfg.IDColumn}
 	p.reader, err = input.NewReader(buffered, opts)
 	if err != nil {
 		p.input.Close()
@@ -146,7 +149,7 @@ func newPlan(cfg *Config) (*plan, error) {
 		p.input.Close()
 		return nil, err
 	}
-	jopts := journal.Options{ResultsPath: cfg.resultsPath(), ErrorsPath: cfg.errorsFile(), Restart: cfg.Restart}
+	jopts := journal.Options{ResultsPath: cfg.resultsPath(), ErrorsPath: cfg.errorsFile(), Restart: cfg.Restart, Fingerprint: input.LineFingerprint}
 	if cfg.resultsToStdout() {
 		jopts.ResultsPath, jopts.Results = stdoutName, cfg.Stdout
 		fmt.Fprintf(p.stderr, "sluice: results to standard output: nothing is resumed (a rerun sends every item again); errors to %s\n", jopts.ErrorsPath)
@@ -156,6 +159,7 @@ func newPlan(cfg *Config) (*plan, error) {
 		p.input.Close()
 		return nil, usageErr(err)
 	}
+	p.reportJournal()
 	p.seen = p.journal.Done()
 	p.tr = p.transport()
 	fmt.Fprintf(p.stderr, "sluice: %s\n", p.describe()) // before anything is sent, on every run

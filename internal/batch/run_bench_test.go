@@ -31,6 +31,7 @@ func BenchmarkRun(b *testing.B) {
 	out := filepath.Join(dir, "out.jsonl")
 	b.ReportAllocs()
 	for b.Loop() {
+		os.Remove(out) // --restart would keep every iteration's results aside
 		cfg := batch.Config{Input: input, Out: out, Restart: true, Progress: "none", Base: apitest.Instant{},
 			Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 		cfg.Limits.Concurrency = 64

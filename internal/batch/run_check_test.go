@@ -229,7 +229,7 @@ func TestRunBadAnthropicLines(t *testing.T) {
 func TestRunBadURLLines(t *testing.T) {
 	srv := e2eMock(t, mock.Config{Seed: 36})
 	u := srv.URL()
-	e2eBadInput(t, batch.Config{Format: input.FormatURLs}, srv, "id", []e2eGood{{"1", u + "/one"}, {"3", u + "/three"}}, []e2eBadCase{
+	e2eBadInput(t, batch.Config{Format: input.FormatURLs}, srv, "id", []e2eGood{{u + "/one", u + "/one"}, {u + "/three", u + "/three"}}, []e2eBadCase{
 		{"/relative", `relative URL "/relative" needs --base-url`},
 		{"mailto:someone@example.com", `unsupported URL scheme "mailto"`},
 	})

@@ -214,7 +214,7 @@ func TestRunResultsToStdout(t *testing.T) {
 			t.Fatalf("run %d: stdout has %d lines, want the 2 results:\n%s", run, len(lines), o.stdout)
 		}
 		for _, l := range lines {
-			if id, ok := input.LineID([]byte(l)); !ok || (id != "1" && id != "2") {
+			if id, ok := input.LineID([]byte(l)); !ok || (id != srv.URL()+"/a" && id != srv.URL()+"/b") {
 				t.Errorf("run %d: stdout line %q is not a result", run, l)
 			}
 		}

@@ -639,7 +639,7 @@ func TestRunStdin(t *testing.T) {
 	if o.code != 0 || o.err != nil {
 		t.Fatalf("exit %d, %v\n%s", o.code, o.err, o.stderr)
 	}
-	e2eSameSet(t, "results", e2eIDs(t, e2eLines(t, out), "id"), []string{"1", "2"})
+	e2eSameSet(t, "results", e2eIDs(t, e2eLines(t, out), "id"), []string{srv.URL() + "/a", srv.URL() + "/b"})
 	if o.sum.Errors != filepath.Join(dir, "from-stdin.errors.jsonl") {
 		t.Errorf("errors file %s; want from-stdin.errors.jsonl beside the results", o.sum.Errors)
 	}

@@ -69,6 +69,12 @@ type Config struct {
 	// in a way no retry fixes (issue 10, item 2: see doom); a quota
 	// exhausted still stops the run.
 	KeepGoing bool
+	// Item 4: resume only what is the same.
+	// SkipChanged keeps the earlier result of an id whose request changed
+	// since (it is counted in Summary.Changed); by default it runs again.
+	SkipChanged bool
+	// IDColumn names the csv column holding ids (input.Options.IDColumn).
+	IDColumn string
 }
 
 // Summary is what a run did.
@@ -91,6 +97,25 @@ type Summary struct {
 	Stopped                   error // why the run stopped early, or nil
 	Results                   string
 	Errors                    string
+
+	// Item 4: Changed counts the items done in an earlier run whose
+	// request changed since: run again, or kept (Config.SkipChanged, and
+	// then counted in Resumed too).
+	Changed int
+	// ChangedKept is Config.SkipChanged: the changed items kept their
+	// earlier results rather than ran again.
+	ChangedKept bool
+	// Superseded counts the earlier results of ids that ran again, moved
+	// out of the results file to SupersededTo.
+	Superseded   int
+	SupersededTo string
+	// Unrecorded counts the earlier results that carry no request
+	// fingerprint (written by a sluice from before them): their ids are
+	// taken as unchanged.
+	Unrecorded int
+	// Item 5: MovedAside names where Restart moved the earlier results
+	// and errors; "" when there were none.
+	MovedAside, MovedAsideErrors string
 }
 
 // ParseFormat is [input.ParseFormat], for the command line: it returns
@@ -190,8 +215,10 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first)})
 				continue
 			case journal.SightResumed:
-				p.counts.resumed.Add(1)
-				continue
+				if p.resumable(it) {
+					p.counts.resumed.Add(1)
+					continue
+				}
 			}
 			p.counts.read.Add(1)
 			if !yield(it) {

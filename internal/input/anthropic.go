@@ -57,6 +57,10 @@ func (r *Reader) parseAnthropicLine(line []byte, _ int) (Item, string) {
 type anthropicShape struct{}
 
 func (anthropicShape) ResultLine(it Item, r Response) []byte {
+	return withSluice(anthropicResult(it, r), r)
+}
+
+func anthropicResult(it Item, r Response) []byte {
 	type result struct {
 		Type    string          `json:"type"`
 		Message json.RawMessage `json:"message"`

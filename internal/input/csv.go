@@ -41,6 +41,8 @@ type csvTemplates struct {
 	body   *template.Template // nil: no body
 	url    *template.Template // nil: the "url" column
 	method string             // "" for the default
+	idName string             // the id column: Options.IDColumn, or "id"
+	idSet  bool               // IDColumn was given: the header must have it
 }
 
 // csvFuncs are the functions templates may call besides text/template's.
@@ -60,7 +62,10 @@ var csvFuncs = template.FuncMap{
 
 // parseCSVTemplates checks and parses the csv options of opts.
 func parseCSVTemplates(opts Options) (csvTemplates, error) {
-	var t csvTemplates
+	t := csvTemplates{idName: "id"}
+	if opts.IDColumn != "" {
+		t.idName, t.idSet = opts.IDColumn, true
+	}
 	if opts.Method != "" {
 		m, reason := checkMethod(opts.Method)
 		if reason != "" {
@@ -144,12 +149,15 @@ func (c *csvInput) setColumns(fields []string) error {
 		}
 		have[name] = true
 		c.columns = append(c.columns, name)
-		switch name {
-		case "id":
+		if name == c.idColumn() {
 			c.idCol = i
-		case "url":
+		}
+		if name == "url" {
 			c.urlCol = i
 		}
+	}
+	if c.idSet && c.idCol < 0 {
+		return fmt.Errorf("input: --id-column %s: the csv header has no such column (columns: %s)", quoteInput(c.idName), strings.Join(c.columns, ", "))
 	}
 	if c.url == nil && c.urlCol < 0 {
 		return fmt.Errorf(`input: csv input needs --url or a "url" column (columns: %s)`, strings.Join(c.columns, ", "))
@@ -262,12 +270,20 @@ func (c *csvInput) fields(rec []byte, start int) ([]string, string) {
 	return fields, ""
 }
 
+// idColumn is the name of the id column.
+func (c *csvInput) idColumn() string {
+	if c.idName == "" {
+		return "id" // csvTemplates made without parseCSVTemplates
+	}
+	return c.idName
+}
+
 // item builds the request of a record whose fields match the header.
 func (c *csvInput) item(fields []string, start int) (Item, string) {
 	it := Item{Line: start, Method: c.method, ID: strconv.Itoa(start), NumberID: c.idCol < 0, Metadata: c.metadata(fields)}
 	if c.idCol >= 0 {
 		if it.ID = fields[c.idCol]; it.ID == "" {
-			return Item{}, `empty "id" column`
+			return Item{}, "empty " + strconv.Quote(c.idColumn()) + " column"
 		}
 	}
 	var row map[string]string

@@ -167,7 +167,7 @@ type httpShape struct{}
 // encoding/json's reflection cost more than the rest of the line's work.
 func (httpShape) ResultLine(it Item, r Response) []byte {
 	b := bodyJSON(r.Body)
-	line := make([]byte, 0, len(b)+len(it.ID)+80)
+	line := make([]byte, 0, len(b)+len(it.ID)+112)
 	line = append(line, `{"id":`...)
 	line = appendItemID(line, it)
 	line = append(line, `,"status":`...)
@@ -182,6 +182,7 @@ func (httpShape) ResultLine(it Item, r Response) []byte {
 		line = append(line, `,"metadata":`...)
 		line = append(line, it.Metadata...)
 	}
+	line = appendSluice(line, r)
 	return append(line, '}')
 }
 

@@ -23,11 +23,14 @@ import (
 // Item is one request to make, as read from one line (or CSV record) of
 // the input.
 type Item struct {
-	// ID names the item in the results. urls: the line number in decimal.
+	// ID names the item in the results. urls: the URL as the line gives
+	// it, without surrounding space (so inserting a line shifts no id, and
+	// a path stays the same id whatever the base URL).
 	// http: the "id" field (a string as is; a number in decimal without
 	// exponent, as [LineID] formats it) or, when absent or null, the line
-	// number. openai, anthropic: custom_id. csv: the "id" column if the
-	// header has one, else the line number the record starts on.
+	// number. openai, anthropic: custom_id. csv: the column Options.IDColumn
+	// names, else the "id" column if the header has one, else the line
+	// number the record starts on.
 	ID     string
 	Line   int         // 1-based line number in the input; for csv, the line where the record starts
 	Method string      // upper-case, one of GET HEAD POST PUT PATCH DELETE OPTIONS
@@ -114,6 +117,11 @@ type Options struct {
 	// Method is the csv request method; "" means POST when there is a
 	// Template, else GET. Only for csv.
 	Method string
+	// IDColumn names the csv column that holds each record's id; the
+	// header must have it. "" means the "id" column when there is one,
+	// else the line the record starts on (which inserting a line shifts).
+	// Only for csv.
+	IDColumn string
 }
 
 // Reader reads the items of an input, one line at a time: memory stays at
@@ -193,7 +201,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		maxStr: byteSize(maxLine),
 		lines:  newLineReader(r, maxLine),
 	}
-	csvOpts := opts.Template != "" || opts.URL != "" || opts.Method != ""
+	csvOpts := opts.Template != "" || opts.URL != "" || opts.Method != "" || opts.IDColumn != ""
 	if csvOpts {
 		if rd.csvTemplates, err = parseCSVTemplates(opts); err != nil {
 			return nil, err
@@ -206,7 +214,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	}
 	switch {
 	case csvOpts && rd.format != &csvFormat:
-		return nil, fmt.Errorf("input: --template, --url and --method are for csv input, and the input is %s", rd.format.name)
+		return nil, fmt.Errorf("input: --template, --url, --method and --id-column are for csv input, and the input is %s", rd.format.name)
 	case rd.format.needsBase && base == "":
 		return nil, fmt.Errorf("input: %s input needs a base URL (--base-url or --api)", rd.format.name)
 	case rd.format.records != nil:
@@ -216,6 +224,10 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	}
 	return rd, nil
 }
+
+// BaseURL returns the base URL relative URLs are appended to, without a
+// trailing "/"; "" when none was given.
+func (r *Reader) BaseURL() string { return r.base }
 
 // Format returns the format in use: the one given, or the one detected.
 func (r *Reader) Format() Format { return r.format.name }

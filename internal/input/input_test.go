@@ -155,8 +155,8 @@ func TestDetect(t *testing.T) {
 func TestDetectKeepsTheLine(t *testing.T) {
 	got := readAll(t, "# list\n\nhttps://a.example/1\nhttps://a.example/2", Options{})
 	checkResults(t, got, []any{
-		Item{ID: "3", Line: 3, Method: "GET", URL: "https://a.example/1"},
-		Item{ID: "4", Line: 4, Method: "GET", URL: "https://a.example/2"},
+		Item{ID: "https://a.example/1", Line: 3, Method: "GET", URL: "https://a.example/1"},
+		Item{ID: "https://a.example/2", Line: 4, Method: "GET", URL: "https://a.example/2"},
 	})
 }
 
@@ -172,7 +172,7 @@ func TestDetectFails(t *testing.T) {
 		{"first line over the cap", "# x\n" + strings.Repeat("a", 100) + "\n", Options{MaxLine: 50},
 			"input: cannot tell the input's format: line 2 is over the 50 bytes cap; use --format"},
 		{"template with JSON input", `{"url":"https://a.example/"}`, Options{Template: "{{.a}}"},
-			"input: --template, --url and --method are for csv input, and the input is http"},
+			"input: --template, --url, --method and --id-column are for csv input, and the input is http"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewReader(strings.NewReader(tc.input), tc.opts)
@@ -215,8 +215,8 @@ func TestNewReaderOptionErrors(t *testing.T) {
 
 func TestLineEndings(t *testing.T) {
 	want := []any{
-		Item{ID: "1", Line: 1, Method: "GET", URL: "https://a.example/1"},
-		Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/2"},
+		Item{ID: "https://a.example/1", Line: 1, Method: "GET", URL: "https://a.example/1"},
+		Item{ID: "https://a.example/2", Line: 2, Method: "GET", URL: "https://a.example/2"},
 	}
 	for _, tc := range []struct{ name, input string }{
 		{"LF", "https://a.example/1\nhttps://a.example/2\n"},
@@ -237,10 +237,10 @@ func TestLinesLongerThanTheBuffer(t *testing.T) {
 	input := long + "\n" + long + "\r\nhttps://a.example/short\n" + long
 	got := readAll(t, input, Options{Format: FormatURLs})
 	checkResults(t, got, []any{
-		Item{ID: "1", Line: 1, Method: "GET", URL: long},
-		Item{ID: "2", Line: 2, Method: "GET", URL: long},
-		Item{ID: "3", Line: 3, Method: "GET", URL: "https://a.example/short"},
-		Item{ID: "4", Line: 4, Method: "GET", URL: long},
+		Item{ID: long, Line: 1, Method: "GET", URL: long},
+		Item{ID: long, Line: 2, Method: "GET", URL: long},
+		Item{ID: "https://a.example/short", Line: 3, Method: "GET", URL: "https://a.example/short"},
+		Item{ID: long, Line: 4, Method: "GET", URL: long},
 	})
 }
 
@@ -260,7 +260,7 @@ func TestLineOverTheCap(t *testing.T) {
 				BadLine{Line: 5, Reason: "line over the 64 bytes cap"},
 			}
 			if format == FormatURLs {
-				want[1] = Item{ID: "2", Line: 2, Method: "GET", URL: fits}
+				want[1] = Item{ID: fits, Line: 2, Method: "GET", URL: fits}
 			}
 			checkResults(t, got, want)
 		})
@@ -276,7 +276,7 @@ func TestInvalidUTF8(t *testing.T) {
 	checkResults(t, got, []any{
 		BadLine{Line: 1, Reason: "invalid UTF-8 at byte 19"},
 		BadLine{Line: 2, Reason: "invalid UTF-8 at byte 8"},
-		Item{ID: "4", Line: 4, Method: "GET", URL: "https://a.example/ok"},
+		Item{ID: "https://a.example/ok", Line: 4, Method: "GET", URL: "https://a.example/ok"},
 	})
 }
 
@@ -338,7 +338,7 @@ func TestSampleInputs(t *testing.T) {
 		format Format
 		ids    []string
 	}{
-		{"urls.txt", Options{}, FormatURLs, []string{"2", "3", "4", "6"}},
+		{"urls.txt", Options{}, FormatURLs, []string{"https://example.com/", "https://example.com/about", "https://example.org/search?q=rate+limits", "https://example.net/a/b/c"}},
 		{"http.jsonl", Options{}, FormatHTTP, []string{"get-1", "put-2", "3", "4"}},
 		{"openai.jsonl", Options{BaseURL: "https://api.openai.com"}, FormatOpenAI, []string{"request-1", "request-2", "embed-1"}},
 		{"anthropic.jsonl", Options{BaseURL: "https://api.anthropic.com"}, FormatAnthropic, []string{"my-first-request", "my-second-request"}},

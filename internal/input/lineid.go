@@ -83,6 +83,44 @@ func ValidLineID(b []byte) (string, bool) {
 	return "", false
 }
 
+// topLevelMember returns the raw value of the last top-level member of the
+// JSON object b named key, or nil. b should be valid JSON; on other input
+// the answer means nothing, but it never panics.
+func topLevelMember(b []byte, key string) []byte {
+	var found []byte
+	i := skipJSONSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	i = skipJSONSpace(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		keyEnd := skipJSONString(b, i)
+		if keyEnd < 0 {
+			return nil
+		}
+		k := b[i:keyEnd]
+		i = skipJSONSpace(b, keyEnd)
+		if i >= len(b) || b[i] != ':' {
+			return nil
+		}
+		i = skipJSONSpace(b, i+1)
+		valueEnd := skipJSONValue(b, i)
+		if valueEnd < 0 {
+			return nil
+		}
+		if jsonKeyIs(k, key) {
+			found = b[i:valueEnd]
+		}
+		i = skipJSONSpace(b, valueEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipJSONSpace(b, i+1)
+		} else if i >= len(b) || b[i] != '}' {
+			return nil
+		}
+	}
+	return found
+}
+
 // jsonIDValue turns a raw JSON value into an id.
 func jsonIDValue(raw []byte) (string, bool) {
 	switch c := raw[0]; {

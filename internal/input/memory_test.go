@@ -174,7 +174,7 @@ func TestReaderSkipsHugeLine(t *testing.T) {
 		badLine       int
 	}{
 		{FormatURLs, "https://a.example/", "\nhttps://a.example/next\n", "a",
-			Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/next"}, 1},
+			Item{ID: "https://a.example/next", Line: 2, Method: "GET", URL: "https://a.example/next"}, 1},
 		{FormatHTTP, `{"url":"https://a.example/","body":"`, "\"}\r\n" + `{"url":"https://a.example/next"}`, "a",
 			Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/next"}, 1},
 		// A quoted csv field of 100 MB in lines of 4 KiB: the record is

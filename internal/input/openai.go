@@ -103,12 +103,12 @@ func batchRequestID(id string) string {
 }
 
 func (openAIShape) ResultLine(it Item, r Response) []byte {
-	return withMetadata(mustJSON(struct {
+	return withSluice(withMetadata(mustJSON(struct {
 		ID       string          `json:"id"`
 		CustomID string          `json:"custom_id"`
 		Response openAIResponse  `json:"response"`
 		Error    json.RawMessage `json:"error"`
-	}{batchRequestID(it.ID), it.ID, openAIResponse{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")}), it.Metadata)
+	}{batchRequestID(it.ID), it.ID, openAIResponse{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")}), it.Metadata), r)
 }
 
 // ErrorLine writes the Batch API's error-file line: when the API answered

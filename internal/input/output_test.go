@@ -84,14 +84,15 @@ func TestMetadataMember(t *testing.T) {
 	}
 }
 
-// Ids stand for numbers only when they are line numbers or JSON numbers.
+// Ids stand for numbers only when they are line numbers or JSON numbers;
+// a URL list's ids are its URLs.
 func TestNumberID(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		opts Options
 		want []bool
 	}{
-		{"https://a.example/\n", Options{}, []bool{true}},
+		{"https://a.example/\n", Options{}, []bool{false}},
 		{`{"url":"https://a.example/"}` + "\n" + `{"id":7,"url":"https://a.example/"}` + "\n" + `{"id":"7","url":"https://a.example/"}` + "\n", Options{}, []bool{true, true, false}},
 		{"id,url\n10,https://a.example/\n", Options{}, []bool{false}},
 		{"url,x\nhttps://a.example/,1\n", Options{}, []bool{true}},

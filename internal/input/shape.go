@@ -31,6 +31,61 @@ type Response struct {
 	Body      []byte // the response body as received
 	Attempts  int
 	Elapsed   time.Duration
+	// Fingerprint identifies the request that was made (the runner's
+	// hash of its method, URL, body and headers), so that a later run can
+	// tell whether the input still asks for the same. Every shape writes
+	// it, when not 0, as the member "sluice": {"fp": "<16 hex digits>"},
+	// the last member of the line; [LineFingerprint] reads it back. The
+	// batch APIs' shapes have no such member, and readers of their files
+	// ignore members they do not know.
+	Fingerprint uint64
+}
+
+// appendSluice appends the "sluice" member of r, with its leading comma,
+// when r has a fingerprint.
+func appendSluice(b []byte, r Response) []byte {
+	if r.Fingerprint == 0 {
+		return b
+	}
+	b = append(b, `,"sluice":{"fp":"`...)
+	b = appendHex16(b, r.Fingerprint)
+	return append(b, `"}`...)
+}
+
+// withSluice is line, a JSON object, with r's "sluice" member added last.
+func withSluice(line []byte, r Response) []byte {
+	if r.Fingerprint == 0 || len(line) == 0 || line[len(line)-1] != '}' {
+		return line
+	}
+	return append(appendSluice(line[:len(line)-1], r), '}')
+}
+
+func appendHex16(b []byte, v uint64) []byte {
+	const hexDigits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[v>>uint(shift)&15])
+	}
+	return b
+}
+
+// LineFingerprint returns the request fingerprint of a results line (see
+// [Response].Fingerprint), 0 when it has none, as in lines written before
+// sluice recorded them. Like [ValidLineID] it expects valid JSON and walks
+// only the top level.
+func LineFingerprint(line []byte) uint64 {
+	raw := topLevelMember(line, "sluice")
+	if raw == nil || raw[0] != '{' {
+		return 0
+	}
+	fp := topLevelMember(raw, "fp")
+	if len(fp) != 18 || fp[0] != '"' {
+		return 0
+	}
+	v, err := strconv.ParseUint(string(fp[1:17]), 16, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // Failure is what the errors file says of a failed item.

@@ -3,7 +3,6 @@ package input
 import (
 	"bytes"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -11,7 +10,8 @@ import (
 const FormatURLs Format = "urls"
 
 // The urls format: one URL a line, each fetched with GET; the id is the
-// line number. Space around the URL is ignored; a URL is absolute or a
+// URL as written (a path is not resolved against the base URL), so that inserting or removing a
+// line changes no other item's id; a URL listed twice is a repeated id. Space around the URL is ignored; a URL is absolute or a
 // path starting with "/" appended to the base URL.
 
 var urlsFormat = format{
@@ -35,9 +35,10 @@ func detectURL(l *firstLine) bool {
 // parseURLLine turns a urls line, number n, into an item, or returns why
 // it cannot be run.
 func (r *Reader) parseURLLine(line []byte, n int) (Item, string) {
-	u, parsed, reason := resolveURL(string(bytes.TrimSpace(line)), r.base)
+	id := string(bytes.TrimSpace(line))
+	u, parsed, reason := resolveURL(id, r.base)
 	if reason != "" {
 		return Item{}, reason
 	}
-	return Item{ID: strconv.Itoa(n), Method: "GET", URL: u, parsedURL: parsed, NumberID: true}, ""
+	return Item{ID: id, Method: "GET", URL: u, parsedURL: parsed}, ""
 }

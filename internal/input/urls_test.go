@@ -19,25 +19,25 @@ func TestURLs(t *testing.T) {
 		"HTTPS://A.EXAMPLE/Z\n"
 	got := readAll(t, input, Options{Format: FormatURLs, BaseURL: "https://base.example/api/"})
 	checkResults(t, got, []any{
-		Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/x"},
-		Item{ID: "4", Line: 4, Method: "GET", URL: "http://b.example/y?q=1#f"},
-		Item{ID: "5", Line: 5, Method: "GET", URL: "https://base.example/api/v1/items?page=2"},
+		Item{ID: "https://a.example/x", Line: 2, Method: "GET", URL: "https://a.example/x"},
+		Item{ID: "http://b.example/y?q=1#f", Line: 4, Method: "GET", URL: "http://b.example/y?q=1#f"},
+		Item{ID: "/v1/items?page=2", Line: 5, Method: "GET", URL: "https://base.example/api/v1/items?page=2"},
 		BadLine{Line: 6, Reason: `unsupported URL scheme "ftp" (want http or https)`},
 		BadLine{Line: 7, Reason: `URL "example.com/x" is neither absolute (http://...) nor a path starting with "/"`},
 		BadLine{Line: 8, Reason: `URL "//c.example/x" has no scheme (want http or https)`},
 		BadLine{Line: 9, Reason: `URL "http:///nohost" has no host`},
 		BadLine{Line: 10, Reason: `URL "https://a.example/two words" contains white space`},
 		BadLine{Line: 11, Reason: `bad URL "http://[::1": missing ']' in host`},
-		Item{ID: "12", Line: 12, Method: "GET", URL: "HTTPS://A.EXAMPLE/Z"},
+		Item{ID: "HTTPS://A.EXAMPLE/Z", Line: 12, Method: "GET", URL: "HTTPS://A.EXAMPLE/Z"},
 	})
 }
 
 func TestURLsRelativeWithoutBase(t *testing.T) {
 	got := readAll(t, "https://a.example/\n/x\nhttps://a.example/after\n", Options{Format: FormatURLs})
 	checkResults(t, got, []any{
-		Item{ID: "1", Line: 1, Method: "GET", URL: "https://a.example/"},
+		Item{ID: "https://a.example/", Line: 1, Method: "GET", URL: "https://a.example/"},
 		BadLine{Line: 2, Reason: `relative URL "/x" needs --base-url`},
-		Item{ID: "3", Line: 3, Method: "GET", URL: "https://a.example/after"},
+		Item{ID: "https://a.example/after", Line: 3, Method: "GET", URL: "https://a.example/after"},
 	})
 }
 

@@ -64,6 +64,17 @@
 //     run does them again. Lost work, never a duplicated line. After a
 //     failed fsync the kernel may have dropped the dirty pages, so the
 //     journal stops: what the file holds is no longer known.
+//   - An id run again because its request changed ([Index.Redo], the
+//     runner's choice): its new line is appended like any other, so the
+//     file holds the id twice until [Journal.Compact], at the end of the
+//     run, keeps the last line of each id and moves the others to a
+//     numbered file beside it. Until then, and after a kill before it,
+//     the last line of an id is its result: Open reads lines in order and
+//     keeps the last one's fingerprint. Compact writes the kept lines to a
+//     new file, fsyncs it, and renames it over the results file, so a kill
+//     leaves the old file or the new one, never a mix; nothing is lost,
+//     and the superseded results are kept, not deleted. (Restart moves the
+//     whole files aside the same way, rather than emptying them.)
 //   - Two runs on one results file: while open, the Journal holds an
 //     exclusive flock(2) on both files (on Linux, macOS and the BSDs), so a
 //     second run fails with [ErrInUse] instead of duplicating results.

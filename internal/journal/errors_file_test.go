@@ -19,11 +19,6 @@ func readFileIfAny(t *testing.T, path string) string {
 	return string(b)
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // TestJournalNoEmptyErrorsFile protects issue 10, item 8: a run where
 // nothing failed leaves no errors file, neither a new empty one nor the
 // last run's emptied one; a run with failures has one.

@@ -38,6 +38,12 @@ type Index struct {
 	lines  []uint32 // lines[i] belongs to hashes[i]; 0 means unknown
 	n      int
 	free   func() // releases hashes and lines when they live off the heap
+	// fps[i] is the request fingerprint (32 bits of it) the results file
+	// recorded for hashes[i], 0 when none (index_fp.go). It is nil until
+	// the first one is stored, so a run that resumes nothing pays nothing.
+	fps    []uint32
+	freeFP func()
+	redone int // ids Redo marked not done (compact.go)
 }
 
 // indexMinSlots is the table size of the first Add; a power of two.
@@ -114,15 +120,25 @@ func (x *Index) grow() {
 		size = 2 * len(x.hashes)
 	}
 	old, oldLines, freeOld := x.hashes, x.lines, x.free
+	oldFPs, freeOldFPs := x.fps, x.freeFP
 	x.hashes, x.lines, x.free = allocSlots(size)
+	if oldFPs != nil {
+		x.fps, x.freeFP = allocWords(size)
+	}
 	for j, h := range old {
 		if h != 0 {
 			i, _ := x.slot(h)
 			x.hashes[i], x.lines[i] = h, oldLines[j]
+			if oldFPs != nil {
+				x.fps[i] = oldFPs[j]
+			}
 		}
 	}
 	if freeOld != nil {
 		freeOld()
+	}
+	if freeOldFPs != nil {
+		freeOldFPs()
 	}
 }
 

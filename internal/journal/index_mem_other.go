@@ -7,3 +7,6 @@ package journal
 func allocSlots(n int) ([]uint64, []uint32, func()) {
 	return make([]uint64, n), make([]uint32, n), func() {}
 }
+
+// allocWords is allocSlots for the fingerprint table.
+func allocWords(n int) ([]uint32, func()) { return make([]uint32, n), func() {} }

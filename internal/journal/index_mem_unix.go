@@ -34,3 +34,16 @@ func allocSlots(n int) ([]uint64, []uint32, func()) {
 		syscall.Munmap(lb)
 	}
 }
+
+// allocWords is allocSlots for the fingerprint table: n zeroed words, off
+// the heap when large, and the function that frees them.
+func allocWords(n int) ([]uint32, func()) {
+	if n < largeIndex {
+		return make([]uint32, n), func() {}
+	}
+	b, err := syscall.Mmap(-1, 0, n*4, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return make([]uint32, n), func() {}
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&b[0])), n), func() { syscall.Munmap(b) }
+}

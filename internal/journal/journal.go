@@ -32,7 +32,10 @@ type Options struct {
 	// run, and created only when a line is written to it (see [Open]).
 	ErrorsPath string
 
-	// Restart empties the results file instead of resuming from it.
+	// Restart starts a new results file instead of resuming from it. The
+	// earlier results and errors, when not empty, are moved aside to
+	// numbered files beside them, never overwriting one (see
+	// [Journal.MovedAside]).
 	Restart bool
 
 	// Results, when not nil, gets the results lines instead of a file
@@ -54,6 +57,12 @@ type Options struct {
 	// QueueSucceeded accepts and that Open reads back; it bounds the memory of
 	// resuming. Zero or less means 64 MiB.
 	MaxLine int
+
+	// Fingerprint reads back the request fingerprint a results line
+	// carries, 0 when it carries none; Open keeps it in Done for
+	// [Index.Compare]. It is called only with valid JSON and must not keep
+	// the line. Nil means results carry none.
+	Fingerprint func(line []byte) uint64
 }
 
 const (
@@ -81,6 +90,11 @@ type Journal struct {
 	errorsFile              *os.File  // nil until the first errors line is written, unless the file existed
 	resultsPath, errorsPath string
 	id                      func([]byte) (string, bool) // reads a results line's id back
+	fingerprint             func([]byte) uint64         // reads a results line's fingerprint back; may be nil
+	unrecorded              int                         // results lines read back without a fingerprint
+	asideResults            string                      // where Restart moved the earlier results; "" if nowhere
+	asideErrors             string
+	repeats                 int // results lines Open found for an id already read
 	done                    *Index
 	resumed                 int
 	maxLine                 int
@@ -146,6 +160,7 @@ func Open(opts Options, id func(line []byte) (string, bool)) (*Journal, error) {
 		resultsPath:  opts.ResultsPath,
 		errorsPath:   opts.ErrorsPath,
 		id:           id,
+		fingerprint:  opts.Fingerprint,
 		done:         NewIndex(),
 		maxLine:      opts.MaxLine,
 		syncBatch:    opts.SyncBatch,
@@ -198,18 +213,33 @@ func (j *Journal) open(restart bool) error {
 	if err := lockFile(j.resultsFile); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
 	}
+	if !stillNamed(j.resultsFile, j.resultsPath) {
+		return fmt.Errorf("journal: %s: %w (it was replaced while opening)", j.resultsPath, ErrInUse)
+	}
 	ri, err := j.resultsFile.Stat()
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	// An errors file left by an earlier run is opened (and locked) now, to
-	// be emptied; none is created until there is a line to write.
+	// be emptied or moved aside; none is created until there is a line to
+	// write.
 	if err := j.openErrors(0, ri); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if restart {
-		if err := j.resultsFile.Truncate(0); err != nil {
+	var errorsSize int64
+	if j.errorsFile != nil {
+		if !stillNamed(j.errorsFile, j.errorsPath) {
+			return fmt.Errorf("journal: %s: %w (it was replaced while opening)", j.errorsPath, ErrInUse)
+		}
+		ei, err := j.errorsFile.Stat()
+		if err != nil {
 			return fmt.Errorf("journal: %w", err)
+		}
+		errorsSize = ei.Size()
+	}
+	if restart {
+		if err := j.moveAside(ri.Size(), errorsSize); err != nil {
+			return err
 		}
 	} else if err := j.loadResults(ri.Size()); err != nil {
 		return err
@@ -259,6 +289,15 @@ func (j *Journal) openErrors(flag int, ri os.FileInfo) error {
 // and only reads it (an id added by hand would make QueueSucceeded refuse
 // it).
 func (j *Journal) Done() *Index { return j.done }
+
+// Unrecorded returns how many results lines Open read back without a
+// request fingerprint (written before sluice recorded them), with
+// Options.Fingerprint set; their ids count as unchanged.
+func (j *Journal) Unrecorded() int { return j.unrecorded }
+
+// MovedAside returns where Restart moved the earlier results and errors:
+// "" for a file that was empty, or without Restart.
+func (j *Journal) MovedAside() (results, errors string) { return j.asideResults, j.asideErrors }
 
 // Resumed returns how many succeeded items the earlier runs left in the
 // results file (distinct ids; 0 with Restart).

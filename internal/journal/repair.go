@@ -49,7 +49,17 @@ func (j *Journal) loadResults(size int64) error {
 		if !ok {
 			return fmt.Errorf("journal: %s line %d: no id", j.resultsPath, lineNo)
 		}
-		j.done.markDone(idHash(id))
+		var fp uint32
+		if j.fingerprint != nil {
+			if v := j.fingerprint(line); v != 0 {
+				fp = FoldFingerprint(v)
+			} else {
+				j.unrecorded++
+			}
+		}
+		if j.done.markDoneFP(idHash(id), fp) {
+			j.repeats++ // superseded by this later line: Compact moves it aside
+		}
 		keep = off
 	}
 	if keep < size {
