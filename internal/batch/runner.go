@@ -62,11 +62,15 @@ type Config struct {
 
 // Summary is what a run did.
 type Summary struct {
-	Items      int // valid items read
-	Resumed    int // skipped: succeeded in an earlier run
-	Succeeded  int
-	Failed     int
-	NotStarted int // left for the next run when it stopped early
+	Items     int // valid items read
+	Resumed   int // skipped: succeeded in an earlier run
+	Succeeded int
+	Failed    int
+	// NotStarted counts the items not finished when the run stopped
+	// early, left for the next run: never sent, cut off, waiting to
+	// retry, or never read from the input. Items = Succeeded + Failed +
+	// NotStarted.
+	NotStarted int
 	BadLines   int
 	Attempts   int64
 	Throttled  int64
@@ -80,6 +84,10 @@ type Summary struct {
 	Stopped                   error // why the run stopped early, or nil
 	Results                   string
 	Errors                    string
+	// Item 7: the summary's detail.
+	Retries int64           // attempts after each item's first
+	Pauses  int64           // pauses the API asked for (Retry-After, a reset)
+	Reasons []FailureReason // why items failed: the top five, most frequent first
 }
 
 // ParseFormat is [input.ParseFormat], for the command line: it returns
