@@ -62,15 +62,11 @@ type Config struct {
 
 // Summary is what a run did.
 type Summary struct {
-	Items     int // valid items read
-	Resumed   int // skipped: succeeded in an earlier run
-	Succeeded int
-	Failed    int
-	// NotStarted counts the items not finished when the run stopped
-	// early, left for the next run: never sent, cut off, waiting to
-	// retry, or never read from the input. Items = Succeeded + Failed +
-	// NotStarted.
-	NotStarted int
+	Items      int // valid items read
+	Resumed    int // skipped: succeeded in an earlier run
+	Succeeded  int
+	Failed     int
+	NotStarted int // not finished when it stopped early, unread ones included: Items - Succeeded - Failed
 	BadLines   int
 	Attempts   int64
 	Throttled  int64
