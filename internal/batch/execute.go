@@ -120,7 +120,8 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				p.counts.tokens.Add(int64(res.usage.InputTokens + res.usage.OutputTokens))
 			}
 		case res.attempts == 0 && (errors.Is(r.Err, errInterrupted) || errors.Is(r.Err, sluice.ErrQuotaExhausted) || errors.Is(r.Err, context.Canceled)),
-			stopCtx.Err() != nil && (res.class == sluice.ClassCanceled || errors.Is(r.Err, errInterrupted)):
+			stopCtx.Err() != nil && (res.class == sluice.ClassCanceled || errors.Is(r.Err, errInterrupted)),
+			res.class != sluice.ClassQuotaExhausted && errors.Is(r.Err, sluice.ErrQuotaExhausted):
 			// Never sent, cut off by the stop, or waiting to retry when
 			// it came (the halt ends the wait): not finished, not failed;
 			// the next run does it. Counted in finish.
@@ -273,6 +274,11 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		r.class = sluice.ClassFatal
 		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB", maxResponse>>20))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		if stopped := info.Err; r.class != sluice.ClassQuotaExhausted && (errors.Is(stopped, errInterrupted) || errors.Is(stopped, sluice.ErrQuotaExhausted)) {
+			// The run stopped while this item waited to retry: it is not
+			// finished, not failed, whatever its last attempt said.
+			return r, sluice.Permanent(stopped)
+		}
 		if r.class == sluice.ClassOK {
 			r.class = sluice.ClassFatal // a redirect, not followed: not a success
 		}

@@ -205,7 +205,7 @@ func (e *estimator) update(now time.Time, done, toks int64, paused bool) (rate, 
 // out as the width shrinks; the bar takes what is left.
 func renderBar(s snapshot, width int) string {
 	width--
-	parts := s.parts()
+	parts := s.parts(false)
 	// Drop parts from the least important end until the line fits.
 	line := strings.Join(parts, " · ")
 	for len(parts) > 1 && utf8.RuneCountInString(line) > width {
@@ -224,7 +224,9 @@ func renderBar(s snapshot, width int) string {
 }
 
 // parts are the line's pieces, most important first.
-func (s snapshot) parts() []string {
+// A log line says "ETA unknown" rather than leave it out: a reader of a
+// log cannot tell a missing part from one never shown.
+func (s snapshot) parts(log bool) []string {
 	var p []string
 	count := fmt.Sprintf("%d done", s.Done)
 	if s.Total >= 0 {
@@ -235,8 +237,11 @@ func (s snapshot) parts() []string {
 		p = append(p, fmt.Sprintf("paused %s (API asked)", ceilSeconds(s.Paused)))
 	}
 	p = append(p, perSecond(s.Rate)+" items/s")
-	if s.ETA >= 0 {
+	switch {
+	case s.ETA >= 0:
 		p = append(p, "ETA "+duration(s.ETA))
+	case log && s.Total >= 0:
+		p = append(p, "ETA unknown")
 	}
 	if s.Failed > 0 {
 		p = append(p, fmt.Sprintf("%d failed", s.Failed))
@@ -261,10 +266,7 @@ func (s snapshot) parts() []string {
 // renderLog is the line logged every few seconds when stderr is not a
 // terminal: every part, "sluice:" first.
 func renderLog(s snapshot) string {
-	p := s.parts()
-	if s.ETA < 0 && s.Total >= 0 {
-		p = append(p[:3:3], append([]string{"ETA unknown"}, p[3:]...)...)
-	}
+	p := s.parts(true)
 	return "sluice: " + strings.Join(p, ", ") + " (" + duration(s.Elapsed) + " in)"
 }
 
