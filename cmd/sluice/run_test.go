@@ -281,7 +281,7 @@ func testRunUsageErrors(t *testing.T, bin string) {
 }
 
 // binSummaryLine matches the counts of the summary line the binary prints.
-var binSummaryLine = regexp.MustCompile(`sluice: (\d+) succeeded, (\d+) failed, (\d+) bad lines, (\d+) skipped \(done before\), (\d+) not started`)
+var binSummaryLine = regexp.MustCompile(`sluice: (\d+) succeeded, (\d+) failed, (\d+) bad lines, (\d+) skipped \(done before\), (\d+) not finished`)
 
 type binCounts struct{ succeeded, failed, bad, skipped, notStarted int }
 

@@ -118,7 +118,7 @@ func TestRunSummaryTopFiveReasons(t *testing.T) {
 	var b strings.Builder
 	batch.WriteSummary(&b, o.sum)
 	for _, line := range []string{
-		"sluice: 0 succeeded, 21 failed\n",
+		"sluice: 0 succeeded, 21 failed, 0 bad lines, 0 skipped (done before), 0 not finished\n",
 		"sluice: failed because:\n",
 		"       6  fatal (HTTP 400): refused with 400\n",
 		"       2  fatal (HTTP 405): refused with 405\n",
@@ -139,7 +139,7 @@ func TestWriteSummary(t *testing.T) {
 		Attempts: 900, Retries: 308, BudgetWaits: 17, Throttled: 290, Pauses: 3, InputTokens: 1200, OutputTokens: 340,
 		Elapsed: 20 * time.Second, Stopped: fmt.Errorf("interrupted"), Results: "b.results.jsonl", Errors: "b.errors.jsonl",
 		Reasons: []batch.FailureReason{{Reason: "transient", Count: 2, Example: "Get \"http://x/1\": connection refused"}}}
-	want := `sluice: 590 succeeded, 2 failed, 8 not finished (run the same command again to go on), 1 bad lines, 40 skipped (done before)
+	want := `sluice: 590 succeeded, 2 failed, 1 bad lines, 40 skipped (done before), 8 not finished
 sluice: failed because:
        2  transient: Get "http://x/1": connection refused
 sluice: 900 attempts, 308 of them retries (17 waited for the retry budget: the API failed many calls); 290 answered 429; 3 pauses the API asked for

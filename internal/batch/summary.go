@@ -79,17 +79,9 @@ func (p *plan) countRest() {
 // why items failed (the top five reasons, each with an example), the
 // retries and waits, the pace achieved, and where everything went.
 func WriteSummary(w io.Writer, s Summary) {
-	fmt.Fprintf(w, "sluice: %d succeeded, %d failed", s.Succeeded, s.Failed)
-	if s.NotStarted > 0 {
-		fmt.Fprintf(w, ", %d not finished (run the same command again to go on)", s.NotStarted)
-	}
-	if s.BadLines > 0 {
-		fmt.Fprintf(w, ", %d bad lines", s.BadLines)
-	}
-	if s.Resumed > 0 {
-		fmt.Fprintf(w, ", %d skipped (done before)", s.Resumed)
-	}
-	fmt.Fprintln(w)
+	// Every count, always, in one order: scripts and tests read this line.
+	fmt.Fprintf(w, "sluice: %d succeeded, %d failed, %d bad lines, %d skipped (done before), %d not finished\n",
+		s.Succeeded, s.Failed, s.BadLines, s.Resumed, s.NotStarted)
 	if len(s.Reasons) > 0 {
 		fmt.Fprintln(w, "sluice: failed because:")
 		listed := 0
