@@ -54,6 +54,7 @@ func newProgress(cfg *Config, p *plan, c *counts, total int64) *progress {
 	l := cfg.Limits
 	pr := &progress{p: p, c: c, w: p.stderr, begin: time.Now(), total: total, quit: make(chan struct{}),
 		tok: !l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()}
+	pr.est.at = pr.begin // measured from the start: items done before the first line count
 	f, _ := cfg.Stderr.(*os.File)
 	if f != nil && !term.IsTerminal(int(f.Fd())) {
 		f = nil
