@@ -206,6 +206,15 @@ func (e *estimator) update(now time.Time, done, toks int64, paused bool) (rate, 
 // out as the width shrinks; the bar takes what is left.
 func renderBar(s snapshot, width int) string {
 	width--
+	// A bar only where it leaves the numbers room, always the same size:
+	// a layout that changes from one line to the next is hard to read.
+	bar := ""
+	if s.Total > 0 && width >= 100 {
+		const cells = 20
+		fill := int(cells * s.Done / s.Total)
+		bar = "[" + strings.Repeat("=", fill) + strings.Repeat(" ", cells-fill) + "] "
+		width -= len(bar)
+	}
 	parts := s.parts(false)
 	// Drop parts from the least important end until the line fits.
 	line := strings.Join(parts, " · ")
@@ -216,12 +225,7 @@ func renderBar(s snapshot, width int) string {
 	if r := []rune(line); len(r) > width {
 		line = string(r[:max(width, 0)])
 	}
-	if room := width - utf8.RuneCountInString(line) - 1; s.Total > 0 && room >= 12 {
-		bar := min(room, 32) - 2
-		fill := int(float64(bar) * float64(s.Done) / float64(s.Total))
-		line = "[" + strings.Repeat("=", fill) + strings.Repeat(" ", bar-fill) + "] " + line
-	}
-	return line
+	return bar + line
 }
 
 // parts are the line's pieces, most important first.

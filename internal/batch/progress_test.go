@@ -29,8 +29,8 @@ func TestRenderBarFitsTheWidth(t *testing.T) {
 		{"paused 40", paused, 40, "412/600 68% · paused 12s (API asked)"},
 		{"running 80", running, 80, "412/600 68% · 38.2 items/s · ETA 5s · 3 failed · in flight 5 (limit 8)"},
 		{"paused 80", paused, 80, "412/600 68% · paused 12s (API asked) · 38.2 items/s · ETA 16s · 3 failed"},
-		{"running 200", running, 200, "[====================          ] 412/600 68% · 38.2 items/s · ETA 5s · 3 failed · in flight 5 (limit 8) · 34.1k tokens/min · 429s: 12 · API allows 50.0/s"},
-		{"paused 200", paused, 200, "[====================          ] 412/600 68% · paused 12s (API asked) · 38.2 items/s · ETA 16s · 3 failed · in flight 5 (limit 8) · 34.1k tokens/min · 429s: 12 · API allows 50.0/s"},
+		{"running 200", running, 200, "[=============       ] 412/600 68% · 38.2 items/s · ETA 5s · 3 failed · in flight 5 (limit 8) · 34.1k tokens/min · 429s: 12 · API allows 50.0/s"},
+		{"paused 200", paused, 200, "[=============       ] 412/600 68% · paused 12s (API asked) · 38.2 items/s · ETA 16s · 3 failed · in flight 5 (limit 8) · 34.1k tokens/min · 429s: 12 · API allows 50.0/s"},
 		{"no total 80", unknown, 80, "7 done · 0.00 items/s · in flight 2"},
 		{"tiny 10", running, 10, "412/600 6"},
 	}
@@ -122,7 +122,7 @@ func TestSnapshotShowsTheGatePause(t *testing.T) {
 		if s.Rate != 10 || s.Paused != 11500*time.Millisecond || s.ETA != s.Paused+9*time.Second {
 			t.Errorf("paused: rate %.2f, ETA %v, paused %v; want 10, 20.5s, 11.5s", s.Rate, s.ETA, s.Paused)
 		}
-		if got, want := renderBar(s, 80), "[=               ] 10/100 10% · paused 12s (API asked) · 10.0 items/s · ETA 21s"; got != want {
+		if got, want := renderBar(s, 80), "10/100 10% · paused 12s (API asked) · 10.0 items/s · ETA 21s"; got != want {
 			t.Errorf("paused line\n%q\nwant\n%q", got, want)
 		}
 		time.Sleep(12 * time.Second)
