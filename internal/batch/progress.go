@@ -162,43 +162,39 @@ func (pr *progress) snapshot(now time.Time) snapshot {
 	return s
 }
 
-// estimator smooths the rates with an exponential moving average whose
-// time constant is rateTau, so that the ETA drifts rather than jumps.
-// During a pause it holds the rate: the API asked for the wait, and the
-// rate after it will be what it was before (the ETA adds the pause).
+// estimator smooths the rates: items (and tokens) finished over time,
+// both sums decaying with time constant rateTau, so that the rate is that
+// of about the last rateTau and the ETA drifts rather than jumps. Each
+// stretch of time weighs as much as it lasted: the burst of the first
+// quarter second does not count as if it had been the last ten seconds,
+// as in a plain moving average of per-tick rates. During a pause the
+// sums are held: the API asked for the wait, the pace after it will be
+// the one before, and the ETA adds the pause.
 type estimator struct {
-	at          time.Time
-	done, toks  int64
-	rate, trate float64
-	started     bool
+	at            time.Time
+	done, toks    int64
+	items, tokens float64 // decayed sums
+	seconds       float64 // decayed time
 }
 
-const rateTau = 10 * time.Second
+const rateTau = 15 * time.Second
 
 func (e *estimator) update(now time.Time, done, toks int64, paused bool) (rate, tokRate float64) {
 	if e.at.IsZero() {
 		e.at = now
-		e.done, e.toks = done, toks
-		return 0, 0
 	}
 	dt := now.Sub(e.at).Seconds()
-	if dt <= 0 || paused {
-		e.at, e.done, e.toks = now, done, toks
-		return e.rate, e.trate
-	}
-	r, tr := float64(done-e.done)/dt, float64(toks-e.toks)/dt
-	if !e.started {
-		if done == e.done {
-			return 0, 0 // nothing yet: keep measuring from the start
-		}
-		e.rate, e.trate, e.started = r, tr, true
-	} else {
-		a := 1 - math.Exp(-dt/rateTau.Seconds())
-		e.rate += a * (r - e.rate)
-		e.trate += a * (tr - e.trate)
+	if dt > 0 && !paused {
+		keep := math.Exp(-dt / rateTau.Seconds())
+		e.items = e.items*keep + float64(done-e.done)
+		e.tokens = e.tokens*keep + float64(toks-e.toks)
+		e.seconds = e.seconds*keep + dt
 	}
 	e.at, e.done, e.toks = now, done, toks
-	return e.rate, e.trate
+	if e.seconds == 0 {
+		return 0, 0
+	}
+	return e.items / e.seconds, e.tokens / e.seconds
 }
 
 // renderBar is the terminal line for s, at most width-1 columns (the last

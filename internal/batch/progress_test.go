@@ -131,3 +131,28 @@ func TestSnapshotShowsTheGatePause(t *testing.T) {
 		}
 	})
 }
+
+// A burst at the start (the first calls go at once, then the API's pace
+// sets in) does not dominate the rate for long: twenty seconds in, the
+// rate is near the pace, not near the burst (it gave an ETA of 24s for a
+// run of 13 minutes).
+func TestEstimatorForgetsTheStartingBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var e estimator
+		e.update(time.Now(), 0, 0, false)
+		time.Sleep(250 * time.Millisecond)
+		e.update(time.Now(), 5, 0, false)
+		done := int64(5)
+		var rate float64
+		for i := range 80 { // 20 s at 0.5 items/s
+			time.Sleep(250 * time.Millisecond)
+			if i%8 == 7 {
+				done++
+			}
+			rate, _ = e.update(time.Now(), done, 0, false)
+		}
+		if rate < 0.5 || rate > 0.8 {
+			t.Errorf("rate %.2f after a burst of 5 and 20s at 0.5/s; want 0.5 to 0.8", rate)
+		}
+	})
+}
