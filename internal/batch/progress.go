@@ -168,7 +168,7 @@ func (pr *progress) snapshot(now time.Time) snapshot {
 // stretch of time weighs as much as it lasted: the burst of the first
 // quarter second does not count as if it had been the last ten seconds,
 // as in a plain moving average of per-tick rates. During a pause the
-// sums are held: the API asked for the wait, the pace after it will be
+// sums are held (while nothing finishes): the API asked for the wait, the pace after it will be
 // the one before, and the ETA adds the pause.
 type estimator struct {
 	at            time.Time
@@ -184,7 +184,9 @@ func (e *estimator) update(now time.Time, done, toks int64, paused bool) (rate, 
 		e.at = now
 	}
 	dt := now.Sub(e.at).Seconds()
-	if dt > 0 && !paused {
+	// Items finished since the last line count even when a pause has
+	// begun since: part of that stretch was active.
+	if dt > 0 && (!paused || done > e.done) {
 		keep := math.Exp(-dt / rateTau.Seconds())
 		e.items = e.items*keep + float64(done-e.done)
 		e.tokens = e.tokens*keep + float64(toks-e.toks)
