@@ -97,7 +97,7 @@ func WriteSummary(w io.Writer, s Summary) {
 	if s.BudgetWaits > 0 {
 		fmt.Fprintf(w, " (%d waited for the retry budget: the API failed many calls)", s.BudgetWaits)
 	}
-	fmt.Fprintf(w, "; %d answered 429; %d pauses the API asked for\n", s.Throttled, s.Pauses)
+	fmt.Fprintf(w, "; %d answered 429; %d pauses (the API asked to wait)\n", s.Throttled, s.Pauses)
 	if s.InputTokens+s.OutputTokens > 0 {
 		fmt.Fprintf(w, "sluice: tokens: %d in, %d out\n", s.InputTokens, s.OutputTokens)
 	}
