@@ -73,7 +73,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	if total > 0 {
 		p.seen.Reserve(max(int(min(total, 1<<31)), p.seen.Len()))
 	}
-	prog := newProgress(cfg, p, &p.counts, total)
+	prog := newProgress(cfg, p, &p.counts, total, stopCtx.Done())
 	defer prog.stop()
 	workers := cfg.Limits.Concurrency
 	if workers <= 0 {

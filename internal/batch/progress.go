@@ -33,27 +33,29 @@ type counts struct {
 // wrapped, leaving a new line on screen every 250 ms. Here every number
 // comes from one snapshot and the line is cut to the terminal's width.
 type progress struct {
-	p     *plan
-	c     *counts
-	w     io.Writer
-	tty   *os.File // the terminal drawn on; nil for log lines
-	every time.Duration
-	begin time.Time
-	total int64 // lines in the input, -1 when unknown
-	tok   bool  // token limits are set: show tokens per minute
-	est   estimator
-	quit  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+	p        *plan
+	c        *counts
+	w        io.Writer
+	tty      *os.File // the terminal drawn on; nil for log lines
+	every    time.Duration
+	begin    time.Time
+	total    int64 // lines in the input, -1 when unknown
+	tok      bool  // token limits are set: show tokens per minute
+	est      estimator
+	quit     chan struct{}
+	stopping <-chan struct{} // closed when the run stops admitting: an interrupt, an exhausted quota
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
-func newProgress(cfg *Config, p *plan, c *counts, total int64) *progress {
+func newProgress(cfg *Config, p *plan, c *counts, total int64, stopping <-chan struct{}) *progress {
 	if total > 0 && p.reader != nil && p.reader.Format() == input.FormatCSV {
 		total-- // the header line
 	}
 	l := cfg.Limits
 	pr := &progress{p: p, c: c, w: p.stderr, begin: time.Now(), total: total, quit: make(chan struct{}),
 		tok: !l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()}
+	pr.stopping = stopping
 	pr.est.at = pr.begin // measured from the start: items done before the first line count
 	f, _ := cfg.Stderr.(*os.File)
 	if f != nil && !term.IsTerminal(int(f.Fd())) {
@@ -135,6 +137,7 @@ type snapshot struct {
 	Learned   float64       // requests per second the API's headers allow; 0 when unknown
 	Tokens    float64       // tokens per minute, smoothed; shown when TokensOn
 	TokensOn  bool
+	Stopping  bool // no new calls: those in flight are finishing
 }
 
 // snapshot reads the counters once and updates the smoothed rates.
@@ -146,6 +149,11 @@ func (pr *progress) snapshot(now time.Time) snapshot {
 		Done: succeeded + failed + pr.c.resumed.Load() + pr.c.bad.Load(), Failed: failed,
 		InFlight: st.InFlight, Ceiling: st.Ceiling, Throttled: st.Throttled,
 		Learned: st.Learned.PerSec(), TokensOn: pr.tok,
+	}
+	select {
+	case <-pr.stopping:
+		s.Stopping = true
+	default:
 	}
 	if s.Total >= 0 && s.Done > s.Total {
 		s.Total = s.Done // a last line without a newline
@@ -236,6 +244,9 @@ func (s snapshot) parts(log bool) []string {
 		count = fmt.Sprintf("%d/%d %s", s.Done, s.Total, percent(s.Done, s.Total))
 	}
 	p = append(p, count)
+	if s.Stopping {
+		return append(p, fmt.Sprintf("stopping: %d in flight finishing", s.InFlight))
+	}
 	if s.Paused > 0 {
 		p = append(p, fmt.Sprintf("paused %s (API asked)", ceilSeconds(s.Paused)))
 	}

@@ -19,6 +19,8 @@ func TestRenderBarFitsTheWidth(t *testing.T) {
 	paused := running
 	paused.Paused, paused.ETA = 11200*time.Millisecond, 16*time.Second
 	unknown := snapshot{Total: -1, Done: 7, ETA: -1, InFlight: 2}
+	stopping := paused
+	stopping.Stopping = true
 	tests := []struct {
 		name  string
 		s     snapshot
@@ -33,6 +35,7 @@ func TestRenderBarFitsTheWidth(t *testing.T) {
 		{"paused 200", paused, 200, "[=============       ] 412/600 68% · paused 12s (API asked) · 38.2 items/s · ETA 16s · 3 failed · in flight 5 (limit 8) · 34.1k tokens/min · 429s: 12 · API allows 50.0/s"},
 		{"no total 80", unknown, 80, "7 done · 0.00 items/s · in flight 2"},
 		{"tiny 10", running, 10, "412/600 6"},
+		{"stopping 80", stopping, 80, "412/600 68% · stopping: 5 in flight finishing"},
 	}
 	for _, tt := range tests {
 		got := renderBar(tt.s, tt.width)
