@@ -123,7 +123,7 @@ func TestRunSummaryTopFiveReasons(t *testing.T) {
 		"       6  fatal (HTTP 400): refused with 400\n",
 		"       2  fatal (HTTP 405): refused with 405\n",
 		"       1  other reasons (see the errors file)\n",
-		"sluice: 21 attempts, 0 of them retries; 0 answered 429; 0 pauses (the API asked to wait)\n",
+		"sluice: 21 attempts (0 retries); 0 answered 429; 0 pauses asked by the API\n",
 		", failures in " + o.sum.Errors + "\n",
 	} {
 		if !strings.Contains(b.String(), line) {
@@ -142,7 +142,8 @@ func TestWriteSummary(t *testing.T) {
 	want := `sluice: 590 succeeded, 2 failed, 1 bad lines, 40 skipped (done before), 8 not finished
 sluice: failed because:
        2  transient: Get "http://x/1": connection refused
-sluice: 900 attempts, 308 of them retries (17 waited for the retry budget: the API failed many calls); 290 answered 429; 3 pauses (the API asked to wait)
+sluice: 900 attempts (308 retries); 290 answered 429; 3 pauses asked by the API
+sluice: 17 retries waited for the retry budget (the API failed many calls)
 sluice: tokens: 1200 in, 340 out
 sluice: 29.6 items/s over 20s
 sluice: stopped early: interrupted; run the same command again to go on

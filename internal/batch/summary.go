@@ -93,11 +93,10 @@ func WriteSummary(w io.Writer, s Summary) {
 			fmt.Fprintf(w, "  %6d  other reasons (see the errors file)\n", rest)
 		}
 	}
-	fmt.Fprintf(w, "sluice: %d attempts, %d of them retries", s.Attempts, s.Retries)
+	fmt.Fprintf(w, "sluice: %d attempts (%d retries); %d answered 429; %d pauses asked by the API\n", s.Attempts, s.Retries, s.Throttled, s.Pauses)
 	if s.BudgetWaits > 0 {
-		fmt.Fprintf(w, " (%d waited for the retry budget: the API failed many calls)", s.BudgetWaits)
+		fmt.Fprintf(w, "sluice: %d retries waited for the retry budget (the API failed many calls)\n", s.BudgetWaits)
 	}
-	fmt.Fprintf(w, "; %d answered 429; %d pauses (the API asked to wait)\n", s.Throttled, s.Pauses)
 	if s.InputTokens+s.OutputTokens > 0 {
 		fmt.Fprintf(w, "sluice: tokens: %d in, %d out\n", s.InputTokens, s.OutputTokens)
 	}
