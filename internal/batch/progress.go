@@ -39,8 +39,9 @@ type progress struct {
 	tty      *os.File // the terminal drawn on; nil for log lines
 	every    time.Duration
 	begin    time.Time
-	total    int64 // lines in the input, -1 when unknown
-	tok      bool  // token limits are set: show tokens per minute
+	total    int64   // lines in the input, -1 when unknown
+	tok      bool    // token limits are set: show tokens per minute
+	tokOf    float64 // the token limit per minute shown beside them; 0 for none
 	est      estimator
 	quit     chan struct{}
 	stopping <-chan struct{} // closed when the run stops admitting: an interrupt, an exhausted quota
@@ -54,7 +55,7 @@ func newProgress(cfg *Config, p *plan, c *counts, total int64, stopping <-chan s
 	}
 	l := cfg.Limits
 	pr := &progress{p: p, c: c, w: p.stderr, begin: time.Now(), total: total, quit: make(chan struct{}),
-		tok: !l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()}
+		tok: !l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero(), tokOf: l.Tokens.PerSec() * 60}
 	pr.stopping = stopping
 	pr.est.at = pr.begin // measured from the start: items done before the first line count
 	f, _ := cfg.Stderr.(*os.File)
@@ -137,7 +138,8 @@ type snapshot struct {
 	Learned   float64       // requests per second the API's headers allow; 0 when unknown
 	Tokens    float64       // tokens per minute, smoothed; shown when TokensOn
 	TokensOn  bool
-	Stopping  bool // no new calls: those in flight are finishing
+	TokenCap  float64 // the token limit per minute (--tokens); 0 for none
+	Stopping  bool    // no new calls: those in flight are finishing
 }
 
 // snapshot reads the counters once and updates the smoothed rates.
@@ -148,7 +150,7 @@ func (pr *progress) snapshot(now time.Time) snapshot {
 		Elapsed: now.Sub(pr.begin), Total: pr.total,
 		Done: succeeded + failed + pr.c.resumed.Load() + pr.c.bad.Load(), Failed: failed,
 		InFlight: st.InFlight, Ceiling: st.Ceiling, Throttled: st.Throttled,
-		Learned: st.Learned.PerSec(), TokensOn: pr.tok,
+		Learned: st.Learned.PerSec(), TokensOn: pr.tok, TokenCap: pr.tokOf,
 	}
 	select {
 	case <-pr.stopping:
@@ -265,7 +267,10 @@ func (s snapshot) parts(log bool) []string {
 	} else {
 		p = append(p, fmt.Sprintf("in flight %d", s.InFlight))
 	}
-	if s.TokensOn {
+	switch {
+	case s.TokensOn && s.TokenCap > 0:
+		p = append(p, fmt.Sprintf("%s tokens/min (limit %s)", si(s.Tokens), si(s.TokenCap)))
+	case s.TokensOn:
 		p = append(p, si(s.Tokens)+" tokens/min")
 	}
 	if s.Throttled > 0 {
