@@ -262,16 +262,18 @@ func (s snapshot) parts(log bool) []string {
 	if s.Failed > 0 {
 		p = append(p, fmt.Sprintf("%d failed", s.Failed))
 	}
-	if s.Ceiling > 0 {
-		p = append(p, fmt.Sprintf("in flight %d (limit %d)", s.InFlight, s.Ceiling))
-	} else {
-		p = append(p, fmt.Sprintf("in flight %d", s.InFlight))
-	}
+	// With a token limit, tokens are what paces the run: before the
+	// calls in flight.
 	switch {
 	case s.TokensOn && s.TokenCap > 0:
 		p = append(p, fmt.Sprintf("%s tokens/min (limit %s)", si(s.Tokens), si(s.TokenCap)))
 	case s.TokensOn:
 		p = append(p, si(s.Tokens)+" tokens/min")
+	}
+	if s.Ceiling > 0 {
+		p = append(p, fmt.Sprintf("in flight %d (limit %d)", s.InFlight, s.Ceiling))
+	} else {
+		p = append(p, fmt.Sprintf("in flight %d", s.InFlight))
 	}
 	if s.Throttled > 0 {
 		p = append(p, fmt.Sprintf("429s: %d", s.Throttled))

@@ -20,6 +20,8 @@ func TestRenderBarFitsTheWidth(t *testing.T) {
 	paused.Paused, paused.ETA = 11200*time.Millisecond, 16*time.Second
 	unknown := snapshot{Total: -1, Done: 7, ETA: -1, InFlight: 2}
 	tokens := snapshot{Total: 300, Done: 20, Rate: 1.96, ETA: 143 * time.Second, InFlight: 1, Ceiling: 8, Tokens: 5012, TokensOn: true, TokenCap: 20000}
+	noTokens := running
+	noTokens.TokensOn = false
 	stopping := paused
 	stopping.Stopping = true
 	tests := []struct {
@@ -30,14 +32,15 @@ func TestRenderBarFitsTheWidth(t *testing.T) {
 	}{
 		{"running 40", running, 40, "412/600 68% · 38.2 items/s · ETA 5s"},
 		{"paused 40", paused, 40, "412/600 68% · paused 12s (API asked)"},
-		{"running 80", running, 80, "412/600 68% · 38.2 items/s · ETA 5s · 3 failed · in flight 5 (limit 8)"},
+		{"running 80", running, 80, "412/600 68% · 38.2 items/s · ETA 5s · 3 failed · 34.1k tokens/min"},
+		{"no token limit 80", noTokens, 80, "412/600 68% · 38.2 items/s · ETA 5s · 3 failed · in flight 5 (limit 8)"},
 		{"paused 80", paused, 80, "412/600 68% · paused 12s (API asked) · 38.2 items/s · ETA 16s · 3 failed"},
-		{"running 200", running, 200, "[=============       ] 412/600 68% · 38.2 items/s · ETA 5s · 3 failed · in flight 5 (limit 8) · 34.1k tokens/min · 429s: 12 · API allows 50.0/s"},
-		{"paused 200", paused, 200, "[=============       ] 412/600 68% · paused 12s (API asked) · 38.2 items/s · ETA 16s · 3 failed · in flight 5 (limit 8) · 34.1k tokens/min · 429s: 12 · API allows 50.0/s"},
+		{"running 200", running, 200, "[=============       ] 412/600 68% · 38.2 items/s · ETA 5s · 3 failed · 34.1k tokens/min · in flight 5 (limit 8) · 429s: 12 · API allows 50.0/s"},
+		{"paused 200", paused, 200, "[=============       ] 412/600 68% · paused 12s (API asked) · 38.2 items/s · ETA 16s · 3 failed · 34.1k tokens/min · in flight 5 (limit 8) · 429s: 12 · API allows 50.0/s"},
 		{"no total 80", unknown, 80, "7 done · 0.00 items/s · in flight 2"},
 		{"tiny 10", running, 10, "412/600 6"},
-		{"tokens 100", tokens, 100, "20/300 6% · 1.96 items/s · ETA 2m23s · in flight 1 (limit 8) · 5.0k tokens/min (limit 20.0k)"},
-		{"tokens 120", tokens, 120, "[=                   ] 20/300 6% · 1.96 items/s · ETA 2m23s · in flight 1 (limit 8) · 5.0k tokens/min (limit 20.0k)"},
+		{"tokens 100", tokens, 100, "20/300 6% · 1.96 items/s · ETA 2m23s · 5.0k tokens/min (limit 20.0k) · in flight 1 (limit 8)"},
+		{"tokens 120", tokens, 120, "[=                   ] 20/300 6% · 1.96 items/s · ETA 2m23s · 5.0k tokens/min (limit 20.0k) · in flight 1 (limit 8)"},
 		{"stopping 80", stopping, 80, "412/600 68% · stopping: 5 in flight finishing"},
 	}
 	for _, tt := range tests {
