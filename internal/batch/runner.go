@@ -62,7 +62,7 @@ type Config struct {
 
 // Summary is what a run did.
 type Summary struct {
-	Items      int // valid items read
+	Items      int // valid items to do, read or (after a stop) counted unread
 	Resumed    int // skipped: succeeded in an earlier run
 	Succeeded  int
 	Failed     int
