@@ -353,6 +353,13 @@ type GateStats struct {
 	Throttled int64 // calls whose Outcome was ClassThrottled
 	Pauses    int64 // times a pause began or was extended
 	Ceiling   int   // the concurrency limit now (adaptive or fixed); 0 for none
+	// PausedUntil is the end of the pause in force (PausedUntil), the
+	// zero Time when none; Transport.Stats gives the latest of its gates'.
+	PausedUntil time.Time
+	// Learned is the request rate learned from the API's headers
+	// (LearnedRate), zero when none; Transport.Stats adds its gates'
+	// rates up, per second.
+	Learned Rate
 }
 
 // Stats returns the gate's counters.
@@ -371,7 +378,7 @@ func (g *Gate) Stats() GateStats {
 		}
 	}
 	return GateStats{
-		Ceiling: ceiling,
+		Ceiling: ceiling, PausedUntil: g.PausedUntil(), Learned: g.LearnedRate(),
 		Waiting: waiting, InFlight: admitted - completed,
 		Admitted: admitted, Completed: completed, Throttled: g.throttled.Load(), Pauses: g.pauses.Load(),
 	}

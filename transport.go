@@ -170,6 +170,12 @@ func (t *Transport) Stats() GateStats {
 		sum.Throttled += s.Throttled
 		sum.Pauses += s.Pauses
 		sum.Ceiling += s.Ceiling
+		if s.PausedUntil.After(sum.PausedUntil) {
+			sum.PausedUntil = s.PausedUntil
+		}
+		if !s.Learned.IsZero() {
+			sum.Learned = Rate{N: sum.Learned.PerSec() + s.Learned.PerSec(), Per: time.Second}
+		}
 	}
 	return sum
 }

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -179,37 +178,7 @@ func interruptible(parent context.Context, cmd *cobra.Command) (context.Context,
 }
 
 func printSummary(cmd *cobra.Command, s batch.Summary) {
-	w := cmd.ErrOrStderr()
-	rate := 0.0
-	if s.Elapsed > 0 {
-		rate = float64(s.Succeeded+s.Failed) / s.Elapsed.Seconds()
-	}
-	fmt.Fprintf(w, "sluice: %d succeeded, %d failed, %d bad lines, %d skipped (done before), %d not started; %d attempts, %d throttled; %v, %.1f/s\n",
-		s.Succeeded, s.Failed, s.BadLines, s.Resumed, s.NotStarted, s.Attempts, s.Throttled, s.Elapsed.Round(time.Millisecond), rate)
-	if s.BudgetWaits > 0 {
-		fmt.Fprintf(w, "sluice: %d retries waited for the retry budget (the API failed many calls)\n", s.BudgetWaits)
-	}
-	if s.InputTokens+s.OutputTokens > 0 {
-		fmt.Fprintf(w, "sluice: tokens: %d in, %d out\n", s.InputTokens, s.OutputTokens)
-	}
-	if s.Changed > 0 {
-		what := "run again (--skip-changed keeps the earlier results)"
-		if s.ChangedKept {
-			what = "kept the earlier results (--skip-changed)"
-		}
-		fmt.Fprintf(w, "sluice: %d %s changed since the earlier result: %s\n", s.Changed, plural(s.Changed, "item", "items"), what)
-	}
-	if s.Superseded > 0 {
-		fmt.Fprintf(w, "sluice: %d earlier %s, superseded, moved to %s\n", s.Superseded, plural(s.Superseded, "result", "results"), s.SupersededTo)
-	}
-	if s.Stopped != nil {
-		fmt.Fprintf(w, "sluice: stopped early: %v; run the same command again to go on\n", s.Stopped)
-	}
-	fmt.Fprintf(w, "sluice: results in %s", s.Results)
-	if s.Failed > 0 || s.BadLines > 0 { // bad lines are in the errors file too (issue 10, item 8)
-		fmt.Fprintf(w, ", failures in %s", s.Errors)
-	}
-	fmt.Fprintln(w)
+	batch.WriteSummary(cmd.ErrOrStderr(), s)
 }
 
 // plural is one or many by n.

@@ -281,7 +281,7 @@ func testRunUsageErrors(t *testing.T, bin string) {
 }
 
 // binSummaryLine matches the counts of the summary line the binary prints.
-var binSummaryLine = regexp.MustCompile(`sluice: (\d+) succeeded, (\d+) failed, (\d+) bad lines, (\d+) skipped \(done before\), (\d+) not started`)
+var binSummaryLine = regexp.MustCompile(`sluice: (\d+) succeeded, (\d+) failed, (\d+) bad lines, (\d+) skipped \(done before\), (\d+) not finished`)
 
 type binCounts struct{ succeeded, failed, bad, skipped, notStarted int }
 
@@ -392,7 +392,7 @@ func testRunRetriesZero(t *testing.T, bin string) {
 		select {
 		case err := <-exited:
 			r := binResult{code: binCode(t, err), stderr: stderr.String()}
-			if r.code != 1 || binSummary(t, r.stderr) != (binCounts{0, 3, 0, 0, 0}) || !strings.Contains(r.stderr, "; 3 attempts,") {
+			if r.code != 1 || binSummary(t, r.stderr) != (binCounts{0, 3, 0, 0, 0}) || !strings.Contains(r.stderr, "sluice: 3 attempts (0 retries)") {
 				t.Errorf("exit %d; want 1 with 3 failed after 3 attempts\n%s", r.code, r.stderr)
 			}
 			if st := srv.Stats(); st.Requests != 3 {

@@ -73,7 +73,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	if total > 0 {
 		p.seen.Reserve(max(int(min(total, 1<<31)), p.seen.Len()))
 	}
-	prog := newProgress(cfg, p, &p.counts, total)
+	prog := newProgress(cfg, p, &p.counts, total, stopCtx.Done())
 	defer prog.stop()
 	workers := cfg.concurrency()
 	// Items between attempts (backing off, or waiting for the retry
@@ -91,17 +91,20 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	}
 	stopFlushing := p.flushPeriodically(flushInterval, flush)
 	defer stopFlushing()
+	why := reasons{}
 	// failed ends the run on a journal error, counting what could still be
 	// written, so that the summary matches the files.
 	failed := func(what string, err error) (Summary, error) {
 		stop(err)
 		stopFlushing()
 		flush() // refused after a failed write; lines queued before a refused one still go
+		sum.Reasons = why.top(topReasons)
 		return p.finish(sum, begin), fmt.Errorf("batch: writing %s: %w", what, err)
 	}
 	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
+		sum.Retries += int64(max(res.attempts-1, 0))
 		switch {
 		case r.Err == nil:
 			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)})
@@ -112,15 +115,20 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			if res.usage != nil {
 				sum.InputTokens += int64(res.usage.InputTokens)
 				sum.OutputTokens += int64(res.usage.OutputTokens)
+				p.counts.tokens.Add(int64(res.usage.InputTokens + res.usage.OutputTokens))
 			}
 		case res.attempts == 0 && (errors.Is(r.Err, errInterrupted) || errors.Is(r.Err, sluice.ErrQuotaExhausted) || errors.Is(r.Err, context.Canceled)),
-			stopCtx.Err() != nil && res.class == sluice.ClassCanceled:
-			sum.NotStarted++ // never sent, or cut off by the stop: the next run does it
+			stopCtx.Err() != nil && (res.class == sluice.ClassCanceled || errors.Is(r.Err, errInterrupted)),
+			res.class != sluice.ClassQuotaExhausted && errors.Is(r.Err, sluice.ErrQuotaExhausted):
+			// Never sent, cut off by the stop, or waiting to retry when
+			// it came (the halt ends the wait): not finished, not failed;
+			// the next run does it. Counted in finish.
 		default:
 			f := input.Failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
 			if res.status != 0 && (res.status < 200 || res.status > 299) {
 				f.Body, f.RequestID = res.body, res.requestID // the API's answer, kept whole
 			}
+			why.add(f.Class, f.Status, f.Message)
 			if err := p.journal.QueueFailed(p.shape.ErrorLine(r.Item, f)); err != nil {
 				return failed("errors", err)
 			}
@@ -136,10 +144,14 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		}
 	}
 	stopFlushing()
+	sum.Reasons = why.top(topReasons)
 	if err := flush(); err != nil {
 		return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
 	}
 	prog.stop()
+	if stopCtx.Err() != nil {
+		p.countRest()
+	}
 	sum = p.finish(sum, begin)
 	if errp := p.readErr.Load(); errp != nil {
 		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
@@ -196,7 +208,13 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 	sum.BadLines = int(p.counts.bad.Load())
 	sum.Succeeded = int(p.counts.succeeded.Load())
 	sum.Failed = int(p.counts.failed.Load())
-	sum.Throttled = p.stats().Throttled
+	st := p.stats()
+	sum.Throttled, sum.Pauses = st.Throttled, st.Pauses
+	// Whatever was read and is neither saved as done nor as failed is not
+	// finished, however it was left: counted, not tracked case by case.
+	if !p.cfg.DryRun {
+		sum.NotStarted = max(sum.Items-sum.Succeeded-sum.Failed, 0)
+	}
 	if p.tr != nil && p.tr.Retry.Budget != nil {
 		sum.BudgetWaits = p.tr.Retry.Budget.Stats().Waited
 	}
@@ -275,6 +293,11 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		r.class = sluice.ClassFatal
 		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB", maxResponse>>20))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		if stopped := info.Err; r.class != sluice.ClassQuotaExhausted && (errors.Is(stopped, errInterrupted) || errors.Is(stopped, sluice.ErrQuotaExhausted)) {
+			// The run stopped while this item waited to retry: it is not
+			// finished, not failed, whatever its last attempt said.
+			return r, sluice.Permanent(stopped)
+		}
 		if r.class == sluice.ClassOK {
 			r.class = sluice.ClassFatal // a redirect, not followed: not a success
 		}

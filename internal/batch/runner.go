@@ -79,11 +79,11 @@ type Config struct {
 
 // Summary is what a run did.
 type Summary struct {
-	Items      int // valid items read
+	Items      int // valid items to do, read or (after a stop) counted unread
 	Resumed    int // skipped: succeeded in an earlier run
 	Succeeded  int
 	Failed     int
-	NotStarted int // left for the next run when it stopped early
+	NotStarted int // not finished when it stopped early, unread ones included: Items - Succeeded - Failed
 	BadLines   int
 	Attempts   int64
 	Throttled  int64
@@ -116,6 +116,10 @@ type Summary struct {
 	// Item 5: MovedAside names where Restart moved the earlier results
 	// and errors; "" when there were none.
 	MovedAside, MovedAsideErrors string
+	// Item 7: the summary's detail.
+	Retries int64           // attempts after each item's first
+	Pauses  int64           // pauses the API asked for (Retry-After, a reset)
+	Reasons []FailureReason // why items failed: the top five, most frequent first
 }
 
 // ParseFormat is [input.ParseFormat], for the command line: it returns
