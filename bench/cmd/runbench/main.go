@@ -308,7 +308,13 @@ type child struct {
 // functions, which run to hundreds of characters.
 var genericShape = regexp.MustCompile(`\[go\.shape[^\n]*?\}\]`)
 
-var summaryRE = regexp.MustCompile(`sluice: (\d+) succeeded, .*?(\d+) throttled; [^,]+, ([\d.]+)/s`)
+// sluice run's summary: the counts line, the attempts line with the 429s,
+// and the achieved rate.
+var (
+	summaryRE  = regexp.MustCompile(`sluice: \d+ succeeded, [^\n]*`)
+	throttleRE = regexp.MustCompile(`sluice: \d+ attempts \(\d+ retries\); (\d+) answered 429`)
+	rateRE     = regexp.MustCompile(`sluice: ([\d.]+) items/s over`)
+)
 
 func runChild(bin string, env []string, args ...string) (child, error) {
 	cmd := exec.Command(bin, args...)
@@ -334,10 +340,15 @@ func runChild(bin string, env []string, args ...string) (child, error) {
 		c.maxRSS = ru.Maxrss << 10 // KiB on Linux
 	}
 	c.cpu = ps.UserTime() + ps.SystemTime()
-	if m := summaryRE.FindStringSubmatch(c.stderr); m != nil {
-		c.summary = strings.TrimSpace(m[0])
-		c.sumThrot, _ = strconv.ParseInt(m[2], 10, 64)
-		c.sumRate, _ = strconv.ParseFloat(m[3], 64)
+	if m := summaryRE.FindString(c.stderr); m != "" {
+		c.summary = strings.TrimSpace(m)
+	}
+	if m := throttleRE.FindStringSubmatch(c.stderr); m != nil {
+		c.summary += "; " + strings.TrimPrefix(m[0], "sluice: ")
+		c.sumThrot, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	if m := rateRE.FindStringSubmatch(c.stderr); m != nil {
+		c.sumRate, _ = strconv.ParseFloat(m[1], 64)
 	}
 	return c, nil
 }
