@@ -46,7 +46,8 @@ func (a *admission) leave(to int32) bool {
 		return false
 	}
 	a.queue.Add(-1)
-	if a.timer != nil {
+	if to != expired { // the timer's own call: a.timer may not be set yet
+
 		a.timer.Stop()
 	}
 	return true
