@@ -28,11 +28,11 @@ type stepStream struct {
 	ended chan struct{} // closed when the handler returns
 }
 
-func startStepStream(t *testing.T) *stepStream {
+func startStepStream(t *testing.T, contentType string) *stepStream {
 	s := &stepStream{more: make(chan struct{}), ended: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer close(s.ended)
-		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("Anthropic-Ratelimit-Requests-Remaining", "41")
 		io.WriteString(w, "event: one\ndata: {}\n\n")
 		w.(http.Flusher).Flush()
@@ -52,8 +52,17 @@ func startStepStream(t *testing.T) *stepStream {
 // The status, headers and first event reach the client while the upstream
 // is still streaming; the upstream's rate-limit headers pass unprefixed.
 // A client that leaves mid-stream frees its slot at once.
+// Any streamed body, not only SSE, is flushed as it comes. (ReverseProxy
+// flushes bodies of unknown length at once whatever its FlushInterval, so
+// this guards the proxy's wiring rather than that setting.)
 func TestStreamPassesThroughUnbufferedAndFreesItsSlotWhenTheClientGoes(t *testing.T) {
-	up := startStepStream(t)
+	for _, ct := range []string{"text/event-stream", "application/x-ndjson"} {
+		t.Run(ct, func(t *testing.T) { testStream(t, ct) })
+	}
+}
+
+func testStream(t *testing.T, contentType string) {
+	up := startStepStream(t, contentType)
 	p := startProxy(t, proxy.Route{Upstream: mustURL(t, up.URL), Preset: proxy.Anthropic,
 		Limits: sluice.Limits{Concurrency: 1, FixedConcurrency: true}})
 	ctx, cancel := context.WithCancel(t.Context())
@@ -64,8 +73,8 @@ func TestStreamPassesThroughUnbufferedAndFreesItsSlotWhenTheClientGoes(t *testin
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("got %d %q, want 200 text/event-stream", resp.StatusCode, resp.Header.Get("Content-Type"))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != contentType {
+		t.Fatalf("got %d %q, want 200 %s", resp.StatusCode, resp.Header.Get("Content-Type"), contentType)
 	}
 	if got := resp.Header.Get("Anthropic-Ratelimit-Requests-Remaining"); got != "41" {
 		t.Errorf("upstream rate-limit header: got %q, want 41", got)
