@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/proxy"
+)
+
+func newProxy() *cobra.Command {
+	var (
+		limits                limitFlags
+		upstream, listen, pre string
+		route                 proxy.Route
+		allowRemote, debug    bool
+		grace                 time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "proxy --upstream URL [flags]",
+		Short: "Serve a local gateway that keeps every program on the host within an API's limits",
+		Long: `proxy listens on loopback and sends every request it gets to --upstream,
+through one set of limits: point any program's base URL at it, in any
+language, and they all share them.
+
+  sluice proxy --upstream https://api.anthropic.com --rate 50/m --tokens 40000/m
+  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 your-program
+
+Over the limit a request waits in a queue (at most --queue of them), by
+X-Sluice-Priority (an integer, higher first) then arrival, for at most
+--max-wait; when the queue is full or the limits say the wait would be
+longer, it is refused at once with 429, Retry-After and RateLimit headers,
+and an error body in the API's style. Upstream 429, 529 and transient
+errors are retried inside the proxy (--retries); streams pass through as
+they come. With the anthropic and openai presets each model has its own
+limits, as the APIs count them; with --per-key each API key too (keys are
+hashed, never logged). Only --upstream is reachable: absolute URLs and
+CONNECT are refused. GET /healthz answers ok.
+
+SIGINT or SIGTERM stops accepting and lets queued and in-flight requests
+finish for up to --grace; a second one stops at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if upstream == "" {
+				return usageError("proxy needs --upstream URL, the API to send requests to")
+			}
+			u, err := url.Parse(upstream)
+			if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+				return usageError("--upstream %q: want an http or https URL, such as https://api.anthropic.com", upstream)
+			}
+			route.Upstream = u
+			if route.Preset, err = proxy.ParsePreset(pre, u); err != nil {
+				return usageError("--preset %q: want anthropic, openai or generic", pre)
+			}
+			if route.Limits, err = limits.limits(); err != nil {
+				return err
+			}
+			if own, err := limits.modelLimits(route.Limits); err != nil {
+				return err
+			} else if len(own) > 0 {
+				return usageError("proxy: MODEL=VALUE limits are not supported yet: give each limit once, for every model")
+			}
+			route.Retry = sluice.RetryPolicy{MaxAttempts: max(limits.retries, 0) + 1}
+			route.AttemptTimeout = limits.timeout
+			if route.QueueSize < 1 {
+				return usageError("--queue %d: want at least 1", route.QueueSize)
+			}
+			if route.MaxWait <= 0 {
+				return usageError("--max-wait %v: want a positive duration", route.MaxWait)
+			}
+			level := slog.LevelInfo
+			if debug {
+				level = slog.LevelDebug
+			}
+			srv := &proxy.Server{
+				Addr:        listen,
+				AllowRemote: allowRemote,
+				Routes:      []proxy.Route{route},
+				Logger:      slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+			}
+			if !proxy.IsLoopback(listen) {
+				if !allowRemote {
+					return usageError("--listen %s is not a loopback address: anyone who can reach it could use the API keys clients send; add --allow-remote to mean it", listen)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "sluice: warning: listening on %s, beyond this host: anyone who can reach it can send requests to %s\n", listen, u.Redacted())
+			}
+			if err := srv.Open(); err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; queue %d, max wait %v; Ctrl-C stops\n",
+				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait)
+			return serveUntilSignalled(cmd, srv, grace)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&upstream, "upstream", "", "the API to send requests to, e.g. https://api.anthropic.com")
+	f.StringVar(&listen, "listen", proxy.DefaultListen, "address to listen on (loopback unless --allow-remote)")
+	f.BoolVar(&allowRemote, "allow-remote", false, "allow a --listen address beyond loopback")
+	f.StringVar(&pre, "preset", "", "anthropic | openai | generic (default: from the upstream's host)")
+	limits.add(f)
+	f.IntVar(&route.QueueSize, "queue", proxy.DefaultQueueSize, "most requests waiting for admission; more get 429 at once")
+	f.DurationVar(&route.MaxWait, "max-wait", proxy.DefaultMaxWait, "longest a request waits for admission; longer predicted waits get 429 at once")
+	f.BoolVar(&route.PerKey, "per-key", false, "limits per API key (x-api-key or Authorization, hashed)")
+	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long queued and in-flight requests may finish")
+	f.BoolVar(&debug, "debug", false, "log one line per request to stderr")
+	return cmd
+}
+
+// serveUntilSignalled waits for SIGINT or SIGTERM, then shuts srv down,
+// giving requests grace to finish; a second signal closes it at once.
+func serveUntilSignalled(cmd *cobra.Command, srv *proxy.Server, grace time.Duration) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case <-sigs:
+	case <-cmd.Context().Done():
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "sluice: stopping: no new requests; up to %v for those queued and in flight (again to quit now)\n", grace)
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel() // Shutdown then closes what is left
+		case <-ctx.Done():
+		}
+	}()
+	if err := srv.Shutdown(ctx); err != nil {
+		return &exitError{code: 3, err: fmt.Errorf("stopped with requests unfinished: %w", err)}
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/mock"
+)
+
+func TestProxyUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"proxy"}, "--upstream"},
+		{[]string{"proxy", "--upstream", "api.anthropic.com"}, "--upstream"},
+		{[]string{"proxy", "--upstream", "http://x", "--preset", "gemini"}, "--preset"},
+		{[]string{"proxy", "--upstream", "http://x", "--rate", "fast"}, "--rate"},
+		{[]string{"proxy", "--upstream", "http://x", "--rate", "claude-haiku-4=5/s"}, "MODEL=VALUE"},
+		{[]string{"proxy", "--upstream", "http://x", "--queue", "0"}, "--queue"},
+		{[]string{"proxy", "--upstream", "http://x", "--max-wait", "0s"}, "--max-wait"},
+		{[]string{"proxy", "--upstream", "http://x", "--listen", "0.0.0.0:0"}, "--allow-remote"},
+	} {
+		out, err := run(t, c.args...)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: exit %d, %v (%s); want a usage error naming %s", c.args, exitCode(err), err, out, c.want)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to write and read at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// The command serves until its context ends (as on a signal), then stops
+// cleanly; it logs a line per request with --debug, never the key.
+func TestProxyServesAndStops(t *testing.T) {
+	api, err := mock.Start(mock.Config{Style: mock.Anthropic, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out lockedBuffer
+	root := newRoot()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"proxy", "--upstream", api.URL(), "--preset", "anthropic", "--listen", "127.0.0.1:0", "--rate", "100/s", "--debug"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	var base string
+	for base == "" {
+		if m := url.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listening line:\n%s", out.String())
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	req, _ := http.NewRequest("POST", base+"/v1/messages", strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":20,"messages":[{"role":"user","content":"Hi"}]}`))
+	req.Header.Set("X-Api-Key", "sk-ant-secret-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"type":"message"`) {
+		t.Errorf("got %d %s, want a message", resp.StatusCode, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("proxy stopped with %v", err)
+	}
+	log := out.String()
+	if !strings.Contains(log, "msg=request") || !strings.Contains(log, "status=200") {
+		t.Errorf("no request line in the log:\n%s", log)
+	}
+	if strings.Contains(log, "sk-ant-secret-key") {
+		t.Errorf("the log shows the key:\n%s", log)
+	}
+}

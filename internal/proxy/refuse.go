@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Everything that decides what the proxy itself answers, as opposed to
+// what it passes on from the upstream, is in this file.
+
+// fail is the ReverseProxy's ErrorHandler: the Transport gave no response.
+func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
+	var we *sluice.WaitError
+	switch {
+	case errors.As(err, &we):
+		// The limits predict a wait longer than the max wait: refused
+		// at once, nothing taken; the prediction is when to come back.
+		r.refuse(w, we.Wait, "the rate limit would delay this request beyond the proxy's max wait")
+	case context.Cause(req.Context()) == errMaxWait:
+		r.refuse(w, 0, "waited the proxy's max wait for the rate limit without being admitted")
+	case errors.Is(err, sluice.ErrQuotaExhausted):
+		// The gate is halted: every waiting and later request of this
+		// model gets this, until the proxy is restarted.
+		status, kind, code := http.StatusServiceUnavailable, "api_error", ""
+		if r.Preset == OpenAI {
+			status, kind, code = http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota"
+		}
+		r.answer(w, status, kind, code, "the upstream API's quota is exhausted; the proxy stopped sending to it (restart it once the quota is raised)")
+	case req.Context().Err() != nil:
+		// The client has gone: nobody to answer. 499, as nginx logs it.
+		w.WriteHeader(499)
+	case errors.Is(err, sluice.ErrUnknownCost):
+		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "the proxy cannot estimate this request's tokens for its token limit")
+	default:
+		r.log.warn("upstream error", "route", r.Prefix, "error", err.Error())
+		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API")
+	}
+}
+
+// refuse answers 429 with Retry-After (whole seconds, rounded up, at
+// least 1; the queue's own estimate when wait is 0), the IETF draft's
+// RateLimit-Policy and RateLimit headers, and a body in the upstream's
+// style.
+func (r *route) refuse(w http.ResponseWriter, wait time.Duration, why string) {
+	if wait <= 0 {
+		wait = r.drainTime()
+	}
+	secs := max(1, int64(math.Ceil(wait.Seconds())))
+	h := w.Header()
+	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	// draft-ietf-httpapi-ratelimit-headers: a policy of q units per w
+	// seconds, and none of it left for t seconds.
+	policy := "proxy"
+	if rate := r.Limits.Rate; !rate.IsZero() {
+		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", policy, int64(rate.N), max(1, int64(math.Ceil(rate.Per.Seconds())))))
+	} else {
+		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d", policy, r.queueSize()))
+	}
+	h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", policy, secs))
+	r.answer(w, http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded", why+"; retry after "+strconv.FormatInt(secs, 10)+"s")
+}
+
+// drainTime estimates how long the requests queued now take to be
+// admitted: their number at the route's rate, when it has one.
+func (r *route) drainTime() time.Duration {
+	rate := r.Limits.Rate
+	if rate.IsZero() {
+		return time.Second
+	}
+	return time.Duration(r.queued.Load()) * rate.Interval()
+}
+
+// answer writes an error the way the route's upstream would: clients and
+// SDKs read the proxy's errors as they read the API's.
+func (r *route) answer(w http.ResponseWriter, status int, kind, code, msg string) {
+	msg = "sluice proxy: " + msg
+	var body any
+	switch r.Preset {
+	case Anthropic:
+		body = map[string]any{"type": "error", "error": map[string]string{"type": kind, "message": msg}}
+	case OpenAI:
+		var c any
+		if code != "" {
+			c = code
+		}
+		body = map[string]any{"error": map[string]any{"message": msg, "type": kind, "param": nil, "code": c}}
+	default:
+		body = map[string]any{"error": map[string]string{"type": kind, "message": msg}}
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,236 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Preset says which API a route's upstream is: it picks how requests are
+// sorted into gates (each model its own, for the LLM APIs) and the shape
+// of the errors the proxy itself answers with.
+type Preset string
+
+// The presets.
+const (
+	Anthropic Preset = "anthropic"
+	OpenAI    Preset = "openai"
+	Generic   Preset = "generic"
+)
+
+// ParsePreset returns the preset named s; "" means the one the upstream's
+// host suggests (api.anthropic.com, api.openai.com), else Generic.
+func ParsePreset(s string, upstream *url.URL) (Preset, error) {
+	switch p := Preset(strings.ToLower(s)); p {
+	case Anthropic, OpenAI, Generic:
+		return p, nil
+	case "":
+		host := ""
+		if upstream != nil {
+			host = upstream.Hostname()
+		}
+		switch {
+		case strings.HasSuffix(host, "anthropic.com"):
+			return Anthropic, nil
+		case strings.HasSuffix(host, "openai.com"):
+			return OpenAI, nil
+		}
+		return Generic, nil
+	}
+	return "", fmt.Errorf("proxy: preset %q: want anthropic, openai or generic", s)
+}
+
+func (p Preset) llm() bool { return p == Anthropic || p == OpenAI }
+
+// Defaults of a Route's optional fields, each written here only.
+const (
+	DefaultQueueSize = 1000
+	DefaultMaxWait   = 30 * time.Second
+)
+
+// A Route sends the requests whose path starts with Prefix to one
+// upstream, through one set of limits. It is plain data, so that a
+// configuration file can describe several; the Server builds each route's
+// Transport when it opens.
+//
+// The zero values of the optional fields work: every path, the zero
+// Limits, DefaultQueueSize, DefaultMaxWait, the zero RetryPolicy (which
+// fails fast on the retry budget, as live traffic should).
+type Route struct {
+	// Prefix is the path prefix the route serves; "" means every path.
+	// The path is sent upstream unchanged, after the upstream's own path.
+	Prefix string
+	// Upstream is where the requests go: scheme and host, and a path
+	// that is put before the request's. Required.
+	Upstream *url.URL
+	// Preset is the upstream's API; "" means ParsePreset's guess.
+	Preset Preset
+	// Limits builds each gate. LLM presets have a gate per model
+	// (sluice.KeyByModel), each with these limits.
+	Limits sluice.Limits
+	// PerKey gives each API key (x-api-key or Authorization, hashed) its
+	// own gates.
+	PerKey bool
+	// QueueSize is how many requests may wait for admission at once;
+	// more are refused at once with 429. 0 means DefaultQueueSize.
+	QueueSize int
+	// MaxWait is the longest a request waits for admission; one that
+	// the limits say would wait longer is refused at once with 429.
+	// 0 means DefaultMaxWait.
+	MaxWait time.Duration
+	// Retry says what the proxy retries upstream, within the client's
+	// patience.
+	Retry sluice.RetryPolicy
+	// AttemptTimeout bounds each attempt's wait for the response headers;
+	// 0 means no bound but the client's.
+	AttemptTimeout time.Duration
+	// Base sends the requests upstream; nil means a clone of
+	// http.DefaultTransport.
+	Base http.RoundTripper
+}
+
+// route is a Route being served.
+type route struct {
+	Route
+	tr     *sluice.Transport
+	rp     *httputil.ReverseProxy
+	queued atomic.Int64 // requests waiting for admission
+	log    logger
+}
+
+// validate reports what is wrong with r, naming the field.
+func (r *Route) validate() error {
+	if r.Upstream == nil || r.Upstream.Host == "" || (r.Upstream.Scheme != "http" && r.Upstream.Scheme != "https") {
+		return errors.New("proxy: route upstream: want an http or https URL with a host")
+	}
+	if r.Prefix != "" && !strings.HasPrefix(r.Prefix, "/") {
+		return fmt.Errorf("proxy: route prefix %q: want a path starting with /", r.Prefix)
+	}
+	if r.QueueSize < 0 {
+		return fmt.Errorf("proxy: route queue size %d: want 0 (the default) or more", r.QueueSize)
+	}
+	if r.MaxWait < 0 {
+		return fmt.Errorf("proxy: route max wait %v: want 0 (the default) or more", r.MaxWait)
+	}
+	preset, err := ParsePreset(string(r.Preset), r.Upstream)
+	if err != nil {
+		return err
+	}
+	r.Preset = preset
+	l := r.Limits
+	if !r.Preset.llm() && (!l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()) {
+		// The generic preset cannot estimate a request's tokens.
+		return errors.New("proxy: token limits need the anthropic or openai preset")
+	}
+	return nil
+}
+
+func (r *route) queueSize() int64 {
+	if r.QueueSize == 0 {
+		return DefaultQueueSize
+	}
+	return int64(r.QueueSize)
+}
+
+func (r *route) maxWait() time.Duration {
+	if r.MaxWait == 0 {
+		return DefaultMaxWait
+	}
+	return r.MaxWait
+}
+
+// newRoute builds what serves r.
+func newRoute(r Route, log logger) *route {
+	rt := &route{Route: r, log: log}
+	base := r.Base
+	if base == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = max(64, r.Limits.Concurrency)
+		base = tr
+	}
+	rt.tr = &sluice.Transport{
+		Base:           admittedBase{base},
+		Limits:         r.Limits,
+		Key:            rt.key,
+		Retry:          r.Retry,
+		AttemptTimeout: r.AttemptTimeout,
+	}
+	upstream := r.Upstream
+	rt.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// The upstream is the route's, whatever the request says:
+			// SetURL also sets the Host header to the upstream's.
+			pr.SetURL(upstream)
+			pr.Out.Header.Del(priorityHeader)
+		},
+		Transport: rt.tr,
+		// Flush every write: server-sent events pass through as they
+		// come, and the status and headers before the first of them.
+		FlushInterval: -1,
+		ErrorHandler:  rt.fail,
+		ErrorLog:      log.std(),
+	}
+	return rt
+}
+
+// key is the Transport's Key: the upstream's host, the model for the LLM
+// presets, and a hash of the API key with PerKey. The hash is truncated
+// and salted by nothing: it tells keys apart, it is never shown.
+func (r *route) key(req *http.Request) string {
+	k := req.URL.Host
+	if r.Preset.llm() {
+		k = sluice.KeyByModel(req)
+	}
+	if r.PerKey {
+		if secret := apiKey(req.Header); secret != "" {
+			sum := sha256.Sum256([]byte(secret))
+			k += "#" + hex.EncodeToString(sum[:8])
+		}
+	}
+	return k
+}
+
+// apiKey returns the credential a request carries, "" when none.
+func apiKey(h http.Header) string {
+	if k := h.Get("X-Api-Key"); k != "" {
+		return k
+	}
+	return h.Get("Authorization")
+}
+
+// priorityHeader carries a request's priority: an integer, higher first.
+const priorityHeader = "X-Sluice-Priority"
+
+// priority returns the request's priority, 0 when it gives none or an
+// unreadable one (a bad header must not refuse a call).
+func priority(h http.Header) int {
+	p, err := strconv.Atoi(strings.TrimSpace(h.Get(priorityHeader)))
+	if err != nil {
+		return 0
+	}
+	return p
+}
+
+// stats returns the route's counters.
+func (r *route) stats() RouteStats {
+	return RouteStats{Prefix: r.Prefix, Gates: r.tr.Stats(), Queued: r.queued.Load()}
+}
+
+// RouteStats is a snapshot of a route's counters.
+type RouteStats struct {
+	Prefix string
+	// Gates adds up the route's gates (one per model and key).
+	Gates sluice.GateStats
+	// Queued is the requests waiting for admission now.
+	Queued int64
+}

@@ -1,0 +1,249 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// DefaultListen is the address a Server listens on when given none:
+// loopback, so that nothing off the host can use the API keys that
+// clients send through it.
+const DefaultListen = "127.0.0.1:8787"
+
+// Server is the proxy: it listens on Addr and sends each request to the
+// route its path belongs to, through that route's limits. Only the routes'
+// upstreams are reachable: requests in absolute form and CONNECT are
+// refused, and the Host header never chooses where a request goes.
+//
+// Set the fields, then Open; Shutdown or Close stop the server and wait
+// for its goroutines. A Server serves once. Its methods are safe for
+// concurrent use once it is open.
+type Server struct {
+	// Addr is the address to listen on; "" means DefaultListen.
+	Addr string
+	// AllowRemote lets Addr be other than a loopback address. Without
+	// it Open refuses one.
+	AllowRemote bool
+	// Routes are the upstreams; at least one.
+	Routes []Route
+	// Logger receives one debug line per request and warnings; nil
+	// means none. API keys are never logged.
+	Logger *slog.Logger
+
+	routes []*route // longest prefix first
+	ln     net.Listener
+	hs     *http.Server
+	served chan error
+}
+
+// Open validates the routes and starts listening and serving.
+func (s *Server) Open() error {
+	if len(s.Routes) == 0 {
+		return errors.New("proxy: no route")
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultListen
+	}
+	if !s.AllowRemote && !IsLoopback(addr) {
+		return fmt.Errorf("proxy: listen address %q is not loopback: allow remote clients explicitly", addr)
+	}
+	log := logger{s.Logger}
+	seen := map[string]bool{}
+	for _, r := range s.Routes {
+		if err := r.validate(); err != nil {
+			return err
+		}
+		if seen[r.Prefix] {
+			return fmt.Errorf("proxy: two routes with prefix %q", r.Prefix)
+		}
+		seen[r.Prefix] = true
+		s.routes = append(s.routes, newRoute(r, log))
+	}
+	sort.SliceStable(s.routes, func(i, j int) bool { return len(s.routes[i].Prefix) > len(s.routes[j].Prefix) })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	s.ln = ln
+	s.hs = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.std(),
+	}
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.hs.Serve(ln) }()
+	return nil
+}
+
+// IsLoopback reports whether the listen address addr is on loopback only.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// URL returns the proxy's base URL, such as http://127.0.0.1:8787.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Shutdown stops accepting requests and waits until those queued and in
+// flight finish or ctx ends; then it closes whatever is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.hs.Shutdown(ctx)
+	if err != nil {
+		s.hs.Close()
+	}
+	s.wait()
+	return err
+}
+
+// Close stops the server at once: every connection is closed, so queued
+// and in-flight requests end, freeing their places.
+func (s *Server) Close() error {
+	err := s.hs.Close()
+	s.wait()
+	return err
+}
+
+func (s *Server) wait() {
+	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		logger{s.Logger}.warn("serve", "error", err.Error())
+	}
+	s.served <- http.ErrServerClosed // for a second Close
+	for _, r := range s.routes {
+		r.tr.CloseIdleConnections()
+	}
+}
+
+// Stats returns each route's counters.
+func (s *Server) Stats() []RouteStats {
+	out := make([]RouteStats, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = r.stats()
+	}
+	return out
+}
+
+// ServeHTTP serves one request: /healthz, or a route's.
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	switch {
+	case req.Method == http.MethodConnect:
+		// Never a tunnel to anywhere.
+		http.Error(w, "sluice proxy: CONNECT is not served: send requests to the proxy's own URL", http.StatusMethodNotAllowed)
+		return
+	case !strings.HasPrefix(req.RequestURI, "/"):
+		// Absolute form (GET http://other/...) or '*': the proxy is not
+		// a forward proxy.
+		http.Error(w, "sluice proxy: only paths are served, not absolute URLs", http.StatusBadRequest)
+		return
+	case req.URL.Path == "/healthz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+		return
+	}
+	r := s.route(req.URL.Path)
+	if r == nil {
+		http.Error(w, "sluice proxy: no route for this path", http.StatusNotFound)
+		return
+	}
+	r.serve(w, req)
+}
+
+// route returns the route of path, nil when none serves it.
+func (s *Server) route(path string) *route {
+	for _, r := range s.routes {
+		if r.Prefix == "" || path == r.Prefix || strings.HasPrefix(path, strings.TrimSuffix(r.Prefix, "/")+"/") {
+			return r
+		}
+	}
+	return nil
+}
+
+// serve sends req upstream through the route's gate, or refuses it.
+func (r *route) serve(w http.ResponseWriter, req *http.Request) {
+	begin := time.Now()
+	a, ctx, ok := r.enqueue(sluice.WithPriority(req.Context(), priority(req.Header)))
+	rec := &statusRecorder{ResponseWriter: w}
+	if !ok {
+		r.refuse(rec, 0, "too many requests are waiting for the rate limit")
+	} else {
+		r.rp.ServeHTTP(rec, req.WithContext(ctx))
+		a.done()
+	}
+	if r.log.enabled(slog.LevelDebug) {
+		var wait time.Duration
+		if a != nil {
+			wait = time.Duration(a.wait.Load())
+		}
+		// The path, never the query, which may carry a key.
+		r.log.debug("request", "route", r.Prefix, "method", req.Method, "path", req.URL.Path,
+			"status", rec.status, "wait", wait, "latency", time.Since(begin))
+	}
+}
+
+// statusRecorder remembers the status written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logger is a nil-safe *slog.Logger.
+type logger struct{ l *slog.Logger }
+
+func (l logger) enabled(level slog.Level) bool {
+	return l.l != nil && l.l.Enabled(context.Background(), level)
+}
+
+func (l logger) debug(msg string, args ...any) {
+	if l.l != nil {
+		l.l.Debug(msg, args...)
+	}
+}
+
+func (l logger) warn(msg string, args ...any) {
+	if l.l != nil {
+		l.l.Warn(msg, args...)
+	}
+}
+
+// std is a *log.Logger for net/http's own messages, at warn level.
+func (l logger) std() *log.Logger {
+	if l.l == nil {
+		return log.New(io.Discard, "", 0)
+	}
+	return slog.NewLogLogger(l.l.Handler(), slog.LevelWarn)
+}
