@@ -256,8 +256,8 @@ func (p *plan) transport() *sluice.Transport {
 			}
 			own[name] = l
 		}
-		m := &modelGates{limits: limits, own: own}
-		tr.Key, tr.LimitsFor = m.key, m.limitsFor
+		m := &sluice.ModelLimits{Default: limits, Models: own}
+		tr.Key, tr.LimitsFor = m.Key, m.LimitsFor
 	}
 	return tr
 }
