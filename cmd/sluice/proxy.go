@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,9 +24,10 @@ func newProxy() *cobra.Command {
 		route                 proxy.Route
 		allowRemote, debug    bool
 		grace                 time.Duration
+		config                string
 	)
 	cmd := &cobra.Command{
-		Use:   "proxy --upstream URL [flags]",
+		Use:   "proxy (--upstream URL | --config FILE) [flags]",
 		Short: "Serve a local gateway that keeps every program on the host within an API's limits",
 		Long: `proxy listens on loopback and sends every request it gets to --upstream,
 through one set of limits: point any program's base URL at it, in any
@@ -46,11 +48,24 @@ hashed, never logged). Only --upstream is reachable: absolute URLs and
 CONNECT are refused. GET /healthz answers ok.
 
 SIGINT or SIGTERM stops accepting and lets queued and in-flight requests
-finish for up to --grace; a second one stops at once.`,
+finish for up to --grace; a second one stops at once.
+
+--config FILE serves several routes, each a path prefix sent to its own
+upstream with its own limits, instead of --upstream and the route's flags
+(--preset, the limits, --per-key, --queue, --max-wait, --retries,
+--timeout, --max-retry-wait), which it excludes. --listen overrides the
+file's listen, and --allow-remote adds to its allow_remote; --grace and
+--debug apply as ever. Every field (a mistake names its file, line and
+field; unknown fields are mistakes):
+
+` + indent(proxy.ConfigHelp, "  "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if config != "" {
+				return proxyConfig(cmd, config, listen, allowRemote, debug, grace)
+			}
 			if upstream == "" {
-				return usageError("proxy needs --upstream URL, the API to send requests to")
+				return usageError("proxy needs --upstream URL, the API to send requests to, or --config FILE")
 			}
 			u, err := url.Parse(upstream)
 			if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -63,10 +78,10 @@ finish for up to --grace; a second one stops at once.`,
 			if route.Limits, err = limits.limits(); err != nil {
 				return err
 			}
-			if own, err := limits.modelLimits(route.Limits); err != nil {
+			if route.Models, err = limits.modelLimits(route.Limits); err != nil {
 				return err
-			} else if len(own) > 0 {
-				return usageError("proxy: MODEL=VALUE limits are not supported yet: give each limit once, for every model")
+			} else if len(route.Models) > 0 && route.Preset == proxy.Generic {
+				return usageError("MODEL=VALUE limits need --preset anthropic or openai: the generic preset does not read the model")
 			}
 			route.Retry = sluice.RetryPolicy{MaxAttempts: max(limits.retries, 0) + 1}
 			route.AttemptTimeout = limits.timeout
@@ -111,7 +126,64 @@ finish for up to --grace; a second one stops at once.`,
 	f.BoolVar(&route.PerKey, "per-key", false, "limits per API key (x-api-key or Authorization, hashed)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long queued and in-flight requests may finish")
 	f.BoolVar(&debug, "debug", false, "log one line per request to stderr")
+	f.StringVar(&config, "config", "", "serve the routes of this YAML `FILE` (see above) instead of --upstream")
 	return cmd
+}
+
+// routeFlags are the flags that describe the one route of --upstream,
+// which --config describes in its file instead.
+var routeFlags = []string{"upstream", "preset", "concurrency", "rate", "burst", "window", "tokens",
+	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "per-key"}
+
+// proxyConfig serves the routes of the configuration file path.
+func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration) error {
+	for _, name := range routeFlags {
+		if cmd.Flags().Changed(name) {
+			return usageError("--%s and --config: the file describes the routes; give --%s there", name, name)
+		}
+	}
+	cfg, err := proxy.LoadConfig(path)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if cmd.Flags().Changed("listen") {
+		cfg.Listen = listen
+	}
+	cfg.AllowRemote = cfg.AllowRemote || allowRemote
+	if !proxy.IsLoopback(cfg.Listen) {
+		if !cfg.AllowRemote {
+			return usageError("--listen %s is not a loopback address: anyone who can reach it could use the API keys clients send; add --allow-remote to mean it", cfg.Listen)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "sluice: warning: listening on %s, beyond this host: anyone who can reach it can send requests to the routes' upstreams\n", cfg.Listen)
+	}
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	srv := &proxy.Server{
+		Addr:        cfg.Listen,
+		AllowRemote: cfg.AllowRemote,
+		Routes:      cfg.Routes,
+		Logger:      slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+	}
+	if err := srv.Open(); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy on %s, %d routes from %s; Ctrl-C stops\n", srv.URL(), len(cfg.Routes), path)
+	for _, r := range cfg.Routes {
+		prefix := r.Prefix
+		if prefix == "" {
+			prefix = "/"
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); queue %d, max wait %v\n", prefix, r.Upstream.Redacted(), r.Preset, r.QueueSize, r.MaxWait)
+	}
+	return serveUntilSignalled(cmd, srv, grace)
+}
+
+// indent puts prefix before every line of s.
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(strings.TrimSuffix(s, "\n"), "\n")
+	return prefix + strings.Join(lines, prefix)
 }
 
 // serveUntilSignalled waits for SIGINT or SIGTERM, then shuts srv down,

@@ -23,7 +23,7 @@ func TestProxyUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--upstream", "api.anthropic.com"}, "--upstream"},
 		{[]string{"proxy", "--upstream", "http://x", "--preset", "gemini"}, "--preset"},
 		{[]string{"proxy", "--upstream", "http://x", "--rate", "fast"}, "--rate"},
-		{[]string{"proxy", "--upstream", "http://x", "--rate", "claude-haiku-4=5/s"}, "MODEL=VALUE"},
+		{[]string{"proxy", "--upstream", "http://x", "--preset", "generic", "--rate", "claude-haiku-4=5/s"}, "MODEL=VALUE"},
 		{[]string{"proxy", "--upstream", "http://x", "--queue", "0"}, "--queue"},
 		{[]string{"proxy", "--upstream", "http://x", "--max-wait", "0s"}, "--max-wait"},
 		{[]string{"proxy", "--upstream", "http://x", "--listen", "0.0.0.0:0"}, "--allow-remote"},

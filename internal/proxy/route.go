@@ -68,8 +68,12 @@ const (
 // fails fast on the retry budget, as live traffic should).
 type Route struct {
 	// Prefix is the path prefix the route serves; "" means every path.
-	// The path is sent upstream unchanged, after the upstream's own path.
+	// The path is sent upstream unchanged, after the upstream's own path,
+	// unless StripPrefix.
 	Prefix string
+	// StripPrefix removes Prefix from the path sent upstream, so that
+	// /anthropic/v1/messages goes to the upstream's /v1/messages.
+	StripPrefix bool
 	// Upstream is where the requests go: scheme and host, and a path
 	// that is put before the request's. Required.
 	Upstream *url.URL
@@ -78,6 +82,9 @@ type Route struct {
 	// Limits builds each gate. LLM presets have a gate per model
 	// (sluice.KeyByModel), each with these limits.
 	Limits sluice.Limits
+	// Models gives models limits of their own, in place of Limits, by
+	// the names sluice.ModelLimits matches; LLM presets only.
+	Models map[string]sluice.Limits
 	// PerKey gives each API key (x-api-key or Authorization, hashed) its
 	// own gates.
 	PerKey bool
@@ -103,6 +110,7 @@ type Route struct {
 type route struct {
 	Route
 	tr     *sluice.Transport
+	models *sluice.ModelLimits // the LLM presets' gate per model
 	rp     *httputil.ReverseProxy
 	queued atomic.Int64 // requests waiting for admission
 	log    logger
@@ -132,6 +140,9 @@ func (r *Route) validate() error {
 		// The generic preset cannot estimate a request's tokens.
 		return errors.New("proxy: token limits need the anthropic or openai preset")
 	}
+	if !r.Preset.llm() && len(r.Models) > 0 {
+		return errors.New("proxy: limits per model need the anthropic or openai preset")
+	}
 	return nil
 }
 
@@ -151,7 +162,7 @@ func (r *route) maxWait() time.Duration {
 
 // newRoute builds what serves r.
 func newRoute(r Route, log logger) *route {
-	rt := &route{Route: r, log: log}
+	rt := &route{Route: r, log: log, models: &sluice.ModelLimits{Default: r.Limits, Models: r.Models}}
 	base := r.Base
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -165,11 +176,17 @@ func newRoute(r Route, log logger) *route {
 		Retry:          r.Retry,
 		AttemptTimeout: r.AttemptTimeout,
 	}
+	if len(r.Models) > 0 {
+		rt.tr.LimitsFor = rt.limitsFor
+	}
 	upstream := r.Upstream
 	rt.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// The upstream is the route's, whatever the request says:
 			// SetURL also sets the Host header to the upstream's.
+			if r.StripPrefix {
+				stripPrefix(pr.Out.URL, r.Prefix)
+			}
 			pr.SetURL(upstream)
 			pr.Out.Header.Del(priorityHeader)
 		},
@@ -189,7 +206,7 @@ func newRoute(r Route, log logger) *route {
 func (r *route) key(req *http.Request) string {
 	k := req.URL.Host
 	if r.Preset.llm() {
-		k = sluice.KeyByModel(req)
+		k = r.models.Key(req)
 	}
 	if r.PerKey {
 		if secret := apiKey(req.Header); secret != "" {
@@ -198,6 +215,31 @@ func (r *route) key(req *http.Request) string {
 		}
 	}
 	return k
+}
+
+// limitsFor is the Transport's LimitsFor with Models: the key's model's
+// limits, the key's hash of the API key aside.
+func (r *route) limitsFor(key string) sluice.Limits {
+	if r.PerKey {
+		if i := strings.LastIndexByte(key, '#'); i >= 0 {
+			key = key[:i]
+		}
+	}
+	return r.models.LimitsFor(key)
+}
+
+// stripPrefix removes prefix from u's path, leaving at least "/".
+func stripPrefix(u *url.URL, prefix string) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	u.Path = strings.TrimPrefix(u.Path, prefix)
+	if raw, ok := strings.CutPrefix(u.RawPath, prefix); ok {
+		u.RawPath = raw
+	} else {
+		u.RawPath = "" // the escaped form did not start with it: rebuilt from Path
+	}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path, u.RawPath = "/"+u.Path, ""
+	}
 }
 
 // apiKey returns the credential a request carries, "" when none.
