@@ -337,10 +337,12 @@ func FuzzParseConfig(f *testing.F) {
 // Two routes from one file, each to its own API and paced by its own
 // limits, which the mocks judge: any request sent faster than an API
 // allows would come back 429 (retries are off). The anthropic route's own
-// rate is far too fast for its API; only the model's limits keep it in.
+// rate and concurrency are far beyond its API's (the headers it learns
+// from say nothing of concurrency); only the model's limits keep it in,
+// per API key too.
 func TestConfigRoutesEachPacedByTheirOwnLimits(t *testing.T) {
 	anthropic := startMock(t, mock.Config{Style: mock.Anthropic, Seed: 1,
-		Requests: mock.Limit{N: 5, Per: 50 * time.Millisecond}})
+		Requests: mock.Limit{N: 5, Per: 50 * time.Millisecond}, Concurrency: 2, Latency: mock.FixedLatency(20 * time.Millisecond)})
 	openai := startMock(t, mock.Config{Style: mock.OpenAI, Seed: 2,
 		Requests: mock.Limit{N: 3, Per: 100 * time.Millisecond}})
 	cfg, err := proxy.ParseConfig("sluice.yaml", []byte(`
@@ -349,9 +351,12 @@ routes:
     upstream: `+anthropic.URL()+`
     preset: anthropic
     rate: 1000/s
+    concurrency: 16
     models:
       claude-haiku-4:
         rate: 90/s
+        concurrency: 2
+    per_key: true
     retries: 0
   - prefix: /openai
     upstream: `+openai.URL()+`
@@ -374,7 +379,8 @@ routes:
 	results := make([]result, 2*perRoute)
 	for i := range perRoute {
 		wg.Go(func() {
-			results[i] = send(t.Context(), "POST", p.URL()+"/anthropic/v1/messages", "", json, haikuBody)
+			results[i] = send(t.Context(), "POST", p.URL()+"/anthropic/v1/messages", "",
+				map[string]string{"Content-Type": "application/json", "X-Api-Key": "sk-test"}, haikuBody)
 		})
 		wg.Go(func() {
 			results[perRoute+i] = send(t.Context(), "POST", p.URL()+"/openai/v1/chat/completions", "", json,
