@@ -30,16 +30,16 @@ type outcome uint8
 
 // The outcomes; outcomeNames are their label values.
 const (
-	outcome2xx       outcome = iota // the upstream's response, passed on
-	outcome3xx                      //
-	outcome4xx                      // (but 429, which is outcomeThrottled)
-	outcome5xx                      // (but 529, which is outcomeThrottled)
-	outcomeThrottled                // an upstream 429 or 529 passed on, retries spent
-	outcomeQueueFull                // refused at once: the queue was full
-	outcomeMaxWait                  // refused: the wait was or would be over the max wait
-	outcomeQuota                    // the route's quota is exhausted (insufficient_quota)
-	outcomeClientGone               // the client went away before its response began
-	outcomeError                    // the proxy answered an error: no upstream response, or no token estimate
+	outcome2xx outcome = iota // the upstream's response, passed on
+	outcome3xx
+	outcome4xx        // (but 429, which is outcomeThrottled)
+	outcome5xx        // (but 529, which is outcomeThrottled)
+	outcomeThrottled  // an upstream 429 or 529 passed on, retries spent
+	outcomeQueueFull  // refused at once: the queue was full
+	outcomeMaxWait    // refused: the wait was or would be over the max wait
+	outcomeQuota      // the route's quota is exhausted (insufficient_quota)
+	outcomeClientGone // the client went away before its response began
+	outcomeError      // the proxy answered an error: no upstream response, or no token estimate
 	numOutcomes
 )
 
