@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -200,12 +201,14 @@ func quantile(q float64, bounds []float64, now, before []uint64) time.Duration {
 		c := delta(i)
 		if c >= rank {
 			frac := (rank - below) / (c - below)
-			return time.Duration((lower + (upper-lower)*frac) * float64(time.Second))
+			return seconds(lower + (upper-lower)*frac)
 		}
 		lower, below = upper, c
 	}
-	return time.Duration(bounds[len(bounds)-1] * float64(time.Second))
+	return seconds(bounds[len(bounds)-1])
 }
+
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
 
 // owns reports whether req is for one of the proxy's own pages rather
 // than a route's.

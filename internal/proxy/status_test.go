@@ -254,7 +254,8 @@ func TestStatusPageInChromiumMatchesMetricsAndShowsNoKey(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	p := &proxy.Server{Addr: "127.0.0.1:0", Routes: []proxy.Route{{
-		Prefix: "/v1", Upstream: mustURL(t, up.URL), Preset: proxy.Anthropic, PerKey: true,
+		// Every path, as `sluice proxy --upstream` serves.
+		Upstream: mustURL(t, up.URL), Preset: proxy.Anthropic, PerKey: true,
 		Limits: sluice.Limits{Rate: sluice.PerSecond(1)}, MaxWait: 50 * time.Millisecond,
 		Retry: sluice.RetryPolicy{MaxAttempts: 1},
 	}}, Logger: slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
@@ -276,20 +277,20 @@ func TestStatusPageInChromiumMatchesMetricsAndShowsNoKey(t *testing.T) {
 	page := pageValues(dom)
 	m, metricsText := scrape(t, p.URL())
 	for _, c := range []struct{ metric, series string }{
-		{"admitted", `sluice_proxy_admitted_total{route="/v1"}`},
-		{"throttled", `sluice_proxy_upstream_throttled_total{route="/v1"}`},
-		{"retries", `sluice_proxy_retries_total{route="/v1"}`},
-		{"tokens_in", `sluice_proxy_tokens_total{direction="input",route="/v1"}`},
-		{"tokens_out", `sluice_proxy_tokens_total{direction="output",route="/v1"}`},
-		{"queue", `sluice_proxy_queue_depth{route="/v1"}`},
+		{"admitted", `sluice_proxy_admitted_total{route="/"}`},
+		{"throttled", `sluice_proxy_upstream_throttled_total{route="/"}`},
+		{"retries", `sluice_proxy_retries_total{route="/"}`},
+		{"tokens_in", `sluice_proxy_tokens_total{direction="input",route="/"}`},
+		{"tokens_out", `sluice_proxy_tokens_total{direction="output",route="/"}`},
+		{"queue", `sluice_proxy_queue_depth{route="/"}`},
 	} {
 		got, ok := page[c.metric]
 		if want := m[c.series]; !ok || got != want {
 			t.Errorf("page %s = %v (present %v), /metrics %s = %v", c.metric, got, ok, c.series, want)
 		}
 	}
-	refused := m[`sluice_proxy_requests_total{outcome="refused_max_wait",route="/v1"}`] +
-		m[`sluice_proxy_requests_total{outcome="refused_queue_full",route="/v1"}`]
+	refused := m[`sluice_proxy_requests_total{outcome="refused_max_wait",route="/"}`] +
+		m[`sluice_proxy_requests_total{outcome="refused_queue_full",route="/"}`]
 	if page["refused"] != refused {
 		t.Errorf("page refused = %v, /metrics refused_max_wait+refused_queue_full = %v", page["refused"], refused)
 	}
