@@ -210,7 +210,7 @@ func (b timedBase) CloseIdleConnections() {
 // record counts a request that has ended: a is its admission (nil when
 // the queue was full), ctx the context it was served with, info what the
 // Transport said of its round trip, status what its client got.
-func (o *routeObs) record(req *http.Request, a *admission, ctx context.Context, info *sluice.RoundTripInfo, status int) {
+func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, info *sluice.RoundTripInfo, status int) {
 	if info.Attempts > 1 {
 		o.retries.Add(int64(info.Attempts - 1))
 	}

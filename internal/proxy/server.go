@@ -196,7 +196,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 		r.rp.ServeHTTP(rec, req.WithContext(ctx))
 		a.done()
 	}
-	r.obs.record(req, a, ctx, info, rec.status)
+	r.obs.record(ctx, req, a, info, rec.status)
 	if r.log.enabled(slog.LevelDebug) {
 		var wait time.Duration
 		if a != nil {
