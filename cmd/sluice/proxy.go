@@ -45,7 +45,9 @@ errors are retried inside the proxy (--retries); streams pass through as
 they come. With the anthropic and openai presets each model has its own
 limits, as the APIs count them; with --per-key each API key too (keys are
 hashed, never logged). Only --upstream is reachable: absolute URLs and
-CONNECT are refused. GET /healthz answers ok.
+CONNECT are refused. GET /healthz answers ok, /metrics serves Prometheus
+metrics, and /__sluice/ a live status page (a browser's GET / leads there);
+every minute a summary line per route is logged.
 
 SIGINT or SIGTERM stops accepting and lets queued and in-flight requests
 finish for up to --grace; a second one stops at once.

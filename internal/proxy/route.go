@@ -114,6 +114,7 @@ type route struct {
 	rp     *httputil.ReverseProxy
 	queued atomic.Int64 // requests waiting for admission
 	log    logger
+	obs    *routeObs // its counters (metrics.go)
 }
 
 // validate reports what is wrong with r, naming the field.

@@ -42,6 +42,7 @@ type Server struct {
 	Logger *slog.Logger
 
 	routes []*route // longest prefix first
+	obs    *observer
 	ln     net.Listener
 	hs     *http.Server
 	served chan error
@@ -72,6 +73,7 @@ func (s *Server) Open() error {
 		s.routes = append(s.routes, newRoute(r, log))
 	}
 	sort.SliceStable(s.routes, func(i, j int) bool { return len(s.routes[i].Prefix) > len(s.routes[j].Prefix) })
+	s.obs = newObserver(s.routes, s.route("/"), log)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
@@ -83,6 +85,7 @@ func (s *Server) Open() error {
 		ErrorLog:          log.std(),
 	}
 	s.served = make(chan error, 1)
+	s.obs.start()
 	go func() { s.served <- s.hs.Serve(ln) }()
 	return nil
 }
@@ -127,6 +130,7 @@ func (s *Server) wait() {
 		logger{s.Logger}.warn("serve", "error", err.Error())
 	}
 	s.served <- http.ErrServerClosed // for a second Close
+	s.obs.close()
 	for _, r := range s.routes {
 		r.tr.CloseIdleConnections()
 	}
@@ -157,6 +161,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 		return
+	case s.obs.owns(req):
+		// /metrics and the status page (status.go).
+		s.obs.ServeHTTP(w, req)
+		return
 	}
 	r := s.route(req.URL.Path)
 	if r == nil {
@@ -179,7 +187,8 @@ func (s *Server) route(path string) *route {
 // serve sends req upstream through the route's gate, or refuses it.
 func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	begin := time.Now()
-	a, ctx, ok := r.enqueue(sluice.WithPriority(req.Context(), priority(req.Header)))
+	info := new(sluice.RoundTripInfo)
+	a, ctx, ok := r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info))
 	rec := &statusRecorder{ResponseWriter: w}
 	if !ok {
 		r.refuse(rec, 0, "too many requests are waiting for the rate limit")
@@ -187,6 +196,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 		r.rp.ServeHTTP(rec, req.WithContext(ctx))
 		a.done()
 	}
+	r.obs.record(ctx, req, a, info, rec.status)
 	if r.log.enabled(slog.LevelDebug) {
 		var wait time.Duration
 		if a != nil {
