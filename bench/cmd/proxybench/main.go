@@ -64,6 +64,7 @@ var (
 	clientsFlag = flag.Int("clients", 200, "concurrent clients against the mock")
 	mockFlag    = flag.Bool("mock", true, "run the mock scenario")
 	nginxFlag   = flag.String("nginx", "nginx", "the nginx binary; \"\" skips it")
+	capFlag     = flag.Float64("mock-cap", 2, "stop the mock clients at this many times the physical minimum")
 	keepFlag    = flag.Bool("keep", false, "keep the temporary directory (configs and the children's logs)")
 )
 
@@ -141,15 +142,18 @@ func run() error {
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute, DisableCompression: true,
 	}}
-	for i := range targets {
-		t := &targets[i]
-		logf("%s: open loop, %d req/s for %v", t.name, *rateFlag, *durFlag)
-		openLoop(client, t.url, *rateFlag, *durFlag/5) // warm-up: connections, caches
-		t.open = openLoop(client, t.url, *rateFlag, *durFlag)
-		logf("%s: closed loop, %d connections for %v", t.name, *connsFlag, *maxDurFlag)
-		t.closed = closedLoop(client, t.url, *connsFlag, *maxDurFlag)
-		client.CloseIdleConnections()
+	// The targets are measured together, their requests interleaved, so
+	// that whatever else the machine does falls on all of them alike.
+	logf("open loop, %d req/s to each of %d targets for %v", *rateFlag, len(targets), *durFlag)
+	openLoop(client, targets, *rateFlag, *durFlag/5) // warm-up: connections, caches
+	for i, r := range openLoop(client, targets, *rateFlag, *durFlag) {
+		targets[i].open = r
 	}
+	logf("closed loop, %d connections, %v per target in turns", *connsFlag, *maxDurFlag)
+	for i, r := range closedLoop(client, targets, *connsFlag, *maxDurFlag) {
+		targets[i].closed = r
+	}
+	client.CloseIdleConnections()
 
 	var rows []mockRow
 	if *mockFlag {
@@ -363,12 +367,14 @@ type openResult struct {
 	late          time.Duration // the generator's own worst lateness in sending
 }
 
-// openLoop sends rate requests a second for d, each when it is due
-// whatever the others are doing, and measures each from when it was due
-// to the end of its body.
-func openLoop(client *http.Client, url string, rate int, d time.Duration) openResult {
-	n := int(d.Seconds() * float64(rate))
-	interval := time.Second / time.Duration(rate)
+// openLoop sends rate requests a second to each target for d, the
+// targets' requests interleaved, each when it is due whatever the others
+// are doing, and measures each from when it was due to the end of its
+// body.
+func openLoop(client *http.Client, ts []target, rate int, d time.Duration) []openResult {
+	k := len(ts)
+	n := int(d.Seconds()*float64(rate)) * k
+	interval := time.Second / time.Duration(rate*k)
 	lat := make([]time.Duration, n)
 	failed := make([]bool, n)
 	var late time.Duration
@@ -382,25 +388,30 @@ func openLoop(client *http.Client, url string, rate int, d time.Duration) openRe
 			late = max(late, -w)
 		}
 		wg.Go(func() {
-			failed[i] = get(client, url) != nil
+			failed[i] = get(client, ts[i%k].url) != nil
 			lat[i] = time.Since(due)
 		})
 	}
 	wg.Wait()
-	r := openResult{n: n, late: late}
-	ok := lat[:0]
-	for i, l := range lat {
-		if failed[i] {
-			r.errs++
-		} else {
-			ok = append(ok, l)
+	out := make([]openResult, k)
+	for j := range out {
+		r := openResult{late: late}
+		var ok []time.Duration
+		for i := j; i < n; i += k {
+			r.n++
+			if failed[i] {
+				r.errs++
+			} else {
+				ok = append(ok, lat[i])
+			}
 		}
+		slices.Sort(ok)
+		if len(ok) > 0 {
+			r.p50, r.p99, r.max = pct(ok, 0.50), pct(ok, 0.99), ok[len(ok)-1]
+		}
+		out[j] = r
 	}
-	slices.Sort(ok)
-	if len(ok) > 0 {
-		r.p50, r.p99, r.max = pct(ok, 0.50), pct(ok, 0.99), ok[len(ok)-1]
-	}
-	return r
+	return out
 }
 
 // pct returns the q-quantile of sorted (nearest rank).
@@ -427,27 +438,39 @@ type closedResult struct {
 	perSec  float64
 }
 
-// closedLoop keeps conns requests in flight for d: the most the target
-// serves.
-func closedLoop(client *http.Client, url string, conns int, d time.Duration) closedResult {
-	var n, errs atomic.Int64
-	var wg sync.WaitGroup
-	begin := time.Now()
-	end := begin.Add(d)
-	for range conns {
-		wg.Go(func() {
-			for time.Now().Before(end) {
-				if get(client, url) != nil {
-					errs.Add(1)
-				} else {
-					n.Add(1)
-				}
+// closedLoop keeps conns requests in flight for d per target: the most
+// the target serves. The targets take turns, a quarter of d each time.
+func closedLoop(client *http.Client, ts []target, conns int, d time.Duration) []closedResult {
+	const turns = 4
+	out := make([]closedResult, len(ts))
+	took := make([]time.Duration, len(ts))
+	for range turns {
+		for j, t := range ts {
+			var n, errs atomic.Int64
+			var wg sync.WaitGroup
+			begin := time.Now()
+			end := begin.Add(d / turns)
+			for range conns {
+				wg.Go(func() {
+					for time.Now().Before(end) {
+						if get(client, t.url) != nil {
+							errs.Add(1)
+						} else {
+							n.Add(1)
+						}
+					}
+				})
 			}
-		})
+			wg.Wait()
+			took[j] += time.Since(begin)
+			out[j].n += int(n.Load())
+			out[j].errs += int(errs.Load())
+		}
 	}
-	wg.Wait()
-	took := time.Since(begin)
-	return closedResult{n: int(n.Load()), errs: int(errs.Load()), perSec: float64(n.Load()) / took.Seconds()}
+	for j := range out {
+		out[j].perSec = float64(out[j].n) / took[j].Seconds()
+	}
+	return out
 }
 
 // The mock scenario.
@@ -493,7 +516,7 @@ func runMock(bin, tmp string, children *[]*child) ([]mockRow, error) {
 		}
 		logf("mock: %d clients %s", n, via)
 		row := mockRow{name: via, min: minimum}
-		row.wall, row.ok, row.clientSaw = crowd(url, n)
+		row.wall, row.ok, row.clientSaw = crowd(url, n, time.Duration(*capFlag*float64(minimum)))
 		row.stats = api.Stats()
 		api.Close()
 		logf("mock: %s: %.2fs (%.3f x minimum), %d 429s at the mock", via, row.wall.Seconds(), float64(row.wall)/float64(minimum), row.stats.ThrottledTotal())
@@ -507,13 +530,14 @@ const mockBody = `{"model":"claude-haiku-4-5","max_tokens":64,"messages":[{"role
 // crowd sends one Anthropic request from each of n concurrent clients,
 // each retrying a 429 after its Retry-After as the SDKs do, and returns
 // the time until all are done, how many succeeded and the 429s they saw.
-func crowd(url string, n int) (time.Duration, int, int64) {
+// The clients give up at limit.
+func crowd(url string, n int, limit time.Duration) (time.Duration, int, int64) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	defer client.CloseIdleConnections()
 	var ok, throttled atomic.Int64
 	var wg sync.WaitGroup
 	begin := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Duration(n)*time.Second/mockRate)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	for range n {
 		wg.Go(func() {
@@ -640,9 +664,9 @@ func printMock(rows []mockRow) {
 	}
 	fmt.Printf("### %d concurrent clients against the mock API\n\n", *clientsFlag)
 	fmt.Printf("The mock as `sluice mock --style anthropic --rate %d/s --concurrency %d --latency %s`; one request per client, "+
-		"a 429 retried after its Retry-After (as the SDKs do). The proxy: `sluice proxy --preset anthropic --rate %d/s -c %d`. "+
+		"a 429 retried after its Retry-After (as the SDKs do), the clients giving up at %gx the minimum. The proxy: `sluice proxy --preset anthropic --rate %d/s -c %d`. "+
 		"Physical minimum: max(%d / %d/s, %d × %v / %d) = %.1f s.\n\n",
-		mockRate, mockConc, mockLatency, mockRate, mockConc, *clientsFlag, mockRate, *clientsFlag, mockMean(), mockConc, rows[0].min.Seconds())
+		mockRate, mockConc, mockLatency, *capFlag, mockRate, mockConc, *clientsFlag, mockRate, *clientsFlag, mockMean(), mockConc, rows[0].min.Seconds())
 	fmt.Println("| clients | time | time ÷ minimum | succeeded | 429s at the mock | 429s the clients saw |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, r := range rows {
