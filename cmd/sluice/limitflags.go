@@ -57,6 +57,9 @@ func (l *limitFlags) add(f *pflag.FlagSet) {
 // flag and value that are wrong. They are every model's, except where a
 // model is given its own (see modelLimits).
 func (l *limitFlags) limits() (sluice.Limits, error) {
+	if l.retries < 0 {
+		return sluice.Limits{}, usageError("--retries %d: want 0 or more", l.retries)
+	}
 	lim := sluice.Limits{Burst: l.burst, MaxPause: l.maxRetryWait}
 	if err := l.apply(&lim, ""); err != nil {
 		return sluice.Limits{}, err

@@ -41,6 +41,7 @@ func TestLimitFlags(t *testing.T) {
 		{args: []string{"--tokens", "40000"}, wantErr: `--tokens "40000": want COUNT/PERIOD such as 40000/m`},
 		{args: []string{"--rate", "0/s"}, wantErr: `--rate "0/s": count "0" must be positive`},
 		{args: []string{"--window", "fast/s"}, wantErr: `--window "fast/s": count "fast" is not a number`},
+		{args: []string{"--retries", "-1"}, wantErr: `--retries -1: want 0 or more`},
 		{args: []string{"--output-tokens", "10/fortnight"}, wantErr: `--output-tokens "10/fortnight": unknown period unit "fortnight" (want ms, s, m, h, d or a duration like 10s)`},
 		{args: []string{"-c", "0"}, wantErr: `--concurrency 0: want at least 1`},
 	}

@@ -59,7 +59,7 @@ func (d *doom) failed(it input.Item, f input.Failure, class sluice.Class, err er
 		return nil
 	}
 	d.judged++
-	key, ok := doomKey(f, class, err)
+	key, ok := doomKey(it, f, class, err)
 	switch {
 	case !ok, d.judged > 1 && key != d.key:
 		d.cleared = true
@@ -74,9 +74,12 @@ func (d *doom) failed(it input.Item, f input.Failure, class sluice.Class, err er
 
 // doomKey is what two failures must share to count as the same failure,
 // and whether no retry can fix this one: a 401 or 403 whatever its
-// message, another refusal (404, 400...) with the same message, or an
-// error before any response (an unsupported scheme) with the same cause.
-func doomKey(f input.Failure, class sluice.Class, err error) (string, bool) {
+// message, another refusal (404, 400...) with the same message at the
+// same path, or an error before any response (an unsupported scheme) with
+// the same cause. The path counts for a 404 or 400: a list of URLs on
+// which many pages are missing is a crawl's answer, not a wrong setup;
+// a wrong base URL sends every call to the same missing path.
+func doomKey(it input.Item, f input.Failure, class sluice.Class, err error) (string, bool) {
 	if class != sluice.ClassFatal {
 		return "", false
 	}
@@ -84,7 +87,11 @@ func doomKey(f input.Failure, class sluice.Class, err error) (string, bool) {
 	case f.Status == http.StatusUnauthorized || f.Status == http.StatusForbidden:
 		return fmt.Sprint(f.Status), true
 	case f.Status != 0:
-		return fmt.Sprintf("%d %s", f.Status, f.Message), true
+		path := it.URL
+		if u := it.ParsedURL(); u != nil {
+			path = u.Path
+		}
+		return fmt.Sprintf("%d %s %s", f.Status, path, f.Message), true
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) { // its URL differs from item to item

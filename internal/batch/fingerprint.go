@@ -23,6 +23,9 @@ import (
 // compares it with the input's request for that id: when they differ (a
 // new model, a new prompt) the id runs again, unless --skip-changed.
 //
+// Headers that change from run to run without changing the question
+// (trace ids, User-Agent, Idempotency-Key) are left out too.
+//
 // Headers that carry credentials are left out, so that the fingerprint
 // never depends on a key (and rotating a key changes nothing): those named
 // below, and every header whose value names an ${ENV} variable, from the
@@ -74,14 +77,34 @@ type fpState struct {
 
 var fpStates = sync.Pool{New: func() any { return &fpState{h: sha256.New()} }}
 
-// withoutBase is url without the reader's base URL, when it starts with it.
+// withoutBase is url without the scheme and host of the reader's base
+// URL, when it starts with them: the path stays whole, so that a base
+// given with or without /v1 (which the SDKs both accept, and which reach
+// the same endpoint) gives the same fingerprint.
 func (p *plan) withoutBase(url string) string {
 	if base := p.reader.BaseURL(); base != "" {
-		if rest, ok := strings.CutPrefix(url, base); ok && (rest == "" || rest[0] == '/' || rest[0] == '?') {
+		origin := base
+		if i := strings.Index(base, "://"); i >= 0 {
+			if j := strings.IndexByte(base[i+3:], '/'); j >= 0 {
+				origin = base[:i+3+j]
+			}
+		}
+		if rest, ok := strings.CutPrefix(url, origin); ok && (rest == "" || rest[0] == '/' || rest[0] == '?') {
 			return rest
 		}
 	}
 	return url
+}
+
+// perRunHeaders are headers that change from run to run without changing
+// what the API is asked (tracing, client identity): a -H of one of them
+// must not make a resumed run send everything again.
+var perRunHeaders = []string{"Traceparent", "Tracestate", "X-Request-Id", "X-Correlation-Id", "X-Amzn-Trace-Id", "User-Agent", "Idempotency-Key"}
+
+// perRun reports whether a header is one of perRunHeaders, or named like
+// a trace id (X-Trace, X-Trace-Id, X-B3-...).
+func perRun(name string) bool {
+	return slices.Contains(perRunHeaders, name) || strings.HasPrefix(name, "X-Trace") || strings.HasPrefix(name, "X-B3-")
 }
 
 // commonHeaders encodes the headers every request carries (p.header) that
@@ -109,7 +132,7 @@ func appendHeaders(b []byte, hd http.Header, skip map[string]bool) []byte {
 	names := make([]string, 0, len(hd))
 	for k := range hd {
 		ck := http.CanonicalHeaderKey(k)
-		if skip[ck] || slices.Contains(secretHeaders, ck) {
+		if skip[ck] || slices.Contains(secretHeaders, ck) || perRun(ck) {
 			continue
 		}
 		names = append(names, k)
