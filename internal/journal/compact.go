@@ -31,6 +31,14 @@ import (
 // last Flush: the index's input lines (used to report repeated ids) are
 // spent, so the run must not See ids afterwards.
 func (j *Journal) Compact() (moved int, aside string, err error) {
+	// The sync lock first, then the journal's: the order the fsync pass
+	// and Close take them in. Compact swaps the results file, which the
+	// sync lock guards; taking it under j.mu deadlocked with a sync pass.
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.filesClosed {
+		return 0, "", fmt.Errorf("journal: %s: %w", j.resultsPath, ErrClosed)
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.usableLocked(); err != nil {
@@ -57,6 +65,8 @@ func (j *Journal) Compact() (moved int, aside string, err error) {
 	return moved, aside, nil
 }
 
+// compactLocked rewrites the results file keeping the last line of each
+// id. j.syncMu and j.mu are held, in that order.
 func (j *Journal) compactLocked() (int, string, error) {
 	x := j.done
 	x.mu.Lock()
@@ -139,10 +149,8 @@ func (j *Journal) compactLocked() (int, string, error) {
 		return fail(fmt.Errorf("journal: %w", err))
 	}
 	syncDir(filepath.Dir(j.resultsPath))
-	j.syncMu.Lock()
-	j.resultsFile.Close()
+	j.resultsFile.Close() // j.syncMu is held (Compact)
 	j.resultsFile = tmp
-	j.syncMu.Unlock()
 	j.resultsSize = size
 	return moved, asidePath, nil
 }
