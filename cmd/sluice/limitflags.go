@@ -177,6 +177,9 @@ func (p *perModel) Set(s string) error {
 	if model = strings.TrimSpace(model); model == "" {
 		return fmt.Errorf("%q: want VALUE or MODEL=VALUE, the model named", s)
 	}
+	if strings.TrimSpace(value) == "" {
+		return fmt.Errorf("%q: want MODEL=VALUE, a value after =", s)
+	}
 	if p.models == nil {
 		p.models = make(map[string]string)
 	}

@@ -85,3 +85,16 @@ func TestLimitFlagsPerModelNeedsAName(t *testing.T) {
 		t.Errorf("Parse error = %v; want one naming --rate and the value", err)
 	}
 }
+
+// A model named with no value after = was silently ignored (found in
+// review): the user believed the model was limited.
+func TestLimitFlagsPerModelNeedsAValue(t *testing.T) {
+	var lf limitFlags
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	lf.add(fs)
+	err := fs.Parse([]string{"--rate", "claude-haiku-4="})
+	if err == nil || !strings.Contains(err.Error(), `"claude-haiku-4=": want MODEL=VALUE, a value after =`) {
+		t.Errorf("Parse error = %v; want one saying a value is missing", err)
+	}
+}
