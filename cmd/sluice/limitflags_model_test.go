@@ -35,8 +35,6 @@ func TestLimitFlagsPerModel(t *testing.T) {
 		{args: append(base, "--window", "haiku=fast/s"), wantErr: `--window "haiku=fast/s": count "fast" is not a number`},
 		{args: append(base, "-c", "haiku=0"), wantErr: `--concurrency "haiku=0": want a number of calls, at least 1`},
 		{args: append(base, "-c", "haiku=many"), wantErr: `--concurrency "haiku=many": want a number of calls, at least 1`},
-		// Empty: the model keeps the plain value.
-		{args: append(base, "--output-tokens", "haiku="), want: map[string]sluice.Limits{"haiku": def}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[len(base):], " "), func(t *testing.T) {
