@@ -39,6 +39,7 @@ var csvFormat = format{
 // csvTemplates are the csv options, parsed.
 type csvTemplates struct {
 	body   *template.Template // nil: no body
+	json   bool               // the body template is JSON: its output must be too
 	url    *template.Template // nil: the "url" column
 	method string             // "" for the default
 	idName string             // the id column: Options.IDColumn, or "id"
@@ -78,6 +79,7 @@ func parseCSVTemplates(opts Options) (csvTemplates, error) {
 		if t.body, err = template.New("body").Option("missingkey=error").Funcs(csvFuncs).Parse(opts.Template); err != nil {
 			return t, fmt.Errorf("input: --template: %s", strings.TrimPrefix(err.Error(), "template: "))
 		}
+		t.json = looksLikeJSON(t.body)
 	}
 	if opts.URL != "" {
 		if t.url, err = template.New("url").Option("missingkey=error").Funcs(csvFuncs).Parse(opts.URL); err != nil {
@@ -314,6 +316,12 @@ func (c *csvInput) item(fields []string, start int) (Item, string) {
 		if err := c.execute(c.body, row); err != nil {
 			return Item{}, "--template: " + err.Error()
 		}
+		if c.json && !json.Valid(c.out.Bytes()) {
+			// A value holding a quote or a newline, put in as {{.col}},
+			// breaks the JSON around it; sent as text it would fail at
+			// the API, item after item.
+			return Item{}, "--template made invalid JSON: " + jsonQuoteHint(c.body)
+		}
 		it.Body = bytes.Clone(c.out.Bytes())
 		if it.Body == nil {
 			it.Body = []byte{}
@@ -404,4 +412,29 @@ func templateColumns(t *template.Template) []string {
 		walkList(t.Tree.Root, true)
 	}
 	return missing
+}
+
+// looksLikeJSON reports whether a body template is meant to make JSON: its
+// text, before any action, starts an object or an array.
+func looksLikeJSON(t *template.Template) bool {
+	if t.Tree == nil || t.Root == nil || len(t.Root.Nodes) == 0 {
+		return false
+	}
+	text, ok := t.Root.Nodes[0].(*parse.TextNode)
+	if !ok {
+		return false
+	}
+	s := strings.TrimSpace(string(text.Text))
+	return strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[")
+}
+
+// jsonQuoteHint says how to put values into a JSON template, naming a
+// column the template inserts unquoted when there is one.
+func jsonQuoteHint(t *template.Template) string {
+	for _, col := range templateColumns(t) {
+		if !strings.Contains(t.Root.String(), "json ."+col) {
+			return fmt.Sprintf("write {{json .%s}} to put the column in as a JSON string", col)
+		}
+	}
+	return "write {{json .column}} to put a column in as a JSON string"
 }

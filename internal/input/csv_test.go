@@ -207,3 +207,31 @@ func TestCSVHashIsDataAfterTheHeader(t *testing.T) {
 	got := readAll(t, "id,url\n#1,https://a.example/\n", Options{Format: FormatCSV})
 	checkResults(t, got, []any{Item{ID: "#1", Line: 2, Method: "GET", URL: "https://a.example/"}})
 }
+
+// TestCSVTemplateMustMakeValidJSON protects against a value holding a quote
+// or a newline, put into a JSON template unquoted, being sent as broken
+// JSON: the line is bad, says why and how to quote, and the others go on.
+func TestCSVTemplateMustMakeValidJSON(t *testing.T) {
+	input := "id,prompt,n\n" +
+		"a,plain,1\n" +
+		"b,\"say \"\"hi\"\"\",2\n" +
+		"c,\"two\nlines\",3\n"
+	opts := Options{Format: FormatCSV, URL: "https://a.example/", Template: `{"prompt":"{{.prompt}}","n":{{.n}}}`}
+	checkResults(t, readAll(t, input, opts), []any{
+		Item{ID: "a", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte(`{"prompt":"plain","n":1}`)},
+		BadLine{Line: 3, Reason: "--template made invalid JSON: write {{json .prompt}} to put the column in as a JSON string"},
+		BadLine{Line: 4, Reason: "--template made invalid JSON: write {{json .prompt}} to put the column in as a JSON string"},
+	})
+
+	// A template that is not JSON is sent as written.
+	opts.Template = `prompt={{.prompt}}`
+	got := readAll(t, input, opts)
+	if len(got) != 3 {
+		t.Fatalf("text template: got %d results, want 3: %v", len(got), got)
+	}
+	for _, r := range got {
+		if _, bad := r.(BadLine); bad {
+			t.Errorf("text template: got bad line %v, want every line sent as text", r)
+		}
+	}
+}
