@@ -10,9 +10,11 @@ import (
 const FormatURLs Format = "urls"
 
 // The urls format: one URL a line, each fetched with GET; the id is the
-// URL as written (a path is not resolved against the base URL), so that inserting or removing a
-// line changes no other item's id; a URL listed twice is a repeated id. Space around the URL is ignored; a URL is absolute or a
-// path starting with "/" appended to the base URL.
+// URL as written (a path is not resolved against the base URL), so that
+// inserting or removing a line changes no other item's id, except that a
+// password in the URL is masked; a URL listed twice is a repeated id.
+// Space around the URL is ignored; a URL is absolute or a path starting
+// with "/" appended to the base URL.
 
 var urlsFormat = format{
 	name:   FormatURLs,
@@ -39,6 +41,11 @@ func (r *Reader) parseURLLine(line []byte, n int) (Item, string) {
 	u, parsed, reason := resolveURL(id, r.base)
 	if reason != "" {
 		return Item{}, reason
+	}
+	if _, secret := parsed.User.Password(); secret {
+		// The id is written to the results and errors files and shown in
+		// progress; the password must not be.
+		id = parsed.Redacted()
 	}
 	return Item{ID: id, Method: "GET", URL: u, parsedURL: parsed}, ""
 }

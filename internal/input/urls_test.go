@@ -47,3 +47,14 @@ func TestURLsBadLineReasonIsExact(t *testing.T) {
 		t.Errorf("got:%s\nwant exactly: line 1: relative URL \"/x\" needs --base-url", show(got))
 	}
 }
+
+// TestURLsPasswordIsNotInTheID protects a password written in a URL from
+// landing in the results file, the errors file and the progress output as
+// part of the id; the request still carries it.
+func TestURLsPasswordIsNotInTheID(t *testing.T) {
+	got := readAll(t, "https://user:s3cret@a.example/x\nhttps://user@a.example/y\n", Options{Format: FormatURLs})
+	checkResults(t, got, []any{
+		Item{ID: "https://user:xxxxx@a.example/x", Line: 1, Method: "GET", URL: "https://user:s3cret@a.example/x"},
+		Item{ID: "https://user@a.example/y", Line: 2, Method: "GET", URL: "https://user@a.example/y"},
+	})
+}
