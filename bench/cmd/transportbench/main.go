@@ -42,6 +42,7 @@ var (
 	runsFlag   = flag.Int("runs", 5, "rounds; each round runs every client once")
 	clientFlag = flag.String("clients", "plain,sluice,zero", "clients to run, comma separated: plain, sluice (Limits{Concurrency: c}), zero (the zero Transport), fixed (Limits{Concurrency: c} with the ceiling not adaptive)")
 	childEnv   = flag.String("child-env", "", "extra environment for the client children, space separated")
+	warmFlag   = flag.Int("warm", 0, "GETs each client makes from one goroutine before the timed run, as a program that starts gently does; the adaptive ceiling learns its baseline latency from them")
 )
 
 func main() {
@@ -126,7 +127,7 @@ func run() error {
 	}
 
 	fmt.Printf("### Transport: %d GETs from %d goroutines, instant server in another process, %d rounds\n\n", *nFlag, *cFlag, *runsFlag)
-	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s`.\n\n", started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag)
+	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s -warm %d`.\n\n", started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag, *warmFlag)
 	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | ceiling at the end (per round) | peak RSS |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
 	plain := results["plain"]
@@ -189,7 +190,7 @@ func trail(cs []int) string {
 }
 
 func runClient(self, c, url string) (result, error) {
-	cmd := exec.Command(self, "client", c, url, strconv.Itoa(*nFlag), strconv.Itoa(*cFlag))
+	cmd := exec.Command(self, "client", c, url, strconv.Itoa(*nFlag), strconv.Itoa(*cFlag), strconv.Itoa(*warmFlag))
 	cmd.Env = append(os.Environ(), strings.Fields(*childEnv)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -238,11 +239,12 @@ func server() {
 	srv.Shutdown(ctx)
 }
 
-// client is one run: client KIND URL N C.
+// client is one run: client KIND URL N C WARM.
 func client(args []string) {
 	kind, url := args[0], args[1]
 	n, _ := strconv.Atoi(args[2])
 	c, _ := strconv.Atoi(args[3])
+	warm, _ := strconv.Atoi(args[4])
 
 	var rt http.RoundTripper
 	var st *sluice.Transport
@@ -285,6 +287,15 @@ func client(args []string) {
 	}
 
 	var next, failed atomic.Int64
+	for range warm {
+		resp, err := hc.Get(url)
+		if err != nil {
+			failed.Add(1)
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 	var wg sync.WaitGroup
 	begin := time.Now()
 	for range c {
