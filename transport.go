@@ -490,7 +490,7 @@ type heldBody struct {
 	permit  *Permit
 	outcome Outcome
 	cancel  context.CancelCauseFunc // nil when the attempt has no context of its own
-	sample  *bodySample // nil unless usage is read from the body
+	sample  *bodySample             // nil unless usage is read from the body
 	usage   func(resp *http.Response, head, tail []byte) *Usage
 	resp    *http.Response
 	whole   atomic.Bool // the body was read to its end
