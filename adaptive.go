@@ -222,7 +222,13 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 		a.lastDecrease, a.slowStart = now, false
 		a.setCeiling(max(float64(a.floor), a.ceiling*decreaseFactor))
 	case o.Class == ClassOK && o.Latency > 0:
-		now := time.Now()
+		// When the latency was measured, to within the body's reading:
+		// near enough for the long-run mean's weights and the probe's
+		// quiet period, and a clock read fewer on every call.
+		now := admitted.Add(o.Latency)
+		if admitted.IsZero() {
+			now = time.Now() // Observe called without the admission's time
+		}
 		a.sample(now, o.Latency)
 		if a.top < a.configured {
 			a.probe(now)

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -42,6 +43,7 @@ var (
 	runsFlag   = flag.Int("runs", 5, "rounds; each round runs every client once")
 	clientFlag = flag.String("clients", "plain,sluice,zero", "clients to run, comma separated: plain, sluice (Limits{Concurrency: c}), zero (the zero Transport), fixed (Limits{Concurrency: c} with the ceiling not adaptive)")
 	childEnv   = flag.String("child-env", "", "extra environment for the client children, space separated")
+	beforeFlag = flag.String("before", "", "a transportbench binary built against other sluice code (say, the previous commit's): clients named before-KIND run its client KIND, beside this build's, for an A/B in one run")
 	warmFlag   = flag.Int("warm", 0, "GETs each client makes from one goroutine before the timed run, as a program that starts gently does; the adaptive ceiling learns its baseline latency from them")
 )
 
@@ -190,7 +192,14 @@ func trail(cs []int) string {
 }
 
 func runClient(self, c, url string) (result, error) {
-	cmd := exec.Command(self, "client", c, url, strconv.Itoa(*nFlag), strconv.Itoa(*cFlag), strconv.Itoa(*warmFlag))
+	bin, kind := self, c
+	if k, ok := strings.CutPrefix(c, "before-"); ok {
+		if *beforeFlag == "" {
+			return result{}, fmt.Errorf("client %s needs -before", c)
+		}
+		bin, kind = *beforeFlag, k
+	}
+	cmd := exec.Command(bin, "client", kind, url, strconv.Itoa(*nFlag), strconv.Itoa(*cFlag), strconv.Itoa(*warmFlag))
 	cmd.Env = append(os.Environ(), strings.Fields(*childEnv)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -245,6 +254,17 @@ func client(args []string) {
 	n, _ := strconv.Atoi(args[2])
 	c, _ := strconv.Atoi(args[3])
 	warm, _ := strconv.Atoi(args[4])
+	if path := os.Getenv("TRANSPORTBENCH_CPUPROFILE"); path != "" {
+		// Profiles the client (-child-env TRANSPORTBENCH_CPUPROFILE=FILE);
+		// each client run overwrites the file.
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "client:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	var rt http.RoundTripper
 	var st *sluice.Transport
