@@ -231,7 +231,8 @@ func loop(b *testing.B, parallel bool, op func() error) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := op(); err != nil {
-				failed.Store(&err)
+				e := err // not &err: that would allocate on every op
+				failed.Store(&e)
 				return
 			}
 		}

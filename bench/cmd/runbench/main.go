@@ -71,6 +71,7 @@ var (
 	profileN    = flag.Int("profile-n", 200000, "items in the profiled in-process run")
 	keepFlag    = flag.Bool("keep", false, "keep the temporary directory (inputs, outputs, profiles, the overhead runs' stderr)")
 	naiveFlag   = flag.Bool("naive", true, "also run the plain batch client (this program re-run as a child) beside sluice in every run, for ratios measured in the same run")
+	beforeFlag  = flag.String("before", "", "a sluice binary built from other code (say, the previous commit): run beside this build and the plain client in every run, for an A/B in one run")
 	envFlag     = flag.String("child-env", "", "extra environment for the overhead runs' children, space separated, e.g. 'GOGC=50 GODEBUG=gctrace=1'")
 )
 
@@ -352,6 +353,7 @@ type overheadRow struct {
 	n        int
 	naive    *overheadRow  // the plain batch client, run beside sluice
 	ratios   []runRatio    // sluice ÷ the plain client, per run
+	before   []runRatio    // the -before binary ÷ the plain client, per run
 	wall     time.Duration // median
 	walls    []time.Duration
 	maxRSS   int64 // largest of the runs
@@ -433,6 +435,22 @@ func overheadRuns(bin, tmp, in string, n int, srv *instant) (overheadRow, error)
 			if nc, err = naiveRun(self, tmp, in, n, srv); err != nil {
 				return row, err
 			}
+		}
+		if *naiveFlag && *beforeFlag != "" {
+			out := filepath.Join(tmp, fmt.Sprintf("before-out-%d.jsonl", n))
+			os.Remove(out)
+			os.Remove(strings.TrimSuffix(out, ".jsonl") + ".errors.jsonl")
+			runtime.GC()
+			bc, err := runChild(*beforeFlag, strings.Fields(*envFlag), "run", "-c", strconv.Itoa(*concFlag), "--progress", "none", "-o", out, in)
+			if err != nil || bc.exit != 0 {
+				return row, fmt.Errorf("-before on %d items: exit %d, %v:\n%s", n, bc.exit, err, bc.stderr)
+			}
+			row.before = append(row.before, runRatio{
+				rate: nc.wall.Seconds() / bc.wall.Seconds(),
+				cpu:  float64(bc.cpu) / float64(nc.cpu),
+				rss:  float64(bc.maxRSS) / float64(nc.maxRSS),
+			})
+			logf("%d items, run %d: before %.0f/s; rate %.2f, CPU %.2f of the plain client's", n, i+1, float64(n)/bc.wall.Seconds(), row.before[i].rate, row.before[i].cpu)
 		}
 		if *naiveFlag {
 			ns = append(ns, nc)
@@ -648,6 +666,13 @@ func printOverhead(rows []overheadRow, floor int64, naive *overheadRow) (missed 
 				rate, cpu, rss = append(rate, x.rate), append(cpu, x.cpu), append(rss, x.rss)
 			}
 			fmt.Printf("| %d | %d | **%s** | **%s** | %s |\n", r.n, len(r.ratios), spread(rate), spread(cpu), spread(rss))
+			if len(r.before) > 0 {
+				rate, cpu, rss = nil, nil, nil
+				for _, x := range r.before {
+					rate, cpu, rss = append(rate, x.rate), append(cpu, x.cpu), append(rss, x.rss)
+				}
+				fmt.Printf("| %d, -before | %d | %s | %s | %s |\n", r.n, len(r.before), spread(rate), spread(cpu), spread(rss))
+			}
 		}
 		fmt.Println()
 	}
