@@ -81,6 +81,23 @@ type AdaptiveLimit struct {
 // stands out against it.
 const latencyWindow = 2 * time.Minute
 
+// latencyWindowCalls caps the long-run latency's reach in calls, for fast
+// APIs: it spans latencyWindow or this many calls, whichever is shorter.
+// At thousands of calls a second a two-minute mean stays frozen at the
+// latency of the first calls, made at the first ceiling or before any
+// load. On a busy machine an instant API's latency is then mostly the
+// client's and the server's own CPU queue, which grows with the calls in
+// flight while the API refuses nothing: growth stopped near twice the
+// first ceiling (16 of 64) for minutes, and the callers waited in the
+// gate's line instead (issue 15). A thousand calls is still many round
+// trips at any ceiling, so a rise within a few round trips, an API
+// starting to queue, stands out as before. The price: against a fast API
+// that queues without ever refusing, the ceiling now climbs to the top in
+// steps, each once the baseline has caught up, instead of over minutes;
+// an API that limits concurrency says so with a 429, which bounds the top.
+// LLM APIs, at a few calls a second, keep the two-minute window.
+const latencyWindowCalls = 1000
+
 // latencyWarmUp is how many first samples make up the long-run latency
 // with equal weight, before it moves with time alone.
 const latencyWarmUp = 16
@@ -205,7 +222,13 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 		a.lastDecrease, a.slowStart = now, false
 		a.setCeiling(max(float64(a.floor), a.ceiling*decreaseFactor))
 	case o.Class == ClassOK && o.Latency > 0:
-		now := time.Now()
+		// When the latency was measured, to within the body's reading:
+		// near enough for the long-run mean's weights and the probe's
+		// quiet period, and a clock read fewer on every call.
+		now := admitted.Add(o.Latency)
+		if admitted.IsZero() {
+			now = time.Now() // Observe called without the admission's time
+		}
 		a.sample(now, o.Latency)
 		if a.top < a.configured {
 			a.probe(now)
@@ -250,9 +273,11 @@ func (a *AdaptiveLimit) sample(now time.Time, d time.Duration) {
 	}
 	a.recent += (l - a.recent) * max(warm, 1.0/recentSamples)
 	// The long-run mean weighs samples by the time they cover, so that it
-	// spans latencyWindow at any call rate; one sample after an idle spell
-	// weighs no more than a recent one would.
-	cover := min(float64(now.Sub(a.sampledAt))/float64(latencyWindow), 1.0/recentSamples)
+	// spans latencyWindow at any call rate up to latencyWindowCalls per
+	// window; one sample after an idle spell weighs no more than a recent
+	// one would.
+	cover := float64(now.Sub(a.sampledAt)) / float64(latencyWindow)
+	cover = min(max(cover, 1.0/latencyWindowCalls), 1.0/recentSamples)
 	a.longRun += (l - a.longRun) * max(warm, cover)
 	a.sampledAt = now
 }

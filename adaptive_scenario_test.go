@@ -200,3 +200,40 @@ func TestAdaptiveTopProbesBackUpAfterAQuietPeriod(t *testing.T) {
 		}
 	})
 }
+
+// Issue 15: at thousands of calls a second the long-run latency, a
+// two-minute mean, stayed frozen at the latency of the first calls. A
+// program that started gently (one call at a time: no queue anywhere) and
+// then opened up to 64 workers on a busy machine saw every call's latency
+// triple from its own CPU queue, flat from then on and nothing refused;
+// the ceiling parked near 16 of 64 for minutes and the workers waited in
+// the gate's line. The baseline must follow a fast API within about a
+// thousand calls.
+func TestAdaptiveCeilingReachesTheTopWhenAFastAPIsLatencyStepsUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 64)
+		g := NewGate(a)
+		ctx := t.Context()
+		gentle := &simAPI{latency: uniformWork(90*time.Microsecond, 110*time.Microsecond)}
+		rng := rand.New(rand.NewPCG(15, 0))
+		for range 2000 {
+			p, err := g.Acquire(ctx, Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Done(gentle.call(rng))
+		}
+		busy := &simAPI{latency: uniformWork(250*time.Microsecond, 350*time.Microsecond)}
+		run, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		seen := ceilings(run, a, 100*time.Millisecond)
+		drive(run, g, busy, 64, 15)
+		got := seen()
+		if c := a.Ceiling(); c != 64 {
+			t.Errorf("ceiling %d after 2s of flat latency and no 429, want 64 (every 100ms: %v)", c, got)
+		}
+		if got[len(got)/2] != 64 {
+			t.Errorf("ceiling %d after 1s, want 64 (every 100ms: %v)", got[len(got)/2], got)
+		}
+	})
+}

@@ -359,7 +359,10 @@ func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx cont
 // means fail fast here: the Pool turns it into BudgetWait.
 func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
 	maxAttempts := p.maxAttempts()
-	begin := time.Now()
+	var begin time.Time // read only when MaxElapsed needs it: a clock read per call
+	if p.MaxElapsed > 0 {
+		begin = time.Now()
+	}
 	if p.Budget != nil {
 		p.Budget.Attempt()
 	}

@@ -238,7 +238,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The key may read the body (KeyByModel): lend it the copy kept
 		// for retries, on a shallow copy of req so that req is unchanged.
 		r := *req
-		r.GetBody = func() (io.ReadCloser, error) { return body.kept(), nil }
+		copyOf := body.kept // not body itself, which would then live on the heap for every request
+		r.GetBody = func() (io.ReadCloser, error) { return copyOf(), nil }
 		keyed = &r
 	}
 	kept := t.use(t.KeyOf(keyed))
@@ -291,21 +292,30 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // permit back at once, while a successful one, and the last, keep it until
 // their body is consumed.
 func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.ReadCloser, gate *Gate, permit *Permit, lastAttempt bool) (*http.Response, Outcome, error) {
-	// The attempt's own context ends with the body, and the timeout
-	// covers only the wait for the headers: a long stream is not cut.
-	attemptCtx, cancel := context.WithCancelCause(ctx)
+	// With an AttemptTimeout the attempt has its own context, which the
+	// timer cancels and which ends with the body; the timeout covers only
+	// the wait for the headers, so a long stream is not cut. Without one
+	// the request goes out as the caller made it, on the caller's context:
+	// a context, a closure and a copy of the request fewer per call.
+	out, sendCtx, cancel := req, ctx, context.CancelCauseFunc(nil)
 	var headersLate *time.Timer
 	if t.AttemptTimeout > 0 {
+		sendCtx, cancel = context.WithCancelCause(ctx)
 		headersLate = time.AfterFunc(t.AttemptTimeout, func() { cancel(errNoHeaders) })
 	}
-	// A shallow copy, not Clone: nothing here or below changes the URL or
-	// the header, and the copy of both cost a fifth of the Transport's
-	// time.
-	out := req.WithContext(attemptCtx)
-	if body != nil {
-		out.Body = body
+	if body != nil || cancel != nil { // ctx is req's own context: RoundTrip runs the policy with it
+		// A shallow copy, not Clone: nothing here or below changes the URL
+		// or the header, and the copy of both cost a fifth of the
+		// Transport's time.
+		out = req.WithContext(sendCtx)
+		if body != nil {
+			out.Body = body
+		}
 	}
-	begin := time.Now()
+	// Latency is measured from the admission, a few calls before this
+	// one: a clock read fewer per call, and clock reads are not cheap on
+	// every host (a KVM guest's kvm-clock: 250-500 ns each).
+	begin := permit.admittedAt()
 	resp, err := t.base.RoundTrip(out)
 	latency := time.Since(begin)
 	// Once the timer has fired, the attempt is cancelled, and the body
@@ -316,7 +326,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 		resp, err = nil, errNoHeaders
 	}
 	if err != nil {
-		cancel(nil)
+		endAttempt(cancel)
 		o := Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
 		switch {
 		case ctx.Err() != nil:
@@ -330,9 +340,11 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 		return nil, o, err
 	}
 	o := Outcome{Latency: latency}
-	if info := ParseRateLimitHeaders(resp.Header, time.Now()); info.said() {
-		said := info // a copy, so that info stays off the heap when nothing was said
-		o.RateLimit = &said
+	if mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
+		if info := ParseRateLimitHeaders(resp.Header, time.Now()); info.said() {
+			said := info // a copy, so that info stays off the heap when nothing was said
+			o.RateLimit = &said
+		}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Class = ClassOK
@@ -357,7 +369,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(head))
 		permit.Done(o)
-		cancel(nil)
+		endAttempt(cancel)
 	case o.Class.Retryable() && !lastAttempt:
 		// Retried, unless the budget says otherwise: the retry's Acquire
 		// may need this very slot, so it is given back now, pause and
@@ -365,7 +377,7 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 		io.CopyN(io.Discard, resp.Body, maxDrain)
 		resp.Body.Close()
 		permit.Done(o)
-		cancel(nil)
+		endAttempt(cancel)
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(head), errReader{errBodyDiscarded}))
 	default:
 		// The last response: the caller may read all of it, and the slot
@@ -480,8 +492,8 @@ type heldBody struct {
 	once    sync.Once // not an atomic flag: a Close racing an EOF waits for the release
 	permit  *Permit
 	outcome Outcome
-	cancel  context.CancelCauseFunc
-	sample  *bodySample // nil unless usage is read from the body
+	cancel  context.CancelCauseFunc // nil when the attempt has no context of its own
+	sample  *bodySample             // nil unless usage is read from the body
 	usage   func(resp *http.Response, head, tail []byte) *Usage
 	resp    *http.Response
 	whole   atomic.Bool // the body was read to its end
@@ -519,5 +531,20 @@ func (b *heldBody) release() {
 		b.outcome.Usage = b.usage(b.resp, head, tail)
 	}
 	b.permit.Done(b.outcome)
-	b.cancel(nil)
+	endAttempt(b.cancel)
+}
+
+// admittedAt is when p was admitted, or now without a permit (a nil gate).
+func (p *Permit) admittedAt() time.Time {
+	if p == nil {
+		return time.Now()
+	}
+	return p.start
+}
+
+// endAttempt ends an attempt's own context, if it has one.
+func endAttempt(cancel context.CancelCauseFunc) {
+	if cancel != nil {
+		cancel(nil)
+	}
 }

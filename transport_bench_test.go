@@ -10,8 +10,10 @@ import (
 )
 
 // BenchmarkTransport measures what the Transport adds to each call: the
-// anchor sends through the base alone, the other through a Transport with
-// a concurrency limit, an attempt timeout and retries, as `sluice run` has.
+// anchor sends through the base alone, "transport" through a Transport with
+// a concurrency limit, an attempt timeout and retries, as `sluice run` has,
+// and "transport-library" through the Transport a library user writes,
+// Limits{Concurrency: 64} and nothing else.
 func BenchmarkTransport(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -19,6 +21,7 @@ func BenchmarkTransport(b *testing.B) {
 	}{
 		{"anchor=base", apitest.Instant{}},
 		{"transport", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64}, AttemptTimeout: time.Minute}},
+		{"transport-library", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := &http.Client{Transport: bc.rt}

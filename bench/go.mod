@@ -5,10 +5,14 @@ go 1.26.0
 replace github.com/sluicehq/sluice => ../
 
 require (
+	github.com/failsafe-go/failsafe-go v0.9.8
 	github.com/sluicehq/sluice v0.0.0-00010101000000-000000000000
 	go.uber.org/ratelimit v0.3.1
 	golang.org/x/sync v0.22.0
 	golang.org/x/time v0.15.0
 )
 
-require github.com/benbjohnson/clock v1.3.0 // indirect
+require (
+	github.com/benbjohnson/clock v1.3.0 // indirect
+	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+)

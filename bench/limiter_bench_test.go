@@ -2,10 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/failsafe-go/failsafe-go/bulkhead"
+	"github.com/failsafe-go/failsafe-go/ratelimiter"
 	"github.com/sluicehq/sluice"
 	"go.uber.org/ratelimit"
 	"golang.org/x/sync/semaphore"
@@ -124,60 +127,117 @@ func BenchmarkClock(b *testing.B) {
 // BenchmarkGate is one admission of a typical LLM call through three
 // limits that always admit: concurrency, requests per second and tokens
 // per second. An op is Acquire plus Done with the real usage, which
-// refunds part of the token estimate.
-func BenchmarkGate(b *testing.B) {
+// refunds part of the token estimate. Its siblings are what a program
+// would write without sluice, for scale:
+//
+//   - naive-wait: x/sync's semaphore, then Wait on one x/time/rate limiter
+//     for requests and WaitN on a second for tokens, then Release: the
+//     blocking composition, the one the Gate replaces;
+//   - naive-allow: the same with Allow and AllowN, which never waits;
+//   - failsafe: failsafe-go's permits, a bulkhead and two bursty rate
+//     limiters (AcquirePermit, AcquirePermits, ReleasePermit).
+//
+// None of them is equivalent: a refusal by one limit does not give back
+// what the others took, tokens are never settled with real usage, and
+// only the Gate learns from responses.
+func BenchmarkGate(b *testing.B) { gateBenchmarks(b, false) }
+
+// BenchmarkGateParallel is BenchmarkGate on GOMAXPROCS goroutines sharing
+// the limits; its ns/op is wall time over all ops together, so a path
+// that scales has a smaller figure here than in BenchmarkGate.
+func BenchmarkGateParallel(b *testing.B) { gateBenchmarks(b, true) }
+
+func gateBenchmarks(b *testing.B, parallel bool) {
 	cost := sluice.Cost{InputTokens: 10, OutputTokens: 10}
 	done := sluice.Outcome{Usage: &sluice.Usage{InputTokens: 10, OutputTokens: 8}}
-	newGate := func() *sluice.Gate {
-		return sluice.NewGate(
+	ctx := context.Background()
+	n := cost.InputTokens + cost.OutputTokens
+
+	b.Run("sluice", func(b *testing.B) {
+		g := sluice.NewGate(
 			sluice.NewSemaphore(1<<20),
 			sluice.NewRateLimiter(sluice.PerSecond(fast), fast),
 			sluice.NewTokenBudget(sluice.PerSecond(fast), sluice.AllTokens),
 		)
-	}
-	ctx := context.Background()
-
-	b.Run("three-limits", func(b *testing.B) {
-		g := newGate()
-		b.ReportAllocs()
-		for b.Loop() {
+		loop(b, parallel, func() error {
 			p, err := g.Acquire(ctx, cost)
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
 			p.Done(done)
-		}
-	})
-	b.Run("three-limits-parallel", func(b *testing.B) {
-		g := newGate()
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				p, err := g.Acquire(ctx, cost)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				p.Done(done)
-			}
+			return nil
 		})
 	})
-	// The naive composition of the x/ packages, for scale. It is not
-	// equivalent: a refusal by one limit does not give back what the
-	// others took, and tokens are never settled with real usage.
-	b.Run("xsync-semaphore+xrate", func(b *testing.B) {
+	b.Run("naive-wait", func(b *testing.B) {
 		sem := semaphore.NewWeighted(1 << 20)
 		requests, tokens := newXrateFast(), newXrateFast()
-		n := cost.InputTokens + cost.OutputTokens
-		b.ReportAllocs()
-		for b.Loop() {
+		loop(b, parallel, func() error {
 			if err := sem.Acquire(ctx, 1); err != nil {
+				return err
+			}
+			defer sem.Release(1)
+			if err := requests.Wait(ctx); err != nil {
+				return err
+			}
+			return tokens.WaitN(ctx, n)
+		})
+	})
+	b.Run("naive-allow", func(b *testing.B) {
+		sem := semaphore.NewWeighted(1 << 20)
+		requests, tokens := newXrateFast(), newXrateFast()
+		loop(b, parallel, func() error {
+			if err := sem.Acquire(ctx, 1); err != nil {
+				return err
+			}
+			defer sem.Release(1)
+			if !requests.Allow() || !tokens.AllowN(time.Now(), n) {
+				return errRefused
+			}
+			return nil
+		})
+	})
+	b.Run("failsafe", func(b *testing.B) {
+		bulk := bulkhead.New[any](1 << 20)
+		requests := ratelimiter.NewBursty[any](fast, time.Second)
+		tokens := ratelimiter.NewBursty[any](fast, time.Second)
+		loop(b, parallel, func() error {
+			if err := bulk.AcquirePermit(ctx); err != nil {
+				return err
+			}
+			defer bulk.ReleasePermit()
+			if err := requests.AcquirePermit(ctx); err != nil {
+				return err
+			}
+			return tokens.AcquirePermits(ctx, uint(n))
+		})
+	})
+}
+
+var errRefused = errors.New("refused")
+
+// loop runs op b.N times, on one goroutine or on GOMAXPROCS, and fails the
+// benchmark on the first error.
+func loop(b *testing.B, parallel bool, op func() error) {
+	b.ReportAllocs()
+	if !parallel {
+		for b.Loop() {
+			if err := op(); err != nil {
 				b.Fatal(err)
 			}
-			if !requests.Allow() || !tokens.AllowN(time.Now(), n) {
-				b.Fatal("refused")
+		}
+		return
+	}
+	var failed atomic.Pointer[error]
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(); err != nil {
+				e := err // not &err: that would allocate on every op
+				failed.Store(&e)
+				return
 			}
-			sem.Release(1)
 		}
 	})
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
 }

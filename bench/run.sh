@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark in this module six times and summarises: medians and
-# the sluice/xrate ratios (cmd/ratio), and benchstat's table when benchstat
-# is installed (go install golang.org/x/perf/cmd/benchstat@latest).
+# the ratios of sluice to each sibling in the same run (cmd/ratio: xrate,
+# the naive x/sync + x/time/rate compositions, failsafe-go), and benchstat's
+# table when benchstat is installed (go install golang.org/x/perf/cmd/benchstat@latest).
 #
 #   ./run.sh                 everything
 #   BENCH=Allow ./run.sh     only benchmarks matching Allow
@@ -14,6 +15,7 @@ out=$(mktemp "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 go test -run '^$' -bench "${BENCH:-.}" -benchmem -count "${COUNT:-6}" ./... | tee "$out"
 
 echo
+PATH=$PATH:$(go env GOPATH)/bin
 if command -v benchstat >/dev/null 2>&1; then
 	benchstat "$out"
 	echo

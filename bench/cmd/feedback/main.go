@@ -9,12 +9,20 @@
 //   - learned: nothing is given; the Transport learns from the API's
 //     RateLimit headers and adapts its concurrency;
 //
+//   - xrate: a plain http.Client paced by golang.org/x/time/rate at
+//     exactly the limit (200/s, burst 1) and x/sync's semaphore (10), no
+//     retries: what a careful program would write without sluice;
+//
 //   - naive: a plain http.Client, every request at once, no retries.
 //
-//     go run ./cmd/feedback [-n 2000] [-workers 64]
+// Each round runs every scenario once, against a fresh API; the table
+// gives the median over the rounds and the range.
+//
+//	go run ./cmd/feedback [-n 2000] [-workers 64] [-runs 3]
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -22,16 +30,22 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/apitest"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
 )
 
 func main() {
 	n := flag.Int("n", 2000, "requests per scenario")
 	workers := flag.Int("workers", 64, "goroutines sending")
+	runs := flag.Int("runs", 3, "rounds of all the scenarios")
 	flag.Parse()
 
 	const limit, concurrency, latency = 200, 10, 20 * time.Millisecond
@@ -39,44 +53,93 @@ func main() {
 	fmt.Printf("%d requests from %d goroutines; API: %d/s sliding window, %d in flight, %v latency; physical minimum %v\n",
 		*n, *workers, limit, concurrency, latency, minimum)
 	fmt.Printf("go %s, %d CPUs, %s\n\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
-	fmt.Println("| scenario | time | time ÷ minimum | succeeded | 429s at the API | throttled % of requests |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
 
 	scenarios := []struct {
 		name   string
 		client func() (*http.Client, func())
+		paced  bool // paced by x/time/rate and x/sync beside the client
 	}{
 		{"given (rate 200/s, concurrency 10)", func() (*http.Client, func()) {
 			tr := &sluice.Transport{Limits: sluice.Limits{Rate: sluice.PerSecond(limit), Concurrency: concurrency}}
 			return &http.Client{Transport: tr}, tr.CloseIdleConnections
-		}},
+		}, false},
 		{"learned (nothing given)", func() (*http.Client, func()) {
 			tr := &sluice.Transport{}
 			return &http.Client{Transport: tr}, tr.CloseIdleConnections
-		}},
-		{"naive (plain http.Client)", func() (*http.Client, func()) {
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			tr.MaxIdleConnsPerHost = *workers
-			return &http.Client{Transport: tr}, tr.CloseIdleConnections
-		}},
+		}, false},
+		{"xrate at the limit (200/s burst 1, x/sync semaphore 10)", plainClient(*workers), true},
+		{"naive (plain http.Client)", plainClient(*workers), false},
 	}
-	for _, sc := range scenarios {
-		api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: concurrency, Latency: latency, Headers: true, RetryAfter: true}
-		srv := httptest.NewServer(api)
-		client, closeIdle := sc.client()
-		begin := time.Now()
-		ok := send(client, srv.URL, *n, *workers)
-		elapsed := time.Since(begin)
-		closeIdle()
-		srv.Close()
-		c := api.Counts()
-		fmt.Printf("| %s | %.2fs | %.3f | %d | %d | %.2f%% |\n", sc.name, elapsed.Seconds(),
-			float64(elapsed)/float64(minimum), ok, c.Throttled(), 100*float64(c.Throttled())/float64(max(c.Requests, 1)))
+	type row struct {
+		ratio        []float64
+		ok, refused  []int
+		requestCount []int
+	}
+	rows := make([]row, len(scenarios))
+	for r := range *runs {
+		for i, sc := range scenarios {
+			api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: concurrency, Latency: latency, Headers: true, RetryAfter: true}
+			srv := httptest.NewServer(api)
+			client, closeIdle := sc.client()
+			var pace func(context.Context) (func(), error)
+			if sc.paced {
+				rl := rate.NewLimiter(rate.Limit(limit), 1)
+				sem := semaphore.NewWeighted(concurrency)
+				pace = func(ctx context.Context) (func(), error) {
+					if err := sem.Acquire(ctx, 1); err != nil {
+						return nil, err
+					}
+					if err := rl.Wait(ctx); err != nil {
+						sem.Release(1)
+						return nil, err
+					}
+					return func() { sem.Release(1) }, nil
+				}
+			}
+			begin := time.Now()
+			ok := send(client, srv.URL, *n, *workers, pace)
+			elapsed := time.Since(begin)
+			closeIdle()
+			srv.Close()
+			c := api.Counts()
+			rows[i].ratio = append(rows[i].ratio, float64(elapsed)/float64(minimum))
+			rows[i].ok = append(rows[i].ok, ok)
+			rows[i].refused = append(rows[i].refused, int(c.Throttled()))
+			rows[i].requestCount = append(rows[i].requestCount, int(c.Requests))
+			fmt.Fprintf(os.Stderr, "feedback: round %d, %s: %.3f of the minimum, %d succeeded, %d 429s\n", r+1, sc.name, rows[i].ratio[r], ok, c.Throttled())
+		}
+	}
+	fmt.Println("| scenario | time ÷ minimum, median (range) | succeeded (per round) | 429s at the API (per round) |")
+	fmt.Println("| --- | ---: | --- | --- |")
+	for i, sc := range scenarios {
+		rs := slices.Sorted(slices.Values(rows[i].ratio))
+		med := rs[len(rs)/2]
+		if len(rs)%2 == 0 {
+			med = (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+		}
+		fmt.Printf("| %s | **%.3f** (%.3f–%.3f) | %s | %s |\n", sc.name, med, rs[0], rs[len(rs)-1], ints(rows[i].ok), ints(rows[i].refused))
 	}
 }
 
+func plainClient(workers int) func() (*http.Client, func()) {
+	return func() (*http.Client, func()) {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = workers
+		return &http.Client{Transport: tr}, tr.CloseIdleConnections
+	}
+}
+
+func ints(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
+}
+
 // send makes n GETs from workers goroutines and returns how many got 200.
-func send(client *http.Client, url string, n, workers int) int {
+// A non-nil pace is called before each GET, and what it returns after.
+func send(client *http.Client, url string, n, workers int, pace func(context.Context) (func(), error)) int {
 	var mu sync.Mutex
 	ok := 0
 	jobs := make(chan struct{})
@@ -84,13 +147,23 @@ func send(client *http.Client, url string, n, workers int) int {
 	for range workers {
 		wg.Go(func() {
 			for range jobs {
+				release := func() {}
+				if pace != nil {
+					var err error
+					if release, err = pace(context.Background()); err != nil {
+						fmt.Fprintln(os.Stderr, err)
+						continue
+					}
+				}
 				resp, err := client.Get(url)
 				if err != nil {
+					release()
 					fmt.Fprintln(os.Stderr, err)
 					continue
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				release()
 				if resp.StatusCode == http.StatusOK {
 					mu.Lock()
 					ok++

@@ -1,7 +1,7 @@
 // Command ratio summarises `go test -bench` output read from standard
 // input: for each benchmark, the median ns/op and allocs/op over its runs,
-// then, for every parent benchmark with both a sluice and an xrate
-// sub-benchmark, the ratio sluice/xrate of their median ns/op.
+// then, for every parent benchmark with a sluice sub-benchmark, the ratio
+// of its median ns/op to each sibling's (sluice/xrate, sluice/naive-wait…).
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./... | go run ./cmd/ratio
 //
@@ -70,14 +70,18 @@ func run(r io.Reader, w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%d\n", name, median(s.ns), allocs, len(s.ns))
 	}
-	fmt.Fprintln(tw, "\nsluice/xrate\tratio of medians")
+	fmt.Fprintln(tw, "\nsluice ÷ sibling\tratio of medians")
 	for _, name := range names {
 		parent, ok := strings.CutSuffix(name, "/sluice")
 		if !ok {
 			continue
 		}
-		if x := byName[parent+"/xrate"]; x != nil {
-			fmt.Fprintf(tw, "%s\t%.2f\n", parent, median(byName[name].ns)/median(x.ns))
+		for _, other := range names {
+			sibling, ok := strings.CutPrefix(other, parent+"/")
+			if !ok || other == name || strings.Contains(sibling, "/") {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\tsluice/%s\t%.2f\n", parent, sibling, median(byName[name].ns)/median(byName[other].ns))
 		}
 	}
 	return tw.Flush()

@@ -59,7 +59,7 @@ PASS
 	if err := run(strings.NewReader(in), &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"BenchmarkAllow/sluice  45.0", "BenchmarkAllow/xrate   110.0", "BenchmarkAllow  0.41"} {
+	for _, want := range []string{"BenchmarkAllow/sluice  45.0", "BenchmarkAllow/xrate   110.0", "sluice/xrate  0.41"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -31,6 +31,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -68,7 +70,8 @@ var (
 	profileFlag = flag.String("profile", "auto", "in-process CPU profile: auto (when a target is missed), always or never")
 	profileN    = flag.Int("profile-n", 200000, "items in the profiled in-process run")
 	keepFlag    = flag.Bool("keep", false, "keep the temporary directory (inputs, outputs, profiles, the overhead runs' stderr)")
-	naiveFlag   = flag.Bool("naive", true, "also time a plain net/http client (this program re-run as a child) on the largest size, for the machine's ceiling")
+	naiveFlag   = flag.Bool("naive", true, "also run the plain batch client (this program re-run as a child) beside sluice in every run, for ratios measured in the same run")
+	beforeFlag  = flag.String("before", "", "a sluice binary built from other code (say, the previous commit): run beside this build and the plain client in every run, for an A/B in one run")
 	envFlag     = flag.String("child-env", "", "extra environment for the overhead runs' children, space separated, e.g. 'GOGC=50 GODEBUG=gctrace=1'")
 )
 
@@ -138,30 +141,8 @@ func run() error {
 	}
 
 	var naive *overheadRow
-	if *naiveFlag {
-		n := sizes[len(sizes)-1]
-		in := filepath.Join(tmp, fmt.Sprintf("in-%d.jsonl", n))
-		if err := writeInstantInput(in, n, srv.url, *formatFlag); err != nil {
-			return err
-		}
-		self, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		row := overheadRow{n: n}
-		hits := srv.hits.Load()
-		conns := srv.conns.Load()
-		runtime.GC()
-		c, err := runChild(self, nil, "naive-child", srv.url+"/x", strconv.Itoa(n), strconv.Itoa(*concFlag))
-		if err != nil {
-			return err
-		}
-		if c.exit != 0 || srv.hits.Load()-hits != int64(n) {
-			return fmt.Errorf("naive client: exit %d, %d requests at the server:\n%s", c.exit, srv.hits.Load()-hits, c.stderr)
-		}
-		row.wall, row.walls, row.maxRSS, row.cpu, row.selfCPU, row.conns = c.wall, []time.Duration{c.wall}, c.maxRSS, c.cpu, c.selfCPU, srv.conns.Load()-conns
-		naive = &row
-		logf("naive client, %d GETs: %.2fs, %.0f/s", n, c.wall.Seconds(), row.perSec())
+	if top := rows[len(rows)-1]; top.naive != nil {
+		naive = top.naive
 	}
 
 	var mocks []mockRow
@@ -370,6 +351,9 @@ func processFloor(bin string) int64 {
 
 type overheadRow struct {
 	n        int
+	naive    *overheadRow  // the plain batch client, run beside sluice
+	ratios   []runRatio    // sluice ÷ the plain client, per run
+	before   []runRatio    // the -before binary ÷ the plain client, per run
 	wall     time.Duration // median
 	walls    []time.Duration
 	maxRSS   int64 // largest of the runs
@@ -383,10 +367,45 @@ type overheadRow struct {
 
 func (r overheadRow) perSec() float64 { return float64(r.n) / r.wall.Seconds() }
 
+// runRatio is sluice's figure over the plain client's in one run.
+type runRatio struct{ rate, cpu, rss float64 }
+
+// naiveRun runs the plain batch client once on in and checks its output.
+func naiveRun(self, tmp, in string, n int, srv *instant) (child, error) {
+	out := filepath.Join(tmp, fmt.Sprintf("naive-out-%d.jsonl", n))
+	hits := srv.hits.Load()
+	runtime.GC()
+	c, err := runChild(self, nil, "naive-child", in, out, strconv.Itoa(*concFlag))
+	if err != nil {
+		return c, err
+	}
+	if c.exit != 0 || srv.hits.Load()-hits != int64(n) {
+		return c, fmt.Errorf("plain client: exit %d, %d requests at the server:\n%s", c.exit, srv.hits.Load()-hits, c.stderr)
+	}
+	if lines, err := countLines(out); err != nil || lines != n {
+		return c, fmt.Errorf("plain client: %d lines out of %d (%v)", lines, n, err)
+	}
+	os.Remove(out)
+	return c, nil
+}
+
 func overheadRuns(bin, tmp, in string, n int, srv *instant) (overheadRow, error) {
 	row := overheadRow{n: n}
-	var cs []child
+	var cs, ns []child
+	self, err := os.Executable()
+	if err != nil {
+		return row, err
+	}
 	for i := 0; i < *runsFlag; i++ {
+		// The plain client goes first in odd runs and second in even
+		// ones, so that a machine slowing down over the runs weighs on
+		// both alike.
+		var nc child
+		if *naiveFlag && i%2 == 0 {
+			if nc, err = naiveRun(self, tmp, in, n, srv); err != nil {
+				return row, err
+			}
+		}
 		out := filepath.Join(tmp, fmt.Sprintf("out-%d.jsonl", n))
 		os.Remove(out)
 		os.Remove(strings.TrimSuffix(out, ".jsonl") + ".errors.jsonl")
@@ -412,6 +431,47 @@ func overheadRuns(bin, tmp, in string, n int, srv *instant) (overheadRow, error)
 		row.results = lines
 		row.conns = srv.conns.Load() - conns
 		cs = append(cs, c)
+		if *naiveFlag && i%2 == 1 {
+			if nc, err = naiveRun(self, tmp, in, n, srv); err != nil {
+				return row, err
+			}
+		}
+		if *naiveFlag && *beforeFlag != "" {
+			out := filepath.Join(tmp, fmt.Sprintf("before-out-%d.jsonl", n))
+			os.Remove(out)
+			os.Remove(strings.TrimSuffix(out, ".jsonl") + ".errors.jsonl")
+			runtime.GC()
+			bc, err := runChild(*beforeFlag, strings.Fields(*envFlag), "run", "-c", strconv.Itoa(*concFlag), "--progress", "none", "-o", out, in)
+			if err != nil || bc.exit != 0 {
+				return row, fmt.Errorf("-before on %d items: exit %d, %v:\n%s", n, bc.exit, err, bc.stderr)
+			}
+			row.before = append(row.before, runRatio{
+				rate: nc.wall.Seconds() / bc.wall.Seconds(),
+				cpu:  float64(bc.cpu) / float64(nc.cpu),
+				rss:  float64(bc.maxRSS) / float64(nc.maxRSS),
+			})
+			logf("%d items, run %d: before %.0f/s; rate %.2f, CPU %.2f of the plain client's", n, i+1, float64(n)/bc.wall.Seconds(), row.before[i].rate, row.before[i].cpu)
+		}
+		if *naiveFlag {
+			ns = append(ns, nc)
+			row.ratios = append(row.ratios, runRatio{
+				rate: nc.wall.Seconds() / c.wall.Seconds(),
+				cpu:  float64(c.cpu) / float64(nc.cpu),
+				rss:  float64(c.maxRSS) / float64(nc.maxRSS),
+			})
+			logf("%d items, run %d: sluice %.0f/s, plain %.0f/s; rate %.2f, CPU %.2f, RSS %.2f of the plain client's",
+				n, i+1, float64(n)/c.wall.Seconds(), float64(n)/nc.wall.Seconds(), row.ratios[i].rate, row.ratios[i].cpu, row.ratios[i].rss)
+		}
+	}
+	if len(ns) > 0 {
+		sort.Slice(ns, func(i, j int) bool { return ns[i].wall < ns[j].wall })
+		m := ns[len(ns)/2]
+		nr := overheadRow{n: n, wall: m.wall, cpu: m.cpu, selfCPU: m.selfCPU}
+		for _, c := range ns {
+			nr.walls = append(nr.walls, c.wall)
+			nr.maxRSS = max(nr.maxRSS, c.maxRSS)
+		}
+		row.naive = &nr
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].wall < cs[j].wall })
 	med := cs[len(cs)/2]
@@ -582,18 +642,39 @@ func printOverhead(rows []overheadRow, floor int64, naive *overheadRow) (missed 
 	}
 	if naive != nil {
 		r := naive
-		fmt.Printf("| %d, plain `net/http` client (not sluice) | %.2f s | %.0f | – | %.1f MiB | %.2f s | %.2f s | %d |\n",
-			r.n, r.wall.Seconds(), r.perSec(), mib(r.maxRSS), r.cpu.Seconds(), r.selfCPU.Seconds(), r.conns)
+		fmt.Printf("| %d, plain batch client (not sluice), median run | %.2f s | %.0f | – | %.1f MiB | %.2f s | %.2f s | %s |\n",
+			r.n, r.wall.Seconds(), r.perSec(), mib(r.maxRSS), r.cpu.Seconds(), r.selfCPU.Seconds(), "–")
 	}
 	fmt.Println()
 	if naive != nil {
 		top := rows[len(rows)-1]
-		fmt.Printf("The plain client row is the ceiling of this machine for this server: %d goroutines doing GET and reading the body with one `http.Client` (idle pool %d), nothing else, in a child process like sluice. sluice spends %.1f µs of CPU per item, the plain client %.1f µs, the server %.1f µs.\n\n",
+		fmt.Printf("The plain client row is the ceiling of this machine for this server: %d workers reading the same JSONL, doing GET with one `http.Client` (idle pool %d) and writing one line per item, in a child process like sluice. sluice spends %.1f µs of CPU per item, the plain client %.1f µs, the server %.1f µs.\n\n",
 			*concFlag, *concFlag, us(top.cpu, top.n), us(naive.cpu, naive.n), us(top.selfCPU, top.n))
 		// The VM's speed moves every absolute figure by a third from run to
 		// run; ratios to what ran beside sluice in the same run hold still.
 		fmt.Printf("Ratios in this run, steadier than the absolute figures: at %d items sluice's rate is %.2f of the plain client's; sluice's CPU per item is %.2f times the plain client's and %.2f times the server's.\n\n",
 			top.n, top.perSec()/naive.perSec(), us(top.cpu, top.n)/us(naive.cpu, naive.n), us(top.cpu, top.n)/us(top.selfCPU, top.n))
+	}
+	if len(rows) > 0 && len(rows[0].ratios) > 0 {
+		fmt.Println("sluice ÷ the plain batch client (JSONL in, one line out per item, the same workers), run beside it and alternating:")
+		fmt.Println()
+		fmt.Println("| items | runs | items/s ratio, median (range) | CPU ratio, median (range) | peak RSS ratio, median (range) |")
+		fmt.Println("| ---: | ---: | ---: | ---: | ---: |")
+		for _, r := range rows {
+			var rate, cpu, rss []float64
+			for _, x := range r.ratios {
+				rate, cpu, rss = append(rate, x.rate), append(cpu, x.cpu), append(rss, x.rss)
+			}
+			fmt.Printf("| %d | %d | **%s** | **%s** | %s |\n", r.n, len(r.ratios), spread(rate), spread(cpu), spread(rss))
+			if len(r.before) > 0 {
+				rate, cpu, rss = nil, nil, nil
+				for _, x := range r.before {
+					rate, cpu, rss = append(rate, x.rate), append(cpu, x.cpu), append(rss, x.rss)
+				}
+				fmt.Printf("| %d, -before | %d | %s | %s | %s |\n", r.n, len(r.before), spread(rate), spread(cpu), spread(rss))
+			}
+		}
+		fmt.Println()
 	}
 	if floor > 0 {
 		fmt.Printf("Process floor: `sluice version` peaks at %.1f MiB RSS.\n\n", mib(floor))
@@ -624,43 +705,104 @@ func printOverhead(rows []overheadRow, floor int64, naive *overheadRow) (missed 
 	return missed
 }
 
+// spread formats the median of xs and their range.
+func spread(xs []float64) string {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", m, s[0], s[len(s)-1])
+}
+
 func us(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
 
-// naiveChild is the plain client: naive-child URL N C.
+// naiveChild is the plain batch client: naive-child INPUT OUT C. It is
+// what a Go programmer would write without sluice: C workers read the
+// JSONL input's lines ({"id":…,"url":…}) from a channel, GET each URL with
+// one http.Client (idle pool C), and write one line per item,
+// {"id":…,"status":…,"body":…}, to a buffered output file under a mutex.
+// urls input lines are taken as they are, with the line number as id.
 func naiveChild(args []string) {
 	if len(args) != 3 {
-		fmt.Fprintln(os.Stderr, "naive-child URL N C")
+		fmt.Fprintln(os.Stderr, "naive-child INPUT OUT C")
 		os.Exit(2)
 	}
-	url := args[0]
-	n, _ := strconv.Atoi(args[1])
 	c, _ := strconv.Atoi(args[2])
+	in, err := os.Open(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer in.Close()
+	outFile, err := os.Create(args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	out := bufio.NewWriterSize(outFile, 64<<10)
+	var outMu sync.Mutex
+
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = c
 	client := &http.Client{Transport: tr}
-	var next atomic.Int64
+	type item struct {
+		ID  json.RawMessage `json:"id"`
+		URL string          `json:"url"`
+	}
+	items := make(chan item, c)
 	var failed atomic.Int64
-	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for range c {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for next.Add(1) <= int64(n) {
-				resp, err := client.Get(url)
+		wg.Go(func() {
+			var line []byte
+			for it := range items {
+				resp, err := client.Get(it.URL)
 				if err != nil {
 					failed.Add(1)
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				body, err := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != 200 {
+				if err != nil || resp.StatusCode != 200 {
 					failed.Add(1)
+					continue
 				}
+				line = append(line[:0], `{"id":`...)
+				line = append(line, it.ID...)
+				line = append(line, `,"status":`...)
+				line = strconv.AppendInt(line, int64(resp.StatusCode), 10)
+				line = append(line, `,"body":`...)
+				line = append(line, body...)
+				line = append(line, "}\n"...)
+				outMu.Lock()
+				out.Write(line)
+				outMu.Unlock()
 			}
-		}()
+		})
 	}
-	for range c {
-		<-done
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var it item
+		if b := sc.Bytes(); len(b) > 0 && b[0] == '{' {
+			if err := json.Unmarshal(b, &it); err != nil {
+				fmt.Fprintf(os.Stderr, "line %d: %v\n", n, err)
+				os.Exit(1)
+			}
+		} else {
+			it = item{ID: json.RawMessage(strconv.Itoa(n)), URL: string(b)}
+		}
+		items <- it
 	}
+	close(items)
+	wg.Wait()
+	if err := out.Flush(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	outFile.Close()
 	if failed.Load() > 0 {
 		fmt.Fprintf(os.Stderr, "%d failed\n", failed.Load())
 		os.Exit(1)
