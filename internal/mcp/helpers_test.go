@@ -18,12 +18,15 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
+// quiet is a logger for tests, which have nothing to say.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
 // session starts a Server with cfg and connects a go-sdk client to it
 // over in-memory transports; both are closed when the test ends.
 func session(t *testing.T, cfg Config, opts *sdk.ClientOptions) (*Server, *sdk.ClientSession) {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = quiet
 	}
 	srv := New(cfg)
 	return srv, connect(t, srv, opts)
