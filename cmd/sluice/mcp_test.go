@@ -159,3 +159,33 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEMCPConfigIsValid: the client configuration the README shows
+// parses as JSON and its arguments are flags sluice mcp takes.
+func TestREADMEMCPConfigIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "```json\n{\n  \"mcpServers\"")
+	if !ok {
+		t.Fatal("README.md shows no mcpServers configuration")
+	}
+	block, _, _ := strings.Cut("{\n  \"mcpServers\""+after, "```")
+	var conf struct {
+		MCPServers map[string]struct {
+			Command string   `json:"command"`
+			Args    []string `json:"args"`
+		} `json:"mcpServers"`
+	}
+	if err := json.Unmarshal([]byte(block), &conf); err != nil {
+		t.Fatalf("README's configuration: %v\n%s", err, block)
+	}
+	s := conf.MCPServers["sluice"]
+	if s.Command != "sluice" || len(s.Args) == 0 || s.Args[0] != "mcp" {
+		t.Fatalf("README's configuration runs %q %v, want sluice mcp", s.Command, s.Args)
+	}
+	if err := newMCP().ParseFlags(s.Args[1:]); err != nil {
+		t.Errorf("README's arguments %v: %v", s.Args, err)
+	}
+}
