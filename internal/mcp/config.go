@@ -62,7 +62,7 @@ type Config struct {
 // The defaults of Config's zero fields.
 const (
 	DefaultGlobalConcurrency = 32
-	DefaultAttemptTimeout    = 30 * time.Second
+	DefaultAttemptTimeout    = 60 * time.Second
 	DefaultMaxItems          = 1000
 	DefaultMaxBody           = 1 << 20
 	DefaultCallBudget        = 2 * time.Minute

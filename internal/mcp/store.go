@@ -39,8 +39,18 @@ func (s *store) add(items []pending, cancel context.CancelCauseFunc) *call {
 	c := newCall("f"+strconv.Itoa(s.seq), items, cancel)
 	s.calls[c.handle] = c
 	s.order = append(s.order, c)
+	// The results themselves count too, so that many calls of empty
+	// bodies are bounded as well.
+	for _, it := range items {
+		c.kept += itemOverhead + int64(len(it.id)+len(it.url))
+	}
+	s.total += c.kept
 	return c
 }
+
+// itemOverhead is about what one item's result costs besides its body
+// and the strings it names.
+const itemOverhead = 256
 
 // get returns the call handle names.
 func (s *store) get(handle string) (*call, error) {

@@ -14,8 +14,9 @@ func finish(c *call) {
 }
 
 func TestStoreForgetsTheOldestFinishedCallFirst(t *testing.T) {
-	s := newStore(time.Hour, 100)
 	items := []pending{{id: "1"}}
+	base := int64(itemOverhead + 1) // what each call's one result costs
+	s := newStore(time.Hour, 3*base+100)
 	old := s.add(items, nil)
 	running := s.add(items, nil)
 	if !s.reserve(old, 60) || !s.reserve(running, 30) {
@@ -32,11 +33,11 @@ func TestStoreForgetsTheOldestFinishedCallFirst(t *testing.T) {
 	if _, err := s.get(running.handle); err != nil {
 		t.Errorf("a running call was forgotten: %v", err)
 	}
-	if s.reserve(young, 20) {
+	if s.reserve(young, base+20) {
 		t.Error("reserved past the cap while only running calls could make room")
 	}
-	if s.total != 90 {
-		t.Errorf("total %d, want 90", s.total)
+	if s.total != 2*base+90 {
+		t.Errorf("total %d, want %d", s.total, 2*base+90)
 	}
 }
 
