@@ -119,10 +119,15 @@ func (o *mcpOptions) blameFile(err error) error {
 		return err
 	}
 	msg := ee.err.Error()
-	for name, where := range o.fromFile {
-		flag, host, _ := strings.Cut(name, " ")
-		if strings.HasPrefix(msg, "--"+flag+" ") && (host == "" || strings.Contains(msg, host+"=")) {
-			return &exitError{code: ee.code, err: fmt.Errorf("%w (set in %s)", ee.err, where)}
+	for _, oneHost := range []bool{true, false} { // a host's own value first: its message names the flag too
+		for name, where := range o.fromFile {
+			flag, host, _ := strings.Cut(name, " ")
+			if (host != "") != oneHost || !strings.HasPrefix(msg, "--"+flag+" ") {
+				continue
+			}
+			if host == "" || strings.Contains(msg, `"`+host+"=") {
+				return &exitError{code: ee.code, err: fmt.Errorf("%w (set in %s)", ee.err, where)}
+			}
 		}
 	}
 	return err

@@ -66,16 +66,27 @@ func TestMCPConfigFileErrorsNameTheLine(t *testing.T) {
 		{"rate:\n", "line 1: rate: want a value"},
 		{"config: other.yaml\n", "line 1: config cannot be set in the file"},
 	}
+	var path string
 	for _, tc := range tests {
-		path := writeConfig(t, tc.text)
+		path = writeConfig(t, tc.text)
 		_, err := parseMCP(t, "--config", path)
 		if err == nil || !strings.Contains(err.Error(), path+", "+tc.want) {
 			t.Errorf("%q: %v; want %q", tc.text, err, tc.want)
 		}
 	}
-	// A value the file gives that only the limits' check refuses.
-	path := writeConfig(t, "global-concurrency: 4\nrate: fast\n")
+	// A host's value the file gives that only the limits' check refuses.
+	path = writeConfig(t, "rate: 5/s\nhosts:\n  api.x: {rate: slow}\n")
 	o, err := parseMCP(t, "--config", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = o.mcpConfig()
+	if err = o.blameFile(err); err == nil || !strings.Contains(err.Error(), "(set in "+path+", line 3)") {
+		t.Errorf("hosts: api.x: rate: slow gave %v; want line 3", err)
+	}
+	// A value the file gives that only the limits' check refuses.
+	path = writeConfig(t, "global-concurrency: 4\nrate: fast\n")
+	o, err = parseMCP(t, "--config", path)
 	if err != nil {
 		t.Fatal(err)
 	}

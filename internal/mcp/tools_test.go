@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,14 +151,12 @@ func TestFailedItemsAreNotAToolError(t *testing.T) {
 }
 
 func TestRequestsValidatedAsRunLines(t *testing.T) {
-	var got []string
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := new(strings.Builder)
 		fmt.Fprintf(b, "%s %s %s ", r.Method, r.URL.Path, r.Header.Get("X-Trace"))
 		buf := make([]byte, 100)
 		n, _ := r.Body.Read(buf)
 		b.Write(buf[:n])
-		got = append(got, b.String())
 		fmt.Fprint(w, b.String())
 	}))
 	defer api.Close()
@@ -200,9 +199,9 @@ func TestItemCapIsAToolErrorNamingTheCap(t *testing.T) {
 
 func TestBodyCapAndReadingOneBodyInParts(t *testing.T) {
 	big := strings.Repeat("0123456789", 500) // 5000 bytes
-	var served int
+	var served atomic.Int64
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		served++
+		served.Add(1)
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprint(w, big)
 	}))
@@ -217,8 +216,8 @@ func TestBodyCapAndReadingOneBodyInParts(t *testing.T) {
 	if p := part.Items[0]; p.Text != big[1000:3000] || p.MoreFrom != 0 {
 		t.Errorf("the rest: %d bytes, more_from %d; want 2000 bytes, 0", len(p.Text), p.MoreFrom)
 	}
-	if served != 1 {
-		t.Errorf("the API served %d requests, want 1: bodies come from the store", served)
+	if n := served.Load(); n != 1 {
+		t.Errorf("the API served %d requests, want 1: bodies come from the store", n)
 	}
 }
 
