@@ -49,7 +49,7 @@ func (rep Report) text() string {
 		case it.OK:
 			fmt.Fprintf(&b, "%d %s, %d bytes", it.Status, orNone(it.ContentType), it.Size)
 		case it.Status != 0:
-			fmt.Fprintf(&b, "failed: %s (%s), %d bytes", it.Error, it.ContentType, it.Size)
+			fmt.Fprintf(&b, "failed: %s (%s, %d bytes)", it.Error, orNone(it.ContentType), it.Size)
 		default:
 			fmt.Fprintf(&b, "failed (%s): %s", it.ErrorClass, it.Error)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -216,7 +217,7 @@ func (s *Server) items(in FetchManyInput) ([]pending, error) {
 		if err != nil {
 			var bl input.BadLine
 			errors.As(err, &bl)
-			items[i] = pending{id: idOf(in, i), url: urlOf(in, i), invalid: bl.Reason}
+			items[i] = pending{id: idOf(in, i), method: methodOf(in, i), url: urlOf(in, i), invalid: bl.Reason}
 			continue
 		}
 		items[i] = pending{id: it.ID, method: it.Method, url: it.URL, parsed: it.ParsedURL(), header: it.Header, body: it.Body}
@@ -235,6 +236,13 @@ func idOf(in FetchManyInput, i int) string {
 		}
 	}
 	return fmt.Sprint(i + 1)
+}
+
+func methodOf(in FetchManyInput, i int) string {
+	if len(in.Requests) > 0 && in.Requests[i].Method != "" {
+		return strings.ToUpper(in.Requests[i].Method)
+	}
+	return "GET"
 }
 
 func urlOf(in FetchManyInput, i int) string {
