@@ -40,7 +40,7 @@ func TestTextOfCutsAtCharacters(t *testing.T) {
 	}{
 		{0, 100, "héllo wörld", 0},
 		{0, 2, "h", 1},   // "é" is two bytes: not cut in half
-		{2, 3, "llo", 5}, // start inside "é" moves to the next character
+		{2, 3, "llo", 6}, // start inside "é" moves to the next character
 		{0, 3, "hé", 3},
 		{50, 10, "", 0},
 	}
