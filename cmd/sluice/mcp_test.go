@@ -66,7 +66,7 @@ func TestMCPOverStdio(t *testing.T) {
 	}))
 	defer api.Close()
 
-	cmd := exec.Command(os.Args[0], "mcp", "--allow-private", "--global-concurrency", "3", "--max-items", "100")
+	cmd := exec.Command(os.Args[0], "mcp", "--allow-private", "--global-concurrency", "3", "--max-items", "500")
 	cmd.Env = append(os.Environ(), "SLUICE_TEST_MAIN=1")
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -81,7 +81,7 @@ func TestMCPOverStdio(t *testing.T) {
 	if err != nil || len(tools.Tools) != 3 {
 		t.Fatalf("tools/list: %v, %+v", err, tools)
 	}
-	list := make([]string, 80)
+	list := make([]string, 500)
 	for i := range list {
 		list[i] = fmt.Sprintf("%s/%d", api.URL, i)
 	}
@@ -90,28 +90,28 @@ func TestMCPOverStdio(t *testing.T) {
 		t.Fatalf("fetch_many: %v %+v", err, res)
 	}
 	rep := decodeReport(t, res)
-	if s := rep.Summary; s.Succeeded != 80 || s.State != "done" {
+	if s := rep.Summary; s.Succeeded != 500 || s.State != "done" {
 		t.Fatalf("summary %+v", s)
 	}
 	if p := peak.Load(); p > 3 {
 		t.Errorf("peak concurrency %d, over --global-concurrency 3", p)
 	}
-	res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_results", Arguments: map[string]any{"handle": rep.Summary.Handle, "offset": 70, "limit": 50}})
+	res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_results", Arguments: map[string]any{"handle": rep.Summary.Handle, "offset": 490, "limit": 50}})
 	if err != nil || res.IsError {
 		t.Fatalf("get_results: %v %+v", err, res)
 	}
 	page := decodeReport(t, res)
-	if len(page.Items) != 10 || page.Items[9].Text != "page /79" || page.NextOffset != 0 {
+	if len(page.Items) != 10 || page.Items[9].Text != "page /499" || page.NextOffset != 0 {
 		t.Errorf("last page: %d items, last %+v, next %d", len(page.Items), page.Items[len(page.Items)-1], page.NextOffset)
 	}
-	res, _ = cs.CallTool(ctx, &sdk.CallToolParams{Name: "fetch_many", Arguments: map[string]any{"urls": append(list, list[:21]...)}})
-	if !res.IsError || !strings.Contains(res.Content[0].(*sdk.TextContent).Text, "cap of 100 items") {
-		t.Errorf("101 items: IsError %v, %+v", res.IsError, res.Content)
+	res, _ = cs.CallTool(ctx, &sdk.CallToolParams{Name: "fetch_many", Arguments: map[string]any{"urls": append(list, list[0])}})
+	if !res.IsError || !strings.Contains(res.Content[0].(*sdk.TextContent).Text, "cap of 500 items") {
+		t.Errorf("501 items: IsError %v, %+v", res.IsError, res.Content)
 	}
 	if err := cs.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
-	if log := stderr.String(); !strings.Contains(log, "fetch_many handle=f1 state=done total=80") {
+	if log := stderr.String(); !strings.Contains(log, "fetch_many handle=f1 state=done total=500") {
 		t.Errorf("stderr lacks the call's log line:\n%s", log)
 	}
 }
