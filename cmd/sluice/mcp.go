@@ -102,6 +102,7 @@ func (o *mcpOptions) add(f *pflag.FlagSet) {
 	f.IntVar(&o.globalConc, "global-concurrency", mcp.DefaultGlobalConcurrency, "ceiling on requests in flight to all hosts together")
 	f.StringVar(&o.globalRate, "global-rate", "", "request rate to all hosts together, e.g. 20/s (default: none)")
 	f.IntVar(&o.cfg.MaxItems, "max-items", mcp.DefaultMaxItems, "most URLs or requests in one fetch_many call")
+	f.IntVar(&o.cfg.MaxRunning, "max-running", mcp.DefaultMaxRunning, "most fetch_many calls running at once (over it a call is refused, saying so)")
 	f.StringVar(&o.maxBody, "max-body", byteFlag(mcp.DefaultMaxBody), "most bytes of one response body read and kept (e.g. 512KiB, 2MiB)")
 	f.DurationVar(&o.cfg.CallBudget, "call-budget", mcp.DefaultCallBudget, "longest one fetch_many call may run")
 	f.IntVar(&o.cfg.MaxRedirects, "max-redirects", mcp.DefaultMaxRedirects, "redirects one request may follow")
@@ -151,6 +152,9 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 	}
 	if cfg.MaxItems < 1 {
 		return cfg, usageError("--max-items %d: want at least 1", cfg.MaxItems)
+	}
+	if cfg.MaxRunning < 1 {
+		return cfg, usageError("--max-running %d: want at least 1", cfg.MaxRunning)
 	}
 	if cfg.CallBudget <= 0 {
 		return cfg, usageError("--call-budget %v: want a positive duration", cfg.CallBudget)

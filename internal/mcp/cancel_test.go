@@ -112,3 +112,23 @@ func TestTimeBudgetEndsTheCall(t *testing.T) {
 		t.Errorf("summary %+v", s)
 	}
 }
+
+func TestRunningCallsAreCapped(t *testing.T) {
+	api, _ := stuckServer(t)
+	_, cs := session(t, Config{AllowPrivate: true, MaxRunning: 2}, nil)
+	for range 2 {
+		callTool(t, cs, "fetch_many", map[string]any{"urls": []string{api.URL + "/slow/1"}, "background": true})
+	}
+	res, err := callErr(t.Context(), cs, "fetch_many", map[string]any{"urls": []string{api.URL + "/fast/1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.IsError || !strings.Contains(textOfResult(res), "2 fetch_many calls are running already, this server's cap") {
+		t.Errorf("a third call: IsError %v, %q", res.IsError, textOfResult(res))
+	}
+	callTool(t, cs, "cancel", map[string]any{"handle": "f1"})
+	waitFor(t, func() bool {
+		res, err := callErr(t.Context(), cs, "fetch_many", map[string]any{"urls": []string{api.URL + "/fast/1"}})
+		return err == nil && !res.IsError
+	})
+}

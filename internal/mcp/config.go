@@ -32,6 +32,10 @@ type Config struct {
 	// MaxBody is the most bytes of one response body read and kept; the
 	// rest is not read and the item says truncated. 0 means DefaultMaxBody.
 	MaxBody int64
+	// MaxRunning is the most fetch_many calls running at once, across
+	// sessions (background ones included): each holds a goroutine per
+	// item while it waits in the gates. 0 means DefaultMaxRunning.
+	MaxRunning int
 	// CallBudget is the longest one fetch_many may run; items not done by
 	// then fail as out of time. 0 means DefaultCallBudget.
 	CallBudget time.Duration
@@ -64,6 +68,7 @@ const (
 	DefaultGlobalConcurrency = 32
 	DefaultAttemptTimeout    = 60 * time.Second
 	DefaultMaxItems          = 1000
+	DefaultMaxRunning        = 16
 	DefaultMaxBody           = 1 << 20
 	DefaultCallBudget        = 2 * time.Minute
 	DefaultMaxRedirects      = 5
@@ -82,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxItems <= 0 {
 		c.MaxItems = DefaultMaxItems
+	}
+	if c.MaxRunning <= 0 {
+		c.MaxRunning = DefaultMaxRunning
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = DefaultMaxBody

@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -24,6 +25,8 @@ type Server struct {
 	stop context.CancelCauseFunc
 	wg   sync.WaitGroup // the calls' goroutines
 	once sync.Once
+
+	running atomic.Int64 // fetch_many calls not finished
 }
 
 // New returns a Server with cfg (zero fields take their defaults).

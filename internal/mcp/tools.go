@@ -124,6 +124,10 @@ func (s *Server) fetchMany(ctx context.Context, req *sdk.CallToolRequest, in Fet
 		budget = min(budget, time.Duration(in.TimeBudget*float64(time.Second)))
 	}
 
+	if n := s.running.Add(1); n > int64(s.cfg.MaxRunning) {
+		s.running.Add(-1)
+		return nil, Report{}, fmt.Errorf("%d fetch_many calls are running already, this server's cap: nothing was fetched; wait for one to end (get_results shows its state) or stop one with cancel", s.cfg.MaxRunning)
+	}
 	callCtx, cancel := context.WithCancelCause(s.base)
 	c := s.fetcher.store.add(items, cancel)
 	runCtx, stopTimer := context.WithTimeoutCause(callCtx, budget, errOutOfTime)
@@ -134,6 +138,7 @@ func (s *Server) fetchMany(ctx context.Context, req *sdk.CallToolRequest, in Fet
 		defer unwatch()
 	}
 	s.wg.Go(func() {
+		defer s.running.Add(-1)
 		defer cancel(nil)
 		defer stopTimer()
 		s.fetcher.run(runCtx, c, items)
