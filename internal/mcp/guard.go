@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/sluicehq/sluice"
 )
 
 // RefusedError is the error of a request refused because its address is
@@ -120,7 +122,12 @@ func (g *guard) dial(ctx context.Context, network, address string) (net.Conn, er
 		var refused *RefusedError
 		if errors.As(err, &refused) {
 			refused.Host = host
-			return nil, refused // the first refusal says it all
+			// The first refusal says it all, and no retry will change it.
+			// (sluice.Transport classifies transport errors without
+			// reading Permanent yet, so a refusal here, which only DNS
+			// rebinding can cause after checkHost passed, is retried
+			// until its attempts run out.)
+			return nil, sluice.Permanent(refused)
 		}
 		if first == nil {
 			first = err

@@ -14,7 +14,8 @@ import (
 // the store of results. Every session and every tool call goes through
 // the same gates. Build it with New, serve with Run (or connect the
 // Server's MCP form yourself), and Close it to stop the calls still
-// running and wait for them. Safe for concurrent use.
+// running and wait for them. The zero Server is not usable: use New.
+// Safe for concurrent use.
 type Server struct {
 	cfg       Config
 	mcp       *sdk.Server
