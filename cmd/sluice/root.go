@@ -17,6 +17,6 @@ Start with:  sluice demo`,
 		Version:       versionString(),
 	}
 	root.SetVersionTemplate(versionLine() + "\n")
-	root.AddCommand(newRun(), newVersion(), newMock(), newDemo(), newProxy())
+	root.AddCommand(newRun(), newVersion(), newMock(), newDemo(), newProxy(), newMCP())
 	return root
 }

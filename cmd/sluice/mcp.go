@@ -1,0 +1,201 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/mcp"
+)
+
+// mcpOptions are sluice mcp's flags, turned into an mcp.Config once.
+type mcpOptions struct {
+	limits             limitFlags
+	globalConc         int
+	globalRate         string
+	maxBody, keepBytes string
+	cfg                mcp.Config
+	debug              bool
+	config             string
+	fromFile           map[string]string // flag name -> "FILE, line N", for flags the file set
+}
+
+func newMCP() *cobra.Command {
+	var o mcpOptions
+	cmd := &cobra.Command{
+		Use:   "mcp [flags]",
+		Short: "Serve MCP tools that let an agent fetch many URLs within your limits",
+		Long: `mcp serves the Model Context Protocol over standard input and output (logs
+go to standard error). Register it with an MCP client, e.g. in Claude
+Desktop's or Claude Code's configuration:
+
+  {"mcpServers": {"sluice": {"command": "sluice", "args": ["mcp", "--rate", "5/s"]}}}
+
+Its tools: fetch_many (many URLs or HTTP requests in one call; a summary,
+the first page of results and a handle), get_results (page through them,
+or read one body whole) and cancel (stop a call; what it got stays
+readable). The agent cannot exceed the limits set here: every tool call of
+every session shares them.
+
+The limit flags (--concurrency, --rate, --burst, --window, --retries,
+--timeout, --max-retry-wait) apply to each host on its own: a host that
+answers 429 pauses alone. Given as HOST=VALUE they set one host's own
+(--rate api.github.com=1/s). --global-concurrency and --global-rate bound
+all hosts together.
+
+Requests to loopback, private (RFC 1918, ULA), link-local, CGNAT,
+unspecified and cloud-metadata addresses are refused, on the address each
+connection is made to and on every redirect, unless --allow-private.
+
+--config FILE reads flags from a YAML file, each by its name; a host's own
+values go under hosts. Flags on the command line win over the file:
+
+  global-concurrency: 16
+  concurrency: 4
+  rate: 5/s
+  max-body: 2MiB
+  hosts:
+    api.github.com: {rate: 1/s, concurrency: 2}`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.config != "" {
+				if err := o.readFile(cmd.Flags(), o.config); err != nil {
+					return err
+				}
+			}
+			cfg, err := o.mcpConfig()
+			if err != nil {
+				return o.blameFile(err)
+			}
+			level := slog.LevelInfo
+			if o.debug {
+				level = slog.LevelDebug
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cfg.Version = versionString()
+
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv := mcp.New(cfg)
+			defer srv.Close()
+			cfg.Logger.Info("sluice mcp: serving on stdio", "global_concurrency", cfg.Global.Concurrency, "allow_private", cfg.AllowPrivate)
+			if err := srv.Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
+				return &exitError{code: 1, err: err}
+			}
+			return nil
+		},
+	}
+	o.add(cmd.Flags())
+	return cmd
+}
+
+func (o *mcpOptions) add(f *pflag.FlagSet) {
+	o.limits.add(f)
+	f.IntVar(&o.globalConc, "global-concurrency", mcp.DefaultGlobalConcurrency, "ceiling on requests in flight to all hosts together")
+	f.StringVar(&o.globalRate, "global-rate", "", "request rate to all hosts together, e.g. 20/s (default: none)")
+	f.IntVar(&o.cfg.MaxItems, "max-items", mcp.DefaultMaxItems, "most URLs or requests in one fetch_many call")
+	f.IntVar(&o.cfg.MaxRunning, "max-running", mcp.DefaultMaxRunning, "most fetch_many calls running at once (over it a call is refused, saying so)")
+	f.StringVar(&o.maxBody, "max-body", byteFlag(mcp.DefaultMaxBody), "most bytes of one response body read and kept (e.g. 512KiB, 2MiB)")
+	f.DurationVar(&o.cfg.CallBudget, "call-budget", mcp.DefaultCallBudget, "longest one fetch_many call may run")
+	f.IntVar(&o.cfg.MaxRedirects, "max-redirects", mcp.DefaultMaxRedirects, "redirects one request may follow")
+	f.DurationVar(&o.cfg.StoreTTL, "keep", mcp.DefaultStoreTTL, "how long a finished call's results stay readable")
+	f.StringVar(&o.keepBytes, "keep-bytes", byteFlag(mcp.DefaultStoreBytes), "bodies kept for all calls together; the oldest calls are forgotten first")
+	f.BoolVar(&o.cfg.AllowPrivate, "allow-private", false, "allow loopback, private, link-local and metadata addresses")
+	f.StringVar(&o.config, "config", "", "read flags from this YAML `FILE` (see above)")
+	f.BoolVar(&o.debug, "debug", false, "log more on standard error")
+}
+
+// mcpConfig checks the flags and returns the Config they ask for, or a
+// usage error naming the flag that is wrong.
+func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
+	cfg := o.cfg
+	l := &o.limits
+	for _, f := range []*perModel{&l.tokens, &l.inputTokens, &l.outputTokens} {
+		if f.def != "" || len(f.models) > 0 {
+			return cfg, usageError("mcp does not take token limits (--tokens, --input-tokens, --output-tokens): its requests are not LLM calls it can estimate")
+		}
+	}
+	var err error
+	if cfg.Host, err = l.limits(); err != nil {
+		return cfg, err
+	}
+	if cfg.HostLimits, err = l.modelLimits(cfg.Host); err != nil {
+		return cfg, err
+	}
+	cfg.Retry = sluice.RetryPolicy{MaxAttempts: l.retries + 1}
+	cfg.AttemptTimeout = l.timeout
+	if o.globalConc < 1 {
+		return cfg, usageError("--global-concurrency %d: want at least 1", o.globalConc)
+	}
+	cfg.Global.Concurrency = o.globalConc
+	if o.globalRate != "" {
+		if !strings.Contains(o.globalRate, "/") {
+			return cfg, usageError("--global-rate %q: want COUNT/PERIOD such as 50/s", o.globalRate)
+		}
+		if cfg.Global.Rate, err = sluice.ParseRate(o.globalRate); err != nil {
+			return cfg, flagValueError("global-rate", o.globalRate, err)
+		}
+	}
+	if cfg.MaxBody, err = parseSize("max-body", o.maxBody); err != nil {
+		return cfg, err
+	}
+	if cfg.StoreBytes, err = parseSize("keep-bytes", o.keepBytes); err != nil {
+		return cfg, err
+	}
+	if cfg.MaxItems < 1 {
+		return cfg, usageError("--max-items %d: want at least 1", cfg.MaxItems)
+	}
+	if cfg.MaxRunning < 1 {
+		return cfg, usageError("--max-running %d: want at least 1", cfg.MaxRunning)
+	}
+	if cfg.CallBudget <= 0 {
+		return cfg, usageError("--call-budget %v: want a positive duration", cfg.CallBudget)
+	}
+	if cfg.StoreTTL <= 0 {
+		return cfg, usageError("--keep %v: want a positive duration", cfg.StoreTTL)
+	}
+	if cfg.MaxRedirects <= 0 {
+		cfg.MaxRedirects = -1 // --max-redirects 0: none (the Config's 0 means the default)
+	}
+	return cfg, nil
+}
+
+// byteFlag writes a default size the way parseSize reads it.
+func byteFlag(n int64) string {
+	switch {
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// parseSize reads a size in bytes: 1048576, 512KiB, 2MiB, 1GiB (KB, MB
+// and GB are read as powers of 1000).
+func parseSize(flag, s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 || n > (1<<62)/mult {
+		return 0, usageError("--%s %q: want a positive size such as 1048576, 512KiB or 2MiB", flag, s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,114 @@
+package mcp
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/sluicehq/sluice"
+)
+
+// newClient returns the HTTP client every tool call shares: requests go
+// through their host's gate (sluice.Transport keyed by host), then the
+// global gate, then a connection the guard has checked. The host's gate
+// comes first so that a paused host holds no global slot while it waits.
+func newClient(cfg Config, g *guard) (*http.Client, *sluice.Transport) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.Proxy = nil // a proxy would connect for us, past the guard
+	base.DialContext = g.dial
+	base.MaxIdleConnsPerHost = max(cfg.Host.Concurrency, sluice.DefaultConcurrency)
+	base.MaxIdleConns = max(base.MaxIdleConns, cfg.Global.Concurrency)
+
+	retry := cfg.Retry
+	if retry.BudgetMode == sluice.BudgetAuto {
+		retry.BudgetMode = sluice.BudgetWait // batch work: the budget paces retries, loses nothing
+	}
+	hosts := cfg.HostLimits
+	tr := &sluice.Transport{
+		Base:           &globalGate{gate: cfg.Global.NewGate(), base: base},
+		Limits:         cfg.Host,
+		Retry:          retry,
+		AttemptTimeout: cfg.AttemptTimeout,
+	}
+	if len(hosts) > 0 {
+		tr.LimitsFor = func(key string) sluice.Limits {
+			if l, ok := hosts[key]; ok {
+				return l
+			}
+			if h, _, err := net.SplitHostPort(key); err == nil {
+				if l, ok := hosts[h]; ok {
+					return l
+				}
+			}
+			return cfg.Host
+		}
+	}
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > cfg.MaxRedirects {
+				return fmt.Errorf("refused: more than %d redirects", cfg.MaxRedirects)
+			}
+			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+				return fmt.Errorf("refused: redirect to a %s URL (only http and https)", req.URL.Scheme)
+			}
+			// Checked now for a clear error; the connection is checked
+			// again when it is made.
+			return g.checkHost(req.Context(), req.URL.Hostname())
+		},
+	}
+	return client, tr
+}
+
+// globalGate puts every attempt through one gate shared by all hosts,
+// holding its slot until the response body is read or closed. It
+// teaches the gate nothing: what a host says is for the host's own gate.
+type globalGate struct {
+	gate *sluice.Gate
+	base http.RoundTripper
+}
+
+func (g *globalGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	permit, err := g.gate.Acquire(req.Context(), sluice.Cost{})
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	resp, err := g.base.RoundTrip(req)
+	if err != nil {
+		permit.Done(sluice.Outcome{Class: sluice.ClassCanceled})
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, permit: permit}
+	return resp, nil
+}
+
+// releasingBody gives its permit back once, at the end of the body or
+// when it is closed.
+type releasingBody struct {
+	io.ReadCloser
+	permit *sluice.Permit
+	once   sync.Once
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.release()
+	}
+	return n, err
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
+}
+
+func (b *releasingBody) release() {
+	b.once.Do(func() { b.permit.Done(sluice.Outcome{}) })
+}
