@@ -191,8 +191,13 @@ func classifyError(err error) Class {
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
 		netErr    net.Error
+		perm      *permanentError
 	)
 	switch {
+	case errors.As(err, &perm):
+		// Marked so by whoever made it, such as a dialer refusing an
+		// address: the same request would meet the same refusal.
+		return ClassFatal
 	case errors.Is(err, context.Canceled), errors.Is(err, ErrWouldExceedDeadline):
 		// The caller gave up, or its own deadline cannot be met: not the
 		// API's doing, and trying again cannot help.

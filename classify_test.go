@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"unicode/utf8"
@@ -297,4 +298,27 @@ func FuzzAPIMessage(f *testing.F) {
 			t.Fatalf("apiMessage(%q) = %q: not one trimmed line", body, got)
 		}
 	})
+}
+
+// TestTransportDoesNotRetryAPermanentDialError protects a refusal that a
+// dialer marks Permanent (sluice mcp refusing a private address at connect
+// time) from being retried with backoff until the attempts run out.
+func TestTransportDoesNotRetryAPermanentDialError(t *testing.T) {
+	var dials atomic.Int32
+	refused := errors.New("refused: 127.0.0.1 is a loopback address")
+	base := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return nil, &net.OpError{Op: "dial", Net: network, Err: Permanent(refused)}
+	}}
+	client := &http.Client{Transport: &Transport{Base: base}}
+	_, err := client.Get("http://a.example/")
+	if !errors.Is(err, refused) {
+		t.Fatalf("got error %v, want the dialer's refusal", err)
+	}
+	if got := dials.Load(); got != 1 {
+		t.Errorf("dialled %d times, want 1: a Permanent error is not retried", got)
+	}
+	if got := Classify(0, nil, nil, fmt.Errorf("dial: %w", Permanent(refused))); got != ClassFatal {
+		t.Errorf("Classify(Permanent) = %v, want ClassFatal", got)
+	}
 }
