@@ -85,11 +85,20 @@ func (l Limits) sharedGate(key string) *Gate {
 	if l.FixedConcurrency {
 		own = NewSemaphore(top)
 	}
-	g := NewSharedGate(l.Store.Share(key, l), own)
+	g := NewSharedGate(l.Store.Share(key, l.safe()), own)
 	if l.MaxPause > 0 {
 		g.learned.maxPause = l.MaxPause
 	}
 	return g
+}
+
+// safe returns l with every rate slowed by the network's margin
+// (apiSafe), as NewGate applies it to the limits it keeps in memory: a
+// Store is handed the rates to keep, not the API's numbers.
+func (l Limits) safe() Limits {
+	l.Rate, l.Window = apiSafe(l.Rate), apiSafe(l.Window)
+	l.Tokens, l.InputTokens, l.OutputTokens = apiSafe(l.Tokens), apiSafe(l.InputTokens), apiSafe(l.OutputTokens)
+	return l
 }
 
 // concurrencyTop returns the most calls in flight the limits allow.
