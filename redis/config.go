@@ -89,7 +89,7 @@ func newConfig(l sluice.Limits, k keys) config {
 // keys are one gate's keys, all under the store's hash tag.
 type keys struct {
 	pause, leases, window, procs, released, rate string
-	tokens                                        [3]string
+	tokens                                       [3]string
 }
 
 func newKeys(tag, gate string) keys {
