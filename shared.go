@@ -55,6 +55,15 @@ type Shared interface {
 	// called outside the gate's mutex and must not block on the network
 	// for longer than the store's per-call timeout.
 	Pause(until time.Time)
+	// Learn shares the limits the gate learned from the API's headers
+	// (Limits.Rate and the token rates; a zero rate is one not learned),
+	// which already carry the network's margin. Every process's responses
+	// describe the API's one quota, so the learned pace must be kept
+	// together, not by each process at the whole of it. It is called
+	// outside the gate's locks, when what was learned changes, and must
+	// not block on the network for longer than the store's per-call
+	// timeout.
+	Learn(l Limits)
 }
 
 // A Ticket is one call admitted by a Shared: what the store must undo or

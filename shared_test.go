@@ -27,6 +27,7 @@ type fakeShared struct {
 	paused   time.Time
 	change   chan struct{}
 	finished atomic.Int32
+	learned  sluice.Limits
 }
 
 func (f *fakeShared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.Duration, error) {
@@ -64,6 +65,12 @@ func (f *fakeShared) Pause(t time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.paused = t
+}
+
+func (f *fakeShared) Learn(l sluice.Limits) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.learned = l
 }
 
 type fakeTicket struct{ f *fakeShared }
@@ -167,6 +174,24 @@ func TestPauseIsShared(t *testing.T) {
 			t.Errorf("admitted after %v; want the shared pause (1s) waited out", waited)
 		}
 	})
+}
+
+// What a gate with shared limits learns from headers is shared: every
+// process's responses describe the API's one quota.
+func TestLearnedLimitsAreShared(t *testing.T) {
+	f := &fakeShared{slots: 10}
+	g := sluice.NewSharedGate(f)
+	p, err := g.Acquire(context.Background(), sluice.Cost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(sluice.Outcome{RateLimit: &sluice.RateLimitInfo{Requests: sluice.Quota{Limit: 60, Remaining: 59, Window: time.Minute}}})
+	f.mu.Lock()
+	got := f.learned.Rate
+	f.mu.Unlock()
+	if got.N != 60 || got.Per < time.Minute {
+		t.Errorf("shared learned rate %v; want 60 per minute (with the margin)", got)
+	}
 }
 
 // A deadline that the shared limits' wait overshoots fails at once.

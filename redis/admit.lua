@@ -5,7 +5,11 @@
 -- KEYS[2] leases    zset: lease member -> expiry
 -- KEYS[3] window    zset: start member -> start time
 -- KEYS[4] procs     zset: process -> last seen
--- KEYS[5..] one GCRA timeline (string: theoretical arrival time) per pacer
+-- KEYS[5] learned   hash: the pace learned from the API's headers, per
+--                   kind (r, t, i, o: requests, tokens, input, output
+--                   tokens) its interval per unit and tau
+-- KEYS[6..9] the learned paces' timelines
+-- KEYS[10..] one GCRA timeline (string: theoretical arrival time) per pacer
 --
 -- ARGV[1] admission id (unique)       ARGV[2] process id
 -- ARGV[3] ahead: how far ahead a slot may be reserved
@@ -13,11 +17,13 @@
 -- ARGV[6] concurrency weight           ARGV[7] window count N (0: none)
 -- ARGV[8] window length                ARGV[9] window weight
 -- ARGV[10] number of pacers, then per pacer: cost, tau (burst tolerance),
---          capacity (largest cost it ever admits)
+--          capacity (largest cost it ever admits); then the call's units
+--          of each learned kind (requests, tokens, input, output tokens)
 --
--- Returns {status, value, processes, tat1, tat2, ...}:
---   status 1: granted, value = delay until the start (0: now), tats = new
---             timelines (for a give-back)
+-- Returns {status, value, processes, start, tat1, tat2, ...}:
+--   status 1: granted, value = delay until the start (0: now), start =
+--             the start on the server's clock, tats = new timelines (for
+--             a give-back)
 --   status 0: refused, value = wait until it could be admitted
 --   status 2: refused, a concurrency slot is needed (wait for a release)
 --   status -1: the cost exceeds limit number value (0: concurrency,
@@ -60,10 +66,25 @@ local delay = 0
 local tats = {}
 for i = 1, npacers do
   local cost, tau = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i - 1])
-  local tat = tonumber(redis.call('GET', KEYS[4 + i]) or '0')
+  local tat = tonumber(redis.call('GET', KEYS[9 + i]) or '0')
   tats[i] = tat
   local start = tat + math.min(cost, tau) - tau
   if start - now > delay then delay = start - now end
+end
+
+-- Learned paces, shared by every process that learned them.
+local learned = redis.call('HMGET', KEYS[5], 'r:iv', 'r:tau', 't:iv', 't:tau', 'i:iv', 'i:tau', 'o:iv', 'o:tau')
+local lcost, ltau, ltat = {}, {}, {}
+local ubase = 10 + 3 * npacers
+for k = 1, 4 do
+  local iv = tonumber(learned[2*k - 1] or '')
+  local units = tonumber(ARGV[ubase + k] or '0')
+  if iv and units > 0 then
+    lcost[k], ltau[k] = math.ceil(units * iv), tonumber(learned[2*k])
+    ltat[k] = tonumber(redis.call('GET', KEYS[5 + k]) or '0')
+    local start = ltat[k] + math.min(lcost[k], ltau[k]) - ltau[k]
+    if start - now > delay then delay = start - now end
+  end
 end
 
 -- Window: at the start the pacers allow, wn more must fit in the window
@@ -84,12 +105,18 @@ if delay > ahead then return {0, delay, procs} end
 
 -- Granted: take from every limit.
 local start = now + delay
-local out = {1, delay, procs}
+local out = {1, delay, procs, start}
 for i = 1, npacers do
   local cost, tau = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i - 1])
   local tat = math.max(tats[i], start) + cost
-  redis.call('SET', KEYS[4 + i], d(tat), 'PX', d(math.floor((tat - now + tau) / 1000) + 1000))
-  out[3 + i] = tat
+  redis.call('SET', KEYS[9 + i], d(tat), 'PX', d(math.floor((tat - now + tau) / 1000) + 1000))
+  out[4 + i] = tat
+end
+for k = 1, 4 do
+  if lcost[k] then
+    local tat = math.max(ltat[k], start) + lcost[k]
+    redis.call('SET', KEYS[5 + k], d(tat), 'PX', d(math.floor((tat - now + ltau[k]) / 1000) + 1000))
+  end
 end
 if wlimit > 0 and wn > 0 then
   for j = 1, wn do redis.call('ZADD', KEYS[3], d(start), id .. ':' .. j) end

@@ -90,6 +90,8 @@ func newConfig(l sluice.Limits, k keys) config {
 type keys struct {
 	pause, leases, window, procs, released, rate string
 	tokens                                       [3]string
+	learned                                      string
+	learnedPaces                                 [4]string // requests, then tokens by kind
 }
 
 func newKeys(tag, gate string) keys {
@@ -97,7 +99,10 @@ func newKeys(tag, gate string) keys {
 	return keys{
 		pause: b + "pause", leases: b + "leases", window: b + "window", procs: tag + ":procs",
 		released: b + "released", rate: b + "rate",
-		tokens: [3]string{b + "tokens", b + "input-tokens", b + "output-tokens"},
+		tokens:  [3]string{b + "tokens", b + "input-tokens", b + "output-tokens"},
+		learned: b + "learned",
+		learnedPaces: [4]string{b + "learned-rate", b + "learned-tokens", b + "learned-input-tokens",
+			b + "learned-output-tokens"},
 	}
 }
 

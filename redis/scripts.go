@@ -19,9 +19,12 @@ var (
 	renewSrc string
 	//go:embed pause.lua
 	pauseSrc string
+	//go:embed learn.lua
+	learnSrc string
 
 	admitScript  = goredis.NewScript(admitSrc)
 	finishScript = goredis.NewScript(finishSrc)
 	renewScript  = goredis.NewScript(renewSrc)
 	pauseScript  = goredis.NewScript(pauseSrc)
+	learnScript  = goredis.NewScript(learnSrc)
 )

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,9 +63,10 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 	if cfg.windowN > 0 {
 		wn = n
 	}
-	keys := make([]string, 0, 4+len(cfg.pacers))
-	keys = append(keys, g.keys.pause, g.keys.leases, g.keys.window, g.keys.procs)
-	args := make([]any, 0, 10+3*len(cfg.pacers))
+	keys := make([]string, 0, 9+len(cfg.pacers))
+	keys = append(keys, g.keys.pause, g.keys.leases, g.keys.window, g.keys.procs, g.keys.learned)
+	keys = append(keys, g.keys.learnedPaces[:]...)
+	args := make([]any, 0, 14+3*len(cfg.pacers))
 	args = append(args, id, s.proc, int64(s.opt.Ahead/time.Microsecond), int64(s.opt.LeaseTTL/time.Microsecond),
 		cfg.concurrency, cn, cfg.windowN, cfg.windowUs, wn, len(cfg.pacers))
 	costs := make([]int64, len(cfg.pacers))
@@ -73,6 +75,8 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 		costs[i] = p.costUs(p.units(c))
 		args = append(args, costs[i], p.tauUs, p.costUs(p.capacity))
 	}
+	args = append(args, n, tokensOf(sluice.AllTokens, c.InputTokens, c.OutputTokens),
+		tokensOf(sluice.InputTokens, c.InputTokens, c.OutputTokens), tokensOf(sluice.OutputTokens, c.InputTokens, c.OutputTokens))
 	v, err := s.run(ctx, admitScript, keys, args...)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -96,10 +100,13 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 		return nil, concurrencyBackstop, nil
 	}
 	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs}
+	if len(r) > 3 {
+		t.start = asInt(r[3])
+	}
 	t.tats = make([]int64, len(cfg.pacers))
 	for i := range t.tats {
-		if 3+i < len(r) {
-			t.tats[i] = asInt(r[3+i])
+		if 4+i < len(r) {
+			t.tats[i] = asInt(r[4+i])
 		}
 	}
 	g.hold(id, cn)
@@ -163,6 +170,30 @@ func (g *shared) Pause(until time.Time) {
 	}
 }
 
+// Learn implements sluice.Shared: the learned paces go under the gate's
+// key, where every process's admissions keep them together.
+func (g *shared) Learn(l sluice.Limits) {
+	if g.s.health.isDown() {
+		return // each process keeps its own learned pace meanwhile
+	}
+	args := make([]any, 0, 8)
+	for _, r := range [...]sluice.Rate{l.Rate, l.Tokens, l.InputTokens, l.OutputTokens} {
+		if r.IsZero() || r.N <= 0 {
+			args = append(args, 0, 0)
+			continue
+		}
+		ivUs := float64(r.Per) / r.N / 1000
+		tau := ivUs // requests: evenly spaced
+		if r != l.Rate {
+			tau = ivUs * max(r.N, 1) // tokens: a period's worth
+		}
+		args = append(args, strconv.FormatFloat(ivUs, 'f', 3, 64), int64(tau))
+	}
+	if _, err := g.s.run(context.Background(), learnScript, []string{g.keys.learned}, args...); err != nil {
+		g.down(err)
+	}
+}
+
 // hold and unhold keep the leases this process renews.
 func (g *shared) hold(id string, n int) {
 	g.mu.Lock()
@@ -221,6 +252,7 @@ type ticket struct {
 	id     string
 	cn     int
 	cost   sluice.Cost
+	start  int64 // on the server's clock, microseconds since 1970
 	pacers []pacer
 	costs  []int64 // what was charged to each pacer, microseconds
 	tats   []int64 // each pacer's timeline after the charge

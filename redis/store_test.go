@@ -34,35 +34,49 @@ func call(t testing.TB, g *sluice.Gate, url string) error {
 	return nil
 }
 
-// K gates, each with its own store as K processes would have, sharing a
-// strict window and a concurrency limit never exceed either together.
+// K stores (as K processes would have) with several callers each, asking
+// one shared window and concurrency directly, never exceed either: judged
+// exactly on the starts the server recorded, and at a strict loopback
+// server for calls in flight.
 func TestGoroutinesSharingALimitNeverExceedIt(t *testing.T) {
 	addr := sharedAddr(t)
 	prefix := uniquePrefix(t)
 	srv := newStrictServer(t, 5*time.Millisecond)
-	limits := sluice.Limits{Window: sluice.Rate{N: 20, Per: 250 * time.Millisecond}, Concurrency: 3, FixedConcurrency: true}
-	const k, each = 4, 15
+	limits := sluice.Limits{Window: sluice.Rate{N: 20, Per: 250 * time.Millisecond}, Concurrency: 3}
+	const k, callers, each = 4, 3, 15
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var admitted []time.Time // as the gates saw them
+	var starts []time.Time // on the server's clock
 	for range k {
-		st := newTestStore(t, addr, prefix, Options{})
-		l := limits
-		l.Store = st
-		g := l.NewGate()
-		for range 3 {
+		sh := newTestStore(t, addr, prefix, Options{}).Share("", limits)
+		for range callers {
 			wg.Go(func() {
 				for range each {
-					p, err := g.Acquire(context.Background(), sluice.Cost{})
-					if err != nil {
-						t.Error(err)
+					var tk sluice.Ticket
+					for tk == nil {
+						got, wait, err := sh.Admit(context.Background(), sluice.Cost{})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						tk = got
+						if tk == nil {
+							select {
+							case <-time.After(wait):
+							case <-sh.Changed():
+							}
+						}
+					}
+					rt, ok := tk.(*ticket)
+					if !ok {
+						t.Errorf("admitted by %T, not through Redis", tk)
 						return
 					}
 					mu.Lock()
-					admitted = append(admitted, time.Now())
+					starts = append(starts, time.UnixMicro(rt.start))
 					mu.Unlock()
 					resp, err := testClient.Get(srv.URL)
-					p.Done(sluice.Outcome{})
+					tk.Finish(sluice.Outcome{})
 					if err != nil {
 						t.Error(err)
 						return
@@ -73,20 +87,11 @@ func TestGoroutinesSharingALimitNeverExceedIt(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	// A start is recorded on the server's clock; the caller learns of it
-	// a round trip later, which on this loaded 2-core machine under -race
-	// can be 20ms. Judged with that lag allowed, the gates together never
-	// exceed the window (each process keeping its own would admit 4x).
-	const lag = 20 * time.Millisecond
-	if got := worstWindow(admitted, 250*time.Millisecond-lag); got > 20 {
-		t.Errorf("the gates admitted %d calls in a 230ms window; want at most 20", got)
+	if got := srv.count(); got != k*callers*each {
+		t.Fatalf("server saw %d calls; want %d", got, k*callers*each)
 	}
-	if got := srv.count(); got != k*3*each {
-		t.Fatalf("server saw %d calls; want %d", got, k*3*each)
-	}
-	// At the judge, a call arrives a little later still.
-	if got := srv.worstWindow(250*time.Millisecond - 2*lag); got > 20 {
-		t.Errorf("a 210ms window at the server held %d calls; want at most 20", got)
+	if got := worstWindow(starts, 250*time.Millisecond); got > 20 {
+		t.Errorf("the server recorded %d starts in a 250ms window; want at most 20", got)
 	}
 	if got := srv.mostInFlight(); got > 3 {
 		t.Errorf("%d calls in flight at once; want at most 3", got)
@@ -120,10 +125,20 @@ func TestProcessesSharingARateNeverExceedIt(t *testing.T) {
 	if got := srv.count(); got != k*each {
 		t.Fatalf("server saw %d calls; want %d", got, k*each)
 	}
-	if got := srv.worstWindow(time.Second); got > 50 {
-		t.Errorf("a 1s window held %d calls; want at most 50", got)
+	// Calls arrive a little after their admission, by a lag that varies
+	// on a loaded machine; allowed 20ms of it, any window holds 50 at most.
+	if got := srv.worstWindow(time.Second - 20*time.Millisecond); got > 50 {
+		t.Errorf("a 980ms window held %d calls; want at most 50", got)
 	}
-	t.Logf("%d calls from %d processes in %v (%.1f/s of 50/s)", k*each, k, elapsed, float64(k*each)/elapsed.Seconds())
+	srv.mu.Lock()
+	span := srv.arrivals[len(srv.arrivals)-1].Sub(srv.arrivals[0])
+	srv.mu.Unlock()
+	used := float64(k*each-1) / span.Seconds() / 50
+	t.Logf("%d calls from %d processes in %v, %v from first to last arrival: %.2f of the limit used",
+		k*each, k, elapsed, span, used)
+	if used < 0.8 {
+		t.Errorf("%.2f of the shared 50/s used; want at least 0.8", used)
+	}
 }
 
 // TestChildProcess is the body of a child process of the tests above.
@@ -138,6 +153,17 @@ func TestChildProcess(t *testing.T) {
 		n, _ := strconv.Atoi(os.Getenv("SLUICE_CHILD_N"))
 		st := newTestStore(t, addr, prefix, Options{})
 		g := sluice.Limits{Rate: sluice.PerSecond(50), Concurrency: 4, Store: st}.NewGate()
+		// Open the connections first: a dial delays a call's arrival,
+		// which the judge would see as the calls after it bunching up.
+		var warm sync.WaitGroup
+		for range 4 {
+			warm.Go(func() {
+				if resp, err := testClient.Get(os.Getenv("SLUICE_CHILD_URL") + "/warm"); err == nil {
+					resp.Body.Close()
+				}
+			})
+		}
+		warm.Wait()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		left := n
@@ -159,6 +185,9 @@ func TestChildProcess(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		if s := st.Stats(); s.Fallbacks != 0 || s.Admissions != int64(n) {
+			t.Errorf("child stats %+v; want all %d admitted through Redis", s, n)
+		}
 	case "hold":
 		st := newTestStore(t, addr, prefix, Options{LeaseTTL: time.Second})
 		g := sluice.Limits{Concurrency: 1, FixedConcurrency: true, Store: st}.NewGate()
