@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/proxy"
 	"github.com/sluicehq/sluice/redis"
 )
 
@@ -55,4 +56,32 @@ func (r *redisFlags) share(st *redis.Store, limits *sluice.Limits, models map[st
 		l.Store = st
 		models[name] = l
 	}
+}
+
+// shareRoutes builds a Store for each route whose configuration names a
+// Redis, under the name of its upstream's host and prefix (every proxy
+// with the same route shares its limits), and returns a func closing
+// them.
+func shareRoutes(routes []proxy.Route) (func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	for i := range routes {
+		r := &routes[i]
+		if r.Redis == "" {
+			continue
+		}
+		client, err := redis.Dial(r.Redis)
+		if err != nil {
+			closeAll()
+			return func() {}, usageError("routes[%d].redis: %v", i, err)
+		}
+		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{})
+		closers = append(closers, func() { st.Close(); client.Close() })
+		(&redisFlags{}).share(st, &r.Limits, r.Models)
+	}
+	return closeAll, nil
 }
