@@ -2,12 +2,15 @@
 //
 //   - admissions per second through Redis from one process and from four,
 //     against the anchor of a plain PING round trip in the same run;
+//
 //   - Redis commands per admission, from INFO commandstats;
+//
 //   - three `sluice run` processes sharing 100 req/s against a strict
 //     loopback server: aggregate rate and violations;
+//
 //   - what an outage costs: time to fall back, 429s during it.
 //
-//	cd bench && go run ./cmd/redisbench [-redis 127.0.0.1:6379]
+//     cd bench && go run ./cmd/redisbench [-redis 127.0.0.1:6379]
 //
 // It uses a unique key prefix and never flushes the server; the outage
 // is staged on a redis-server of its own on a free port.
@@ -313,7 +316,7 @@ func outage() {
 			}
 		}
 	}
-	time.Sleep(time.Second) // the judge forgets the warm-up
+	time.Sleep(time.Second)   // the judge forgets the warm-up
 	var killedAt atomic.Int64 // unix nanos
 	var firstFallback atomic.Int64
 	var during429 atomic.Int64
