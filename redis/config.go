@@ -108,20 +108,33 @@ func newKeys(tag, gate string) keys {
 
 // local returns in-memory limits at 1/share of c, for Local mode: each of
 // share processes keeps its part, so that together they keep the whole.
+// They start spent (an empty bucket, a full window): Redis may have just
+// admitted a full window's or burst's worth that this process cannot see,
+// and a fresh limit would add its own on top. Falling back thus costs at
+// most a period of the limits' own pace, never a burst beyond them.
 func (c config) local(share int) []sluice.Limit {
 	f := float64(max(share, 1))
 	var ls []sluice.Limit
 	l := c.limits
 	if !l.Rate.IsZero() {
-		ls = append(ls, sluice.NewRateLimiter(sluice.Rate{N: l.Rate.N / f, Per: l.Rate.Per}, max(l.Burst/share, 1)))
+		burst := max(l.Burst/share, 1)
+		rl := sluice.NewRateLimiter(sluice.Rate{N: l.Rate.N / f, Per: l.Rate.Per}, burst)
+		rl.AllowN(burst)
+		ls = append(ls, rl)
 	}
 	if c.windowN > 0 {
-		ls = append(ls, sluice.NewSlidingWindow(sluice.Rate{N: float64(max(c.windowN/share, 1)), Per: l.Window.Per}))
+		n := max(c.windowN/share, 1)
+		w := sluice.NewSlidingWindow(sluice.Rate{N: float64(n), Per: l.Window.Per})
+		w.Take(sluice.Cost{Requests: n}, 0)
+		ls = append(ls, w)
 	}
 	for _, p := range c.pacers {
 		if p.tokens {
 			r := [...]sluice.Rate{l.Tokens, l.InputTokens, l.OutputTokens}[p.kind]
-			ls = append(ls, sluice.NewTokenBudget(sluice.Rate{N: r.N / f, Per: r.Per}, p.kind))
+			r = sluice.Rate{N: r.N / f, Per: r.Per}
+			b := sluice.NewTokenBudget(r, p.kind)
+			b.AllowN(int(max(r.N, 1)))
+			ls = append(ls, b)
 		}
 	}
 	ls = append(ls, sluice.NewSemaphore(max(c.concurrency/share, 1)))

@@ -168,3 +168,27 @@ func TestLocalFallbackKeepsThisProcessShare(t *testing.T) {
 		t.Errorf("6 calls in %v without Redis; want this process's half of the rate (>= 500ms)", d)
 	}
 }
+
+// Falling back adds no burst on top of what Redis admitted: the local
+// limits start spent, so a window Redis may have filled is not filled
+// again at once (the burst of violations seen in redisbench before).
+func TestFallbackStartsSpent(t *testing.T) {
+	srv := startServer(t)
+	st := newTestStore(t, srv.addr, uniquePrefix(t), Options{CallTimeout: 100 * time.Millisecond, RetryEvery: time.Minute})
+	g := sluice.Limits{Window: sluice.Rate{N: 4, Per: 400 * time.Millisecond}, Concurrency: 8, Store: st}.NewGate()
+	p, err := g.Acquire(context.Background(), sluice.Cost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(sluice.Outcome{})
+	srv.stop()
+	start := time.Now()
+	p, err = g.Acquire(context.Background(), sluice.Cost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(sluice.Outcome{})
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("first admission without Redis after %v; want the local window to start full (>= 400ms)", d)
+	}
+}

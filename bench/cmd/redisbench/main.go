@@ -213,7 +213,8 @@ func (j *judge) counts() (accepted, refused int, span time.Duration) {
 }
 
 // runShare runs three `sluice run` processes sharing --rate 100/s through
-// Redis against a strict judge of 100 per second.
+// Redis against a strict judge of 100 per second; and, as the anchor, one
+// process alone with the same calls and limits in memory.
 func runShare() {
 	dir, _ := os.MkdirTemp("", "redisbench")
 	defer os.RemoveAll(dir)
@@ -222,44 +223,55 @@ func runShare() {
 		fmt.Fprintf(os.Stderr, "building sluice: %v\n%s", err, out)
 		return
 	}
-	j := &judge{limit: 100, per: time.Second}
-	srv := httptest.NewServer(j)
-	defer srv.Close()
 	key := fmt.Sprintf("redisbench-run-%d-%d", os.Getpid(), time.Now().UnixNano())
 	const each = 300
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range 3 {
-		in := filepath.Join(dir, fmt.Sprintf("urls%d.txt", i))
-		var b strings.Builder
-		for k := range each {
-			fmt.Fprintf(&b, "%s/p%d/%d\n", srv.URL, i, k)
-		}
-		os.WriteFile(in, []byte(b.String()), 0o644)
-		wg.Go(func() {
-			cmd := exec.Command(bin, "run", "--rate", "100/s", "-c", "8", "--progress", "none", "--retries", "0",
-				"--redis", "redis://127.0.0.1:6379", "--key", key, in)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "sluice run %d: %v\n", i, err)
-				_ = out
+	for _, procs := range []int{1, 3} {
+		j := &judge{limit: 100, per: time.Second}
+		srv := httptest.NewServer(j)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range procs {
+			in := filepath.Join(dir, fmt.Sprintf("urls%d-%d.txt", procs, i))
+			var b strings.Builder
+			for k := range each * 3 / procs {
+				fmt.Fprintf(&b, "%s/p%d/%d\n", srv.URL, i, k)
 			}
-		})
+			os.WriteFile(in, []byte(b.String()), 0o644)
+			args := []string{"run", "--rate", "100/s", "-c", "8", "--progress", "none", "--retries", "0", in}
+			if procs > 1 {
+				args = append(args, "--redis", "redis://127.0.0.1:6379", "--key", key)
+			}
+			wg.Go(func() {
+				out, err := exec.Command(bin, args...).CombinedOutput()
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "sluice run %d: %v\n", i, err)
+				}
+				for _, line := range strings.Split(string(out), "\n") {
+					if strings.Contains(line, "redis") && strings.Contains(line, "WARN") {
+						fmt.Printf("  process %d: %s\n", i, line)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		srv.Close()
+		elapsed := time.Since(start)
+		acc, ref, span := j.counts()
+		j.mu.Lock()
+		var when []string
+		for _, t := range j.refused {
+			when = append(when, t.Sub(j.accepted[0]).Round(time.Millisecond).String())
+		}
+		j.mu.Unlock()
+		what := "anchor: one sluice run process alone at 100/s, limits in memory"
+		if procs > 1 {
+			what = "three sluice run processes sharing 100/s through Redis"
+		}
+		fmt.Printf("%s: %d calls accepted, %d violations (429s from the strict judge%s); "+
+			"%.1f/s from first to last call = %.3f of the limit; wall %v\n",
+			what, acc, ref, strings.Join(append([]string{""}, when...), " at "), float64(acc-1)/span.Seconds(),
+			float64(acc-1)/span.Seconds()/100, elapsed.Round(time.Millisecond))
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	acc, ref, span := j.counts()
-	j.mu.Lock()
-	var when []string
-	for _, t := range j.refused {
-		when = append(when, t.Sub(j.accepted[0]).Round(time.Millisecond).String())
-	}
-	j.mu.Unlock()
-	if len(when) > 0 {
-		fmt.Printf("violations at %s after the first call\n", strings.Join(when, ", "))
-	}
-	fmt.Printf("three sluice run processes sharing 100/s: %d calls accepted, %d violations (429s from the strict judge); "+
-		"%.1f/s from first to last call = %.3f of the limit; wall %v\n",
-		acc, ref, float64(acc-1)/span.Seconds(), float64(acc-1)/span.Seconds()/100, elapsed.Round(time.Millisecond))
 }
 
 // outage runs three stores (as three processes) sharing 100/s against a
