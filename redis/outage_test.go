@@ -192,3 +192,56 @@ func TestFallbackStartsSpent(t *testing.T) {
 		t.Errorf("first admission without Redis after %v; want the local window to start full (>= 400ms)", d)
 	}
 }
+
+// For a while after Redis returns, a process keeps to its local share as
+// well: the others may still be on theirs, and a restarted Redis starts
+// afresh.
+func TestAfterAnOutageLocalShareStillHolds(t *testing.T) {
+	srv := startServer(t)
+	prefix := uniquePrefix(t)
+	l := sluice.Limits{Rate: sluice.PerSecond(20), Concurrency: 4}
+	a := newTestStore(t, srv.addr, prefix, Options{CallTimeout: 100 * time.Millisecond, RetryEvery: 300 * time.Millisecond})
+	b := newTestStore(t, srv.addr, prefix, Options{CallTimeout: 100 * time.Millisecond, RetryEvery: 300 * time.Millisecond})
+	la, lb := l, l
+	la.Store, lb.Store = a, b
+	ga, gb := la.NewGate(), lb.NewGate()
+	for _, g := range []*sluice.Gate{ga, gb, ga} { // a sees two processes
+		p, err := g.Acquire(context.Background(), sluice.Cost{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Done(sluice.Outcome{})
+	}
+	srv.stop()
+	p, err := ga.Acquire(context.Background(), sluice.Cost{}) // falls back
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(sluice.Outcome{})
+	srv.start()
+	time.Sleep(350 * time.Millisecond) // the next probe finds Redis back
+	p, err = ga.Acquire(context.Background(), sluice.Cost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(sluice.Outcome{})
+	if a.Stats().Down {
+		t.Fatalf("stats %+v; want Redis back", a.Stats())
+	}
+	// Redis (restarted, empty) alone would admit 5 at 20/s in ~200ms; the
+	// local half-share (10/s) as well makes it at least ~400ms.
+	start := time.Now()
+	for range 5 {
+		p, err := ga.Acquire(context.Background(), sluice.Cost{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Done(sluice.Outcome{})
+	}
+	if d := time.Since(start); d < 380*time.Millisecond {
+		t.Errorf("5 calls right after Redis returned took %v; want this process's local share kept too (>= 400ms)", d)
+	}
+	if got := a.Stats().Admissions; got < 5 {
+		t.Errorf("stats %+v; want the admissions through Redis", a.Stats())
+	}
+}

@@ -27,6 +27,9 @@ type shared struct {
 	change chan struct{}  // closed on a release; made on demand
 	held   map[string]int // leases held: admission id -> weight
 	local  []sluice.Limit // Local mode's limits during an outage
+	// graceUntil: after an outage, until then admissions keep to the
+	// local limits as well as Redis's (see resync.go).
+	graceUntil time.Time
 }
 
 func newShared(s *Store, key string, l sluice.Limits) *shared {
@@ -77,8 +80,13 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 	}
 	args = append(args, n, tokensOf(sluice.AllTokens, c.InputTokens, c.OutputTokens),
 		tokensOf(sluice.InputTokens, c.InputTokens, c.OutputTokens), tokensOf(sluice.OutputTokens, c.InputTokens, c.OutputTokens))
+	own, ownMarks, wait := g.takeGrace(c)
+	if wait != 0 {
+		return nil, wait, nil
+	}
 	v, err := s.run(ctx, admitScript, keys, args...)
 	if err != nil {
+		untakeAll(own, c, ownMarks)
 		if ctx.Err() != nil {
 			return nil, 0, ctx.Err()
 		}
@@ -91,6 +99,9 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 	}
 	status, value, procs := asInt(r[0]), asInt(r[1]), asInt(r[2])
 	g.up(int(procs))
+	if status != 1 {
+		untakeAll(own, c, ownMarks)
+	}
 	switch status {
 	case -1:
 		return nil, 0, g.tooLarge(cfg, c, value)
@@ -99,7 +110,7 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 	case 2:
 		return nil, concurrencyBackstop, nil
 	}
-	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs}
+	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs, own: own, admitted: time.Now()}
 	if len(r) > 3 {
 		t.start = asInt(r[3])
 	}
@@ -116,6 +127,7 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
+			untakeAll(own, c, ownMarks)
 			t.giveBack(wn) // the reservation was never used
 			return nil, 0, ctx.Err()
 		}
@@ -239,7 +251,7 @@ func (g *shared) up(procs int) {
 		s.mu.Lock()
 		for _, o := range s.gates {
 			o.mu.Lock()
-			o.local = nil
+			o.graceUntil = time.Now().Add(2 * s.opt.RetryEvery)
 			o.mu.Unlock()
 		}
 		s.mu.Unlock()
@@ -256,7 +268,10 @@ type ticket struct {
 	pacers []pacer
 	costs  []int64 // what was charged to each pacer, microseconds
 	tats   []int64 // each pacer's timeline after the charge
-	done   atomic.Bool
+	own    []sluice.Limit // local limits also taken, in the grace after an outage
+	// admitted is when, for own's Finish.
+	admitted time.Time
+	done     atomic.Bool
 }
 
 // Finish implements sluice.Ticket: one script releases the leases and
@@ -267,6 +282,9 @@ func (t *ticket) Finish(o sluice.Outcome) {
 	}
 	g := t.g
 	g.unhold(t.id)
+	for _, l := range t.own {
+		l.Finish(t.cost, t.admitted, o)
+	}
 	args := []any{t.id, t.cn, 0, len(t.pacers)}
 	settle := false
 	for _, p := range t.pacers {
