@@ -307,8 +307,9 @@ func (a *AdaptiveLimit) setCeiling(c float64) {
 	}
 }
 
-func (a *AdaptiveLimit) take(c Cost, late time.Duration) (time.Duration, int64) {
-	wait, mark := a.sem.take(c, late)
+// Take implements Limit: it takes a slot under the ceiling.
+func (a *AdaptiveLimit) Take(c Cost, late time.Duration) (time.Duration, int64) {
+	wait, mark := a.sem.Take(c, late)
 	if wait == 0 {
 		held := int64(a.sem.Held())
 		for p := a.peak.Load(); held > p && !a.peak.CompareAndSwap(p, held); p = a.peak.Load() {
@@ -317,11 +318,16 @@ func (a *AdaptiveLimit) take(c Cost, late time.Duration) (time.Duration, int64) 
 	return wait, mark
 }
 
-func (a *AdaptiveLimit) untake(c Cost, mark int64) { a.sem.untake(c, mark) }
+// Untake implements Limit: it gives back what Take took.
+func (a *AdaptiveLimit) Untake(c Cost, mark int64) { a.sem.Untake(c, mark) }
 
-func (a *AdaptiveLimit) done(c Cost, admitted time.Time, o Outcome) {
+// Finish implements Limit: it feeds o to the ceiling (Observe) and releases
+// the slot.
+func (a *AdaptiveLimit) Finish(c Cost, admitted time.Time, o Outcome) {
 	a.Observe(admitted, o)
-	a.sem.done(c, admitted, o)
+	a.sem.Finish(c, admitted, o)
 }
 
-func (a *AdaptiveLimit) changed() <-chan struct{} { return a.sem.changed() }
+// Changed implements Limit: the channel is closed on the next release or
+// change of ceiling.
+func (a *AdaptiveLimit) Changed() <-chan struct{} { return a.sem.Changed() }

@@ -11,7 +11,7 @@ import (
 func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
 	t.Helper()
 	for range n {
-		if w, _ := a.take(Cost{}, 0); w != 0 {
+		if w, _ := a.Take(Cost{}, 0); w != 0 {
 			t.Fatalf("take refused with %d in flight, ceiling %d", a.InFlight(), a.Ceiling())
 		}
 	}
@@ -21,7 +21,7 @@ func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
 // release ends n calls admitted at at without a sample.
 func release(a *AdaptiveLimit, at time.Time, n int) {
 	for range n {
-		a.done(Cost{}, at, Outcome{Class: ClassCanceled})
+		a.Finish(Cost{}, at, Outcome{Class: ClassCanceled})
 	}
 }
 
@@ -42,7 +42,7 @@ func TestAdaptiveLimitSlowStartsThenGrowsByOnePerRound(t *testing.T) {
 			n := a.Ceiling()
 			at := busy(t, a, n)
 			for range n {
-				a.done(Cost{}, at, healthy)
+				a.Finish(Cost{}, at, healthy)
 			}
 			if got := a.Ceiling(); got != want {
 				t.Fatalf("after a round of %d healthy calls the ceiling is %d, want %d", n, got, want)
@@ -51,13 +51,13 @@ func TestAdaptiveLimitSlowStartsThenGrowsByOnePerRound(t *testing.T) {
 		// A throttled call ends slow start and halves the ceiling.
 		at := busy(t, a, 16)
 		time.Sleep(time.Millisecond)
-		a.done(Cost{}, at, Outcome{Class: ClassThrottled})
+		a.Finish(Cost{}, at, Outcome{Class: ClassThrottled})
 		if got := a.Ceiling(); got != 8 {
 			t.Fatalf("after a 429 the ceiling is %d, want 8", got)
 		}
 		// Other calls of the same round do not cut it again.
 		for range 15 {
-			a.done(Cost{}, at, Outcome{Class: ClassThrottled})
+			a.Finish(Cost{}, at, Outcome{Class: ClassThrottled})
 		}
 		if got := a.Ceiling(); got != 8 {
 			t.Fatalf("one round of 429s cut the ceiling to %d, want 8", got)
@@ -67,7 +67,7 @@ func TestAdaptiveLimitSlowStartsThenGrowsByOnePerRound(t *testing.T) {
 			n := a.Ceiling()
 			at := busy(t, a, n)
 			for range n {
-				a.done(Cost{}, at, healthy)
+				a.Finish(Cost{}, at, healthy)
 			}
 			if got := a.Ceiling(); got != want {
 				t.Fatalf("after a healthy round the ceiling is %d, want %d", got, want)
@@ -83,7 +83,7 @@ func TestAdaptiveLimitStaysWithinBounds(t *testing.T) {
 			n := a.Ceiling()
 			at := busy(t, a, n)
 			for range n {
-				a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+				a.Finish(Cost{}, at, Outcome{Latency: time.Millisecond})
 			}
 		}
 		if got := a.Ceiling(); got != 5 {
@@ -92,7 +92,7 @@ func TestAdaptiveLimitStaysWithinBounds(t *testing.T) {
 		for range 5 {
 			at := busy(t, a, 1)
 			time.Sleep(time.Millisecond)
-			a.done(Cost{}, at, Outcome{Class: ClassOverloaded})
+			a.Finish(Cost{}, at, Outcome{Class: ClassOverloaded})
 		}
 		if got := a.Ceiling(); got != 2 {
 			t.Fatalf("ceiling %d after repeated overload, want the floor of 2", got)
@@ -111,7 +111,7 @@ func TestAdaptiveLimitTimeoutsDecrease(t *testing.T) {
 		a.sem.SetLimit(8)
 		at := busy(t, a, 1)
 		time.Sleep(time.Millisecond)
-		a.done(Cost{}, at, Outcome{Class: ClassTransient, Timeout: true})
+		a.Finish(Cost{}, at, Outcome{Class: ClassTransient, Timeout: true})
 		if got := a.Ceiling(); got != 4 {
 			t.Fatalf("ceiling %d after a timeout, want 4", got)
 		}
@@ -127,7 +127,7 @@ func TestAdaptiveLimitIgnoresNonSamples(t *testing.T) {
 			{Class: ClassTransient, Latency: time.Millisecond},
 		} {
 			at := busy(t, a, 1)
-			a.done(Cost{}, at, o)
+			a.Finish(Cost{}, at, o)
 		}
 		if got := a.Ceiling(); got != 5 {
 			t.Fatalf("ceiling %d after non-samples, want the start of 5", got)
@@ -143,7 +143,7 @@ func TestAdaptiveLimitGrowsOnlyWhenUsedAndHealthy(t *testing.T) {
 		// One call at a time under a ceiling of 20: no evidence for more.
 		for range 100 {
 			at := busy(t, a, 1)
-			a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+			a.Finish(Cost{}, at, Outcome{Latency: time.Millisecond})
 		}
 		if got := a.Ceiling(); got != 20 {
 			t.Fatalf("an unused ceiling grew to %d", got)
@@ -152,7 +152,7 @@ func TestAdaptiveLimitGrowsOnlyWhenUsedAndHealthy(t *testing.T) {
 		for range 40 {
 			at := busy(t, a, 20)
 			for range 20 {
-				a.done(Cost{}, at, Outcome{Latency: 50 * time.Millisecond})
+				a.Finish(Cost{}, at, Outcome{Latency: 50 * time.Millisecond})
 			}
 		}
 		if got := a.Ceiling(); got > 21 {
@@ -195,7 +195,7 @@ func TestAdaptiveLimitLearnsTheAPIsConcurrency(t *testing.T) {
 		at := busy(t, a, 7)
 		time.Sleep(time.Millisecond)
 		// The API refused the 7th call in flight: it allows 6.
-		a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+		a.Finish(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
 		if got := a.Ceiling(); got != 6 {
 			t.Fatalf("ceiling %d, want 6", got)
 		}
@@ -206,7 +206,7 @@ func TestAdaptiveLimitLearnsTheAPIsConcurrency(t *testing.T) {
 			n := a.InFlight()
 			at := busy(t, a, a.Ceiling()-n)
 			for range a.Ceiling() {
-				a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+				a.Finish(Cost{}, at, Outcome{Latency: time.Millisecond})
 			}
 		}
 		if got := a.Ceiling(); got != 6 {
@@ -226,7 +226,7 @@ func TestAdaptiveLimitLearnsTheConcurrencyInOneRound(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		// The API allows 5: the 6th, 7th and 8th calls are refused.
 		for range 3 {
-			a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+			a.Finish(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
 		}
 		if _, top := a.Bounds(); top != 5 {
 			t.Fatalf("top %d after three concurrency 429s with 8 in flight, want 5", top)
@@ -253,7 +253,7 @@ func TestAdaptiveLimitLearnedTopAndSetTop(t *testing.T) {
 				a := NewAdaptiveLimit(1, 20)
 				at := busy(t, a, 7)
 				time.Sleep(time.Millisecond)
-				a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+				a.Finish(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
 				release(a, at, 6)
 				a.SetTop(tc.setTop)
 				if _, top := a.Bounds(); top != tc.wantTop {
@@ -263,7 +263,7 @@ func TestAdaptiveLimitLearnedTopAndSetTop(t *testing.T) {
 				time.Sleep(probeQuiet)
 				for range probeCalls {
 					at := busy(t, a, 1)
-					a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+					a.Finish(Cost{}, at, Outcome{Latency: time.Millisecond})
 				}
 				if _, top := a.Bounds(); top != tc.probed {
 					t.Fatalf("top %d after a quiet period, want %d", top, tc.probed)
@@ -280,11 +280,11 @@ func TestAdaptiveLimitProbesOnlyAfterTimeAndCalls(t *testing.T) {
 		a := NewAdaptiveLimit(1, 20)
 		at := busy(t, a, 7)
 		time.Sleep(time.Millisecond)
-		a.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+		a.Finish(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
 		release(a, at, 6)
 		for range 2 * probeCalls { // many calls, little time
 			at := busy(t, a, 1)
-			a.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+			a.Finish(Cost{}, at, Outcome{Latency: time.Millisecond})
 		}
 		if _, top := a.Bounds(); top != 6 {
 			t.Fatalf("top %d after many calls in no time, want the learned 6", top)
@@ -292,12 +292,12 @@ func TestAdaptiveLimitProbesOnlyAfterTimeAndCalls(t *testing.T) {
 		a2 := NewAdaptiveLimit(1, 20)
 		at = busy(t, a2, 7)
 		time.Sleep(time.Millisecond)
-		a2.done(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
+		a2.Finish(Cost{}, at, Outcome{Class: ClassThrottled, ConcurrencyLimited: true})
 		release(a2, at, 6)
 		for range probeCalls / 2 { // much time, few calls
 			time.Sleep(probeQuiet / 10)
 			at := busy(t, a2, 1)
-			a2.done(Cost{}, at, Outcome{Latency: time.Millisecond})
+			a2.Finish(Cost{}, at, Outcome{Latency: time.Millisecond})
 		}
 		if _, top := a2.Bounds(); top != 6 {
 			t.Fatalf("top %d after few calls over a long time, want the learned 6", top)

@@ -46,7 +46,7 @@ func (t *Transport) gate(key string) *keptGate {
 		if t.LimitsFor != nil {
 			lim = t.LimitsFor(key)
 		}
-		k = &keptGate{gate: lim.NewGate(), tokenLimited: lim.tokenLimited()}
+		k = &keptGate{gate: lim.newGate(key), tokenLimited: lim.tokenLimited()}
 		if t.halted != nil {
 			k.gate.Halt(t.halted)
 		}
@@ -103,7 +103,7 @@ func (k *keptGate) idle(now int64, halted error) bool {
 		return false
 	}
 	for _, l := range k.gate.limits {
-		if !l.rested() {
+		if !l.Rested() {
 			return false // it owes time (a token debt, a full window): a new gate would not
 		}
 	}
@@ -116,9 +116,7 @@ func (k *keptGate) idle(now int64, halted error) bool {
 func (g *Gate) memory() time.Duration {
 	m := minGateMemory
 	for _, l := range g.limits {
-		if r, ok := l.(interface{ Rate() Rate }); ok {
-			m = max(m, r.Rate().Per)
-		}
+		m = max(m, l.Info().Period)
 	}
 	return m
 }
@@ -128,14 +126,17 @@ func (g *Gate) memory() time.Duration {
 // window. Forgetting a gate whose limits are all rested admits exactly
 // what keeping it would.
 
-func (l *RateLimiter) rested() bool {
+// Rested implements Limit (see forget.go).
+func (l *RateLimiter) Rested() bool {
 	tat, p := l.load()
 	return p == nil || p.interval == 0 || tat <= l.now()
 }
 
-func (b *TokenBudget) rested() bool { return b.charged.Load() == 0 && b.bucket.rested() }
+// Rested implements Limit (see forget.go).
+func (b *TokenBudget) Rested() bool { return b.charged.Load() == 0 && b.bucket.Rested() }
 
-func (w *SlidingWindow) rested() bool {
+// Rested implements Limit (see forget.go).
+func (w *SlidingWindow) Rested() bool {
 	if w.limit == 0 {
 		return true
 	}
@@ -145,10 +146,12 @@ func (w *SlidingWindow) rested() bool {
 	return w.sum == 0
 }
 
-func (s *Semaphore) rested() bool {
+// Rested implements Limit (see forget.go).
+func (s *Semaphore) Rested() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.held == 0 && s.waiters.len() == 0
 }
 
-func (a *AdaptiveLimit) rested() bool { return a.sem.rested() }
+// Rested implements Limit (see forget.go).
+func (a *AdaptiveLimit) Rested() bool { return a.sem.Rested() }

@@ -32,9 +32,11 @@ import (
 type Gate struct {
 	limits  []Limit // learned limits first, then the user's; semaphores last
 	learned learned
+	shared  Shared // nil: every limit is in this process (see shared.go)
 
 	mu          sync.Mutex
 	waiters     waitQueue
+	asking      bool // a caller is in shared.Admit: nobody else may ask
 	pausedUntil time.Time
 	halted      error
 	haltCh      chan struct{} // made on demand; closed by Halt
@@ -61,19 +63,9 @@ func NewGate(limits ...Limit) *Gate {
 	ls := append(g.learned.limits(), limits...)
 	// Semaphores last: a slot is taken only once every rate has said yes,
 	// and a refused slot is the only failure that waits for an event.
-	sort.SliceStable(ls, func(i, j int) bool { return !waitsForEvents(ls[i]) && waitsForEvents(ls[j]) })
+	sort.SliceStable(ls, func(i, j int) bool { return !ls[i].Info().Holds && ls[j].Info().Holds })
 	g.limits = ls
 	return g
-}
-
-// waitsForEvents reports whether l refuses until a release rather than
-// until a time.
-func waitsForEvents(l Limit) bool {
-	switch l.(type) {
-	case *Semaphore, *AdaptiveLimit:
-		return true
-	}
-	return false
 }
 
 // Acquire waits until the call described by c may start and returns its
@@ -99,8 +91,8 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		g.mu.Unlock()
 		return nil, err
 	}
-	if g.waiters.len() == 0 {
-		if wait, _ := g.try(c, 0); wait == 0 {
+	if g.waiters.len() == 0 && g.shared == nil {
+		if wait, _ := g.try(c, 0, nil); wait == 0 {
 			g.mu.Unlock()
 			return g.admit(c), nil
 		}
@@ -114,6 +106,10 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		}
 	}
 	w := &waiter{priority: priority, cost: c, ready: make(chan struct{}, 1)}
+	var marks []int64 // what the gate's own limits took, while shared limits are asked
+	if g.shared != nil {
+		marks = make([]int64, len(g.limits))
+	}
 	g.waiters.push(w)
 	var timer *time.Timer
 	defer func() {
@@ -131,13 +127,26 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		}
 		var wait time.Duration = waitForChange
 		var change <-chan struct{}
-		if g.waiters.front() == w {
+		if g.waiters.front() == w && !g.asking {
 			var ok bool
-			if wait, change, ok = g.tryFront(c, late); ok {
-				g.waiters.remove(w)
-				g.wakeFront()
-				g.mu.Unlock()
-				return g.admit(c), nil
+			if wait, change, ok = g.tryFront(c, late, marks); ok {
+				if g.shared == nil {
+					g.waiters.remove(w)
+					g.wakeFront()
+					g.mu.Unlock()
+					return g.admit(c), nil
+				}
+				p, swait, err := g.askShared(ctx, c, w, marks)
+				if p != nil || err != nil {
+					return p, err // g.mu released
+				}
+				wait, change = swait, g.shared.Changed()
+				if hasDeadline && wait > 0 && time.Now().Add(wait).After(deadline) {
+					g.waiters.remove(w)
+					g.wakeFront()
+					g.mu.Unlock()
+					return nil, &WaitError{Wait: wait}
+				}
 			}
 			if hasDeadline && wait > 0 && time.Now().Add(wait).After(deadline) {
 				// The limits' own wait says late; the prediction, which
@@ -200,7 +209,7 @@ func (g *Gate) predict(c Cost, p int, self *waiter) time.Duration {
 		ahead.OutputTokens += max(w.cost.OutputTokens, 0)
 	}
 	for _, l := range g.limits {
-		wait = max(wait, l.predict(ahead, c))
+		wait = max(wait, l.Predict(ahead, c))
 	}
 	return wait
 }
@@ -208,17 +217,17 @@ func (g *Gate) predict(c Cost, p int, self *waiter) time.Duration {
 // tryFront is try for the caller at the front of the line. When refused, it
 // also returns the refusing limit's change channel, fetched before a second
 // try so that a release between the two cannot be missed. g.mu is held.
-func (g *Gate) tryFront(c Cost, late time.Duration) (time.Duration, <-chan struct{}, bool) {
-	wait, refused := g.try(c, late)
+func (g *Gate) tryFront(c Cost, late time.Duration, keep []int64) (time.Duration, <-chan struct{}, bool) {
+	wait, refused := g.try(c, late, keep)
 	if wait == 0 {
 		return 0, nil, true
 	}
 	for {
 		var change <-chan struct{}
 		if refused >= 0 {
-			change = g.limits[refused].changed()
+			change = g.limits[refused].Changed()
 		}
-		again, refusedAgain := g.try(c, late)
+		again, refusedAgain := g.try(c, late, keep)
 		if again == 0 {
 			return 0, nil, true
 		}
@@ -231,8 +240,10 @@ func (g *Gate) tryFront(c Cost, late time.Duration) (time.Duration, <-chan struc
 
 // try takes what c asks of every limit, or nothing, as of late ago (see
 // Limit). When refused it returns how long to wait (or waitForChange) and
-// the index of the refusing limit, -1 for a pause. g.mu is held.
-func (g *Gate) try(c Cost, late time.Duration) (wait time.Duration, refused int) {
+// the index of the refusing limit, -1 for a pause. When it takes, it
+// copies the marks into keep, unless keep is nil, for untakeAll. g.mu is
+// held.
+func (g *Gate) try(c Cost, late time.Duration, keep []int64) (wait time.Duration, refused int) {
 	if !g.pausedUntil.IsZero() {
 		if d := time.Until(g.pausedUntil); d > 0 {
 			return d, -1
@@ -242,15 +253,16 @@ func (g *Gate) try(c Cost, late time.Duration) (wait time.Duration, refused int)
 	var buf [8]int64
 	marks := buf[:0]
 	for i, l := range g.limits {
-		wait, mark := l.take(c, late)
+		wait, mark := l.Take(c, late)
 		if wait != 0 {
 			for j := i - 1; j >= 0; j-- {
-				g.limits[j].untake(c, marks[j])
+				g.limits[j].Untake(c, marks[j])
 			}
 			return wait, i
 		}
 		marks = append(marks, mark)
 	}
+	copy(keep, marks)
 	return 0, 0
 }
 
@@ -274,16 +286,23 @@ func (g *Gate) admit(c Cost) *Permit {
 // the API said it is throttling. A pause ending earlier than the current
 // one, or a time already past, changes nothing (and is not counted in
 // GateStats.Pauses).
+//
+// A gate with shared limits (NewSharedGate, Limits.Store) shares the pause
+// with every process through them.
 func (g *Gate) PauseUntil(t time.Time) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	// Rebase t on the monotonic clock: times parsed from headers carry
 	// none, and the wall clock may jump.
 	now := time.Now()
 	t = now.Add(t.Sub(now))
-	if t.After(now) && t.After(g.pausedUntil) {
+	extended := t.After(now) && t.After(g.pausedUntil)
+	if extended {
 		g.pausedUntil = t
 		g.pauses.Add(1)
+	}
+	g.mu.Unlock()
+	if extended && g.shared != nil {
+		g.shared.Pause(t)
 	}
 }
 
@@ -370,11 +389,8 @@ func (g *Gate) Stats() GateStats {
 	admitted, completed := g.admitted.Load(), g.completed.Load()
 	ceiling := 0
 	for _, l := range g.limits {
-		switch l := l.(type) {
-		case *AdaptiveLimit:
-			ceiling = l.Ceiling()
-		case *Semaphore:
-			ceiling = l.Limit()
+		if info := l.Info(); info.Holds {
+			ceiling = info.Ceiling
 		}
 	}
 	return GateStats{
@@ -391,6 +407,7 @@ type Permit struct {
 	gate     *Gate
 	cost     Cost
 	start    time.Time
+	ticket   Ticket // from the gate's shared limits; nil when none
 	finished atomic.Bool
 }
 
@@ -409,7 +426,10 @@ func (p *Permit) Done(o Outcome) {
 	}
 	g := p.gate
 	for _, l := range g.limits {
-		l.done(p.cost, p.start, o)
+		l.Finish(p.cost, p.start, o)
+	}
+	if p.ticket != nil {
+		p.ticket.Finish(o)
 	}
 	if o.Class == ClassThrottled {
 		g.throttled.Add(1)

@@ -24,10 +24,10 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 		between func(l limit, twin limit) // done to both, between take and untake
 	}{
 		{"another gate charges", 0, func(l, _ limit) {
-			l.take(Cost{Requests: 5, InputTokens: 50}, 0)
+			l.Take(Cost{Requests: 5, InputTokens: 50}, 0)
 		}},
 		{"another gate charges after a late take", maxLate, func(l, _ limit) {
-			l.take(Cost{Requests: 1, InputTokens: 10}, 0)
+			l.Take(Cost{Requests: 1, InputTokens: 10}, 0)
 		}},
 		{"a permit settles", 0, func(l, _ limit) {
 			if b, ok := l.(*TokenBudget); ok {
@@ -35,13 +35,13 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 			}
 		}},
 		{"another gate charges, then a permit settles", 0, func(l, _ limit) {
-			l.take(Cost{Requests: 5, InputTokens: 50}, 0)
+			l.Take(Cost{Requests: 5, InputTokens: 50}, 0)
 			if b, ok := l.(*TokenBudget); ok {
 				b.Settle(50, 80)
 			}
 		}},
 		{"the rate changes", 0, func(l, _ limit) {
-			l.take(Cost{Requests: 5, InputTokens: 50}, 0)
+			l.Take(Cost{Requests: 5, InputTokens: 50}, 0)
 			l.SetRate(PerSecond(250))
 		}},
 		{"the rate changes to no limit and back", 0, func(l, _ limit) {
@@ -60,12 +60,12 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 					}
 					l, twin := newLimit(), newLimit()
 					for _, x := range []limit{l, twin} {
-						x.take(Cost{Requests: 20, InputTokens: 200}, 0) // some earlier use
+						x.Take(Cost{Requests: 20, InputTokens: 200}, 0) // some earlier use
 					}
 					time.Sleep(100 * time.Millisecond) // partly refilled
-					_, mark := l.take(cost, tc.late)
+					_, mark := l.Take(cost, tc.late)
 					tc.between(l, twin)
-					l.untake(cost, mark)
+					l.Untake(cost, mark)
 					tc.between(twin, nil)
 					if got, want := bucketOf(l).level(), bucketOf(twin).level(); got != want {
 						t.Errorf("after the refused attempt, the bucket is full up to %v, want %v as if it had never tried", got, want)

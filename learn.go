@@ -57,12 +57,13 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	info := o.RateLimit
 	inFlight := max(g.admitted.Load()-g.completed.Load()-self, 0)
 	g.learned.mu.Lock()
-	defer g.learned.mu.Unlock()
 	maxPause := g.learned.maxPause
+	relearned := false
 
 	if r, ok := pace(info.Requests, inFlight); ok && r != g.learned.requests.Rate() {
 		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
+		relearned = true
 		if q := info.Requests; first && !r.IsZero() && q.Limit > 0 && q.Window > 0 {
 			// The calls sent before anything was known count against the
 			// API's window too: charge them (at most one window's worth),
@@ -76,6 +77,7 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	for k, q := range quotas {
 		if r, ok := pace(q, 0); ok && r != g.learned.tokens[k].Rate() {
 			g.learned.tokens[k].SetRate(r)
+			relearned = true
 		}
 	}
 
@@ -92,8 +94,26 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			}
 		}
 	}
+	var share Limits
+	if relearned && g.shared != nil {
+		share = g.learned.asLimits()
+	}
+	g.learned.mu.Unlock()
+	// Network calls of shared limits are made holding no lock.
+	if relearned && g.shared != nil {
+		g.shared.Learn(share)
+	}
 	if pause > 0 {
 		g.PauseUntil(time.Now().Add(min(pause, maxPause)))
+	}
+}
+
+// asLimits returns what was learned as Limits (zero rates: nothing
+// learned), for Shared.Learn. l.mu is held.
+func (l *learned) asLimits() Limits {
+	return Limits{
+		Rate: l.requests.Rate(), Tokens: l.tokens[AllTokens].Rate(),
+		InputTokens: l.tokens[InputTokens].Rate(), OutputTokens: l.tokens[OutputTokens].Rate(),
 	}
 }
 

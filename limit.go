@@ -5,18 +5,24 @@ import (
 	"time"
 )
 
-// A Limit is one constraint a Gate enforces. Semaphore, RateLimiter,
-// SlidingWindow and TokenBudget are Limits; a Gate admits a call only when
-// every one of its Limits admits it.
+// A Limit is one constraint a Gate enforces, kept in this process.
+// Semaphore, AdaptiveLimit, RateLimiter, SlidingWindow and TokenBudget are
+// Limits; a Gate admits a call only when every one of its Limits admits
+// it, all at once. A type outside this package may be a Limit too, by
+// keeping this contract.
 //
-// The methods are unexported for now: a Gate relies on their exact
-// contracts (all-or-nothing taking, wake-ups on change), so only the limits
-// in this package implement it.
+// Locking: a Gate calls Take, Untake and Predict while it holds its own
+// mutex, so they must answer at once from memory, never block, never do
+// I/O, and never call back into a Gate. A limit may belong to several gates
+// at once, so every method must be safe for concurrent use and guard its
+// own state. Finish and Changed are called without the gate's mutex.
+// A limit that needs a network round trip to answer is not a Limit: it is
+// a Shared (shared.go), which the gate calls outside its mutex.
 type Limit interface {
-	// take takes what c asks of this limit if it is available now, and
-	// returns wait 0 and a mark that untake needs. Otherwise it takes
+	// Take takes what c asks of this limit if it is available now, and
+	// returns wait 0 and a mark that Untake needs. Otherwise it takes
 	// nothing and returns how long to wait before trying again, or
-	// waitForChange when only a change signalled on changed() can help (a
+	// WaitForChange when only a change signalled on Changed() can help (a
 	// concurrency slot being released).
 	//
 	// late is how long after the time it was told to come back the caller
@@ -26,27 +32,53 @@ type Limit interface {
 	// call after call and slow the pace; a SlidingWindow records the real
 	// start, since it promises counts at real start times. Either way the
 	// wait returned is counted from the real now.
-	take(c Cost, late time.Duration) (wait time.Duration, mark int64)
-	// untake gives back what a successful take took, for a call that
-	// never started (another limit of the same gate refused it).
-	untake(c Cost, mark int64)
-	// done is told that a call admitted at admitted with c has finished
-	// with o.
-	done(c Cost, admitted time.Time, o Outcome)
-	// changed returns a channel closed the next time this limit may admit
-	// sooner than it last said (a release, a refund, a new rate).
-	changed() <-chan struct{}
-	// predict returns a lower bound on how long own would wait behind
+	Take(c Cost, late time.Duration) (wait time.Duration, mark int64)
+	// Untake gives back exactly what a successful Take returning mark
+	// took, for a call that never started (another limit of the same
+	// gate, or the gate's Shared limits, refused it). After it the limit
+	// admits what it would have admitted had the Take never happened.
+	Untake(c Cost, mark int64)
+	// Finish is told that a call admitted at admitted with c has ended
+	// with o: a concurrency limit releases it, a token budget settles it.
+	Finish(c Cost, admitted time.Time, o Outcome)
+	// Changed returns a channel closed the next time this limit may admit
+	// sooner than it last said (a release, a refund, a new rate). A limit
+	// that never returns WaitForChange may return nil.
+	Changed() <-chan struct{}
+	// Predict returns a lower bound on how long own would wait behind
 	// ahead if nothing else changed; 0 when the limit cannot tell (see
 	// predict.go).
-	predict(ahead, own Cost) time.Duration
-	// rested reports whether the limit holds nothing a new one would not
-	// (see forget.go).
-	rested() bool
+	Predict(ahead, own Cost) time.Duration
+	// Rested reports whether the limit holds nothing a new one would not
+	// (see forget.go): a gate whose limits are all rested may be
+	// forgotten.
+	Rested() bool
+	// Info describes the limit to the gate (ordering, statistics,
+	// memory). It is cheap and may be called under the gate's mutex.
+	Info() LimitInfo
 }
 
-// waitForChange is what take returns when waiting a time will not help.
-const waitForChange time.Duration = -1
+// LimitInfo is what a Gate needs to know about a Limit besides admitting.
+type LimitInfo struct {
+	// Holds reports that the limit holds units until Finish (calls in
+	// flight) and so refuses with WaitForChange rather than with a time.
+	// A gate asks such limits last: a slot is taken only once every
+	// time-paced limit has said yes.
+	Holds bool
+	// Ceiling is, for a limit that Holds, how many units may be held now
+	// (0 for no limit). GateStats.Ceiling reports it.
+	Ceiling int
+	// Period is how long the limit remembers a start (a rate's period);
+	// a gate is kept at least that long after its last use.
+	Period time.Duration
+}
+
+// WaitForChange is what Limit.Take (and Shared.Admit) returns when waiting
+// a time will not help and only a change signalled on Changed will.
+const WaitForChange time.Duration = -1
+
+// waitForChange is WaitForChange, by its older name inside the package.
+const waitForChange = WaitForChange
 
 // maxLate is the most timer lag a time-paced limit forgives; it stays well
 // inside the margin apiSafe leaves for the network.

@@ -33,10 +33,23 @@ type Limits struct {
 	// MaxPause caps one pause asked for by the API (Retry-After, a reset);
 	// 0 means DefaultMaxPause.
 	MaxPause time.Duration
+	// Store, when set, shares the limits with every process and host
+	// that names the same store and key (package redis): the rate,
+	// window, token budgets, concurrency and pauses are kept there, and
+	// the gate keeps in memory only its own concurrency ceiling and what
+	// it learns from headers. Nil keeps everything in this process.
+	Store Store
 }
 
-// NewGate returns a Gate holding these limits.
-func (l Limits) NewGate() *Gate {
+// NewGate returns a Gate holding these limits. With a Store, it is the
+// gate of key "" (see Store.Share).
+func (l Limits) NewGate() *Gate { return l.newGate("") }
+
+// newGate returns the Gate for key holding these limits.
+func (l Limits) newGate(key string) *Gate {
+	if l.Store != nil {
+		return l.sharedGate(key)
+	}
 	var ls []Limit
 	top := l.concurrencyTop()
 	if l.FixedConcurrency {
@@ -60,6 +73,32 @@ func (l Limits) NewGate() *Gate {
 		g.learned.maxPause = l.MaxPause
 	}
 	return g
+}
+
+// sharedGate returns the gate for key of limits kept in l.Store: in this
+// process it keeps the concurrency ceiling (which the shared concurrency
+// bounds too), so that adaptation still answers this process's own
+// signals.
+func (l Limits) sharedGate(key string) *Gate {
+	top := l.concurrencyTop()
+	var own Limit = NewAdaptiveLimit(1, top)
+	if l.FixedConcurrency {
+		own = NewSemaphore(top)
+	}
+	g := NewSharedGate(l.Store.Share(key, l.safe()), own)
+	if l.MaxPause > 0 {
+		g.learned.maxPause = l.MaxPause
+	}
+	return g
+}
+
+// safe returns l with every rate slowed by the network's margin
+// (apiSafe), as NewGate applies it to the limits it keeps in memory: a
+// Store is handed the rates to keep, not the API's numbers.
+func (l Limits) safe() Limits {
+	l.Rate, l.Window = apiSafe(l.Rate), apiSafe(l.Window)
+	l.Tokens, l.InputTokens, l.OutputTokens = apiSafe(l.Tokens), apiSafe(l.InputTokens), apiSafe(l.OutputTokens)
+	return l
 }
 
 // concurrencyTop returns the most calls in flight the limits allow.

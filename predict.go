@@ -14,7 +14,8 @@ import "time"
 // A limit that frees up on events rather than on time (a semaphore)
 // cannot say, and predicts 0.
 
-func (l *RateLimiter) predict(ahead, own Cost) time.Duration {
+// Predict implements Limit (see predict.go).
+func (l *RateLimiter) Predict(ahead, own Cost) time.Duration {
 	return l.predictN(ahead.Requests, own.requests())
 }
 
@@ -30,7 +31,8 @@ func (l *RateLimiter) predictN(aheadN, n int) time.Duration {
 	return max(0, time.Duration(start-l.now()))
 }
 
-func (b *TokenBudget) predict(ahead, own Cost) time.Duration {
+// Predict implements Limit (see predict.go).
+func (b *TokenBudget) Predict(ahead, own Cost) time.Duration {
 	n := b.kind.of(own.InputTokens, own.OutputTokens)
 	if n <= 0 {
 		return 0
@@ -44,7 +46,8 @@ func (b *TokenBudget) predict(ahead, own Cost) time.Duration {
 	return max(wait, 0)
 }
 
-func (w *SlidingWindow) predict(ahead, own Cost) time.Duration {
+// Predict implements Limit (see predict.go).
+func (w *SlidingWindow) Predict(ahead, own Cost) time.Duration {
 	if w.limit == 0 {
 		return 0
 	}
@@ -55,6 +58,8 @@ func (w *SlidingWindow) predict(ahead, own Cost) time.Duration {
 	return time.Duration(w.earliest(min(n, w.limit), now) - now)
 }
 
-func (s *Semaphore) predict(Cost, Cost) time.Duration { return 0 }
+// Predict implements Limit (see predict.go).
+func (s *Semaphore) Predict(Cost, Cost) time.Duration { return 0 }
 
-func (a *AdaptiveLimit) predict(Cost, Cost) time.Duration { return 0 }
+// Predict implements Limit (see predict.go).
+func (a *AdaptiveLimit) Predict(Cost, Cost) time.Duration { return 0 }

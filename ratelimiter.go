@@ -144,8 +144,8 @@ func (l *RateLimiter) AllowN(n int) bool {
 	return wait == 0
 }
 
-// take is AllowN for a Gate: when refused it says how long to wait.
-func (l *RateLimiter) take(c Cost, late time.Duration) (time.Duration, int64) {
+// Take is AllowN for a Gate: when refused it says how long to wait.
+func (l *RateLimiter) Take(c Cost, late time.Duration) (time.Duration, int64) {
 	return l.takeN(c.requests(), late)
 }
 
@@ -176,7 +176,7 @@ func (l *RateLimiter) takeN(n int, late time.Duration) (time.Duration, int64) {
 	}
 }
 
-// untake gives back exactly what takeN took, so that the limiter is as if
+// Untake gives back exactly what takeN took, so that the limiter is as if
 // the take had never been made, even when a limiter shared by gates was
 // charged, refunded or re-timed in between. Charges without a clip,
 // refunds and SetRate's linear re-timing all shift the timeline by what
@@ -186,7 +186,7 @@ func (l *RateLimiter) takeN(n int, late time.Duration) (time.Duration, int64) {
 // the timeline forget our charge along with the idle time: then nothing is
 // left to give back. Reservations, whose start times are fixed, give back
 // with giveBack instead.
-func (l *RateLimiter) untake(c Cost, mark int64) { l.untakeN(c.requests(), mark) }
+func (l *RateLimiter) Untake(c Cost, mark int64) { l.untakeN(c.requests(), mark) }
 
 func (l *RateLimiter) untakeN(n int, mark int64) {
 	for {
@@ -200,9 +200,11 @@ func (l *RateLimiter) untakeN(n int, mark int64) {
 	}
 }
 
-func (l *RateLimiter) done(Cost, time.Time, Outcome) {}
+// Finish implements Limit; a rate has nothing to do when a call ends.
+func (l *RateLimiter) Finish(Cost, time.Time, Outcome) {}
 
-func (l *RateLimiter) changed() <-chan struct{} {
+// Changed implements Limit: the channel is closed by the next SetRate.
+func (l *RateLimiter) Changed() <-chan struct{} {
 	if p := l.params.Load(); p != nil {
 		return p.changed
 	}

@@ -189,18 +189,24 @@ func (s *Semaphore) grant() {
 	}
 }
 
-func (s *Semaphore) take(c Cost, _ time.Duration) (time.Duration, int64) {
+// Take implements Limit: it takes c.Requests units if they are free and
+// nobody waits, else asks to wait for a release.
+func (s *Semaphore) Take(c Cost, _ time.Duration) (time.Duration, int64) {
 	if s.TryAcquire(c.requests()) {
 		return 0, 0
 	}
 	return waitForChange, 0
 }
 
-func (s *Semaphore) untake(c Cost, _ int64) { s.Release(c.requests()) }
+// Untake implements Limit: it gives back what Take took.
+func (s *Semaphore) Untake(c Cost, _ int64) { s.Release(c.requests()) }
 
-func (s *Semaphore) done(c Cost, _ time.Time, _ Outcome) { s.Release(c.requests()) }
+// Finish implements Limit: it releases the call's units.
+func (s *Semaphore) Finish(c Cost, _ time.Time, _ Outcome) { s.Release(c.requests()) }
 
-func (s *Semaphore) changed() <-chan struct{} {
+// Changed implements Limit: the channel is closed on the next release or
+// SetLimit.
+func (s *Semaphore) Changed() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.change == nil {

@@ -183,7 +183,9 @@ func (b *TokenBudget) signal() {
 	}
 }
 
-func (b *TokenBudget) take(c Cost, late time.Duration) (time.Duration, int64) {
+// Take implements Limit: it charges c's estimated tokens of the budget's
+// kind.
+func (b *TokenBudget) Take(c Cost, late time.Duration) (time.Duration, int64) {
 	n := b.kind.of(c.InputTokens, c.OutputTokens)
 	if n <= 0 {
 		return 0, 0
@@ -195,14 +197,16 @@ func (b *TokenBudget) take(c Cost, late time.Duration) (time.Duration, int64) {
 	return wait, mark
 }
 
-func (b *TokenBudget) untake(c Cost, mark int64) {
+// Untake implements Limit: it gives back what Take took.
+func (b *TokenBudget) Untake(c Cost, mark int64) {
 	if n := b.kind.of(c.InputTokens, c.OutputTokens); n > 0 {
 		b.charged.Add(-int64(n))
-		b.bucket.untake(Cost{Requests: n}, mark)
+		b.bucket.Untake(Cost{Requests: n}, mark)
 	}
 }
 
-func (b *TokenBudget) done(c Cost, _ time.Time, o Outcome) {
+// Finish implements Limit: it settles the estimate with o.Usage.
+func (b *TokenBudget) Finish(c Cost, _ time.Time, o Outcome) {
 	if n := b.kind.of(c.InputTokens, c.OutputTokens); n > 0 {
 		b.charged.Add(-int64(n))
 	}
@@ -211,7 +215,8 @@ func (b *TokenBudget) done(c Cost, _ time.Time, o Outcome) {
 	}
 }
 
-func (b *TokenBudget) changed() <-chan struct{} {
+// Changed implements Limit: the channel is closed by a refund or SetRate.
+func (b *TokenBudget) Changed() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.change == nil {

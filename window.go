@@ -218,14 +218,15 @@ func (w *SlidingWindow) remove(t int64, n int) {
 	}
 }
 
-// take ignores late: the window records real starts (see SlidingWindow).
+// Take ignores late: the window records real starts (see SlidingWindow).
 // Back-dating a start by the timer's lag let the next window open that
 // much early, and put N+1 starts in windows of real time.
-func (w *SlidingWindow) take(c Cost, _ time.Duration) (time.Duration, int64) {
+func (w *SlidingWindow) Take(c Cost, _ time.Duration) (time.Duration, int64) {
 	return w.takeN(c.requests())
 }
 
-func (w *SlidingWindow) untake(c Cost, mark int64) {
+// Untake implements Limit: it gives back what Take took.
+func (w *SlidingWindow) Untake(c Cost, mark int64) {
 	if w.limit == 0 {
 		return
 	}
@@ -234,9 +235,11 @@ func (w *SlidingWindow) untake(c Cost, mark int64) {
 	w.remove(mark, min(c.requests(), w.limit))
 }
 
-func (w *SlidingWindow) done(Cost, time.Time, Outcome) {}
+// Finish implements Limit; a window has nothing to do when a call ends.
+func (w *SlidingWindow) Finish(Cost, time.Time, Outcome) {}
 
-func (w *SlidingWindow) changed() <-chan struct{} {
+// Changed implements Limit: the channel is closed by the next give-back.
+func (w *SlidingWindow) Changed() <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.change == nil {
@@ -247,7 +250,7 @@ func (w *SlidingWindow) changed() <-chan struct{} {
 
 func (w *SlidingWindow) follow(*Reservation) {}
 
-func (w *SlidingWindow) cancel(r *Reservation) { w.untake(Cost{Requests: r.n}, r.mark) }
+func (w *SlidingWindow) cancel(r *Reservation) { w.Untake(Cost{Requests: r.n}, r.mark) }
 
 func (w *SlidingWindow) watch(*Reservation) <-chan struct{} { return nil }
 

@@ -94,16 +94,16 @@ func TestHelpShowsEachDefaultOnce(t *testing.T) {
 	}
 }
 
-// --redis and --key are refused by the runner until shared limits work, so
-// the help does not offer them.
-func TestRunHelpHidesUnsupportedFlags(t *testing.T) {
+// --redis, --key and --redis-mode share the limits through Redis, and
+// the help offers them.
+func TestRunHelpOffersRedisFlags(t *testing.T) {
 	out, err := run(t, "run", "--help")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"--redis", "--key"} {
-		if strings.Contains(out, flag) {
-			t.Errorf("run --help lists %s, which is rejected", flag)
+	for _, flag := range []string{"--redis URL", "--key NAME", "--redis-mode"} {
+		if !strings.Contains(out, flag) {
+			t.Errorf("run --help does not list %s", flag)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 func newProxy() *cobra.Command {
 	var (
 		limits                limitFlags
+		shared                redisFlags
 		upstream, listen, pre string
 		route                 proxy.Route
 		allowRemote, debug    bool
@@ -85,6 +86,12 @@ field; unknown fields are mistakes):
 			} else if len(route.Models) > 0 && route.Preset == proxy.Generic {
 				return usageError("MODEL=VALUE limits need --preset anthropic or openai: the generic preset does not read the model")
 			}
+			store, closeStore, err := shared.store()
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			shared.share(store, &route.Limits, route.Models)
 			route.Retry = sluice.RetryPolicy{MaxAttempts: max(limits.retries, 0) + 1}
 			route.AttemptTimeout = limits.timeout
 			if route.QueueSize < 1 {
@@ -123,6 +130,7 @@ field; unknown fields are mistakes):
 	f.BoolVar(&allowRemote, "allow-remote", false, "allow a --listen address beyond loopback")
 	f.StringVar(&pre, "preset", "", "anthropic | openai | generic (default: from the upstream's host)")
 	limits.add(f)
+	shared.add(f) // --redis, --key, --redis-mode (redisflags.go)
 	f.IntVar(&route.QueueSize, "queue", proxy.DefaultQueueSize, "most requests waiting for admission; more get 429 at once")
 	f.DurationVar(&route.MaxWait, "max-wait", proxy.DefaultMaxWait, "longest a request waits for admission; longer predicted waits get 429 at once")
 	f.BoolVar(&route.PerKey, "per-key", false, "limits per API key (x-api-key or Authorization, hashed)")
@@ -135,7 +143,7 @@ field; unknown fields are mistakes):
 // routeFlags are the flags that describe the one route of --upstream,
 // which --config describes in its file instead.
 var routeFlags = []string{"upstream", "preset", "concurrency", "rate", "burst", "window", "tokens",
-	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "per-key"}
+	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "per-key", "redis", "key", "redis-mode"}
 
 // proxyConfig serves the routes of the configuration file path.
 func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration) error {
@@ -152,6 +160,11 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		cfg.Listen = listen
 	}
 	cfg.AllowRemote = cfg.AllowRemote || allowRemote
+	closeStores, err := shareRoutes(cfg.Routes)
+	if err != nil {
+		return err
+	}
+	defer closeStores()
 	if !proxy.IsLoopback(cfg.Listen) {
 		if !cfg.AllowRemote {
 			return usageError("--listen %s is not a loopback address: anyone who can reach it could use the API keys clients send; add --allow-remote to mean it", cfg.Listen)

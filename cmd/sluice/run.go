@@ -18,6 +18,7 @@ func newRun() *cobra.Command {
 	var (
 		cfg    batch.Config
 		limits limitFlags
+		shared redisFlags
 		format string
 	)
 	cmd := &cobra.Command{
@@ -96,6 +97,12 @@ everything done so far saved.`,
 			if cfg.ModelLimits, err = limits.modelLimits(cfg.Limits); err != nil { // item 12
 				return err
 			}
+			store, closeStore, err := shared.store()
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			shared.share(store, &cfg.Limits, cfg.ModelLimits)
 			cfg.Timeout = limits.timeout
 			cfg.Retries = limits.retries
 			if cfg.Retries == 0 {
@@ -129,11 +136,7 @@ everything done so far saved.`,
 	f.BoolVar(&cfg.Ordered, "ordered", false, "write results in input order")
 	f.BoolVar(&cfg.Restart, "restart", false, "start over; earlier results are moved aside to a numbered file (out.1.jsonl)")
 	f.StringVar(&cfg.Progress, "progress", "auto", "auto | bar | log | none")
-	// Hidden until they work: the runner refuses them for now.
-	f.StringVar(&cfg.Redis, "redis", "", "share limits through Redis (not yet supported)")
-	f.StringVar(&cfg.Key, "key", "", "names the shared limit in Redis (not yet supported)")
-	f.MarkHidden("redis")
-	f.MarkHidden("key")
+	shared.add(f) // --redis, --key, --redis-mode (redisflags.go)
 	f.BoolVar(&cfg.DryRun, "dry-run", false, "validate the input and print the plan; send nothing")
 	// Issue 10, item 2: a doomed run stops early unless told otherwise.
 	f.BoolVar(&cfg.KeepGoing, "keep-going", false, "send every item even when the first 5 calls all fail alike (401, 403, the same 404/400)")

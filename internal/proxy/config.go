@@ -44,6 +44,7 @@ routes:                    # one or more; the longest matching prefix serves a r
       claude-haiku-4:      # a name covers its versions (claude-haiku-4-5-...)
         rate: 4000/m       # fields not given are the route's
     per_key: false         # limits per API key (hashed, never logged)
+    redis: redis://127.0.0.1:6379/0   # share these limits with every proxy naming it
     queue: 1000            # most requests waiting; more get 429 at once
     max_wait: 30s          # longest wait for admission; longer predicted: 429
     retries: 8             # retries of 429, 529 and transient errors (0: none)
@@ -212,7 +213,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 }
 
 // routeFields are a route's fields, for the unknown-field error.
-const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, retries, timeout"
+const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, retries, timeout"
 
 // route reads one route.
 func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) {
@@ -257,6 +258,12 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 			modelKVs, err = c.mapping(kv.value, f, nil)
 		case "per_key":
 			r.PerKey, err = c.boolean(kv.value, f)
+		case "redis":
+			if r.Redis, err = c.str(kv.value, f); err == nil {
+				if u, perr := url.Parse(r.Redis); perr != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+					err = c.fail(kv.value, f, "%q: want a redis:// or rediss:// URL, such as redis://127.0.0.1:6379/0", r.Redis)
+				}
+			}
 		case "queue":
 			r.QueueSize, err = c.count(kv.value, f, 1)
 		case "max_wait":

@@ -40,7 +40,7 @@ routes:
 routes:
   - upstream: http://x
     rtae: 5/s
-`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, retries, timeout`},
+`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, retries, timeout`},
 		{"unknown top field", `
 listen: 127.0.0.1:9000
 route:
@@ -180,6 +180,11 @@ routes:
 routes:
   - upstream: [http://x
 `, `sluice.yaml:3: sequence end token ']' not found`},
+		{"redis not a redis URL", `
+routes:
+  - upstream: http://x
+    redis: http://127.0.0.1:6379
+`, `sluice.yaml:4: routes[0].redis: "http://127.0.0.1:6379": want a redis:// or rediss:// URL, such as redis://127.0.0.1:6379/0`},
 		{"two documents", `
 routes: [{upstream: "http://x"}]
 ---

@@ -88,6 +88,11 @@ type Route struct {
 	// PerKey gives each API key (x-api-key or Authorization, hashed) its
 	// own gates.
 	PerKey bool
+	// Redis is the URL of a Redis through which the route's limits are
+	// shared by every proxy naming it (the redis field; key: the
+	// upstream's host and the prefix). The command builds the store from
+	// it into Limits.Store; the proxy itself only carries it.
+	Redis string
 	// QueueSize is how many requests may wait for admission at once;
 	// more are refused at once with 429. 0 means DefaultQueueSize.
 	QueueSize int

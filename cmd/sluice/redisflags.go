@@ -1,0 +1,87 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/redis"
+)
+
+// redisFlags share a command's limits through Redis: --redis URL names the
+// server, --key NAME the shared limits (every process naming the same key
+// shares them), --redis-mode what to do while Redis does not answer.
+type redisFlags struct {
+	url, key, mode string
+}
+
+// add defines the flags on f.
+func (r *redisFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&r.url, "redis", "", "share the limits with every process naming the same --key through Redis at `URL` (redis://host:6379/0)")
+	f.StringVar(&r.key, "key", "", "with --redis: the `NAME` of the shared limits")
+	f.StringVar(&r.mode, "redis-mode", "local", "while Redis does not answer: local (this process's share of the limits, in memory) | open | closed")
+}
+
+// store returns the Store the flags ask for, nil without --redis, and a
+// func that closes it; or a usage error naming the flag.
+func (r *redisFlags) store() (*redis.Store, func(), error) {
+	nothing := func() {}
+	switch {
+	case r.url == "" && r.key == "":
+		return nil, nothing, nil
+	case r.url == "":
+		return nil, nothing, usageError("--key %q needs --redis URL", r.key)
+	case r.key == "":
+		return nil, nothing, usageError("--redis needs --key NAME: every process naming the same key shares one set of limits")
+	}
+	mode, err := redis.ParseMode(r.mode)
+	if err != nil {
+		return nil, nothing, usageError("--redis-mode: %v", err)
+	}
+	client, err := redis.Dial(r.url)
+	if err != nil {
+		return nil, nothing, usageError("--redis: %v", err)
+	}
+	st := redis.New(client, r.key, redis.Options{Mode: mode})
+	return st, func() { st.Close(); client.Close() }, nil
+}
+
+// share sets the store on the limits and on every model's own.
+func (r *redisFlags) share(st *redis.Store, limits *sluice.Limits, models map[string]sluice.Limits) {
+	if st == nil {
+		return
+	}
+	limits.Store = st
+	for name, l := range models {
+		l.Store = st
+		models[name] = l
+	}
+}
+
+// shareRoutes builds a Store for each route whose configuration names a
+// Redis, under the name of its upstream's host and prefix (every proxy
+// with the same route shares its limits), and returns a func closing
+// them.
+func shareRoutes(routes []proxy.Route) (func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	for i := range routes {
+		r := &routes[i]
+		if r.Redis == "" {
+			continue
+		}
+		client, err := redis.Dial(r.Redis)
+		if err != nil {
+			closeAll()
+			return func() {}, usageError("routes[%d].redis: %v", i, err)
+		}
+		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{})
+		closers = append(closers, func() { st.Close(); client.Close() })
+		(&redisFlags{}).share(st, &r.Limits, r.Models)
+	}
+	return closeAll, nil
+}

@@ -1,0 +1,129 @@
+-- admit: takes one call's cost from every shared limit of a gate, all of
+-- them or none, on the server's clock. Times are microseconds.
+--
+-- KEYS[1] pause     string: end of the shared pause
+-- KEYS[2] leases    zset: lease member -> expiry
+-- KEYS[3] window    zset: start member -> start time
+-- KEYS[4] procs     zset: process -> last seen
+-- KEYS[5] learned   hash: the pace learned from the API's headers, per
+--                   kind (r, t, i, o: requests, tokens, input, output
+--                   tokens) its interval per unit and tau
+-- KEYS[6..9] the learned paces' timelines
+-- KEYS[10..] one GCRA timeline (string: theoretical arrival time) per pacer
+--
+-- ARGV[1] admission id (unique)       ARGV[2] process id
+-- ARGV[3] ahead: how far ahead a slot may be reserved
+-- ARGV[4] lease ttl                    ARGV[5] concurrency limit (0: none)
+-- ARGV[6] concurrency weight           ARGV[7] window count N (0: none)
+-- ARGV[8] window length                ARGV[9] window weight
+-- ARGV[10] number of pacers, then per pacer: cost, tau (burst tolerance),
+--          capacity (largest cost it ever admits); then the call's units
+--          of each learned kind (requests, tokens, input, output tokens)
+--
+-- Returns {status, value, processes, start, tat1, tat2, ...}:
+--   status 1: granted, value = delay until the start (0: now), start =
+--             the start on the server's clock, tats = new timelines (for
+--             a give-back)
+--   status 0: refused, value = wait until it could be admitted
+--   status 2: refused, a concurrency slot is needed (wait for a release)
+--   status -1: the cost exceeds limit number value (0: concurrency,
+--             -1: window, i: pacer i) and can never be admitted
+-- Numbers go to Redis as whole decimals: Lua would print them with 14
+-- digits, and microseconds since 1970 have 16.
+local function d(x) return string.format('%.0f', x) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local id, proc = ARGV[1], ARGV[2]
+local ahead, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local climit, cn = tonumber(ARGV[5]), tonumber(ARGV[6])
+local wlimit, wlen, wn = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local npacers = tonumber(ARGV[10])
+
+redis.call('ZADD', KEYS[4], d(now), proc)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', d(now - 60000000))
+redis.call('PEXPIRE', KEYS[4], 120000)
+local procs = redis.call('ZCARD', KEYS[4])
+
+-- Refuse at once what can never fit.
+if climit > 0 and cn > climit then return {-1, 0, procs} end
+if wlimit > 0 and wn > wlimit then return {-1, -1, procs} end
+for i = 1, npacers do
+  local cost, cap = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i])
+  if cap > 0 and cost > cap then return {-1, i, procs} end
+end
+
+local pause = tonumber(redis.call('GET', KEYS[1]) or '0')
+if pause > now then return {0, pause - now, procs} end
+
+-- Concurrency: reap the leases of holders that died, then count.
+if climit > 0 and cn > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', d(now))
+  if redis.call('ZCARD', KEYS[2]) + cn > climit then return {2, 0, procs} end
+end
+
+-- Pacers (GCRA): the start each allows.
+local delay = 0
+local tats = {}
+for i = 1, npacers do
+  local cost, tau = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i - 1])
+  local tat = tonumber(redis.call('GET', KEYS[9 + i]) or '0')
+  tats[i] = tat
+  local start = tat + math.min(cost, tau) - tau
+  if start - now > delay then delay = start - now end
+end
+
+-- Learned paces, shared by every process that learned them.
+local learned = redis.call('HMGET', KEYS[5], 'r:iv', 'r:tau', 't:iv', 't:tau', 'i:iv', 'i:tau', 'o:iv', 'o:tau')
+local lcost, ltau, ltat = {}, {}, {}
+local ubase = 10 + 3 * npacers
+for k = 1, 4 do
+  local iv = tonumber(learned[2*k - 1] or '')
+  local units = tonumber(ARGV[ubase + k] or '0')
+  if iv and units > 0 then
+    lcost[k], ltau[k] = math.ceil(units * iv), tonumber(learned[2*k])
+    ltat[k] = tonumber(redis.call('GET', KEYS[5 + k]) or '0')
+    local start = ltat[k] + math.min(lcost[k], ltau[k]) - ltau[k]
+    if start - now > delay then delay = start - now end
+  end
+end
+
+-- Window: at the start the pacers allow, wn more must fit in the window
+-- ending there; reservations ahead count.
+if wlimit > 0 and wn > 0 then
+  local s = now + delay
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', d(now - wlen))
+  local live = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. d(s - wlen), '+inf', 'WITHSCORES')
+  local cnt = #live / 2
+  local must = cnt + wn - wlimit
+  if must > 0 then
+    local leaves = tonumber(live[2 * must]) + wlen
+    if leaves - now > delay then delay = leaves - now end
+  end
+end
+
+if delay > ahead then return {0, delay, procs} end
+
+-- Granted: take from every limit.
+local start = now + delay
+local out = {1, delay, procs, start}
+for i = 1, npacers do
+  local cost, tau = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i - 1])
+  local tat = math.max(tats[i], start) + cost
+  redis.call('SET', KEYS[9 + i], d(tat), 'PX', d(math.floor((tat - now + tau) / 1000) + 1000))
+  out[4 + i] = tat
+end
+for k = 1, 4 do
+  if lcost[k] then
+    local tat = math.max(ltat[k], start) + lcost[k]
+    redis.call('SET', KEYS[5 + k], d(tat), 'PX', d(math.floor((tat - now + ltau[k]) / 1000) + 1000))
+  end
+end
+if wlimit > 0 and wn > 0 then
+  for j = 1, wn do redis.call('ZADD', KEYS[3], d(start), id .. ':' .. j) end
+  redis.call('PEXPIRE', KEYS[3], d(math.floor((wlen + delay) / 1000) + 1000))
+end
+if climit > 0 and cn > 0 then
+  for j = 1, cn do redis.call('ZADD', KEYS[2], d(now + ttl), id .. ':' .. j) end
+  redis.call('PEXPIRE', KEYS[2], d(math.floor(ttl / 1000) + 1000))
+end
+return out

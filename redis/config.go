@@ -1,0 +1,142 @@
+package redis
+
+import (
+	"math"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// config is one gate's shared limits as the admit script takes them.
+type config struct {
+	limits      sluice.Limits
+	concurrency int   // 0: none
+	windowN     int   // 0: none
+	windowUs    int64 // window length
+	pacers      []pacer
+}
+
+// pacer is one GCRA timeline: the request rate or a token budget.
+type pacer struct {
+	key        string
+	tokens     bool
+	kind       sluice.TokenKind // for tokens
+	intervalNs float64          // per unit
+	tauUs      int64            // burst tolerance
+	capacity   int64            // the most units one call may ask
+}
+
+// costUs is n units' worth of time, rounded up: the script keeps whole
+// microseconds, and rounding down would run a hair fast.
+func (p pacer) costUs(n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return int64(math.Ceil(float64(n) * p.intervalNs / 1000))
+}
+
+// units returns what c asks of p.
+func (p pacer) units(c sluice.Cost) int64 {
+	if !p.tokens {
+		return int64(max(c.Requests, 1))
+	}
+	return tokensOf(p.kind, c.InputTokens, c.OutputTokens)
+}
+
+func tokensOf(k sluice.TokenKind, in, out int) int64 {
+	in, out = max(in, 0), max(out, 0)
+	switch k {
+	case sluice.InputTokens:
+		return int64(in)
+	case sluice.OutputTokens:
+		return int64(out)
+	}
+	return int64(in) + int64(out)
+}
+
+// newConfig turns l into the script's terms under the keys k.
+func newConfig(l sluice.Limits, k keys) config {
+	c := config{limits: l, concurrency: l.Concurrency}
+	if c.concurrency <= 0 {
+		c.concurrency = sluice.DefaultConcurrency
+	}
+	if !l.Window.IsZero() {
+		c.windowN = max(int(math.Floor(l.Window.N)), 1)
+		c.windowUs = int64(l.Window.Per / time.Microsecond)
+	}
+	if !l.Rate.IsZero() {
+		burst := max(l.Burst, 1)
+		iv := float64(l.Rate.Per) / l.Rate.N
+		c.pacers = append(c.pacers, pacer{
+			key: k.rate, intervalNs: iv, tauUs: int64(float64(burst) * iv / 1000),
+			capacity: int64(max(burst, int(math.Ceil(l.Rate.N)))),
+		})
+	}
+	for kind, r := range [...]sluice.Rate{sluice.AllTokens: l.Tokens, sluice.InputTokens: l.InputTokens, sluice.OutputTokens: l.OutputTokens} {
+		if r.IsZero() {
+			continue
+		}
+		capacity := int64(max(math.Ceil(r.N), 1))
+		iv := float64(r.Per) / r.N
+		c.pacers = append(c.pacers, pacer{
+			key: k.tokens[kind], tokens: true, kind: sluice.TokenKind(kind), intervalNs: iv,
+			tauUs: int64(float64(capacity) * iv / 1000), capacity: capacity,
+		})
+	}
+	return c
+}
+
+// keys are one gate's keys, all under the store's hash tag.
+type keys struct {
+	pause, leases, window, procs, released, rate string
+	tokens                                       [3]string
+	learned                                      string
+	learnedPaces                                 [4]string // requests, then tokens by kind
+}
+
+func newKeys(tag, gate string) keys {
+	b := tag + ":" + gate + ":"
+	return keys{
+		pause: b + "pause", leases: b + "leases", window: b + "window", procs: tag + ":procs",
+		released: b + "released", rate: b + "rate",
+		tokens:  [3]string{b + "tokens", b + "input-tokens", b + "output-tokens"},
+		learned: b + "learned",
+		learnedPaces: [4]string{b + "learned-rate", b + "learned-tokens", b + "learned-input-tokens",
+			b + "learned-output-tokens"},
+	}
+}
+
+// local returns in-memory limits at 1/share of c, for Local mode: each of
+// share processes keeps its part, so that together they keep the whole.
+// They start spent (an empty bucket, a full window): Redis may have just
+// admitted a full window's or burst's worth that this process cannot see,
+// and a fresh limit would add its own on top. Falling back thus costs at
+// most a period of the limits' own pace, never a burst beyond them.
+func (c config) local(share int) []sluice.Limit {
+	f := float64(max(share, 1))
+	var ls []sluice.Limit
+	l := c.limits
+	if !l.Rate.IsZero() {
+		burst := max(l.Burst/share, 1)
+		rl := sluice.NewRateLimiter(sluice.Rate{N: l.Rate.N / f, Per: l.Rate.Per}, burst)
+		rl.AllowN(burst)
+		ls = append(ls, rl)
+	}
+	if c.windowN > 0 {
+		n := max(c.windowN/share, 1)
+		w := sluice.NewSlidingWindow(sluice.Rate{N: float64(n), Per: l.Window.Per})
+		w.Take(sluice.Cost{Requests: n}, 0)
+		ls = append(ls, w)
+	}
+	for _, p := range c.pacers {
+		if p.tokens {
+			r := [...]sluice.Rate{l.Tokens, l.InputTokens, l.OutputTokens}[p.kind]
+			r = sluice.Rate{N: r.N / f, Per: r.Per}
+			b := sluice.NewTokenBudget(r, p.kind)
+			b.AllowN(int(max(r.N, 1)))
+			ls = append(ls, b)
+		}
+	}
+	ls = append(ls, sluice.NewSemaphore(max(c.concurrency/share, 1)))
+	return ls
+}

@@ -1,0 +1,33 @@
+// Package redis shares sluice's limits between processes and hosts
+// through Redis (github.com/redis/go-redis/v9).
+//
+// Set sluice.Limits.Store to a *Store and every gate built from those
+// Limits, in any process naming the same store name, shares one rate,
+// sliding window, token budgets, concurrency and pause:
+//
+//	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+//	store := redis.New(client, "my-api", redis.Options{})
+//	defer store.Close()
+//	gate := sluice.Limits{Rate: sluice.PerSecond(100), Store: store}.NewGate()
+//
+// One admission is one atomic Lua script on the server's clock (TIME)
+// that checks every shared limit of the gate together, all or nothing:
+// one round trip, asked only by the caller at the front of each process's
+// line. A refusal says how long to wait, rounded up, and the gate sleeps
+// that long locally; a wait shorter than Options.Ahead is granted as a
+// reservation instead, and given back by a script if the caller gives up.
+// Concurrency is kept as leases that expire unless renewed, so a holder
+// that dies frees its slots; waiters for a slot are woken by pub/sub, with
+// a timed re-check as a backstop. Token estimates are settled by a script
+// when the call ends.
+//
+// Every key of a store carries the one hash tag {PREFIX:NAME}, so Redis
+// Cluster works; scripts are sent with EVALSHA and again with EVAL when
+// the server answers NOSCRIPT (after a restart, SCRIPT FLUSH or failover).
+//
+// When Redis cannot answer within Options.CallTimeout, the store follows
+// its Mode: Local (answer from in-memory limits at this process's share),
+// Open (admit) or Closed (fail with ErrUnavailable). It warns once per
+// outage and counts in Stats; it tries Redis again every
+// Options.RetryEvery and goes back to it when it answers.
+package redis

@@ -1,0 +1,79 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// fallback answers an admission while Redis cannot, as the Mode says.
+func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.Duration, error) {
+	s := g.s
+	switch s.opt.Mode {
+	case Open:
+		s.stats.fallbacks.Add(1)
+		return noTicket{}, 0, nil
+	case Closed:
+		s.health.mu.Lock()
+		err := s.health.lastError
+		s.health.mu.Unlock()
+		return nil, 0, fmt.Errorf("%w (store %s, mode closed): %v", ErrUnavailable, s.name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	limits := g.localLimits()
+	marks := make([]int64, len(limits))
+	for i, l := range limits {
+		wait, mark := l.Take(c, 0)
+		if wait != 0 {
+			for j := i - 1; j >= 0; j-- {
+				limits[j].Untake(c, marks[j])
+			}
+			if wait == sluice.WaitForChange {
+				wait = concurrencyBackstop
+			}
+			// Come back no later than the next probe of Redis.
+			return nil, min(wait, s.opt.RetryEvery), nil
+		}
+		marks[i] = mark
+	}
+	s.stats.fallbacks.Add(1)
+	return &localTicket{g: g, limits: limits, cost: c, start: time.Now()}, 0, nil
+}
+
+// localLimits returns the in-memory limits of this outage, made at this
+// process's share of the shared limits.
+func (g *shared) localLimits() []sluice.Limit {
+	share := g.s.health.share()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.local == nil {
+		g.local = g.cfg.local(share)
+	}
+	return g.local
+}
+
+// localTicket is a call admitted by Local mode's limits.
+type localTicket struct {
+	g      *shared
+	limits []sluice.Limit
+	cost   sluice.Cost
+	start  time.Time
+}
+
+// Finish implements sluice.Ticket.
+func (t *localTicket) Finish(o sluice.Outcome) {
+	for _, l := range t.limits {
+		l.Finish(t.cost, t.start, o)
+	}
+	t.g.notify()
+}
+
+// noTicket is a call admitted by Open mode: nothing to give back.
+type noTicket struct{}
+
+// Finish implements sluice.Ticket.
+func (noTicket) Finish(sluice.Outcome) {}

@@ -1,0 +1,45 @@
+-- finish: ends an admitted call, or gives back one that never started.
+-- Idempotent: a lease or window entry already gone is not removed twice,
+-- and a pacer is given back only what nobody has queued behind.
+--
+-- KEYS[1] leases   KEYS[2] window   KEYS[3] release channel
+-- KEYS[4..] one GCRA timeline per pacer
+-- ARGV[1] admission id   ARGV[2] concurrency weight
+-- ARGV[3] window weight to remove (0 for a finished call)
+-- ARGV[4] number of pacers, then per pacer: mode, amount, tat
+--   mode 0: nothing; mode 1: give back amount (a cancelled reservation
+--   that ended the timeline at tat); mode 2: charge amount more (used
+--   beyond the estimate); mode 3: refund amount (estimated beyond use)
+-- Numbers go to Redis as whole decimals: Lua would print them with 14
+-- digits, and microseconds since 1970 have 16.
+local function d(x) return string.format('%.0f', x) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local id = ARGV[1]
+local cn, wn = tonumber(ARGV[2]), tonumber(ARGV[3])
+local released = 0
+for j = 1, cn do
+  released = released + redis.call('ZREM', KEYS[1], id .. ':' .. j)
+end
+for j = 1, wn do redis.call('ZREM', KEYS[2], id .. ':' .. j) end
+local n = tonumber(ARGV[4])
+for i = 1, n do
+  local mode, amount, ours = tonumber(ARGV[4 + 3*i - 2]), tonumber(ARGV[4 + 3*i - 1]), tonumber(ARGV[4 + 3*i])
+  local key = KEYS[3 + i]
+  local tat = tonumber(redis.call('GET', key) or '0')
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then ttl = 1000 end
+  if mode == 1 then
+    local back = amount - (tat - ours)
+    if back > 0 then
+      redis.call('SET', key, d(tat - math.min(back, amount)), 'PX', d(ttl))
+    end
+  elseif mode == 2 then
+    local next = math.max(tat, now) + amount
+    redis.call('SET', key, d(next), 'PX', d(math.max(ttl, math.floor((next - now) / 1000) + 1000)))
+  elseif mode == 3 and tat > now then
+    redis.call('SET', key, d(math.max(tat - amount, now)), 'PX', d(ttl))
+  end
+end
+if released > 0 then redis.call('PUBLISH', KEYS[3], released) end
+return released

@@ -1,0 +1,59 @@
+package redis
+
+import (
+	"context"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// listen wakes the gates whose release channel got a message. It ends
+// when the subscription is closed (Close).
+func (s *Store) listen(ps *goredis.PubSub) {
+	defer s.wg.Done()
+	for msg := range ps.Channel() {
+		s.mu.Lock()
+		var hit *shared
+		for _, g := range s.gates {
+			if g.keys.released == msg.Channel {
+				hit = g
+				break
+			}
+		}
+		s.mu.Unlock()
+		if hit != nil {
+			hit.notify()
+		}
+	}
+}
+
+// renewLoop renews the leases this process holds every third of their
+// time to live, until Close.
+func (s *Store) renewLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opt.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		gates := make([]*shared, 0, len(s.gates))
+		for _, g := range s.gates {
+			gates = append(gates, g)
+		}
+		s.mu.Unlock()
+		for _, g := range gates {
+			members := g.leaseMembers()
+			if len(members) == 0 {
+				continue
+			}
+			args := append([]any{int64(s.opt.LeaseTTL / time.Microsecond)}, members...)
+			if _, err := s.run(context.Background(), renewScript, []string{g.keys.leases}, args...); err != nil {
+				g.down(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package redis
+
+import "fmt"
+
+// Mode is what a Store does when Redis cannot answer in time.
+type Mode int
+
+const (
+	// Local answers from limits kept in this process, each at this
+	// process's share of the shared limit (the limit divided by the
+	// processes seen recently, or the whole limit when that is unknown).
+	// It is the zero Mode.
+	Local Mode = iota
+	// Open admits every call, as if there were no shared limits.
+	Open
+	// Closed refuses every call with ErrUnavailable.
+	Closed
+)
+
+// String names the mode as ParseMode reads it.
+func (m Mode) String() string {
+	switch m {
+	case Open:
+		return "open"
+	case Closed:
+		return "closed"
+	}
+	return "local"
+}
+
+// ParseMode reads "local", "open" or "closed".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "local", "":
+		return Local, nil
+	case "open":
+		return Open, nil
+	case "closed":
+		return Closed, nil
+	}
+	return Local, fmt.Errorf("redis: unknown mode %q (want local, open or closed)", s)
+}

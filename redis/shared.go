@@ -1,0 +1,347 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// concurrencyBackstop is how long a caller refused a concurrency slot
+// waits at most for the pub/sub message of a release before asking again:
+// a message can be lost (a reconnect), a lease can expire unannounced.
+const concurrencyBackstop = 200 * time.Millisecond
+
+// shared is one gate's limits in Redis: a sluice.Shared.
+type shared struct {
+	s    *Store
+	key  string
+	keys keys
+
+	mu     sync.Mutex
+	cfg    config
+	change chan struct{}  // closed on a release; made on demand
+	held   map[string]int // leases held: admission id -> weight
+	local  []sluice.Limit // Local mode's limits during an outage
+	// graceUntil: after an outage, until then admissions keep to the
+	// local limits as well as Redis's (see resync.go).
+	graceUntil time.Time
+}
+
+func newShared(s *Store, key string, l sluice.Limits) *shared {
+	g := &shared{s: s, key: key, keys: newKeys(s.tag(), key), held: make(map[string]int)}
+	g.cfg = newConfig(l, g.keys)
+	return g
+}
+
+// configure replaces the limits (a gate made again for the same key).
+func (g *shared) configure(l sluice.Limits) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cfg = newConfig(l, g.keys)
+	g.local = nil
+}
+
+func (g *shared) config() config {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg
+}
+
+// Admit implements sluice.Shared: one script call takes c from every
+// shared limit or from none.
+func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.Duration, error) {
+	s := g.s
+	if !s.health.shouldTry(s.opt.RetryEvery) {
+		return g.fallback(ctx, c)
+	}
+	cfg := g.config()
+	id := s.newID()
+	n := max(c.Requests, 1)
+	cn, wn := n, 0
+	if cfg.windowN > 0 {
+		wn = n
+	}
+	keys := make([]string, 0, 9+len(cfg.pacers))
+	keys = append(keys, g.keys.pause, g.keys.leases, g.keys.window, g.keys.procs, g.keys.learned)
+	keys = append(keys, g.keys.learnedPaces[:]...)
+	args := make([]any, 0, 14+3*len(cfg.pacers))
+	args = append(args, id, s.proc, int64(s.opt.Ahead/time.Microsecond), int64(s.opt.LeaseTTL/time.Microsecond),
+		cfg.concurrency, cn, cfg.windowN, cfg.windowUs, wn, len(cfg.pacers))
+	costs := make([]int64, len(cfg.pacers))
+	for i, p := range cfg.pacers {
+		keys = append(keys, p.key)
+		costs[i] = p.costUs(p.units(c))
+		args = append(args, costs[i], p.tauUs, p.costUs(p.capacity))
+	}
+	args = append(args, n, tokensOf(sluice.AllTokens, c.InputTokens, c.OutputTokens),
+		tokensOf(sluice.InputTokens, c.InputTokens, c.OutputTokens), tokensOf(sluice.OutputTokens, c.InputTokens, c.OutputTokens))
+	own, ownMarks, wait := g.takeGrace(c)
+	if wait != 0 {
+		return nil, wait, nil
+	}
+	v, err := s.run(ctx, admitScript, keys, args...)
+	if err != nil {
+		untakeAll(own, c, ownMarks)
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		g.down(err)
+		return g.fallback(ctx, c)
+	}
+	r, ok := v.([]any)
+	if !ok || len(r) < 3 {
+		return nil, 0, fmt.Errorf("redis: admit answered %v", v)
+	}
+	status, value, procs := asInt(r[0]), asInt(r[1]), asInt(r[2])
+	g.up(int(procs))
+	if status != 1 {
+		untakeAll(own, c, ownMarks)
+	}
+	switch status {
+	case -1:
+		return nil, 0, g.tooLarge(cfg, c, value)
+	case 0:
+		return nil, roundUpMs(value), nil
+	case 2:
+		return nil, concurrencyBackstop, nil
+	}
+	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs, own: own, admitted: time.Now()}
+	if len(r) > 3 {
+		t.start = asInt(r[3])
+	}
+	t.tats = make([]int64, len(cfg.pacers))
+	for i := range t.tats {
+		if 4+i < len(r) {
+			t.tats[i] = asInt(r[4+i])
+		}
+	}
+	g.hold(id, cn)
+	if value > 0 {
+		timer := time.NewTimer(time.Duration(value) * time.Microsecond)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			untakeAll(own, c, ownMarks)
+			t.giveBack(wn) // the reservation was never used
+			return nil, 0, ctx.Err()
+		}
+	}
+	s.stats.admissions.Add(1)
+	return t, 0, nil
+}
+
+// tooLarge names the limit a cost can never fit.
+func (g *shared) tooLarge(cfg config, c sluice.Cost, which int64) error {
+	switch {
+	case which == 0:
+		return fmt.Errorf("%w: weight %d > concurrency %d (%s)", ErrTooLarge, max(c.Requests, 1), cfg.concurrency, g.keys.leases)
+	case which == -1:
+		return fmt.Errorf("%w: weight %d > window of %d (%s)", ErrTooLarge, max(c.Requests, 1), cfg.windowN, g.keys.window)
+	case int(which) <= len(cfg.pacers):
+		p := cfg.pacers[which-1]
+		return fmt.Errorf("%w: %d > %d per period (%s)", ErrTooLarge, p.units(c), p.capacity, p.key)
+	}
+	return ErrTooLarge
+}
+
+// Changed implements sluice.Shared: closed on a release, by any process.
+func (g *shared) Changed() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.change == nil {
+		g.change = make(chan struct{})
+	}
+	return g.change
+}
+
+// notify wakes the callers waiting for a release.
+func (g *shared) notify() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.change != nil {
+		close(g.change)
+		g.change = nil
+	}
+}
+
+// Pause implements sluice.Shared: the pause is set on the server's clock,
+// so clocks of other hosts do not matter.
+func (g *shared) Pause(until time.Time) {
+	d := time.Until(until)
+	if d <= 0 || g.s.health.isDown() {
+		return // every process pauses on its own 429s meanwhile
+	}
+	if _, err := g.s.run(context.Background(), pauseScript, []string{g.keys.pause}, int64(d/time.Microsecond)); err != nil {
+		g.down(err)
+	}
+}
+
+// Learn implements sluice.Shared: the learned paces go under the gate's
+// key, where every process's admissions keep them together.
+func (g *shared) Learn(l sluice.Limits) {
+	if g.s.health.isDown() {
+		return // each process keeps its own learned pace meanwhile
+	}
+	args := make([]any, 0, 8)
+	for _, r := range [...]sluice.Rate{l.Rate, l.Tokens, l.InputTokens, l.OutputTokens} {
+		if r.IsZero() || r.N <= 0 {
+			args = append(args, 0, 0)
+			continue
+		}
+		ivUs := float64(r.Per) / r.N / 1000
+		tau := ivUs // requests: evenly spaced
+		if r != l.Rate {
+			tau = ivUs * max(r.N, 1) // tokens: a period's worth
+		}
+		args = append(args, strconv.FormatFloat(ivUs, 'f', 3, 64), int64(tau))
+	}
+	if _, err := g.s.run(context.Background(), learnScript, []string{g.keys.learned}, args...); err != nil {
+		g.down(err)
+	}
+}
+
+// hold and unhold keep the leases this process renews.
+func (g *shared) hold(id string, n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held[id] = n
+}
+
+func (g *shared) unhold(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.held, id)
+}
+
+// leaseMembers returns the members of the leases held, for renewal.
+func (g *shared) leaseMembers() []any {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var m []any
+	for id, n := range g.held {
+		for j := 1; j <= n; j++ {
+			m = append(m, id+":"+fmt.Sprint(j))
+		}
+	}
+	return m
+}
+
+// down records a failed call, warning once per outage.
+func (g *shared) down(err error) {
+	s := g.s
+	if s.health.failed(err) {
+		s.stats.outages.Add(1)
+		s.opt.Logger.Warn("sluice: redis is not answering; shared limits follow the mode",
+			"store", s.name, "mode", s.opt.Mode.String(), "err", err)
+	}
+}
+
+// up records an answer; when Redis is back, it says so and drops the
+// limits kept meanwhile.
+func (g *shared) up(procs int) {
+	s := g.s
+	if d := s.health.answered(procs); d > 0 {
+		s.opt.Logger.Warn("sluice: redis answers again; shared limits are back", "store", s.name, "down", d.Round(time.Millisecond))
+		s.mu.Lock()
+		for _, o := range s.gates {
+			o.mu.Lock()
+			o.graceUntil = time.Now().Add(2 * s.opt.RetryEvery)
+			o.mu.Unlock()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// ticket is a call admitted through Redis.
+type ticket struct {
+	g      *shared
+	id     string
+	cn     int
+	cost   sluice.Cost
+	start  int64 // on the server's clock, microseconds since 1970
+	pacers []pacer
+	costs  []int64 // what was charged to each pacer, microseconds
+	tats   []int64 // each pacer's timeline after the charge
+	own    []sluice.Limit // local limits also taken, in the grace after an outage
+	// admitted is when, for own's Finish.
+	admitted time.Time
+	done     atomic.Bool
+}
+
+// Finish implements sluice.Ticket: one script releases the leases and
+// settles the tokens, whatever became of the caller's context.
+func (t *ticket) Finish(o sluice.Outcome) {
+	if !t.done.CompareAndSwap(false, true) {
+		return
+	}
+	g := t.g
+	g.unhold(t.id)
+	for _, l := range t.own {
+		l.Finish(t.cost, t.admitted, o)
+	}
+	args := []any{t.id, t.cn, 0, len(t.pacers)}
+	settle := false
+	for _, p := range t.pacers {
+		mode, amount := 0, int64(0)
+		if p.tokens && o.Usage != nil {
+			est, used := p.units(t.cost), tokensOf(p.kind, o.Usage.InputTokens, o.Usage.OutputTokens)
+			switch {
+			case used > est:
+				mode, amount = 2, p.costUs(used-est)
+			case used < est:
+				mode, amount = 3, p.costUs(est-used)
+			}
+			settle = settle || mode != 0
+		}
+		args = append(args, mode, amount, 0)
+	}
+	if t.cn == 0 && !settle {
+		return
+	}
+	t.finish(args)
+}
+
+// giveBack undoes an admission whose reservation was never used: leases,
+// window starts and pacers' charges.
+func (t *ticket) giveBack(wn int) {
+	t.done.Store(true)
+	t.g.unhold(t.id)
+	args := []any{t.id, t.cn, wn, len(t.pacers)}
+	for i := range t.pacers {
+		args = append(args, 1, t.costs[i], t.tats[i])
+	}
+	t.finish(args)
+}
+
+func (t *ticket) finish(args []any) {
+	g := t.g
+	keys := []string{g.keys.leases, g.keys.window, g.keys.released}
+	for _, p := range t.pacers {
+		keys = append(keys, p.key)
+	}
+	if _, err := g.s.run(context.Background(), finishScript, keys, args...); err != nil {
+		g.down(err) // the leases expire on their own once no longer renewed
+	}
+}
+
+// roundUpMs turns a wait in microseconds into a Duration rounded up to
+// the millisecond: trying again at a time rounded down would be refused.
+func roundUpMs(us int64) time.Duration {
+	return time.Duration((us+999)/1000) * time.Millisecond
+}
+
+func asInt(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return 0
+}

@@ -1,0 +1,222 @@
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sluicehq/sluice"
+)
+
+// Client is what a Store needs of a Redis client: scripts and pub/sub.
+// *goredis.Client, *goredis.ClusterClient and *goredis.Ring all have it.
+//
+// A client's own timeouts bound each call too: build it with
+// ContextTimeoutEnabled, or with read and write timeouts no longer than
+// Options.CallTimeout, so that a dead server cannot hold a call longer
+// (Dial does both).
+type Client interface {
+	goredis.Scripter
+	Subscribe(ctx context.Context, channels ...string) *goredis.PubSub
+}
+
+// ErrUnavailable is returned by admissions in Closed mode while Redis
+// cannot answer.
+var ErrUnavailable = errors.New("redis: shared limits unavailable")
+
+// ErrTooLarge is returned for a call whose cost exceeds what a shared
+// limit could ever admit (more than its concurrency, window count or
+// one period's tokens).
+var ErrTooLarge = errors.New("redis: cost exceeds the shared limit's capacity")
+
+// Options tune a Store. The zero Options work.
+type Options struct {
+	// Prefix starts every key; "" means "sluice". Keys of store name N
+	// carry the hash tag {Prefix:N}.
+	Prefix string
+	// Mode is what to do when Redis cannot answer; the zero Mode is Local.
+	Mode Mode
+	// CallTimeout bounds each call to Redis; 0 means 200ms.
+	CallTimeout time.Duration
+	// LeaseTTL is how long a concurrency lease outlives a holder that
+	// stopped renewing it (died); 0 means 10s. Leases are renewed every
+	// third of it.
+	LeaseTTL time.Duration
+	// Ahead is how far ahead a rate slot may be reserved in one round
+	// trip; 0 means 50ms.
+	Ahead time.Duration
+	// RetryEvery is how often Redis is tried again while it is down;
+	// 0 means 1s.
+	RetryEvery time.Duration
+	// Logger receives the warnings (Redis down, Redis back); nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Store keeps gates' limits in Redis under one name. Set it as
+// sluice.Limits.Store. A Store is safe for concurrent use; Close stops
+// its goroutines (lease renewal, pub/sub) and waits for them.
+type Store struct {
+	client Client
+	name   string
+	opt    Options
+	proc   string // this process's id, for leases and the count of processes
+	seq    atomic.Uint64
+
+	mu     sync.Mutex
+	gates  map[string]*shared // by gate key
+	pubsub *goredis.PubSub
+	closed bool
+
+	health health
+	stats  counters
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// counters are the Store's Stats, counted as they happen.
+type counters struct {
+	admissions, roundTrips, fallbacks, outages, errors atomic.Int64
+}
+
+// Stats is a snapshot of a Store's counters.
+type Stats struct {
+	Admissions int64 // calls admitted through Redis
+	RoundTrips int64 // script calls sent (admit, finish, renew, pause)
+	Fallbacks  int64 // admissions answered without Redis (Mode)
+	Outages    int64 // times Redis went from answering to not
+	Errors     int64 // calls that failed (timeouts, connection errors)
+	Down       bool  // Redis is not answering now
+}
+
+// New returns a Store sharing limits under name through client. It
+// starts no goroutine until a gate shares limits through it.
+func New(client Client, name string, opt Options) *Store {
+	if opt.Prefix == "" {
+		opt.Prefix = "sluice"
+	}
+	if opt.CallTimeout <= 0 {
+		opt.CallTimeout = 200 * time.Millisecond
+	}
+	if opt.LeaseTTL <= 0 {
+		opt.LeaseTTL = 10 * time.Second
+	}
+	if opt.Ahead <= 0 {
+		opt.Ahead = 50 * time.Millisecond
+	}
+	if opt.RetryEvery <= 0 {
+		opt.RetryEvery = time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Store{
+		client: client, name: name, opt: opt, proc: hex.EncodeToString(b[:]),
+		gates: make(map[string]*shared), stop: make(chan struct{}),
+	}
+}
+
+// Dial connects to the Redis at url (redis://host:port/db, rediss://…)
+// with timeouts no longer than a Store's default call timeout, and
+// returns the client for New.
+func Dial(url string) (*goredis.Client, error) {
+	o, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %q: %w", url, err)
+	}
+	o.ContextTimeoutEnabled = true
+	o.DialTimeout = 200 * time.Millisecond
+	o.ReadTimeout = 200 * time.Millisecond
+	o.WriteTimeout = 200 * time.Millisecond
+	o.MaxRetries = -1 // a retry doubles the time a dead server holds a call
+	return goredis.NewClient(o), nil
+}
+
+// tag returns the hash tag every key of this store carries.
+func (s *Store) tag() string { return "{" + s.opt.Prefix + ":" + s.name + "}" }
+
+// Share implements sluice.Store: the shared limits of l for the gate key.
+func (s *Store) Share(key string, l sluice.Limits) sluice.Shared {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := s.gates[key]; ok {
+		g.configure(l)
+		return g
+	}
+	g := newShared(s, key, l)
+	s.gates[key] = g
+	if !s.closed {
+		if s.pubsub == nil {
+			s.pubsub = s.client.Subscribe(context.Background(), g.keys.released)
+			s.wg.Add(2)
+			go s.listen(s.pubsub)
+			go s.renewLoop()
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), s.opt.CallTimeout)
+			_ = s.pubsub.Subscribe(ctx, g.keys.released) // it resubscribes on reconnect
+			cancel()
+		}
+	}
+	return g
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Admissions: s.stats.admissions.Load(), RoundTrips: s.stats.roundTrips.Load(),
+		Fallbacks: s.stats.fallbacks.Load(), Outages: s.stats.outages.Load(),
+		Errors: s.stats.errors.Load(), Down: s.health.isDown(),
+	}
+}
+
+// Close stops renewing leases and listening for releases, and waits for
+// its goroutines. Leases still held expire after LeaseTTL. It does not
+// close the client.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.stop)
+	ps := s.pubsub
+	s.mu.Unlock()
+	var err error
+	if ps != nil {
+		err = ps.Close()
+	}
+	s.wg.Wait()
+	return err
+}
+
+// run sends one script with the call timeout, counting it; a failure that
+// is not the caller's own cancellation marks Redis down.
+func (s *Store) run(ctx context.Context, sc *goredis.Script, keys []string, args ...any) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.CallTimeout)
+	defer cancel()
+	s.stats.roundTrips.Add(1)
+	v, err := sc.Run(ctx, s.client, keys, args...).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		s.stats.errors.Add(1)
+		return nil, err
+	}
+	return v, nil
+}
+
+// newID returns a unique admission id.
+func (s *Store) newID() string {
+	return s.proc + "-" + strconv.FormatUint(s.seq.Add(1), 10)
+}

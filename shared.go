@@ -1,0 +1,99 @@
+package sluice
+
+import (
+	"context"
+	"time"
+)
+
+// A Shared is the part of a Gate's limits kept outside this process, where
+// every process and host that names the same key sees the same limits
+// (package redis keeps them in Redis). Asking it costs a network round
+// trip, so it is not a Limit: a Gate never calls it under its mutex.
+//
+// How a Gate uses it: the caller at the front of the gate's line first
+// takes what it needs from the gate's own Limits (under the gate's mutex,
+// in memory), then releases the mutex and calls Admit. While that call is
+// out, nobody else in the gate calls Admit: the rest of the line waits
+// behind, so however many callers wait, a process asks once per admission.
+// When Admit refuses or fails, the gate gives back what its own Limits
+// took (Limit.Untake) before the next caller may try. A Permit whose call
+// was admitted by a Shared carries its Ticket, and Permit.Done finishes it.
+//
+// A Shared must be safe for concurrent use: Admit is called by one caller
+// at a time per gate, but a Shared may serve several gates, and Finish,
+// Pause and Changed are called at any time.
+type Shared interface {
+	// Admit takes c from every shared limit, all of them or none.
+	//
+	// Granted, it returns a Ticket and wait 0. A rate slot may be granted
+	// a little ahead of its time; Admit then sleeps out that short delay
+	// itself and, if ctx ends during it, gives the slot back (nothing
+	// taken) and returns ctx.Err().
+	//
+	// Refused, it returns a nil Ticket and how long until c could be
+	// admitted, rounded up, so that trying again then succeeds unless
+	// others took it first; or WaitForChange when only a release can help
+	// (a concurrency slot). The gate waits until that time or until
+	// Changed is closed, whichever comes first, and asks again; a store
+	// that cannot be sure to signal a release returns a time (a backstop)
+	// rather than WaitForChange.
+	//
+	// Unable to answer (the store is unreachable or slower than its
+	// per-call timeout, which bounds every call), a Shared never hangs
+	// and is never silent: depending on its configured mode it answers
+	// from limits in this process, admits, or returns an error; it says
+	// so in its own log and statistics. A cost no shared limit could ever
+	// admit is an error at once. On any error the gate gives back what
+	// its own limits took and returns the error to the caller.
+	Admit(ctx context.Context, c Cost) (t Ticket, wait time.Duration, err error)
+	// Changed returns a channel closed when a shared slot may have been
+	// released (by this or another process); it may be nil when the
+	// Shared never returns WaitForChange.
+	Changed() <-chan struct{}
+	// Pause shares a gate-wide pause until t (the API said it is
+	// throttling) with every process; Admit then refuses until t. It is
+	// called outside the gate's mutex and must not block on the network
+	// for longer than the store's per-call timeout.
+	Pause(until time.Time)
+	// Learn shares the limits the gate learned from the API's headers
+	// (Limits.Rate and the token rates; a zero rate is one not learned),
+	// which already carry the network's margin. Every process's responses
+	// describe the API's one quota, so the learned pace must be kept
+	// together, not by each process at the whole of it. It is called
+	// outside the gate's locks, when what was learned changes, and must
+	// not block on the network for longer than the store's per-call
+	// timeout.
+	Learn(l Limits)
+}
+
+// A Ticket is one call admitted by a Shared: what the store must undo or
+// settle when the call ends.
+type Ticket interface {
+	// Finish ends the call with outcome o: it releases the call's
+	// concurrency leases and settles its token estimate with o.Usage. It
+	// runs whatever became of the caller's context, is idempotent, and
+	// blocks at most the store's per-call timeout.
+	Finish(o Outcome)
+}
+
+// A Store makes the Shared limits of gates. Set Limits.Store to share
+// limits through it; package redis provides one.
+type Store interface {
+	// Share returns the shared part of l for the gate with the given key
+	// (the Transport's key: a host, a model, an API key; "" for a lone
+	// gate). Gates of the same store and key, in any process, share one
+	// set of limits. l's rates already carry the margin for the network
+	// that Limits.NewGate applies (1% of the period, at least 5ms), and
+	// l.Concurrency is the most calls in flight across all processes (0:
+	// DefaultConcurrency). It is called once per gate and must not block.
+	Share(key string, l Limits) Shared
+}
+
+// NewSharedGate returns a Gate enforcing its own limits, in this
+// process, and s's shared limits: a call is admitted when all of them
+// admit it. Limits.NewGate uses it when Limits.Store is set.
+func NewSharedGate(s Shared, limits ...Limit) *Gate {
+	g := NewGate(limits...)
+	g.shared = s
+	return g
+}
