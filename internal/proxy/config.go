@@ -46,6 +46,7 @@ routes:                    # one or more; the longest matching prefix serves a r
     per_key: false         # limits per API key (hashed, never logged)
     queue: 1000            # most requests waiting; more get 429 at once
     max_wait: 30s          # longest wait for admission; longer predicted: 429
+    max_body: 32MiB        # largest request body; larger: 413 (KiB, MiB, GiB or bytes)
     retries: 8             # retries of 429, 529 and transient errors (0: none)
     timeout: 10m           # per attempt, until the response starts (0: none)
 `
@@ -212,7 +213,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 }
 
 // routeFields are a route's fields, for the unknown-field error.
-const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, retries, timeout"
+const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, max_body, retries, timeout"
 
 // route reads one route.
 func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) {
@@ -261,6 +262,17 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 			r.QueueSize, err = c.count(kv.value, f, 1)
 		case "max_wait":
 			r.MaxWait, err = c.duration(kv.value, f, false)
+		case "max_body":
+			var s string
+			if s, err = c.str(kv.value, f); err == nil {
+				r.MaxBody, err = ParseSize(s)
+				if err == nil && r.MaxBody < 1 {
+					err = errors.New("want at least 1 byte")
+				}
+				if err != nil {
+					err = c.fail(kv.value, f, "%s", strings.TrimPrefix(err.Error(), "proxy: "))
+				}
+			}
 		case "retries":
 			var n int
 			if n, err = c.count(kv.value, f, 0); err == nil {

@@ -40,12 +40,15 @@ const (
 	outcomeQuota      // the route's quota is exhausted (insufficient_quota)
 	outcomeClientGone // the client went away before its response began
 	outcomeError      // the proxy answered an error: no upstream response, or no token estimate
+	outcomeTooLarge   // refused at once: the body was over the route's max body
+	outcomeDeadline   // the client's deadline (X-Stainless-Timeout...) passed before the upstream answered
 	numOutcomes
 )
 
 var outcomeNames = [numOutcomes]string{
 	"2xx", "3xx", "4xx", "5xx", "upstream_throttled",
 	"refused_queue_full", "refused_max_wait", "quota_exhausted", "client_gone", "error",
+	"refused_too_large", "deadline_exceeded",
 }
 
 // routeObs is what the proxy counts of one route. Its counters are
@@ -92,7 +95,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descRequests  = desc("requests_total", "Requests by how they ended: the upstream's status class, upstream_throttled (a 429 or 529 passed on), or the proxy's own answer (refused_queue_full, refused_max_wait, quota_exhausted, client_gone, error).", "outcome")
+	descRequests  = desc("requests_total", "Requests by how they ended: the upstream's status class, upstream_throttled (a 429 or 529 passed on), or the proxy's own answer (refused_queue_full, refused_max_wait, refused_too_large, quota_exhausted, deadline_exceeded, client_gone, error).", "outcome")
 	descAdmitted  = desc("admitted_total", "Requests admitted by the route's limits.")
 	descRetries   = desc("retries_total", "Attempts upstream after a request's first.")
 	descThrottled = desc("upstream_throttled_total", "Upstream responses 429 or 529, every attempt's.")
@@ -208,20 +211,26 @@ func (b timedBase) CloseIdleConnections() {
 }
 
 // record counts a request that has ended: a is its admission (nil when
-// the queue was full), ctx the context it was served with, info what the
-// Transport said of its round trip, status what its client got.
-func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, info *sluice.RoundTripInfo, status int) {
+// the queue was full or the body too large: refused says which), ctx the
+// context it was served with, info what the Transport said of its round
+// trip, status what its client got.
+func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, refused outcome, info *sluice.RoundTripInfo, status int) {
 	if info.Attempts > 1 {
 		o.retries.Add(int64(info.Attempts - 1))
 	}
 	var out outcome
 	var we *sluice.WaitError
-	switch {
-	case a == nil:
-		out = outcomeQueueFull
-	case a.state.Load() == admitted:
+	isAdmitted := a != nil && a.state.Load() == admitted
+	if isAdmitted {
 		o.admitted.Add(1)
 		o.wait.Observe(time.Duration(a.wait.Load()).Seconds())
+	}
+	switch {
+	case a == nil:
+		out = refused
+	case a.phase.Load() == overdue && status == http.StatusGatewayTimeout:
+		out = outcomeDeadline
+	case isAdmitted:
 		out = statusOutcome(status, info.Err)
 	case errors.As(info.Err, &we) || context.Cause(ctx) == errMaxWait:
 		out = outcomeMaxWait

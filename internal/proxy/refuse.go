@@ -23,9 +23,13 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 	case errors.As(err, &we):
 		// The limits predict a wait longer than the max wait: refused
 		// at once, nothing taken; the prediction is when to come back.
-		r.refuse(w, we.Wait, "the rate limit would delay this request beyond the proxy's max wait")
+		r.refuse(w, we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
 	case context.Cause(req.Context()) == errMaxWait:
 		r.refuse(w, 0, "waited the proxy's max wait for the rate limit without being admitted")
+	case context.Cause(req.Context()) == errClientDeadline:
+		// The client's own timeout (X-Stainless-Timeout...) is about to
+		// pass: it gets this answer rather than its own timeout.
+		r.answer(w, http.StatusGatewayTimeout, "timeout_error", "", "no answer from the upstream API within the client's timeout (retries included)")
 	case errors.Is(err, sluice.ErrQuotaExhausted):
 		// The gate is halted: every waiting and later request of this
 		// model gets this, until the proxy is restarted.

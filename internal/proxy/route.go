@@ -101,6 +101,10 @@ type Route struct {
 	// AttemptTimeout bounds each attempt's wait for the response headers;
 	// 0 means no bound but the client's.
 	AttemptTimeout time.Duration
+	// MaxBody is the largest request body the route takes, in bytes; a
+	// larger one is refused with 413 before it uses any quota. The body
+	// is kept in memory for retries. 0 means DefaultMaxBody.
+	MaxBody int64
 	// Base sends the requests upstream; nil means a clone of
 	// http.DefaultTransport.
 	Base http.RoundTripper
@@ -130,6 +134,9 @@ func (r *Route) validate() error {
 	}
 	if r.MaxWait < 0 {
 		return fmt.Errorf("proxy: route max wait %v: want 0 (the default) or more", r.MaxWait)
+	}
+	if r.MaxBody < 0 {
+		return fmt.Errorf("proxy: route max body %d: want 0 (the default) or more", r.MaxBody)
 	}
 	preset, err := ParsePreset(string(r.Preset), r.Upstream)
 	if err != nil {
@@ -176,6 +183,7 @@ func newRoute(r Route, log logger) *route {
 		Key:            rt.key,
 		Retry:          r.Retry,
 		AttemptTimeout: r.AttemptTimeout,
+		MaxBodyBuffer:  rt.maxBody(),
 	}
 	if len(r.Models) > 0 {
 		rt.tr.LimitsFor = rt.limitsFor
@@ -189,9 +197,15 @@ func newRoute(r Route, log logger) *route {
 				stripPrefix(pr.Out.URL, r.Prefix)
 			}
 			pr.SetURL(upstream)
-			pr.Out.Header.Del(priorityHeader)
+			// The proxy's own headers (X-Sluice-Priority,
+			// X-Sluice-Timeout) are for it alone.
+			for name := range pr.Out.Header {
+				if strings.HasPrefix(name, "X-Sluice-") {
+					delete(pr.Out.Header, name)
+				}
+			}
 		},
-		Transport: rt.tr,
+		Transport: respondedTransport{rt.tr},
 		// FlushInterval 0: the ReverseProxy flushes every write of a
 		// stream (text/event-stream, or a body of unknown length), so
 		// that events pass through as they come and the status and

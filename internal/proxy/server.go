@@ -188,15 +188,25 @@ func (s *Server) route(path string) *route {
 func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	begin := time.Now()
 	info := new(sluice.RoundTripInfo)
-	a, ctx, ok := r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info))
 	rec := &statusRecorder{ResponseWriter: w}
-	if !ok {
-		r.refuse(rec, 0, "too many requests are waiting for the rate limit")
+	var a *admission
+	ctx := req.Context()
+	refused := outcomeQueueFull
+	if !r.keepBody(rec, req) {
+		refused = outcomeTooLarge
 	} else {
-		r.rp.ServeHTTP(rec, req.WithContext(ctx))
-		a.done()
+		var ok bool
+		a, ctx, ok = r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info),
+			clientDeadline(req.Header, begin))
+		if !ok {
+			ctx = req.Context()
+			r.refuse(rec, 0, "too many requests are waiting for the rate limit")
+		} else {
+			r.rp.ServeHTTP(rec, req.WithContext(ctx))
+			a.done()
+		}
 	}
-	r.obs.record(ctx, req, a, info, rec.status)
+	r.obs.record(ctx, req, a, refused, info, rec.status)
 	if r.log.enabled(slog.LevelDebug) {
 		var wait time.Duration
 		if a != nil {
