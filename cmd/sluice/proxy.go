@@ -68,6 +68,7 @@ field; unknown fields are mistakes):
 ` + indent(proxy.ConfigHelp, "  "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			collectLessOften() // as run's: a small live heap and garbage per request
 			if config != "" {
 				return proxyConfig(cmd, config, listen, allowRemote, debug, grace)
 			}

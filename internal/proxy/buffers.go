@@ -8,22 +8,22 @@ import "sync"
 var copyBuffers bufferPool
 
 // bufferPool is an httputil.BufferPool of 32 KiB buffers, safe for
-// concurrent use.
+// concurrent use. The pool holds arrays, not slices: a slice put in a
+// sync.Pool is boxed, one allocation per Put.
 type bufferPool struct{ p sync.Pool }
 
 const copyBufferSize = 32 << 10
 
 func (b *bufferPool) Get() []byte {
-	if buf, ok := b.p.Get().(*[]byte); ok {
-		return *buf
+	if buf, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return buf[:]
 	}
-	return make([]byte, copyBufferSize)
+	return new([copyBufferSize]byte)[:]
 }
 
 func (b *bufferPool) Put(buf []byte) {
 	if cap(buf) != copyBufferSize {
 		return
 	}
-	buf = buf[:copyBufferSize]
-	b.p.Put(&buf)
+	b.p.Put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
 }

@@ -174,7 +174,14 @@ func newRoute(r Route, log logger) *route {
 	base := r.Base
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = max(64, r.Limits.Concurrency)
+		// Enough idle connections that the proxy never opens one under
+		// load for want of a kept one.
+		tr.MaxIdleConnsPerHost = max(256, r.Limits.Concurrency)
+		tr.MaxIdleConns = 0 // no bound across hosts: there is one
+		// The client's Accept-Encoding goes upstream as it is, and the
+		// answer comes back as sent: no gzip asked for on the client's
+		// behalf, and no decompressing.
+		tr.DisableCompression = true
 		base = tr
 	}
 	rt.tr = &sluice.Transport{
@@ -277,6 +284,9 @@ const priorityHeader = "X-Sluice-Priority"
 // priority returns the request's priority, 0 when it gives none or an
 // unreadable one (a bad header must not refuse a call).
 func priority(h http.Header) int {
+	if len(h[priorityHeader]) == 0 {
+		return 0 // most requests: no Atoi error to allocate
+	}
 	p, err := strconv.Atoi(strings.TrimSpace(h.Get(priorityHeader)))
 	if err != nil {
 		return 0
