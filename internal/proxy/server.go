@@ -200,7 +200,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 			clientDeadline(req.Header, begin))
 		if !ok {
 			ctx = req.Context()
-			r.refuse(rec, 0, "too many requests are waiting for the rate limit")
+			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
 		} else {
 			r.rp.ServeHTTP(rec, req.WithContext(ctx))
 			a.done()
