@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -103,8 +104,8 @@ var (
 	descQueue     = desc("queue_depth", "Requests waiting for admission now.")
 	descQueueCap  = desc("queue_capacity", "Most requests that may wait for admission.")
 	descInFlight  = desc("in_flight", "Requests admitted upstream and not finished.")
-	descCeiling   = desc("concurrency_ceiling", "The concurrency limit in force, adaptive or fixed, summed over the route's gates; 0 for none.")
-	descLearned   = desc("learned_rate_per_second", "The request rate learned from the upstream's rate-limit headers, summed over the route's gates; 0 for none.")
+	descCeiling   = desc("concurrency_ceiling", "The concurrency limit in force, adaptive or fixed: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates (one per model and API key).", "model")
+	descLearned   = desc("learned_rate_per_second", "The request rate learned from the upstream's rate-limit headers, 0 for none: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates.", "model")
 	descPauses    = desc("pauses_total", "Times a gate paused, or extended a pause, on the upstream's word (Retry-After).")
 )
 
@@ -139,10 +140,48 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueue, float64(st.Queued), l)
 		gauge(descQueueCap, float64(r.queueSize()), l)
 		gauge(descInFlight, float64(st.Gates.InFlight), l)
-		gauge(descCeiling, float64(st.Gates.Ceiling), l)
-		gauge(descLearned, st.Gates.Learned.PerSec(), l)
+		ceiling, learned := float64(st.Gates.Ceiling), st.Gates.Learned.PerSec()
+		for _, m := range r.modelGates() {
+			g := m.gate.Stats()
+			gauge(descCeiling, float64(g.Ceiling), l, m.name)
+			gauge(descLearned, g.Learned.PerSec(), l, m.name)
+			ceiling -= float64(g.Ceiling)
+			learned -= g.Learned.PerSec()
+		}
+		// The sum and each gate are read at slightly different times.
+		gauge(descCeiling, max(ceiling, 0), l, "other")
+		gauge(descLearned, max(learned, 0), l, "other")
 		counter(descPauses, st.Gates.Pauses, l)
 	}
+}
+
+// namedGate is the gate of a model the route gives limits of its own.
+type namedGate struct {
+	name string
+	gate *sluice.Gate
+}
+
+// modelGates returns the gates of the models the route gives limits of
+// their own, by name: the ceiling and learned rate are each gate's, and a
+// sum over models of different limits would mean nothing. A route with
+// per_key has a gate per key and model, which no label may name: its
+// gates are all "other". A model with no request yet gets its gate here,
+// as its first request would.
+func (r *route) modelGates() []namedGate {
+	if r.PerKey || len(r.Models) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(r.Models))
+	for name := range r.Models {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := make([]namedGate, len(names))
+	for i, name := range names {
+		// The key the Transport gives the model's requests (route.key).
+		out[i] = namedGate{name, r.tr.Gate(r.Upstream.Host + "/" + name)}
+	}
+	return out
 }
 
 // newRegistry builds a Server's own registry (not the global one: tests
