@@ -27,16 +27,17 @@ func (r *route) maxBody() int64 {
 }
 
 // keepBody reads req's body into memory, up to the route's max body, and
-// makes req send that copy. It reports false when it answered instead: the
-// body is too large, or could not be read.
-func (r *route) keepBody(w http.ResponseWriter, req *http.Request) bool {
+// makes req send that copy. It reports false when it answered instead,
+// with how the request ended: the body is too large, or could not be
+// read.
+func (r *route) keepBody(w http.ResponseWriter, req *http.Request) (outcome, bool) {
 	limit := r.maxBody()
 	if req.ContentLength > limit {
 		r.tooLarge(w, limit)
-		return false
+		return outcomeTooLarge, false
 	}
 	if req.Body == nil || req.Body == http.NoBody {
-		return true
+		return 0, true
 	}
 	var buf bytes.Buffer
 	if req.ContentLength > 0 {
@@ -47,17 +48,20 @@ func (r *route) keepBody(w http.ResponseWriter, req *http.Request) bool {
 	switch {
 	case int64(buf.Len()) > limit:
 		r.tooLarge(w, limit)
-		return false
+		return outcomeTooLarge, false
 	case err != nil:
 		// The client sent a broken body, or went away while sending it.
 		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "could not read the request body: "+err.Error())
-		return false
+		if req.Context().Err() != nil {
+			return outcomeClientGone, false
+		}
+		return outcomeError, false
 	}
 	body := buf.Bytes()
 	req.ContentLength = int64(len(body))
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	return true
+	return 0, true
 }
 
 // tooLarge answers 413 in the upstream's style.

@@ -191,15 +191,12 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	var a *admission
 	ctx := req.Context()
-	refused := outcomeQueueFull
-	if !r.keepBody(rec, req) {
-		refused = outcomeTooLarge
-	} else {
-		var ok bool
+	refused, ok := r.keepBody(rec, req)
+	if ok {
 		a, ctx, ok = r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info),
 			clientDeadline(req.Header, begin))
 		if !ok {
-			ctx = req.Context()
+			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
 		} else {
 			r.rp.ServeHTTP(rec, req.WithContext(ctx))
