@@ -13,7 +13,10 @@
 //     it was due, so that a stall is not hidden by requests not sent
 //     during it; then closed loop with N connections for the maximum
 //     throughput. Added latency is a target's percentile minus the direct
-//     one's; each figure of the proxy is also given as a ratio to nginx's.
+//     one's; each figure of the proxy is also given as a ratio to nginx's,
+//     and to a plain net/http/httputil.ReverseProxy's (this program run
+//     again as one): the floor a Go proxy stands on, so that what sluice
+//     adds is seen apart from what Go's HTTP costs.
 //
 //   - Against a real limit: 200 concurrent clients, one Anthropic request
 //     each, to the mock API (internal/mock, as `sluice mock --style
@@ -38,6 +41,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +74,10 @@ var (
 )
 
 func main() {
+	if spec := os.Getenv(plainEnv); spec != "" {
+		servePlain(spec) // this program re-run as the plain Go reverse proxy
+		return
+	}
 	flag.Parse()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "proxybench:", err)
@@ -130,6 +139,12 @@ func run() error {
 			nginxVersion = version
 			targets = append(targets, target{name: "nginx proxy_pass", url: url})
 		}
+	}
+	if c, url, err := startPlain(tmp, up.url); err != nil {
+		return err
+	} else {
+		children = append(children, c)
+		targets = append(targets, target{name: "Go httputil.ReverseProxy", url: url})
 	}
 	proxyArgs := []string{"--upstream", up.url, "--preset", "generic", "-c", "1000", "--rate", "1000000/s"}
 	c, url, err := startProxy(bin, tmp, "proxy", proxyArgs)
@@ -233,12 +248,15 @@ type child struct {
 	log  string
 }
 
-func startChild(name, logPath string, bin string, args ...string) (*child, error) {
+func startChild(name, logPath string, env []string, bin string, args ...string) (*child, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -285,7 +303,7 @@ func startProxy(bin, tmp, name string, args []string) (*child, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := startChild("sluice proxy", filepath.Join(tmp, name+".log"), bin, append([]string{"proxy", "--listen", addr}, args...)...)
+	c, err := startChild("sluice proxy", filepath.Join(tmp, name+".log"), nil, bin, append([]string{"proxy", "--listen", addr}, args...)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -295,6 +313,50 @@ func startProxy(bin, tmp, name string, args []string) (*child, string, error) {
 		return nil, "", err
 	}
 	return c, url, nil
+}
+
+// plainEnv makes this program a plain Go reverse proxy: "ADDR UPSTREAM".
+const plainEnv = "PROXYBENCH_PLAIN_REVERSE_PROXY"
+
+// startPlain runs this program again as net/http/httputil's
+// ReverseProxy with nothing else: the floor a Go proxy stands on, so that
+// what sluice adds to it is seen apart from what Go's HTTP costs.
+func startPlain(tmp, upstream string) (*child, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := startChild("plain reverse proxy", filepath.Join(tmp, "plain.log"), []string{plainEnv + "=" + addr + " " + upstream}, self)
+	if err != nil {
+		return nil, "", err
+	}
+	url := "http://" + addr
+	if err := c.waitReady(url + "/"); err != nil {
+		c.stop()
+		return nil, "", err
+	}
+	return c, url, nil
+}
+
+// servePlain serves a plain ReverseProxy as spec ("ADDR UPSTREAM") says,
+// with the upstream connections kept as sluice keeps them.
+func servePlain(spec string) {
+	addr, upstream, _ := strings.Cut(spec, " ")
+	u, err := url.Parse(upstream)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	rp.Transport = tr
+	fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, rp))
+	os.Exit(1)
 }
 
 // startNginx runs nginx in the foreground with proxy_pass to upstream,
@@ -342,7 +404,7 @@ http {
 	}
 	out, _ := exec.Command(bin, "-v").CombinedOutput()
 	version := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(string(out)), "nginx version:"))
-	c, err := startChild("nginx", filepath.Join(dir, "stderr.log"), bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
+	c, err := startChild("nginx", filepath.Join(dir, "stderr.log"), nil, bin, "-p", dir, "-c", confPath, "-e", filepath.Join(dir, "error.log"))
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -615,7 +677,7 @@ func printOverhead(ts []target) {
 	fmt.Println("| target | p50 | p99 | max | added p50 | added p99 | errors | max throughput | errors |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	direct := ts[0].open
-	var nginx, proxy *target
+	var nginx, plain, proxy *target
 	for i := range ts {
 		t := &ts[i]
 		added50, added99 := "—", "—"
@@ -627,21 +689,26 @@ func printOverhead(ts []target) {
 		switch t.name {
 		case "nginx proxy_pass":
 			nginx = t
+		case "Go httputil.ReverseProxy":
+			plain = t
 		case "sluice proxy":
 			proxy = t
 		}
 	}
-	if nginx != nil && proxy != nil {
+	for _, anchor := range []*target{nginx, plain} {
+		if anchor == nil || proxy == nil {
+			continue
+		}
 		ratio := func(p, n time.Duration) string {
 			if n <= 0 {
-				return "n/a (nginx added ≤ 0)"
+				return "n/a (anchor added ≤ 0)"
 			}
 			return fmt.Sprintf("%.2fx", float64(p)/float64(n))
 		}
-		fmt.Printf("| **sluice ÷ nginx** | | | | %s | %s | | %.2fx | |\n",
-			ratio(proxy.open.p50-direct.p50, nginx.open.p50-direct.p50),
-			ratio(proxy.open.p99-direct.p99, nginx.open.p99-direct.p99),
-			proxy.closed.perSec/nginx.closed.perSec)
+		fmt.Printf("| **sluice ÷ %s** | | | | %s | %s | | %.2fx | |\n", anchor.name,
+			ratio(proxy.open.p50-direct.p50, anchor.open.p50-direct.p50),
+			ratio(proxy.open.p99-direct.p99, anchor.open.p99-direct.p99),
+			proxy.closed.perSec/anchor.closed.perSec)
 	}
 	if proxy != nil {
 		added := proxy.open.p99 - direct.p99
