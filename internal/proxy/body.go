@@ -71,7 +71,7 @@ func (r *route) tooLarge(w http.ResponseWriter, limit int64) {
 		kind = "invalid_request_error"
 	}
 	r.answer(w, http.StatusRequestEntityTooLarge, kind, "request_too_large",
-		fmt.Sprintf("the request body is larger than the proxy's max body, %s", FormatSize(limit)))
+		fmt.Sprintf("the request body is larger than the proxy's max body, %s (--max-body, or max_body in the configuration)", FormatSize(limit)))
 }
 
 // ParseSize reads a size in bytes: a count, or a count with a unit of

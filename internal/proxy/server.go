@@ -210,7 +210,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 			wait = time.Duration(a.wait.Load())
 		}
 		// The path, never the query, which may carry a key.
-		r.log.debug("request", "route", r.Prefix, "method", req.Method, "path", req.URL.Path,
+		r.log.debug("request", "route", r.obs.label, "method", req.Method, "path", req.URL.Path,
 			"status", rec.status, "wait", wait, "latency", time.Since(begin))
 	}
 }
