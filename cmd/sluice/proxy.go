@@ -23,6 +23,7 @@ func newProxy() *cobra.Command {
 		upstream, listen, pre string
 		route                 proxy.Route
 		allowRemote, debug    bool
+		adaptive              bool
 		grace                 time.Duration
 		config, maxBody       string
 	)
@@ -59,8 +60,8 @@ finish for up to --grace; a second one stops at once.
 
 --config FILE serves several routes, each a path prefix sent to its own
 upstream with its own limits, instead of --upstream and the route's flags
-(--preset, the limits, --per-key, --queue, --max-wait, --max-body,
---retries, --timeout, --max-retry-wait), which it excludes. --listen overrides the
+(--preset, the limits, --adaptive, --per-key, --queue, --max-wait,
+--max-body, --retries, --timeout, --max-retry-wait), which it excludes. --listen overrides the
 file's listen, and --allow-remote adds to its allow_remote; --grace and
 --debug apply as ever. Every field (a mistake names its file, line and
 field; unknown fields are mistakes):
@@ -86,6 +87,7 @@ field; unknown fields are mistakes):
 			if route.Limits, err = limits.limits(); err != nil {
 				return err
 			}
+			route.Limits.FixedConcurrency = !adaptive
 			if route.Models, err = limits.modelLimits(route.Limits); err != nil {
 				return err
 			} else if len(route.Models) > 0 && route.Preset == proxy.Generic {
@@ -132,6 +134,7 @@ field; unknown fields are mistakes):
 	f.BoolVar(&allowRemote, "allow-remote", false, "allow a --listen address beyond loopback")
 	f.StringVar(&pre, "preset", "", "anthropic | openai | generic (default: from the upstream's host)")
 	limits.add(f)
+	f.BoolVar(&adaptive, "adaptive", true, "adapt the concurrency ceiling to the upstream's health, up to -c; --adaptive=false keeps it at -c")
 	f.IntVar(&route.QueueSize, "queue", proxy.DefaultQueueSize, "most requests waiting for admission; more get 429 at once")
 	f.DurationVar(&route.MaxWait, "max-wait", proxy.DefaultMaxWait, "longest a request waits for admission; longer predicted waits get 429 at once")
 	f.StringVar(&maxBody, "max-body", proxy.FormatSize(proxy.DefaultMaxBody), "largest request body (kept for retries); larger get 413 at once")
@@ -145,7 +148,7 @@ field; unknown fields are mistakes):
 // routeFlags are the flags that describe the one route of --upstream,
 // which --config describes in its file instead.
 var routeFlags = []string{"upstream", "preset", "concurrency", "rate", "burst", "window", "tokens",
-	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "max-body", "per-key"}
+	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "max-body", "per-key", "adaptive"}
 
 // proxyConfig serves the routes of the configuration file path.
 func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration) error {

@@ -33,6 +33,7 @@ routes:                    # one or more; the longest matching prefix serves a r
     upstream: https://api.anthropic.com   # required, http or https
     preset: anthropic      # anthropic | openai | generic (default: from the host)
     concurrency: 8         # limits, as the flags of the same names
+    adaptive: true         # false keeps the concurrency ceiling at concurrency
     rate: 50/m
     burst: 1
     window: 100/10s
@@ -213,7 +214,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 }
 
 // routeFields are a route's fields, for the unknown-field error.
-const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, max_body, retries, timeout"
+const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, max_body, retries, timeout"
 
 // route reads one route.
 func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) {
@@ -258,6 +259,10 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 			modelKVs, err = c.mapping(kv.value, f, nil)
 		case "per_key":
 			r.PerKey, err = c.boolean(kv.value, f)
+		case "adaptive":
+			var adaptive bool
+			adaptive, err = c.boolean(kv.value, f)
+			r.Limits.FixedConcurrency = !adaptive
 		case "queue":
 			r.QueueSize, err = c.count(kv.value, f, 1)
 		case "max_wait":

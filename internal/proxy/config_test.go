@@ -40,7 +40,7 @@ routes:
 routes:
   - upstream: http://x
     rtae: 5/s
-`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, max_body, retries, timeout`},
+`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, queue, max_wait, max_body, retries, timeout`},
 		{"unknown top field", `
 listen: 127.0.0.1:9000
 route:
@@ -241,6 +241,7 @@ routes:
     upstream: https://api.openai.com/v1
     preset: openai
     concurrency: 4
+    adaptive: false
     rate: 500/m
     burst: 2
     window: 100/10s
@@ -258,9 +259,9 @@ routes:
     timeout: 2m
 `, proxy.Config{Listen: "[::1]:9000", Routes: []proxy.Route{{
 			Prefix: "/openai", Upstream: mustURLNoT("https://api.openai.com/v1"), Preset: proxy.OpenAI,
-			Limits: sluice.Limits{Concurrency: 4, Rate: sluice.PerMinute(500), Burst: 2,
+			Limits: sluice.Limits{Concurrency: 4, FixedConcurrency: true, Rate: sluice.PerMinute(500), Burst: 2,
 				Window: sluice.Rate{N: 100, Per: 10 * time.Second}, Tokens: sluice.PerMinute(30000), MaxPause: time.Minute},
-			Models: map[string]sluice.Limits{"gpt-4o-mini": {Concurrency: 16, Rate: sluice.PerMinute(500), Burst: 2,
+			Models: map[string]sluice.Limits{"gpt-4o-mini": {Concurrency: 16, FixedConcurrency: true, Rate: sluice.PerMinute(500), Burst: 2,
 				Window: sluice.Rate{N: 100, Per: 10 * time.Second}, Tokens: sluice.PerMinute(200000), MaxPause: time.Minute}},
 			PerKey: true, QueueSize: 50, MaxWait: 5 * time.Second, MaxBody: 1 << 20,
 			Retry: sluice.RetryPolicy{MaxAttempts: 1}, AttemptTimeout: 2 * time.Minute,

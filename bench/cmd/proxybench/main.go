@@ -7,7 +7,7 @@
 //     answers 200 {"ok":true} at once) is reached straight, through nginx
 //     (a child: its own config, pid and logs in a temporary directory, no
 //     daemon) and through `sluice proxy` (built from the repository, a
-//     child, with limits set high: -c 1000 --rate 1000000/s). One load
+//     child, with limits set high: -c 1000 --adaptive=false --rate 1000000/s). One load
 //     generator, in this process, drives all three: open loop at a fixed
 //     rate (1,000 req/s) measuring each request's latency from the moment
 //     it was due, so that a stall is not hidden by requests not sent
@@ -146,7 +146,7 @@ func run() error {
 		children = append(children, c)
 		targets = append(targets, target{name: "Go httputil.ReverseProxy", url: url})
 	}
-	proxyArgs := []string{"--upstream", up.url, "--preset", "generic", "-c", "1000", "--rate", "1000000/s"}
+	proxyArgs := []string{"--upstream", up.url, "--preset", "generic", "-c", "1000", "--adaptive=false", "--rate", "1000000/s"}
 	c, url, err := startProxy(bin, tmp, "proxy", proxyArgs)
 	if err != nil {
 		return err
@@ -672,7 +672,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float
 func printOverhead(ts []target) {
 	fmt.Printf("### Overhead against an instant upstream\n\n")
 	fmt.Printf("Open loop at %d req/s for %v per target (after a %v warm-up), latency from when each request was due; "+
-		"closed loop with %d connections for %v. Added = target − direct. `sluice proxy` runs with `--preset generic -c 1000 --rate 1000000/s`.\n\n",
+		"closed loop with %d connections for %v. Added = target − direct. `sluice proxy` runs with `--preset generic -c 1000 --adaptive=false --rate 1000000/s`.\n\n",
 		*rateFlag, *durFlag, *durFlag/5, *connsFlag, *maxDurFlag)
 	fmt.Println("| target | p50 | p99 | max | added p50 | added p99 | errors | max throughput | errors |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
