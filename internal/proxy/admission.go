@@ -87,6 +87,9 @@ func (a *admission) expire() {
 		return
 	}
 	if a.phase.CompareAndSwap(answering, overdue) {
+		// Unlike the max wait, this cancels an admitted request too:
+		// its client is about to give up. One the gate let in at this
+		// very moment has used its unit of rate for nothing.
 		a.leave(gone)
 		a.cancel(errClientDeadline)
 	}
