@@ -1,7 +1,9 @@
 package examples_test
 
 import (
+	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,5 +78,26 @@ func TestProxyAnthropicSDKStream(t *testing.T) {
 	}
 	if st := p.Stats()[0].Gates; st.InFlight != 0 || st.Completed != 1 {
 		t.Errorf("proxy gates %+v; want one call completed, none in flight", st)
+	}
+}
+
+// The SDK says how long it waits (X-Stainless-Timeout, from its request
+// timeout), and the proxy answers within it: against an API slower than
+// that, the SDK reads the proxy's 504 in the API's style, not its own
+// timeout.
+func TestProxyAnthropicSDKGetsAnAnswerWithinItsTimeout(t *testing.T) {
+	srv := startMock(t, mock.Config{Style: mock.Anthropic, Seed: 5, Latency: mock.FixedLatency(5 * time.Second)})
+	p := startProxy(t, srv, sluice.Limits{})
+	client := anthropic.NewClient(option.WithBaseURL(p.URL()), option.WithAPIKey("test"),
+		option.WithMaxRetries(0), option.WithRequestTimeout(2*time.Second))
+	begin := time.Now()
+	_, err := client.Messages.New(t.Context(), newMessage(8))
+	took := time.Since(begin)
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 504 || !strings.Contains(apiErr.Error(), "timeout_error") {
+		t.Fatalf("after %v: %v; want the proxy's 504 timeout_error", took, err)
+	}
+	if took >= 2*time.Second {
+		t.Errorf("answered after %v, past the SDK's 2s", took)
 	}
 }

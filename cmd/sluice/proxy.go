@@ -24,8 +24,9 @@ func newProxy() *cobra.Command {
 		upstream, listen, pre string
 		route                 proxy.Route
 		allowRemote, debug    bool
+		adaptive              bool
 		grace                 time.Duration
-		config                string
+		config, maxBody       string
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy (--upstream URL | --config FILE) [flags]",
@@ -42,8 +43,13 @@ X-Sluice-Priority (an integer, higher first) then arrival, for at most
 --max-wait; when the queue is full or the limits say the wait would be
 longer, it is refused at once with 429, Retry-After and RateLimit headers,
 and an error body in the API's style. Upstream 429, 529 and transient
-errors are retried inside the proxy (--retries); streams pass through as
-they come. With the anthropic and openai presets each model has its own
+errors are retried inside the proxy (--retries), but only while the client
+still waits: the SDKs say how long in X-Stainless-Timeout (others may send
+X-Sluice-Timeout, such as 30s, or Request-Timeout in seconds), and past it
+the client gets a 504 in the API's style a little before it would give up.
+Bodies over --max-body get 413 before they use any quota. X-Sluice-*
+headers are the proxy's and are not sent on. Streams pass through as they
+come. With the anthropic and openai presets each model has its own
 limits, as the APIs count them; with --per-key each API key too (keys are
 hashed, never logged). Only --upstream is reachable: absolute URLs and
 CONNECT are refused. GET /healthz answers ok, /metrics serves Prometheus
@@ -55,8 +61,8 @@ finish for up to --grace; a second one stops at once.
 
 --config FILE serves several routes, each a path prefix sent to its own
 upstream with its own limits, instead of --upstream and the route's flags
-(--preset, the limits, --per-key, --queue, --max-wait, --retries,
---timeout, --max-retry-wait), which it excludes. --listen overrides the
+(--preset, the limits, --adaptive, --per-key, --queue, --max-wait,
+--max-body, --retries, --timeout, --max-retry-wait), which it excludes. --listen overrides the
 file's listen, and --allow-remote adds to its allow_remote; --grace and
 --debug apply as ever. Every field (a mistake names its file, line and
 field; unknown fields are mistakes):
@@ -64,6 +70,7 @@ field; unknown fields are mistakes):
 ` + indent(proxy.ConfigHelp, "  "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			collectLessOften() // as run's: a small live heap and garbage per request
 			if config != "" {
 				return proxyConfig(cmd, config, listen, allowRemote, debug, grace)
 			}
@@ -81,6 +88,7 @@ field; unknown fields are mistakes):
 			if route.Limits, err = limits.limits(); err != nil {
 				return err
 			}
+			route.Limits.FixedConcurrency = !adaptive
 			if route.Models, err = limits.modelLimits(route.Limits); err != nil {
 				return err
 			} else if len(route.Models) > 0 && route.Preset == proxy.Generic {
@@ -99,6 +107,9 @@ field; unknown fields are mistakes):
 			}
 			if route.MaxWait <= 0 {
 				return usageError("--max-wait %v: want a positive duration", route.MaxWait)
+			}
+			if route.MaxBody, err = proxy.ParseSize(maxBody); err != nil || route.MaxBody < 1 {
+				return usageError("--max-body %q: want a size such as 32MiB (KiB, MiB, GiB or bytes)", maxBody)
 			}
 			level := slog.LevelInfo
 			if debug {
@@ -119,8 +130,8 @@ field; unknown fields are mistakes):
 			if err := srv.Open(); err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; queue %d, max wait %v; Ctrl-C stops\n",
-				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait)
+			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
+				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait, proxy.FormatSize(route.MaxBody))
 			return serveUntilSignalled(cmd, srv, grace)
 		},
 	}
@@ -131,8 +142,10 @@ field; unknown fields are mistakes):
 	f.StringVar(&pre, "preset", "", "anthropic | openai | generic (default: from the upstream's host)")
 	limits.add(f)
 	shared.add(f) // --redis, --key, --redis-mode (redisflags.go)
+	f.BoolVar(&adaptive, "adaptive", true, "adapt the concurrency ceiling to the upstream's health, up to -c; --adaptive=false keeps it at -c")
 	f.IntVar(&route.QueueSize, "queue", proxy.DefaultQueueSize, "most requests waiting for admission; more get 429 at once")
 	f.DurationVar(&route.MaxWait, "max-wait", proxy.DefaultMaxWait, "longest a request waits for admission; longer predicted waits get 429 at once")
+	f.StringVar(&maxBody, "max-body", proxy.FormatSize(proxy.DefaultMaxBody), "largest request body (kept for retries); larger get 413 at once")
 	f.BoolVar(&route.PerKey, "per-key", false, "limits per API key (x-api-key or Authorization, hashed)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long queued and in-flight requests may finish")
 	f.BoolVar(&debug, "debug", false, "log one line per request to stderr")
@@ -143,7 +156,7 @@ field; unknown fields are mistakes):
 // routeFlags are the flags that describe the one route of --upstream,
 // which --config describes in its file instead.
 var routeFlags = []string{"upstream", "preset", "concurrency", "rate", "burst", "window", "tokens",
-	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "per-key", "redis", "key", "redis-mode"}
+	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "max-body", "per-key", "adaptive", "redis", "key", "redis-mode"}
 
 // proxyConfig serves the routes of the configuration file path.
 func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration) error {
@@ -190,7 +203,11 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		if prefix == "" {
 			prefix = "/"
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); queue %d, max wait %v\n", prefix, r.Upstream.Redacted(), r.Preset, r.QueueSize, r.MaxWait)
+		maxBody := r.MaxBody
+		if maxBody == 0 {
+			maxBody = proxy.DefaultMaxBody
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); queue %d, max wait %v, max body %s\n", prefix, r.Upstream.Redacted(), r.Preset, r.QueueSize, r.MaxWait, proxy.FormatSize(maxBody))
 	}
 	return serveUntilSignalled(cmd, srv, grace)
 }

@@ -37,6 +37,8 @@ func TestProxyConfigUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--config", good, "--upstream", "http://x"}, "--upstream and --config"},
 		{[]string{"proxy", "--config", good, "--rate", "5/s"}, "--rate and --config"},
 		{[]string{"proxy", "--config", good, "--max-wait", "5s"}, "--max-wait and --config"},
+		{[]string{"proxy", "--config", good, "--max-body", "1MiB"}, "--max-body and --config"},
+		{[]string{"proxy", "--config", good, "--adaptive=false"}, "--adaptive and --config"},
 		{[]string{"proxy", "--config", good, "--listen", "0.0.0.0:0"}, "--allow-remote"},
 		{[]string{"proxy", "--config", bad}, bad + `:3: routes[0].rate: "20": want COUNT/PERIOD such as 50/s`},
 		{[]string{"proxy", "--config", filepath.Join(t.TempDir(), "none.yaml")}, "no such file"},

@@ -26,6 +26,8 @@ func TestProxyUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--upstream", "http://x", "--preset", "generic", "--rate", "claude-haiku-4=5/s"}, "MODEL=VALUE"},
 		{[]string{"proxy", "--upstream", "http://x", "--queue", "0"}, "--queue"},
 		{[]string{"proxy", "--upstream", "http://x", "--max-wait", "0s"}, "--max-wait"},
+		{[]string{"proxy", "--upstream", "http://x", "--max-body", "lots"}, "--max-body"},
+		{[]string{"proxy", "--upstream", "http://x", "--max-body", "0"}, "--max-body"},
 		{[]string{"proxy", "--upstream", "http://x", "--listen", "0.0.0.0:0"}, "--allow-remote"},
 	} {
 		out, err := run(t, c.args...)

@@ -3,25 +3,35 @@ package proxy
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"sync/atomic"
 	"time"
 )
 
-// A request waits for admission at most its route's MaxWait, but once
-// admitted it may take as long as the client lets it (a stream can last
-// minutes). The Transport acquires the gate and sends the request with
-// one context, so the request's context is a waitContext: until the
-// request is admitted its deadline is the max wait (which the gate reads
-// to refuse at once a wait predicted longer), and a timer cancels the wait
-// when it runs out; from admission on, both are the client's alone.
-// Admission is seen where it happens: when the Transport hands the
-// request to its base (admittedBase).
+// A request waits for admission at most its route's MaxWait, and it is
+// answered within its client's own deadline (deadline.go) when the client
+// sent one. Once its response has begun it may take as long as the client
+// lets it (a stream can last minutes). The Transport acquires the gate and
+// sends the request with one context, so the request's context is a
+// waitContext: until the request is admitted its deadline is the earlier
+// of the max wait and the client's (which the gate reads to refuse at once
+// a wait predicted longer); until the response has begun, the client's;
+// then none but the client's connection. A timer cancels the request when
+// the deadline in force passes. Admission is seen where it happens: when
+// the Transport hands the request to its base (admittedBase); the response
+// beginning, when the Transport hands it back (respondedTransport).
 
 // errMaxWait is the cause of a wait cancelled at the route's max wait.
 var errMaxWait = errors.New("proxy: waited the longest allowed for admission")
 
-// The states of an admission; it leaves queued once.
+// errClientDeadline is the cause of a request cancelled at its client's
+// deadline before its response began.
+var errClientDeadline = errors.New("proxy: the client's deadline passed before the upstream answered")
+
+// The states of an admission; it leaves queued once (but for expired,
+// which becomes admitted when the gate had already let the request in:
+// see admittedBase).
 const (
 	queued int32 = iota
 	admitted
@@ -29,14 +39,26 @@ const (
 	gone // the request ended without being admitted
 )
 
-// admission is one request's wait for its gate.
+// The phases of a request against its client's deadline.
+const (
+	answering int32 = iota // the deadline, if any, holds
+	responded              // the response has begun: the deadline no longer holds
+	overdue                // the deadline passed first: the request was cancelled
+)
+
+// admission is one request's wait for its gate and for its answer.
 type admission struct {
-	state  atomic.Int32
-	queue  *atomic.Int64 // the route's count of waiting requests
-	timer  *time.Timer
-	cancel context.CancelCauseFunc
-	begin  time.Time
-	wait   atomic.Int64 // nanoseconds from begin to admission
+	state    atomic.Int32
+	phase    atomic.Int32
+	queue    *atomic.Int64 // the route's count of waiting requests
+	timer    *time.Timer
+	cancel   context.CancelCauseFunc
+	client   context.Context // the request's context, before the proxy's cancel
+	begin    time.Time
+	limit    time.Time    // the max wait's end
+	deadline time.Time    // the client's, zero when it gave none
+	wait     atomic.Int64 // nanoseconds from begin to admission
+	late     atomic.Bool  // admitted by the gate as the max wait ran out
 }
 
 // leave moves a out of the queue into state to, and reports whether it
@@ -46,31 +68,82 @@ func (a *admission) leave(to int32) bool {
 		return false
 	}
 	a.queue.Add(-1)
-	if to != expired { // the timer's own call: a.timer may not be set yet
-
-		a.timer.Stop()
-	}
 	return true
+}
+
+// expire is the timer's: at the max wait a queued request is cancelled;
+// at the client's deadline one not yet answered is.
+func (a *admission) expire() {
+	now := time.Now()
+	if !now.Before(a.limit) && a.leave(expired) {
+		a.cancel(errMaxWait)
+		return
+	}
+	if a.deadline.IsZero() {
+		return
+	}
+	if now.Before(a.deadline) {
+		a.timer.Reset(a.deadline.Sub(now))
+		return
+	}
+	if a.phase.CompareAndSwap(answering, overdue) {
+		// Unlike the max wait, this cancels an admitted request too:
+		// its client is about to give up. One the gate let in at this
+		// very moment has used its unit of rate for nothing.
+		a.leave(gone)
+		a.cancel(errClientDeadline)
+	}
 }
 
 type admissionKey struct{}
 
-// waitContext is a request's context while it waits for admission; see
-// above. Its deadline changes once, at admission, against the letter of
-// context.Context: only the gate and the base transport read it, and each
-// wants the deadline of its own moment.
+// admissionOf returns the admission of a request served by a route, nil
+// for another.
+func admissionOf(ctx context.Context) *admission {
+	a, _ := ctx.Value(admissionKey{}).(*admission)
+	return a
+}
+
+// waitContext is a request's context while it is served; see above. Its
+// deadline changes at admission and when the response begins, against the
+// letter of context.Context: only the gate and the base transport read it,
+// and each wants the deadline of its own moment.
 type waitContext struct {
-	context.Context // ends with the client, or at the max wait
+	context.Context // ends with the client, at the max wait or at the client's deadline
 	a               *admission
-	limit           time.Time
 }
 
 func (c *waitContext) Deadline() (time.Time, bool) {
-	d, ok := c.Context.Deadline()
-	if c.a.state.Load() != queued || (ok && d.Before(c.limit)) {
-		return d, ok
+	d, ok := c.a.client.Deadline()
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (!ok || t.Before(d)) {
+			d, ok = t, true
+		}
 	}
-	return c.limit, true
+	if c.a.phase.Load() == answering {
+		earlier(c.a.deadline)
+	}
+	if c.a.state.Load() == queued {
+		earlier(c.a.limit)
+	}
+	return d, ok
+}
+
+// Done and Err are the client's alone for a request the gate admitted as
+// its max wait ran out: the request is served (see admittedBase), so the
+// max wait is no end of it (nor, then, the client's deadline).
+func (c *waitContext) Done() <-chan struct{} {
+	if c.a.late.Load() {
+		return c.a.client.Done()
+	}
+	return c.Context.Done()
+}
+
+func (c *waitContext) Err() error {
+	if c.a.late.Load() {
+		return c.a.client.Err()
+	}
+	return c.Context.Err()
 }
 
 func (c *waitContext) Value(key any) any {
@@ -81,43 +154,94 @@ func (c *waitContext) Value(key any) any {
 }
 
 // enqueue counts a request in its route's queue and returns its
-// admission and context, or false when the queue is full.
-func (r *route) enqueue(parent context.Context) (*admission, context.Context, bool) {
+// admission and context, or false when the queue is full. deadline is the
+// client's, zero for none.
+func (r *route) enqueue(parent context.Context, deadline time.Time) (*admission, context.Context, bool) {
 	if r.queued.Add(1) > r.queueSize() {
 		r.queued.Add(-1)
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithCancelCause(parent)
-	a := &admission{queue: &r.queued, cancel: cancel, begin: time.Now()}
-	max := r.maxWait()
-	a.timer = time.AfterFunc(max, func() {
-		if a.leave(expired) {
-			cancel(errMaxWait)
-		}
-	})
-	return a, &waitContext{Context: ctx, a: a, limit: a.begin.Add(max)}, true
+	now := time.Now()
+	a := &admission{queue: &r.queued, cancel: cancel, client: parent, begin: now, limit: now.Add(r.maxWait()), deadline: deadline}
+	first := a.limit
+	if !deadline.IsZero() && deadline.Before(first) {
+		first = deadline
+	}
+	// Set before the timer can fire: expire reads a.timer.
+	a.timer = time.AfterFunc(math.MaxInt64, a.expire)
+	a.timer.Reset(first.Sub(now))
+	return a, &waitContext{Context: ctx, a: a}, true
 }
 
 // done ends a's life: a request that is still queued leaves the queue.
 func (a *admission) done() {
 	a.leave(gone)
+	a.timer.Stop()
 	a.cancel(nil)
 }
+
+// afterGrant, when set (by tests), runs when a request the gate admitted
+// reaches the base, before its admission is seen: it widens the moment in
+// which the max wait can run out after the gate said yes.
+var afterGrant func()
 
 // admittedBase is the Transport's base: a request reaching it has been
 // admitted.
 type admittedBase struct{ http.RoundTripper }
 
 func (b admittedBase) RoundTrip(req *http.Request) (*http.Response, error) {
-	if a, ok := req.Context().Value(admissionKey{}).(*admission); ok && a.leave(admitted) {
+	a := admissionOf(req.Context())
+	if a == nil {
+		return b.RoundTripper.RoundTrip(req)
+	}
+	if afterGrant != nil {
+		afterGrant()
+	}
+	switch {
+	case a.leave(admitted):
 		a.wait.Store(int64(time.Since(a.begin)))
+	case a.state.CompareAndSwap(expired, admitted):
+		// The gate let the request in as its max wait ran out, and the
+		// timer cancelled it: the gate has taken its share, so the
+		// request is served rather than refused, on a context that ends
+		// with the client alone.
+		a.wait.Store(int64(time.Since(a.begin)))
+		a.late.Store(true)
+		req = req.WithContext(clientContext{Context: a.client, values: req.Context()})
 	}
 	return b.RoundTripper.RoundTrip(req)
 }
+
+// clientContext ends with the client's context, and has the values of
+// the attempt's.
+type clientContext struct {
+	context.Context
+	values context.Context
+}
+
+func (c clientContext) Value(key any) any { return c.values.Value(key) }
 
 // CloseIdleConnections passes on to the base, for Transport's.
 func (b admittedBase) CloseIdleConnections() {
 	if c, ok := b.RoundTripper.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// respondedTransport is the ReverseProxy's Transport: it sees the
+// response begin, after which the client's deadline no longer holds.
+type respondedTransport struct{ http.RoundTripper }
+
+func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(req)
+	a := admissionOf(req.Context())
+	if a == nil || a.phase.CompareAndSwap(answering, responded) || a.phase.Load() == responded {
+		return resp, err
+	}
+	// The deadline passed as the answer came: too late.
+	if resp != nil {
+		resp.Body.Close()
+	}
+	return nil, context.Cause(req.Context())
 }

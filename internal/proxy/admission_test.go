@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -262,6 +264,47 @@ func TestPerKeyGivesEachKeyItsOwnGate(t *testing.T) {
 	for _, ch := range []<-chan result{a, b, a2} {
 		if r := <-ch; r.status != 200 {
 			t.Errorf("%d %v, want 200", r.status, r.err)
+		}
+	}
+}
+
+// A refusal describes the limits of the gate that refused: the model's own
+// when the route gives the model limits of its own, the route's otherwise.
+func TestRefusalPolicyIsTheRefusingModelsLimits(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(up.Close)
+	p := startProxy(t, proxy.Route{
+		Upstream: mustURL(t, up.URL),
+		Preset:   proxy.Anthropic,
+		Limits:   sluice.Limits{Rate: sluice.PerMinute(3)},
+		Models:   map[string]sluice.Limits{"claude-opus-4": {Rate: sluice.PerMinute(2), Window: sluice.Rate{N: 50, Per: time.Hour}}},
+		MaxWait:  time.Second,
+	})
+	model := func(m string) string {
+		return `{"model":"` + m + `","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`
+	}
+	for _, tc := range []struct{ model, policy string }{
+		{"claude-opus-4-1", `"requests";q=2;w=60, "window";q=50;w=3600`},
+		{"claude-haiku-4-5", `"requests";q=3;w=60`},
+	} {
+		var refused *result
+		for range 10 { // until its gate refuses
+			r := send(t.Context(), "POST", p.URL()+"/v1/messages", "", nil, model(tc.model))
+			if r.status == 429 {
+				refused = &r
+				break
+			}
+		}
+		if refused == nil {
+			t.Fatalf("%s: never refused", tc.model)
+		}
+		if got := refused.header.Get("RateLimit-Policy"); got != tc.policy {
+			t.Errorf("%s: RateLimit-Policy %q, want %q", tc.model, got, tc.policy)
+		}
+		if got, ra := refused.header.Get("RateLimit"), refused.header.Get("Retry-After"); got != `"requests";r=0;t=`+ra {
+			t.Errorf("%s: RateLimit %q, want the first policy's name and t=%s", tc.model, got, ra)
 		}
 	}
 }

@@ -33,6 +33,7 @@ routes:                    # one or more; the longest matching prefix serves a r
     upstream: https://api.anthropic.com   # required, http or https
     preset: anthropic      # anthropic | openai | generic (default: from the host)
     concurrency: 8         # limits, as the flags of the same names
+    adaptive: true         # false keeps the concurrency ceiling at concurrency
     rate: 50/m
     burst: 1
     window: 100/10s
@@ -47,6 +48,7 @@ routes:                    # one or more; the longest matching prefix serves a r
     redis: redis://127.0.0.1:6379/0   # share these limits with every proxy naming it
     queue: 1000            # most requests waiting; more get 429 at once
     max_wait: 30s          # longest wait for admission; longer predicted: 429
+    max_body: 32MiB        # largest request body; larger: 413 (KiB, MiB, GiB or bytes)
     retries: 8             # retries of 429, 529 and transient errors (0: none)
     timeout: 10m           # per attempt, until the response starts (0: none)
 `
@@ -213,7 +215,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 }
 
 // routeFields are a route's fields, for the unknown-field error.
-const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, retries, timeout"
+const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, max_body, retries, timeout"
 
 // route reads one route.
 func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) {
@@ -264,10 +266,25 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 					err = c.fail(kv.value, f, "%q: want a redis:// or rediss:// URL, such as redis://127.0.0.1:6379/0", r.Redis)
 				}
 			}
+		case "adaptive":
+			var adaptive bool
+			adaptive, err = c.boolean(kv.value, f)
+			r.Limits.FixedConcurrency = !adaptive
 		case "queue":
 			r.QueueSize, err = c.count(kv.value, f, 1)
 		case "max_wait":
 			r.MaxWait, err = c.duration(kv.value, f, false)
+		case "max_body":
+			var s string
+			if s, err = c.str(kv.value, f); err == nil {
+				r.MaxBody, err = ParseSize(s)
+				if err == nil && r.MaxBody < 1 {
+					err = errors.New("want at least 1 byte")
+				}
+				if err != nil {
+					err = c.fail(kv.value, f, "%s", strings.TrimPrefix(err.Error(), "proxy: "))
+				}
+			}
 		case "retries":
 			var n int
 			if n, err = c.count(kv.value, f, 0); err == nil {

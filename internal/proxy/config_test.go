@@ -40,7 +40,7 @@ routes:
 routes:
   - upstream: http://x
     rtae: 5/s
-`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, retries, timeout`},
+`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, max_body, retries, timeout`},
 		{"unknown top field", `
 listen: 127.0.0.1:9000
 route:
@@ -139,6 +139,21 @@ routes:
   - upstream: http://x
     max_wait: 30
 `, `sluice.yaml:4: routes[0].max_wait: "30": want a positive duration such as 30s`},
+		{"max body without a number", `
+routes:
+  - upstream: http://x
+    max_body: lots
+`, `sluice.yaml:4: routes[0].max_body: size "lots": want a number of bytes, or with a unit such as 32MiB`},
+		{"max body zero", `
+routes:
+  - upstream: http://x
+    max_body: 0
+`, `sluice.yaml:4: routes[0].max_body: want at least 1 byte`},
+		{"max body unknown unit", `
+routes:
+  - upstream: http://x
+    max_body: 3TB
+`, `sluice.yaml:4: routes[0].max_body: size "3TB": want a number of bytes, or with a unit such as 32MiB`},
 		{"per_key not a bool", `
 routes:
   - upstream: http://x
@@ -231,6 +246,7 @@ routes:
     upstream: https://api.openai.com/v1
     preset: openai
     concurrency: 4
+    adaptive: false
     rate: 500/m
     burst: 2
     window: 100/10s
@@ -243,15 +259,16 @@ routes:
     per_key: true
     queue: 50
     max_wait: 5s
+    max_body: 1MiB
     retries: 0
     timeout: 2m
 `, proxy.Config{Listen: "[::1]:9000", Routes: []proxy.Route{{
 			Prefix: "/openai", Upstream: mustURLNoT("https://api.openai.com/v1"), Preset: proxy.OpenAI,
-			Limits: sluice.Limits{Concurrency: 4, Rate: sluice.PerMinute(500), Burst: 2,
+			Limits: sluice.Limits{Concurrency: 4, FixedConcurrency: true, Rate: sluice.PerMinute(500), Burst: 2,
 				Window: sluice.Rate{N: 100, Per: 10 * time.Second}, Tokens: sluice.PerMinute(30000), MaxPause: time.Minute},
-			Models: map[string]sluice.Limits{"gpt-4o-mini": {Concurrency: 16, Rate: sluice.PerMinute(500), Burst: 2,
+			Models: map[string]sluice.Limits{"gpt-4o-mini": {Concurrency: 16, FixedConcurrency: true, Rate: sluice.PerMinute(500), Burst: 2,
 				Window: sluice.Rate{N: 100, Per: 10 * time.Second}, Tokens: sluice.PerMinute(200000), MaxPause: time.Minute}},
-			PerKey: true, QueueSize: 50, MaxWait: 5 * time.Second,
+			PerKey: true, QueueSize: 50, MaxWait: 5 * time.Second, MaxBody: 1 << 20,
 			Retry: sluice.RetryPolicy{MaxAttempts: 1}, AttemptTimeout: 2 * time.Minute,
 		}}}},
 		{"remote allowed, limits shared by a merge key", `

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -40,12 +41,15 @@ const (
 	outcomeQuota      // the route's quota is exhausted (insufficient_quota)
 	outcomeClientGone // the client went away before its response began
 	outcomeError      // the proxy answered an error: no upstream response, or no token estimate
+	outcomeTooLarge   // refused at once: the body was over the route's max body
+	outcomeDeadline   // the client's deadline (X-Stainless-Timeout...) passed before the upstream answered
 	numOutcomes
 )
 
 var outcomeNames = [numOutcomes]string{
 	"2xx", "3xx", "4xx", "5xx", "upstream_throttled",
 	"refused_queue_full", "refused_max_wait", "quota_exhausted", "client_gone", "error",
+	"refused_too_large", "deadline_exceeded",
 }
 
 // routeObs is what the proxy counts of one route. Its counters are
@@ -92,7 +96,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descRequests  = desc("requests_total", "Requests by how they ended: the upstream's status class, upstream_throttled (a 429 or 529 passed on), or the proxy's own answer (refused_queue_full, refused_max_wait, quota_exhausted, client_gone, error).", "outcome")
+	descRequests  = desc("requests_total", "Requests by how they ended: the upstream's status class, upstream_throttled (a 429 or 529 passed on), or the proxy's own answer (refused_queue_full, refused_max_wait, refused_too_large, quota_exhausted, deadline_exceeded, client_gone, error).", "outcome")
 	descAdmitted  = desc("admitted_total", "Requests admitted by the route's limits.")
 	descRetries   = desc("retries_total", "Attempts upstream after a request's first.")
 	descThrottled = desc("upstream_throttled_total", "Upstream responses 429 or 529, every attempt's.")
@@ -100,8 +104,8 @@ var (
 	descQueue     = desc("queue_depth", "Requests waiting for admission now.")
 	descQueueCap  = desc("queue_capacity", "Most requests that may wait for admission.")
 	descInFlight  = desc("in_flight", "Requests admitted upstream and not finished.")
-	descCeiling   = desc("concurrency_ceiling", "The concurrency limit in force, adaptive or fixed, summed over the route's gates; 0 for none.")
-	descLearned   = desc("learned_rate_per_second", "The request rate learned from the upstream's rate-limit headers, summed over the route's gates; 0 for none.")
+	descCeiling   = desc("concurrency_ceiling", "The concurrency limit in force, adaptive or fixed: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates (one per model and API key).", "model")
+	descLearned   = desc("learned_rate_per_second", "The request rate learned from the upstream's rate-limit headers, 0 for none: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates.", "model")
 	descPauses    = desc("pauses_total", "Times a gate paused, or extended a pause, on the upstream's word (Retry-After).")
 )
 
@@ -136,10 +140,48 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueue, float64(st.Queued), l)
 		gauge(descQueueCap, float64(r.queueSize()), l)
 		gauge(descInFlight, float64(st.Gates.InFlight), l)
-		gauge(descCeiling, float64(st.Gates.Ceiling), l)
-		gauge(descLearned, st.Gates.Learned.PerSec(), l)
+		ceiling, learned := float64(st.Gates.Ceiling), st.Gates.Learned.PerSec()
+		for _, m := range r.modelGates() {
+			g := m.gate.Stats()
+			gauge(descCeiling, float64(g.Ceiling), l, m.name)
+			gauge(descLearned, g.Learned.PerSec(), l, m.name)
+			ceiling -= float64(g.Ceiling)
+			learned -= g.Learned.PerSec()
+		}
+		// The sum and each gate are read at slightly different times.
+		gauge(descCeiling, max(ceiling, 0), l, "other")
+		gauge(descLearned, max(learned, 0), l, "other")
 		counter(descPauses, st.Gates.Pauses, l)
 	}
+}
+
+// namedGate is the gate of a model the route gives limits of its own.
+type namedGate struct {
+	name string
+	gate *sluice.Gate
+}
+
+// modelGates returns the gates of the models the route gives limits of
+// their own, by name: the ceiling and learned rate are each gate's, and a
+// sum over models of different limits would mean nothing. A route with
+// per_key has a gate per key and model, which no label may name: its
+// gates are all "other". A model with no request yet gets its gate here,
+// as its first request would.
+func (r *route) modelGates() []namedGate {
+	if r.PerKey || len(r.Models) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(r.Models))
+	for name := range r.Models {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := make([]namedGate, len(names))
+	for i, name := range names {
+		// The key the Transport gives the model's requests (route.key).
+		out[i] = namedGate{name, r.tr.Gate(r.Upstream.Host + "/" + name)}
+	}
+	return out
 }
 
 // newRegistry builds a Server's own registry (not the global one: tests
@@ -208,20 +250,26 @@ func (b timedBase) CloseIdleConnections() {
 }
 
 // record counts a request that has ended: a is its admission (nil when
-// the queue was full), ctx the context it was served with, info what the
-// Transport said of its round trip, status what its client got.
-func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, info *sluice.RoundTripInfo, status int) {
+// the queue was full or the body too large: refused says which), ctx the
+// context it was served with, info what the Transport said of its round
+// trip, status what its client got.
+func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, refused outcome, info *sluice.RoundTripInfo, status int) {
 	if info.Attempts > 1 {
 		o.retries.Add(int64(info.Attempts - 1))
 	}
 	var out outcome
 	var we *sluice.WaitError
-	switch {
-	case a == nil:
-		out = outcomeQueueFull
-	case a.state.Load() == admitted:
+	isAdmitted := a != nil && a.state.Load() == admitted
+	if isAdmitted {
 		o.admitted.Add(1)
 		o.wait.Observe(time.Duration(a.wait.Load()).Seconds())
+	}
+	switch {
+	case a == nil:
+		out = refused
+	case a.phase.Load() == overdue && status == http.StatusGatewayTimeout:
+		out = outcomeDeadline
+	case isAdmitted:
 		out = statusOutcome(status, info.Err)
 	case errors.As(info.Err, &we) || context.Cause(ctx) == errMaxWait:
 		out = outcomeMaxWait

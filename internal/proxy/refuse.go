@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -23,9 +24,13 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 	case errors.As(err, &we):
 		// The limits predict a wait longer than the max wait: refused
 		// at once, nothing taken; the prediction is when to come back.
-		r.refuse(w, we.Wait, "the rate limit would delay this request beyond the proxy's max wait")
+		r.refuse(w, req, we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
 	case context.Cause(req.Context()) == errMaxWait:
-		r.refuse(w, 0, "waited the proxy's max wait for the rate limit without being admitted")
+		r.refuse(w, req, 0, "waited the proxy's max wait for the rate limit without being admitted")
+	case context.Cause(req.Context()) == errClientDeadline:
+		// The client's own timeout (X-Stainless-Timeout...) is about to
+		// pass: it gets this answer rather than its own timeout.
+		r.answer(w, http.StatusGatewayTimeout, "timeout_error", "", "no answer from the upstream API within the client's timeout (retries included)")
 	case errors.Is(err, sluice.ErrQuotaExhausted):
 		// The gate is halted: every waiting and later request of this
 		// model gets this, until the proxy is restarted.
@@ -45,33 +50,53 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 	}
 }
 
-// refuse answers 429 with Retry-After (whole seconds, rounded up, at
+// refuse answers req with 429, Retry-After (whole seconds, rounded up, at
 // least 1; the queue's own estimate when wait is 0), the IETF draft's
 // RateLimit-Policy and RateLimit headers, and a body in the upstream's
-// style.
-func (r *route) refuse(w http.ResponseWriter, wait time.Duration, why string) {
+// style. The policies are the limits of the gate req goes through: its
+// model's, when the route gives the model limits of its own.
+func (r *route) refuse(w http.ResponseWriter, req *http.Request, wait time.Duration, why string) {
+	limits := r.limitsOf(req)
 	if wait <= 0 {
-		wait = r.drainTime()
+		wait = r.drainTime(limits)
 	}
 	secs := max(1, int64(math.Ceil(wait.Seconds())))
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(secs, 10))
 	// draft-ietf-httpapi-ratelimit-headers: a policy of q units per w
-	// seconds, and none of it left for t seconds.
-	policy := "proxy"
-	if rate := r.Limits.Rate; !rate.IsZero() {
-		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", policy, int64(rate.N), max(1, int64(math.Ceil(rate.Per.Seconds())))))
-	} else {
-		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d", policy, r.queueSize()))
+	// seconds, and none of the first left for t seconds.
+	var policies []string
+	policy := func(name string, rate sluice.Rate) {
+		if !rate.IsZero() {
+			policies = append(policies, fmt.Sprintf("%q;q=%d;w=%d", name, int64(rate.N), max(1, int64(math.Ceil(rate.Per.Seconds())))))
+		}
 	}
-	h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", policy, secs))
+	policy("requests", limits.Rate)
+	policy("window", limits.Window)
+	policy("tokens", limits.Tokens)
+	policy("input_tokens", limits.InputTokens)
+	policy("output_tokens", limits.OutputTokens)
+	if len(policies) == 0 {
+		policies = append(policies, fmt.Sprintf("%q;q=%d", "queue", r.queueSize()))
+	}
+	h.Set("RateLimit-Policy", strings.Join(policies, ", "))
+	name, _, _ := strings.Cut(policies[0], ";")
+	h.Set("RateLimit", fmt.Sprintf("%s;r=0;t=%d", name, secs))
 	r.answer(w, http.StatusTooManyRequests, "rate_limit_error", "rate_limit_exceeded", why+"; retry after "+strconv.FormatInt(secs, 10)+"s")
 }
 
+// limitsOf returns the limits of the gate req goes through.
+func (r *route) limitsOf(req *http.Request) sluice.Limits {
+	if len(r.Models) == 0 {
+		return r.Limits
+	}
+	return r.limitsFor(r.key(req))
+}
+
 // drainTime estimates how long the requests queued now take to be
-// admitted: their number at the route's rate, when it has one.
-func (r *route) drainTime() time.Duration {
-	rate := r.Limits.Rate
+// admitted: their number at the rate, when there is one.
+func (r *route) drainTime(limits sluice.Limits) time.Duration {
+	rate := limits.Rate
 	if rate.IsZero() {
 		return time.Second
 	}

@@ -188,22 +188,29 @@ func (s *Server) route(path string) *route {
 func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	begin := time.Now()
 	info := new(sluice.RoundTripInfo)
-	a, ctx, ok := r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info))
 	rec := &statusRecorder{ResponseWriter: w}
-	if !ok {
-		r.refuse(rec, 0, "too many requests are waiting for the rate limit")
-	} else {
-		r.rp.ServeHTTP(rec, req.WithContext(ctx))
-		a.done()
+	var a *admission
+	ctx := req.Context()
+	refused, ok := r.keepBody(rec, req)
+	if ok {
+		a, ctx, ok = r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info),
+			clientDeadline(req.Header, begin))
+		if !ok {
+			ctx, refused = req.Context(), outcomeQueueFull
+			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
+		} else {
+			r.rp.ServeHTTP(rec, req.WithContext(ctx))
+			a.done()
+		}
 	}
-	r.obs.record(ctx, req, a, info, rec.status)
+	r.obs.record(ctx, req, a, refused, info, rec.status)
 	if r.log.enabled(slog.LevelDebug) {
 		var wait time.Duration
 		if a != nil {
 			wait = time.Duration(a.wait.Load())
 		}
 		// The path, never the query, which may carry a key.
-		r.log.debug("request", "route", r.Prefix, "method", req.Method, "path", req.URL.Path,
+		r.log.debug("request", "route", r.obs.label, "method", req.Method, "path", req.URL.Path,
 			"status", rec.status, "wait", wait, "latency", time.Since(begin))
 	}
 }

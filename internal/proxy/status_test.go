@@ -398,3 +398,33 @@ func dumpDOM(t *testing.T, chromium, url string) string {
 	}
 	return string(out)
 }
+
+// The ceiling is reported per model the route gives limits of its own,
+// and summed over the other gates under model="other": a sum over models
+// of different limits would mean nothing. The model label takes no value
+// a client chooses.
+func TestMetricsCeilingPerConfiguredModel(t *testing.T) {
+	up, _ := counting(t)
+	p := startProxy(t, proxy.Route{
+		Upstream: mustURL(t, up.URL),
+		Preset:   proxy.Anthropic,
+		Limits:   sluice.Limits{Concurrency: 10, FixedConcurrency: true},
+		Models:   map[string]sluice.Limits{"claude-opus-4": {Concurrency: 3, FixedConcurrency: true}},
+	})
+	sendKeyed(t, p.URL()+"/v1/messages", "claude-opus-4-1", 1)
+	sendKeyed(t, p.URL()+"/v1/messages", "claude-haiku-4-5", 1)
+	sendKeyed(t, p.URL()+"/v1/messages", "made-up-by-a-client", 1)
+	m, body := scrape(t, p.URL())
+	for series, want := range map[string]float64{
+		`sluice_proxy_concurrency_ceiling{model="claude-opus-4",route="/"}`:     3,
+		`sluice_proxy_concurrency_ceiling{model="other",route="/"}`:             20, // haiku's gate and the made-up model's
+		`sluice_proxy_learned_rate_per_second{model="claude-opus-4",route="/"}`: 0,
+	} {
+		if got, ok := m[series]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
+		}
+	}
+	if strings.Contains(body, "made-up") || strings.Contains(body, "haiku") {
+		t.Errorf("a model no configuration names is a label value:\n%s", body)
+	}
+}
