@@ -53,6 +53,9 @@ type response struct {
 func (p *plan) run(ctx context.Context) (Summary, error) {
 	cfg := p.cfg
 	sum := Summary{Results: cfg.resultsName(), Errors: cfg.errorsFile()}
+	if t, ok := p.dest.(tableDest); ok {
+		sum.Results, sum.Errors = t.Names()
+	}
 	begin := time.Now()
 
 	// Stopping ends admission at once; calls in flight get drain to finish.
@@ -94,12 +97,14 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	why := reasons{}
 	// failed ends the run on a journal error, counting what could still be
 	// written, so that the summary matches the files.
+	// A destination that fails mid-run (a full disk, a database gone)
+	// stops the run like a quota exhausted: exit 3, what was written kept.
 	failed := func(what string, err error) (Summary, error) {
 		stop(err)
 		stopFlushing()
 		flush() // refused after a failed write; lines queued before a refused one still go
 		sum.Reasons = why.top(topReasons)
-		return p.finish(sum, begin), fmt.Errorf("batch: writing %s: %w", what, err)
+		return p.stoppedWriting(sum, begin, what, err)
 	}
 	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
@@ -107,8 +112,8 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		sum.Retries += int64(max(res.attempts-1, 0))
 		switch {
 		case r.Err == nil:
-			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)})
-			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
+			resp := input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)}
+			if err := p.dest.QueueResult(r.Item, resp, res.usage); err != nil {
 				return failed("results", err)
 			}
 			p.doom.succeeded()
@@ -129,7 +134,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				f.Body, f.RequestID = res.body, res.requestID // the API's answer, kept whole
 			}
 			why.add(f.Class, f.Status, f.Message)
-			if err := p.journal.QueueFailed(p.shape.ErrorLine(r.Item, f)); err != nil {
+			if err := p.dest.QueueError(r.Item, f); err != nil {
 				return failed("errors", err)
 			}
 			if why := p.doom.failed(r.Item, f, res.class, r.Err); why != nil && sum.Stopped == nil {
@@ -137,7 +142,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				stop(why)
 			}
 		}
-		if lines, size := p.journal.Queued(); lines >= flushEvery || size >= flushBytes {
+		if lines, size := p.dest.Queued(); lines >= flushEvery || size >= flushBytes {
 			if err := flush(); err != nil {
 				return failed("results", err)
 			}
@@ -146,7 +151,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	stopFlushing()
 	sum.Reasons = why.top(topReasons)
 	if err := flush(); err != nil {
-		return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
+		return p.stoppedWriting(sum, begin, "results", err)
 	}
 	prog.stop()
 	if stopCtx.Err() != nil {
@@ -156,12 +161,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	if errp := p.readErr.Load(); errp != nil {
 		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
 	}
-	if err := p.journal.Sync(); err != nil {
-		return sum, err
-	}
-	// Item 4: ids that ran again because their request changed have two
-	// lines now; keep the new one and move the old aside.
-	if n, aside, err := p.journal.Compact(); err != nil {
+	if n, aside, err := p.dest.Finish(); err != nil {
 		return sum, err
 	} else if n > 0 {
 		sum.Superseded, sum.SupersededTo = n, aside
@@ -221,9 +221,9 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 	sum.Elapsed = time.Since(begin)
 	sum.Changed = int(p.changed.Load())
 	sum.ChangedKept = p.cfg.SkipChanged
-	if p.journal != nil {
-		sum.Unrecorded = p.journal.Unrecorded()
-		sum.MovedAside, sum.MovedAsideErrors = p.journal.MovedAside()
+	if p.dest != nil {
+		sum.Unrecorded = p.dest.Unrecorded()
+		sum.MovedAside, sum.MovedAsideErrors = p.dest.MovedAside()
 	}
 	return sum
 }
