@@ -2,17 +2,15 @@ package table
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice/internal/table/tabletest"
 )
 
 // backend is a database kind under test: dest returns a fresh destination
@@ -32,72 +30,11 @@ func sqliteDest(t *testing.T) string {
 	return "sqlite:" + filepath.Join(t.TempDir(), "results.db")
 }
 
-// postgresURL is the server the tests use: SLUICE_TEST_POSTGRES, else the
-// machine's own.
-func postgresURL() string {
-	if u := os.Getenv("SLUICE_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func postgresURL() string { return tabletest.URL() }
 
-// postgresDest makes a schema of the test's own and returns a URL whose
-// search_path names it, so that everything the test makes is in it; the
-// schema is dropped at the end. Without a server the test is skipped,
-// unless CI=true.
-func postgresDest(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, postgresURL())
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at %s: %v (CI=true: the server is required)", postgresURL(), err)
-		}
-		t.Skipf("no PostgreSQL at %s (set SLUICE_TEST_POSTGRES): %v", postgresURL(), err)
-	}
-	defer conn.Close(context.Background())
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "sluice_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, postgresURL())
-		if err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-			return
-		}
-		defer c.Close(ctx)
-		// End the test's own connections first (a Table a failed test
-		// left open holds locks), then drop everything it made.
-		c.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", schema)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(postgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("application_name", schema) // to find its connections
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresDest(t *testing.T) string { return tabletest.Postgres(t) }
 
-// schemaOf is the schema a postgresDest URL names.
-func schemaOf(t *testing.T, dest string) string {
-	u, err := url.Parse(dest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Query().Get("search_path")
-}
+func schemaOf(t *testing.T, dest string) string { return tabletest.Schema(t, dest) }
 
 // query runs q on dest and returns its rows, every value as text ("NULL"
 // for NULL).

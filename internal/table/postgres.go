@@ -48,15 +48,32 @@ func openPostgres(ctx context.Context, dsn, table string) (*pgStore, error) {
 	default:
 		return fail(fmt.Errorf("%w: %s: no schema to create %s in: search_path names none that exists", ErrName, Describe(dsn), table))
 	}
-	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", "sluice:"+s.schema+"."+table).Scan(&locked); err != nil {
-		return fail(fmt.Errorf("%w: %s: %w", ErrUnreachable, Describe(dsn), err))
+	// A run killed a moment ago holds the lock until the server notices
+	// its connection closed, which takes a moment: try for a little while.
+	for try := 0; ; try++ {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", "sluice:"+s.schema+"."+table).Scan(&locked); err != nil {
+			return fail(fmt.Errorf("%w: %s: %w", ErrUnreachable, Describe(dsn), err))
+		}
+		if locked {
+			return s, nil
+		}
+		if try == lockTries {
+			return fail(fmt.Errorf("%s.%s: %w", s.schema, table, ErrInUse))
+		}
+		select {
+		case <-ctx.Done():
+			return fail(fmt.Errorf("%s.%s: %w", s.schema, table, ErrInUse))
+		case <-time.After(lockWait):
+		}
 	}
-	if !locked {
-		return fail(fmt.Errorf("%s.%s: %w", s.schema, table, ErrInUse))
-	}
-	return s, nil
 }
+
+// lockTries and lockWait are how long Open waits for the table's lock.
+const (
+	lockTries = 20
+	lockWait  = 100 * time.Millisecond
+)
 
 func (s *pgStore) ident(name string) string {
 	return `"` + strings.ReplaceAll(s.schema, `"`, `""`) + `".` + quote(name)

@@ -5,10 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/sluicehq/sluice/internal/input"
+	"github.com/sluicehq/sluice/internal/table/tabletest"
 )
 
 // TestPostgresSecondRunIsRefused: the advisory lock keeps a second run off
@@ -51,28 +50,10 @@ func TestPostgresStoppedMidRun(t *testing.T) {
 	}
 }
 
-// terminate ends the connections dest's Tables hold (their
-// application_name is the test's schema).
 func terminate(t *testing.T, dest string) {
-	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, postgresURL())
-	if err != nil {
-		t.Fatal(err)
+	if tabletest.Terminate(t, dest) == 0 {
+		t.Fatal("no connection to end")
 	}
-	defer c.Close(ctx)
-	var n int
-	if err := c.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", schemaOf(t, dest)).Scan(&n); err != nil || n == 0 {
-		t.Fatalf("terminating the Table's backend: %d ended, %v", n, err)
-	}
-	// pg_terminate_backend signals; wait until the backend is gone.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", schemaOf(t, dest)).Scan(&n)
-		if n == 0 {
-			return
-		}
-	}
-	t.Fatal("the Table's backend did not end")
 }
 
 // TestPostgresTakesWhatJSONBRefuses: JSON that is valid but that jsonb
