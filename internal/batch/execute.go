@@ -28,6 +28,9 @@ const (
 	flushEvery    = 256
 	flushBytes    = 1 << 20
 	flushInterval = 5 * time.Millisecond
+	// flushBacklog is how many times flushEvery lines (or flushBytes) may
+	// wait for a database's flusher before the run loop writes them itself.
+	flushBacklog = 16
 )
 
 // itemsPerSlot is how many items a run works on per concurrency slot:
@@ -92,8 +95,13 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		p.counts.failed.Add(int64(errs))
 		return err
 	}
-	stopFlushing := p.flushPeriodically(flushInterval, flush)
+	stopFlushing, kick := p.flushPeriodically(flushInterval, flush)
 	defer stopFlushing()
+	// A database's transaction takes longer than a file's write(2): the
+	// flusher writes it while the loop goes on taking results (the table
+	// queues them meanwhile), and the loop writes itself only when the
+	// flusher falls behind, which bounds the queue.
+	_, background := p.dest.(tableDest)
 	why := reasons{}
 	// failed ends the run on a journal error, counting what could still be
 	// written, so that the summary matches the files.
@@ -143,7 +151,9 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			}
 		}
 		if lines, size := p.dest.Queued(); lines >= flushEvery || size >= flushBytes {
-			if err := flush(); err != nil {
+			if background && lines < flushBacklog*flushEvery && size < flushBacklog*flushBytes {
+				kick()
+			} else if err := flush(); err != nil {
 				return failed("results", err)
 			}
 		}
@@ -177,10 +187,12 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	return sum, nil
 }
 
-// flushPeriodically calls flush every interval, on a goroutine, until the
-// returned stop is called; stop waits for it and may be called twice.
-func (p *plan) flushPeriodically(interval time.Duration, flush func() error) (stop func()) {
+// flushPeriodically calls flush every interval, and at once when kicked,
+// on a goroutine, until the returned stop is called; stop waits for it and
+// may be called twice. kick never blocks.
+func (p *plan) flushPeriodically(interval time.Duration, flush func() error) (stop, kick func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
+	kicks := make(chan struct{}, 1)
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(interval)
@@ -190,15 +202,23 @@ func (p *plan) flushPeriodically(interval time.Duration, flush func() error) (st
 			case <-quit:
 				return
 			case <-tick.C:
-				flush() // an error stays in the journal: the next append reports it
+			case <-kicks:
 			}
+			flush() // an error stays in the destination: the next append reports it
 		}
 	}()
 	var once sync.Once
-	return func() {
+	stop = func() {
 		once.Do(func() { close(quit) })
 		<-done
 	}
+	kick = func() {
+		select {
+		case kicks <- struct{}{}:
+		default:
+		}
+	}
+	return stop, kick
 }
 
 // finish fills in the summary's totals.

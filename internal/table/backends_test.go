@@ -34,6 +34,8 @@ func postgresURL() string { return tabletest.URL() }
 
 func postgresDest(t *testing.T) string { return tabletest.Postgres(t) }
 
+func tabletestPostgres(b *testing.B) string { return tabletest.Postgres(b) }
+
 func schemaOf(t *testing.T, dest string) string { return tabletest.Schema(t, dest) }
 
 // query runs q on dest and returns its rows, every value as text ("NULL"

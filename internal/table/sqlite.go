@@ -13,13 +13,13 @@ import (
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite", no cgo
 )
 
-// sqliteStore is the SQLite side of a Table: one connection, held for the
-// run (database/sql would otherwise open others, each without the
-// connection's pragmas once it was replaced).
+// sqliteStore is the SQLite side of a Table: one connection (a writer
+// has no use for more), its pragmas in the DSN so that one database/sql
+// opens again after a bad connection has them too.
 type sqliteStore struct {
-	db   *sql.DB
-	conn *sql.Conn
-	path string
+	db    *sql.DB // one connection at most
+	path  string
+	chunk *sql.Stmt // the INSERT of sqliteChunk results rows; nil until the first
 }
 
 // sqliteDefaults are the pragmas a Table sets unless the path's parameters
@@ -61,19 +61,13 @@ func openSQLite(ctx context.Context, rest string) (*sqliteStore, error) {
 		return nil, fmt.Errorf("%w: sqlite:%s: %w", ErrUnreachable, path, err)
 	}
 	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
-	if err == nil {
-		// A file that is not a database fails here, not at the first write.
-		_, err = conn.ExecContext(ctx, "SELECT count(*) FROM sqlite_schema")
-	}
-	if err != nil {
-		if conn != nil {
-			conn.Close()
-		}
+	db.SetConnMaxLifetime(0)
+	// A file that is not a database fails here, not at the first write.
+	if _, err := db.ExecContext(ctx, "SELECT count(*) FROM sqlite_schema"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: sqlite:%s: %w", ErrUnreachable, path, err)
 	}
-	return &sqliteStore{db: db, conn: conn, path: path}, nil
+	return &sqliteStore{db: db, path: path}, nil
 }
 
 func (s *sqliteStore) ident(name string) string { return quote(name) }
@@ -119,7 +113,7 @@ func affinity(declared string) string {
 }
 
 func (s *sqliteStore) describe(ctx context.Context, name string) (existing, bool, error) {
-	rows, err := s.conn.QueryContext(ctx, "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?)", name)
+	rows, err := s.db.QueryContext(ctx, "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?)", name)
 	if err != nil {
 		return existing{}, false, err
 	}
@@ -155,7 +149,7 @@ func (s *sqliteStore) describe(ctx context.Context, name string) (existing, bool
 // uniqueOnID reports whether a unique index covers id alone.
 func (s *sqliteStore) uniqueOnID(ctx context.Context, name string) (bool, error) {
 	var n int
-	err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list(?) AS l
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_index_list(?) AS l
 		WHERE l."unique" AND (SELECT count(*) FROM pragma_index_info(l.name)) = 1
 		AND (SELECT i.name FROM pragma_index_info(l.name) AS i) = 'id'`, name).Scan(&n)
 	return n > 0, err
@@ -163,12 +157,12 @@ func (s *sqliteStore) uniqueOnID(ctx context.Context, name string) (bool, error)
 
 func (s *sqliteStore) hasRows(ctx context.Context, name string) (bool, error) {
 	var n int
-	err := s.conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+quote(name)+")").Scan(&n)
+	err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+quote(name)+")").Scan(&n)
 	return n != 0, err
 }
 
 func (s *sqliteStore) exec(ctx context.Context, stmts ...string) error {
-	tx, err := s.conn.BeginTx(ctx, nil)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -182,7 +176,7 @@ func (s *sqliteStore) exec(ctx context.Context, stmts ...string) error {
 }
 
 func (s *sqliteStore) load(ctx context.Context, table string, each func(id, fp string)) error {
-	rows, err := s.conn.QueryContext(ctx, "SELECT id, coalesce(fingerprint, '') FROM "+quote(table))
+	rows, err := s.db.QueryContext(ctx, "SELECT id, coalesce(fingerprint, '') FROM "+quote(table))
 	if err != nil {
 		return fmt.Errorf("table: reading %s: %w", table, err)
 	}
@@ -206,7 +200,17 @@ func (s *sqliteStore) load(ctx context.Context, table string, each func(id, fp s
 const timeText = "2006-01-02T15:04:05.000Z"
 
 func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, errs []errorRow, again []string) error {
-	tx, err := s.conn.BeginTx(ctx, nil)
+	if s.chunk == nil && len(results) >= sqliteChunk {
+		// Prepared on the database, not in a transaction, so that every
+		// transaction reuses it (on the one connection).
+		one := "(" + placeholders(len(resultColumns)) + ")"
+		st, err := s.db.PrepareContext(ctx, "INSERT INTO "+quote(n.results)+" ("+columnList(resultColumns)+") VALUES "+strings.TrimSuffix(strings.Repeat(one+", ", sqliteChunk), ", "))
+		if err != nil {
+			return err
+		}
+		s.chunk = st
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -229,18 +233,28 @@ func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, e
 			}
 		}
 	}
-	if len(results) > 0 {
-		ins, err := tx.PrepareContext(ctx, "INSERT INTO "+quote(n.results)+" ("+columnList(resultColumns)+") VALUES ("+placeholders(len(resultColumns))+")")
+	// Rows go sqliteChunk to a statement: one statement's step and one
+	// database/sql call for many rows costs about half as much a row as a
+	// statement a row.
+	for len(results) > 0 {
+		k := min(len(results), sqliteChunk)
+		ins, err := s.insertStmt(ctx, tx, n.results, k)
 		if err != nil {
 			return err
 		}
-		for i := range results {
+		args := make([]any, 0, k*len(resultColumns))
+		for i := range results[:k] {
 			r := &results[i]
-			if _, err := ins.ExecContext(ctx, r.id, r.line, r.status, r.response, r.responseText, r.metadata, r.request, r.requestID,
-				r.attempts, r.elapsedMS, r.inputTokens, r.outputTokens, r.fingerprint, r.at.Format(timeText)); err != nil {
-				return fmt.Errorf("id %q: %w", r.id, err)
-			}
+			args = append(args, r.id, r.line, r.status, r.response, r.responseText, r.metadata, r.request, r.requestID,
+				r.attempts, r.elapsedMS, r.inputTokens, r.outputTokens, r.fingerprint, r.at.Format(timeText))
 		}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
+			if k == 1 {
+				return fmt.Errorf("id %q: %w", results[0].id, err)
+			}
+			return err
+		}
+		results = results[k:]
 	}
 	if len(errs) > 0 {
 		ins, err := tx.PrepareContext(ctx, "INSERT INTO "+quote(n.errors)+" ("+columnList(errorColumns)+") VALUES ("+placeholders(len(errorColumns))+")")
@@ -257,12 +271,29 @@ func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, e
 	return tx.Commit()
 }
 
+// sqliteChunk is how many rows one INSERT carries at most (14 columns:
+// 896 parameters, under SQLite's 32766).
+const sqliteChunk = 64
+
+// insertStmt returns the INSERT of k results rows into table for tx: a
+// full chunk's is the one write prepared, others are prepared now.
+func (s *sqliteStore) insertStmt(ctx context.Context, tx *sql.Tx, table string, k int) (*sql.Stmt, error) {
+	one := "(" + placeholders(len(resultColumns)) + ")"
+	q := "INSERT INTO " + quote(table) + " (" + columnList(resultColumns) + ") VALUES " + strings.TrimSuffix(strings.Repeat(one+", ", k), ", ")
+	if k != sqliteChunk || s.chunk == nil {
+		return tx.PrepareContext(ctx, q)
+	}
+	return tx.StmtContext(ctx, s.chunk), nil
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 func (s *sqliteStore) close() error {
-	s.conn.Close()
+	if s.chunk != nil {
+		s.chunk.Close()
+	}
 	return s.db.Close()
 }
 
