@@ -37,11 +37,11 @@
 //
 //  1. QueueResult marks the id done in the index ([Table.Done]) at once,
 //     refusing an id already done, and keeps the row in memory.
-//  2. Flush writes every queued row in one transaction (SQLite: one
-//     prepared INSERT per row inside BEGIN ... COMMIT; PostgreSQL: one
-//     INSERT ... SELECT FROM unnest(arrays) sent with the others in one
-//     pipelined batch, which the server runs as one transaction), and
-//     returns only once it committed.
+//  2. Flush writes every queued row in one transaction (SQLite: INSERTs
+//     of 64 rows each inside BEGIN ... COMMIT; PostgreSQL: one INSERT ...
+//     SELECT FROM unnest(arrays) a table, sent together as one pipelined
+//     batch, which the server runs as one transaction), and returns only
+//     once it committed. Rows queued meanwhile wait for the next Flush.
 //  3. The runner counts an item only from what Flush returned.
 //
 // So a kill -9 before the commit loses the transaction's rows, whose items

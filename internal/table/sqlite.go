@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite", no cgo
 )
@@ -249,8 +248,8 @@ func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, e
 				r.attempts, r.elapsedMS, r.inputTokens, r.outputTokens, r.fingerprint, r.at.Format(timeText))
 		}
 		if _, err := ins.ExecContext(ctx, args...); err != nil {
-			if k == 1 {
-				return fmt.Errorf("id %q: %w", results[0].id, err)
+			if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+				return fmt.Errorf("%w (is another run writing to %s?)", err, n.results)
 			}
 			return err
 		}
@@ -296,5 +295,3 @@ func (s *sqliteStore) close() error {
 	}
 	return s.db.Close()
 }
-
-var _ = time.Time{}

@@ -314,3 +314,24 @@ func TestTableFailsForGoodAfterAFailedWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteHonoursThePathsParameters: the driver's parameters after the
+// path win over the Table's defaults (WAL unless told otherwise).
+func TestSQLiteHonoursThePathsParameters(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ dest, want string }{
+		{"sqlite:" + dir + "/default.db", "wal"},
+		{"sqlite:" + dir + "/given.db?_journal_mode=DELETE", "delete"},
+		// TRUNCATE is not kept in the file (only WAL is): another
+		// connection sees the default, delete, and not the Table's WAL.
+		{"sqlite:" + dir + "/pragma.db?_pragma=journal_mode(TRUNCATE)", "delete"},
+	} {
+		tb := open(t, Options{Dest: c.dest})
+		tb.QueueResult(item("a", 1), answer(`{}`, 1), nil)
+		flush(t, tb, 1, 0)
+		tb.Close()
+		if got := one(t, "sqlite:"+File(c.dest), "PRAGMA journal_mode"); got != c.want {
+			t.Errorf("%s: journal_mode %s, want %s", c.dest, got, c.want)
+		}
+	}
+}
