@@ -92,6 +92,7 @@ func run() error {
 		defer os.RemoveAll(tmp)
 	}
 	started := time.Now().UTC()
+	loadBefore = loadAvg()
 	bin := filepath.Join(tmp, "sluice")
 	logf("building %s", bin)
 	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
@@ -151,7 +152,7 @@ type dest struct {
 }
 
 // out is the -o of run i on n items, and a function counting the results
-// it left.
+// it left (rows: id is the tables' primary key, so each is a distinct id).
 func (d dest) out(tmp string, n, i int) (string, func() (int, error)) {
 	table := fmt.Sprintf("bench_%d_%d", n, i)
 	switch d.kind {
@@ -317,12 +318,36 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// countLines counts a file's lines, streaming: reading it whole would
+// raise this process's peak RSS, which a child started after inherits as
+// its own ru_maxrss (Linux carries the parent's high-water mark across the
+// vfork and exec), making every later child look as large.
 func countLines(path string) (int, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
-	return bytes.Count(b, []byte{'\n'}), nil
+	defer f.Close()
+	n := 0
+	buf := make([]byte, 256<<10)
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// selfMaxRSS is this process's peak RSS: a floor under every child's
+// reported peak (see countLines).
+func selfMaxRSS() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss << 10
 }
 
 func countSQLite(path, table string) (int, error) {
@@ -332,7 +357,7 @@ func countSQLite(path, table string) (int, error) {
 	}
 	defer db.Close()
 	var n int
-	err = db.QueryRow("SELECT count(DISTINCT id) FROM " + table).Scan(&n)
+	err = db.QueryRow("SELECT count(*) FROM " + table).Scan(&n)
 	return n, err
 }
 
@@ -343,7 +368,7 @@ func countPostgres(u, table string) (int, error) {
 	}
 	defer conn.Close(context.Background())
 	var n int
-	err = conn.QueryRow(context.Background(), "SELECT count(DISTINCT id) FROM "+table).Scan(&n)
+	err = conn.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n)
 	return n, err
 }
 
@@ -402,7 +427,7 @@ func printReport(rootDir string, started time.Time, rows []row) {
 	fmt.Println()
 	fmt.Printf("- Command: `cd bench/cmd/dbbench && go run . %s`\n", strings.Join(os.Args[1:], " "))
 	fmt.Printf("- Date: %s (UTC, when the run started)\n", started.Format("Mon Jan 2 15:04 2006"))
-	fmt.Printf("- Machine: %d cores, CPU %s\n", runtime.NumCPU(), cpuModel())
+	fmt.Printf("- Machine: %d cores, CPU %s; load average %s at the start, %s at the end (other work on the machine shares the cores: compare the ratios)\n", runtime.NumCPU(), cpuModel(), loadBefore, loadAvg())
 	fmt.Printf("- Go: `%s`\n", strings.TrimSpace(string(gover)))
 	if pgver != "" {
 		fmt.Printf("- PostgreSQL %s on the same machine (loopback, synchronous_commit as configured)\n", pgver)
@@ -412,6 +437,7 @@ func printReport(rootDir string, started time.Time, rows []row) {
 	}
 	fmt.Println()
 	fmt.Printf("`sluice run -c %d --progress none -o DEST in.jsonl`, http-format GETs with a metadata object, against a loopback server answering 200 {\"ok\":true} at once.\n\n", *concFlag)
+	fmt.Printf("Peak RSS is the child's ru_maxrss, which on Linux is at least this process's own peak when the child started (%.1f MiB at the end): a figure near that is the floor, not sluice's.\n\n", mib(selfMaxRSS()))
 	fmt.Println("| items | destination | wall | items/s | vs JSONL | peak RSS | sluice CPU | target |")
 	fmt.Println("| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")
 	anchor := map[int]float64{}
@@ -454,6 +480,18 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// loadBefore is the load average when the measuring began.
+var loadBefore string
+
+// loadAvg is /proc/loadavg's 1-minute figure, "?" where there is none.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
