@@ -103,10 +103,10 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	// flusher falls behind, which bounds the queue.
 	_, background := p.dest.(tableDest)
 	why := reasons{}
-	// failed ends the run on a journal error, counting what could still be
-	// written, so that the summary matches the files.
-	// A destination that fails mid-run (a full disk, a database gone)
-	// stops the run like a quota exhausted: exit 3, what was written kept.
+	// failed ends the run on a destination's error (a full disk, a
+	// database gone), counting what could still be written, so that the
+	// summary matches the files; it stops the run like a quota exhausted:
+	// exit 3, what was written kept.
 	failed := func(what string, err error) (Summary, error) {
 		stop(err)
 		stopFlushing()
