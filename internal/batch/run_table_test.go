@@ -196,3 +196,68 @@ func TestRunIntoTableStopsWhenTheDatabaseFails(t *testing.T) {
 		t.Errorf("distinct ids, rows, rows answering their own id = %v; want 2000 each", got)
 	}
 }
+
+// TestRunIntoSQLiteStopsWhenTheDatabaseIsLocked: another program takes
+// SQLite's write lock mid-run and keeps it past the busy timeout the path
+// gives: the run stops (exit 3) saying why, every item it counted is in
+// the table, and the next run finishes the rest, each id once.
+func TestRunIntoSQLiteStopsWhenTheDatabaseIsLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "answers.db")
+	dest := "sqlite:" + path + "?_pragma=busy_timeout(50)"
+	srv := e2eMock(t, mock.Config{Latency: mock.FixedLatency(5 * time.Millisecond)})
+	dir := t.TempDir()
+	var lines strings.Builder
+	const n = 2000
+	for i := range n {
+		fmt.Fprintf(&lines, `{"id": "i%04d", "url": "/item/i%04d"}`+"\n", i, i)
+	}
+	in := e2eWrite(t, dir, "in.jsonl", lines.String())
+	cfg := batch.Config{Input: in, Out: dest, BaseURL: srv.URL(), Limits: sluice.Limits{Concurrency: 4, FixedConcurrency: true}}
+	done := make(chan e2eOutcome, 1)
+	go func() { done <- e2eRun(t, cfg) }()
+
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no rows written")
+		}
+		var k int
+		if db.QueryRow("SELECT count(*) FROM sluice_results").Scan(&k) == nil && k >= 50 {
+			break
+		}
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	out := <-done
+	conn.ExecContext(context.Background(), "ROLLBACK")
+	conn.Close()
+	if out.code != 3 || out.sum.Stopped == nil || !strings.Contains(out.sum.Stopped.Error(), "locked") {
+		t.Fatalf("exit %d, stopped: %v; want 3, stopped saying the database is locked\n%s", out.code, out.sum.Stopped, out.stderr)
+	}
+	var stored int
+	if err := db.QueryRow("SELECT count(*) FROM sluice_results").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != out.sum.Succeeded || stored >= n {
+		t.Errorf("the run counted %d succeeded, the table holds %d (of %d)", out.sum.Succeeded, stored, n)
+	}
+	rest := e2eRun(t, cfg)
+	if rest.code != 0 || rest.sum.Resumed != stored || rest.sum.Succeeded != n-stored {
+		t.Errorf("next run: exit %d, %d resumed, %d succeeded; want 0, %d, %d\n%s", rest.code, rest.sum.Resumed, rest.sum.Succeeded, stored, n-stored, rest.stderr)
+	}
+	var rows, own int
+	db.QueryRow("SELECT count(*), count(*) FILTER (WHERE response->>'path' = '/item/' || id) FROM sluice_results").Scan(&rows, &own)
+	if rows != n || own != n {
+		t.Errorf("%d rows, %d answering their own id; want %d each", rows, own, n)
+	}
+}
