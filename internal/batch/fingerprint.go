@@ -184,7 +184,9 @@ func (p *plan) reportJournal() {
 			fmt.Fprintf(p.stderr, "sluice: --restart: earlier errors moved to %s\n", e)
 		}
 	}
-	if n := p.dest.Unrecorded(); n > 0 {
+	if n := p.dest.Unrecorded(); n > 0 && p.cfg.toDatabase() {
+		fmt.Fprintf(p.stderr, "sluice: %d rows of the results table carry no request fingerprint: taken as unchanged\n", n)
+	} else if n > 0 {
 		fmt.Fprintf(p.stderr, "sluice: %d earlier results carry no request fingerprint (written by an older sluice): taken as unchanged\n", n)
 	}
 }
