@@ -50,6 +50,12 @@ API's answer whole, plus a "sluice" member with class and attempts).
 A "metadata" object on an input line, and a csv row's columns the request
 does not use, are copied into its results and errors lines.
 
+-o sqlite:answers.db or -o postgres://host/db?search_path=s writes the
+results into a database instead, one row per succeeded id (--table, default
+sluice_results: the answer as JSON beside the metadata, the request, the
+status, attempts and tokens) and the failures into TABLE_errors, with the
+same guarantees; --restart renames the earlier tables TABLE_1, TABLE_1_errors.
+
 API keys come from the environment: ANTHROPIC_API_KEY with --api anthropic,
 OPENAI_API_KEY with --api openai; -H values may name any ${VARIABLE}. The
 base URL is --base-url, else ANTHROPIC_BASE_URL / OPENAI_BASE_URL (as the
@@ -124,7 +130,8 @@ everything done so far saved.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&cfg.Out, "out", "o", "", "results file, JSONL, or - for standard output (default: INPUT's name, its extension replaced by .results.jsonl)")
+	f.StringVarP(&cfg.Out, "out", "o", "", "results file, JSONL, or - for standard output, or a database: sqlite:PATH or a postgres:// URL (default: INPUT's name, its extension replaced by .results.jsonl)")
+	f.StringVar(&cfg.Table, "table", "", "with -o sqlite:PATH or postgres://...: the results table (default sluice_results; failures in TABLE_errors)")
 	limits.add(f)
 	f.StringVar(&cfg.API, "api", "", "preset: anthropic | openai (base URL, auth from env, token estimates)")
 	f.StringVar(&cfg.BaseURL, "base-url", "", "for relative URLs and batch formats")

@@ -28,6 +28,9 @@ const (
 	flushEvery    = 256
 	flushBytes    = 1 << 20
 	flushInterval = 5 * time.Millisecond
+	// flushBacklog is how many times flushEvery lines (or flushBytes) may
+	// wait for a database's flusher before the run loop writes them itself.
+	flushBacklog = 16
 )
 
 // itemsPerSlot is how many items a run works on per concurrency slot:
@@ -53,6 +56,9 @@ type response struct {
 func (p *plan) run(ctx context.Context) (Summary, error) {
 	cfg := p.cfg
 	sum := Summary{Results: cfg.resultsName(), Errors: cfg.errorsFile()}
+	if t, ok := p.dest.(tableDest); ok {
+		sum.Results, sum.Errors = t.Names()
+	}
 	begin := time.Now()
 
 	// Stopping ends admission at once; calls in flight get drain to finish.
@@ -89,17 +95,24 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		p.counts.failed.Add(int64(errs))
 		return err
 	}
-	stopFlushing := p.flushPeriodically(flushInterval, flush)
+	stopFlushing, kick := p.flushPeriodically(flushInterval, flush)
 	defer stopFlushing()
+	// A database's transaction takes longer than a file's write(2): the
+	// flusher writes it while the loop goes on taking results (the table
+	// queues them meanwhile), and the loop writes itself only when the
+	// flusher falls behind, which bounds the queue.
+	_, background := p.dest.(tableDest)
 	why := reasons{}
-	// failed ends the run on a journal error, counting what could still be
-	// written, so that the summary matches the files.
+	// failed ends the run on a destination's error (a full disk, a
+	// database gone), counting what could still be written, so that the
+	// summary matches the files; it stops the run like a quota exhausted:
+	// exit 3, what was written kept.
 	failed := func(what string, err error) (Summary, error) {
 		stop(err)
 		stopFlushing()
 		flush() // refused after a failed write; lines queued before a refused one still go
 		sum.Reasons = why.top(topReasons)
-		return p.finish(sum, begin), fmt.Errorf("batch: writing %s: %w", what, err)
+		return p.stoppedWriting(sum, begin, what, err)
 	}
 	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
@@ -107,8 +120,8 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		sum.Retries += int64(max(res.attempts-1, 0))
 		switch {
 		case r.Err == nil:
-			line := p.shape.ResultLine(r.Item, input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)})
-			if err := p.journal.QueueSucceeded(r.Item.ID, line); err != nil {
+			resp := input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)}
+			if err := p.dest.QueueResult(r.Item, resp, res.usage); err != nil {
 				return failed("results", err)
 			}
 			p.doom.succeeded()
@@ -129,7 +142,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				f.Body, f.RequestID = res.body, res.requestID // the API's answer, kept whole
 			}
 			why.add(f.Class, f.Status, f.Message)
-			if err := p.journal.QueueFailed(p.shape.ErrorLine(r.Item, f)); err != nil {
+			if err := p.dest.QueueError(r.Item, f); err != nil {
 				return failed("errors", err)
 			}
 			if why := p.doom.failed(r.Item, f, res.class, r.Err); why != nil && sum.Stopped == nil {
@@ -137,8 +150,10 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 				stop(why)
 			}
 		}
-		if lines, size := p.journal.Queued(); lines >= flushEvery || size >= flushBytes {
-			if err := flush(); err != nil {
+		if lines, size := p.dest.Queued(); lines >= flushEvery || size >= flushBytes {
+			if background && lines < flushBacklog*flushEvery && size < flushBacklog*flushBytes {
+				kick()
+			} else if err := flush(); err != nil {
 				return failed("results", err)
 			}
 		}
@@ -146,7 +161,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	stopFlushing()
 	sum.Reasons = why.top(topReasons)
 	if err := flush(); err != nil {
-		return p.finish(sum, begin), fmt.Errorf("batch: writing results: %w", err)
+		return p.stoppedWriting(sum, begin, "results", err)
 	}
 	prog.stop()
 	if stopCtx.Err() != nil {
@@ -156,12 +171,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	if errp := p.readErr.Load(); errp != nil {
 		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
 	}
-	if err := p.journal.Sync(); err != nil {
-		return sum, err
-	}
-	// Item 4: ids that ran again because their request changed have two
-	// lines now; keep the new one and move the old aside.
-	if n, aside, err := p.journal.Compact(); err != nil {
+	if n, aside, err := p.dest.Finish(); err != nil {
 		return sum, err
 	} else if n > 0 {
 		sum.Superseded, sum.SupersededTo = n, aside
@@ -177,10 +187,12 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	return sum, nil
 }
 
-// flushPeriodically calls flush every interval, on a goroutine, until the
-// returned stop is called; stop waits for it and may be called twice.
-func (p *plan) flushPeriodically(interval time.Duration, flush func() error) (stop func()) {
+// flushPeriodically calls flush every interval, and at once when kicked,
+// on a goroutine, until the returned stop is called; stop waits for it and
+// may be called twice. kick never blocks.
+func (p *plan) flushPeriodically(interval time.Duration, flush func() error) (stop, kick func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
+	kicks := make(chan struct{}, 1)
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(interval)
@@ -190,15 +202,23 @@ func (p *plan) flushPeriodically(interval time.Duration, flush func() error) (st
 			case <-quit:
 				return
 			case <-tick.C:
-				flush() // an error stays in the journal: the next append reports it
+			case <-kicks:
 			}
+			flush() // an error stays in the destination: the next append reports it
 		}
 	}()
 	var once sync.Once
-	return func() {
+	stop = func() {
 		once.Do(func() { close(quit) })
 		<-done
 	}
+	kick = func() {
+		select {
+		case kicks <- struct{}{}:
+		default:
+		}
+	}
+	return stop, kick
 }
 
 // finish fills in the summary's totals.
@@ -221,9 +241,9 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 	sum.Elapsed = time.Since(begin)
 	sum.Changed = int(p.changed.Load())
 	sum.ChangedKept = p.cfg.SkipChanged
-	if p.journal != nil {
-		sum.Unrecorded = p.journal.Unrecorded()
-		sum.MovedAside, sum.MovedAsideErrors = p.journal.MovedAside()
+	if p.dest != nil {
+		sum.Unrecorded = p.dest.Unrecorded()
+		sum.MovedAside, sum.MovedAsideErrors = p.dest.MovedAside()
 	}
 	return sum
 }

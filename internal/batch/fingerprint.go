@@ -174,7 +174,7 @@ func (p *plan) resumable(it input.Item) bool {
 // the user should know: where --restart moved the earlier results, and
 // that results from an older sluice are taken as unchanged.
 func (p *plan) reportJournal() {
-	if r, e := p.journal.MovedAside(); r != "" || e != "" {
+	if r, e := p.dest.MovedAside(); r != "" || e != "" {
 		switch {
 		case r != "" && e != "":
 			fmt.Fprintf(p.stderr, "sluice: --restart: earlier results moved to %s, earlier errors to %s\n", r, e)
@@ -184,7 +184,9 @@ func (p *plan) reportJournal() {
 			fmt.Fprintf(p.stderr, "sluice: --restart: earlier errors moved to %s\n", e)
 		}
 	}
-	if n := p.journal.Unrecorded(); n > 0 {
+	if n := p.dest.Unrecorded(); n > 0 && p.cfg.toDatabase() {
+		fmt.Fprintf(p.stderr, "sluice: %d rows of the results table carry no request fingerprint: taken as unchanged\n", n)
+	} else if n > 0 {
 		fmt.Fprintf(p.stderr, "sluice: %d earlier results carry no request fingerprint (written by an older sluice): taken as unchanged\n", n)
 	}
 }

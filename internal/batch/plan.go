@@ -18,21 +18,22 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/input"
 	"github.com/sluicehq/sluice/internal/journal"
+	"github.com/sluicehq/sluice/internal/table"
 )
 
 // plan is a run that has been checked and is ready to start.
 type plan struct {
-	cfg     *Config
-	preset  *preset
-	input   io.ReadCloser
-	reader  *input.Reader
-	journal *journal.Journal
-	seen    *journal.Index
-	header  http.Header
-	tr      *sluice.Transport
-	shape   input.Shape
-	counts  counts
-	stderr  *lockedWriter // bad-line reports and progress share it
+	cfg    *Config
+	preset *preset
+	input  io.ReadCloser
+	reader *input.Reader
+	dest   destination // the results: a JSONL journal or a database table
+	seen   *journal.Index
+	header http.Header
+	tr     *sluice.Transport
+	shape  input.Shape
+	counts counts
+	stderr *lockedWriter // bad-line reports and progress share it
 
 	readErr atomic.Pointer[error]
 
@@ -49,7 +50,7 @@ type plan struct {
 	changed atomic.Int64 // done items whose request changed since
 }
 
-func newPlan(cfg *Config) (*plan, error) {
+func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 	p := &plan{cfg: cfg}
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
@@ -83,6 +84,9 @@ func newPlan(cfg *Config) (*plan, error) {
 	}
 	p.header = header
 
+	if cfg.Table != "" && !cfg.toDatabase() {
+		return nil, usage("--table %s: tables are for -o sqlite:PATH or -o postgres://...; -o %q is a file", cfg.Table, cfg.resultsName())
+	}
 	switch cfg.Input {
 	case "":
 		return nil, usage("no input: give a file, or - for standard input")
@@ -98,8 +102,11 @@ func newPlan(cfg *Config) (*plan, error) {
 		}
 		p.input = f
 		results := cfg.resultsPath()
-		if cfg.resultsToStdout() {
+		switch {
+		case cfg.resultsToStdout():
 			results = "" // no file: nothing to compare
+		case cfg.toDatabase():
+			results = table.File(cfg.Out) // "" for PostgreSQL
 		}
 		if err := notTheInput(f, results); err != nil {
 			f.Close()
@@ -149,18 +156,17 @@ func newPlan(cfg *Config) (*plan, error) {
 		p.input.Close()
 		return nil, err
 	}
-	jopts := journal.Options{ResultsPath: cfg.resultsPath(), ErrorsPath: cfg.errorsFile(), Restart: cfg.Restart, Fingerprint: input.LineFingerprint}
-	if cfg.resultsToStdout() {
-		jopts.ResultsPath, jopts.Results = stdoutName, cfg.Stdout
-		fmt.Fprintf(p.stderr, "sluice: results to standard output: nothing is resumed (a rerun sends every item again); errors to %s\n", jopts.ErrorsPath)
+	if cfg.toDatabase() {
+		p.dest, err = p.openTable(ctx)
+	} else {
+		p.dest, err = p.openJournal()
 	}
-	p.journal, err = journal.Open(jopts, input.ValidLineID)
 	if err != nil {
 		p.input.Close()
-		return nil, usageErr(err)
+		return nil, err
 	}
 	p.reportJournal()
-	p.seen = p.journal.Done()
+	p.seen = p.dest.Done()
 	p.tr = p.transport()
 	fmt.Fprintf(p.stderr, "sluice: %s\n", p.describe()) // before anything is sent, on every run
 	return p, nil
@@ -182,9 +188,24 @@ func notTheInput(input *os.File, results string) error {
 	return nil
 }
 
+// openJournal opens the JSONL results and errors files.
+func (p *plan) openJournal() (destination, error) {
+	cfg := p.cfg
+	jopts := journal.Options{ResultsPath: cfg.resultsPath(), ErrorsPath: cfg.errorsFile(), Restart: cfg.Restart, Fingerprint: input.LineFingerprint}
+	if cfg.resultsToStdout() {
+		jopts.ResultsPath, jopts.Results = stdoutName, cfg.Stdout
+		fmt.Fprintf(p.stderr, "sluice: results to standard output: nothing is resumed (a rerun sends every item again); errors to %s\n", jopts.ErrorsPath)
+	}
+	j, err := journal.Open(jopts, input.ValidLineID)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return jsonlFile{j, p.shape}, nil
+}
+
 func (p *plan) close() {
-	if p.journal != nil {
-		p.journal.Close()
+	if p.dest != nil {
+		p.dest.Close()
 	}
 	if p.input != nil {
 		p.input.Close()
@@ -266,12 +287,12 @@ func (p *plan) transport() *sluice.Transport {
 // 10, item 8), in the input format's shape.
 func (p *plan) reportBad(b input.BadLine) {
 	fmt.Fprintf(p.stderr, "%s: %v\n", p.inputName(), b)
-	if p.journal == nil {
+	if p.dest == nil {
 		return // a dry run writes no file
 	}
 	p.badMu.Lock()
 	defer p.badMu.Unlock()
-	if p.journal.QueueFailed(p.shape.BadLineLine(b)) == nil {
+	if p.dest.QueueBadLine(b) == nil {
 		p.badQueued++ // a refusal is the journal's failure, which the next flush reports
 	}
 }
@@ -281,7 +302,7 @@ func (p *plan) reportBad(b input.BadLine) {
 func (p *plan) flushJournal() (results, failed int, err error) {
 	p.badMu.Lock()
 	defer p.badMu.Unlock()
-	results, failed, err = p.journal.Flush()
+	results, failed, err = p.dest.Flush()
 	if failed > 0 { // the whole queue went, bad lines' lines with it
 		failed -= p.badQueued
 		p.badQueued = 0

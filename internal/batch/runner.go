@@ -28,7 +28,7 @@ var ErrStopped = errors.New("stopped early")
 type Config struct {
 	Input string    // a path, or "-" for Stdin
 	Stdin io.Reader // read when Input is "-"
-	Out   string    // results file; "" means Input with .results.jsonl
+	Out   string    // results file; "" means Input with .results.jsonl; sqlite:PATH or postgres://... a database (see Table)
 
 	Format   input.Format
 	BaseURL  string
@@ -43,6 +43,11 @@ type Config struct {
 	Retries      int           // retries per item; 0 means 8, negative means none
 	Timeout      time.Duration // per attempt, up to the headers; 0 means 10m for presets, 60s otherwise
 	MaxRetryWait time.Duration // cap on one honoured Retry-After; 0 means 5m
+
+	// Table names the results table when Out is a database (sqlite:PATH
+	// or a postgres:// URL); "" means sluice_results. The errors table is
+	// Table_errors.
+	Table string
 
 	Ordered bool
 	Restart bool
@@ -184,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Redis != "" || cfg.Key != "" {
 		return Summary{}, usage("--redis and --key are not yet supported: limits are shared only within this process for now")
 	}
-	p, err := newPlan(&cfg)
+	p, err := newPlan(ctx, &cfg)
 	if err != nil {
 		return Summary{}, err
 	}

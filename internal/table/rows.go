@@ -1,0 +1,147 @@
+package table
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/input"
+)
+
+// resultRow is one results row, queued; nil pointers are NULL.
+type resultRow struct {
+	id                     string
+	line                   int
+	status                 int
+	response, responseText *string
+	metadata, request      *string
+	requestID              *string
+	attempts               int
+	elapsedMS              float64
+	inputTokens            *int64
+	outputTokens           *int64
+	fingerprint            *string
+	at                     time.Time
+	// again: the id has an earlier row (its request changed) that this one
+	// replaces, moving it to the superseded table.
+	again bool
+}
+
+// errorRow is one errors row, queued.
+type errorRow struct {
+	id                *string
+	line              int
+	class             string
+	status            *int64
+	message           string
+	responseText      *string
+	requestID         *string
+	attempts          int
+	metadata, request *string
+	at                time.Time
+}
+
+func (r *resultRow) size() int {
+	return len(r.id) + lenOf(r.response) + lenOf(r.responseText) + lenOf(r.metadata) + lenOf(r.request) + 100
+}
+
+func (r *errorRow) size() int {
+	return len(r.message) + lenOf(r.responseText) + lenOf(r.metadata) + lenOf(r.request) + 100
+}
+
+func lenOf(s *string) int {
+	if s == nil {
+		return 0
+	}
+	return len(*s)
+}
+
+// rowShaper turns what the runner hands over into rows, the way one store
+// can take them.
+type rowShaper struct {
+	// strict: the store is PostgreSQL, whose text holds no NUL and whose
+	// jsonb refuses some JSON that is valid (see jsonbSafe).
+	strict bool
+}
+
+func (s rowShaper) result(it input.Item, r input.Response, u *sluice.Usage, now time.Time) resultRow {
+	row := resultRow{id: it.ID, line: it.Line, status: r.Status, attempts: r.Attempts, elapsedMS: float64(r.Elapsed.Microseconds()) / 1000, at: now}
+	if s.isJSON(r.Body) {
+		row.response = ptr(string(r.Body))
+	} else {
+		row.responseText = ptr(s.text(r.Body))
+	}
+	row.metadata = s.json(it.Metadata)
+	row.request = s.optText(it.Body)
+	row.requestID = s.optText([]byte(r.RequestID))
+	if u != nil {
+		row.inputTokens, row.outputTokens = ptr(int64(u.InputTokens)), ptr(int64(u.OutputTokens))
+	}
+	if r.Fingerprint != 0 {
+		row.fingerprint = ptr(fmt.Sprintf("%016x", r.Fingerprint))
+	}
+	return row
+}
+
+func (s rowShaper) failure(it input.Item, f input.Failure, now time.Time) errorRow {
+	row := errorRow{id: ptr(s.text([]byte(it.ID))), line: it.Line, class: f.Class, message: s.text([]byte(f.Message)), attempts: f.Attempts, at: now}
+	if f.Status != 0 {
+		row.status = ptr(int64(f.Status))
+	}
+	row.responseText = s.optText(f.Body)
+	row.requestID = s.optText([]byte(f.RequestID))
+	row.metadata = s.json(it.Metadata)
+	row.request = s.optText(it.Body)
+	return row
+}
+
+func (s rowShaper) badLine(b input.BadLine, now time.Time) errorRow {
+	return errorRow{line: b.Line, class: input.ClassBadLine, message: s.text([]byte(b.Reason)), at: now}
+}
+
+// isJSON reports whether body goes in the JSON column.
+func (s rowShaper) isJSON(body []byte) bool {
+	if len(body) == 0 || !json.Valid(body) {
+		return false
+	}
+	return !s.strict || jsonbSafe(body)
+}
+
+// json is m for a JSON column: nil for none; in PostgreSQL, JSON that jsonb
+// would refuse is kept as a JSON string holding its text.
+func (s rowShaper) json(m json.RawMessage) *string {
+	if len(m) == 0 {
+		return nil
+	}
+	if !json.Valid(m) || (s.strict && !jsonbSafe(m)) {
+		b, _ := json.Marshal(s.text(m))
+		return ptr(string(b))
+	}
+	return ptr(string(m))
+}
+
+// text is b as text the store takes: valid UTF-8 (as the JSONL results
+// make it), and without NUL in PostgreSQL.
+func (s rowShaper) text(b []byte) string {
+	if !utf8.Valid(b) {
+		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	}
+	str := string(b)
+	if s.strict && strings.IndexByte(str, 0) >= 0 {
+		str = strings.ReplaceAll(str, "\x00", "\uFFFD")
+	}
+	return str
+}
+
+func (s rowShaper) optText(b []byte) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	return ptr(s.text(b))
+}
+
+func ptr[T any](v T) *T { return &v }
