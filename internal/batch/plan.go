@@ -87,6 +87,12 @@ func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 	if cfg.Table != "" && !cfg.toDatabase() {
 		return nil, usage("--table %s: tables are for -o sqlite:PATH or -o postgres://...; -o %q is a file", cfg.Table, cfg.resultsName())
 	}
+	switch {
+	case cfg.Restart && cfg.resultsToStdout():
+		return nil, usage("--restart with -o -: results on standard output keep nothing to start over from")
+	case cfg.Restart && cfg.SkipChanged:
+		return nil, usage("--restart with --skip-changed: a restart keeps no earlier result to skip")
+	}
 	switch cfg.Input {
 	case "":
 		return nil, usage("no input: give a file, or - for standard input")

@@ -258,6 +258,8 @@ func TestRunOptionsThatDoNotFitAreUsageErrors(t *testing.T) {
 		{"tokens on GETs", batch.Config{Input: gets, BaseURL: srv.URL(), Limits: tokens}, "line 1"},
 		{"tokens on a late GET, dry run", batch.Config{Input: mixed, BaseURL: srv.URL(), Limits: tokens, DryRun: true}, "line 7"},
 		{"unknown progress", batch.Config{Input: gets, BaseURL: srv.URL(), Progress: "fancy"}, `--progress "fancy"`},
+		{"restart onto stdout", batch.Config{Input: gets, BaseURL: srv.URL(), Out: "-", Restart: true}, "--restart with -o -"},
+		{"restart and skip-changed", batch.Config{Input: gets, BaseURL: srv.URL(), Restart: true, SkipChanged: true}, "--restart with --skip-changed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Getenv = key
