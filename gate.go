@@ -404,9 +404,9 @@ func (g *Gate) Stats() GateStats {
 // the call ends; later calls of Done do nothing. A Permit is safe for
 // concurrent use.
 type Permit struct {
-	gate     *Gate
-	cost     Cost
-	start    time.Time
+	gate  *Gate
+	cost  Cost
+	start time.Time
 	// state is nil while an unshared call runs, the call's ticket from
 	// the gate's shared limits while a shared one runs, and finished once
 	// Done: one word for both keeps a Permit in 64 bytes.
