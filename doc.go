@@ -16,6 +16,8 @@
 //	| all of the above at once, all-or-nothing, with  | Gate, Limits   |
 //	|   a shared cool-down                            |                |
 //	| retries that cannot become a storm              | RetryPolicy    |
+//	| the same limits shared by processes and hosts   | Limits.Store   |
+//	|   (package redis)                               |                |
 //
 // Most programs set an http.Client's Transport to a Transport, or build one
 // Gate per API (Limits.NewGate) and call Gate.Acquire before each call and
@@ -23,6 +25,10 @@
 // safe for concurrent use, and each blocking method takes a context first
 // and, when it is cancelled, returns ctx.Err() having given back whatever
 // it took.
+//
+// Limit, Shared and Store are the contracts other limits plug into: a
+// Limit answers in memory under the gate's mutex; a Shared (package redis)
+// is asked outside it, by one caller of a gate at a time.
 //
 // Rates are written as COUNT/PERIOD ("50/s", "3000/m", "100/10s") and read
 // by ParseRate. The zero value of every limit means "no limit".

@@ -404,11 +404,13 @@ func (g *Gate) Stats() GateStats {
 // the call ends; later calls of Done do nothing. A Permit is safe for
 // concurrent use.
 type Permit struct {
-	gate     *Gate
-	cost     Cost
-	start    time.Time
-	ticket   Ticket // from the gate's shared limits; nil when none
-	finished atomic.Bool
+	gate  *Gate
+	cost  Cost
+	start time.Time
+	// state is nil while an unshared call runs, the call's ticket from
+	// the gate's shared limits while a shared one runs, and finished once
+	// Done: one word for both keeps a Permit in 64 bytes.
+	state atomic.Pointer[ticketBox]
 }
 
 // Done reports how the call ended: it releases the call's concurrency,
@@ -418,7 +420,8 @@ func (p *Permit) Done(o Outcome) {
 	if p == nil {
 		return // admitted by no gate (RetryPolicy.Do with a nil gate)
 	}
-	if !p.finished.CompareAndSwap(false, true) {
+	box := p.state.Swap(finished)
+	if box == finished {
 		return
 	}
 	if o.Latency == 0 {
@@ -428,8 +431,8 @@ func (p *Permit) Done(o Outcome) {
 	for _, l := range g.limits {
 		l.Finish(p.cost, p.start, o)
 	}
-	if p.ticket != nil {
-		p.ticket.Finish(o)
+	if box != nil {
+		box.ticket.Finish(o)
 	}
 	if o.Class == ClassThrottled {
 		g.throttled.Add(1)
@@ -439,6 +442,12 @@ func (p *Permit) Done(o Outcome) {
 		g.learn(o)
 	}
 }
+
+// ticketBox holds a Permit's Ticket behind one pointer.
+type ticketBox struct{ ticket Ticket }
+
+// finished is a Permit's state once Done.
+var finished = new(ticketBox)
 
 // Cost returns what the call was charged at admission.
 func (p *Permit) Cost() Cost { return p.cost }

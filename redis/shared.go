@@ -266,8 +266,8 @@ type ticket struct {
 	cost   sluice.Cost
 	start  int64 // on the server's clock, microseconds since 1970
 	pacers []pacer
-	costs  []int64 // what was charged to each pacer, microseconds
-	tats   []int64 // each pacer's timeline after the charge
+	costs  []int64        // what was charged to each pacer, microseconds
+	tats   []int64        // each pacer's timeline after the charge
 	own    []sluice.Limit // local limits also taken, in the grace after an outage
 	// admitted is when, for own's Finish.
 	admitted time.Time
