@@ -280,8 +280,6 @@ func TestRunUsageErrors(t *testing.T) {
 		{"anthropic without key", batch.Config{Input: anthropic, API: "anthropic", BaseURL: srv.URL()}, "ANTHROPIC_API_KEY is not set"},
 		{"openai without key", batch.Config{Input: httpIn, API: "openai", BaseURL: srv.URL()}, "OPENAI_API_KEY is not set"},
 		{"unknown api", batch.Config{Input: httpIn, API: "cohere", Getenv: key}, "--api"},
-		{"redis", batch.Config{Input: httpIn, Redis: "redis://127.0.0.1:6379"}, "--redis"},
-		{"key", batch.Config{Input: httpIn, Key: "shared"}, "--key"},
 		{"bad header", batch.Config{Input: httpIn, Headers: []string{"NoColon"}}, "-H"},
 		{"batch format without base", batch.Config{Input: anthropic}, "needs a base URL"},
 		{"bad base URL", batch.Config{Input: httpIn, BaseURL: "ftp://127.0.0.1"}, "base URL"},

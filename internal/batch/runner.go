@@ -54,8 +54,6 @@ type Config struct {
 	DryRun  bool
 
 	Progress string // auto | bar | log | none
-	Redis    string
-	Key      string
 
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string // default os.Getenv
@@ -186,9 +184,6 @@ func errorsPath(results string) string {
 // Run runs the batch. Cancelling ctx stops admitting new calls; calls in
 // flight get DrainTimeout to finish, and everything finished is saved.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
-	if cfg.Redis != "" || cfg.Key != "" {
-		return Summary{}, usage("--redis and --key are not yet supported: limits are shared only within this process for now")
-	}
 	p, err := newPlan(ctx, &cfg)
 	if err != nil {
 		return Summary{}, err
