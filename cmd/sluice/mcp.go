@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/bytesize"
 	"github.com/sluicehq/sluice/internal/mcp"
 )
 
@@ -103,11 +103,11 @@ func (o *mcpOptions) add(f *pflag.FlagSet) {
 	f.StringVar(&o.globalRate, "global-rate", "", "request rate to all hosts together, e.g. 20/s (default: none)")
 	f.IntVar(&o.cfg.MaxItems, "max-items", mcp.DefaultMaxItems, "most URLs or requests in one fetch_many call")
 	f.IntVar(&o.cfg.MaxRunning, "max-running", mcp.DefaultMaxRunning, "most fetch_many calls running at once (over it a call is refused, saying so)")
-	f.StringVar(&o.maxBody, "max-body", byteFlag(mcp.DefaultMaxBody), "most bytes of one response body read and kept (e.g. 512KiB, 2MiB)")
+	f.StringVar(&o.maxBody, "max-body", bytesize.Format(mcp.DefaultMaxBody), "most bytes of one response body read and kept (e.g. 512KiB, 2MiB)")
 	f.DurationVar(&o.cfg.CallBudget, "call-budget", mcp.DefaultCallBudget, "longest one fetch_many call may run")
 	f.IntVar(&o.cfg.MaxRedirects, "max-redirects", mcp.DefaultMaxRedirects, "redirects one request may follow")
 	f.DurationVar(&o.cfg.StoreTTL, "keep", mcp.DefaultStoreTTL, "how long a finished call's results stay readable")
-	f.StringVar(&o.keepBytes, "keep-bytes", byteFlag(mcp.DefaultStoreBytes), "bodies kept for all calls together; the oldest calls are forgotten first")
+	f.StringVar(&o.keepBytes, "keep-bytes", bytesize.Format(mcp.DefaultStoreBytes), "bodies kept for all calls together; the oldest calls are forgotten first")
 	f.BoolVar(&o.cfg.AllowPrivate, "allow-private", false, "allow loopback, private, link-local and metadata addresses")
 	f.StringVar(&o.config, "config", "", "read flags from this YAML `FILE` (see above)")
 	f.BoolVar(&o.debug, "debug", false, "log more on standard error")
@@ -168,34 +168,11 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 	return cfg, nil
 }
 
-// byteFlag writes a default size the way parseSize reads it.
-func byteFlag(n int64) string {
-	switch {
-	case n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + "MiB"
-	case n%(1<<10) == 0:
-		return strconv.FormatInt(n>>10, 10) + "KiB"
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-// parseSize reads a size in bytes: 1048576, 512KiB, 2MiB, 1GiB (KB, MB
-// and GB are read as powers of 1000).
+// parseSize reads the size flag --flag, which must be positive.
 func parseSize(flag, s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
-	num, mult := strings.TrimSpace(s), int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(num, u.suffix) {
-			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 1 || n > (1<<62)/mult {
+	n, err := bytesize.Parse(s)
+	if err != nil || n < 1 {
 		return 0, usageError("--%s %q: want a positive size such as 1048576, 512KiB or 2MiB", flag, s)
 	}
-	return n * mult, nil
+	return n, nil
 }

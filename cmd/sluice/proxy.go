@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/bytesize"
 	"github.com/sluicehq/sluice/internal/proxy"
 )
 
@@ -108,7 +109,7 @@ field; unknown fields are mistakes):
 			if route.MaxWait <= 0 {
 				return usageError("--max-wait %v: want a positive duration", route.MaxWait)
 			}
-			if route.MaxBody, err = proxy.ParseSize(maxBody); err != nil || route.MaxBody < 1 {
+			if route.MaxBody, err = bytesize.Parse(maxBody); err != nil || route.MaxBody < 1 {
 				return usageError("--max-body %q: want a size such as 32MiB (KiB, MiB, GiB or bytes)", maxBody)
 			}
 			level := slog.LevelInfo
@@ -131,7 +132,7 @@ field; unknown fields are mistakes):
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
-				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait, proxy.FormatSize(route.MaxBody))
+				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody))
 			return serveUntilSignalled(cmd, srv, grace)
 		},
 	}
@@ -145,7 +146,7 @@ field; unknown fields are mistakes):
 	f.BoolVar(&adaptive, "adaptive", true, "adapt the concurrency ceiling to the upstream's health, up to -c; --adaptive=false keeps it at -c")
 	f.IntVar(&route.QueueSize, "queue", proxy.DefaultQueueSize, "most requests waiting for admission; more get 429 at once")
 	f.DurationVar(&route.MaxWait, "max-wait", proxy.DefaultMaxWait, "longest a request waits for admission; longer predicted waits get 429 at once")
-	f.StringVar(&maxBody, "max-body", proxy.FormatSize(proxy.DefaultMaxBody), "largest request body (kept for retries); larger get 413 at once")
+	f.StringVar(&maxBody, "max-body", bytesize.Format(proxy.DefaultMaxBody), "largest request body (kept for retries); larger get 413 at once")
 	f.BoolVar(&route.PerKey, "per-key", false, "limits per API key (x-api-key or Authorization, hashed)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long queued and in-flight requests may finish")
 	f.BoolVar(&debug, "debug", false, "log one line per request to stderr")
@@ -207,7 +208,7 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		if maxBody == 0 {
 			maxBody = proxy.DefaultMaxBody
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); queue %d, max wait %v, max body %s\n", prefix, r.Upstream.Redacted(), r.Preset, r.QueueSize, r.MaxWait, proxy.FormatSize(maxBody))
+		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); queue %d, max wait %v, max body %s\n", prefix, r.Upstream.Redacted(), r.Preset, r.QueueSize, r.MaxWait, bytesize.Format(maxBody))
 	}
 	return serveUntilSignalled(cmd, srv, grace)
 }

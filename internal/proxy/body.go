@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
+
+	"github.com/sluicehq/sluice/internal/bytesize"
 )
 
 // A request's body is read whole before the request queues, up to its
@@ -71,39 +71,5 @@ func (r *route) tooLarge(w http.ResponseWriter, limit int64) {
 		kind = "invalid_request_error"
 	}
 	r.answer(w, http.StatusRequestEntityTooLarge, kind, "request_too_large",
-		fmt.Sprintf("the request body is larger than the proxy's max body, %s (--max-body, or max_body in the configuration)", FormatSize(limit)))
-}
-
-// ParseSize reads a size in bytes: a count, or a count with a unit of
-// KiB, MiB or GiB (powers of 1024), KB, MB or GB (powers of 1000), or B.
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := 0
-	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
-		i++
-	}
-	num, unit := t[:i], strings.TrimSpace(t[i:])
-	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30}[strings.ToUpper(unit)]
-	if num == "" || mult == 0 {
-		return 0, fmt.Errorf("proxy: size %q: want a number of bytes, or with a unit such as 32MiB", s)
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n > (1<<62)/mult {
-		return 0, fmt.Errorf("proxy: size %q: too large", s)
-	}
-	return n * mult, nil
-}
-
-// FormatSize writes n bytes as ParseSize reads it, in the largest binary
-// unit that divides it.
-func FormatSize(n int64) string {
-	for _, u := range []struct {
-		name string
-		size int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10) + "B"
+		fmt.Sprintf("the request body is larger than the proxy's max body, %s (--max-body, or max_body in the configuration)", bytesize.Format(limit)))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/bytesize"
 )
 
 // A configuration file describes several routes (`sluice proxy --config
@@ -277,7 +278,7 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 		case "max_body":
 			var s string
 			if s, err = c.str(kv.value, f); err == nil {
-				r.MaxBody, err = ParseSize(s)
+				r.MaxBody, err = bytesize.Parse(s)
 				if err == nil && r.MaxBody < 1 {
 					err = errors.New("want at least 1 byte")
 				}

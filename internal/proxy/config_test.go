@@ -143,7 +143,7 @@ routes:
 routes:
   - upstream: http://x
     max_body: lots
-`, `sluice.yaml:4: routes[0].max_body: size "lots": want a number of bytes, or with a unit such as 32MiB`},
+`, `sluice.yaml:4: routes[0].max_body: size "lots": want a number of bytes, or one with a unit such as 512KiB or 32MiB`},
 		{"max body zero", `
 routes:
   - upstream: http://x
@@ -153,7 +153,7 @@ routes:
 routes:
   - upstream: http://x
     max_body: 3TB
-`, `sluice.yaml:4: routes[0].max_body: size "3TB": want a number of bytes, or with a unit such as 32MiB`},
+`, `sluice.yaml:4: routes[0].max_body: size "3TB": want a number of bytes, or one with a unit such as 512KiB or 32MiB`},
 		{"per_key not a bool", `
 routes:
   - upstream: http://x
