@@ -120,5 +120,13 @@ func (anthropicShape) BadLineLine(b BadLine) []byte {
 		CustomID *string          `json:"custom_id"`
 		Result   anthropicErrored `json:"result"`
 		Sluice   sluiceMember     `json:"sluice"`
-	}{nil, anthropicErrored{"errored", anthropicError("invalid_request_error", b.Error())}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line}})
+	}{optID(b.ID), anthropicErrored{"errored", anthropicError("invalid_request_error", b.Error())}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line}})
+}
+
+// optID is id, or nil (null) when it is "".
+func optID(id string) *string {
+	if id == "" {
+		return nil
+	}
+	return &id
 }

@@ -207,5 +207,13 @@ func (httpShape) BadLineLine(b BadLine) []byte {
 		ID   json.RawMessage `json:"id"`
 		Line int             `json:"line"`
 		Failure
-	}{json.RawMessage("null"), b.Line, Failure{Class: ClassBadLine, Message: b.Reason}})
+	}{badLineID(b), b.Line, Failure{Class: ClassBadLine, Message: b.Reason}})
+}
+
+// badLineID is b's id as a JSON string, or null when it could not be read.
+func badLineID(b BadLine) json.RawMessage {
+	if b.ID == "" {
+		return json.RawMessage("null")
+	}
+	return mustJSON(b.ID)
 }

@@ -117,13 +117,13 @@ func TestHTTP(t *testing.T) {
 
 // Exact reasons, as the runner will print them.
 func TestHTTPReasonsExact(t *testing.T) {
-	for _, tc := range []struct{ line, want string }{
-		{`{"url":`, "invalid JSON: unexpected end of input (after byte 7)"},
-		{`{"id":"a"}`, "missing url"},
-		{`{"url":"/x"}`, `relative URL "/x" needs --base-url`},
+	for _, tc := range []struct{ line, want, id string }{
+		{`{"url":`, "invalid JSON: unexpected end of input (after byte 7)", ""},
+		{`{"id":"a"}`, "missing url", "a"},
+		{`{"url":"/x"}`, `relative URL "/x" needs --base-url`, ""},
 	} {
 		got := readAll(t, tc.line, Options{Format: FormatHTTP})
-		if len(got) != 1 || got[0] != (BadLine{Line: 1, Reason: tc.want}) {
+		if len(got) != 1 || got[0] != (BadLine{Line: 1, Reason: tc.want, ID: tc.id}) {
 			t.Errorf("%s:\ngot:%s\nwant exactly: line 1: %s", tc.line, show(got), tc.want)
 		}
 	}

@@ -75,6 +75,10 @@ func (it Item) ParsedURL() *url.URL { return it.parsedURL }
 type BadLine struct {
 	Line   int    // 1-based line number; for csv, the line where the record starts
 	Reason string // why the line cannot be run, e.g. "missing custom_id"
+	// ID is the line's id when it could still be read (a JSON line whose
+	// custom_id or id is fine while something else is wrong), so that
+	// the errors file says which item failed; "" when it could not.
+	ID string
 }
 
 // Error returns "line N: reason".
@@ -279,7 +283,8 @@ func (r *Reader) nextLine() (Item, *BadLine, error) {
 		}
 		it, reason := r.format.parse(r, line, n)
 		if reason != "" {
-			return Item{}, &BadLine{Line: n, Reason: reason}, nil
+			id, _ := LineID(line)
+			return Item{}, &BadLine{Line: n, Reason: reason, ID: id}, nil
 		}
 		it.Line = n
 		return it, nil, nil

@@ -100,7 +100,11 @@ func (s rowShaper) failure(it input.Item, f input.Failure, now time.Time) errorR
 }
 
 func (s rowShaper) badLine(b input.BadLine, now time.Time) errorRow {
-	return errorRow{line: b.Line, class: input.ClassBadLine, message: s.text([]byte(b.Reason)), at: now}
+	row := errorRow{line: b.Line, class: input.ClassBadLine, message: s.text([]byte(b.Reason)), at: now}
+	if b.ID != "" {
+		row.id = ptr(s.text([]byte(b.ID)))
+	}
+	return row
 }
 
 // isJSON reports whether body goes in the JSON column.
