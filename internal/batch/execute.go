@@ -226,6 +226,7 @@ func (p *plan) finish(sum Summary, begin time.Time) Summary {
 	sum.Items = int(p.counts.read.Load())
 	sum.Resumed = int(p.counts.resumed.Load())
 	sum.BadLines = int(p.counts.bad.Load())
+	sum.Repeated = int(p.counts.repeated.Load())
 	sum.Succeeded = int(p.counts.succeeded.Load())
 	sum.Failed = int(p.counts.failed.Load())
 	st := p.stats()

@@ -19,6 +19,7 @@ import (
 // counts are the run's running totals, shared with the progress display.
 type counts struct {
 	read, resumed, bad, succeeded, failed atomic.Int64
+	repeated                              atomic.Int64 // urls lines repeating an earlier URL
 	tokens                                atomic.Int64 // usage reported for the succeeded items
 }
 

@@ -606,3 +606,27 @@ func e2eRedirector(t *testing.T) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestRunURLsRepeatedURLFetchedOnce protects a URL list with the same URL
+// on several lines from failing the run with bad lines: the URL is its
+// id, so it is one item, fetched once, and the repeats are counted.
+func TestRunURLsRepeatedURLFetchedOnce(t *testing.T) {
+	srv := e2eMock(t, mock.Config{Seed: 2})
+	dir := t.TempDir()
+	in := e2eWrite(t, dir, "urls.txt", strings.Repeat(srv.URL()+"/u/1\n", 3)+srv.URL()+"/u/2\n")
+	o := e2eRun(t, batch.Config{Input: in, Out: filepath.Join(dir, "out.jsonl")})
+	if o.err != nil || o.code != 0 {
+		t.Fatalf("Run: exit %d, %v; want 0\nstderr: %s", o.code, o.err, o.stderr)
+	}
+	if o.sum.Succeeded != 2 || o.sum.BadLines != 0 || o.sum.Repeated != 2 {
+		t.Errorf("%d succeeded, %d bad lines, %d repeated; want 2, 0, 2", o.sum.Succeeded, o.sum.BadLines, o.sum.Repeated)
+	}
+	var summary strings.Builder
+	batch.WriteSummary(&summary, o.sum)
+	if !strings.Contains(summary.String(), "2 lines repeat an earlier URL of the list: each URL fetched once") {
+		t.Errorf("the summary does not count the repeats:\n%s", summary.String())
+	}
+	if st := srv.Stats(); st.Requests != 2 {
+		t.Errorf("mock saw %d requests, want 2", st.Requests)
+	}
+}

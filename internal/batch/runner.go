@@ -88,6 +88,7 @@ type Summary struct {
 	Failed     int
 	NotStarted int // not finished when it stopped early, unread ones included: Items - Succeeded - Failed
 	BadLines   int
+	Repeated   int // urls input: lines repeating an earlier URL, fetched once
 	Attempts   int64
 	Throttled  int64
 	// BudgetWaits counts the retries that waited for the retry budget
@@ -215,6 +216,12 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 			}
 			switch sight, first := p.seen.See(it.ID, it.Line); sight {
 			case journal.SightRepeated:
+				if p.reader.Format() == input.FormatURLs {
+					// A URL listed twice: its id is the URL, so it is
+					// the same fetch; run once, counted, not an error.
+					p.counts.repeated.Add(1)
+					continue
+				}
 				p.counts.bad.Add(1)
 				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first)})
 				continue

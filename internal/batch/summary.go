@@ -93,6 +93,9 @@ func WriteSummary(w io.Writer, s Summary) {
 			fmt.Fprintf(w, "  %6d  other reasons (see the errors file)\n", rest)
 		}
 	}
+	if s.Repeated > 0 {
+		fmt.Fprintf(w, "sluice: %d %s an earlier URL of the list: each URL fetched once\n", s.Repeated, plural(s.Repeated, "line repeats", "lines repeat"))
+	}
 	fmt.Fprintf(w, "sluice: %d attempts (%d retries); %d answered 429; %d pauses asked by the API\n", s.Attempts, s.Retries, s.Throttled, s.Pauses)
 	if s.BudgetWaits > 0 {
 		fmt.Fprintf(w, "sluice: %d retries waited for the retry budget (the API failed many calls)\n", s.BudgetWaits)

@@ -12,7 +12,8 @@ const FormatURLs Format = "urls"
 // The urls format: one URL a line, each fetched with GET; the id is the
 // URL as written (a path is not resolved against the base URL), so that
 // inserting or removing a line changes no other item's id, except that a
-// password in the URL is masked; a URL listed twice is a repeated id.
+// password in the URL is masked; a URL listed twice is the same item,
+// which the runner fetches once.
 // Space around the URL is ignored; a URL is absolute or a path starting
 // with "/" appended to the base URL.
 
