@@ -30,9 +30,9 @@ and one per failed item to the errors file beside it. Run the same command
 again to resume: succeeded items are skipped, failed ones tried again, and
 an item whose request changed since its result (method, URL, body, headers
 but not the key) is run again unless --skip-changed. Ids: custom_id or "id";
-for urls, the URL (a URL listed twice is fetched once); for csv, --id-column,
-else the "id" column, else the line
-number. --restart moves earlier results aside (out.1.jsonl) and starts over.
+for urls, the URL (a URL listed twice is fetched once); for csv,
+--id-column, else the "id" column, else the line number. --restart moves
+earlier results aside (out.1.jsonl) and starts over.
 Each results line ends with "sluice": {"fp": "..."}, the request's
 fingerprint (a member the batch APIs' own files lack; their readers ignore it).
 
