@@ -32,7 +32,8 @@ import (
 type Gate struct {
 	limits  []Limit // learned limits first, then the user's; semaphores last
 	learned learned
-	shared  Shared // nil: every limit is in this process (see shared.go)
+	shared  Shared    // nil: every limit is in this process (see shared.go)
+	epoch   time.Time // see clock; zero for the zero Gate
 
 	mu          sync.Mutex
 	waiters     waitQueue
@@ -58,7 +59,7 @@ const DefaultMaxPause = 5 * time.Minute
 // Outcome.RateLimit; what it learns only ever tightens the given limits.
 // Use Limits.NewGate to build a gate from an API's published numbers.
 func NewGate(limits ...Limit) *Gate {
-	g := &Gate{}
+	g := &Gate{epoch: time.Now()}
 	g.learned.init(DefaultMaxPause)
 	ls := append(g.learned.limits(), limits...)
 	// Semaphores last: a slot is taken only once every rate has said yes,
@@ -92,9 +93,10 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		return nil, err
 	}
 	if g.waiters.len() == 0 && g.shared == nil {
-		if wait, _ := g.try(c, 0, nil); wait == 0 {
+		now := g.clock()
+		if wait, _ := g.try(c, now, 0, nil); wait == 0 {
 			g.mu.Unlock()
-			return g.admit(c), nil
+			return g.admit(c, now), nil
 		}
 	}
 	priority := PriorityFrom(ctx)
@@ -129,12 +131,13 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		var change <-chan struct{}
 		if g.waiters.front() == w && !g.asking {
 			var ok bool
-			if wait, change, ok = g.tryFront(c, late, marks); ok {
+			now := g.clock()
+			if wait, change, ok = g.tryFront(c, now, late, marks); ok {
 				if g.shared == nil {
 					g.waiters.remove(w)
 					g.wakeFront()
 					g.mu.Unlock()
-					return g.admit(c), nil
+					return g.admit(c, now), nil
 				}
 				p, swait, err := g.askShared(ctx, c, w, marks)
 				if p != nil || err != nil {
@@ -217,8 +220,8 @@ func (g *Gate) predict(c Cost, p int, self *waiter) time.Duration {
 // tryFront is try for the caller at the front of the line. When refused, it
 // also returns the refusing limit's change channel, fetched before a second
 // try so that a release between the two cannot be missed. g.mu is held.
-func (g *Gate) tryFront(c Cost, late time.Duration, keep []int64) (time.Duration, <-chan struct{}, bool) {
-	wait, refused := g.try(c, late, keep)
+func (g *Gate) tryFront(c Cost, now time.Time, late time.Duration, keep []int64) (time.Duration, <-chan struct{}, bool) {
+	wait, refused := g.try(c, now, late, keep)
 	if wait == 0 {
 		return 0, nil, true
 	}
@@ -227,7 +230,7 @@ func (g *Gate) tryFront(c Cost, late time.Duration, keep []int64) (time.Duration
 		if refused >= 0 {
 			change = g.limits[refused].Changed()
 		}
-		again, refusedAgain := g.try(c, late, keep)
+		again, refusedAgain := g.try(c, now, late, keep)
 		if again == 0 {
 			return 0, nil, true
 		}
@@ -238,14 +241,14 @@ func (g *Gate) tryFront(c Cost, late time.Duration, keep []int64) (time.Duration
 	}
 }
 
-// try takes what c asks of every limit, or nothing, as of late ago (see
-// Limit). When refused it returns how long to wait (or waitForChange) and
-// the index of the refusing limit, -1 for a pause. When it takes, it
-// copies the marks into keep, unless keep is nil, for untakeAll. g.mu is
-// held.
-func (g *Gate) try(c Cost, late time.Duration, keep []int64) (wait time.Duration, refused int) {
+// try takes what c asks of every limit at now, or nothing, as of late
+// before now (see Limit). When refused it returns how long to wait (or
+// waitForChange) and the index of the refusing limit, -1 for a pause. When
+// it takes, it copies the marks into keep, unless keep is nil, for
+// untakeAll. g.mu is held.
+func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64) (wait time.Duration, refused int) {
 	if !g.pausedUntil.IsZero() {
-		if d := time.Until(g.pausedUntil); d > 0 {
+		if d := g.pausedUntil.Sub(now); d > 0 {
 			return d, -1
 		}
 		g.pausedUntil = time.Time{}
@@ -253,7 +256,7 @@ func (g *Gate) try(c Cost, late time.Duration, keep []int64) (wait time.Duration
 	var buf [8]int64
 	marks := buf[:0]
 	for i, l := range g.limits {
-		wait, mark := l.Take(c, late)
+		wait, mark := l.Take(c, now, late)
 		if wait != 0 {
 			for j := i - 1; j >= 0; j-- {
 				g.limits[j].Untake(c, marks[j])
@@ -277,9 +280,22 @@ func (g *Gate) wakeFront() {
 	}
 }
 
-func (g *Gate) admit(c Cost) *Permit {
+// clock reads the time for an admission. It reads the monotonic clock
+// only, which costs a third of time.Now on some virtual machines: the wall
+// reading is the gate's creation plus the time since, so it does not
+// follow a step of the system's wall clock (nothing in an admission
+// needs it to).
+func (g *Gate) clock() time.Time {
+	if g.epoch.IsZero() {
+		return time.Now()
+	}
+	return g.epoch.Add(time.Since(g.epoch))
+}
+
+// admit counts an admission at now and returns its Permit.
+func (g *Gate) admit(c Cost, now time.Time) *Permit {
 	g.admitted.Add(1)
-	return &Permit{gate: g, cost: c, start: time.Now()}
+	return &Permit{gate: g, cost: c, start: now}
 }
 
 // PauseUntil makes every caller wait until t: the shared cool-down after

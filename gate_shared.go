@@ -22,7 +22,7 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 		g.waiters.remove(w)
 		g.wakeFront()
 		g.mu.Unlock()
-		p := g.admit(c)
+		p := g.admit(c, g.clock())
 		p.ticket = ticket
 		return p, 0, nil
 	}
