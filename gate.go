@@ -15,9 +15,11 @@ import (
 // that gives up has consumed no rate and no tokens.
 //
 // Callers wait in one line, by priority (WithPriority) and then by arrival.
-// Only the caller at the front checks the limits; it sleeps until the limit
-// that refused it could admit it (a time for a rate, a release for a
-// semaphore), so a crowd of waiters costs nothing while it waits.
+// While anyone is in line, only the caller at the front checks the limits;
+// it sleeps until the limit that refused it could admit it (a time for a
+// rate, a release for a semaphore), so a crowd of waiters costs nothing
+// while it waits. With nobody in line, a caller asks the limits at once,
+// without the gate's mutex.
 //
 // A Gate can be paused until a time, the shared cool-down when an API says
 // it is throttling: every caller waits until then, and a later pause extends
@@ -27,8 +29,10 @@ import (
 // releases concurrency and settles token estimates with real usage.
 //
 // The zero Gate has no limits. A Gate is safe for concurrent use. An
-// uncontended Acquire and Done cost one mutex round trip plus each limit's
-// own cost, and one allocation (the Permit).
+// Acquire with nobody in line and Done cost one read of the monotonic
+// clock each, each limit's own cost (a compare-and-swap for a rate or a
+// token budget, a mutex round trip for a semaphore), and one allocation
+// (the Permit).
 type Gate struct {
 	limits  []Limit // learned limits first, then the user's; semaphores last
 	learned learned
@@ -41,6 +45,13 @@ type Gate struct {
 	pausedUntil time.Time
 	halted      error
 	haltCh      chan struct{} // made on demand; closed by Halt
+
+	// The fast path (see Acquire) reads these without g.mu: how many
+	// callers are in line, and whether a pause or a halt is set. They
+	// change under g.mu, with what they mirror.
+	inLine  atomic.Int32
+	paused  atomic.Bool
+	stopped atomic.Bool
 
 	admitted  atomic.Int64
 	completed atomic.Int64
@@ -86,6 +97,17 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The fast path: with nobody in line, no pause, no halt and no shared
+	// limits, ask the limits without the gate's mutex. Limits are safe for
+	// concurrent use and a refusal gives back what was taken, so this is
+	// all-or-nothing as under the mutex; a caller that raced one joining
+	// the line is served as if it had come first, which it nearly did.
+	if g.inLine.Load() == 0 && !g.paused.Load() && !g.stopped.Load() && g.shared == nil {
+		now := g.clock()
+		if wait, _ := g.tryLimits(c, now, 0, nil); wait == 0 {
+			return g.admit(c, now), nil
+		}
+	}
 	g.mu.Lock()
 	if g.halted != nil {
 		err := g.halted
@@ -112,7 +134,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	if g.shared != nil {
 		marks = make([]int64, len(g.limits))
 	}
-	g.waiters.push(w)
+	g.join(w)
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -122,7 +144,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	var late time.Duration // how far past its time the timer woke us
 	for {
 		if g.halted != nil {
-			g.waiters.remove(w)
+			g.leave(w)
 			err := g.halted
 			g.mu.Unlock()
 			return nil, err
@@ -134,7 +156,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			now := g.clock()
 			if wait, change, ok = g.tryFront(c, now, late, marks); ok {
 				if g.shared == nil {
-					g.waiters.remove(w)
+					g.leave(w)
 					g.wakeFront()
 					g.mu.Unlock()
 					return g.admit(c, now), nil
@@ -145,7 +167,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				}
 				wait, change = swait, g.shared.Changed()
 				if hasDeadline && wait > 0 && time.Now().Add(wait).After(deadline) {
-					g.waiters.remove(w)
+					g.leave(w)
 					g.wakeFront()
 					g.mu.Unlock()
 					return nil, &WaitError{Wait: wait}
@@ -157,7 +179,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				if p := g.predict(c, priority, w); time.Now().Add(p).After(deadline) {
 					// It cannot be admitted in time: leave now,
 					// holding nothing, and let the next caller try.
-					g.waiters.remove(w)
+					g.leave(w)
 					g.wakeFront()
 					g.mu.Unlock()
 					return nil, &WaitError{Wait: p}
@@ -180,7 +202,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		select {
 		case <-ctx.Done():
 			g.mu.Lock()
-			if g.waiters.remove(w) {
+			if g.leave(w) {
 				g.wakeFront()
 			}
 			g.mu.Unlock()
@@ -252,7 +274,13 @@ func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64) (wai
 			return d, -1
 		}
 		g.pausedUntil = time.Time{}
+		g.paused.Store(false)
 	}
+	return g.tryLimits(c, now, late, keep)
+}
+
+// tryLimits is try without the pause; it needs no lock.
+func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64) (wait time.Duration, refused int) {
 	var buf [8]int64
 	marks := buf[:0]
 	for i, l := range g.limits {
@@ -267,6 +295,22 @@ func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64) (wai
 	}
 	copy(keep, marks)
 	return 0, 0
+}
+
+// join puts w in line. g.mu is held.
+func (g *Gate) join(w *waiter) {
+	g.waiters.push(w)
+	g.inLine.Add(1)
+}
+
+// leave takes w out of the line, if it is in it, and reports whether it
+// was at the front. g.mu is held.
+func (g *Gate) leave(w *waiter) (wasFront bool) {
+	if !w.queued {
+		return false
+	}
+	g.inLine.Add(-1)
+	return g.waiters.remove(w)
 }
 
 // wakeFront tells the caller now at the front of the line to try. g.mu is
@@ -314,6 +358,7 @@ func (g *Gate) PauseUntil(t time.Time) {
 	extended := t.After(now) && t.After(g.pausedUntil)
 	if extended {
 		g.pausedUntil = t
+		g.paused.Store(true)
 		g.pauses.Add(1)
 	}
 	g.mu.Unlock()
@@ -332,6 +377,7 @@ func (g *Gate) Halt(err error) {
 		return
 	}
 	g.halted = err
+	g.stopped.Store(true)
 	if g.haltCh != nil {
 		close(g.haltCh)
 	}

@@ -12,10 +12,12 @@ import (
 // keeping this contract.
 //
 // Locking: a Gate calls Take, Untake and Predict while it holds its own
-// mutex, so they must answer at once from memory, never block, never do
-// I/O, and never call back into a Gate. A limit may belong to several gates
-// at once, so every method must be safe for concurrent use and guard its
-// own state. Finish and Changed are called without the gate's mutex.
+// mutex, or, with nobody in its line, Take and Untake from several callers
+// at once without it; so they must answer at once from memory, never
+// block, never do I/O, and never call back into a Gate. A limit may belong
+// to several gates at once, so every method must be safe for concurrent
+// use and guard its own state. Finish and Changed are called without the
+// gate's mutex.
 // A limit that needs a network round trip to answer is not a Limit: it is
 // a Shared (shared.go), which the gate calls outside its mutex.
 type Limit interface {
