@@ -38,6 +38,14 @@ type Gate struct {
 	learned learned
 	shared  Shared    // nil: every limit is in this process (see shared.go)
 	epoch   time.Time // see clock; zero for the zero Gate
+	// timed reports that a limit reads Outcome.Latency (see
+	// usesLatency), so Permit.Done measures it when the caller did not.
+	timed bool
+	// learning is set once the gate first learns from headers: until
+	// then its learned limits have no rate and admissions skip them (see
+	// from).
+	learning atomic.Bool
+	skip     int // how many learned limits lead limits; 0 for the zero Gate
 
 	mu          sync.Mutex
 	waiters     waitQueue
@@ -53,6 +61,7 @@ type Gate struct {
 	paused  atomic.Bool
 	stopped atomic.Bool
 
+	permits   atomic.Pointer[permitSlab] // where admit takes its next Permit
 	admitted  atomic.Int64
 	completed atomic.Int64
 	throttled atomic.Int64
@@ -77,7 +86,22 @@ func NewGate(limits ...Limit) *Gate {
 	// and a refused slot is the only failure that waits for an event.
 	sort.SliceStable(ls, func(i, j int) bool { return !ls[i].Info().Holds && ls[j].Info().Holds })
 	g.limits = ls
+	g.skip = learnedLimits
+	for _, l := range ls {
+		g.timed = g.timed || usesLatency(l)
+	}
 	return g
+}
+
+// usesLatency reports whether l's Finish reads Outcome.Latency. This
+// package's limits that do not are listed; any other limit, the
+// AdaptiveLimit and limits from other packages, gets it measured.
+func usesLatency(l Limit) bool {
+	switch l.(type) {
+	case *Semaphore, *RateLimiter, *SlidingWindow, *TokenBudget:
+		return false
+	}
+	return true
 }
 
 // Acquire waits until the call described by c may start and returns its
@@ -103,9 +127,9 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	// all-or-nothing as under the mutex; a caller that raced one joining
 	// the line is served as if it had come first, which it nearly did.
 	if g.inLine.Load() == 0 && !g.paused.Load() && !g.stopped.Load() && g.shared == nil {
-		now := g.clock()
-		if wait, _ := g.tryLimits(c, now, 0, nil); wait == 0 {
-			return g.admit(c, now), nil
+		now, from := g.clock(), g.from()
+		if wait, _ := g.tryLimits(c, now, 0, nil, from); wait == 0 {
+			return g.admit(c, now, from), nil
 		}
 	}
 	g.mu.Lock()
@@ -115,10 +139,10 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		return nil, err
 	}
 	if g.waiters.len() == 0 && g.shared == nil {
-		now := g.clock()
-		if wait, _ := g.try(c, now, 0, nil); wait == 0 {
+		now, from := g.clock(), g.from()
+		if wait, _ := g.try(c, now, 0, nil, from); wait == 0 {
 			g.mu.Unlock()
-			return g.admit(c, now), nil
+			return g.admit(c, now, from), nil
 		}
 	}
 	priority := PriorityFrom(ctx)
@@ -153,13 +177,13 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		var change <-chan struct{}
 		if g.waiters.front() == w && !g.asking {
 			var ok bool
-			now := g.clock()
-			if wait, change, ok = g.tryFront(c, now, late, marks); ok {
+			now, from := g.clock(), g.from()
+			if wait, change, ok = g.tryFront(c, now, late, marks, from); ok {
 				if g.shared == nil {
 					g.leave(w)
 					g.wakeFront()
 					g.mu.Unlock()
-					return g.admit(c, now), nil
+					return g.admit(c, now, from), nil
 				}
 				p, swait, err := g.askShared(ctx, c, w, marks)
 				if p != nil || err != nil {
@@ -242,8 +266,8 @@ func (g *Gate) predict(c Cost, p int, self *waiter) time.Duration {
 // tryFront is try for the caller at the front of the line. When refused, it
 // also returns the refusing limit's change channel, fetched before a second
 // try so that a release between the two cannot be missed. g.mu is held.
-func (g *Gate) tryFront(c Cost, now time.Time, late time.Duration, keep []int64) (time.Duration, <-chan struct{}, bool) {
-	wait, refused := g.try(c, now, late, keep)
+func (g *Gate) tryFront(c Cost, now time.Time, late time.Duration, keep []int64, from int) (time.Duration, <-chan struct{}, bool) {
+	wait, refused := g.try(c, now, late, keep, from)
 	if wait == 0 {
 		return 0, nil, true
 	}
@@ -252,7 +276,7 @@ func (g *Gate) tryFront(c Cost, now time.Time, late time.Duration, keep []int64)
 		if refused >= 0 {
 			change = g.limits[refused].Changed()
 		}
-		again, refusedAgain := g.try(c, now, late, keep)
+		again, refusedAgain := g.try(c, now, late, keep, from)
 		if again == 0 {
 			return 0, nil, true
 		}
@@ -268,7 +292,7 @@ func (g *Gate) tryFront(c Cost, now time.Time, late time.Duration, keep []int64)
 // waitForChange) and the index of the refusing limit, -1 for a pause. When
 // it takes, it copies the marks into keep, unless keep is nil, for
 // untakeAll. g.mu is held.
-func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64) (wait time.Duration, refused int) {
+func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64, from int) (wait time.Duration, refused int) {
 	if !g.pausedUntil.IsZero() {
 		if d := g.pausedUntil.Sub(now); d > 0 {
 			return d, -1
@@ -276,17 +300,22 @@ func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64) (wai
 		g.pausedUntil = time.Time{}
 		g.paused.Store(false)
 	}
-	return g.tryLimits(c, now, late, keep)
+	return g.tryLimits(c, now, late, keep, from)
 }
 
-// tryLimits is try without the pause; it needs no lock.
-func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64) (wait time.Duration, refused int) {
+// tryLimits is try without the pause, asking g.limits[from:]; it needs no
+// lock.
+func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64, from int) (wait time.Duration, refused int) {
 	var buf [8]int64
 	marks := buf[:0]
-	for i, l := range g.limits {
-		wait, mark := l.Take(c, now, late)
+	if from > len(buf) {
+		marks = make([]int64, 0, len(g.limits))
+	}
+	marks = marks[:from]
+	for i := from; i < len(g.limits); i++ {
+		wait, mark := g.limits[i].Take(c, now, late)
 		if wait != 0 {
-			for j := i - 1; j >= 0; j-- {
+			for j := i - 1; j >= from; j-- {
 				g.limits[j].Untake(c, marks[j])
 			}
 			return wait, i
@@ -295,6 +324,21 @@ func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64
 	}
 	copy(keep, marks)
 	return 0, 0
+}
+
+// learnedLimits is how many limits learned from headers lead g.limits.
+var learnedLimits = len((&learned{}).limits())
+
+// from is the index of the first limit an admission asks now: past the
+// learned limits while the gate has learned nothing (they have no rate
+// and would only cost time), 0 once it has. A Permit remembers it, so
+// that Done finishes exactly the limits that were taken. A gate with
+// shared limits always asks all (its give-backs cover all).
+func (g *Gate) from() int {
+	if g.shared != nil || g.learning.Load() {
+		return 0
+	}
+	return g.skip
 }
 
 // join puts w in line. g.mu is held.
@@ -337,9 +381,41 @@ func (g *Gate) clock() time.Time {
 }
 
 // admit counts an admission at now and returns its Permit.
-func (g *Gate) admit(c Cost, now time.Time) *Permit {
+func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
 	g.admitted.Add(1)
-	return &Permit{gate: g, cost: c, start: now}
+	p := g.newPermit()
+	p.gate, p.cost, p.start, p.from = g, c, now, from
+	return p
+}
+
+// permitsPerSlab is how many Permits one allocation holds. A Permit still
+// referenced keeps its whole slab (permitsPerSlab × 80 bytes) alive, so
+// the memory held is at most that many times what the live Permits need,
+// and never more than the slabs of permitsPerSlab admissions each.
+const permitsPerSlab = 16
+
+// A permitSlab is Permits allocated together and handed out once each:
+// admission allocates once per permitsPerSlab calls. A Permit is never
+// reused, so a late or second Done can only ever reach its own call.
+type permitSlab struct {
+	next    atomic.Int32
+	permits [permitsPerSlab]Permit
+}
+
+// newPermit returns a fresh zero Permit from the gate's current slab,
+// starting a new slab when it is used up. Safe for concurrent use: two
+// callers that find the slab used up both start one, and the one stored
+// last serves the next callers.
+func (g *Gate) newPermit() *Permit {
+	if s := g.permits.Load(); s != nil {
+		if i := s.next.Add(1) - 1; i < permitsPerSlab {
+			return &s.permits[i]
+		}
+	}
+	s := new(permitSlab)
+	s.next.Store(1)
+	g.permits.Store(s)
+	return &s.permits[0]
 }
 
 // PauseUntil makes every caller wait until t: the shared cool-down after
@@ -470,12 +546,15 @@ type Permit struct {
 	cost     Cost
 	start    time.Time
 	ticket   Ticket // from the gate's shared limits; nil when none
+	from     int    // the first of the gate's limits taken (Gate.from)
 	finished atomic.Bool
 }
 
 // Done reports how the call ended: it releases the call's concurrency,
 // settles its token estimate with o.Usage, and feeds the outcome to limits
-// that learn from it. A zero o.Latency is measured from admission.
+// that learn from it. A zero o.Latency is measured from admission when a
+// limit learns from latency (an AdaptiveLimit, a shared limit, a Limit of
+// another package); the others are told 0, and a clock read is saved.
 func (p *Permit) Done(o Outcome) {
 	if p == nil {
 		return // admitted by no gate (RetryPolicy.Do with a nil gate)
@@ -483,11 +562,11 @@ func (p *Permit) Done(o Outcome) {
 	if !p.finished.CompareAndSwap(false, true) {
 		return
 	}
-	if o.Latency == 0 {
+	g := p.gate
+	if o.Latency == 0 && (g.timed || p.ticket != nil) {
 		o.Latency = time.Since(p.start)
 	}
-	g := p.gate
-	for _, l := range g.limits {
+	for _, l := range g.limits[p.from:] {
 		l.Finish(p.cost, p.start, o)
 	}
 	if p.ticket != nil {

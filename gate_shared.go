@@ -22,7 +22,7 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 		g.leave(w)
 		g.wakeFront()
 		g.mu.Unlock()
-		p := g.admit(c, g.clock())
+		p := g.admit(c, g.clock(), 0)
 		p.ticket = ticket
 		return p, 0, nil
 	}

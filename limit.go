@@ -52,8 +52,10 @@ type Limit interface {
 	Untake(c Cost, mark int64)
 	// Finish is told that a call admitted at admitted with c has ended
 	// with o: a concurrency limit releases it, a token budget settles it.
-	// When o.Latency is set, admitted plus o.Latency is the time it ended
-	// (Permit.Done sets it), so a limit need not read the clock.
+	// When o.Latency is set, admitted plus o.Latency is the time it ended,
+	// so a limit need not read the clock. Permit.Done measures a latency
+	// its caller left zero for every Limit but this package's Semaphore,
+	// RateLimiter, SlidingWindow and TokenBudget, which do without.
 	Finish(c Cost, admitted time.Time, o Outcome)
 	// Changed returns a channel closed the next time this limit may admit
 	// sooner than it last said (a release, a refund, a new rate). A limit

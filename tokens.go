@@ -229,11 +229,18 @@ func (b *TokenBudget) Finish(c Cost, admitted time.Time, o Outcome) {
 		b.charged.Add(-int64(n))
 	}
 	if o.Usage != nil {
+		used := b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens)
 		var end time.Time
-		if !admitted.IsZero() && o.Latency > 0 {
+		switch {
+		case admitted.IsZero():
+		case o.Latency > 0:
 			end = admitted.Add(o.Latency)
+		case used < n:
+			// A refund needs the time only to bound how far the
+			// timeline may go back; the admission bounds it too.
+			end = admitted
 		}
-		b.settle(n, b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens), end)
+		b.settle(n, used, end)
 	}
 }
 
