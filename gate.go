@@ -32,7 +32,7 @@ import (
 // Acquire with nobody in line and Done cost one read of the monotonic
 // clock each, each limit's own cost (a compare-and-swap for a rate or a
 // token budget, a mutex round trip for a semaphore), and one allocation
-// (the Permit).
+// per permitsPerSlab admissions (Permits are allocated together).
 type Gate struct {
 	limits  []Limit // learned limits first, then the user's; semaphores last
 	learned learned
