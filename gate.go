@@ -403,13 +403,17 @@ type permitSlab struct {
 }
 
 // newPermit returns a fresh zero Permit from the gate's current slab,
-// starting a new slab when it is used up. Safe for concurrent use: two
-// callers that find the slab used up both start one, and the one stored
-// last serves the next callers.
+// starting a new slab when it is used up. Safe for concurrent use: the
+// caller that finds the slab just used up starts the next; others that
+// come while it does get a Permit of their own, rather than a slab each.
 func (g *Gate) newPermit() *Permit {
 	if s := g.permits.Load(); s != nil {
-		if i := s.next.Add(1) - 1; i < permitsPerSlab {
+		i := s.next.Add(1) - 1
+		if i < permitsPerSlab {
 			return &s.permits[i]
+		}
+		if i > permitsPerSlab {
+			return new(Permit)
 		}
 	}
 	s := new(permitSlab)
