@@ -308,8 +308,8 @@ func (a *AdaptiveLimit) setCeiling(c float64) {
 }
 
 // Take implements Limit: it takes a slot under the ceiling.
-func (a *AdaptiveLimit) Take(c Cost, late time.Duration) (time.Duration, int64) {
-	wait, mark := a.sem.Take(c, late)
+func (a *AdaptiveLimit) Take(c Cost, now time.Time, late time.Duration) (time.Duration, int64) {
+	wait, mark := a.sem.Take(c, now, late)
 	if wait == 0 {
 		held := int64(a.sem.Held())
 		for p := a.peak.Load(); held > p && !a.peak.CompareAndSwap(p, held); p = a.peak.Load() {

@@ -11,7 +11,7 @@ import (
 func busy(t *testing.T, a *AdaptiveLimit, n int) time.Time {
 	t.Helper()
 	for range n {
-		if w, _ := a.Take(Cost{}, 0); w != 0 {
+		if w, _ := a.Take(Cost{}, time.Time{}, 0); w != 0 {
 			t.Fatalf("take refused with %d in flight, ceiling %d", a.InFlight(), a.Ceiling())
 		}
 	}

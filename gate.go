@@ -15,9 +15,11 @@ import (
 // that gives up has consumed no rate and no tokens.
 //
 // Callers wait in one line, by priority (WithPriority) and then by arrival.
-// Only the caller at the front checks the limits; it sleeps until the limit
-// that refused it could admit it (a time for a rate, a release for a
-// semaphore), so a crowd of waiters costs nothing while it waits.
+// While anyone is in line, only the caller at the front checks the limits;
+// it sleeps until the limit that refused it could admit it (a time for a
+// rate, a release for a semaphore), so a crowd of waiters costs nothing
+// while it waits. With nobody in line, a caller asks the limits at once,
+// without the gate's mutex.
 //
 // A Gate can be paused until a time, the shared cool-down when an API says
 // it is throttling: every caller waits until then, and a later pause extends
@@ -27,12 +29,23 @@ import (
 // releases concurrency and settles token estimates with real usage.
 //
 // The zero Gate has no limits. A Gate is safe for concurrent use. An
-// uncontended Acquire and Done cost one mutex round trip plus each limit's
-// own cost, and one allocation (the Permit).
+// Acquire with nobody in line and Done cost one read of the monotonic
+// clock each, each limit's own cost (a compare-and-swap for a rate or a
+// token budget, a mutex round trip for a semaphore), and one allocation
+// per permitsPerSlab admissions (Permits are allocated together).
 type Gate struct {
 	limits  []Limit // learned limits first, then the user's; semaphores last
 	learned learned
-	shared  Shared // nil: every limit is in this process (see shared.go)
+	shared  Shared    // nil: every limit is in this process (see shared.go)
+	epoch   time.Time // see clock; zero for the zero Gate
+	// timed reports that a limit reads Outcome.Latency (see
+	// usesLatency), so Permit.Done measures it when the caller did not.
+	timed bool
+	// learning is set once the gate first learns from headers: until
+	// then its learned limits have no rate and admissions skip them (see
+	// from).
+	learning atomic.Bool
+	skip     int // how many learned limits lead limits; 0 for the zero Gate
 
 	mu          sync.Mutex
 	waiters     waitQueue
@@ -41,6 +54,14 @@ type Gate struct {
 	halted      error
 	haltCh      chan struct{} // made on demand; closed by Halt
 
+	// The fast path (see Acquire) reads these without g.mu: how many
+	// callers are in line, and whether a pause or a halt is set. They
+	// change under g.mu, with what they mirror.
+	inLine  atomic.Int32
+	paused  atomic.Bool
+	stopped atomic.Bool
+
+	permits   atomic.Pointer[permitSlab] // where admit takes its next Permit
 	admitted  atomic.Int64
 	completed atomic.Int64
 	throttled atomic.Int64
@@ -58,14 +79,29 @@ const DefaultMaxPause = 5 * time.Minute
 // Outcome.RateLimit; what it learns only ever tightens the given limits.
 // Use Limits.NewGate to build a gate from an API's published numbers.
 func NewGate(limits ...Limit) *Gate {
-	g := &Gate{}
+	g := &Gate{epoch: time.Now()}
 	g.learned.init(DefaultMaxPause)
 	ls := append(g.learned.limits(), limits...)
 	// Semaphores last: a slot is taken only once every rate has said yes,
 	// and a refused slot is the only failure that waits for an event.
 	sort.SliceStable(ls, func(i, j int) bool { return !ls[i].Info().Holds && ls[j].Info().Holds })
 	g.limits = ls
+	g.skip = learnedLimits
+	for _, l := range ls {
+		g.timed = g.timed || usesLatency(l)
+	}
 	return g
+}
+
+// usesLatency reports whether l's Finish reads Outcome.Latency. This
+// package's limits that do not are listed; any other limit, the
+// AdaptiveLimit and limits from other packages, gets it measured.
+func usesLatency(l Limit) bool {
+	switch l.(type) {
+	case *Semaphore, *RateLimiter, *SlidingWindow, *TokenBudget:
+		return false
+	}
+	return true
 }
 
 // Acquire waits until the call described by c may start and returns its
@@ -85,6 +121,17 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The fast path: with nobody in line, no pause, no halt and no shared
+	// limits, ask the limits without the gate's mutex. Limits are safe for
+	// concurrent use and a refusal gives back what was taken, so this is
+	// all-or-nothing as under the mutex; a caller that raced one joining
+	// the line is served as if it had come first, which it nearly did.
+	if g.inLine.Load() == 0 && !g.paused.Load() && !g.stopped.Load() && g.shared == nil {
+		now, from := g.clock(), g.from()
+		if wait, _ := g.tryLimits(c, now, 0, nil, from); wait == 0 {
+			return g.admit(c, now, from), nil
+		}
+	}
 	g.mu.Lock()
 	if g.halted != nil {
 		err := g.halted
@@ -92,9 +139,10 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		return nil, err
 	}
 	if g.waiters.len() == 0 && g.shared == nil {
-		if wait, _ := g.try(c, 0, nil); wait == 0 {
+		now, from := g.clock(), g.from()
+		if wait, _ := g.try(c, now, 0, nil, from); wait == 0 {
 			g.mu.Unlock()
-			return g.admit(c), nil
+			return g.admit(c, now, from), nil
 		}
 	}
 	priority := PriorityFrom(ctx)
@@ -110,7 +158,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	if g.shared != nil {
 		marks = make([]int64, len(g.limits))
 	}
-	g.waiters.push(w)
+	g.join(w)
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -120,7 +168,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	var late time.Duration // how far past its time the timer woke us
 	for {
 		if g.halted != nil {
-			g.waiters.remove(w)
+			g.leave(w)
 			err := g.halted
 			g.mu.Unlock()
 			return nil, err
@@ -129,12 +177,13 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		var change <-chan struct{}
 		if g.waiters.front() == w && !g.asking {
 			var ok bool
-			if wait, change, ok = g.tryFront(c, late, marks); ok {
+			now, from := g.clock(), g.from()
+			if wait, change, ok = g.tryFront(c, now, late, marks, from); ok {
 				if g.shared == nil {
-					g.waiters.remove(w)
+					g.leave(w)
 					g.wakeFront()
 					g.mu.Unlock()
-					return g.admit(c), nil
+					return g.admit(c, now, from), nil
 				}
 				p, swait, err := g.askShared(ctx, c, w, marks)
 				if p != nil || err != nil {
@@ -142,7 +191,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				}
 				wait, change = swait, g.shared.Changed()
 				if hasDeadline && wait > 0 && time.Now().Add(wait).After(deadline) {
-					g.waiters.remove(w)
+					g.leave(w)
 					g.wakeFront()
 					g.mu.Unlock()
 					return nil, &WaitError{Wait: wait}
@@ -154,7 +203,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				if p := g.predict(c, priority, w); time.Now().Add(p).After(deadline) {
 					// It cannot be admitted in time: leave now,
 					// holding nothing, and let the next caller try.
-					g.waiters.remove(w)
+					g.leave(w)
 					g.wakeFront()
 					g.mu.Unlock()
 					return nil, &WaitError{Wait: p}
@@ -177,7 +226,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		select {
 		case <-ctx.Done():
 			g.mu.Lock()
-			if g.waiters.remove(w) {
+			if g.leave(w) {
 				g.wakeFront()
 			}
 			g.mu.Unlock()
@@ -217,8 +266,8 @@ func (g *Gate) predict(c Cost, p int, self *waiter) time.Duration {
 // tryFront is try for the caller at the front of the line. When refused, it
 // also returns the refusing limit's change channel, fetched before a second
 // try so that a release between the two cannot be missed. g.mu is held.
-func (g *Gate) tryFront(c Cost, late time.Duration, keep []int64) (time.Duration, <-chan struct{}, bool) {
-	wait, refused := g.try(c, late, keep)
+func (g *Gate) tryFront(c Cost, now time.Time, late time.Duration, keep []int64, from int) (time.Duration, <-chan struct{}, bool) {
+	wait, refused := g.try(c, now, late, keep, from)
 	if wait == 0 {
 		return 0, nil, true
 	}
@@ -227,7 +276,7 @@ func (g *Gate) tryFront(c Cost, late time.Duration, keep []int64) (time.Duration
 		if refused >= 0 {
 			change = g.limits[refused].Changed()
 		}
-		again, refusedAgain := g.try(c, late, keep)
+		again, refusedAgain := g.try(c, now, late, keep, from)
 		if again == 0 {
 			return 0, nil, true
 		}
@@ -238,24 +287,35 @@ func (g *Gate) tryFront(c Cost, late time.Duration, keep []int64) (time.Duration
 	}
 }
 
-// try takes what c asks of every limit, or nothing, as of late ago (see
-// Limit). When refused it returns how long to wait (or waitForChange) and
-// the index of the refusing limit, -1 for a pause. When it takes, it
-// copies the marks into keep, unless keep is nil, for untakeAll. g.mu is
-// held.
-func (g *Gate) try(c Cost, late time.Duration, keep []int64) (wait time.Duration, refused int) {
+// try takes what c asks of every limit at now, or nothing, as of late
+// before now (see Limit). When refused it returns how long to wait (or
+// waitForChange) and the index of the refusing limit, -1 for a pause. When
+// it takes, it copies the marks into keep, unless keep is nil, for
+// untakeAll. g.mu is held.
+func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64, from int) (wait time.Duration, refused int) {
 	if !g.pausedUntil.IsZero() {
-		if d := time.Until(g.pausedUntil); d > 0 {
+		if d := g.pausedUntil.Sub(now); d > 0 {
 			return d, -1
 		}
 		g.pausedUntil = time.Time{}
+		g.paused.Store(false)
 	}
+	return g.tryLimits(c, now, late, keep, from)
+}
+
+// tryLimits is try without the pause, asking g.limits[from:]; it needs no
+// lock.
+func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64, from int) (wait time.Duration, refused int) {
 	var buf [8]int64
 	marks := buf[:0]
-	for i, l := range g.limits {
-		wait, mark := l.Take(c, late)
+	if from > len(buf) {
+		marks = make([]int64, 0, len(g.limits))
+	}
+	marks = marks[:from]
+	for i := from; i < len(g.limits); i++ {
+		wait, mark := g.limits[i].Take(c, now, late)
 		if wait != 0 {
-			for j := i - 1; j >= 0; j-- {
+			for j := i - 1; j >= from; j-- {
 				g.limits[j].Untake(c, marks[j])
 			}
 			return wait, i
@@ -264,6 +324,37 @@ func (g *Gate) try(c Cost, late time.Duration, keep []int64) (wait time.Duration
 	}
 	copy(keep, marks)
 	return 0, 0
+}
+
+// learnedLimits is how many limits learned from headers lead g.limits.
+var learnedLimits = len((&learned{}).limits())
+
+// from is the index of the first limit an admission asks now: past the
+// learned limits while the gate has learned nothing (they have no rate
+// and would only cost time), 0 once it has. A Permit remembers it, so
+// that Done finishes exactly the limits that were taken. A gate with
+// shared limits always asks all (its give-backs cover all).
+func (g *Gate) from() int {
+	if g.shared != nil || g.learning.Load() {
+		return 0
+	}
+	return g.skip
+}
+
+// join puts w in line. g.mu is held.
+func (g *Gate) join(w *waiter) {
+	g.waiters.push(w)
+	g.inLine.Add(1)
+}
+
+// leave takes w out of the line, if it is in it, and reports whether it
+// was at the front. g.mu is held.
+func (g *Gate) leave(w *waiter) (wasFront bool) {
+	if !w.queued {
+		return false
+	}
+	g.inLine.Add(-1)
+	return g.waiters.remove(w)
 }
 
 // wakeFront tells the caller now at the front of the line to try. g.mu is
@@ -277,9 +368,58 @@ func (g *Gate) wakeFront() {
 	}
 }
 
-func (g *Gate) admit(c Cost) *Permit {
+// clock reads the time for an admission. It reads the monotonic clock
+// only, which costs a third of time.Now on some virtual machines: the wall
+// reading is the gate's creation plus the time since, so it does not
+// follow a step of the system's wall clock (nothing in an admission
+// needs it to).
+func (g *Gate) clock() time.Time {
+	if g.epoch.IsZero() {
+		return time.Now()
+	}
+	return g.epoch.Add(time.Since(g.epoch))
+}
+
+// admit counts an admission at now and returns its Permit.
+func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
 	g.admitted.Add(1)
-	return &Permit{gate: g, cost: c, start: time.Now()}
+	p := g.newPermit()
+	p.gate, p.cost, p.start, p.from = g, c, now, from
+	return p
+}
+
+// permitsPerSlab is how many Permits one allocation holds. A Permit still
+// referenced keeps its whole slab (permitsPerSlab × 80 bytes) alive, so
+// the memory held is at most that many times what the live Permits need,
+// and never more than the slabs of permitsPerSlab admissions each.
+const permitsPerSlab = 16
+
+// A permitSlab is Permits allocated together and handed out once each:
+// admission allocates once per permitsPerSlab calls. A Permit is never
+// reused, so a late or second Done can only ever reach its own call.
+type permitSlab struct {
+	next    atomic.Int32
+	permits [permitsPerSlab]Permit
+}
+
+// newPermit returns a fresh zero Permit from the gate's current slab,
+// starting a new slab when it is used up. Safe for concurrent use: the
+// caller that finds the slab just used up starts the next; others that
+// come while it does get a Permit of their own, rather than a slab each.
+func (g *Gate) newPermit() *Permit {
+	if s := g.permits.Load(); s != nil {
+		i := s.next.Add(1) - 1
+		if i < permitsPerSlab {
+			return &s.permits[i]
+		}
+		if i > permitsPerSlab {
+			return new(Permit)
+		}
+	}
+	s := new(permitSlab)
+	s.next.Store(1)
+	g.permits.Store(s)
+	return &s.permits[0]
 }
 
 // PauseUntil makes every caller wait until t: the shared cool-down after
@@ -298,6 +438,7 @@ func (g *Gate) PauseUntil(t time.Time) {
 	extended := t.After(now) && t.After(g.pausedUntil)
 	if extended {
 		g.pausedUntil = t
+		g.paused.Store(true)
 		g.pauses.Add(1)
 	}
 	g.mu.Unlock()
@@ -316,6 +457,7 @@ func (g *Gate) Halt(err error) {
 		return
 	}
 	g.halted = err
+	g.stopped.Store(true)
 	if g.haltCh != nil {
 		close(g.haltCh)
 	}
@@ -404,35 +546,35 @@ func (g *Gate) Stats() GateStats {
 // the call ends; later calls of Done do nothing. A Permit is safe for
 // concurrent use.
 type Permit struct {
-	gate  *Gate
-	cost  Cost
-	start time.Time
-	// state is nil while an unshared call runs, the call's ticket from
-	// the gate's shared limits while a shared one runs, and finished once
-	// Done: one word for both keeps a Permit in 64 bytes.
-	state atomic.Pointer[ticketBox]
+	gate     *Gate
+	cost     Cost
+	start    time.Time
+	ticket   Ticket // from the gate's shared limits; nil when none
+	from     int    // the first of the gate's limits taken (Gate.from)
+	finished atomic.Bool
 }
 
 // Done reports how the call ended: it releases the call's concurrency,
 // settles its token estimate with o.Usage, and feeds the outcome to limits
-// that learn from it. A zero o.Latency is measured from admission.
+// that learn from it. A zero o.Latency is measured from admission when a
+// limit learns from latency (an AdaptiveLimit, a shared limit, a Limit of
+// another package); the others are told 0, and a clock read is saved.
 func (p *Permit) Done(o Outcome) {
 	if p == nil {
 		return // admitted by no gate (RetryPolicy.Do with a nil gate)
 	}
-	box := p.state.Swap(finished)
-	if box == finished {
+	if !p.finished.CompareAndSwap(false, true) {
 		return
 	}
-	if o.Latency == 0 {
+	g := p.gate
+	if o.Latency == 0 && (g.timed || p.ticket != nil) {
 		o.Latency = time.Since(p.start)
 	}
-	g := p.gate
-	for _, l := range g.limits {
+	for _, l := range g.limits[p.from:] {
 		l.Finish(p.cost, p.start, o)
 	}
-	if box != nil {
-		box.ticket.Finish(o)
+	if p.ticket != nil {
+		p.ticket.Finish(o)
 	}
 	if o.Class == ClassThrottled {
 		g.throttled.Add(1)
@@ -442,12 +584,6 @@ func (p *Permit) Done(o Outcome) {
 		g.learn(o)
 	}
 }
-
-// ticketBox holds a Permit's Ticket behind one pointer.
-type ticketBox struct{ ticket Ticket }
-
-// finished is a Permit's state once Done.
-var finished = new(ticketBox)
 
 // Cost returns what the call was charged at admission.
 func (p *Permit) Cost() Cost { return p.cost }

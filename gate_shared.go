@@ -19,11 +19,11 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 	g.mu.Lock()
 	g.asking = false
 	if err == nil && ticket != nil {
-		g.waiters.remove(w)
+		g.leave(w)
 		g.wakeFront()
 		g.mu.Unlock()
-		p := g.admit(c)
-		p.state.Store(&ticketBox{ticket})
+		p := g.admit(c, g.clock(), 0)
+		p.ticket = ticket
 		return p, 0, nil
 	}
 	g.untakeAll(c, marks)
@@ -34,7 +34,7 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 		if err == nil {
 			err = g.halted
 		}
-		g.waiters.remove(w)
+		g.leave(w)
 		g.wakeFront()
 		g.mu.Unlock()
 		return nil, 0, err

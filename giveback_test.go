@@ -24,10 +24,10 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 		between func(l limit, twin limit) // done to both, between take and untake
 	}{
 		{"another gate charges", 0, func(l, _ limit) {
-			l.Take(Cost{Requests: 5, InputTokens: 50}, 0)
+			l.Take(Cost{Requests: 5, InputTokens: 50}, time.Time{}, 0)
 		}},
 		{"another gate charges after a late take", maxLate, func(l, _ limit) {
-			l.Take(Cost{Requests: 1, InputTokens: 10}, 0)
+			l.Take(Cost{Requests: 1, InputTokens: 10}, time.Time{}, 0)
 		}},
 		{"a permit settles", 0, func(l, _ limit) {
 			if b, ok := l.(*TokenBudget); ok {
@@ -35,13 +35,13 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 			}
 		}},
 		{"another gate charges, then a permit settles", 0, func(l, _ limit) {
-			l.Take(Cost{Requests: 5, InputTokens: 50}, 0)
+			l.Take(Cost{Requests: 5, InputTokens: 50}, time.Time{}, 0)
 			if b, ok := l.(*TokenBudget); ok {
 				b.Settle(50, 80)
 			}
 		}},
 		{"the rate changes", 0, func(l, _ limit) {
-			l.Take(Cost{Requests: 5, InputTokens: 50}, 0)
+			l.Take(Cost{Requests: 5, InputTokens: 50}, time.Time{}, 0)
 			l.SetRate(PerSecond(250))
 		}},
 		{"the rate changes to no limit and back", 0, func(l, _ limit) {
@@ -60,10 +60,10 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 					}
 					l, twin := newLimit(), newLimit()
 					for _, x := range []limit{l, twin} {
-						x.Take(Cost{Requests: 20, InputTokens: 200}, 0) // some earlier use
+						x.Take(Cost{Requests: 20, InputTokens: 200}, time.Time{}, 0) // some earlier use
 					}
 					time.Sleep(100 * time.Millisecond) // partly refilled
-					_, mark := l.Take(cost, tc.late)
+					_, mark := l.Take(cost, time.Time{}, tc.late)
 					tc.between(l, twin)
 					l.Untake(cost, mark)
 					tc.between(twin, nil)

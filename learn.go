@@ -55,6 +55,7 @@ func (g *Gate) learnWhileInFlight(o Outcome) { g.learnFrom(o, 1) }
 // reported o.
 func (g *Gate) learnFrom(o Outcome, self int64) {
 	info := o.RateLimit
+	g.learning.Store(true) // before any rate is set: admissions from now on ask the learned limits
 	inFlight := max(g.admitted.Load()-g.completed.Load()-self, 0)
 	g.learned.mu.Lock()
 	maxPause := g.learned.maxPause
@@ -108,6 +109,15 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	}
 }
 
+// networkJitter is how much the network may compress the gap between two
+// arrivals at the API that apiSafe's margin tolerates, beyond the timer lag
+// a Gate forgives (maxLate); maxMargin is the two together, the most
+// apiSafe widens a period by.
+const (
+	networkJitter = 5 * time.Millisecond
+	maxMargin     = networkJitter + maxLate
+)
+
 // asLimits returns what was learned as Limits (zero rates: nothing
 // learned), for Shared.Learn. l.mu is held.
 func (l *learned) asLimits() Limits {
@@ -142,14 +152,17 @@ func pace(q Quota, inFlight int64) (Rate, bool) {
 // apiSafe returns r slowed by a margin for the network between us and the
 // API: arrivals there are compressed and reordered by a few milliseconds,
 // so a pace met exactly here would break a strict limit there. The window
-// is widened by 1%, and by at least 5ms, which is the jitter the pace then
-// tolerates; it also covers the timer lag a Gate forgives (maxLate). The
-// period saturates instead of overflowing.
+// is widened by 1%, at least 5ms and at most maxMargin: a second's window
+// by 10ms, a minute's by 10ms too, not 600ms. The jitter and the timer lag
+// to cover are absolute, so a longer window needs no more: N+1 paced
+// starts span at least N periods' widening less maxLate, which leaves
+// networkJitter at every period of a second or more. The period saturates
+// instead of overflowing.
 func apiSafe(r Rate) Rate {
 	if r.IsZero() {
 		return r
 	}
-	margin := max(r.Per/100, 5*time.Millisecond)
+	margin := min(max(r.Per/100, 5*time.Millisecond), maxMargin)
 	if r.Per > math.MaxInt64-margin {
 		return Rate{N: r.N, Per: math.MaxInt64}
 	}

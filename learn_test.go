@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"testing"
 	"testing/synctest"
@@ -116,7 +117,8 @@ func TestGatePausesAsTheAPIAsks(t *testing.T) {
 func TestAPISafeMargin(t *testing.T) {
 	tests := []struct{ in, want Rate }{
 		{PerSecond(200), Rate{N: 200, Per: 1010 * time.Millisecond}},
-		{PerMinute(3000), Rate{N: 3000, Per: time.Minute + 600*time.Millisecond}},
+		{PerMinute(3000), Rate{N: 3000, Per: time.Minute + 10*time.Millisecond}}, // at most maxMargin
+		{Rate{N: 500, Per: 700 * time.Millisecond}, Rate{N: 500, Per: 707 * time.Millisecond}},
 		{Rate{N: 5, Per: 100 * time.Millisecond}, Rate{N: 5, Per: 105 * time.Millisecond}},
 		{Rate{}, Rate{}},
 	}
@@ -210,6 +212,43 @@ func TestGateLearnedPaceCountsTheCallItselfOnce(t *testing.T) {
 		resp.Body.Close()
 		if got, want := tr.Gate("api.test").LearnedRate(), apiSafe(Rate{N: 10, Per: 10 * time.Second}); got != want {
 			t.Errorf("learned %v, want %v (10 left, nothing else in flight)", got, want)
+		}
+	})
+}
+
+// The margin is absolute for periods of a second or more (maxMargin): a
+// minute's window is widened by 10ms, not 600ms. Paced starts whose
+// arrivals the network delays by anything up to networkJitter still never
+// put more than N in any window of the API's period.
+func TestAMinutesWindowHoldsAtTheAPIWithTheAbsoluteMargin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 60
+		g := Limits{Rate: PerMinute(n), Concurrency: 1000}.NewGate()
+		rng := rand.New(rand.NewPCG(1, 2))
+		var arrivals []time.Duration
+		begin := time.Now()
+		for range 5 * n {
+			p, err := g.Acquire(t.Context(), Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Alternate the extremes and random delays in between, so
+			// that consecutive arrivals are compressed by up to the jitter.
+			delay := time.Duration(rng.Int64N(int64(networkJitter)))
+			if len(arrivals)%2 == 0 {
+				delay = networkJitter
+			}
+			arrivals = append(arrivals, time.Since(begin)+delay)
+			p.Done(Outcome{})
+		}
+		for i := n; i < len(arrivals); i++ {
+			if gap := arrivals[i] - arrivals[i-n]; gap < time.Minute {
+				t.Fatalf("arrivals %d and %d are %v apart: %d in a minute's window", i-n, i, gap, n+1)
+			}
+		}
+		// 5n starts are 5n-1 intervals of the widened minute apart.
+		if took, want := time.Since(begin), (5*n-1)*(time.Minute+maxMargin)/n; took > want+time.Millisecond {
+			t.Errorf("%d starts took %v, want %v: the margin costs more than maxMargin a period", 5*n, took, want)
 		}
 	})
 }

@@ -12,18 +12,30 @@ import (
 // keeping this contract.
 //
 // Locking: a Gate calls Take, Untake and Predict while it holds its own
-// mutex, so they must answer at once from memory, never block, never do
-// I/O, and never call back into a Gate. A limit may belong to several gates
-// at once, so every method must be safe for concurrent use and guard its
-// own state. Finish and Changed are called without the gate's mutex.
+// mutex, or, with nobody in its line, Take and Untake from several callers
+// at once without it; so they must answer at once from memory, never
+// block, never do I/O, and never call back into a Gate. A limit may belong
+// to several gates at once, so every method must be safe for concurrent
+// use and guard its own state. Finish and Changed are called without the
+// gate's mutex.
 // A limit that needs a network round trip to answer is not a Limit: it is
 // a Shared (shared.go), which the gate calls outside its mutex.
 type Limit interface {
-	// Take takes what c asks of this limit if it is available now, and
+	// Take takes what c asks of this limit if it is available at now, and
 	// returns wait 0 and a mark that Untake needs. Otherwise it takes
 	// nothing and returns how long to wait before trying again, or
 	// WaitForChange when only a change signalled on Changed() can help (a
 	// concurrency slot being released).
+	//
+	// now is the time of the admission, read once by the caller for all
+	// of a gate's limits (a clock read costs more than a take on some
+	// hosts): a limit should use it rather than read the clock again. It
+	// lags the real time by what it took to ask the limits before this
+	// one (a Gate reads it under its mutex right before asking), and a
+	// pacer dates the start at now, as x/time/rate does with the time it
+	// is given. A limit that must record starts in real time order across
+	// gates (a SlidingWindow) may read its own clock instead. The zero
+	// Time means "read the clock".
 	//
 	// late is how long after the time it was told to come back the caller
 	// is trying again: a timer's wake-up lags by up to a millisecond or
@@ -31,8 +43,8 @@ type Limit interface {
 	// time, as a reservation would have, so that the lag does not add up
 	// call after call and slow the pace; a SlidingWindow records the real
 	// start, since it promises counts at real start times. Either way the
-	// wait returned is counted from the real now.
-	Take(c Cost, late time.Duration) (wait time.Duration, mark int64)
+	// wait returned is counted from now.
+	Take(c Cost, now time.Time, late time.Duration) (wait time.Duration, mark int64)
 	// Untake gives back exactly what a successful Take returning mark
 	// took, for a call that never started (another limit of the same
 	// gate, or the gate's Shared limits, refused it). After it the limit
@@ -40,6 +52,10 @@ type Limit interface {
 	Untake(c Cost, mark int64)
 	// Finish is told that a call admitted at admitted with c has ended
 	// with o: a concurrency limit releases it, a token budget settles it.
+	// When o.Latency is set, admitted plus o.Latency is the time it ended,
+	// so a limit need not read the clock. Permit.Done measures a latency
+	// its caller left zero for every Limit but this package's Semaphore,
+	// RateLimiter, SlidingWindow and TokenBudget, which do without.
 	Finish(c Cost, admitted time.Time, o Outcome)
 	// Changed returns a channel closed the next time this limit may admit
 	// sooner than it last said (a release, a refund, a new rate). A limit

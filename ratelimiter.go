@@ -91,6 +91,16 @@ func newRateParams(r Rate, burst int, since int64) *rateParams {
 // now reads the limiter's clock.
 func (l *RateLimiter) now() int64 { return int64(time.Since(l.epoch)) }
 
+// at is t on the limiter's clock, or the clock read now when t is zero.
+// A t read before a SetRate restarted a zero limiter's clock is read as
+// that start.
+func (l *RateLimiter) at(t time.Time) int64 {
+	if t.IsZero() {
+		return l.now()
+	}
+	return max(int64(t.Sub(l.epoch)), 0)
+}
+
 // load returns the timeline and the setting it is measured in, read in
 // that order: a SetRate freezes the timeline before it publishes a new
 // setting and thaws it re-timed after, so a compare-and-swap from the tat
@@ -140,19 +150,22 @@ func (l *RateLimiter) AllowN(n int) bool {
 	if n <= 0 {
 		return true
 	}
-	wait, _ := l.takeN(n, 0)
+	wait, _ := l.takeN(n, time.Time{}, 0)
 	return wait == 0
 }
 
-// Take is AllowN for a Gate: when refused it says how long to wait.
-func (l *RateLimiter) Take(c Cost, late time.Duration) (time.Duration, int64) {
-	return l.takeN(c.requests(), late)
+// Take is AllowN for a Gate, at now: when refused it says how long to
+// wait.
+func (l *RateLimiter) Take(c Cost, now time.Time, late time.Duration) (time.Duration, int64) {
+	return l.takeN(c.requests(), now, late)
 }
 
-// takeN takes n > 0 units as of late ago (at most maxLate). Its mark is
-// the count of clips after the take, for untake.
-func (l *RateLimiter) takeN(n int, late time.Duration) (time.Duration, int64) {
+// takeN takes n > 0 units at now (the zero Time: the clock now) as of late
+// before it (at most maxLate). Its mark is the count of clips after the
+// take, for untake.
+func (l *RateLimiter) takeN(n int, now time.Time, late time.Duration) (time.Duration, int64) {
 	lag := int64(min(max(late, 0), maxLate))
+	real := int64(-1) // read once, after the first load: a zero limiter has no clock yet
 	for {
 		// The setting is read with the timeline, inside the loop: a cost
 		// worked out before a SetRate would be charged at the old pace.
@@ -160,7 +173,9 @@ func (l *RateLimiter) takeN(n int, late time.Duration) (time.Duration, int64) {
 		if p == nil || p.interval == 0 {
 			return 0, int64(l.clips.Load())
 		}
-		real := l.now()
+		if real < 0 {
+			real = l.at(now)
+		}
 		cost := mulSat(int64(n), p.interval)
 		if start := tat + min(cost, p.tau) - p.tau; start > real {
 			// The wait is counted from the real now: counted from the

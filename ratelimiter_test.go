@@ -307,18 +307,18 @@ func TestRateLimiterForgivesTimerLag(t *testing.T) {
 		l := NewRateLimiter(PerSecond(10), 1)
 		l.Allow()
 		time.Sleep(101 * time.Millisecond) // due at 100ms, woken 1ms late
-		if wait, _ := l.takeN(1, time.Millisecond); wait != 0 {
+		if wait, _ := l.takeN(1, time.Time{}, time.Millisecond); wait != 0 {
 			t.Fatalf("refused a late waiter: wait %v", wait)
 		}
 		// The schedule holds: the next unit is due at 200ms, not 201ms.
-		if wait, _ := l.takeN(1, 0); wait != 99*time.Millisecond {
+		if wait, _ := l.takeN(1, time.Time{}, 0); wait != 99*time.Millisecond {
 			t.Fatalf("next due in %v, want 99ms", wait)
 		}
 		// Lag beyond maxLate is not forgiven: the pace never runs ahead
 		// by more than that.
 		time.Sleep(time.Second)
-		l.takeN(1, time.Hour)
-		if wait, _ := l.takeN(1, 0); wait != 100*time.Millisecond-maxLate {
+		l.takeN(1, time.Time{}, time.Hour)
+		if wait, _ := l.takeN(1, time.Time{}, 0); wait != 100*time.Millisecond-maxLate {
 			t.Fatalf("after a long lag, next due in %v, want %v", wait, 100*time.Millisecond-maxLate)
 		}
 	})
@@ -459,11 +459,11 @@ func TestWaitFailsAtOnceWhenTheDeadlineIsTooSoon(t *testing.T) {
 func TestRefusedLateTakeWaitsFromTheRealNow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := NewRateLimiter(PerSecond(10), 1)
-		if wait, _ := l.takeN(1, 0); wait != 0 {
+		if wait, _ := l.takeN(1, time.Time{}, 0); wait != 0 {
 			t.Fatalf("first take refused for %v", wait)
 		}
 		time.Sleep(50 * time.Millisecond)
-		if wait, _ := l.takeN(1, 3*time.Millisecond); wait != 50*time.Millisecond {
+		if wait, _ := l.takeN(1, time.Time{}, 3*time.Millisecond); wait != 50*time.Millisecond {
 			t.Errorf("refused take 3ms late: wait %v, want 50ms (the next start is 50ms from now)", wait)
 		}
 	})

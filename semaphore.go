@@ -191,7 +191,7 @@ func (s *Semaphore) grant() {
 
 // Take implements Limit: it takes c.Requests units if they are free and
 // nobody waits, else asks to wait for a release.
-func (s *Semaphore) Take(c Cost, _ time.Duration) (time.Duration, int64) {
+func (s *Semaphore) Take(c Cost, _ time.Time, _ time.Duration) (time.Duration, int64) {
 	if s.TryAcquire(c.requests()) {
 		return 0, 0
 	}

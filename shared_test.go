@@ -222,7 +222,7 @@ type countLimit struct {
 	finished int
 }
 
-func (l *countLimit) Take(c sluice.Cost, _ time.Duration) (time.Duration, int64) {
+func (l *countLimit) Take(c sluice.Cost, _ time.Time, _ time.Duration) (time.Duration, int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n >= l.max {

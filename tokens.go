@@ -69,6 +69,10 @@ type TokenBudget struct {
 	charged atomic.Int64
 	mu      sync.Mutex
 	change  chan struct{} // closed when a refund or a new rate may admit sooner
+	// watched is set while change is non-nil, so that a refund nobody
+	// waits for skips the mutex. Set before Changed returns, it is seen
+	// by any refund whose timeline change a waiter's next Take missed.
+	watched atomic.Bool
 }
 
 // NewTokenBudget returns a budget of r tokens (for instance 40000/m) of the
@@ -132,18 +136,26 @@ func (b *TokenBudget) Wait(ctx context.Context, n int) error {
 // Settle corrects a charge of estimated tokens to the used tokens: a
 // refund when fewer were used, an extra charge (possibly a debt) when more.
 // Negative counts count as zero.
-func (b *TokenBudget) Settle(estimated, used int) {
+func (b *TokenBudget) Settle(estimated, used int) { b.settle(estimated, used, time.Time{}) }
+
+// settle is Settle at at, the zero Time for the clock now. A Gate passes
+// the call's end (admission plus latency), after the API has counted the
+// tokens: an overrun is dated then, which is when it happened.
+func (b *TokenBudget) settle(estimated, used int, at time.Time) {
 	estimated, used = max(estimated, 0), max(used, 0)
 	if used == estimated {
 		return
 	}
 	l := &b.bucket
+	now := int64(-1)
 	for {
 		tat, p := l.load()
 		if p == nil || p.interval == 0 {
 			return
 		}
-		now := l.now()
+		if now < 0 {
+			now = l.at(at)
+		}
 		var newTat int64
 		if used > estimated {
 			newTat = l.advance(tat, now, mulSat(int64(used-estimated), p.interval))
@@ -175,22 +187,26 @@ func (b *TokenBudget) SetRate(r Rate) {
 }
 
 func (b *TokenBudget) signal() {
+	if !b.watched.Load() {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.change != nil {
 		close(b.change)
 		b.change = nil
+		b.watched.Store(false)
 	}
 }
 
 // Take implements Limit: it charges c's estimated tokens of the budget's
 // kind.
-func (b *TokenBudget) Take(c Cost, late time.Duration) (time.Duration, int64) {
+func (b *TokenBudget) Take(c Cost, now time.Time, late time.Duration) (time.Duration, int64) {
 	n := b.kind.of(c.InputTokens, c.OutputTokens)
 	if n <= 0 {
 		return 0, 0
 	}
-	wait, mark := b.bucket.takeN(n, late)
+	wait, mark := b.bucket.takeN(n, now, late)
 	if wait == 0 {
 		b.charged.Add(int64(n))
 	}
@@ -205,13 +221,26 @@ func (b *TokenBudget) Untake(c Cost, mark int64) {
 	}
 }
 
-// Finish implements Limit: it settles the estimate with o.Usage.
-func (b *TokenBudget) Finish(c Cost, _ time.Time, o Outcome) {
-	if n := b.kind.of(c.InputTokens, c.OutputTokens); n > 0 {
+// Finish implements Limit: it settles the estimate with o.Usage, as of
+// admitted plus o.Latency (the clock, when either is zero).
+func (b *TokenBudget) Finish(c Cost, admitted time.Time, o Outcome) {
+	n := b.kind.of(c.InputTokens, c.OutputTokens)
+	if n > 0 {
 		b.charged.Add(-int64(n))
 	}
 	if o.Usage != nil {
-		b.Settle(b.kind.of(c.InputTokens, c.OutputTokens), b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens))
+		used := b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens)
+		var end time.Time
+		switch {
+		case admitted.IsZero():
+		case o.Latency > 0:
+			end = admitted.Add(o.Latency)
+		case used < n:
+			// A refund needs the time only to bound how far the
+			// timeline may go back; the admission bounds it too.
+			end = admitted
+		}
+		b.settle(n, used, end)
 	}
 }
 
@@ -221,6 +250,7 @@ func (b *TokenBudget) Changed() <-chan struct{} {
 	defer b.mu.Unlock()
 	if b.change == nil {
 		b.change = make(chan struct{})
+		b.watched.Store(true)
 	}
 	return b.change
 }

@@ -218,10 +218,12 @@ func (w *SlidingWindow) remove(t int64, n int) {
 	}
 }
 
-// Take ignores late: the window records real starts (see SlidingWindow).
-// Back-dating a start by the timer's lag let the next window open that
-// much early, and put N+1 starts in windows of real time.
-func (w *SlidingWindow) Take(c Cost, _ time.Duration) (time.Duration, int64) {
+// Take ignores late and now: the window records real starts (see
+// SlidingWindow), read from its own clock under its lock, so that starts
+// from several gates are recorded in order. Back-dating a start by the
+// timer's lag let the next window open that much early, and put N+1
+// starts in windows of real time.
+func (w *SlidingWindow) Take(c Cost, _ time.Time, _ time.Duration) (time.Duration, int64) {
 	return w.takeN(c.requests())
 }
 

@@ -186,7 +186,7 @@ func TestSlidingWindowRecordsRealStartsNotForgivenOnes(t *testing.T) {
 		w := NewSlidingWindow(Rate{N: 4, Per: 20 * time.Millisecond})
 		var starts []time.Duration
 		take := func(late time.Duration) {
-			if wait, _ := w.Take(Cost{}, late); wait == 0 {
+			if wait, _ := w.Take(Cost{}, time.Time{}, late); wait == 0 {
 				starts = append(starts, time.Since(begin))
 			}
 		}

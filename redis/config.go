@@ -142,7 +142,7 @@ func (c config) local(share int) []sluice.Limit {
 	if c.windowN > 0 {
 		n := max(c.windowN/share, 1)
 		w := sluice.NewSlidingWindow(sluice.Rate{N: float64(n), Per: l.Window.Per})
-		w.Take(sluice.Cost{Requests: n}, 0)
+		w.Take(sluice.Cost{Requests: n}, time.Time{}, 0)
 		ls = append(ls, w)
 	}
 	for _, p := range c.pacers {

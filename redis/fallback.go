@@ -27,7 +27,7 @@ func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, ti
 	limits := g.localLimits()
 	marks := make([]int64, len(limits))
 	for i, l := range limits {
-		wait, mark := l.Take(c, 0)
+		wait, mark := l.Take(c, time.Time{}, 0)
 		if wait != 0 {
 			for j := i - 1; j >= 0; j-- {
 				limits[j].Untake(c, marks[j])

@@ -29,7 +29,7 @@ func (g *shared) takeGrace(c sluice.Cost) ([]sluice.Limit, []int64, time.Duratio
 	}
 	marks := make([]int64, len(local))
 	for i, l := range local {
-		wait, mark := l.Take(c, 0)
+		wait, mark := l.Take(c, time.Time{}, 0)
 		if wait != 0 {
 			untakeAll(local[:i], c, marks)
 			if wait == sluice.WaitForChange {

@@ -1,0 +1,108 @@
+package sluice
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Permits come from slabs (newPermit): every admission must still get a
+// Permit of its own, however many callers admit at once.
+func TestPermitsAreDistinctUnderConcurrentAdmission(t *testing.T) {
+	g := NewGate(NewSemaphore(1 << 20))
+	const workers, each = 8, 5 * permitsPerSlab
+	var mu sync.Mutex
+	seen := make(map[*Permit]bool)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				p, err := g.Acquire(context.Background(), Cost{})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[p] {
+					t.Error("a Permit was handed out twice")
+				}
+				seen[p] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != workers*each {
+		t.Fatalf("%d distinct permits, want %d", len(seen), workers*each)
+	}
+	if got := g.Stats().InFlight; got != workers*each {
+		t.Fatalf("InFlight %d, want %d", got, workers*each)
+	}
+}
+
+// A Permit is never reused: a second Done long after the first, once its
+// slab's neighbours are admitted and held, releases nothing of theirs.
+func TestPermitDoneTwiceAfterItsSlabIsUsedUpReleasesNothing(t *testing.T) {
+	sem := NewSemaphore(1 << 20)
+	g := NewGate(sem)
+	first, err := g.Acquire(context.Background(), Cost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Done(Outcome{})
+	const held = 3 * permitsPerSlab
+	for range held {
+		if _, err := g.Acquire(context.Background(), Cost{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.Done(Outcome{})
+	if got := sem.Held(); got != held {
+		t.Fatalf("semaphore holds %d, want %d", got, held)
+	}
+	if got := g.Stats().InFlight; got != held {
+		t.Fatalf("InFlight %d, want %d", got, held)
+	}
+}
+
+// Until a gate learns from headers, admissions skip its learned limits
+// (Gate.from). A call admitted before the first lesson and done after it
+// must leave the learned token budget as it found it: nothing charged,
+// nothing refunded, rested; and calls admitted after it are charged.
+func TestACallAdmittedBeforeTheGateLearnsLeavesTheLearnedBudgetsUntouched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate()
+		before, err := g.Acquire(t.Context(), Cost{InputTokens: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		teacher, _ := g.Acquire(t.Context(), Cost{})
+		teacher.Done(Outcome{RateLimit: &RateLimitInfo{
+			Requests: unsaidQuota(), Tokens: unsaidQuota(), OutputTokens: unsaidQuota(),
+			InputTokens: Quota{Limit: 60000, Remaining: 60000, Window: time.Minute},
+		}})
+		budget := &g.learned.tokens[InputTokens]
+		if budget.Rate().IsZero() {
+			t.Fatal("the gate learned no input token budget")
+		}
+		tat := budget.bucket.tat.Load()
+		before.Done(Outcome{Usage: &Usage{InputTokens: 100}})
+		if got := budget.charged.Load(); got != 0 {
+			t.Fatalf("learned budget's charge %d after a call it never charged, want 0", got)
+		}
+		if got := budget.bucket.tat.Load(); got != tat {
+			t.Fatalf("learned budget's timeline moved %v for a call it never charged", time.Duration(got-tat))
+		}
+		after, _ := g.Acquire(t.Context(), Cost{InputTokens: 500})
+		if got := budget.charged.Load(); got != 500 {
+			t.Fatalf("learned budget's charge %d for a call admitted after learning, want 500", got)
+		}
+		after.Done(Outcome{})
+		time.Sleep(time.Minute)
+		if !budget.Rested() {
+			t.Fatal("learned budget not rested a minute after its only call")
+		}
+	})
+}
