@@ -29,6 +29,12 @@ const doomSample = 5
 type doom struct {
 	p         *plan
 	keepGoing bool // judge nothing but the quota (--keep-going)
+	// resuming: earlier runs left results, so the setup has worked
+	// before. Only a 401 or 403 is judged then: the first calls of a
+	// resume are often the items that failed last time, failing alike
+	// again, and judging them stopped every resume before it reached the
+	// items never sent (found in review).
+	resuming bool
 
 	judged  int    // completed calls seen, up to doomSample
 	key     string // what all the failures so far had in common
@@ -60,8 +66,9 @@ func (d *doom) failed(it input.Item, f input.Failure, class sluice.Class, err er
 	}
 	d.judged++
 	key, ok := doomKey(it, f, class, err)
+	auth := f.Status == http.StatusUnauthorized || f.Status == http.StatusForbidden
 	switch {
-	case !ok, d.judged > 1 && key != d.key:
+	case !ok, d.judged > 1 && key != d.key, d.resuming && !auth:
 		d.cleared = true
 		return nil
 	}

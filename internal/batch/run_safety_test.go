@@ -3,8 +3,10 @@ package batch_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -303,5 +305,57 @@ func TestRunRefusesStreamedBatchLines(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Requests != 1 {
 		t.Errorf("the mock saw %d calls, want 1", st.Requests)
+	}
+}
+
+// TestRunResumeIsNotDoomedByTheItemsThatFailedBefore protects a resume
+// from stopping before it reaches the items never sent: its first calls
+// are the items that failed last time, and they fail alike again (the
+// same 400 at the same path), which on a first run would mean a wrong
+// setup. Every re-run stopped there, for good (found in review).
+func TestRunResumeIsNotDoomedByTheItemsThatFailedBefore(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"bad"`) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":{"message":"max_tokens: field required"}}`)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	line := func(id, kind string) string {
+		return fmt.Sprintf(`{"id": %q, "url": "/v1/messages", "body": {"kind": %q}}`+"\n", id, kind)
+	}
+	var first strings.Builder
+	for i := range 6 {
+		first.WriteString(line(fmt.Sprintf("b%d", i), "bad"))
+	}
+	for i := range 3 {
+		first.WriteString(line(fmt.Sprintf("g%d", i), "good"))
+	}
+	dir := t.TempDir()
+	in := e2eWrite(t, dir, "in.jsonl", first.String())
+	out := filepath.Join(dir, "out.jsonl")
+	cfg := batch.Config{Input: in, Out: out, BaseURL: srv.URL, Limits: limitsC(1), KeepGoing: true}
+	if o := e2eRun(t, cfg); o.sum.Succeeded != 3 || o.sum.Failed != 6 {
+		t.Fatalf("first run: %d succeeded, %d failed; want 3 and 6\n%s", o.sum.Succeeded, o.sum.Failed, o.stderr)
+	}
+
+	more := first.String()
+	for i := 3; i < 30; i++ {
+		more += line(fmt.Sprintf("g%d", i), "good")
+	}
+	e2eWrite(t, dir, "in.jsonl", more)
+	calls.Store(0)
+	cfg.KeepGoing = false
+	o := e2eRun(t, cfg)
+	if o.sum.Stopped != nil || o.sum.Succeeded != 27 || o.sum.Failed != 6 || o.code != 1 {
+		t.Errorf("resume: exit %d, stopped %v, %d succeeded, %d failed; want 1, not stopped, 27 and 6", o.code, o.sum.Stopped, o.sum.Succeeded, o.sum.Failed)
+	}
+	if n := calls.Load(); n != 33 {
+		t.Errorf("resume sent %d calls, want 33 (the 6 that failed, then the 27 never sent)", n)
 	}
 }
