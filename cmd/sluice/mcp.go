@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 
-	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -87,7 +86,7 @@ values go under hosts. Flags on the command line win over the file:
 			srv := mcp.New(cfg)
 			defer srv.Close()
 			cfg.Logger.Info("sluice mcp: serving on stdio", "global_concurrency", cfg.Global.Concurrency, "allow_private", cfg.AllowPrivate)
-			if err := srv.Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
+			if err := srv.Run(ctx, &mcp.LineTransport{Reader: os.Stdin, Writer: os.Stdout}); err != nil && ctx.Err() == nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil
