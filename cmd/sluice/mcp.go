@@ -104,6 +104,7 @@ func (o *mcpOptions) add(f *pflag.FlagSet) {
 	f.IntVar(&o.cfg.MaxRunning, "max-running", mcp.DefaultMaxRunning, "most fetch_many calls running at once (over it a call is refused, saying so)")
 	f.StringVar(&o.maxBody, "max-body", bytesize.Format(mcp.DefaultMaxBody), "most bytes of one response body read and kept (e.g. 512KiB, 2MiB)")
 	f.DurationVar(&o.cfg.CallBudget, "call-budget", mcp.DefaultCallBudget, "longest one fetch_many call may run")
+	f.DurationVar(&o.cfg.ReplyWithin, "reply-within", mcp.DefaultReplyWithin, "longest a fetch_many waits before it replies: a call still running then replies with its handle and state running, and goes on (clients give up on requests after a while, 60s for some)")
 	f.IntVar(&o.cfg.MaxRedirects, "max-redirects", mcp.DefaultMaxRedirects, "redirects one request may follow")
 	f.DurationVar(&o.cfg.StoreTTL, "keep", mcp.DefaultStoreTTL, "how long a finished call's results stay readable")
 	f.StringVar(&o.keepBytes, "keep-bytes", bytesize.Format(mcp.DefaultStoreBytes), "bodies kept for all calls together; the oldest calls are forgotten first")
@@ -157,6 +158,9 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 	}
 	if cfg.CallBudget <= 0 {
 		return cfg, usageError("--call-budget %v: want a positive duration", cfg.CallBudget)
+	}
+	if cfg.ReplyWithin <= 0 {
+		return cfg, usageError("--reply-within %v: want a positive duration", cfg.ReplyWithin)
 	}
 	if cfg.StoreTTL <= 0 {
 		return cfg, usageError("--keep %v: want a positive duration", cfg.StoreTTL)

@@ -80,8 +80,8 @@ func (s *Server) addTools() {
 		Title: "Fetch many URLs or HTTP requests",
 		Description: fmt.Sprintf(`Fetch many URLs, or send many HTTP requests, in one call: use it instead of calling a single fetch tool in a loop, or whenever more than a few URLs are to be fetched. The server sends them as fast as its limits allow and no faster (%s), retries what is worth retrying, and pauses a host that answers 429 without holding up the others.
 Limits: at most %d items per call; each body is read up to %s; a call runs at most %v (items not done by then fail as out_of_time). %s
-Returns a summary (succeeded, failed, counts by status and by error class, elapsed, rate) and the first page of results in input order: id, url, status, content type, size, the body as text cut to max_length bytes, or the error. A 404 or 500 is a failed item, not an error of the call. Read more with get_results (paging, or one body whole), stop with cancel; background=true returns the handle at once.`,
-			limits, c.MaxItems, byteCount(c.MaxBody), c.CallBudget, private),
+Returns a summary (succeeded, failed, counts by status and by error class, elapsed, rate) and the first page of results in input order: id, url, status, content type, size, the body as text cut to max_length bytes, or the error. A 404 or 500 is a failed item, not an error of the call. Read more with get_results (paging, or one body whole), stop with cancel; background=true returns the handle at once. Long calls return a handle while they continue: a call still running after %v replies with state running and its results so far; poll get_results with the handle for the rest.`,
+			limits, c.MaxItems, byteCount(c.MaxBody), c.CallBudget, private, c.ReplyWithin),
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: false, OpenWorldHint: ptr(true)},
 	}, s.fetchMany)
 	sdk.AddTool(s.mcp, &sdk.Tool{
@@ -147,34 +147,48 @@ func (s *Server) fetchMany(ctx context.Context, req *sdk.CallToolRequest, in Fet
 			"succeeded", sum.Succeeded, "failed", sum.Failed, "elapsed", time.Duration(sum.Elapsed*float64(time.Second)).Round(time.Millisecond))
 	})
 	if !in.Background {
-		s.waitReporting(ctx, req, c)
+		s.wait(ctx, req, c)
+		if ctx.Err() != nil {
+			// The client cancelled the request: it wants no result, and the
+			// go-sdk answers every request, so the answer is short.
+			return nil, Report{}, fmt.Errorf("canceled by the client; what was fetched stays readable: get_results handle=%s", c.handle)
+		}
 	}
 	rep := report(c, 0, page, "", 0, maxLen)
 	if rep.NextOffset > 0 {
 		rep.Note = joinNotes(rep.Note, fmt.Sprintf("more results: get_results handle=%s offset=%d", c.handle, rep.NextOffset))
 	}
+	if rep.Summary.State == stateRunning && !in.Background {
+		rep.Note = joinNotes(fmt.Sprintf("still running after %v, this server's reply bound: the fetches go on; poll get_results handle=%s for the rest (or stop them with cancel)", s.cfg.ReplyWithin, c.handle), rep.Note)
+	}
 	return toolResult(rep)
 }
 
-// waitReporting waits for c to end, sending progress notifications
-// (items done of total) when the client asked for them with a token.
-func (s *Server) waitReporting(ctx context.Context, req *sdk.CallToolRequest, c *call) {
-	token := req.Params.GetProgressToken()
-	if token == nil || req.Session == nil {
-		<-c.done
-		return
-	}
-	tick := time.NewTicker(progressEvery)
-	defer tick.Stop()
-	last := -1
-	notify := func() {
-		sum := c.summary()
-		if done := sum.Succeeded + sum.Failed; done != last {
-			last = done
-			req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{
-				ProgressToken: token, Progress: float64(done), Total: float64(sum.Total),
-				Message: fmt.Sprintf("%s: %d of %d done, %d failed", c.handle, done, sum.Total, sum.Failed),
-			})
+// wait waits for c to end, for the client to cancel the request (ctx),
+// or for the reply bound, whichever comes first. When the client asked
+// for progress (with a token) it notifies it (items done of total) at
+// most every progressEvery, and once more as it stops waiting: always
+// from this goroutine, before the handler returns, so that no progress
+// follows the result.
+func (s *Server) wait(ctx context.Context, req *sdk.CallToolRequest, c *call) {
+	bound := time.NewTimer(s.cfg.ReplyWithin)
+	defer bound.Stop()
+	var tick <-chan time.Time
+	notify := func() {}
+	if token := req.Params.GetProgressToken(); token != nil && req.Session != nil {
+		ticker := time.NewTicker(progressEvery)
+		defer ticker.Stop()
+		tick = ticker.C
+		last := -1
+		notify = func() {
+			sum := c.summary()
+			if done := sum.Succeeded + sum.Failed; done != last && ctx.Err() == nil {
+				last = done
+				req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{
+					ProgressToken: token, Progress: float64(done), Total: float64(sum.Total),
+					Message: fmt.Sprintf("%s: %d of %d done, %d failed", c.handle, done, sum.Total, sum.Failed),
+				})
+			}
 		}
 	}
 	for {
@@ -182,7 +196,18 @@ func (s *Server) waitReporting(ctx context.Context, req *sdk.CallToolRequest, c 
 		case <-c.done:
 			notify()
 			return
-		case <-tick.C:
+		case <-ctx.Done():
+			// The call is being stopped (see fetchMany); its items end
+			// promptly, and the client hears no more of it.
+			select {
+			case <-c.done:
+			case <-bound.C:
+			}
+			return
+		case <-bound.C:
+			notify()
+			return
+		case <-tick:
 			notify()
 		}
 	}
