@@ -2,8 +2,10 @@ package mcp
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -36,7 +38,8 @@ func New(cfg Config) *Server {
 	g := newGuard(cfg.AllowPrivate, cfg.Resolver)
 	client, tr := newClient(cfg, g)
 	s := &Server{cfg: cfg, transport: tr}
-	s.fetcher = &fetcher{cfg: cfg, client: client, guard: g, store: newStore(cfg.StoreTTL, cfg.StoreBytes)}
+	s.fetcher = &fetcher{cfg: cfg, client: client, guard: g, store: newStore(cfg.StoreTTL, cfg.StoreBytes),
+		pausedUntil: func(req *http.Request) time.Time { return tr.Gate(tr.KeyOf(req)).PausedUntil() }}
 	s.base, s.stop = context.WithCancelCause(context.Background())
 	s.mcp = sdk.NewServer(&sdk.Implementation{Name: "sluice", Title: "sluice", Version: cfg.Version}, &sdk.ServerOptions{
 		Instructions: instructions,
