@@ -80,9 +80,8 @@ func endState(ctx context.Context) string {
 }
 
 // fetch sends one item and reads its answer, up to the body cap.
-func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostChecks) result {
+func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostChecks) (r result) {
 	begin := time.Now()
-	var r result
 	defer func() { r.elapsed = time.Since(begin) }()
 	if it.invalid != "" {
 		r.errClass, r.err = "invalid", it.invalid

@@ -18,8 +18,8 @@ import (
 type FetchManyInput struct {
 	URLs       []string       `json:"urls,omitempty" jsonschema:"URLs to GET (http or https); give urls or requests, not both"`
 	Requests   []RequestInput `json:"requests,omitempty" jsonschema:"HTTP requests to send; give urls or requests, not both"`
-	PageSize   int            `json:"page_size,omitempty" jsonschema:"items in the first page of results (default 10, at most 100)"`
-	MaxLength  int            `json:"max_length,omitempty" jsonschema:"bytes of each body's text in the page (default 1000, at most 100000)"`
+	PageSize   int            `json:"page_size,omitempty" jsonschema:"items in the first page of results: 1 to 100; 0 or absent means 10"`
+	MaxLength  int            `json:"max_length,omitempty" jsonschema:"bytes of each body's text in the page: 1 to 100000; 0 or absent means 1000"`
 	TimeBudget float64        `json:"time_budget_seconds,omitempty" jsonschema:"stop after this many seconds (at most the server's budget, the default); items not done fail as out_of_time"`
 	Background bool           `json:"background,omitempty" jsonschema:"return at once with the handle while the fetches go on; read them with get_results, stop them with cancel"`
 }
@@ -38,9 +38,9 @@ type RequestInput struct {
 type GetResultsInput struct {
 	Handle     string `json:"handle" jsonschema:"the handle fetch_many returned"`
 	Offset     int    `json:"offset,omitempty" jsonschema:"first item of the page, among those the filter keeps (default 0)"`
-	Limit      int    `json:"limit,omitempty" jsonschema:"items in the page (default 10, at most 100)"`
+	Limit      int    `json:"limit,omitempty" jsonschema:"items in the page: 1 to 100; 0 or absent means 10"`
 	Filter     string `json:"filter,omitempty" jsonschema:"ok: only succeeded items; failed: only failed ones; absent: all, pending included"`
-	MaxLength  int    `json:"max_length,omitempty" jsonschema:"bytes of each body's text (default 1000, at most 100000): offset=N limit=1 max_length=100000 reads one body whole"`
+	MaxLength  int    `json:"max_length,omitempty" jsonschema:"bytes of each body's text: 1 to 100000, 0 or absent means 1000; offset=N limit=1 max_length=100000 reads one body whole"`
 	StartIndex int    `json:"start_index,omitempty" jsonschema:"byte of each body to start the text at, to read a long body in parts (from more_from)"`
 }
 
@@ -286,9 +286,9 @@ func urlOf(in FetchManyInput, i int) string {
 func pageArgs(limit, maxLen, start int) (int, int, error) {
 	switch {
 	case limit < 0 || limit > maxPage:
-		return 0, 0, fmt.Errorf("page size %d: want 1 to %d", limit, maxPage)
+		return 0, 0, fmt.Errorf("page size %d: want 1 to %d (0 means %d)", limit, maxPage, defaultPage)
 	case maxLen < 0 || maxLen > maxMaxLength:
-		return 0, 0, fmt.Errorf("max_length %d: want 1 to %d", maxLen, maxMaxLength)
+		return 0, 0, fmt.Errorf("max_length %d: want 1 to %d (0 means %d)", maxLen, maxMaxLength, defaultMaxLength)
 	case start < 0:
 		return 0, 0, fmt.Errorf("start_index %d: want 0 or more", start)
 	}
@@ -318,7 +318,18 @@ func (s *Server) getResults(_ context.Context, _ *sdk.CallToolRequest, in GetRes
 	if err != nil {
 		return nil, Report{}, err
 	}
-	return toolResult(report(c, in.Offset, limit, in.Filter, in.StartIndex, maxLen))
+	rep := report(c, in.Offset, limit, in.Filter, in.StartIndex, maxLen)
+	if n := c.count(in.Filter); len(rep.Items) == 0 && in.Offset > 0 && in.Offset >= n {
+		what := "results"
+		if in.Filter != "" {
+			what = in.Filter + " results"
+		}
+		if rep.Summary.State == stateRunning && in.Filter != "" {
+			what += " so far"
+		}
+		rep.Note = joinNotes(fmt.Sprintf("offset %d is past the end: the call has %d %s", in.Offset, n, what), rep.Note)
+	}
+	return toolResult(rep)
 }
 
 func (s *Server) cancel(ctx context.Context, _ *sdk.CallToolRequest, in CancelInput) (*sdk.CallToolResult, Report, error) {
