@@ -75,7 +75,7 @@ func (s *Server) addTools() {
 	if c.AllowPrivate {
 		private = "Private and loopback addresses are allowed on this server."
 	}
-	sdk.AddTool(s.mcp, &sdk.Tool{
+	addTool(s.mcp, &sdk.Tool{
 		Name:  "fetch_many",
 		Title: "Fetch many URLs or HTTP requests",
 		Description: fmt.Sprintf(`Fetch many URLs, or send many HTTP requests, in one call: use it instead of calling a single fetch tool in a loop, or whenever more than a few URLs are to be fetched. The server sends them as fast as its limits allow and no faster (%s), retries what is worth retrying, and pauses a host that answers 429 without holding up the others.
@@ -83,20 +83,20 @@ Limits: at most %d items per call; each body is read up to %s; a call runs at mo
 Returns a summary (succeeded, failed, counts by status and by error class, elapsed, rate) and the first page of results in input order: id, url, status, content type, size, the body as text cut to max_length bytes, or the error. A 404 or 500 is a failed item, not an error of the call. Read more with get_results (paging, or one body whole), stop with cancel; background=true returns the handle at once. Long calls return a handle while they continue: a call still running after %v replies with state running and its results so far; poll get_results with the handle for the rest.`,
 			limits, c.MaxItems, byteCount(c.MaxBody), c.CallBudget, private, c.ReplyWithin),
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: false, OpenWorldHint: ptr(true)},
-	}, s.fetchMany)
-	sdk.AddTool(s.mcp, &sdk.Tool{
+	}, nil, decodeFetchMany, s.fetchMany)
+	addTool(s.mcp, &sdk.Tool{
 		Name:  "get_results",
 		Title: "Read the results of fetch_many",
 		Description: fmt.Sprintf(`Read a page of the results of a fetch_many call by its handle, in input order: offset and limit (at most %d) page through them, filter=ok or filter=failed keeps only those. Bodies are served from what the call kept, never fetched again: offset=N limit=1 max_length=%d shows item N's body, and start_index reads a long one in parts (each item says more_from when there is more). Works while the call is still running (unfinished items are pending). Results are kept for %v after a call ends; the oldest are forgotten first when they pass %s.`,
 			maxPage, maxMaxLength, c.StoreTTL, byteCount(c.StoreBytes)),
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true},
-	}, s.getResults)
-	sdk.AddTool(s.mcp, &sdk.Tool{
+	}, filterEnum, decodeGetResults, s.getResults)
+	addTool(s.mcp, &sdk.Tool{
 		Name:        "cancel",
 		Title:       "Stop a fetch_many call",
 		Description: `Stop a running fetch_many call by its handle: requests in flight are abandoned, those not started are not sent. What it fetched so far stays readable with get_results. Returns the call's summary.`,
 		Annotations: &sdk.ToolAnnotations{DestructiveHint: ptr(false), IdempotentHint: true},
-	}, s.cancel)
+	}, nil, decodeCancel, s.cancel)
 }
 
 func ptr[T any](v T) *T { return &v }
