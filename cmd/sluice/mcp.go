@@ -24,6 +24,7 @@ type mcpOptions struct {
 	cfg                mcp.Config
 	debug              bool
 	config             string
+	adaptive           bool
 	fromFile           map[string]string // flag name -> "FILE, line N", for flags the file set
 }
 
@@ -98,6 +99,17 @@ values go under hosts. Flags on the command line win over the file:
 
 func (o *mcpOptions) add(f *pflag.FlagSet) {
 	o.limits.add(f)
+	// The limit flags are shared with run and proxy, which key them by
+	// model; here a key is a host. The token flags mean nothing for
+	// fetches (mcpConfig refuses them): they are not shown.
+	f.Lookup("concurrency").Usage = "ceiling on one host's requests in flight (adapts below it unless --adaptive=false), as `[HOST=]N`"
+	f.Lookup("rate").Usage = "one host's request rate as `[HOST=]RATE`, e.g. 5/s or api.github.com=1/s (default: none; learned from headers)"
+	f.Lookup("timeout").Usage = "per attempt, until the response starts (default 60s)"
+	f.Lookup("window").Usage = "strict quota of one host: at most N in any window, as `[HOST=]RATE`, e.g. 100/10s"
+	for _, name := range []string{"tokens", "input-tokens", "output-tokens"} {
+		f.MarkHidden(name)
+	}
+	f.BoolVar(&o.adaptive, "adaptive", true, "adapt each host's concurrency ceiling to its health, up to --concurrency (starting at half of it); --adaptive=false keeps it at --concurrency")
 	f.IntVar(&o.globalConc, "global-concurrency", mcp.DefaultGlobalConcurrency, "ceiling on requests in flight to all hosts together")
 	f.StringVar(&o.globalRate, "global-rate", "", "request rate to all hosts together, e.g. 20/s (default: none)")
 	f.IntVar(&o.cfg.MaxItems, "max-items", mcp.DefaultMaxItems, "most URLs or requests in one fetch_many call")
@@ -127,6 +139,7 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 	if cfg.Host, err = l.limits(); err != nil {
 		return cfg, err
 	}
+	cfg.Host.FixedConcurrency = !o.adaptive
 	if cfg.HostLimits, err = l.modelLimits(cfg.Host); err != nil {
 		return cfg, err
 	}
