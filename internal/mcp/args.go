@@ -136,15 +136,15 @@ func (a *args) strAt(where string, raw json.RawMessage) string {
 	return s
 }
 
-// whole reads a whole number from 0.
-func (a *args) whole(name string) int {
+// whole reads a whole number from 0 to most.
+func (a *args) whole(name string, most int) int {
 	raw := a.get(name)
 	if raw == nil {
 		return 0
 	}
 	var f float64
-	if kindOf(raw) != "a number" || json.Unmarshal(raw, &f) != nil || f < 0 || f != math.Trunc(f) || f > math.MaxInt32 {
-		a.fail("%s: want a whole number from 0 to %d, got %s", name, math.MaxInt32, shown(raw))
+	if kindOf(raw) != "a number" || json.Unmarshal(raw, &f) != nil || f < 0 || f != math.Trunc(f) || f > float64(most) {
+		a.fail("%s: want a whole number from 0 to %d, got %s", name, most, shown(raw))
 	}
 	return int(f)
 }
@@ -229,8 +229,8 @@ func decodeFetchMany(a *args) FetchManyInput {
 	a.list("requests", func(where string, raw json.RawMessage) {
 		in.Requests = append(in.Requests, a.request(where, raw))
 	})
-	in.PageSize = a.whole("page_size")
-	in.MaxLength = a.whole("max_length")
+	in.PageSize = a.whole("page_size", maxPage)
+	in.MaxLength = a.whole("max_length", maxMaxLength)
 	in.TimeBudget = a.number("time_budget_seconds")
 	in.Background = a.boolean("background")
 	return in
@@ -248,12 +248,7 @@ func (a *args) request(where string, raw json.RawMessage) RequestInput {
 	for k, v := range m {
 		switch k {
 		case "id":
-			switch kindOf(v) {
-			case "a string", "a number", "null":
-				json.Unmarshal(v, &r.ID)
-			default:
-				a.fail("%s.id: want a string or a number, got %s", where, kindOf(v))
-			}
+			json.Unmarshal(v, &r.ID) // a bad one makes an invalid item
 		case "method":
 			r.Method = a.strAt(where+".method", v)
 		case "url":
@@ -275,8 +270,8 @@ func (a *args) request(where string, raw json.RawMessage) RequestInput {
 func decodeGetResults(a *args) GetResultsInput {
 	a.required("handle", "the handle fetch_many returned")
 	return GetResultsInput{
-		Handle: a.str("handle"), Offset: a.whole("offset"), Limit: a.whole("limit"),
-		Filter: a.str("filter"), MaxLength: a.whole("max_length"), StartIndex: a.whole("start_index"),
+		Handle: a.str("handle"), Offset: a.whole("offset", math.MaxInt32), Limit: a.whole("limit", maxPage),
+		Filter: a.str("filter"), MaxLength: a.whole("max_length", maxMaxLength), StartIndex: a.whole("start_index", math.MaxInt32),
 	}
 }
 
