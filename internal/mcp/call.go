@@ -28,7 +28,7 @@ type call struct {
 	results  []result
 	finished int       // items with a result
 	ok       int       // of which succeeded
-	sent     int       // of which were sent at least once
+	sent     int       // of which were sent and not stopped by the call's end
 	ended    time.Time // when the last result came; zero while running
 	state    string
 
@@ -77,8 +77,8 @@ func (c *call) set(i int, r result, why func() string) {
 	if r.ok {
 		c.ok++
 	}
-	if r.attempts > 0 {
-		c.sent++
+	if r.attempts > 0 && r.errClass != "canceled" && r.errClass != "out_of_time" {
+		c.sent++ // sent and answered, or failed on its own
 	}
 	if c.finished == len(c.results) {
 		c.ended = time.Now()
@@ -99,7 +99,7 @@ type Summary struct {
 	Failed    int            `json:"failed" jsonschema:"items that got another status or no response"`
 	Pending   int            `json:"pending" jsonschema:"items not finished yet"`
 	Elapsed   float64        `json:"elapsed_seconds" jsonschema:"seconds since the call started, until it ended"`
-	Rate      float64        `json:"rate_per_second" jsonschema:"items sent (at least once) per second of the elapsed time; items not valid or never sent do not count"`
+	Rate      float64        `json:"rate_per_second" jsonschema:"items sent per second of the elapsed time; items not valid, never sent, or stopped by cancel or the time budget do not count"`
 	ByStatus  map[string]int `json:"by_status,omitempty" jsonschema:"items per HTTP status"`
 	ByError   map[string]int `json:"by_error,omitempty" jsonschema:"failed items per error class"`
 }

@@ -39,3 +39,19 @@ func TestSummaryCountsWhatWasSent(t *testing.T) {
 		t.Errorf("offset 2 of the failed: note %q", failed.Note)
 	}
 }
+
+// TestRateLeavesOutCanceledItems: items stopped by cancel, in flight or
+// not, do not count in rate_per_second.
+func TestRateLeavesOutCanceledItems(t *testing.T) {
+	api, _ := stuckServer(t)
+	_, cs := session(t, roomForAll, nil)
+	rep, _ := callTool(t, cs, "fetch_many", map[string]any{"urls": append(urls(api.URL+"/fast", 2), urls(api.URL+"/slow", 5)...), "background": true})
+	waitFor(t, func() bool {
+		r, _ := callTool(t, cs, "get_results", map[string]any{"handle": rep.Summary.Handle})
+		return r.Summary.Succeeded == 2
+	})
+	got, _ := callTool(t, cs, "cancel", map[string]any{"handle": rep.Summary.Handle})
+	if s := got.Summary; math.Abs(s.Rate*s.Elapsed-2) > 0.01 {
+		t.Errorf("rate %v over %vs counts %v items, want the 2 answered", s.Rate, s.Elapsed, s.Rate*s.Elapsed)
+	}
+}
