@@ -167,9 +167,13 @@ func (s *Server) fetchMany(ctx context.Context, req *sdk.CallToolRequest, in Fet
 // wait waits for c to end, for the client to cancel the request (ctx),
 // or for the reply bound, whichever comes first. When the client asked
 // for progress (with a token) it notifies it (items done of total) at
-// most every progressEvery, and once more as it stops waiting: always
-// from this goroutine, before the handler returns, so that no progress
-// follows the result.
+// most every progressEvery while it waits, always from this goroutine,
+// so that none is sent after the result. None is sent as it stops
+// waiting either: the result says as much, and a client may handle a
+// notification later than the response that follows it on the wire (the
+// TypeScript SDK handles notifications a microtask later than
+// responses, and reports a progress it reads after the result as one
+// of an unknown token).
 func (s *Server) wait(ctx context.Context, req *sdk.CallToolRequest, c *call) {
 	bound := time.NewTimer(s.cfg.ReplyWithin)
 	defer bound.Stop()
@@ -182,7 +186,7 @@ func (s *Server) wait(ctx context.Context, req *sdk.CallToolRequest, c *call) {
 		last := -1
 		notify = func() {
 			sum := c.summary()
-			if done := sum.Succeeded + sum.Failed; done != last && ctx.Err() == nil {
+			if done := sum.Succeeded + sum.Failed; done != last && done < sum.Total && ctx.Err() == nil {
 				last = done
 				req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{
 					ProgressToken: token, Progress: float64(done), Total: float64(sum.Total),
@@ -194,7 +198,6 @@ func (s *Server) wait(ctx context.Context, req *sdk.CallToolRequest, c *call) {
 	for {
 		select {
 		case <-c.done:
-			notify()
 			return
 		case <-ctx.Done():
 			// The call is being stopped (see fetchMany); its items end
@@ -205,7 +208,6 @@ func (s *Server) wait(ctx context.Context, req *sdk.CallToolRequest, c *call) {
 			}
 			return
 		case <-bound.C:
-			notify()
 			return
 		case <-tick:
 			notify()
