@@ -26,6 +26,10 @@ import (
 // IOTransport through a pipe, and writes its error answers through the
 // same lock as the go-sdk's messages, so that the two never interleave
 // (the go-sdk writes each message, newline included, in one Write).
+// The answer to a request the client cancelled (notifications/cancelled)
+// is not written: the spec asks that none be sent, and the go-sdk answers
+// every request, which the TypeScript SDK reports as a response to an
+// unknown request.
 // Batches (JSON arrays) are answered with -32600: MCP dropped them in
 // protocol 2025-06-18, and the go-sdk would close the connection on one.
 //
@@ -50,7 +54,7 @@ func (t *LineTransport) Connect(ctx context.Context) (sdk.Connection, error) {
 	w := &lockedWriter{w: t.Writer}
 	pr, pw := io.Pipe()
 	go func() {
-		err := copyValidLines(t.Reader, pw, w, limit)
+		err := copyValidLines(t.Reader, pw, w, limit, w.cancelled)
 		pw.CloseWithError(err) // nil: io.EOF for the go-sdk's reader
 	}()
 	inner := &sdk.IOTransport{Reader: pipeReader{pr, t.Reader}, Writer: w, MaxLineLength: -1}
@@ -72,24 +76,62 @@ func (p pipeReader) Close() error {
 }
 
 // lockedWriter makes each Write whole: the go-sdk's messages and
-// LineTransport's error answers share its lock.
+// LineTransport's error answers share its lock. It drops the responses
+// to the requests the client cancelled.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu       sync.Mutex
+	w        io.Writer
+	canceled map[string]bool // request ids, as idKey writes them
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.canceled) > 0 {
+		var head struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal(p, &head) == nil && head.Method == "" && head.ID != nil {
+			if k := idKey(head.ID); l.canceled[k] {
+				delete(l.canceled, k)
+				return len(p), nil
+			}
+		}
+	}
 	return l.w.Write(p)
+}
+
+// cancelled records that the client cancelled the request id.
+func (l *lockedWriter) cancelled(id json.RawMessage) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.canceled == nil || len(l.canceled) >= maxCanceled {
+		l.canceled = make(map[string]bool) // answered before their cancellation came, most likely
+	}
+	l.canceled[idKey(id)] = true
+}
+
+// maxCanceled bounds the ids of cancelled requests remembered.
+const maxCanceled = 1024
+
+// idKey writes a request id one way whatever its spelling (7, 7.0).
+func idKey(id json.RawMessage) string {
+	var v any
+	if json.Unmarshal(id, &v) != nil {
+		return string(id)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func (l *lockedWriter) Close() error { return nil }
 
 // copyValidLines copies each JSON-RPC message of src, one a line, to dst,
-// and answers each line that is not one on errs. It returns nil at the
-// end of src, or the error that stopped it.
-func copyValidLines(src io.Reader, dst io.Writer, errs io.Writer, limit int) error {
+// and answers each line that is not one on errs; it tells cancelled the
+// id of each request the client cancels, before passing the cancellation
+// on. It returns nil at the end of src, or the error that stopped it.
+func copyValidLines(src io.Reader, dst io.Writer, errs io.Writer, limit int, cancelled func(id json.RawMessage)) error {
 	r := bufio.NewReaderSize(src, 64<<10)
 	for {
 		line, tooLong, err := readLine(r, limit)
@@ -98,8 +140,13 @@ func copyValidLines(src io.Reader, dst io.Writer, errs io.Writer, limit int) err
 				if _, werr := errs.Write(answer); werr != nil {
 					return werr
 				}
-			} else if _, werr := dst.Write(append(line, '\n')); werr != nil {
-				return werr
+			} else {
+				if id := cancelledID(line); id != nil && cancelled != nil {
+					cancelled(id)
+				}
+				if _, werr := dst.Write(append(line, '\n')); werr != nil {
+					return werr
+				}
 			}
 		}
 		if err == io.EOF {
@@ -160,6 +207,24 @@ func checkLine(line []byte, tooLong bool, limit int) []byte {
 		msg = `invalid request: want "jsonrpc": "2.0"`
 	}
 	return errorAnswer(validID(head.ID), jsonrpc.CodeInvalidRequest, msg)
+}
+
+// cancelledID returns the id of the request a notifications/cancelled
+// line cancels, nil for other lines.
+func cancelledID(line []byte) json.RawMessage {
+	if !bytes.Contains(line, []byte("notifications/cancelled")) {
+		return nil
+	}
+	var n struct {
+		Method string `json:"method"`
+		Params struct {
+			RequestID json.RawMessage `json:"requestId"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(line, &n) != nil || n.Method != "notifications/cancelled" {
+		return nil
+	}
+	return validID(n.Params.RequestID)
 }
 
 // validID returns id when it is a string or a number, nil otherwise.

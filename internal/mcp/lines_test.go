@@ -13,7 +13,7 @@ func TestLineTransportSkipsOverlongLines(t *testing.T) {
 	good := `{"jsonrpc":"2.0","id":1,"method":"ping"}`
 	src := strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"` + strings.Repeat("x", 300) + `"}` + "\n" + good + "\n")
 	var dst, errs bytes.Buffer
-	if err := copyValidLines(src, &dst, &errs, 100); err != nil {
+	if err := copyValidLines(src, &dst, &errs, 100, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := dst.String(); got != good+"\n" {
@@ -52,4 +52,37 @@ func FuzzCheckLine(f *testing.F) {
 			t.Fatalf("answer %q: %v", answer, err)
 		}
 	})
+}
+
+// TestNoAnswerToACancelledRequest: once the client cancels request 7,
+// the go-sdk's answer to it is not written; other answers and
+// notifications are.
+func TestNoAnswerToACancelledRequest(t *testing.T) {
+	var out bytes.Buffer
+	w := &lockedWriter{w: &out}
+	src := strings.NewReader(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"user"}}` + "\n")
+	var dst bytes.Buffer
+	if err := copyValidLines(src, &dst, w, 1<<20, w.cancelled); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dst.String(), "notifications/cancelled") {
+		t.Errorf("the cancellation was not passed on: %q", dst.String())
+	}
+	for _, msg := range []string{
+		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":7}}`,
+		`{"jsonrpc":"2.0","id":7,"result":{"content":[]}}`,
+		`{"jsonrpc":"2.0","id":8,"result":{}}`,
+		`{"jsonrpc":"2.0","id":7,"result":{}}`, // a later request that reused the id
+	} {
+		w.Write([]byte(msg + "\n"))
+	}
+	got := out.String()
+	if strings.Contains(got, `"id":7,"result":{"content"`) {
+		t.Errorf("the answer to cancelled request 7 was written:\n%s", got)
+	}
+	for _, want := range []string{"notifications/progress", `"id":8`, `{"jsonrpc":"2.0","id":7,"result":{}}`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s was not written:\n%s", want, got)
+		}
+	}
 }
