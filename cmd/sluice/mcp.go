@@ -42,8 +42,10 @@ Desktop's or Claude Code's configuration:
 Its tools: fetch_many (many URLs or HTTP requests in one call; a summary,
 the first page of results and a handle), get_results (page through them,
 or read one body whole) and cancel (stop a call; what it got stays
-readable). The agent cannot exceed the limits set here: every tool call of
-every session shares them.
+readable). A fetch_many still running after --reply-within replies with
+its handle and goes on, so that a client that gives up on long requests
+loses nothing. The agent cannot exceed the limits set here: every tool
+call of every session shares them.
 
 The limit flags (--concurrency, --rate, --burst, --window, --retries,
 --timeout, --max-retry-wait) apply to each host on its own: a host that

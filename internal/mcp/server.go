@@ -73,4 +73,4 @@ func (s *Server) Close() error {
 }
 
 // instructions tell the client's model what the server is for.
-const instructions = `sluice fetches many URLs or HTTP requests in one tool call, within limits the operator set: use fetch_many instead of calling a fetch tool in a loop or firing requests yourself. It returns a summary and the first page of results with a handle; page with get_results, stop with cancel.`
+const instructions = `sluice fetches many URLs or HTTP requests in one tool call, within limits the operator set: use fetch_many instead of calling a fetch tool in a loop or firing requests yourself. It returns a summary and the first page of results with a handle; page with get_results, stop with cancel. Long calls return a handle while they continue (state running): poll get_results for the rest.`
