@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 
-	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -25,6 +24,7 @@ type mcpOptions struct {
 	cfg                mcp.Config
 	debug              bool
 	config             string
+	adaptive           bool
 	fromFile           map[string]string // flag name -> "FILE, line N", for flags the file set
 }
 
@@ -42,8 +42,10 @@ Desktop's or Claude Code's configuration:
 Its tools: fetch_many (many URLs or HTTP requests in one call; a summary,
 the first page of results and a handle), get_results (page through them,
 or read one body whole) and cancel (stop a call; what it got stays
-readable). The agent cannot exceed the limits set here: every tool call of
-every session shares them.
+readable). A fetch_many still running after --reply-within replies with
+its handle and goes on, so that a client that gives up on long requests
+loses nothing. The agent cannot exceed the limits set here: every tool
+call of every session shares them.
 
 The limit flags (--concurrency, --rate, --burst, --window, --retries,
 --timeout, --max-retry-wait) apply to each host on its own: a host that
@@ -87,7 +89,7 @@ values go under hosts. Flags on the command line win over the file:
 			srv := mcp.New(cfg)
 			defer srv.Close()
 			cfg.Logger.Info("sluice mcp: serving on stdio", "global_concurrency", cfg.Global.Concurrency, "allow_private", cfg.AllowPrivate)
-			if err := srv.Run(ctx, &sdk.StdioTransport{}); err != nil && ctx.Err() == nil {
+			if err := srv.Run(ctx, &mcp.LineTransport{Reader: os.Stdin, Writer: os.Stdout}); err != nil && ctx.Err() == nil {
 				return &exitError{code: 1, err: err}
 			}
 			return nil
@@ -99,12 +101,24 @@ values go under hosts. Flags on the command line win over the file:
 
 func (o *mcpOptions) add(f *pflag.FlagSet) {
 	o.limits.add(f)
+	// The limit flags are shared with run and proxy, which key them by
+	// model; here a key is a host. The token flags mean nothing for
+	// fetches (mcpConfig refuses them): they are not shown.
+	f.Lookup("concurrency").Usage = "ceiling on one host's requests in flight (adapts below it unless --adaptive=false), as `[HOST=]N`"
+	f.Lookup("rate").Usage = "one host's request rate as `[HOST=]RATE`, e.g. 5/s or api.github.com=1/s (default: none; learned from headers)"
+	f.Lookup("timeout").Usage = "per attempt, until the response starts (default 60s)"
+	f.Lookup("window").Usage = "strict quota of one host: at most N in any window, as `[HOST=]RATE`, e.g. 100/10s"
+	for _, name := range []string{"tokens", "input-tokens", "output-tokens"} {
+		f.MarkHidden(name)
+	}
+	f.BoolVar(&o.adaptive, "adaptive", true, "adapt each host's concurrency ceiling to its health, up to --concurrency (starting at half of it); --adaptive=false keeps it at --concurrency")
 	f.IntVar(&o.globalConc, "global-concurrency", mcp.DefaultGlobalConcurrency, "ceiling on requests in flight to all hosts together")
 	f.StringVar(&o.globalRate, "global-rate", "", "request rate to all hosts together, e.g. 20/s (default: none)")
 	f.IntVar(&o.cfg.MaxItems, "max-items", mcp.DefaultMaxItems, "most URLs or requests in one fetch_many call")
 	f.IntVar(&o.cfg.MaxRunning, "max-running", mcp.DefaultMaxRunning, "most fetch_many calls running at once (over it a call is refused, saying so)")
 	f.StringVar(&o.maxBody, "max-body", bytesize.Format(mcp.DefaultMaxBody), "most bytes of one response body read and kept (e.g. 512KiB, 2MiB)")
 	f.DurationVar(&o.cfg.CallBudget, "call-budget", mcp.DefaultCallBudget, "longest one fetch_many call may run")
+	f.DurationVar(&o.cfg.ReplyWithin, "reply-within", mcp.DefaultReplyWithin, "longest a fetch_many waits before it replies: a call still running then replies with its handle and state running, and goes on (clients give up on requests after a while, 60s for some)")
 	f.IntVar(&o.cfg.MaxRedirects, "max-redirects", mcp.DefaultMaxRedirects, "redirects one request may follow")
 	f.DurationVar(&o.cfg.StoreTTL, "keep", mcp.DefaultStoreTTL, "how long a finished call's results stay readable")
 	f.StringVar(&o.keepBytes, "keep-bytes", bytesize.Format(mcp.DefaultStoreBytes), "bodies kept for all calls together; the oldest calls are forgotten first")
@@ -127,6 +141,7 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 	if cfg.Host, err = l.limits(); err != nil {
 		return cfg, err
 	}
+	cfg.Host.FixedConcurrency = !o.adaptive
 	if cfg.HostLimits, err = l.modelLimits(cfg.Host); err != nil {
 		return cfg, err
 	}
@@ -158,6 +173,9 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 	}
 	if cfg.CallBudget <= 0 {
 		return cfg, usageError("--call-budget %v: want a positive duration", cfg.CallBudget)
+	}
+	if cfg.ReplyWithin <= 0 {
+		return cfg, usageError("--reply-within %v: want a positive duration", cfg.ReplyWithin)
 	}
 	if cfg.StoreTTL <= 0 {
 		return cfg, usageError("--keep %v: want a positive duration", cfg.StoreTTL)

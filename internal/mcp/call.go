@@ -28,6 +28,7 @@ type call struct {
 	results  []result
 	finished int       // items with a result
 	ok       int       // of which succeeded
+	sent     int       // of which were sent and not stopped by the call's end
 	ended    time.Time // when the last result came; zero while running
 	state    string
 
@@ -76,6 +77,9 @@ func (c *call) set(i int, r result, why func() string) {
 	if r.ok {
 		c.ok++
 	}
+	if r.attempts > 0 && r.errClass != "canceled" && r.errClass != "out_of_time" {
+		c.sent++ // sent and answered, or failed on its own
+	}
 	if c.finished == len(c.results) {
 		c.ended = time.Now()
 		c.state = stateDone
@@ -95,7 +99,7 @@ type Summary struct {
 	Failed    int            `json:"failed" jsonschema:"items that got another status or no response"`
 	Pending   int            `json:"pending" jsonschema:"items not finished yet"`
 	Elapsed   float64        `json:"elapsed_seconds" jsonschema:"seconds since the call started, until it ended"`
-	Rate      float64        `json:"rate_per_second" jsonschema:"items finished per second"`
+	Rate      float64        `json:"rate_per_second" jsonschema:"items sent per second of the elapsed time; items not valid, never sent, or stopped by cancel or the time budget do not count"`
 	ByStatus  map[string]int `json:"by_status,omitempty" jsonschema:"items per HTTP status"`
 	ByError   map[string]int `json:"by_error,omitempty" jsonschema:"failed items per error class"`
 }
@@ -113,7 +117,7 @@ func (c *call) summary() Summary {
 		Elapsed: end.Sub(c.started).Seconds(),
 	}
 	if s.Elapsed > 0 {
-		s.Rate = float64(c.finished) / s.Elapsed
+		s.Rate = float64(c.sent) / s.Elapsed
 	}
 	for _, r := range c.results {
 		if !r.finished {
@@ -165,6 +169,20 @@ func (c *call) page(offset, limit int, filter string) ([]int, []result, int) {
 		seen++
 	}
 	return idx, out, -1
+}
+
+// count returns how many results the filter keeps ("ok", "failed", or
+// "" for all).
+func (c *call) count(filter string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch filter {
+	case "ok":
+		return c.ok
+	case "failed":
+		return c.finished - c.ok
+	}
+	return len(c.results)
 }
 
 // sortedKeys returns m's keys in order, for text that reads the same on

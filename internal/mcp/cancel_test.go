@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice"
 )
 
 // stuckServer answers /fast/ at once and holds /slow/ until the request
@@ -27,6 +29,11 @@ func stuckServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return api, &abandoned
 }
 
+// roomForAll lets every item of these tests be in flight at once, so
+// that the held /slow/ requests never keep a /fast/ one waiting for a
+// slot (the adaptive per-host limit starts below 20).
+var roomForAll = Config{AllowPrivate: true, Host: sluice.Limits{Concurrency: 64, FixedConcurrency: true}}
+
 // waitFor polls until check holds, giving up after 10s.
 func waitFor(t *testing.T, check func() bool) {
 	t.Helper()
@@ -42,7 +49,7 @@ func waitFor(t *testing.T, check func() bool) {
 
 func TestCancelToolStopsARunningCall(t *testing.T) {
 	api, abandoned := stuckServer(t)
-	_, cs := session(t, Config{AllowPrivate: true}, nil)
+	_, cs := session(t, roomForAll, nil)
 	list := append(urls(api.URL+"/fast", 3), urls(api.URL+"/slow", 20)...)
 	rep, _ := callTool(t, cs, "fetch_many", map[string]any{"urls": list, "background": true})
 	handle := rep.Summary.Handle
@@ -77,7 +84,7 @@ func TestCancelToolStopsARunningCall(t *testing.T) {
 // stays readable by its handle.
 func TestClientCancellationStopsTheCall(t *testing.T) {
 	api, abandoned := stuckServer(t)
-	srv, cs := session(t, Config{AllowPrivate: true}, nil)
+	srv, cs := session(t, roomForAll, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {

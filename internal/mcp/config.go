@@ -39,6 +39,14 @@ type Config struct {
 	// CallBudget is the longest one fetch_many may run; items not done by
 	// then fail as out of time. 0 means DefaultCallBudget.
 	CallBudget time.Duration
+	// ReplyWithin bounds how long a fetch_many that is not a background
+	// one waits before it replies: a call still running then returns its
+	// summary so far with the handle and state running, and goes on as a
+	// background call would (within its CallBudget). Clients give up on a
+	// request after a while (the TypeScript SDK after 60s, progress or
+	// not), and a call they gave up on would be work lost to the agent.
+	// 0 means DefaultReplyWithin.
+	ReplyWithin time.Duration
 	// MaxRedirects is how many redirects one request may follow; 0 means
 	// DefaultMaxRedirects, negative none.
 	MaxRedirects int
@@ -71,6 +79,7 @@ const (
 	DefaultMaxRunning        = 16
 	DefaultMaxBody           = 1 << 20
 	DefaultCallBudget        = 2 * time.Minute
+	DefaultReplyWithin       = 45 * time.Second
 	DefaultMaxRedirects      = 5
 	DefaultStoreTTL          = time.Hour
 	DefaultStoreBytes        = 256 << 20
@@ -96,6 +105,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CallBudget <= 0 {
 		c.CallBudget = DefaultCallBudget
+	}
+	if c.ReplyWithin <= 0 {
+		c.ReplyWithin = DefaultReplyWithin
 	}
 	switch {
 	case c.MaxRedirects == 0:

@@ -45,6 +45,9 @@ type fetcher struct {
 	client *http.Client
 	guard  *guard
 	store  *store
+	// pausedUntil returns the end of the pause req's host asked for
+	// (429 or 503 with Retry-After), the zero Time when none.
+	pausedUntil func(req *http.Request) time.Time
 }
 
 // run fetches every item of c, each in a goroutine of its own: they wait
@@ -77,9 +80,8 @@ func endState(ctx context.Context) string {
 }
 
 // fetch sends one item and reads its answer, up to the body cap.
-func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostChecks) result {
+func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostChecks) (r result) {
 	begin := time.Now()
-	var r result
 	defer func() { r.elapsed = time.Since(begin) }()
 	if it.invalid != "" {
 		r.errClass, r.err = "invalid", it.invalid
@@ -111,6 +113,10 @@ func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostCh
 	}
 	resp, err := f.client.Do(req)
 	r.attempts = info.Attempts
+	if err != nil && errors.Is(err, sluice.ErrWouldExceedDeadline) && ctx.Err() == nil {
+		r.errClass, r.err = "out_of_time", f.beyondBudget(req, err, r.attempts)
+		return r
+	}
 	if err != nil {
 		r.errClass, r.err = describe(ctx, err)
 		return r
@@ -139,6 +145,40 @@ func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostCh
 	r.body = f.keep(c, data)
 	r.partial = len(r.body) < len(data)
 	return r
+}
+
+// beyondBudget explains an item that its host's gate would admit (or
+// admit again) only after its call's time budget has run out, so it was
+// failed at once rather than left waiting.
+func (f *fetcher) beyondBudget(req *http.Request, err error, attempts int) string {
+	what := "not sent"
+	if attempts > 0 {
+		what = "not retried"
+	}
+	host := req.URL.Host
+	var wait time.Duration
+	var we *sluice.WaitError
+	if errors.As(err, &we) {
+		wait = we.Wait
+	}
+	if f.pausedUntil != nil {
+		if left := time.Until(f.pausedUntil(req)); left > 0 {
+			return fmt.Sprintf("%s: host %s asked to wait %v (Retry-After), beyond this call's time budget", what, host, roundWait(max(left, wait)))
+		}
+	}
+	if wait > 0 {
+		return fmt.Sprintf("%s: host %s's limits would admit it only in %v, beyond this call's time budget", what, host, roundWait(wait))
+	}
+	return fmt.Sprintf("%s: host %s's limits would admit it only after this call's time budget has run out", what, host)
+}
+
+// roundWait rounds a wait for people: to the second past 10s, to the
+// tenth below.
+func roundWait(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
 }
 
 // keep returns what the store has room for of data: all of it, or its

@@ -2,8 +2,10 @@ package mcp
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -36,7 +38,8 @@ func New(cfg Config) *Server {
 	g := newGuard(cfg.AllowPrivate, cfg.Resolver)
 	client, tr := newClient(cfg, g)
 	s := &Server{cfg: cfg, transport: tr}
-	s.fetcher = &fetcher{cfg: cfg, client: client, guard: g, store: newStore(cfg.StoreTTL, cfg.StoreBytes)}
+	s.fetcher = &fetcher{cfg: cfg, client: client, guard: g, store: newStore(cfg.StoreTTL, cfg.StoreBytes),
+		pausedUntil: func(req *http.Request) time.Time { return tr.Gate(tr.KeyOf(req)).PausedUntil() }}
 	s.base, s.stop = context.WithCancelCause(context.Background())
 	s.mcp = sdk.NewServer(&sdk.Implementation{Name: "sluice", Title: "sluice", Version: cfg.Version}, &sdk.ServerOptions{
 		Instructions: instructions,
@@ -70,4 +73,4 @@ func (s *Server) Close() error {
 }
 
 // instructions tell the client's model what the server is for.
-const instructions = `sluice fetches many URLs or HTTP requests in one tool call, within limits the operator set: use fetch_many instead of calling a fetch tool in a loop or firing requests yourself. It returns a summary and the first page of results with a handle; page with get_results, stop with cancel.`
+const instructions = `sluice fetches many URLs or HTTP requests in one tool call, within limits the operator set: use fetch_many instead of calling a fetch tool in a loop or firing requests yourself. It returns a summary and the first page of results with a handle; page with get_results, stop with cancel. Long calls return a handle while they continue (state running): poll get_results for the rest.`

@@ -18,8 +18,8 @@ import (
 type FetchManyInput struct {
 	URLs       []string       `json:"urls,omitempty" jsonschema:"URLs to GET (http or https); give urls or requests, not both"`
 	Requests   []RequestInput `json:"requests,omitempty" jsonschema:"HTTP requests to send; give urls or requests, not both"`
-	PageSize   int            `json:"page_size,omitempty" jsonschema:"items in the first page of results (default 10, at most 100)"`
-	MaxLength  int            `json:"max_length,omitempty" jsonschema:"bytes of each body's text in the page (default 1000, at most 100000)"`
+	PageSize   int            `json:"page_size,omitempty" jsonschema:"items in the first page of results: 1 to 100; 0 or absent means 10"`
+	MaxLength  int            `json:"max_length,omitempty" jsonschema:"bytes of each body's text in the page: 1 to 100000; 0 or absent means 1000"`
 	TimeBudget float64        `json:"time_budget_seconds,omitempty" jsonschema:"stop after this many seconds (at most the server's budget, the default); items not done fail as out_of_time"`
 	Background bool           `json:"background,omitempty" jsonschema:"return at once with the handle while the fetches go on; read them with get_results, stop them with cancel"`
 }
@@ -38,9 +38,9 @@ type RequestInput struct {
 type GetResultsInput struct {
 	Handle     string `json:"handle" jsonschema:"the handle fetch_many returned"`
 	Offset     int    `json:"offset,omitempty" jsonschema:"first item of the page, among those the filter keeps (default 0)"`
-	Limit      int    `json:"limit,omitempty" jsonschema:"items in the page (default 10, at most 100)"`
+	Limit      int    `json:"limit,omitempty" jsonschema:"items in the page: 1 to 100; 0 or absent means 10"`
 	Filter     string `json:"filter,omitempty" jsonschema:"ok: only succeeded items; failed: only failed ones; absent: all, pending included"`
-	MaxLength  int    `json:"max_length,omitempty" jsonschema:"bytes of each body's text (default 1000, at most 100000): offset=N limit=1 max_length=100000 reads one body whole"`
+	MaxLength  int    `json:"max_length,omitempty" jsonschema:"bytes of each body's text: 1 to 100000, 0 or absent means 1000; offset=N limit=1 max_length=100000 reads one body whole"`
 	StartIndex int    `json:"start_index,omitempty" jsonschema:"byte of each body to start the text at, to read a long body in parts (from more_from)"`
 }
 
@@ -75,28 +75,28 @@ func (s *Server) addTools() {
 	if c.AllowPrivate {
 		private = "Private and loopback addresses are allowed on this server."
 	}
-	sdk.AddTool(s.mcp, &sdk.Tool{
+	addTool(s.mcp, &sdk.Tool{
 		Name:  "fetch_many",
 		Title: "Fetch many URLs or HTTP requests",
 		Description: fmt.Sprintf(`Fetch many URLs, or send many HTTP requests, in one call: use it instead of calling a single fetch tool in a loop, or whenever more than a few URLs are to be fetched. The server sends them as fast as its limits allow and no faster (%s), retries what is worth retrying, and pauses a host that answers 429 without holding up the others.
 Limits: at most %d items per call; each body is read up to %s; a call runs at most %v (items not done by then fail as out_of_time). %s
-Returns a summary (succeeded, failed, counts by status and by error class, elapsed, rate) and the first page of results in input order: id, url, status, content type, size, the body as text cut to max_length bytes, or the error. A 404 or 500 is a failed item, not an error of the call. Read more with get_results (paging, or one body whole), stop with cancel; background=true returns the handle at once.`,
-			limits, c.MaxItems, byteCount(c.MaxBody), c.CallBudget, private),
+Returns a summary (succeeded, failed, counts by status and by error class, elapsed, rate) and the first page of results in input order: id, url, status, content type, size, the body as text cut to max_length bytes, or the error. A 404 or 500 is a failed item, not an error of the call. Read more with get_results (paging, or one body whole), stop with cancel; background=true returns the handle at once. Long calls return a handle while they continue: a call still running after %v replies with state running and its results so far; poll get_results with the handle for the rest.`,
+			limits, c.MaxItems, byteCount(c.MaxBody), c.CallBudget, private, c.ReplyWithin),
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: false, OpenWorldHint: ptr(true)},
-	}, s.fetchMany)
-	sdk.AddTool(s.mcp, &sdk.Tool{
+	}, nil, decodeFetchMany, s.fetchMany)
+	addTool(s.mcp, &sdk.Tool{
 		Name:  "get_results",
 		Title: "Read the results of fetch_many",
 		Description: fmt.Sprintf(`Read a page of the results of a fetch_many call by its handle, in input order: offset and limit (at most %d) page through them, filter=ok or filter=failed keeps only those. Bodies are served from what the call kept, never fetched again: offset=N limit=1 max_length=%d shows item N's body, and start_index reads a long one in parts (each item says more_from when there is more). Works while the call is still running (unfinished items are pending). Results are kept for %v after a call ends; the oldest are forgotten first when they pass %s.`,
 			maxPage, maxMaxLength, c.StoreTTL, byteCount(c.StoreBytes)),
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true},
-	}, s.getResults)
-	sdk.AddTool(s.mcp, &sdk.Tool{
+	}, filterEnum, decodeGetResults, s.getResults)
+	addTool(s.mcp, &sdk.Tool{
 		Name:        "cancel",
 		Title:       "Stop a fetch_many call",
 		Description: `Stop a running fetch_many call by its handle: requests in flight are abandoned, those not started are not sent. What it fetched so far stays readable with get_results. Returns the call's summary.`,
 		Annotations: &sdk.ToolAnnotations{DestructiveHint: ptr(false), IdempotentHint: true},
-	}, s.cancel)
+	}, nil, decodeCancel, s.cancel)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -147,42 +147,69 @@ func (s *Server) fetchMany(ctx context.Context, req *sdk.CallToolRequest, in Fet
 			"succeeded", sum.Succeeded, "failed", sum.Failed, "elapsed", time.Duration(sum.Elapsed*float64(time.Second)).Round(time.Millisecond))
 	})
 	if !in.Background {
-		s.waitReporting(ctx, req, c)
+		s.wait(ctx, req, c)
+		if ctx.Err() != nil {
+			// The client cancelled the request: it wants no result, and the
+			// go-sdk answers every request, so the answer is short.
+			return nil, Report{}, fmt.Errorf("canceled by the client; what was fetched stays readable: get_results handle=%s", c.handle)
+		}
 	}
 	rep := report(c, 0, page, "", 0, maxLen)
 	if rep.NextOffset > 0 {
 		rep.Note = joinNotes(rep.Note, fmt.Sprintf("more results: get_results handle=%s offset=%d", c.handle, rep.NextOffset))
 	}
+	if rep.Summary.State == stateRunning && !in.Background {
+		rep.Note = joinNotes(fmt.Sprintf("still running after %v, this server's reply bound: the fetches go on; poll get_results handle=%s for the rest (or stop them with cancel)", s.cfg.ReplyWithin, c.handle), rep.Note)
+	}
 	return toolResult(rep)
 }
 
-// waitReporting waits for c to end, sending progress notifications
-// (items done of total) when the client asked for them with a token.
-func (s *Server) waitReporting(ctx context.Context, req *sdk.CallToolRequest, c *call) {
-	token := req.Params.GetProgressToken()
-	if token == nil || req.Session == nil {
-		<-c.done
-		return
-	}
-	tick := time.NewTicker(progressEvery)
-	defer tick.Stop()
-	last := -1
-	notify := func() {
-		sum := c.summary()
-		if done := sum.Succeeded + sum.Failed; done != last {
-			last = done
-			req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{
-				ProgressToken: token, Progress: float64(done), Total: float64(sum.Total),
-				Message: fmt.Sprintf("%s: %d of %d done, %d failed", c.handle, done, sum.Total, sum.Failed),
-			})
+// wait waits for c to end, for the client to cancel the request (ctx),
+// or for the reply bound, whichever comes first. When the client asked
+// for progress (with a token) it notifies it (items done of total) at
+// most every progressEvery while it waits, always from this goroutine,
+// so that none is sent after the result. None is sent as it stops
+// waiting either: the result says as much, and a client may handle a
+// notification later than the response that follows it on the wire (the
+// TypeScript SDK handles notifications a microtask later than
+// responses, and reports a progress it reads after the result as one
+// of an unknown token).
+func (s *Server) wait(ctx context.Context, req *sdk.CallToolRequest, c *call) {
+	bound := time.NewTimer(s.cfg.ReplyWithin)
+	defer bound.Stop()
+	var tick <-chan time.Time
+	notify := func() {}
+	if token := req.Params.GetProgressToken(); token != nil && req.Session != nil {
+		ticker := time.NewTicker(progressEvery)
+		defer ticker.Stop()
+		tick = ticker.C
+		last := -1
+		notify = func() {
+			sum := c.summary()
+			if done := sum.Succeeded + sum.Failed; done != last && done < sum.Total && ctx.Err() == nil {
+				last = done
+				req.Session.NotifyProgress(ctx, &sdk.ProgressNotificationParams{
+					ProgressToken: token, Progress: float64(done), Total: float64(sum.Total),
+					Message: fmt.Sprintf("%s: %d of %d done, %d failed", c.handle, done, sum.Total, sum.Failed),
+				})
+			}
 		}
 	}
 	for {
 		select {
 		case <-c.done:
-			notify()
 			return
-		case <-tick.C:
+		case <-ctx.Done():
+			// The call is being stopped (see fetchMany); its items end
+			// promptly, and the client hears no more of it.
+			select {
+			case <-c.done:
+			case <-bound.C:
+			}
+			return
+		case <-bound.C:
+			return
+		case <-tick:
 			notify()
 		}
 	}
@@ -261,9 +288,9 @@ func urlOf(in FetchManyInput, i int) string {
 func pageArgs(limit, maxLen, start int) (int, int, error) {
 	switch {
 	case limit < 0 || limit > maxPage:
-		return 0, 0, fmt.Errorf("page size %d: want 1 to %d", limit, maxPage)
+		return 0, 0, fmt.Errorf("page size %d: want 1 to %d (0 means %d)", limit, maxPage, defaultPage)
 	case maxLen < 0 || maxLen > maxMaxLength:
-		return 0, 0, fmt.Errorf("max_length %d: want 1 to %d", maxLen, maxMaxLength)
+		return 0, 0, fmt.Errorf("max_length %d: want 1 to %d (0 means %d)", maxLen, maxMaxLength, defaultMaxLength)
 	case start < 0:
 		return 0, 0, fmt.Errorf("start_index %d: want 0 or more", start)
 	}
@@ -293,7 +320,18 @@ func (s *Server) getResults(_ context.Context, _ *sdk.CallToolRequest, in GetRes
 	if err != nil {
 		return nil, Report{}, err
 	}
-	return toolResult(report(c, in.Offset, limit, in.Filter, in.StartIndex, maxLen))
+	rep := report(c, in.Offset, limit, in.Filter, in.StartIndex, maxLen)
+	if n := c.count(in.Filter); len(rep.Items) == 0 && in.Offset > 0 && in.Offset >= n {
+		what := "results"
+		if in.Filter != "" {
+			what = in.Filter + " results"
+		}
+		if rep.Summary.State == stateRunning && in.Filter != "" {
+			what += " so far"
+		}
+		rep.Note = joinNotes(fmt.Sprintf("offset %d is past the end: the call has %d %s", in.Offset, n, what), rep.Note)
+	}
+	return toolResult(rep)
 }
 
 func (s *Server) cancel(ctx context.Context, _ *sdk.CallToolRequest, in CancelInput) (*sdk.CallToolResult, Report, error) {
