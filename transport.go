@@ -328,6 +328,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 	if err != nil {
 		endAttempt(cancel)
 		o := Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
+		if neverSent(err) {
+			o.Usage = &Usage{} // the API never saw it: its tokens are refunded
+		}
 		switch {
 		case ctx.Err() != nil:
 			o.Class, o.Timeout = ClassCanceled, false
@@ -363,6 +366,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 	head, complete := readHead(resp.Body)
 	o.Class = Classify(resp.StatusCode, resp.Header, head, nil)
 	o.ConcurrencyLimited = o.Class == ClassThrottled && mentionsConcurrency(head)
+	if refusedUndone(resp.StatusCode, o.Class) {
+		o.Usage = &Usage{} // its token estimate is refunded (classify.go says why)
+	}
 	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: apiMessage(head)}
 	switch {
 	case complete:
