@@ -122,8 +122,11 @@ type route struct {
 	models *sluice.ModelLimits // the LLM presets' gate per model
 	rp     *httputil.ReverseProxy
 	queued atomic.Int64 // requests waiting for admission
-	log    logger
-	obs    *routeObs // its counters (metrics.go)
+	// tokenBudget: a token limit applies, its own or a model's, so each
+	// request's tokens are estimated before it queues (tokenfit.go).
+	tokenBudget bool
+	log         logger
+	obs         *routeObs // its counters (metrics.go)
 }
 
 // validate reports what is wrong with r, naming the field.
@@ -175,7 +178,7 @@ func (r *route) maxWait() time.Duration {
 
 // newRoute builds what serves r.
 func newRoute(r Route, log logger) *route {
-	rt := &route{Route: r, log: log, models: &sluice.ModelLimits{Default: r.Limits, Models: r.Models}}
+	rt := &route{Route: r, log: log, models: &sluice.ModelLimits{Default: r.Limits, Models: r.Models}, tokenBudget: r.tokenLimited()}
 	base := r.Base
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()

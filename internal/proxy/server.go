@@ -191,10 +191,13 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	var a *admission
 	ctx := req.Context()
-	refused, ok := r.keepBody(rec, req)
+	body, refused, ok := r.keepBody(rec, req)
+	parent := sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info)
 	if ok {
-		a, ctx, ok = r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info),
-			clientDeadline(req.Header, begin))
+		parent, refused, ok = r.fitTokens(rec, req, body, parent)
+	}
+	if ok {
+		a, ctx, ok = r.enqueue(parent, clientDeadline(req.Header, begin))
 		if !ok {
 			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
