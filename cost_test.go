@@ -414,6 +414,12 @@ func TestTransportSettlesTokenEstimatesWithoutUsageFunc(t *testing.T) {
 // held a small message back for minutes. It now costs a request and no
 // tokens.
 func TestTransportCountTokensIsFreeUnderATokenLimit(t *testing.T) {
+	for _, withUsage := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Usage set %v", withUsage), func(t *testing.T) { countTokensIsFree(t, withUsage) })
+	}
+}
+
+func countTokensIsFree(t *testing.T, withUsage bool) {
 	synctest.Test(t, func(t *testing.T) {
 		begin := time.Now()
 		var last time.Duration
@@ -428,6 +434,11 @@ func TestTransportCountTokensIsFreeUnderATokenLimit(t *testing.T) {
 				fmt.Fprint(w, `{"type":"message","content":[],"usage":{"input_tokens":8,"output_tokens":10}}`)
 			})},
 			Limits: sluice.Limits{Tokens: sluice.PerMinute(2000)},
+		}
+		if withUsage {
+			// As the proxy's, which counts the tokens of every call:
+			// count_tokens' answer is no usage to settle with.
+			tr.Usage = sluice.ScanUsage
 		}
 		client := &http.Client{Transport: tr}
 		big := `{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum dolor ", 1500) + `"}]}`

@@ -356,7 +356,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			o.RateLimit = nil
 		}
 		hb := &heldBody{ReadCloser: resp.Body, permit: permit, outcome: o, cancel: cancel}
-		if usage := t.usage(permit); usage != nil {
+		// A count endpoint's answer ({"input_tokens": 6750}) reads like
+		// usage but is none: the call used no tokens (estimate.go).
+		if usage := t.usage(permit); usage != nil && !freeAPI(req.URL.Path) {
 			hb.usage, hb.resp = usage, resp
 			hb.sample = &bodySample{}
 		}

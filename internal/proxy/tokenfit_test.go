@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/mock"
 	"github.com/sluicehq/sluice/internal/proxy"
 )
 
@@ -117,5 +118,34 @@ func TestUpstreamRejectionRefundsTheTokenEstimate(t *testing.T) {
 	}
 	if n := got.Load(); n != 4 {
 		t.Errorf("the upstream got %d requests, want 4", n)
+	}
+}
+
+// Anthropic's count_tokens is free and limited apart from the model's
+// tokens: three counts of a long prompt charged the route's token budget
+// (the estimate, then the count's answer read as usage), and the message
+// after them got 429 for nine minutes. They now cost no tokens.
+func TestCountTokensCostsNoTokensAtTheProxy(t *testing.T) {
+	api := startMock(t, mock.Config{Style: mock.Anthropic, Seed: 3})
+	p := startProxy(t, proxy.Route{
+		Upstream: mustURL(t, api.URL()),
+		Preset:   proxy.Anthropic,
+		Limits:   sluice.Limits{Tokens: sluice.PerMinute(2000)},
+		MaxWait:  time.Second,
+	})
+	h := map[string]string{"Content-Type": "application/json"}
+	big := `{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum dolor ", 1500) + `"}]}`
+	for i := range 3 {
+		r := send(t.Context(), "POST", p.URL()+"/v1/messages/count_tokens", "", h, big)
+		if r.err != nil || r.status != 200 || !strings.Contains(r.body, "input_tokens") {
+			t.Fatalf("count_tokens %d: %d %v %s", i, r.status, r.err, r.body)
+		}
+	}
+	eventually(t, "the counts are settled", func() bool { return stats(p).Gates.InFlight == 0 })
+	r := send(t.Context(), "POST", p.URL()+"/v1/messages", "", h,
+		`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`)
+	if r.err != nil || r.status != 200 {
+		t.Errorf("the message after three counts: %d %v Retry-After %q %s; want 200: counting is free",
+			r.status, r.err, r.header.Get("Retry-After"), r.body)
 	}
 }
