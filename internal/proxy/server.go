@@ -157,6 +157,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// a forward proxy.
 		http.Error(w, "sluice proxy: only paths are served, not absolute URLs", http.StatusBadRequest)
 		return
+	case dotSegment(req.RequestURI):
+		// Out of the upstream's base path: /api/../secret (dotpath.go).
+		s.refuseDotSegment(w, req)
+		return
 	case req.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
