@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -127,6 +128,21 @@ type route struct {
 	tokenBudget bool
 	log         logger
 	obs         *routeObs // its counters (metrics.go)
+	haltsLogged sync.Map  // the gates (host/model) whose halt was logged
+}
+
+// halted logs, once per gate, that a request's gate halted because the
+// upstream said its quota is exhausted (err, the upstream's answer):
+// from then on the proxy answers its requests itself (refuse.go), and the
+// operator must know why. The gate is named by host and model, never by
+// the API key's hash.
+func (r *route) halted(req *http.Request, err error) {
+	gate, _, _ := strings.Cut(r.key(req), "#")
+	if _, logged := r.haltsLogged.LoadOrStore(gate, true); logged {
+		return
+	}
+	r.log.warn("route halted: the upstream's quota is exhausted; its requests are refused until the proxy restarts",
+		"route", r.obs.label, "gate", gate, "upstream_said", upstreamMessage(err))
 }
 
 // validate reports what is wrong with r, naming the field.

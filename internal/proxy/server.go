@@ -208,6 +208,9 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 		} else {
 			r.rp.ServeHTTP(rec, req.WithContext(ctx))
 			a.done()
+			if info.Class == sluice.ClassQuotaExhausted {
+				r.halted(req, info.Err)
+			}
 		}
 	}
 	r.obs.record(ctx, req, a, refused, info, rec.status)
