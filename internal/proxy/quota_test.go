@@ -82,6 +82,9 @@ func TestHaltedRouteTellsClientsNotToRetryAndLogsOnce(t *testing.T) {
 			if first.status != c.upstream || !strings.Contains(first.body, c.said) {
 				t.Fatalf("first: %d %s, want the upstream's %d", first.status, first.body, c.upstream)
 			}
+			if v := first.header.Get("X-Should-Retry"); v != "false" {
+				t.Errorf("the upstream's own answer passed on: x-should-retry %q, want false (the gate is halted)", v)
+			}
 			for i := range 3 {
 				r := send(t.Context(), "POST", p.URL()+c.path, "", h, body)
 				if r.status != c.status || !strings.Contains(r.body, "sluice proxy") || !strings.Contains(r.body, c.said) {

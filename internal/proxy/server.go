@@ -206,6 +206,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
 		} else {
+			a.info = info
 			r.rp.ServeHTTP(rec, req.WithContext(ctx))
 			a.done()
 			if info.Class == sluice.ClassQuotaExhausted {
