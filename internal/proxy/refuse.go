@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/redis"
 )
 
 // Everything that decides what the proxy itself answers, as opposed to
@@ -57,11 +58,23 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		w.WriteHeader(499)
 	case errors.Is(err, sluice.ErrUnknownCost):
 		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "the proxy cannot estimate this request's tokens for its token limit")
+	case errors.Is(err, redis.ErrUnavailable):
+		// --redis-mode closed, and Redis does not answer: the proxy
+		// itself refuses, not the upstream, which it never reached. The
+		// store warns once per outage; a line per request here would
+		// flood the log. The store tries Redis again every second: a
+		// client may come back a few seconds later.
+		w.Header().Set("Retry-After", strconv.Itoa(storeRetryAfter))
+		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests")
 	default:
-		r.log.warn("upstream error", "route", r.Prefix, "error", err.Error())
+		r.log.warn("upstream error", "route", r.obs.label, "error", err.Error())
 		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API")
 	}
 }
+
+// storeRetryAfter is the Retry-After, in seconds, of the answers refused
+// because the shared limits' store cannot be reached.
+const storeRetryAfter = 5
 
 // quotaRetryAfter is the Retry-After, in seconds, of the answers of a
 // route halted because the upstream's quota is exhausted.
