@@ -68,7 +68,7 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests")
 	default:
 		r.log.warn("upstream error", "route", r.obs.label, "error", err.Error())
-		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API")
+		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API: "+upstreamCause(err, r.Upstream.Host))
 	}
 }
 
