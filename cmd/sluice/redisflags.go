@@ -89,6 +89,7 @@ func shareRoutes(routes []proxy.Route) (func(), error) {
 		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{})
 		closers = append(closers, func() { st.Close(); client.Close() })
 		(&redisFlags{}).share(st, &r.Limits, r.Models)
+		r.SharedUnavailable = redis.ErrUnavailable
 	}
 	return closeAll, nil
 }

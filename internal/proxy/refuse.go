@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/redis"
 )
 
 // Everything that decides what the proxy itself answers, as opposed to
@@ -58,7 +57,7 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		w.WriteHeader(499)
 	case errors.Is(err, sluice.ErrUnknownCost):
 		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "the proxy cannot estimate this request's tokens for its token limit")
-	case errors.Is(err, redis.ErrUnavailable):
+	case r.SharedUnavailable != nil && errors.Is(err, r.SharedUnavailable):
 		// --redis-mode closed, and Redis does not answer: the proxy
 		// itself refuses, not the upstream, which it never reached. The
 		// store warns once per outage; a line per request here would
