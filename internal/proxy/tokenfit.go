@@ -52,13 +52,7 @@ func (r *route) fitTokens(w http.ResponseWriter, req *http.Request, body []byte,
 	if !ok {
 		return ctx, 0, true
 	}
-	limits, whose := r.limitsOf(req), "route's"
-	if len(r.Models) > 0 {
-		key := r.key(req)
-		if _, model, ok := strings.Cut(strings.SplitN(key, "#", 2)[0], "/"); ok && r.Models[model] != (sluice.Limits{}) {
-			whose = "model " + model + "'s"
-		}
-	}
+	limits := r.limitsOf(req)
 	for _, b := range []struct {
 		kind string
 		rate sluice.Rate
@@ -73,8 +67,22 @@ func (r *route) fitTokens(w http.ResponseWriter, req *http.Request, body []byte,
 		}
 		r.answer(w, http.StatusRequestEntityTooLarge, r.tooLargeKind(), "request_too_large", fmt.Sprintf(
 			"this request's estimated %d %ss exceed the %s %s budget of %v, so it could never be admitted: lower max_tokens (or the prompt) below the budget (estimated input %d, output %d: the output is max_tokens)",
-			b.n, b.kind, whose, b.kind, b.rate, c.InputTokens, c.OutputTokens))
+			b.n, b.kind, r.budgetOwner(req), b.kind, b.rate, c.InputTokens, c.OutputTokens))
 		return ctx, outcomeTooLarge, false
 	}
 	return sluice.WithCost(ctx, c), 0, true
+}
+
+// budgetOwner names whose limits req goes through: "model NAME's" when
+// the route gives its model limits of its own, else "route's".
+func (r *route) budgetOwner(req *http.Request) string {
+	if len(r.Models) > 0 {
+		gate, _, _ := strings.Cut(r.key(req), "#") // host/model, the API key's hash aside
+		if _, model, ok := strings.Cut(gate, "/"); ok {
+			if _, own := r.Models[model]; own {
+				return "model " + model + "'s"
+			}
+		}
+	}
+	return "route's"
 }
