@@ -74,7 +74,9 @@ type Transport struct {
 	// has been read, to settle token budgets: it gets the first and the
 	// last 32 KiB of the body (the whole body when smaller; both then hold
 	// it). Nil means ScanUsage, which reads the Anthropic and OpenAI
-	// shapes, for calls charged tokens, and nothing for the others.
+	// shapes, for calls charged tokens, and nothing for the others. It is
+	// not called for the endpoints that use no tokens (count_tokens and
+	// the others EstimateCost names), whose answers may read like usage.
 	Usage func(resp *http.Response, head, tail []byte) *Usage
 	// MaxBodyBuffer is the largest request body kept in memory so it can
 	// be sent again; larger bodies are sent once, without retries.
