@@ -218,6 +218,37 @@ func classifyError(err error) Class {
 	return ClassTransient
 }
 
+// refusedUndone reports whether a response with this status and class
+// says the API refused the call without doing its work, so that the
+// tokens charged for it in advance are all given back (settled with a
+// zero Usage) rather than kept as if the model had run: a 4xx that is
+// fatal (400 invalid request, 401, 403, 404, 413, 422...), throttled (429:
+// refused before any work) or quota-exhausted. Neither Anthropic nor
+// OpenAI bills such a call, and their error bodies report no usage.
+// Without the refund, one request with an absurd max_tokens that the API
+// rejects at once left its whole estimate charged, and the budget refused
+// every later call for hours.
+//
+// Overloaded (529, 503) and transient (5xx, 408, 409) results keep their
+// estimate: the APIs do not bill them either, but a 500 or a 504 may come
+// after the model ran, when the API's own token counter has already
+// counted it, and over-charging only slows the next calls a little while
+// under-charging could overrun the API's limit.
+func refusedUndone(status int, c Class) bool {
+	if status < 400 || status > 499 {
+		return false
+	}
+	return c == ClassFatal || c == ClassThrottled || c == ClassQuotaExhausted
+}
+
+// neverSent reports whether a transport error means the request never
+// reached the API: the connection could not be made (refused, no route,
+// no such host). Such a call used nothing of the API's limits.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 // apiMessageMax is how many bytes of message apiMessage keeps.
 const apiMessageMax = 300
 

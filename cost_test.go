@@ -407,3 +407,52 @@ func TestTransportSettlesTokenEstimatesWithoutUsageFunc(t *testing.T) {
 		}
 	})
 }
+
+// Anthropic's count_tokens endpoint is free and limited apart from the
+// model's tokens, but its body is shaped like a message: it was charged
+// its input and DefaultOutputTokens, so three counts of a long prompt
+// held a small message back for minutes. It now costs a request and no
+// tokens.
+func TestTransportCountTokensIsFreeUnderATokenLimit(t *testing.T) {
+	for _, withUsage := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Usage set %v", withUsage), func(t *testing.T) { countTokensIsFree(t, withUsage) })
+	}
+}
+
+func countTokensIsFree(t *testing.T, withUsage bool) {
+	synctest.Test(t, func(t *testing.T) {
+		begin := time.Now()
+		var last time.Duration
+		tr := &sluice.Transport{
+			Base: apitest.RoundTripper{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				last = time.Since(begin)
+				if strings.HasSuffix(r.URL.Path, "/count_tokens") {
+					fmt.Fprint(w, `{"input_tokens":6750}`)
+					return
+				}
+				fmt.Fprint(w, `{"type":"message","content":[],"usage":{"input_tokens":8,"output_tokens":10}}`)
+			})},
+			Limits: sluice.Limits{Tokens: sluice.PerMinute(2000)},
+		}
+		if withUsage {
+			// As the proxy's, which counts the tokens of every call:
+			// count_tokens' answer is no usage to settle with.
+			tr.Usage = sluice.ScanUsage
+		}
+		client := &http.Client{Transport: tr}
+		big := `{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum dolor ", 1500) + `"}]}`
+		for range 3 {
+			if err := post(t.Context(), client, "http://api.anthropic.test/v1/messages/count_tokens", big); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := post(t.Context(), client, "http://api.anthropic.test/v1/messages",
+			`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`); err != nil {
+			t.Fatal(err)
+		}
+		if last != 0 {
+			t.Errorf("the message after three count_tokens calls went at %v, want at once: counting is free", last)
+		}
+	})
+}

@@ -56,6 +56,12 @@ const MediaTokens = 1600
 // for several choices, and 0 for embeddings. A chat-style request without a
 // cap is charged DefaultOutputTokens.
 //
+// Endpoints that use none of the model's tokens cost none, whatever their
+// body (ok, and the zero Cost): counting tokens (/v1/messages/count_tokens,
+// /v1/responses/input_tokens), the batch APIs (/v1/messages/batches,
+// /v1/batches) and file uploads (/v1/files). A cap too large to believe
+// saturates at math.MaxInt32 tokens.
+//
 // ok is false when the request is not one of these: not a POST, not a JSON
 // object, or of no known path or shape. The estimate is never negative.
 // EstimateCost is safe for concurrent use; it decodes the body once
@@ -64,6 +70,9 @@ const MediaTokens = 1600
 func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
 	if method != "POST" {
 		return Cost{}, false
+	}
+	if freeAPI(path) {
+		return Cost{}, true
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
@@ -88,13 +97,32 @@ func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
 	c.InputTokens = in.tokens()
 	switch api {
 	case messagesAPI, chatAPI:
-		c.OutputTokens = capOr(DefaultOutputTokens, r.maxCompletionTokens, r.maxTokens) * r.choices()
+		c.OutputTokens = saturate(capOr(DefaultOutputTokens, r.maxCompletionTokens, r.maxTokens) * r.choices())
 	case completionsAPI:
-		c.OutputTokens = capOr(completionsDefaultOutput, r.maxTokens) * r.choices()
+		c.OutputTokens = saturate(capOr(completionsDefaultOutput, r.maxTokens) * r.choices())
 	case responsesAPI:
-		c.OutputTokens = capOr(DefaultOutputTokens, r.maxOutputTokens)
+		c.OutputTokens = saturate(capOr(DefaultOutputTokens, r.maxOutputTokens))
 	}
 	return c, true
+}
+
+// freeAPI reports whether path names an endpoint that uses no tokens of
+// the model's rate limits, whatever its body says: Anthropic's
+// /v1/messages/count_tokens and OpenAI's /v1/responses/input_tokens count
+// a request's tokens for free, under request limits of their own; the
+// Message Batches (/v1/messages/batches) and Batch (/v1/batches) APIs are
+// limited by their own queues, not by the per-minute token limits; and
+// uploading a file (/v1/files) runs no model. Without this the count
+// endpoints, whose bodies are shaped like a message, were charged as one
+// with DefaultOutputTokens, and the others were refused under a token
+// limit as requests of unknown cost.
+func freeAPI(path string) bool {
+	path = strings.TrimSuffix(path, "/")
+	return endsWithSegments(path, "messages/count_tokens") ||
+		endsWithSegments(path, "responses/input_tokens") ||
+		endsWithSegments(path, "messages/batches") ||
+		endsWithSegments(path, "batches") ||
+		endsWithSegments(path, "files")
 }
 
 // api is a request shape EstimateCost knows.
@@ -207,18 +235,26 @@ func (r *llmRequest) shape() api {
 
 // choices returns how many answers the request asks for, each up to the
 // output cap: n or best_of, 1 to 128.
-func (r *llmRequest) choices() int {
-	return int(min(max(r.n, r.bestOf, 1), 128))
+func (r *llmRequest) choices() float64 {
+	return float64(int(min(max(r.n, r.bestOf, 1), 128)))
 }
 
 // capOr returns the first positive cap, or def when there is none.
-func capOr(def int, caps ...float64) int {
+func capOr(def int, caps ...float64) float64 {
 	for _, c := range caps {
 		if c > 0 {
-			return int(min(c, math.MaxInt32/128)) // times choices() stays an int32
+			return c
 		}
 	}
-	return def
+	return float64(def)
+}
+
+// saturate returns the whole number of tokens in f, at most
+// math.MaxInt32: an absurd max_tokens (1e20, 1e300) is charged as the
+// most an int holds on every platform, never wraps around, and still
+// says how absurd it was up to two billion.
+func saturate(f float64) int {
+	return int(min(f, math.MaxInt32))
 }
 
 // quarters is the size of text the model reads, in quarters of a token:

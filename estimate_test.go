@@ -1,6 +1,7 @@
 package sluice_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice"
@@ -138,7 +139,7 @@ func TestEstimateCost(t *testing.T) {
 		{
 			name: "a huge cap is bounded", path: "/v1/chat/completions",
 			body:   `{"max_tokens":1e300,"n":1000,"messages":[]}`,
-			want:   sluice.Cost{OutputTokens: (1<<31 - 1) / 128 * 128},
+			want:   sluice.Cost{OutputTokens: 1<<31 - 1}, // saturated, not wrapped
 			wantOK: true,
 		},
 		{
@@ -169,7 +170,19 @@ func TestEstimateCost(t *testing.T) {
 			name: "a segment, not a suffix", path: "/v1/mymessages",
 			body: `{"text":"abcd"}`,
 		},
-		{name: "batches are not messages", path: "/v1/messages/batches", body: `{"requests":[]}`},
+		// Free, or limited apart from the model's tokens: ok, and no tokens.
+		{name: "count_tokens is free", path: "/v1/messages/count_tokens", wantOK: true,
+			body: `{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"` + strings.Repeat("lorem ipsum ", 1000) + `"}]}`},
+		{name: "count_tokens behind a prefix", path: "/anthropic/v1/messages/count_tokens/", wantOK: true,
+			body: `{"messages":[{"role":"user","content":"hi"}],"max_tokens":9000}`},
+		{name: "OpenAI input token counts are free", path: "/v1/responses/input_tokens", wantOK: true,
+			body: `{"model":"gpt-5","input":"` + strings.Repeat("a", 4000) + `"}`},
+		{name: "batches are not messages", path: "/v1/messages/batches", wantOK: true,
+			body: `{"requests":[{"custom_id":"a","params":{"max_tokens":1000,"messages":[]}}]}`},
+		{name: "OpenAI batches", path: "/v1/batches", wantOK: true,
+			body: `{"input_file_id":"file-1","endpoint":"/v1/chat/completions","completion_window":"24h"}`},
+		{name: "file uploads", path: "/v1/files", wantOK: true, body: "--x\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--x--"},
+		{name: "count_tokens alone is no known endpoint", path: "/v1/count_tokens", body: `{"text":"a"}`},
 		{name: "GET", method: "GET", path: "/v1/messages", body: `{"messages":[]}`},
 		{name: "not an object", path: "/v1/messages", body: `[{"messages":[]}]`},
 		{name: "not JSON", path: "/v1/chat/completions", body: `messages=hi`},

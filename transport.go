@@ -74,7 +74,9 @@ type Transport struct {
 	// has been read, to settle token budgets: it gets the first and the
 	// last 32 KiB of the body (the whole body when smaller; both then hold
 	// it). Nil means ScanUsage, which reads the Anthropic and OpenAI
-	// shapes, for calls charged tokens, and nothing for the others.
+	// shapes, for calls charged tokens, and nothing for the others. It is
+	// not called for the endpoints that use no tokens (count_tokens and
+	// the others EstimateCost names), whose answers may read like usage.
 	Usage func(resp *http.Response, head, tail []byte) *Usage
 	// MaxBodyBuffer is the largest request body kept in memory so it can
 	// be sent again; larger bodies are sent once, without retries.
@@ -328,6 +330,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 	if err != nil {
 		endAttempt(cancel)
 		o := Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
+		if neverSent(err) {
+			o.Usage = &Usage{} // the API never saw it: its tokens are refunded
+		}
 		switch {
 		case ctx.Err() != nil:
 			o.Class, o.Timeout = ClassCanceled, false
@@ -353,7 +358,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			o.RateLimit = nil
 		}
 		hb := &heldBody{ReadCloser: resp.Body, permit: permit, outcome: o, cancel: cancel}
-		if usage := t.usage(permit); usage != nil {
+		// A count endpoint's answer ({"input_tokens": 6750}) reads like
+		// usage but is none: the call used no tokens (estimate.go).
+		if usage := t.usage(permit); usage != nil && !freeAPI(req.URL.Path) {
 			hb.usage, hb.resp = usage, resp
 			hb.sample = &bodySample{}
 		}
@@ -363,6 +370,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 	head, complete := readHead(resp.Body)
 	o.Class = Classify(resp.StatusCode, resp.Header, head, nil)
 	o.ConcurrencyLimited = o.Class == ClassThrottled && mentionsConcurrency(head)
+	if refusedUndone(resp.StatusCode, o.Class) {
+		o.Usage = &Usage{} // its token estimate is refunded (classify.go says why)
+	}
 	var statusErr error = &StatusError{Status: resp.StatusCode, Class: o.Class, Message: apiMessage(head)}
 	switch {
 	case complete:

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/bytesize"
 	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/redis"
 )
 
 func newProxy() *cobra.Command {
@@ -48,7 +49,16 @@ errors are retried inside the proxy (--retries), but only while the client
 still waits: the SDKs say how long in X-Stainless-Timeout (others may send
 X-Sluice-Timeout, such as 30s, or Request-Timeout in seconds), and past it
 the client gets a 504 in the API's style a little before it would give up.
-Bodies over --max-body get 413 before they use any quota. X-Sluice-*
+Bodies over --max-body get 413 before they use any quota, and so does a
+request whose estimated tokens (prompt and max_tokens) exceed a token
+budget's whole period: it could never be admitted. A request the upstream
+refuses without doing the work (a 4xx, a 429) gives its token estimate
+back; count_tokens costs no tokens. A path with a dot segment (/../, also
+percent-encoded) gets 400. A connection the upstream refuses is tried
+once more, then answered 502 at once, saying so. When the upstream says
+the quota is exhausted (insufficient_quota) the model's requests are
+refused from then on with x-should-retry: false and Retry-After: 60, and
+a warning is logged. X-Sluice-*
 headers are the proxy's and are not sent on. Streams pass through as they
 come. With the anthropic and openai presets each model has its own
 limits, as the APIs count them; with --per-key each API key too (keys are
@@ -101,6 +111,9 @@ field; unknown fields are mistakes):
 			}
 			defer closeStore()
 			shared.share(store, &route.Limits, route.Models)
+			if store != nil {
+				route.SharedUnavailable = redis.ErrUnavailable // --redis-mode closed: 503, not 502
+			}
 			route.Retry = sluice.RetryPolicy{MaxAttempts: max(limits.retries, 0) + 1}
 			route.AttemptTimeout = limits.timeout
 			if route.QueueSize < 1 {

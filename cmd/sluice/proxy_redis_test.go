@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,5 +113,60 @@ func TestProxiesShareARateThroughRedis(t *testing.T) {
 	}
 	if span := arrivals[len(arrivals)-1].Sub(arrivals[0]); span < 2500*time.Millisecond {
 		t.Errorf("60 calls spanned %v; want about 3s at a shared 20/s", span)
+	}
+}
+
+// With --redis-mode closed and Redis down, the command's proxy answered
+// 502 "could not reach the upstream API": the command now tells the
+// proxy which error is the store's, and the client gets a 503 naming the
+// shared limits, with Retry-After. Needs no Redis: the point is its
+// absence.
+func TestProxyRedisClosedModeWithRedisDownAnswers503(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the upstream got %s %s: nothing should pass without the shared limits", r.Method, r.URL)
+	}))
+	defer api.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out lockedBuffer
+	root := newRoot()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"proxy", "--upstream", api.URL, "--preset", "anthropic", "--listen", "127.0.0.1:0",
+		"--rate", "20/s", "--redis", "redis://" + dead, "--key", "closed-test", "--redis-mode", "closed"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if m := url.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listening line:\n%s", out.String())
+		}
+	}
+	resp, err := http.Post(base+"/v1/messages", "application/json",
+		strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "the shared limits (Redis) cannot be reached") {
+		t.Errorf("got %d %s, want 503 naming the shared limits", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("proxy stopped with %v", err)
 	}
 }

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/sluicehq/sluice"
@@ -38,6 +43,7 @@ func (r *redisFlags) store() (*redis.Store, func(), error) {
 	if err != nil {
 		return nil, nothing, usageError("--redis-mode: %v", err)
 	}
+	quietRedis()
 	client, err := redis.Dial(r.url)
 	if err != nil {
 		return nil, nothing, usageError("--redis: %v", err)
@@ -74,6 +80,7 @@ func shareRoutes(routes []proxy.Route) (func(), error) {
 		if r.Redis == "" {
 			continue
 		}
+		quietRedis()
 		client, err := redis.Dial(r.Redis)
 		if err != nil {
 			closeAll()
@@ -82,6 +89,20 @@ func shareRoutes(routes []proxy.Route) (func(), error) {
 		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{})
 		closers = append(closers, func() { st.Close(); client.Close() })
 		(&redisFlags{}).share(st, &r.Limits, r.Models)
+		r.SharedUnavailable = redis.ErrUnavailable
 	}
 	return closeAll, nil
+}
+
+// quietRedis sends go-redis's own log lines (a line on stderr per failed
+// dial, "redis: 2026/12/02 ... pool.go:770: ...", many a second while
+// Redis is down) to slog at debug level: the store already warns once
+// per outage, in the command's log.
+func quietRedis() { goredis.SetLogger(redisLog{}) }
+
+// redisLog is go-redis's logger, writing to slog.Default at debug level.
+type redisLog struct{}
+
+func (redisLog) Printf(ctx context.Context, format string, v ...any) {
+	slog.Default().Log(ctx, slog.LevelDebug, fmt.Sprintf(format, v...), "from", "go-redis")
 }

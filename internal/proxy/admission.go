@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice"
 )
 
 // A request waits for admission at most its route's MaxWait, and it is
@@ -55,10 +57,11 @@ type admission struct {
 	cancel   context.CancelCauseFunc
 	client   context.Context // the request's context, before the proxy's cancel
 	begin    time.Time
-	limit    time.Time    // the max wait's end
-	deadline time.Time    // the client's, zero when it gave none
-	wait     atomic.Int64 // nanoseconds from begin to admission
-	late     atomic.Bool  // admitted by the gate as the max wait ran out
+	limit    time.Time             // the max wait's end
+	deadline time.Time             // the client's, zero when it gave none
+	wait     atomic.Int64          // nanoseconds from begin to admission
+	late     atomic.Bool           // admitted by the gate as the max wait ran out
+	info     *sluice.RoundTripInfo // what the Transport says of the round trip, once it returns
 }
 
 // leave moves a out of the queue into state to, and reports whether it
@@ -236,6 +239,12 @@ type respondedTransport struct{ http.RoundTripper }
 func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.RoundTripper.RoundTrip(req)
 	a := admissionOf(req.Context())
+	if a != nil && resp != nil && a.info != nil && a.info.Class == sluice.ClassQuotaExhausted && resp.Header.Get("X-Should-Retry") == "" {
+		// The upstream's own insufficient_quota, passed on: the gate
+		// is halted now, so the SDKs' retries of it would only meet
+		// the proxy's refusal (refuse.go).
+		resp.Header.Set("X-Should-Retry", "false")
+	}
 	if a == nil || a.phase.CompareAndSwap(answering, responded) || a.phase.Load() == responded {
 		return resp, err
 	}

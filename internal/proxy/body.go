@@ -26,18 +26,18 @@ func (r *route) maxBody() int64 {
 	return r.MaxBody
 }
 
-// keepBody reads req's body into memory, up to the route's max body, and
-// makes req send that copy. It reports false when it answered instead,
-// with how the request ended: the body is too large, or could not be
-// read.
-func (r *route) keepBody(w http.ResponseWriter, req *http.Request) (outcome, bool) {
+// keepBody reads req's body into memory, up to the route's max body,
+// makes req send that copy, and returns it (nil for none). It reports
+// false when it answered instead, with how the request ended: the body is
+// too large, or could not be read.
+func (r *route) keepBody(w http.ResponseWriter, req *http.Request) ([]byte, outcome, bool) {
 	limit := r.maxBody()
 	if req.ContentLength > limit {
 		r.tooLarge(w, limit)
-		return outcomeTooLarge, false
+		return nil, outcomeTooLarge, false
 	}
 	if req.Body == nil || req.Body == http.NoBody {
-		return 0, true
+		return nil, 0, true
 	}
 	var buf bytes.Buffer
 	if req.ContentLength > 0 {
@@ -48,28 +48,32 @@ func (r *route) keepBody(w http.ResponseWriter, req *http.Request) (outcome, boo
 	switch {
 	case int64(buf.Len()) > limit:
 		r.tooLarge(w, limit)
-		return outcomeTooLarge, false
+		return nil, outcomeTooLarge, false
 	case err != nil:
 		// The client sent a broken body, or went away while sending it.
 		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "could not read the request body: "+err.Error())
 		if req.Context().Err() != nil {
-			return outcomeClientGone, false
+			return nil, outcomeClientGone, false
 		}
-		return outcomeError, false
+		return nil, outcomeError, false
 	}
 	body := buf.Bytes()
 	req.ContentLength = int64(len(body))
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	return 0, true
+	return body, 0, true
 }
 
 // tooLarge answers 413 in the upstream's style.
 func (r *route) tooLarge(w http.ResponseWriter, limit int64) {
-	kind := "request_too_large"
-	if r.Preset == OpenAI {
-		kind = "invalid_request_error"
-	}
-	r.answer(w, http.StatusRequestEntityTooLarge, kind, "request_too_large",
+	r.answer(w, http.StatusRequestEntityTooLarge, r.tooLargeKind(), "request_too_large",
 		fmt.Sprintf("the request body is larger than the proxy's max body, %s (--max-body, or max_body in the configuration)", bytesize.Format(limit)))
+}
+
+// tooLargeKind is the error type of a 413 in the upstream's style.
+func (r *route) tooLargeKind() string {
+	if r.Preset == OpenAI {
+		return "invalid_request_error"
+	}
+	return "request_too_large"
 }

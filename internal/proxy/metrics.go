@@ -41,7 +41,7 @@ const (
 	outcomeQuota      // the route's quota is exhausted (insufficient_quota)
 	outcomeClientGone // the client went away before its response began
 	outcomeError      // the proxy answered an error: no upstream response, or no token estimate
-	outcomeTooLarge   // refused at once: the body was over the route's max body
+	outcomeTooLarge   // refused at once: the body was over the route's max body, or its estimated tokens over a token budget (tokenfit.go)
 	outcomeDeadline   // the client's deadline (X-Stainless-Timeout...) passed before the upstream answered
 	numOutcomes
 )

@@ -33,21 +33,60 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		r.answer(w, http.StatusGatewayTimeout, "timeout_error", "", "no answer from the upstream API within the client's timeout (retries included)")
 	case errors.Is(err, sluice.ErrQuotaExhausted):
 		// The gate is halted: every waiting and later request of this
-		// model gets this, until the proxy is restarted.
+		// model gets this, until the proxy is restarted. Retrying cannot
+		// help: x-should-retry: false tells the Stainless SDKs (the
+		// Anthropic and OpenAI ones), which otherwise retry a 429 or 503
+		// twice for nothing. Retry-After is there because every 429 the
+		// proxy sends carries one, for clients that know only it: a
+		// minute, about as soon as an operator can raise the quota and
+		// restart the proxy, and not so often that a client looping on
+		// it floods the proxy.
 		status, kind, code := http.StatusServiceUnavailable, "api_error", ""
 		if r.Preset == OpenAI {
 			status, kind, code = http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota"
 		}
-		r.answer(w, status, kind, code, "the upstream API's quota is exhausted; the proxy stopped sending to it (restart it once the quota is raised)")
+		w.Header().Set("X-Should-Retry", "false")
+		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfter))
+		msg := "the upstream API's quota is exhausted; the proxy stopped sending to it (restart it once the quota is raised)"
+		if said := upstreamMessage(err); said != "" {
+			msg += "; the upstream said: " + said
+		}
+		r.answer(w, status, kind, code, msg)
 	case req.Context().Err() != nil:
 		// The client has gone: nobody to answer. 499, as nginx logs it.
 		w.WriteHeader(499)
 	case errors.Is(err, sluice.ErrUnknownCost):
 		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "the proxy cannot estimate this request's tokens for its token limit")
+	case r.SharedUnavailable != nil && errors.Is(err, r.SharedUnavailable):
+		// --redis-mode closed, and Redis does not answer: the proxy
+		// itself refuses, not the upstream, which it never reached. The
+		// store warns once per outage; a line per request here would
+		// flood the log. The store tries Redis again every second: a
+		// client may come back a few seconds later.
+		w.Header().Set("Retry-After", strconv.Itoa(storeRetryAfter))
+		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests")
 	default:
-		r.log.warn("upstream error", "route", r.Prefix, "error", err.Error())
-		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API")
+		r.log.warn("upstream error", "route", r.obs.label, "error", err.Error())
+		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API: "+upstreamCause(err, r.Upstream.Host))
 	}
+}
+
+// storeRetryAfter is the Retry-After, in seconds, of the answers refused
+// because the shared limits' store cannot be reached.
+const storeRetryAfter = 5
+
+// quotaRetryAfter is the Retry-After, in seconds, of the answers of a
+// route halted because the upstream's quota is exhausted.
+const quotaRetryAfter = 60
+
+// upstreamMessage returns the upstream's own message in err, "" when it
+// carries none.
+func upstreamMessage(err error) string {
+	var se *sluice.StatusError
+	if errors.As(err, &se) {
+		return se.Message
+	}
+	return ""
 }
 
 // refuse answers req with 429, Retry-After (whole seconds, rounded up, at

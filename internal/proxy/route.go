@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,6 +94,13 @@ type Route struct {
 	// upstream's host and the prefix). The command builds the store from
 	// it into Limits.Store; the proxy itself only carries it.
 	Redis string
+	// SharedUnavailable is the error (matched with errors.Is) with which
+	// Limits.Store refuses requests while it cannot reach the shared
+	// limits: redis.ErrUnavailable, in --redis-mode closed. The proxy
+	// answers it with 503 and a Retry-After, naming the shared limits,
+	// rather than with a 502 that blames the upstream it never tried.
+	// The command sets it with the store; nil recognises none.
+	SharedUnavailable error
 	// QueueSize is how many requests may wait for admission at once;
 	// more are refused at once with 429. 0 means DefaultQueueSize.
 	QueueSize int
@@ -122,8 +130,26 @@ type route struct {
 	models *sluice.ModelLimits // the LLM presets' gate per model
 	rp     *httputil.ReverseProxy
 	queued atomic.Int64 // requests waiting for admission
-	log    logger
-	obs    *routeObs // its counters (metrics.go)
+	// tokenBudget: a token limit applies, its own or a model's, so each
+	// request's tokens are estimated before it queues (tokenfit.go).
+	tokenBudget bool
+	log         logger
+	obs         *routeObs // its counters (metrics.go)
+	haltsLogged sync.Map  // the gates (host/model) whose halt was logged
+}
+
+// halted logs, once per gate, that a request's gate halted because the
+// upstream said its quota is exhausted (err, the upstream's answer):
+// from then on the proxy answers its requests itself (refuse.go), and the
+// operator must know why. The gate is named by host and model, never by
+// the API key's hash.
+func (r *route) halted(req *http.Request, err error) {
+	gate, _, _ := strings.Cut(r.key(req), "#")
+	if _, logged := r.haltsLogged.LoadOrStore(gate, true); logged {
+		return
+	}
+	r.log.warn("route halted: the upstream's quota is exhausted; its requests are refused until the proxy restarts",
+		"route", r.obs.label, "gate", gate, "upstream_said", upstreamMessage(err))
 }
 
 // validate reports what is wrong with r, naming the field.
@@ -175,7 +201,7 @@ func (r *route) maxWait() time.Duration {
 
 // newRoute builds what serves r.
 func newRoute(r Route, log logger) *route {
-	rt := &route{Route: r, log: log, models: &sluice.ModelLimits{Default: r.Limits, Models: r.Models}}
+	rt := &route{Route: r, log: log, models: &sluice.ModelLimits{Default: r.Limits, Models: r.Models}, tokenBudget: r.tokenLimited()}
 	base := r.Base
 	if base == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -190,7 +216,7 @@ func newRoute(r Route, log logger) *route {
 		base = tr
 	}
 	rt.tr = &sluice.Transport{
-		Base:           admittedBase{base},
+		Base:           admittedBase{refusedBase{base}},
 		Limits:         r.Limits,
 		Key:            rt.key,
 		Retry:          r.Retry,

@@ -157,6 +157,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// a forward proxy.
 		http.Error(w, "sluice proxy: only paths are served, not absolute URLs", http.StatusBadRequest)
 		return
+	case dotSegment(req.RequestURI):
+		// Out of the upstream's base path: /api/../secret (dotpath.go).
+		s.refuseDotSegment(w, req)
+		return
 	case req.URL.Path == "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
@@ -191,16 +195,23 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	var a *admission
 	ctx := req.Context()
-	refused, ok := r.keepBody(rec, req)
+	body, refused, ok := r.keepBody(rec, req)
+	parent := sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info)
 	if ok {
-		a, ctx, ok = r.enqueue(sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info),
-			clientDeadline(req.Header, begin))
+		parent, refused, ok = r.fitTokens(rec, req, body, parent)
+	}
+	if ok {
+		a, ctx, ok = r.enqueue(parent, clientDeadline(req.Header, begin))
 		if !ok {
 			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
 		} else {
+			a.info = info
 			r.rp.ServeHTTP(rec, req.WithContext(ctx))
 			a.done()
+			if info.Class == sluice.ClassQuotaExhausted {
+				r.halted(req, info.Err)
+			}
 		}
 	}
 	r.obs.record(ctx, req, a, refused, info, rec.status)
