@@ -98,6 +98,11 @@ func (j *Journal) compactLocked() (int, string, error) {
 		return 0, "", fmt.Errorf("journal: %s: %w", tmpPath, err)
 	}
 	keep := bufio.NewWriterSize(tmp, 256<<10)
+	// The superseded lines go to a temporary file too, named so that the
+	// next Compact removes it if a kill leaves it, and become a numbered
+	// file only once whole: a kill mid-write left a numbered file ending
+	// in a torn line (found by TestCompactSurvivesKill under load).
+	asideTmp := j.resultsPath + ".compact-aside-" + fmt.Sprint(os.Getpid())
 	var (
 		asidePath string
 		asideFile *os.File
@@ -111,6 +116,7 @@ func (j *Journal) compactLocked() (int, string, error) {
 		if asideFile != nil {
 			asideFile.Close()
 		}
+		os.Remove(asideTmp)
 		return 0, "", err
 	}
 	err = j.eachLine(func(line []byte, h uint64) error {
@@ -120,8 +126,8 @@ func (j *Journal) compactLocked() (int, string, error) {
 			return keep.WriteByte('\n')
 		}
 		if asideFile == nil {
-			if asidePath, asideFile, err = createNumbered(j.resultsPath); err != nil {
-				return err
+			if asideFile, err = os.OpenFile(asideTmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666); err != nil {
+				return fmt.Errorf("journal: %w", err)
 			}
 			old = bufio.NewWriterSize(asideFile, 256<<10)
 		}
@@ -141,9 +147,24 @@ func (j *Journal) compactLocked() (int, string, error) {
 	if asideFile != nil {
 		if err := errors.Join(old.Flush(), asideFile.Sync(), asideFile.Close()); err != nil {
 			asideFile = nil
-			return fail(fmt.Errorf("journal: %s: %w", asidePath, err))
+			return fail(fmt.Errorf("journal: %s: %w", asideTmp, err))
 		}
 		asideFile = nil
+		// Reserve a free number, then put the whole file in its place;
+		// the directory is synced before the results file is replaced,
+		// so the superseded lines are never only in a file the next
+		// Compact would remove.
+		name, reserved, err := createNumbered(j.resultsPath)
+		if err != nil {
+			return fail(err)
+		}
+		reserved.Close()
+		if err := os.Rename(asideTmp, name); err != nil {
+			os.Remove(name)
+			return fail(fmt.Errorf("journal: %w", err))
+		}
+		asidePath = name
+		syncDir(filepath.Dir(j.resultsPath))
 	}
 	if err := os.Rename(tmpPath, j.resultsPath); err != nil {
 		return fail(fmt.Errorf("journal: %w", err))
