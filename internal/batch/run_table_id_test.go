@@ -1,12 +1,15 @@
 package batch_test
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/batch"
 	"github.com/sluicehq/sluice/internal/mock"
+	"github.com/sluicehq/sluice/internal/table"
 	"github.com/sluicehq/sluice/internal/table/tabletest"
 )
 
@@ -52,5 +55,28 @@ func TestRunIntoPostgresIDWithNULIsABadLine(t *testing.T) {
 	}
 	if r := srv.Stats().Requests; r != n-1 {
 		t.Errorf("the API got %d requests, want %d: the bad id must never be sent", r, n-1)
+	}
+}
+
+// TestRunIntoSQLiteTableInUseSendsNothing: a second run into a SQLite
+// table another run holds is refused before anything is sent (exit 2,
+// "in use by another run"), as JSONL and PostgreSQL are, rather than
+// sending duplicates until one run dies at the primary key.
+func TestRunIntoSQLiteTableInUseSendsNothing(t *testing.T) {
+	srv := e2eMock(t, mock.Config{})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "two.db")
+	held, err := table.Open(context.Background(), table.Options{Dest: "sqlite:" + path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	in := e2eWrite(t, dir, "in.jsonl", `{"id": "a", "url": "/a"}`+"\n")
+	out := e2eRun(t, batch.Config{Input: in, Out: "sqlite:" + path, BaseURL: srv.URL()})
+	if out.code != 2 || out.err == nil || !strings.Contains(out.err.Error(), path+" table sluice_results: in use by another run") {
+		t.Errorf("exit %d, %v; want 2, the table in use by another run", out.code, out.err)
+	}
+	if n := srv.Stats().Requests; n != 0 {
+		t.Errorf("the API got %d requests; want none", n)
 	}
 }
