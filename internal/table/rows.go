@@ -70,8 +70,8 @@ type rowShaper struct {
 
 func (s rowShaper) result(it input.Item, r input.Response, u *sluice.Usage, now time.Time) resultRow {
 	row := resultRow{id: it.ID, line: it.Line, status: r.Status, attempts: r.Attempts, elapsedMS: float64(r.Elapsed.Microseconds()) / 1000, at: now}
-	if s.isJSON(r.Body) {
-		row.response = ptr(string(r.Body))
+	if body, ok := s.jsonBody(r.Body); ok {
+		row.response = &body
 	} else {
 		row.responseText = ptr(s.text(r.Body))
 	}
@@ -107,12 +107,24 @@ func (s rowShaper) badLine(b input.BadLine, now time.Time) errorRow {
 	return row
 }
 
-// isJSON reports whether body goes in the JSON column.
-func (s rowShaper) isJSON(body []byte) bool {
-	if len(body) == 0 || !json.Valid(body) {
-		return false
+// jsonBody returns the body for the JSON column, and whether it goes
+// there: valid JSON (and, in PostgreSQL, JSON jsonb takes), compacted as
+// the JSONL results hold it: SQLite keeps the text it is given (jsonb
+// would drop the white space anyway), and most servers end a body with a
+// newline. One scan, which both checks and compacts.
+func (s rowShaper) jsonBody(body []byte) (string, bool) {
+	if len(body) == 0 {
+		return "", false
 	}
-	return !s.strict || jsonbSafe(body)
+	var b bytes.Buffer
+	b.Grow(len(body))
+	if json.Compact(&b, body) != nil {
+		return "", false
+	}
+	if s.strict && !jsonbSafe(b.Bytes()) {
+		return "", false
+	}
+	return b.String(), true
 }
 
 // json is m for a JSON column: nil for none; in PostgreSQL, JSON that jsonb
