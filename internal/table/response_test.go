@@ -1,6 +1,8 @@
 package table
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -24,6 +26,29 @@ func TestResponseIsTheAPIsJSONCompacted(t *testing.T) {
 		}
 		if got := one(t, d, "SELECT response FROM sluice_results"); got != want {
 			t.Errorf("response = %q, want %q", got, want)
+		}
+	})
+}
+
+// FuzzJSONBody: the JSON column's text is json.Compact's, whether or not
+// the fast path (a body already compact) takes it; what is not valid JSON
+// does not go there.
+func FuzzJSONBody(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, "{\"a\": 1}\n", ` [1, "x y", "\"", "\\"] `, `"a\" b"`, "\t{}\r\n", `{"a":"\\\" "}`, `{`, ``, `nul`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := rowShaper{}.jsonBody(body)
+		if ok != json.Valid(body) {
+			t.Fatalf("jsonBody(%q) ok = %v, json.Valid says %v", body, ok, !ok)
+		}
+		if !ok {
+			return
+		}
+		var want bytes.Buffer
+		json.Compact(&want, body)
+		if got != want.String() {
+			t.Errorf("jsonBody(%q) = %q, json.Compact gives %q", body, got, want.String())
 		}
 	})
 }
