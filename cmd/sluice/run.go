@@ -127,6 +127,9 @@ everything done so far saved.`,
 			if code == 0 {
 				return nil
 			}
+			if errors.Is(err, batch.ErrStopped) && sum.Stopped != nil && !cfg.DryRun {
+				err = nil // the summary said why it stopped: once is enough
+			}
 			return &exitError{code: code, err: err}
 		},
 	}

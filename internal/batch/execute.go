@@ -103,17 +103,18 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	// flusher falls behind, which bounds the queue.
 	_, background := p.dest.(tableDest)
 	why := reasons{}
-	// failed ends the run on a destination's error (a full disk, a
-	// database gone), counting what could still be written, so that the
-	// summary matches the files; it stops the run like a quota exhausted:
-	// exit 3, what was written kept.
-	failed := func(what string, err error) (Summary, error) {
+	// A destination's error (a full disk, a database gone) ends the run
+	// like a quota exhausted: exit 3, what was written kept. The loop
+	// stops at once (failed), and once the pool has ended, and no longer
+	// reads the input, stoppedWriting counts what could still be written
+	// and the rest of the input, so that the summary matches the files.
+	var writeErr error
+	writing := ""
+	failed := func(what string, err error) {
 		stop(err)
-		stopFlushing()
-		flush() // refused after a failed write; lines queued before a refused one still go
-		sum.Reasons = why.top(topReasons)
-		return p.stoppedWriting(sum, begin, what, err)
+		writeErr, writing = err, what
 	}
+run:
 	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
@@ -122,7 +123,8 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		case r.Err == nil:
 			resp := input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)}
 			if err := p.dest.QueueResult(r.Item, resp, res.usage); err != nil {
-				return failed("results", err)
+				failed("results", err)
+				break run
 			}
 			p.doom.succeeded()
 			if res.usage != nil {
@@ -143,7 +145,8 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			}
 			why.add(f.Class, f.Status, f.Message)
 			if err := p.dest.QueueError(r.Item, f); err != nil {
-				return failed("errors", err)
+				failed("errors", err)
+				break run
 			}
 			if why := p.doom.failed(r.Item, f, res.class, r.Err); why != nil && sum.Stopped == nil {
 				sum.Stopped = why // the quota exhausted, or every call failing alike
@@ -154,14 +157,21 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 			if background && lines < flushBacklog*flushEvery && size < flushBacklog*flushBytes {
 				kick()
 			} else if err := flush(); err != nil {
-				return failed("results", err)
+				failed("results", err)
+				break run
 			}
 		}
 	}
 	stopFlushing()
 	sum.Reasons = why.top(topReasons)
-	if err := flush(); err != nil {
-		return p.stoppedWriting(sum, begin, "results", err)
+	if err := flush(); writeErr == nil && err != nil {
+		writeErr, writing = err, "results"
+	}
+	if writeErr != nil {
+		// The flush above was refused after a failed write; lines queued
+		// before a refused one still went.
+		prog.stop()
+		return p.stoppedWriting(sum, begin, writing, writeErr)
 	}
 	prog.stop()
 	if stopCtx.Err() != nil {

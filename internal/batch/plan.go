@@ -28,12 +28,15 @@ type plan struct {
 	input  io.ReadCloser
 	reader *input.Reader
 	dest   destination // the results: a JSONL journal or a database table
-	seen   *journal.Index
-	header http.Header
-	tr     *sluice.Transport
-	shape  input.Shape
-	counts counts
-	stderr *lockedWriter // bad-line reports and progress share it
+	// checkID says why an id cannot be stored at the destination (nil
+	// when any can): such an item is a bad line, found before it is sent.
+	checkID func(id string) error
+	seen    *journal.Index
+	header  http.Header
+	tr      *sluice.Transport
+	shape   input.Shape
+	counts  counts
+	stderr  *lockedWriter // bad-line reports and progress share it
 
 	readErr atomic.Pointer[error]
 
@@ -52,6 +55,9 @@ type plan struct {
 
 func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 	p := &plan{cfg: cfg}
+	if cfg.toDatabase() {
+		p.checkID = table.IDCheck(cfg.Out)
+	}
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}

@@ -214,6 +214,13 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 				}
 				return
 			}
+			if p.checkID != nil {
+				if err := p.checkID(it.ID); err != nil {
+					p.counts.bad.Add(1)
+					p.reportBad(input.BadLine{Line: it.Line, Reason: err.Error(), ID: it.ID})
+					continue
+				}
+			}
 			switch sight, first := p.seen.See(it.ID, it.Line); sight {
 			case journal.SightRepeated:
 				if p.reader.Format() == input.FormatURLs {

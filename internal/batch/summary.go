@@ -66,6 +66,9 @@ func (p *plan) countRest() {
 			}
 			return
 		}
+		if p.checkID != nil && p.checkID(it.ID) != nil {
+			continue // a bad line, as above
+		}
 		switch sight, _ := p.seen.See(it.ID, it.Line); sight {
 		case journal.SightResumed:
 			p.counts.resumed.Add(1)

@@ -60,7 +60,9 @@
 //
 // Two runs on one table: with PostgreSQL the Table holds a session
 // advisory lock named after the table, so a second run fails at Open
-// ([ErrInUse]). SQLite has no such lock: a second run's first row for an
-// id the first one stored fails its transaction on the primary key, and
-// that run stops; nothing is stored twice.
+// ([ErrInUse]). With SQLite the Table holds an flock(2) on a file beside
+// the database, PATH.NAME.sluice-lock, with the same effect (where flock
+// is missing, a second run's first row for an id the first one stored
+// fails its transaction on the primary key, and that run stops; nothing
+// is stored twice).
 package table

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -27,8 +26,10 @@ var ErrClosed = errors.New("table closed")
 // moves to the superseded table. It fails for good after a failed write
 // or Close.
 func (t *Table) QueueResult(it input.Item, r input.Response, u *sluice.Usage) error {
-	if t.shaper.strict && strings.IndexByte(it.ID, 0) >= 0 {
-		return fmt.Errorf("table: id %q holds a NUL, which PostgreSQL text cannot store", it.ID)
+	if t.shaper.strict {
+		if err := checkPostgresID(it.ID); err != nil { // the runner checks first (IDCheck): a last guard
+			return fmt.Errorf("table: id %q: %w", it.ID, err)
+		}
 	}
 	again := r.Fingerprint != 0 && t.done.Compare(it.ID, r.Fingerprint) == journal.Changed
 	row := t.shaper.result(it, r, u, time.Now().UTC())

@@ -19,6 +19,7 @@ type sqliteStore struct {
 	db    *sql.DB // one connection at most
 	path  string
 	chunk *sql.Stmt // the INSERT of sqliteChunk results rows; nil until the first
+	lock  *os.File  // holds the table's lock (lockSQLiteTable) until close
 }
 
 // sqliteDefaults are the pragmas a Table sets unless the path's parameters
@@ -32,7 +33,10 @@ var sqliteDefaults = []struct{ pragma, keys, value string }{
 	{"synchronous", "_synchronous _sync", "NORMAL"},
 }
 
-func openSQLite(ctx context.Context, rest string) (*sqliteStore, error) {
+// openSQLite opens the database and takes the lock on table, so that a
+// second run into it is refused here ([ErrInUse]), before anything is
+// sent, rather than at its first duplicate row.
+func openSQLite(ctx context.Context, rest, table string) (*sqliteStore, error) {
 	path, query, err := sqlitePath(rest)
 	if err != nil {
 		return nil, err
@@ -42,6 +46,20 @@ func openSQLite(ctx context.Context, rest string) (*sqliteStore, error) {
 			return nil, fmt.Errorf("%w: sqlite:%s: no directory %s", ErrUnreachable, path, dir)
 		}
 	}
+	lock, err := lockSQLiteTable(path, table)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openSQLiteDB(ctx, path, query)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func openSQLiteDB(ctx context.Context, path, query string) (*sqliteStore, error) {
 	q, _ := url.ParseQuery(query)
 	for _, d := range sqliteDefaults {
 		set := false
@@ -293,5 +311,9 @@ func (s *sqliteStore) close() error {
 	if s.chunk != nil {
 		s.chunk.Close()
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	if s.lock != nil {
+		s.lock.Close() // after the database: the next run finds it closed
+	}
+	return err
 }

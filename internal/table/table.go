@@ -84,7 +84,7 @@ func Open(ctx context.Context, opts Options) (*Table, error) {
 	var err error
 	switch kind {
 	case SQLite:
-		t.store, err = openSQLite(setup, rest)
+		t.store, err = openSQLite(setup, rest, name)
 	case Postgres:
 		t.shaper.strict = true
 		t.store, err = openPostgres(setup, rest, name)
