@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/flock"
 )
 
 // Restart keeps what earlier runs paid for: the results and errors files
@@ -125,7 +127,7 @@ func replace(old *os.File, path string, flag int) (*os.File, error) {
 	if err != nil {
 		return old, fmt.Errorf("journal: %w", err)
 	}
-	if err := lockFile(f); err != nil {
+	if err := flock.Lock(f); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return old, fmt.Errorf("journal: %s: %w", tmp, err)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/sluicehq/sluice/internal/flock"
 )
 
 // A results file holds one line per id, except after an id ran again
@@ -93,7 +95,7 @@ func (j *Journal) compactLocked() (int, string, error) {
 	if err != nil {
 		return 0, "", fmt.Errorf("journal: %w", err)
 	}
-	if err := lockFile(tmp); err != nil {
+	if err := flock.Lock(tmp); err != nil {
 		tmp.Close()
 		return 0, "", fmt.Errorf("journal: %s: %w", tmpPath, err)
 	}

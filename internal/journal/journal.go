@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/flock"
 )
 
 // Errors a Journal returns wrapped, with the file's name, for callers to
@@ -21,7 +23,7 @@ var (
 	// ErrInUse: another process (or another Journal in this one) has
 	// the file open; two runs appending to one results file would
 	// duplicate results.
-	ErrInUse = errors.New("in use by another run")
+	ErrInUse = flock.ErrLocked
 )
 
 // Options configures [Open]. Both paths are required; the
@@ -210,7 +212,7 @@ func (j *Journal) open(restart bool) error {
 	if j.resultsFile, err = os.OpenFile(j.resultsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o666); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := lockFile(j.resultsFile); err != nil {
+	if err := flock.Lock(j.resultsFile); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
 	}
 	if !stillNamed(j.resultsFile, j.resultsPath) {
@@ -275,7 +277,7 @@ func (j *Journal) openErrors(flag int, ri os.FileInfo) error {
 		f.Close()
 		return fmt.Errorf("journal: %s and %s are the same file", j.resultsPath, j.errorsPath)
 	}
-	if err := lockFile(f); err != nil {
+	if err := flock.Lock(f); err != nil {
 		f.Close()
 		return fmt.Errorf("journal: %s: %w", j.errorsPath, err)
 	}

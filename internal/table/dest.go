@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/flock"
 )
 
 // Errors Open returns wrapped, for callers to test with errors.Is; all of
@@ -15,7 +17,7 @@ var (
 	// or lacks the primary key the results need.
 	ErrShape = errors.New("incompatible table")
 	// ErrInUse: another run holds the table.
-	ErrInUse = errors.New("in use by another run")
+	ErrInUse = flock.ErrLocked
 	// ErrUnreachable: the database could not be opened or reached.
 	ErrUnreachable = errors.New("cannot reach the database")
 	// ErrName: the destination or the table name is not one this package

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/sluicehq/sluice/internal/flock"
 )
 
 // lockSQLiteTable takes the lock that keeps a second run off the table
@@ -19,7 +21,7 @@ func lockSQLiteTable(path, table string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: sqlite:%s: the lock file: %w", ErrUnreachable, path, err)
 	}
-	if err := lockFile(f); err != nil {
+	if err := flock.Lock(f); err != nil {
 		f.Close()
 		if errors.Is(err, ErrInUse) {
 			return nil, fmt.Errorf("%s table %s: %w", path, table, ErrInUse)

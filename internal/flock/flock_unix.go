@@ -1,6 +1,6 @@
 //go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
 
-package journal
+package flock
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive flock(2) on f without waiting; it is
+// Lock takes an exclusive flock(2) on f without waiting; it is
 // released when f is closed, or by the kernel when the process dies, so a
 // kill -9 leaves no stale lock behind.
-func lockFile(f *os.File) error {
+func Lock(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
@@ -29,7 +29,7 @@ func lockFile(f *os.File) error {
 		return err
 	}
 	if errors.Is(lerr, syscall.EWOULDBLOCK) {
-		return ErrInUse
+		return ErrLocked
 	}
 	return lerr
 }
