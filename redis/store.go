@@ -29,8 +29,10 @@ type Client interface {
 	Subscribe(ctx context.Context, channels ...string) *goredis.PubSub
 }
 
-// ErrUnavailable is returned by admissions in Closed mode while Redis
-// cannot answer.
+// ErrUnavailable matches the error of admissions in Closed mode while
+// Redis cannot answer (and of a Check that got no answer). Such an error
+// also matches sluice.ErrSharedUnavailable, which is what the faces of
+// sluice branch on (a batch run stops early on it).
 var ErrUnavailable = errors.New("redis: shared limits unavailable")
 
 // ErrTooLarge is returned for a call whose cost exceeds what a shared
@@ -130,8 +132,11 @@ func New(client Client, name string, opt Options) *Store {
 
 // Dial connects to the Redis at url (redis://host:port/db, rediss://…)
 // with timeouts no longer than a Store's default call timeout, and
-// returns the client for New.
+// returns the client for New. It also sends go-redis's own log (a line a
+// second about failed dials while Redis is down) to slog at debug level:
+// a Store warns once per outage itself. That logger is process-wide.
 func Dial(url string) (*goredis.Client, error) {
+	quietLogger.Do(func() { goredis.SetLogger(debugLogger{}) })
 	o, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %q: %w", url, err)

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
 	"github.com/spf13/pflag"
 
 	"github.com/sluicehq/sluice"
@@ -40,10 +45,36 @@ func (r *redisFlags) store() (*redis.Store, func(), error) {
 	}
 	client, err := redis.Dial(r.url)
 	if err != nil {
-		return nil, nothing, usageError("--redis: %v", err)
+		return nil, nothing, usageError("--redis %s: %v", redactURL(r.url), err)
 	}
 	st := redis.New(client, r.key, redis.Options{Mode: mode})
-	return st, func() { st.Close(); client.Close() }, nil
+	closeStore := func() { st.Close(); client.Close() }
+	if err := checkStore(st, "--redis "+redactURL(r.url)); err != nil {
+		closeStore()
+		return nil, nothing, err
+	}
+	return st, closeStore, nil
+}
+
+// checkStore asks the store's Redis once, at startup: an answer that is
+// an error (a wrong database, password or scheme) is a usage error naming
+// what (the flag or field and its URL, password redacted), since every
+// process would otherwise run on the whole limit alone; silence is an
+// outage, which the store's mode handles (it has warned).
+func checkStore(st *redis.Store, what string) error {
+	if err := st.Check(context.Background()); errors.Is(err, redis.ErrRefused) {
+		return usageError("%s: %v", what, err)
+	}
+	return nil
+}
+
+// redactURL returns raw with its password replaced by xxxxx.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	return u.Redacted()
 }
 
 // share sets the store on the limits and on every model's own.
@@ -77,10 +108,14 @@ func shareRoutes(routes []proxy.Route) (func(), error) {
 		client, err := redis.Dial(r.Redis)
 		if err != nil {
 			closeAll()
-			return func() {}, usageError("routes[%d].redis: %v", i, err)
+			return func() {}, usageError("routes[%d].redis %s: %v", i, redactURL(r.Redis), err)
 		}
 		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{})
 		closers = append(closers, func() { st.Close(); client.Close() })
+		if err := checkStore(st, fmt.Sprintf("routes[%d].redis %s", i, redactURL(r.Redis))); err != nil {
+			closeAll()
+			return func() {}, err
+		}
 		(&redisFlags{}).share(st, &r.Limits, r.Models)
 	}
 	return closeAll, nil
