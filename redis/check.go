@@ -155,7 +155,7 @@ type unavailableError struct {
 }
 
 func (e *unavailableError) Error() string {
-	return fmt.Sprintf("the shared limits (%s) cannot be reached: %v", e.where, e.err)
+	return fmt.Sprintf("the shared limits (%s) cannot be reached (%v)", e.where, e.err)
 }
 
 func (e *unavailableError) Unwrap() error { return e.err }

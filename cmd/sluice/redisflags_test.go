@@ -6,8 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,5 +68,70 @@ func TestRedisURLRedisRefusesIsAUsageError(t *testing.T) {
 	}
 	if hits.Load() != 0 {
 		t.Fatalf("%d requests sent", hits.Load())
+	}
+}
+
+// With --redis-mode closed, a Redis that stops answering mid-run stops
+// the run early (exit 3): the items not sent stay not finished, none is
+// written as failed, and the summary says why and how to go on.
+func TestRedisClosedModeStopsTheRunRatherThanFailingItems(t *testing.T) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server on PATH")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	redisSrv := exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := redisSrv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := make(chan struct{})
+	stopRedis := sync.OnceFunc(func() { redisSrv.Process.Kill(); redisSrv.Wait(); close(killed) })
+	defer stopRedis()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 5 {
+			go stopRedis()
+		}
+		fmt.Fprintln(w, `{}`)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "%s/%d\n", srv.URL, i)
+	}
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "run", "--progress", "none", "--rate", "50/s", "--redis", "redis://"+addr, "--redis-mode", "closed",
+		"--key", fmt.Sprintf("closedtest-%d", time.Now().UnixNano()), "-o", filepath.Join(dir, "out.jsonl"), in)
+	if exitCode(err) != 3 {
+		t.Fatalf("exit %d (%v); want 3 (stopped early)\n%s", exitCode(err), err, out)
+	}
+	for _, want := range []string{"stopped early: the shared limits (Redis at " + addr, "--redis-mode closed; nothing more sent", "0 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "out.errors.jsonl")); err == nil && len(data) > 0 {
+		t.Errorf("errors file:\n%s", data)
+	}
+	if hits.Load() >= 200 {
+		t.Errorf("all %d items were sent", hits.Load())
 	}
 }
