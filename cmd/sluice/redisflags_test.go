@@ -135,3 +135,23 @@ func TestRedisClosedModeStopsTheRunRatherThanFailingItems(t *testing.T) {
 		t.Errorf("all %d items were sent", hits.Load())
 	}
 }
+
+// run's start line says the limits are shared, through which Redis,
+// under which key and in which mode, never with the password.
+func TestRedisStartLineNamesTheSharedLimits(t *testing.T) {
+	addr := testRedisAddr(t)
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte("http://127.0.0.1:9/a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "run", "--dry-run", "--rate", "20/s", "--redis", "redis://"+addr+"/0", "--key", "K", in)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if want := "limits: concurrency 8, rate 20/s"; !strings.Contains(out, want) {
+		t.Fatalf("no %q in:\n%s", want, out)
+	}
+	if want := "; shared through Redis at " + addr + "/0 as K (mode local)"; !strings.Contains(out, want) {
+		t.Fatalf("no %q in:\n%s", want, out)
+	}
+}
