@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice"
 )
@@ -114,5 +115,15 @@ func TestGoRedisLogGoesToSlogAtDebug(t *testing.T) {
 	debugLogger{}.Printf(context.Background(), "failed to dial after %d attempts", 5)
 	if !strings.Contains(buf.String(), fmt.Sprint("failed to dial after 5 attempts")) || !strings.Contains(buf.String(), "DEBUG") {
 		t.Fatalf("at debug level it printed %q", buf.String())
+	}
+}
+
+// A holder killed with kill -9 keeps its slots from the others until its
+// leases expire: the default must keep that stall short (issue 13,
+// review: ~10s of silent waiting), and renewal (every third) well apart.
+func TestKilledHoldersStallIsBoundedByTheDefaultLeaseTTL(t *testing.T) {
+	st := New(nil, "api", Options{})
+	if st.opt.LeaseTTL != DefaultLeaseTTL || DefaultLeaseTTL > 5*time.Second || DefaultLeaseTTL/3 < time.Second {
+		t.Fatalf("LeaseTTL %v (default %v): want at most 5s, renewed at least a second apart", st.opt.LeaseTTL, DefaultLeaseTTL)
 	}
 }

@@ -40,6 +40,13 @@ var ErrUnavailable = errors.New("redis: shared limits unavailable")
 // one period's tokens).
 var ErrTooLarge = errors.New("redis: cost exceeds the shared limit's capacity")
 
+// DefaultLeaseTTL is how long the leases of a process killed without
+// releasing them (kill -9) keep its concurrency slots from the others:
+// 5s, renewed every 1.7s, is still far beyond a GC pause or a slow
+// renewal, and halves the stall a dead holder costs the others (10s
+// before).
+const DefaultLeaseTTL = 5 * time.Second
+
 // Options tune a Store. The zero Options work.
 type Options struct {
 	// Prefix starts every key; "" means "sluice". Keys of store name N
@@ -50,8 +57,8 @@ type Options struct {
 	// CallTimeout bounds each call to Redis; 0 means 200ms.
 	CallTimeout time.Duration
 	// LeaseTTL is how long a concurrency lease outlives a holder that
-	// stopped renewing it (died); 0 means 10s. Leases are renewed every
-	// third of it.
+	// stopped renewing it (died); 0 means DefaultLeaseTTL. Leases are
+	// renewed every third of it.
 	LeaseTTL time.Duration
 	// Ahead is how far ahead a rate slot may be reserved in one round
 	// trip; 0 means 50ms.
@@ -111,7 +118,7 @@ func New(client Client, name string, opt Options) *Store {
 		opt.CallTimeout = 200 * time.Millisecond
 	}
 	if opt.LeaseTTL <= 0 {
-		opt.LeaseTTL = 10 * time.Second
+		opt.LeaseTTL = DefaultLeaseTTL
 	}
 	if opt.Ahead <= 0 {
 		opt.Ahead = 50 * time.Millisecond
