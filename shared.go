@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -65,6 +66,12 @@ type Shared interface {
 	// timeout.
 	Learn(l Limits)
 }
+
+// ErrSharedUnavailable matches the error of a Shared that refuses a call
+// because its store cannot be reached and it was told to refuse then
+// (package redis's Closed mode). Nothing was sent: a batch stops early on
+// it rather than failing every item, and a server answers 503.
+var ErrSharedUnavailable = errors.New("sluice: shared limits unavailable")
 
 // A Ticket is one call admitted by a Shared: what the store must undo or
 // settle when the call ends.

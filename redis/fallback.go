@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -19,7 +18,7 @@ func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, ti
 		s.health.mu.Lock()
 		err := s.health.lastError
 		s.health.mu.Unlock()
-		return nil, 0, fmt.Errorf("%w (store %s, mode closed): %v", ErrUnavailable, s.name, err)
+		return nil, 0, &unavailableError{where: s.where() + " as " + s.name, err: err}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err

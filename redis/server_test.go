@@ -38,10 +38,11 @@ type ownServer struct {
 	addr string
 	port int
 	cmd  *exec.Cmd
+	args []string // more redis-server arguments
 }
 
 // startServer starts a redis-server from PATH on a free port.
-func startServer(t testing.TB) *ownServer {
+func startServer(t testing.TB, args ...string) *ownServer {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -56,7 +57,7 @@ func startServer(t testing.TB) *ownServer {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &ownServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), port: port}
+	s := &ownServer{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, args: args}
 	_ = path
 	s.start()
 	t.Cleanup(s.stop)
@@ -65,14 +66,25 @@ func startServer(t testing.TB) *ownServer {
 
 func (s *ownServer) start() {
 	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir())
+	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir()}, s.args...)
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		c := goredis.NewClient(&goredis.Options{Addr: s.addr})
+		if len(s.args) > 0 {
+			c.Close()
+			conn, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
+			if err == nil {
+				conn.Close()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		err := c.Ping(context.Background()).Err()
 		c.Close()
 		if err == nil {

@@ -233,12 +233,18 @@ func (g *shared) leaseMembers() []any {
 }
 
 // down records a failed call, warning once per outage.
-func (g *shared) down(err error) {
-	s := g.s
+func (g *shared) down(err error) { g.s.down(err) }
+
+// down records a failed call, warning once per outage: that Redis is not
+// answering, or, when it answered with an error, that error.
+func (s *Store) down(err error) {
 	if s.health.failed(err) {
 		s.stats.outages.Add(1)
-		s.opt.Logger.Warn("sluice: redis is not answering; shared limits follow the mode",
-			"store", s.name, "mode", s.opt.Mode.String(), "err", err)
+		msg := "sluice: redis is not answering; shared limits follow the mode"
+		if refused(err) {
+			msg = "sluice: redis answered with an error; shared limits follow the mode"
+		}
+		s.opt.Logger.Warn(msg, "store", s.name, "redis", s.where(), "mode", s.opt.Mode.String(), "err", err)
 	}
 }
 

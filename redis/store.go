@@ -29,14 +29,23 @@ type Client interface {
 	Subscribe(ctx context.Context, channels ...string) *goredis.PubSub
 }
 
-// ErrUnavailable is returned by admissions in Closed mode while Redis
-// cannot answer.
+// ErrUnavailable matches the error of admissions in Closed mode while
+// Redis cannot answer (and of a Check that got no answer). Such an error
+// also matches sluice.ErrSharedUnavailable, which is what the faces of
+// sluice branch on (a batch run stops early on it).
 var ErrUnavailable = errors.New("redis: shared limits unavailable")
 
 // ErrTooLarge is returned for a call whose cost exceeds what a shared
 // limit could ever admit (more than its concurrency, window count or
 // one period's tokens).
 var ErrTooLarge = errors.New("redis: cost exceeds the shared limit's capacity")
+
+// DefaultLeaseTTL is how long the leases of a process killed without
+// releasing them (kill -9) keep its concurrency slots from the others:
+// 5s, renewed every 1.7s, is still far beyond a GC pause or a slow
+// renewal, and halves the stall a dead holder costs the others (10s
+// before).
+const DefaultLeaseTTL = 5 * time.Second
 
 // Options tune a Store. The zero Options work.
 type Options struct {
@@ -48,8 +57,8 @@ type Options struct {
 	// CallTimeout bounds each call to Redis; 0 means 200ms.
 	CallTimeout time.Duration
 	// LeaseTTL is how long a concurrency lease outlives a holder that
-	// stopped renewing it (died); 0 means 10s. Leases are renewed every
-	// third of it.
+	// stopped renewing it (died); 0 means DefaultLeaseTTL. Leases are
+	// renewed every third of it.
 	LeaseTTL time.Duration
 	// Ahead is how far ahead a rate slot may be reserved in one round
 	// trip; 0 means 50ms.
@@ -109,7 +118,7 @@ func New(client Client, name string, opt Options) *Store {
 		opt.CallTimeout = 200 * time.Millisecond
 	}
 	if opt.LeaseTTL <= 0 {
-		opt.LeaseTTL = 10 * time.Second
+		opt.LeaseTTL = DefaultLeaseTTL
 	}
 	if opt.Ahead <= 0 {
 		opt.Ahead = 50 * time.Millisecond
@@ -130,8 +139,11 @@ func New(client Client, name string, opt Options) *Store {
 
 // Dial connects to the Redis at url (redis://host:port/db, rediss://…)
 // with timeouts no longer than a Store's default call timeout, and
-// returns the client for New.
+// returns the client for New. It also sends go-redis's own log (a line a
+// second about failed dials while Redis is down) to slog at debug level:
+// a Store warns once per outage itself. That logger is process-wide.
 func Dial(url string) (*goredis.Client, error) {
+	quietLogger.Do(func() { goredis.SetLogger(debugLogger{}) })
 	o, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %q: %w", url, err)

@@ -146,6 +146,9 @@ field; unknown fields are mistakes):
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
 				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody))
+			if store != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy: limits shared through %s\n", store)
+			}
 			return serveUntilSignalled(cmd, srv, grace)
 		},
 	}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
+	"net/url"
 
-	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/sluicehq/sluice"
@@ -43,13 +43,38 @@ func (r *redisFlags) store() (*redis.Store, func(), error) {
 	if err != nil {
 		return nil, nothing, usageError("--redis-mode: %v", err)
 	}
-	quietRedis()
 	client, err := redis.Dial(r.url)
 	if err != nil {
-		return nil, nothing, usageError("--redis: %v", err)
+		return nil, nothing, usageError("--redis %s: %v", redactURL(r.url), err)
 	}
 	st := redis.New(client, r.key, redis.Options{Mode: mode})
-	return st, func() { st.Close(); client.Close() }, nil
+	closeStore := func() { st.Close(); client.Close() }
+	if err := checkStore(st, "--redis "+redactURL(r.url)); err != nil {
+		closeStore()
+		return nil, nothing, err
+	}
+	return st, closeStore, nil
+}
+
+// checkStore asks the store's Redis once, at startup: an answer that is
+// an error (a wrong database, password or scheme) is a usage error naming
+// what (the flag or field and its URL, password redacted), since every
+// process would otherwise run on the whole limit alone; silence is an
+// outage, which the store's mode handles (it has warned).
+func checkStore(st *redis.Store, what string) error {
+	if err := st.Check(context.Background()); errors.Is(err, redis.ErrRefused) {
+		return usageError("%s: %v", what, err)
+	}
+	return nil
+}
+
+// redactURL returns raw with its password replaced by xxxxx.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	return u.Redacted()
 }
 
 // share sets the store on the limits and on every model's own.
@@ -80,29 +105,19 @@ func shareRoutes(routes []proxy.Route) (func(), error) {
 		if r.Redis == "" {
 			continue
 		}
-		quietRedis()
 		client, err := redis.Dial(r.Redis)
 		if err != nil {
 			closeAll()
-			return func() {}, usageError("routes[%d].redis: %v", i, err)
+			return func() {}, usageError("routes[%d].redis %s: %v", i, redactURL(r.Redis), err)
 		}
 		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{})
 		closers = append(closers, func() { st.Close(); client.Close() })
+		if err := checkStore(st, fmt.Sprintf("routes[%d].redis %s", i, redactURL(r.Redis))); err != nil {
+			closeAll()
+			return func() {}, err
+		}
 		(&redisFlags{}).share(st, &r.Limits, r.Models)
 		r.SharedUnavailable = redis.ErrUnavailable
 	}
 	return closeAll, nil
-}
-
-// quietRedis sends go-redis's own log lines (a line on stderr per failed
-// dial, "redis: 2026/12/02 ... pool.go:770: ...", many a second while
-// Redis is down) to slog at debug level: the store already warns once
-// per outage, in the command's log.
-func quietRedis() { goredis.SetLogger(redisLog{}) }
-
-// redisLog is go-redis's logger, writing to slog.Default at debug level.
-type redisLog struct{}
-
-func (redisLog) Printf(ctx context.Context, format string, v ...any) {
-	slog.Default().Log(ctx, slog.LevelDebug, fmt.Sprintf(format, v...), "from", "go-redis")
 }

@@ -14,9 +14,8 @@ import (
 
 // go-redis printed a line of its own on stderr for every failed dial
 // ("redis: 2026/12/02 ... pool.go:770: ..."), unstructured and many a
-// second while Redis was down. The command that builds the store now
-// sends them to slog at debug level, where the default handler drops
-// them.
+// second while Redis was down. The store's Dial now sends them to slog at
+// debug level, where the default handler drops them.
 func TestRedisClientLogGoesToSlogAtDebug(t *testing.T) {
 	var mu sync.Mutex
 	var buf bytes.Buffer
@@ -49,7 +48,7 @@ func TestRedisClientLogGoesToSlogAtDebug(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	out := buf.String()
-	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "from=go-redis") || !strings.Contains(out, "failed to dial") {
+	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "go-redis: ") || !strings.Contains(out, "failed to dial") {
 		t.Errorf("go-redis's log line did not reach slog at debug level; slog got:\n%s", out)
 	}
 }
