@@ -2,14 +2,11 @@ package batch_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/batch"
 	"github.com/sluicehq/sluice/internal/mock"
 	"github.com/sluicehq/sluice/internal/table"
@@ -81,64 +78,5 @@ func TestRunIntoSQLiteTableInUseSendsNothing(t *testing.T) {
 	}
 	if n := srv.Stats().Requests; n != 0 {
 		t.Errorf("the API got %d requests; want none", n)
-	}
-}
-
-// TestRunStoppedByTheDatabaseCountsEveryItem: a run stopped by a failed
-// write (another program holds SQLite's write lock past the busy timeout)
-// counts the rest of the input, as an interrupted one does: succeeded +
-// failed + bad + skipped + not finished is the input's items.
-func TestRunStoppedByTheDatabaseCountsEveryItem(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "answers.db")
-	dest := "sqlite:" + path + "?_pragma=busy_timeout(50)"
-	srv := e2eMock(t, mock.Config{Latency: mock.FixedLatency(5 * time.Millisecond)})
-	dir := t.TempDir()
-	var lines strings.Builder
-	const n = 2000
-	for i := range n {
-		fmt.Fprintf(&lines, `{"id": "i%04d", "url": "/item/i%04d"}`+"\n", i, i)
-	}
-	in := e2eWrite(t, dir, "in.jsonl", lines.String())
-	cfg := batch.Config{Input: in, Out: dest, BaseURL: srv.URL(), Limits: sluice.Limits{Concurrency: 4, FixedConcurrency: true}}
-	done := make(chan e2eOutcome, 1)
-	go func() { done <- e2eRun(t, cfg) }()
-
-	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no rows written")
-		}
-		var k int
-		if db.QueryRow("SELECT count(*) FROM sluice_results").Scan(&k) == nil && k >= 20 {
-			break
-		}
-	}
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
-	out := <-done
-	conn.ExecContext(context.Background(), "ROLLBACK")
-	conn.Close()
-	s := out.sum
-	if out.code != 3 || s.Stopped == nil {
-		t.Fatalf("exit %d, stopped %v; want 3, stopped\n%s", out.code, s.Stopped, out.stderr)
-	}
-	if s.Succeeded >= n {
-		t.Fatalf("all %d items finished before the lock: nothing tested", n)
-	}
-	if sum := s.Succeeded + s.Failed + s.BadLines + s.Resumed + s.NotStarted; sum != n {
-		t.Errorf("%d succeeded + %d failed + %d bad + %d skipped + %d not finished = %d, want the input's %d", s.Succeeded, s.Failed, s.BadLines, s.Resumed, s.NotStarted, sum, n)
-	}
-	if s.Items != n {
-		t.Errorf("Items = %d, want %d", s.Items, n)
 	}
 }

@@ -199,8 +199,9 @@ func TestRunIntoTableStopsWhenTheDatabaseFails(t *testing.T) {
 
 // TestRunIntoSQLiteStopsWhenTheDatabaseIsLocked: another program takes
 // SQLite's write lock mid-run and keeps it past the busy timeout the path
-// gives: the run stops (exit 3) saying why, every item it counted is in
-// the table, and the next run finishes the rest, each id once.
+// gives: the run stops (exit 3) saying why, its counts add up to the
+// input, every item it counted is in the table, and the next run
+// finishes the rest, each id once.
 func TestRunIntoSQLiteStopsWhenTheDatabaseIsLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "answers.db")
 	dest := "sqlite:" + path + "?_pragma=busy_timeout(50)"
@@ -243,6 +244,12 @@ func TestRunIntoSQLiteStopsWhenTheDatabaseIsLocked(t *testing.T) {
 	conn.Close()
 	if out.code != 3 || out.sum.Stopped == nil || !strings.Contains(out.sum.Stopped.Error(), "locked") {
 		t.Fatalf("exit %d, stopped: %v; want 3, stopped saying the database is locked\n%s", out.code, out.sum.Stopped, out.stderr)
+	}
+	// A run stopped by a failed write counts the rest of the input, as an
+	// interrupted one does (it counted 72 of 2000 before: found in review).
+	s := out.sum
+	if sum := s.Succeeded + s.Failed + s.BadLines + s.Resumed + s.NotStarted; sum != n || s.Items != n {
+		t.Errorf("%d succeeded + %d failed + %d bad + %d skipped + %d not finished = %d, Items %d; want the input's %d", s.Succeeded, s.Failed, s.BadLines, s.Resumed, s.NotStarted, sum, s.Items, n)
 	}
 	var stored int
 	if err := db.QueryRow("SELECT count(*) FROM sluice_results").Scan(&stored); err != nil {
