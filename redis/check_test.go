@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/apitest"
 )
 
 // checkURL dials url, checks a store on it, and returns Check's error and
@@ -22,7 +23,7 @@ func checkURL(t *testing.T, url string, mode Mode) (*Store, error, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	var log syncBuffer
+	var log apitest.Buffer
 	st := New(c, "api", Options{Prefix: uniquePrefix(t), Mode: mode, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	t.Cleanup(func() { st.Close() })
 	err = st.Check(context.Background())
@@ -77,7 +78,7 @@ func TestCheckCallsSilenceAnOutage(t *testing.T) {
 
 func TestAnErrorAnswerIsNotCalledSilence(t *testing.T) {
 	st := newTestStore(t, sharedAddr(t), uniquePrefix(t), Options{})
-	var log syncBuffer
+	var log apitest.Buffer
 	st.opt.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	c, err := Dial("redis://" + sharedAddr(t) + "/99")
 	if err != nil {
@@ -103,7 +104,7 @@ func TestStoreStringNamesTheRedisWithoutItsPassword(t *testing.T) {
 }
 
 func TestGoRedisLogGoesToSlogAtDebug(t *testing.T) {
-	var buf syncBuffer
+	var buf apitest.Buffer
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	defer slog.SetDefault(old)

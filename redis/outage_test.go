@@ -1,35 +1,16 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/apitest"
 )
-
-// syncBuffer is a log sink safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Redis stopped and restarted mid-run: each mode answers as it says,
 // never hangs an admission past the call timeout, warns, counts, and goes
@@ -38,7 +19,7 @@ func TestRedisStoppedAndRestartedInEachMode(t *testing.T) {
 	for _, mode := range []Mode{Local, Open, Closed} {
 		t.Run(mode.String(), func(t *testing.T) {
 			srv := startServer(t)
-			var log syncBuffer
+			var log apitest.Buffer
 			st := newTestStore(t, srv.addr, uniquePrefix(t), Options{
 				Mode: mode, CallTimeout: 100 * time.Millisecond, RetryEvery: 100 * time.Millisecond,
 				Logger: slog.New(slog.NewTextHandler(&log, nil)),

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 )
 
 // TestMCPSurvivesMalformedLines feeds `sluice mcp` lines that are not
@@ -18,7 +20,7 @@ import (
 func TestMCPSurvivesMalformedLines(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "mcp")
 	cmd.Env = append(os.Environ(), "SLUICE_TEST_MAIN=1")
-	var stderr syncBuffer
+	var stderr apitest.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

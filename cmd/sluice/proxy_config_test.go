@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/apitest"
 	"github.com/sluicehq/sluice/internal/mock"
 )
 
@@ -71,7 +72,7 @@ routes:
 `)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out lockedBuffer
+	var out apitest.Buffer
 	root := newRoot()
 	root.SetOut(&out)
 	root.SetErr(&out)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 )
 
 // Two proxies naming the same --redis and --key share one rate: the
@@ -45,7 +47,7 @@ func TestProxiesShareARateThroughRedis(t *testing.T) {
 	var bases []string
 	var done []chan error
 	for range 2 {
-		var out lockedBuffer
+		var out apitest.Buffer
 		root := newRoot()
 		root.SetOut(&out)
 		root.SetErr(&out)
@@ -134,7 +136,7 @@ func TestProxyRedisClosedModeWithRedisDownAnswers503(t *testing.T) {
 	defer api.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out lockedBuffer
+	var out apitest.Buffer
 	root := newRoot()
 	root.SetOut(&out)
 	root.SetErr(&out)

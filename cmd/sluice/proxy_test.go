@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/apitest"
 	"github.com/sluicehq/sluice/internal/mock"
 )
 
@@ -37,24 +36,6 @@ func TestProxyUsageErrors(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe to write and read at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The command serves until its context ends (as on a signal), then stops
 // cleanly; it logs a line per request with --debug, never the key.
 func TestProxyServesAndStops(t *testing.T) {
@@ -65,7 +46,7 @@ func TestProxyServesAndStops(t *testing.T) {
 	defer api.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out lockedBuffer
+	var out apitest.Buffer
 	root := newRoot()
 	root.SetOut(&out)
 	root.SetErr(&out)

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/apitest"
 	"github.com/sluicehq/sluice/redis"
 )
 
@@ -17,15 +16,10 @@ import (
 // second while Redis was down. The store's Dial now sends them to slog at
 // debug level, where the default handler drops them.
 func TestRedisClientLogGoesToSlogAtDebug(t *testing.T) {
-	var mu sync.Mutex
-	var buf bytes.Buffer
+	var buf apitest.Buffer
 	old := slog.Default()
 	t.Cleanup(func() { slog.SetDefault(old) })
-	slog.SetDefault(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return buf.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelDebug})))
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,14 +39,8 @@ func TestRedisClientLogGoesToSlogAtDebug(t *testing.T) {
 	defer client.Close()
 	client.Ping(context.Background()) // refused: go-redis logs the failed dial
 
-	mu.Lock()
-	defer mu.Unlock()
 	out := buf.String()
 	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "go-redis: ") || !strings.Contains(out, "failed to dial") {
 		t.Errorf("go-redis's log line did not reach slog at debug level; slog got:\n%s", out)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

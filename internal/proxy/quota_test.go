@@ -1,41 +1,22 @@
 package proxy_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/apitest"
 	"github.com/sluicehq/sluice/internal/proxy"
 )
 
-// syncBuffer is a bytes.Buffer for a logger written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startLoggedProxy is startProxy with its log kept in the returned buffer.
-func startLoggedProxy(t *testing.T, r proxy.Route) (*proxy.Server, *syncBuffer) {
+func startLoggedProxy(t *testing.T, r proxy.Route) (*proxy.Server, *apitest.Buffer) {
 	t.Helper()
-	var log syncBuffer
+	var log apitest.Buffer
 	s := &proxy.Server{Addr: "127.0.0.1:0", Routes: []proxy.Route{r},
 		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if err := s.Open(); err != nil {

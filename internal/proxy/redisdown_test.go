@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/apitest"
 	"github.com/sluicehq/sluice/internal/proxy"
 	"github.com/sluicehq/sluice/redis"
 )
@@ -49,7 +50,7 @@ func TestRedisDownInClosedModeIsA503NamingTheSharedLimits(t *testing.T) {
 	store := redis.New(client, "proxy-redis-down", redis.Options{Mode: redis.Closed, CallTimeout: 50 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { store.Close() })
-	var log syncBuffer
+	var log apitest.Buffer
 	s := &proxy.Server{Addr: "127.0.0.1:0",
 		Routes: []proxy.Route{{Upstream: mustURL(t, api.URL), Preset: proxy.Anthropic,
 			Limits: sluice.Limits{Rate: sluice.PerSecond(100), Store: store}, SharedUnavailable: redis.ErrUnavailable}},

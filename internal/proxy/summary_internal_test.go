@@ -1,14 +1,14 @@
 package proxy
 
 import (
-	"bytes"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 )
 
 // The summary line comes every minute at info level, with the minute's
@@ -17,7 +17,7 @@ import (
 // goroutine left running).
 func TestSummaryEveryMinuteCountsTheMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var buf syncBuffer
+		var buf apitest.Buffer
 		log := logger{slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 		r := newRoute(Route{Prefix: "/v1", Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:9"}}, log)
 		o := newObserver([]*route{r}, nil, log)
@@ -68,30 +68,6 @@ func TestSummaryEveryMinuteCountsTheMinute(t *testing.T) {
 			t.Errorf("ring holds %d samples after 3 minutes, want 180", n)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer for a logger on another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.Reset()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // The ring keeps the last ringLen samples, oldest first.
