@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 )
 
 // strictServer is the judge: a loopback API that records when each call
@@ -45,21 +47,7 @@ func (s *strictServer) worstWindow(d time.Duration) int {
 	s.mu.Lock()
 	ts := slices.Clone(s.arrivals)
 	s.mu.Unlock()
-	return worstWindow(ts, d)
-}
-
-// worstWindow returns the most of ts in any window of length d.
-func worstWindow(ts []time.Time, d time.Duration) int {
-	ts = slices.Clone(ts)
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	worst, lo := 0, 0
-	for hi := range ts {
-		for ts[hi].Sub(ts[lo]) >= d {
-			lo++
-		}
-		worst = max(worst, hi-lo+1)
-	}
-	return worst
+	return apitest.BusiestWindow(ts, d)
 }
 
 func (s *strictServer) count() int {
