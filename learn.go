@@ -111,10 +111,10 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 
 // networkJitter is how much the network may compress the gap between two
 // arrivals at the API that apiSafe's margin tolerates, beyond the timer lag
-// a Gate forgives (maxLate); maxMargin is the two together, the most
-// apiSafe widens a period by.
+// a Gate forgives (maxLate); maxMargin is the two together, what apiSafe
+// widens every period by.
 const (
-	networkJitter = 5 * time.Millisecond
+	networkJitter = 4 * time.Millisecond
 	maxMargin     = networkJitter + maxLate
 )
 
@@ -151,20 +151,19 @@ func pace(q Quota, inFlight int64) (Rate, bool) {
 
 // apiSafe returns r slowed by a margin for the network between us and the
 // API: arrivals there are compressed and reordered by a few milliseconds,
-// so a pace met exactly here would break a strict limit there. The window
-// is widened by 1%, at least 5ms and at most maxMargin: a second's window
-// by 10ms, a minute's by 10ms too, not 600ms. The jitter and the timer lag
-// to cover are absolute, so a longer window needs no more: N+1 paced
-// starts span at least N periods' widening less maxLate, which leaves
-// networkJitter at every period of a second or more. The period saturates
+// so a pace met exactly here would break a strict limit there. Every
+// period is widened by maxMargin (6ms): the jitter and the timer lag to
+// cover are absolute, so a longer window needs no more, and a shorter one
+// no less. N+1 paced starts span at least N periods' widening less
+// maxLate, which leaves networkJitter at every period. The margin costs
+// 0.6% of a second's window and 0.01% of a minute's. The period saturates
 // instead of overflowing.
 func apiSafe(r Rate) Rate {
 	if r.IsZero() {
 		return r
 	}
-	margin := min(max(r.Per/100, 5*time.Millisecond), maxMargin)
-	if r.Per > math.MaxInt64-margin {
+	if r.Per > math.MaxInt64-maxMargin {
 		return Rate{N: r.N, Per: math.MaxInt64}
 	}
-	return Rate{N: r.N, Per: r.Per + margin}
+	return Rate{N: r.N, Per: r.Per + maxMargin}
 }

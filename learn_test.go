@@ -116,10 +116,11 @@ func TestGatePausesAsTheAPIAsks(t *testing.T) {
 
 func TestAPISafeMargin(t *testing.T) {
 	tests := []struct{ in, want Rate }{
-		{PerSecond(200), Rate{N: 200, Per: 1010 * time.Millisecond}},
-		{PerMinute(3000), Rate{N: 3000, Per: time.Minute + 10*time.Millisecond}}, // at most maxMargin
-		{Rate{N: 500, Per: 700 * time.Millisecond}, Rate{N: 500, Per: 707 * time.Millisecond}},
-		{Rate{N: 5, Per: 100 * time.Millisecond}, Rate{N: 5, Per: 105 * time.Millisecond}},
+		// The same 6ms for every period: the jitter and lag are absolute.
+		{PerSecond(200), Rate{N: 200, Per: 1006 * time.Millisecond}},
+		{PerMinute(3000), Rate{N: 3000, Per: time.Minute + 6*time.Millisecond}},
+		{Rate{N: 500, Per: 700 * time.Millisecond}, Rate{N: 500, Per: 706 * time.Millisecond}},
+		{Rate{N: 5, Per: 100 * time.Millisecond}, Rate{N: 5, Per: 106 * time.Millisecond}},
 		{Rate{}, Rate{}},
 	}
 	for _, tt := range tests {
@@ -216,8 +217,8 @@ func TestGateLearnedPaceCountsTheCallItselfOnce(t *testing.T) {
 	})
 }
 
-// The margin is absolute for periods of a second or more (maxMargin): a
-// minute's window is widened by 10ms, not 600ms. Paced starts whose
+// The margin is absolute (maxMargin): a minute's window is widened by 6ms,
+// not 600ms. Paced starts whose
 // arrivals the network delays by anything up to networkJitter still never
 // put more than N in any window of the API's period.
 func TestAMinutesWindowHoldsAtTheAPIWithTheAbsoluteMargin(t *testing.T) {

@@ -96,9 +96,10 @@ const WaitForChange time.Duration = -1
 // waitForChange is WaitForChange, by its older name inside the package.
 const waitForChange = WaitForChange
 
-// maxLate is the most timer lag a time-paced limit forgives; it stays well
-// inside the margin apiSafe leaves for the network.
-const maxLate = 5 * time.Millisecond
+// maxLate is the most timer lag a time-paced limit forgives: lag up to it
+// costs no throughput, and it is a third of the margin apiSafe leaves for
+// the network (a lag beyond it is not forgiven, which only slows the pace).
+const maxLate = 2 * time.Millisecond
 
 // Cost is what one call asks of a Gate's limits.
 type Cost struct {

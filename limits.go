@@ -7,7 +7,7 @@ const DefaultConcurrency = 8
 
 // Limits describes an API's limits in the numbers the API publishes, and
 // builds the Gate that keeps to them (NewGate). Every rate is applied with
-// a small margin (1% of its period, at least 5ms, at most 10ms) because the network
+// a small margin (its period is widened by 6ms) because the network
 // bunches requests on their way: the guarantee must hold where the API
 // counts, not where we send.
 //

@@ -27,9 +27,9 @@ import (
 // or less asks for nothing and is admitted at once.
 //
 // Through a Gate, which forgives its timer's lag (see Limit), a start may
-// come up to 5ms (maxLate) sooner after the one before it than Interval:
+// come up to 2ms (maxLate) sooner after the one before it than Interval:
 // any window of length D then holds at most as many starts as the limiter
-// admits in D + 5ms. Limits.NewGate slows every rate by at least that
+// admits in D + 2ms. Limits.NewGate slows every rate by at least that
 // margin (apiSafe), so there N per period holds at the real start times.
 //
 // The zero RateLimiter has no limit: it admits everything until SetRate

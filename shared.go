@@ -90,7 +90,7 @@ type Store interface {
 	// (the Transport's key: a host, a model, an API key; "" for a lone
 	// gate). Gates of the same store and key, in any process, share one
 	// set of limits. l's rates already carry the margin for the network
-	// that Limits.NewGate applies (1% of the period, at least 5ms, at most 10ms), and
+	// that Limits.NewGate applies (6ms a period), and
 	// l.Concurrency is the most calls in flight across all processes (0:
 	// DefaultConcurrency). It is called once per gate and must not block.
 	Share(key string, l Limits) Shared

@@ -55,18 +55,18 @@ func tokensOf(k sluice.TokenKind, in, out int) int64 {
 }
 
 // widen returns r with its period widened by a margin for processes: the
-// gate's own margin (1%, at least 5ms) covers the network's jitter between
+// gate's own margin (6ms a period) covers the network's jitter between
 // one process and the API, but calls of several processes also reach the
 // API after their admission by delays that differ from process to process
 // (scheduling, a response from Redis), and a strict window counts them
-// bunched. Another 1%, at least 10ms, kept three processes at a strict
-// 100/s with no 429 where the gate's margin alone let one through
-// (BENCHMARKS.md).
+// bunched. Another 1%, at least 14ms (20ms a second in all, with the
+// gate's), kept three processes at a strict 100/s with no 429 where the
+// gate's margin alone let one through (BENCHMARKS.md).
 func widen(r sluice.Rate) sluice.Rate {
 	if r.IsZero() {
 		return r
 	}
-	return sluice.Rate{N: r.N, Per: r.Per + max(r.Per/100, 10*time.Millisecond)}
+	return sluice.Rate{N: r.N, Per: r.Per + max(r.Per/100, 14*time.Millisecond)}
 }
 
 // newConfig turns l into the script's terms under the keys k.

@@ -19,6 +19,9 @@
 // gives the median over the rounds and the range.
 //
 //	go run ./cmd/feedback [-n 2000] [-workers 64] [-runs 3]
+//
+// It also reports the tightest window at the API: the shortest time any
+// limit+1 arrivals took there, which shows the margin that held.
 package main
 
 import (
@@ -72,6 +75,7 @@ func main() {
 	}
 	type row struct {
 		ratio        []float64
+		tightest     []time.Duration // the shortest span of limit+1 arrivals
 		ok, refused  []int
 		requestCount []int
 	}
@@ -79,7 +83,14 @@ func main() {
 	for r := range *runs {
 		for i, sc := range scenarios {
 			api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: concurrency, Latency: latency, Headers: true, RetryAfter: true}
-			srv := httptest.NewServer(api)
+			var arrivals []time.Time
+			var arrivalsMu sync.Mutex
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				arrivalsMu.Lock()
+				arrivals = append(arrivals, time.Now())
+				arrivalsMu.Unlock()
+				api.ServeHTTP(w, req)
+			}))
 			client, closeIdle := sc.client()
 			var pace func(context.Context) (func(), error)
 			if sc.paced {
@@ -106,19 +117,43 @@ func main() {
 			rows[i].ok = append(rows[i].ok, ok)
 			rows[i].refused = append(rows[i].refused, int(c.Throttled()))
 			rows[i].requestCount = append(rows[i].requestCount, int(c.Requests))
+			rows[i].tightest = append(rows[i].tightest, tightestSpan(arrivals, limit+1))
 			fmt.Fprintf(os.Stderr, "feedback: round %d, %s: %.3f of the minimum, %d succeeded, %d 429s\n", r+1, sc.name, rows[i].ratio[r], ok, c.Throttled())
 		}
 	}
-	fmt.Println("| scenario | time ÷ minimum, median (range) | succeeded (per round) | 429s at the API (per round) |")
-	fmt.Println("| --- | ---: | --- | --- |")
+	fmt.Println("| scenario | time ÷ minimum, median (range) | succeeded (per round) | 429s at the API (per round) | tightest window at the API (per round) |")
+	fmt.Println("| --- | ---: | --- | --- | --- |")
 	for i, sc := range scenarios {
 		rs := slices.Sorted(slices.Values(rows[i].ratio))
 		med := rs[len(rs)/2]
 		if len(rs)%2 == 0 {
 			med = (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
 		}
-		fmt.Printf("| %s | **%.3f** (%.3f–%.3f) | %s | %s |\n", sc.name, med, rs[0], rs[len(rs)-1], ints(rows[i].ok), ints(rows[i].refused))
+		fmt.Printf("| %s | **%.3f** (%.3f–%.3f) | %s | %s | %s |\n", sc.name, med, rs[0], rs[len(rs)-1], ints(rows[i].ok), ints(rows[i].refused), spans(rows[i].tightest))
 	}
+	fmt.Printf("\nThe tightest window is the shortest time any %d arrivals took at the API, accepted or refused: under 1s, a sliding window of %d/s was broken; its excess over 1s is the margin that held.\n", limit+1, limit)
+}
+
+// tightestSpan returns the shortest time between arrivals k and k+n-1,
+// over every k: how close the busiest n arrivals came together. Zero when
+// fewer than n arrived.
+func tightestSpan(arrivals []time.Time, n int) time.Duration {
+	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
+	tightest := time.Duration(0)
+	for k := 0; k+n-1 < len(arrivals); k++ {
+		if d := arrivals[k+n-1].Sub(arrivals[k]); tightest == 0 || d < tightest {
+			tightest = d
+		}
+	}
+	return tightest
+}
+
+func spans(ds []time.Duration) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.Round(100 * time.Microsecond).String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func plainClient(workers int) func() (*http.Client, func()) {
