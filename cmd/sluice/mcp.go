@@ -18,6 +18,7 @@ import (
 // mcpOptions are sluice mcp's flags, turned into an mcp.Config once.
 type mcpOptions struct {
 	limits             limitFlags
+	shared             redisFlags
 	globalConc         int
 	globalRate         string
 	maxBody, keepBytes string
@@ -51,7 +52,10 @@ The limit flags (--concurrency, --rate, --burst, --window, --retries,
 --timeout, --max-retry-wait) apply to each host on its own: a host that
 answers 429 pauses alone. Given as HOST=VALUE they set one host's own
 (--rate api.github.com=1/s). --global-concurrency and --global-rate bound
-all hosts together.
+all hosts together. --redis URL --key NAME shares all of these limits with
+every sluice mcp naming the same key, on any
+host: several agents, each with its own sluice mcp, then keep to one set
+of limits together.
 
 Requests to loopback, private (RFC 1918, ULA), link-local, CGNAT,
 unspecified and cloud-metadata addresses are refused, on the address each
@@ -84,11 +88,28 @@ values go under hosts. Flags on the command line win over the file:
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			cfg.Version = versionString()
 
+			store, closeStore, err := o.shared.store()
+			if err != nil {
+				return o.blameFile(err)
+			}
+			defer closeStore()
+			if store != nil {
+				// Every sluice mcp naming the key (one per agent session,
+				// on any host) shares each host's limits and the global
+				// ones.
+				o.shared.share(store, &cfg.Host, cfg.HostLimits)
+				cfg.Global.Store = store
+			}
+
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			srv := mcp.New(cfg)
 			defer srv.Close()
-			cfg.Logger.Info("sluice mcp: serving on stdio", "global_concurrency", cfg.Global.Concurrency, "allow_private", cfg.AllowPrivate)
+			attrs := []any{"global_concurrency", cfg.Global.Concurrency, "allow_private", cfg.AllowPrivate}
+			if store != nil {
+				attrs = append(attrs, "shared_through", store.String())
+			}
+			cfg.Logger.Info("sluice mcp: serving on stdio", attrs...)
 			if err := srv.Run(ctx, &mcp.LineTransport{Reader: os.Stdin, Writer: os.Stdout}); err != nil && ctx.Err() == nil {
 				return &exitError{code: 1, err: err}
 			}
@@ -101,6 +122,7 @@ values go under hosts. Flags on the command line win over the file:
 
 func (o *mcpOptions) add(f *pflag.FlagSet) {
 	o.limits.add(f)
+	o.shared.add(f) // --redis, --key, --redis-mode (redisflags.go)
 	// The limit flags are shared with run and proxy, which key them by
 	// model; here a key is a host. The token flags mean nothing for
 	// fetches (mcpConfig refuses them): they are not shown.
