@@ -33,12 +33,6 @@ const (
 	flushBacklog = 16
 )
 
-// itemsPerSlot is how many items a run works on per concurrency slot:
-// two, so that items backing off between attempts leave new items the
-// free slots; more measured no faster and cost memory (1M items peaked at
-// 58.6 MiB with eight, 48.3 MiB with two).
-const itemsPerSlot = 2
-
 // maxResponse is the largest response body kept for a results line.
 const maxResponse = 64 << 20
 
@@ -81,11 +75,9 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	}
 	prog := newProgress(cfg, p, &p.counts, total, stopCtx.Done())
 	defer prog.stop()
+	// One worker a slot, and a spare for each item between attempts
+	// (crew.go); the gate bounds what is sent.
 	workers := cfg.concurrency()
-	// Items between attempts (backing off, or waiting for the retry
-	// budget) hold a worker but no slot: enough workers that they do not
-	// keep new items from the free slots. The gate bounds what is sent.
-	pool := &sluice.Pool[input.Item, response]{Workers: itemsPerSlot * workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
 	// Lines are queued and written together, every flushEvery lines (or
 	// flushBytes) or flushInterval: one write(2) for many results.
 	// An item counts as done only once its line is written.
@@ -115,7 +107,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		writeErr, writing = err, what
 	}
 run:
-	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
+	for r := range runCrew(callCtx, workers, cfg.Ordered, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
 		sum.Retries += int64(max(res.attempts-1, 0))
@@ -300,8 +292,12 @@ func (p *plan) total() int64 {
 
 // send makes one item's call, retries included (the Transport does them).
 func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
-	var info sluice.RoundTripInfo
-	ctx = sluice.WithRoundTripInfo(ctx, &info)
+	ic, _ := ctx.Value(itemCallKey{}).(*itemCall) // the crew's (crew.go)
+	if ic == nil {
+		ic = &itemCall{Context: ctx}
+	}
+	info := &ic.info
+	ctx = sluice.WithRoundTripInfo(ctx, info)
 	if p.preset != nil && it.Raw != nil {
 		ctx = withCost(ctx, EstimateCost(it.Raw))
 	}
