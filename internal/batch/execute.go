@@ -318,7 +318,7 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		return response{attempts: info.Attempts, class: class}, sluice.Permanent(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	body, err := readBody(resp.Body, resp.ContentLength)
 	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, attempts: info.Attempts, class: info.Class}
 	switch {
 	case err != nil:
@@ -347,6 +347,32 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		r.usage = sluice.ScanUsage(resp, body, body)
 	}
 	return r, nil
+}
+
+// readBody reads a response body, up to maxResponse and one byte more to
+// tell a body over it, into a buffer sized by its Content-Length when it
+// has one: io.ReadAll starts at 512 bytes, and against small answers that
+// (with io.LimitReader's wrapper) was a third of what a run allocated.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	n := 512
+	if size >= 0 && size <= maxResponse {
+		n = int(size) + 1 // room to read the EOF without growing
+	}
+	b := make([]byte, 0, n)
+	for len(b) <= maxResponse {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as append does
+		}
+		m, err := r.Read(b[len(b):min(cap(b), maxResponse+1)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // opName is how http.Client names a method in its errors: "Get", "Post".
