@@ -160,8 +160,14 @@ func (c *crew) recoverPanic() {
 func (c *crew) work() {
 	defer c.wg.Done()
 	defer c.recoverPanic()
+	// Each attempt's context (the Transport's, and net/http's under it)
+	// registers with the nearest cancellable context above it: a
+	// worker's own, rather than the crew's, which every worker would
+	// lock for every attempt.
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
 	for j := range c.jobs {
-		c.results <- c.do(j) // never lost: stop drains what the caller leaves
+		c.results <- c.do(ctx, j) // never lost: stop drains what the caller leaves
 		if c.spare() {
 			return
 		}
@@ -169,14 +175,14 @@ func (c *crew) work() {
 }
 
 // do sends one item, retries included.
-func (c *crew) do(j job) outcome {
+func (c *crew) do(ctx context.Context, j job) outcome {
 	o := outcome{index: j.index, Item: j.item}
-	if err := c.ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		o.Err = err // never sent: the run stopped
 		return o
 	}
 	begin := time.Now()
-	ic := &itemCall{Context: c.ctx, crew: c}
+	ic := &itemCall{Context: ctx, crew: c}
 	o.Value, o.Err = c.call(ic, j.item)
 	ic.goingOn()
 	o.Elapsed = time.Since(begin)
