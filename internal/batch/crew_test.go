@@ -62,11 +62,10 @@ func TestCrewBackoffLeavesNoSlotIdle(t *testing.T) {
 func TestCrewSparesEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const slots = 4
-		var c *crew
 		var most atomic.Int64
 		call := func(ctx context.Context, it input.Item) (response, error) {
 			ic := ctx.Value(itemCallKey{}).(*itemCall)
-			c = ic.crew
+			c := ic.crew
 			if it.Line%7 == 0 {
 				ic.attemptFailed()
 				time.Sleep(50 * time.Millisecond)
