@@ -97,7 +97,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	why := reasons{}
 	// A destination's error (a full disk, a database gone) ends the run
 	// like a quota exhausted: exit 3, what was written kept. The loop
-	// stops at once (failed), and once the pool has ended, and no longer
+	// stops at once (failed), and once the crew has ended, and no longer
 	// reads the input, stoppedWriting counts what could still be written
 	// and the rest of the input, so that the summary matches the files.
 	var writeErr error
