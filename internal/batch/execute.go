@@ -33,12 +33,6 @@ const (
 	flushBacklog = 16
 )
 
-// itemsPerSlot is how many items a run works on per concurrency slot:
-// two, so that items backing off between attempts leave new items the
-// free slots; more measured no faster and cost memory (1M items peaked at
-// 58.6 MiB with eight, 48.3 MiB with two).
-const itemsPerSlot = 2
-
 // maxResponse is the largest response body kept for a results line.
 const maxResponse = 64 << 20
 
@@ -81,11 +75,9 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	}
 	prog := newProgress(cfg, p, &p.counts, total, stopCtx.Done())
 	defer prog.stop()
+	// One worker a slot, and a spare for each item between attempts
+	// (crew.go); the gate bounds what is sent.
 	workers := cfg.concurrency()
-	// Items between attempts (backing off, or waiting for the retry
-	// budget) hold a worker but no slot: enough workers that they do not
-	// keep new items from the free slots. The gate bounds what is sent.
-	pool := &sluice.Pool[input.Item, response]{Workers: itemsPerSlot * workers, Ordered: cfg.Ordered, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
 	// Lines are queued and written together, every flushEvery lines (or
 	// flushBytes) or flushInterval: one write(2) for many results.
 	// An item counts as done only once its line is written.
@@ -105,7 +97,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	why := reasons{}
 	// A destination's error (a full disk, a database gone) ends the run
 	// like a quota exhausted: exit 3, what was written kept. The loop
-	// stops at once (failed), and once the pool has ended, and no longer
+	// stops at once (failed), and once the crew has ended, and no longer
 	// reads the input, stoppedWriting counts what could still be written
 	// and the rest of the input, so that the summary matches the files.
 	var writeErr error
@@ -115,7 +107,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		writeErr, writing = err, what
 	}
 run:
-	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
+	for r := range runCrew(callCtx, workers, cfg.Ordered, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
 		sum.Retries += int64(max(res.attempts-1, 0))
@@ -300,8 +292,12 @@ func (p *plan) total() int64 {
 
 // send makes one item's call, retries included (the Transport does them).
 func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
-	var info sluice.RoundTripInfo
-	ctx = sluice.WithRoundTripInfo(ctx, &info)
+	ic, _ := ctx.Value(itemCallKey{}).(*itemCall) // the crew's (crew.go)
+	if ic == nil {
+		ic = &itemCall{Context: ctx}
+	}
+	info := &ic.info
+	ctx = sluice.WithRoundTripInfo(ctx, info)
 	if p.preset != nil && it.Raw != nil {
 		ctx = withCost(ctx, EstimateCost(it.Raw))
 	}
@@ -322,7 +318,7 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		return response{attempts: info.Attempts, class: class}, sluice.Permanent(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	body, err := readBody(resp.Body, resp.ContentLength)
 	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, attempts: info.Attempts, class: info.Class}
 	switch {
 	case err != nil:
@@ -351,6 +347,32 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		r.usage = sluice.ScanUsage(resp, body, body)
 	}
 	return r, nil
+}
+
+// readBody reads a response body, up to maxResponse and one byte more to
+// tell a body over it, into a buffer sized by its Content-Length when it
+// has one: io.ReadAll starts at 512 bytes, and against small answers that
+// (with io.LimitReader's wrapper) was a third of what a run allocated.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	n := 512
+	if size >= 0 && size <= maxResponse {
+		n = int(size) + 1 // room to read the EOF without growing
+	}
+	b := make([]byte, 0, n)
+	for len(b) <= maxResponse {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow as append does
+		}
+		m, err := r.Read(b[len(b):min(cap(b), maxResponse+1)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // opName is how http.Client names a method in its errors: "Get", "Post".

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -29,8 +30,12 @@ func main() {
 	conc := flag.Int("c", 64, "concurrency")
 	cpuProf := flag.String("cpuprofile", "", "CPU profile")
 	memProf := flag.String("memprofile", "", "heap profile at the largest live heap")
+	allocProf := flag.String("allocprofile", "", "allocations profile at the end of the run")
 	flag.Parse()
 	os.Remove(*out)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200) // as `sluice run` does (cmd/sluice/run.go's collectLessOften)
+	}
 
 	// Sample the heap; keep the heap profile of the largest live heap seen.
 	var (
@@ -93,6 +98,16 @@ func main() {
 	elapsed := time.Since(begin)
 	if *cpuProf != "" {
 		pprof.StopCPUProfile()
+	}
+	if *allocProf != "" {
+		// Everything allocated during the run, for alloc_space and
+		// alloc_objects: the peak heap profile is taken early.
+		f, err := os.Create(*allocProf)
+		if err != nil {
+			fatal(err)
+		}
+		pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
 	}
 	close(stop)
 	<-sampled
