@@ -87,6 +87,10 @@ type LimitInfo struct {
 	// Period is how long the limit remembers a start (a rate's period);
 	// a gate is kept at least that long after its last use.
 	Period time.Duration
+	// Capacity is the most one call may ask of the limit at its current
+	// setting; a Gate refuses a call asking more with ErrTooLarge
+	// (toolarge.go). The zero Capacity bounds nothing.
+	Capacity Capacity
 }
 
 // WaitForChange is what Limit.Take (and Shared.Admit) returns when waiting
