@@ -69,7 +69,7 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("sluice: a call asking %d %s exceeds the capacity of a limit (%s), %d, so it could never be admitted",
+	return fmt.Sprintf("sluice: this call asks %d %s, more than %s could ever admit (%d at most)",
 		e.Capacity.Asked(e.Cost), e.Capacity.Units(), e.Limit, e.Capacity.Max)
 }
 
