@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/internal/storetest"
 	"github.com/sluicehq/sluice/internal/proxy"
+	"github.com/sluicehq/sluice/internal/storetest"
 )
 
 // The proxy answered a store's outage with 503 only when the command had
