@@ -3,6 +3,8 @@ package sluice
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 )
 
 // A call can ask more of a limit than the limit could ever admit: a
@@ -56,9 +58,14 @@ func (k Capacity) Units() string {
 // TooLargeError is a call refused because its cost exceeds a limit's
 // Capacity. It matches ErrTooLarge, and unwraps to Err.
 type TooLargeError struct {
-	// Limit names the limit that could never admit the call, as it
-	// describes itself ("tokens 10000/1m0.01s", "window 3/1s").
+	// Limit names the limit that could never admit the call: "token
+	// budget", "sliding window", "request rate", or what a Shared or a
+	// limit of another package calls it.
 	Limit string
+	// Rate is the limit's rate when the call asked (the zero Rate for a
+	// limit without one), as the limit keeps it: a Gate made from Limits
+	// widens periods by a margin for the network (Limits.NewGate).
+	Rate Rate
 	// Capacity is the limit's capacity when the call asked.
 	Capacity Capacity
 	// Cost is what the call asked.
@@ -69,8 +76,22 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("sluice: this call asks %d %s, more than %s could ever admit (%d at most)",
-		e.Capacity.Asked(e.Cost), e.Capacity.Units(), e.Limit, e.Capacity.Max)
+	limit := e.Limit
+	if !e.Rate.IsZero() {
+		limit += " of " + shownRate(e.Rate).String()
+	}
+	return fmt.Sprintf("sluice: this call asks %d %s, more than the %s could ever admit (%d at most)",
+		e.Capacity.Asked(e.Cost), e.Capacity.Units(), limit, e.Capacity.Max)
+}
+
+// shownRate is r as its user wrote it, near enough: the network's margin
+// (at most 1% and some milliseconds) rounded off its period, so that a
+// budget of 10000/m reads so rather than 10000/1m0.01s.
+func shownRate(r Rate) Rate {
+	if p := r.Per.Round(100 * time.Millisecond); p > 0 && p < r.Per && r.Per-p <= r.Per/50+20*time.Millisecond {
+		r.Per = p
+	}
+	return r
 }
 
 // Is makes a TooLargeError match ErrTooLarge.
@@ -104,16 +125,24 @@ func (g *Gate) overCapacity(c Cost) error {
 	for _, l := range g.limits[g.skip:] {
 		k := l.Info().Capacity
 		if k.Max > 0 && k.Asked(c) > k.Max {
-			return &TooLargeError{Limit: describeLimit(l), Capacity: k, Cost: c}
+			name, rate := describeLimit(l)
+			return &TooLargeError{Limit: name, Rate: rate, Capacity: k, Cost: c}
 		}
 	}
 	return nil
 }
 
-// describeLimit names l for an error: its String, else its type.
-func describeLimit(l Limit) string {
-	if s, ok := l.(fmt.Stringer); ok {
-		return s.String()
+// describeLimit names l, and its rate, for an error.
+func describeLimit(l Limit) (string, Rate) {
+	switch l := l.(type) {
+	case *TokenBudget:
+		return strings.TrimSuffix(l.Kind().String(), "s") + " budget", l.Rate()
+	case *SlidingWindow:
+		return "sliding window", l.Rate()
+	case *RateLimiter:
+		return "request rate", l.Rate()
+	case fmt.Stringer:
+		return "limit " + l.String(), Rate{}
 	}
-	return fmt.Sprintf("%T", l)
+	return fmt.Sprintf("limit %T", l), Rate{}
 }

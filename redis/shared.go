@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,13 +143,16 @@ func (g *shared) tooLarge(cfg config, c sluice.Cost, which int64) error {
 	e := &sluice.TooLargeError{Cost: c, Err: ErrTooLarge}
 	switch {
 	case which == 0:
-		e.Limit, e.Capacity.Max = "shared concurrency "+strconv.Itoa(cfg.concurrency)+" ("+g.keys.leases+")", int64(cfg.concurrency)
+		e.Limit, e.Capacity.Max = "shared concurrency ("+g.keys.leases+")", int64(cfg.concurrency)
 	case which == -1:
-		e.Limit, e.Capacity.Max = fmt.Sprintf("shared window %v (%s)", cfg.limits.Window, g.keys.window), int64(cfg.windowN)
+		e.Limit, e.Rate, e.Capacity.Max = "shared sliding window ("+g.keys.window+")", cfg.limits.Window, int64(cfg.windowN)
 	case int(which) <= len(cfg.pacers):
 		p := cfg.pacers[which-1]
 		e.Capacity = sluice.Capacity{Max: p.capacity, Tokens: p.tokens, Kind: p.kind}
-		e.Limit = fmt.Sprintf("shared %s %v (%s)", e.Capacity.Units(), p.rate(cfg.limits), p.key)
+		e.Limit, e.Rate = "shared request rate ("+p.key+")", p.rate(cfg.limits)
+		if p.tokens {
+			e.Limit = "shared " + strings.TrimSuffix(p.kind.String(), "s") + " budget (" + p.key + ")"
+		}
 	default:
 		return ErrTooLarge
 	}
