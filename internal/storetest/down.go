@@ -10,13 +10,15 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// DownStore is a sluice.Store whose shared limits are always unreachable
-// and told to refuse then, as package redis's Closed mode is while Redis
-// is down: every admission fails at once with an error matching
-// sluice.ErrSharedUnavailable (and nothing else the faces know). It
-// needs no Redis, so the faces' tests can show they answer the library's
-// classification, not a store's own error. Asked counts admissions.
+// DownStore is a sluice.Store whose shared limits are unreachable and
+// told to refuse then, as package redis's Closed mode is while Redis is
+// down: every admission after the first UpFor fails at once with ErrDown,
+// which matches sluice.ErrSharedUnavailable (and nothing else the faces
+// know). It needs no Redis, so the faces' tests can show they answer the
+// library's classification, not a store's own error. The admissions it
+// grants limit nothing. Asked counts admissions.
 type DownStore struct {
+	UpFor int64
 	Asked atomic.Int64
 }
 
@@ -36,9 +38,15 @@ func (downError) Is(target error) bool { return target == sluice.ErrSharedUnavai
 type downShared struct{ s *DownStore }
 
 func (d downShared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.Duration, error) {
-	d.s.Asked.Add(1)
+	if d.s.Asked.Add(1) <= d.s.UpFor {
+		return ticket{}, 0, nil
+	}
 	return nil, 0, ErrDown
 }
+
+type ticket struct{}
+
+func (ticket) Finish(sluice.Outcome) {}
 
 func (downShared) Changed() <-chan struct{} { return nil }
 func (downShared) Pause(time.Time)          {}
