@@ -123,7 +123,28 @@ func (g *Gate) overCapacity(c Cost) error {
 		return nil
 	}
 	for _, l := range g.limits[g.skip:] {
-		k := l.Info().Capacity
+		var k Capacity
+		// This package's limits are asked directly (a few nanoseconds,
+		// where Info cost tens: every token-costed admission pays it);
+		// any other limit through its Info.
+		switch l := l.(type) {
+		case *Semaphore, *AdaptiveLimit:
+			continue // no capacity: a weight above the limit runs alone
+		case *TokenBudget:
+			k = l.capacity()
+		case *RateLimiter:
+			if c.Requests <= 1 {
+				continue // every capacity is at least 1
+			}
+			k = l.capacity()
+		case *SlidingWindow:
+			if c.Requests <= 1 {
+				continue
+			}
+			k = l.capacity()
+		default:
+			k = l.Info().Capacity
+		}
 		if k.Max > 0 && k.Asked(c) > k.Max {
 			name, rate := describeLimit(l)
 			return &TooLargeError{Limit: name, Rate: rate, Capacity: k, Cost: c}

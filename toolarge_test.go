@@ -147,3 +147,17 @@ func TestPoolFailsATooLargeItemAndGoesOn(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkTooLargeCheck is what every admission with a token cost pays
+// for the check, through BenchmarkGate's three limits (concurrency,
+// requests, tokens); a cost of one request and no tokens pays nothing.
+func BenchmarkTooLargeCheck(b *testing.B) {
+	g := NewGate(NewSemaphore(1<<20), NewRateLimiter(PerSecond(1e9), 1e9), NewTokenBudget(PerSecond(1e9), AllTokens))
+	c := Cost{InputTokens: 10, OutputTokens: 10}
+	b.ReportAllocs()
+	for b.Loop() {
+		if g.tooLarge(c) != nil {
+			b.Fatal("refused")
+		}
+	}
+}
