@@ -70,7 +70,8 @@ type Limit interface {
 	// forgotten.
 	Rested() bool
 	// Info describes the limit to the gate (ordering, statistics,
-	// memory). It is cheap and may be called under the gate's mutex.
+	// memory, the most one call may ask). It is cheap and may be called
+	// under the gate's mutex.
 	Info() LimitInfo
 }
 

@@ -37,21 +37,21 @@ func hasTokenBudget(l sluice.Limits) bool {
 	return !l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()
 }
 
-// fitTokens estimates the tokens of a request to a token-limited route
-// and returns ctx carrying the estimate (sluice.WithCost), so that the
-// Transport charges it without reading the body again; the gate refuses
-// an estimate no budget could hold (overCapacity answers). A body the
-// estimator does not know passes on as it is: the Transport answers it
-// (sluice.ErrUnknownCost).
-func (r *route) fitTokens(w http.ResponseWriter, req *http.Request, body []byte, ctx context.Context) (context.Context, outcome, bool) {
+// withTokenEstimate estimates the tokens of a request to a
+// token-limited route and returns ctx carrying the estimate
+// (sluice.WithCost), so that the Transport charges it without reading
+// the body again; the gate refuses an estimate no budget could hold
+// (overCapacity answers). A body the estimator does not know passes on
+// as it is: the Transport answers it (sluice.ErrUnknownCost).
+func (r *route) withTokenEstimate(ctx context.Context, req *http.Request, body []byte) context.Context {
 	if !r.tokenBudget {
-		return ctx, 0, true
+		return ctx
 	}
 	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, body)
 	if !ok {
-		return ctx, 0, true
+		return ctx
 	}
-	return sluice.WithCost(ctx, c), 0, true
+	return sluice.WithCost(ctx, c)
 }
 
 // overCapacity answers a request the library refused because its cost
