@@ -119,6 +119,9 @@ func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostCh
 	}
 	if err != nil {
 		r.errClass, r.err = describe(ctx, err)
+		if r.errClass == errSharedUnavailable {
+			r.attempts = 0 // refused before the host, by the global gate under the host's
+		}
 		return r
 	}
 	defer resp.Body.Close()

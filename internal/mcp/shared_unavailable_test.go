@@ -44,8 +44,8 @@ func TestSharedLimitsUnavailableFailItemsAtOnceSayingSo(t *testing.T) {
 				t.Fatalf("summary %+v; want done, 3 failed as shared_unavailable, none counted as sent", s)
 			}
 			for _, it := range rep.Items {
-				if !strings.Contains(it.Error, "not sent: the shared limits (a test store) cannot be reached") || !strings.Contains(it.Error, "call again later") {
-					t.Errorf("item %d: %q", it.Index, it.Error)
+				if !strings.Contains(it.Error, "not sent: the shared limits (a test store) cannot be reached") || !strings.Contains(it.Error, "call again later") || it.Attempts != 0 {
+					t.Errorf("item %d: %q after %d attempts; want not sent, none", it.Index, it.Error, it.Attempts)
 				}
 			}
 			if n := store.Asked.Load(); n != 3 {
