@@ -32,10 +32,16 @@ const (
 	ClassTransient                   // 5xx, 408, 409, 425, connection reset, EOF, timeouts: retry
 	ClassFatal                       // other 4xx (400, 401, 403, 404, 413, 422...), 501, 505: do not retry
 	ClassCanceled                    // the caller's own context was cancelled: not retried, not a sample
+	// ClassSharedUnavailable: the limits shared with other processes
+	// cannot be asked (their store is down and was told to refuse then;
+	// ErrSharedUnavailable). Nothing was sent and nothing is wrong with
+	// the call: stop starting calls and try again later. Not retried
+	// here, not a sample.
+	ClassSharedUnavailable
 )
 
 // String returns the class's name: "ok", "throttled", "quota-exhausted",
-// "overloaded", "transient", "fatal" or "canceled".
+// "overloaded", "transient", "fatal", "canceled" or "shared-unavailable".
 func (c Class) String() string {
 	switch c {
 	case ClassOK:
@@ -52,6 +58,8 @@ func (c Class) String() string {
 		return "fatal"
 	case ClassCanceled:
 		return "canceled"
+	case ClassSharedUnavailable:
+		return "shared-unavailable"
 	}
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
@@ -92,9 +100,11 @@ var quotaMarkers = []string{
 //   - a quota marker (insufficient_quota, spend limit, credit balance...) is
 //     ClassQuotaExhausted on a 429, and on a 400, 402 or 403, which is how
 //     Anthropic reports an empty credit balance;
-//   - errors: the caller's context.Canceled is ClassCanceled; certificate
-//     errors and unsupported URL schemes are fatal; everything else
-//     (timeouts, resets, refusals, EOF, DNS) is transient.
+//   - errors: one matching ErrSharedUnavailable is ClassSharedUnavailable,
+//     whatever wraps it; the caller's context.Canceled is ClassCanceled;
+//     a cost no limit could ever admit (ErrTooLarge), certificate errors
+//     and unsupported URL schemes are fatal; everything else (timeouts,
+//     resets, refusals, EOF, DNS) is transient.
 //
 // Classify never panics and does not retain body.
 func Classify(status int, h http.Header, body []byte, err error) Class {
@@ -194,6 +204,14 @@ func classifyError(err error) Class {
 		perm      *permanentError
 	)
 	switch {
+	case errors.Is(err, ErrSharedUnavailable):
+		// First: the store's outage is about the limits, not the call,
+		// even when whoever passed it on marked it Permanent.
+		return ClassSharedUnavailable
+	case errors.Is(err, ErrTooLarge):
+		// The call's cost exceeds what a limit could ever admit: asking
+		// again asks the same.
+		return ClassFatal
 	case errors.As(err, &perm):
 		// Marked so by whoever made it, such as a dialer refusing an
 		// address: the same request would meet the same refusal.
@@ -393,10 +411,13 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
-// ClassOf classifies an error returned by a Pool's function: nil is
-// ClassOK; a StatusError has its own class; Permanent errors are fatal;
-// context cancellation is ClassCanceled; anything else is classified as a
-// network error would be (Classify), which makes unknown errors transient.
+// ClassOf classifies an error returned by a Pool's function, a
+// Transport or a Gate: nil is ClassOK; an error matching
+// ErrSharedUnavailable is ClassSharedUnavailable, even marked Permanent;
+// a StatusError has its own class; Permanent errors are fatal; context
+// cancellation is ClassCanceled; anything else is classified as a
+// network error would be (Classify), which makes a cost too large
+// (ErrTooLarge) fatal and unknown errors transient.
 func ClassOf(err error) Class {
 	if err == nil {
 		return ClassOK // before the errors.As targets, which escape: every success comes here
@@ -404,6 +425,8 @@ func ClassOf(err error) Class {
 	var se *StatusError
 	var pe *permanentError
 	switch {
+	case errors.Is(err, ErrSharedUnavailable):
+		return ClassSharedUnavailable
 	case errors.As(err, &pe):
 		return ClassFatal
 	case errors.As(err, &se):

@@ -45,7 +45,10 @@
 //   - A RateLimiter request over the burst is admitted when the bucket is
 //     full and leaves a debt that delays what follows; x/time/rate refuses
 //     it (AllowN false, WaitN an error). To refuse it, compare n with
-//     Burst() first.
+//     Burst() first. A Gate refuses at once, with ErrTooLarge and taking
+//     nothing, a cost that one of its limits could never admit: more than
+//     a rate's count per period (and its burst), a window's count, or a
+//     token budget's tokens per period (see Capacity).
 //   - The zero Rate and the zero RateLimiter mean no limit (x/time/rate's
 //     Inf), and a burst below 1 means 1; x/time/rate's zero Limit and zero
 //     burst allow nothing. To stop calls, pause the Gate (PauseUntil) or

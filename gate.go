@@ -117,9 +117,17 @@ func usesLatency(l Limit) bool {
 // the ones behind it. The prediction is a lower bound (a release of
 // concurrency cannot be foreseen), so a caller may still wait and then
 // get ctx.Err(). A maximum wait is thus context.WithTimeout(ctx, max).
+//
+// When c asks more than one of the gate's limits could ever admit (a
+// token budget's tokens per period, a window's or a rate's count),
+// Acquire fails at once with a *TooLargeError, which matches ErrTooLarge,
+// and takes nothing; a Semaphore runs such a weight alone instead.
 func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if err := g.tooLarge(c); err != nil {
+		return nil, err // more than a limit could ever admit (toolarge.go)
 	}
 	// The fast path: with nobody in line, no pause, no halt and no shared
 	// limits, ask the limits without the gate's mutex. Limits are safe for

@@ -42,17 +42,21 @@ func TestSemaphoreHugeWeightDoesNotWrapTheLimit(t *testing.T) {
 }
 
 // Input plus output tokens near MaxInt wrapped to a negative total, so the
-// call was charged nothing.
+// call was charged nothing. A Gate now refuses such a call as too large
+// (toolarge.go); the budget itself, used alone, still charges it all.
 func TestTokenTotalSaturatesInsteadOfWrapping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		huge := Cost{InputTokens: math.MaxInt, OutputTokens: math.MaxInt}
 		g := NewGate(NewTokenBudget(PerMinute(1000), AllTokens))
-		if _, err := g.Acquire(t.Context(), Cost{InputTokens: math.MaxInt, OutputTokens: math.MaxInt}); err != nil {
-			t.Fatal(err)
+		if _, err := g.Acquire(t.Context(), huge); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("Acquire of MaxInt+MaxInt tokens: %v, want ErrTooLarge", err)
 		}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
-		defer cancel()
-		if _, err := g.Acquire(ctx, Cost{InputTokens: 1000}); err == nil {
-			t.Error("after a call of MaxInt+MaxInt tokens, 1000 more were admitted within the hour")
+		b := NewTokenBudget(PerMinute(1000), AllTokens)
+		if wait, _ := b.Take(huge, time.Time{}, 0); wait != 0 {
+			t.Fatalf("Take of MaxInt+MaxInt tokens on a full budget waits %v, want 0 (a debt)", wait)
+		}
+		if wait, _ := b.Take(Cost{InputTokens: 1000}, time.Time{}, 0); wait < time.Hour {
+			t.Errorf("after a call of MaxInt+MaxInt tokens, 1000 more wait %v, want more than an hour", wait)
 		}
 	})
 }

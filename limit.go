@@ -70,7 +70,8 @@ type Limit interface {
 	// forgotten.
 	Rested() bool
 	// Info describes the limit to the gate (ordering, statistics,
-	// memory). It is cheap and may be called under the gate's mutex.
+	// memory, the most one call may ask). It is cheap and may be called
+	// under the gate's mutex.
 	Info() LimitInfo
 }
 
@@ -87,6 +88,10 @@ type LimitInfo struct {
 	// Period is how long the limit remembers a start (a rate's period);
 	// a gate is kept at least that long after its last use.
 	Period time.Duration
+	// Capacity is the most one call may ask of the limit at its current
+	// setting; a Gate refuses a call asking more with ErrTooLarge
+	// (toolarge.go). The zero Capacity bounds nothing.
+	Capacity Capacity
 }
 
 // WaitForChange is what Limit.Take (and Shared.Admit) returns when waiting

@@ -287,6 +287,9 @@ func (r *run[T, R]) do(j job[T]) Result[T, R] {
 	})
 	res.Attempts, res.Elapsed = attempts, time.Since(begin)
 	res.Class, res.Err = o.Class, err
+	if err != nil && o.Class != ClassSharedUnavailable && ClassOf(err) == ClassSharedUnavailable {
+		res.Class = ClassSharedUnavailable // a retry the outage refused: the item is not done, not failed
+	}
 	if err == nil && o.Class != ClassOK {
 		res.Err = fmt.Errorf("sluice: item %d: %v", j.index, o.Class)
 	}

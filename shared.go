@@ -42,10 +42,12 @@ type Shared interface {
 	// Unable to answer (the store is unreachable or slower than its
 	// per-call timeout, which bounds every call), a Shared never hangs
 	// and is never silent: depending on its configured mode it answers
-	// from limits in this process, admits, or returns an error; it says
-	// so in its own log and statistics. A cost no shared limit could ever
-	// admit is an error at once. On any error the gate gives back what
-	// its own limits took and returns the error to the caller.
+	// from limits in this process, admits, or returns an error (one
+	// matching ErrSharedUnavailable when it refuses for that reason); it
+	// says so in its own log and statistics. A cost no shared limit could
+	// ever admit is an error at once, a *TooLargeError matching
+	// ErrTooLarge. On any error the gate gives back what its own limits
+	// took and returns the error to the caller.
 	Admit(ctx context.Context, c Cost) (t Ticket, wait time.Duration, err error)
 	// Changed returns a channel closed when a shared slot may have been
 	// released (by this or another process); it may be nil when the
@@ -69,8 +71,11 @@ type Shared interface {
 
 // ErrSharedUnavailable matches the error of a Shared that refuses a call
 // because its store cannot be reached and it was told to refuse then
-// (package redis's Closed mode). Nothing was sent: a batch stops early on
-// it rather than failing every item, and a server answers 503.
+// (package redis's Closed mode). Nothing was sent and nothing is wrong
+// with the call: ClassOf and Classify say ClassSharedUnavailable, which
+// is never retried; faces stop starting calls on it (a batch stops early
+// rather than failing every item, a server answers 503, an agent's items
+// fail at once, not sent). A Shared's own error need only match it.
 var ErrSharedUnavailable = errors.New("sluice: shared limits unavailable")
 
 // A Ticket is one call admitted by a Shared: what the store must undo or

@@ -56,7 +56,8 @@ func (k TokenKind) of(in, out int) int {
 // A request estimated at more tokens than the whole budget never waits
 // forever: it is admitted when the bucket is full and leaves a debt, so the
 // calls after it wait until the bucket has refilled past zero. The budget
-// is kept on average, which is what the APIs enforce.
+// is kept on average, which is what the APIs enforce. Through a Gate such
+// a request is refused at once instead (ErrTooLarge), taking nothing.
 //
 // The zero TokenBudget has no limit. A TokenBudget is safe for concurrent
 // use; admission costs what RateLimiter.AllowN costs.

@@ -17,8 +17,8 @@ import (
 // It remembers every start in the last window, so it costs 16 bytes per
 // start in a window (at most N entries). A weighted request larger than N
 // is admitted when the window is empty, so it never waits forever, and
-// counts as N. A weight of zero or less asks for nothing and is admitted at
-// once.
+// counts as N; through a Gate it is refused at once (ErrTooLarge). A
+// weight of zero or less asks for nothing and is admitted at once.
 //
 // The rule holds at the times calls really start, also through a Gate: a
 // SlidingWindow records when each start really happened and forgives no

@@ -128,3 +128,21 @@ func TestKilledHoldersStallIsBoundedByTheDefaultLeaseTTL(t *testing.T) {
 		t.Fatalf("LeaseTTL %v (default %v): want at most 5s, renewed at least a second apart", st.opt.LeaseTTL, DefaultLeaseTTL)
 	}
 }
+
+// The store's sentinels match the library's, so that every face can
+// branch on the library's alone (sluice.ClassOf) and a caller holding
+// the sentinel itself sees the same.
+func TestSentinelsMatchTheLibrarys(t *testing.T) {
+	if !errors.Is(ErrUnavailable, sluice.ErrSharedUnavailable) {
+		t.Error("ErrUnavailable does not match sluice.ErrSharedUnavailable")
+	}
+	if !errors.Is(ErrTooLarge, sluice.ErrTooLarge) {
+		t.Error("ErrTooLarge does not match sluice.ErrTooLarge")
+	}
+	if errors.Is(ErrTooLarge, sluice.ErrSharedUnavailable) || errors.Is(ErrUnavailable, sluice.ErrTooLarge) {
+		t.Error("a sentinel matches the other condition")
+	}
+	if c := sluice.ClassOf(fmt.Errorf("admit: %w", ErrUnavailable)); c != sluice.ClassSharedUnavailable {
+		t.Errorf("ClassOf(wrapped ErrUnavailable) = %v, want shared-unavailable", c)
+	}
+}

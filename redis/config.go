@@ -35,6 +35,14 @@ func (p pacer) costUs(n int64) int64 {
 	return int64(math.Ceil(float64(n) * p.intervalNs / 1000))
 }
 
+// rate returns p's rate among l's (widened, as the script keeps it).
+func (p pacer) rate(l sluice.Limits) sluice.Rate {
+	if !p.tokens {
+		return l.Rate
+	}
+	return [...]sluice.Rate{l.Tokens, l.InputTokens, l.OutputTokens}[p.kind]
+}
+
 // units returns what c asks of p.
 func (p pacer) units(c sluice.Cost) int64 {
 	if !p.tokens {

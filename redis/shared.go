@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,18 +137,26 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 	return t, 0, nil
 }
 
-// tooLarge names the limit a cost can never fit.
+// tooLarge names the limit a cost can never fit: a *sluice.TooLargeError
+// that matches ErrTooLarge and sluice.ErrTooLarge.
 func (g *shared) tooLarge(cfg config, c sluice.Cost, which int64) error {
+	e := &sluice.TooLargeError{Cost: c, Err: ErrTooLarge}
 	switch {
 	case which == 0:
-		return fmt.Errorf("%w: weight %d > concurrency %d (%s)", ErrTooLarge, max(c.Requests, 1), cfg.concurrency, g.keys.leases)
+		e.Limit, e.Capacity.Max = "shared concurrency ("+g.keys.leases+")", int64(cfg.concurrency)
 	case which == -1:
-		return fmt.Errorf("%w: weight %d > window of %d (%s)", ErrTooLarge, max(c.Requests, 1), cfg.windowN, g.keys.window)
+		e.Limit, e.Rate, e.Capacity.Max = "shared sliding window ("+g.keys.window+")", cfg.limits.Window, int64(cfg.windowN)
 	case int(which) <= len(cfg.pacers):
 		p := cfg.pacers[which-1]
-		return fmt.Errorf("%w: %d > %d per period (%s)", ErrTooLarge, p.units(c), p.capacity, p.key)
+		e.Capacity = sluice.Capacity{Max: p.capacity, Tokens: p.tokens, Kind: p.kind}
+		e.Limit, e.Rate = "shared request rate ("+p.key+")", p.rate(cfg.limits)
+		if p.tokens {
+			e.Limit = "shared " + strings.TrimSuffix(p.kind.String(), "s") + " budget (" + p.key + ")"
+		}
+	default:
+		return ErrTooLarge
 	}
-	return ErrTooLarge
+	return e
 }
 
 // Changed implements sluice.Shared: closed on a release, by any process.

@@ -30,15 +30,30 @@ type Client interface {
 }
 
 // ErrUnavailable matches the error of admissions in Closed mode while
-// Redis cannot answer (and of a Check that got no answer). Such an error
-// also matches sluice.ErrSharedUnavailable, which is what the faces of
-// sluice branch on (a batch run stops early on it).
-var ErrUnavailable = errors.New("redis: shared limits unavailable")
+// Redis cannot answer (and of a Check that got no answer). It, and such
+// an error, also match sluice.ErrSharedUnavailable, which is what sluice
+// classifies (sluice.ClassSharedUnavailable) and its faces act on.
+var ErrUnavailable error = &sentinel{"redis: shared limits unavailable", sluice.ErrSharedUnavailable}
 
-// ErrTooLarge is returned for a call whose cost exceeds what a shared
-// limit could ever admit (more than its concurrency, window count or
-// one period's tokens).
-var ErrTooLarge = errors.New("redis: cost exceeds the shared limit's capacity")
+// ErrTooLarge matches the error of a call whose cost exceeds what a
+// shared limit could ever admit (more than its concurrency, window count
+// or one period's tokens or requests). It, and such an error, also match
+// sluice.ErrTooLarge; the error is a *sluice.TooLargeError naming the
+// limit and the numbers.
+var ErrTooLarge error = &sentinel{"redis: cost exceeds the shared limit's capacity", sluice.ErrTooLarge}
+
+// sentinel is an error value of this package that also matches the
+// library's sentinel for the same condition, so that callers may branch
+// on either.
+type sentinel struct {
+	msg  string
+	also error
+}
+
+func (e *sentinel) Error() string { return e.msg }
+
+// Is makes the sentinel match the library's.
+func (e *sentinel) Is(target error) bool { return target == e.also }
 
 // DefaultLeaseTTL is how long the leases of a process killed without
 // releasing them (kill -9) keep its concurrency slots from the others:

@@ -253,10 +253,14 @@ func TestCostBeyondCapacityIsRefusedAtOnce(t *testing.T) {
 	g := sluice.Limits{Concurrency: 100, Tokens: sluice.PerMinute(1000), Store: st}.NewGate()
 	start := time.Now()
 	_, err := g.Acquire(context.Background(), sluice.Cost{InputTokens: 900, OutputTokens: 200})
-	if !errors.Is(err, ErrTooLarge) {
-		t.Fatalf("Acquire: %v; want ErrTooLarge", err)
+	if !errors.Is(err, ErrTooLarge) || !errors.Is(err, sluice.ErrTooLarge) {
+		t.Fatalf("Acquire: %v; want ErrTooLarge, matching sluice.ErrTooLarge", err)
 	}
-	if !strings.Contains(err.Error(), "1100 > 1000") {
+	var tl *sluice.TooLargeError
+	if !errors.As(err, &tl) || tl.Capacity.Asked(tl.Cost) != 1100 || tl.Capacity.Max != 1000 || tl.Capacity.Units() != "tokens" {
+		t.Errorf("error %#v does not carry 1100 tokens asked of 1000", err)
+	}
+	if !strings.Contains(err.Error(), "asks 1100 tokens") || !strings.Contains(err.Error(), "(1000 at most)") {
 		t.Errorf("error %q does not say what exceeds what", err)
 	}
 	if d := time.Since(start); d > time.Second {

@@ -16,7 +16,6 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/bytesize"
 	"github.com/sluicehq/sluice/internal/proxy"
-	"github.com/sluicehq/sluice/redis"
 )
 
 func newProxy() *cobra.Command {
@@ -111,9 +110,6 @@ field; unknown fields are mistakes):
 			}
 			defer closeStore()
 			shared.share(store, &route.Limits, route.Models)
-			if store != nil {
-				route.SharedUnavailable = redis.ErrUnavailable // --redis-mode closed: 503, not 502
-			}
 			route.Retry = sluice.RetryPolicy{MaxAttempts: max(limits.retries, 0) + 1}
 			route.AttemptTimeout = limits.timeout
 			if route.QueueSize < 1 {

@@ -117,7 +117,6 @@ func shareRoutes(routes []proxy.Route) (func(), error) {
 			return func() {}, err
 		}
 		(&redisFlags{}).share(st, &r.Limits, r.Models)
-		r.SharedUnavailable = redis.ErrUnavailable
 	}
 	return closeAll, nil
 }

@@ -124,7 +124,7 @@ run:
 				sum.OutputTokens += int64(res.usage.OutputTokens)
 				p.counts.tokens.Add(int64(res.usage.InputTokens + res.usage.OutputTokens))
 			}
-		case errors.Is(r.Err, sluice.ErrSharedUnavailable):
+		case r.Class == sluice.ClassSharedUnavailable: // the library's class of the item's error (sluice.ClassOf)
 			// The shared limits refused (--redis-mode closed, Redis not
 			// answering): nothing more can be sent; not finished, not
 			// failed; the run stops (sharedstop.go).
@@ -328,7 +328,7 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		r.class = sluice.ClassFatal
 		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB", maxResponse>>20))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		if stopped := info.Err; r.class != sluice.ClassQuotaExhausted && (errors.Is(stopped, errInterrupted) || errors.Is(stopped, sluice.ErrQuotaExhausted) || errors.Is(stopped, sluice.ErrSharedUnavailable)) {
+		if stopped := info.Err; r.class != sluice.ClassQuotaExhausted && (errors.Is(stopped, errInterrupted) || errors.Is(stopped, sluice.ErrQuotaExhausted) || sluice.ClassOf(stopped) == sluice.ClassSharedUnavailable) {
 			// The run stopped while this item waited to retry: it is not
 			// finished, not failed, whatever its last attempt said.
 			return r, sluice.Permanent(stopped)

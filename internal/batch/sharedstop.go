@@ -7,16 +7,14 @@ import (
 	"github.com/sluicehq/sluice"
 )
 
-// sharedStop is why a run stops when its shared limits refuse a call
-// because their store cannot be reached (sluice run --redis-mode closed):
-// the store's own words (which store, and why), without the wrapping of
-// the request that carried it.
+// sharedStop is why a run stops when the library classes an item's error
+// sluice.ClassSharedUnavailable: its shared limits' store cannot be
+// reached and refuses then (sluice run --redis-mode closed). It gives the
+// store's own words (which store, and why): the innermost error still of
+// that class, without the wrapping of the request that carried it.
 func sharedStop(err error) error {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if next := errors.Unwrap(e); next == nil || !errors.Is(next, sluice.ErrSharedUnavailable) {
-			err = e
-			break
-		}
+	for next := errors.Unwrap(err); next != nil && sluice.ClassOf(next) == sluice.ClassSharedUnavailable; next = errors.Unwrap(err) {
+		err = next
 	}
 	return fmt.Errorf("%w and --redis-mode closed; nothing more sent", err)
 }

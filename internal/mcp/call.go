@@ -77,7 +77,7 @@ func (c *call) set(i int, r result, why func() string) {
 	if r.ok {
 		c.ok++
 	}
-	if r.attempts > 0 && r.errClass != "canceled" && r.errClass != "out_of_time" {
+	if r.attempts > 0 && r.errClass != "canceled" && r.errClass != "out_of_time" && r.errClass != errSharedUnavailable {
 		c.sent++ // sent and answered, or failed on its own
 	}
 	if c.finished == len(c.results) {

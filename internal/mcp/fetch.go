@@ -119,6 +119,9 @@ func (f *fetcher) fetch(ctx context.Context, c *call, it pending, checks *hostCh
 	}
 	if err != nil {
 		r.errClass, r.err = describe(ctx, err)
+		if r.errClass == errSharedUnavailable {
+			r.attempts = 0 // refused before the host, by the global gate under the host's
+		}
 		return r
 	}
 	defer resp.Body.Close()
@@ -218,6 +221,12 @@ func describe(ctx context.Context, err error) (class, msg string) {
 		return "refused", msg
 	case errors.Is(err, sluice.ErrRetryBudget):
 		return "retry_budget", msg
+	case sluice.ClassOf(err) == sluice.ClassSharedUnavailable:
+		// The limits shared with other processes cannot be asked, and
+		// their store refuses then: nothing was sent, nothing is wrong
+		// with the item, and no retry here can help (the library does
+		// not retry it).
+		return errSharedUnavailable, "not sent: " + msg + "; nothing is wrong with this item: call again later"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -225,6 +234,10 @@ func describe(ctx context.Context, err error) (class, msg string) {
 	}
 	return "network", msg
 }
+
+// errSharedUnavailable is the error class of an item not sent because
+// the shared limits cannot be asked (sluice.ClassSharedUnavailable).
+const errSharedUnavailable = "shared_unavailable"
 
 // stopped describes an item stopped by the end of its call's context.
 func stopped(ctx context.Context, what string) (class, msg string) {

@@ -36,7 +36,7 @@ type ItemReport struct {
 	MoreFrom    int    `json:"more_from,omitempty" jsonschema:"the text stops before the body's end: get_results with start_index set to this reads on"`
 	Binary      bool   `json:"binary,omitempty" jsonschema:"the body is not text and is not shown"`
 	Partial     bool   `json:"partial,omitempty" jsonschema:"the server's result store was full: only the body's start was kept"`
-	ErrorClass  string `json:"error_class,omitempty" jsonschema:"http_4xx, http_5xx, refused, dns, timeout, network, invalid, canceled, out_of_time..."`
+	ErrorClass  string `json:"error_class,omitempty" jsonschema:"http_4xx, http_5xx, refused, dns, timeout, network, invalid, canceled, out_of_time, shared_unavailable (not sent: the shared limits cannot be asked; call again later)..."`
 	Error       string `json:"error,omitempty"`
 	Attempts    int    `json:"attempts,omitempty" jsonschema:"attempts made, retries included"`
 	ElapsedMS   int64  `json:"elapsed_ms,omitempty"`

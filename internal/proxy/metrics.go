@@ -275,6 +275,8 @@ func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, 
 		out = outcomeMaxWait
 	case errors.Is(info.Err, sluice.ErrQuotaExhausted):
 		out = outcomeQuota
+	case errors.Is(info.Err, sluice.ErrTooLarge):
+		out = outcomeTooLarge
 	case req.Context().Err() != nil:
 		out = outcomeClientGone
 	default:

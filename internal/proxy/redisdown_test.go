@@ -53,7 +53,7 @@ func TestRedisDownInClosedModeIsA503NamingTheSharedLimits(t *testing.T) {
 	var log apitest.Buffer
 	s := &proxy.Server{Addr: "127.0.0.1:0",
 		Routes: []proxy.Route{{Upstream: mustURL(t, api.URL), Preset: proxy.Anthropic,
-			Limits: sluice.Limits{Rate: sluice.PerSecond(100), Store: store}, SharedUnavailable: redis.ErrUnavailable}},
+			Limits: sluice.Limits{Rate: sluice.PerSecond(100), Store: store}}},
 		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if err := s.Open(); err != nil {
 		t.Fatal(err)

@@ -57,7 +57,12 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		w.WriteHeader(499)
 	case errors.Is(err, sluice.ErrUnknownCost):
 		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "the proxy cannot estimate this request's tokens for its token limit")
-	case r.SharedUnavailable != nil && errors.Is(err, r.SharedUnavailable):
+	case errors.Is(err, sluice.ErrTooLarge):
+		// More than a limit of the request's gate could ever admit
+		// (the library's answer, the same in every face): refused at
+		// once, nothing taken.
+		r.overCapacity(w, req, err)
+	case sluice.ClassOf(err) == sluice.ClassSharedUnavailable:
 		// --redis-mode closed, and Redis does not answer: the proxy
 		// itself refuses, not the upstream, which it never reached. The
 		// store warns once per outage; a line per request here would

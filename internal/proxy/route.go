@@ -94,13 +94,6 @@ type Route struct {
 	// upstream's host and the prefix). The command builds the store from
 	// it into Limits.Store; the proxy itself only carries it.
 	Redis string
-	// SharedUnavailable is the error (matched with errors.Is) with which
-	// Limits.Store refuses requests while it cannot reach the shared
-	// limits: redis.ErrUnavailable, in --redis-mode closed. The proxy
-	// answers it with 503 and a Retry-After, naming the shared limits,
-	// rather than with a 502 that blames the upstream it never tried.
-	// The command sets it with the store; nil recognises none.
-	SharedUnavailable error
 	// QueueSize is how many requests may wait for admission at once;
 	// more are refused at once with 429. 0 means DefaultQueueSize.
 	QueueSize int

@@ -198,7 +198,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	body, refused, ok := r.keepBody(rec, req)
 	parent := sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info)
 	if ok {
-		parent, refused, ok = r.fitTokens(rec, req, body, parent)
+		parent = r.withTokenEstimate(parent, req, body)
 	}
 	if ok {
 		a, ctx, ok = r.enqueue(parent, clientDeadline(req.Header, begin))

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -11,14 +12,12 @@ import (
 )
 
 // A token budget holds one period's tokens (--tokens 10000/m holds
-// 10000). The library admits a request estimated at more than that once
-// the bucket is full, leaving a debt that every later call waits out: the
-// budget is kept on average, which suits a batch that must send every
-// item. Live traffic is better served by a plain no: such a request, say
-// one with max_tokens 20000 or an absurd 1e20, would hold the whole route
-// back for minutes or hours, and could not fit the API's own limit
-// either. So the proxy refuses it at once, before it queues, consuming
-// nothing, and says which numbers do not fit.
+// 10000). A request estimated at more, say one with max_tokens 20000 or
+// an absurd 1e20, could never be admitted, nor fit the API's own limit.
+// The library refuses it at once, taking nothing (sluice.ErrTooLarge),
+// in the proxy as in every face; the proxy estimates each request's
+// tokens once, before it queues, and answers that refusal with a 413
+// that names the numbers.
 
 // tokenLimited reports whether any of the route's limits, its own or a
 // model's, keeps a token budget.
@@ -38,39 +37,48 @@ func hasTokenBudget(l sluice.Limits) bool {
 	return !l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()
 }
 
-// fitTokens estimates the tokens of a request to a token-limited route
-// and refuses it with 413 when a budget of its gate could never hold
-// them. Otherwise it returns ctx carrying the estimate (sluice.WithCost),
-// so that the Transport charges the same without reading the body again.
-// A body the estimator does not know passes on as it is: the Transport
-// answers it (sluice.ErrUnknownCost).
-func (r *route) fitTokens(w http.ResponseWriter, req *http.Request, body []byte, ctx context.Context) (context.Context, outcome, bool) {
+// withTokenEstimate estimates the tokens of a request to a
+// token-limited route and returns ctx carrying the estimate
+// (sluice.WithCost), so that the Transport charges it without reading
+// the body again; the gate refuses an estimate no budget could hold
+// (overCapacity answers). A body the estimator does not know passes on
+// as it is: the Transport answers it (sluice.ErrUnknownCost).
+func (r *route) withTokenEstimate(ctx context.Context, req *http.Request, body []byte) context.Context {
 	if !r.tokenBudget {
-		return ctx, 0, true
+		return ctx
 	}
 	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, body)
 	if !ok {
-		return ctx, 0, true
+		return ctx
 	}
-	limits := r.limitsOf(req)
-	for _, b := range []struct {
-		kind string
-		rate sluice.Rate
-		n    int64
-	}{
-		{"token", limits.Tokens, int64(c.InputTokens) + int64(c.OutputTokens)},
-		{"input-token", limits.InputTokens, int64(c.InputTokens)},
-		{"output-token", limits.OutputTokens, int64(c.OutputTokens)},
-	} {
-		if b.rate.IsZero() || float64(b.n) <= math.Ceil(b.rate.N) {
-			continue
-		}
+	return sluice.WithCost(ctx, c)
+}
+
+// overCapacity answers a request the library refused because its cost
+// exceeds what a limit of its gate could ever admit (err matches
+// sluice.ErrTooLarge): 413, naming the numbers and what to lower.
+func (r *route) overCapacity(w http.ResponseWriter, req *http.Request, err error) {
+	var e *sluice.TooLargeError
+	if !errors.As(err, &e) {
+		r.answer(w, http.StatusRequestEntityTooLarge, r.tooLargeKind(), "request_too_large", err.Error())
+		return
+	}
+	k := e.Capacity
+	if !k.Tokens {
 		r.answer(w, http.StatusRequestEntityTooLarge, r.tooLargeKind(), "request_too_large", fmt.Sprintf(
-			"this request's estimated %d %ss exceed the %s %s budget of %v, so it could never be admitted: lower max_tokens (or the prompt) below the budget (estimated input %d, output %d: the output is max_tokens)",
-			b.n, b.kind, r.budgetOwner(req), b.kind, b.rate, c.InputTokens, c.OutputTokens))
-		return ctx, outcomeTooLarge, false
+			"this request asks %d requests of the %s limits, more than %s could ever admit (%d)",
+			k.Asked(e.Cost), r.budgetOwner(req), e.Limit, k.Max))
+		return
 	}
-	return sluice.WithCost(ctx, c), 0, true
+	kind := strings.ReplaceAll(strings.TrimSuffix(k.Units(), "s"), " ", "-") // "token", "input-token"
+	limits := r.limitsOf(req)
+	budget := fmt.Sprintf("%d a period", k.Max) // the library's number, unless the route's own says the same
+	if rate := [...]sluice.Rate{sluice.AllTokens: limits.Tokens, sluice.InputTokens: limits.InputTokens, sluice.OutputTokens: limits.OutputTokens}[k.Kind]; !rate.IsZero() && int64(math.Ceil(rate.N)) == k.Max {
+		budget = rate.String()
+	}
+	r.answer(w, http.StatusRequestEntityTooLarge, r.tooLargeKind(), "request_too_large", fmt.Sprintf(
+		"this request's estimated %d %ss exceed the %s %s budget of %v, so it could never be admitted: lower max_tokens (or the prompt) below the budget (estimated input %d, output %d: the output is max_tokens)",
+		k.Asked(e.Cost), kind, r.budgetOwner(req), kind, budget, e.Cost.InputTokens, e.Cost.OutputTokens))
 }
 
 // budgetOwner names whose limits req goes through: "model NAME's" when
