@@ -11,6 +11,16 @@
 // so that its CPU time (user+sys, from the kernel) is its own; the server
 // is a third process. Within a round the clients run in a rotating order,
 // so that machine noise falls on all of them alike.
+//
+// On a shared machine a round's ratios swing by ±15% with what the other
+// processes do, so one run of 3 rounds says little. Prefer many short
+// rounds (-n 50000 -runs 12): the median of the per-round ratios then
+// moves by a percent or two from run to run. The table also gives the
+// ratio of the best rounds (each client's least CPU per request over the
+// plain client's least): noise only ever adds CPU, so the least is the
+// steadiest estimate of a client's own cost. The load average before and
+// after says what the machine was doing; compare code with -before, in
+// one run, never across runs.
 package main
 
 import (
@@ -111,6 +121,7 @@ func run() error {
 	url = strings.TrimSpace(url)
 
 	started := time.Now().UTC()
+	loadBefore := loadAverage()
 	results := map[string][]result{}
 	for r := range *runsFlag {
 		order := slices.Clone(clients)
@@ -129,10 +140,15 @@ func run() error {
 	}
 
 	fmt.Printf("### Transport: %d GETs from %d goroutines, instant server in another process, %d rounds\n\n", *nFlag, *cFlag, *runsFlag)
-	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s -warm %d`.\n\n", started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag, *warmFlag)
-	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | ceiling at the end (per round) | peak RSS |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s -warm %d`; load average %s before, %s after.\n\n",
+		started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag, *warmFlag, loadBefore, loadAverage())
+	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | CPU/req ÷ plain, best rounds | ceiling at the end (per round) | peak RSS |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 	plain := results["plain"]
+	var plainCPU []float64
+	for _, res := range plain {
+		plainCPU = append(plainCPU, perReq(res.CPU))
+	}
 	for _, c := range clients {
 		rs := results[c]
 		var rate, cpu, rateRatio, cpuRatio []float64
@@ -150,9 +166,10 @@ func run() error {
 		if c == "plain" {
 			ceilings = "–"
 		}
-		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %s | %.1f MiB |\n",
+		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %.3f | %s | %.1f MiB |\n",
 			c, median(rate), median(rateRatio), slices.Min(rateRatio), slices.Max(rateRatio),
-			median(cpu), median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio), ceilings, float64(rss)/(1<<20))
+			median(cpu), median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio),
+			slices.Min(cpu)/slices.Min(plainCPU), ceilings, float64(rss)/(1<<20))
 	}
 	fmt.Println()
 	for _, c := range clients {
@@ -164,6 +181,16 @@ func run() error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// loadAverage returns the 1-minute load average, or "?" where the system
+// does not say.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func perReq(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(*nFlag) }
