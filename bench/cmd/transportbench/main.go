@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -85,6 +86,7 @@ type result struct {
 	Ceilings []int         `json:"ceilings"` // every 100ms
 	Failed   int64         `json:"failed"`
 	Throttle int64         `json:"throttled"`
+	Mallocs  uint64        `json:"mallocs"` // heap allocations during the timed run
 }
 
 func run() error {
@@ -142,8 +144,8 @@ func run() error {
 	fmt.Printf("### Transport: %d GETs from %d goroutines, instant server in another process, %d rounds\n\n", *nFlag, *cFlag, *runsFlag)
 	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s -warm %d`; load average %s before, %s after.\n\n",
 		started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag, *warmFlag, loadBefore, loadAverage())
-	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | CPU/req ÷ plain, best rounds | ceiling at the end (per round) | peak RSS |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | CPU/req ÷ plain, best rounds | allocs/req | ceiling at the end (per round) | peak RSS |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 	plain := results["plain"]
 	var plainCPU []float64
 	for _, res := range plain {
@@ -154,7 +156,9 @@ func run() error {
 		var rate, cpu, rateRatio, cpuRatio []float64
 		var ceil []string
 		var rss int64
+		var mallocs []float64
 		for i, res := range rs {
+			mallocs = append(mallocs, float64(res.Mallocs)/float64(*nFlag))
 			rate = append(rate, float64(*nFlag)/res.Wall.Seconds())
 			cpu = append(cpu, perReq(res.CPU))
 			rateRatio = append(rateRatio, plain[i].Wall.Seconds()/res.Wall.Seconds())
@@ -166,10 +170,10 @@ func run() error {
 		if c == "plain" {
 			ceilings = "–"
 		}
-		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %.3f | %s | %.1f MiB |\n",
+		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %.3f | %.1f | %s | %.1f MiB |\n",
 			c, median(rate), median(rateRatio), slices.Min(rateRatio), slices.Max(rateRatio),
 			median(cpu), median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio),
-			slices.Min(cpu)/slices.Min(plainCPU), ceilings, float64(rss)/(1<<20))
+			slices.Min(cpu)/slices.Min(plainCPU), median(mallocs), ceilings, float64(rss)/(1<<20))
 	}
 	fmt.Println()
 	for _, c := range clients {
@@ -343,6 +347,8 @@ func client(args []string) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
 	var wg sync.WaitGroup
 	begin := time.Now()
 	for range c {
@@ -363,6 +369,9 @@ func client(args []string) {
 	}
 	wg.Wait()
 	res.Wall = time.Since(begin)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	res.Mallocs = after.Mallocs - before.Mallocs
 	close(stop)
 	watch.Wait()
 	res.Failed = failed.Load()
