@@ -29,6 +29,9 @@ type keptGate struct {
 	// tokenLimited: its Limits keep a token budget, which every request
 	// must then be charged for (see Transport.cost).
 	tokenLimited bool
+	// answered: a request through the gate got a response, so a refused
+	// connection is a host restarting, not one never up (unreachable.go).
+	answered atomic.Bool
 }
 
 // now returns the time since the Transport was set up, monotonic.

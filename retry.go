@@ -346,6 +346,15 @@ type RetryPolicy struct {
 // refuses, Do returns that error. A nil gate admits every attempt at once.
 // A retry the Budget refuses ends Do with ErrRetryBudget unless BudgetMode
 // is BudgetWait.
+//
+// An attempt that could not reach its host (connection refused, no such
+// host) is retried once, quickly, and the call then fails with an
+// *UnreachableError naming the address (matching ErrUnreachable), its
+// Outcome's class ClassFatal; only when an earlier attempt of the call got
+// an answer (a nil error or a *StatusError) does the host get a few quick
+// retries, about 1.5 s in all, as one restarting. Do knows nothing of
+// other calls to the host; a Transport remembers whether its host has
+// answered any of them.
 func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx context.Context) (Outcome, error)) (Outcome, int, error) {
 	return p.run(ctx, g, c, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		o, err := call(ctx)
@@ -358,6 +367,12 @@ func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx cont
 // (the Transport holds it until the response body is read). BudgetAuto
 // means fail fast here: the Pool turns it into BudgetWait.
 func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
+	return p.runTo(ctx, g, c, host{}, call)
+}
+
+// runTo is run for a call to a host of which more is known: its address,
+// and whether it has answered other calls.
+func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
 	maxAttempts := p.maxAttempts()
 	var begin time.Time // read only when MaxElapsed needs it: a clock read per call
 	if p.MaxElapsed > 0 {
@@ -368,6 +383,8 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 	}
 	var last Outcome
 	var lastErr error
+	refused := 0          // attempts in a row that could not reach the host
+	answeredHere := false // an attempt of this call got an answer
 	for attempt := 1; ; attempt++ {
 		var permit *Permit // stays nil without a gate
 		if g != nil {
@@ -383,17 +400,38 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 			p.Budget.RetrySucceeded()
 		}
 		switch {
+		case last.Class == ClassOK:
+			to.heard() // the one check on a success's path
+			refused = 0
+		case unreachable(lastErr):
+			refused++
+		default:
+			refused = 0
+			if answered(lastErr) {
+				answeredHere = true
+				to.heard()
+			}
+		}
+		switch {
 		case last.Class == ClassQuotaExhausted:
 			if g != nil {
 				g.Halt(quotaError(lastErr))
 			}
 			return last, attempt, lastErr
-		case !last.Class.Retryable(), attempt >= maxAttempts:
+		case !last.Class.Retryable():
+			return last, attempt, lastErr
+		case refused > 0 && (attempt >= maxAttempts || refused >= unreachableAttempts(answeredHere || to.known())):
+			last.Class = ClassFatal
+			return last, attempt, to.giveUpUnreachable(lastErr, refused, answeredHere)
+		case attempt >= maxAttempts:
 			return last, attempt, lastErr
 		case p.MaxElapsed > 0 && time.Since(begin) >= p.MaxElapsed:
 			return last, attempt, lastErr
 		}
 		pause := p.delay(attempt, last)
+		if refused > 0 {
+			pause = p.unreachableDelay(refused)
+		}
 		switch {
 		case p.Budget == nil:
 		case p.BudgetMode == BudgetWait:

@@ -33,7 +33,11 @@ import (
 // response reports (ScanUsage). Other requests under a token limit need
 // Cost or WithCost; without them they fail with ErrUnknownCost, unsent.
 // A retry the budget refuses fails fast with ErrRetryBudget: this is live
-// traffic (set Retry.BudgetMode to BudgetWait for batch work).
+// traffic (set Retry.BudgetMode to BudgetWait for batch work). A host that
+// refuses the connection, or does not exist, gets one quick retry if it
+// has never answered the gate's requests, a few (about 1.5 s) if it has,
+// then the request fails with an *UnreachableError naming the address
+// (see RetryPolicy.Do).
 //
 // Set the fields before the first request and leave them alone after. A
 // Transport is safe for concurrent use. The zero Transport works: per-host
@@ -261,7 +265,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	var resp *http.Response
 	n := 0
-	last, attempts, err := policy.run(req.Context(), gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
+	to := host{addr: req.URL.Host, answered: &kept.answered}
+	last, attempts, err := policy.runTo(req.Context(), gate, cost, to, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		if resp != nil { // the previous attempt's, released when it failed
 			resp.Body.Close()
 			resp = nil
