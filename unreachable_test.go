@@ -119,16 +119,18 @@ func TestDoRetriesAHostThatAnsweredBrieflyWhenItRefuses(t *testing.T) {
 	}
 }
 
-// MaxAttempts still bounds the refusals: with no retries the one refusal
-// is reported, named, at once.
+// MaxAttempts still bounds the attempts: with no retries the refusal is
+// the call's error as it came, transient, since the policy did not give
+// up on the host (retries were off).
 func TestDoUnreachableWithinMaxAttempts(t *testing.T) {
 	calls := 0
-	_, _, err := RetryPolicy{MaxAttempts: 1}.Do(t.Context(), nil, Cost{}, func(context.Context) (Outcome, error) {
+	refused := dialRefused("10.1.2.3:443")
+	o, _, err := RetryPolicy{MaxAttempts: 1}.Do(t.Context(), nil, Cost{}, func(context.Context) (Outcome, error) {
 		calls++
-		return Outcome{Class: ClassTransient}, dialRefused("10.1.2.3:443")
+		return Outcome{Class: ClassTransient}, refused
 	})
-	if calls != 1 || !errors.Is(err, ErrUnreachable) {
-		t.Errorf("%d calls, err %v; want 1 call ending in ErrUnreachable", calls, err)
+	if calls != 1 || err != refused || o.Class != ClassTransient {
+		t.Errorf("%d calls, err %v, class %v; want 1 call ending in the dial error, transient", calls, err, o.Class)
 	}
 }
 
