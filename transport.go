@@ -93,6 +93,7 @@ type Transport struct {
 	epoch   time.Time
 	mu      sync.Mutex
 	gates   map[string]*keptGate // see forget.go
+	index   sync.Map             // gates again, to be read without mu (Transport.use)
 	sweepAt int                  // the number of gates that makes a new one sweep
 	retired GateStats            // the counters of forgotten gates
 	halted  error
@@ -249,7 +250,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		keyed = &r
 	}
 	kept := t.use(t.KeyOf(keyed))
-	defer t.unuse(kept)
+	var ended time.Time // the last attempt's end, to mark the gate used without a clock read
+	defer func() {
+		if ended.IsZero() {
+			t.unuse(kept, t.now())
+		} else {
+			t.unuse(kept, int64(ended.Sub(t.epoch)))
+		}
+	}()
 	gate := kept.gate
 	cost, err := t.cost(req, kept, &body)
 	if err != nil {
@@ -275,6 +283,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var o Outcome
 		var err error
 		resp, o, err = t.attempt(ctx, req, body.next(), gate, permit, n >= maxAttempts)
+		ended = permit.admittedAt().Add(o.Latency)
 		return o, err
 	})
 	body.close()
