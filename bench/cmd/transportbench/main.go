@@ -8,8 +8,8 @@
 //	cd bench && go run ./cmd/transportbench [-n 200000] [-c 64] [-runs 5]
 //
 // Every client runs in a child process of its own (this program re-run),
-// so that its CPU time (user+sys, from the kernel) is its own; the server
-// is a third process. Within a round the clients run in a rotating order,
+// so that its CPU time (user+sys, from the kernel, over the timed run
+// only) is its own; the server is a third process. Within a round the clients run in a rotating order,
 // so that machine noise falls on all of them alike.
 //
 // On a shared machine a round's ratios swing by ±15% with what the other
@@ -78,9 +78,12 @@ func main() {
 
 // result is what a client child reports on its stdout, as JSON.
 type result struct {
-	Client   string        `json:"client"`
-	Wall     time.Duration `json:"wall"`
-	CPU      time.Duration `json:"cpu"` // filled in by the parent, from the kernel
+	Client string        `json:"client"`
+	Wall   time.Duration `json:"wall"`
+	// CPU is the child's CPU time (user+sys, all threads, from the
+	// kernel) during the timed run: not its start, nor the warm-up,
+	// which would dilute the difference between clients.
+	CPU      time.Duration `json:"cpu"`
 	MaxRSS   int64         `json:"max_rss"`
 	Ceiling  int           `json:"ceiling"`  // at the end
 	Ceilings []int         `json:"ceilings"` // every 100ms
@@ -177,6 +180,19 @@ func run() error {
 	}
 	fmt.Println()
 	for _, c := range clients {
+		old, ok := results["before-"+c]
+		if !ok {
+			continue
+		}
+		var cpuRatio, rateRatio []float64
+		for i, res := range results[c] {
+			cpuRatio = append(cpuRatio, float64(res.CPU)/float64(old[i].CPU))
+			rateRatio = append(rateRatio, old[i].Wall.Seconds()/res.Wall.Seconds())
+		}
+		fmt.Printf("- %s ÷ before-%s, paired by round: CPU/req %.3f (%.3f–%.3f), req/s %.3f (%.3f–%.3f)\n", c, c,
+			median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio), median(rateRatio), slices.Min(rateRatio), slices.Max(rateRatio))
+	}
+	for _, c := range clients {
 		if c == "plain" {
 			continue
 		}
@@ -185,6 +201,15 @@ func run() error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// processCPU returns the CPU time this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadAverage returns the 1-minute load average, or "?" where the system
@@ -242,7 +267,9 @@ func runClient(self, c, url string) (result, error) {
 		return result{}, fmt.Errorf("client %s: %w: %q", c, err, out)
 	}
 	ps := cmd.ProcessState
-	res.CPU = ps.UserTime() + ps.SystemTime()
+	if res.CPU == 0 { // a -before binary that does not measure itself
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		res.MaxRSS = ru.Maxrss << 10
 	}
@@ -349,6 +376,7 @@ func client(args []string) {
 	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpuBefore := processCPU()
 	var wg sync.WaitGroup
 	begin := time.Now()
 	for range c {
@@ -369,6 +397,7 @@ func client(args []string) {
 	}
 	wg.Wait()
 	res.Wall = time.Since(begin)
+	res.CPU = processCPU() - cpuBefore
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	res.Mallocs = after.Mallocs - before.Mallocs
