@@ -119,10 +119,13 @@ func (b *RetryBudget) Attempt() { b.attemptAt(time.Now()) }
 func (b *RetryBudget) attemptAt(now time.Time) {
 	if b.waiting.Load() == 0 { // else the attempt may grant a waiter its retry
 		if epoch := b.epoch.Load(); epoch != nil {
-			slot := int64(now.Sub(*epoch)/b.tenth()) + 1
-			if bk := &b.buckets[slot%int64(len(b.buckets))]; bk.slot.Load() == slot {
-				bk.firsts.Add(1)
-				return
+			// now may precede the epoch (admitted before another call
+			// set it): such an attempt takes the locked path.
+			if slot := int64(now.Sub(*epoch)/b.tenth()) + 1; slot > 0 {
+				if bk := &b.buckets[slot%int64(len(b.buckets))]; bk.slot.Load() == slot {
+					bk.firsts.Add(1)
+					return
+				}
 			}
 		}
 	}

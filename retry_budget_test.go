@@ -284,3 +284,18 @@ func TestRetryBudgetCountsEveryConcurrentAttempt(t *testing.T) {
 		}
 	})
 }
+
+// An attempt admitted long before the budget's epoch was set (by another
+// call meanwhile) had a negative tenth, and indexed the buckets with it.
+func TestRetryBudgetAttemptBeforeItsEpoch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		admitted := time.Now()
+		time.Sleep(time.Minute)
+		b := &RetryBudget{Floor: 1}
+		b.Retry() // sets the epoch, now
+		b.attemptAt(admitted)
+		if s := b.Stats(); s.Retries != 1 {
+			t.Errorf("stats %+v, want the one retry", s)
+		}
+	})
+}
