@@ -3,6 +3,7 @@ package batch_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +61,35 @@ func TestRunGivesUpQuicklyOnARefusedHost(t *testing.T) {
 		}
 		if lines := strings.Count(string(errs), "\n"); lines != 3 || strings.Count(string(errs), "127.0.0.1:1 unreachable") != 3 {
 			t.Errorf("errors file:\n%s\nwant 3 lines each naming 127.0.0.1:1 as unreachable", errs)
+		}
+	})
+}
+
+// A run whose first calls all meet a host that refuses them stops early
+// (exit 3) rather than writing off every item in turn: the refusal is the
+// retry policy's verdict on the host, fatal, and alike for every item.
+func TestRunStopsEarlyWhenTheHostNeverAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "urls.txt")
+		var urls strings.Builder
+		for i := range 50 {
+			fmt.Fprintf(&urls, "http://127.0.0.1:1/%d\n", i)
+		}
+		if err := os.WriteFile(in, []byte(urls.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var dials atomic.Int32
+		var stdout, stderr bytes.Buffer
+		sum, err := batch.Run(context.Background(), batch.Config{
+			Input: in, Progress: "none", Stdout: &stdout, Stderr: &stderr, Limits: limitsC(1),
+			Getenv: func(string) string { return "" }, Base: refusingBase{&dials},
+		})
+		if code := batch.ExitCode(sum, err); code != 3 || sum.Stopped == nil || !strings.Contains(sum.Stopped.Error(), "127.0.0.1:1 unreachable") {
+			t.Errorf("exit %d (err %v), stopped: %v; want exit 3, naming 127.0.0.1:1 as unreachable", code, err, sum.Stopped)
+		}
+		if n := dials.Load(); n >= 50 {
+			t.Errorf("%d dials: the run went on after its first calls all failed alike", n)
 		}
 	})
 }
