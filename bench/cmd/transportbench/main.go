@@ -15,12 +15,13 @@
 // On a shared machine a round's ratios swing by ±15% with what the other
 // processes do, so one run of 3 rounds says little. Prefer many short
 // rounds (-n 50000 -runs 12): the median of the per-round ratios then
-// moves by a percent or two from run to run. The table also gives the
-// ratio of the best rounds (each client's least CPU per request over the
-// plain client's least): noise only ever adds CPU, so the least is the
-// steadiest estimate of a client's own cost. The load average before and
-// after says what the machine was doing; compare code with -before, in
-// one run, never across runs.
+// moves less from run to run, and the middle half of the ratios (the
+// rounds between the quartiles) shows how far to trust it, where the
+// range shows the worst moments. The least CPU of each client says little:
+// the plain client's least may fall in a quiet moment that another
+// client's run missed. The load average before and after says what the
+// machine was doing; compare code with -before, in one run, never across
+// runs: each client is then paired, round by round, with its twin.
 package main
 
 import (
@@ -147,13 +148,9 @@ func run() error {
 	fmt.Printf("### Transport: %d GETs from %d goroutines, instant server in another process, %d rounds\n\n", *nFlag, *cFlag, *runsFlag)
 	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s -warm %d`; load average %s before, %s after.\n\n",
 		started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag, *warmFlag, loadBefore, loadAverage())
-	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | CPU/req ÷ plain, best rounds | allocs/req | ceiling at the end (per round) | peak RSS |")
+	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | CPU/req ÷ plain, middle half | allocs/req | ceiling at the end (per round) | peak RSS |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 	plain := results["plain"]
-	var plainCPU []float64
-	for _, res := range plain {
-		plainCPU = append(plainCPU, perReq(res.CPU))
-	}
 	for _, c := range clients {
 		rs := results[c]
 		var rate, cpu, rateRatio, cpuRatio []float64
@@ -173,10 +170,11 @@ func run() error {
 		if c == "plain" {
 			ceilings = "–"
 		}
-		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %.3f | %.1f | %s | %.1f MiB |\n",
+		q1, q3 := quartiles(cpuRatio)
+		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %.3f–%.3f | %.1f | %s | %.1f MiB |\n",
 			c, median(rate), median(rateRatio), slices.Min(rateRatio), slices.Max(rateRatio),
 			median(cpu), median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio),
-			slices.Min(cpu)/slices.Min(plainCPU), median(mallocs), ceilings, float64(rss)/(1<<20))
+			q1, q3, median(mallocs), ceilings, float64(rss)/(1<<20))
 	}
 	fmt.Println()
 	for _, c := range clients {
@@ -231,6 +229,18 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// quartiles returns the first and third quartiles of xs (the medians of
+// its lower and upper halves).
+func quartiles(xs []float64) (float64, float64) {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	half := len(s) / 2
+	if half == 0 {
+		return s[0], s[0]
+	}
+	return median(s[:half]), median(s[len(s)-half:])
 }
 
 // trail shortens a series of ceilings to its changes.
