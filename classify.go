@@ -102,8 +102,9 @@ var quotaMarkers = []string{
 //     Anthropic reports an empty credit balance;
 //   - errors: one matching ErrSharedUnavailable is ClassSharedUnavailable,
 //     whatever wraps it; the caller's context.Canceled is ClassCanceled;
-//     a cost no limit could ever admit (ErrTooLarge), certificate errors
-//     and unsupported URL schemes are fatal; everything else (timeouts,
+//     a cost no limit could ever admit (ErrTooLarge), certificate errors,
+//     unsupported URL schemes and an *UnreachableError (a host given up
+//     after its quick retries) are fatal; everything else (timeouts,
 //     resets, refusals, EOF, DNS) is transient.
 //
 // Classify never panics and does not retain body.
@@ -202,6 +203,7 @@ func classifyError(err error) Class {
 		invalid   x509.CertificateInvalidError
 		netErr    net.Error
 		perm      *permanentError
+		gone      *UnreachableError
 	)
 	switch {
 	case errors.Is(err, ErrSharedUnavailable):
@@ -215,6 +217,11 @@ func classifyError(err error) Class {
 	case errors.As(err, &perm):
 		// Marked so by whoever made it, such as a dialer refusing an
 		// address: the same request would meet the same refusal.
+		return ClassFatal
+	case errors.As(err, &gone):
+		// A RetryPolicy already gave the host its quick retries
+		// (unreachable.go): a caller retrying it again, with a Pool's
+		// backoff, would bring back the long wait it ended.
 		return ClassFatal
 	case errors.Is(err, context.Canceled), errors.Is(err, ErrWouldExceedDeadline):
 		// The caller gave up, or its own deadline cannot be met: not the
@@ -265,6 +272,34 @@ func refusedUndone(status int, c Class) bool {
 func neverSent(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// unreachable reports whether err says the call could not reach its host:
+// the connection was refused (nothing listens at the address) or the host
+// name does not exist. RetryPolicy gives such calls a few quick retries,
+// not the usual backoff (unreachable.go says why). A name that failed to
+// resolve for a while (a DNS timeout) and unreachable networks are not
+// among them: those pass, and get the usual retries.
+func unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns) && dns.IsNotFound
+}
+
+// unreachableAddr returns the address an unreachable error names: the one
+// dialled, or the name that does not resolve; otherwise fallback.
+func unreachableAddr(err error, fallback string) string {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound && dns.Name != "" {
+		return dns.Name
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Addr != nil {
+		return op.Addr.String()
+	}
+	return fallback
 }
 
 // apiMessageMax is how many bytes of message apiMessage keeps.

@@ -23,13 +23,21 @@ const minSweep = 64
 
 // keptGate is a gate of a Transport, with what forgetting it depends on.
 type keptGate struct {
-	gate  *Gate
-	users atomic.Int32 // round trips using the gate now
+	gate *Gate
+	// users counts the round trips using the gate now; forgotten (-1)
+	// once swept, after which no round trip may start using it.
+	users atomic.Int32
 	used  atomic.Int64 // when last used, as t.now()
 	// tokenLimited: its Limits keep a token budget, which every request
 	// must then be charged for (see Transport.cost).
 	tokenLimited bool
+	// answered: a request through the gate got a response, so a refused
+	// connection is a host restarting, not one never up (unreachable.go).
+	answered atomic.Bool
 }
+
+// forgotten is keptGate.users of a gate swept away.
+const forgotten = -1
 
 // now returns the time since the Transport was set up, monotonic.
 func (t *Transport) now() int64 { return int64(time.Since(t.epoch)) }
@@ -51,13 +59,23 @@ func (t *Transport) gate(key string) *keptGate {
 			k.gate.Halt(t.halted)
 		}
 		t.gates[key] = k
+		t.index.Store(key, k)
 	}
 	k.used.Store(t.now())
 	return k
 }
 
-// use returns the gate for key, counted as in use until unuse.
+// use returns the gate for key, counted as in use until unuse. A known
+// key takes no lock: the index is read without one, and the count taken
+// with a compare-and-swap that fails on a gate just forgotten. Every
+// request comes here, from every goroutine: a Transport-wide mutex was
+// the one point where all of them met.
 func (t *Transport) use(key string) *keptGate {
+	if v, ok := t.index.Load(key); ok {
+		if k := v.(*keptGate); k.tryUse() {
+			return k
+		}
+	}
 	t.mu.Lock()
 	k := t.gate(key)
 	k.users.Add(1) // under t.mu, so that no sweep finds it idle in between
@@ -65,9 +83,22 @@ func (t *Transport) use(key string) *keptGate {
 	return k
 }
 
-// unuse ends a use of k.
-func (t *Transport) unuse(k *keptGate) {
-	k.used.Store(t.now())
+// tryUse counts a use of k, unless k has been forgotten.
+func (k *keptGate) tryUse() bool {
+	for {
+		n := k.users.Load()
+		if n == forgotten {
+			return false
+		}
+		if k.users.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// unuse ends a use of k that ended at, as t.now().
+func (t *Transport) unuse(k *keptGate, at int64) {
+	k.used.Store(at)
 	k.users.Add(-1)
 }
 
@@ -76,7 +107,10 @@ func (t *Transport) unuse(k *keptGate) {
 func (t *Transport) sweep() {
 	now := t.now()
 	for key, k := range t.gates {
-		if k.idle(now, t.halted) {
+		// Marked forgotten only when no round trip uses it: one that
+		// found it in the index without t.mu will then not start to.
+		if k.idle(now, t.halted) && k.users.CompareAndSwap(0, forgotten) {
+			t.index.Delete(key)
 			s := k.gate.Stats()
 			t.retired.Admitted += s.Admitted
 			t.retired.Completed += s.Completed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,23 +69,33 @@ func (b Backoff) Delay(n int) time.Duration {
 //
 // The zero RetryBudget allows retries of 20% of first attempts plus 10 per
 // 10-second window. A RetryBudget is safe for concurrent use; share one
-// among all the calls to an API. Attempt, Retry and RetrySucceeded cost one
-// mutex round trip.
+// among all the calls to an API. Attempt, on every call's path, costs a
+// clock read and an atomic add while no retry waits for the budget (a
+// mutex round trip once per tenth of the window, and while one waits);
+// Retry and RetrySucceeded cost one mutex round trip.
 type RetryBudget struct {
 	Ratio  float64       // retries allowed per first attempt; default 0.2
 	Floor  int           // retries always allowed per window; default 10
 	Window time.Duration // default 10s
 
 	mu      sync.Mutex
-	epoch   time.Time
+	epoch   atomic.Pointer[time.Time] // set once, under mu; read by Attempt without it
 	buckets [10]budgetBucket
-	waiters waitQueue // Wait callers, served in arrival order
+	waiters waitQueue    // Wait callers, served in arrival order
+	waiting atomic.Int32 // waiters.len(), for Attempt to read without mu
 	stats   BudgetStats
 }
 
+// The buckets' slots and first attempts are atomic so that Attempt, once
+// per call, can count without the mutex: it adds to the bucket whose slot
+// is its own tenth, and leaves the rest (moving to a new tenth, granting
+// waiters) to the locked path. A count can land in the wrong tenth only
+// if its goroutine stalls for most of a window between reading the slot
+// and adding: one first attempt misplaced, never a storm.
 type budgetBucket struct {
-	slot            int64 // which tenth of which window this counts
-	firsts, retries int
+	slot    atomic.Int64 // which tenth of which window this counts; written under mu
+	firsts  atomic.Int64 // added to without mu, reset under it
+	retries int
 	// succeeded counts the retries that succeeded while this bucket was
 	// the current one. It is subtracted from the window's retries, not
 	// from the bucket the retry was taken in: a retry taken just before
@@ -101,10 +112,26 @@ type BudgetStats struct {
 }
 
 // Attempt records a first attempt, which earns Ratio retries.
-func (b *RetryBudget) Attempt() {
+func (b *RetryBudget) Attempt() { b.attemptAt(time.Now()) }
+
+// attemptAt records a first attempt made at now, a time read recently
+// (a permit's admission): a clock read fewer per call.
+func (b *RetryBudget) attemptAt(now time.Time) {
+	if b.waiting.Load() == 0 { // else the attempt may grant a waiter its retry
+		if epoch := b.epoch.Load(); epoch != nil {
+			// now may precede the epoch (admitted before another call
+			// set it): such an attempt takes the locked path.
+			if slot := int64(now.Sub(*epoch)/b.tenth()) + 1; slot > 0 {
+				if bk := &b.buckets[slot%int64(len(b.buckets))]; bk.slot.Load() == slot {
+					bk.firsts.Add(1)
+					return
+				}
+			}
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.bucket().firsts++
+	b.bucket().firsts.Add(1)
 	b.grant()
 }
 
@@ -156,6 +183,7 @@ func (b *RetryBudget) wait(ctx context.Context, stop <-chan struct{}) error {
 	b.stats.Waited++
 	w := &waiter{ready: make(chan struct{})}
 	b.waiters.push(w)
+	b.waiting.Add(1)
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -199,6 +227,7 @@ func (b *RetryBudget) wait(ctx context.Context, stop <-chan struct{}) error {
 			b.stats.Retries--
 		default:
 			b.waiters.remove(w)
+			b.waiting.Add(-1)
 		}
 		b.stats.Refused++
 		b.grant()
@@ -221,11 +250,11 @@ func (b *RetryBudget) Stats() BudgetStats {
 // allows reports whether a retry would be allowed once the k oldest
 // tenths of the window have left it. b.mu is held.
 func (b *RetryBudget) allows(k int) bool {
-	cur := b.bucket().slot
-	firsts, spent := 0, 0
+	cur := b.bucket().slot.Load()
+	firsts, spent := int64(0), 0
 	for i := range b.buckets {
-		if b.buckets[i].slot > cur-int64(len(b.buckets))+int64(k) {
-			firsts += b.buckets[i].firsts
+		if b.buckets[i].slot.Load() > cur-int64(len(b.buckets))+int64(k) {
+			firsts += b.buckets[i].firsts.Load()
 			spent += b.buckets[i].retries - b.buckets[i].succeeded
 		}
 	}
@@ -250,6 +279,7 @@ func (b *RetryBudget) take() {
 func (b *RetryBudget) grant() {
 	for w := b.waiters.front(); w != nil && b.allows(0); w = b.waiters.front() {
 		b.waiters.remove(w)
+		b.waiting.Add(-1)
 		b.take()
 		close(w.ready)
 	}
@@ -260,11 +290,11 @@ func (b *RetryBudget) grant() {
 // Once the whole window has gone only the floor counts, which allows one.
 // b.mu is held.
 func (b *RetryBudget) next() time.Time {
-	cur := b.bucket().slot
+	cur := b.bucket().slot.Load()
 	k := 1
 	for ; k < len(b.buckets) && !b.allows(k); k++ {
 	}
-	return b.epoch.Add(time.Duration(cur-1+int64(k)) * b.tenth())
+	return b.epoch.Load().Add(time.Duration(cur-1+int64(k)) * b.tenth())
 }
 
 // tenth is the length of one bucket.
@@ -279,13 +309,20 @@ func (b *RetryBudget) tenth() time.Duration {
 // bucket returns the bucket for now, emptied if it held an older tenth of
 // the window. b.mu is held.
 func (b *RetryBudget) bucket() *budgetBucket {
-	if b.epoch.IsZero() {
-		b.epoch = time.Now()
+	epoch := b.epoch.Load()
+	if epoch == nil {
+		now := time.Now()
+		epoch = &now
+		b.epoch.Store(epoch)
 	}
-	slot := int64(time.Since(b.epoch)/b.tenth()) + 1
+	slot := int64(time.Since(*epoch)/b.tenth()) + 1
 	bk := &b.buckets[slot%int64(len(b.buckets))]
-	if bk.slot != slot {
-		*bk = budgetBucket{slot: slot}
+	if bk.slot.Load() != slot {
+		// The counts first, then the slot: an Attempt that finds the new
+		// slot adds to the new count.
+		bk.firsts.Store(0)
+		bk.retries, bk.succeeded = 0, 0
+		bk.slot.Store(slot)
 	}
 	return bk
 }
@@ -346,6 +383,16 @@ type RetryPolicy struct {
 // refuses, Do returns that error. A nil gate admits every attempt at once.
 // A retry the Budget refuses ends Do with ErrRetryBudget unless BudgetMode
 // is BudgetWait.
+//
+// An attempt that could not reach its host (connection refused, no such
+// host) is retried once, quickly, and the call then fails with an
+// *UnreachableError naming the address (matching ErrUnreachable), its
+// Outcome's class ClassFatal (a call out of attempts before that ends
+// with the dial error, as any other); only when an earlier attempt of the call got
+// an answer (a nil error or a *StatusError) does the host get a few quick
+// retries, about 1.5 s in all, as one restarting. Do knows nothing of
+// other calls to the host; a Transport remembers whether its host has
+// answered any of them.
 func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx context.Context) (Outcome, error)) (Outcome, int, error) {
 	return p.run(ctx, g, c, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		o, err := call(ctx)
@@ -358,16 +405,21 @@ func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx cont
 // (the Transport holds it until the response body is read). BudgetAuto
 // means fail fast here: the Pool turns it into BudgetWait.
 func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
+	return p.runTo(ctx, g, c, host{}, call)
+}
+
+// runTo is run for a call to a host of which more is known: its address,
+// and whether it has answered other calls.
+func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
 	maxAttempts := p.maxAttempts()
 	var begin time.Time // read only when MaxElapsed needs it: a clock read per call
 	if p.MaxElapsed > 0 {
 		begin = time.Now()
 	}
-	if p.Budget != nil {
-		p.Budget.Attempt()
-	}
 	var last Outcome
 	var lastErr error
+	refused := 0          // attempts in a row that could not reach the host
+	answeredHere := false // an attempt of this call got an answer
 	for attempt := 1; ; attempt++ {
 		var permit *Permit // stays nil without a gate
 		if g != nil {
@@ -378,9 +430,27 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 		} else if err := ctx.Err(); err != nil {
 			return last, attempt - 1, err
 		}
+		if attempt == 1 && p.Budget != nil {
+			// Counted once admitted, at the admission's time: a call
+			// that never got in made no attempt, and the clock was read.
+			p.Budget.attemptAt(permit.admittedAt())
+		}
 		last, lastErr = call(ctx, permit)
 		if attempt > 1 && last.Class == ClassOK && p.Budget != nil {
 			p.Budget.RetrySucceeded()
+		}
+		switch {
+		case last.Class == ClassOK:
+			to.heard() // the one check on a success's path
+			refused = 0
+		case unreachable(lastErr):
+			refused++
+		default:
+			refused = 0
+			if answered(lastErr) {
+				answeredHere = true
+				to.heard()
+			}
 		}
 		switch {
 		case last.Class == ClassQuotaExhausted:
@@ -388,12 +458,22 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 				g.Halt(quotaError(lastErr))
 			}
 			return last, attempt, lastErr
-		case !last.Class.Retryable(), attempt >= maxAttempts:
+		case !last.Class.Retryable():
+			return last, attempt, lastErr
+		case refused > 0 && refused >= unreachableAttempts(answeredHere || to.known()):
+			// Given up on the host, not out of attempts: retrying the
+			// call later, as a whole, is all that can help.
+			last.Class = ClassFatal
+			return last, attempt, to.giveUpUnreachable(lastErr, refused, answeredHere)
+		case attempt >= maxAttempts:
 			return last, attempt, lastErr
 		case p.MaxElapsed > 0 && time.Since(begin) >= p.MaxElapsed:
 			return last, attempt, lastErr
 		}
 		pause := p.delay(attempt, last)
+		if refused > 0 {
+			pause = p.unreachableDelay(refused)
+		}
 		switch {
 		case p.Budget == nil:
 		case p.BudgetMode == BudgetWait:

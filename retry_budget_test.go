@@ -253,3 +253,49 @@ func TestRetryPolicyBudgetWaitEndsWhenTheGateHalts(t *testing.T) {
 		}
 	})
 }
+
+// Attempt counts without the mutex while no retry waits: concurrent first
+// attempts must all be counted, in the tenth they were made in, or the
+// budget allows fewer retries than it should (and a lost count is silent).
+func TestRetryBudgetCountsEveryConcurrentAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &RetryBudget{Ratio: 0.5, Floor: 1, Window: 10 * time.Second}
+		const workers, each = 8, 500
+		for tenth := range 3 { // across tenths of the window: the locked path moves the slot
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Go(func() {
+					for range each {
+						b.Attempt()
+					}
+				})
+			}
+			wg.Wait()
+			if tenth < 2 {
+				time.Sleep(time.Second)
+			}
+		}
+		allowed := 0
+		for b.Retry() {
+			allowed++
+		}
+		if want := 1 + 3*workers*each/2; allowed != want {
+			t.Errorf("%d retries allowed after %d first attempts, want %d", allowed, 3*workers*each, want)
+		}
+	})
+}
+
+// An attempt admitted long before the budget's epoch was set (by another
+// call meanwhile) had a negative tenth, and indexed the buckets with it.
+func TestRetryBudgetAttemptBeforeItsEpoch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		admitted := time.Now()
+		time.Sleep(time.Minute)
+		b := &RetryBudget{Floor: 1}
+		b.Retry() // sets the epoch, now
+		b.attemptAt(admitted)
+		if s := b.Stats(); s.Retries != 1 {
+			t.Errorf("stats %+v, want the one retry", s)
+		}
+	})
+}

@@ -33,7 +33,11 @@ import (
 // response reports (ScanUsage). Other requests under a token limit need
 // Cost or WithCost; without them they fail with ErrUnknownCost, unsent.
 // A retry the budget refuses fails fast with ErrRetryBudget: this is live
-// traffic (set Retry.BudgetMode to BudgetWait for batch work).
+// traffic (set Retry.BudgetMode to BudgetWait for batch work). A host that
+// refuses the connection, or does not exist, gets one quick retry if it
+// has never answered the gate's requests, a few (about 1.5 s) if it has,
+// then the request fails with an *UnreachableError naming the address
+// (see RetryPolicy.Do).
 //
 // Set the fields before the first request and leave them alone after. A
 // Transport is safe for concurrent use. The zero Transport works: per-host
@@ -89,6 +93,7 @@ type Transport struct {
 	epoch   time.Time
 	mu      sync.Mutex
 	gates   map[string]*keptGate // see forget.go
+	index   sync.Map             // gates again, to be read without mu (Transport.use)
 	sweepAt int                  // the number of gates that makes a new one sweep
 	retired GateStats            // the counters of forgotten gates
 	halted  error
@@ -245,7 +250,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		keyed = &r
 	}
 	kept := t.use(t.KeyOf(keyed))
-	defer t.unuse(kept)
+	var ended time.Time // the last attempt's end, to mark the gate used without a clock read
+	defer func() {
+		if ended.IsZero() {
+			t.unuse(kept, t.now())
+		} else {
+			t.unuse(kept, int64(ended.Sub(t.epoch)))
+		}
+	}()
 	gate := kept.gate
 	cost, err := t.cost(req, kept, &body)
 	if err != nil {
@@ -261,7 +273,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	var resp *http.Response
 	n := 0
-	last, attempts, err := policy.run(req.Context(), gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
+	to := host{addr: req.URL.Host, answered: &kept.answered}
+	last, attempts, err := policy.runTo(req.Context(), gate, cost, to, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		if resp != nil { // the previous attempt's, released when it failed
 			resp.Body.Close()
 			resp = nil
@@ -270,6 +283,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var o Outcome
 		var err error
 		resp, o, err = t.attempt(ctx, req, body.next(), gate, permit, n >= maxAttempts)
+		ended = permit.admittedAt().Add(o.Latency)
 		return o, err
 	})
 	body.close()

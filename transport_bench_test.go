@@ -13,7 +13,8 @@ import (
 // anchor sends through the base alone, "transport" through a Transport with
 // a concurrency limit, an attempt timeout and retries, as `sluice run` has,
 // and "transport-library" through the Transport a library user writes,
-// Limits{Concurrency: 64} and nothing else.
+// Limits{Concurrency: 64} and nothing else, and "transport-zero" through
+// the zero Transport (its adaptive ceiling starts at DefaultConcurrency).
 func BenchmarkTransport(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -22,6 +23,7 @@ func BenchmarkTransport(b *testing.B) {
 		{"anchor=base", apitest.Instant{}},
 		{"transport", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64}, AttemptTimeout: time.Minute}},
 		{"transport-library", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64}}},
+		{"transport-zero", &Transport{Base: apitest.Instant{}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := &http.Client{Transport: bc.rt}

@@ -864,3 +864,36 @@ func TestTransportDoesNotRetryWhatNeverSucceeds(t *testing.T) {
 		})
 	}
 }
+
+// Transport.use finds a known gate without the Transport's mutex; a gate
+// the sweep forgot meanwhile must not be used, or its calls would be
+// counted, limited and paused apart from the gate that replaced it.
+func TestTransportUseSkipsAForgottenGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+		get := func(host string) {
+			t.Helper()
+			resp, err := tr.RoundTrip(mustRequest(t, "http://"+host+"/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		get("a.test")
+		first := tr.Gate("a.test")
+		v, _ := tr.index.Load("a.test")
+		old := v.(*keptGate)
+		time.Sleep(2 * minGateMemory)
+		for i := range minSweep + 1 { // enough new gates to sweep
+			get(fmt.Sprintf("h%d.test", i))
+		}
+		if old.users.Load() != forgotten || old.tryUse() {
+			t.Fatalf("the idle gate was not swept (users %d)", old.users.Load())
+		}
+		get("a.test")
+		if g := tr.Gate("a.test"); g == first || g.Stats().Admitted != 1 {
+			t.Errorf("a.test still goes through the forgotten gate, or its call was not counted by the new one")
+		}
+	})
+}

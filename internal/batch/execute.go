@@ -124,7 +124,7 @@ run:
 				sum.OutputTokens += int64(res.usage.OutputTokens)
 				p.counts.tokens.Add(int64(res.usage.InputTokens + res.usage.OutputTokens))
 			}
-		case r.Class == sluice.ClassSharedUnavailable: // the library's class of the item's error (sluice.ClassOf)
+		case sluice.ClassOf(r.Err) == sluice.ClassSharedUnavailable: // the library decides what the error means
 			// The shared limits refused (--redis-mode closed, Redis not
 			// answering): nothing more can be sent; not finished, not
 			// failed; the run stops (sharedstop.go).

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -169,4 +171,22 @@ func (r *route) answer(w http.ResponseWriter, status int, kind, code, msg string
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// upstreamCause says in a few words why the upstream gave no response,
+// for the body of the proxy's 502: the client cannot see the log. A
+// refused connection has had its quick retry already: the library gives
+// a host that refuses a connection a quick retry or a few, not the
+// usual backoff (sluice.ErrUnreachable).
+func upstreamCause(err error, host string) string {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused to " + host
+	case errors.As(err, &dns):
+		return "cannot resolve " + dns.Name + ": " + dns.Err
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by " + host
+	}
+	return err.Error()
 }

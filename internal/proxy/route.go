@@ -209,7 +209,7 @@ func newRoute(r Route, log logger) *route {
 		base = tr
 	}
 	rt.tr = &sluice.Transport{
-		Base:           admittedBase{refusedBase{base}},
+		Base:           admittedBase{base},
 		Limits:         r.Limits,
 		Key:            rt.key,
 		Retry:          r.Retry,

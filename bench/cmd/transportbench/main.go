@@ -8,9 +8,20 @@
 //	cd bench && go run ./cmd/transportbench [-n 200000] [-c 64] [-runs 5]
 //
 // Every client runs in a child process of its own (this program re-run),
-// so that its CPU time (user+sys, from the kernel) is its own; the server
-// is a third process. Within a round the clients run in a rotating order,
+// so that its CPU time (user+sys, from the kernel, over the timed run
+// only) is its own; the server is a third process. Within a round the clients run in a rotating order,
 // so that machine noise falls on all of them alike.
+//
+// On a shared machine a round's ratios swing by ±15% with what the other
+// processes do, so one run of 3 rounds says little. Prefer many short
+// rounds (-n 50000 -runs 12): the median of the per-round ratios then
+// moves less from run to run, and the middle half of the ratios (the
+// rounds between the quartiles) shows how far to trust it, where the
+// range shows the worst moments. The least CPU of each client says little:
+// the plain client's least may fall in a quiet moment that another
+// client's run missed. The load average before and after says what the
+// machine was doing; compare code with -before, in one run, never across
+// runs: each client is then paired, round by round, with its twin.
 package main
 
 import (
@@ -24,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -67,14 +79,18 @@ func main() {
 
 // result is what a client child reports on its stdout, as JSON.
 type result struct {
-	Client   string        `json:"client"`
-	Wall     time.Duration `json:"wall"`
-	CPU      time.Duration `json:"cpu"` // filled in by the parent, from the kernel
+	Client string        `json:"client"`
+	Wall   time.Duration `json:"wall"`
+	// CPU is the child's CPU time (user+sys, all threads, from the
+	// kernel) during the timed run: not its start, nor the warm-up,
+	// which would dilute the difference between clients.
+	CPU      time.Duration `json:"cpu"`
 	MaxRSS   int64         `json:"max_rss"`
 	Ceiling  int           `json:"ceiling"`  // at the end
 	Ceilings []int         `json:"ceilings"` // every 100ms
 	Failed   int64         `json:"failed"`
 	Throttle int64         `json:"throttled"`
+	Mallocs  uint64        `json:"mallocs"` // heap allocations during the timed run
 }
 
 func run() error {
@@ -111,6 +127,7 @@ func run() error {
 	url = strings.TrimSpace(url)
 
 	started := time.Now().UTC()
+	loadBefore := loadAverage()
 	results := map[string][]result{}
 	for r := range *runsFlag {
 		order := slices.Clone(clients)
@@ -129,16 +146,19 @@ func run() error {
 	}
 
 	fmt.Printf("### Transport: %d GETs from %d goroutines, instant server in another process, %d rounds\n\n", *nFlag, *cFlag, *runsFlag)
-	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s -warm %d`.\n\n", started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag, *warmFlag)
-	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | ceiling at the end (per round) | peak RSS |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+	fmt.Printf("Started %s; `go run ./cmd/transportbench -n %d -c %d -runs %d -clients %s -warm %d`; load average %s before, %s after.\n\n",
+		started.Format("Mon Jan 2 15:04 MST 2006"), *nFlag, *cFlag, *runsFlag, *clientFlag, *warmFlag, loadBefore, loadAverage())
+	fmt.Println("| client | req/s (median) | req/s ÷ plain, median (range) | CPU/req µs (median) | CPU/req ÷ plain, median (range) | CPU/req ÷ plain, middle half | allocs/req | ceiling at the end (per round) | peak RSS |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 	plain := results["plain"]
 	for _, c := range clients {
 		rs := results[c]
 		var rate, cpu, rateRatio, cpuRatio []float64
 		var ceil []string
 		var rss int64
+		var mallocs []float64
 		for i, res := range rs {
+			mallocs = append(mallocs, float64(res.Mallocs)/float64(*nFlag))
 			rate = append(rate, float64(*nFlag)/res.Wall.Seconds())
 			cpu = append(cpu, perReq(res.CPU))
 			rateRatio = append(rateRatio, plain[i].Wall.Seconds()/res.Wall.Seconds())
@@ -150,11 +170,26 @@ func run() error {
 		if c == "plain" {
 			ceilings = "–"
 		}
-		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %s | %.1f MiB |\n",
+		q1, q3 := quartiles(cpuRatio)
+		fmt.Printf("| %s | %.0f | **%.3f** (%.3f–%.3f) | %.1f | **%.3f** (%.3f–%.3f) | %.3f–%.3f | %.1f | %s | %.1f MiB |\n",
 			c, median(rate), median(rateRatio), slices.Min(rateRatio), slices.Max(rateRatio),
-			median(cpu), median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio), ceilings, float64(rss)/(1<<20))
+			median(cpu), median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio),
+			q1, q3, median(mallocs), ceilings, float64(rss)/(1<<20))
 	}
 	fmt.Println()
+	for _, c := range clients {
+		old, ok := results["before-"+c]
+		if !ok {
+			continue
+		}
+		var cpuRatio, rateRatio []float64
+		for i, res := range results[c] {
+			cpuRatio = append(cpuRatio, float64(res.CPU)/float64(old[i].CPU))
+			rateRatio = append(rateRatio, old[i].Wall.Seconds()/res.Wall.Seconds())
+		}
+		fmt.Printf("- %s ÷ before-%s, paired by round: CPU/req %.3f (%.3f–%.3f), req/s %.3f (%.3f–%.3f)\n", c, c,
+			median(cpuRatio), slices.Min(cpuRatio), slices.Max(cpuRatio), median(rateRatio), slices.Min(rateRatio), slices.Max(rateRatio))
+	}
 	for _, c := range clients {
 		if c == "plain" {
 			continue
@@ -166,6 +201,25 @@ func run() error {
 	return nil
 }
 
+// processCPU returns the CPU time this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage returns the 1-minute load average, or "?" where the system
+// does not say.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
 func perReq(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(*nFlag) }
 
 func median(xs []float64) float64 {
@@ -175,6 +229,18 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// quartiles returns the first and third quartiles of xs (the medians of
+// its lower and upper halves).
+func quartiles(xs []float64) (float64, float64) {
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	half := len(s) / 2
+	if half == 0 {
+		return s[0], s[0]
+	}
+	return median(s[:half]), median(s[len(s)-half:])
 }
 
 // trail shortens a series of ceilings to its changes.
@@ -211,7 +277,9 @@ func runClient(self, c, url string) (result, error) {
 		return result{}, fmt.Errorf("client %s: %w: %q", c, err, out)
 	}
 	ps := cmd.ProcessState
-	res.CPU = ps.UserTime() + ps.SystemTime()
+	if res.CPU == 0 { // a -before binary that does not measure itself
+		res.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		res.MaxRSS = ru.Maxrss << 10
 	}
@@ -316,6 +384,9 @@ func client(args []string) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpuBefore := processCPU()
 	var wg sync.WaitGroup
 	begin := time.Now()
 	for range c {
@@ -336,6 +407,10 @@ func client(args []string) {
 	}
 	wg.Wait()
 	res.Wall = time.Since(begin)
+	res.CPU = processCPU() - cpuBefore
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	res.Mallocs = after.Mallocs - before.Mallocs
 	close(stop)
 	watch.Wait()
 	res.Failed = failed.Load()
