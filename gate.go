@@ -30,14 +30,18 @@ import (
 //
 // The zero Gate has no limits. A Gate is safe for concurrent use. An
 // Acquire with nobody in line and Done cost one read of the monotonic
-// clock each, each limit's own cost (a compare-and-swap for a rate or a
-// token budget, a mutex round trip for a semaphore), and one allocation
-// per permitsPerSlab admissions (Permits are allocated together).
+// clock each, each limit's own cost (a compare-and-swap for a rate, a
+// token budget or a semaphore nobody waits on), two more atomic
+// additions, and one allocation per permitsPerSlab admissions (Permits
+// are allocated together).
 type Gate struct {
-	limits  []Limit // learned limits first, then the user's; semaphores last
-	learned learned
-	shared  Shared    // nil: every limit is in this process (see shared.go)
-	epoch   time.Time // see clock; zero for the zero Gate
+	// Read by every admission and seldom written. They are kept on cache
+	// lines of their own, away from the counters below that every
+	// admission writes: on another core, a read of a line just written
+	// waits for the writer's copy.
+	limits []Limit   // learned limits first, then the user's; semaphores last
+	shared Shared    // nil: every limit is in this process (see shared.go)
+	epoch  time.Time // see clock; zero for the zero Gate
 	// timed reports that a limit reads Outcome.Latency (see
 	// usesLatency), so Permit.Done measures it when the caller did not.
 	timed bool
@@ -46,6 +50,15 @@ type Gate struct {
 	// from).
 	learning atomic.Bool
 	skip     int // how many learned limits lead limits; 0 for the zero Gate
+	// The fast path (see Acquire) reads these without g.mu: how many
+	// callers are in line, and whether a pause or a halt is set. They
+	// change under g.mu, with what they mirror.
+	inLine  atomic.Int32
+	paused  atomic.Bool
+	stopped atomic.Bool
+
+	_       [64]byte
+	learned learned // written by every admission once the gate has learned
 
 	mu          sync.Mutex
 	waiters     waitQueue
@@ -54,18 +67,16 @@ type Gate struct {
 	halted      error
 	haltCh      chan struct{} // made on demand; closed by Halt
 
-	// The fast path (see Acquire) reads these without g.mu: how many
-	// callers are in line, and whether a pause or a halt is set. They
-	// change under g.mu, with what they mirror.
-	inLine  atomic.Int32
-	paused  atomic.Bool
-	stopped atomic.Bool
-
-	permits   atomic.Pointer[permitSlab] // where admit takes its next Permit
-	admitted  atomic.Int64
+	// Written by admissions (permits: once a slab) and by Done, a line
+	// each.
+	_         [64]byte
+	permits   atomic.Pointer[permitSlab] // where admit takes its next Permit; it counts admissions
+	unslabbed atomic.Int64               // admissions whose Permit came from no current slab
+	_         [64]byte
 	completed atomic.Int64
 	throttled atomic.Int64
 	pauses    atomic.Int64
+	_         [64]byte
 }
 
 // DefaultMaxPause caps how long one Retry-After or reset may pause a gate.
@@ -382,14 +393,13 @@ func (g *Gate) clock() time.Time {
 
 // admit counts an admission at now and returns its Permit.
 func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
-	g.admitted.Add(1)
 	p := g.newPermit()
 	p.gate, p.cost, p.start, p.from = g, c, now, from
 	return p
 }
 
 // permitsPerSlab is how many Permits one allocation holds. A Permit still
-// referenced keeps its whole slab (permitsPerSlab × 80 bytes) alive, so
+// referenced keeps its whole slab (permitsPerSlab × 88 bytes) alive, so
 // the memory held is at most that many times what the live Permits need,
 // and never more than the slabs of permitsPerSlab admissions each.
 const permitsPerSlab = 16
@@ -397,29 +407,60 @@ const permitsPerSlab = 16
 // A permitSlab is Permits allocated together and handed out once each:
 // admission allocates once per permitsPerSlab calls. A Permit is never
 // reused, so a late or second Done can only ever reach its own call.
+//
+// The slabs also count admissions, with no counter of their own: a slab
+// knows how many came before it (base) and how many it handed out (next,
+// at most permitsPerSlab of which are real), so the current slab says how
+// many the gate has admitted (admittedSoFar).
 type permitSlab struct {
 	next    atomic.Int32
+	base    int64 // admissions counted by the slabs before this one; set before it is current
 	permits [permitsPerSlab]Permit
 }
 
 // newPermit returns a fresh zero Permit from the gate's current slab,
 // starting a new slab when it is used up. Safe for concurrent use: the
 // caller that finds the slab just used up starts the next; others that
-// come while it does get a Permit of their own, rather than a slab each.
+// come while it does get a Permit of their own, rather than a slab each,
+// counted in g.unslabbed.
 func (g *Gate) newPermit() *Permit {
-	if s := g.permits.Load(); s != nil {
+	s := g.permits.Load()
+	if s != nil {
 		i := s.next.Add(1) - 1
 		if i < permitsPerSlab {
-			return &s.permits[i]
+			return &s.permits[slabSlot(i)]
 		}
 		if i > permitsPerSlab {
+			g.unslabbed.Add(1)
 			return new(Permit)
 		}
 	}
-	s := new(permitSlab)
-	s.next.Store(1)
-	g.permits.Store(s)
-	return &s.permits[0]
+	next := new(permitSlab)
+	next.next.Store(1)
+	if s != nil {
+		// Only the caller that took index permitsPerSlab gets here for s.
+		next.base = s.base + permitsPerSlab
+		g.permits.Store(next)
+	} else if !g.permits.CompareAndSwap(nil, next) {
+		g.unslabbed.Add(1) // another first caller's slab won
+	}
+	return &next.permits[0]
+}
+
+// slabSlot spreads a slab's Permits so that consecutive admissions, which
+// run on different cores at once, get Permits far apart in memory: two
+// neighbours share a cache line, and Done writes its Permit.
+func slabSlot(i int32) int32 { return i%2*(permitsPerSlab/2) + i/2 }
+
+// admittedSoFar is how many calls the gate has admitted: exact when no
+// admission is under way, and otherwise off by at most the Permits being
+// handed out around a change of slab.
+func (g *Gate) admittedSoFar() int64 {
+	n := g.unslabbed.Load()
+	if s := g.permits.Load(); s != nil {
+		n += s.base + int64(min(s.next.Load(), permitsPerSlab))
+	}
+	return n
 }
 
 // PauseUntil makes every caller wait until t: the shared cool-down after
@@ -528,7 +569,7 @@ func (g *Gate) Stats() GateStats {
 	g.mu.Lock()
 	waiting := g.waiters.len()
 	g.mu.Unlock()
-	admitted, completed := g.admitted.Load(), g.completed.Load()
+	admitted, completed := g.admittedSoFar(), g.completed.Load()
 	ceiling := 0
 	for _, l := range g.limits {
 		if info := l.Info(); info.Holds {

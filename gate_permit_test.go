@@ -106,3 +106,44 @@ func TestACallAdmittedBeforeTheGateLearnsLeavesTheLearnedBudgetsUntouched(t *tes
 		}
 	})
 }
+
+// The slabs count admissions (admittedSoFar): however the callers race,
+// on a fresh gate's first slab and at every change of slab, GateStats
+// counts each admission once, and InFlight is exact once they are done.
+func TestGateStatsCountEveryAdmissionOnceUnderConcurrency(t *testing.T) {
+	for round := range 50 {
+		g := NewGate(NewSemaphore(1 << 20))
+		const workers, each = 6, 3*permitsPerSlab + 5
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var kept sync.Map // one Permit per worker, held to the end
+		for w := range workers {
+			wg.Go(func() {
+				<-start
+				for i := range each {
+					p, err := g.Acquire(context.Background(), Cost{})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if i == 0 {
+						kept.Store(w, p)
+						continue
+					}
+					p.Done(Outcome{})
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		s := g.Stats()
+		if s.Admitted != workers*each || s.Completed != workers*(each-1) || s.InFlight != workers {
+			t.Fatalf("round %d: admitted %d, completed %d, in flight %d; want %d, %d, %d",
+				round, s.Admitted, s.Completed, s.InFlight, workers*each, workers*(each-1), workers)
+		}
+		kept.Range(func(_, p any) bool { p.(*Permit).Done(Outcome{}); return true })
+		if s := g.Stats(); s.InFlight != 0 || s.Admitted != s.Completed {
+			t.Fatalf("round %d: in flight %d after every Done", round, s.InFlight)
+		}
+	}
+}
