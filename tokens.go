@@ -191,10 +191,16 @@ func (b *TokenBudget) SetRate(r Rate) {
 	b.signal()
 }
 
+// signal closes the change channel, if anyone watches it. The check
+// without the mutex is in a function of its own, small enough to inline:
+// a refund nobody waits for costs one load.
 func (b *TokenBudget) signal() {
-	if !b.watched.Load() {
-		return
+	if b.watched.Load() {
+		b.signalWatchers()
 	}
+}
+
+func (b *TokenBudget) signalWatchers() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.change != nil {
