@@ -394,15 +394,16 @@ func (g *Gate) clock() time.Time {
 // admit counts an admission at now and returns its Permit.
 func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
 	p := g.newPermit()
-	p.gate, p.cost, p.start, p.from = g, c, now, from
+	p.gate, p.cost, p.start, p.from = g, c, now, int32(from)
 	return p
 }
 
-// permitsPerSlab is how many Permits one allocation holds. A Permit still
-// referenced keeps its whole slab (permitsPerSlab × 88 bytes) alive, so
-// the memory held is at most that many times what the live Permits need,
-// and never more than the slabs of permitsPerSlab admissions each.
-const permitsPerSlab = 16
+// permitsPerSlab is how many Permits one allocation holds: 17 of 72 bytes
+// and the slab's 16 fill the allocator's 1280-byte size class. A Permit
+// still referenced keeps its whole slab alive, so the memory held is at
+// most that many times what the live Permits need, and never more than
+// the slabs of permitsPerSlab admissions each.
+const permitsPerSlab = 17
 
 // A permitSlab is Permits allocated together and handed out once each:
 // admission allocates once per permitsPerSlab calls. A Permit is never
@@ -450,7 +451,7 @@ func (g *Gate) newPermit() *Permit {
 // slabSlot spreads a slab's Permits so that consecutive admissions, which
 // run on different cores at once, get Permits far apart in memory: two
 // neighbours share a cache line, and Done writes its Permit.
-func slabSlot(i int32) int32 { return i%2*(permitsPerSlab/2) + i/2 }
+func slabSlot(i int32) int32 { return i%2*((permitsPerSlab+1)/2) + i/2 }
 
 // admittedSoFar is how many calls the gate has admitted: exact when no
 // admission is under way, and otherwise off by at most the Permits being
@@ -586,14 +587,21 @@ func (g *Gate) Stats() GateStats {
 // A Permit is one admitted call. Done must be called exactly once, when
 // the call ends; later calls of Done do nothing. A Permit is safe for
 // concurrent use.
+//
+// A Permit is 72 bytes, allocated with others in a slab (newPermit): every
+// byte is garbage once the call ends, so what is rare (a ticket) is kept
+// behind a pointer.
 type Permit struct {
 	gate     *Gate
 	cost     Cost
 	start    time.Time
-	ticket   Ticket // from the gate's shared limits; nil when none
-	from     int    // the first of the gate's limits taken (Gate.from)
+	shared   *sharedTicket // from the gate's shared limits; nil when none
+	from     int32         // the first of the gate's limits taken (Gate.from)
 	finished atomic.Bool
 }
+
+// A sharedTicket is what a Permit keeps of a gate's shared limits.
+type sharedTicket struct{ ticket Ticket }
 
 // Done reports how the call ended: it releases the call's concurrency,
 // settles its token estimate with o.Usage, and feeds the outcome to limits
@@ -608,14 +616,14 @@ func (p *Permit) Done(o Outcome) {
 		return
 	}
 	g := p.gate
-	if o.Latency == 0 && (g.timed || p.ticket != nil) {
+	if o.Latency == 0 && (g.timed || p.shared != nil) {
 		o.Latency = time.Since(p.start)
 	}
 	for _, l := range g.limits[p.from:] {
 		l.Finish(p.cost, p.start, o)
 	}
-	if p.ticket != nil {
-		p.ticket.Finish(o)
+	if p.shared != nil {
+		p.shared.ticket.Finish(o)
 	}
 	if o.Class == ClassThrottled {
 		g.throttled.Add(1)

@@ -147,3 +147,16 @@ func TestGateStatsCountEveryAdmissionOnceUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// slabSlot spreads a slab's Permits; it must still hand out each of them
+// exactly once.
+func TestSlabSlotIsAPermutation(t *testing.T) {
+	seen := make(map[int32]bool)
+	for i := range int32(permitsPerSlab) {
+		if at := slabSlot(i); at < 0 || at >= permitsPerSlab || seen[at] {
+			t.Fatalf("slabSlot(%d) = %d: outside the slab or handed out twice", i, at)
+		} else {
+			seen[at] = true
+		}
+	}
+}
