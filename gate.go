@@ -67,16 +67,12 @@ type Gate struct {
 	halted      error
 	haltCh      chan struct{} // made on demand; closed by Halt
 
-	// Written by admissions (permits: once a slab) and by Done, a line
-	// each.
-	_         [64]byte
-	permits   atomic.Pointer[permitSlab] // where admit takes its next Permit; it counts admissions
-	unslabbed atomic.Int64               // admissions whose Permit came from no current slab
-	_         [64]byte
-	completed atomic.Int64
+	// Written by every admission and Done: a cache line for each group
+	// of callers (see gate_permits.go).
+	stripes [gateStripes]gateStripe
+
 	throttled atomic.Int64
 	pauses    atomic.Int64
-	_         [64]byte
 }
 
 // DefaultMaxPause caps how long one Retry-After or reset may pause a gate.
@@ -398,72 +394,6 @@ func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
 	return p
 }
 
-// permitsPerSlab is how many Permits one allocation holds: 17 of 72 bytes
-// and the slab's 16 fill the allocator's 1280-byte size class. A Permit
-// still referenced keeps its whole slab alive, so the memory held is at
-// most that many times what the live Permits need, and never more than
-// the slabs of permitsPerSlab admissions each.
-const permitsPerSlab = 17
-
-// A permitSlab is Permits allocated together and handed out once each:
-// admission allocates once per permitsPerSlab calls. A Permit is never
-// reused, so a late or second Done can only ever reach its own call.
-//
-// The slabs also count admissions, with no counter of their own: a slab
-// knows how many came before it (base) and how many it handed out (next,
-// at most permitsPerSlab of which are real), so the current slab says how
-// many the gate has admitted (admittedSoFar).
-type permitSlab struct {
-	next    atomic.Int32
-	base    int64 // admissions counted by the slabs before this one; set before it is current
-	permits [permitsPerSlab]Permit
-}
-
-// newPermit returns a fresh zero Permit from the gate's current slab,
-// starting a new slab when it is used up. Safe for concurrent use: the
-// caller that finds the slab just used up starts the next; others that
-// come while it does get a Permit of their own, rather than a slab each,
-// counted in g.unslabbed.
-func (g *Gate) newPermit() *Permit {
-	s := g.permits.Load()
-	if s != nil {
-		i := s.next.Add(1) - 1
-		if i < permitsPerSlab {
-			return &s.permits[slabSlot(i)]
-		}
-		if i > permitsPerSlab {
-			g.unslabbed.Add(1)
-			return new(Permit)
-		}
-	}
-	next := new(permitSlab)
-	next.next.Store(1)
-	if s != nil {
-		// Only the caller that took index permitsPerSlab gets here for s.
-		next.base = s.base + permitsPerSlab
-		g.permits.Store(next)
-	} else if !g.permits.CompareAndSwap(nil, next) {
-		g.unslabbed.Add(1) // another first caller's slab won
-	}
-	return &next.permits[0]
-}
-
-// slabSlot spreads a slab's Permits so that consecutive admissions, which
-// run on different cores at once, get Permits far apart in memory: two
-// neighbours share a cache line, and Done writes its Permit.
-func slabSlot(i int32) int32 { return i%2*((permitsPerSlab+1)/2) + i/2 }
-
-// admittedSoFar is how many calls the gate has admitted: exact when no
-// admission is under way, and otherwise off by at most the Permits being
-// handed out around a change of slab.
-func (g *Gate) admittedSoFar() int64 {
-	n := g.unslabbed.Load()
-	if s := g.permits.Load(); s != nil {
-		n += s.base + int64(min(s.next.Load(), permitsPerSlab))
-	}
-	return n
-}
-
 // PauseUntil makes every caller wait until t: the shared cool-down after
 // the API said it is throttling. A pause ending earlier than the current
 // one, or a time already past, changes nothing (and is not counted in
@@ -570,7 +500,7 @@ func (g *Gate) Stats() GateStats {
 	g.mu.Lock()
 	waiting := g.waiters.len()
 	g.mu.Unlock()
-	admitted, completed := g.admittedSoFar(), g.completed.Load()
+	admitted, completed := g.admittedSoFar(), g.completedSoFar()
 	ceiling := 0
 	for _, l := range g.limits {
 		if info := l.Info(); info.Holds {
@@ -628,7 +558,7 @@ func (p *Permit) Done(o Outcome) {
 	if o.Class == ClassThrottled {
 		g.throttled.Add(1)
 	}
-	g.completed.Add(1)
+	g.stripe().completed.Add(1)
 	if o.RateLimit != nil {
 		g.learn(o)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 )
 
 // Permits come from slabs (newPermit): every admission must still get a
@@ -158,5 +159,15 @@ func TestSlabSlotIsAPermutation(t *testing.T) {
 		} else {
 			seen[at] = true
 		}
+	}
+}
+
+// Each stripe is one cache line (the point of striping), so the stripes
+// must start on a line and be a line each. A Gate is allocated in a size
+// class that is a multiple of 64 bytes, so its offsets are the lines'.
+func TestGateStripesAreACacheLineEach(t *testing.T) {
+	var g Gate
+	if off, size := unsafe.Offsetof(g.stripes), unsafe.Sizeof(gateStripe{}); off%64 != 0 || size != 64 {
+		t.Fatalf("stripes at offset %d, %d bytes each; want a multiple of 64, and 64 (pad the fields before them)", off, size)
 	}
 }

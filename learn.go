@@ -56,7 +56,7 @@ func (g *Gate) learnWhileInFlight(o Outcome) { g.learnFrom(o, 1) }
 func (g *Gate) learnFrom(o Outcome, self int64) {
 	info := o.RateLimit
 	g.learning.Store(true) // before any rate is set: admissions from now on ask the learned limits
-	inFlight := max(g.admittedSoFar()-g.completed.Load()-self, 0)
+	inFlight := max(g.admittedSoFar()-g.completedSoFar()-self, 0)
 	g.learned.mu.Lock()
 	maxPause := g.learned.maxPause
 	relearned := false
