@@ -29,11 +29,13 @@ import (
 // releases concurrency and settles token estimates with real usage.
 //
 // The zero Gate has no limits. A Gate is safe for concurrent use. An
-// Acquire with nobody in line and Done cost one read of the monotonic
-// clock each, each limit's own cost (a compare-and-swap for a rate, a
-// token budget or a semaphore nobody waits on), two more atomic
-// additions, and one allocation per permitsPerSlab admissions (Permits
-// are allocated together).
+// Acquire with nobody in line costs one read of the monotonic clock, each
+// limit's own cost (a compare-and-swap for a rate, a token budget or a
+// semaphore nobody waits on), one atomic addition, and a 72-byte share of
+// an allocation (Permits are allocated permitsPerSlab together). Done
+// costs each limit's own cost and two atomic operations. Callers on
+// several cores at once share only the limits' cache lines: the gate's own
+// counters are kept apart for each (see gate_permits.go).
 type Gate struct {
 	// Read by every admission and seldom written. They are kept on cache
 	// lines of their own, away from the counters below that every
