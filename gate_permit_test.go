@@ -171,3 +171,19 @@ func TestGateStripesAreACacheLineEach(t *testing.T) {
 		t.Fatalf("stripes at offset %d, %d bytes each; want a multiple of 64, and 64 (pad the fields before them)", off, size)
 	}
 }
+
+// Goroutines running at once must mostly write different stripes, or the
+// striping buys nothing. Goroutines started one after another have stacks
+// in neighbouring 2 KiB blocks, which must get different stripes, wherever
+// they are. (Hashing 8 KiB blocks, before the fix, put four neighbours in
+// one stripe.)
+func TestNeighbouringStacksGetDifferentStripes(t *testing.T) {
+	for _, base := range []uintptr{0, 0xc000000000, 0x2eee377bd000, 1 << 40} {
+		for k := range uintptr(64) {
+			at := base + k<<11 + 0x75f // anywhere in the block
+			if a, b := stripeOf(at), stripeOf(at+1<<11); a == b {
+				t.Fatalf("stacks at %#x and %#x share stripe %d", at, at+1<<11, a)
+			}
+		}
+	}
+}

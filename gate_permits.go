@@ -12,9 +12,12 @@ import (
 // caller uses the stripe of its goroutine: one goroutine keeps to one
 // stripe, and goroutines running at once mostly use different ones.
 
-// gateStripes is how many stripes a Gate has. More spreads callers wider;
-// each costs a cache line and may hold a slab of Permits.
-const gateStripes = 4
+// gateStripes is how many stripes a Gate has, 1<<stripeBits. More spreads
+// callers wider; each costs a cache line and may hold a slab of Permits.
+const (
+	stripeBits  = 2
+	gateStripes = 1 << stripeBits
+)
 
 // A gateStripe counts the admissions (through its slabs) and the Dones of
 // the goroutines that use it, on a cache line of its own.
@@ -26,14 +29,21 @@ type gateStripe struct {
 }
 
 // stripe returns the calling goroutine's stripe, chosen by where its stack
-// is: goroutines have stacks of their own, at least 8 KiB apart, so
-// goroutines started one after another get different stripes, and each
-// keeps to one (until its stack moves, which changes nothing but speed).
-// The Go runtime offers no cheaper way to tell goroutines or cores apart.
+// is: goroutines have stacks of their own, at least 2 KiB apart, and each
+// keeps to one stripe (until its stack moves, which changes nothing but
+// speed). Fibonacci hashing of the 2 KiB block sends neighbouring stacks,
+// goroutines started one after another, to different stripes, and mixes
+// in the high bits of large stacks, whose low bits say only how deep the
+// call is. The Go runtime offers no cheaper way to tell goroutines or
+// cores apart.
 func (g *Gate) stripe() *gateStripe {
 	var here byte
-	at := uintptr(unsafe.Pointer(&here))
-	return &g.stripes[(at>>13)%gateStripes]
+	return &g.stripes[stripeOf(uintptr(unsafe.Pointer(&here)))]
+}
+
+// stripeOf is the stripe of a goroutine whose stack holds stack.
+func stripeOf(stack uintptr) uint64 {
+	return uint64(stack>>11) * 0x9E3779B97F4A7C15 >> (64 - stripeBits)
 }
 
 // permitsPerSlab is how many Permits one allocation holds: 17 of 72 bytes
