@@ -15,7 +15,7 @@ import (
 // gateStripes is how many stripes a Gate has, 1<<stripeBits. More spreads
 // callers wider; each costs a cache line and may hold a slab of Permits.
 const (
-	stripeBits  = 2
+	stripeBits  = 3
 	gateStripes = 1 << stripeBits
 )
 
