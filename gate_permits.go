@@ -10,7 +10,8 @@ import (
 // writer's copy (about 100ns on a 2-core EPYC VM, half an admission). So
 // the gate's counters and its slab of Permits are split in stripes, and a
 // caller uses the stripe of its goroutine: one goroutine keeps to one
-// stripe, and goroutines running at once mostly use different ones.
+// stripe, and goroutines running at once mostly use different ones (two
+// whose stacks are far apart share one about one time in eight).
 
 // gateStripes is how many stripes a Gate has, 1<<stripeBits. More spreads
 // callers wider; each costs a cache line and may hold a slab of Permits.
