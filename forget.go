@@ -184,7 +184,8 @@ func (w *SlidingWindow) Rested() bool {
 func (s *Semaphore) Rested() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.held == 0 && s.waiters.len() == 0
+	held, _ := s.state()
+	return held == 0 && s.waiters.len() == 0
 }
 
 // Rested implements Limit (see forget.go).

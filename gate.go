@@ -29,15 +29,21 @@ import (
 // releases concurrency and settles token estimates with real usage.
 //
 // The zero Gate has no limits. A Gate is safe for concurrent use. An
-// Acquire with nobody in line and Done cost one read of the monotonic
-// clock each, each limit's own cost (a compare-and-swap for a rate or a
-// token budget, a mutex round trip for a semaphore), and one allocation
-// per permitsPerSlab admissions (Permits are allocated together).
+// Acquire with nobody in line costs one read of the monotonic clock, each
+// limit's own cost (a compare-and-swap for a rate, a token budget or a
+// semaphore nobody waits on), one atomic addition, and a 72-byte share of
+// an allocation (Permits are allocated permitsPerSlab together). Done
+// costs each limit's own cost and two atomic operations. Callers on
+// several cores at once share only the limits' cache lines: the gate's own
+// counters are kept apart for each (see gate_permits.go).
 type Gate struct {
-	limits  []Limit // learned limits first, then the user's; semaphores last
-	learned learned
-	shared  Shared    // nil: every limit is in this process (see shared.go)
-	epoch   time.Time // see clock; zero for the zero Gate
+	// Read by every admission and seldom written. They are kept on cache
+	// lines of their own, away from the counters below that every
+	// admission writes: on another core, a read of a line just written
+	// waits for the writer's copy.
+	limits []Limit   // learned limits first, then the user's; semaphores last
+	shared Shared    // nil: every limit is in this process (see shared.go)
+	epoch  time.Time // see clock; zero for the zero Gate
 	// timed reports that a limit reads Outcome.Latency (see
 	// usesLatency), so Permit.Done measures it when the caller did not.
 	timed bool
@@ -46,6 +52,15 @@ type Gate struct {
 	// from).
 	learning atomic.Bool
 	skip     int // how many learned limits lead limits; 0 for the zero Gate
+	// The fast path (see Acquire) reads these without g.mu: how many
+	// callers are in line, and whether a pause or a halt is set. They
+	// change under g.mu, with what they mirror.
+	inLine  atomic.Int32
+	paused  atomic.Bool
+	stopped atomic.Bool
+
+	_       [64]byte
+	learned learned // written by every admission once the gate has learned
 
 	mu          sync.Mutex
 	waiters     waitQueue
@@ -54,16 +69,10 @@ type Gate struct {
 	halted      error
 	haltCh      chan struct{} // made on demand; closed by Halt
 
-	// The fast path (see Acquire) reads these without g.mu: how many
-	// callers are in line, and whether a pause or a halt is set. They
-	// change under g.mu, with what they mirror.
-	inLine  atomic.Int32
-	paused  atomic.Bool
-	stopped atomic.Bool
+	// Written by every admission and Done: a cache line for each group
+	// of callers (see gate_permits.go).
+	stripes [gateStripes]gateStripe
 
-	permits   atomic.Pointer[permitSlab] // where admit takes its next Permit
-	admitted  atomic.Int64
-	completed atomic.Int64
 	throttled atomic.Int64
 	pauses    atomic.Int64
 }
@@ -390,44 +399,9 @@ func (g *Gate) clock() time.Time {
 
 // admit counts an admission at now and returns its Permit.
 func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
-	g.admitted.Add(1)
 	p := g.newPermit()
-	p.gate, p.cost, p.start, p.from = g, c, now, from
+	p.gate, p.cost, p.start, p.from = g, c, now, int32(from)
 	return p
-}
-
-// permitsPerSlab is how many Permits one allocation holds. A Permit still
-// referenced keeps its whole slab (permitsPerSlab × 80 bytes) alive, so
-// the memory held is at most that many times what the live Permits need,
-// and never more than the slabs of permitsPerSlab admissions each.
-const permitsPerSlab = 16
-
-// A permitSlab is Permits allocated together and handed out once each:
-// admission allocates once per permitsPerSlab calls. A Permit is never
-// reused, so a late or second Done can only ever reach its own call.
-type permitSlab struct {
-	next    atomic.Int32
-	permits [permitsPerSlab]Permit
-}
-
-// newPermit returns a fresh zero Permit from the gate's current slab,
-// starting a new slab when it is used up. Safe for concurrent use: the
-// caller that finds the slab just used up starts the next; others that
-// come while it does get a Permit of their own, rather than a slab each.
-func (g *Gate) newPermit() *Permit {
-	if s := g.permits.Load(); s != nil {
-		i := s.next.Add(1) - 1
-		if i < permitsPerSlab {
-			return &s.permits[i]
-		}
-		if i > permitsPerSlab {
-			return new(Permit)
-		}
-	}
-	s := new(permitSlab)
-	s.next.Store(1)
-	g.permits.Store(s)
-	return &s.permits[0]
 }
 
 // PauseUntil makes every caller wait until t: the shared cool-down after
@@ -536,7 +510,7 @@ func (g *Gate) Stats() GateStats {
 	g.mu.Lock()
 	waiting := g.waiters.len()
 	g.mu.Unlock()
-	admitted, completed := g.admitted.Load(), g.completed.Load()
+	admitted, completed := g.admittedSoFar(), g.completedSoFar()
 	ceiling := 0
 	for _, l := range g.limits {
 		if info := l.Info(); info.Holds {
@@ -553,14 +527,21 @@ func (g *Gate) Stats() GateStats {
 // A Permit is one admitted call. Done must be called exactly once, when
 // the call ends; later calls of Done do nothing. A Permit is safe for
 // concurrent use.
+//
+// A Permit is 72 bytes, allocated with others in a slab (newPermit): every
+// byte is garbage once the call ends, so what is rare (a ticket) is kept
+// behind a pointer.
 type Permit struct {
 	gate     *Gate
 	cost     Cost
 	start    time.Time
-	ticket   Ticket // from the gate's shared limits; nil when none
-	from     int    // the first of the gate's limits taken (Gate.from)
+	shared   *sharedTicket // from the gate's shared limits; nil when none
+	from     int32         // the first of the gate's limits taken (Gate.from)
 	finished atomic.Bool
 }
+
+// A sharedTicket is what a Permit keeps of a gate's shared limits.
+type sharedTicket struct{ ticket Ticket }
 
 // Done reports how the call ended: it releases the call's concurrency,
 // settles its token estimate with o.Usage, and feeds the outcome to limits
@@ -575,19 +556,19 @@ func (p *Permit) Done(o Outcome) {
 		return
 	}
 	g := p.gate
-	if o.Latency == 0 && (g.timed || p.ticket != nil) {
+	if o.Latency == 0 && (g.timed || p.shared != nil) {
 		o.Latency = time.Since(p.start)
 	}
 	for _, l := range g.limits[p.from:] {
 		l.Finish(p.cost, p.start, o)
 	}
-	if p.ticket != nil {
-		p.ticket.Finish(o)
+	if p.shared != nil {
+		p.shared.ticket.Finish(o)
 	}
 	if o.Class == ClassThrottled {
 		g.throttled.Add(1)
 	}
-	g.completed.Add(1)
+	g.stripe().completed.Add(1)
 	if o.RateLimit != nil {
 		g.learn(o)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 )
 
 // Permits come from slabs (newPermit): every admission must still get a
@@ -105,4 +106,84 @@ func TestACallAdmittedBeforeTheGateLearnsLeavesTheLearnedBudgetsUntouched(t *tes
 			t.Fatal("learned budget not rested a minute after its only call")
 		}
 	})
+}
+
+// The slabs count admissions (admittedSoFar): however the callers race,
+// on a fresh gate's first slab and at every change of slab, GateStats
+// counts each admission once, and InFlight is exact once they are done.
+func TestGateStatsCountEveryAdmissionOnceUnderConcurrency(t *testing.T) {
+	for round := range 50 {
+		g := NewGate(NewSemaphore(1 << 20))
+		const workers, each = 6, 3*permitsPerSlab + 5
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var kept sync.Map // one Permit per worker, held to the end
+		for w := range workers {
+			wg.Go(func() {
+				<-start
+				for i := range each {
+					p, err := g.Acquire(context.Background(), Cost{})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if i == 0 {
+						kept.Store(w, p)
+						continue
+					}
+					p.Done(Outcome{})
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		s := g.Stats()
+		if s.Admitted != workers*each || s.Completed != workers*(each-1) || s.InFlight != workers {
+			t.Fatalf("round %d: admitted %d, completed %d, in flight %d; want %d, %d, %d",
+				round, s.Admitted, s.Completed, s.InFlight, workers*each, workers*(each-1), workers)
+		}
+		kept.Range(func(_, p any) bool { p.(*Permit).Done(Outcome{}); return true })
+		if s := g.Stats(); s.InFlight != 0 || s.Admitted != s.Completed {
+			t.Fatalf("round %d: in flight %d after every Done", round, s.InFlight)
+		}
+	}
+}
+
+// slabSlot spreads a slab's Permits; it must still hand out each of them
+// exactly once.
+func TestSlabSlotIsAPermutation(t *testing.T) {
+	seen := make(map[int32]bool)
+	for i := range int32(permitsPerSlab) {
+		if at := slabSlot(i); at < 0 || at >= permitsPerSlab || seen[at] {
+			t.Fatalf("slabSlot(%d) = %d: outside the slab or handed out twice", i, at)
+		} else {
+			seen[at] = true
+		}
+	}
+}
+
+// Each stripe is one cache line (the point of striping), so the stripes
+// must start on a line and be a line each. A Gate is allocated in a size
+// class that is a multiple of 64 bytes, so its offsets are the lines'.
+func TestGateStripesAreACacheLineEach(t *testing.T) {
+	var g Gate
+	if off, size := unsafe.Offsetof(g.stripes), unsafe.Sizeof(gateStripe{}); off%64 != 0 || size != 64 {
+		t.Fatalf("stripes at offset %d, %d bytes each; want a multiple of 64, and 64 (pad the fields before them)", off, size)
+	}
+}
+
+// Goroutines running at once must mostly write different stripes, or the
+// striping buys nothing. Goroutines started one after another have stacks
+// in neighbouring 2 KiB blocks, which must get different stripes, wherever
+// they are. (Hashing 8 KiB blocks, before the fix, put four neighbours in
+// one stripe.)
+func TestNeighbouringStacksGetDifferentStripes(t *testing.T) {
+	for _, base := range []uintptr{0, 0xc000000000, 0x2eee377bd000, 1 << 40} {
+		for k := range uintptr(64) {
+			at := base + k<<11 + 0x75f // anywhere in the block
+			if a, b := stripeOf(at), stripeOf(at+1<<11); a == b {
+				t.Fatalf("stacks at %#x and %#x share stripe %d", at, at+1<<11, a)
+			}
+		}
+	}
 }

@@ -23,7 +23,7 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 		g.wakeFront()
 		g.mu.Unlock()
 		p := g.admit(c, g.clock(), 0)
-		p.ticket = ticket
+		p.shared = &sharedTicket{ticket}
 		return p, 0, nil
 	}
 	g.untakeAll(c, marks)

@@ -56,7 +56,7 @@ func (g *Gate) learnWhileInFlight(o Outcome) { g.learnFrom(o, 1) }
 func (g *Gate) learnFrom(o Outcome, self int64) {
 	info := o.RateLimit
 	g.learning.Store(true) // before any rate is set: admissions from now on ask the learned limits
-	inFlight := max(g.admitted.Load()-g.completed.Load()-self, 0)
+	inFlight := max(g.admittedSoFar()-g.completedSoFar()-self, 0)
 	g.learned.mu.Lock()
 	maxPause := g.learned.maxPause
 	relearned := false
@@ -71,7 +71,7 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			// so the first window is not overfilled. The API's own count
 			// cannot say: it was taken when this call arrived, before
 			// the others.
-			g.learned.requests.Reserve(int(min(g.admitted.Load(), q.Limit)))
+			g.learned.requests.Reserve(int(min(g.admittedSoFar(), q.Limit)))
 		}
 	}
 	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}

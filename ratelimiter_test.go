@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -467,4 +468,25 @@ func TestRefusedLateTakeWaitsFromTheRealNow(t *testing.T) {
 			t.Errorf("refused take 3ms late: wait %v, want 50ms (the next start is 50ms from now)", wait)
 		}
 	})
+}
+
+// mulSat saturates at maxSpan without dividing; check it against exact
+// arithmetic at the edges.
+func TestMulSatSaturatesExactly(t *testing.T) {
+	vals := []int64{math.MinInt64, -1, 0, 1, 2, 3, 1e9, math.MaxInt32, 1 << 32, maxSpan / 3, maxSpan/2 + 1, maxSpan - 1, maxSpan, maxSpan + 1, math.MaxInt64}
+	for _, a := range vals {
+		for _, b := range vals {
+			want := int64(0)
+			if a > 0 && b > 0 {
+				p := new(big.Int).Mul(big.NewInt(a), big.NewInt(b))
+				want = maxSpan
+				if p.Cmp(big.NewInt(maxSpan)) <= 0 {
+					want = p.Int64()
+				}
+			}
+			if got := mulSat(a, b); got != want {
+				t.Errorf("mulSat(%d, %d) = %d, want %d", a, b, got, want)
+			}
+		}
+	}
 }

@@ -62,18 +62,23 @@ func (k TokenKind) of(in, out int) int {
 // The zero TokenBudget has no limit. A TokenBudget is safe for concurrent
 // use; admission costs what RateLimiter.AllowN costs.
 type TokenBudget struct {
-	kind   TokenKind
 	bucket RateLimiter // its burst is one period's tokens
 	// charged is what a Gate's calls in flight were charged and may yet
 	// be refunded: predict counts it as refundable, so that a deadline is
 	// refused only when even full refunds could not admit it in time.
+	// Take and Finish write it with the bucket's timeline: it follows the
+	// bucket so as to share the timeline's cache line (see the padding).
 	charged atomic.Int64
+	kind    TokenKind
 	mu      sync.Mutex
 	change  chan struct{} // closed when a refund or a new rate may admit sooner
 	// watched is set while change is non-nil, so that a refund nobody
 	// waits for skips the mutex. Set before Changed returns, it is seen
 	// by any refund whose timeline change a waiter's next Take missed.
 	watched atomic.Bool
+	// Padding to 128 bytes puts a TokenBudget of its own at the start of
+	// a cache line, so that bucket's timeline and charged share one.
+	_ [32]byte
 }
 
 // NewTokenBudget returns a budget of r tokens (for instance 40000/m) of the
@@ -187,10 +192,16 @@ func (b *TokenBudget) SetRate(r Rate) {
 	b.signal()
 }
 
+// signal closes the change channel, if anyone watches it. The check
+// without the mutex is in a function of its own, small enough to inline:
+// a refund nobody waits for costs one load.
 func (b *TokenBudget) signal() {
-	if !b.watched.Load() {
-		return
+	if b.watched.Load() {
+		b.signalWatchers()
 	}
+}
+
+func (b *TokenBudget) signalWatchers() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.change != nil {
