@@ -90,7 +90,7 @@ func TestRunPacesEachModelByItsOwnLimits(t *testing.T) {
 				last = max(last, d)
 			}
 			// n calls at r/s: the first at once, the last after (n-1)/r,
-			// plus the limiter's margin (1% of the period, at least 5ms).
+			// plus the limiter's margin (6ms a period).
 			want := time.Duration(float64(len(m.at)-1) / m.rate * float64(time.Second))
 			t.Logf("%s: %d calls, the last after %v (its own limit: %v)", m.name, len(m.at), last, want)
 			if last < want || last > want+want/20 {
