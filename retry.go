@@ -475,7 +475,7 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, call f
 			pause = p.unreachableDelay(refused)
 		}
 		switch {
-		case p.Budget == nil:
+		case p.Budget == nil, refused > 0: // a quick retry of an unreachable host (unreachable.go)
 		case p.BudgetMode == BudgetWait:
 			// Off the main path: nothing is held while waiting, and the
 			// wait counts towards the backoff.

@@ -19,6 +19,15 @@ import (
 //     the call fails with an *UnreachableError naming the address;
 //   - a host that has answered before was up and may be restarting: it
 //     gets a few quick retries, about 1.5 s in all, before the same error.
+//     Once one call gives it up, the host counts as not heard from again
+//     (until it answers), so that the calls after it, and those already
+//     retrying, fail as quickly as for a host that never answered: a
+//     batch whose host died mid-run fails its remaining items in a
+//     moment instead of crawling through minutes of retries.
+//
+// These quick retries do not wait for the retry budget: nothing reached
+// the host, so they cannot be the storm the budget keeps from an API, and
+// there are at most a few of them in a row.
 //
 // The error wraps the dial error, so nothing of the cause is hidden
 // (errors.Is(err, syscall.ECONNREFUSED) still holds), and the call's class
@@ -95,6 +104,14 @@ func (h host) heard() {
 	}
 }
 
+// down records that a call gave the host up: until it answers again, it
+// counts as never heard from.
+func (h host) down() {
+	if h.answered != nil && h.answered.Load() {
+		h.answered.Store(false)
+	}
+}
+
 // known reports whether the host answered before.
 func (h host) known() bool { return h.answered != nil && h.answered.Load() }
 
@@ -120,5 +137,7 @@ func (p RetryPolicy) unreachableDelay(n int) time.Duration {
 // giveUpUnreachable returns the error of a call given up after refused
 // attempts in a row that could not connect, the last ending with err.
 func (h host) giveUpUnreachable(err error, refused int, answeredHere bool) error {
-	return &UnreachableError{Addr: unreachableAddr(err, h.addr), Attempts: refused, Answered: answeredHere || h.known(), Err: err}
+	known := h.known()
+	h.down()
+	return &UnreachableError{Addr: unreachableAddr(err, h.addr), Attempts: refused, Answered: answeredHere || known, Err: err}
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -194,5 +196,80 @@ func TestTransportRefusedConnection(t *testing.T) {
 				t.Errorf("took %v, want at most 1.6s", took)
 			}
 		})
+	})
+}
+
+// A host that answered and then died for good made a batch crawl: every
+// item got the restarting host's five attempts, and their retries waited
+// for the retry budget, so the items failed one every few seconds while
+// the progress line showed nothing in flight. Now the first call that
+// gives the host up marks it down, the calls after it (and those already
+// retrying) get the quick rule, and the quick retries do not wait for the
+// budget: nothing reached the host.
+func TestTransportFailsABatchQuicklyWhenItsHostDiesMidRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		dials, down := 0, false
+		tr := &Transport{
+			Retry: RetryPolicy{BudgetMode: BudgetWait}, // as sluice run has it
+			Base: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				dials++
+				if down {
+					return nil, dialRefused("127.0.0.1:1")
+				}
+				return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("ok")), Request: req}, nil
+			}),
+		}
+		client := &http.Client{Transport: tr}
+		get := func() error {
+			resp, err := client.Get("http://127.0.0.1:1/")
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			return err
+		}
+		for range 10 {
+			if err := get(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mu.Lock()
+		down, dials = true, 0
+		mu.Unlock()
+		const items = 200
+		begin := time.Now()
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		work := make(chan struct{})
+		for range 8 { // the runner's workers
+			wg.Go(func() {
+				for range work {
+					if err := get(); errors.Is(err, ErrUnreachable) {
+						failed.Add(1)
+					} else {
+						t.Errorf("err = %v, want ErrUnreachable", err)
+					}
+				}
+			})
+		}
+		for range items {
+			work <- struct{}{}
+		}
+		close(work)
+		wg.Wait()
+		if failed.Load() != items {
+			t.Fatalf("%d of %d failed as unreachable", failed.Load(), items)
+		}
+		// The first calls take the restarting host's 1.5 s; the rest, a
+		// quick retry each (at most 100 ms) on 8 workers.
+		if took := time.Since(begin); took > 5*time.Second {
+			t.Errorf("%d items against a dead host took %v, want under 5s", items, took)
+		}
+		if dials > 2*items+5*8 {
+			t.Errorf("%d dials for %d items, want at most %d", dials, items, 2*items+5*8)
+		}
 	})
 }
