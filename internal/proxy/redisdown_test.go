@@ -72,6 +72,9 @@ func TestRedisDownInClosedModeIsA503NamingTheSharedLimits(t *testing.T) {
 		!strings.Contains(e.Error.Message, "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests") {
 		t.Errorf("body %s: want Anthropic's error shape naming the shared limits", r.body)
 	}
+	if !strings.Contains(e.Error.Message, "Redis at ") {
+		t.Errorf("message %q: want it to say which Redis (the store's address and key)", e.Error.Message)
+	}
 	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
 		t.Errorf("Retry-After %q, want some seconds", ra)
 	}

@@ -71,7 +71,9 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		// flood the log. The store tries Redis again every second: a
 		// client may come back a few seconds later.
 		w.Header().Set("Retry-After", strconv.Itoa(storeRetryAfter))
-		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests")
+		// The error names the store (where, as what key; never a
+		// password) and the cause.
+		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests ("+err.Error()+")")
 	default:
 		r.log.warn("upstream error", "route", r.obs.label, "error", err.Error())
 		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API: "+upstreamCause(err, r.Upstream.Host))
