@@ -1,6 +1,9 @@
 package sluice
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // DefaultConcurrency is the most calls in flight when Limits says nothing.
 const DefaultConcurrency = 8
@@ -102,6 +105,17 @@ func (l Limits) safe() Limits {
 }
 
 // concurrencyTop returns the most calls in flight the limits allow.
+// HTTPTransport returns the connection pool a Transport with these limits
+// sends through when its Base is nil: a clone of http.DefaultTransport
+// keeping an idle connection per concurrency slot. It is for callers who
+// wrap the base (to watch or record attempts) and want the same pool.
+func (l Limits) HTTPTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = l.concurrencyTop()
+	tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
+	return tr
+}
+
 func (l Limits) concurrencyTop() int {
 	if l.Concurrency <= 0 {
 		return DefaultConcurrency

@@ -110,10 +110,7 @@ func (t *Transport) init() {
 	t.once.Do(func() {
 		t.base = t.Base
 		if t.base == nil {
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			tr.MaxIdleConnsPerHost = t.Limits.concurrencyTop()
-			tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
-			t.base = tr
+			t.base = t.Limits.HTTPTransport()
 		}
 		t.budget = t.Retry.Budget
 		if t.budget == nil {

@@ -15,18 +15,11 @@ type watchedBase struct {
 	base http.RoundTripper
 }
 
-// watch wraps base; nil means the Transport's own default, made here as
-// the Transport makes it (sluice.Transport's init): an http.Transport with
-// an idle connection per slot.
+// watch wraps base; nil means the pool the Transport would make itself
+// (Limits.HTTPTransport).
 func watch(base http.RoundTripper, limits sluice.Limits) watchedBase {
 	if base == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = limits.Concurrency
-		if tr.MaxIdleConnsPerHost <= 0 {
-			tr.MaxIdleConnsPerHost = sluice.DefaultConcurrency
-		}
-		tr.MaxIdleConns = max(tr.MaxIdleConns, tr.MaxIdleConnsPerHost)
-		base = tr
+		base = limits.HTTPTransport()
 	}
 	return watchedBase{base: base}
 }
@@ -52,17 +45,13 @@ func (w watchedBase) CloseIdleConnections() {
 }
 
 // mayRetry guesses whether the Transport retries an attempt that came back
-// with resp and err: errors, 408, 409, 429 and 5xx (classify.go decides;
-// a wrong guess only starts a spare worker for a while).
+// with resp and err, by the library's classification of its status,
+// headers or error (classify.go), without the body the Transport reads
+// later: a wrong guess (a 429 whose body says the quota is exhausted) only
+// starts a spare worker for a while.
 func mayRetry(resp *http.Response, err error) bool {
 	if err != nil {
-		return true
+		return sluice.Classify(0, nil, nil, err).Retryable()
 	}
-	switch s := resp.StatusCode; {
-	case s >= 200 && s <= 299:
-		return false
-	case s == http.StatusRequestTimeout, s == http.StatusConflict, s == http.StatusTooManyRequests, s >= 500:
-		return true
-	}
-	return resp.Header.Get("X-Should-Retry") == "true"
+	return sluice.Classify(resp.StatusCode, resp.Header, nil, nil).Retryable()
 }
