@@ -38,7 +38,16 @@ func TestSharedLimitsUnavailableFailItemsAtOnceSayingSo(t *testing.T) {
 			defer api.Close()
 			store := &storetest.DownStore{}
 			_, cs := session(t, c.cfg(store), nil)
-			rep, _ := callTool(t, cs, "fetch_many", map[string]any{"urls": urls(api.URL, 3), "page_size": 3})
+			res, err := callErr(t.Context(), cs, "fetch_many", map[string]any{"urls": urls(api.URL, 3), "page_size": 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Not one item could be tried: a failed call, so that an
+			// agent reading only isError does not take it for a success.
+			if !res.IsError || !strings.Contains(textOfResult(res), "nothing was sent: this server's shared limits cannot be reached") {
+				t.Errorf("isError %v, text %q; want a failed call saying nothing was sent", res.IsError, textOfResult(res))
+			}
+			rep := decode(t, res)
 			s := rep.Summary
 			if s.State != stateDone || s.Failed != 3 || s.ByError[errSharedUnavailable] != 3 || s.Rate != 0 {
 				t.Fatalf("summary %+v; want done, 3 failed as shared_unavailable, none counted as sent", s)

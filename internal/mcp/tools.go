@@ -161,7 +161,16 @@ func (s *Server) fetchMany(ctx context.Context, req *sdk.CallToolRequest, in Fet
 	if rep.Summary.State == stateRunning && !in.Background {
 		rep.Note = joinNotes(fmt.Sprintf("still running after %v, this server's reply bound: the fetches go on; poll get_results handle=%s for the rest (or stop them with cancel)", s.cfg.ReplyWithin, c.handle), rep.Note)
 	}
-	return toolResult(rep)
+	res, rep, err := toolResult(rep)
+	if sum := rep.Summary; sum.Total > 0 && sum.ByError[errSharedUnavailable] == sum.Total {
+		// Nothing could be sent: the server's shared limits are down.
+		// A failed item is not a failed call, but a call of which not
+		// one item could be tried is the server's failure, and an agent
+		// that reads only isError must not take it for a success.
+		res.IsError = true
+		res.Content = append([]sdk.Content{&sdk.TextContent{Text: "nothing was sent: this server's shared limits cannot be reached; no item was tried, and calling again later with the same arguments is safe"}}, res.Content...)
+	}
+	return res, rep, err
 }
 
 // wait waits for c to end, for the client to cancel the request (ctx),
