@@ -75,6 +75,11 @@ func TestRedisStoppedAndRestartedInEachMode(t *testing.T) {
 			if !strings.Contains(log.String(), "redis is not answering") {
 				t.Errorf("no warning logged: %q", log.String())
 			}
+			// The warning names the cause, not the call timeout that
+			// go-redis's dial retries used to run out.
+			if !strings.Contains(log.String(), "connection refused") {
+				t.Errorf("the warning does not name the cause (connection refused): %q", log.String())
+			}
 			srv.start()
 			before := st.Stats().Admissions
 			deadline := time.Now().Add(3 * time.Second)

@@ -168,6 +168,12 @@ func Dial(url string) (*goredis.Client, error) {
 	o.ReadTimeout = 200 * time.Millisecond
 	o.WriteTimeout = 200 * time.Millisecond
 	o.MaxRetries = -1 // a retry doubles the time a dead server holds a call
+	// go-redis dials up to five times, 100 ms apart, by default: against a
+	// dead server every call then ran out its whole CallTimeout and said
+	// only "context deadline exceeded". One dial fails at once and names
+	// the cause (connection refused); the Store's own RetryEvery decides
+	// when to try again.
+	o.DialerRetries = 1
 	return goredis.NewClient(o), nil
 }
 
