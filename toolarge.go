@@ -100,6 +100,15 @@ func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
 // Unwrap returns the store's own error, if any.
 func (e *TooLargeError) Unwrap() error { return e.Err }
 
+// CheckCost returns the *TooLargeError that Acquire would return at once
+// for c, or nil when each of the gate's own limits could admit c some
+// day. It takes nothing and never waits, so that a call that could never
+// be admitted can be refused before it is queued or planned (sluice run
+// --dry-run reports such items). The limits of a Shared store are judged
+// by the store when a call asks it. Safe for concurrent use; a few
+// nanoseconds for a cost of one request and no tokens.
+func (g *Gate) CheckCost(c Cost) error { return g.tooLarge(c) }
+
 // tooLarge returns a *TooLargeError when c exceeds the capacity, now, of
 // one of the gate's own limits, else nil. Every capacity is at least 1,
 // so the common cost (one request, no tokens) returns at once, with no

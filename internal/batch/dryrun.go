@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 // dryRun reads the whole input, reports every bad line, and prints the
@@ -13,25 +14,32 @@ import (
 func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	var in, out int64
 	var misfit error // the first item that does not fit the options
+	tooLarge := 0
 	for it := range p.items(ctx) {
 		if misfit == nil {
 			misfit = p.checkItem(it)
 		}
+		var c sluice.Cost
 		if p.preset != nil && it.Raw != nil {
-			c := EstimateCost(it.Raw)
-			in += int64(c.InputTokens)
-			out += int64(c.OutputTokens)
+			c = EstimateCost(it.Raw)
 		} else if len(tokenFlags(p.cfg.Limits)) > 0 {
 			path := ""
 			if u := it.ParsedURL(); u != nil {
 				path = u.Path
 			}
-			c, _ := sluice.EstimateCost(it.Method, path, it.Body)
-			in += int64(c.InputTokens)
-			out += int64(c.OutputTokens)
+			c, _ = sluice.EstimateCost(it.Method, path, it.Body)
+		}
+		in += int64(c.InputTokens)
+		out += int64(c.OutputTokens)
+		if err := p.admissible(ctx, it, c); err != nil {
+			// The run would fail it at once as fatal (execute.go): said
+			// now, with its line, like a bad line.
+			tooLarge++
+			fmt.Fprintf(p.stderr, "%s: line %d: %v\n", p.inputName(), it.Line, err)
 		}
 	}
 	sum := p.finish(Summary{}, time.Now())
+	sum.Failed = tooLarge
 	if errp := p.readErr.Load(); errp != nil {
 		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
 	}
@@ -41,6 +49,9 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	w := p.cfg.Stdout
 	fmt.Fprintf(w, "run: %s\n", p.describe())
 	fmt.Fprintf(w, "%s: %s input, %d items to run, %d bad lines\n", p.inputName(), p.reader.Format(), sum.Items, sum.BadLines)
+	if tooLarge > 0 {
+		fmt.Fprintf(w, "%d items ask more than a limit could ever admit: the run would fail each at once (lower its max_tokens, or raise the limit)\n", tooLarge)
+	}
 	if in+out > 0 {
 		fmt.Fprintf(w, "estimated tokens: %d input, %d output (at most)\n", in, out)
 	}
@@ -61,4 +72,21 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	}
 	fmt.Fprintln(w, "dry run: nothing was sent")
 	return sum, nil
+}
+
+// admissible returns the error the gate of it's request would refuse it
+// with at once, its cost c being more than one of its limits could ever
+// admit (sluice.ErrTooLarge), or nil.
+func (p *plan) admissible(ctx context.Context, it input.Item, c sluice.Cost) error {
+	if c.Requests <= 1 && c.InputTokens <= 0 && c.OutputTokens <= 0 {
+		return nil // every capacity is at least one request
+	}
+	req, err := p.request(ctx, it)
+	if err != nil {
+		return nil // not the question here: the run reports it
+	}
+	if p.tr == nil {
+		p.tr = p.transport() // a dry run sends nothing: its gates are only asked
+	}
+	return p.tr.Gate(p.tr.KeyOf(req)).CheckCost(c)
 }
