@@ -202,10 +202,19 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if ok {
 		a, ctx, ok = r.enqueue(parent, clientDeadline(req.Header, begin))
+		var never error
 		if !ok {
+			never = r.neverAdmissible(req, body)
+		}
+		switch {
+		case never != nil:
+			// Waiting would not help it: 413, as when the queue has room.
+			ctx, refused = req.Context(), outcomeTooLarge
+			r.overCapacity(rec, req, never)
+		case !ok:
 			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
-		} else {
+		default:
 			a.info = info
 			r.rp.ServeHTTP(rec, req.WithContext(ctx))
 			a.done()

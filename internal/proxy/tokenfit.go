@@ -54,6 +54,28 @@ func (r *route) withTokenEstimate(ctx context.Context, req *http.Request, body [
 	return sluice.WithCost(ctx, c)
 }
 
+// neverAdmissible returns the error the gate req would go through refuses
+// its token estimate with, at once, when the estimate is more than one of
+// its limits could ever admit (sluice.ErrTooLarge); nil otherwise. It
+// asks the gate without queueing, for a request the full queue turns
+// away: the client is told that waiting would not help (413), not to
+// come back (429). The gate's key is the one the Transport gives the
+// request once rewritten to the upstream.
+func (r *route) neverAdmissible(req *http.Request, body []byte) error {
+	if !r.tokenBudget {
+		return nil
+	}
+	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, body)
+	if !ok {
+		return nil
+	}
+	out := *req
+	u := *req.URL
+	u.Scheme, u.Host = r.Upstream.Scheme, r.Upstream.Host
+	out.URL = &u
+	return r.tr.Gate(r.tr.KeyOf(&out)).CheckCost(c)
+}
+
 // overCapacity answers a request the library refused because its cost
 // exceeds what a limit of its gate could ever admit (err matches
 // sluice.ErrTooLarge): 413, naming the numbers and what to lower.

@@ -149,3 +149,44 @@ func TestCountTokensCostsNoTokensAtTheProxy(t *testing.T) {
 			r.status, r.err, r.header.Get("Retry-After"), r.body)
 	}
 }
+
+// With the queue full, a request no token budget could ever admit got
+// the queue's 429, and a client that honours Retry-After came back to
+// be refused again; it now gets the 413 it gets when the queue has room,
+// and the upstream never sees it.
+func TestTooLargeRequestGets413EvenWhenTheQueueIsFull(t *testing.T) {
+	release := make(chan struct{})
+	var got atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"type":"message","content":[],"usage":{"input_tokens":8,"output_tokens":2}}`)
+	}))
+	defer api.Close()
+	defer close(release)
+	p := startProxy(t, proxy.Route{
+		Upstream:  mustURL(t, api.URL),
+		Preset:    proxy.Anthropic,
+		Limits:    sluice.Limits{Concurrency: 1, Tokens: sluice.PerMinute(10000)},
+		QueueSize: 1,
+		MaxWait:   10 * time.Second,
+	})
+	h := map[string]string{"Content-Type": "application/json"}
+	small := `{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`
+	for range 2 { // one in flight upstream, one waiting for its slot: the queue is full
+		go send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
+	}
+	eventually(t, "one request upstream and one queued", func() bool { s := stats(p); return got.Load() == 1 && s.Queued == 1 })
+	r := send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("a small request with the queue full: %d %s, want 429", r.status, r.body)
+	}
+	r = send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, `{"model":"claude-haiku-4-5","max_tokens":20000,"messages":[{"role":"user","content":"hi"}]}`)
+	if r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.body, "exceed the route's token budget of 10000/m") {
+		t.Errorf("a too-large request with the queue full: %d %s, want 413 naming the budget", r.status, r.body)
+	}
+	if n := got.Load(); n != 1 {
+		t.Errorf("the upstream got %d requests, want 1", n)
+	}
+}
