@@ -23,6 +23,12 @@ func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, ti
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
+	if err := g.overCapacity(g.config(), c); err != nil {
+		// As Redis would answer it: the share of a limit this process
+		// keeps meanwhile would take it into a debt that holds every
+		// later call back, and it could never be admitted anyway.
+		return nil, 0, err
+	}
 	limits := g.localLimits()
 	marks := make([]int64, len(limits))
 	for i, l := range limits {
@@ -41,6 +47,25 @@ func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, ti
 	}
 	s.stats.fallbacks.Add(1)
 	return &localTicket{g: g, limits: limits, cost: c, start: time.Now()}, 0, nil
+}
+
+// overCapacity is admit.lua's first question asked here: the error for a
+// cost that one of the shared limits, whole, could never admit; nil when
+// each could.
+func (g *shared) overCapacity(cfg config, c sluice.Cost) error {
+	n := int64(max(c.Requests, 1))
+	switch {
+	case cfg.concurrency > 0 && n > int64(cfg.concurrency):
+		return g.tooLarge(cfg, c, 0)
+	case cfg.windowN > 0 && n > int64(cfg.windowN):
+		return g.tooLarge(cfg, c, -1)
+	}
+	for i, p := range cfg.pacers {
+		if p.capacity > 0 && p.units(c) > p.capacity {
+			return g.tooLarge(cfg, c, int64(i+1))
+		}
+	}
+	return nil
 }
 
 // localLimits returns the in-memory limits of this outage, made at this

@@ -268,6 +268,36 @@ func TestCostBeyondCapacityIsRefusedAtOnce(t *testing.T) {
 	}
 }
 
+// While Redis is down, Local mode's share of a token budget admitted a
+// cost the whole budget could never hold, into a debt that held every
+// later call back; it is refused at once, as Redis refuses it.
+func TestCostBeyondCapacityIsRefusedWhileRedisIsDown(t *testing.T) {
+	srv := startServer(t)
+	st := newTestStore(t, srv.addr, uniquePrefix(t), Options{Mode: Local, CallTimeout: 100 * time.Millisecond, RetryEvery: time.Minute})
+	g := sluice.Limits{Concurrency: 100, Tokens: sluice.PerMinute(1000), Store: st}.NewGate()
+	srv.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := g.Acquire(ctx, sluice.Cost{InputTokens: 10})
+	if err != nil {
+		t.Fatalf("a small call with Redis down in local mode: %v", err)
+	}
+	p.Done(sluice.Outcome{})
+	if !st.Stats().Down {
+		t.Fatalf("stats %+v; want Redis seen down", st.Stats())
+	}
+	_, err = g.Acquire(ctx, sluice.Cost{InputTokens: 900, OutputTokens: 200})
+	var tl *sluice.TooLargeError
+	if !errors.Is(err, sluice.ErrTooLarge) || !errors.As(err, &tl) || tl.Capacity.Max != 1000 {
+		t.Fatalf("Acquire of 1100 tokens of a 1000 budget with Redis down: %v; want ErrTooLarge naming 1000 at most", err)
+	}
+	p, err = g.Acquire(ctx, sluice.Cost{InputTokens: 10})
+	if err != nil {
+		t.Fatalf("the next small call: %v; want admitted: the refusal took nothing", err)
+	}
+	p.Done(sluice.Outcome{})
+}
+
 // Every key of a store carries its one hash tag, so Redis Cluster keeps
 // them in one slot.
 func TestKeysCarryOneHashTag(t *testing.T) {
