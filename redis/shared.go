@@ -56,9 +56,35 @@ func (g *shared) config() config {
 // Admit implements sluice.Shared: one script call takes c from every
 // shared limit or from none.
 func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.Duration, error) {
+	for {
+		t, wait, err, late := g.admit(ctx, c)
+		if !late {
+			return t, wait, err
+		}
+		// Woken too late for the slot Redis reserved: it was given
+		// back, and a start now takes a slot of now (see lateStart).
+		g.s.stats.lateRetakes.Add(1)
+	}
+}
+
+// lateStart is how late after its reserved slot a call may still start
+// in it. Redis reserves a slot up to Ahead before it comes, and the
+// caller sleeps until then; a sleep that overruns (a loaded machine: 50
+// to 150 ms were seen) and starts anyway sends the call late while the
+// calls reserved after it go on time, so that the window beginning at
+// the late one holds one call too many: the strict API answers 429. A
+// call that wakes later than this gives its slot back and asks again, as
+// a Gate's own limits judge a late waker by the time it wakes (maxLate
+// in package sluice, the same 2 ms).
+const lateStart = 2 * time.Millisecond
+
+// admit asks Redis once. late reports a reservation woken too late to
+// use, given back: the caller asks again.
+func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ time.Duration, _ error, late bool) {
 	s := g.s
 	if !s.health.shouldTry(s.opt.RetryEvery) {
-		return g.fallback(ctx, c)
+		t, wait, err := g.fallback(ctx, c)
+		return t, wait, err, false
 	}
 	cfg := g.config()
 	id := s.newID()
@@ -83,20 +109,21 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 		tokensOf(sluice.InputTokens, c.InputTokens, c.OutputTokens), tokensOf(sluice.OutputTokens, c.InputTokens, c.OutputTokens))
 	own, ownMarks, wait := g.takeGrace(c)
 	if wait != 0 {
-		return nil, wait, nil
+		return nil, wait, nil, false
 	}
 	v, err := s.run(ctx, admitScript, keys, args...)
 	if err != nil {
 		untakeAll(own, c, ownMarks)
 		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
+			return nil, 0, ctx.Err(), false
 		}
 		g.down(err)
-		return g.fallback(ctx, c)
+		t, wait, err := g.fallback(ctx, c)
+		return t, wait, err, false
 	}
 	r, ok := v.([]any)
 	if !ok || len(r) < 3 {
-		return nil, 0, fmt.Errorf("redis: admit answered %v", v)
+		return nil, 0, fmt.Errorf("redis: admit answered %v", v), false
 	}
 	status, value, procs := asInt(r[0]), asInt(r[1]), asInt(r[2])
 	g.up(int(procs))
@@ -105,11 +132,11 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 	}
 	switch status {
 	case -1:
-		return nil, 0, g.tooLarge(cfg, c, value)
+		return nil, 0, g.tooLarge(cfg, c, value), false
 	case 0:
-		return nil, roundUpMs(value), nil
+		return nil, roundUpMs(value), nil, false
 	case 2:
-		return nil, concurrencyBackstop, nil
+		return nil, concurrencyBackstop, nil, false
 	}
 	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs, own: own, admitted: time.Now()}
 	if len(r) > 3 {
@@ -123,18 +150,22 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 	}
 	g.hold(id, cn)
 	if value > 0 {
-		timer := time.NewTimer(time.Duration(value) * time.Microsecond)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
+		// The slot is value after Redis's clock read it: at the latest
+		// now, by this process's clock.
+		due := time.Now().Add(time.Duration(value) * time.Microsecond)
+		if err := s.sleep(ctx, time.Until(due)); err != nil {
 			untakeAll(own, c, ownMarks)
 			t.giveBack(wn) // the reservation was never used
-			return nil, 0, ctx.Err()
+			return nil, 0, err, false
+		}
+		if time.Since(due) > lateStart {
+			untakeAll(own, c, ownMarks)
+			t.giveBack(wn)
+			return nil, 0, nil, true
 		}
 	}
 	s.stats.admissions.Add(1)
-	return t, 0, nil
+	return t, 0, nil, false
 }
 
 // tooLarge names the limit a cost can never fit: a *sluice.TooLargeError

@@ -106,11 +106,31 @@ type Store struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// sleep waits until a reserved slot (sleepFor; tests make it
+	// oversleep, as a loaded machine's timers do).
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// sleepFor waits d, or until ctx ends, returning ctx's error then.
+func sleepFor(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // counters are the Store's Stats, counted as they happen.
 type counters struct {
 	admissions, roundTrips, fallbacks, outages, errors atomic.Int64
+	lateRetakes                                        atomic.Int64
 }
 
 // Stats is a snapshot of a Store's counters.
@@ -120,7 +140,10 @@ type Stats struct {
 	Fallbacks  int64 // admissions answered without Redis (Mode)
 	Outages    int64 // times Redis went from answering to not
 	Errors     int64 // calls that failed (timeouts, connection errors)
-	Down       bool  // Redis is not answering now
+	// LateRetakes counts reserved slots this process woke too late to
+	// use (a loaded machine): each was given back and asked again.
+	LateRetakes int64
+	Down        bool // Redis is not answering now
 }
 
 // New returns a Store sharing limits under name through client. It
@@ -149,6 +172,7 @@ func New(client Client, name string, opt Options) *Store {
 	return &Store{
 		client: client, name: name, opt: opt, proc: hex.EncodeToString(b[:]),
 		gates: make(map[string]*shared), stop: make(chan struct{}),
+		sleep: sleepFor,
 	}
 }
 
@@ -210,7 +234,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Admissions: s.stats.admissions.Load(), RoundTrips: s.stats.roundTrips.Load(),
 		Fallbacks: s.stats.fallbacks.Load(), Outages: s.stats.outages.Load(),
-		Errors: s.stats.errors.Load(), Down: s.health.isDown(),
+		Errors: s.stats.errors.Load(), LateRetakes: s.stats.lateRetakes.Load(), Down: s.health.isDown(),
 	}
 }
 
