@@ -227,10 +227,14 @@ func TestPoolSpareRunsUnderTheRunsContext(t *testing.T) {
 		var canceled atomic.Int64
 		var values []any
 		var mu sync.Mutex
+		var started sync.WaitGroup
+		started.Add(2)
 		for r := range p.Run(ctx, count(2, nil), func(ctx context.Context, i int) (int, error) {
 			mu.Lock()
 			values = append(values, ctx.Value(key{}))
 			mu.Unlock()
+			started.Done()
+			started.Wait() // both items handed out before the run ends
 			if i == 0 {
 				cancel()
 			}
