@@ -157,10 +157,10 @@ func TestPoolSparesEnd(t *testing.T) {
 		}
 
 		most.Store(0)
-		var last *spares
+		var last atomic.Pointer[spares]
 		for range p.Run(t.Context(), count(100, nil), func(ctx context.Context, i int) (int, error) {
 			note(ctx)
-			last = workerOf(ctx).spares
+			last.Store(workerOf(ctx).spares)
 			time.Sleep(time.Millisecond)
 			return i, nil
 		}) {
@@ -168,9 +168,9 @@ func TestPoolSparesEnd(t *testing.T) {
 		if m := most.Load(); m != workers {
 			t.Errorf("%d workers at once without waits; want %d", m, workers)
 		}
-		if last.running != 0 || last.between != 0 || last.extra.Load() != -workers {
+		if s := last.Load(); s.running != 0 || s.between != 0 || s.extra.Load() != -workers {
 			t.Errorf("after the run: %d workers running, %d items between attempts, extra %d; want 0, 0, %d",
-				last.running, last.between, last.extra.Load(), -workers)
+				s.running, s.between, s.extra.Load(), -workers)
 		}
 	})
 }
