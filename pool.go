@@ -15,6 +15,20 @@ import (
 // items: items are pulled from the input only as workers free up, and
 // results wait only until the caller takes them.
 //
+// Workers is best set to the gate's concurrency (with no Gate and fn
+// calling a Transport, to the Transport's): each worker then takes its
+// slot back with its next item through the gate's fast path, and none
+// queues in the gate. An item waiting between attempts (a backoff,
+// Retry-After, the retry budget) holds a worker but no slot, so for that
+// time a spare worker runs and takes up the slot, up to Workers spares at
+// once; once the item goes on, a worker left over ends after its current
+// item. The waits are told, not guessed, by the retry loop itself: the
+// Pool's own retries, and those of a Transport that fn calls with the
+// context it was given or one derived from it. The cost: two allocations
+// per worker, none per item; two atomic loads per item while no spare
+// runs; a mutex round trip per wait, and a goroutine and two allocations
+// per spare started.
+//
 // Every goroutine Run starts is owned by Run and has ended when its
 // iterator returns; a panic in the function is re-raised there.
 //
@@ -23,7 +37,8 @@ type Pool[T, R any] struct {
 	// Gate holds the limits every attempt passes; nil means none beyond
 	// Workers.
 	Gate *Gate
-	// Workers is how many items are worked on at once; 0 means
+	// Workers is how many items are worked on at once, not counting
+	// those waiting between attempts (see above); 0 means
 	// DefaultConcurrency.
 	Workers int
 	// Ordered yields results in input order instead of completion order.
@@ -143,6 +158,7 @@ type run[T, R any] struct {
 	results chan Result[T, R]
 	window  chan struct{} // Ordered: one token per item in the pipeline
 	wg      sync.WaitGroup
+	spares  spares // workers, and spares for items between attempts (pool_spare.go)
 
 	// late is closed when the run's deadline refused an item: the items
 	// not yet handed out would be later still, so none is.
@@ -178,11 +194,20 @@ func newRun[T, R any](ctx context.Context, p *Pool[T, R], fn func(context.Contex
 		}
 		r.window = make(chan struct{}, max(w, workers))
 	}
+	r.spares.workers, r.spares.running = workers, workers
+	r.spares.start = r.startWorker
 	r.wg.Add(workers)
 	for range workers {
 		go r.work()
 	}
 	return r
+}
+
+// startWorker starts a spare worker. The caller is a worker, or a call on
+// one, whose own count keeps wg above zero.
+func (r *run[T, R]) startWorker() {
+	r.wg.Add(1)
+	go r.work()
 }
 
 // start feeds the items to the workers from a goroutine of its own, and
@@ -238,16 +263,26 @@ func (r *run[T, R]) recoverPanic() {
 	}
 }
 
+// work runs items until there are none, or until it is a worker more
+// than the items waiting between attempts need (pool_spare.go).
 func (r *run[T, R]) work() {
 	defer r.wg.Done()
 	defer r.recoverPanic()
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	w := &worker{Context: ctx, spares: &r.spares}
+	defer w.exit()
 	for j := range r.jobs {
-		r.results <- r.do(j) // never lost: stop drains what the caller leaves
+		r.results <- r.do(w, j) // never lost: stop drains what the caller leaves
+		if w.itemDone() {
+			return
+		}
 	}
 }
 
-// do runs one item to its end, through the gate and the retry policy.
-func (r *run[T, R]) do(j job[T]) Result[T, R] {
+// do runs one item to its end, through the gate and the retry policy,
+// with ctx, its worker's context.
+func (r *run[T, R]) do(ctx context.Context, j job[T]) Result[T, R] {
 	res := Result[T, R]{Index: j.index, Item: j.item}
 	cost := Cost{}
 	if r.p.Cost != nil {
@@ -259,7 +294,7 @@ func (r *run[T, R]) do(j job[T]) Result[T, R] {
 	}
 	begin := time.Now()
 	attempt := 0
-	o, attempts, err := policy.run(r.ctx, r.gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
+	o, attempts, err := policy.run(ctx, r.gate, cost, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		attempt++
 		// A panic in fn must not keep the slot: the gate outlives the
 		// run. Done is a no-op once the attempt has reported.

@@ -474,26 +474,44 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, call f
 		if refused > 0 {
 			pause = p.unreachableDelay(refused)
 		}
+		budgetWait := false
 		switch {
 		case p.Budget == nil, refused > 0: // a quick retry of an unreachable host (unreachable.go)
 		case p.BudgetMode == BudgetWait:
-			// Off the main path: nothing is held while waiting, and the
-			// wait counts towards the backoff.
-			waitBegin := time.Now()
-			if err := p.Budget.wait(ctx, g.haltedChan()); err != nil {
-				if err == errStopWaiting {
-					err = g.Halted()
-				}
-				return last, attempt, err
-			}
-			pause -= time.Since(waitBegin)
+			budgetWait = true
 		case !p.Budget.Retry():
 			return last, attempt, fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt, orClass(lastErr, last.Class))
 		}
-		if err := sleep(ctx, pause); err != nil {
+		if err := p.between(ctx, g, pause, budgetWait); err != nil {
 			return last, attempt, err
 		}
 	}
+}
+
+// between waits before the next attempt: for the retry budget, when
+// budgetWait says so, then out the rest of pause. The call holds no slot
+// meanwhile, and tells so to the Pool worker it runs on, if any, which
+// starts a spare worker for that time (pool_spare.go).
+func (p RetryPolicy) between(ctx context.Context, g *Gate, pause time.Duration, budgetWait bool) error {
+	if pause <= 0 && !budgetWait {
+		return ctx.Err()
+	}
+	w := workerOf(ctx)
+	w.waiting()
+	defer w.goingOn()
+	if budgetWait {
+		// Off the main path: nothing is held while waiting, and the
+		// wait counts towards the backoff.
+		waitBegin := time.Now()
+		if err := p.Budget.wait(ctx, g.haltedChan()); err != nil {
+			if err == errStopWaiting {
+				err = g.Halted()
+			}
+			return err
+		}
+		pause -= time.Since(waitBegin)
+	}
+	return sleep(ctx, pause)
 }
 
 // DefaultMaxAttempts is how many attempts a call gets when its

@@ -102,7 +102,7 @@ func (p *plan) openTable(ctx context.Context) (destination, error) {
 // stoppedWriting ends a run whose destination failed: the summary says it
 // stopped early, and why, and the error matches ErrStopped (exit 3). The
 // rest of the input is counted as an interrupt's is (countRest), so that
-// the summary's counts add up to the input's items. Call it once the crew
+// the summary's counts add up to the input's items. Call it once the pool
 // has ended: it reads the input.
 func (p *plan) stoppedWriting(sum Summary, begin time.Time, what string, err error) (Summary, error) {
 	werr := fmt.Errorf("writing %s: %w", what, err)

@@ -76,8 +76,10 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	prog := newProgress(cfg, p, &p.counts, total, stopCtx.Done())
 	defer prog.stop()
 	// One worker a slot, and a spare for each item between attempts
-	// (crew.go); the gate bounds what is sent.
+	// (the Pool's); the Transport's gate bounds what is sent and its
+	// policy retries. The ordered window is eight items a slot.
 	workers := cfg.concurrency()
+	pool := &sluice.Pool[input.Item, response]{Workers: workers, Ordered: cfg.Ordered, Window: 8 * workers, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
 	// Lines are queued and written together, every flushEvery lines (or
 	// flushBytes) or flushInterval: one write(2) for many results.
 	// An item counts as done only once its line is written.
@@ -97,7 +99,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	why := reasons{}
 	// A destination's error (a full disk, a database gone) ends the run
 	// like a quota exhausted: exit 3, what was written kept. The loop
-	// stops at once (failed), and once the crew has ended, and no longer
+	// stops at once (failed), and once the pool has ended, and no longer
 	// reads the input, stoppedWriting counts what could still be written
 	// and the rest of the input, so that the summary matches the files.
 	var writeErr error
@@ -107,7 +109,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		writeErr, writing = err, what
 	}
 run:
-	for r := range runCrew(callCtx, workers, cfg.Ordered, p.items(stopCtx), p.send) {
+	for r := range pool.Run(callCtx, p.items(stopCtx), p.send) {
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
 		sum.Retries += int64(max(res.attempts-1, 0))
@@ -292,11 +294,7 @@ func (p *plan) total() int64 {
 
 // send makes one item's call, retries included (the Transport does them).
 func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
-	ic, _ := ctx.Value(itemCallKey{}).(*itemCall) // the crew's (crew.go)
-	if ic == nil {
-		ic = &itemCall{Context: ctx}
-	}
-	info := &ic.info
+	info := new(sluice.RoundTripInfo)
 	ctx = sluice.WithRoundTripInfo(ctx, info)
 	if p.preset != nil && it.Raw != nil {
 		ctx = withCost(ctx, EstimateCost(it.Raw))

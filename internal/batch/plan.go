@@ -271,7 +271,7 @@ func (p *plan) transport() *sluice.Transport {
 		}
 	}
 	tr := &sluice.Transport{
-		Base:   watch(cfg.Base, limits), // tells the crew which items wait between attempts
+		Base:   cfg.Base,
 		Limits: limits,
 		// A batch is paced by its retry budget, never thinned by it: a
 		// retry the budget refuses waits for it, holding no slot.
