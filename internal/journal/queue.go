@@ -35,10 +35,9 @@ func (j *Journal) QueueSucceeded(id string, line []byte) error {
 	h := idHash(id)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.refuseSucceededLocked(id, h); err != nil {
+	if err := j.takeSucceededLocked(id, h); err != nil {
 		return err
 	}
-	j.done.markDone(h)
 	j.queuedResults = append(append(j.queuedResults, line...), '\n')
 	j.queuedResultLines++
 	return nil
