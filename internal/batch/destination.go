@@ -52,7 +52,7 @@ type jsonlFile struct {
 }
 
 func (j jsonlFile) QueueResult(it input.Item, r input.Response, _ *sluice.Usage) error {
-	return j.QueueSucceeded(it.ID, j.shape.ResultLine(it, r))
+	return j.QueueSucceededAppend(it.ID, func(b []byte) []byte { return j.shape.AppendResultLine(b, it, r) })
 }
 
 func (j jsonlFile) QueueError(it input.Item, f input.Failure) error {

@@ -331,22 +331,64 @@ func (p *plan) inputName() string {
 }
 
 // request builds the HTTP request for an item.
+//
+// An item the reader made carries its URL parsed: the request is built
+// around it as http.NewRequestWithContext would, without that function's
+// url.Parse (of "" when the URL is given afterwards, which costs as much
+// as parsing the URL), and, when neither the item nor the run adds a
+// header of its own, with the run's header map shared rather than copied
+// into a new one. Sharing is sound because a RoundTripper must not change
+// the request (net/http's contract, which the Transport keeps); a request
+// whose header is changed here gets a map of its own.
 func (p *plan) request(ctx context.Context, it input.Item) (*http.Request, error) {
+	parsed := it.ParsedURL()
+	if parsed == nil {
+		return p.requestParsing(ctx, it)
+	}
+	tmpl := http.Request{
+		Method: it.Method, URL: parsed, Host: parsed.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}
+	if it.Body != nil {
+		// As http.NewRequest does for a *bytes.Reader.
+		body := it.Body
+		tmpl.ContentLength = int64(len(body))
+		if len(body) == 0 {
+			tmpl.Body = http.NoBody
+			tmpl.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		} else {
+			tmpl.Body = io.NopCloser(bytes.NewReader(body))
+			tmpl.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+	}
+	req := tmpl.WithContext(ctx) // the only copy: tmpl stays on the stack
+	if len(it.Header) == 0 && it.Body == nil && parsed.User == nil {
+		req.Header = p.header // nothing to add: shared, never changed
+		return req, nil
+	}
+	req.Header = make(http.Header, len(p.header)+len(it.Header)+1)
+	p.addHeaders(req, it)
+	return req, nil
+}
+
+// requestParsing is request for an item whose URL is not parsed yet (not
+// made by a Reader).
+func (p *plan) requestParsing(ctx context.Context, it input.Item) (*http.Request, error) {
 	var body io.Reader
 	if it.Body != nil {
 		body = bytes.NewReader(it.Body)
 	}
-	target, parsed := it.URL, it.ParsedURL()
-	if parsed != nil {
-		target = "" // parsed already: set below rather than parsed again
-	}
-	req, err := http.NewRequestWithContext(ctx, it.Method, target, body)
+	req, err := http.NewRequestWithContext(ctx, it.Method, it.URL, body)
 	if err != nil {
 		return nil, err
 	}
-	if parsed != nil {
-		req.URL, req.Host = parsed, parsed.Host
-	}
+	p.addHeaders(req, it)
+	return req, nil
+}
+
+// addHeaders sets req's header, which is its own: the run's, the item's,
+// a JSON Content-Type for a body, and a login the URL gives.
+func (p *plan) addHeaders(req *http.Request, it input.Item) {
 	for k, vs := range p.header {
 		req.Header[k] = vs
 	}
@@ -362,7 +404,6 @@ func (p *plan) request(ctx context.Context, it input.Item) (*http.Request, error
 		password, _ := u.Password()
 		req.SetBasicAuth(u.Username(), password)
 	}
-	return req, nil
 }
 
 // withoutPassword is u as text with its password, if any, as "***", as

@@ -56,8 +56,8 @@ func (r *Reader) parseAnthropicLine(line []byte, _ int) (Item, string) {
 // anthropicShape writes Message Batches result lines.
 type anthropicShape struct{}
 
-func (anthropicShape) ResultLine(it Item, r Response) []byte {
-	return withSluice(anthropicResult(it, r), r)
+func (anthropicShape) AppendResultLine(b []byte, it Item, r Response) []byte {
+	return append(b, withSluice(anthropicResult(it, r), r)...)
 }
 
 func anthropicResult(it Item, r Response) []byte {

@@ -163,11 +163,10 @@ func parseHeaders(raw json.RawMessage) (http.Header, string) {
 // httpShape is for urls, http and csv inputs.
 type httpShape struct{}
 
-// success builds the line by appending: it is written for every item, and
+// The line is built by appending: it is written for every item, and
 // encoding/json's reflection cost more than the rest of the line's work.
-func (httpShape) ResultLine(it Item, r Response) []byte {
+func (httpShape) AppendResultLine(line []byte, it Item, r Response) []byte {
 	b := bodyJSON(r.Body)
-	line := make([]byte, 0, len(b)+len(it.ID)+112)
 	line = append(line, `{"id":`...)
 	line = appendItemID(line, it)
 	line = append(line, `,"status":`...)

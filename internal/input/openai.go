@@ -102,13 +102,13 @@ func batchRequestID(id string) string {
 	return "batch_req_" + hex.EncodeToString(sum[:12])
 }
 
-func (openAIShape) ResultLine(it Item, r Response) []byte {
-	return withSluice(withMetadata(mustJSON(struct {
+func (openAIShape) AppendResultLine(b []byte, it Item, r Response) []byte {
+	return append(b, withSluice(withMetadata(mustJSON(struct {
 		ID       string          `json:"id"`
 		CustomID string          `json:"custom_id"`
 		Response openAIResponse  `json:"response"`
 		Error    json.RawMessage `json:"error"`
-	}{batchRequestID(it.ID), it.ID, openAIResponse{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")}), it.Metadata), r)
+	}{batchRequestID(it.ID), it.ID, openAIResponse{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")}), it.Metadata), r)...)
 }
 
 // ErrorLine writes the Batch API's error-file line: when the API answered

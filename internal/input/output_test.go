@@ -43,13 +43,13 @@ func TestShapeLines(t *testing.T) {
 			`{"id":"020","line":2,"class":"fatal","status":404,"message":"no <model>","attempts":1,"body":` + string(apiErr) + `,"metadata":{"k":"<v>"}}`},
 		{"http numeric id", httpShape{}.ErrorLine(Item{ID: "10", Line: 2, NumberID: true}, noResp),
 			`{"id":10,"line":2,"class":"transient","message":"connection refused","attempts":3}`},
-		{"http string id that looks like a number", httpShape{}.ResultLine(Item{ID: "10"}, Response{Status: 200, Body: []byte("a<b"), Attempts: 1}),
+		{"http string id that looks like a number", httpShape{}.AppendResultLine(nil, Item{ID: "10"}, Response{Status: 200, Body: []byte("a<b"), Attempts: 1}),
 			`{"id":"10","status":200,"body":"a<b","attempts":1,"elapsed_ms":0}`},
 		{"http bad line", httpShape{}.BadLineLine(BadLine{Line: 5, Reason: "missing url"}),
 			`{"id":null,"line":5,"class":"bad_line","message":"missing url","attempts":0}`},
 		{"http bad line with its id", httpShape{}.BadLineLine(BadLine{Line: 5, Reason: "missing url", ID: "7"}),
 			`{"id":"7","line":5,"class":"bad_line","message":"missing url","attempts":0}`},
-		{"anthropic result with metadata", anthropicShape{}.ResultLine(it, Response{Status: 200, Body: []byte(`{"content":"<b>"}`)}),
+		{"anthropic result with metadata", anthropicShape{}.AppendResultLine(nil, it, Response{Status: 200, Body: []byte(`{"content":"<b>"}`)}),
 			`{"custom_id":"a<1>","result":{"type":"succeeded","message":{"content":"<b>"}},"metadata":{"k":"<v>"}}`},
 	} {
 		if string(tc.got) != tc.want {

@@ -15,8 +15,10 @@ import (
 // item's ID. The formats' shapes hold no state and are safe for concurrent
 // use.
 type Shape interface {
-	// ResultLine is the results line of an item whose call succeeded.
-	ResultLine(it Item, r Response) []byte
+	// AppendResultLine appends to b the results line of an item whose
+	// call succeeded, so that the runner can build it in the journal's
+	// queue rather than in a line of its own that is then copied there.
+	AppendResultLine(b []byte, it Item, r Response) []byte
 	// ErrorLine is the errors line of an item that failed.
 	ErrorLine(it Item, f Failure) []byte
 	// BadLineLine is the errors line of an input line that could not be

@@ -29,13 +29,14 @@ func (j *Journal) checkResultSize(line []byte) error {
 	return nil
 }
 
-// refuseSucceededLocked says why id cannot succeed now: the journal is
-// closed or failed, or id is in Done already.
-func (j *Journal) refuseSucceededLocked(id string, h uint64) error {
+// takeSucceededLocked marks id (hash h) done in Done, or says why it
+// cannot succeed now: the journal is closed or failed, or id is in Done
+// already (and then Done is unchanged).
+func (j *Journal) takeSucceededLocked(id string, h uint64) error {
 	if err := j.usableLocked(); err != nil {
 		return err
 	}
-	if j.done.isDone(h) {
+	if !j.done.takeDone(h) {
 		return fmt.Errorf("journal: %s: id %q: %w", j.resultsPath, id, ErrAlreadySucceeded)
 	}
 	return nil

@@ -40,8 +40,8 @@ const (
 // Compare says whether fp is the fingerprint recorded with id's result.
 func (x *Index) Compare(id string, fp uint64) Change {
 	h := idHash(id)
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if x.n == 0 || x.fps == nil {
 		return Unrecorded
 	}

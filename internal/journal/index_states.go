@@ -47,8 +47,8 @@ func (x *Index) See(id string, line int) (Sighting, int) {
 
 // isDone reports whether the id with hash h has succeeded.
 func (x *Index) isDone(h uint64) bool {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if x.n == 0 {
 		return false
 	}
@@ -56,17 +56,23 @@ func (x *Index) isDone(h uint64) bool {
 	return found && x.lines[i]&doneBit != 0
 }
 
-// markDone records that the id with hash h has succeeded.
-func (x *Index) markDone(h uint64) {
+// takeDone marks the id with hash h done unless it is done already, and
+// reports whether it marked it: the check and the mark under one lock and
+// one probe, for every result the runner queues.
+func (x *Index) takeDone(h uint64) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.n > 0 {
 		if i, found := x.slot(h); found {
+			if x.lines[i]&doneBit != 0 {
+				return false
+			}
 			x.lines[i] |= doneBit
-			return
+			return true
 		}
 	}
 	x.insertLocked(h, doneBit)
+	return true
 }
 
 // insertLocked adds h, which is not in the table. x.mu is held.

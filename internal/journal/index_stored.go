@@ -23,18 +23,5 @@ func (x *Index) MarkStored(id string, fp uint64) (again bool) {
 // it marked it: the step [Journal.QueueSucceeded] takes before queueing a
 // line, checked and taken under one lock, so that no id is taken twice.
 func (x *Index) TakeDone(id string) bool {
-	h := idHash(id)
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.n > 0 {
-		if i, found := x.slot(h); found {
-			if x.lines[i]&doneBit != 0 {
-				return false
-			}
-			x.lines[i] |= doneBit
-			return true
-		}
-	}
-	x.insertLocked(h, doneBit)
-	return true
+	return x.takeDone(idHash(id))
 }

@@ -75,7 +75,7 @@ func TestIDIndexLineOutOfRange(t *testing.T) {
 
 func TestIDIndexSee(t *testing.T) {
 	x := NewIndex()
-	x.markDone(idHash("old")) // from an earlier run's results
+	x.takeDone(idHash("old")) // from an earlier run's results
 	tests := []struct {
 		id        string
 		line      int
@@ -94,9 +94,9 @@ func TestIDIndexSee(t *testing.T) {
 			t.Errorf("See(%q, %d) = %v, %d; want %v, %d", tt.id, tt.line, got, first, tt.want, tt.wantFirst)
 		}
 	}
-	x.markDone(idHash("a")) // succeeded in this run
+	x.takeDone(idHash("a")) // succeeded in this run
 	if !x.isDone(idHash("a")) || x.isDone(idHash("b")) {
-		t.Error("isDone wrong after markDone")
+		t.Error("isDone wrong after takeDone")
 	}
 	if got, first := x.See("a", 9); got != SightRepeated || first != 1 {
 		t.Errorf("See(a) after it succeeded = %v, %d; want repeated, first on 1", got, first)

@@ -24,22 +24,34 @@ const maxQueue = 1 << 20
 // empty, holds a '\n' or is over MaxLine, and fails for good after a
 // failed write or after Close.
 func (j *Journal) QueueSucceeded(id string, line []byte) error {
-	// A line break would make two lines of one, and the torn-line repair
-	// relies on one line an item; finding one costs next to nothing.
-	if err := checkLine(j.resultsPath, line); err != nil {
-		return err
-	}
-	if err := j.checkResultSize(line); err != nil {
-		return err
-	}
+	return j.QueueSucceededAppend(id, func(b []byte) []byte { return append(b, line...) })
+}
+
+// QueueSucceededAppend is QueueSucceeded for a line that appendLine
+// appends to the slice it is given, and returns: the line is built where
+// it is queued, with no allocation and no copy of its own. appendLine is
+// called once, with the journal locked, and must not call the journal.
+func (j *Journal) QueueSucceededAppend(id string, appendLine func([]byte) []byte) error {
 	h := idHash(id)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.refuseSucceededLocked(id, h); err != nil {
+	start := len(j.queuedResults)
+	queued := appendLine(j.queuedResults)
+	line := queued[start:]
+	// A line break would make two lines of one, and the torn-line repair
+	// relies on one line an item; finding one costs next to nothing.
+	err := checkLine(j.resultsPath, line)
+	if err == nil {
+		err = j.checkResultSize(line)
+	}
+	if err == nil {
+		err = j.takeSucceededLocked(id, h)
+	}
+	if err != nil {
+		j.queuedResults = queued[:start] // the queue as it was
 		return err
 	}
-	j.done.markDone(h)
-	j.queuedResults = append(append(j.queuedResults, line...), '\n')
+	j.queuedResults = append(queued, '\n')
 	j.queuedResultLines++
 	return nil
 }
