@@ -97,6 +97,7 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	// flusher falls behind, which bounds the queue.
 	_, background := p.dest.(tableDest)
 	why := reasons{}
+	var quota429s int64
 	// A destination's error (a full disk, a database gone) ends the run
 	// like a quota exhausted: exit 3, what was written kept. The loop
 	// stops at once (failed), and once the pool has ended, and no longer
@@ -141,6 +142,9 @@ run:
 			// it came (the halt ends the wait): not finished, not failed;
 			// the next run does it. Counted in finish.
 		default:
+			if res.status == http.StatusTooManyRequests && res.class == sluice.ClassQuotaExhausted {
+				quota429s++ // a 429, though not one the gates count as throttling
+			}
 			f := input.Failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
 			if res.status != 0 && (res.status < 200 || res.status > 299) {
 				f.Body, f.RequestID = res.body, res.requestID // the API's answer, kept whole
@@ -180,6 +184,7 @@ run:
 		p.countRest()
 	}
 	sum = p.finish(sum, begin)
+	sum.Throttled += quota429s
 	if errp := p.readErr.Load(); errp != nil {
 		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
 	}

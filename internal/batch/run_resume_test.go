@@ -444,6 +444,11 @@ func TestRunQuotaExhaustedStopsAndResumes(t *testing.T) {
 	if n := len(e2eLines(t, s.Results)); n != s.Succeeded {
 		t.Errorf("results file has %d lines, want %d", n, s.Succeeded)
 	}
+	// The reviewer's summary said "0 answered 429" after 8 such answers:
+	// a quota's 429 is no throttling, but it is a 429.
+	if s.Throttled != st.Throttled["quota"] {
+		t.Errorf("summary counts %d answered 429, the mock sent %d", s.Throttled, st.Throttled["quota"])
+	}
 	for _, l := range e2eLines(t, s.Errors) {
 		if c, _, _ := e2eFailureOf(t, l); c != "quota-exhausted" {
 			t.Errorf("errors line class %q, want quota-exhausted", c)
