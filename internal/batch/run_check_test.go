@@ -167,6 +167,13 @@ func e2eBadInput(t *testing.T, cfg batch.Config, srv *mock.Server, idKey string,
 		if class != "bad_line" || want[line] == "" || !strings.Contains(msg, want[line]) {
 			t.Errorf("errors line: class %q, line %d, message %q; want bad_line, a bad line's number and reason", class, line, msg)
 		}
+		// A repeated id is known: its errors line names it (it said
+		// "id": null).
+		if strings.HasPrefix(want[line], "repeated id ") {
+			if id := string(l[idKey]); id == "" || id == "null" {
+				t.Errorf("errors line %v: want the repeated id in %q", l, idKey)
+			}
+		}
 	}
 }
 

@@ -230,7 +230,7 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 					continue
 				}
 				p.counts.bad.Add(1)
-				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first)})
+				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first), ID: it.ID})
 				continue
 			case journal.SightResumed:
 				if p.resumable(it) {
