@@ -359,9 +359,13 @@ func (s *Server) cancel(ctx context.Context, _ *sdk.CallToolRequest, in CancelIn
 	return toolResult(rep)
 }
 
+// joinNotes joins two notes with "; ", either of which may be empty.
 func joinNotes(a, b string) string {
-	if a == "" {
+	switch {
+	case a == "":
 		return b
+	case b == "":
+		return a
 	}
 	return a + "; " + b
 }
