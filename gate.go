@@ -75,6 +75,8 @@ type Gate struct {
 
 	throttled atomic.Int64
 	pauses    atomic.Int64
+
+	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
 }
 
 // DefaultMaxPause caps how long one Retry-After or reset may pause a gate.
@@ -170,7 +172,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			return nil, &WaitError{Wait: wait}
 		}
 	}
-	w := &waiter{priority: priority, cost: c, ready: make(chan struct{}, 1)}
+	w := g.newWaiter(priority, c)
 	var marks []int64 // what the gate's own limits took, while shared limits are asked
 	if g.shared != nil {
 		marks = make([]int64, len(g.limits))
@@ -198,7 +200,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			if wait, change, ok = g.tryFront(c, now, late, marks, from); ok {
 				if g.shared == nil {
 					g.leave(w)
-					g.wakeFront()
+					g.passOn(now, from)
 					g.mu.Unlock()
 					return g.admit(c, now, from), nil
 				}
@@ -365,13 +367,16 @@ func (g *Gate) join(w *waiter) {
 }
 
 // leave takes w out of the line, if it is in it, and reports whether it
-// was at the front. g.mu is held.
+// was at the front. w is kept for a later caller (newWaiter): its caller
+// must not use it after. g.mu is held.
 func (g *Gate) leave(w *waiter) (wasFront bool) {
 	if !w.queued {
 		return false
 	}
 	g.inLine.Add(-1)
-	return g.waiters.remove(w)
+	wasFront = g.waiters.remove(w)
+	w.next, g.spare = g.spare, w
+	return wasFront
 }
 
 // wakeFront tells the caller now at the front of the line to try. g.mu is
