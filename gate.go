@@ -33,7 +33,10 @@ import (
 // limit's own cost (a compare-and-swap for a rate, a token budget or a
 // semaphore nobody waits on), one atomic addition, and a 72-byte share of
 // an allocation (Permits are allocated permitsPerSlab together). Done
-// costs each limit's own cost and two atomic operations. Callers on
+// costs each limit's own cost and two atomic operations. A caller that
+// waits in line costs a mutex round trip or two and, when a concurrency
+// slot frees, one wake-up (gate_passon.go), and allocates nothing once the
+// gate has had as many callers in line before. Callers on
 // several cores at once share only the limits' cache lines: the gate's own
 // counters are kept apart for each (see gate_permits.go).
 type Gate struct {
@@ -241,6 +244,15 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				timer.Reset(wait)
 			}
 			expired = timer.C
+		}
+		if done := ctx.Done(); done == nil && change == nil && expired == nil {
+			// Only a wake-up can end this wait (a context that never
+			// ends, in line or noticed by a limit): a receive costs less
+			// than a select.
+			<-w.ready
+			late = 0
+			g.mu.Lock()
+			continue
 		}
 		select {
 		case <-ctx.Done():

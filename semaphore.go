@@ -21,7 +21,7 @@ import (
 //
 // The zero Semaphore has no limit: it admits everything and only counts.
 // Use NewSemaphore for a bounded one. A Semaphore is safe for concurrent
-// use. While nobody waits and no Gate waits on Changed, Acquire,
+// use. While nobody waits and no Gate waits for a change, Acquire,
 // TryAcquire and Release cost one compare-and-swap; otherwise one mutex
 // round trip.
 type Semaphore struct {
