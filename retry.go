@@ -72,7 +72,9 @@ func (b Backoff) Delay(n int) time.Duration {
 // among all the calls to an API. Attempt, on every call's path, costs a
 // clock read and an atomic add while no retry waits for the budget (a
 // mutex round trip once per tenth of the window, and while one waits);
-// Retry and RetrySucceeded cost one mutex round trip.
+// Retry and RetrySucceeded cost one mutex round trip. A RetryBudget
+// takes about 6 KiB: its counts of first attempts are striped (see
+// budgetBucket).
 type RetryBudget struct {
 	Ratio  float64       // retries allowed per first attempt; default 0.2
 	Floor  int           // retries always allowed per window; default 10

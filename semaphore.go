@@ -39,8 +39,9 @@ type Semaphore struct {
 	held    int // while word is semSlow
 	waiters waitQueue
 	change  chan struct{} // made on demand; closed on every release
-	// notify are sent to, and forgotten, on every release: gates'
-	// waiters to wake (notifyOnChange). The slice is kept for reuse.
+	// notify holds the channels of gates' waiters to wake on the next
+	// release or new limit (notifyOnChange): each is sent to without
+	// blocking, then forgotten. The slice is kept for reuse.
 	notify []chan struct{}
 }
 
