@@ -189,11 +189,6 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	}()
 	var late time.Duration // how far past its time the timer woke us
 	for {
-		if p := w.permit; p != nil { // admitted for it, by a Done or the caller before (passOn)
-			g.recycle(w)
-			g.mu.Unlock()
-			return p, nil
-		}
 		if g.halted != nil {
 			g.leave(w)
 			err := g.halted
@@ -262,11 +257,6 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		select {
 		case <-ctx.Done():
 			g.mu.Lock()
-			if p := w.permit; p != nil { // admitted before its context ended
-				g.recycle(w)
-				g.mu.Unlock()
-				return p, nil
-			}
 			if g.leave(w) {
 				g.wakeFront()
 			}
@@ -395,23 +385,10 @@ func (g *Gate) leave(w *waiter) (wasFront bool) {
 	if !w.queued {
 		return false
 	}
-	wasFront = g.dequeue(w)
-	g.recycle(w)
-	return wasFront
-}
-
-// dequeue takes w, in line, out of it, and reports whether it was at the
-// front. g.mu is held.
-func (g *Gate) dequeue(w *waiter) (wasFront bool) {
 	g.inLine.Add(-1)
-	return g.waiters.remove(w)
-}
-
-// recycle keeps w, out of the line, for a later caller (newWaiter).
-// g.mu is held.
-func (g *Gate) recycle(w *waiter) {
-	w.permit = nil
+	wasFront = g.waiters.remove(w)
 	w.next, g.spare = g.spare, w
+	return wasFront
 }
 
 // wakeFront tells the caller now at the front of the line to try. g.mu is
@@ -611,9 +588,6 @@ func (p *Permit) Done(o Outcome) {
 	g.stripe().completed.Add(1)
 	if o.RateLimit != nil {
 		g.learn(o)
-	}
-	if g.inLine.Load() > 0 && g.shared == nil {
-		g.handOff() // what this call released may admit the caller at the front
 	}
 }
 

@@ -2,23 +2,17 @@ package sluice
 
 import "time"
 
-// Callers that queue for concurrency are admitted by whoever frees the
-// slot, as a channel hands its value to a waiting receiver: the caller
-// whose call ends (Permit.Done, handOff) admits the one at the front of
-// the line and wakes it with its Permit, and an admitted caller does the
-// same for those behind it while the limits admit them (passOn). Waiting
-// instead for the caller at the front to wake and ask, each admission
-// waited for a wake-up to be scheduled, one after another, so that on a
-// busy machine fewer calls were in flight than the limit allowed: the
-// zero Transport, 64 callers queued for 8 slots, made 0.78 times a plain
-// client's requests a second at 1.37 times its CPU, where 64 callers
-// taking turns at a channel of 8 slots made 1.01 times at 1.06 (issue 15).
-//
-// A caller the limits refuse stays asleep when the refusal is a
-// concurrency limit's (changeNotifier): the limit wakes it on its next
-// change, should the slot be freed by no call of this gate (another gate
-// sharing the limit, a higher ceiling). It is woken at once when only it
-// can wait for what refused it (a time, a pause).
+// When the caller at the front of the line is admitted, the next one
+// becomes the front and must watch the limits. Woken to find them still
+// full, as it nearly always is when calls queue for concurrency (the slot
+// just freed went to the caller before it), it would ask them, fetch a
+// fresh Changed channel and sleep again: a second wake-up, a channel and
+// a mutex round trip per admission, a fifth more CPU per call than a
+// plain channel semaphore for 64 callers queued for 8 slots (issue 15).
+// So the admitted caller asks the limits for it, and when a concurrency
+// limit refuses, has the limit wake it directly on its next release
+// (changeNotifier), without waking it now: one wake-up per admission, as
+// with a channel.
 
 // A changeNotifier is a Limit that can signal a channel of the caller's
 // on its next change, as closing Changed would, without making a channel
@@ -29,68 +23,47 @@ type changeNotifier interface {
 	notifyOnChange(ch chan struct{})
 }
 
-// handOff admits the caller at the front of the line, and those behind it,
-// if the limits admit them now: a Permit was just done. When they refuse,
-// it changes nothing, and the caller at the front waits as it was.
-func (g *Gate) handOff() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	w := g.waiters.front()
-	if w == nil || g.shared != nil || g.asking || g.halted != nil {
-		return
-	}
-	now, from := g.clock(), g.from()
-	if wait, _ := g.try(w.cost, now, 0, nil, from); wait != 0 {
-		return
-	}
-	g.handTo(w, now, from)
-	g.passOn(now, from)
-}
-
 // passOn readies the caller now at the front of the line, after the one
-// before it was admitted at now: it admits it if the limits do, and the
-// next, and so on; then leaves the first refused asleep, to be woken by
-// the refusing limit's next change, or wakes it when only it can wait for
-// what refused it. g.mu is held.
+// before it was admitted at now: it wakes it when the limits would admit
+// it or when only it can wait for them (a time, a pause), and otherwise
+// leaves it asleep, to be woken by the refusing limit's next change. What
+// it takes to ask the limits it gives back. g.mu is held.
 func (g *Gate) passOn(now time.Time, from int) {
-	for w := g.waiters.front(); w != nil; w = g.waiters.front() {
-		if g.shared != nil || g.asking || g.halted != nil {
+	w := g.waiters.front()
+	if w == nil {
+		return
+	}
+	if g.shared != nil || g.asking {
+		g.wakeFront()
+		return
+	}
+	var buf [8]int64
+	marks := buf[:]
+	if len(g.limits) > len(buf) {
+		marks = make([]int64, len(g.limits))
+	}
+	wait, refused := g.try(w.cost, now, 0, marks, from)
+	if wait == waitForChange && refused >= 0 {
+		n, ok := g.limits[refused].(changeNotifier)
+		if !ok {
 			g.wakeFront()
 			return
 		}
-		wait, refused := g.try(w.cost, now, 0, nil, from)
-		if wait == waitForChange && refused >= 0 {
-			n, ok := g.limits[refused].(changeNotifier)
-			if !ok {
-				g.wakeFront()
-				return
-			}
-			n.notifyOnChange(w.ready)
-			// Asked again, now that a change would be told: a release
-			// between the first asking and the notice was missed.
-			var again int
-			wait, again = g.try(w.cost, now, 0, nil, from)
-			if wait == waitForChange && again == refused {
-				return // asleep until the limit changes
-			}
+		n.notifyOnChange(w.ready)
+		// Asked again, now that a change would be told: a release
+		// between the first asking and the notice was missed.
+		var again int
+		wait, again = g.try(w.cost, now, 0, marks, from)
+		if wait == waitForChange && again == refused {
+			return // asleep until the limit changes
 		}
-		if wait != 0 {
-			g.wakeFront()
-			return
+	}
+	if wait == 0 {
+		for j := len(g.limits) - 1; j >= from; j-- {
+			g.limits[j].Untake(w.cost, marks[j])
 		}
-		g.handTo(w, now, from)
 	}
-}
-
-// handTo admits w, at the front of the line, with what try took for it at
-// now, and wakes it with its Permit. g.mu is held.
-func (g *Gate) handTo(w *waiter, now time.Time, from int) {
-	w.permit = g.admit(w.cost, now, from)
-	g.dequeue(w)
-	select {
-	case w.ready <- struct{}{}:
-	default:
-	}
+	g.wakeFront()
 }
 
 // newWaiter returns a waiter to join the line, one that left it before

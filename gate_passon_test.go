@@ -99,38 +99,3 @@ func TestGatePassOnServesInOrder(t *testing.T) {
 		}
 	})
 }
-
-// TestGateDoneAdmitsTheFrontOfTheLine protects the hand-off: the call
-// that frees a slot admits the caller waiting for it there and then, so
-// that admissions do not wait, one after another, for the waiting
-// goroutines to be scheduled.
-func TestGateDoneAdmitsTheFrontOfTheLine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		g := NewGate(NewAdaptiveLimit(2, 2))
-		var held []*Permit
-		for range 2 {
-			p, _ := g.Acquire(t.Context(), Cost{})
-			held = append(held, p)
-		}
-		admitted := make(chan *Permit, 2)
-		for range 2 {
-			go func() {
-				p, err := g.Acquire(t.Context(), Cost{})
-				if err != nil {
-					t.Error(err)
-				}
-				admitted <- p
-			}()
-			synctest.Wait()
-		}
-		held[0].Done(Outcome{})
-		held[1].Done(Outcome{})
-		// No synctest.Wait: the waiters need not have run.
-		if s := g.Stats(); s.Admitted != 4 || s.InFlight != 2 || s.Waiting != 0 {
-			t.Errorf("right after the Dones: %+v; want 4 admitted, 2 in flight, none waiting", s)
-		}
-		for range 2 {
-			(<-admitted).Done(Outcome{})
-		}
-	})
-}

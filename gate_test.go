@@ -26,11 +26,10 @@ func TestGateAdmitsOnlyWhenAllLimitsAdmit(t *testing.T) {
 			if len(permits) == 2 {
 				// Both slots held: the third waits for a release even
 				// though rate is available by then.
-				first, second := permits[0], permits[1] // permits grows meanwhile
 				go func() {
 					time.Sleep(time.Second)
-					first.Done(Outcome{})
-					second.Done(Outcome{})
+					permits[0].Done(Outcome{})
+					permits[1].Done(Outcome{})
 				}()
 			}
 		}

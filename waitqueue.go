@@ -7,7 +7,6 @@ type waiter struct {
 	n        int           // what it asks for (Semaphore weight)
 	cost     Cost          // what it asks for (Gate)
 	ready    chan struct{} // Semaphore: closed on grant; Gate: a wake-up, buffered 1
-	permit   *Permit       // Gate: admitted for it by another caller (handOff, passOn)
 
 	prev, next *waiter
 	queued     bool
