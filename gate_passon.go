@@ -7,12 +7,13 @@ import "time"
 // full, as it nearly always is when calls queue for concurrency (the slot
 // just freed went to the caller before it), it would ask them, fetch a
 // fresh Changed channel and sleep again: a second wake-up, a channel and
-// a mutex round trip per admission, a fifth more CPU per call than a
-// plain channel semaphore for 64 callers queued for 8 slots (issue 15).
+// a mutex round trip per admission (in the zero Transport, 64 callers
+// queued for 8 slots, 96% of the callers woken so found them full).
 // So the admitted caller asks the limits for it, and when a concurrency
 // limit refuses, has the limit wake it directly on its next release
 // (changeNotifier), without waking it now: one wake-up per admission, as
-// with a channel.
+// with a channel. BenchmarkGateQueued: 3 allocations and about 2.3 µs an
+// admission before, 2 and 1.6 µs after (0 once waiters were reused).
 
 // A changeNotifier is a Limit that can signal a channel of the caller's
 // on its next change, as closing Changed would, without making a channel
