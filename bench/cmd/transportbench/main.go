@@ -22,6 +22,12 @@
 // client's run missed. The load average before and after says what the
 // machine was doing; compare code with -before, in one run, never across
 // runs: each client is then paired, round by round, with its twin.
+//
+// The zero Transport (-clients zero) lets 8 calls in flight, and its 64
+// callers queue for them: beside it, the queued client, a plain client
+// behind a channel of 8 slots, says what queueing at its cheapest costs,
+// so that what is left is the gate's. The timeout client is sluice with
+// sluice run's AttemptTimeout (60s).
 package main
 
 import (
