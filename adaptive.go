@@ -331,3 +331,6 @@ func (a *AdaptiveLimit) Finish(c Cost, admitted time.Time, o Outcome) {
 // Changed implements Limit: the channel is closed on the next release or
 // change of ceiling.
 func (a *AdaptiveLimit) Changed() <-chan struct{} { return a.sem.Changed() }
+
+// notifyOnChange implements changeNotifier, as Changed does.
+func (a *AdaptiveLimit) notifyOnChange(ch chan struct{}) { a.sem.notifyOnChange(ch) }

@@ -33,7 +33,10 @@ import (
 // limit's own cost (a compare-and-swap for a rate, a token budget or a
 // semaphore nobody waits on), one atomic addition, and a 72-byte share of
 // an allocation (Permits are allocated permitsPerSlab together). Done
-// costs each limit's own cost and two atomic operations. Callers on
+// costs each limit's own cost and two atomic operations. A caller that
+// waits in line costs a mutex round trip or two and, when a concurrency
+// slot frees, one wake-up (gate_passon.go), and allocates nothing once the
+// gate has had as many callers in line before. Callers on
 // several cores at once share only the limits' cache lines: the gate's own
 // counters are kept apart for each (see gate_permits.go).
 type Gate struct {
@@ -75,6 +78,8 @@ type Gate struct {
 
 	throttled atomic.Int64
 	pauses    atomic.Int64
+
+	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
 }
 
 // DefaultMaxPause caps how long one Retry-After or reset may pause a gate.
@@ -170,7 +175,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			return nil, &WaitError{Wait: wait}
 		}
 	}
-	w := &waiter{priority: priority, cost: c, ready: make(chan struct{}, 1)}
+	w := g.newWaiter(priority, c)
 	var marks []int64 // what the gate's own limits took, while shared limits are asked
 	if g.shared != nil {
 		marks = make([]int64, len(g.limits))
@@ -198,7 +203,7 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			if wait, change, ok = g.tryFront(c, now, late, marks, from); ok {
 				if g.shared == nil {
 					g.leave(w)
-					g.wakeFront()
+					g.passOn(now, from)
 					g.mu.Unlock()
 					return g.admit(c, now, from), nil
 				}
@@ -239,6 +244,15 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 				timer.Reset(wait)
 			}
 			expired = timer.C
+		}
+		if done := ctx.Done(); done == nil && change == nil && expired == nil {
+			// Only a wake-up can end this wait (a context that never
+			// ends, in line or noticed by a limit): a receive costs less
+			// than a select.
+			<-w.ready
+			late = 0
+			g.mu.Lock()
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -365,13 +379,16 @@ func (g *Gate) join(w *waiter) {
 }
 
 // leave takes w out of the line, if it is in it, and reports whether it
-// was at the front. g.mu is held.
+// was at the front. w is kept for a later caller (newWaiter): its caller
+// must not use it after. g.mu is held.
 func (g *Gate) leave(w *waiter) (wasFront bool) {
 	if !w.queued {
 		return false
 	}
 	g.inLine.Add(-1)
-	return g.waiters.remove(w)
+	wasFront = g.waiters.remove(w)
+	w.next, g.spare = g.spare, w
+	return wasFront
 }
 
 // wakeFront tells the caller now at the front of the line to try. g.mu is

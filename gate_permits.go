@@ -42,6 +42,13 @@ func (g *Gate) stripe() *gateStripe {
 	return &g.stripes[stripeOf(uintptr(unsafe.Pointer(&here)))]
 }
 
+// callerStripe is the calling goroutine's stripe, as Gate.stripe tells
+// it, for other counters written by every call (RetryBudget.Attempt).
+func callerStripe() uint64 {
+	var here byte
+	return stripeOf(uintptr(unsafe.Pointer(&here)))
+}
+
 // stripeOf is the stripe of a goroutine whose stack holds stack.
 func stripeOf(stack uintptr) uint64 {
 	return uint64(stack>>11) * 0x9E3779B97F4A7C15 >> (64 - stripeBits)

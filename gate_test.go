@@ -26,10 +26,11 @@ func TestGateAdmitsOnlyWhenAllLimitsAdmit(t *testing.T) {
 			if len(permits) == 2 {
 				// Both slots held: the third waits for a release even
 				// though rate is available by then.
+				first, second := permits[0], permits[1] // permits grows meanwhile
 				go func() {
 					time.Sleep(time.Second)
-					permits[0].Done(Outcome{})
-					permits[1].Done(Outcome{})
+					first.Done(Outcome{})
+					second.Done(Outcome{})
 				}()
 			}
 		}

@@ -299,3 +299,29 @@ func TestRetryBudgetAttemptBeforeItsEpoch(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryBudgetCountsAttemptsOfEveryGoroutine protects the striped
+// count of first attempts: attempts made from many goroutines at once all
+// earn their share of retries.
+func TestRetryBudgetCountsAttemptsOfEveryGoroutine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &RetryBudget{Ratio: 0.25, Floor: 1}
+		b.Attempt() // the epoch, so that the others take the path without the mutex
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for range 100 {
+					b.Attempt()
+				}
+			})
+		}
+		wg.Wait()
+		retries := 0
+		for b.Retry() {
+			retries++
+		}
+		if want := 1601; retries != want { // 6401 attempts earn 1600.25 retries, the floor 1 more
+			t.Errorf("%d retries allowed, want %d", retries, want)
+		}
+	})
+}

@@ -21,7 +21,7 @@ import (
 //
 // The zero Semaphore has no limit: it admits everything and only counts.
 // Use NewSemaphore for a bounded one. A Semaphore is safe for concurrent
-// use. While nobody waits and no Gate waits on Changed, Acquire,
+// use. While nobody waits and no Gate waits for a change, Acquire,
 // TryAcquire and Release cost one compare-and-swap; otherwise one mutex
 // round trip.
 type Semaphore struct {
@@ -39,6 +39,10 @@ type Semaphore struct {
 	held    int // while word is semSlow
 	waiters waitQueue
 	change  chan struct{} // made on demand; closed on every release
+	// notify holds the channels of gates' waiters to wake on the next
+	// release or new limit (notifyOnChange): each is sent to without
+	// blocking, then forgotten. The slice is kept for reuse.
+	notify []chan struct{}
 }
 
 // The packing of Semaphore.word: held in the high 32 bits, the limit in
@@ -129,7 +133,7 @@ func (s *Semaphore) lock() {
 // unlock packs the state back into word when it is simple again, and
 // releases s.mu.
 func (s *Semaphore) unlock() {
-	if s.waiters.len() == 0 && s.change == nil && s.held <= semPacked && s.limit <= semPacked {
+	if s.waiters.len() == 0 && s.change == nil && len(s.notify) == 0 && s.held <= semPacked && s.limit <= semPacked {
 		s.word.Store(packSem(s.held, s.limit))
 	}
 	s.mu.Unlock()
@@ -309,6 +313,14 @@ func (s *Semaphore) grant() {
 		close(s.change)
 		s.change = nil
 	}
+	for i, ch := range s.notify {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+		s.notify[i] = nil
+	}
+	s.notify = s.notify[:0]
 }
 
 // Take implements Limit: it takes c.Requests units if they are free and
@@ -335,4 +347,12 @@ func (s *Semaphore) Changed() <-chan struct{} {
 		s.change = make(chan struct{})
 	}
 	return s.change
+}
+
+// notifyOnChange implements changeNotifier: ch is sent to on the next
+// release or SetLimit.
+func (s *Semaphore) notifyOnChange(ch chan struct{}) {
+	s.lock() // a watched semaphore releases under the mutex, to notify
+	defer s.unlock()
+	s.notify = append(s.notify, ch)
 }

@@ -22,6 +22,12 @@
 // client's run missed. The load average before and after says what the
 // machine was doing; compare code with -before, in one run, never across
 // runs: each client is then paired, round by round, with its twin.
+//
+// The zero Transport (-clients zero) lets 8 calls in flight, and its 64
+// callers queue for them: beside it, the queued client, a plain client
+// behind a channel of 8 slots, says what queueing at its cheapest costs,
+// so that what is left is the gate's. The timeout client is sluice with
+// sluice run's AttemptTimeout (60s).
 package main
 
 import (
@@ -53,7 +59,7 @@ var (
 	nFlag      = flag.Int("n", 200000, "GETs per client run")
 	cFlag      = flag.Int("c", 64, "goroutines making the GETs, and the sluice Transport's Concurrency")
 	runsFlag   = flag.Int("runs", 5, "rounds; each round runs every client once")
-	clientFlag = flag.String("clients", "plain,sluice,zero", "clients to run, comma separated: plain, sluice (Limits{Concurrency: c}), zero (the zero Transport), fixed (Limits{Concurrency: c} with the ceiling not adaptive)")
+	clientFlag = flag.String("clients", "plain,sluice,zero", "clients to run, comma separated: plain, sluice (Limits{Concurrency: c}), zero (the zero Transport), fixed (Limits{Concurrency: c} with the ceiling not adaptive), timeout (sluice with the AttemptTimeout of sluice run, 60s), queued (the plain client with a channel of sluice.DefaultConcurrency slots in front: the least the zero Transport's queueing can cost)")
 	childEnv   = flag.String("child-env", "", "extra environment for the client children, space separated")
 	beforeFlag = flag.String("before", "", "a transportbench binary built against other sluice code (say, the previous commit's): clients named before-KIND run its client KIND, beside this build's, for an A/B in one run")
 	warmFlag   = flag.Int("warm", 0, "GETs each client makes from one goroutine before the timed run, as a program that starts gently does; the adaptive ceiling learns its baseline latency from them")
@@ -341,10 +347,16 @@ func client(args []string) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = c
 		rt = tr
+	case "queued":
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = sluice.DefaultConcurrency
+		rt = &queued{base: tr, slots: make(chan struct{}, sluice.DefaultConcurrency)}
 	case "sluice":
 		st = &sluice.Transport{Limits: sluice.Limits{Concurrency: c}}
 	case "zero":
 		st = &sluice.Transport{}
+	case "timeout":
+		st = &sluice.Transport{Limits: sluice.Limits{Concurrency: c}, AttemptTimeout: time.Minute}
 	case "fixed":
 		st = &sluice.Transport{Limits: sluice.Limits{Concurrency: c, FixedConcurrency: true}}
 	default:
@@ -419,4 +431,42 @@ func client(args []string) {
 		res.Ceiling, res.Throttle = s.Ceiling, s.Throttled
 	}
 	json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// queued is the zero Transport's queueing at its cheapest: callers take a
+// slot of a buffered channel (the Go runtime's own FIFO of parked
+// goroutines) before the round trip and give it back when the body is
+// closed, as the zero Transport holds its slot. Beside "zero" it says what
+// of the zero Transport's cost is having 8 calls in flight rather than 64,
+// and what is the gate's.
+type queued struct {
+	base  http.RoundTripper
+	slots chan struct{}
+}
+
+func (q *queued) RoundTrip(req *http.Request) (*http.Response, error) {
+	q.slots <- struct{}{}
+	resp, err := q.base.RoundTrip(req)
+	if err != nil {
+		<-q.slots
+		return nil, err
+	}
+	resp.Body = &slotBody{ReadCloser: resp.Body, slots: q.slots}
+	return resp, nil
+}
+
+// slotBody gives its slot back once, when closed.
+type slotBody struct {
+	io.ReadCloser
+	slots chan struct{}
+	done  bool
+}
+
+func (b *slotBody) Close() error {
+	err := b.ReadCloser.Close()
+	if !b.done {
+		b.done = true
+		<-b.slots
+	}
+	return err
 }

@@ -1,0 +1,136 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Transport's own base enforces AttemptTimeout as its
+// ResponseHeaderTimeout (transport.go says why). These tests talk to a
+// loopback server, as synctest cannot wait on real sockets; they assert
+// what a timeout is, never how long it took.
+
+// TestTransportAttemptTimeoutOwnBase protects a nil Base's AttemptTimeout:
+// a server that never answers makes each attempt fail as a transient
+// timeout, retried, and the error names the timeout and matches
+// context.DeadlineExceeded, as with a Base of the caller's.
+func TestTransportAttemptTimeoutOwnBase(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	tr := &Transport{
+		AttemptTimeout: 50 * time.Millisecond,
+		Retry:          RetryPolicy{MaxAttempts: 2, Backoff: Backoff{Base: time.Millisecond, Cap: time.Millisecond}},
+	}
+	defer tr.CloseIdleConnections()
+	if !tr.initialized().baseTimesHeaders {
+		t.Fatal("a nil Base with an AttemptTimeout: the base does not time the headers")
+	}
+	var info RoundTripInfo
+	req, _ := http.NewRequestWithContext(WithRoundTripInfo(context.Background(), &info), "GET", srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("RoundTrip = %d, want a timeout", resp.StatusCode)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "50ms") {
+		t.Errorf("err = %v, want one matching context.DeadlineExceeded and naming 50ms", err)
+	}
+	if info.Attempts != 2 || info.Class != ClassTransient {
+		t.Errorf("%d attempts, class %v; want 2, transient", info.Attempts, info.Class)
+	}
+	if got := ClassOf(err); got != ClassTransient {
+		t.Errorf("ClassOf(err) = %v, want transient", got)
+	}
+}
+
+// TestTransportAttemptTimeoutOwnBaseDoesNotCutASlowBody protects a stream
+// read from a nil Base: headers in time, then a body slower than
+// AttemptTimeout, which must come through whole.
+func TestTransportAttemptTimeoutOwnBaseDoesNotCutASlowBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		for range 3 {
+			time.Sleep(40 * time.Millisecond)
+			io.WriteString(w, "chunk ")
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer srv.Close()
+	tr := &Transport{AttemptTimeout: 30 * time.Millisecond}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || strings.Count(string(body), "chunk") != 3 {
+		t.Fatalf("read %q, %v; want 3 chunks over 120ms despite a 30ms attempt timeout", body, err)
+	}
+}
+
+// TestTransportAttemptTimeoutCustomBaseKeepsItsContext protects the
+// other path: a Base of the caller's knows nothing of AttemptTimeout, so
+// the attempt's own context must still bound the wait.
+func TestTransportAttemptTimeoutCustomBaseKeepsItsContext(t *testing.T) {
+	var sawDeadline bool
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		<-req.Context().Done()
+		sawDeadline = context.Cause(req.Context()) == errNoHeaders
+		return nil, req.Context().Err()
+	})
+	tr := &Transport{Base: base, AttemptTimeout: 10 * time.Millisecond, Retry: RetryPolicy{MaxAttempts: 1}}
+	if tr.initialized().baseTimesHeaders {
+		t.Fatal("a Base of the caller's was taken to time the headers")
+	}
+	_, err := (&http.Client{Transport: tr}).Get("http://api.test/")
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "10ms") || !sawDeadline {
+		t.Errorf("err = %v (the base saw the attempt's timer: %v); want a deadline naming 10ms", err, sawDeadline)
+	}
+}
+
+// TestHeadersTimedOut protects the recognition of net/http's header
+// timeouts, HTTP/1 and HTTP/2, known by their words.
+func TestHeadersTimedOut(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{timeoutErr("net/http: timeout awaiting response headers"), true},
+		{timeoutErr("http2: timeout awaiting response headers"), true},
+		{timeoutErr("net/http: TLS handshake timeout"), false},
+		{errors.New("timeout awaiting response headers"), false}, // not a timeout by its type
+		{context.DeadlineExceeded, false},
+	}
+	for _, tt := range tests {
+		if got := headersTimedOut(tt.err); got != tt.want {
+			t.Errorf("headersTimedOut(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+type timeoutErr string
+
+func (e timeoutErr) Error() string   { return string(e) }
+func (e timeoutErr) Timeout() bool   { return true }
+func (e timeoutErr) Temporary() bool { return true }
+
+// initialized returns t once its fields are derived (init).
+func (t *Transport) initialized() *Transport {
+	t.init()
+	return t
+}
