@@ -98,8 +98,10 @@ func upstreamMessage(err error) string {
 	return ""
 }
 
-// refuse answers req with 429, Retry-After (whole seconds, rounded up, at
-// least 1; the queue's own estimate when wait is 0), the IETF draft's
+// refuse answers req with 429, a moment to come back (promise.go: at
+// least wait, the limits' estimate, or the queue's own when wait is 0) in
+// retry-after-ms (which the Anthropic and OpenAI SDKs read first) and
+// Retry-After (whole seconds, rounded up, at least 1), the IETF draft's
 // RateLimit-Policy and RateLimit headers, and a body in the upstream's
 // style. The policies are the limits of the gate req goes through: its
 // model's, when the route gives the model limits of its own.
@@ -108,9 +110,11 @@ func (r *route) refuse(w http.ResponseWriter, req *http.Request, wait time.Durat
 	if wait <= 0 {
 		wait = r.drainTime(limits)
 	}
+	wait = r.promises.promise(r.promiseKey(req), time.Now(), wait, admissionInterval(limits))
 	secs := max(1, int64(math.Ceil(wait.Seconds())))
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	h.Set("Retry-After-Ms", strconv.FormatInt(max(1, int64(math.Ceil(float64(wait)/float64(time.Millisecond)))), 10))
 	// draft-ietf-httpapi-ratelimit-headers: a policy of q units per w
 	// seconds, and none of the first left for t seconds.
 	var policies []string

@@ -129,6 +129,7 @@ type route struct {
 	log         logger
 	obs         *routeObs // its counters (metrics.go)
 	haltsLogged sync.Map  // the gates (host/model) whose halt was logged
+	promises    promises  // when the clients it refused were told to come back (promise.go)
 }
 
 // halted logs, once per gate, that a request's gate halted because the
