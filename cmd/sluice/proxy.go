@@ -140,8 +140,8 @@ field; unknown fields are mistakes):
 			if err := srv.Open(); err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
-				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody))
+			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; limits: %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
+				route.Preset, srv.URL(), u.Redacted(), proxy.DescribeLimits(route), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody))
 			if store != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy: limits shared through %s\n", store)
 			}
@@ -171,11 +171,22 @@ field; unknown fields are mistakes):
 var routeFlags = []string{"upstream", "preset", "concurrency", "rate", "burst", "window", "tokens",
 	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "max-body", "per-key", "adaptive", "redis", "key", "redis-mode"}
 
+// fileAdvice says where the file gives what the route flag name gives.
+func fileAdvice(name string) string {
+	switch name {
+	case "key":
+		return "in the file a route's shared limits are named after its upstream's host and prefix"
+	case "redis-mode":
+		return "give redis_mode: (local, open or closed) in each route, next to its redis:"
+	}
+	return "give " + strings.ReplaceAll(name, "-", "_") + ": in each route instead"
+}
+
 // proxyConfig serves the routes of the configuration file path.
 func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration) error {
 	for _, name := range routeFlags {
 		if cmd.Flags().Changed(name) {
-			return usageError("--%s and --config: the file describes the routes; give --%s there", name, name)
+			return usageError("--%s and --config: the file describes the routes; %s", name, fileAdvice(name))
 		}
 	}
 	cfg, err := proxy.LoadConfig(path)
@@ -186,7 +197,7 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		cfg.Listen = listen
 	}
 	cfg.AllowRemote = cfg.AllowRemote || allowRemote
-	closeStores, err := shareRoutes(cfg.Routes)
+	stores, closeStores, err := shareRoutes(cfg.Routes)
 	if err != nil {
 		return err
 	}
@@ -211,7 +222,7 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		return &exitError{code: 1, err: err}
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy on %s, %d routes from %s; Ctrl-C stops\n", srv.URL(), len(cfg.Routes), path)
-	for _, r := range cfg.Routes {
+	for i, r := range cfg.Routes {
 		prefix := r.Prefix
 		if prefix == "" {
 			prefix = "/"
@@ -220,7 +231,11 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		if maxBody == 0 {
 			maxBody = proxy.DefaultMaxBody
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); queue %d, max wait %v, max body %s\n", prefix, r.Upstream.Redacted(), r.Preset, r.QueueSize, r.MaxWait, bytesize.Format(maxBody))
+		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); limits: %s; queue %d, max wait %v, max body %s\n",
+			prefix, r.Upstream.Redacted(), r.Preset, proxy.DescribeLimits(r), r.QueueSize, r.MaxWait, bytesize.Format(maxBody))
+		if stores[i] != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "    limits shared through %s\n", stores[i])
+		}
 	}
 	return serveUntilSignalled(cmd, srv, grace)
 }

@@ -73,11 +73,22 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(storeRetryAfter))
 		// The error names the store (where, as what key; never a
 		// password) and the cause.
-		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests ("+err.Error()+")")
+		r.answer(w, http.StatusServiceUnavailable, "api_error", "", sharedUnavailable(err))
 	default:
 		r.log.warn("upstream error", "route", r.obs.label, "error", err.Error())
 		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API: "+upstreamCause(err, r.Upstream.Host))
 	}
+}
+
+// sharedUnavailable says why a request was refused in redis mode closed.
+// The store's error names the shared limits (where, as what key) and
+// says they cannot be reached; said once.
+func sharedUnavailable(err error) string {
+	msg := err.Error()
+	if !strings.Contains(msg, "cannot be reached") {
+		msg = "the shared limits (Redis) cannot be reached: " + msg
+	}
+	return msg + "; in redis mode closed the proxy refuses requests until they answer"
 }
 
 // storeRetryAfter is the Retry-After, in seconds, of the answers refused

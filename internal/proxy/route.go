@@ -94,6 +94,11 @@ type Route struct {
 	// upstream's host and the prefix). The command builds the store from
 	// it into Limits.Store; the proxy itself only carries it.
 	Redis string
+	// RedisMode is what the route does while its Redis does not answer
+	// (the redis_mode field): "local" or "" (its share of the limits, in
+	// memory), "open" or "closed", as --redis-mode. The command reads
+	// it; the proxy only carries it.
+	RedisMode string
 	// QueueSize is how many requests may wait for admission at once;
 	// more are refused at once with 429. 0 means DefaultQueueSize.
 	QueueSize int
