@@ -58,12 +58,12 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		// The client has gone: nobody to answer. 499, as nginx logs it.
 		w.WriteHeader(499)
 	case errors.Is(err, sluice.ErrUnknownCost):
-		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "the proxy cannot estimate this request's tokens for its token limit")
+		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", unknownCost(bodyOf(req)))
 	case errors.Is(err, sluice.ErrTooLarge):
 		// More than a limit of the request's gate could ever admit
 		// (the library's answer, the same in every face): refused at
 		// once, nothing taken.
-		r.overCapacity(w, req, err)
+		r.overCapacity(w, req, bodyOf(req), err)
 	case sluice.ClassOf(err) == sluice.ClassSharedUnavailable:
 		// --redis-mode closed, and Redis does not answer: the proxy
 		// itself refuses, not the upstream, which it never reached. The

@@ -211,12 +211,12 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 		case never != nil:
 			// Waiting would not help it: 413, as when the queue has room.
 			ctx, refused = req.Context(), outcomeTooLarge
-			r.overCapacity(rec, req, never)
+			r.overCapacity(rec, req, body, never)
 		case !ok:
 			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
 		default:
-			a.info = info
+			a.info, a.body = info, body
 			abort = r.proxy(rec, req.WithContext(ctx))
 			a.done()
 			if info.Class == sluice.ClassQuotaExhausted {
