@@ -218,7 +218,9 @@ func TestUnreadableTokenFieldsAre400SayingWhy(t *testing.T) {
 			if r.err != nil || r.status != http.StatusBadRequest {
 				t.Fatalf("got %d %v %s, want 400", r.status, r.err, r.body)
 			}
-			var e struct{ Error struct{ Type, Message string } }
+			var e struct {
+				Error struct{ Type, Message string }
+			}
 			if err := json.Unmarshal([]byte(r.body), &e); err != nil || e.Error.Type != "invalid_request_error" || !strings.Contains(e.Error.Message, c.want) {
 				t.Errorf("body %s: want invalid_request_error saying %q", r.body, c.want)
 			}
