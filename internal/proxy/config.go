@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -172,6 +173,9 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 		case "routes":
 			routes = kv.value
 		default:
+			if slices.Contains(strings.Split(routeFields, ", "), kv.key) {
+				return nil, c.fail(kv.keyNode, kv.key, "a route's field, not the file's: give it in each route (under routes:)")
+			}
 			if !strings.HasPrefix(kv.key, "x-") { // extension fields, to hold anchors
 				return nil, c.unknown(kv, "", "listen, allow_remote, routes")
 			}

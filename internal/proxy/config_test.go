@@ -36,6 +36,11 @@ routes:
   - upstream: http://x
     rate: 0/s
 `, `sluice.yaml:4: routes[0].rate: "0/s": count "0" must be positive`},
+		{"a route's field at the top", `
+redis_mode: closed
+routes:
+  - upstream: http://x
+`, `sluice.yaml:2: redis_mode: a route's field, not the file's: give it in each route (under routes:)`},
 		{"unknown route field", `
 routes:
   - upstream: http://x
