@@ -42,8 +42,11 @@ language, and they all share them.
 Over the limit a request waits in a queue (at most --queue of them), by
 X-Sluice-Priority (an integer, higher first) then arrival, for at most
 --max-wait; when the queue is full or the limits say the wait would be
-longer, it is refused at once with 429, Retry-After and RateLimit headers,
-and an error body in the API's style. Upstream 429, 529 and transient
+longer, it is refused at once with 429, Retry-After, retry-after-ms and
+RateLimit headers, and an error body in the API's style; the clients
+refused in a burst are told moments one admission interval apart (never
+sooner than the limits could admit them), so that their retries do not
+come back in one wave. Upstream 429, 529 and transient
 errors are retried inside the proxy (--retries), but only while the client
 still waits: the SDKs say how long in X-Stainless-Timeout (others may send
 X-Sluice-Timeout, such as 30s, or Request-Timeout in seconds), and past it
