@@ -243,15 +243,24 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// proxy sends req through the ReverseProxy, and returns the value it
-// panicked with, nil when it returned. It panics with
+// proxy sends req through the ReverseProxy, and returns
+// http.ErrAbortHandler when it panicked with it, nil when it returned.
+// The ReverseProxy panics with
 // http.ErrAbortHandler when copying the response fails once it has begun
 // (the client went away mid-stream, or the upstream cut its stream): the
 // only way to tell net/http to break the connection rather than end the
 // response as if complete. Recovered here so that the request is still
 // ended, counted and logged before the panic goes on to net/http.
+// Any other panic, a bug, goes on at once, with the stack it happened in.
 func (r *route) proxy(w http.ResponseWriter, req *http.Request) (abort any) {
-	defer func() { abort = recover() }()
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			abort = v
+		}
+	}()
 	r.rp.ServeHTTP(w, req)
 	return nil
 }
