@@ -174,9 +174,12 @@ func TestTooLargeRequestGets413EvenWhenTheQueueIsFull(t *testing.T) {
 	})
 	h := map[string]string{"Content-Type": "application/json"}
 	small := `{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`
-	for range 2 { // one in flight upstream, one waiting for its slot: the queue is full
-		go send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
-	}
+	// One in flight upstream, then one waiting for its slot: the queue
+	// is full. One after the other: sent together, the second could find
+	// the first still counted in the queue of one, and be refused.
+	go send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
+	eventually(t, "one request upstream", func() bool { return got.Load() == 1 })
+	go send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
 	eventually(t, "one request upstream and one queued", func() bool { s := stats(p); return got.Load() == 1 && s.Queued == 1 })
 	r := send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
 	if r.status != http.StatusTooManyRequests {
