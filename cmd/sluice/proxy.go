@@ -42,8 +42,11 @@ language, and they all share them.
 Over the limit a request waits in a queue (at most --queue of them), by
 X-Sluice-Priority (an integer, higher first) then arrival, for at most
 --max-wait; when the queue is full or the limits say the wait would be
-longer, it is refused at once with 429, Retry-After and RateLimit headers,
-and an error body in the API's style. Upstream 429, 529 and transient
+longer, it is refused at once with 429, Retry-After, retry-after-ms and
+RateLimit headers, and an error body in the API's style; the clients
+refused in a burst are told moments one admission interval apart (never
+sooner than the limits could admit them), so that their retries do not
+come back in one wave. Upstream 429, 529 and transient
 errors are retried inside the proxy (--retries), but only while the client
 still waits: the SDKs say how long in X-Stainless-Timeout (others may send
 X-Sluice-Timeout, such as 30s, or Request-Timeout in seconds), and past it
@@ -140,8 +143,8 @@ field; unknown fields are mistakes):
 			if err := srv.Open(); err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
-				route.Preset, srv.URL(), u.Redacted(), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody))
+			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; limits: %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
+				route.Preset, srv.URL(), u.Redacted(), proxy.DescribeLimits(route), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody))
 			if store != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy: limits shared through %s\n", store)
 			}
@@ -171,11 +174,22 @@ field; unknown fields are mistakes):
 var routeFlags = []string{"upstream", "preset", "concurrency", "rate", "burst", "window", "tokens",
 	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "max-body", "per-key", "adaptive", "redis", "key", "redis-mode"}
 
+// fileAdvice says where the file gives what the route flag name gives.
+func fileAdvice(name string) string {
+	switch name {
+	case "key":
+		return "in the file a route's shared limits are named after its upstream's host and prefix"
+	case "redis-mode":
+		return "give redis_mode: (local, open or closed) in each route, next to its redis:"
+	}
+	return "give " + strings.ReplaceAll(name, "-", "_") + ": in each route instead"
+}
+
 // proxyConfig serves the routes of the configuration file path.
 func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration) error {
 	for _, name := range routeFlags {
 		if cmd.Flags().Changed(name) {
-			return usageError("--%s and --config: the file describes the routes; give --%s there", name, name)
+			return usageError("--%s and --config: the file describes the routes; %s", name, fileAdvice(name))
 		}
 	}
 	cfg, err := proxy.LoadConfig(path)
@@ -186,7 +200,7 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		cfg.Listen = listen
 	}
 	cfg.AllowRemote = cfg.AllowRemote || allowRemote
-	closeStores, err := shareRoutes(cfg.Routes)
+	stores, closeStores, err := shareRoutes(cfg.Routes)
 	if err != nil {
 		return err
 	}
@@ -211,7 +225,7 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		return &exitError{code: 1, err: err}
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy on %s, %d routes from %s; Ctrl-C stops\n", srv.URL(), len(cfg.Routes), path)
-	for _, r := range cfg.Routes {
+	for i, r := range cfg.Routes {
 		prefix := r.Prefix
 		if prefix == "" {
 			prefix = "/"
@@ -220,7 +234,11 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		if maxBody == 0 {
 			maxBody = proxy.DefaultMaxBody
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); queue %d, max wait %v, max body %s\n", prefix, r.Upstream.Redacted(), r.Preset, r.QueueSize, r.MaxWait, bytesize.Format(maxBody))
+		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); limits: %s; queue %d, max wait %v, max body %s\n",
+			prefix, r.Upstream.Redacted(), r.Preset, proxy.DescribeLimits(r), r.QueueSize, r.MaxWait, bytesize.Format(maxBody))
+		if stores[i] != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "    limits shared through %s\n", stores[i])
+		}
 	}
 	return serveUntilSignalled(cmd, srv, grace)
 }

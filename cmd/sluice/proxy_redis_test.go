@@ -155,8 +155,9 @@ func TestProxyRedisClosedModeWithRedisDownAnswers503(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "the shared limits (Redis) cannot be reached") {
-		t.Errorf("got %d %s, want 503 naming the shared limits", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "the shared limits (Redis at") ||
+		strings.Count(string(body), "cannot be reached") != 1 {
+		t.Errorf("got %d %s, want 503 naming the shared limits, once", resp.StatusCode, body)
 	}
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
@@ -164,5 +165,76 @@ func TestProxyRedisClosedModeWithRedisDownAnswers503(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("proxy stopped with %v", err)
+	}
+}
+
+// A route of --config shares its limits through the Redis of its redis
+// field in the mode of its redis_mode (the field once unknown, and
+// --redis-mode refused beside --config), and the start line says so,
+// naming the Redis and the key, never the password. Needs no Redis: a
+// dead one shows the mode, closed, at work.
+func TestProxyConfigRedisModeClosedIsSetAndShown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the upstream got %s %s: nothing should pass without the shared limits", r.Method, r.URL)
+	}))
+	defer api.Close()
+	path := writeConfig(t, `
+routes:
+  - prefix: /a
+    upstream: `+api.URL+`
+    preset: anthropic
+    rate: 5/s
+    redis: redis://:hunter2@`+dead+`/0
+    redis_mode: closed
+`)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out apitest.Buffer
+	root := newRoot()
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"proxy", "--config", path, "--listen", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if m := url.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listening line:\n%s", out.String())
+		}
+	}
+	resp, err := http.Post(base+"/a/v1/messages", "application/json",
+		strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("got %d %s, want 503: redis_mode closed refuses while Redis is down", resp.StatusCode, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("proxy stopped with %v", err)
+	}
+	log := out.String()
+	key := strings.TrimPrefix(api.URL, "http://") + "/a"
+	if want := "limits shared through Redis at " + dead + "/0 as " + key + " (mode closed)"; !strings.Contains(log, want) {
+		t.Errorf("start lines lack %q:\n%s", want, log)
+	}
+	if !strings.Contains(log, "limits: concurrency") || !strings.Contains(log, "rate 5/s") {
+		t.Errorf("start lines lack the route's limits:\n%s", log)
+	}
+	if strings.Contains(log, "hunter2") {
+		t.Errorf("the password is in the log:\n%s", log)
 	}
 }

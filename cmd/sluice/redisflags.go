@@ -91,15 +91,17 @@ func (r *redisFlags) share(st *redis.Store, limits *sluice.Limits, models map[st
 
 // shareRoutes builds a Store for each route whose configuration names a
 // Redis, under the name of its upstream's host and prefix (every proxy
-// with the same route shares its limits), and returns a func closing
-// them.
-func shareRoutes(routes []proxy.Route) (func(), error) {
+// with the same route shares its limits) in its redis_mode, and returns
+// the stores, by route index (nil for a route not shared), and a func
+// closing them.
+func shareRoutes(routes []proxy.Route) ([]*redis.Store, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for _, c := range closers {
 			c()
 		}
 	}
+	stores := make([]*redis.Store, len(routes))
 	for i := range routes {
 		r := &routes[i]
 		if r.Redis == "" {
@@ -108,15 +110,22 @@ func shareRoutes(routes []proxy.Route) (func(), error) {
 		client, err := redis.Dial(r.Redis)
 		if err != nil {
 			closeAll()
-			return func() {}, usageError("routes[%d].redis %s: %v", i, redactURL(r.Redis), err)
+			return nil, func() {}, usageError("routes[%d].redis %s: %v", i, redactURL(r.Redis), err)
 		}
-		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{})
+		mode, err := redis.ParseMode(r.RedisMode) // checked by the file's reader
+		if err != nil {
+			client.Close()
+			closeAll()
+			return nil, func() {}, usageError("routes[%d].redis_mode: %v", i, err)
+		}
+		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{Mode: mode})
 		closers = append(closers, func() { st.Close(); client.Close() })
 		if err := checkStore(st, fmt.Sprintf("routes[%d].redis %s", i, redactURL(r.Redis))); err != nil {
 			closeAll()
-			return func() {}, err
+			return nil, func() {}, err
 		}
+		stores[i] = st
 		(&redisFlags{}).share(st, &r.Limits, r.Models)
 	}
-	return closeAll, nil
+	return stores, closeAll, nil
 }

@@ -62,6 +62,7 @@ type admission struct {
 	wait     atomic.Int64          // nanoseconds from begin to admission
 	late     atomic.Bool           // admitted by the gate as the max wait ran out
 	info     *sluice.RoundTripInfo // what the Transport says of the round trip, once it returns
+	body     []byte                // the request's body as the proxy kept it, for its refusals' words
 }
 
 // leave moves a out of the queue into state to, and reports whether it

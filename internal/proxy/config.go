@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -46,7 +47,8 @@ routes:                    # one or more; the longest matching prefix serves a r
       claude-haiku-4:      # a name covers its versions (claude-haiku-4-5-...)
         rate: 4000/m       # fields not given are the route's
     per_key: false         # limits per API key (hashed, never logged)
-    redis: redis://127.0.0.1:6379/0   # share these limits with every proxy naming it
+    redis: redis://127.0.0.1:6379/0   # share these limits with every proxy naming it (key: upstream host + prefix)
+    redis_mode: local      # while that Redis does not answer: local (this proxy's share, in memory) | open | closed
     queue: 1000            # most requests waiting; more get 429 at once
     max_wait: 30s          # longest wait for admission; longer predicted: 429
     max_body: 32MiB        # largest request body; larger: 413 (KiB, MiB, GiB or bytes)
@@ -171,6 +173,9 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 		case "routes":
 			routes = kv.value
 		default:
+			if slices.Contains(strings.Split(routeFields, ", "), kv.key) {
+				return nil, c.fail(kv.keyNode, kv.key, "a route's field, not the file's: give it in each route (under routes:)")
+			}
 			if !strings.HasPrefix(kv.key, "x-") { // extension fields, to hold anchors
 				return nil, c.unknown(kv, "", "listen, allow_remote, routes")
 			}
@@ -216,7 +221,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 }
 
 // routeFields are a route's fields, for the unknown-field error.
-const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, max_body, retries, timeout"
+const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, redis_mode, queue, max_wait, max_body, retries, timeout"
 
 // route reads one route.
 func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) {
@@ -227,6 +232,7 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 	}
 	var (
 		prefixNode, upstreamNode, presetNode, modelsNode ast.Node
+		redisModeNode                                    ast.Node
 		tokenNode                                        *keyValue
 		preset                                           string
 		modelKVs                                         []keyValue
@@ -266,6 +272,11 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 				if u, perr := url.Parse(r.Redis); perr != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 					err = c.fail(kv.value, f, "%q: want a redis:// or rediss:// URL, such as redis://127.0.0.1:6379/0", r.Redis)
 				}
+			}
+		case "redis_mode":
+			redisModeNode = kv.value
+			if r.RedisMode, err = c.str(kv.value, f); err == nil && r.RedisMode != "local" && r.RedisMode != "open" && r.RedisMode != "closed" {
+				err = c.fail(kv.value, f, "%q: want local, open or closed", r.RedisMode)
 			}
 		case "adaptive":
 			var adaptive bool
@@ -310,6 +321,9 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 	}
 	if upstreamNode == nil {
 		return r, nil, c.fail(n, field+".upstream", "missing: want the API to send requests to, such as https://api.anthropic.com")
+	}
+	if redisModeNode != nil && r.Redis == "" {
+		return r, nil, c.fail(redisModeNode, field+".redis_mode", "needs redis: the URL of the Redis that shares the route's limits")
 	}
 	if r.Preset, err = ParsePreset(preset, r.Upstream); err != nil {
 		return r, nil, c.fail(presetNode, field+".preset", "%q: want anthropic, openai or generic", preset)

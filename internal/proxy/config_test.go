@@ -36,11 +36,16 @@ routes:
   - upstream: http://x
     rate: 0/s
 `, `sluice.yaml:4: routes[0].rate: "0/s": count "0" must be positive`},
+		{"a route's field at the top", `
+redis_mode: closed
+routes:
+  - upstream: http://x
+`, `sluice.yaml:2: redis_mode: a route's field, not the file's: give it in each route (under routes:)`},
 		{"unknown route field", `
 routes:
   - upstream: http://x
     rtae: 5/s
-`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, queue, max_wait, max_body, retries, timeout`},
+`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, redis_mode, queue, max_wait, max_body, retries, timeout`},
 		{"unknown top field", `
 listen: 127.0.0.1:9000
 route:

@@ -39,7 +39,7 @@ const (
 	outcomeQueueFull  // refused at once: the queue was full
 	outcomeMaxWait    // refused: the wait was or would be over the max wait
 	outcomeQuota      // the route's quota is exhausted (insufficient_quota)
-	outcomeClientGone // the client went away before its response began
+	outcomeClientGone // the client went away before its response ended
 	outcomeError      // the proxy answered an error: no upstream response, or no token estimate
 	outcomeTooLarge   // refused at once: the body was over the route's max body, or its estimated tokens over a token budget (tokenfit.go)
 	outcomeDeadline   // the client's deadline (X-Stainless-Timeout...) passed before the upstream answered
@@ -252,8 +252,9 @@ func (b timedBase) CloseIdleConnections() {
 // record counts a request that has ended: a is its admission (nil when
 // the queue was full or the body too large: refused says which), ctx the
 // context it was served with, info what the Transport said of its round
-// trip, status what its client got.
-func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, refused outcome, info *sluice.RoundTripInfo, status int) {
+// trip, status what its client got; aborted says its response was cut
+// short after it began (the ReverseProxy's http.ErrAbortHandler).
+func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, refused outcome, info *sluice.RoundTripInfo, status int, aborted bool) {
 	if info.Attempts > 1 {
 		o.retries.Add(int64(info.Attempts - 1))
 	}
@@ -269,6 +270,14 @@ func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, 
 		out = refused
 	case a.phase.Load() == overdue && status == http.StatusGatewayTimeout:
 		out = outcomeDeadline
+	case isAdmitted && aborted && req.Context().Err() != nil:
+		// The client left mid-response: the copy read the cancelled
+		// upstream body.
+		out = outcomeClientGone
+	case isAdmitted && aborted:
+		// The upstream broke its response after the status was passed
+		// on: the status says 2xx, the client got a truncated body.
+		out = outcomeError
 	case isAdmitted:
 		out = statusOutcome(status, info.Err)
 	case errors.As(info.Err, &we) || context.Cause(ctx) == errMaxWait:

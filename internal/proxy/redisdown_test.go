@@ -69,8 +69,9 @@ func TestRedisDownInClosedModeIsA503NamingTheSharedLimits(t *testing.T) {
 		Error struct{ Type, Message string }
 	}
 	if json.Unmarshal([]byte(r.body), &e) != nil || e.Type != "error" ||
-		!strings.Contains(e.Error.Message, "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests") {
-		t.Errorf("body %s: want Anthropic's error shape naming the shared limits", r.body)
+		!strings.Contains(e.Error.Message, "cannot be reached") || strings.Count(e.Error.Message, "cannot be reached") != 1 ||
+		!strings.Contains(e.Error.Message, "in redis mode closed the proxy refuses requests") {
+		t.Errorf("body %s: want Anthropic's error shape naming the shared limits, once", r.body)
 	}
 	if !strings.Contains(e.Error.Message, "Redis at ") {
 		t.Errorf("message %q: want it to say which Redis (the store's address and key)", e.Error.Message)

@@ -58,12 +58,12 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		// The client has gone: nobody to answer. 499, as nginx logs it.
 		w.WriteHeader(499)
 	case errors.Is(err, sluice.ErrUnknownCost):
-		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", "the proxy cannot estimate this request's tokens for its token limit")
+		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", unknownCost(bodyOf(req)))
 	case errors.Is(err, sluice.ErrTooLarge):
 		// More than a limit of the request's gate could ever admit
 		// (the library's answer, the same in every face): refused at
 		// once, nothing taken.
-		r.overCapacity(w, req, err)
+		r.overCapacity(w, req, bodyOf(req), err)
 	case sluice.ClassOf(err) == sluice.ClassSharedUnavailable:
 		// --redis-mode closed, and Redis does not answer: the proxy
 		// itself refuses, not the upstream, which it never reached. The
@@ -73,11 +73,22 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(storeRetryAfter))
 		// The error names the store (where, as what key; never a
 		// password) and the cause.
-		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the shared limits (Redis) cannot be reached; --redis-mode closed refuses requests ("+err.Error()+")")
+		r.answer(w, http.StatusServiceUnavailable, "api_error", "", sharedUnavailable(err))
 	default:
 		r.log.warn("upstream error", "route", r.obs.label, "error", err.Error())
 		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API: "+upstreamCause(err, r.Upstream.Host))
 	}
+}
+
+// sharedUnavailable says why a request was refused in redis mode closed.
+// The store's error names the shared limits (where, as what key) and
+// says they cannot be reached; said once.
+func sharedUnavailable(err error) string {
+	msg := err.Error()
+	if !strings.Contains(msg, "cannot be reached") {
+		msg = "the shared limits (Redis) cannot be reached: " + msg
+	}
+	return msg + "; in redis mode closed the proxy refuses requests until they answer"
 }
 
 // storeRetryAfter is the Retry-After, in seconds, of the answers refused
@@ -98,8 +109,10 @@ func upstreamMessage(err error) string {
 	return ""
 }
 
-// refuse answers req with 429, Retry-After (whole seconds, rounded up, at
-// least 1; the queue's own estimate when wait is 0), the IETF draft's
+// refuse answers req with 429, a moment to come back (promise.go: at
+// least wait, the limits' estimate, or the queue's own when wait is 0) in
+// retry-after-ms (which the Anthropic and OpenAI SDKs read first) and
+// Retry-After (whole seconds, rounded up, at least 1), the IETF draft's
 // RateLimit-Policy and RateLimit headers, and a body in the upstream's
 // style. The policies are the limits of the gate req goes through: its
 // model's, when the route gives the model limits of its own.
@@ -108,9 +121,11 @@ func (r *route) refuse(w http.ResponseWriter, req *http.Request, wait time.Durat
 	if wait <= 0 {
 		wait = r.drainTime(limits)
 	}
+	wait = r.promises.promise(r.promiseKey(req), time.Now(), wait, admissionInterval(limits))
 	secs := max(1, int64(math.Ceil(wait.Seconds())))
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	h.Set("Retry-After-Ms", strconv.FormatInt(max(1, int64(math.Ceil(float64(wait)/float64(time.Millisecond)))), 10))
 	// draft-ietf-httpapi-ratelimit-headers: a policy of q units per w
 	// seconds, and none of the first left for t seconds.
 	var policies []string

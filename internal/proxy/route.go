@@ -94,6 +94,11 @@ type Route struct {
 	// upstream's host and the prefix). The command builds the store from
 	// it into Limits.Store; the proxy itself only carries it.
 	Redis string
+	// RedisMode is what the route does while its Redis does not answer
+	// (the redis_mode field): "local" or "" (its share of the limits, in
+	// memory), "open" or "closed", as --redis-mode. The command reads
+	// it; the proxy only carries it.
+	RedisMode string
 	// QueueSize is how many requests may wait for admission at once;
 	// more are refused at once with 429. 0 means DefaultQueueSize.
 	QueueSize int
@@ -129,6 +134,7 @@ type route struct {
 	log         logger
 	obs         *routeObs // its counters (metrics.go)
 	haltsLogged sync.Map  // the gates (host/model) whose halt was logged
+	promises    promises  // when the clients it refused were told to come back (promise.go)
 }
 
 // halted logs, once per gate, that a request's gate halted because the

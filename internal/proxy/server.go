@@ -194,6 +194,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	info := new(sluice.RoundTripInfo)
 	rec := &statusRecorder{ResponseWriter: w}
 	var a *admission
+	var abort any // the ReverseProxy's panic, raised again once counted
 	ctx := req.Context()
 	body, refused, ok := r.keepBody(rec, req)
 	parent := sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info)
@@ -210,29 +211,66 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 		case never != nil:
 			// Waiting would not help it: 413, as when the queue has room.
 			ctx, refused = req.Context(), outcomeTooLarge
-			r.overCapacity(rec, req, never)
+			r.overCapacity(rec, req, body, never)
 		case !ok:
 			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
 		default:
-			a.info = info
-			r.rp.ServeHTTP(rec, req.WithContext(ctx))
+			a.info, a.body = info, body
+			abort = r.proxy(rec, req.WithContext(ctx))
 			a.done()
 			if info.Class == sluice.ClassQuotaExhausted {
 				r.halted(req, info.Err)
 			}
 		}
 	}
-	r.obs.record(ctx, req, a, refused, info, rec.status)
+	r.obs.record(ctx, req, a, refused, info, rec.status, abort != nil)
 	if r.log.enabled(slog.LevelDebug) {
 		var wait time.Duration
 		if a != nil {
 			wait = time.Duration(a.wait.Load())
 		}
 		// The path, never the query, which may carry a key.
-		r.log.debug("request", "route", r.obs.label, "method", req.Method, "path", req.URL.Path,
-			"status", rec.status, "wait", wait, "latency", time.Since(begin))
+		args := []any{"route", r.obs.label, "method", req.Method, "path", req.URL.Path,
+			"status", rec.status, "wait", wait, "latency", time.Since(begin)}
+		if abort != nil {
+			args = append(args, "aborted", abortCause(req))
+		}
+		r.log.debug("request", args...)
 	}
+	if abort != nil {
+		panic(abort)
+	}
+}
+
+// proxy sends req through the ReverseProxy, and returns
+// http.ErrAbortHandler when it panicked with it, nil when it returned.
+// The ReverseProxy panics with
+// http.ErrAbortHandler when copying the response fails once it has begun
+// (the client went away mid-stream, or the upstream cut its stream): the
+// only way to tell net/http to break the connection rather than end the
+// response as if complete. Recovered here so that the request is still
+// ended, counted and logged before the panic goes on to net/http.
+// Any other panic, a bug, goes on at once, with the stack it happened in.
+func (r *route) proxy(w http.ResponseWriter, req *http.Request) (abort any) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			abort = v
+		}
+	}()
+	r.rp.ServeHTTP(w, req)
+	return nil
+}
+
+// abortCause names who ended a response cut short.
+func abortCause(req *http.Request) string {
+	if req.Context().Err() != nil {
+		return "client gone"
+	}
+	return "upstream stream broken"
 }
 
 // statusRecorder remembers the status written through it.

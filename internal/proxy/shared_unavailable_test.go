@@ -40,7 +40,7 @@ func TestSharedLimitsUnavailableIsA503WhateverTheStore(t *testing.T) {
 		Type  string
 		Error struct{ Type, Message string }
 	}
-	if json.Unmarshal([]byte(r.body), &e) != nil || !strings.Contains(e.Error.Message, "the shared limits (Redis) cannot be reached") {
+	if json.Unmarshal([]byte(r.body), &e) != nil || !strings.Contains(e.Error.Message, "the shared limits (a test store) cannot be reached;") {
 		t.Errorf("body %s: want the message naming the shared limits", r.body)
 	}
 	if r.header.Get("Retry-After") == "" {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -79,7 +80,13 @@ func (r *route) neverAdmissible(req *http.Request, body []byte) error {
 // overCapacity answers a request the library refused because its cost
 // exceeds what a limit of its gate could ever admit (err matches
 // sluice.ErrTooLarge): 413, naming the numbers and what to lower.
-func (r *route) overCapacity(w http.ResponseWriter, req *http.Request, err error) {
+func (r *route) overCapacity(w http.ResponseWriter, req *http.Request, body []byte, err error) {
+	if bad := badOutputCap(body); bad != "" {
+		// The estimate took the API's default for a cap it could not
+		// read: the request is malformed, not too large.
+		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", bad)
+		return
+	}
 	var e *sluice.TooLargeError
 	if !errors.As(err, &e) {
 		r.answer(w, http.StatusRequestEntityTooLarge, r.tooLargeKind(), "request_too_large", err.Error())
@@ -115,4 +122,51 @@ func (r *route) budgetOwner(req *http.Request) string {
 		}
 	}
 	return "route's"
+}
+
+// outputCaps are the fields that cap a request's output tokens, which the
+// estimate reads (sluice.EstimateCost) and takes the API's default for
+// when one is not a positive number.
+var outputCaps = []string{"max_tokens", "max_completion_tokens", "max_output_tokens"}
+
+// badOutputCap names an output cap of body that is not a positive
+// integer, "" when none is. It decodes the body again: called only for
+// a request refused for its estimate, never on the way of one admitted.
+func badOutputCap(body []byte) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return ""
+	}
+	for _, name := range outputCaps {
+		raw, ok := fields[name]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		var n float64
+		if json.Unmarshal(raw, &n) != nil || n < 1 || n != math.Trunc(n) {
+			return fmt.Sprintf("%s: %s: want a positive integer", name, raw)
+		}
+	}
+	return ""
+}
+
+// unknownCost says why the proxy cannot estimate the tokens of body.
+func unknownCost(body []byte) string {
+	const msg = "the proxy cannot estimate this request's tokens for its token limit"
+	if !json.Valid(body) {
+		return msg + ": the request body is not JSON"
+	}
+	if bad := badOutputCap(body); bad != "" {
+		return msg + ": " + bad
+	}
+	return msg + ": the body is not an Anthropic or OpenAI request"
+}
+
+// bodyOf returns the body the proxy kept of req, a route's request being
+// served, nil when it has none.
+func bodyOf(req *http.Request) []byte {
+	if a := admissionOf(req.Context()); a != nil {
+		return a.body
+	}
+	return nil
 }

@@ -174,9 +174,12 @@ func TestTooLargeRequestGets413EvenWhenTheQueueIsFull(t *testing.T) {
 	})
 	h := map[string]string{"Content-Type": "application/json"}
 	small := `{"model":"claude-haiku-4-5","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`
-	for range 2 { // one in flight upstream, one waiting for its slot: the queue is full
-		go send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
-	}
+	// One in flight upstream, then one waiting for its slot: the queue
+	// is full. One after the other: sent together, the second could find
+	// the first still counted in the queue of one, and be refused.
+	go send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
+	eventually(t, "one request upstream", func() bool { return got.Load() == 1 })
+	go send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
 	eventually(t, "one request upstream and one queued", func() bool { s := stats(p); return got.Load() == 1 && s.Queued == 1 })
 	r := send(t.Context(), "POST", p.URL()+"/v1/messages", "", h, small)
 	if r.status != http.StatusTooManyRequests {
@@ -188,5 +191,45 @@ func TestTooLargeRequestGets413EvenWhenTheQueueIsFull(t *testing.T) {
 	}
 	if n := got.Load(); n != 1 {
 		t.Errorf("the upstream got %d requests, want 1", n)
+	}
+}
+
+// A body the token estimate cannot read truly is answered 400 saying
+// why: a max_tokens of -5 once got a 413 saying "output 4096: the output
+// is max_tokens" (the estimate had taken the API's default in its place),
+// and a body that is not JSON a 400 that did not say so. Nothing reaches
+// the upstream.
+func TestUnreadableTokenFieldsAre400SayingWhy(t *testing.T) {
+	for _, c := range []struct{ name, body, want string }{
+		{"negative max_tokens", `{"model":"claude-haiku-4-5","max_tokens":-5,"messages":[{"role":"user","content":"hi"}]}`,
+			"max_tokens: -5: want a positive integer"},
+		{"zero max_tokens", `{"model":"claude-haiku-4-5","max_tokens":0,"messages":[{"role":"user","content":"hi"}]}`,
+			"max_tokens: 0: want a positive integer"},
+		{"max_tokens a string", `{"model":"claude-haiku-4-5","max_tokens":"lots","messages":[{"role":"user","content":"hi"}]}`,
+			`max_tokens: "lots": want a positive integer`},
+		{"not JSON", `{"model":"claude-haiku-4-5",`, "the request body is not JSON"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			api, got := countingAPI(t)
+			p := startProxy(t, proxy.Route{
+				Upstream: mustURL(t, api.URL),
+				Preset:   proxy.Anthropic,
+				Limits:   sluice.Limits{Tokens: sluice.PerMinute(1000)},
+				MaxWait:  time.Second,
+			})
+			r := send(t.Context(), "POST", p.URL()+"/v1/messages", "", map[string]string{"Content-Type": "application/json"}, c.body)
+			if r.err != nil || r.status != http.StatusBadRequest {
+				t.Fatalf("got %d %v %s, want 400", r.status, r.err, r.body)
+			}
+			var e struct {
+				Error struct{ Type, Message string }
+			}
+			if err := json.Unmarshal([]byte(r.body), &e); err != nil || e.Error.Type != "invalid_request_error" || !strings.Contains(e.Error.Message, c.want) {
+				t.Errorf("body %s: want invalid_request_error saying %q", r.body, c.want)
+			}
+			if n := got.Load(); n != 0 {
+				t.Errorf("the upstream got %d requests, want none", n)
+			}
+		})
 	}
 }
