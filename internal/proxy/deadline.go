@@ -9,9 +9,10 @@ import (
 )
 
 // A client cannot send its context, but it can say how long it will wait:
-// the official SDKs built by Stainless (Anthropic's and OpenAI's, in
-// Python, TypeScript and Go) send X-Stainless-Timeout with every request,
-// in seconds; a client may also send X-Sluice-Timeout (a Go duration such
+// the official SDKs built by Stainless send X-Stainless-Timeout, in
+// seconds (Anthropic's with every request; OpenAI's TypeScript SDK only
+// for a call given its own timeout, as an outside review found); a
+// client may also send X-Sluice-Timeout (a Go duration such
 // as 30s, or seconds) or Request-Timeout (seconds). The proxy takes the
 // smallest as the client's patience: the request is queued, sent and
 // retried only while it can still be answered in time, and is answered a
