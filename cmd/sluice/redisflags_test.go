@@ -148,7 +148,7 @@ func TestRedisStartLineNamesTheSharedLimits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if want := "limits: concurrency 8, rate 20/s"; !strings.Contains(out, want) {
+	if want := "limits: concurrency 8 (adaptive), rate 20/s"; !strings.Contains(out, want) {
 		t.Fatalf("no %q in:\n%s", want, out)
 	}
 	if want := "; shared through Redis at " + addr + "/0 as K (mode local)"; !strings.Contains(out, want) {

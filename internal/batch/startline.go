@@ -96,27 +96,7 @@ func isAuthHeader(k string) bool {
 // filled in as the runner applies it.
 func describeLimits(cfg *Config) string {
 	l := cfg.Limits
-	c := l.Concurrency
-	if c <= 0 {
-		c = sluice.DefaultConcurrency
-	}
-	parts := []string{fmt.Sprintf("concurrency %d", c)}
-	if l.Rate.IsZero() {
-		parts = append(parts, "rate learned from the API's headers")
-	} else {
-		parts = append(parts, "rate "+l.Rate.String())
-		if l.Burst > 1 {
-			parts = append(parts, fmt.Sprintf("burst %d", l.Burst))
-		}
-	}
-	for _, r := range []struct {
-		name string
-		r    sluice.Rate
-	}{{"window", l.Window}, {"tokens", l.Tokens}, {"input tokens", l.InputTokens}, {"output tokens", l.OutputTokens}} {
-		if !r.r.IsZero() {
-			parts = append(parts, r.name+" "+r.r.String())
-		}
-	}
+	parts := []string{l.String()}
 	retries := sluice.DefaultMaxAttempts - 1
 	switch {
 	case cfg.Retries < 0:

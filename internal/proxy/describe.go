@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -11,9 +10,8 @@ import (
 
 // DescribeLimits names the limits a route is held to, for its start line:
 // "concurrency 8 (adaptive), rate 10/s, tokens 40000/m", and the models
-// with limits of their own. It is the proxy's twin of the runner's start
-// line (internal/batch describeLimits); faces do not import each other,
-// and the library has no Limits.String yet.
+// with limits of their own, each as sluice.Limits.String says them, as
+// the runner's start line does.
 func DescribeLimits(r Route) string {
 	s := describeLimits(r.Limits)
 	if len(r.Models) > 0 {
@@ -29,30 +27,4 @@ func DescribeLimits(r Route) string {
 	return s
 }
 
-func describeLimits(l sluice.Limits) string {
-	c := l.Concurrency
-	if c <= 0 {
-		c = sluice.DefaultConcurrency
-	}
-	parts := []string{fmt.Sprintf("concurrency %d", c)}
-	if !l.FixedConcurrency {
-		parts[0] += " (adaptive)"
-	}
-	if l.Rate.IsZero() {
-		parts = append(parts, "rate learned from the API's headers")
-	} else {
-		parts = append(parts, "rate "+l.Rate.String())
-		if l.Burst > 1 {
-			parts = append(parts, fmt.Sprintf("burst %d", l.Burst))
-		}
-	}
-	for _, r := range []struct {
-		name string
-		r    sluice.Rate
-	}{{"window", l.Window}, {"tokens", l.Tokens}, {"input tokens", l.InputTokens}, {"output tokens", l.OutputTokens}} {
-		if !r.r.IsZero() {
-			parts = append(parts, r.name+" "+r.r.String())
-		}
-	}
-	return strings.Join(parts, ", ")
-}
+func describeLimits(l sluice.Limits) string { return l.String() }
