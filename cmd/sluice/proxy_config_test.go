@@ -6,12 +6,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/sluicehq/sluice/internal/apitest"
 	"github.com/sluicehq/sluice/internal/mock"
 )
 
@@ -76,25 +73,9 @@ routes:
 `)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out apitest.Buffer
-	root := newRoot()
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs([]string{"proxy", "--config", path, "--listen", "127.0.0.1:0"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-
-	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+), 2 routes`)
-	deadline := time.Now().Add(10 * time.Second)
-	var base string
-	for base == "" {
-		if m := url.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no listening line:\n%s", out.String())
-		} else {
-			time.Sleep(time.Millisecond)
-		}
+	base, out, done := startProxyCommand(ctx, t, "proxy", "--config", path, "--listen", "127.0.0.1:0")
+	if !strings.Contains(out.String(), base+", 2 routes") {
+		t.Errorf("the start line does not name 2 routes:\n%s", out.String())
 	}
 	resp, err := http.Post(base+"/anthropic/v1/messages", "application/json",
 		strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":20,"messages":[{"role":"user","content":"Hi"}]}`))

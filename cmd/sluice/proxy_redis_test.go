@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -44,28 +43,11 @@ func TestProxiesShareARateThroughRedis(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var bases []string
-	var done []chan error
+	var done []<-chan error
 	for range 2 {
-		var out apitest.Buffer
-		root := newRoot()
-		root.SetOut(&out)
-		root.SetErr(&out)
-		root.SetArgs([]string{"proxy", "--upstream", api.URL, "--preset", "generic", "--listen", "127.0.0.1:0",
-			"--rate", "20/s", "--redis", redisURL, "--key", key})
-		d := make(chan error, 1)
-		go func() { d <- root.ExecuteContext(ctx) }()
-		done = append(done, d)
-		url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if m := url.FindStringSubmatch(out.String()); m != nil {
-				bases = append(bases, m[1])
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("no listening line:\n%s", out.String())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		base, _, d := startProxyCommand(ctx, t, "proxy", "--upstream", api.URL, "--preset", "generic", "--listen", "127.0.0.1:0",
+			"--rate", "20/s", "--redis", redisURL, "--key", key)
+		bases, done = append(bases, base), append(done, d)
 	}
 	const each = 30
 	var wg sync.WaitGroup
@@ -130,24 +112,8 @@ func TestProxyRedisClosedModeWithRedisDownAnswers503(t *testing.T) {
 	defer api.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out apitest.Buffer
-	root := newRoot()
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs([]string{"proxy", "--upstream", api.URL, "--preset", "anthropic", "--listen", "127.0.0.1:0",
-		"--rate", "20/s", "--redis", "redis://" + dead, "--key", "closed-test", "--redis-mode", "closed"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if m := url.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no listening line:\n%s", out.String())
-		}
-	}
+	base, _, done := startProxyCommand(ctx, t, "proxy", "--upstream", api.URL, "--preset", "anthropic", "--listen", "127.0.0.1:0",
+		"--rate", "20/s", "--redis", "redis://"+dead, "--key", "closed-test", "--redis-mode", "closed")
 	resp, err := http.Post(base+"/v1/messages", "application/json",
 		strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
 	if err != nil {
@@ -195,23 +161,7 @@ routes:
 `)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out apitest.Buffer
-	root := newRoot()
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs([]string{"proxy", "--config", path, "--listen", "127.0.0.1:0"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if m := url.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no listening line:\n%s", out.String())
-		}
-	}
+	base, out, done := startProxyCommand(ctx, t, "proxy", "--config", path, "--listen", "127.0.0.1:0")
 	resp, err := http.Post(base+"/a/v1/messages", "application/json",
 		strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
 	if err != nil {

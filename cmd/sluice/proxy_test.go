@@ -46,26 +46,7 @@ func TestProxyServesAndStops(t *testing.T) {
 	defer api.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var out apitest.Buffer
-	root := newRoot()
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs([]string{"proxy", "--upstream", api.URL(), "--preset", "anthropic", "--listen", "127.0.0.1:0", "--rate", "100/s", "--debug"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-
-	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	var base string
-	for base == "" {
-		if m := url.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no listening line:\n%s", out.String())
-		} else {
-			time.Sleep(time.Millisecond)
-		}
-	}
+	base, out, done := startProxyCommand(ctx, t, "proxy", "--upstream", api.URL(), "--preset", "anthropic", "--listen", "127.0.0.1:0", "--rate", "100/s", "--debug")
 	req, _ := http.NewRequest("POST", base+"/v1/messages", strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":20,"messages":[{"role":"user","content":"Hi"}]}`))
 	req.Header.Set("X-Api-Key", "sk-ant-secret-key")
 	resp, err := http.DefaultClient.Do(req)
@@ -87,5 +68,27 @@ func TestProxyServesAndStops(t *testing.T) {
 	}
 	if strings.Contains(log, "sk-ant-secret-key") {
 		t.Errorf("the log shows the key:\n%s", log)
+	}
+}
+
+// startProxyCommand runs `sluice ARGS` (a proxy listening on
+// 127.0.0.1:0) until ctx ends, and returns the URL it listens on once its
+// start line says so, its output so far and to come, and its end.
+func startProxyCommand(ctx context.Context, t *testing.T, args ...string) (base string, out *apitest.Buffer, done <-chan error) {
+	t.Helper()
+	out = new(apitest.Buffer)
+	root := newRoot()
+	root.SetOut(out)
+	root.SetErr(out)
+	root.SetArgs(args)
+	ended := make(chan error, 1)
+	go func() { ended <- root.ExecuteContext(ctx) }()
+	url := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if m := url.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out, ended
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no listening line:\n%s", out.String())
+		}
 	}
 }
