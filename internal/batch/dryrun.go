@@ -29,14 +29,16 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 			}
 			c, _ = sluice.EstimateCost(it.Method, path, it.Body)
 		}
-		in += int64(c.InputTokens)
-		out += int64(c.OutputTokens)
 		if err := p.admissible(ctx, it, c); err != nil {
 			// The run would fail it at once as fatal (execute.go): said
-			// now, with its line, like a bad line.
+			// now, with its line, like a bad line; its tokens are never
+			// spent, so the estimate and the least time leave it out.
 			tooLarge++
 			fmt.Fprintf(p.stderr, "%s: line %d: %v\n", p.inputName(), it.Line, err)
+			continue
 		}
+		in += int64(c.InputTokens)
+		out += int64(c.OutputTokens)
 	}
 	sum := p.finish(Summary{}, time.Now())
 	sum.Failed = tooLarge
@@ -60,7 +62,7 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	for _, b := range []struct {
 		r sluice.Rate
 		n int64
-	}{{l.Rate, int64(sum.Items)}, {l.Window, int64(sum.Items)}, {l.Tokens, in + out}, {l.InputTokens, in}, {l.OutputTokens, out}} {
+	}{{l.Rate, int64(sum.Items - tooLarge)}, {l.Window, int64(sum.Items - tooLarge)}, {l.Tokens, in + out}, {l.InputTokens, in}, {l.OutputTokens, out}} {
 		if !b.r.IsZero() && b.n > 0 {
 			least = max(least, time.Duration(float64(b.n)/b.r.N*float64(b.r.Per)))
 		}

@@ -35,7 +35,9 @@ func TestRunDryRunNamesItemsNoLimitCouldAdmit(t *testing.T) {
 	if strings.Contains(o.stderr, "line 1:") || strings.Contains(o.stderr, "line 3:") {
 		t.Errorf("stderr names an item that fits:\n%s", o.stderr)
 	}
-	for _, want := range []string{"4 items to run, 0 bad lines", "2 items ask more than a limit could ever admit"} {
+	// The estimate leaves out the tokens of the two that can never be
+	// sent (max_tokens 10 and 20 remain).
+	for _, want := range []string{"4 items to run, 0 bad lines", "2 items ask more than a limit could ever admit", " input, 30 output (at most)"} {
 		if !strings.Contains(o.stdout, want) {
 			t.Errorf("stdout does not say %q:\n%s", want, o.stdout)
 		}

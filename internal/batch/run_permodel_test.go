@@ -77,6 +77,11 @@ func TestRunPacesEachModelByItsOwnLimits(t *testing.T) {
 			t.Fatalf("Run: exit %d, %v\nstderr: %s", o.code, o.err, o.stderr)
 		}
 		e2eCheckSummary(t, o.sum, 52, 0, 52, 0, 0)
+		// The start line names the model's own limits too (it named only
+		// the run's, though the run went at the model's pace).
+		if want := "; claude-haiku-4: concurrency 8 (adaptive), rate 20/s"; !strings.Contains(o.stderr, want) {
+			t.Errorf("the start line does not name the model's limits %q:\n%s", want, o.stderr)
+		}
 		clock.mu.Lock()
 		defer clock.mu.Unlock()
 		haikuAt := append(clock.at["claude-haiku-4-5"], clock.at["claude-haiku-4-5-20251001"]...)

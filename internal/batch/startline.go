@@ -2,6 +2,8 @@ package batch
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,5 +115,12 @@ func describeLimits(cfg *Config) string {
 		wait = sluice.DefaultMaxPause
 	}
 	parts = append(parts, "Retry-After honoured up to "+wait.Round(time.Second).String())
-	return strings.Join(parts, ", ")
+	s := strings.Join(parts, ", ")
+	// The models given limits of their own (--rate MODEL=5/s), each as
+	// the proxy's start line names them: a run paced by a model's limits
+	// must not read as if only the run's applied.
+	for _, name := range slices.Sorted(maps.Keys(cfg.ModelLimits)) {
+		s += "; " + name + ": " + cfg.ModelLimits[name].String()
+	}
+	return s
 }
