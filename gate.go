@@ -78,6 +78,7 @@ type Gate struct {
 
 	throttled atomic.Int64
 	pauses    atomic.Int64
+	margin    learnedMargin // widened by the given rate's 429s (margin.go)
 
 	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
 }
@@ -584,6 +585,9 @@ func (p *Permit) Done(o Outcome) {
 	}
 	if o.Class == ClassThrottled {
 		g.throttled.Add(1)
+		if !o.ConcurrencyLimited {
+			g.margin.widen()
+		}
 	}
 	g.stripe().completed.Add(1)
 	if o.RateLimit != nil {

@@ -60,8 +60,10 @@ func (l Limits) newGate(key string) *Gate {
 	} else {
 		ls = append(ls, NewAdaptiveLimit(1, top))
 	}
+	var rate *RateLimiter
 	if !l.Rate.IsZero() {
-		ls = append(ls, NewRateLimiter(apiSafe(l.Rate), l.Burst))
+		rate = NewRateLimiter(apiSafe(l.Rate), l.Burst)
+		ls = append(ls, rate)
 	}
 	if !l.Window.IsZero() {
 		ls = append(ls, NewSlidingWindow(apiSafe(l.Window)))
@@ -72,6 +74,9 @@ func (l Limits) newGate(key string) *Gate {
 		}
 	}
 	g := NewGate(ls...)
+	if rate != nil {
+		g.margin.rate, g.margin.given = rate, rate.Rate()
+	}
 	if l.MaxPause > 0 {
 		g.learned.maxPause = l.MaxPause
 	}

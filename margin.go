@@ -1,0 +1,50 @@
+package sluice
+
+import (
+	"sync"
+	"time"
+)
+
+// The margin apiSafe puts on a given rate (6 ms a period) covers the
+// network's jitter between this process and a quiet API. A loaded
+// machine, or an API whose clock stamps arrivals late, compresses more:
+// outside reviews saw 11 arrivals of a 10/s limit inside 998 ms, and a
+// strict API refused one call in a few hundred. Rather than pay a wide
+// margin everywhere, a gate made by Limits.NewGate learns it: each 429
+// that says the rate (not the concurrency) was exceeded widens its rate's
+// period by marginStep, up to marginCap of the period more. Quiet APIs
+// keep the narrow margin; one that refuses gets a wider one, and a gate
+// forgotten once idle starts narrow again.
+
+// marginStep is how much one rate 429 widens a gate's period; marginCap
+// bounds the widening as a fraction of the given period.
+const (
+	marginStep = 2 * time.Millisecond
+	marginCap  = 0.01
+)
+
+// learnedMargin widens the given rate of one gate after its 429s. The
+// zero value widens nothing (a gate built from limits by NewGate).
+type learnedMargin struct {
+	mu    sync.Mutex
+	rate  *RateLimiter // the given rate's limiter; nil: nothing to widen
+	given Rate         // as apiSafe made it
+	extra time.Duration
+}
+
+// widen adds marginStep to the rate's period, up to marginCap of it. It
+// reports whether the rate changed. Safe for concurrent use.
+func (m *learnedMargin) widen() bool {
+	if m.rate == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	limit := time.Duration(float64(m.given.Per) * marginCap)
+	if m.extra >= limit {
+		return false
+	}
+	m.extra = min(m.extra+marginStep, limit)
+	m.rate.SetRate(Rate{N: m.given.N, Per: m.given.Per + m.extra})
+	return true
+}
