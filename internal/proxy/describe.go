@@ -4,8 +4,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/sluicehq/sluice"
 )
 
 // DescribeLimits names the limits a route is held to, for its start line:
@@ -13,11 +11,11 @@ import (
 // with limits of their own, each as sluice.Limits.String says them, as
 // the runner's start line does.
 func DescribeLimits(r Route) string {
-	s := describeLimits(r.Limits)
+	s := r.Limits.String()
 	if len(r.Models) > 0 {
 		var ms []string
 		for _, name := range slices.Sorted(maps.Keys(r.Models)) {
-			ms = append(ms, name+": "+describeLimits(r.Models[name]))
+			ms = append(ms, name+": "+r.Models[name].String())
 		}
 		s += "; " + strings.Join(ms, "; ")
 	}
@@ -26,5 +24,3 @@ func DescribeLimits(r Route) string {
 	}
 	return s
 }
-
-func describeLimits(l sluice.Limits) string { return l.String() }
