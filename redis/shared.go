@@ -136,7 +136,7 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	case 0:
 		return nil, roundUpMs(value), nil, false
 	case 2:
-		return nil, concurrencyBackstop, nil, false
+		return nil, g.s.backstop, nil, false
 	}
 	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs, own: own, admitted: time.Now()}
 	if len(r) > 3 {

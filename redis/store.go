@@ -110,6 +110,10 @@ type Store struct {
 	// sleep waits until a reserved slot (sleepFor; tests make it
 	// oversleep, as a loaded machine's timers do).
 	sleep func(ctx context.Context, d time.Duration) error
+	// backstop is how long a caller refused a shared slot waits at most
+	// for a release's message (concurrencyBackstop; tests lengthen it to
+	// tell a wake-up by message from one by the re-check).
+	backstop time.Duration
 }
 
 // sleepFor waits d, or until ctx ends, returning ctx's error then.
@@ -172,7 +176,8 @@ func New(client Client, name string, opt Options) *Store {
 	return &Store{
 		client: client, name: name, opt: opt, proc: hex.EncodeToString(b[:]),
 		gates: make(map[string]*shared), stop: make(chan struct{}),
-		sleep: sleepFor,
+		sleep:    sleepFor,
+		backstop: concurrencyBackstop,
 	}
 }
 
