@@ -82,9 +82,10 @@ func TestMCPProcessesShareAHostsRateThroughRedis(t *testing.T) {
 		t.Fatalf("the API saw %d calls; want %d", len(arrivals), 2*each)
 	}
 	// The wiring, as for sluice run and proxy: sharing puts 18 in any
-	// 900ms, not sharing 36 (see TestRunProcessesShareARateThroughRedis).
-	if worst := apitest.BusiestWindow(arrivals, 900*time.Millisecond); worst > 20 {
-		t.Errorf("a 900ms window held %d calls from the two sessions; want at most 20", worst)
+	// 900ms, not sharing 36; 6 more absorb a loaded machine's delays (see
+	// TestRunProcessesShareARateThroughRedis).
+	if worst := apitest.BusiestWindow(arrivals, 900*time.Millisecond); worst > 24 {
+		t.Errorf("a 900ms window held %d calls from the two sessions; want at most 24", worst)
 	}
 	if span := arrivals[len(arrivals)-1].Sub(arrivals[0]); span < 2500*time.Millisecond {
 		t.Errorf("60 calls spanned %v; want about 3s at a shared 20/s", span)

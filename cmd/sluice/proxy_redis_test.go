@@ -81,13 +81,14 @@ func TestProxiesShareARateThroughRedis(t *testing.T) {
 		t.Fatalf("upstream saw %d calls; want %d", len(arrivals), 2*each)
 	}
 	// This judges the wiring, not the margin: two proxies that did not share
-	// would put about 36 calls in any 900ms, sharing puts 18. The 100ms
-	// left over absorbs the scheduling delays of a loaded machine between
-	// admission and arrival; the margin itself is judged strictly, on
-	// Redis's clock, in package redis (TestGoroutinesSharingALimitNeverExceedIt).
+	// would put about 36 calls in any 900ms, sharing puts 18. The 6 over
+	// 18 absorb the scheduling delays of a loaded machine between
+	// admission and arrival (21 seen with five builds running); the
+	// margin itself is judged strictly, on Redis's clock, in package
+	// redis (TestGoroutinesSharingALimitNeverExceedIt).
 	worst := apitest.BusiestWindow(arrivals, 900*time.Millisecond)
-	if worst > 20 {
-		t.Errorf("a 900ms window held %d calls from the two proxies; want at most 20 (each alone allows 20)", worst)
+	if worst > 24 {
+		t.Errorf("a 900ms window held %d calls from the two proxies; want at most 24 (each alone allows 20)", worst)
 	}
 	if span := arrivals[len(arrivals)-1].Sub(arrivals[0]); span < 2500*time.Millisecond {
 		t.Errorf("60 calls spanned %v; want about 3s at a shared 20/s", span)

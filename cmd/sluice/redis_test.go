@@ -71,13 +71,14 @@ func TestRunProcessesShareARateThroughRedis(t *testing.T) {
 		t.Fatalf("server saw %d calls; want %d", len(arrivals), 2*each)
 	}
 	// This judges the wiring, not the margin: two processes that did not share
-	// would put about 36 calls in any 900ms, sharing puts 18. The 100ms
-	// left over absorbs the scheduling delays of a loaded machine between
-	// admission and arrival; the margin itself is judged strictly, on
-	// Redis's clock, in package redis (TestGoroutinesSharingALimitNeverExceedIt).
+	// would put about 36 calls in any 900ms, sharing puts 18. The 6 over
+	// 18 absorb the scheduling delays of a loaded machine between
+	// admission and arrival (21 seen with five builds running); the
+	// margin itself is judged strictly, on Redis's clock, in package
+	// redis (TestGoroutinesSharingALimitNeverExceedIt).
 	worst := apitest.BusiestWindow(arrivals, 900*time.Millisecond)
-	if worst > 20 {
-		t.Errorf("a 900ms window held %d calls from the two processes; want at most 20", worst)
+	if worst > 24 {
+		t.Errorf("a 900ms window held %d calls from the two processes; want at most 24", worst)
 	}
 	// Each alone at 20/s would finish 30 calls in 1.5s; sharing, the 60
 	// take about 3s.
