@@ -211,6 +211,28 @@ func gateBenchmarks(b *testing.B, parallel bool) {
 			return tokens.AcquirePermits(ctx, uint(n))
 		})
 	})
+	// The floor under any admission of a semaphore, a rate and a token
+	// budget that settles usage: five atomic writes to five cache lines
+	// (slot taken and released, rate, tokens taken and refunded), and
+	// nothing else. In parallel each write waits for the other core's copy
+	// of its line, so sluice/lines5 says how much of GateParallel is the
+	// machine's price for sharing limits between cores, and lines5's own
+	// parallel ÷ serial is the best any such gate could do here.
+	b.Run("lines5", func(b *testing.B) {
+		var lines [5]paddedCounter
+		loop(b, parallel, func() error {
+			for i := range lines {
+				lines[i].n.Add(1)
+			}
+			return nil
+		})
+	})
+}
+
+// paddedCounter is a counter alone on its cache line.
+type paddedCounter struct {
+	n atomic.Int64
+	_ [56]byte
 }
 
 var errRefused = errors.New("refused")
