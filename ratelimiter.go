@@ -216,6 +216,27 @@ func (l *RateLimiter) untakeN(n int, mark int64) {
 	}
 }
 
+// raiseTo moves the timeline on to t, unless it is there already: as if
+// units had been taken that end at t, so that (at burst 1) the next may
+// start no sooner than t. It may swallow earlier charges, so it counts as
+// a clip (see untakeN).
+func (l *RateLimiter) raiseTo(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	target := min(l.at(t), tatMax)
+	for {
+		tat, p := l.load()
+		if p == nil || p.interval == 0 || tat >= target {
+			return
+		}
+		l.clips.Add(1)
+		if l.tat.CompareAndSwap(tat, target) {
+			return
+		}
+	}
+}
+
 // Finish implements Limit; a rate has nothing to do when a call ends.
 func (l *RateLimiter) Finish(Cost, time.Time, Outcome) {}
 
