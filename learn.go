@@ -46,23 +46,24 @@ func (l *learned) noteUnpaced(at time.Duration) {
 	}
 }
 
-// unpacedStarts returns the start times of the last n admissions the
-// learned limits did not see, oldest first, as of now: those whose time
-// was not kept (beyond unpacedKept, or being written) are taken to start
-// now, the latest they can have.
-func (g *Gate) unpacedStarts(n int64, now time.Time) []time.Time {
-	known := make([]time.Time, 0, unpacedKept)
+// unpacedStarts returns the start times of the last n of the m
+// admissions the learned limits did not see: those whose time was kept,
+// oldest first, and how many more there are whose time was not (beyond
+// unpacedKept, or being written), which are taken to start now, the
+// latest they can have.
+func (g *Gate) unpacedStarts(m, n int64) (kept []time.Time, more int64) {
+	kept = make([]time.Time, 0, unpacedKept)
 	for i := range min(g.learned.unpaced.Load(), unpacedKept) {
 		if at := g.learned.unpacedAt[i].Load(); at > 0 {
-			known = append(known, g.epoch.Add(time.Duration(at-1)))
+			kept = append(kept, g.epoch.Add(time.Duration(at-1)))
 		}
 	}
-	slices.SortFunc(known, time.Time.Compare)
-	starts := known[max(len(known)-int(n), 0):]
-	for int64(len(starts)) < n {
-		starts = append(starts, now)
+	slices.SortFunc(kept, time.Time.Compare)
+	more = max(m-int64(len(kept)), 0)
+	if more >= n {
+		return nil, n
 	}
-	return starts
+	return kept[max(int64(len(kept))-(n-more), 0):], more
 }
 
 func (l *learned) init(maxPause time.Duration) {
@@ -124,8 +125,10 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			// held the next ones back a round trip they had already
 			// waited, and a given rate's calls, paced already, were
 			// paced twice (issue 15: 20-25ms of a 10s batch).
-			starts := g.unpacedStarts(min(g.admittedSoFar(), q.Limit), time.Now())
-			g.learned.requests.raiseTo(paced(starts, r.Interval()))
+			from := g.learned.requests.timeline() // before the count: a call admitted since is charged twice, not missed
+			m := g.admittedSoFar()
+			kept, more := g.unpacedStarts(m, min(m, q.Limit))
+			g.learned.requests.delayTo(paced(kept, more, time.Now(), r.Interval()), from)
 		}
 	}
 	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}
@@ -163,16 +166,23 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	}
 }
 
-// paced returns when the unit after starts, oldest first, may start at
-// one unit per interval with a burst of 1: each start waits for the one
-// before it to be an interval past. The zero Time when starts is empty.
-func paced(starts []time.Time, interval time.Duration) time.Time {
+// paced returns when the unit after starts (oldest first) and more units
+// starting at now may start, at one unit per interval with a burst of 1:
+// each start waits for the one before it to be an interval past. The
+// zero Time when there are none.
+func paced(starts []time.Time, more int64, now time.Time, interval time.Duration) time.Time {
 	var next time.Time
 	for _, s := range starts {
 		if s.After(next) {
 			next = s
 		}
 		next = next.Add(interval)
+	}
+	if more > 0 {
+		if now.After(next) {
+			next = now
+		}
+		next = next.Add(time.Duration(min(more, int64(maxSpan)/max(int64(interval), 1))) * interval)
 	}
 	return next
 }

@@ -343,6 +343,7 @@ func TestGateChargesAtMostAWindowOfCallsBeforeLearning(t *testing.T) {
 	}{
 		{"a window's worth", 20, 10, 20 * time.Millisecond, func(iv time.Duration) time.Duration { return 10 * iv }},
 		{"more than are kept", unpacedKept + 8, 200, 500 * time.Millisecond, func(iv time.Duration) time.Duration { return 500*time.Millisecond + 8*iv }},
+		{"a window's worth, more than are kept", unpacedKept + 9, 10, 500 * time.Millisecond, func(iv time.Duration) time.Duration { return 500*time.Millisecond + 9*iv }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,5 +365,31 @@ func TestGateChargesAtMostAWindowOfCallsBeforeLearning(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+func TestPacedChargesStartsAsAPaceWouldHave(t *testing.T) {
+	at := func(ms int) time.Time { return headerNow.Add(time.Duration(ms) * time.Millisecond) }
+	tests := []struct {
+		name   string
+		starts []int // ms after headerNow
+		more   int64
+		want   time.Time
+	}{
+		{"none", nil, 0, time.Time{}},
+		{"a burst", []int{0, 0, 0}, 0, at(30)},
+		{"spread wider than the pace", []int{0, 50, 55}, 0, at(70)},
+		{"a late bunch", []int{0, 15, 15, 15}, 0, at(45)},
+		{"more at now", []int{0}, 2, at(120)},
+		{"only more", nil, 3, at(130)},
+	}
+	for _, tt := range tests {
+		var starts []time.Time
+		for _, ms := range tt.starts {
+			starts = append(starts, at(ms))
+		}
+		if got := paced(starts, tt.more, at(100), 10*time.Millisecond); !got.Equal(tt.want) {
+			t.Errorf("%s: paced = %v, want %v", tt.name, got.Sub(headerNow), tt.want.Sub(headerNow))
+		}
 	}
 }
