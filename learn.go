@@ -124,7 +124,11 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			// calls of a batch (all started at once, a round trip ago)
 			// held the next ones back a round trip they had already
 			// waited, and a given rate's calls, paced already, were
-			// paced twice (issue 15: 20-25ms of a 10s batch).
+			// paced twice (issue 15: 20-25ms of a 10s batch). This
+			// takes them to reach the API within networkJitter of
+			// their start, as every paced call must; charged now, a
+			// first call whose connection took up to a few intervals
+			// longer to open than the others' was covered too.
 			from := g.learned.requests.timeline() // before the count: a call admitted since is charged twice, not missed
 			m := g.admittedSoFar()
 			kept, more := g.unpacedStarts(m, min(m, q.Limit))
