@@ -419,6 +419,9 @@ func (g *Gate) clock() time.Time {
 func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
 	p := g.newPermit()
 	p.gate, p.cost, p.start, p.from = g, c, now, int32(from)
+	if from != 0 {
+		g.learned.noteUnpaced(now.Sub(g.epoch)) // for the first learning (learn.go)
+	}
 	return p
 }
 

@@ -2,7 +2,9 @@ package sluice
 
 import (
 	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +17,53 @@ type learned struct {
 
 	mu       sync.Mutex // serialises learning
 	maxPause time.Duration
+
+	// When the first admissions, made before anything was learned, were
+	// made (see unpacedStarts): how many there were and, for the first
+	// unpacedKept, the time since the gate's epoch plus 1ns (0: being
+	// written).
+	unpaced   atomic.Int64
+	unpacedAt [unpacedKept]atomic.Int64
+}
+
+// unpacedKept is how many admissions before the first learning a gate
+// keeps the times of. A gate learns from its first response, so before
+// it only the first ceiling's worth of calls are admitted (an adaptive
+// ceiling starts at 8 at most); a gate whose API never says its limits
+// stops noting after these, at the cost of an atomic load an admission.
+// With their count they fill four cache lines, so that the gate's
+// striped counters stay on lines of their own.
+const unpacedKept = 31
+
+// noteUnpaced records an admission at (since the gate's epoch) that the
+// learned limits did not see. Safe for concurrent use.
+func (l *learned) noteUnpaced(at time.Duration) {
+	if l.unpaced.Load() >= unpacedKept {
+		return
+	}
+	if i := l.unpaced.Add(1) - 1; i < unpacedKept {
+		l.unpacedAt[i].Store(int64(at) + 1)
+	}
+}
+
+// unpacedStarts returns the start times of the last n of the m
+// admissions the learned limits did not see: those whose time was kept,
+// oldest first, and how many more there are whose time was not (beyond
+// unpacedKept, or being written), which are taken to start now, the
+// latest they can have.
+func (g *Gate) unpacedStarts(m, n int64) (kept []time.Time, more int64) {
+	kept = make([]time.Time, 0, unpacedKept)
+	for i := range min(g.learned.unpaced.Load(), unpacedKept) {
+		if at := g.learned.unpacedAt[i].Load(); at > 0 {
+			kept = append(kept, g.epoch.Add(time.Duration(at-1)))
+		}
+	}
+	slices.SortFunc(kept, time.Time.Compare)
+	more = max(m-int64(len(kept)), 0)
+	if more >= n {
+		return nil, n
+	}
+	return kept[max(int64(len(kept))-(n-more), 0):], more
 }
 
 func (l *learned) init(maxPause time.Duration) {
@@ -70,8 +119,20 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			// API's window too: charge them (at most one window's worth),
 			// so the first window is not overfilled. The API's own count
 			// cannot say: it was taken when this call arrived, before
-			// the others.
-			g.learned.requests.Reserve(int(min(g.admittedSoFar(), q.Limit)))
+			// the others. They are charged when they started, as if
+			// the pace had been known then: charged now, the first
+			// calls of a batch (all started at once, a round trip ago)
+			// held the next ones back a round trip they had already
+			// waited, and a given rate's calls, paced already, were
+			// paced twice (issue 15: 20-25ms of a 10s batch). This
+			// takes them to reach the API within networkJitter of
+			// their start, as every paced call must; charged now, a
+			// first call whose connection took up to a few intervals
+			// longer to open than the others' was covered too.
+			from := g.learned.requests.timeline() // before the count: a call admitted since is charged twice, not missed
+			m := g.admittedSoFar()
+			kept, more := g.unpacedStarts(m, min(m, q.Limit))
+			g.learned.requests.delayTo(paced(kept, more, time.Now(), r.Interval()), from)
 		}
 	}
 	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}
@@ -107,6 +168,27 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	if pause > 0 {
 		g.PauseUntil(time.Now().Add(min(pause, maxPause)))
 	}
+}
+
+// paced returns when the unit after starts (oldest first) and more units
+// starting at now may start, at one unit per interval with a burst of 1:
+// each start waits for the one before it to be an interval past. The
+// zero Time when there are none.
+func paced(starts []time.Time, more int64, now time.Time, interval time.Duration) time.Time {
+	var next time.Time
+	for _, s := range starts {
+		if s.After(next) {
+			next = s
+		}
+		next = next.Add(interval)
+	}
+	if more > 0 {
+		if now.After(next) {
+			next = now
+		}
+		next = next.Add(time.Duration(min(more, int64(maxSpan)/max(int64(interval), 1))) * interval)
+	}
+	return next
 }
 
 // networkJitter is how much the network may compress the gap between two

@@ -253,3 +253,143 @@ func TestAMinutesWindowHoldsAtTheAPIWithTheAbsoluteMargin(t *testing.T) {
 		}
 	})
 }
+
+// unpacedQuota is what a strict API of 200 calls a second says on every
+// response.
+var unpacedQuota = &RateLimitInfo{Requests: Quota{Limit: 200, Remaining: 196, Reset: time.Second, Window: time.Second}}
+
+// The calls made before the first response said the limits are charged to
+// the learned pace when they started, not when the response came: a batch
+// that starts four calls at once and hears back a round trip later has
+// already waited most of their four intervals (issue 15: charged at the
+// response, they held the next call back a whole round trip more).
+func TestGateChargesTheCallsBeforeLearningWhenTheyStarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate()
+		begin := time.Now()
+		var ps []*Permit
+		for range 4 {
+			p, _ := g.Acquire(t.Context(), Cost{})
+			ps = append(ps, p)
+		}
+		time.Sleep(20 * time.Millisecond) // the round trip
+		ps[0].Done(Outcome{RateLimit: unpacedQuota})
+		q, _ := g.Acquire(t.Context(), Cost{})
+		q.Done(Outcome{})
+		iv := apiSafe(PerSecond(200)).Interval()
+		if got, want := time.Since(begin), 4*iv; got != want {
+			t.Errorf("the fifth call started at %v, want %v: four calls at 0 paced from 0", got, want)
+		}
+	})
+}
+
+// A given rate has paced the calls before the first response already; the
+// learned pace, the same, must not pace them a second time from the
+// response on.
+func TestGateLearningTheGivenRateKeepsItsPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := Limits{Rate: PerSecond(200), Concurrency: 100, FixedConcurrency: true}.NewGate()
+		begin := time.Now()
+		var ps []*Permit
+		for range 5 {
+			p, _ := g.Acquire(t.Context(), Cost{})
+			ps = append(ps, p)
+		}
+		time.Sleep(23*time.Millisecond - time.Since(begin))
+		ps[0].Done(Outcome{RateLimit: unpacedQuota})
+		q, _ := g.Acquire(t.Context(), Cost{})
+		q.Done(Outcome{})
+		iv := apiSafe(PerSecond(200)).Interval()
+		if got, want := time.Since(begin), 5*iv; got != want {
+			t.Errorf("the sixth call started at %v, want %v: the given pace, once", got, want)
+		}
+	})
+}
+
+// Charging the calls when they started must still count them as closely
+// bunched as they really were: a call alone at 0 then three at 15ms leave
+// the next no sooner than three intervals after 15ms.
+func TestGateChargesLateCallsBeforeLearningFromTheirStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate()
+		begin := time.Now()
+		first, _ := g.Acquire(t.Context(), Cost{})
+		time.Sleep(15 * time.Millisecond)
+		for range 3 {
+			p, _ := g.Acquire(t.Context(), Cost{})
+			defer p.Done(Outcome{})
+		}
+		time.Sleep(5 * time.Millisecond)
+		first.Done(Outcome{RateLimit: unpacedQuota})
+		q, _ := g.Acquire(t.Context(), Cost{})
+		q.Done(Outcome{})
+		iv := apiSafe(PerSecond(200)).Interval()
+		if got, want := time.Since(begin), 15*time.Millisecond+3*iv; got != want {
+			t.Errorf("the fifth call started at %v, want %v", got, want)
+		}
+	})
+}
+
+// Only one window's worth of the first calls is charged (the API refused
+// the rest), the latest; calls whose start was not kept count as starting
+// when the pace was learned, the latest they can have.
+func TestGateChargesAtMostAWindowOfCallsBeforeLearning(t *testing.T) {
+	tests := []struct {
+		name  string
+		calls int
+		limit int64
+		learn time.Duration // when the first response comes
+		want  func(iv time.Duration) time.Duration
+	}{
+		{"a window's worth", 20, 10, 20 * time.Millisecond, func(iv time.Duration) time.Duration { return 10 * iv }},
+		{"more than are kept", unpacedKept + 8, 200, 500 * time.Millisecond, func(iv time.Duration) time.Duration { return 500*time.Millisecond + 8*iv }},
+		{"a window's worth, more than are kept", unpacedKept + 9, 10, 500 * time.Millisecond, func(iv time.Duration) time.Duration { return 500*time.Millisecond + 9*iv }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := NewGate()
+				begin := time.Now()
+				var ps []*Permit
+				for range tt.calls {
+					p, _ := g.Acquire(t.Context(), Cost{})
+					ps = append(ps, p)
+				}
+				time.Sleep(tt.learn)
+				ps[0].Done(Outcome{RateLimit: &RateLimitInfo{Requests: Quota{Limit: tt.limit, Remaining: 0, Reset: time.Second, Window: time.Second}}})
+				q, _ := g.Acquire(t.Context(), Cost{})
+				q.Done(Outcome{})
+				iv := apiSafe(Rate{N: float64(tt.limit), Per: time.Second}).Interval()
+				if got, want := time.Since(begin), tt.want(iv); got != want {
+					t.Errorf("the next call started at %v, want %v", got, want)
+				}
+			})
+		})
+	}
+}
+
+func TestPacedChargesStartsAsAPaceWouldHave(t *testing.T) {
+	at := func(ms int) time.Time { return headerNow.Add(time.Duration(ms) * time.Millisecond) }
+	tests := []struct {
+		name   string
+		starts []int // ms after headerNow
+		more   int64
+		want   time.Time
+	}{
+		{"none", nil, 0, time.Time{}},
+		{"a burst", []int{0, 0, 0}, 0, at(30)},
+		{"spread wider than the pace", []int{0, 50, 55}, 0, at(70)},
+		{"a late bunch", []int{0, 15, 15, 15}, 0, at(45)},
+		{"more at now", []int{0}, 2, at(120)},
+		{"only more", nil, 3, at(130)},
+	}
+	for _, tt := range tests {
+		var starts []time.Time
+		for _, ms := range tt.starts {
+			starts = append(starts, at(ms))
+		}
+		if got := paced(starts, tt.more, at(100), 10*time.Millisecond); !got.Equal(tt.want) {
+			t.Errorf("%s: paced = %v, want %v", tt.name, got.Sub(headerNow), tt.want.Sub(headerNow))
+		}
+	}
+}

@@ -216,6 +216,36 @@ func (l *RateLimiter) untakeN(n int, mark int64) {
 	}
 }
 
+// timeline returns the limiter's timeline now, for delayTo.
+func (l *RateLimiter) timeline() int64 {
+	tat, _ := l.load()
+	return tat
+}
+
+// delayTo moves the timeline on by what it lacked, when timeline returned
+// from, of reaching t: as if units ending at t had been taken then, so
+// that (at burst 1) the next may start no sooner than t. Charges made
+// since stay on top, like a Reserve's: a take that raced the caller is
+// not swallowed.
+func (l *RateLimiter) delayTo(t time.Time, from int64) {
+	if t.IsZero() {
+		return
+	}
+	by := min(l.at(t)-from, maxSpan)
+	if by <= 0 {
+		return
+	}
+	for {
+		tat, p := l.load()
+		if p == nil || p.interval == 0 {
+			return
+		}
+		if l.tat.CompareAndSwap(tat, l.advance(tat, tat, by)) {
+			return
+		}
+	}
+}
+
 // Finish implements Limit; a rate has nothing to do when a call ends.
 func (l *RateLimiter) Finish(Cost, time.Time, Outcome) {}
 

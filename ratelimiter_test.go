@@ -490,3 +490,24 @@ func TestMulSatSaturatesExactly(t *testing.T) {
 		}
 	}
 }
+
+// delayTo charges what the timeline lacked when it was read: a take made
+// since stays charged on top, not swallowed by the delay (learn.go reads
+// the timeline, counts the calls, then delays).
+func TestRateLimiterDelayKeepsTakesMadeSinceOnTop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := NewRateLimiter(PerSecond(10), 1)
+		from := l.timeline()
+		if !l.Allow() {
+			t.Fatal("a fresh limiter refused")
+		}
+		begin := time.Now()
+		l.delayTo(begin.Add(300*time.Millisecond), from)
+		if err := l.Wait(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := time.Since(begin), 400*time.Millisecond; got != want {
+			t.Errorf("the next start came after %v, want %v: the delay and the take since", got, want)
+		}
+	})
+}
