@@ -69,7 +69,7 @@ type Options struct {
 	Prefix string
 	// Mode is what to do when Redis cannot answer; the zero Mode is Local.
 	Mode Mode
-	// CallTimeout bounds each call to Redis; 0 means 200ms.
+	// CallTimeout bounds each call to Redis; 0 means DefaultCallTimeout.
 	CallTimeout time.Duration
 	// LeaseTTL is how long a concurrency lease outlives a holder that
 	// stopped renewing it (died); 0 means DefaultLeaseTTL. Leases are
@@ -150,6 +150,15 @@ type Stats struct {
 	Down        bool // Redis is not answering now
 }
 
+// DefaultCallTimeout bounds each call to Redis when Options.CallTimeout
+// is 0. A Redis that refuses connections fails a call at once whatever
+// it is; the timeout only decides how long a hung server, or a reply
+// delayed on a busy machine, holds a call before the Mode answers. It was
+// 200ms, and a healthy Redis on a loaded host (two cores, builds running)
+// was declared down for seconds at a time: every process then fell back
+// to its share of the limits, or refused calls in closed mode.
+const DefaultCallTimeout = time.Second
+
 // New returns a Store sharing limits under name through client. It
 // starts no goroutine until a gate shares limits through it.
 func New(client Client, name string, opt Options) *Store {
@@ -157,7 +166,7 @@ func New(client Client, name string, opt Options) *Store {
 		opt.Prefix = "sluice"
 	}
 	if opt.CallTimeout <= 0 {
-		opt.CallTimeout = 200 * time.Millisecond
+		opt.CallTimeout = DefaultCallTimeout
 	}
 	if opt.LeaseTTL <= 0 {
 		opt.LeaseTTL = DefaultLeaseTTL
@@ -193,9 +202,9 @@ func Dial(url string) (*goredis.Client, error) {
 		return nil, fmt.Errorf("redis: %q: %w", url, err)
 	}
 	o.ContextTimeoutEnabled = true
-	o.DialTimeout = 200 * time.Millisecond
-	o.ReadTimeout = 200 * time.Millisecond
-	o.WriteTimeout = 200 * time.Millisecond
+	o.DialTimeout = DefaultCallTimeout
+	o.ReadTimeout = DefaultCallTimeout
+	o.WriteTimeout = DefaultCallTimeout
 	o.MaxRetries = -1 // a retry doubles the time a dead server holds a call
 	// go-redis dials up to five times, 100 ms apart, by default: against a
 	// dead server every call then ran out its whole CallTimeout and said
