@@ -24,6 +24,7 @@ const minSweep = 64
 // keptGate is a gate of a Transport, with what forgetting it depends on.
 type keptGate struct {
 	gate *Gate
+	key  string
 	// users counts the round trips using the gate now; forgotten (-1)
 	// once swept, after which no round trip may start using it.
 	users atomic.Int32
@@ -54,7 +55,7 @@ func (t *Transport) gate(key string) *keptGate {
 		if t.LimitsFor != nil {
 			lim = t.LimitsFor(key)
 		}
-		k = &keptGate{gate: lim.newGate(key), tokenLimited: lim.tokenLimited()}
+		k = &keptGate{gate: lim.newGate(key), key: key, tokenLimited: lim.tokenLimited()}
 		if t.halted != nil {
 			k.gate.Halt(t.halted)
 		}
@@ -70,9 +71,19 @@ func (t *Transport) gate(key string) *keptGate {
 // with a compare-and-swap that fails on a gate just forgotten. Every
 // request comes here, from every goroutine: a Transport-wide mutex was
 // the one point where all of them met.
+//
+// The gate made last is tried first: most Transports send to one API,
+// and comparing a key costs a tenth of a sync.Map lookup, which hashes it
+// as an interface.
 func (t *Transport) use(key string) *keptGate {
+	if k := t.last.Load(); k != nil && k.key == key && k.tryUse() {
+		return k
+	}
 	if v, ok := t.index.Load(key); ok {
 		if k := v.(*keptGate); k.tryUse() {
+			if l := t.last.Load(); l == nil || l.users.Load() == forgotten {
+				t.last.Store(k) // not on every call: keys taking turns would all write it
+			}
 			return k
 		}
 	}
@@ -80,6 +91,7 @@ func (t *Transport) use(key string) *keptGate {
 	k := t.gate(key)
 	k.users.Add(1) // under t.mu, so that no sweep finds it idle in between
 	t.mu.Unlock()
+	t.last.Store(k)
 	return k
 }
 

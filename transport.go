@@ -105,11 +105,13 @@ type Transport struct {
 	budget           *RetryBudget
 	epoch            time.Time
 	mu               sync.Mutex
-	gates            map[string]*keptGate // see forget.go
-	index            sync.Map             // gates again, to be read without mu (Transport.use)
-	sweepAt          int                  // the number of gates that makes a new one sweep
-	retired          GateStats            // the counters of forgotten gates
+	gates            map[string]*keptGate     // see forget.go
+	index            sync.Map                 // gates again, to be read without mu (Transport.use)
+	last             atomic.Pointer[keptGate] // the gate made last, tried first (Transport.use)
+	sweepAt          int                      // the number of gates that makes a new one sweep
+	retired          GateStats                // the counters of forgotten gates
 	halted           error
+	held             [gateStripes]heldStripe // where successful responses' bodies come from (transport_body.go)
 }
 
 // errNoHeaders is the cause of an attempt cancelled by AttemptTimeout.
@@ -266,13 +268,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		keyed = &r
 	}
 	kept := t.use(t.KeyOf(keyed))
-	var ended time.Time // the last attempt's end, to mark the gate used without a clock read
+	var ended time.Duration // the last attempt's end, as t.now(), to mark the gate used without a clock read; 0 for none
 	defer func() {
-		if ended.IsZero() {
-			t.unuse(kept, t.now())
-		} else {
-			t.unuse(kept, int64(ended.Sub(t.epoch)))
+		if ended == 0 {
+			ended = time.Duration(t.now())
 		}
+		t.unuse(kept, int64(ended))
 	}()
 	gate := kept.gate
 	cost, err := t.cost(req, kept, &body)
@@ -299,7 +300,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var o Outcome
 		var err error
 		resp, o, err = t.attempt(ctx, req, body.next(), gate, permit, n >= maxAttempts)
-		ended = permit.admittedAt().Add(o.Latency)
+		ended = permit.admittedAt().Sub(t.epoch) + o.Latency
 		return o, err
 	})
 	body.close()
@@ -387,12 +388,20 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			gate.learnWhileInFlight(o) // now, not when the body ends: the next calls need it
 			o.RateLimit = nil
 		}
-		hb := &heldBody{ReadCloser: resp.Body, permit: permit, outcome: o, cancel: cancel}
+		hb := t.newHeldBody()
+		hb.rc, hb.permit, hb.latency = resp.Body, permit, latency
 		// A count endpoint's answer ({"input_tokens": 6750}) reads like
 		// usage but is none: the call used no tokens (estimate.go).
-		if usage := t.usage(permit); usage != nil && !freeAPI(req.URL.Path) {
-			hb.usage, hb.resp = usage, resp
-			hb.sample = &bodySample{}
+		usage := t.usage(permit)
+		if usage != nil && freeAPI(req.URL.Path) {
+			usage = nil
+		}
+		if cancel != nil || usage != nil {
+			hb.more = &heldMore{outcome: o, cancel: cancel}
+			if usage != nil {
+				hb.more.usage, hb.more.resp = usage, resp
+				hb.more.sample = &bodySample{}
+			}
 		}
 		resp.Body = hb
 		return resp, o, nil
@@ -429,13 +438,13 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			held.RateLimit = nil
 		}
 		rest := resp.Body
-		resp.Body = &heldBody{
-			ReadCloser: struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(head), rest), rest},
-			permit: permit, outcome: held, cancel: cancel,
-		}
+		hb := t.newHeldBody()
+		hb.rc = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), rest), rest}
+		hb.permit, hb.more = permit, &heldMore{outcome: held, cancel: cancel}
+		resp.Body = hb
 	}
 	return resp, o, statusErr
 }
@@ -522,57 +531,6 @@ func (t *Transport) rewindable(req *http.Request) (requestBody, error) {
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
-
-// heldBody releases its attempt's permit, with the outcome, once: when
-// the body is read to its end or closed. It also ends the attempt's
-// context and, when the Transport reads usage, hands it the body's sample.
-// One struct rather than closures: this is every successful call's path.
-type heldBody struct {
-	io.ReadCloser
-	once    sync.Once // not an atomic flag: a Close racing an EOF waits for the release
-	permit  *Permit
-	outcome Outcome
-	cancel  context.CancelCauseFunc // nil when the attempt has no context of its own
-	sample  *bodySample             // nil unless usage is read from the body
-	usage   func(resp *http.Response, head, tail []byte) *Usage
-	resp    *http.Response
-	whole   atomic.Bool // the body was read to its end
-}
-
-func (b *heldBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if b.sample != nil {
-		b.sample.write(p[:n])
-	}
-	if err != nil {
-		if err == io.EOF {
-			b.whole.Store(true)
-		}
-		b.end()
-	}
-	return n, err
-}
-
-func (b *heldBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.end()
-	return err
-}
-
-func (b *heldBody) end() { b.once.Do(b.release) }
-
-func (b *heldBody) release() {
-	// Usage is read only from a body read to its end. A stream closed
-	// early was charged by the API for more than its first events say
-	// (Anthropic's message_start reports 1 output token): the estimate
-	// stands.
-	if b.sample != nil && b.whole.Load() {
-		head, tail := b.sample.parts()
-		b.outcome.Usage = b.usage(b.resp, head, tail)
-	}
-	b.permit.Done(b.outcome)
-	endAttempt(b.cancel)
-}
 
 // admittedAt is when p was admitted, or now without a permit (a nil gate).
 func (p *Permit) admittedAt() time.Time {
