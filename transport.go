@@ -267,13 +267,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.GetBody = func() (io.ReadCloser, error) { return copyOf(), nil }
 		keyed = &r
 	}
-	kept := t.use(t.KeyOf(keyed))
+	kept, stripe := t.use(t.KeyOf(keyed))
 	var ended time.Duration // the last attempt's end, as t.now(), to mark the gate used without a clock read; 0 for none
 	defer func() {
 		if ended == 0 {
 			ended = time.Duration(t.now())
 		}
-		t.unuse(kept, int64(ended))
+		t.unuse(kept, stripe, int64(ended))
 	}()
 	gate := kept.gate
 	cost, err := t.cost(req, kept, &body)
