@@ -135,8 +135,8 @@ func (t *Transport) newHeldBody() *heldBody {
 	next.next.Store(1)
 	if s != nil {
 		st.slab.Store(next) // only the caller that took index heldPerSlab gets here for s
-	} else if !st.slab.CompareAndSwap(nil, next) {
-		return new(heldBody) // another first caller's slab won; this one is used once
+	} else {
+		st.slab.CompareAndSwap(nil, next) // lost to another first caller: next serves this call alone
 	}
 	return &next.bodies[0]
 }
