@@ -155,7 +155,8 @@ const decreaseFactor = 0.5
 // timeout, never thinned; so the samples kept still span the long-run
 // window in time, while the calls of a fast API (thousands a second) stop
 // taking the limit's mutex, and writing its cache line, one after the
-// other from every core (issue 15: a tenth of the Transport's own CPU).
+// other from every core (issue 15: about a tenth of the instructions
+// the Transport added to each call).
 // The recent mean then spans topSampling times as many calls, and the
 // long-run one up to topSampling×latencyWindowCalls.
 const topSampling = 8
