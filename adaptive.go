@@ -149,7 +149,8 @@ const decreaseFactor = 0.5
 // topSampling thins the healthy calls' latency samples while the ceiling
 // is at its configured top: one in topSampling is kept, picked by the low
 // bits of its latency in nanoseconds, which follow no pattern in real
-// time (and are kept in synctest's fake time, whose latencies are round).
+// time (a clock of coarser grain keeps more, and synctest's fake time,
+// whose latencies are round, keeps them all).
 // At the top nothing can grow and a latency sample is only a baseline for
 // after a decrease, which comes from a throttle, an overload or a
 // timeout, never thinned; so the samples kept still span the long-run
