@@ -47,7 +47,8 @@ import (
 // the ceiling, and Permit.Done feeds each outcome to it. The zero
 // AdaptiveLimit has no limit and does not adapt; use NewAdaptiveLimit. An
 // AdaptiveLimit is safe for concurrent use; each outcome costs a mutex and
-// a logarithm, and no allocation.
+// a logarithm, and no allocation, except at the top, where seven in eight
+// healthy outcomes cost an atomic load (topSampling).
 type AdaptiveLimit struct {
 	sem Semaphore // its limit is the ceiling
 
@@ -73,6 +74,11 @@ type AdaptiveLimit struct {
 	// ends after a ceiling's worth of completions.
 	peak, prevPeak atomic.Int64
 	completions    int
+
+	// atTop is set while the ceiling is at the configured top, with no
+	// top learned: Observe then thins the healthy calls' samples
+	// (topSampling) without taking mu.
+	atTop atomic.Bool
 }
 
 // latencyWindow is how far back the long-run latency reaches: a slower
@@ -140,6 +146,22 @@ const maxStart = 8
 // decreaseFactor is what a congestion signal multiplies the ceiling by.
 const decreaseFactor = 0.5
 
+// topSampling thins the healthy calls' latency samples while the ceiling
+// is at its configured top: one in topSampling is kept, picked by the low
+// bits of its latency in nanoseconds, which follow no pattern in real
+// time (a clock of coarser grain keeps more, and synctest's fake time,
+// whose latencies are round, keeps them all).
+// At the top nothing can grow and a latency sample is only a baseline for
+// after a decrease, which comes from a throttle, an overload or a
+// timeout, never thinned; so the samples kept still span the long-run
+// window in time, while the calls of a fast API (thousands a second) stop
+// taking the limit's mutex, and writing its cache line, one after the
+// other from every core (issue 15: about a tenth of the instructions
+// the Transport added to each call).
+// The recent mean then spans topSampling times as many calls, and the
+// long-run one up to topSampling×latencyWindowCalls.
+const topSampling = 8
+
 // NewAdaptiveLimit returns an AdaptiveLimit moving between floor and top,
 // starting at half of top (at most 8). Values of floor below 1 mean 1; top
 // below floor means floor.
@@ -149,6 +171,7 @@ func NewAdaptiveLimit(floor, top int) *AdaptiveLimit {
 	start := max(floor, min(top/2, maxStart))
 	a := &AdaptiveLimit{floor: floor, top: top, configured: top, ceiling: float64(start), slowStart: true}
 	a.sem.SetLimit(start)
+	a.noteTop()
 	return a
 }
 
@@ -187,6 +210,7 @@ func (a *AdaptiveLimit) SetTop(top int) {
 	if a.ceiling > float64(a.top) {
 		a.setCeiling(float64(a.top))
 	}
+	a.noteTop()
 }
 
 // Observe feeds one finished call, admitted at admitted, to the limit. A
@@ -194,6 +218,9 @@ func (a *AdaptiveLimit) SetTop(top int) {
 // do; call it only to report a call the gate did not see end, as that
 // call's outcome would be counted twice otherwise.
 func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
+	if o.Class == ClassOK && !o.Timeout && o.Latency%topSampling != 0 && a.atTop.Load() {
+		return // thinned at the top (topSampling)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.top == 0 {
@@ -292,6 +319,7 @@ func (a *AdaptiveLimit) probe(now time.Time) {
 	}
 	a.top = a.configured
 	a.learnedAt, a.sinceLearned = now, 0
+	a.noteTop()
 }
 
 // setCeiling moves the ceiling and the semaphore's limit with it. a.mu is
@@ -305,6 +333,12 @@ func (a *AdaptiveLimit) setCeiling(c float64) {
 	if int(c) != old {
 		a.sem.SetLimit(int(c))
 	}
+	a.noteTop()
+}
+
+// noteTop keeps atTop true to the ceiling and the top. a.mu is held.
+func (a *AdaptiveLimit) noteTop() {
+	a.atTop.Store(int(a.ceiling) >= a.configured && a.top == a.configured)
 }
 
 // Take implements Limit: it takes a slot under the ceiling.

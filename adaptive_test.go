@@ -304,3 +304,37 @@ func TestAdaptiveLimitProbesOnlyAfterTimeAndCalls(t *testing.T) {
 		}
 	})
 }
+
+// At the configured top, seven in eight healthy samples are skipped
+// without the mutex (topSampling); a throttle never is, and once it has
+// brought the ceiling down every sample counts again.
+func TestAdaptiveLimitThinsHealthySamplesOnlyAtTheTop(t *testing.T) {
+	a := NewAdaptiveLimit(1, 16)
+	samples := func() int {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.samples
+	}
+	admitted := time.Now()
+	a.Observe(admitted, Outcome{Latency: 1001})
+	if got := samples(); got != 1 {
+		t.Fatalf("below the top: %d samples, want 1", got)
+	}
+	a.mu.Lock()
+	a.setCeiling(16)
+	a.mu.Unlock()
+	for i := range topSampling {
+		a.Observe(admitted, Outcome{Latency: time.Duration(2000 + i)})
+	}
+	if got := samples(); got != 2 {
+		t.Fatalf("at the top, %d latencies: %d samples, want 2 (1 + one in %d)", topSampling, got, topSampling)
+	}
+	a.Observe(admitted, Outcome{Class: ClassThrottled, Latency: 3001})
+	if got := a.Ceiling(); got != 8 {
+		t.Fatalf("a throttle at the top: ceiling %d, want 8", got)
+	}
+	a.Observe(admitted.Add(time.Millisecond), Outcome{Latency: 1001})
+	if got := samples(); got != 3 {
+		t.Fatalf("below the top again: %d samples, want 3", got)
+	}
+}

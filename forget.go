@@ -23,11 +23,13 @@ const minSweep = 64
 
 // keptGate is a gate of a Transport, with what forgetting it depends on.
 type keptGate struct {
+	// uses counts the round trips using the gate, by stripe of their
+	// goroutines (gate_permits.go): every request writes its stripe twice
+	// and stamps it, and one counter for all would be a cache line that
+	// the cores of a busy Transport take from each other on every call.
+	uses [gateStripes]gateUses
 	gate *Gate
-	// users counts the round trips using the gate now; forgotten (-1)
-	// once swept, after which no round trip may start using it.
-	users atomic.Int32
-	used  atomic.Int64 // when last used, as t.now()
+	key  string
 	// tokenLimited: its Limits keep a token budget, which every request
 	// must then be charged for (see Transport.cost).
 	tokenLimited bool
@@ -36,7 +38,16 @@ type keptGate struct {
 	answered atomic.Bool
 }
 
-// forgotten is keptGate.users of a gate swept away.
+// gateUses is one stripe of a keptGate's uses, on a cache line of its own.
+type gateUses struct {
+	// users counts the stripe's round trips using the gate now;
+	// forgotten once swept, after which none may start using it.
+	users atomic.Int32
+	used  atomic.Int64 // when the stripe last used the gate, as t.now()
+	_     [48]byte
+}
+
+// forgotten is gateUses.users of a gate swept away.
 const forgotten = -1
 
 // now returns the time since the Transport was set up, monotonic.
@@ -54,52 +65,105 @@ func (t *Transport) gate(key string) *keptGate {
 		if t.LimitsFor != nil {
 			lim = t.LimitsFor(key)
 		}
-		k = &keptGate{gate: lim.newGate(key), tokenLimited: lim.tokenLimited()}
+		k = &keptGate{gate: lim.newGate(key), key: key, tokenLimited: lim.tokenLimited()}
 		if t.halted != nil {
 			k.gate.Halt(t.halted)
 		}
 		t.gates[key] = k
 		t.index.Store(key, k)
 	}
-	k.used.Store(t.now())
+	k.uses[0].used.Store(t.now())
 	return k
 }
 
-// use returns the gate for key, counted as in use until unuse. A known
-// key takes no lock: the index is read without one, and the count taken
-// with a compare-and-swap that fails on a gate just forgotten. Every
-// request comes here, from every goroutine: a Transport-wide mutex was
-// the one point where all of them met.
-func (t *Transport) use(key string) *keptGate {
+// use returns the gate for key, counted as in use, in the caller's stripe
+// it returns too, until unuse. A known key takes no lock: the index is
+// read without one, and the count taken with a compare-and-swap that
+// fails on a gate just forgotten. Every request comes here, from every
+// goroutine: a Transport-wide mutex was the one point where all of them
+// met.
+//
+// The gate made last is tried first: most Transports send to one API,
+// and comparing a key costs a tenth of a sync.Map lookup, which hashes it
+// as an interface.
+func (t *Transport) use(key string) (*keptGate, int) {
+	s := int(callerStripe())
+	if k := t.last.Load(); k != nil && k.key == key && k.tryUse(s) {
+		return k, s
+	}
 	if v, ok := t.index.Load(key); ok {
-		if k := v.(*keptGate); k.tryUse() {
-			return k
+		if k := v.(*keptGate); k.tryUse(s) {
+			if l := t.last.Load(); l == nil || l.isForgotten() {
+				t.last.Store(k) // not on every call: keys taking turns would all write it
+			}
+			return k, s
 		}
 	}
 	t.mu.Lock()
 	k := t.gate(key)
-	k.users.Add(1) // under t.mu, so that no sweep finds it idle in between
+	k.uses[s].users.Add(1) // under t.mu, so that no sweep finds it idle in between
 	t.mu.Unlock()
-	return k
+	t.last.Store(k)
+	return k, s
 }
 
-// tryUse counts a use of k, unless k has been forgotten.
-func (k *keptGate) tryUse() bool {
+// tryUse counts a use of k in stripe s, unless k has been forgotten.
+func (k *keptGate) tryUse(s int) bool {
+	u := &k.uses[s].users
 	for {
-		n := k.users.Load()
+		n := u.Load()
 		if n == forgotten {
 			return false
 		}
-		if k.users.CompareAndSwap(n, n+1) {
+		if u.CompareAndSwap(n, n+1) {
 			return true
 		}
 	}
 }
 
-// unuse ends a use of k that ended at, as t.now().
-func (t *Transport) unuse(k *keptGate, at int64) {
-	k.used.Store(at)
-	k.users.Add(-1)
+// isForgotten reports whether k has been swept away.
+func (k *keptGate) isForgotten() bool { return k.uses[0].users.Load() == forgotten }
+
+// unuse ends a use of k counted in stripe s, which ended at, as t.now().
+func (t *Transport) unuse(k *keptGate, s int, at int64) {
+	u := &k.uses[s]
+	u.used.Store(at)
+	u.users.Add(-1)
+}
+
+// forget marks k forgotten if no round trip uses it, and reports whether
+// it did. A round trip that finds a stripe forgotten takes t.mu, which
+// the sweep holds: it then finds k gone, or, if another stripe was in
+// use and k stays, counted again. t.mu is held.
+func (k *keptGate) forget() bool {
+	for s := range k.uses {
+		if !k.uses[s].users.CompareAndSwap(0, forgotten) {
+			for r := range s {
+				k.uses[r].users.Store(0)
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// lastUsed returns when k was last used, as t.now().
+func (k *keptGate) lastUsed() int64 {
+	var at int64
+	for s := range k.uses {
+		at = max(at, k.uses[s].used.Load())
+	}
+	return at
+}
+
+// inUse reports whether a round trip uses k now.
+func (k *keptGate) inUse() bool {
+	for s := range k.uses {
+		if k.uses[s].users.Load() > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // sweep forgets the idle gates, keeping their counters in t.retired.
@@ -109,7 +173,7 @@ func (t *Transport) sweep() {
 	for key, k := range t.gates {
 		// Marked forgotten only when no round trip uses it: one that
 		// found it in the index without t.mu will then not start to.
-		if k.idle(now, t.halted) && k.users.CompareAndSwap(0, forgotten) {
+		if k.idle(now, t.halted) && k.forget() {
 			t.index.Delete(key)
 			s := k.gate.Stats()
 			t.retired.Admitted += s.Admitted
@@ -126,7 +190,7 @@ func (t *Transport) sweep() {
 // the same calls. halted is the Transport's own halt, which new gates get
 // too.
 func (k *keptGate) idle(now int64, halted error) bool {
-	if k.users.Load() > 0 || time.Duration(now-k.used.Load()) < k.gate.memory() {
+	if k.inUse() || time.Duration(now-k.lastUsed()) < k.gate.memory() {
 		return false
 	}
 	if err := k.gate.Halted(); err != nil && err != halted {

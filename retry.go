@@ -434,15 +434,28 @@ func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx cont
 // (the Transport holds it until the response body is read). BudgetAuto
 // means fail fast here: the Pool turns it into BudgetWait.
 func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
-	return p.runTo(ctx, g, c, host{}, call)
+	return p.runTo(ctx, g, c, host{}, nil, call)
+}
+
+// firstAttempt is an attempt the caller of runTo made itself, admitted
+// and counted in the budget as runTo would have: the Transport sends
+// every request's first attempt without runTo's frames on the stack
+// (Transport.RoundTrip says why), and hands runTo only one to retry.
+type firstAttempt struct {
+	o     Outcome
+	err   error
+	begin time.Time // when the call began, read only when MaxElapsed needs it
 }
 
 // runTo is run for a call to a host of which more is known: its address,
-// and whether it has answered other calls.
-func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
+// and whether it has answered other calls; first, when not nil, is the
+// first attempt, already made.
+func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, first *firstAttempt, call func(context.Context, *Permit) (Outcome, error)) (Outcome, int, error) {
 	maxAttempts := p.maxAttempts()
 	var begin time.Time // read only when MaxElapsed needs it: a clock read per call
-	if p.MaxElapsed > 0 {
+	if first != nil {
+		begin = first.begin
+	} else if p.MaxElapsed > 0 {
 		begin = time.Now()
 	}
 	var last Outcome
@@ -450,21 +463,25 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, call f
 	refused := 0          // attempts in a row that could not reach the host
 	answeredHere := false // an attempt of this call got an answer
 	for attempt := 1; ; attempt++ {
-		var permit *Permit // stays nil without a gate
-		if g != nil {
-			var err error
-			if permit, err = g.Acquire(ctx, c); err != nil {
+		if attempt == 1 && first != nil {
+			last, lastErr = first.o, first.err
+		} else {
+			var permit *Permit // stays nil without a gate
+			if g != nil {
+				var err error
+				if permit, err = g.Acquire(ctx, c); err != nil {
+					return last, attempt - 1, err
+				}
+			} else if err := ctx.Err(); err != nil {
 				return last, attempt - 1, err
 			}
-		} else if err := ctx.Err(); err != nil {
-			return last, attempt - 1, err
+			if attempt == 1 && p.Budget != nil {
+				// Counted once admitted, at the admission's time: a call
+				// that never got in made no attempt, and the clock was read.
+				p.Budget.attemptAt(permit.admittedAt())
+			}
+			last, lastErr = call(ctx, permit)
 		}
-		if attempt == 1 && p.Budget != nil {
-			// Counted once admitted, at the admission's time: a call
-			// that never got in made no attempt, and the clock was read.
-			p.Budget.attemptAt(permit.admittedAt())
-		}
-		last, lastErr = call(ctx, permit)
 		if attempt > 1 && last.Class == ClassOK && p.Budget != nil {
 			p.Budget.RetrySucceeded()
 		}

@@ -105,11 +105,13 @@ type Transport struct {
 	budget           *RetryBudget
 	epoch            time.Time
 	mu               sync.Mutex
-	gates            map[string]*keptGate // see forget.go
-	index            sync.Map             // gates again, to be read without mu (Transport.use)
-	sweepAt          int                  // the number of gates that makes a new one sweep
-	retired          GateStats            // the counters of forgotten gates
+	gates            map[string]*keptGate     // see forget.go
+	index            sync.Map                 // gates again, to be read without mu (Transport.use)
+	last             atomic.Pointer[keptGate] // the gate made last, tried first (Transport.use)
+	sweepAt          int                      // the number of gates that makes a new one sweep
+	retired          GateStats                // the counters of forgotten gates
 	halted           error
+	held             [gateStripes]heldStripe // where successful responses' bodies come from (transport_body.go)
 }
 
 // errNoHeaders is the cause of an attempt cancelled by AttemptTimeout.
@@ -265,14 +267,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.GetBody = func() (io.ReadCloser, error) { return copyOf(), nil }
 		keyed = &r
 	}
-	kept := t.use(t.KeyOf(keyed))
-	var ended time.Time // the last attempt's end, to mark the gate used without a clock read
+	kept, stripe := t.use(t.KeyOf(keyed))
+	var ended time.Duration // the last attempt's end, as t.now(), to mark the gate used without a clock read; 0 for none
 	defer func() {
-		if ended.IsZero() {
-			t.unuse(kept, t.now())
-		} else {
-			t.unuse(kept, int64(ended.Sub(t.epoch)))
+		if ended == 0 {
+			ended = time.Duration(t.now())
 		}
+		t.unuse(kept, stripe, int64(ended))
 	}()
 	gate := kept.gate
 	cost, err := t.cost(req, kept, &body)
@@ -287,10 +288,36 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	maxAttempts := policy.maxAttempts()
 
-	var resp *http.Response
-	n := 0
+	// The first attempt is sent from here, not from runTo: a call waiting
+	// for its response then has one frame of this package on its stack
+	// rather than four, and the garbage collector walks the frames of
+	// every waiting call in every cycle, which a busy Transport runs
+	// every few milliseconds (issue 15: a tenth of the instructions the
+	// Transport added to each call). runTo takes over only for a retry.
+	ctx := req.Context()
 	to := host{addr: req.URL.Host, answered: &kept.answered}
-	last, attempts, err := policy.runTo(req.Context(), gate, cost, to, func(ctx context.Context, permit *Permit) (Outcome, error) {
+	var first firstAttempt
+	if policy.MaxElapsed > 0 {
+		first.begin = time.Now()
+	}
+	permit, err := gate.Acquire(ctx, cost)
+	if err != nil {
+		return t.finish(req, nil, &body, Outcome{}, 0, err)
+	}
+	if policy.Budget != nil {
+		// Counted once admitted, at the admission's time, as runTo does.
+		policy.Budget.attemptAt(permit.admittedAt())
+	}
+	out, cancel, headersLate := t.prepare(ctx, req, body.next())
+	resp, err := t.base.RoundTrip(out)
+	resp, first.o, first.err = t.settle(ctx, req, gate, permit, maxAttempts <= 1, resp, err, cancel, headersLate)
+	ended = permit.admittedAt().Sub(t.epoch) + first.o.Latency
+	if first.o.Class == ClassOK {
+		to.heard() // as runTo does for a success
+		return t.finish(req, resp, &body, first.o, 1, first.err)
+	}
+	n := 1
+	last, attempts, err := policy.runTo(ctx, gate, cost, to, &first, func(ctx context.Context, permit *Permit) (Outcome, error) {
 		if resp != nil { // the previous attempt's, released when it failed
 			resp.Body.Close()
 			resp = nil
@@ -299,9 +326,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var o Outcome
 		var err error
 		resp, o, err = t.attempt(ctx, req, body.next(), gate, permit, n >= maxAttempts)
-		ended = permit.admittedAt().Add(o.Latency)
+		ended = permit.admittedAt().Sub(t.epoch) + o.Latency
 		return o, err
 	})
+	return t.finish(req, resp, &body, last, attempts, err)
+}
+
+// finish ends a round trip that made attempts and ended with last and
+// err, and resp if any.
+func (t *Transport) finish(req *http.Request, resp *http.Response, body *requestBody, last Outcome, attempts int, err error) (*http.Response, error) {
 	body.close()
 	if resp != nil && req.Context().Err() != nil {
 		resp.Body.Close()
@@ -324,6 +357,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // permit back at once, while a successful one, and the last, keep it until
 // their body is consumed.
 func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.ReadCloser, gate *Gate, permit *Permit, lastAttempt bool) (*http.Response, Outcome, error) {
+	out, cancel, headersLate := t.prepare(ctx, req, body)
+	resp, err := t.base.RoundTrip(out)
+	return t.settle(ctx, req, gate, permit, lastAttempt, resp, err, cancel, headersLate)
+}
+
+// prepare returns the request an attempt sends, with body, and, with an
+// AttemptTimeout the base does not enforce, the attempt's own context's
+// cancel and the timer that cancels it.
+func (t *Transport) prepare(ctx context.Context, req *http.Request, body io.ReadCloser) (*http.Request, context.CancelCauseFunc, *time.Timer) {
 	// With an AttemptTimeout the attempt has its own context, which the
 	// timer cancels and which ends with the body; the timeout covers only
 	// the wait for the headers, so a long stream is not cut. Without one
@@ -344,12 +386,16 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			out.Body = body
 		}
 	}
-	// Latency is measured from the admission, a few calls before this
-	// one: a clock read fewer per call, and clock reads are not cheap on
+	return out, cancel, headersLate
+}
+
+// settle classifies what the base answered an attempt admitted with
+// permit (see attempt).
+func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, permit *Permit, lastAttempt bool, resp *http.Response, err error, cancel context.CancelCauseFunc, headersLate *time.Timer) (*http.Response, Outcome, error) {
+	// Latency is measured from the admission, a few calls before the
+	// send: a clock read fewer per call, and clock reads are not cheap on
 	// every host (a KVM guest's kvm-clock: 250-500 ns each).
-	begin := permit.admittedAt()
-	resp, err := t.base.RoundTrip(out)
-	latency := time.Since(begin)
+	latency := time.Since(permit.admittedAt())
 	// Once the timer has fired, the attempt is cancelled, and the body
 	// with it, however close behind the headers were: it timed out.
 	timedOut := headersLate != nil && !headersLate.Stop()
@@ -387,12 +433,20 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			gate.learnWhileInFlight(o) // now, not when the body ends: the next calls need it
 			o.RateLimit = nil
 		}
-		hb := &heldBody{ReadCloser: resp.Body, permit: permit, outcome: o, cancel: cancel}
+		hb := t.newHeldBody()
+		hb.rc, hb.permit, hb.latency = resp.Body, permit, latency
 		// A count endpoint's answer ({"input_tokens": 6750}) reads like
 		// usage but is none: the call used no tokens (estimate.go).
-		if usage := t.usage(permit); usage != nil && !freeAPI(req.URL.Path) {
-			hb.usage, hb.resp = usage, resp
-			hb.sample = &bodySample{}
+		usage := t.usage(permit)
+		if usage != nil && freeAPI(req.URL.Path) {
+			usage = nil
+		}
+		if cancel != nil || usage != nil {
+			hb.more = &heldMore{outcome: o, cancel: cancel}
+			if usage != nil {
+				hb.more.usage, hb.more.resp = usage, resp
+				hb.more.sample = &bodySample{}
+			}
 		}
 		resp.Body = hb
 		return resp, o, nil
@@ -429,13 +483,13 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 			held.RateLimit = nil
 		}
 		rest := resp.Body
-		resp.Body = &heldBody{
-			ReadCloser: struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(head), rest), rest},
-			permit: permit, outcome: held, cancel: cancel,
-		}
+		hb := t.newHeldBody()
+		hb.rc = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), rest), rest}
+		hb.permit, hb.more = permit, &heldMore{outcome: held, cancel: cancel}
+		resp.Body = hb
 	}
 	return resp, o, statusErr
 }
@@ -522,57 +576,6 @@ func (t *Transport) rewindable(req *http.Request) (requestBody, error) {
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
-
-// heldBody releases its attempt's permit, with the outcome, once: when
-// the body is read to its end or closed. It also ends the attempt's
-// context and, when the Transport reads usage, hands it the body's sample.
-// One struct rather than closures: this is every successful call's path.
-type heldBody struct {
-	io.ReadCloser
-	once    sync.Once // not an atomic flag: a Close racing an EOF waits for the release
-	permit  *Permit
-	outcome Outcome
-	cancel  context.CancelCauseFunc // nil when the attempt has no context of its own
-	sample  *bodySample             // nil unless usage is read from the body
-	usage   func(resp *http.Response, head, tail []byte) *Usage
-	resp    *http.Response
-	whole   atomic.Bool // the body was read to its end
-}
-
-func (b *heldBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if b.sample != nil {
-		b.sample.write(p[:n])
-	}
-	if err != nil {
-		if err == io.EOF {
-			b.whole.Store(true)
-		}
-		b.end()
-	}
-	return n, err
-}
-
-func (b *heldBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.end()
-	return err
-}
-
-func (b *heldBody) end() { b.once.Do(b.release) }
-
-func (b *heldBody) release() {
-	// Usage is read only from a body read to its end. A stream closed
-	// early was charged by the API for more than its first events say
-	// (Anthropic's message_start reports 1 output token): the estimate
-	// stands.
-	if b.sample != nil && b.whole.Load() {
-		head, tail := b.sample.parts()
-		b.outcome.Usage = b.usage(b.resp, head, tail)
-	}
-	b.permit.Done(b.outcome)
-	endAttempt(b.cancel)
-}
 
 // admittedAt is when p was admitted, or now without a permit (a nil gate).
 func (p *Permit) admittedAt() time.Time {
