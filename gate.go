@@ -81,6 +81,10 @@ type Gate struct {
 	margin    learnedMargin // widened by the given rate's 429s (margin.go)
 
 	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
+
+	// adaptive is the first of limits that is an AdaptiveLimit, for
+	// Permit.responded; nil when none. Set by NewGate, then only read.
+	adaptive *AdaptiveLimit
 }
 
 // DefaultMaxPause caps how long one Retry-After or reset may pause a gate.
@@ -104,6 +108,9 @@ func NewGate(limits ...Limit) *Gate {
 	g.skip = learnedLimits
 	for _, l := range ls {
 		g.timed = g.timed || usesLatency(l)
+		if a, ok := l.(*AdaptiveLimit); ok && g.adaptive == nil {
+			g.adaptive = a
+		}
 	}
 	return g
 }
@@ -553,12 +560,31 @@ func (g *Gate) Stats() GateStats {
 // byte is garbage once the call ends, so what is rare (a ticket) is kept
 // behind a pointer.
 type Permit struct {
-	gate     *Gate
-	cost     Cost
-	start    time.Time
-	shared   *sharedTicket // from the gate's shared limits; nil when none
-	from     int32         // the first of the gate's limits taken (Gate.from)
-	finished atomic.Bool
+	gate   *Gate
+	cost   Cost
+	start  time.Time
+	shared *sharedTicket // from the gate's shared limits; nil when none
+	from   int32         // the first of the gate's limits taken (Gate.from)
+	state  atomic.Uint32 // permitDone, permitHeaded
+}
+
+// Bits of Permit.state.
+const (
+	permitDone   = 1 << iota // Done was called
+	permitHeaded             // responded grew the gate's adaptive ceiling
+)
+
+// responded tells the gate that the call's response headers came back
+// healthy while its body is still to be read: in slow start, the gate's
+// adaptive ceiling grows now rather than when the body ends
+// (AdaptiveLimit.headed). Costs an atomic load once slow start is over.
+func (p *Permit) responded() {
+	if p == nil || p.gate.adaptive == nil || !p.gate.adaptive.slowStarting.Load() {
+		return
+	}
+	if p.state.Load()&permitDone == 0 && p.gate.adaptive.headed() {
+		p.state.Or(permitHeaded)
+	}
 }
 
 // A sharedTicket is what a Permit keeps of a gate's shared limits.
@@ -573,9 +599,16 @@ func (p *Permit) Done(o Outcome) {
 	if p == nil {
 		return // admitted by no gate (RetryPolicy.Do with a nil gate)
 	}
-	if !p.finished.CompareAndSwap(false, true) {
-		return
+	var was uint32
+	for {
+		if was = p.state.Load(); was&permitDone != 0 {
+			return
+		}
+		if p.state.CompareAndSwap(was, was|permitDone) {
+			break
+		}
 	}
+	o.headed = was&permitHeaded != 0
 	g := p.gate
 	if o.Latency == 0 && (g.timed || p.shared != nil) {
 		o.Latency = time.Since(p.start)

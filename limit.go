@@ -152,6 +152,10 @@ type Outcome struct {
 	// (ParseRateLimitHeaders). When set, the gate learns from it: it paces
 	// to the API's limits and pauses as the API asks.
 	RateLimit *RateLimitInfo
+
+	// headed is set by Permit.Done when the call's healthy headers
+	// already grew an adaptive ceiling in slow start (Permit.responded).
+	headed bool
 }
 
 // priorityKey is the context key under which WithPriority stores a priority.

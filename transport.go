@@ -433,6 +433,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			gate.learnWhileInFlight(o) // now, not when the body ends: the next calls need it
 			o.RateLimit = nil
 		}
+		permit.responded()
 		hb := t.newHeldBody()
 		hb.rc, hb.permit, hb.latency = resp.Body, permit, latency
 		// A count endpoint's answer ({"input_tokens": 6750}) reads like
