@@ -1,0 +1,214 @@
+package batch_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/batch"
+	"github.com/sluicehq/sluice/internal/input"
+)
+
+// bigBody is a response body of size bytes made as it is read, so that
+// the API side of a test holds none of it: a JSON object whose one string
+// holds the bulk (json), or text with quotes, control characters, U+2028
+// and invalid UTF-8 that is no JSON at all (text).
+type bigBody struct {
+	size, off int64
+	json      bool
+	seed      byte
+}
+
+func (b *bigBody) Read(p []byte) (int, error) {
+	if b.off >= b.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), b.size-b.off))
+	for i := range n {
+		p[i] = b.at(b.off + int64(i))
+	}
+	b.off += int64(n)
+	return n, nil
+}
+
+const bigBodyText = "plain \"text\"\t<&>\x01\n\u2028 é \xff\xfe\xe2\x80 done. "
+
+// at is the body's byte at offset i.
+func (b *bigBody) at(i int64) byte {
+	if !b.json {
+		return bigBodyText[(i+int64(b.seed))%int64(len(bigBodyText))]
+	}
+	const head, tail = `{"seed":"`, `", "usage": {"prompt_tokens": 7}}`
+	switch {
+	case i < int64(len(head)):
+		return head[i]
+	case i >= b.size-int64(len(tail)):
+		return tail[i-(b.size-int64(len(tail)))]
+	}
+	return "abcdefghij \\\"é"[(i+int64(b.seed))%15]
+}
+
+// whole is the body as one slice, for the expected results line.
+func (b *bigBody) whole() []byte {
+	out := make([]byte, b.size)
+	for i := range out {
+		out[i] = b.at(int64(i))
+	}
+	return out
+}
+
+// bigAPI answers every request with a bigBody: JSON for paths ending in
+// an even number, text for odd ones.
+type bigAPI struct {
+	size          int64
+	contentLength bool
+}
+
+func (a bigAPI) body(path string) *bigBody {
+	n, _ := strconv.Atoi(path[strings.LastIndexByte(path, '/')+1:])
+	return &bigBody{size: a.size + int64(n), json: n%2 == 0, seed: byte(n)}
+}
+
+func (a bigAPI) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	b := a.body(req.URL.Path)
+	cl := int64(-1)
+	if a.contentLength {
+		cl = b.size
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(b), ContentLength: cl, Request: req}, nil
+}
+
+// heapPeak samples the heap's live and unswept objects until stopped and
+// returns the most it saw beyond where it started.
+func heapPeak() (stop func() uint64) {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	base := read()
+	var peak uint64
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(200 * time.Microsecond)
+		defer tick.Stop()
+		for {
+			peak = max(peak, read())
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(quit)
+		<-done
+		return max(peak, base) - base
+	}
+}
+
+// TestRunMemoryIndependentOfResponseSize protects DESIGN.md's "memory
+// independent of response sizes": 16 responses of 12 MiB through 8
+// workers, half JSON and half not, must not raise the heap by anything
+// near a body a worker (96 MiB), with and without a Content-Length; and
+// the results must be the lines the shapes build from the whole bodies.
+func TestRunMemoryIndependentOfResponseSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes about 400 MiB")
+	}
+	const items, workers, size = 16, 8, 12 << 20
+	for _, cl := range []bool{true, false} {
+		t.Run(fmt.Sprintf("content-length %v", cl), func(t *testing.T) {
+			dir := t.TempDir()
+			var in strings.Builder
+			for i := range items {
+				fmt.Fprintf(&in, `{"custom_id":"r%d","method":"POST","url":"/v1/chat/completions/%d","body":{"n":%d}}`+"\n", i, i, i)
+			}
+			input := filepath.Join(dir, "in.jsonl")
+			if err := os.WriteFile(input, []byte(in.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out.jsonl")
+			api := bigAPI{size: size, contentLength: cl}
+			cfg := batch.Config{Input: input, Out: out, BaseURL: "http://api.example", Progress: "none", Base: api,
+				Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+			cfg.Limits.Concurrency = workers
+			stop := heapPeak()
+			sum, err := batch.Run(context.Background(), cfg)
+			peak := stop()
+			if err != nil || sum.Succeeded != items {
+				t.Fatalf("Run: %d succeeded, %v", sum.Succeeded, err)
+			}
+			t.Logf("peak heap growth %.1f MiB for %d bodies of %d MiB through %d workers", float64(peak)/(1<<20), items, size>>20, workers)
+			if limit := uint64(workers * size / 4); peak > limit {
+				t.Errorf("peak heap growth %d MiB; want under %d MiB, a quarter of a body a worker", peak>>20, limit>>20)
+			}
+			checkBigResults(t, out, api, items)
+			checkNoSpool(t, dir)
+		})
+	}
+}
+
+// checkBigResults compares each results line with the one the openai
+// shape builds from the whole body, today's in-memory path.
+func checkBigResults(t *testing.T, out string, api bigAPI, items int) {
+	t.Helper()
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if len(lines) != items {
+		t.Fatalf("%d results lines; want %d", len(lines), items)
+	}
+	seen := map[int]bool{}
+	for _, line := range lines {
+		var i int
+		if _, err := fmt.Sscanf(string(line[bytes.Index(line, []byte(`"custom_id":"r`))+14:]), "%d", &i); err != nil {
+			t.Fatalf("no custom_id in %.80q", line)
+		}
+		seen[i] = true
+		want := openAILine(i, api.body("/"+strconv.Itoa(i)).whole(), input.LineFingerprint(line))
+		if !bytes.Equal(line, want) {
+			at := 0
+			for at < min(len(line), len(want)) && line[at] == want[at] {
+				at++
+			}
+			t.Errorf("item %d: results line differs from the in-memory one at byte %d of %d/%d: got %.60q, want %.60q", i, at, len(line), len(want), line[at:], want[at:])
+		}
+	}
+	if len(seen) != items {
+		t.Errorf("%d distinct items in the results; want %d", len(seen), items)
+	}
+}
+
+// checkNoSpool fails when dir holds anything but the run's files.
+func checkNoSpool(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if n := e.Name(); n != "in.jsonl" && n != "out.jsonl" && !strings.HasSuffix(n, ".errors.jsonl") {
+			t.Errorf("%s left in the results directory", n)
+		}
+	}
+}
+
+// openAILine is the results line the openai shape builds in memory for
+// item i answered 200 with body, with the fingerprint the run wrote.
+func openAILine(i int, body []byte, fp uint64) []byte {
+	it := input.Item{ID: "r" + strconv.Itoa(i)}
+	return input.ShapeOf(input.FormatOpenAI).AppendResultLine(nil, it, input.Response{Status: 200, Body: body, Attempts: 1, Fingerprint: fp})
+}
