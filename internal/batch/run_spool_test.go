@@ -27,11 +27,16 @@ type bigBody struct {
 	size, off int64
 	json      bool
 	seed      byte
+	pace      time.Duration // a pause before each read of up to 64 KiB
 }
 
 func (b *bigBody) Read(p []byte) (int, error) {
 	if b.off >= b.size {
 		return 0, io.EOF
+	}
+	if b.pace > 0 {
+		time.Sleep(b.pace)
+		p = p[:min(len(p), 64<<10)]
 	}
 	n := int(min(int64(len(p)), b.size-b.off))
 	for i := range n {
@@ -72,11 +77,12 @@ func (b *bigBody) whole() []byte {
 type bigAPI struct {
 	size          int64
 	contentLength bool
+	pace          time.Duration // see bigBody
 }
 
 func (a bigAPI) body(path string) *bigBody {
 	n, _ := strconv.Atoi(path[strings.LastIndexByte(path, '/')+1:])
-	return &bigBody{size: a.size + int64(n), json: n%2 == 0, seed: byte(n)}
+	return &bigBody{size: a.size + int64(n), json: n%2 == 0, seed: byte(n), pace: a.pace}
 }
 
 func (a bigAPI) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -153,8 +159,12 @@ func TestRunMemoryIndependentOfResponseSize(t *testing.T) {
 				t.Fatalf("Run: %d succeeded, %v", sum.Succeeded, err)
 			}
 			t.Logf("peak heap growth %.1f MiB for %d bodies of %d MiB through %d workers", float64(peak)/(1<<20), items, size>>20, workers)
-			if limit := uint64(workers * size / 4); peak > limit {
-				t.Errorf("peak heap growth %d MiB; want under %d MiB, a quarter of a body a worker", peak>>20, limit>>20)
+			// A third of a body a worker: the spool's buffers, and the
+			// garbage of a loaded machine's late collections, are far
+			// below it, and the bodies held whole (453 and 525 MiB
+			// before spooling) far above.
+			if limit := uint64(workers * size / 3); peak > limit {
+				t.Errorf("peak heap growth %d MiB; want under %d MiB, a third of a body a worker", peak>>20, limit>>20)
 			}
 			checkBigResults(t, out, api, items)
 			checkNoSpool(t, dir)
@@ -163,7 +173,8 @@ func TestRunMemoryIndependentOfResponseSize(t *testing.T) {
 }
 
 // checkBigResults compares each results line with the one the openai
-// shape builds from the whole body, today's in-memory path.
+// shape builds from the whole body, today's in-memory path, and checks
+// that the file holds every item once.
 func checkBigResults(t *testing.T, out string, api bigAPI, items int) {
 	t.Helper()
 	data, err := os.ReadFile(out)
@@ -172,13 +183,31 @@ func checkBigResults(t *testing.T, out string, api bigAPI, items int) {
 	}
 	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
 	if len(lines) != items {
-		t.Fatalf("%d results lines; want %d", len(lines), items)
+		t.Errorf("%d results lines; want %d", len(lines), items)
 	}
+	if seen := checkBigLines(t, lines, api); len(seen) != items {
+		t.Errorf("%d distinct items in the results; want %d", len(seen), items)
+	}
+}
+
+// checkBigLines checks that each line is the in-memory line of its item
+// and that no item has two, and returns the items seen.
+func checkBigLines(t *testing.T, lines [][]byte, api bigAPI) map[int]bool {
+	t.Helper()
 	seen := map[int]bool{}
 	for _, line := range lines {
 		var i int
-		if _, err := fmt.Sscanf(string(line[bytes.Index(line, []byte(`"custom_id":"r`))+14:]), "%d", &i); err != nil {
-			t.Fatalf("no custom_id in %.80q", line)
+		at := bytes.Index(line, []byte(`"custom_id":"r`))
+		if at < 0 {
+			t.Errorf("no custom_id in %.80q", line)
+			continue
+		}
+		if _, err := fmt.Sscanf(string(line[at+14:min(len(line), at+30)]), "%d", &i); err != nil {
+			t.Errorf("no custom_id in %.80q", line)
+			continue
+		}
+		if seen[i] {
+			t.Errorf("item %d twice in the results", i)
 		}
 		seen[i] = true
 		want := openAILine(i, api.body("/"+strconv.Itoa(i)).whole(), input.LineFingerprint(line))
@@ -190,9 +219,7 @@ func checkBigResults(t *testing.T, out string, api bigAPI, items int) {
 			t.Errorf("item %d: results line differs from the in-memory one at byte %d of %d/%d: got %.60q, want %.60q", i, at, len(line), len(want), line[at:], want[at:])
 		}
 	}
-	if len(seen) != items {
-		t.Errorf("%d distinct items in the results; want %d", len(seen), items)
-	}
+	return seen
 }
 
 // checkNoSpool fails when dir holds anything but the run's files.

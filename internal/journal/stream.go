@@ -19,7 +19,7 @@ import (
 // the next Open cuts off, and the item runs again.
 
 // streamChunk is how much of a streamed line goes in one write(2).
-const streamChunk = 1 << 20
+var streamChunk = 1 << 20 // a variable for the crash test, whose lines are small
 
 // ErrLineTooLong: WriteSucceeded was given a line over MaxLine. Nothing
 // was written.
