@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/batch"
 	"github.com/sluicehq/sluice/internal/input"
+	"github.com/sluicehq/sluice/internal/table/tabletest"
 )
 
 // bigBody is a response body of size bytes made as it is read, so that
@@ -238,4 +239,71 @@ func checkNoSpool(t *testing.T, dir string) {
 func openAILine(i int, body []byte, fp uint64) []byte {
 	it := input.Item{ID: "r" + strconv.Itoa(i)}
 	return input.ShapeOf(input.FormatOpenAI).AppendResultLine(nil, it, input.Response{Status: 200, Body: body, Attempts: 1, Fingerprint: fp})
+}
+
+// TestRunLargeBodiesToEveryDestination runs bodies over the spool's
+// threshold (8 MiB, JSON and not) into standard output, which takes its
+// lines in pieces like the results file, and into the databases, which
+// hold a body whole: every destination gets them all, standard output
+// byte for byte as the in-memory lines, and no spool file is left.
+func TestRunLargeBodiesToEveryDestination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes large results")
+	}
+	const items = 4
+	api := bigAPI{size: 8 << 20}
+	for _, tc := range []struct {
+		name string
+		dest func(t *testing.T, dir string) string
+	}{
+		{"stdout", func(*testing.T, string) string { return "-" }},
+		{"sqlite", func(t *testing.T, dir string) string { return "sqlite:" + filepath.Join(dir, "answers.db") }},
+		{"postgres", func(t *testing.T, _ string) string { return tabletest.Postgres(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var in strings.Builder
+			for i := range items {
+				fmt.Fprintf(&in, `{"custom_id":"r%d","method":"POST","url":"/v1/chat/completions/%d","body":{"n":%d}}`+"\n", i, i, i)
+			}
+			input := filepath.Join(dir, "in.jsonl")
+			if err := os.WriteFile(input, []byte(in.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := os.Create(filepath.Join(dir, "stdout.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdout.Close()
+			dest := tc.dest(t, dir)
+			cfg := batch.Config{Input: input, Out: dest, BaseURL: "http://api.example", Progress: "none", Base: api,
+				Stdout: stdout, Stderr: io.Discard, Getenv: func(string) string { return "" }}
+			cfg.Limits.Concurrency = 2
+			if dest != "-" {
+				cfg.Table = "answers"
+			}
+			sum, err := batch.Run(context.Background(), cfg)
+			if err != nil || sum.Succeeded != items {
+				t.Fatalf("Run: %d succeeded, %v", sum.Succeeded, err)
+			}
+			if dest == "-" {
+				checkBigResults(t, stdout.Name(), api, items)
+			} else {
+				got := tableQuery(t, dest, "SELECT id, response->'usage'->>'prompt_tokens', length(response_text) > 6000000 FROM answers ORDER BY id")
+				want := "[[r0 7 ] [r1  t] [r2 7 ] [r3  t]]"
+				if tc.name == "sqlite" {
+					want = "[[r0 7 ] [r1  1] [r2 7 ] [r3  1]]"
+				}
+				if fmt.Sprint(got) != want {
+					t.Errorf("rows: %q; want %s", got, want)
+				}
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), ".sluice-spool") {
+					t.Errorf("%s left behind", e.Name())
+				}
+			}
+		})
+	}
 }
