@@ -73,18 +73,27 @@ func readOrSpool(r io.Reader, size int64, dir string) ([]byte, *spooledBody, err
 		head = b
 	}
 	sb, err := spool(dir, head, r)
+	if errors.Is(err, errNoSpool) {
+		// No temporary file to be had (a read-only directory): the body
+		// is read into memory, as it was before spooling.
+		rest, err := readBody(r, -1, maxResponse-len(head))
+		return append(head, rest...), nil, err
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	return nil, sb, nil
 }
 
+// errNoSpool: the temporary file could not be made.
+var errNoSpool = errors.New("no spool file")
+
 // spool writes head and the rest of r, up to one byte past maxResponse, to
 // a new temporary file in dir, checking on the way whether it is JSON.
 func spool(dir string, head []byte, r io.Reader) (_ *spooledBody, err error) {
 	f, err := os.CreateTemp(dir, ".sluice-spool-*")
 	if err != nil {
-		return nil, fmt.Errorf("spooling: %w", err)
+		return nil, fmt.Errorf("%w: %w", errNoSpool, err)
 	}
 	sb := &spooledBody{f: f, name: f.Name()}
 	if os.Remove(sb.name) == nil {

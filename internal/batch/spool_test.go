@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -171,5 +172,38 @@ func TestSpoolRefusesPastTheLimit(t *testing.T) {
 	sb.Close()
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("%d files left", len(ents))
+	}
+}
+
+// TestReadOrSpoolWithoutASpool checks that a body over the threshold is
+// still read, into memory as before spooling, when no temporary file can
+// be made, and that one under it never touches the directory.
+func TestReadOrSpoolWithoutASpool(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone")
+	body := strings.Repeat("b", spoolAbove*3)
+	for _, size := range []int64{-1, int64(len(body))} {
+		got, sb, err := readOrSpool(strings.NewReader(body), size, missing)
+		if err != nil || sb != nil || string(got) != body {
+			t.Errorf("size %d: %d bytes, spool %v, %v; want the body in memory", size, len(got), sb, err)
+		}
+	}
+	got, sb, err := readOrSpool(strings.NewReader("small"), -1, missing)
+	if err != nil || sb != nil || string(got) != "small" {
+		t.Errorf("a small body: %q, %v, %v", got, sb, err)
+	}
+}
+
+// TestSpoolUsage checks that the token counts of a spooled body are read
+// from its ends, where the APIs put them.
+func TestSpoolUsage(t *testing.T) {
+	body := `{"id":"x","data":"` + strings.Repeat("d", 1<<20) + `","usage":{"prompt_tokens":12,"completion_tokens":34}}`
+	sb, err := spool(t.TempDir(), nil, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	u := sb.usage(nil)
+	if u == nil || u.InputTokens != 12 || u.OutputTokens != 34 {
+		t.Errorf("usage = %+v; want 12 in, 34 out", u)
 	}
 }

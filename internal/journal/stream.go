@@ -51,7 +51,10 @@ func (j *Journal) WriteSucceeded(id string, size int64, write func(io.Writer) er
 	if err := j.usableLocked(); err != nil {
 		return 0, 0, err
 	}
-	if size < 1 || size+1 > int64(j.maxLine) {
+	if size < 1 {
+		return 0, 0, fmt.Errorf("journal: %s: empty line", j.resultsPath)
+	}
+	if size+1 > int64(j.maxLine) {
 		return 0, 0, fmt.Errorf("journal: %s: a line of %d bytes is over the %d-byte limit: %w", j.resultsPath, size+1, j.maxLine, ErrLineTooLong)
 	}
 	if j.done.isDone(h) {
