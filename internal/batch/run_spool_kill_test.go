@@ -20,7 +20,7 @@ import (
 const spoolRunDirEnv = "SLUICE_SPOOL_RUN_DIR"
 
 // spoolRun is the run both the child and the test make: 24 openai items
-// answered with bodies of 3 MiB, half JSON and half not, read at a pace so
+// answered with bodies of 3 MiB (less under the race detector), half JSON and half not, read at a pace so
 // that a run takes a while, through 4 workers.
 func spoolRun(dir string, ctx context.Context) (batch.Summary, error) {
 	input := filepath.Join(dir, "in.jsonl")
@@ -41,7 +41,7 @@ func spoolRun(dir string, ctx context.Context) (batch.Summary, error) {
 
 const spoolRunItems = 24
 
-var spoolRunAPI = bigAPI{size: 3 << 20, pace: 200 * time.Microsecond}
+var spoolRunAPI = bigAPI{size: 3 << 20 / bigScale, pace: 200 * time.Microsecond}
 
 // TestRunSpoolHelperProcess is the child of TestRunSpoolSurvivesKill.
 func TestRunSpoolHelperProcess(t *testing.T) {
@@ -86,7 +86,7 @@ func TestRunSpoolSurvivesKill(t *testing.T) {
 		if fi, err := os.Stat(out); err == nil {
 			size = fi.Size()
 		}
-		until := size + 1<<20 + rng.Int64N(3<<20)
+		until := size + (1<<20+rng.Int64N(3<<20))/bigScale
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
 	wait:
