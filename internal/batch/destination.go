@@ -45,7 +45,9 @@ type destination interface {
 }
 
 // jsonlFile is the journal as a destination: each item's line in its
-// input format's shape.
+// input format's shape. A result whose body was spooled does not go
+// through QueueResult but through plan.writeSpooled, which writes its
+// line in pieces with journal.WriteSucceeded (spool.go).
 type jsonlFile struct {
 	*journal.Journal
 	shape input.Shape

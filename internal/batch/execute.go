@@ -41,9 +41,18 @@ type response struct {
 	status    int
 	requestID string
 	body      []byte
+	spool     *spooledBody // the body instead, when it was too large to hold (spool.go)
 	attempts  int
 	class     sluice.Class
 	usage     *sluice.Usage
+}
+
+// closeSpool lets go of a spooled body that will not be written.
+func (r *response) closeSpool() {
+	if r.spool != nil {
+		r.spool.Close()
+		r.spool = nil
+	}
 }
 
 // run sends every item and writes what came back.
@@ -114,10 +123,27 @@ run:
 		res := r.Value
 		sum.Attempts += int64(res.attempts)
 		sum.Retries += int64(max(res.attempts-1, 0))
+		var resp input.Response
+		var spooled spooledLine
+		if r.Err == nil {
+			resp = input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)}
+			if res.spool != nil {
+				var err error
+				if spooled, err = p.checkSpooled(r.Item, resp, res.spool); err != nil {
+					res.closeSpool() // its line would be over the journal's: the item fails, as in send
+					res.class, r.Err = sluice.ClassFatal, sluice.Permanent(err)
+				}
+			}
+		}
 		switch {
 		case r.Err == nil:
-			resp := input.Response{Status: res.status, RequestID: res.requestID, Body: res.body, Attempts: res.attempts, Elapsed: r.Elapsed, Fingerprint: p.fingerprint(r.Item)}
-			if err := p.dest.QueueResult(r.Item, resp, res.usage); err != nil {
+			var err error
+			if res.spool != nil {
+				err = p.writeSpooled(r.Item, resp, spooled)
+			} else {
+				err = p.dest.QueueResult(r.Item, resp, res.usage)
+			}
+			if err != nil {
 				failed("results", err)
 				break run
 			}
@@ -159,6 +185,7 @@ run:
 				stop(why)
 			}
 		}
+		res.closeSpool() // written, or not to be
 		if lines, size := p.dest.Queued(); lines >= flushEvery || size >= flushBytes {
 			if background && lines < flushBacklog*flushEvery && size < flushBacklog*flushBytes {
 				kick()
@@ -321,15 +348,24 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		return response{attempts: info.Attempts, class: class}, sluice.Permanent(err)
 	}
 	defer resp.Body.Close()
-	body, err := readBody(resp.Body, resp.ContentLength)
-	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, attempts: info.Attempts, class: info.Class}
+	spoolDir := ""
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		spoolDir = p.spoolDir
+	}
+	body, sb, err := readOrSpool(resp.Body, resp.ContentLength, spoolDir)
+	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, spool: sb, attempts: info.Attempts, class: info.Class}
 	switch {
 	case err != nil:
 		r.class = sluice.ClassTransient
 		return r, sluice.Permanent(fmt.Errorf("reading the response: %w", err))
-	case len(body) > maxResponse:
+	case len(body) > maxResponse || sb != nil && sb.size > maxResponse:
 		r.class = sluice.ClassFatal
+		r.closeSpool()
 		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB", maxResponse>>20))
+	case sb != nil && sb.encoded > maxResponse:
+		r.class = sluice.ClassFatal
+		r.closeSpool()
+		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB once written as JSON in its results line", maxResponse>>20))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		if stopped := info.Err; r.class != sluice.ClassQuotaExhausted && (errors.Is(stopped, errInterrupted) || errors.Is(stopped, sluice.ErrQuotaExhausted) || sluice.ClassOf(stopped) == sluice.ClassSharedUnavailable) {
 			// The run stopped while this item waited to retry: it is not
@@ -347,26 +383,30 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		return r, sluice.Permanent(se)
 	}
 	if p.preset != nil {
-		r.usage = sluice.ScanUsage(resp, body, body)
+		if sb != nil {
+			r.usage = sb.usage(resp)
+		} else {
+			r.usage = sluice.ScanUsage(resp, body, body)
+		}
 	}
 	return r, nil
 }
 
-// readBody reads a response body, up to maxResponse and one byte more to
-// tell a body over it, into a buffer sized by its Content-Length when it
-// has one: io.ReadAll starts at 512 bytes, and against small answers that
+// readBody reads a response body, up to limit and one byte more to tell
+// a body over it, into a buffer sized by its Content-Length when it has
+// one: io.ReadAll starts at 512 bytes, and against small answers that
 // (with io.LimitReader's wrapper) was a third of what a run allocated.
-func readBody(r io.Reader, size int64) ([]byte, error) {
+func readBody(r io.Reader, size int64, limit int) ([]byte, error) {
 	n := 512
-	if size >= 0 && size <= maxResponse {
+	if size >= 0 && size <= int64(limit) {
 		n = int(size) + 1 // room to read the EOF without growing
 	}
 	b := make([]byte, 0, n)
-	for len(b) <= maxResponse {
+	for len(b) <= limit {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)] // grow as append does
 		}
-		m, err := r.Read(b[len(b):min(cap(b), maxResponse+1)])
+		m, err := r.Read(b[len(b):min(cap(b), limit+1)])
 		b = b[:len(b)+m]
 		if err == io.EOF {
 			return b, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -51,6 +52,10 @@ type plan struct {
 	// Item 4: request fingerprints (fingerprint.go).
 	fp      fingerprinter
 	changed atomic.Int64 // done items whose request changed since
+	// spoolDir is where a body over spoolAbove is spooled: beside the
+	// results file, or the system's temporary directory for standard
+	// output; "" for a database, which holds bodies whole (spool.go).
+	spoolDir string
 }
 
 func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
@@ -212,6 +217,12 @@ func (p *plan) openJournal() (destination, error) {
 	j, err := journal.Open(jopts, input.ValidLineID)
 	if err != nil {
 		return nil, usageErr(err)
+	}
+	p.spoolDir = os.TempDir()
+	if jopts.Results == nil {
+		// Beside the results, on their disk: a temporary directory can be
+		// memory (tmpfs), and small.
+		p.spoolDir = filepath.Dir(jopts.ResultsPath)
 	}
 	return jsonlFile{j, p.shape}, nil
 }

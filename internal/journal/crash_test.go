@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -23,7 +24,14 @@ import (
 const (
 	crashDirEnv   = "SLUICE_JOURNAL_CRASH_DIR"
 	crashItemsEnv = "SLUICE_JOURNAL_CRASH_ITEMS"
-	crashQueueEnv = "SLUICE_JOURNAL_CRASH_QUEUE" // "1": one worker flushing groups of lines
+	crashQueueEnv = "SLUICE_JOURNAL_CRASH_QUEUE" // "1": one worker flushing groups of lines; "stream": lines in pieces
+)
+
+// The child's modes.
+const (
+	crashEach   = ""       // four workers, each flushing its line
+	crashGroups = "1"      // one worker queueing lines and flushing them in groups
+	crashStream = "stream" // one worker streaming lines in pieces (WriteSucceeded)
 )
 
 func crashOptions(dir string) Options {
@@ -75,8 +83,11 @@ func TestJournalHelperProcess(t *testing.T) {
 		fail(err)
 	}
 	os.Stdout.WriteString("ready\n")
-	if os.Getenv(crashQueueEnv) == "1" {
+	switch os.Getenv(crashQueueEnv) {
+	case crashGroups:
 		crashQueueing(j, n, fail)
+	case crashStream:
+		crashStreaming(j, n, fail)
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -142,6 +153,52 @@ func crashQueueing(j *Journal, n int, fail func(error)) {
 	os.Exit(0)
 }
 
+// crashStreaming is the child's stream mode: the runner's spooled
+// bodies. Every other line is queued, the others written with
+// WriteSucceeded in pieces of 512 bytes, a write(2) a KiB, pausing between
+// pieces so that kills land inside lines; a streamed line is reported
+// with the queued lines its call flushed.
+func crashStreaming(j *Journal, n int, fail func(error)) {
+	streamChunk = 1 << 10
+	var queued []string
+	for i := 0; i < n; i++ {
+		id := "item-" + strconv.Itoa(i)
+		if j.Done().Has(id) {
+			continue
+		}
+		if i%2 == 1 {
+			if err := j.QueueSucceeded(id, crashLine(i)); err != nil {
+				fail(err)
+			}
+			queued = append(queued, id)
+			continue
+		}
+		line := crashLine(i)
+		_, _, err := j.WriteSucceeded(id, int64(len(line)), func(w io.Writer) error {
+			for p := line; len(p) > 0; p = p[min(512, len(p)):] {
+				if _, err := w.Write(p[:min(512, len(p))]); err != nil {
+					return err
+				}
+				time.Sleep(20 * time.Microsecond)
+			}
+			return nil
+		})
+		if err != nil {
+			fail(err)
+		}
+		var report strings.Builder
+		for _, id := range append(queued, id) {
+			report.WriteString("done " + id + "\n")
+		}
+		os.Stdout.WriteString(report.String())
+		queued = queued[:0]
+	}
+	if err := j.Close(); err != nil {
+		fail(err)
+	}
+	os.Exit(0)
+}
+
 // crashChild is one run of the child.
 type crashChild struct {
 	cmd    *exec.Cmd
@@ -150,14 +207,12 @@ type crashChild struct {
 	stderr bytes.Buffer
 }
 
-func startCrashChild(t *testing.T, dir string, items int, queue bool) *crashChild {
+func startCrashChild(t *testing.T, dir string, items int, mode string) *crashChild {
 	t.Helper()
 	c := &crashChild{ready: make(chan struct{}), stdout: make(chan []string, 1)}
 	c.cmd = exec.Command(os.Args[0], "-test.run=^TestJournalHelperProcess$")
 	c.cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashItemsEnv+"="+strconv.Itoa(items))
-	if queue {
-		c.cmd.Env = append(c.cmd.Env, crashQueueEnv+"=1")
-	}
+	c.cmd.Env = append(c.cmd.Env, crashQueueEnv+"="+mode)
 	c.cmd.Stderr = &c.stderr
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -193,11 +248,12 @@ func TestJournalSurvivesKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills 50 child processes")
 	}
-	t.Run("four workers flushing each line", func(t *testing.T) { testJournalSurvivesKill(t, false) })
-	t.Run("queued lines flushed in groups", func(t *testing.T) { testJournalSurvivesKill(t, true) })
+	t.Run("four workers flushing each line", func(t *testing.T) { testJournalSurvivesKill(t, crashEach) })
+	t.Run("queued lines flushed in groups", func(t *testing.T) { testJournalSurvivesKill(t, crashGroups) })
+	t.Run("lines streamed in pieces", func(t *testing.T) { testJournalSurvivesKill(t, crashStream) })
 }
 
-func testJournalSurvivesKill(t *testing.T, queue bool) {
+func testJournalSurvivesKill(t *testing.T, mode string) {
 	const kills = 25
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -207,7 +263,7 @@ func testJournalSurvivesKill(t *testing.T, queue bool) {
 	var tornRepaired, maxItem int
 
 	for k := range kills {
-		c := startCrashChild(t, dir, 1<<30, queue)
+		c := startCrashChild(t, dir, 1<<30, mode)
 		// Most kills land while the child appends; one in five may land
 		// while it opens the journal and repairs the file.
 		if k%5 != 0 {
@@ -276,7 +332,7 @@ func testJournalSurvivesKill(t *testing.T, queue bool) {
 	// The last child finishes the job: it must skip what is done and redo
 	// what the kills cut, and nothing more.
 	items := maxItem + 100
-	c := startCrashChild(t, dir, items, queue)
+	c := startCrashChild(t, dir, items, mode)
 	ids := <-c.stdout
 	if err := c.cmd.Wait(); err != nil {
 		t.Fatalf("last child: %v; stderr: %s", err, c.stderr.String())

@@ -23,6 +23,14 @@
 //     Flush returned, that is after the write that carried its line
 //     returned. Nothing is reported before it is in the file.
 //
+// A line too large to hold (the runner's for a response body it spooled
+// to a file) goes through [Journal.WriteSucceeded] instead of steps 1 and
+// 2: it flushes the queue, then writes the line in pieces of 1 MiB under
+// the same lock, its '\n' with the last piece, and marks the id done and
+// counts the line only once all of it is written; a line it cannot finish
+// is cut off the file again. Between two pieces the file ends in a torn
+// line, which is what a kill during a write leaves anyway.
+//
 // So, at each point a kill -9 can land:
 //
 //   - Before the write: the queued lines die with the process. Their items

@@ -112,6 +112,7 @@ type Journal struct {
 
 	queuedResults, queuedErrors         []byte // lines + '\n' waiting for Flush
 	queuedResultLines, queuedErrorLines int
+	streamBuf                           []byte // WriteSucceeded's pieces, kept for the next
 
 	syncMu      sync.Mutex // one fsync pass at a time; guards filesClosed
 	filesClosed bool

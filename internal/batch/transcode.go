@@ -1,0 +1,173 @@
+package batch
+
+import (
+	"io"
+	"unicode/utf8"
+)
+
+// A spooled body goes into its results line as input's bodyJSON would
+// put it there whole: a valid JSON body compacted (json.Compact), any
+// other as a JSON string, its invalid UTF-8 made valid first
+// (bytes.ToValidUTF8 with U+FFFD) and escaped as encoding/json escapes a
+// string without HTML escaping. These do the same a piece at a time, from
+// a reader to a writer; FuzzTranscode holds them to the shapes' lines.
+
+// writeCompact copies valid JSON from r to w without the whitespace
+// outside its strings, through buf.
+func writeCompact(w io.Writer, r io.Reader, buf []byte) error {
+	var inString, escaped bool
+	for {
+		n, err := r.Read(buf)
+		p, k := buf[:n], 0 // the compacted piece is p[:k], made in place
+		for _, c := range p {
+			if inString {
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+			} else if c == '"' {
+				inString = true
+			} else if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+				continue
+			}
+			p[k] = c
+			k++
+		}
+		if k > 0 {
+			if _, err := w.Write(p[:k]); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeJSONString writes what r holds to w as one JSON string, through
+// buf (of at least utf8.UTFMax bytes), and returns how many bytes it wrote.
+func writeJSONString(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	e := stringEncoder{w: w, out: make([]byte, 0, 64<<10)}
+	e.emit('"')
+	carry := 0 // bytes at the start of buf that began a character the last read cut
+	for e.err == nil {
+		n, err := r.Read(buf[carry:])
+		n += carry
+		if err != nil && err != io.EOF {
+			return e.n, err
+		}
+		end := err == io.EOF
+		carry = e.encode(buf[:n], end)
+		copy(buf, buf[n-carry:n])
+		if end {
+			break
+		}
+	}
+	e.emit('"')
+	e.flush()
+	return e.n, e.err
+}
+
+// stringEncoder is the state writeJSONString keeps between pieces.
+type stringEncoder struct {
+	w       io.Writer
+	out     []byte // encoded, not yet written
+	n       int64
+	err     error
+	invalid bool // the last byte was part of invalid UTF-8 (ToValidUTF8's run)
+}
+
+func (e *stringEncoder) emit(b ...byte) { e.emitBytes(b) }
+
+func (e *stringEncoder) emitBytes(b []byte) {
+	for len(b) > 0 {
+		k := min(len(b), cap(e.out)-len(e.out))
+		e.out = append(e.out, b[:k]...)
+		b = b[k:]
+		if len(e.out) == cap(e.out) {
+			e.flush()
+		}
+	}
+}
+
+func (e *stringEncoder) flush() {
+	if e.err != nil || len(e.out) == 0 {
+		return
+	}
+	var k int
+	k, e.err = e.w.Write(e.out)
+	e.n += int64(k)
+	e.out = e.out[:0]
+}
+
+const lowerHex = "0123456789abcdef"
+
+// encode writes p as the inside of a JSON string and returns how many
+// bytes at its end it left for the next piece: the start of a character
+// p cuts, unless end says there is no next piece.
+func (e *stringEncoder) encode(p []byte, end bool) (left int) {
+	start := 0
+	for i := 0; i < len(p) && e.err == nil; {
+		c := p[i]
+		if c < utf8.RuneSelf {
+			e.invalid = false
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			e.emitBytes(p[start:i])
+			switch c {
+			case '\\', '"':
+				e.emit('\\', c)
+			case '\b':
+				e.emit('\\', 'b')
+			case '\f':
+				e.emit('\\', 'f')
+			case '\n':
+				e.emit('\\', 'n')
+			case '\r':
+				e.emit('\\', 'r')
+			case '\t':
+				e.emit('\\', 't')
+			default:
+				e.emit('\\', 'u', '0', '0', lowerHex[c>>4], lowerHex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		if !end && len(p)-i < utf8.UTFMax && !utf8.FullRune(p[i:]) {
+			e.emitBytes(p[start:i])
+			return len(p) - i
+		}
+		r, size := utf8.DecodeRune(p[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			e.emitBytes(p[start:i])
+			if !e.invalid {
+				e.emit(0xEF, 0xBF, 0xBD) // U+FFFD
+				e.invalid = true
+			}
+			i++
+			start = i
+			continue
+		case r == '\u2028' || r == '\u2029':
+			e.emitBytes(p[start:i])
+			e.emit('\\', 'u', '2', '0', '2', lowerHex[r&0xF])
+			i += size
+			start = i
+		default:
+			i += size
+		}
+		e.invalid = false
+	}
+	e.emitBytes(p[start:])
+	return 0
+}
