@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice"
 )
@@ -85,11 +86,26 @@ func readOrSpool(r io.Reader, size int64, dir string) ([]byte, *spooledBody, err
 // errNoSpool: the temporary file could not be made.
 var errNoSpool = errors.New("no spool file")
 
+// maxOpenSpools bounds the spool files open at once in this process. With
+// --ordered, results wait in the reorder window holding their files, up
+// to about nine a worker (some 580 at -c 64), and a process's default
+// limit is 1024 descriptors, which the connections share: past the bound
+// a large body is read into memory, as when no spool file can be made.
+const maxOpenSpools = 128
+
+// openSpools counts the spool files open now.
+var openSpools atomic.Int64
+
 // spool writes head and the rest of r, up to one byte past maxResponse, to
 // a new temporary file in dir, checking on the way whether it is JSON.
 func spool(dir string, head []byte, r io.Reader) (_ *spooledBody, err error) {
+	if openSpools.Add(1) > maxOpenSpools {
+		openSpools.Add(-1)
+		return nil, fmt.Errorf("%w: %d already open", errNoSpool, maxOpenSpools)
+	}
 	f, err := os.CreateTemp(dir, ".sluice-spool-*")
 	if err != nil {
+		openSpools.Add(-1)
 		return nil, fmt.Errorf("%w: %w", errNoSpool, err)
 	}
 	sb := &spooledBody{f: f, name: f.Name()}
@@ -184,6 +200,7 @@ func (sb *spooledBody) Close() error {
 	}
 	err := sb.f.Close()
 	sb.f = nil
+	openSpools.Add(-1)
 	if sb.name != "" {
 		err = errors.Join(err, os.Remove(sb.name))
 		sb.name = ""

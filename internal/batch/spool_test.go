@@ -207,3 +207,34 @@ func TestSpoolUsage(t *testing.T) {
 		t.Errorf("usage = %+v; want 12 in, 34 out", u)
 	}
 }
+
+// Spool files are bounded in number: past maxOpenSpools a large body is
+// read into memory, as when no spool file can be made, so that --ordered's
+// window of waiting results cannot use up the process's descriptors.
+func TestSpoolFilesAreBoundedInNumber(t *testing.T) {
+	dir := t.TempDir()
+	body := bytes.Repeat([]byte("x"), spoolAbove+1)
+	var open []*spooledBody
+	defer func() {
+		for _, sb := range open {
+			sb.Close()
+		}
+	}()
+	for range maxOpenSpools {
+		b, sb, err := readOrSpool(bytes.NewReader(body), int64(len(body)), dir)
+		if err != nil || sb == nil || b != nil {
+			t.Fatalf("spool %d: %v, spooled %v", len(open), err, sb != nil)
+		}
+		open = append(open, sb)
+	}
+	b, sb, err := readOrSpool(bytes.NewReader(body), int64(len(body)), dir)
+	if err != nil || sb != nil || !bytes.Equal(b, body) {
+		t.Fatalf("past the bound: %v, spooled %v, %d bytes in memory; want the body in memory", err, sb != nil, len(b))
+	}
+	open[0].Close()
+	b, sb, err = readOrSpool(bytes.NewReader(body), int64(len(body)), dir)
+	if err != nil || sb == nil {
+		t.Fatalf("after one closed: %v, spooled %v; want spooled again", err, sb != nil)
+	}
+	open = append(open, sb)
+}
