@@ -117,8 +117,9 @@ everything done so far saved.`,
 			}
 
 			collectLessOften()
-			ctx, stop := interruptible(cmd.Context(), cmd)
+			ctx, abandon, stop := interruptible(cmd.Context(), cmd)
 			defer stop()
+			cfg.Abandon = abandon
 			sum, err := batch.Run(ctx, cfg)
 			if !cfg.DryRun && !errors.Is(err, batch.ErrUsage) {
 				printSummary(cmd, sum)
@@ -168,13 +169,18 @@ func collectLessOften() {
 	}
 }
 
-// interruptible returns a context ended by the first SIGINT or SIGTERM; a
-// second one exits at once with code 3. Results are written whole lines at
-// a time and counted only once written, so exiting mid-run loses none that
-// was reported; a line cut by the exit is repaired by the next run.
-func interruptible(parent context.Context, cmd *cobra.Command) (context.Context, func()) {
+// interruptible returns a context ended by the first SIGINT or SIGTERM,
+// which stops new calls and lets those in flight finish (up to
+// batch.Config.DrainTimeout); a channel closed by the second, which cuts
+// the calls in flight at once, so the run ends in a moment with its
+// summary (the cut items are left for the next run); and a third exits at
+// once with code 3. Results are written whole lines at a time and counted
+// only once written, so exiting mid-run loses none that was reported; a
+// line cut by the exit is repaired by the next run.
+func interruptible(parent context.Context, cmd *cobra.Command) (context.Context, <-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(parent)
-	sigs := make(chan os.Signal, 2)
+	abandon := make(chan struct{})
+	sigs := make(chan os.Signal, 3)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		select {
@@ -182,13 +188,16 @@ func interruptible(parent context.Context, cmd *cobra.Command) (context.Context,
 		case <-ctx.Done():
 			return
 		}
-		fmt.Fprintln(cmd.ErrOrStderr(), "sluice: stopping: no new calls; waiting for those in flight (again to quit now)")
+		fmt.Fprintf(cmd.ErrOrStderr(), "sluice: stopping: no new calls; waiting up to %v for those in flight (again to cut them now)\n", batch.DefaultDrainTimeout)
 		cancel()
+		<-sigs
+		fmt.Fprintln(cmd.ErrOrStderr(), "sluice: cutting the calls in flight; they are left for the next run (again to quit now)")
+		close(abandon)
 		<-sigs
 		fmt.Fprintln(cmd.ErrOrStderr(), "sluice: quitting now; results so far are saved")
 		os.Exit(3)
 	}()
-	return ctx, func() { signal.Stop(sigs); cancel() }
+	return ctx, abandon, func() { signal.Stop(sigs); cancel() }
 }
 
 func printSummary(cmd *cobra.Command, s batch.Summary) {

@@ -71,11 +71,20 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 	defer cancelCalls()
 	drain := cfg.DrainTimeout
 	if drain <= 0 {
-		drain = 30 * time.Second
+		drain = DefaultDrainTimeout
 	}
 	defer context.AfterFunc(stopCtx, func() {
 		p.tr.Halt(errInterrupted)
 		time.AfterFunc(drain, cancelCalls)
+		if cfg.Abandon != nil {
+			go func() { // ends with the run's calls at the latest (the deferred cancelCalls)
+				select {
+				case <-cfg.Abandon:
+					cancelCalls()
+				case <-callCtx.Done():
+				}
+			}()
+		}
 	})()
 
 	total := p.total()

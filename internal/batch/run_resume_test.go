@@ -762,3 +762,32 @@ func TestRunCSVIDsWithLeadingZeros(t *testing.T) {
 	}
 	e2eSameSet(t, "results", e2eIDs(t, e2eLines(t, o.sum.Results), "id"), []string{"02134", "10001"})
 }
+
+// A second Ctrl-C (Config.Abandon) cuts the calls in flight at once
+// instead of waiting out the drain: it used to quit without a summary,
+// and the first alone waits up to DrainTimeout for calls that may hang.
+func TestRunAbandonCutsCallsInFlightWithASummary(t *testing.T) {
+	slow := e2eMock(t, mock.Config{Latency: mock.FixedLatency(20 * time.Second), Seed: 25})
+	dir := t.TempDir()
+	ids := e2eNames("a", 20)
+	abandon := make(chan struct{})
+	cfg := batch.Config{Input: e2eHTTPFile(t, dir, ids), BaseURL: slow.URL(), DrainTimeout: time.Minute, Limits: limitsC(4), Abandon: abandon}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for slow.Stats().InFlight == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		close(abandon)
+	}()
+	begin := time.Now()
+	o := e2eRunCtx(t, ctx, cfg)
+	if took := time.Since(begin); took > 10*time.Second {
+		t.Errorf("Run took %v after the calls were abandoned: it waited out the drain or the API", took)
+	}
+	s := o.sum
+	if o.code != 3 || s.Stopped == nil || s.Items != s.Failed+s.NotStarted || s.Items == 0 {
+		t.Errorf("exit %d, stopped %v, %d items, %d failed, %d not started; want 3 and every item read accounted for", o.code, s.Stopped, s.Items, s.Failed, s.NotStarted)
+	}
+}

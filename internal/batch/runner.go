@@ -59,8 +59,12 @@ type Config struct {
 	Getenv         func(string) string // default os.Getenv
 	Base           http.RoundTripper   // default: the Transport's own
 	// DrainTimeout bounds how long calls in flight may finish after ctx
-	// ends; 0 means 30s.
+	// ends; 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// Abandon, when closed after ctx ended, cuts the calls in flight at
+	// once instead of waiting out DrainTimeout (a second Ctrl-C): the
+	// run then ends in a moment, and the cut items are left for the next.
+	Abandon <-chan struct{}
 
 	// ModelLimits are the limits of the models given their own (item 12),
 	// by model name: with a preset, each model has a gate of its own,
@@ -181,6 +185,10 @@ func (c *Config) resultsPath() string {
 func errorsPath(results string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(results, ".jsonl"), ".results") + ".errors.jsonl"
 }
+
+// DefaultDrainTimeout is how long calls in flight may finish after a run
+// is asked to stop, when Config.DrainTimeout is 0.
+const DefaultDrainTimeout = 30 * time.Second
 
 // Run runs the batch. Cancelling ctx stops admitting new calls; calls in
 // flight get DrainTimeout to finish, and everything finished is saved.
