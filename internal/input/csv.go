@@ -237,14 +237,22 @@ func (c *csvInput) next() (Item, *BadLine, error) {
 		case len(bytes.TrimSpace(rec)) == 0:
 			continue
 		}
-		if reason := checkUTF8(rec); reason != "" {
-			return Item{}, &BadLine{Line: start, Reason: reason}, nil
-		}
 		fields, reason := c.fields(rec, start)
 		if reason == "" && len(fields) != len(c.columns) {
 			reason = fmt.Sprintf("record has %d fields, the header %d", len(fields), len(c.columns))
 		}
 		if reason != "" {
+			// A record that is not valid CSV, or has the wrong number
+			// of fields, may run over many lines only because of a
+			// stray quote: it is reported as its first line, and the
+			// lines after it are read again, so that none is lost.
+			if c.r.lines.resumeAfter(rec, start) {
+				reason += fmt.Sprintf("; the quoted field opened at line %d, column %d runs on over the lines after it, which are read again from line %d",
+					start, openQuoteColumn(rec), start+1)
+			}
+			return Item{}, &BadLine{Line: start, Reason: reason}, nil
+		}
+		if reason := checkUTF8(rec); reason != "" {
 			return Item{}, &BadLine{Line: start, Reason: reason}, nil
 		}
 		it, reason := c.item(fields, start)
@@ -270,6 +278,27 @@ func (c *csvInput) fields(rec []byte, start int) ([]string, string) {
 		return nil, "invalid CSV: " + err.Error() // cannot happen: the record is not blank
 	}
 	return fields, ""
+}
+
+// openQuoteColumn is the column (a 1-based byte index, as in
+// csv.ParseError) of the quote that opens the field still open at the end
+// of rec's first line; 0 when none is.
+func openQuoteColumn(rec []byte) int {
+	open := 0
+	st := csvFieldStart
+	for i, c := range rec {
+		if c == '\n' {
+			break
+		}
+		if st == csvFieldStart && c == '"' {
+			open = i + 1
+		}
+		st = st.scan(rec[i : i+1])
+	}
+	if st != csvQuoted {
+		return 0
+	}
+	return open
 }
 
 // idColumn is the name of the id column.

@@ -107,16 +107,18 @@ func TestCSVBadRecords(t *testing.T) {
 		",https://a.example/,no id\n" + // 7
 		"f,https://a.example/,\xff\n" + // 8
 		"g,https://a.example/,\"never closed\n" + // 9
-		"h,https://a.example/,swallowed\n" // 10
+		"h,https://a.example/,read again\n" // 10
 	opts := Options{Format: FormatCSV, Template: "{{.text}}"}
 	checkResults(t, readAll(t, input, opts), []any{
 		BadLine{Line: 2, Reason: `invalid CSV: bare " in non-quoted-field (line 2, column 23)`},
 		BadLine{Line: 3, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 3, column 24)`},
-		BadLine{Line: 4, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 5, column 4)`},
+		BadLine{Line: 4, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 5, column 4); the quoted field opened at line 4, column 22 runs on`},
+		BadLine{Line: 5, Reason: `invalid CSV: bare " in non-quoted-field (line 5, column 4)`},
 		Item{ID: "d", Line: 6, Method: "POST", URL: "https://a.example/", Body: []byte("ok")},
 		BadLine{Line: 7, Reason: `empty "id" column`},
 		BadLine{Line: 8, Reason: "invalid UTF-8 at byte 22"},
-		BadLine{Line: 9, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 10, column 32)`},
+		BadLine{Line: 9, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 10, column 33); the quoted field opened at line 9, column 22 runs on`},
+		Item{ID: "h", Line: 10, Method: "POST", URL: "https://a.example/", Body: []byte("read again")},
 	})
 }
 
