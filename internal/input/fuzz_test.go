@@ -152,6 +152,9 @@ var csvSeeds = []string{
 	"a,b\nx\"y,2\n\"x\"y,2\n\"x\"\r\r\n5,6",
 	"a\r\n\"b\"\r\n\"c\"\rd\n\"\"\"\n\",\"\n\n\r\n\"a\"\r",
 	"\"a\r\nb\",\"\"\r\n,\r",
+	// A stray quote must not swallow the rows after it.
+	"a,b\n1,\"open\n/2,x\n/3,\"ok\"\n",
+	"a,b\n1,\"open\n/2,x\n\n/3,x\"\n/4,x",
 }
 
 func FuzzReaderCSV(f *testing.F) {
@@ -179,7 +182,45 @@ func FuzzReaderCSV(f *testing.F) {
 				t.Errorf("line %d: body %q is not JSON", it.Line, it.Body)
 			}
 		}
+		r, _ = NewReader(bytes.NewReader(data), opts)
+		checkCSVResumes(t, r, data)
 	})
+}
+
+// checkCSVResumes checks that a record rejected for its CSV (not valid,
+// or the wrong number of fields) takes no line after its first with it:
+// the lines up to the next item or bad line are blank.
+func checkCSVResumes(t *testing.T, r *Reader, data []byte) {
+	t.Helper()
+	lines := strings.Split(string(data), "\n")
+	after := 0 // the line of the last CSV-rejected record; 0 for none
+	for {
+		it, err := r.Next()
+		line := it.Line
+		var bad *BadLine
+		switch {
+		case err == io.EOF:
+			line = len(lines) + 1
+		case errors.As(err, &bad):
+			line = bad.Line
+		case err != nil:
+			t.Fatalf("Next: %v", err)
+		}
+		if after > 0 {
+			for n := after + 1; n < line; n++ {
+				if strings.TrimSpace(lines[n-1]) != "" {
+					t.Fatalf("line %d, after the bad record of line %d, was neither read nor reported", n, after)
+				}
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		after = 0
+		if bad != nil && (strings.HasPrefix(bad.Reason, "invalid CSV") || strings.HasPrefix(bad.Reason, "record has")) {
+			after = bad.Line
+		}
+	}
 }
 
 // csvRecord is a record as encoding/csv reads it.
