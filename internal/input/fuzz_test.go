@@ -76,6 +76,8 @@ var jsonlSeeds = []string{
 	`{"url":` + "\n" + `["x"]` + "\n" + `{"url":"a","url":"b"}` + "\n" + `{"custom_id":"","params":[]}`,
 	"# comment\n\n{\"url\":\"https://a.example/\\u00e9\"}\n\xff\n",
 	"0,0", // auto: a csv header without a url column
+	// A quote left open must not swallow the next lines.
+	"{\"url\":\"/a\n{\"url\":\"/b\"}\n{\"url\":\"/c\\\n\"}\n{\"url\":\"/d\"}",
 }
 
 func FuzzReaderJSONL(f *testing.F) {
@@ -118,7 +120,48 @@ func FuzzReaderJSONL(f *testing.F) {
 				}
 			}
 		}
+		if r.Format() != FormatCSV {
+			r, _ = NewReader(bytes.NewReader(data), opts)
+			checkEveryLine(t, r, data, opts.MaxLine)
+		}
 	})
+}
+
+// checkEveryLine checks that a reader of lines loses none (a quote left
+// open in a JSON line must not swallow the next ones): every line that is
+// neither blank nor a comment gives exactly one item or bad line, under
+// its own number. (A line over the cap is reported even if it is blank
+// or a comment: it is not held to be looked at.)
+func checkEveryLine(t *testing.T, r *Reader, data []byte, maxLine int) {
+	t.Helper()
+	if maxLine == 0 {
+		maxLine = defaultInputMaxLine
+	}
+	var want []int
+	for i, l := range strings.Split(string(bytes.TrimPrefix(data, utf8BOM)), "\n") {
+		over := len(strings.TrimSuffix(l, "\r")) > maxLine
+		if l = strings.TrimSpace(l); over || l != "" && l[0] != '#' {
+			want = append(want, i+1)
+		}
+	}
+	var got []int
+	for {
+		it, err := r.Next()
+		var bad *BadLine
+		switch {
+		case err == io.EOF:
+			if !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+				t.Fatalf("lines read: %v, want %v", got, want)
+			}
+			return
+		case errors.As(err, &bad):
+			got = append(got, bad.Line)
+		case err != nil:
+			t.Fatalf("Next: %v", err)
+		default:
+			got = append(got, it.Line)
+		}
+	}
 }
 
 func FuzzReaderURLs(f *testing.F) {
