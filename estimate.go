@@ -76,9 +76,9 @@ func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
 // Estimate is [EstimateCost] saying why a request cannot be estimated:
 // ErrUnknownCost when it is not a request EstimateCost knows, and a
 // *[FieldError] (which matches ErrUnknownCost too) when it is one, but
-// a field the estimate reads is not what the APIs accept: max_tokens,
-// max_completion_tokens, max_output_tokens, n or best_of present and
-// neither null nor a positive integer ("ten", -5, 0, 2.5). Charging such
+// a field the estimate reads for its API is not what the APIs accept:
+// max_tokens, max_completion_tokens, max_output_tokens, n or best_of
+// present and neither null nor a positive integer ("ten", -5, 0, 2.5). Charging such
 // a request the default, or nothing, would let a request the API refuses
 // count against the budget as if it were fine, and differently in each
 // face; every face asks here instead, and reports the field.
@@ -106,8 +106,10 @@ func Estimate(method, path string, body []byte) (Cost, error) {
 			return Cost{}, ErrUnknownCost
 		}
 	}
-	if r.bad != nil {
-		return Cost{}, r.bad
+	for _, bad := range r.bad {
+		if api.reads(bad.Field) {
+			return Cost{}, bad
+		}
 	}
 	var c Cost
 	in := r.messages + r.system + r.instructions + r.tools + r.input + r.prompt
@@ -174,6 +176,20 @@ const (
 	embeddingsAPI
 )
 
+// reads reports whether the estimate of a request to a uses the count
+// field: a field the API has no use for is not the estimate's to refuse.
+func (a api) reads(field string) bool {
+	switch a {
+	case messagesAPI, chatAPI:
+		return field != "max_output_tokens"
+	case completionsAPI:
+		return field == "max_tokens" || field == "n" || field == "best_of"
+	case responsesAPI:
+		return field == "max_output_tokens"
+	}
+	return false
+}
+
 // apiOfPath returns the API a URL path names by its last segments.
 func apiOfPath(path string) api {
 	path = strings.TrimSuffix(path, "/")
@@ -207,9 +223,10 @@ type llmRequest struct {
 	// Which fields were there, for the shape: "messages": [] is still a
 	// chat.
 	hasMessages, hasPrompt, hasInput, hasMaxOutput, hasPrevious bool
-	// bad is the first cap, n or best_of that is neither null nor a
-	// positive integer; nil when there is none.
-	bad *FieldError
+	// bad are the caps, n and best_of that are neither null nor a
+	// positive integer, in the body's order; the API decides which of
+	// them matter.
+	bad []*FieldError
 }
 
 // read walks body, valid JSON holding an object, once, and keeps what the
@@ -223,12 +240,12 @@ func (r *llmRequest) read(body []byte) {
 	w := walker{b: body}
 	count := func(name string, f *float64) {
 		start := w.i
-		if !w.count(f) && r.bad == nil {
+		if !w.count(f) {
 			v := string(w.b[start:w.i])
 			if len(v) > fieldValueMax {
 				v = v[:fieldValueMax] + "..."
 			}
-			r.bad = &FieldError{Field: name, Value: v, Want: "a positive integer"}
+			r.bad = append(r.bad, &FieldError{Field: name, Value: v, Want: "a positive integer"})
 		}
 	}
 	w.object(func(key []byte) {

@@ -31,6 +31,8 @@ func TestEstimateNamesAFieldTheAPIsRefuse(t *testing.T) {
 			&sluice.FieldError{Field: "n", Value: "true", Want: "a positive integer"}},
 		{"the first of two", "", `{"best_of":"x","max_tokens":-1,"prompt":"p"}`,
 			&sluice.FieldError{Field: "best_of", Value: `"x"`, Want: "a positive integer"}},
+		{"a field the API does not use", "/v1/responses", `{"input":"x","max_tokens":"ten"}`, nil},
+		{"none for embeddings", "/v1/embeddings", `{"input":"x","max_tokens":-1,"n":"x"}`, nil},
 		{"null", "/v1/messages", `{"max_tokens":null,"messages":[]}`, nil},
 		{"an exponent", "/v1/messages", `{"max_tokens":1e3,"messages":[]}`, nil},
 		{"past float64", "/v1/messages", `{"max_tokens":1e400,"messages":[]}`, nil},
