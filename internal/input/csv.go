@@ -233,7 +233,7 @@ func (c *csvInput) next() (Item, *BadLine, error) {
 		case err != nil:
 			return Item{}, nil, err
 		case over:
-			return Item{}, c.r.overCap(start, "record"), nil
+			return Item{}, c.overCap(start), nil
 		case len(bytes.TrimSpace(rec)) == 0:
 			continue
 		}
@@ -261,6 +261,22 @@ func (c *csvInput) next() (Item, *BadLine, error) {
 		}
 		return it, nil, nil
 	}
+}
+
+// overCap is the bad line of a record, starting on line start, longer
+// than MaxLine. One of several lines is not held to be read again, as a
+// record that is not valid CSV is (next): the lines it spans are said,
+// so that a stray quote taking them with it is not silent.
+func (c *csvInput) overCap(start int) *BadLine {
+	bad := c.r.overCap(start, "record")
+	end := c.r.lines.n
+	switch {
+	case end > start && c.r.lines.unclosed:
+		bad.Reason += fmt.Sprintf(", lines %d to %d: a quoted field opened on line %d is never closed as CSV requires and runs on over them (a stray quote?); none of them is run", start, end, start)
+	case end > start:
+		bad.Reason += fmt.Sprintf(", lines %d to %d", start, end)
+	}
+	return bad
 }
 
 // fields parses one record, starting on line start, with encoding/csv.

@@ -124,6 +124,7 @@ func (l *lineReader) nextRecord() (rec []byte, start int, over bool, err error) 
 			}
 		}
 	}
+	l.unclosed = st == csvQuoted || st == csvBroken
 	rec = l.buf
 	if cap(l.buf) > keepLineBuf {
 		l.buf = nil

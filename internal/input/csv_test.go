@@ -132,9 +132,29 @@ func TestCSVRecordOverTheCap(t *testing.T) {
 	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
 	checkResults(t, readAll(t, input, opts), []any{
 		BadLine{Line: 2, Reason: "record over the 90 bytes cap"},
-		BadLine{Line: 3, Reason: "record over the 90 bytes cap"},
-		BadLine{Line: 5, Reason: "record over the 90 bytes cap"},
+		BadLine{Line: 3, Reason: "record over the 90 bytes cap, lines 3 to 4"},
+		BadLine{Line: 5, Reason: "record over the 90 bytes cap, lines 5 to 7"},
 		Item{ID: "8", Line: 8, Method: "POST", URL: "https://a.example/", Body: []byte("short")},
+	})
+}
+
+// A quote never closed in a record over the cap takes the lines after it
+// with it (they are not held to be read again): the bad line says which,
+// and that none of them is run.
+func TestCSVRecordOverTheCapSaysTheLinesAStrayQuoteTook(t *testing.T) {
+	row := "https://a.example/,row\n"
+	input := "url,text\n" + // 1
+		"https://a.example/,\"stray\n" + // 2
+		strings.Repeat(row, 10) + // 3-12
+		"https://a.example/,\"ok\"\n" + // 13: the quote after "ok," is text after a closing one
+		"https://a.example/,after\n" // 14
+	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
+	checkResults(t, readAll(t, input, opts), []any{
+		BadLine{Line: 2, Reason: "record over the 90 bytes cap, lines 2 to 13: a quoted field opened on line 2 is never closed as CSV requires and runs on over them (a stray quote?); none of them is run"},
+		Item{ID: "14", Line: 14, Method: "POST", URL: "https://a.example/", Body: []byte("after")},
+	})
+	checkResults(t, readAll(t, input[:len(input)-len("https://a.example/,after\n")-len("https://a.example/,\"ok\"\n")], opts), []any{
+		BadLine{Line: 2, Reason: "lines 2 to 12: a quoted field opened on line 2 is never closed"}, // at the end of the input
 	})
 }
 
