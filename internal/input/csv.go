@@ -22,7 +22,11 @@ import (
 // "id"). Quoted fields may hold commas, quotes ("") and line breaks.
 // Before the header, blank and comment lines are skipped; after it, blank
 // lines are, and every other record must have as many fields as the
-// header.
+// header. A record that is not valid CSV or has the wrong number of
+// fields is a bad line at the line it starts on, and reading resumes on
+// the next line: a stray quote that ran on over the rows after it takes
+// none of them with it. (A record over MaxLine is skipped whole, its
+// lines not being held; its bad line says which lines it spans.)
 
 // FormatCSV is a header row, then one request per record.
 const FormatCSV Format = "csv"
