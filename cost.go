@@ -68,19 +68,23 @@ func (t *Transport) cost(req *http.Request, kept *keptGate, body *requestBody) (
 		return Cost{}, fmt.Errorf("sluice: reading request body: %w", err)
 	}
 	var c Cost
-	var ok bool
+	estimateErr := errBodyTooLarge
 	if whole {
-		c, ok = EstimateCost(req.Method, req.URL.Path, data)
+		c, estimateErr = Estimate(req.Method, req.URL.Path, data)
 	}
 	if pooled != nil && pooled.Cap() <= maxPooledBody {
 		bodyBuffers.Put(pooled)
 	}
-	if ok || !required {
+	if estimateErr == nil || !required {
 		return c, nil
 	}
-	why := "its body is not an Anthropic or OpenAI request"
-	if !whole {
-		why = "its body is larger than MaxBodyBuffer"
+	why := estimateErr.Error()
+	var fe *FieldError
+	switch {
+	case errors.As(estimateErr, &fe):
+		why = fe.Field + ": " + fe.Value + ": want " + fe.Want
+	case whole:
+		why = "its body is not an Anthropic or OpenAI request"
 	}
 	method := req.Method
 	if method == "" {
@@ -89,6 +93,10 @@ func (t *Transport) cost(req *http.Request, kept *keptGate, body *requestBody) (
 	// Permanent: sending it again will not help.
 	return Cost{}, Permanent(fmt.Errorf("%w: %s %s: %s; set Transport.Cost, or pass its cost with sluice.WithCost(ctx, cost)", ErrUnknownCost, method, req.URL.Path, why))
 }
+
+// errBodyTooLarge is why a body larger than MaxBodyBuffer is not
+// estimated.
+var errBodyTooLarge = errors.New("its body is larger than MaxBodyBuffer")
 
 // learnedTokens reports whether the gate has learned a token budget from
 // the API's headers.

@@ -456,3 +456,29 @@ func countTokensIsFree(t *testing.T, withUsage bool) {
 		}
 	})
 }
+
+// Under a token limit a body whose max_tokens the APIs would refuse is
+// refused unsent, naming the field: "ten" was refused as "not an
+// Anthropic or OpenAI request", and -5 charged DefaultOutputTokens and
+// sent.
+func TestTransportTokenLimitNamesAFieldItCannotEstimate(t *testing.T) {
+	for _, maxTokens := range []string{`"ten"`, `-5`} {
+		api := &tokenAPI{}
+		tr := &sluice.Transport{
+			Base:   apitest.RoundTripper{Handler: api.handler(time.Now())},
+			Limits: sluice.Limits{Tokens: sluice.PerMinute(100000)},
+		}
+		body := `{"max_tokens":` + maxTokens + `,"messages":[{"role":"user","content":"hi"}]}`
+		req, err := http.NewRequest("POST", "http://api.test/v1/messages", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tr.RoundTrip(req)
+		if want := "max_tokens: " + maxTokens + ": want a positive integer"; !errors.Is(err, sluice.ErrUnknownCost) || !strings.Contains(err.Error(), want) {
+			t.Errorf("max_tokens %s: err = %v, want ErrUnknownCost saying %q", maxTokens, err, want)
+		}
+		if n := len(api.seen()); n != 0 {
+			t.Errorf("max_tokens %s: the API got %d requests, want none", maxTokens, n)
+		}
+	}
+}

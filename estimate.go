@@ -63,36 +63,55 @@ const MediaTokens = 1600
 // saturates at math.MaxInt32 tokens.
 //
 // ok is false when the request is not one of these: not a POST, not a JSON
-// object, or of no known path or shape. The estimate is never negative.
-// EstimateCost is safe for concurrent use; it decodes the body once
-// without keeping any of it, in about the time encoding/json takes to
-// validate it.
+// object, or of no known path or shape; or when a field the estimate
+// reads holds what the APIs refuse (see [Estimate], which says which).
+// The estimate is never negative. EstimateCost is safe for concurrent
+// use; it decodes the body once without keeping any of it, in about the
+// time encoding/json takes to validate it.
 func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
+	c, err := Estimate(method, path, body)
+	return c, err == nil
+}
+
+// Estimate is [EstimateCost] saying why a request cannot be estimated:
+// ErrUnknownCost when it is not a request EstimateCost knows, and a
+// *[FieldError] (which matches ErrUnknownCost too) when it is one, but
+// a field the estimate reads for its API is not what the APIs accept:
+// max_tokens, max_completion_tokens, max_output_tokens, n or best_of
+// present and neither null nor a positive integer ("ten", -5, 0, 2.5). Charging such
+// a request the default, or nothing, would let a request the API refuses
+// count against the budget as if it were fine, and differently in each
+// face; every face asks here instead, and reports the field.
+func Estimate(method, path string, body []byte) (Cost, error) {
 	if method != "POST" {
-		return Cost{}, false
+		return Cost{}, ErrUnknownCost
 	}
 	if freeAPI(path) {
-		return Cost{}, true
+		return Cost{}, nil
 	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return Cost{}, false
+		return Cost{}, ErrUnknownCost
 	}
 	// Validating first lets the walk below assume well-formed JSON.
 	if !json.Valid(body) {
-		return Cost{}, false
+		return Cost{}, ErrUnknownCost
 	}
 	var r llmRequest
-	if !r.read(body) {
-		return Cost{}, false
-	}
+	r.read(body)
 	api := apiOfPath(path)
 	if api == unknownAPI {
 		api = r.shape()
 		if api == unknownAPI {
-			return Cost{}, false
+			return Cost{}, ErrUnknownCost
 		}
 	}
+	for _, bad := range r.bad {
+		if api.reads(bad.Field) {
+			return Cost{}, bad
+		}
+	}
+	var c Cost
 	in := r.messages + r.system + r.instructions + r.tools + r.input + r.prompt
 	c.InputTokens = in.tokens()
 	switch api {
@@ -103,8 +122,28 @@ func EstimateCost(method, path string, body []byte) (c Cost, ok bool) {
 	case responsesAPI:
 		c.OutputTokens = saturate(capOr(DefaultOutputTokens, r.maxOutputTokens))
 	}
-	return c, true
+	return c, nil
 }
+
+// FieldError is a field of a request body that the token estimate reads
+// and that holds a value the APIs refuse, such as "max_tokens": "ten".
+// [Estimate] returns it; errors.Is(err, ErrUnknownCost) holds for it.
+type FieldError struct {
+	Field string // the member's name, such as "max_tokens"
+	Value string // its JSON value as written, shortened when long
+	Want  string // what the field must be, such as "a positive integer"
+}
+
+// Error returns "sluice: max_tokens: "ten": want a positive integer".
+func (e *FieldError) Error() string {
+	return "sluice: " + e.Field + ": " + e.Value + ": want " + e.Want
+}
+
+// Unwrap returns ErrUnknownCost: the request's cost cannot be estimated.
+func (e *FieldError) Unwrap() error { return ErrUnknownCost }
+
+// fieldValueMax is the longest value a FieldError quotes whole.
+const fieldValueMax = 40
 
 // freeAPI reports whether path names an endpoint that uses no tokens of
 // the model's rate limits, whatever its body says: Anthropic's
@@ -136,6 +175,20 @@ const (
 	responsesAPI
 	embeddingsAPI
 )
+
+// reads reports whether the estimate of a request to a uses the count
+// field: a field the API has no use for is not the estimate's to refuse.
+func (a api) reads(field string) bool {
+	switch a {
+	case messagesAPI, chatAPI:
+		return field != "max_output_tokens"
+	case completionsAPI:
+		return field == "max_tokens" || field == "n" || field == "best_of"
+	case responsesAPI:
+		return field == "max_output_tokens"
+	}
+	return false
+}
 
 // apiOfPath returns the API a URL path names by its last segments.
 func apiOfPath(path string) api {
@@ -170,18 +223,31 @@ type llmRequest struct {
 	// Which fields were there, for the shape: "messages": [] is still a
 	// chat.
 	hasMessages, hasPrompt, hasInput, hasMaxOutput, hasPrevious bool
+	// bad are the caps, n and best_of that are neither null nor a
+	// positive integer, in the body's order; the API decides which of
+	// them matter.
+	bad []*FieldError
 }
 
 // read walks body, valid JSON holding an object, once, and keeps what the
-// estimate needs. It returns false when a cap is not a number.
+// estimate needs, noting in r.bad a count that is not a positive integer.
 //
 // A walk of its own rather than encoding/json: decoding the polymorphic
 // fields (a string or blocks, an item or a message) through Unmarshalers
 // validates each nested value again, and took three times as long as
 // decoding the whole body into a map; this runs for every request.
-func (r *llmRequest) read(body []byte) bool {
+func (r *llmRequest) read(body []byte) {
 	w := walker{b: body}
-	ok := true
+	count := func(name string, f *float64) {
+		start := w.i
+		if !w.count(f) {
+			v := string(w.b[start:w.i])
+			if len(v) > fieldValueMax {
+				v = v[:fieldValueMax] + "..."
+			}
+			r.bad = append(r.bad, &FieldError{Field: name, Value: v, Want: "a positive integer"})
+		}
+	}
 	w.object(func(key []byte) {
 		switch string(key) {
 		case "messages":
@@ -200,21 +266,20 @@ func (r *llmRequest) read(body []byte) bool {
 			r.hasPrevious = true
 			w.skip()
 		case "max_tokens":
-			ok = w.number(&r.maxTokens) && ok
+			count("max_tokens", &r.maxTokens)
 		case "max_completion_tokens":
-			ok = w.number(&r.maxCompletionTokens) && ok
+			count("max_completion_tokens", &r.maxCompletionTokens)
 		case "max_output_tokens":
 			r.hasMaxOutput = true
-			ok = w.number(&r.maxOutputTokens) && ok
+			count("max_output_tokens", &r.maxOutputTokens)
 		case "n":
-			ok = w.number(&r.n) && ok
+			count("n", &r.n)
 		case "best_of":
-			ok = w.number(&r.bestOf) && ok
+			count("best_of", &r.bestOf)
 		default:
 			w.skip()
 		}
 	})
-	return ok
 }
 
 // shape returns the API a body looks like, for a path that says nothing.
@@ -386,14 +451,18 @@ func (w *walker) scalar() []byte {
 	return w.b[start:w.i]
 }
 
-// number reads a number at w into f, leaving it alone for null. It
-// returns false for anything else.
-func (w *walker) number(f *float64) bool {
+// count reads a positive integer at w into f (1e3 is one, as JSON
+// allows; one too large for a float64 is +Inf, which saturate bounds),
+// leaving f alone for null. It returns false for anything else.
+func (w *walker) count(f *float64) bool {
 	switch c := w.b[w.i]; {
 	case c == '-' || c >= '0' && c <= '9':
-		v, err := strconv.ParseFloat(string(w.scalar()), 64)
+		v, _ := strconv.ParseFloat(string(w.scalar()), 64) // valid JSON: only a range error
+		if v < 1 || v != math.Trunc(v) {
+			return false
+		}
 		*f = v
-		return err == nil
+		return true
 	case c == 'n':
 		w.scalar()
 		return true

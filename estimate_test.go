@@ -142,9 +142,10 @@ func TestEstimateCost(t *testing.T) {
 			want:   sluice.Cost{OutputTokens: 1<<31 - 1}, // saturated, not wrapped
 			wantOK: true,
 		},
+		{name: "a negative cap is refused", path: "/v1/chat/completions", body: `{"max_tokens":-5,"messages":[]}`},
 		{
-			name: "a negative cap is no cap", path: "/v1/chat/completions",
-			body:   `{"max_tokens":-5,"messages":[]}`,
+			name: "a null cap is no cap", path: "/v1/chat/completions",
+			body:   `{"max_tokens":null,"messages":[]}`,
 			want:   sluice.Cost{OutputTokens: def},
 			wantOK: true,
 		},

@@ -22,7 +22,11 @@ import (
 // "id"). Quoted fields may hold commas, quotes ("") and line breaks.
 // Before the header, blank and comment lines are skipped; after it, blank
 // lines are, and every other record must have as many fields as the
-// header.
+// header. A record that is not valid CSV or has the wrong number of
+// fields is a bad line at the line it starts on, and reading resumes on
+// the next line: a stray quote that ran on over the rows after it takes
+// none of them with it. (A record over MaxLine is skipped whole, its
+// lines not being held; its bad line says which lines it spans.)
 
 // FormatCSV is a header row, then one request per record.
 const FormatCSV Format = "csv"
@@ -233,18 +237,26 @@ func (c *csvInput) next() (Item, *BadLine, error) {
 		case err != nil:
 			return Item{}, nil, err
 		case over:
-			return Item{}, c.r.overCap(start, "record"), nil
+			return Item{}, c.overCap(start), nil
 		case len(bytes.TrimSpace(rec)) == 0:
 			continue
-		}
-		if reason := checkUTF8(rec); reason != "" {
-			return Item{}, &BadLine{Line: start, Reason: reason}, nil
 		}
 		fields, reason := c.fields(rec, start)
 		if reason == "" && len(fields) != len(c.columns) {
 			reason = fmt.Sprintf("record has %d fields, the header %d", len(fields), len(c.columns))
 		}
 		if reason != "" {
+			// A record that is not valid CSV, or has the wrong number
+			// of fields, may run over many lines only because of a
+			// stray quote: it is reported as its first line, and the
+			// lines after it are read again, so that none is lost.
+			if c.r.lines.resumeAfter(rec, start) {
+				reason += fmt.Sprintf("; the quoted field opened at line %d, column %d runs on over the lines after it, which are read again from line %d",
+					start, openQuoteColumn(rec), start+1)
+			}
+			return Item{}, &BadLine{Line: start, Reason: reason}, nil
+		}
+		if reason := checkUTF8(rec); reason != "" {
 			return Item{}, &BadLine{Line: start, Reason: reason}, nil
 		}
 		it, reason := c.item(fields, start)
@@ -253,6 +265,22 @@ func (c *csvInput) next() (Item, *BadLine, error) {
 		}
 		return it, nil, nil
 	}
+}
+
+// overCap is the bad line of a record, starting on line start, longer
+// than MaxLine. One of several lines is not held to be read again, as a
+// record that is not valid CSV is (next): the lines it spans are said,
+// so that a stray quote taking them with it is not silent.
+func (c *csvInput) overCap(start int) *BadLine {
+	bad := c.r.overCap(start, "record")
+	end := c.r.lines.n
+	switch {
+	case end > start && c.r.lines.unclosed:
+		bad.Reason += fmt.Sprintf(", lines %d to %d: a quoted field opened on line %d is never closed as CSV requires and runs on over them (a stray quote?); none of them is run", start, end, start)
+	case end > start:
+		bad.Reason += fmt.Sprintf(", lines %d to %d", start, end)
+	}
+	return bad
 }
 
 // fields parses one record, starting on line start, with encoding/csv.
@@ -270,6 +298,27 @@ func (c *csvInput) fields(rec []byte, start int) ([]string, string) {
 		return nil, "invalid CSV: " + err.Error() // cannot happen: the record is not blank
 	}
 	return fields, ""
+}
+
+// openQuoteColumn is the column (a 1-based byte index, as in
+// csv.ParseError) of the quote that opens the field still open at the end
+// of rec's first line; 0 when none is.
+func openQuoteColumn(rec []byte) int {
+	open := 0
+	st := csvFieldStart
+	for i, c := range rec {
+		if c == '\n' {
+			break
+		}
+		if st == csvFieldStart && c == '"' {
+			open = i + 1
+		}
+		st = st.scan(rec[i : i+1])
+	}
+	if st != csvQuoted {
+		return 0
+	}
+	return open
 }
 
 // idColumn is the name of the id column.

@@ -83,7 +83,7 @@ func (l *lineReader) nextRecord() (rec []byte, start int, over bool, err error) 
 	if err := l.start(); err != nil {
 		return nil, l.n + 1, false, err
 	}
-	if l.eof {
+	if l.eof && len(l.pend) == 0 {
 		return nil, l.n + 1, false, io.EOF
 	}
 	start = l.n + 1
@@ -92,7 +92,7 @@ func (l *lineReader) nextRecord() (rec []byte, start int, over bool, err error) 
 	partial := false // the current line has bytes
 	st := csvFieldStart
 	for {
-		chunk, err := l.br.ReadSlice('\n')
+		chunk, err := l.readSlice()
 		if err != nil && err != bufio.ErrBufferFull && err != io.EOF {
 			return nil, start, false, err
 		}
@@ -124,6 +124,7 @@ func (l *lineReader) nextRecord() (rec []byte, start int, over bool, err error) 
 			}
 		}
 	}
+	l.unclosed = st == csvQuoted || st == csvBroken
 	rec = l.buf
 	if cap(l.buf) > keepLineBuf {
 		l.buf = nil

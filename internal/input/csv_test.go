@@ -107,16 +107,18 @@ func TestCSVBadRecords(t *testing.T) {
 		",https://a.example/,no id\n" + // 7
 		"f,https://a.example/,\xff\n" + // 8
 		"g,https://a.example/,\"never closed\n" + // 9
-		"h,https://a.example/,swallowed\n" // 10
+		"h,https://a.example/,read again\n" // 10
 	opts := Options{Format: FormatCSV, Template: "{{.text}}"}
 	checkResults(t, readAll(t, input, opts), []any{
 		BadLine{Line: 2, Reason: `invalid CSV: bare " in non-quoted-field (line 2, column 23)`},
 		BadLine{Line: 3, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 3, column 24)`},
-		BadLine{Line: 4, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 5, column 4)`},
+		BadLine{Line: 4, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 5, column 4); the quoted field opened at line 4, column 22 runs on`},
+		BadLine{Line: 5, Reason: `invalid CSV: bare " in non-quoted-field (line 5, column 4)`},
 		Item{ID: "d", Line: 6, Method: "POST", URL: "https://a.example/", Body: []byte("ok")},
 		BadLine{Line: 7, Reason: `empty "id" column`},
 		BadLine{Line: 8, Reason: "invalid UTF-8 at byte 22"},
-		BadLine{Line: 9, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 10, column 32)`},
+		BadLine{Line: 9, Reason: `invalid CSV: extraneous or missing " in quoted-field (line 10, column 33); the quoted field opened at line 9, column 22 runs on`},
+		Item{ID: "h", Line: 10, Method: "POST", URL: "https://a.example/", Body: []byte("read again")},
 	})
 }
 
@@ -130,9 +132,29 @@ func TestCSVRecordOverTheCap(t *testing.T) {
 	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
 	checkResults(t, readAll(t, input, opts), []any{
 		BadLine{Line: 2, Reason: "record over the 90 bytes cap"},
-		BadLine{Line: 3, Reason: "record over the 90 bytes cap"},
-		BadLine{Line: 5, Reason: "record over the 90 bytes cap"},
+		BadLine{Line: 3, Reason: "record over the 90 bytes cap, lines 3 to 4"},
+		BadLine{Line: 5, Reason: "record over the 90 bytes cap, lines 5 to 7"},
 		Item{ID: "8", Line: 8, Method: "POST", URL: "https://a.example/", Body: []byte("short")},
+	})
+}
+
+// A quote never closed in a record over the cap takes the lines after it
+// with it (they are not held to be read again): the bad line says which,
+// and that none of them is run.
+func TestCSVRecordOverTheCapSaysTheLinesAStrayQuoteTook(t *testing.T) {
+	row := "https://a.example/,row\n"
+	input := "url,text\n" + // 1
+		"https://a.example/,\"stray\n" + // 2
+		strings.Repeat(row, 10) + // 3-12
+		"https://a.example/,\"ok\"\n" + // 13: the quote after "ok," is text after a closing one
+		"https://a.example/,after\n" // 14
+	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
+	checkResults(t, readAll(t, input, opts), []any{
+		BadLine{Line: 2, Reason: "record over the 90 bytes cap, lines 2 to 13: a quoted field opened on line 2 is never closed as CSV requires and runs on over them (a stray quote?); none of them is run"},
+		Item{ID: "14", Line: 14, Method: "POST", URL: "https://a.example/", Body: []byte("after")},
+	})
+	checkResults(t, readAll(t, input[:len(input)-len("https://a.example/,after\n")-len("https://a.example/,\"ok\"\n")], opts), []any{
+		BadLine{Line: 2, Reason: "lines 2 to 12: a quoted field opened on line 2 is never closed"}, // at the end of the input
 	})
 }
 

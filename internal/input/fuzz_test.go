@@ -76,6 +76,8 @@ var jsonlSeeds = []string{
 	`{"url":` + "\n" + `["x"]` + "\n" + `{"url":"a","url":"b"}` + "\n" + `{"custom_id":"","params":[]}`,
 	"# comment\n\n{\"url\":\"https://a.example/\\u00e9\"}\n\xff\n",
 	"0,0", // auto: a csv header without a url column
+	// A quote left open must not swallow the next lines.
+	"{\"url\":\"/a\n{\"url\":\"/b\"}\n{\"url\":\"/c\\\n\"}\n{\"url\":\"/d\"}",
 }
 
 func FuzzReaderJSONL(f *testing.F) {
@@ -118,7 +120,48 @@ func FuzzReaderJSONL(f *testing.F) {
 				}
 			}
 		}
+		if r.Format() != FormatCSV {
+			r, _ = NewReader(bytes.NewReader(data), opts)
+			checkEveryLine(t, r, data, opts.MaxLine)
+		}
 	})
+}
+
+// checkEveryLine checks that a reader of lines loses none (a quote left
+// open in a JSON line must not swallow the next ones): every line that is
+// neither blank nor a comment gives exactly one item or bad line, under
+// its own number. (A line over the cap is reported even if it is blank
+// or a comment: it is not held to be looked at.)
+func checkEveryLine(t *testing.T, r *Reader, data []byte, maxLine int) {
+	t.Helper()
+	if maxLine == 0 {
+		maxLine = defaultInputMaxLine
+	}
+	var want []int
+	for i, l := range strings.Split(string(bytes.TrimPrefix(data, utf8BOM)), "\n") {
+		over := len(strings.TrimSuffix(l, "\r")) > maxLine
+		if l = strings.TrimSpace(l); over || l != "" && l[0] != '#' {
+			want = append(want, i+1)
+		}
+	}
+	var got []int
+	for {
+		it, err := r.Next()
+		var bad *BadLine
+		switch {
+		case err == io.EOF:
+			if !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+				t.Fatalf("lines read: %v, want %v", got, want)
+			}
+			return
+		case errors.As(err, &bad):
+			got = append(got, bad.Line)
+		case err != nil:
+			t.Fatalf("Next: %v", err)
+		default:
+			got = append(got, it.Line)
+		}
+	}
 }
 
 func FuzzReaderURLs(f *testing.F) {
@@ -152,6 +195,9 @@ var csvSeeds = []string{
 	"a,b\nx\"y,2\n\"x\"y,2\n\"x\"\r\r\n5,6",
 	"a\r\n\"b\"\r\n\"c\"\rd\n\"\"\"\n\",\"\n\n\r\n\"a\"\r",
 	"\"a\r\nb\",\"\"\r\n,\r",
+	// A stray quote must not swallow the rows after it.
+	"a,b\n1,\"open\n/2,x\n/3,\"ok\"\n",
+	"a,b\n1,\"open\n/2,x\n\n/3,x\"\n/4,x",
 }
 
 func FuzzReaderCSV(f *testing.F) {
@@ -179,7 +225,45 @@ func FuzzReaderCSV(f *testing.F) {
 				t.Errorf("line %d: body %q is not JSON", it.Line, it.Body)
 			}
 		}
+		r, _ = NewReader(bytes.NewReader(data), opts)
+		checkCSVResumes(t, r, data)
 	})
+}
+
+// checkCSVResumes checks that a record rejected for its CSV (not valid,
+// or the wrong number of fields) takes no line after its first with it:
+// the lines up to the next item or bad line are blank.
+func checkCSVResumes(t *testing.T, r *Reader, data []byte) {
+	t.Helper()
+	lines := strings.Split(string(data), "\n")
+	after := 0 // the line of the last CSV-rejected record; 0 for none
+	for {
+		it, err := r.Next()
+		line := it.Line
+		var bad *BadLine
+		switch {
+		case err == io.EOF:
+			line = len(lines) + 1
+		case errors.As(err, &bad):
+			line = bad.Line
+		case err != nil:
+			t.Fatalf("Next: %v", err)
+		}
+		if after > 0 {
+			for n := after + 1; n < line; n++ {
+				if strings.TrimSpace(lines[n-1]) != "" {
+					t.Fatalf("line %d, after the bad record of line %d, was neither read nor reported", n, after)
+				}
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		after = 0
+		if bad != nil && (strings.HasPrefix(bad.Reason, "invalid CSV") || strings.HasPrefix(bad.Reason, "record has")) {
+			after = bad.Line
+		}
+	}
 }
 
 // csvRecord is a record as encoding/csv reads it.

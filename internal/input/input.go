@@ -126,6 +126,12 @@ type Options struct {
 	// else the line the record starts on (which inserting a line shifts).
 	// Only for csv.
 	IDColumn string
+	// Check, when set, is asked about each item the reader makes; a
+	// reason it returns makes the item a bad line, with the item's line
+	// and id. It is for what a face knows and the formats do not, such
+	// as a max_tokens the token estimate refuses: every reader of the
+	// input with these options then sees the same bad lines.
+	Check func(Item) (reason string)
 }
 
 // Reader reads the items of an input, one line at a time: memory stays at
@@ -153,6 +159,7 @@ type Reader struct {
 	err     error        // sticky: io.EOF or the read error that stopped the reader
 
 	csvTemplates csvTemplates // the csv options, parsed
+	check        func(Item) string
 
 	members     jsonMembers // scratch for the JSON formats, reused line after line
 	messagesURL *url.URL    // anthropic: base + /v1/messages, parsed once
@@ -204,6 +211,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		base:   base,
 		maxStr: byteSize(maxLine),
 		lines:  newLineReader(r, maxLine),
+		check:  opts.Check,
 	}
 	csvOpts := opts.Template != "" || opts.URL != "" || opts.Method != "" || opts.IDColumn != ""
 	if csvOpts {
@@ -261,6 +269,11 @@ func (r *Reader) Next() (Item, error) {
 		return Item{}, err
 	case bad != nil:
 		return Item{}, bad
+	}
+	if r.check != nil {
+		if reason := r.check(it); reason != "" {
+			return Item{}, &BadLine{Line: it.Line, Reason: reason, ID: it.ID}
+		}
 	}
 	return it, nil
 }

@@ -379,3 +379,43 @@ func TestSampleInputs(t *testing.T) {
 		})
 	}
 }
+
+// Options.Check turns the items it refuses into bad lines, with their
+// line and id, in the line formats and csv alike.
+func TestOptionsCheckMakesBadLines(t *testing.T) {
+	check := func(it Item) string {
+		if it.ID == "b" {
+			return "no b"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		name, input string
+		opts        Options
+	}{
+		{"http", `{"id":"a","url":"/a"}` + "\n" + `{"id":"b","url":"/b"}` + "\n" + `{"id":"c","url":"/c"}` + "\n", Options{}},
+		{"csv", "id,url\na,/a\nb,/b\nc,/c\n", Options{Format: FormatCSV}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.BaseURL, opts.Check = "https://a.example", check
+			var got []string
+			for _, r := range readAll(t, tc.input, opts) {
+				switch r := r.(type) {
+				case BadLine:
+					got = append(got, fmt.Sprintf("bad %d %s: %s", r.Line, r.ID, r.Reason))
+				case Item:
+					got = append(got, fmt.Sprintf("item %d %s", r.Line, r.ID))
+				}
+			}
+			line := 1
+			if tc.name == "csv" {
+				line = 2
+			}
+			want := []string{fmt.Sprintf("item %d a", line), fmt.Sprintf("bad %d b: no b", line+1), fmt.Sprintf("item %d c", line+2)}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+}

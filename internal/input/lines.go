@@ -27,6 +27,13 @@ type lineReader struct {
 	buf     []byte // assembles a line longer than br's buffer
 	started bool   // the byte order mark has been looked for
 	eof     bool   // br is at the end
+	// pend holds lines put back by resumeAfter, read before br. It is
+	// its own copy: buf is reused for the next line.
+	pend []byte
+	// unclosed reports that the last record nextRecord returned ended
+	// with a quoted field that CSV does not accept as closed: at the end
+	// of the input, or with text after its closing quote.
+	unclosed bool
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -60,13 +67,13 @@ func (l *lineReader) next() (line []byte, n int, over bool, err error) {
 	if err := l.start(); err != nil {
 		return nil, l.n, false, err
 	}
-	if l.eof {
+	if l.eof && len(l.pend) == 0 {
 		return nil, l.n, false, io.EOF
 	}
 	l.buf = l.buf[:0]
 	total := 0
 	for {
-		chunk, err := l.br.ReadSlice('\n')
+		chunk, err := l.readSlice()
 		total += len(chunk)
 		switch {
 		case over:
@@ -104,6 +111,44 @@ func (l *lineReader) next() (line []byte, n int, over bool, err error) {
 		return nil, l.n, true, nil
 	}
 	return line, l.n, false, nil
+}
+
+// readSlice is br.ReadSlice('\n'), served first from the lines that
+// resumeAfter put back.
+func (l *lineReader) readSlice() ([]byte, error) {
+	if len(l.pend) == 0 {
+		if l.eof {
+			return nil, io.EOF
+		}
+		return l.br.ReadSlice('\n')
+	}
+	if i := bytes.IndexByte(l.pend, '\n'); i >= 0 {
+		chunk := l.pend[:i+1]
+		l.pend = l.pend[i+1:]
+		return chunk, nil
+	}
+	chunk := l.pend
+	l.pend = nil
+	if l.eof {
+		return chunk, io.EOF
+	}
+	return chunk, bufio.ErrBufferFull // the line goes on in br
+}
+
+// resumeAfter puts back the lines of rec, which nextRecord just returned
+// as starting on line start, after its first, so that reading resumes on
+// line start+1. A record that encoding/csv rejects may be a stray quote
+// that ran on over the lines after it: each of those is read again on its
+// own rather than lost with it. It reports whether rec had more than one
+// line.
+func (l *lineReader) resumeAfter(rec []byte, start int) bool {
+	i := bytes.IndexByte(rec, '\n')
+	if i < 0 || i == len(rec)-1 {
+		return false
+	}
+	l.pend = append(bytes.Clone(rec[i+1:]), l.pend...)
+	l.n = start
+	return true
 }
 
 // unread puts back line, number n, which next just returned, so that the
