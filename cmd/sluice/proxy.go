@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ func newProxy() *cobra.Command {
 		adaptive              bool
 		grace                 time.Duration
 		config, maxBody       string
+		bodyBudget            string
 	)
 	cmd := &cobra.Command{
 		Use:   "proxy (--upstream URL | --config FILE) [flags]",
@@ -75,17 +77,24 @@ finish for up to --grace; a second one stops at once.
 --config FILE serves several routes, each a path prefix sent to its own
 upstream with its own limits, instead of --upstream and the route's flags
 (--preset, the limits, --adaptive, --per-key, --queue, --max-wait,
---max-body, --retries, --timeout, --max-retry-wait), which it excludes. --listen overrides the
-file's listen, and --allow-remote adds to its allow_remote; --grace and
---debug apply as ever. Every field (a mistake names its file, line and
+--max-body, --retries, --timeout, --max-retry-wait), which it excludes. --listen and
+--body-budget override the file's listen and body_budget, and --allow-remote
+adds to its allow_remote; --grace and --debug apply as ever. Every field (a mistake names its file, line and
 field; unknown fields are mistakes):
 
 ` + indent(proxy.ConfigHelp, "  "),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			collectLessOften() // as run's: a small live heap and garbage per request
+			budget, err := bytesize.Parse(bodyBudget)
+			if err != nil || budget < 1 {
+				return usageError("--body-budget %q: want a size such as 256MiB (KiB, MiB, GiB or bytes)", bodyBudget)
+			}
 			if config != "" {
-				return proxyConfig(cmd, config, listen, allowRemote, debug, grace)
+				if !cmd.Flags().Changed("body-budget") {
+					budget = 0 // the file's, else the default
+				}
+				return proxyConfig(cmd, config, listen, allowRemote, debug, grace, budget)
 			}
 			if upstream == "" {
 				return usageError("proxy needs --upstream URL, the API to send requests to, or --config FILE")
@@ -133,6 +142,7 @@ field; unknown fields are mistakes):
 				AllowRemote: allowRemote,
 				Routes:      []proxy.Route{route},
 				Logger:      slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+				BodyBudget:  budget,
 			}
 			if !proxy.IsLoopback(listen) {
 				if !allowRemote {
@@ -143,8 +153,8 @@ field; unknown fields are mistakes):
 			if err := srv.Open(); err != nil {
 				return &exitError{code: 1, err: err}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; limits: %s; queue %d, max wait %v, max body %s; Ctrl-C stops\n",
-				route.Preset, srv.URL(), u.Redacted(), proxy.DescribeLimits(route), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody))
+			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; limits: %s; queue %d, max wait %v, max body %s, body budget %s; Ctrl-C stops\n",
+				route.Preset, srv.URL(), u.Redacted(), proxy.DescribeLimits(route), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody), bytesize.Format(budget))
 			if store != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy: limits shared through %s\n", store)
 			}
@@ -162,6 +172,7 @@ field; unknown fields are mistakes):
 	f.IntVar(&route.QueueSize, "queue", proxy.DefaultQueueSize, "most requests waiting for admission; more get 429 at once")
 	f.DurationVar(&route.MaxWait, "max-wait", proxy.DefaultMaxWait, "longest a request waits for admission; longer predicted waits get 429 at once")
 	f.StringVar(&maxBody, "max-body", bytesize.Format(proxy.DefaultMaxBody), "largest request body (kept for retries); larger get 413 at once")
+	f.StringVar(&bodyBudget, "body-budget", bytesize.Format(proxy.DefaultBodyBudget), "request bodies held in memory at once by requests waiting or in flight, all routes together; more wait for room, within --max-wait (a body larger than it is served alone)")
 	f.BoolVar(&route.PerKey, "per-key", false, "limits per API key (x-api-key or Authorization, hashed)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long queued and in-flight requests may finish")
 	f.BoolVar(&debug, "debug", false, "log one line per request to stderr")
@@ -186,7 +197,8 @@ func fileAdvice(name string) string {
 }
 
 // proxyConfig serves the routes of the configuration file path.
-func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration) error {
+// A bodyBudget of 0 leaves the file's.
+func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug bool, grace time.Duration, bodyBudget int64) error {
 	for _, name := range routeFlags {
 		if cmd.Flags().Changed(name) {
 			return usageError("--%s and --config: the file describes the routes; %s", name, fileAdvice(name))
@@ -200,6 +212,9 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		cfg.Listen = listen
 	}
 	cfg.AllowRemote = cfg.AllowRemote || allowRemote
+	if bodyBudget > 0 {
+		cfg.BodyBudget = bodyBudget
+	}
 	stores, closeStores, err := shareRoutes(cfg.Routes)
 	if err != nil {
 		return err
@@ -220,11 +235,12 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		AllowRemote: cfg.AllowRemote,
 		Routes:      cfg.Routes,
 		Logger:      slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+		BodyBudget:  cfg.BodyBudget,
 	}
 	if err := srv.Open(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy on %s, %d routes from %s; Ctrl-C stops\n", srv.URL(), len(cfg.Routes), path)
+	fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy on %s, %d routes from %s, body budget %s; Ctrl-C stops\n", srv.URL(), len(cfg.Routes), path, bytesize.Format(cmp.Or(cfg.BodyBudget, proxy.DefaultBodyBudget)))
 	for i, r := range cfg.Routes {
 		prefix := r.Prefix
 		if prefix == "" {

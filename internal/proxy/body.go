@@ -65,23 +65,31 @@ func (k *keptBody) release() {
 }
 
 // reader returns a reader of the body that takes its bytes when first
-// read, so that a request's Body, which the Transport closes unread in
-// favour of GetBody, does not keep them alive once released.
+// read and lets go of them when closed, so that neither a request's Body,
+// which the Transport closes unread in favour of GetBody, nor an attempt's,
+// which the response keeps (Response.Request), keeps them alive once the
+// body is released.
 func (k *keptBody) reader() io.ReadCloser { return &keptReader{k: k} }
 
 type keptReader struct {
-	k *keptBody
+	k *keptBody // nil once closed
 	r *bytes.Reader
 }
 
 func (r *keptReader) Read(p []byte) (int, error) {
 	if r.r == nil {
+		if r.k == nil {
+			return 0, errors.New("proxy: read of a closed body")
+		}
 		r.r = bytes.NewReader(r.k.bytes())
 	}
 	return r.r.Read(p)
 }
 
-func (r *keptReader) Close() error { return nil }
+func (r *keptReader) Close() error {
+	r.k, r.r = nil, nil
+	return nil
+}
 
 // keepBody waits for room in the body budget, reads req's body into
 // memory, up to the route's max body, makes req send that copy, and

@@ -37,7 +37,8 @@ const DefaultBodyBudget = 256 << 20
 type bodyBudget struct {
 	size int64
 	sem  *semaphore.Weighted
-	held atomic.Int64 // bytes granted and not yet released, for tests and the status
+	held    atomic.Int64 // bytes granted and not yet released
+	waiting atomic.Int64 // requests waiting for room
 }
 
 func newBodyBudget(size int64) *bodyBudget {
@@ -54,7 +55,10 @@ func (b *bodyBudget) acquire(ctx context.Context, n int64) (int64, error) {
 		return 0, nil
 	}
 	n = min(n, b.size)
-	if err := b.sem.Acquire(ctx, n); err != nil {
+	b.waiting.Add(1)
+	err := b.sem.Acquire(ctx, n)
+	b.waiting.Add(-1)
+	if err != nil {
 		return 0, context.Cause(ctx)
 	}
 	b.held.Add(n)
