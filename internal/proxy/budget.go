@@ -35,8 +35,8 @@ const DefaultBodyBudget = 256 << 20
 // is served alone rather than refused forever. A nil *bodyBudget bounds
 // nothing. Safe for concurrent use.
 type bodyBudget struct {
-	size int64
-	sem  *semaphore.Weighted
+	size    int64
+	sem     *semaphore.Weighted
 	held    atomic.Int64 // bytes granted and not yet released
 	waiting atomic.Int64 // requests waiting for room
 }
