@@ -91,7 +91,7 @@ func TestQueuedBodiesStayWithinTheBodyBudget(t *testing.T) {
 	defer up.Close()
 	u, _ := url.Parse(up.URL)
 	s := &Server{Addr: "127.0.0.1:0", BodyBudget: budget, Routes: []Route{{
-		Upstream: u, Preset: Anthropic, MaxWait: time.Minute,
+		Upstream: u, Preset: Generic, MaxWait: time.Minute, // generic: the LLM presets key by model, which copies the body for a moment (sluice.KeyByModel)
 		Limits: sluice.Limits{Concurrency: 1, FixedConcurrency: true},
 	}}}
 	if err := s.Open(); err != nil {
@@ -153,4 +153,96 @@ func liveHeap() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+// TestWaitForRoomEndsWithTheRequestsPatience: a request whose body finds
+// no room waits for it at most its max wait (then 429 with Retry-After,
+// as a request that waited for the rate does) or its client's timeout
+// (then 504); room made meanwhile lets it in, and the time it waited
+// counts in its max wait.
+func TestWaitForRoomEndsWithTheRequestsPatience(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		timeout    time.Duration // the client's, 0 for none
+		freeAfter  time.Duration // when the room is made, 0 for never
+		wantStatus int           // 0: let in
+		wantOut    outcome
+		wantWaited time.Duration
+	}{
+		{"max wait", 0, 0, http.StatusTooManyRequests, outcomeMaxWait, 30 * time.Second},
+		{"client timeout", 12 * time.Second, 0, http.StatusGatewayTimeout, outcomeDeadline, 11 * time.Second}, // answered a second before the client gives up
+		{"room made", 0, 5 * time.Second, 0, 0, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				u, _ := url.Parse("http://upstream.test")
+				r := newRoute(Route{Upstream: u, Preset: Anthropic, MaxWait: 30 * time.Second}, logger{})
+				r.budget = newBodyBudget(100)
+				other, _ := r.budget.acquire(context.Background(), 100)
+				if tc.freeAfter > 0 {
+					go func() {
+						time.Sleep(tc.freeAfter)
+						r.budget.release(other)
+					}()
+				}
+				const body = `{"model":"m","max_tokens":1}`
+				req := httptest.NewRequest("POST", "/v1/messages", bytes.NewReader([]byte(body)))
+				if tc.timeout > 0 {
+					req.Header.Set("X-Sluice-Timeout", tc.timeout.String())
+				}
+				rec := httptest.NewRecorder()
+				begin := time.Now()
+				k, waited, out, ok := r.keepBody(rec, req, begin, clientDeadline(req.Header, begin))
+				if waited != tc.wantWaited {
+					t.Errorf("waited %v; want %v", waited, tc.wantWaited)
+				}
+				if tc.wantStatus == 0 {
+					if !ok || string(k.bytes()) != body {
+						t.Fatalf("not let in (%d, %s); want the body kept", rec.Code, rec.Body)
+					}
+					a, _, _ := r.enqueue(context.Background(), time.Time{}, waited)
+					if left := a.limit.Sub(time.Now()); left != 25*time.Second {
+						t.Errorf("max wait left at the gate %v; want 25s", left)
+					}
+					a.done()
+					k.release()
+					if h := r.budget.held.Load(); h != 0 {
+						t.Errorf("%d bytes held once released; want 0", h)
+					}
+					return
+				}
+				if ok || out != tc.wantOut || rec.Code != tc.wantStatus {
+					t.Fatalf("ok %v, outcome %v, status %d; want false, %v, %d", ok, out, rec.Code, tc.wantOut, tc.wantStatus)
+				}
+				if tc.wantStatus == http.StatusTooManyRequests && rec.Header().Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+				if h := r.budget.held.Load(); h != 100 {
+					t.Errorf("%d bytes held; want the other request's 100 alone", h)
+				}
+			})
+		})
+	}
+}
+
+// TestChunkedBodyGivesBackTheRoomItDidNotUse: of a body of unknown
+// length room for the largest is taken while it is read, and what it did
+// not use is given back at once.
+func TestChunkedBodyGivesBackTheRoomItDidNotUse(t *testing.T) {
+	u, _ := url.Parse("http://upstream.test")
+	r := newRoute(Route{Upstream: u, Preset: Generic, MaxBody: 1 << 20}, logger{})
+	r.budget = newBodyBudget(8 << 20)
+	req := httptest.NewRequest("POST", "/x", io.MultiReader(bytes.NewReader(make([]byte, 1000)))) // no length
+	req.ContentLength = -1
+	k, _, _, ok := r.keepBody(httptest.NewRecorder(), req, time.Now(), time.Time{})
+	if !ok || len(k.bytes()) != 1000 {
+		t.Fatalf("kept %d bytes, ok %v; want 1000", len(k.bytes()), ok)
+	}
+	if h := r.budget.held.Load(); h < 1000 || h > 1000+1000/8 {
+		t.Errorf("%d bytes held for a body of 1000; want about 1000", h)
+	}
+	k.release()
+	if h := r.budget.held.Load(); h != 0 {
+		t.Errorf("%d bytes held once released; want 0", h)
+	}
 }
