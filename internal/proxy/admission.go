@@ -168,7 +168,8 @@ func (r *route) enqueue(parent context.Context, deadline time.Time, waited time.
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
-	a := &admission{queue: &r.queued, cancel: cancel, client: parent, begin: now, limit: now.Add(r.maxWait() - waited), deadline: deadline}
+	begin := now.Add(-waited) // the wait for room is the start of the wait for admission
+	a := &admission{queue: &r.queued, cancel: cancel, client: parent, begin: begin, limit: begin.Add(r.maxWait()), deadline: deadline}
 	first := a.limit
 	if !deadline.IsZero() && deadline.Before(first) {
 		first = deadline
