@@ -28,10 +28,32 @@ func TestProxyUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--upstream", "http://x", "--max-body", "lots"}, "--max-body"},
 		{[]string{"proxy", "--upstream", "http://x", "--max-body", "0"}, "--max-body"},
 		{[]string{"proxy", "--upstream", "http://x", "--listen", "0.0.0.0:0"}, "--allow-remote"},
+		{[]string{"proxy", "--upstream", "http://x", "--body-budget", "0"}, "--body-budget"},
+		{[]string{"proxy", "--upstream", "http://x", "--body-budget", "much"}, "--body-budget"},
 	} {
 		out, err := run(t, c.args...)
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: exit %d, %v (%s); want a usage error naming %s", c.args, exitCode(err), err, out, c.want)
+		}
+	}
+}
+
+// TestProxyHelpSpeaksOfTheProxysFlags: the limit flags are run's, whose
+// help speaks of --api and items; the proxy has --preset and requests,
+// and no --timeout by default but the client's.
+func TestProxyHelpSpeaksOfTheProxysFlags(t *testing.T) {
+	out, err := run(t, "proxy", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, unwanted := range []string{"--api", "per item"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("help says %q:\n%s", unwanted, out)
+		}
+	}
+	for _, want := range []string{"(default: none but the client's timeout)", "--body-budget", "256MiB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -62,7 +62,7 @@ type admission struct {
 	wait     atomic.Int64          // nanoseconds from begin to admission
 	late     atomic.Bool           // admitted by the gate as the max wait ran out
 	info     *sluice.RoundTripInfo // what the Transport says of the round trip, once it returns
-	body     []byte                // the request's body as the proxy kept it, for its refusals' words
+	body     *keptBody             // the request's body as the proxy kept it, for its refusals' words
 }
 
 // leave moves a out of the queue into state to, and reports whether it
@@ -159,15 +159,17 @@ func (c *waitContext) Value(key any) any {
 
 // enqueue counts a request in its route's queue and returns its
 // admission and context, or false when the queue is full. deadline is the
-// client's, zero for none.
-func (r *route) enqueue(parent context.Context, deadline time.Time) (*admission, context.Context, bool) {
+// client's, zero for none; waited, how long the request already waited
+// for room for its body, which its max wait includes.
+func (r *route) enqueue(parent context.Context, deadline time.Time, waited time.Duration) (*admission, context.Context, bool) {
 	if r.queued.Add(1) > r.queueSize() {
 		r.queued.Add(-1)
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
-	a := &admission{queue: &r.queued, cancel: cancel, client: parent, begin: now, limit: now.Add(r.maxWait()), deadline: deadline}
+	begin := now.Add(-waited) // the wait for room is the start of the wait for admission
+	a := &admission{queue: &r.queued, cancel: cancel, client: parent, begin: begin, limit: begin.Add(r.maxWait()), deadline: deadline}
 	first := a.limit
 	if !deadline.IsZero() && deadline.Before(first) {
 		first = deadline
@@ -247,6 +249,10 @@ func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		resp.Header.Set("X-Should-Retry", "false")
 	}
 	if a == nil || a.phase.CompareAndSwap(answering, responded) || a.phase.Load() == responded {
+		if a != nil && resp != nil {
+			// No attempt follows a response: its body's room is free.
+			a.body.release()
+		}
 		return resp, err
 	}
 	// The deadline passed as the answer came: too late.

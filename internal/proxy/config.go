@@ -14,7 +14,6 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/internal/bytesize"
 )
 
 // A configuration file describes several routes (`sluice proxy --config
@@ -29,6 +28,7 @@ import (
 // ConfigHelp describes the configuration file's fields.
 const ConfigHelp = `listen: 127.0.0.1:8787     # address to listen on (default 127.0.0.1:8787)
 allow_remote: false        # true to allow a listen address beyond loopback
+body_budget: 256MiB        # request bodies held at once, all routes; more wait for room
 routes:                    # one or more; the longest matching prefix serves a request
   - prefix: /anthropic     # path prefix served ("" or absent: every path)
     strip_prefix: true     # send /anthropic/v1/messages as /v1/messages (default true)
@@ -62,6 +62,8 @@ type Config struct {
 	Listen string
 	// AllowRemote allows a Listen address beyond loopback.
 	AllowRemote bool
+	// BodyBudget is the Server's BodyBudget; 0 means DefaultBodyBudget.
+	BodyBudget int64
 	// Routes are the routes, in the file's order.
 	Routes []Route
 }
@@ -170,6 +172,11 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 			if cfg.AllowRemote, err = c.boolean(kv.value, kv.key); err != nil {
 				return nil, err
 			}
+		case "body_budget":
+			cfg.BodyBudget, err = c.size(kv.value, kv.key)
+			if err != nil {
+				return nil, err
+			}
 		case "routes":
 			routes = kv.value
 		default:
@@ -177,7 +184,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 				return nil, c.fail(kv.keyNode, kv.key, "a route's field, not the file's: give it in each route (under routes:)")
 			}
 			if !strings.HasPrefix(kv.key, "x-") { // extension fields, to hold anchors
-				return nil, c.unknown(kv, "", "listen, allow_remote, routes")
+				return nil, c.unknown(kv, "", "listen, allow_remote, body_budget, routes")
 			}
 		}
 	}
@@ -287,16 +294,7 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 		case "max_wait":
 			r.MaxWait, err = c.duration(kv.value, f, false)
 		case "max_body":
-			var s string
-			if s, err = c.str(kv.value, f); err == nil {
-				r.MaxBody, err = bytesize.Parse(s)
-				if err == nil && r.MaxBody < 1 {
-					err = errors.New("want at least 1 byte")
-				}
-				if err != nil {
-					err = c.fail(kv.value, f, "%s", strings.TrimPrefix(err.Error(), "proxy: "))
-				}
-			}
+			r.MaxBody, err = c.size(kv.value, f)
 		case "retries":
 			var n int
 			if n, err = c.count(kv.value, f, 0); err == nil {

@@ -50,7 +50,7 @@ routes:
 listen: 127.0.0.1:9000
 route:
   - upstream: http://x
-`, `sluice.yaml:3: route: unknown field; known: listen, allow_remote, routes`},
+`, `sluice.yaml:3: route: unknown field; known: listen, allow_remote, body_budget, routes`},
 		{"unknown model field", `
 routes:
   - upstream: https://api.anthropic.com
@@ -134,6 +134,30 @@ routes:
   - upstream: http://x
     concurrency: many
 `, `sluice.yaml:4: routes[0].concurrency: "many": want a whole number`},
+		{"retries as a string", `
+routes:
+  - upstream: http://x
+    retries: "3"
+`, `sluice.yaml:4: routes[0].retries: "3": want a whole number, not a string: drop the quotes`},
+		{"queue as a string, in JSON", `{"routes": [{"upstream": "http://x", "queue": '50'}]}`,
+			`sluice.yaml:1: routes[0].queue: "50": want a whole number, not a string: drop the quotes`},
+		{"a model's concurrency as a string", `
+routes:
+  - upstream: https://api.openai.com
+    models:
+      gpt-4o:
+        concurrency: "4"
+`, `sluice.yaml:6: routes[0].models.gpt-4o.concurrency: "4": want a whole number, not a string: drop the quotes`},
+		{"burst as a string", `
+routes:
+  - upstream: http://x
+    burst: "2"
+`, `sluice.yaml:4: routes[0].burst: "2": want a whole number, not a string: drop the quotes`},
+		{"body budget zero", `
+body_budget: 0
+routes:
+  - upstream: http://x
+`, `sluice.yaml:2: body_budget: want at least 1 byte`},
 		{"negative retries", `
 routes:
   - upstream: http://x
@@ -242,9 +266,17 @@ routes:
 			StripPrefix: true, Upstream: mustURLNoT("https://api.anthropic.com"), Preset: proxy.Anthropic,
 			QueueSize: proxy.DefaultQueueSize, MaxWait: proxy.DefaultMaxWait,
 		}}}},
+		{"JSON: numbers bare, durations, rates and sizes as strings", `{"body_budget": "64MiB", "routes": [
+  {"upstream": "http://x", "queue": 5, "retries": 2, "rate": "10/s", "max_wait": "5s", "timeout": "0", "max_body": "1MiB"}]}`,
+			proxy.Config{Listen: proxy.DefaultListen, BodyBudget: 64 << 20, Routes: []proxy.Route{{
+				StripPrefix: true, Upstream: mustURLNoT("http://x"), Preset: proxy.Generic,
+				Limits: sluice.Limits{Rate: sluice.PerSecond(10)}, QueueSize: 5, MaxWait: 5 * time.Second, MaxBody: 1 << 20,
+				Retry: sluice.RetryPolicy{MaxAttempts: 3},
+			}}}},
 		{"everything", `
 listen: "[::1]:9000"
 allow_remote: false
+body_budget: 1GiB
 routes:
   - prefix: /openai
     strip_prefix: false
@@ -267,7 +299,7 @@ routes:
     max_body: 1MiB
     retries: 0
     timeout: 2m
-`, proxy.Config{Listen: "[::1]:9000", Routes: []proxy.Route{{
+`, proxy.Config{Listen: "[::1]:9000", BodyBudget: 1 << 30, Routes: []proxy.Route{{
 			Prefix: "/openai", Upstream: mustURLNoT("https://api.openai.com/v1"), Preset: proxy.OpenAI,
 			Limits: sluice.Limits{Concurrency: 4, FixedConcurrency: true, Rate: sluice.PerMinute(500), Burst: 2,
 				Window: sluice.Rate{N: 100, Per: 10 * time.Second}, Tokens: sluice.PerMinute(30000), MaxPause: time.Minute},

@@ -1,11 +1,15 @@
 package proxy
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/token"
+
+	"github.com/sluicehq/sluice/internal/bytesize"
 )
 
 // The configReader's reading of the YAML syntax tree: mappings (with
@@ -175,11 +179,17 @@ func (c *configReader) str(n ast.Node, field string) (string, error) {
 	return s, nil
 }
 
-// count returns the whole number n, at least least.
+// count returns the whole number n, at least least. A quoted number
+// ("3") is refused, as a string given for a number is in JSON: the file
+// says what it means, and a mistake there is named rather than guessed
+// at. (Durations, rates and sizes are text, quoted or not.)
 func (c *configReader) count(n ast.Node, field string, least int) (int, error) {
 	s, err := c.str(n, field)
 	if err != nil {
 		return 0, err
+	}
+	if r, _ := c.resolve(n, field); isQuoted(r) {
+		return 0, c.fail(n, field, "%q: want a whole number, not a string: drop the quotes", s)
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {
@@ -187,6 +197,22 @@ func (c *configReader) count(n ast.Node, field string, least int) (int, error) {
 	}
 	if v < least {
 		return 0, c.fail(n, field, "%d: want at least %d", v, least)
+	}
+	return v, nil
+}
+
+// size returns the size n gives (32MiB, or bytes), at least 1 byte.
+func (c *configReader) size(n ast.Node, field string) (int64, error) {
+	s, err := c.str(n, field)
+	if err != nil {
+		return 0, err
+	}
+	v, err := bytesize.Parse(s)
+	if err == nil && v < 1 {
+		err = errors.New("want at least 1 byte")
+	}
+	if err != nil {
+		return 0, c.fail(n, field, "%s", strings.TrimPrefix(err.Error(), "proxy: "))
 	}
 	return v, nil
 }
@@ -218,6 +244,16 @@ func (c *configReader) boolean(n ast.Node, field string) (bool, error) {
 		return false, c.fail(r, field, "%q: want true or false", s)
 	}
 	return b.Value, nil
+}
+
+// isQuoted reports whether n is a string written in quotes.
+func isQuoted(n ast.Node) bool {
+	sn, ok := n.(*ast.StringNode)
+	if !ok {
+		return false
+	}
+	t := sn.GetToken().Type
+	return t == token.DoubleQuoteType || t == token.SingleQuoteType
 }
 
 // scalar returns the text of a scalar node as written (unquoted).

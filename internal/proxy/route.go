@@ -128,6 +128,7 @@ type route struct {
 	models *sluice.ModelLimits // the LLM presets' gate per model
 	rp     *httputil.ReverseProxy
 	queued atomic.Int64 // requests waiting for admission
+	budget *bodyBudget  // the server's, for the bodies of its requests (budget.go)
 	// tokenBudget: a token limit applies, its own or a model's, so each
 	// request's tokens are estimated before it queues (tokenfit.go).
 	tokenBudget bool

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,10 @@ type Server struct {
 	// Logger receives one debug line per request and warnings; nil
 	// means none. API keys are never logged.
 	Logger *slog.Logger
+	// BodyBudget is the most bytes of request bodies held in memory at
+	// once by the requests waiting for admission or in flight, all
+	// routes together (budget.go); 0 means DefaultBodyBudget.
+	BodyBudget int64
 
 	routes []*route // longest prefix first
 	obs    *observer
@@ -60,6 +65,10 @@ func (s *Server) Open() error {
 	if !s.AllowRemote && !IsLoopback(addr) {
 		return fmt.Errorf("proxy: listen address %q is not loopback: allow remote clients explicitly", addr)
 	}
+	if s.BodyBudget < 0 {
+		return fmt.Errorf("proxy: body budget %d: want 0 (the default) or more", s.BodyBudget)
+	}
+	budget := newBodyBudget(cmp.Or(s.BodyBudget, DefaultBodyBudget))
 	log := logger{s.Logger}
 	seen := map[string]bool{}
 	for _, r := range s.Routes {
@@ -70,7 +79,9 @@ func (s *Server) Open() error {
 			return fmt.Errorf("proxy: two routes with prefix %q", r.Prefix)
 		}
 		seen[r.Prefix] = true
-		s.routes = append(s.routes, newRoute(r, log))
+		rt := newRoute(r, log)
+		rt.budget = budget
+		s.routes = append(s.routes, rt)
 	}
 	sort.SliceStable(s.routes, func(i, j int) bool { return len(s.routes[i].Prefix) > len(s.routes[j].Prefix) })
 	s.obs = newObserver(s.routes, s.route("/"), log)
@@ -196,27 +207,28 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	var a *admission
 	var abort any // the ReverseProxy's panic, raised again once counted
 	ctx := req.Context()
-	body, refused, ok := r.keepBody(rec, req)
+	deadline := clientDeadline(req.Header, begin)
+	kept, waited, refused, ok := r.keepBody(rec, req, begin, deadline)
 	parent := sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info)
 	if ok {
-		parent = r.withTokenEstimate(parent, req, body)
+		parent = r.withTokenEstimate(parent, req, kept.bytes())
 	}
 	if ok {
-		a, ctx, ok = r.enqueue(parent, clientDeadline(req.Header, begin))
+		a, ctx, ok = r.enqueue(parent, deadline, waited)
 		var never error
 		if !ok {
-			never = r.neverAdmissible(req, body)
+			never = r.neverAdmissible(req, kept.bytes())
 		}
 		switch {
 		case never != nil:
 			// Waiting would not help it: 413, as when the queue has room.
 			ctx, refused = req.Context(), outcomeTooLarge
-			r.overCapacity(rec, req, body, never)
+			r.overCapacity(rec, req, kept.bytes(), never)
 		case !ok:
 			ctx, refused = req.Context(), outcomeQueueFull
 			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
 		default:
-			a.info, a.body = info, body
+			a.info, a.body = info, kept
 			abort = r.proxy(rec, req.WithContext(ctx))
 			a.done()
 			if info.Class == sluice.ClassQuotaExhausted {
@@ -224,6 +236,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
+	kept.release() // if its response never began
 	r.obs.record(ctx, req, a, refused, info, rec.status, abort != nil)
 	if r.log.enabled(slog.LevelDebug) {
 		var wait time.Duration

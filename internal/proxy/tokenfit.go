@@ -166,7 +166,7 @@ func unknownCost(body []byte) string {
 // served, nil when it has none.
 func bodyOf(req *http.Request) []byte {
 	if a := admissionOf(req.Context()); a != nil {
-		return a.body
+		return a.body.bytes()
 	}
 	return nil
 }
