@@ -17,6 +17,17 @@ type learned struct {
 
 	mu       sync.Mutex // serialises learning
 	maxPause time.Duration
+	// short, by quota (requests, then by TokenKind), records that a reset
+	// once refuted the minute the quota's headers implied (refutesMinute):
+	// its window is shorter, and a response of that quota with nothing
+	// remaining says the window is spent until its reset, not that the
+	// pace should fall back to a minute's.
+	short [4]bool
+	// seen, by quota, is the longest reset (plus the latency it was read
+	// after) of a response whose reset refuted the minute: the window is
+	// at least that long, so a pace of the limit per seen is the fastest
+	// one that can be right beyond the reset.
+	seen [4]time.Duration
 
 	// When the first admissions, made before anything was learned, were
 	// made (see unpacedStarts): how many there were and, for the first
@@ -110,7 +121,20 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	maxPause := g.learned.maxPause
 	relearned := false
 
-	if r, ok := pace(info.Requests, inFlight); ok && r != g.learned.requests.Rate() {
+	quotas := [4]Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens}
+	spent := [4]bool{}
+	for k, q := range quotas {
+		if refutesMinute(q, o.Latency) {
+			g.learned.short[k] = true
+			g.learned.seen[k] = max(g.learned.seen[k], min(q.Reset+max(o.Latency, 0), q.Window))
+			quotas[k].seen = g.learned.seen[k]
+		}
+		// Nothing remaining, or a reset already past, says nothing of
+		// the pace of a window known to be short.
+		spent[k] = g.learned.short[k] && q.Window == time.Minute && (q.Remaining == 0 || q.Reset == 0)
+	}
+
+	if r, ok := pace(quotas[0], inFlight, o.Latency); ok && !spent[0] && r != g.learned.requests.Rate() {
 		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
 		relearned = true
@@ -135,9 +159,8 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			g.learned.requests.delayTo(paced(kept, more, time.Now(), r.Interval()), from)
 		}
 	}
-	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}
-	for k, q := range quotas {
-		if r, ok := pace(q, 0); ok && r != g.learned.tokens[k].Rate() {
+	for k, q := range quotas[1:] {
+		if r, ok := pace(q, 0, o.Latency); ok && !spent[k+1] && r != g.learned.tokens[k].Rate() {
 			g.learned.tokens[k].SetRate(r)
 			relearned = true
 		}
@@ -148,10 +171,11 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	if throttled && info.HasRetryAfter {
 		pause = info.RetryAfter
 	} else {
-		for _, q := range []Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens} {
+		for k, q := range quotas {
 			// With a known window the pace already keeps the quota: at
-			// full use a sliding window always reads zero remaining.
-			if q.Remaining == 0 && q.Reset > 0 && q.Window == 0 {
+			// full use a sliding window always reads zero remaining. A
+			// minute a reset refuted is no known window.
+			if q.Remaining == 0 && q.Reset > 0 && (q.Window == 0 || spent[k]) {
 				pause = max(pause, q.Reset)
 			}
 		}
@@ -191,6 +215,12 @@ func paced(starts []time.Time, more int64, now time.Time, interval time.Duration
 	return next
 }
 
+// refutesMinute reports whether q's reset refutes the minute its headers
+// implied (headers_window.go) by more than the latency it was read after.
+func refutesMinute(q Quota, latency time.Duration) bool {
+	return q.resetGrain > 0 && q.Reset+q.resetGrain+max(latency, 0) < refillTime(q)
+}
+
 // networkJitter is how much the network may compress the gap between two
 // arrivals at the API that apiSafe's margin tolerates, beyond the timer lag
 // a Gate forgives (maxLate); maxMargin is the two together, what apiSafe
@@ -214,11 +244,30 @@ func (l *learned) asLimits() Limits {
 // second or a window of a minute) is no limit: no limiter can pace to it,
 // and no call could ever be held to it. Nothing a header says may make the
 // gate panic.
-func pace(q Quota, inFlight int64) (Rate, bool) {
+//
+// A minute the headers only implied (Anthropic's, OpenAI's) that their
+// reset refutes (headers_window.go) is not trusted to slow the gate: the
+// pace is the faster of the minute's and what spreads the remaining
+// quota until the reset, which holds whatever the window: what remains
+// is there until then. The reset is read latency after the API wrote
+// it, so a bucket's reset looks that much sooner: it refutes the minute
+// only by more than latency.
+func pace(q Quota, inFlight int64, latency time.Duration) (Rate, bool) {
 	var r Rate
 	switch {
 	case q.Limit > 0 && q.Window > 0:
 		r = apiSafe(Rate{N: float64(q.Limit), Per: q.Window})
+		if refutesMinute(q, latency) {
+			soon := apiSafe(Rate{N: float64(max(q.Remaining-inFlight, 1)), Per: q.Reset})
+			if q.seen > 0 {
+				if most := apiSafe(Rate{N: float64(q.Limit), Per: q.seen}); most.PerSec() < soon.PerSec() {
+					soon = most
+				}
+			}
+			if soon.PerSec() > r.PerSec() {
+				r = soon
+			}
+		}
 	case q.Remaining > 0 && q.Reset > 0:
 		n := max(q.Remaining-inFlight, 1)
 		r = apiSafe(Rate{N: float64(n), Per: q.Reset})
