@@ -17,17 +17,16 @@ type learned struct {
 
 	mu       sync.Mutex // serialises learning
 	maxPause time.Duration
-	// short, by quota (requests, then by TokenKind), records that a reset
-	// once refuted the minute the quota's headers implied (refutesMinute):
-	// its window is shorter, and a response of that quota with nothing
-	// remaining says the window is spent until its reset, not that the
+	// seen, by quota (requests, then by TokenKind), is the longest reset
+	// (plus the latency it was read after) of a response whose reset
+	// refuted the minute the quota's headers implied (refutesMinute); 0
+	// while none has. The window is at least that long, so the limit per
+	// seen is the fastest pace that can hold beyond the reset; and, the
+	// window being shorter than a minute, a response of that quota with
+	// nothing remaining says it is spent until its reset, not that the
 	// pace should fall back to a minute's.
-	short [4]bool
-	// seen, by quota, is the longest reset (plus the latency it was read
-	// after) of a response whose reset refuted the minute: the window is
-	// at least that long, so a pace of the limit per seen is the fastest
-	// one that can be right beyond the reset.
 	seen [4]time.Duration
+	_    [32]byte // seen's line: the gate's stripes start on lines of their own
 
 	// When the first admissions, made before anything was learned, were
 	// made (see unpacedStarts): how many there were and, for the first
@@ -125,13 +124,12 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	spent := [4]bool{}
 	for k, q := range quotas {
 		if refutesMinute(q, o.Latency) {
-			g.learned.short[k] = true
 			g.learned.seen[k] = max(g.learned.seen[k], min(q.Reset+max(o.Latency, 0), q.Window))
 			quotas[k].seen = g.learned.seen[k]
 		}
 		// Nothing remaining, or a reset already past, says nothing of
 		// the pace of a window known to be short.
-		spent[k] = g.learned.short[k] && q.Window == time.Minute && (q.Remaining == 0 || q.Reset == 0)
+		spent[k] = g.learned.seen[k] > 0 && q.Window == time.Minute && (q.Remaining == 0 || q.Reset == 0)
 	}
 
 	if r, ok := pace(quotas[0], inFlight, o.Latency); ok && !spent[0] && r != g.learned.requests.Rate() {
