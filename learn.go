@@ -24,9 +24,19 @@ type learned struct {
 	// seen is the fastest pace that can hold beyond the reset; and, the
 	// window being shorter than a minute, a response of that quota with
 	// nothing remaining says it is spent until its reset, not that the
-	// pace should fall back to a minute's.
-	seen [4]time.Duration
-	_    [32]byte // seen's line: the gate's stripes start on lines of their own
+	// pace should fall back to a minute's. Negative once more than 1%
+	// (and at least two) of the calls admitted since the first
+	// refutation (refutedAt, since the gate's epoch plus 1ns; admitted
+	// then, refutedAdmitted) were throttled (refutedThrottled): the
+	// headers were not a short window's but a minute's enforced in short
+	// slices (OpenAI and Anthropic say they may enforce a minute's limit
+	// per second), whose reset refutes the minute as well, and the minute
+	// stands for good.
+	seen             [4]time.Duration
+	refutedAt        time.Duration
+	refutedAdmitted  int64
+	refutedThrottled int64
+	_                [8]byte // seen's line: the gate's stripes start on lines of their own
 
 	// When the first admissions, made before anything was learned, were
 	// made (see unpacedStarts): how many there were and, for the first
@@ -122,8 +132,27 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 
 	quotas := [4]Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens}
 	spent := [4]bool{}
+	if o.Class == ClassThrottled && !o.ConcurrencyLimited && g.learned.refutedAt > 0 &&
+		!time.Now().Add(-max(o.Latency, 0)).Before(g.epoch.Add(g.learned.refutedAt-1)) {
+		g.learned.refutedThrottled++
+	}
+	if n := g.learned.refutedThrottled; n >= 2 && n*100 > g.admittedSoFar()-g.learned.refutedAdmitted {
+		for k := range g.learned.seen {
+			if g.learned.seen[k] > 0 {
+				g.learned.seen[k] = -1
+			}
+		}
+	}
 	for k, q := range quotas {
+		if g.learned.seen[k] < 0 {
+			quotas[k].resetGrain = 0 // the minute stands
+			continue
+		}
 		if refutesMinute(q, o.Latency) {
+			if g.learned.refutedAt == 0 {
+				g.learned.refutedAt = min(time.Since(g.epoch), math.MaxInt64-1) + 1
+				g.learned.refutedAdmitted = g.admittedSoFar()
+			}
 			g.learned.seen[k] = max(g.learned.seen[k], min(q.Reset+max(o.Latency, 0), q.Window))
 			quotas[k].seen = g.learned.seen[k]
 		}

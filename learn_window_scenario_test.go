@@ -22,6 +22,10 @@ type shortWindowAPI struct {
 	window  time.Duration
 	latency time.Duration
 	openAI  bool
+	// scale, when above 1, reports the limit and what remains multiplied
+	// by it: a minute's limit enforced in slices of window (scale
+	// windows a minute), whose headers count the minute.
+	scale int
 
 	mu        sync.Mutex
 	arrivals  []time.Time
@@ -42,16 +46,17 @@ func (a *shortWindowAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a.throttled++
 	}
-	remaining := a.limit - len(a.arrivals)
+	scale := max(a.scale, 1)
+	limit, remaining := a.limit*scale, (a.limit-len(a.arrivals))*scale
 	reset := a.arrivals[0].Add(a.window)
 	a.mu.Unlock()
 	h := w.Header()
 	if a.openAI {
-		h.Set("x-ratelimit-limit-requests", strconv.Itoa(a.limit))
+		h.Set("x-ratelimit-limit-requests", strconv.Itoa(limit))
 		h.Set("x-ratelimit-remaining-requests", strconv.Itoa(remaining))
 		h.Set("x-ratelimit-reset-requests", fmt.Sprintf("%.3fs", reset.Sub(now).Seconds()))
 	} else {
-		h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(a.limit))
+		h.Set("anthropic-ratelimit-requests-limit", strconv.Itoa(limit))
 		h.Set("anthropic-ratelimit-requests-remaining", strconv.Itoa(remaining))
 		h.Set("anthropic-ratelimit-requests-reset", reset.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	}
@@ -108,3 +113,42 @@ func TestLearnedPaceFollowsAShortWindowTheResetReveals(t *testing.T) {
 		}
 	}
 }
+
+// A minute's limit enforced per second (OpenAI and Anthropic say they may)
+// reads like a short window: 600 a minute with 540 remaining and a reset
+// under a second away. Spending what it says remains draws 429s; after a
+// few (over 1% of the calls) the gate goes back to the minute's pace for
+// good, and paces the rest without one.
+func TestLearnedPaceFallsBackToTheMinuteWhenItsSlicesThrottle(t *testing.T) {
+	const n, limit, window, latency = 120, 10, time.Second, 50 * time.Millisecond
+	for _, family := range []string{"anthropic", "openai"} {
+		t.Run(family, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				api := &shortWindowAPI{limit: limit, window: window, latency: latency, openAI: family == "openai", scale: 60}
+				tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
+				client := &http.Client{Transport: tr}
+				var wg sync.WaitGroup
+				for range n {
+					wg.Go(func() {
+						resp, err := client.Get("http://api.test/")
+						if err != nil {
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					})
+				}
+				wg.Wait()
+				if got, want := tr.Gate("api.test").LearnedRate(), apiSafe(PerMinute(limit*60)); got != want {
+					t.Errorf("learned %v, want the minute's %v", got, want)
+				}
+				// The price of reading it as a short window first: the
+				// 429s of the second or so before the fallback (10 here).
+				if api.throttled > 15 {
+					t.Errorf("%d 429s of %d calls, want at most 15", api.throttled, n)
+				}
+			})
+		})
+	}
+}
+
