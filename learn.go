@@ -107,7 +107,9 @@ func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 //     IETF policy) paces calls evenly at that rate, with a margin (see
 //     apiSafe).
 //   - Without a window, the remaining quota is spread until the reset,
-//     counting the calls already in flight against it.
+//     counting the calls already in flight against it. So too, when it is
+//     faster, for a minute the headers only implied (Anthropic's,
+//     OpenAI's) that their reset refutes (headers_window.go).
 //   - A throttled or overloaded call pauses the whole gate for the
 //     Retry-After; without one, a quota at zero whose window is unknown
 //     pauses it until that quota's reset, whatever the call's result.

@@ -151,4 +151,3 @@ func TestLearnedPaceFallsBackToTheMinuteWhenItsSlicesThrottle(t *testing.T) {
 		})
 	}
 }
-
