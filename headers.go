@@ -30,6 +30,15 @@ type Quota struct {
 	Remaining int64         // units left; -1 when not said
 	Reset     time.Duration // from the response until the limit is replenished; 0 when not said
 	Window    time.Duration // the limit's window when the API names it (IETF policy w=); 0 when not said
+
+	// resetGrain is how finely Reset was written (1s for "…T21:00:30Z",
+	// 1ms for "0.900s"), set only when Window is the minute Anthropic's
+	// and OpenAI's headers imply and Reset refutes it (refuteMinute);
+	// zero otherwise, so that Quotas compare by what the API said.
+	resetGrain time.Duration
+	// seen is set by a Gate learning from q: the longest reset it saw
+	// refute the minute (learn.go).
+	seen time.Duration
 }
 
 // Known reports whether the response said the limit or what remains of it.
@@ -155,17 +164,18 @@ func anthropicQuota(h http.Header, kind string, now time.Time) Quota {
 	if n, ok := parseCount(headerValue(h, names[1])); ok {
 		q.Remaining = n
 	}
+	grain := time.Duration(0)
 	if v := strings.TrimSpace(headerValue(h, names[2])); v != "" {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			q.Reset = until(t, now)
+			q.Reset, grain = until(t, now), decimalGrain(v, time.Second)
 		} else if secs, ok := parseDecimal(v); ok {
-			q.Reset = cappedWait(secs)
+			q.Reset, grain = cappedWait(secs), decimalGrain(v, time.Second)
 		}
 	}
 	if q.Limit > 0 {
 		q.Window = time.Minute
 	}
-	return q.clamp()
+	return q.clamp().refuteMinute(grain)
 }
 
 // openAIQuota reads x-ratelimit-{limit,remaining,reset}-KIND. OpenAI's
@@ -177,17 +187,18 @@ func openAIQuota(h http.Header, kind string) Quota {
 	if n, ok := parseCount(headerValue(h, names[1])); ok {
 		q.Remaining = n
 	}
+	grain := time.Duration(0)
 	if v := strings.TrimSpace(headerValue(h, names[2])); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-			q.Reset = min(d, maxHeaderWait)
+			q.Reset, grain = min(d, maxHeaderWait), durationGrain(v)
 		} else if secs, ok := parseDecimal(v); ok {
-			q.Reset = cappedWait(secs)
+			q.Reset, grain = cappedWait(secs), decimalGrain(v, time.Second)
 		}
 	}
 	if q.Limit > 0 {
 		q.Window = time.Minute
 	}
-	return q.clamp()
+	return q.clamp().refuteMinute(grain)
 }
 
 // ietfQuota reads the IETF drafts' headers (draft-ietf-httpapi-ratelimit-

@@ -17,6 +17,26 @@ type learned struct {
 
 	mu       sync.Mutex // serialises learning
 	maxPause time.Duration
+	// seen, by quota (requests, then by TokenKind), is the longest reset
+	// (plus the latency it was read after) of a response whose reset
+	// refuted the minute the quota's headers implied (refutesMinute); 0
+	// while none has. The window is at least that long, so the limit per
+	// seen is the fastest pace that can hold beyond the reset; and, the
+	// window being shorter than a minute, a response of that quota with
+	// nothing remaining says it is spent until its reset, not that the
+	// pace should fall back to a minute's. Negative once more than 1%
+	// (and at least two) of the calls admitted since the first
+	// refutation (refutedAt, since the gate's epoch plus 1ns; admitted
+	// then, refutedAdmitted) were throttled (refutedThrottled): the
+	// headers were not a short window's but a minute's enforced in short
+	// slices (OpenAI and Anthropic say they may enforce a minute's limit
+	// per second), whose reset refutes the minute as well, and the minute
+	// stands for good.
+	seen             [4]time.Duration
+	refutedAt        time.Duration
+	refutedAdmitted  int64
+	refutedThrottled int64
+	_                [8]byte // seen's line: the gate's stripes start on lines of their own
 
 	// When the first admissions, made before anything was learned, were
 	// made (see unpacedStarts): how many there were and, for the first
@@ -87,7 +107,9 @@ func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 //     IETF policy) paces calls evenly at that rate, with a margin (see
 //     apiSafe).
 //   - Without a window, the remaining quota is spread until the reset,
-//     counting the calls already in flight against it.
+//     counting the calls already in flight against it. So too, when it is
+//     faster, for a minute the headers only implied (Anthropic's,
+//     OpenAI's) that their reset refutes (headers_window.go).
 //   - A throttled or overloaded call pauses the whole gate for the
 //     Retry-After; without one, a quota at zero whose window is unknown
 //     pauses it until that quota's reset, whatever the call's result.
@@ -110,7 +132,38 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	maxPause := g.learned.maxPause
 	relearned := false
 
-	if r, ok := pace(info.Requests, inFlight); ok && r != g.learned.requests.Rate() {
+	quotas := [4]Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens}
+	spent := [4]bool{}
+	if o.Class == ClassThrottled && !o.ConcurrencyLimited && g.learned.refutedAt > 0 &&
+		!time.Now().Add(-max(o.Latency, 0)).Before(g.epoch.Add(g.learned.refutedAt-1)) {
+		g.learned.refutedThrottled++
+	}
+	if n := g.learned.refutedThrottled; n >= 2 && n*100 > g.admittedSoFar()-g.learned.refutedAdmitted {
+		for k := range g.learned.seen {
+			if g.learned.seen[k] > 0 {
+				g.learned.seen[k] = -1
+			}
+		}
+	}
+	for k, q := range quotas {
+		if g.learned.seen[k] < 0 {
+			quotas[k].resetGrain = 0 // the minute stands
+			continue
+		}
+		if refutesMinute(q, o.Latency) {
+			if g.learned.refutedAt == 0 {
+				g.learned.refutedAt = min(time.Since(g.epoch), math.MaxInt64-1) + 1
+				g.learned.refutedAdmitted = g.admittedSoFar()
+			}
+			g.learned.seen[k] = max(g.learned.seen[k], min(q.Reset+max(o.Latency, 0), q.Window))
+			quotas[k].seen = g.learned.seen[k]
+		}
+		// Nothing remaining, or a reset already past, says nothing of
+		// the pace of a window known to be short.
+		spent[k] = g.learned.seen[k] > 0 && q.Window == time.Minute && (q.Remaining == 0 || q.Reset == 0)
+	}
+
+	if r, ok := pace(quotas[0], inFlight, o.Latency); ok && !spent[0] && r != g.learned.requests.Rate() {
 		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
 		relearned = true
@@ -135,9 +188,8 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			g.learned.requests.delayTo(paced(kept, more, time.Now(), r.Interval()), from)
 		}
 	}
-	quotas := [3]Quota{info.Tokens, info.InputTokens, info.OutputTokens}
-	for k, q := range quotas {
-		if r, ok := pace(q, 0); ok && r != g.learned.tokens[k].Rate() {
+	for k, q := range quotas[1:] {
+		if r, ok := pace(q, 0, o.Latency); ok && !spent[k+1] && r != g.learned.tokens[k].Rate() {
 			g.learned.tokens[k].SetRate(r)
 			relearned = true
 		}
@@ -148,10 +200,11 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	if throttled && info.HasRetryAfter {
 		pause = info.RetryAfter
 	} else {
-		for _, q := range []Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens} {
+		for k, q := range quotas {
 			// With a known window the pace already keeps the quota: at
-			// full use a sliding window always reads zero remaining.
-			if q.Remaining == 0 && q.Reset > 0 && q.Window == 0 {
+			// full use a sliding window always reads zero remaining. A
+			// minute a reset refuted is no known window.
+			if q.Remaining == 0 && q.Reset > 0 && (q.Window == 0 || spent[k]) {
 				pause = max(pause, q.Reset)
 			}
 		}
@@ -191,6 +244,12 @@ func paced(starts []time.Time, more int64, now time.Time, interval time.Duration
 	return next
 }
 
+// refutesMinute reports whether q's reset refutes the minute its headers
+// implied (headers_window.go) by more than the latency it was read after.
+func refutesMinute(q Quota, latency time.Duration) bool {
+	return q.resetGrain > 0 && q.Reset+q.resetGrain+max(latency, 0) < refillTime(q)
+}
+
 // networkJitter is how much the network may compress the gap between two
 // arrivals at the API that apiSafe's margin tolerates, beyond the timer lag
 // a Gate forgives (maxLate); maxMargin is the two together, what apiSafe
@@ -214,11 +273,30 @@ func (l *learned) asLimits() Limits {
 // second or a window of a minute) is no limit: no limiter can pace to it,
 // and no call could ever be held to it. Nothing a header says may make the
 // gate panic.
-func pace(q Quota, inFlight int64) (Rate, bool) {
+//
+// A minute the headers only implied (Anthropic's, OpenAI's) that their
+// reset refutes (headers_window.go) is not trusted to slow the gate: the
+// pace is the faster of the minute's and what spreads the remaining
+// quota until the reset, which holds whatever the window: what remains
+// is there until then. The reset is read latency after the API wrote
+// it, so a bucket's reset looks that much sooner: it refutes the minute
+// only by more than latency.
+func pace(q Quota, inFlight int64, latency time.Duration) (Rate, bool) {
 	var r Rate
 	switch {
 	case q.Limit > 0 && q.Window > 0:
 		r = apiSafe(Rate{N: float64(q.Limit), Per: q.Window})
+		if refutesMinute(q, latency) {
+			soon := apiSafe(Rate{N: float64(max(q.Remaining-inFlight, 1)), Per: q.Reset})
+			if q.seen > 0 {
+				if most := apiSafe(Rate{N: float64(q.Limit), Per: q.seen}); most.PerSec() < soon.PerSec() {
+					soon = most
+				}
+			}
+			if soon.PerSec() > r.PerSec() {
+				r = soon
+			}
+		}
 	case q.Remaining > 0 && q.Reset > 0:
 		n := max(q.Remaining-inFlight, 1)
 		r = apiSafe(Rate{N: float64(n), Per: q.Reset})

@@ -393,3 +393,76 @@ func TestPacedChargesStartsAsAPaceWouldHave(t *testing.T) {
 		}
 	}
 }
+
+// The pace a minute the reset refuted allows: what remains spread until
+// the reset, no faster than the limit per the longest refuting reset seen
+// (the window is at least that), and never slower than the minute's.
+func TestPaceOfAMinuteTheResetRefutes(t *testing.T) {
+	minute := apiSafe(Rate{N: 10, Per: time.Minute})
+	short := Quota{Limit: 10, Remaining: 9, Reset: 800 * time.Millisecond, Window: time.Minute, resetGrain: time.Millisecond}
+	withSeen := func(q Quota, seen time.Duration) Quota { q.seen = seen; return q }
+	tests := []struct {
+		name     string
+		q        Quota
+		inFlight int64
+		latency  time.Duration
+		want     Rate
+	}{
+		{"not refuted: the minute", Quota{Limit: 10, Remaining: 9, Reset: 6 * time.Second, Window: time.Minute}, 0, 0, minute},
+		{"what remains until the reset", short, 0, 0, apiSafe(Rate{N: 9, Per: 800 * time.Millisecond})},
+		{"less what is in flight", short, 4, 0, apiSafe(Rate{N: 5, Per: 800 * time.Millisecond})},
+		{"at least one", short, 20, 0, apiSafe(Rate{N: 1, Per: 800 * time.Millisecond})},
+		{"no faster than the limit per the window seen", withSeen(short, time.Second), 0, 0, apiSafe(Rate{N: 10, Per: time.Second})},
+		{"a latency that explains the reset: the minute", Quota{Limit: 10, Remaining: 5, Reset: 20 * time.Second, Window: time.Minute, resetGrain: time.Second}, 0, 10 * time.Second, minute},
+		{"never slower than the minute", Quota{Limit: 100, Remaining: 50, Reset: 20 * time.Second, Window: time.Minute, resetGrain: time.Second}, 49, 0, apiSafe(Rate{N: 100, Per: time.Minute})},
+	}
+	for _, tt := range tests {
+		if got, ok := pace(tt.q, tt.inFlight, tt.latency); !ok || got != tt.want {
+			t.Errorf("%s: pace = %v, %v; want %v", tt.name, got, ok, tt.want)
+		}
+	}
+}
+
+// Once a reset refuted the minute, a response with nothing remaining (or a
+// reset already past) keeps the learned pace rather than falling back to
+// the minute's, and pauses the gate until its reset: the short window is
+// spent until then. A gate that never saw the minute refuted does neither
+// (TestGatePausesAsTheAPIAsks, "ok at full use of a known window").
+func TestGateKeepsTheShortWindowsPaceWhenNothingRemains(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate()
+		p, _ := g.Acquire(t.Context(), Cost{})
+		info := ParseRateLimitHeaders(respHeader("anthropic-ratelimit-requests-limit", "10", "anthropic-ratelimit-requests-remaining", "9",
+			"anthropic-ratelimit-requests-reset", time.Now().Add(900*time.Millisecond).UTC().Format(time.RFC3339Nano)), time.Now())
+		p.Done(Outcome{Latency: 100 * time.Millisecond, RateLimit: &info})
+		want := apiSafe(Rate{N: 9, Per: 900 * time.Millisecond})
+		if got := g.LearnedRate(); got != want {
+			t.Fatalf("learned %v, want %v", got, want)
+		}
+		for _, tc := range []struct {
+			name      string
+			remaining string
+			reset     time.Duration
+			pause     time.Duration
+		}{
+			{"nothing remaining", "0", 300 * time.Millisecond, 300 * time.Millisecond},
+			{"a reset already past", "3", -time.Millisecond, 0},
+		} {
+			p, _ := g.Acquire(t.Context(), Cost{})
+			info := ParseRateLimitHeaders(respHeader("anthropic-ratelimit-requests-limit", "10", "anthropic-ratelimit-requests-remaining", tc.remaining,
+				"anthropic-ratelimit-requests-reset", time.Now().Add(tc.reset).UTC().Format(time.RFC3339Nano)), time.Now())
+			p.Done(Outcome{Latency: 100 * time.Millisecond, RateLimit: &info})
+			if got := g.LearnedRate(); got != want {
+				t.Errorf("%s: learned %v, want %v kept", tc.name, got, want)
+			}
+			paused := time.Duration(0)
+			if until := g.PausedUntil(); until.After(time.Now()) {
+				paused = time.Until(until)
+			}
+			if paused != tc.pause {
+				t.Errorf("%s: paused %v, want %v", tc.name, paused, tc.pause)
+			}
+			time.Sleep(time.Second)
+		}
+	})
+}
