@@ -81,7 +81,7 @@ func (r *route) neverAdmissible(req *http.Request, body []byte) error {
 // exceeds what a limit of its gate could ever admit (err matches
 // sluice.ErrTooLarge): 413, naming the numbers and what to lower.
 func (r *route) overCapacity(w http.ResponseWriter, req *http.Request, body []byte, err error) {
-	if bad := badOutputCap(body); bad != "" {
+	if bad := badField(req, body); bad != "" {
 		// The estimate took the API's default for a cap it could not
 		// read: the request is malformed, not too large.
 		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", bad)
@@ -124,39 +124,28 @@ func (r *route) budgetOwner(req *http.Request) string {
 	return "route's"
 }
 
-// outputCaps are the fields that cap a request's output tokens, which the
-// estimate reads (sluice.EstimateCost) and takes the API's default for
-// when one is not a positive number.
-var outputCaps = []string{"max_tokens", "max_completion_tokens", "max_output_tokens"}
-
-// badOutputCap names an output cap of body that is not a positive
-// integer, "" when none is. It decodes the body again: called only for
-// a request refused for its estimate, never on the way of one admitted.
-func badOutputCap(body []byte) string {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
-		return ""
-	}
-	for _, name := range outputCaps {
-		raw, ok := fields[name]
-		if !ok || string(raw) == "null" {
-			continue
-		}
-		var n float64
-		if json.Unmarshal(raw, &n) != nil || n < 1 || n != math.Trunc(n) {
-			return fmt.Sprintf("%s: %s: want a positive integer", name, raw)
-		}
+// badField names a field of body, a request for req's path, that the
+// APIs would refuse and the estimate cannot read ("max_tokens: -5: want a
+// positive integer"), "" when none is. The library decides
+// (sluice.Estimate's *FieldError), so run, proxy and mcp agree. It
+// estimates the body again: called only for a request refused for its
+// estimate, never on the way of one admitted.
+func badField(req *http.Request, body []byte) string {
+	var fe *sluice.FieldError
+	if _, err := sluice.Estimate(req.Method, req.URL.Path, body); errors.As(err, &fe) {
+		return strings.TrimPrefix(fe.Error(), "sluice: ")
 	}
 	return ""
 }
 
-// unknownCost says why the proxy cannot estimate the tokens of body.
-func unknownCost(body []byte) string {
+// unknownCost says why the proxy cannot estimate the tokens of req.
+func unknownCost(req *http.Request) string {
 	const msg = "the proxy cannot estimate this request's tokens for its token limit"
+	body := bodyOf(req)
 	if !json.Valid(body) {
 		return msg + ": the request body is not JSON"
 	}
-	if bad := badOutputCap(body); bad != "" {
+	if bad := badField(req, body); bad != "" {
 		return msg + ": " + bad
 	}
 	return msg + ": the body is not an Anthropic or OpenAI request"
