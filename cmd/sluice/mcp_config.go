@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 	"github.com/spf13/pflag"
 )
 
@@ -66,6 +67,9 @@ func (o *mcpOptions) readFile(f *pflag.FlagSet, path string) error {
 				continue // the command line wins
 			}
 			value, err := scalar(mv.Value)
+			if err == nil {
+				err = quotedNumber(mv.Value, flag.Value.Type())
+			}
 			if err != nil {
 				return usageError("%s: %s: %v", where, name, err)
 			}
@@ -98,6 +102,9 @@ func (o *mcpOptions) readHosts(f *pflag.FlagSet, path string, n ast.Node) error 
 				return usageError("%s: hosts: %s: unknown field %q (want %s)", where, host, name, strings.Join(hostFlags, ", "))
 			}
 			value, err := scalar(mv.Value)
+			if err == nil && name == "concurrency" {
+				err = quotedNumber(mv.Value, "int")
+			}
 			if err != nil {
 				return usageError("%s: hosts: %s: %s: %v", where, host, name, err)
 			}
@@ -141,6 +148,24 @@ func members(n ast.Node) ([]*ast.MappingValueNode, error) {
 		return []*ast.MappingValueNode{m}, nil
 	}
 	return nil, fmt.Errorf("want a mapping of fields, not %s", n.Type())
+}
+
+// quotedNumber refuses a quoted string where a number or a boolean is
+// wanted (max-items: "3"), as the proxy's config does: YAML says what
+// type a value is, and a quoted one was meant as text. kind is the flag's
+// pflag type; rates, durations and sizes are written as strings anyway.
+func quotedNumber(n ast.Node, kind string) error {
+	if tk := n.GetToken(); n.Type() != ast.StringType || tk == nil ||
+		tk.Type != token.DoubleQuoteType && tk.Type != token.SingleQuoteType {
+		return nil // unquoted: the flag's own parsing judges it
+	}
+	switch kind {
+	case "int", "int64", "uint", "uint64", "float64":
+		return fmt.Errorf("want a number, not the string %s", n.String())
+	case "bool":
+		return fmt.Errorf("want true or false, not the string %s", n.String())
+	}
+	return nil
 }
 
 func scalar(n ast.Node) (string, error) {

@@ -65,6 +65,8 @@ func TestMCPConfigFileErrorsNameTheLine(t *testing.T) {
 		{"max-items: lots\n", "line 1: max-items \"lots\""},
 		{"rate:\n", "line 1: rate: want a value"},
 		{"config: other.yaml\n", "line 1: config cannot be set in the file"},
+		{"max-items: \"3\"\n", "line 1: max-items: want a number, not the string \"3\""},
+		{"hosts:\n  a.example: {concurrency: '2'}\n", "line 2: hosts: a.example: concurrency: want a number"},
 	}
 	var path string
 	for _, tc := range tests {
