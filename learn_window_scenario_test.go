@@ -139,7 +139,7 @@ func TestLearnedPaceFallsBackToTheMinuteWhenItsSlicesThrottle(t *testing.T) {
 					})
 				}
 				wg.Wait()
-				if got, want := tr.Gate("api.test").LearnedRate(), apiSafe(PerMinute(limit*60)); got != want {
+				if got, want := tr.Gate("api.test").LearnedRate(), slicedSafe(apiSafe(PerMinute(limit*60))); got != want {
 					t.Errorf("learned %v, want the minute's %v", got, want)
 				}
 				// The price of reading it as a short window first: the

@@ -62,11 +62,11 @@ func (l Limits) newGate(key string) *Gate {
 	}
 	var rate *RateLimiter
 	if !l.Rate.IsZero() {
-		rate = NewRateLimiter(apiSafe(l.Rate), l.Burst)
+		rate = NewRateLimiter(slicedSafe(apiSafe(l.Rate)), l.Burst)
 		ls = append(ls, rate)
 	}
 	if !l.Window.IsZero() {
-		ls = append(ls, NewSlidingWindow(apiSafe(l.Window)))
+		ls = append(ls, NewSlidingWindow(slicedSafe(apiSafe(l.Window))))
 	}
 	for kind, r := range [...]Rate{AllTokens: l.Tokens, InputTokens: l.InputTokens, OutputTokens: l.OutputTokens} {
 		if !r.IsZero() {
@@ -104,7 +104,7 @@ func (l Limits) sharedGate(key string) *Gate {
 // (apiSafe), as NewGate applies it to the limits it keeps in memory: a
 // Store is handed the rates to keep, not the API's numbers.
 func (l Limits) safe() Limits {
-	l.Rate, l.Window = apiSafe(l.Rate), apiSafe(l.Window)
+	l.Rate, l.Window = slicedSafe(apiSafe(l.Rate)), slicedSafe(apiSafe(l.Window))
 	l.Tokens, l.InputTokens, l.OutputTokens = apiSafe(l.Tokens), apiSafe(l.InputTokens), apiSafe(l.OutputTokens)
 	return l
 }
