@@ -15,14 +15,16 @@ func TestHeldLeaseIsRenewed(t *testing.T) {
 	prefix := uniquePrefix(t)
 	l := sluice.Limits{Concurrency: 1, FixedConcurrency: true}
 	la, lb := l, l
-	la.Store = newTestStore(t, addr, prefix, Options{LeaseTTL: 300 * time.Millisecond})
-	lb.Store = newTestStore(t, addr, prefix, Options{LeaseTTL: 300 * time.Millisecond})
+	// A TTL of 1s, renewed every third of it: with 300ms, a renewal
+	// delayed by a loaded machine under -race let the lease lapse.
+	la.Store = newTestStore(t, addr, prefix, Options{LeaseTTL: time.Second})
+	lb.Store = newTestStore(t, addr, prefix, Options{LeaseTTL: time.Second})
 	a, b := la.NewGate(), lb.NewGate()
 	p, err := a.Acquire(context.Background(), sluice.Cost{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // over two ttls before the gate gives up
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond) // over two ttls before the gate gives up
 	_, err = b.Acquire(ctx, sluice.Cost{})
 	cancel()
 	if err == nil {
