@@ -55,6 +55,9 @@ type Gate struct {
 	// from).
 	learning atomic.Bool
 	skip     int // how many learned limits lead limits; 0 for the zero Gate
+	// adaptive is the first of limits that is an AdaptiveLimit, for
+	// Permit.responded; nil when none.
+	adaptive *AdaptiveLimit
 	// The fast path (see Acquire) reads these without g.mu: how many
 	// callers are in line, and whether a pause or a halt is set. They
 	// change under g.mu, with what they mirror.
@@ -62,8 +65,8 @@ type Gate struct {
 	paused  atomic.Bool
 	stopped atomic.Bool
 
-	_       [64]byte
-	learned learned // written by every admission once the gate has learned
+	_       [56]byte // with adaptive's 8, learned starts a line after stopped's
+	learned learned  // written by every admission once the gate has learned
 
 	mu          sync.Mutex
 	waiters     waitQueue
@@ -81,10 +84,6 @@ type Gate struct {
 	margin    learnedMargin // widened by the given rate's 429s (margin.go)
 
 	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
-
-	// adaptive is the first of limits that is an AdaptiveLimit, for
-	// Permit.responded; nil when none. Set by NewGate, then only read.
-	adaptive *AdaptiveLimit
 }
 
 // DefaultMaxPause caps how long one Retry-After or reset may pause a gate.
