@@ -163,8 +163,8 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 		spent[k] = g.learned.seen[k] > 0 && q.Window == time.Minute && (q.Remaining == 0 || q.Reset == 0)
 	}
 
-	if r, ok := pace(quotas[0], inFlight, o.Latency); ok && !spent[0] && slicedSafe(r) != g.learned.requests.Rate() {
-		r = slicedSafe(r)
+	r, ok := pace(quotas[0], inFlight, o.Latency)
+	if r = slicedSafe(r); ok && !spent[0] && r != g.learned.requests.Rate() {
 		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
 		relearned = true
