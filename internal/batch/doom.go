@@ -23,7 +23,9 @@ const doomSample = 5
 // turn: at once when the API says the quota is exhausted, and when the
 // first doomSample calls all failed alike with a class no retry can fix
 // (401, 403, the same 404 or 400 message, an unsupported URL), since then
-// every call would, each one billed or logged as a failure. The zero
+// every call would, each one billed or logged as a failure; and, at any
+// point after a success, when doomSample calls in a row could not connect
+// to the same address (the host died: unreachable). The zero
 // value never stops a run; it is fed from the run's one result loop and
 // is not safe for concurrent use.
 type doom struct {
