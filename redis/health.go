@@ -13,7 +13,8 @@ type health struct {
 	down      bool
 	since     time.Time // when it went down
 	lastTry   time.Time
-	procs     int // processes seen sharing, from the last answer
+	probing   bool // a probe of Redis is under way (Store.probe)
+	procs     int  // processes seen sharing, from the last answer
 	lastError error
 }
 
@@ -23,19 +24,38 @@ func (h *health) isDown() bool {
 	return h.down
 }
 
-// shouldTry reports whether to ask Redis now: always when it is up, and
-// once per retry period when it is down (that caller probes for all).
-func (h *health) shouldTry(every time.Duration) bool {
+// shouldTry reports whether to ask Redis now: when it is up. While it is
+// down, admissions never wait on it: the Mode answers them, and
+// probeDue says when to try Redis again, off their path.
+func (h *health) shouldTry() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.down {
-		return true
+	return !h.down
+}
+
+// probeDue reports whether a probe should start now: Redis is down, no
+// probe is under way, and the last began at least every ago. It marks
+// the probe begun; probed ends it.
+func (h *health) probeDue(every time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.down || h.probing {
+		return false
 	}
 	if now := time.Now(); now.Sub(h.lastTry) >= every {
-		h.lastTry = now
+		h.probing, h.lastTry = true, now
 		return true
 	}
 	return false
+}
+
+// probed ends a probe; the next may begin a retry period after this one
+// ended, so a server that stays silent is asked once per period, not
+// once per call timeout.
+func (h *health) probed() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.probing, h.lastTry = false, time.Now()
 }
 
 // failed records a failed call; it reports whether Redis just went down

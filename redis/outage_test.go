@@ -205,14 +205,17 @@ func TestAfterAnOutageLocalShareStillHolds(t *testing.T) {
 	}
 	p.Done(sluice.Outcome{})
 	srv.start()
-	time.Sleep(350 * time.Millisecond) // the next probe finds Redis back
-	p, err = ga.Acquire(context.Background(), sluice.Cost{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Done(sluice.Outcome{})
-	if a.Stats().Down {
-		t.Fatalf("stats %+v; want Redis back", a.Stats())
+	// An admission starts a probe once per retry period, off its path;
+	// the probe finds Redis back.
+	for deadline := time.Now().Add(5 * time.Second); a.Stats().Down; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v; want Redis back", a.Stats())
+		}
+		p, err = ga.Acquire(context.Background(), sluice.Cost{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Done(sluice.Outcome{})
 	}
 	// Redis (restarted, empty) alone would admit 5 at 20/s in ~200ms; the
 	// local half-share (10/s) as well makes it at least ~400ms.

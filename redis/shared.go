@@ -82,7 +82,10 @@ const lateStart = 2 * time.Millisecond
 // use, given back: the caller asks again.
 func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ time.Duration, _ error, late bool) {
 	s := g.s
-	if !s.health.shouldTry(s.opt.RetryEvery) {
+	if !s.health.shouldTry() {
+		if s.health.probeDue(s.opt.RetryEvery) {
+			s.probe()
+		}
 		t, wait, err := g.fallback(ctx, c)
 		return t, wait, err, false
 	}
@@ -290,8 +293,11 @@ func (s *Store) down(err error) {
 
 // up records an answer; when Redis is back, it says so and drops the
 // limits kept meanwhile.
-func (g *shared) up(procs int) {
-	s := g.s
+func (g *shared) up(procs int) { g.s.up(procs) }
+
+// up records an answer with the processes it counted (0: not counted);
+// when Redis is back, it says so and starts each gate's grace.
+func (s *Store) up(procs int) {
 	if d := s.health.answered(procs); d > 0 {
 		s.opt.Logger.Warn("sluice: redis answers again; shared limits are back", "store", s.name, "down", d.Round(time.Millisecond))
 		s.mu.Lock()
