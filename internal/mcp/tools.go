@@ -116,12 +116,9 @@ func (s *Server) fetchMany(ctx context.Context, req *sdk.CallToolRequest, in Fet
 	if err != nil {
 		return nil, Report{}, err
 	}
-	budget := s.cfg.CallBudget
-	switch {
-	case in.TimeBudget < 0:
-		return nil, Report{}, fmt.Errorf("time_budget_seconds %v: want a positive number of seconds", in.TimeBudget)
-	case in.TimeBudget > 0:
-		budget = min(budget, time.Duration(in.TimeBudget*float64(time.Second)))
+	budget, err := timeBudget(s.cfg.CallBudget, in.TimeBudget)
+	if err != nil {
+		return nil, Report{}, err
 	}
 
 	if n := s.running.Add(1); n > int64(s.cfg.MaxRunning) {
@@ -368,4 +365,18 @@ func joinNotes(a, b string) string {
 		return a
 	}
 	return a + "; " + b
+}
+
+// timeBudget is the time a call may take: the agent's asked seconds, at
+// most the server's budget. Seconds are compared before they become a
+// Duration: 1e10 seconds overflowed one, and the call ran out of time at
+// once where it should have had the whole budget.
+func timeBudget(server time.Duration, seconds float64) (time.Duration, error) {
+	switch {
+	case seconds < 0:
+		return 0, fmt.Errorf("time_budget_seconds %v: want a positive number of seconds", seconds)
+	case seconds > 0 && seconds*float64(time.Second) < float64(server):
+		return time.Duration(seconds * float64(time.Second)), nil
+	}
+	return server, nil
 }
