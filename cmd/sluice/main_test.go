@@ -178,3 +178,25 @@ func TestMockHelpListsEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// mock's setting errors name the flag a user typed, as every other
+// command's do, not the Go field behind it (OutputRate, Fail, Tokens).
+func TestMockErrorsNameFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mock", "--output-rate", "-3"}, `--output-rate: -3 is not a finite rate of zero or more`},
+		{[]string{"mock", "--slow-bodies", "2"}, `--slow-bodies: 2 is not a fraction between 0 and 1`},
+		{[]string{"mock", "--style", "openai", "--input-tokens", "10/s"}, `--input-tokens: style openai has one token limit (see --tokens)`},
+		{[]string{"mock", "--style", "generic", "--quota", "5"}, `--quota: not used by style generic`},
+		{[]string{"mock", "--fail", "0.6", "--resets", "0.6"}, `--fail: 0.6, with 0.6 resets, is more than all requests (see --resets)`},
+		{[]string{"mock", "--concurrency", "-1"}, `--concurrency: -1 is negative`},
+	}
+	for _, tt := range tests {
+		_, err := run(t, tt.args...)
+		if exitCode(err) != 2 || err.Error() != tt.want {
+			t.Errorf("sluice %s: exit %d, %q; want 2, %q", strings.Join(tt.args, " "), exitCode(err), err, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os/signal"
 	"syscall"
@@ -50,7 +51,7 @@ Endpoints, by --style:
 				return usageError("--latency: %v", err)
 			}
 			if _, err := mock.New(cfg); err != nil {
-				return usageError("%v", err)
+				return mockConfigError(err)
 			}
 			srv, err := mock.StartOn(cfg, listen)
 			if err != nil {
@@ -80,4 +81,26 @@ Endpoints, by --style:
 	f.Float64Var(&cfg.SlowBodies, "slow-bodies", 0, "fraction of bodies dribbled out slowly")
 	f.Int64Var(&cfg.Seed, "seed", 0, "seed for latency and faults (0: random)")
 	return cmd
+}
+
+// mockFlags names the flag that sets each mock.Config field.
+var mockFlags = map[string]string{
+	"Style": "--style", "Requests": "--rate", "Tokens": "--tokens",
+	"InputTokens": "--input-tokens", "OutputTokens": "--output-tokens",
+	"Concurrency": "--concurrency", "OutputRate": "--output-rate", "Quota": "--quota",
+	"Fail": "--fail", "Resets": "--resets", "SlowBodies": "--slow-bodies",
+}
+
+// mockConfigError words a mock.Config error by the flags a user typed,
+// not the Go fields behind them.
+func mockConfigError(err error) error {
+	var ce *mock.ConfigError
+	if !errors.As(err, &ce) || mockFlags[ce.Field] == "" {
+		return usageError("%v", err)
+	}
+	msg := mockFlags[ce.Field] + ": " + ce.Err.Error()
+	if use := mockFlags[ce.Use]; use != "" {
+		msg += " (see " + use + ")"
+	}
+	return usageError("%s", msg)
 }

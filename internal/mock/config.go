@@ -69,14 +69,15 @@ type Config struct {
 	Seed int64
 }
 
-// validate reports the first field of c that makes no sense, by name.
+// validate reports the first field of c that makes no sense, as a
+// *ConfigError naming it.
 func (c *Config) validate() error {
 	switch c.Style {
 	case "":
 		c.Style = Generic
 	case Anthropic, OpenAI, Generic:
 	default:
-		return fmt.Errorf("mock: Style: unknown style %q (want anthropic, openai or generic)", c.Style)
+		return fieldErr("Style", "", "unknown style %q (want anthropic, openai or generic)", c.Style)
 	}
 	for _, l := range []struct {
 		name string
@@ -88,28 +89,28 @@ func (c *Config) validate() error {
 		{"OutputTokens", c.OutputTokens},
 	} {
 		if err := l.l.validate(); err != nil {
-			return fmt.Errorf("mock: %s: %w", l.name, err)
+			return &ConfigError{Field: l.name, Err: err}
 		}
 	}
 	if c.Concurrency < 0 {
-		return fmt.Errorf("mock: Concurrency: %d is negative", c.Concurrency)
+		return fieldErr("Concurrency", "", "%d is negative", c.Concurrency)
 	}
 	if c.OutputRate < 0 || math.IsNaN(c.OutputRate) || math.IsInf(c.OutputRate, 0) {
-		return fmt.Errorf("mock: OutputRate: %v is not a finite rate of zero or more", c.OutputRate)
+		return fieldErr("OutputRate", "", "%v is not a finite rate of zero or more", c.OutputRate)
 	}
 	if c.Quota < 0 {
-		return fmt.Errorf("mock: Quota: %d is negative", c.Quota)
+		return fieldErr("Quota", "", "%d is negative", c.Quota)
 	}
 	for _, f := range []struct {
 		name string
 		v    float64
 	}{{"Fail", c.Fail}, {"Resets", c.Resets}, {"SlowBodies", c.SlowBodies}} {
 		if !(f.v >= 0 && f.v <= 1) {
-			return fmt.Errorf("mock: %s: %v is not a fraction between 0 and 1", f.name, f.v)
+			return fieldErr(f.name, "", "%v is not a fraction between 0 and 1", f.v)
 		}
 	}
 	if c.Fail+c.Resets > 1 {
-		return fmt.Errorf("mock: Fail and Resets: %v + %v is more than all requests", c.Fail, c.Resets)
+		return fieldErr("Fail", "Resets", "%v, with %v resets, is more than all requests", c.Fail, c.Resets)
 	}
 	return c.validateStyle()
 }
@@ -118,7 +119,7 @@ func (c *Config) validate() error {
 // than ignoring them silently.
 func (c *Config) validateStyle() error {
 	unused := func(field string) error {
-		return fmt.Errorf("mock: %s: not used by style %s", field, c.Style)
+		return fieldErr(field, "", "not used by style %s", c.Style)
 	}
 	switch c.Style {
 	case Anthropic:
@@ -127,10 +128,10 @@ func (c *Config) validateStyle() error {
 		}
 	case OpenAI:
 		if !c.InputTokens.IsZero() {
-			return fmt.Errorf("mock: InputTokens: style openai has one token limit: set Tokens")
+			return fieldErr("InputTokens", "Tokens", "style openai has one token limit")
 		}
 		if !c.OutputTokens.IsZero() {
-			return fmt.Errorf("mock: OutputTokens: style openai has one token limit: set Tokens")
+			return fieldErr("OutputTokens", "Tokens", "style openai has one token limit")
 		}
 	case Generic:
 		switch {
@@ -147,4 +148,28 @@ func (c *Config) validateStyle() error {
 		}
 	}
 	return nil
+}
+
+// ConfigError is a Config that makes no sense: the field at fault, and
+// the field to set instead when there is one. A command maps the fields
+// to its own flags.
+type ConfigError struct {
+	Field string // the Config field at fault, e.g. "OutputRate"
+	Use   string // the field to set instead, or with Field; "" when none
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	msg := "mock: " + e.Field + ": " + e.Err.Error()
+	if e.Use != "" {
+		msg += " (see " + e.Use + ")"
+	}
+	return msg
+}
+
+// Unwrap returns the reason.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func fieldErr(field, use, format string, args ...any) *ConfigError {
+	return &ConfigError{Field: field, Use: use, Err: fmt.Errorf(format, args...)}
 }

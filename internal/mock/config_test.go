@@ -26,7 +26,7 @@ func TestNewValidates(t *testing.T) {
 		{"fail above 1", Config{Fail: 1.5}, "Fail"},
 		{"NaN resets", Config{Resets: math.NaN()}, "Resets"},
 		{"negative slow bodies", Config{SlowBodies: -0.1}, "SlowBodies"},
-		{"fail and resets above 1", Config{Fail: 0.6, Resets: 0.6}, "Fail and Resets"},
+		{"fail and resets above 1", Config{Fail: 0.6, Resets: 0.6}, "Fail"},
 		{"anthropic quota", Config{Style: Anthropic, Quota: 10}, "Quota"},
 		{"openai input tokens", Config{Style: OpenAI, InputTokens: Limit{1, time.Second}}, "InputTokens"},
 		{"openai output tokens", Config{Style: OpenAI, OutputTokens: Limit{1, time.Second}}, "OutputTokens"},
