@@ -59,6 +59,7 @@ func report(c *call, offset, limit int, filter string, start, maxLen int) Report
 		rep.Note = "text cut to " + itoa(maxLen) + " bytes an item so that the page stays under " + itoa(pageTextBudget) + " bytes; ask for fewer items to read more of each"
 	}
 	rep.Items = make([]ItemReport, len(results))
+	var past []string // items whose kept body ends before start
 	for i, r := range results {
 		ir := ItemReport{
 			Index: idx[i], ID: r.id, Method: r.method, URL: r.url, OK: r.ok, Pending: !r.finished,
@@ -68,6 +69,14 @@ func report(c *call, offset, limit int, filter string, start, maxLen int) Report
 		}
 		ir.Text, ir.MoreFrom, ir.Binary = textOf(r, start, maxLen)
 		rep.Items[i] = ir
+		if start > 0 && len(r.body) > 0 && start >= len(r.body) && !ir.Binary {
+			past = append(past, "item "+itoa(idx[i])+" keeps "+itoa(len(r.body))+" bytes")
+		}
+	}
+	if len(past) > 0 {
+		// Without a word, an agent paging a body by a computed index
+		// would take an empty text for an empty body.
+		rep.Note = joinNotes("start_index "+itoa(start)+" is past the end of the body kept: "+strings.Join(past, ", "), rep.Note)
 	}
 	return rep
 }

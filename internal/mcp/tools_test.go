@@ -216,6 +216,12 @@ func TestBodyCapAndReadingOneBodyInParts(t *testing.T) {
 	if p := part.Items[0]; p.Text != big[1000:3000] || p.MoreFrom != 0 {
 		t.Errorf("the rest: %d bytes, more_from %d; want 2000 bytes, 0", len(p.Text), p.MoreFrom)
 	}
+	// Past the end of what was kept, the page says so: an empty text
+	// alone reads as an empty body.
+	past, _ := callTool(t, cs, "get_results", map[string]any{"handle": rep.Summary.Handle, "offset": 0, "limit": 1, "start_index": 4000})
+	if p := past.Items[0]; p.Text != "" || !strings.Contains(past.Note, "start_index 4000 is past the end of the body kept: item 0 keeps 3000 bytes") {
+		t.Errorf("start_index past the kept body: text %d bytes, note %q; want no text and a note naming the 3000 bytes kept", len(p.Text), past.Note)
+	}
 	if n := served.Load(); n != 1 {
 		t.Errorf("the API served %d requests, want 1: bodies come from the store", n)
 	}
