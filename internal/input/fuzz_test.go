@@ -232,8 +232,7 @@ func FuzzReaderCSV(f *testing.F) {
 
 // checkCSVResumes checks that a record rejected for its CSV (not valid,
 // the wrong number of fields, or over the cap) takes no line after its
-// first with it:
-// the lines up to the next item or bad line are blank.
+// first with it: the lines up to the next item or bad line are blank.
 func checkCSVResumes(t *testing.T, r *Reader, data []byte) {
 	t.Helper()
 	lines := strings.Split(string(data), "\n")
