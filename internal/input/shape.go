@@ -120,6 +120,8 @@ type sluiceMember struct {
 	// BodyTruncated says that the API's answer in the line is only the
 	// start of its body (Failure.BodyTruncated).
 	BodyTruncated bool `json:"body_truncated,omitempty"`
+	// RepeatedID is a bad line's BadLine.RepeatedID.
+	RepeatedID string `json:"repeated_id,omitempty"`
 }
 
 func sluiceOf(it Item, f Failure) sluiceMember {
