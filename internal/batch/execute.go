@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/input"
@@ -45,6 +46,7 @@ type response struct {
 	attempts  int
 	class     sluice.Class
 	usage     *sluice.Usage
+	bodyCut   bool // body is the first maxErrorBody bytes of a longer error body
 }
 
 // closeSpool lets go of a spooled body that will not be written.
@@ -182,7 +184,11 @@ run:
 			}
 			f := input.Failure{Class: res.class.String(), Status: res.status, Attempts: res.attempts, Message: message(r.Err, res)}
 			if res.status != 0 && (res.status < 200 || res.status > 299) {
-				f.Body, f.RequestID = res.body, res.requestID // the API's answer, kept whole
+				f.Body, f.RequestID = res.body, res.requestID // the API's answer, kept whole up to maxErrorBody
+				if res.bodyCut {
+					f.BodyTruncated = true
+					f.Message += fmt.Sprintf(" (the first %d KiB of the error body are kept)", maxErrorBody>>10)
+				}
 			}
 			why.add(f.Class, f.Status, f.Message)
 			if err := p.dest.QueueError(r.Item, f); err != nil {
@@ -357,12 +363,15 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		return response{attempts: info.Attempts, class: class}, sluice.Permanent(err)
 	}
 	defer resp.Body.Close()
-	spoolDir := ""
+	var body []byte
+	var sb *spooledBody
+	cut := false
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		spoolDir = p.spoolDir
+		body, sb, err = readOrSpool(resp.Body, resp.ContentLength, p.spoolDir)
+	} else {
+		body, cut, err = readErrorBody(resp.Body, resp.ContentLength)
 	}
-	body, sb, err := readOrSpool(resp.Body, resp.ContentLength, spoolDir)
-	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, spool: sb, attempts: info.Attempts, class: info.Class}
+	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, spool: sb, bodyCut: cut, attempts: info.Attempts, class: info.Class}
 	switch {
 	case err != nil:
 		r.class = sluice.ClassTransient
@@ -425,6 +434,38 @@ func readBody(r io.Reader, size int64, limit int) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// maxErrorBody is how much of an error response's body is kept for its
+// errors line: enough for any API's error object, and a bound on what a
+// hostile or broken API's 1 GiB error page costs each worker.
+const maxErrorBody = 64 << 10
+
+// maxErrorDrain is how much more of a longer error body is read, and
+// thrown away, so that a body only a little over maxErrorBody leaves its
+// connection fit for reuse; past it the body is closed, and with it the
+// connection, which costs less than reading on.
+const maxErrorDrain = 256 << 10
+
+// readErrorBody reads the start of an error response's body: all of it
+// up to maxErrorBody, or its first maxErrorBody bytes, cut back to a
+// whole UTF-8 character, with cut set.
+func readErrorBody(r io.Reader, size int64) (body []byte, cut bool, err error) {
+	body, err = readBody(r, size, maxErrorBody)
+	if err != nil || len(body) <= maxErrorBody {
+		return body, false, err
+	}
+	io.CopyN(io.Discard, r, maxErrorDrain) // its error is the closed connection's
+	body = body[:maxErrorBody]
+	for i := 0; i < utf8.UTFMax && i < len(body); i++ {
+		if c := body[len(body)-1-i]; utf8.RuneStart(c) {
+			if !utf8.FullRune(body[len(body)-1-i:]) {
+				body = body[:len(body)-1-i]
+			}
+			break
+		}
+	}
+	return body, true, nil
 }
 
 // opName is how http.Client names a method in its errors: "Get", "Post".

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -167,11 +168,22 @@ func e2eBadInput(t *testing.T, cfg batch.Config, srv *mock.Server, idKey string,
 		if class != "bad_line" || want[line] == "" || !strings.Contains(msg, want[line]) {
 			t.Errorf("errors line: class %q, line %d, message %q; want bad_line, a bad line's number and reason", class, line, msg)
 		}
-		// A repeated id is known: its errors line names it (it said
-		// "id": null).
-		if strings.HasPrefix(want[line], "repeated id ") {
-			if id := string(l[idKey]); id == "" || id == "null" {
-				t.Errorf("errors line %v: want the repeated id in %q", l, idKey)
+		// A repeated id is named by the errors line, but not as its id:
+		// the first line with it ran, and a reader of the errors file
+		// keyed by id must not see that id failed. Its id is null, as a
+		// bad line's whose id could not be read, and "repeated_id" (in
+		// the "sluice" member for the batch shapes) names it.
+		if rest, ok := strings.CutPrefix(want[line], "repeated id "); ok {
+			id, _ := strconv.Unquote(rest[:strings.IndexByte(rest, ' ')])
+			m := l
+			if s, ok := l["sluice"]; ok {
+				m = e2eObject(t, s)
+			}
+			if got := string(l[idKey]); got != "null" {
+				t.Errorf("errors line %v: %s %s; want null for a repeated id", l, idKey, got)
+			}
+			if got := e2eString(t, m["repeated_id"]); got != id {
+				t.Errorf("errors line %v: repeated_id %q; want %q", l, got, id)
 			}
 		}
 	}

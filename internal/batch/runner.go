@@ -238,7 +238,9 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 					continue
 				}
 				p.counts.bad.Add(1)
-				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first), ID: it.ID})
+				// Not under its id: the first line ran, and may have
+				// succeeded (BadLine.RepeatedID).
+				p.reportBad(input.BadLine{Line: it.Line, Reason: fmt.Sprintf("repeated id %q (first on line %d)", it.ID, first), RepeatedID: it.ID})
 				continue
 			case journal.SightResumed:
 				if p.resumable(it) {

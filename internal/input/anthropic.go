@@ -120,7 +120,7 @@ func (anthropicShape) BadLineLine(b BadLine) []byte {
 		CustomID *string          `json:"custom_id"`
 		Result   anthropicErrored `json:"result"`
 		Sluice   sluiceMember     `json:"sluice"`
-	}{optID(b.ID), anthropicErrored{"errored", anthropicError("invalid_request_error", b.Error())}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line}})
+	}{optID(b.ID), anthropicErrored{"errored", anthropicError("invalid_request_error", b.Error())}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line, RepeatedID: b.RepeatedID}})
 }
 
 // optID is id, or nil (null) when it is "".

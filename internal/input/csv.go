@@ -23,10 +23,12 @@ import (
 // Before the header, blank and comment lines are skipped; after it, blank
 // lines are, and every other record must have as many fields as the
 // header. A record that is not valid CSV or has the wrong number of
-// fields is a bad line at the line it starts on, and reading resumes on
-// the next line: a stray quote that ran on over the rows after it takes
-// none of them with it. (A record over MaxLine is skipped whole, its
-// lines not being held; its bad line says which lines it spans.)
+// fields, or is over MaxLine, is a bad line at the line it starts on, and
+// reading resumes on the next line: a stray quote that ran on over the
+// rows after it takes none of them with it. (A record over MaxLine is
+// held up to MaxLine bytes, never whole: what was read of the lines
+// after its first is put back, at most MaxLine bytes, and the rest is
+// read on from where the cap was met.)
 
 // FormatCSV is a header row, then one request per record.
 const FormatCSV Format = "csv"
@@ -268,17 +270,14 @@ func (c *csvInput) next() (Item, *BadLine, error) {
 }
 
 // overCap is the bad line of a record, starting on line start, longer
-// than MaxLine. One of several lines is not held to be read again, as a
-// record that is not valid CSV is (next): the lines it spans are said,
-// so that a stray quote taking them with it is not silent.
+// than MaxLine. As for a record that is not valid CSV (next), the lines
+// after its first are read again, so that a stray quote running on past
+// the cap takes no valid row with it.
 func (c *csvInput) overCap(start int) *BadLine {
 	bad := c.r.overCap(start, "record")
-	end := c.r.lines.n
-	switch {
-	case end > start && c.r.lines.unclosed:
-		bad.Reason += fmt.Sprintf(", lines %d to %d: a quoted field opened on line %d is never closed as CSV requires and runs on over them (a stray quote?); none of them is run", start, end, start)
-	case end > start:
-		bad.Reason += fmt.Sprintf(", lines %d to %d", start, end)
+	if col := c.r.lines.overQuote; col > 0 {
+		bad.Reason += fmt.Sprintf(": the quoted field opened at line %d, column %d runs on past it (a stray quote?); the lines after line %d are read again from line %d",
+			start, col, start, start+1)
 	}
 	return bad
 }

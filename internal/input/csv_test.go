@@ -1,6 +1,7 @@
 package input
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -122,26 +123,32 @@ func TestCSVBadRecords(t *testing.T) {
 	})
 }
 
+// A record over the cap is reported at the line it starts on, and reading
+// resumes at the line after that one, as for a record that is not valid
+// CSV: the lines it spans are read again, each on its own.
 func TestCSVRecordOverTheCap(t *testing.T) {
 	long := strings.Repeat("x", 100)
 	input := "url,text\n" + // 1
 		"https://a.example/," + long + "\n" + // 2
 		"https://a.example/,\"" + long[:40] + "\n" + long[:40] + "\"\n" + // 3-4: over in total
-		"https://a.example/,\"" + strings.Repeat("y", 5*inputBufSize) + "\n,\n\"\n" + // 5-7: skipped, quotes followed
+		"https://a.example/,\"" + strings.Repeat("y", 5*inputBufSize) + "\n,\n\"\n" + // 5-7: line 5 alone is over
 		"https://a.example/,short\n" // 8
 	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
 	checkResults(t, readAll(t, input, opts), []any{
 		BadLine{Line: 2, Reason: "record over the 90 bytes cap"},
-		BadLine{Line: 3, Reason: "record over the 90 bytes cap, lines 3 to 4"},
-		BadLine{Line: 5, Reason: "record over the 90 bytes cap, lines 5 to 7"},
+		BadLine{Line: 3, Reason: "record over the 90 bytes cap: the quoted field opened at line 3, column 20 runs on past it (a stray quote?); the lines after line 3 are read again from line 4"},
+		BadLine{Line: 4, Reason: `bare " in non-quoted-field`},
+		BadLine{Line: 5, Reason: "record over the 90 bytes cap"},
+		BadLine{Line: 6, Reason: `empty "url" column`},
+		BadLine{Line: 7, Reason: `extraneous or missing " in quoted-field`}, // takes line 8, read again
 		Item{ID: "8", Line: 8, Method: "POST", URL: "https://a.example/", Body: []byte("short")},
 	})
 }
 
-// A quote never closed in a record over the cap takes the lines after it
-// with it (they are not held to be read again): the bad line says which,
-// and that none of them is run.
-func TestCSVRecordOverTheCapSaysTheLinesAStrayQuoteTook(t *testing.T) {
+// A stray quote whose record runs over the cap takes no valid row after
+// it: the record is a bad line at the line it starts on, and every row
+// after that one runs.
+func TestCSVRecordOverTheCapLosesNoLaterRow(t *testing.T) {
 	row := "https://a.example/,row\n"
 	input := "url,text\n" + // 1
 		"https://a.example/,\"stray\n" + // 2
@@ -149,13 +156,17 @@ func TestCSVRecordOverTheCapSaysTheLinesAStrayQuoteTook(t *testing.T) {
 		"https://a.example/,\"ok\"\n" + // 13: the quote after "ok," is text after a closing one
 		"https://a.example/,after\n" // 14
 	opts := Options{Format: FormatCSV, Template: "{{.text}}", MaxLine: 90}
-	checkResults(t, readAll(t, input, opts), []any{
-		BadLine{Line: 2, Reason: "record over the 90 bytes cap, lines 2 to 13: a quoted field opened on line 2 is never closed as CSV requires and runs on over them (a stray quote?); none of them is run"},
-		Item{ID: "14", Line: 14, Method: "POST", URL: "https://a.example/", Body: []byte("after")},
-	})
-	checkResults(t, readAll(t, input[:len(input)-len("https://a.example/,after\n")-len("https://a.example/,\"ok\"\n")], opts), []any{
-		BadLine{Line: 2, Reason: "lines 2 to 12: a quoted field opened on line 2 is never closed"}, // at the end of the input
-	})
+	want := []any{BadLine{Line: 2, Reason: "record over the 90 bytes cap: the quoted field opened at line 2, column 20 runs on past it (a stray quote?); the lines after line 2 are read again from line 3"}}
+	for n := 3; n <= 12; n++ {
+		want = append(want, Item{ID: strconv.Itoa(n), Line: n, Method: "POST", URL: "https://a.example/", Body: []byte("row")})
+	}
+	want = append(want,
+		Item{ID: "13", Line: 13, Method: "POST", URL: "https://a.example/", Body: []byte("ok")},
+		Item{ID: "14", Line: 14, Method: "POST", URL: "https://a.example/", Body: []byte("after")})
+	checkResults(t, readAll(t, input, opts), want)
+	// Cut at the end of line 12: the stray quote is still open at the end
+	// of the input.
+	checkResults(t, readAll(t, input[:len(input)-len("https://a.example/,after\n")-len("https://a.example/,\"ok\"\n")], opts), want[:11])
 }
 
 func TestCSVTemplateExecutionError(t *testing.T) {

@@ -201,12 +201,16 @@ func (httpShape) ErrorLine(it Item, f Failure) []byte {
 	}{appendItemID(nil, it), it.Line, f, body}), it.Metadata)
 }
 
+// BadLineLine is an errors line of class bad_line, with the line's id
+// when it could be read (null otherwise, and for a repeated id, which is
+// "repeated_id").
 func (httpShape) BadLineLine(b BadLine) []byte {
 	return mustJSON(struct {
 		ID   json.RawMessage `json:"id"`
 		Line int             `json:"line"`
 		Failure
-	}{badLineID(b), b.Line, Failure{Class: ClassBadLine, Message: b.Reason}})
+		RepeatedID string `json:"repeated_id,omitempty"`
+	}{badLineID(b), b.Line, Failure{Class: ClassBadLine, Message: b.Reason}, b.RepeatedID})
 }
 
 // badLineID is b's id as a JSON string, or null when it could not be read.

@@ -79,6 +79,11 @@ type BadLine struct {
 	// custom_id or id is fine while something else is wrong), so that
 	// the errors file says which item failed; "" when it could not.
 	ID string
+	// RepeatedID is, for a line whose id an earlier line already has,
+	// that id, its ID being "": the errors file names it apart from the
+	// line's id (repeated_id), since the earlier line ran, and a reader
+	// keyed by id must not take the repeat's errors line for its failure.
+	RepeatedID string
 }
 
 // Error returns "line N: reason".

@@ -30,10 +30,10 @@ type lineReader struct {
 	// pend holds lines put back by resumeAfter, read before br. It is
 	// its own copy: buf is reused for the next line.
 	pend []byte
-	// unclosed reports that the last record nextRecord returned ended
-	// with a quoted field that CSV does not accept as closed: at the end
-	// of the input, or with text after its closing quote.
-	unclosed bool
+	// overQuote is, when the last record nextRecord found over the cap
+	// spans lines, the column of the quote opening the field that runs
+	// on past its first line (as openQuoteColumn); 0 otherwise.
+	overQuote int
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {

@@ -177,10 +177,10 @@ func TestReaderSkipsHugeLine(t *testing.T) {
 			Item{ID: "https://a.example/next", Line: 2, Method: "GET", URL: "https://a.example/next"}, 1},
 		{FormatHTTP, `{"url":"https://a.example/","body":"`, "\"}\r\n" + `{"url":"https://a.example/next"}`, "a",
 			Item{ID: "2", Line: 2, Method: "GET", URL: "https://a.example/next"}, 1},
-		// A quoted csv field of 100 MB in lines of 4 KiB: the record is
-		// skipped to its closing quote, whatever its line breaks.
-		{FormatCSV, "url,text\nhttps://a.example/,\"", "\"\nhttps://a.example/next,ok\n", strings.Repeat("y", 4095) + "\n",
-			Item{ID: fmt.Sprint(3 + huge/4096), Line: 3 + huge/4096, Method: "GET", URL: "https://a.example/next"}, 2},
+		// A quoted csv field of 100 MB on one line: the record is
+		// skipped to the end of its first line, which holds it.
+		{FormatCSV, "url,text\nhttps://a.example/,\"", "\"\nhttps://a.example/next,ok\n", "y",
+			Item{ID: "3", Line: 3, Method: "GET", URL: "https://a.example/next"}, 2},
 	} {
 		t.Run(string(tc.format), func(t *testing.T) {
 			heap := newHeapWatch(64)
@@ -202,4 +202,44 @@ func TestReaderSkipsHugeLine(t *testing.T) {
 			heap.check(t)
 		})
 	}
+}
+
+// A stray quote in a csv record runs on over 32 MiB of valid rows, far
+// past the cap: the record is held up to the cap, never whole, and every
+// row after its first line still runs.
+func TestReaderCSVStrayQuoteOverTheCapStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 32 MB")
+	}
+	const size = 32 << 20
+	row := "https://a.example/," + strings.Repeat("y", 4096-len("https://a.example/,\n")) + "\n"
+	heap := newHeapWatch(64)
+	in := io.MultiReader(strings.NewReader("url,text\nhttps://a.example/,\"stray\n"),
+		&repeated{pattern: row, n: size, onRead: heap.maybe})
+	r, err := NewReader(in, Options{Format: FormatCSV, MaxLine: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := 0
+	for n := 2; ; n++ {
+		it, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if n == 2 {
+			want := "line 2: record over the 1 MiB cap: the quoted field opened at line 2, column 20 runs on past it (a stray quote?); the lines after line 2 are read again from line 3"
+			if err == nil || err.Error() != want {
+				t.Fatalf("line 2: got %v, want %s", err, want)
+			}
+			continue
+		}
+		if err != nil || it.Line != n {
+			t.Fatalf("line %d: got item of line %d, err %v", n, it.Line, err)
+		}
+		items++
+	}
+	if items != size/len(row) {
+		t.Errorf("%d rows ran, want %d", items, size/len(row))
+	}
+	heap.check(t)
 }

@@ -142,5 +142,5 @@ func (openAIShape) BadLineLine(b BadLine) []byte {
 		Response *openAIResponse `json:"response"`
 		Error    openAIError     `json:"error"`
 		Sluice   sluiceMember    `json:"sluice"`
-	}{nil, optID(b.ID), nil, openAIError{Code: "invalid_request", Message: b.Error(), Line: b.Line}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line}})
+	}{nil, optID(b.ID), nil, openAIError{Code: "invalid_request", Message: b.Error(), Line: b.Line}, sluiceMember{Class: ClassBadLine, Message: b.Reason, Line: b.Line, RepeatedID: b.RepeatedID}})
 }

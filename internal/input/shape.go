@@ -102,6 +102,9 @@ type Failure struct {
 	Body []byte `json:"-"`
 	// RequestID is the answer's X-Request-Id or Request-Id; "" for none.
 	RequestID string `json:"-"`
+	// BodyTruncated says that Body is only the start of a longer answer
+	// (a runner keeps a bounded part of an error body, not all of it).
+	BodyTruncated bool `json:"body_truncated,omitempty"`
 }
 
 // sluiceMember is the "sluice" member of the batch formats' errors lines:
@@ -114,10 +117,15 @@ type sluiceMember struct {
 	Message  string `json:"message"`
 	Attempts int    `json:"attempts"`
 	Line     int    `json:"line"`
+	// BodyTruncated says that the API's answer in the line is only the
+	// start of its body (Failure.BodyTruncated).
+	BodyTruncated bool `json:"body_truncated,omitempty"`
+	// RepeatedID is a bad line's BadLine.RepeatedID.
+	RepeatedID string `json:"repeated_id,omitempty"`
 }
 
 func sluiceOf(it Item, f Failure) sluiceMember {
-	return sluiceMember{Class: f.Class, Status: f.Status, Message: f.Message, Attempts: f.Attempts, Line: it.Line}
+	return sluiceMember{Class: f.Class, Status: f.Status, Message: f.Message, Attempts: f.Attempts, Line: it.Line, BodyTruncated: f.BodyTruncated}
 }
 
 // ClassBadLine is the class of an errors line written for an input line

@@ -16,8 +16,11 @@ import (
 // A request's body is read whole before the request queues, up to its
 // route's MaxBody: a body over it is refused at once with 413, before any
 // quota is used, and the copy kept for retries is bounded by it. The
-// Transport then gets the body from GetBody for each attempt (and the LLM
-// presets' model key from the same copy) without copying it again. Room
+// Transport then gets the body from GetBody for each attempt without
+// copying it again. (The LLM presets' model key, sluice.KeyByModel,
+// reads it through GetBody too, and copies it to do so, 64 MiB of
+// allocations for a 20 MiB body: keptReader.Bytes lets a library that
+// looks for it read the kept copy in place instead.) Room
 // for it is taken from the server's body budget (budget.go) before it is
 // read, and given back as soon as its response begins: no attempt follows
 // then, so the bytes are dropped.
@@ -84,6 +87,17 @@ func (r *keptReader) Read(p []byte) (int, error) {
 		r.r = bytes.NewReader(r.k.bytes())
 	}
 	return r.r.Read(p)
+}
+
+// Bytes returns the body, not a copy, for a reader that would otherwise
+// copy it to look at it (the model key, a token estimate): a 20 MiB body
+// is not copied again. The bytes must not be changed; nil once the reader
+// is closed or the body released. It does not move the read position.
+func (r *keptReader) Bytes() []byte {
+	if r.k == nil {
+		return nil
+	}
+	return r.k.bytes()
 }
 
 func (r *keptReader) Close() error {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -98,6 +101,9 @@ func TestQueuedBodiesStayWithinTheBodyBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	defer unblock() // a failed check must not leave the upstream's handlers, and so up.Close, waiting
 	r := s.routes[0]
 	body := bytes.Repeat([]byte("x"), size) // one client copy for every request
 	base := liveHeap()
@@ -134,7 +140,14 @@ func TestQueuedBodiesStayWithinTheBodyBudget(t *testing.T) {
 	if h := r.budget.held.Load(); h > budget {
 		t.Errorf("the budget says %d bytes held; want at most %d", h, budget)
 	}
-	close(release)
+	// /metrics says what the budget holds (a request may move from
+	// waiting for room to the queue between the two reads).
+	m := scrapeBudget(t, s.URL())
+	if h, w := r.budget.held.Load(), r.budget.waiting.Load(); m["sluice_proxy_body_held_bytes"] != float64(h) ||
+		m["sluice_proxy_body_budget_bytes"] != budget || m["sluice_proxy_body_waiting"] != float64(w) {
+		t.Errorf("/metrics: %v; want held %d, budget %d, waiting %d", m, h, budget, w)
+	}
+	unblock()
 	wg.Wait()
 	close(statuses)
 	for st := range statuses {
@@ -145,6 +158,35 @@ func TestQueuedBodiesStayWithinTheBodyBudget(t *testing.T) {
 	if h := r.budget.held.Load(); h != 0 {
 		t.Errorf("%d bytes held once all were answered; want 0", h)
 	}
+	if m := scrapeBudget(t, s.URL()); m["sluice_proxy_body_held_bytes"] != 0 || m["sluice_proxy_body_waiting"] != 0 {
+		t.Errorf("/metrics once all were answered: %v; want 0 held, 0 waiting", m)
+	}
+}
+
+// scrapeBudget reads the body budget's series from /metrics.
+func scrapeBudget(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && strings.HasPrefix(name, "sluice_proxy_body_") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", sc.Text(), err)
+			}
+			out[name] = f
+		}
+	}
+	if len(out) != 3 {
+		t.Fatalf("/metrics has the body budget's series %v; want 3", out)
+	}
+	return out
 }
 
 // liveHeap returns the bytes of the heap that are live, after a GC.

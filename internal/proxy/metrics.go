@@ -107,6 +107,12 @@ var (
 	descCeiling   = desc("concurrency_ceiling", "The concurrency limit in force, adaptive or fixed: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates (one per model and API key).", "model")
 	descLearned   = desc("learned_rate_per_second", "The request rate learned from the upstream's rate-limit headers, 0 for none: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates.", "model")
 	descPauses    = desc("pauses_total", "Times a gate paused, or extended a pause, on the upstream's word (Retry-After).")
+
+	// The body budget is the server's, all routes together (budget.go):
+	// its series have no route label.
+	descBodyHeld    = prometheus.NewDesc("sluice_proxy_body_held_bytes", "Bytes of request bodies held now (read for requests waiting for admission or in flight), all routes together.", nil, nil)
+	descBodyBudget  = prometheus.NewDesc("sluice_proxy_body_budget_bytes", "Most bytes of request bodies held at once (--body-budget), all routes together.", nil, nil)
+	descBodyWaiting = prometheus.NewDesc("sluice_proxy_body_waiting", "Requests waiting, their bodies unread, for room in the body budget.", nil, nil)
 )
 
 // collector reads the routes' counters and gates at scrape.
@@ -114,7 +120,8 @@ type collector struct{ routes []*route }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descAdmitted, descRetries, descThrottled, descTokens,
-		descQueue, descQueueCap, descInFlight, descCeiling, descLearned, descPauses} {
+		descQueue, descQueueCap, descInFlight, descCeiling, descLearned, descPauses,
+		descBodyHeld, descBodyBudget, descBodyWaiting} {
 		ch <- d
 	}
 }
@@ -152,6 +159,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCeiling, max(ceiling, 0), l, "other")
 		gauge(descLearned, max(learned, 0), l, "other")
 		counter(descPauses, st.Gates.Pauses, l)
+	}
+	if len(c.routes) > 0 && c.routes[0].budget != nil { // every route has the server's
+		b := c.routes[0].budget
+		gauge(descBodyHeld, float64(b.held.Load()))
+		gauge(descBodyBudget, float64(b.size))
+		gauge(descBodyWaiting, float64(b.waiting.Load()))
 	}
 }
 
