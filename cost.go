@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"net/http"
 	"sync"
@@ -129,13 +130,43 @@ func peekBody(body *requestBody) (data []byte, pooled *bytes.Buffer, whole bool,
 	}
 	rc := body.kept()
 	defer rc.Close()
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	if _, err := buf.ReadFrom(rc); err != nil {
-		bodyBuffers.Put(buf)
+	data, pooled, err = bodyBytes(rc)
+	if err != nil {
+		if pooled != nil {
+			bodyBuffers.Put(pooled)
+		}
 		return nil, nil, false, err
 	}
-	return buf.Bytes(), buf, true, nil
+	return data, pooled, true, nil
+}
+
+// BodyBytes is what a request body from GetBody may implement when it
+// holds the whole body in one buffer already (a proxy's kept copy): the
+// library then reads the body there, for the model key and the token
+// estimate, rather than copying it. Bytes returns the unread body, which
+// the caller does not change or keep after closing the reader.
+type BodyBytes interface {
+	Bytes() []byte
+}
+
+// bodyBytes returns the whole of rc: its own bytes when it is a
+// BodyBytes, else a copy in pooled, a bodyBuffers buffer to give back
+// (putBodyBuffer) once data is no longer used.
+func bodyBytes(rc io.Reader) (data []byte, pooled *bytes.Buffer, err error) {
+	if b, ok := rc.(BodyBytes); ok {
+		return b.Bytes(), nil, nil
+	}
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err = buf.ReadFrom(rc)
+	return buf.Bytes(), buf, err
+}
+
+// putBodyBuffer gives buf back to bodyBuffers unless it grew too large.
+func putBodyBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBody {
+		bodyBuffers.Put(buf)
+	}
 }
 
 // usage returns how the call admitted with permit reads its usage:

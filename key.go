@@ -38,17 +38,14 @@ func KeyByModel(req *http.Request) string {
 		return host
 	}
 	defer rc.Close()
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= maxPooledBody {
-			bodyBuffers.Put(buf)
-		}
-	}()
-	if _, err := buf.ReadFrom(rc); err != nil {
+	data, pooled, err := bodyBytes(rc)
+	if pooled != nil {
+		defer putBodyBuffer(pooled)
+	}
+	if err != nil {
 		return host
 	}
-	model, ok := topLevelString(buf.Bytes(), "model")
+	model, ok := topLevelString(data, "model")
 	if !ok || model == "" {
 		return host
 	}
