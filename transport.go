@@ -132,6 +132,8 @@ func (t *Transport) init() {
 			tr := t.Limits.HTTPTransport()
 			tr.ResponseHeaderTimeout = max(t.AttemptTimeout, 0)
 			t.base, t.baseTimesHeaders = tr, t.AttemptTimeout > 0
+		} else if tr, ok := t.base.(*http.Transport); ok && t.AttemptTimeout > 0 && tr.ResponseHeaderTimeout == t.AttemptTimeout {
+			t.baseTimesHeaders = true // a base made as the one above
 		}
 		t.budget = t.Retry.Budget
 		if t.budget == nil {

@@ -371,6 +371,9 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 	} else {
 		body, cut, err = readErrorBody(resp.Body, resp.ContentLength)
 	}
+	if err != nil {
+		err = stalledError(p.timeout, err)
+	}
 	r := response{status: resp.StatusCode, requestID: requestID(resp), body: body, spool: sb, bodyCut: cut, attempts: info.Attempts, class: info.Class}
 	switch {
 	case err != nil:

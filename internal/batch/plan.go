@@ -56,6 +56,9 @@ type plan struct {
 	// results file, or the system's temporary directory for standard
 	// output; "" for a database, which holds bodies whole (spool.go).
 	spoolDir string
+	// timeout is the attempt timeout: of the wait for headers, and of a
+	// body that stops arriving (stall.go).
+	timeout time.Duration
 }
 
 func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
@@ -281,8 +284,13 @@ func (p *plan) transport() *sluice.Transport {
 			timeout = 10 * time.Minute
 		}
 	}
+	p.timeout = timeout
+	base := cfg.Base
+	if base == nil {
+		base = stallBase(limits.HTTPTransport(), timeout)
+	}
 	tr := &sluice.Transport{
-		Base:   cfg.Base,
+		Base:   base,
 		Limits: limits,
 		// A batch is paced by its retry budget, never thinned by it: a
 		// retry the budget refuses waits for it, holding no slot.

@@ -1,0 +1,88 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+)
+
+// The Transport's attempt timeout bounds the wait for a response's
+// headers and leaves the body to whoever reads it, so that a library
+// caller's long stream is not cut. A run reads every body whole, and a
+// server that sent the headers and then nothing kept its item in flight
+// for ever (with --ordered, every later result behind it). So a run's
+// connections fail a read that waits longer than a little over the
+// timeout with nothing arriving: an idle limit, so a large body that
+// keeps coming is never cut. It is kept on the connection rather than
+// on each call: a context and a timer per call cost a run eight
+// allocations an item.
+
+// stallBase returns the run's HTTP transport: the Transport's usual one,
+// headers bounded by timeout, its connections by idleLimit(timeout).
+func stallBase(pool *http.Transport, timeout time.Duration) *http.Transport {
+	pool.ResponseHeaderTimeout = timeout
+	dial := pool.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	idle := idleLimit(timeout)
+	pool.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: idle}, nil
+	}
+	return pool
+}
+
+// idleLimit is how long a connection may wait for a byte: an eighth
+// over the header timeout, so that a wait for headers ends as a header
+// timeout, which says so, and not as a read that timed out.
+func idleLimit(timeout time.Duration) time.Duration { return timeout + timeout/8 }
+
+// idleConn fails a read when nothing arrived for idle since the read
+// began or the connection last wrote (a request sent on a connection
+// long idle gets the whole limit). The deadline is moved at most every
+// sixteenth of idle: one clock read per read or write, a deadline set
+// now and then.
+type idleConn struct {
+	net.Conn
+	idle  time.Duration
+	setAt atomic.Int64 // unix nanoseconds of the last deadline set; read and write loops both move it
+}
+
+func (c *idleConn) push() {
+	now := time.Now()
+	if last := c.setAt.Load(); now.UnixNano()-last < int64(c.idle/16) {
+		return
+	}
+	c.setAt.Store(now.UnixNano())
+	_ = c.Conn.SetReadDeadline(now.Add(c.idle))
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.push()
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	c.push()
+	return c.Conn.Write(p)
+}
+
+// errBodyStalled says a call's body stopped arriving.
+var errBodyStalled = errors.New("the response body stopped arriving")
+
+// stalledError words a body read that ended on the idle limit.
+func stalledError(timeout time.Duration, err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: nothing came for over %v (--timeout)", errBodyStalled, timeout)
+	}
+	return err
+}
