@@ -263,7 +263,7 @@ func (c *csvInput) next() (Item, *BadLine, error) {
 		}
 		it, reason := c.item(fields, start)
 		if reason != "" {
-			return Item{}, &BadLine{Line: start, Reason: reason}, nil
+			return Item{}, &BadLine{Line: start, Reason: reason, ID: it.ID}, nil
 		}
 		return it, nil, nil
 	}
@@ -336,6 +336,14 @@ func (c *csvInput) item(fields []string, start int) (Item, string) {
 			return Item{}, "empty " + strconv.Quote(c.idColumn()) + " column"
 		}
 	}
+	// Past the id, a bad row's errors line names it: the id column is
+	// read whatever the template or the URL make of the rest.
+	bad := func(reason string) (Item, string) {
+		if c.idCol >= 0 {
+			return Item{ID: it.ID}, reason
+		}
+		return Item{}, reason
+	}
 	var row map[string]string
 	if c.body != nil || c.url != nil {
 		row = make(map[string]string, len(fields))
@@ -348,27 +356,27 @@ func (c *csvInput) item(fields []string, start int) (Item, string) {
 	var u string
 	if c.url != nil {
 		if err := c.execute(c.url, row); err != nil {
-			return Item{}, "--url: " + err.Error()
+			return bad("--url: " + err.Error())
 		}
 		if u = strings.TrimSpace(c.out.String()); u == "" {
-			return Item{}, "--url made an empty URL"
+			return bad("--url made an empty URL")
 		}
 	} else if u = strings.TrimSpace(fields[c.urlCol]); u == "" {
-		return Item{}, `empty "url" column`
+		return bad(`empty "url" column`)
 	}
 	var reason string
 	if it.URL, it.parsedURL, reason = resolveURL(u, c.r.base); reason != "" {
-		return Item{}, reason
+		return bad(reason)
 	}
 	if c.body != nil {
 		if err := c.execute(c.body, row); err != nil {
-			return Item{}, "--template: " + err.Error()
+			return bad("--template: " + err.Error())
 		}
 		if c.json && !json.Valid(c.out.Bytes()) {
 			// A value holding a quote or a newline, put in as {{.col}},
 			// breaks the JSON around it; sent as text it would fail at
 			// the API, item after item.
-			return Item{}, "--template made invalid JSON: " + jsonQuoteHint(c.body)
+			return bad("--template made invalid JSON: " + jsonQuoteHint(c.body))
 		}
 		it.Body = bytes.Clone(c.out.Bytes())
 		if it.Body == nil {

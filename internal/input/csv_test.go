@@ -1,6 +1,7 @@
 package input
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -252,8 +253,8 @@ func TestCSVTemplateMustMakeValidJSON(t *testing.T) {
 	opts := Options{Format: FormatCSV, URL: "https://a.example/", Template: `{"prompt":"{{.prompt}}","n":{{.n}}}`}
 	checkResults(t, readAll(t, input, opts), []any{
 		Item{ID: "a", Line: 2, Method: "POST", URL: "https://a.example/", Body: []byte(`{"prompt":"plain","n":1}`)},
-		BadLine{Line: 3, Reason: "--template made invalid JSON: write {{json .prompt}} to put the column in as a JSON string"},
-		BadLine{Line: 4, Reason: "--template made invalid JSON: write {{json .prompt}} to put the column in as a JSON string"},
+		BadLine{Line: 3, ID: "b", Reason: "--template made invalid JSON: write {{json .prompt}} to put the column in as a JSON string"},
+		BadLine{Line: 4, ID: "c", Reason: "--template made invalid JSON: write {{json .prompt}} to put the column in as a JSON string"},
 	})
 
 	// A template that is not JSON is sent as written.
@@ -266,5 +267,28 @@ func TestCSVTemplateMustMakeValidJSON(t *testing.T) {
 		if _, bad := r.(BadLine); bad {
 			t.Errorf("text template: got bad line %v, want every line sent as text", r)
 		}
+	}
+}
+
+// A row whose id column is fine but whose template, URL or URL column is
+// not is reported under its id: a reader matching failures back to the
+// input by id (the documented key) found "id": null.
+func TestCSVBadRowKeepsItsID(t *testing.T) {
+	input := "id,prompt,url\n" +
+		"a,\"say \"\"hi\"\"\",https://a.example/\n" +
+		"b,plain,\n" +
+		",plain,https://a.example/\n"
+	opts := Options{Format: FormatCSV, Template: `{"prompt":"{{.prompt}}"}`}
+	got := readAll(t, input, opts)
+	var ids []string
+	for _, r := range got {
+		b, ok := r.(BadLine)
+		if !ok {
+			t.Fatalf("got %v; want only bad lines", r)
+		}
+		ids = append(ids, b.ID)
+	}
+	if want := []string{"a", "b", ""}; !slices.Equal(ids, want) {
+		t.Errorf("bad rows' ids %q; want %q (the last has none)", ids, want)
 	}
 }
