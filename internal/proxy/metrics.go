@@ -43,13 +43,14 @@ const (
 	outcomeError      // the proxy answered an error: no upstream response, or no token estimate
 	outcomeTooLarge   // refused at once: the body was over the route's max body, or its estimated tokens over a token budget (tokenfit.go)
 	outcomeDeadline   // the client's deadline (X-Stainless-Timeout...) passed before the upstream answered
+	outcomeStopping   // refused: still queued when the proxy's shutdown grace ran out (shutdown.go)
 	numOutcomes
 )
 
 var outcomeNames = [numOutcomes]string{
 	"2xx", "3xx", "4xx", "5xx", "upstream_throttled",
 	"refused_queue_full", "refused_max_wait", "quota_exhausted", "client_gone", "error",
-	"refused_too_large", "deadline_exceeded",
+	"refused_too_large", "deadline_exceeded", "refused_stopping",
 }
 
 // routeObs is what the proxy counts of one route. Its counters are
@@ -96,7 +97,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descRequests  = desc("requests_total", "Requests by how they ended: the upstream's status class, upstream_throttled (a 429 or 529 passed on), or the proxy's own answer (refused_queue_full, refused_max_wait, refused_too_large, quota_exhausted, deadline_exceeded, client_gone, error).", "outcome")
+	descRequests  = desc("requests_total", "Requests by how they ended: the upstream's status class, upstream_throttled (a 429 or 529 passed on), or the proxy's own answer (refused_queue_full, refused_max_wait, refused_too_large, quota_exhausted, deadline_exceeded, refused_stopping, client_gone, error).", "outcome")
 	descAdmitted  = desc("admitted_total", "Requests admitted by the route's limits.")
 	descRetries   = desc("retries_total", "Attempts upstream after a request's first.")
 	descThrottled = desc("upstream_throttled_total", "Upstream responses 429 or 529, every attempt's.")
@@ -295,6 +296,8 @@ func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, 
 		out = statusOutcome(status, info.Err)
 	case errors.As(info.Err, &we) || context.Cause(ctx) == errMaxWait:
 		out = outcomeMaxWait
+	case context.Cause(ctx) == errShuttingDown:
+		out = outcomeStopping
 	case errors.Is(info.Err, sluice.ErrQuotaExhausted):
 		out = outcomeQuota
 	case errors.Is(info.Err, sluice.ErrTooLarge):

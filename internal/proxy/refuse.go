@@ -29,6 +29,11 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		r.refuse(w, req, we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
 	case context.Cause(req.Context()) == errMaxWait:
 		r.refuse(w, req, 0, "waited the proxy's max wait for the rate limit without being admitted")
+	case context.Cause(req.Context()) == errShuttingDown:
+		// Never sent: the client may send it again, to this proxy once
+		// restarted or straight on.
+		w.Header().Set("Retry-After", strconv.Itoa(shutdownRetryAfter))
+		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the proxy is stopping: this request was never sent upstream")
 	case context.Cause(req.Context()) == errClientDeadline:
 		// The client's own timeout (X-Stainless-Timeout...) is about to
 		// pass: it gets this answer rather than its own timeout.

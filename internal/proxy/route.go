@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -133,9 +134,10 @@ type route struct {
 	// request's tokens are estimated before it queues (tokenfit.go).
 	tokenBudget bool
 	log         logger
-	obs         *routeObs // its counters (metrics.go)
-	haltsLogged sync.Map  // the gates (host/model) whose halt was logged
-	promises    promises  // when the clients it refused were told to come back (promise.go)
+	obs         *routeObs       // its counters (metrics.go)
+	haltsLogged sync.Map        // the gates (host/model) whose halt was logged
+	promises    promises        // when the clients it refused were told to come back (promise.go)
+	closing     context.Context // the server's (shutdown.go)
 }
 
 // halted logs, once per gate, that a request's gate halted because the

@@ -51,6 +51,10 @@ type Server struct {
 	ln     net.Listener
 	hs     *http.Server
 	served chan error
+	// closing ends when the grace of a Shutdown runs out: the requests
+	// still queued are then answered (shutdown.go).
+	closing   context.Context
+	endQueued context.CancelFunc
 }
 
 // Open validates the routes and starts listening and serving.
@@ -69,6 +73,7 @@ func (s *Server) Open() error {
 		return fmt.Errorf("proxy: body budget %d: want 0 (the default) or more", s.BodyBudget)
 	}
 	budget := newBodyBudget(cmp.Or(s.BodyBudget, DefaultBodyBudget))
+	s.closing, s.endQueued = context.WithCancel(context.Background())
 	log := logger{s.Logger}
 	seen := map[string]bool{}
 	for _, r := range s.Routes {
@@ -81,6 +86,7 @@ func (s *Server) Open() error {
 		seen[r.Prefix] = true
 		rt := newRoute(r, log)
 		rt.budget = budget
+		rt.closing = s.closing
 		s.routes = append(s.routes, rt)
 	}
 	sort.SliceStable(s.routes, func(i, j int) bool { return len(s.routes[i].Prefix) > len(s.routes[j].Prefix) })
@@ -122,6 +128,7 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.hs.Shutdown(ctx)
 	if err != nil {
+		s.answerQueued()
 		s.hs.Close()
 	}
 	s.wait()

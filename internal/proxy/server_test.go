@@ -284,6 +284,36 @@ func TestShutdownDrainsQueuedAndInFlight(t *testing.T) {
 	}
 }
 
+// When the grace runs out, a request still queued was never sent: it
+// gets a 503 with Retry-After, where its connection was closed under it
+// (a client saw a socket error), and the proxy counts it.
+func TestShutdownAnswersThoseStillQueued(t *testing.T) {
+	up := startHeld(t)
+	t.Cleanup(func() { close(up.release) })
+	s := &proxy.Server{Addr: "127.0.0.1:0", Routes: []proxy.Route{{Upstream: mustURL(t, up.URL),
+		Limits: sluice.Limits{Concurrency: 1, FixedConcurrency: true}}}}
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	a := goSend(t.Context(), "GET", s.URL()+"/x", "a", nil, "")
+	eventually(t, "a is in flight", func() bool { return stats(s).Gates.InFlight == 1 })
+	b := goSend(t.Context(), "GET", s.URL()+"/x", "b", nil, "")
+	eventually(t, "b is queued", func() bool { return stats(s).Gates.Waiting == 1 })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // no grace at all
+	if err := s.Shutdown(ctx); err == nil {
+		t.Error("Shutdown with requests unfinished: nil error, want the grace's")
+	}
+	rb := <-b
+	if rb.status != http.StatusServiceUnavailable || rb.header.Get("Retry-After") == "" || !strings.Contains(rb.body, "never sent") {
+		t.Errorf("queued request at the end of the grace: %d %v, Retry-After %q, body %q; want 503 with Retry-After, saying it was never sent",
+			rb.status, rb.err, rb.header.Get("Retry-After"), rb.body)
+	}
+	if ra := <-a; ra.err == nil && ra.status == 200 {
+		t.Errorf("in-flight request: 200; want it cut when the grace ran out")
+	}
+}
+
 // Open refuses a non-loopback address unless told to allow it.
 func TestOpenRefusesRemoteUnlessAllowed(t *testing.T) {
 	up := startHeld(t)
