@@ -187,3 +187,22 @@ func TestNeighbouringStacksGetDifferentStripes(t *testing.T) {
 		}
 	}
 }
+
+// Stacks of one size are carved from one span, so two goroutines started
+// together often have stacks a power of two of 2 KiB blocks apart (4, 8,
+// 16 KiB): those must get different stripes, wherever they are. (Fibonacci
+// hashing, before the fix, put stacks 16 KiB apart in one stripe more
+// than half the time.)
+func TestStacksAPowerOfTwoApartGetDifferentStripes(t *testing.T) {
+	for _, base := range []uintptr{0, 0xc000000000, 0x2eee377bd000, 0x526b68193 << 11, 1 << 40} {
+		for k := range uintptr(256) {
+			at := base + k<<11 + 0x75f
+			for shift := range 7 {
+				apart := uintptr(1) << (11 + shift)
+				if a, b := stripeOf(at), stripeOf(at+apart); a == b {
+					t.Fatalf("stacks at %#x and %#x (%d KiB apart) share stripe %d", at, at+apart, apart>>10, a)
+				}
+			}
+		}
+	}
+}

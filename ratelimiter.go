@@ -36,13 +36,18 @@ import (
 // The zero RateLimiter has no limit: it admits everything until SetRate
 // gives it one. A RateLimiter is safe for concurrent use.
 type RateLimiter struct {
-	epoch  time.Time // the limiter's clock reads time.Since(epoch)
+	// Read by every take and written only by SetRate. They come first,
+	// and the words every take writes last, so that a TokenBudget can
+	// put them on different cache lines (see there): on another core, a
+	// read of a line just written waits for the writer's copy.
 	params atomic.Pointer[rateParams]
-	tat    atomic.Int64 // nanoseconds since epoch; frozenTat during a SetRate
+	epoch  time.Time  // the limiter's clock reads time.Since(epoch)
+	mu     sync.Mutex // serialises SetRate
+
+	tat atomic.Int64 // nanoseconds since epoch; frozenTat during a SetRate
 	// clips counts the changes to tat that a give-back cannot see
 	// through (see untake). It is bumped before the change is published.
 	clips atomic.Uint64
-	mu    sync.Mutex // serialises SetRate
 }
 
 // Bounds of the timeline. Costs and burst tolerances are at most maxSpan

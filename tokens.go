@@ -62,23 +62,29 @@ func (k TokenKind) of(in, out int) int {
 // The zero TokenBudget has no limit. A TokenBudget is safe for concurrent
 // use; admission costs what RateLimiter.AllowN costs.
 type TokenBudget struct {
-	bucket RateLimiter // its burst is one period's tokens
-	// charged is what a Gate's calls in flight were charged and may yet
-	// be refunded: predict counts it as refundable, so that a deadline is
-	// refused only when even full refunds could not admit it in time.
-	// Take and Finish write it with the bucket's timeline: it follows the
-	// bucket so as to share the timeline's cache line (see the padding).
-	charged atomic.Int64
-	kind    TokenKind
-	mu      sync.Mutex
-	change  chan struct{} // closed when a refund or a new rate may admit sooner
+	// The first cache line holds what every admission reads and only a
+	// SetRate or a waiter writes: the fields below and the bucket's
+	// setting and clock. The second holds what every admission writes:
+	// the bucket's timeline and charged. A Gate reads the setting (the
+	// budget's capacity, see tooLarge) well before it takes: sharing the
+	// timeline's line, that read would wait for another core's last
+	// write, and the take for it again. 128 bytes in all, so that a
+	// TokenBudget of its own starts a line (TestTokenBudgetLines).
+	kind   TokenKind
+	mu     sync.Mutex
+	change chan struct{} // closed when a refund or a new rate may admit sooner
 	// watched is set while change is non-nil, so that a refund nobody
 	// waits for skips the mutex. Set before Changed returns, it is seen
 	// by any refund whose timeline change a waiter's next Take missed.
 	watched atomic.Bool
-	// Padding to 128 bytes puts a TokenBudget of its own at the start of
-	// a cache line, so that bucket's timeline and charged share one.
-	_ [32]byte
+	bucket  RateLimiter // its burst is one period's tokens
+	// charged is what a Gate's calls in flight were charged and may yet
+	// be refunded: predict counts it as refundable, so that a deadline is
+	// refused only when even full refunds could not admit it in time.
+	// Take and Finish write it with the bucket's timeline, whose line it
+	// shares.
+	charged atomic.Int64
+	_       [32]byte
 }
 
 // NewTokenBudget returns a budget of r tokens (for instance 40000/m) of the
@@ -218,9 +224,16 @@ func (b *TokenBudget) Take(c Cost, now time.Time, late time.Duration) (time.Dura
 	if n <= 0 {
 		return 0, 0
 	}
+	// charged first: the addition fetches the line for writing, and the
+	// take then finds it there. Read first, as the take does, a line
+	// another core has just written comes twice, once to be read and
+	// once to be written. A refused take gives the charge back; predict
+	// reading it meanwhile counts more as refundable, which only lowers
+	// its lower bound.
+	b.charged.Add(int64(n))
 	wait, mark := b.bucket.takeN(n, now, late)
-	if wait == 0 {
-		b.charged.Add(int64(n))
+	if wait != 0 {
+		b.charged.Add(-int64(n))
 	}
 	return wait, mark
 }

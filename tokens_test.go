@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 )
 
 func TestTokenBudgetHoldsOnePeriod(t *testing.T) {
@@ -162,5 +163,32 @@ func TestTokenBudgetSettleNeverCorrupts(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// A Gate reads a token budget's setting on every admission that costs
+// tokens (its capacity, tooLarge) and writes its timeline and charged
+// when it takes and settles: the two must be on different cache lines,
+// or the read waits for the other core's last write. A TokenBudget is
+// 128 bytes, allocated at the start of a line.
+func TestTokenBudgetLines(t *testing.T) {
+	var b TokenBudget
+	line := func(f uintptr) uintptr { return f / 64 }
+	params := unsafe.Offsetof(b.bucket) + unsafe.Offsetof(b.bucket.params)
+	epoch := unsafe.Offsetof(b.bucket) + unsafe.Offsetof(b.bucket.epoch)
+	tat := unsafe.Offsetof(b.bucket) + unsafe.Offsetof(b.bucket.tat)
+	clips := unsafe.Offsetof(b.bucket) + unsafe.Offsetof(b.bucket.clips)
+	charged := unsafe.Offsetof(b.charged)
+	kind, watched := unsafe.Offsetof(b.kind), unsafe.Offsetof(b.watched)
+	if size := unsafe.Sizeof(b); size != 128 {
+		t.Fatalf("TokenBudget is %d bytes, want 128", size)
+	}
+	for _, read := range []uintptr{params, epoch, epoch + 23, kind, watched} {
+		if line(read) == line(tat) {
+			t.Errorf("a field read by every admission, at offset %d, shares the timeline's line (tat at %d)", read, tat)
+		}
+	}
+	if line(clips) != line(tat) || line(charged) != line(tat) {
+		t.Errorf("tat at %d, clips at %d, charged at %d: want one line", tat, clips, charged)
 	}
 }

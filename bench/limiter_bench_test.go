@@ -227,6 +227,24 @@ func gateBenchmarks(b *testing.B, parallel bool) {
 			return nil
 		})
 	})
+	// The same five writes to one cache line: what a gate whose limits
+	// keep their written words together would pay for sharing them.
+	b.Run("lines1", func(b *testing.B) {
+		var line sharedLine
+		loop(b, parallel, func() error {
+			for i := range line.n {
+				line.n[i].Add(1)
+			}
+			return nil
+		})
+	})
+}
+
+// sharedLine is five counters on one cache line of their own.
+type sharedLine struct {
+	_ [64]byte
+	n [5]atomic.Int64
+	_ [24]byte
 }
 
 // paddedCounter is a counter alone on its cache line.
