@@ -576,15 +576,22 @@ func mayLimit(h http.Header) bool {
 // readHeader reports whether the parsers read the header named k: exactly
 // the names of rateLimitHeaderNames, no more, so that a response with only
 // headers nobody reads (GitHub's X-RateLimit-Used, say) costs no parsing.
-// The prefixes that every such name has are checked first: they tell a
-// response's usual headers (Content-Type, Date, X-Request-Id) apart with a
-// comparison or two each, where a look-up hashes the name, and on a busy
+// Every such name is 9 bytes or longer and starts with R, X or A, and the
+// X and A ones with X-Ratelimit- and Anthropic-Ratelimit-: a response's
+// usual headers (Content-Type, Date, X-Request-Id) are told apart by a
+// byte or a prefix, where the look-up hashes the name, and on a busy
 // Transport mayLimit runs on every response.
 func readHeader(k string) bool {
-	switch {
-	case strings.HasPrefix(k, "Ratelimit"), strings.HasPrefix(k, "Retry-After"),
-		strings.HasPrefix(k, "X-Ratelimit-"), strings.HasPrefix(k, "Anthropic-Ratelimit-"):
+	if len(k) < len("Ratelimit") {
+		return false
+	}
+	switch k[0] {
+	case 'R':
 		return rateLimitHeaderNames[k]
+	case 'X':
+		return strings.HasPrefix(k, "X-Ratelimit-") && rateLimitHeaderNames[k]
+	case 'A':
+		return strings.HasPrefix(k, "Anthropic-Ratelimit-") && rateLimitHeaderNames[k]
 	}
 	return false
 }

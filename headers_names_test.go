@@ -85,3 +85,15 @@ func TestMayLimitIgnoresOtherHeaders(t *testing.T) {
 		t.Error("mayLimit is true for no headers")
 	}
 }
+
+// BenchmarkMayLimit is the check on every response a Transport sees, here
+// with the headers of an API that says nothing about limits (those of
+// bench/cmd/transportbench's server).
+func BenchmarkMayLimit(b *testing.B) {
+	h := http.Header{"Content-Type": {"application/json"}, "Content-Length": {"11"}, "Date": {"Thu, 03 Dec 2026 10:00:00 GMT"}}
+	for b.Loop() {
+		if mayLimit(h) {
+			b.Fatal("mayLimit is true")
+		}
+	}
+}
