@@ -312,8 +312,8 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 // in flight (Little's law) although the API refuses nothing. A program
 // that started gently (one call at a time) and then opened up to 64
 // workers left slow start at 12 and climbed one per round trip, 4,000
-// calls to reach 64, its workers waiting in the gate's line meanwhile
-// (issue 15); at the square root it is about a thousand. Nothing that
+// calls to reach 64 while its workers waited in the gate's line (issue
+// 15, bench/cmd/transportbench); at the square root, 1,500. Nothing that
 // answers congestion changes: latency twice the long-run still stops
 // growth, and a 429, a 529 or a timeout still halves the ceiling and
 // makes growth one per round trip from then on, as the probing after a
