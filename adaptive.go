@@ -30,7 +30,9 @@ import (
 //     grows by one per round trip; until the first decrease it grows by one
 //     per healthy call instead (slow start), doubling each round trip,
 //     and a Transport counts a call when its healthy status comes, not
-//     when a streamed body ends (headed);
+//     when a streamed body ends (headed); when latency, not a decrease,
+//     ends slow start, the ceiling grows by its square root per round
+//     trip until the first decrease (cautious growth, below);
 //   - latency gradient: the ceiling grows only while recent latency (of
 //     about the last 16 calls) stays within twice the long-run latency (of
 //     the last two minutes or so), both geometric means, and only while
@@ -54,11 +56,14 @@ import (
 type AdaptiveLimit struct {
 	sem Semaphore // its limit is the ceiling
 
-	mu           sync.Mutex
-	floor, top   int // the ceiling's bounds; top may be learned from the API
-	configured   int // the top given, which a learned top returns to
-	ceiling      float64
-	slowStart    bool
+	mu         sync.Mutex
+	floor, top int // the ceiling's bounds; top may be learned from the API
+	configured int // the top given, which a learned top returns to
+	ceiling    float64
+	slowStart  bool
+	// decreased is set by the first decrease: growth is one per round
+	// trip from then on (cautiousGrowth).
+	decreased    bool
 	lastDecrease time.Time
 	// slowStarting mirrors slowStart for Permit.responded, which reads it
 	// without mu on every successful response.
@@ -235,6 +240,7 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 	switch {
 	case o.Class == ClassThrottled || o.Class == ClassOverloaded || o.Timeout:
 		now := time.Now()
+		a.decreased = true
 		if o.ConcurrencyLimited {
 			// The API named the limit we crossed: it refused with this
 			// call among those in flight, so it allows fewer. Keep below
@@ -282,6 +288,9 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 			a.endSlowStart()
 		}
 		step := 1 / float64(int(a.ceiling))
+		if !a.decreased {
+			step = cautiousGrowth(a.ceiling)
+		}
 		if a.slowStart {
 			step = 1
 			if o.headed {
@@ -290,6 +299,27 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 		}
 		a.setCeiling(min(float64(a.top), a.ceiling+step))
 	}
+}
+
+// cautiousGrowth is what a healthy call adds to the ceiling c once latency
+// has ended slow start and before any decrease: the square root of c per
+// round trip, between slow start's doubling and the one per round trip
+// that follows a decrease.
+//
+// Latency ends slow start early when the client's own CPU is the queue:
+// against a fast API on a busy machine a call's latency is mostly the wait
+// for a core, in this process or the server's, and grows with the calls
+// in flight (Little's law) although the API refuses nothing. A program
+// that started gently (one call at a time) and then opened up to 64
+// workers left slow start at 12 and climbed one per round trip, 4,000
+// calls to reach 64 while its workers waited in the gate's line (issue
+// 15, bench/cmd/transportbench); at the square root, 1,500. Nothing that
+// answers congestion changes: latency twice the long-run still stops
+// growth, and a 429, a 529 or a timeout still halves the ceiling and
+// makes growth one per round trip from then on, as the probing after a
+// learned top is.
+func cautiousGrowth(c float64) float64 {
+	return math.Sqrt(c) / float64(int(c))
 }
 
 // endSlowStart ends slow start. a.mu is held.
@@ -312,7 +342,10 @@ func (a *AdaptiveLimit) endSlowStart() {
 // that ends slow start, and that later growth needs, is still the whole
 // call's.
 func (a *AdaptiveLimit) headed() bool {
-	if !a.slowStarting.Load() {
+	if !a.slowStarting.Load() || a.atTop.Load() {
+		// At the top there is nothing to grow: no mutex, as every call of
+		// a fast API would take it, one after the other from every core,
+		// when slow start reached the top without a signal to end it.
 		return false
 	}
 	a.mu.Lock()

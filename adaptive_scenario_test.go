@@ -237,3 +237,87 @@ func TestAdaptiveCeilingReachesTheTopWhenAFastAPIsLatencyStepsUp(t *testing.T) {
 		}
 	})
 }
+
+// cpuQueue is latency that is mostly the wait for a core: a call costs
+// cost of one of cores cores, so with n calls in flight it takes about
+// cost×n/cores (Little's law), plus the fixed time of its round trip. It is
+// what an instant API looks like from a client on a busy machine.
+func cpuQueue(fixed, cost time.Duration, cores int) func(*rand.Rand, int) time.Duration {
+	return func(rng *rand.Rand, inFlight int) time.Duration {
+		queue := float64(cost) * float64(inFlight) / float64(cores)
+		return time.Duration((float64(fixed) + queue) * (0.9 + 0.2*rng.Float64()))
+	}
+}
+
+// Issue 15: against an instant API on a busy machine the latency a client
+// sees is its place in the CPU's queue, and grows with the calls in flight
+// although the API refuses nothing. After a gentle start (one call at a
+// time) latency ended slow start near 12 of 64 and the ceiling climbed one
+// per round trip, about 4,000 calls to the top, while 64 workers waited in
+// the gate's line. Before any decrease the climb is by the ceiling's square
+// root per round trip: here the top within 2,000 calls, not 2,500.
+func TestAdaptiveCeilingClimbsFastWhenTheClientsCPUIsTheQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 64)
+		g := NewGate(a)
+		ctx := t.Context()
+		api := &simAPI{latency: cpuQueue(200*time.Microsecond, 40*time.Microsecond, 2)}
+		rng := rand.New(rand.NewPCG(15, 0))
+		for range 2000 {
+			p, err := g.Acquire(ctx, Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Done(api.call(rng))
+		}
+		warm, _ := api.counts()
+		// About 2,000 calls, 43 a millisecond at 64 in flight.
+		run, cancel := context.WithTimeout(ctx, 45*time.Millisecond)
+		defer cancel()
+		seen := ceilings(run, a, 5*time.Millisecond)
+		drive(run, g, api, 64, 15)
+		got := seen()
+		calls, refused := api.counts()
+		if c := a.Ceiling(); c != 64 || refused != 0 {
+			t.Errorf("ceiling %d after %d calls with latency from the CPU queue alone (%d refused), want 64 (every 5ms: %v)",
+				c, calls-warm, refused, got)
+		}
+	})
+}
+
+// Cautious growth lasts until the first decrease: a 429 after it halves the
+// ceiling, and growth is one per round trip from then on.
+func TestAdaptiveCautiousGrowthEndsAtTheFirstDecrease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := NewAdaptiveLimit(1, 100)
+		healthy := Outcome{Latency: 10 * time.Millisecond}
+		round := func() {
+			n := a.Ceiling()
+			at := busy(t, a, n)
+			for range n {
+				a.Finish(Cost{}, at, healthy)
+			}
+		}
+		round() // sets the baseline: 8 becomes 16 in slow start
+		a.mu.Lock()
+		a.endSlowStart() // as latency half again the long-run does
+		a.mu.Unlock()
+		round()
+		if got := a.Ceiling(); got != 19 { // about 16 + √16: the step shrinks as the ceiling grows
+			t.Fatalf("a healthy round after slow start grew the ceiling to %d, want 19 (about 16 + √16)", got)
+		}
+		at := busy(t, a, 19)
+		time.Sleep(time.Millisecond)
+		a.Finish(Cost{}, at, Outcome{Class: ClassThrottled})
+		release(a, at, 18)
+		if got := a.Ceiling(); got != 9 {
+			t.Fatalf("after a 429 the ceiling is %d, want 9", got)
+		}
+		for _, want := range []int{10, 11} {
+			round()
+			if got := a.Ceiling(); got != want {
+				t.Fatalf("after a decrease a healthy round grew the ceiling to %d, want %d", got, want)
+			}
+		}
+	})
+}

@@ -83,15 +83,27 @@ type RateLimitInfo struct {
 // absurdly large is treated as absent; resets in the past are 0; waits are
 // capped at 24 hours; Remaining is clamped to Limit.
 func ParseRateLimitHeaders(h http.Header, now time.Time) RateLimitInfo {
-	info := RateLimitInfo{
+	if !mayLimit(h) {
+		return unsaidInfo()
+	}
+	return parseRateLimitHeaders(h, now)
+}
+
+// unsaidInfo returns the RateLimitInfo of a response that says nothing.
+func unsaidInfo() RateLimitInfo {
+	return RateLimitInfo{
 		Requests:     unsaidQuota(),
 		Tokens:       unsaidQuota(),
 		InputTokens:  unsaidQuota(),
 		OutputTokens: unsaidQuota(),
 	}
-	if !mayLimit(h) {
-		return info
-	}
+}
+
+// parseRateLimitHeaders is ParseRateLimitHeaders for headers mayLimit
+// passed: the Transport asks mayLimit first, before it reads the clock,
+// and need not ask twice.
+func parseRateLimitHeaders(h http.Header, now time.Time) RateLimitInfo {
+	info := unsaidInfo()
 	info.RetryAfter, info.HasRetryAfter = ParseRetryAfter(h, now)
 	info.Requests = firstSaid(
 		anthropicQuota(h, "requests", now),
@@ -549,17 +561,63 @@ func readRateLimitField(v, policy string) rateLimitField {
 	return f
 }
 
-// mayLimit reports whether h has any header this file reads: one pass
-// over a response's few headers, which spares the two dozen look-ups when
-// an API sends none.
+// mayLimit reports whether h has any header the parsers in this file read
+// (readHeader): one pass over a response's few headers, which spares the
+// two dozen look-ups when an API sends none.
 func mayLimit(h http.Header) bool {
 	for k := range h {
-		if strings.Contains(k, "Ratelimit") || strings.HasPrefix(k, "Retry-After") {
+		if readHeader(k) {
 			return true
 		}
 	}
 	return false
 }
+
+// readHeader reports whether the parsers read the header named k: exactly
+// the names of rateLimitHeaderNames, no more, so that a response with only
+// headers nobody reads (GitHub's X-RateLimit-Used, say) costs no parsing.
+// Every such name is 9 bytes or longer and starts with R, X or A, and the
+// X and A ones with X-Ratelimit- and Anthropic-Ratelimit-: a response's
+// usual headers (Content-Type, Date, X-Request-Id) are told apart by a
+// byte or a prefix, where the look-up hashes the name, and on a busy
+// Transport mayLimit runs on every response.
+func readHeader(k string) bool {
+	if len(k) < len("Ratelimit") {
+		return false
+	}
+	switch k[0] {
+	case 'R':
+		return rateLimitHeaderNames[k]
+	case 'X':
+		return strings.HasPrefix(k, "X-Ratelimit-") && rateLimitHeaderNames[k]
+	case 'A':
+		return strings.HasPrefix(k, "Anthropic-Ratelimit-") && rateLimitHeaderNames[k]
+	}
+	return false
+}
+
+// rateLimitHeaderNames holds every header name the parsers in this file
+// read, canonical: Anthropic's and OpenAI's (quotaHeaderNames), the
+// Retry-After pair, the IETF drafts' and the generic X-RateLimit ones. A
+// parser that reads a new name must add it here, or mayLimit would skip
+// responses that carry only that name (TestRateLimitHeaderNamesAreRead
+// reads the names out of this file's source to hold the two together).
+var rateLimitHeaderNames = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, n := range []string{
+		"Retry-After", "Retry-After-Ms",
+		"Ratelimit-Policy", "Ratelimit", "Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset",
+		"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset", "X-Ratelimit-Reset-After",
+	} {
+		m[n] = true
+	}
+	for _, names := range quotaHeaderNames {
+		for _, n := range append(names.anthropic[:], names.openAI[:]...) {
+			m[n] = true
+		}
+	}
+	return m
+}()
 
 // headerValue is h.Get for a name already in canonical form, as every name
 // here is: a map lookup, without canonicalising the name on every response

@@ -424,7 +424,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 	}
 	o := Outcome{Latency: latency}
 	if mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
-		if info := ParseRateLimitHeaders(resp.Header, time.Now()); info.said() {
+		if info := parseRateLimitHeaders(resp.Header, time.Now()); info.said() {
 			said := info // a copy, so that info stays off the heap when nothing was said
 			o.RateLimit = &said
 		}

@@ -93,7 +93,7 @@ type result struct {
 	CPU      time.Duration `json:"cpu"`
 	MaxRSS   int64         `json:"max_rss"`
 	Ceiling  int           `json:"ceiling"`  // at the end
-	Ceilings []int         `json:"ceilings"` // every 100ms
+	Ceilings []int         `json:"ceilings"` // every 100ms from the end of the warm-up
 	Failed   int64         `json:"failed"`
 	Throttle int64         `json:"throttled"`
 	Mallocs  uint64        `json:"mallocs"` // heap allocations during the timed run
@@ -201,7 +201,7 @@ func run() error {
 			continue
 		}
 		last := results[c][len(results[c])-1]
-		fmt.Printf("- %s, last round, the ceiling every 100 ms: %s\n", c, trail(last.Ceilings))
+		fmt.Printf("- %s, last round, the ceiling every 100 ms after the warm-up: %s\n", c, trail(last.Ceilings))
 	}
 	fmt.Println()
 	return nil
@@ -369,6 +369,18 @@ func client(args []string) {
 	hc := &http.Client{Transport: rt}
 
 	res := result{Client: kind}
+	var next, failed atomic.Int64
+	for range warm {
+		resp, err := hc.Get(url)
+		if err != nil {
+			failed.Add(1)
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	// The ceiling is watched from the end of the warm-up, when the climb
+	// starts: it does not move while one call at a time leaves it unused.
 	stop := make(chan struct{})
 	var watch sync.WaitGroup
 	if st != nil {
@@ -386,16 +398,6 @@ func client(args []string) {
 		})
 	}
 
-	var next, failed atomic.Int64
-	for range warm {
-		resp, err := hc.Get(url)
-		if err != nil {
-			failed.Add(1)
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpuBefore := processCPU()
