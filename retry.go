@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,9 @@ func (b Backoff) Delay(n int) time.Duration {
 	}
 	if n < 40 && base<<(n-1) > 0 && base<<(n-1) < limit {
 		ceiling = base << (n - 1)
+	}
+	if ceiling == math.MaxInt64 {
+		return time.Duration(rand.Int64()) // "no cap": one more would overflow
 	}
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }

@@ -3,6 +3,7 @@ package sluice
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -183,4 +184,16 @@ func TestRetryPolicyDoWithoutAGate(t *testing.T) {
 			t.Fatalf("Do with a nil gate = %v, %d, %v; want ok after 3 attempts", o.Class, attempts, err)
 		}
 	})
+}
+
+// A Cap of math.MaxInt64, "no cap", gives a wait like any other: the
+// ceiling plus one overflowed, and rand.Int64N panicked inside
+// RetryPolicy.Do and Transport.RoundTrip.
+func TestBackoffLargestCapDoesNotPanic(t *testing.T) {
+	b := Backoff{Base: time.Second, Cap: math.MaxInt64}
+	for n := range 70 {
+		if d := b.Delay(n); d < 0 {
+			t.Fatalf("Delay(%d) = %v; want 0 or more", n, d)
+		}
+	}
 }
