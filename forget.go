@@ -65,7 +65,13 @@ func (t *Transport) gate(key string) *keptGate {
 		if t.LimitsFor != nil {
 			lim = t.LimitsFor(key)
 		}
-		k = &keptGate{gate: lim.newGate(key), key: key, tokenLimited: lim.tokenLimited()}
+		var g *Gate
+		if err := lim.Validate(); err != nil {
+			g = refusingGate(err)
+		} else {
+			g = lim.newGate(key)
+		}
+		k = &keptGate{gate: g, key: key, tokenLimited: lim.tokenLimited()}
 		if t.halted != nil {
 			k.gate.Halt(t.halted)
 		}

@@ -45,8 +45,13 @@ type Limits struct {
 }
 
 // NewGate returns a Gate holding these limits. With a Store, it is the
-// gate of key "" (see Store.Share).
-func (l Limits) NewGate() *Gate { return l.newGate("") }
+// gate of key "" (see Store.Share). It panics when Validate refuses l.
+func (l Limits) NewGate() *Gate {
+	if err := l.Validate(); err != nil {
+		panic(err)
+	}
+	return l.newGate("")
+}
 
 // newGate returns the Gate for key holding these limits.
 func (l Limits) newGate(key string) *Gate {
