@@ -128,7 +128,10 @@ func peekBody(body *requestBody) (data []byte, pooled *bytes.Buffer, whole bool,
 	if body.read != nil || body.stream != nil {
 		return body.read, nil, body.stream == nil, nil
 	}
-	rc := body.kept()
+	rc, err := body.kept()
+	if err != nil {
+		return nil, nil, false, err
+	}
 	defer rc.Close()
 	data, pooled, err = bodyBytes(rc)
 	if err != nil {

@@ -266,7 +266,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// for retries, on a shallow copy of req so that req is unchanged.
 		r := *req
 		copyOf := body.kept // not body itself, which would then live on the heap for every request
-		r.GetBody = func() (io.ReadCloser, error) { return copyOf(), nil }
+		r.GetBody = copyOf
 		keyed = &r
 	}
 	kept, stripe := t.use(t.KeyOf(keyed))
@@ -310,7 +310,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Counted once admitted, at the admission's time, as runTo does.
 		policy.Budget.attemptAt(permit.admittedAt())
 	}
-	out, cancel, headersLate := t.prepare(ctx, req, body.next())
+	rc, err := body.next()
+	if err != nil {
+		return t.finish(req, nil, &body, unsendable(permit), 1, err)
+	}
+	out, cancel, headersLate := t.prepare(ctx, req, rc)
 	resp, err := t.base.RoundTrip(out)
 	resp, first.o, first.err = t.settle(ctx, req, gate, permit, maxAttempts <= 1, resp, err, cancel, headersLate)
 	ended = permit.admittedAt().Sub(t.epoch) + first.o.Latency
@@ -327,7 +331,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		n++
 		var o Outcome
 		var err error
-		resp, o, err = t.attempt(ctx, req, body.next(), gate, permit, n >= maxAttempts)
+		rc, err := body.next()
+		if err != nil {
+			return unsendable(permit), Permanent(err)
+		}
+		resp, o, err = t.attempt(ctx, req, rc, gate, permit, n >= maxAttempts)
 		ended = permit.admittedAt().Sub(t.epoch) + o.Latency
 		return o, err
 	})
@@ -517,19 +525,20 @@ func readHead(r io.Reader) ([]byte, bool) {
 
 // requestBody gives each attempt its own copy of a request's body.
 type requestBody struct {
-	kept   func() io.ReadCloser // a fresh copy per attempt; nil when not kept
+	kept   func() (io.ReadCloser, error) // a fresh copy per attempt; nil when not kept
 	stream io.ReadCloser        // a body too large to keep, until sent once
 	read   []byte               // what was read of it (all of it when kept, without GetBody)
 }
 
-// next returns the body for the next attempt, nil when there is none.
-func (b *requestBody) next() io.ReadCloser {
+// next returns the body for the next attempt, nil when there is none,
+// or why there is none to send (the request's GetBody failed).
+func (b *requestBody) next() (io.ReadCloser, error) {
 	if b.kept != nil {
 		return b.kept()
 	}
 	s := b.stream
 	b.stream = nil // the base transport closes it
-	return s
+	return s, nil
 }
 
 // close closes a stream no attempt was made with.
@@ -548,12 +557,12 @@ func (t *Transport) rewindable(req *http.Request) (requestBody, error) {
 	}
 	if req.GetBody != nil {
 		req.Body.Close() // each attempt gets its own copy
-		return requestBody{kept: func() io.ReadCloser {
+		return requestBody{kept: func() (io.ReadCloser, error) {
 			b, err := req.GetBody()
 			if err != nil {
-				return io.NopCloser(errReader{err})
+				return nil, fmt.Errorf("sluice: the request's GetBody: %w", err)
 			}
-			return b
+			return b, nil
 		}}, nil
 	}
 	limit := t.MaxBodyBuffer
@@ -573,12 +582,24 @@ func (t *Transport) rewindable(req *http.Request) (requestBody, error) {
 		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}, read: buf}, nil
 	}
 	req.Body.Close()
-	return requestBody{kept: func() io.ReadCloser { return io.NopCloser(bytes.NewReader(buf)) }, read: buf}, nil
+	return requestBody{kept: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }, read: buf}, nil
 }
 
+// errReader is a body that fails with err.
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// unsendable ends an admission whose body could not be had: nothing was
+// sent, so its charge is given back, and the call fails at once. The
+// failure was a body that failed on its first read, after net/http had
+// written the headers: the API got a truncated request, the write error
+// read as transient, and the call was sent so, truncated, every attempt.
+func unsendable(permit *Permit) Outcome {
+	o := Outcome{Class: ClassFatal, Usage: &Usage{}}
+	permit.Done(o)
+	return o
+}
 
 // admittedAt is when p was admitted, or now without a permit (a nil gate).
 func (p *Permit) admittedAt() time.Time {
