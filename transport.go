@@ -526,8 +526,8 @@ func readHead(r io.Reader) ([]byte, bool) {
 // requestBody gives each attempt its own copy of a request's body.
 type requestBody struct {
 	kept   func() (io.ReadCloser, error) // a fresh copy per attempt; nil when not kept
-	stream io.ReadCloser        // a body too large to keep, until sent once
-	read   []byte               // what was read of it (all of it when kept, without GetBody)
+	stream io.ReadCloser                 // a body too large to keep, until sent once
+	read   []byte                        // what was read of it (all of it when kept, without GetBody)
 }
 
 // next returns the body for the next attempt, nil when there is none,
