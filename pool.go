@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -116,7 +117,9 @@ type Event struct {
 // or, with Ordered, in input order. Breaking out of the loop, or ctx
 // ending, stops the run promptly: no new item is started, calls in flight
 // see their context cancelled, and Run returns once every worker has
-// ended. Items never handed to a worker are not yielded.
+// ended. Items never handed to a worker are not yielded. Run does not
+// wait for an input that blocks (a read from a pipe): the iterator's
+// next yield returns false, and it should return then.
 //
 // When ctx has a deadline and the Gate predicts that an item cannot start
 // before it (see Gate.Acquire), that item is yielded at once with
@@ -165,8 +168,12 @@ type run[T, R any] struct {
 	late     chan struct{}
 	lateOnce sync.Once
 
-	panicOnce sync.Once
-	panicked  any
+	panicMu  sync.Mutex
+	panicked any
+	// fed is closed when the input iterator has returned; Run does not
+	// wait for it (see start). returned is set once Run has returned.
+	fed      chan struct{}
+	returned atomic.Bool
 }
 
 type job[T any] struct {
@@ -186,6 +193,7 @@ func newRun[T, R any](ctx context.Context, p *Pool[T, R], fn func(context.Contex
 		jobs:    make(chan job[T]),
 		results: make(chan Result[T, R], workers),
 		late:    make(chan struct{}),
+		fed:     make(chan struct{}),
 	}
 	if p.Ordered {
 		w := p.Window
@@ -211,13 +219,18 @@ func (r *run[T, R]) startWorker() {
 }
 
 // start feeds the items to the workers from a goroutine of its own, and
-// closes results once the workers are done.
+// closes results once the workers are done. The workers end with the
+// run's context, not only when the feeder closes jobs: an iterator that
+// blocks (a read from a pipe, a page of an API) would otherwise hold Run
+// past its context's end until it yielded again, or for ever. Run does
+// not wait for such an iterator: its next yield returns false, and it is
+// for it to return then; a panic it raises after Run has returned is
+// raised again in the feeder's goroutine, as nobody is left to take it.
 func (r *run[T, R]) start(items iter.Seq[T]) {
-	r.wg.Add(1)
 	go func() {
-		defer r.wg.Done()
+		defer close(r.fed)
 		defer close(r.jobs)
-		defer r.recoverPanic()
+		defer r.recoverFeederPanic()
 		i := 0
 		for item := range items {
 			if r.window != nil {
@@ -251,15 +264,44 @@ func (r *run[T, R]) stop() {
 	for range r.results {
 		// Drain so that blocked workers can finish.
 	}
-	if r.panicked != nil {
-		panic(r.panicked)
+	select {
+	case <-r.fed: // the feeder's panic, if any, is recorded
+	default:
+	}
+	r.returned.Store(true)
+	r.panicMu.Lock()
+	v := r.panicked
+	r.panicMu.Unlock()
+	if v != nil {
+		panic(v)
 	}
 }
 
 func (r *run[T, R]) recoverPanic() {
 	if v := recover(); v != nil {
-		r.panicOnce.Do(func() { r.panicked = v })
+		r.record(v)
 		r.cancel()
+	}
+}
+
+// recoverFeederPanic is recoverPanic for the feeder, which may outlive
+// Run: a panic after Run has returned is raised again.
+func (r *run[T, R]) recoverFeederPanic() {
+	if v := recover(); v != nil {
+		if r.returned.Load() {
+			panic(v)
+		}
+		r.record(v)
+		r.cancel()
+	}
+}
+
+// record keeps the first panic, for stop to raise again.
+func (r *run[T, R]) record(v any) {
+	r.panicMu.Lock()
+	defer r.panicMu.Unlock()
+	if r.panicked == nil {
+		r.panicked = v
 	}
 }
 
@@ -272,7 +314,17 @@ func (r *run[T, R]) work() {
 	defer cancel()
 	w := &worker{Context: ctx, spares: &r.spares}
 	defer w.exit()
-	for j := range r.jobs {
+	for {
+		var j job[T]
+		select {
+		case next, ok := <-r.jobs:
+			if !ok {
+				return
+			}
+			j = next
+		case <-r.ctx.Done():
+			return // the feeder may be held in the input iterator (see start)
+		}
 		r.results <- r.do(w, j) // never lost: stop drains what the caller leaves
 		if w.itemDone() {
 			return
