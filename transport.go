@@ -20,6 +20,10 @@ import (
 // retries what is worth retrying, each retry going back through the gate.
 // Any HTTP client gets all of it by setting http.Client.Transport,
 // including the Anthropic and OpenAI Go SDKs, which accept a custom client.
+// Turn such a client's own retries off (option.WithMaxRetries(0) in both
+// SDKs): each of its retries starts the Transport's over (one call under
+// a 429 storm reached the API 13 times, against at most 9 for the
+// Transport alone), and counts as a first attempt in the retry budget.
 //
 // Requests are sorted into gates by Key, by host unless set otherwise
 // (KeyByModel: by API and model); each gate is built from Limits, or
