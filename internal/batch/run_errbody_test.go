@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/apitest"
+
 	"github.com/sluicehq/sluice/internal/batch"
 )
 
@@ -75,7 +77,7 @@ func TestRunErrorBodyKeptBounded(t *testing.T) {
 			cfg := batch.Config{Input: input, Out: out, BaseURL: "http://api.example", Progress: "none", Base: api, Retries: -1,
 				Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 			cfg.Limits.Concurrency = workers
-			stop := heapPeak()
+			stop := apitest.HeapPeak()
 			sum, err := batch.Run(context.Background(), cfg)
 			peak := stop()
 			if err != nil || sum.Failed != items {

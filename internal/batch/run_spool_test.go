@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 
 	"github.com/sluicehq/sluice/internal/batch"
 	"github.com/sluicehq/sluice/internal/input"
@@ -107,35 +107,6 @@ func (a bigAPI) RoundTrip(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(b), ContentLength: cl, Request: req}, nil
 }
 
-// heapPeak samples the heap's live and unswept objects until stopped and
-// returns the most it saw beyond where it started.
-func heapPeak() (stop func() uint64) {
-	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	base := read()
-	var peak uint64
-	done, quit := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(200 * time.Microsecond)
-		defer tick.Stop()
-		for {
-			peak = max(peak, read())
-			select {
-			case <-quit:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(quit)
-		<-done
-		return max(peak, base) - base
-	}
-}
-
 // TestRunMemoryIndependentOfResponseSize protects DESIGN.md's "memory
 // independent of response sizes": 16 responses of 12 MiB through 8
 // workers, half JSON and half not, must not raise the heap by anything
@@ -169,7 +140,7 @@ func TestRunMemoryIndependentOfResponseSize(t *testing.T) {
 			cfg := batch.Config{Input: input, Out: out, BaseURL: "http://api.example", Progress: "none", Base: api,
 				Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}
 			cfg.Limits.Concurrency = workers
-			stop := heapPeak()
+			stop := apitest.HeapPeak()
 			sum, err := batch.Run(context.Background(), cfg)
 			peak := stop()
 			if err != nil || sum.Succeeded != items {

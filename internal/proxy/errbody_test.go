@@ -5,11 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"runtime/metrics"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/apitest"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/proxy"
@@ -40,7 +40,7 @@ func TestHugeErrorBodyHeldBounded(t *testing.T) {
 	p := startProxy(t, proxy.Route{Upstream: mustURL(t, up.URL),
 		Retry: sluice.RetryPolicy{MaxAttempts: 2, Backoff: sluice.Backoff{Base: time.Millisecond}}})
 
-	stop := heapPeak()
+	stop := apitest.HeapPeak()
 	resp, err := http.Get(p.URL() + "/x")
 	if err != nil {
 		t.Fatal(err)
@@ -61,34 +61,5 @@ func TestHugeErrorBodyHeldBounded(t *testing.T) {
 		if n := written[i].Load(); n > 64<<20 {
 			t.Errorf("attempt %d: the upstream wrote %d MiB; want it cut off within a few MiB", i+1, n>>20)
 		}
-	}
-}
-
-// heapPeak samples the heap's live and unswept objects until stopped and
-// returns the most it saw beyond where it started.
-func heapPeak() (stop func() uint64) {
-	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	base := read()
-	var peak uint64
-	done, quit := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(200 * time.Microsecond)
-		defer tick.Stop()
-		for {
-			peak = max(peak, read())
-			select {
-			case <-quit:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(quit)
-		<-done
-		return max(peak, base) - base
 	}
 }

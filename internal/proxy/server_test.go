@@ -257,15 +257,7 @@ func TestLogsNeverShowKeys(t *testing.T) {
 // Shutdown lets queued and in-flight requests finish.
 func TestShutdownDrainsQueuedAndInFlight(t *testing.T) {
 	up := startHeld(t)
-	s := &proxy.Server{Addr: "127.0.0.1:0", Routes: []proxy.Route{{Upstream: mustURL(t, up.URL),
-		Limits: sluice.Limits{Concurrency: 1, FixedConcurrency: true}}}}
-	if err := s.Open(); err != nil {
-		t.Fatal(err)
-	}
-	a := goSend(t.Context(), "GET", s.URL()+"/x", "a", nil, "")
-	eventually(t, "a is in flight", func() bool { return stats(s).Gates.InFlight == 1 })
-	b := goSend(t.Context(), "GET", s.URL()+"/x", "b", nil, "")
-	eventually(t, "b is queued", func() bool { return stats(s).Gates.Waiting == 1 })
+	s, a, b := oneInFlightOneQueued(t, up)
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(t.Context()) }()
 	select {
@@ -290,15 +282,7 @@ func TestShutdownDrainsQueuedAndInFlight(t *testing.T) {
 func TestShutdownAnswersThoseStillQueued(t *testing.T) {
 	up := startHeld(t)
 	t.Cleanup(func() { close(up.release) })
-	s := &proxy.Server{Addr: "127.0.0.1:0", Routes: []proxy.Route{{Upstream: mustURL(t, up.URL),
-		Limits: sluice.Limits{Concurrency: 1, FixedConcurrency: true}}}}
-	if err := s.Open(); err != nil {
-		t.Fatal(err)
-	}
-	a := goSend(t.Context(), "GET", s.URL()+"/x", "a", nil, "")
-	eventually(t, "a is in flight", func() bool { return stats(s).Gates.InFlight == 1 })
-	b := goSend(t.Context(), "GET", s.URL()+"/x", "b", nil, "")
-	eventually(t, "b is queued", func() bool { return stats(s).Gates.Waiting == 1 })
+	s, a, b := oneInFlightOneQueued(t, up)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel() // no grace at all
 	if err := s.Shutdown(ctx); err == nil {
@@ -312,6 +296,22 @@ func TestShutdownAnswersThoseStillQueued(t *testing.T) {
 	if ra := <-a; ra.err == nil && ra.status == 200 {
 		t.Errorf("in-flight request: 200; want it cut when the grace ran out")
 	}
+}
+
+// oneInFlightOneQueued opens a proxy to up that lets one request in
+// flight, and sends two: a, in flight, and b, queued behind it.
+func oneInFlightOneQueued(t *testing.T, up *held) (s *proxy.Server, a, b <-chan result) {
+	t.Helper()
+	s = &proxy.Server{Addr: "127.0.0.1:0", Routes: []proxy.Route{{Upstream: mustURL(t, up.URL),
+		Limits: sluice.Limits{Concurrency: 1, FixedConcurrency: true}}}}
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	a = goSend(t.Context(), "GET", s.URL()+"/x", "a", nil, "")
+	eventually(t, "a is in flight", func() bool { return stats(s).Gates.InFlight == 1 })
+	b = goSend(t.Context(), "GET", s.URL()+"/x", "b", nil, "")
+	eventually(t, "b is queued", func() bool { return stats(s).Gates.Waiting == 1 })
+	return s, a, b
 }
 
 // Open refuses a non-loopback address unless told to allow it.
