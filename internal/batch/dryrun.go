@@ -50,6 +50,7 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	}
 	w := p.cfg.Stdout
 	fmt.Fprintf(w, "run: %s\n", p.describe())
+	p.warnTwins()
 	fmt.Fprintf(w, "%s: %s input, %d items to run, %d bad lines\n", p.inputName(), p.reader.Format(), sum.Items, sum.BadLines)
 	if tooLarge > 0 {
 		fmt.Fprintf(w, "%d items ask more than a limit could ever admit: the run would fail each at once (lower its max_tokens, or raise the limit)\n", tooLarge)

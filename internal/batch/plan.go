@@ -190,6 +190,7 @@ func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 	p.doom.resuming = p.seen.Len() > 0
 	p.tr = p.transport()
 	fmt.Fprintf(p.stderr, "sluice: %s\n", p.describe()) // before anything is sent, on every run
+	p.warnTwins()
 	return p, nil
 }
 
