@@ -95,11 +95,13 @@ var quotaMarkers = []string{
 //   - an x-should-retry header on a non-2xx response overrides the status:
 //     "true" makes a fatal result transient, "false" makes any result but
 //     ClassQuotaExhausted fatal;
-//   - a body with Anthropic's overloaded_error is overloaded whatever the
-//     status (a 2xx only when the body is an error envelope);
+//   - an Anthropic error envelope with overloaded_error is overloaded
+//     whatever the status;
 //   - a quota marker (insufficient_quota, spend limit, credit balance...) is
-//     ClassQuotaExhausted on a 429, and on a 400, 402 or 403, which is how
-//     Anthropic reports an empty credit balance;
+//     ClassQuotaExhausted on a 429 or a 402 anywhere in the body, and on a
+//     400 or 403 (how Anthropic reports an empty credit balance) when the
+//     API's error envelope says it: in its code or type, or at the start
+//     of its message, never in text it quotes;
 //   - errors: one matching ErrSharedUnavailable is ClassSharedUnavailable,
 //     whatever wraps it; the caller's context.Canceled is ClassCanceled;
 //     a cost no limit could ever admit (ErrTooLarge), certificate errors,
@@ -147,8 +149,7 @@ func classifyStatus(status int, body []byte) Class {
 			return ClassQuotaExhausted
 		}
 		return ClassThrottled
-	case status == 529, status == http.StatusServiceUnavailable,
-		bytes.Contains(body, []byte("overloaded_error")):
+	case status == 529, status == http.StatusServiceUnavailable, isOverloadedEnvelope(body):
 		return ClassOverloaded
 	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
 		return ClassFatal // the server lacks the feature: asking again cannot help
@@ -156,8 +157,17 @@ func classifyStatus(status int, body []byte) Class {
 		return ClassTransient
 	case status == http.StatusRequestTimeout, status == http.StatusConflict, status == http.StatusTooEarly:
 		return ClassTransient
-	case status == http.StatusBadRequest, status == http.StatusPaymentRequired, status == http.StatusForbidden:
+	case status == http.StatusPaymentRequired:
 		if mentionsQuota(body) {
+			return ClassQuotaExhausted
+		}
+	case status == http.StatusBadRequest, status == http.StatusForbidden:
+		// A 400 is also how an API refuses one request, often quoting
+		// it: a prompt asking about a "spend limit" halted the gate for
+		// good, every later call failing unsent. So the API's own error
+		// envelope must say it, in its code or type or at the start of
+		// its message (quota.go).
+		if quotaEnvelope(body) {
 			return ClassQuotaExhausted
 		}
 	}
@@ -178,9 +188,11 @@ func mentionsQuota(body []byte) bool {
 	return false
 }
 
-// isOverloadedEnvelope reports whether a 2xx body is an Anthropic error
-// envelope saying overloaded_error, as a stream that fails after its 200
-// status carries. A successful body that merely mentions the word is not.
+// isOverloadedEnvelope reports whether body is an Anthropic error envelope
+// saying overloaded_error, as a stream that fails after its 200 status
+// carries, or an error status from a gateway in front of the API. A body
+// that merely mentions the word (a completion, a 500 quoting the request)
+// is not.
 func isOverloadedEnvelope(body []byte) bool {
 	if !bytes.Contains(body, []byte("overloaded_error")) {
 		return false

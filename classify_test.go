@@ -71,8 +71,16 @@ func TestClassifyStatus(t *testing.T) {
 		{400, bodyAnthropicCredit, ClassQuotaExhausted},
 		{400, bodyOpenAIBilling, ClassQuotaExhausted},
 		{402, "Spend limit reached", ClassQuotaExhausted},
-		{403, "insufficient_quota", ClassQuotaExhausted},
+		{403, `{"error":{"code":"insufficient_quota"}}`, ClassQuotaExhausted},
+		{403, bodyOpenAISpendLimit, ClassQuotaExhausted},
 		{404, "spend limit", ClassFatal},
+		// A 400 refusing one request, quoting it, is that request's
+		// failure: it halted the gate for good.
+		{400, `{"error":{"message":"Invalid prompt: 'what is my spend limit?' was flagged","type":"invalid_request_error","code":null}}`, ClassFatal},
+		{400, `{"type":"error","error":{"type":"invalid_request_error","message":"messages.0: credit balance is too low is not a valid role"}}`, ClassFatal},
+		{400, "spend limit must be positive", ClassFatal},
+		{403, "insufficient_quota", ClassFatal},
+		{500, `{"error":{"message":"could not parse overloaded_error in your request"}}`, ClassTransient},
 		{529, bodyAnthropicOverloaded, ClassOverloaded},
 		{529, "", ClassOverloaded},
 		{503, "Service Unavailable", ClassOverloaded},
