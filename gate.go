@@ -496,6 +496,20 @@ func (g *Gate) haltedChan() <-chan struct{} {
 	return g.haltCh
 }
 
+// Resume undoes Halt: the gate admits calls again. It is for a live
+// service that learns the quota was raised (billing fixed) and need not
+// restart; a batch stops instead. Calls refused meanwhile stay refused.
+func (g *Gate) Resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.halted == nil {
+		return
+	}
+	g.halted = nil
+	g.stopped.Store(false)
+	g.haltCh = nil // closed: the next wait gets a new one
+}
+
 // Halted returns the error the gate was halted with, or nil.
 func (g *Gate) Halted() error {
 	g.mu.Lock()
