@@ -135,6 +135,30 @@ func (t *Transport) unuse(k *keptGate, s int, at int64) {
 	u := &k.uses[s]
 	u.used.Store(at)
 	u.users.Add(-1)
+	if at >= t.sweepDue.Load() {
+		t.sweepIdle(at)
+	}
+}
+
+// sweepEvery is how often a round trip's end sweeps the idle gates
+// besides the sweep a new gate makes once their number has doubled:
+// after a burst of keys (an agent's fetch of 50,000 hosts), followed by
+// traffic to a few, the burst's gates stayed, 4 KiB each, until as many
+// new keys came again.
+const sweepEvery = 30 * time.Second
+
+// sweepIdle sweeps the idle gates, once per sweepEvery whichever round
+// trip ends first past it; at is now, as t.now().
+func (t *Transport) sweepIdle(at int64) {
+	due := t.sweepDue.Load()
+	if at < due || !t.sweepDue.CompareAndSwap(due, at+int64(sweepEvery)) {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.gates) > minSweep {
+		t.sweep()
+	}
 }
 
 // forget marks k forgotten if no round trip uses it, and reports whether

@@ -96,3 +96,31 @@ func mustRequest(t *testing.T, url string) *http.Request {
 	}
 	return req
 }
+
+// After a burst of keys, traffic to a few: the burst's gates are swept
+// within a sweep period or two of going idle. They stayed until as many
+// new keys came again (4 KiB each: 50,000 hosts held 200 MiB).
+func TestTransportForgetsABurstOnceIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+		tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
+		get := func(url string) {
+			resp, err := tr.RoundTrip(mustRequest(t, url))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		const burst = 1000
+		for i := range burst {
+			get(fmt.Sprintf("http://burst%d.test/", i))
+		}
+		for range 4 * int((minGateMemory+2*sweepEvery)/time.Second) { // one call a second to one host
+			time.Sleep(time.Second)
+			get("http://steady.test/")
+		}
+		if n := tr.gateCount(); n > minSweep {
+			t.Errorf("%d gates kept after the burst went idle; want at most %d", n, minSweep)
+		}
+	})
+}

@@ -113,6 +113,7 @@ type Transport struct {
 	index            sync.Map                 // gates again, to be read without mu (Transport.use)
 	last             atomic.Pointer[keptGate] // the gate made last, tried first (Transport.use)
 	sweepAt          int                      // the number of gates that makes a new one sweep
+	sweepDue         atomic.Int64             // when a round trip's end sweeps the idle gates, as t.now() (forget.go)
 	retired          GateStats                // the counters of forgotten gates
 	halted           error
 	held             [gateStripes]heldStripe // where successful responses' bodies come from (transport_body.go)
@@ -146,6 +147,7 @@ func (t *Transport) init() {
 		t.epoch = time.Now()
 		t.gates = make(map[string]*keptGate)
 		t.sweepAt = minSweep
+		t.sweepDue.Store(int64(sweepEvery))
 	})
 }
 
