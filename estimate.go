@@ -111,7 +111,9 @@ func Estimate(method, path string, body []byte) (Cost, error) {
 			return Cost{}, bad
 		}
 	}
-	var c Cost
+	// Only a path names the provider: a chat-shaped body on another path
+	// (a cloud's gateway to Claude) keeps the refund.
+	c := Cost{NoRefund: apiOfPath(path).chargesWhole()}
 	in := r.messages + r.system + r.instructions + r.tools + r.input + r.prompt
 	c.InputTokens = in.tokens()
 	switch api {
@@ -189,6 +191,14 @@ func (a api) reads(field string) bool {
 	}
 	return false
 }
+
+// chargesWhole reports whether the API counts a request's estimate (its
+// max_tokens and prompt) against its token limit whatever the answer
+// used: OpenAI's do ("the maximum of max_tokens and the estimated number
+// of tokens based on the character count of your request", its rate
+// limit guide); Anthropic's Messages API estimates output from max_tokens
+// and settles with what was used.
+func (a api) chargesWhole() bool { return a != messagesAPI && a != unknownAPI }
 
 // apiOfPath returns the API a URL path names by its last segments.
 func apiOfPath(path string) api {

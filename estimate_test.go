@@ -198,6 +198,7 @@ func TestEstimateCost(t *testing.T) {
 				method = "POST"
 			}
 			got, ok := sluice.EstimateCost(method, tt.path, []byte(tt.body))
+			got.NoRefund = false // TestEstimateNoRefund's
 			if got != tt.want || ok != tt.wantOK {
 				t.Errorf("EstimateCost(%s %s) = %+v, %v; want %+v, %v", method, tt.path, got, ok, tt.want, tt.wantOK)
 			}
@@ -237,5 +238,27 @@ func BenchmarkEstimateCost(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sluice.EstimateCost("POST", "/v1/messages", body)
+	}
+}
+
+// OpenAI counts a request's max_tokens and prompt against its token limit
+// whatever the answer used; Anthropic settles with what was used. Only a
+// path tells them apart.
+func TestEstimateNoRefund(t *testing.T) {
+	for _, tt := range []struct {
+		path, body string
+		want       bool
+	}{
+		{"/v1/chat/completions", `{"messages":[],"max_tokens":10}`, true},
+		{"/v1/completions", `{"prompt":"hi","max_tokens":10}`, true},
+		{"/v1/responses", `{"input":"hi"}`, true},
+		{"/v1/embeddings", `{"input":"hi"}`, true},
+		{"/v1/messages", `{"messages":[],"max_tokens":10}`, false},
+		{"/model/claude/invoke", `{"messages":[],"max_tokens":10}`, false},
+	} {
+		c, ok := sluice.EstimateCost("POST", tt.path, []byte(tt.body))
+		if !ok || c.NoRefund != tt.want {
+			t.Errorf("EstimateCost(POST %s).NoRefund = %v (ok %v); want %v", tt.path, c.NoRefund, ok, tt.want)
+		}
 	}
 }

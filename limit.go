@@ -115,6 +115,25 @@ type Cost struct {
 	// TokenBudgets at admission and settled with the Outcome's Usage.
 	// OutputTokens is usually the request's max_tokens.
 	InputTokens, OutputTokens int
+	// NoRefund says the API counts the estimate against its limits
+	// whatever the call used: OpenAI charges a request its max_tokens and
+	// its prompt as it arrives, and does not give back what the answer
+	// did not use. A successful call is then settled only upward (more
+	// used than estimated is charged); refunding the rest let the next
+	// calls spend tokens the API still counted, and about half drew
+	// 429s. A call that never reached the API is refunded whole anyway.
+	// Estimate sets it for OpenAI's request shapes.
+	NoRefund bool
+}
+
+// settled returns the tokens a call of cost c that ended as o is settled
+// at, used being what o.Usage reports of a budget's kind and estimated
+// what c estimated of it.
+func (c Cost) settled(o Outcome, estimated, used int) int {
+	if c.NoRefund && o.Class == ClassOK && used < estimated {
+		return estimated
+	}
+	return used
 }
 
 // requests returns the weight of c for request-counting limits.

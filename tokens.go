@@ -254,7 +254,7 @@ func (b *TokenBudget) Finish(c Cost, admitted time.Time, o Outcome) {
 		b.charged.Add(-int64(n))
 	}
 	if o.Usage != nil {
-		used := b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens)
+		used := c.settled(o, n, b.kind.of(o.Usage.InputTokens, o.Usage.OutputTokens))
 		var end time.Time
 		switch {
 		case admitted.IsZero():

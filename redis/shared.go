@@ -343,6 +343,9 @@ func (t *ticket) Finish(o sluice.Outcome) {
 		mode, amount := 0, int64(0)
 		if p.tokens && o.Usage != nil {
 			est, used := p.units(t.cost), tokensOf(p.kind, o.Usage.InputTokens, o.Usage.OutputTokens)
+			if t.cost.NoRefund && o.Class == sluice.ClassOK && used < est {
+				used = est // the API keeps the estimate (sluice.Cost.NoRefund)
+			}
 			switch {
 			case used > est:
 				mode, amount = 2, p.costUs(used-est)

@@ -8,9 +8,19 @@ import (
 // cost is what a request takes from the token buckets.
 type cost struct {
 	input, output int64
+	// reserved is the output OpenAI's token limit counts: the request's
+	// max_tokens, charged as it arrives whatever the answer uses ("the
+	// maximum of max_tokens and the estimated number of tokens based on
+	// the character count of your request", its rate limit guide). 0 for
+	// Anthropic, which settles with what was used, and for a request
+	// without max_tokens.
+	reserved int64
 }
 
 func (c cost) total() int64 { return c.input + c.output }
+
+// counted is what the tokens bucket (OpenAI's one token limit) takes.
+func (c cost) counted() int64 { return c.input + max(c.output, c.reserved) }
 
 // Why requests are throttled: the keys of Stats.Throttled.
 const (
@@ -131,7 +141,7 @@ func (s *Server) admit(c cost) (refusal, bool) {
 	s.requests.take(1)
 	s.input.take(float64(c.input))
 	s.output.take(float64(c.output))
-	s.tokens.take(float64(c.total()))
+	s.tokens.take(float64(c.counted()))
 	s.inFlight++
 	s.stats.PeakConcurrency = max(s.stats.PeakConcurrency, s.inFlight)
 	return refusal{}, true
@@ -153,7 +163,7 @@ func (s *Server) checkLocked(c cost) (refusal, bool) {
 		{reasonRequests, s.requests, 1},
 		{reasonInput, s.input, float64(c.input)},
 		{reasonOutput, s.output, float64(c.output)},
-		{reasonTokens, s.tokens, float64(c.total())},
+		{reasonTokens, s.tokens, float64(c.counted())},
 	} {
 		if b.b.covers(b.need) {
 			continue
@@ -203,5 +213,5 @@ func (s *Server) refund(c cost, count func(*Stats)) {
 	s.refillLocked(time.Now())
 	s.input.give(float64(c.input))
 	s.output.give(float64(c.output))
-	s.tokens.give(float64(c.total()))
+	s.tokens.give(float64(c.counted()))
 }

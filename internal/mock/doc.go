@@ -60,7 +60,10 @@
 // request that then gets no 2xx (an injected fault, a reset, a client that
 // went away) are given back; its request unit is not, since the API saw it.
 // Anthropic's count_tokens spends a request and a concurrency slot but no
-// tokens. An OpenAI quota is charged with the total tokens of each 2xx.
+// tokens. OpenAI's token limit counts a request's max_tokens (when it has
+// one) rather than the output drawn, as OpenAI documents, and keeps it
+// charged: an answer shorter than max_tokens gives nothing back. An
+// OpenAI quota is charged with the total tokens of each 2xx.
 //
 // # Time
 //

@@ -173,6 +173,9 @@ func (o openAIAPI) chat(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 
 	c := cost{input: estimateTokens(prompt), output: o.s.drawOutput(maxTokens)}
+	if limited {
+		c.reserved = maxTokens
+	}
 	o.s.call(w, r, c, func(p *reply) {
 		words := o.s.words(c.output)
 		finish := "stop"

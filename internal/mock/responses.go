@@ -113,6 +113,9 @@ func (o openAIAPI) responses(w http.ResponseWriter, r *http.Request, body []byte
 	}
 
 	c := cost{input: estimateTokens(prompt), output: o.s.drawOutput(maxTokens)}
+	if limited {
+		c.reserved = maxTokens
+	}
 	o.s.call(w, r, c, func(p *reply) {
 		words := o.s.words(c.output)
 		done := response{
