@@ -19,17 +19,21 @@ import (
 // with the reset in whole seconds, rounded up (or down, with floor). The
 // headers are written when a call arrives; the answer comes latency
 // later. other, when set, is another client's share: that many calls of
-// every window are taken at its start, before any of ours.
+// every window are taken at its start, before any of ours, or, with
+// spread, evenly through it.
 type fixedWindowAPI struct {
 	limit   int
 	window  time.Duration
 	latency time.Duration
 	floor   bool
 	other   int
+	spread  bool
+	joins   time.Duration // when the other client starts, after our first call
 
 	mu        sync.Mutex
+	first     time.Time
 	current   int64 // the window being counted
-	used      int
+	used      int   // ours, and the other's when not spread
 	accepted  int
 	throttled int
 }
@@ -37,25 +41,42 @@ type fixedWindowAPI struct {
 func (a *fixedWindowAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	now := time.Now()
+	if a.first.IsZero() {
+		a.first = now
+	}
+	other := a.other
+	if now.Sub(a.first) < a.joins {
+		other = 0
+	}
 	if win := now.UnixNano() / int64(a.window); win != a.current {
-		a.current, a.used = win, a.other
+		a.current, a.used = win, other
+		if a.spread {
+			a.used = 0
+		}
 	}
 	end := time.Unix(0, (a.current+1)*int64(a.window))
+	used := a.used
+	if a.spread {
+		// The other's calls so far, one in the middle of each
+		// window/other of the window.
+		used += int((2*int64(other)*(int64(a.window)-int64(end.Sub(now))) + int64(a.window)) / (2 * int64(a.window)))
+	}
 	secs := end.Sub(now).Seconds()
 	reset := math.Ceil(secs)
 	if a.floor {
 		reset = math.Floor(secs)
 	}
-	ok := a.used < a.limit
+	ok := used < a.limit
 	if ok {
 		a.used++
+		used++
 		a.accepted++
 	} else {
 		a.throttled++
 	}
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(a.limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(a.limit-a.used))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(a.limit-used))
 	h.Set("X-RateLimit-Reset", strconv.Itoa(int(reset)))
 	a.mu.Unlock()
 	if !ok {
@@ -121,7 +142,8 @@ func TestLearnedPaceKeepsUpWithAFixedWindowOfWholeSecondResets(t *testing.T) {
 // What must stay as it was: resets that round down (a fixed window's
 // last second reads "0", so its longest reset is a second short), a
 // quota another client spends too, a long window read near its end (an
-// hourly quota must not become 100 a second because its reset read 3),
+// hourly quota must not become 5000 a few seconds because its reset read
+// 3),
 // a sliding window. None may draw more than 1% 429s, and none may be
 // paced by a window shorter than its own.
 func TestLearnedPaceStaysSafeWhenTheResetsProveNoWindow(t *testing.T) {
@@ -132,9 +154,12 @@ func TestLearnedPaceStaysSafeWhenTheResetsProveNoWindow(t *testing.T) {
 		start   time.Duration // into the API's window
 		minimum time.Duration // the shortest window the gate may prove; 0: none
 	}{
-		{"resets rounded down", &fixedWindowAPI{limit: 10, window: 2 * time.Second, floor: true}, 100, 300 * time.Millisecond, 0},
+		{"resets rounded down", &fixedWindowAPI{limit: 40, window: 2 * time.Second, floor: true}, 400, 300 * time.Millisecond, 0},
 		{"shared with another client", &fixedWindowAPI{limit: 10, window: time.Second, other: 4}, 100, 300 * time.Millisecond, 0},
+		{"shared with another client through the window", &fixedWindowAPI{limit: 10, window: time.Second, other: 4, spread: true}, 200, 300 * time.Millisecond, 0},
+		{"shared with another client from later on", &fixedWindowAPI{limit: 10, window: time.Second, other: 4, joins: 5 * time.Second}, 200, 300 * time.Millisecond, 0},
 		{"a minute read near its end", &fixedWindowAPI{limit: 6000, window: time.Minute}, 8000, 57 * time.Second, time.Minute},
+		{"an hour read near its end", &fixedWindowAPI{limit: 5000, window: time.Hour}, 3000, time.Hour - 3*time.Second, time.Hour},
 		{"a two-second window", &fixedWindowAPI{limit: 10, window: 2 * time.Second}, 100, 300 * time.Millisecond, 2 * time.Second},
 	}
 	for _, tt := range tests {
@@ -183,3 +208,58 @@ func TestWindowPaceTakesTheFaster(t *testing.T) {
 	}
 }
 
+
+// The window is proven by a dense run of responses over more than its
+// longest reset and a second, one of which read a refill; one reset of
+// "0" (rounded down), one written finer than a second, or throttling
+// over 1% after the proof rule it out for good.
+func TestGenericWindowProofAndWhatRulesItOut(t *testing.T) {
+	// A fixed window of 10 a second read every 100ms, 20ms after the
+	// API wrote it: remaining 9 down to 0, then 9 again.
+	feed := func(w *genericWindow, from, n int) time.Duration {
+		var got time.Duration
+		for i := from; i < from+n; i++ {
+			q := Quota{Limit: 10, Remaining: int64(9 - i%10), Reset: time.Second}
+			got = w.note(q, time.Duration(i)*100*time.Millisecond, 20*time.Millisecond, int64(i), false)
+		}
+		return got
+	}
+	var w genericWindow
+	if got := feed(&w, 0, 10); got != 0 {
+		t.Fatalf("proved %v from a single window", got)
+	}
+	if got := feed(&w, 10, 20); got != time.Second {
+		t.Fatalf("proved %v after three windows, want 1s", got)
+	}
+	tests := []struct {
+		name      string
+		q         Quota
+		throttled int
+	}{
+		{"a reset of 0", Quota{Limit: 10, Remaining: 3, Reset: 0}, 0},
+		{"a reset finer than a second", Quota{Limit: 10, Remaining: 3, Reset: 300 * time.Millisecond}, 0},
+		{"throttled twice in 100 calls", Quota{Limit: 10, Remaining: 0, Reset: time.Second}, 2},
+	}
+	for _, tt := range tests {
+		v := w
+		at := 30 * 100 * time.Millisecond
+		if tt.throttled == 0 {
+			v.note(tt.q, at, 20*time.Millisecond, 130, false)
+		}
+		for i := range tt.throttled {
+			v.note(tt.q, at+time.Duration(i)*time.Millisecond, 20*time.Millisecond, 130, true)
+		}
+		if v.window != -1 {
+			t.Errorf("%s: window %v, want ruled out", tt.name, v.window)
+		}
+		if got := feed(&v, 31, 30); got != 0 {
+			t.Errorf("%s: proved %v again", tt.name, got)
+		}
+	}
+	// One throttled call is not enough: a window's boundary seen late.
+	v := w
+	v.note(Quota{Limit: 10, Remaining: 0, Reset: time.Second}, 3*time.Second, 20*time.Millisecond, 130, true)
+	if got := feed(&v, 31, 30); got != time.Second {
+		t.Errorf("one 429: window %v, want 1s kept", got)
+	}
+}
