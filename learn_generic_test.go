@@ -208,7 +208,6 @@ func TestWindowPaceTakesTheFaster(t *testing.T) {
 	}
 }
 
-
 // The window is proven by a dense run of responses over more than its
 // longest reset and a second, one of which read a refill; one reset of
 // "0" (rounded down), one written finer than a second, or throttling
