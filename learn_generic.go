@@ -15,55 +15,53 @@ import (
 // seen is only a floor of it (an hourly quota read a minute before its
 // end says 60), and a floor is the wrong side to pace by.
 //
-// A ceiling needs more than one response. Over a continuous run of
-// responses (no two further apart, with their latency, than denseGap),
-// longer than the longest reset seen plus a second and the gap:
+// A ceiling needs two responses: one that read half the limit or less
+// remaining, then, from a call sent after it came back and within
+// refillGap of when the API may have written it, one that read Limit-1,
+// the first call of a new window. Between the two the window ended:
 //
-//   - the first response's window ended within the run, and a response
-//     came within the gap after the end: it read the new window's
-//     reset, rounded up, so the longest reset seen is the window (when
+//   - the second response's reset is its new window's, less under
+//     refillGap: rounded up to whole seconds, it reads the window (when
 //     the window is a whole number of seconds, as it is when the API
 //     writes its resets in whole seconds);
-//   - a response came in the last half second before that end: an API
-//     that rounds its resets down or to the nearest second read "0"
-//     there, and one zero rules the window pace out for good;
-//   - the window must be fixed, refilled whole at its end: a response
-//     read Limit-1 remaining (the first call of a window) right after
-//     one that read half the limit or less. A sliding window or a
-//     bucket that refills as fast as that is no longer than the run's
-//     gap, which is shorter than a second; a quota shared with another
-//     client rarely reads Limit-1, and pays for it below.
+//   - the first response's reset was under refillGap, half a second:
+//     an API that rounds down, or to the nearest second, read "0" there
+//     (one zero rules the window pace out for good), so this one rounds
+//     up;
+//   - a sliding window that read Limit-1 held no other call, though
+//     the first was under refillGap before: it is shorter than that;
+//     a bucket that refilled half its size in refillGap fills whole in
+//     under a second. Either is no longer than a whole-second reset.
 //
-// The window pace (Limit per that window, apiSafe's margin) is then
-// taken when it is faster than the remaining quota's. A reset written
-// more finely than a second is not rounded by a second, so what remains
-// until it is already the right pace: its quota is left as it was.
-// If more than 1% (and at least two) of the calls admitted since the
-// window was proven are throttled, the window was wrong (another client
-// spends the quota, or the window is not a whole number of seconds) and
-// the pace goes back to what remains until the reset, for good.
+// The window is then the longest reset seen since the limit was said
+// (never shorter than the proof's, longer as longer ones come), and its
+// pace (Limit per window, apiSafe's margin) is taken when it is faster
+// than the remaining quota's. A reset written more finely than a second
+// is not rounded by a second, so what remains until it is already the
+// right pace: such a quota is left as it was. A quota shared with
+// another client rarely reads Limit-1; when it does, or the window is
+// not a whole number of seconds, more than 1% (and at least two) of the
+// calls admitted since the proof are throttled, and the pace goes back
+// to what remains until the reset, for good.
 type genericWindow struct {
-	limit    int64         // the Limit the run is about; 0: no run
-	runFrom  time.Duration // the run's first response, since the gate's epoch
-	lastAt   time.Duration // the run's latest response, since the gate's epoch
-	lastLeft int64         // what the latest response said remained
-	gap      time.Duration // the longest gap between the run's responses
-	latency  time.Duration // the run's longest latency
-	top      time.Duration // the longest reset in the run
-	refilled bool          // a fixed window's refill was seen in the run
+	limit    int64         // the Limit the rest is about
+	top      time.Duration // the longest reset since the limit was said
+	lastAt   time.Duration // the latest response, since the gate's epoch
+	lastSent time.Duration // when its call was sent, since the gate's epoch
+	lastLeft int64         // what it said remained
 
 	window    time.Duration // proven (above); 0 while not; -1 ruled out for good
 	provenAt  int64         // admissions when it was proven
 	throttled int64         // throttled calls since it was proven
 }
 
-// denseGap is the longest gap between responses, with their latency, a
-// run may have: under half a second, so that a response falls in the
-// half second before any window's end.
-const denseGap = 450 * time.Millisecond
+// refillGap bounds the time between the two responses that prove a
+// window: under half a second, so that an API rounding to the nearest
+// second would have read "0" in the first.
+const refillGap = 450 * time.Millisecond
 
 // note learns from q, a quota of requests read at (since the gate's
-// epoch) latency after the API wrote it, with admitted calls so far and
+// epoch) latency after its call was sent, with admitted calls so far and
 // whether the call was throttled. It returns the proven window, or 0.
 func (w *genericWindow) note(q Quota, at, latency time.Duration, admitted int64, throttled bool) time.Duration {
 	if w.window < 0 || q.Window != 0 || q.Limit <= 0 || q.Remaining < 0 {
@@ -75,44 +73,27 @@ func (w *genericWindow) note(q Quota, at, latency time.Duration, admitted int64,
 			return 0
 		}
 	}
-	switch {
-	case q.Reset <= 0:
+	if q.Reset <= 0 || q.Reset%time.Second != 0 {
 		// "0" (or a reset already past): the API rounds down, or to the
-		// nearest second, and its longest reset is not its window.
-		w.window = -1
-		return 0
-	case q.Reset%time.Second != 0:
-		// Written more finely than a second: its own pace is right.
+		// nearest second, and its longest reset is not its window. Finer
+		// than a second: its own pace is right.
 		w.window = -1
 		return 0
 	}
-	latency = max(latency, 0)
-	if gap := at - w.lastAt; w.limit != q.Limit || gap+max(w.latency, latency) > denseGap {
-		if w.limit != q.Limit {
-			w.window = 0
-		}
-		*w = genericWindow{limit: q.Limit, runFrom: at, lastAt: at, lastLeft: q.Remaining, latency: latency, top: q.Reset,
-			window: w.window, provenAt: w.provenAt, throttled: w.throttled}
-		return w.window
+	sent := at - max(latency, 0)
+	if w.limit != q.Limit {
+		*w = genericWindow{limit: q.Limit, top: q.Reset, lastAt: at, lastSent: sent, lastLeft: q.Remaining}
+		return 0
 	}
-	w.latency = max(w.latency, latency)
-	w.gap = max(w.gap, at-w.lastAt)
 	w.top = max(w.top, q.Reset)
-	// A response lands within dense of any moment of the run up to
-	// at-latency, where the API may have written it.
-	dense, span := w.gap+w.latency, at-w.latency-w.runFrom
-	// The refill is judged at least two gaps into the run, so that a
-	// call of the run came before it.
-	if q.Remaining == q.Limit-1 && w.lastLeft*2 <= q.Limit && span > 2*dense {
-		w.refilled = true
+	if w.window == 0 && q.Remaining == q.Limit-1 && w.lastLeft*2 <= q.Limit &&
+		w.lastAt < sent && at-w.lastSent <= refillGap {
+		w.window, w.provenAt, w.throttled = w.top, admitted, 0
 	}
-	w.lastAt, w.lastLeft = at, q.Remaining
-	if w.refilled && span > w.top+time.Second+dense && w.top > w.window {
-		if w.window == 0 {
-			w.provenAt, w.throttled = admitted, 0
-		}
+	if w.window > 0 {
 		w.window = w.top
 	}
+	w.lastAt, w.lastSent, w.lastLeft = at, sent, q.Remaining
 	return w.window
 }
 

@@ -208,28 +208,40 @@ func TestWindowPaceTakesTheFaster(t *testing.T) {
 	}
 }
 
-// The window is proven by a dense run of responses over more than its
-// longest reset and a second, one of which read a refill; one reset of
-// "0" (rounded down), one written finer than a second, or throttling
-// over 1% after the proof rule it out for good.
+// The window is proven by a response that read Limit-1, from a call sent
+// after one that read half the limit or less came back, and soon after
+// it; one reset of "0" (rounded down), one written finer than a second,
+// or throttling over 1% after the proof rule it out for good.
 func TestGenericWindowProofAndWhatRulesItOut(t *testing.T) {
-	// A fixed window of 10 a second read every 100ms, 20ms after the
-	// API wrote it: remaining 9 down to 0, then 9 again.
-	feed := func(w *genericWindow, from, n int) time.Duration {
+	// A fixed window of 10 a second read every 100ms (every step), 20ms
+	// after the call was sent: remaining 9 down to 0, then 9 again.
+	feed := func(w *genericWindow, from, n int, step time.Duration) time.Duration {
 		var got time.Duration
 		for i := from; i < from+n; i++ {
 			q := Quota{Limit: 10, Remaining: int64(9 - i%10), Reset: time.Second}
-			got = w.note(q, time.Duration(i)*100*time.Millisecond, 20*time.Millisecond, int64(i), false)
+			got = w.note(q, time.Duration(i)*step, 20*time.Millisecond, int64(i), false)
 		}
 		return got
 	}
+	for _, tc := range []struct {
+		name string
+		step time.Duration
+		want time.Duration
+	}{
+		{"calls 100ms apart", 100 * time.Millisecond, time.Second},
+		{"calls 500ms apart: the refill is not seen soon enough", 500 * time.Millisecond, 0},
+		{"calls overlapping: the order at the API is not known", 10 * time.Millisecond, 0},
+	} {
+		var w genericWindow
+		if got := feed(&w, 0, 10, tc.step); got != 0 {
+			t.Errorf("%s: proved %v from a single window", tc.name, got)
+		}
+		if got := feed(&w, 10, 1, tc.step); got != tc.want {
+			t.Errorf("%s: proved %v at the refill, want %v", tc.name, got, tc.want)
+		}
+	}
 	var w genericWindow
-	if got := feed(&w, 0, 10); got != 0 {
-		t.Fatalf("proved %v from a single window", got)
-	}
-	if got := feed(&w, 10, 20); got != time.Second {
-		t.Fatalf("proved %v after three windows, want 1s", got)
-	}
+	feed(&w, 0, 30, 100*time.Millisecond)
 	tests := []struct {
 		name      string
 		q         Quota
@@ -251,14 +263,23 @@ func TestGenericWindowProofAndWhatRulesItOut(t *testing.T) {
 		if v.window != -1 {
 			t.Errorf("%s: window %v, want ruled out", tt.name, v.window)
 		}
-		if got := feed(&v, 31, 30); got != 0 {
+		if got := feed(&v, 31, 30, 100*time.Millisecond); got != 0 {
 			t.Errorf("%s: proved %v again", tt.name, got)
 		}
 	}
 	// One throttled call is not enough: a window's boundary seen late.
 	v := w
 	v.note(Quota{Limit: 10, Remaining: 0, Reset: time.Second}, 3*time.Second, 20*time.Millisecond, 130, true)
-	if got := feed(&v, 31, 30); got != time.Second {
+	if got := feed(&v, 31, 30, 100*time.Millisecond); got != time.Second {
 		t.Errorf("one 429: window %v, want 1s kept", got)
+	}
+	// A longer reset seen later lengthens the window; a new limit
+	// starts over.
+	v = w
+	if got := v.note(Quota{Limit: 10, Remaining: 5, Reset: 3 * time.Second}, 4*time.Second, 0, 140, false); got != 3*time.Second {
+		t.Errorf("a reset of 3s: window %v, want 3s", got)
+	}
+	if got := v.note(Quota{Limit: 20, Remaining: 19, Reset: time.Second}, 5*time.Second, 0, 141, false); got != 0 {
+		t.Errorf("a new limit: window %v, want none", got)
 	}
 }
