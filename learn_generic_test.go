@@ -122,7 +122,7 @@ func runFixedWindow(t *testing.T, api http.Handler, n, workers int, start time.D
 // over that second, the last few calls of every window went at 1 to 3 a
 // second, and 100 calls took 16 s against the 10 the API allowed (outside
 // review, finding 7). The window the resets prove (learn_generic.go) paces
-// them at the limit, within 10% of the minimum, with no 429.
+// them at the limit, within 5% of the minimum (10.09s), with no 429.
 func TestLearnedPaceKeepsUpWithAFixedWindowOfWholeSecondResets(t *testing.T) {
 	const n, limit, latency = 100, 10, 20 * time.Millisecond
 	synctest.Test(t, func(t *testing.T) {
@@ -132,8 +132,8 @@ func TestLearnedPaceKeepsUpWithAFixedWindowOfWholeSecondResets(t *testing.T) {
 			t.Errorf("%d 429s at the API", api.throttled)
 		}
 		least := time.Duration(n-1) * time.Second / limit
-		if took > least*110/100 {
-			t.Errorf("%d calls took %v, want within 10%% of %v (learned %v)", n, took, least, tr.Gate("api.test").LearnedRate())
+		if took > least*105/100 {
+			t.Errorf("%d calls took %v, want within 5%% of %v (learned %v)", n, took, least, tr.Gate("api.test").LearnedRate())
 		}
 		t.Logf("%d calls took %v; learned %v", n, took, tr.Gate("api.test").LearnedRate())
 	})
