@@ -211,8 +211,8 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 			// With a known window the pace already keeps the quota: at
 			// full use a sliding window always reads zero remaining. A
 			// minute a reset refuted is no known window; a generic
-			// quota's proven window is one.
-			if q.Remaining == 0 && q.Reset > 0 && (q.Window == 0 && (k > 0 || window == 0) || spent[k]) {
+			// quota's proven window is one, unless the call was refused.
+			if q.Remaining == 0 && q.Reset > 0 && (q.Window == 0 && (k > 0 || window == 0 || throttled) || spent[k]) {
 				pause = max(pause, q.Reset)
 			}
 		}

@@ -283,3 +283,35 @@ func TestGenericWindowProofAndWhatRulesItOut(t *testing.T) {
 		t.Errorf("a new limit: window %v, want none", got)
 	}
 }
+
+// Once the window is proven, its last call reading nothing remaining
+// does not pause the gate for the reset (a whole second, where the
+// window may end a moment later): the pace keeps the window. A refused
+// call still pauses it.
+func TestAProvenGenericWindowPausesOnlyWhenRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		class Class
+		pause time.Duration
+	}{
+		{"the window's last call", ClassOK, 0},
+		{"a refused call", ClassThrottled, time.Second},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			g := NewGate()
+			g.learned.generic = &genericWindow{limit: 10, top: time.Second, window: time.Second, lastLeft: 1}
+			p, _ := g.Acquire(t.Context(), Cost{})
+			p.Done(Outcome{Class: tc.class, RateLimit: &RateLimitInfo{Requests: Quota{Limit: 10, Remaining: 0, Reset: time.Second}}})
+			paused := time.Duration(0)
+			if until := g.PausedUntil(); until.After(time.Now()) {
+				paused = time.Until(until)
+			}
+			if paused != tc.pause {
+				t.Errorf("%s: paused %v, want %v", tc.name, paused, tc.pause)
+			}
+			if got, want := g.LearnedRate(), apiSafe(PerSecond(10)); got != want {
+				t.Errorf("%s: learned %v, want %v", tc.name, got, want)
+			}
+		})
+	}
+}
