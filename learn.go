@@ -113,10 +113,10 @@ func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 //   - Without a window, the remaining quota is spread until the reset,
 //     counting the calls already in flight against it. So too, when it is
 //     faster, for a minute the headers only implied (Anthropic's,
-//     OpenAI's) that their reset refutes (headers_window.go), and for a
-//     generic limit per a window its whole-second resets proved
-//     (learn_generic.go), which a response with nothing remaining does
-//     not pause.
+//     OpenAI's) that their reset refutes (headers_window.go). A generic
+//     limit whose whole-second resets proved its window
+//     (learn_generic.go) is paced per that window when that is faster,
+//     and its last call's nothing remaining pauses nothing.
 //   - A throttled or overloaded call pauses the whole gate for the
 //     Retry-After; without one, a quota at zero whose window is unknown
 //     pauses it until that quota's reset, whatever the call's result.
