@@ -143,9 +143,8 @@ func TestLearnedPaceKeepsUpWithAFixedWindowOfWholeSecondResets(t *testing.T) {
 // last second reads "0", so its longest reset is a second short), a
 // quota another client spends too, a long window read near its end (an
 // hourly quota must not become 5000 a few seconds because its reset read
-// 3),
-// a sliding window. None may draw more than 1% 429s, and none may be
-// paced by a window shorter than its own.
+// 3). None may draw more than 1% 429s, and none may be paced by a window
+// shorter than its own.
 func TestLearnedPaceStaysSafeWhenTheResetsProveNoWindow(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -169,7 +168,7 @@ func TestLearnedPaceStaysSafeWhenTheResetsProveNoWindow(t *testing.T) {
 				tr, took := runFixedWindow(t, tt.api, tt.n, 8, tt.start)
 				g := tr.Gate("api.test")
 				if tt.api.throttled*100 > tt.n {
-					t.Errorf("%d 429s of %d calls, want under 1%%", tt.api.throttled, tt.n)
+					t.Errorf("%d 429s of %d calls, want at most 1%%", tt.api.throttled, tt.n)
 				}
 				proven := time.Duration(0)
 				if g.learned.generic != nil {
@@ -314,4 +313,46 @@ func TestAProvenGenericWindowPausesOnlyWhenRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// genericOnly passes on what h answers without its IETF headers, so that
+// only the X-RateLimit ones (no window named) are left.
+type genericOnly struct{ h http.Handler }
+
+func (g genericOnly) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.h.ServeHTTP(stripIETF{w}, r)
+}
+
+type stripIETF struct{ http.ResponseWriter }
+
+func (s stripIETF) WriteHeader(code int) {
+	s.Header().Del("Ratelimit-Policy")
+	s.Header().Del("Ratelimit")
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s stripIETF) Write(b []byte) (int, error) {
+	s.Header().Del("Ratelimit-Policy")
+	s.Header().Del("Ratelimit")
+	return s.ResponseWriter.Write(b)
+}
+
+// A sliding window of 20 in any 2 seconds, in generic headers with
+// whole-second resets (when the oldest call leaves): at full use they
+// read "1", as a fixed second's do, but remaining never climbs back to
+// the limit less one, so no window is proven and the pace stays what
+// remains until the reset, without 429s.
+func TestLearnedPaceProvesNoWindowFromASlidingWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &apitest.Server{Limit: 20, Window: 2 * time.Second, Latency: 20 * time.Millisecond, Headers: true, RetryAfter: true}
+		tr, took := runFixedWindow(t, genericOnly{api}, 200, 8, 0)
+		g := tr.Gate("api.test")
+		if c := api.Counts(); c.Throttled()*100 > 200 {
+			t.Errorf("%d 429s of 200 calls, want at most 1%%", c.Throttled())
+		}
+		if g.learned.generic == nil || g.learned.generic.window > 0 {
+			t.Errorf("generic window %+v, want none proven", g.learned.generic)
+		}
+		t.Logf("200 calls took %v, %d 429s; learned %v", took, api.Counts().Throttled(), g.LearnedRate())
+	})
 }
