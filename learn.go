@@ -36,7 +36,11 @@ type learned struct {
 	refutedAt        time.Duration
 	refutedAdmitted  int64
 	refutedThrottled int64
-	_                [8]byte // seen's line: the gate's stripes start on lines of their own
+	// generic is what the generic headers said of their window
+	// (learn_generic.go); nil until they said a limit. A pointer, in
+	// place of the padding that kept the gate's stripes on lines of
+	// their own.
+	generic *genericWindow
 
 	// When the first admissions, made before anything was learned, were
 	// made (see unpacedStarts): how many there were and, for the first
@@ -109,7 +113,10 @@ func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 //   - Without a window, the remaining quota is spread until the reset,
 //     counting the calls already in flight against it. So too, when it is
 //     faster, for a minute the headers only implied (Anthropic's,
-//     OpenAI's) that their reset refutes (headers_window.go).
+//     OpenAI's) that their reset refutes (headers_window.go). A generic
+//     limit whose whole-second resets proved its window
+//     (learn_generic.go) is paced per that window when that is faster,
+//     and its last call's nothing remaining pauses nothing.
 //   - A throttled or overloaded call pauses the whole gate for the
 //     Retry-After; without one, a quota at zero whose window is unknown
 //     pauses it until that quota's reset, whatever the call's result.
@@ -164,6 +171,8 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	}
 
 	r, ok := pace(quotas[0], inFlight, o.Latency)
+	window := g.learned.noteGeneric(quotas[0], time.Since(g.epoch), o, g.admittedSoFar())
+	r, ok = windowPace(quotas[0], window, r, ok)
 	if r = slicedSafe(r); ok && !spent[0] && r != g.learned.requests.Rate() {
 		first := g.learned.requests.Rate().IsZero()
 		g.learned.requests.SetRate(r)
@@ -204,8 +213,9 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 		for k, q := range quotas {
 			// With a known window the pace already keeps the quota: at
 			// full use a sliding window always reads zero remaining. A
-			// minute a reset refuted is no known window.
-			if q.Remaining == 0 && q.Reset > 0 && (q.Window == 0 || spent[k]) {
+			// minute a reset refuted is no known window; a generic
+			// quota's proven window is one, unless the call was refused.
+			if q.Remaining == 0 && q.Reset > 0 && (q.Window == 0 && (k > 0 || window == 0 || throttled) || spent[k]) {
 				pause = max(pause, q.Reset)
 			}
 		}
