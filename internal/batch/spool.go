@@ -103,15 +103,12 @@ func spool(dir string, head []byte, r io.Reader) (_ *spooledBody, err error) {
 		openSpools.Add(-1)
 		return nil, fmt.Errorf("%w: %d already open", errNoSpool, maxOpenSpools)
 	}
-	f, err := os.CreateTemp(dir, ".sluice-spool-*")
+	f, name, err := createSpool(dir)
 	if err != nil {
 		openSpools.Add(-1)
 		return nil, fmt.Errorf("%w: %w", errNoSpool, err)
 	}
-	sb := &spooledBody{f: f, name: f.Name()}
-	if os.Remove(sb.name) == nil {
-		sb.name = ""
-	}
+	sb := &spooledBody{f: f, name: name}
 	defer func() {
 		if err != nil {
 			sb.Close()
