@@ -428,6 +428,7 @@ type RetryPolicy struct {
 // answered any of them.
 func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx context.Context) (Outcome, error)) (Outcome, int, error) {
 	return p.run(ctx, g, c, func(ctx context.Context, permit *Permit) (Outcome, error) {
+		defer donePanicking(permit)
 		o, err := call(ctx)
 		permit.Done(o)
 		return o, err
@@ -628,5 +629,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// donePanicking, deferred, gives permit back when the call it admitted
+// panics, and lets the panic go on: a caller that recovers (an HTTP
+// server does, per request) kept the slot for good, and a gate of
+// Concurrency N stopped admitting after N panics. Done is a no-op for a
+// permit already done.
+func donePanicking(permit *Permit) {
+	if v := recover(); v != nil {
+		permit.Done(Outcome{Class: ClassCanceled})
+		panic(v)
 	}
 }

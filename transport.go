@@ -277,11 +277,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	kept, stripe := t.use(t.KeyOf(keyed))
 	var ended time.Duration // the last attempt's end, as t.now(), to mark the gate used without a clock read; 0 for none
+	// sending is the permit of the attempt in the base's hands: a Base
+	// that panics, recovered by the caller (an HTTP server recovers each
+	// request's), kept its slot for good, and a gate of Concurrency N sent
+	// nothing more after N panics.
+	var sending *Permit
 	defer func() {
+		v := recover()
+		if v != nil && sending != nil {
+			sending.Done(Outcome{Class: ClassCanceled})
+		}
 		if ended == 0 {
 			ended = time.Duration(t.now())
 		}
 		t.unuse(kept, stripe, int64(ended))
+		if v != nil {
+			panic(v)
+		}
 	}()
 	gate := kept.gate
 	cost, err := t.cost(req, kept, &body)
@@ -321,7 +333,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.finish(req, nil, &body, unsendable(permit), 1, err)
 	}
 	out, cancel, headersLate := t.prepare(ctx, req, rc)
+	sending = permit
 	resp, err := t.base.RoundTrip(out)
+	sending = nil
 	resp, first.o, first.err = t.settle(ctx, req, gate, permit, maxAttempts <= 1, resp, err, cancel, headersLate)
 	ended = permit.admittedAt().Sub(t.epoch) + first.o.Latency
 	if first.o.Class == ClassOK {
@@ -341,7 +355,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return unsendable(permit), Permanent(err)
 		}
+		sending = permit
 		resp, o, err = t.attempt(ctx, req, rc, gate, permit, n >= maxAttempts)
+		sending = nil
 		ended = permit.admittedAt().Sub(t.epoch) + o.Latency
 		return o, err
 	})
