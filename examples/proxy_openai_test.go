@@ -114,7 +114,15 @@ func TestProxyOpenAISDKStream(t *testing.T) {
 	if chunks < 4 || words < 10 || acc.Usage.CompletionTokens != words || acc.Usage.PromptTokens != 50 {
 		t.Errorf("%d chunks, %d words, usage %+v; want several chunks and one token a word", chunks, words, acc.Usage)
 	}
-	if st := p.Stats()[0].Gates; st.InFlight != 0 || st.Completed != 1 {
+	// The proxy ends the call as its handler returns, which may be a
+	// moment after the SDK has read the stream's end.
+	deadline := time.Now().Add(5 * time.Second)
+	st := p.Stats()[0].Gates
+	for (st.InFlight != 0 || st.Completed != 1) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+		st = p.Stats()[0].Gates
+	}
+	if st.InFlight != 0 || st.Completed != 1 {
 		t.Errorf("proxy gates %+v; want one call completed, none in flight", st)
 	}
 }
