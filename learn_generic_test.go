@@ -1,7 +1,6 @@
 package sluice
 
 import (
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -92,29 +91,7 @@ func (a *fixedWindowAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func runFixedWindow(t *testing.T, api http.Handler, n, workers int, start time.Duration) (*Transport, time.Duration) {
 	time.Sleep(start)
 	tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
-	client := &http.Client{Transport: tr}
-	begin := time.Now()
-	jobs := make(chan struct{})
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for range jobs {
-				resp, err := client.Get("http://api.test/")
-				if err != nil {
-					t.Error(err)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		})
-	}
-	for range n {
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	wg.Wait()
-	return tr, time.Since(begin)
+	return tr, getAll(t, &http.Client{Transport: tr}, "http://api.test/", n, workers)
 }
 
 // A fixed window of 10 a second whose generic headers write the reset in

@@ -39,29 +39,7 @@ func TestPacingAgainstAStrictAPICostsOnlyTheMargin(t *testing.T) {
 					mu.Unlock()
 					api.ServeHTTP(w, r)
 				})}}
-				client := &http.Client{Transport: tr}
-				begin := time.Now()
-				jobs := make(chan struct{})
-				var wg sync.WaitGroup
-				for range 64 {
-					wg.Go(func() {
-						for range jobs {
-							resp, err := client.Get("http://api.test/")
-							if err != nil {
-								t.Error(err)
-								continue
-							}
-							io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-						}
-					})
-				}
-				for range n {
-					jobs <- struct{}{}
-				}
-				close(jobs)
-				wg.Wait()
-				took := time.Since(begin)
+				took := getAll(t, &http.Client{Transport: tr}, "http://api.test/", n, 64)
 				if c := api.Counts(); c.Throttled() != 0 {
 					t.Errorf("%d 429s at the API", c.Throttled())
 				}
@@ -76,4 +54,32 @@ func TestPacingAgainstAStrictAPICostsOnlyTheMargin(t *testing.T) {
 			})
 		})
 	}
+}
+
+// getAll sends n GETs of url through client from workers goroutines,
+// reading each body, and returns how long they took.
+func getAll(t *testing.T, client *http.Client, url string, n, workers int) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	jobs := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				resp, err := client.Get(url)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	for range n {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	return time.Since(begin)
 }
