@@ -44,6 +44,17 @@ func e2eMock(t *testing.T, cfg mock.Config) *mock.Server {
 }
 
 // e2eWrite writes content to name in dir and returns its path.
+// postLines writes in.jsonl in dir: n lines of format, whose three verbs
+// each take the line's index (the id, the URL's last segment, the body).
+func postLines(t *testing.T, dir string, n int, format string) string {
+	t.Helper()
+	var in strings.Builder
+	for i := range n {
+		fmt.Fprintf(&in, format+"\n", i, i, i)
+	}
+	return e2eWrite(t, dir, "in.jsonl", in.String())
+}
+
 func e2eWrite(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)

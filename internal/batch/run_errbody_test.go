@@ -63,14 +63,7 @@ func TestRunErrorBodyKeptBounded(t *testing.T) {
 	for _, cl := range []bool{true, false} {
 		t.Run(fmt.Sprintf("content-length %v", cl), func(t *testing.T) {
 			dir := t.TempDir()
-			var in strings.Builder
-			for i := range items {
-				fmt.Fprintf(&in, `{"id":"r%d","method":"POST","url":"/v1/x/%d","body":{"n":%d}}`+"\n", i, i, i)
-			}
-			input := filepath.Join(dir, "in.jsonl")
-			if err := os.WriteFile(input, []byte(in.String()), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			input := postLines(t, dir, items, `{"id":"r%d","method":"POST","url":"/v1/x/%d","body":{"n":%d}}`)
 			out := filepath.Join(dir, "out.jsonl")
 			var read, closed atomic.Int64
 			api := hugeErrorAPI{size: size, contentLength: cl, read: &read, closed: &closed}

@@ -127,14 +127,7 @@ func TestRunMemoryIndependentOfResponseSize(t *testing.T) {
 	for _, cl := range []bool{true, false} {
 		t.Run(fmt.Sprintf("content-length %v", cl), func(t *testing.T) {
 			dir := t.TempDir()
-			var in strings.Builder
-			for i := range items {
-				fmt.Fprintf(&in, `{"custom_id":"r%d","method":"POST","url":"/v1/chat/completions/%d","body":{"n":%d}}`+"\n", i, i, i)
-			}
-			input := filepath.Join(dir, "in.jsonl")
-			if err := os.WriteFile(input, []byte(in.String()), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			input := postLines(t, dir, items, `{"custom_id":"r%d","method":"POST","url":"/v1/chat/completions/%d","body":{"n":%d}}`)
 			out := filepath.Join(dir, "out.jsonl")
 			api := bigAPI{size: size, contentLength: cl}
 			cfg := batch.Config{Input: input, Out: out, BaseURL: "http://api.example", Progress: "none", Base: api,
@@ -249,14 +242,7 @@ func TestRunLargeBodiesToEveryDestination(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			var in strings.Builder
-			for i := range items {
-				fmt.Fprintf(&in, `{"custom_id":"r%d","method":"POST","url":"/v1/chat/completions/%d","body":{"n":%d}}`+"\n", i, i, i)
-			}
-			input := filepath.Join(dir, "in.jsonl")
-			if err := os.WriteFile(input, []byte(in.String()), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			input := postLines(t, dir, items, `{"custom_id":"r%d","method":"POST","url":"/v1/chat/completions/%d","body":{"n":%d}}`)
 			stdout, err := os.Create(filepath.Join(dir, "stdout.jsonl"))
 			if err != nil {
 				t.Fatal(err)
