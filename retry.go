@@ -428,7 +428,10 @@ type RetryPolicy struct {
 // answered any of them.
 func (p RetryPolicy) Do(ctx context.Context, g *Gate, c Cost, call func(ctx context.Context) (Outcome, error)) (Outcome, int, error) {
 	return p.run(ctx, g, c, func(ctx context.Context, permit *Permit) (Outcome, error) {
-		defer donePanicking(permit)
+		// A panic in call must not keep the slot: a caller that recovers
+		// (an HTTP server does, per request) lost it for good. Done is a
+		// no-op once the attempt has reported, as in Pool.
+		defer permit.Done(Outcome{Class: ClassCanceled})
 		o, err := call(ctx)
 		permit.Done(o)
 		return o, err
@@ -629,17 +632,5 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// donePanicking, deferred, gives permit back when the call it admitted
-// panics, and lets the panic go on: a caller that recovers (an HTTP
-// server does, per request) kept the slot for good, and a gate of
-// Concurrency N stopped admitting after N panics. Done is a no-op for a
-// permit already done.
-func donePanicking(permit *Permit) {
-	if v := recover(); v != nil {
-		permit.Done(Outcome{Class: ClassCanceled})
-		panic(v)
 	}
 }

@@ -277,23 +277,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	kept, stripe := t.use(t.KeyOf(keyed))
 	var ended time.Duration // the last attempt's end, as t.now(), to mark the gate used without a clock read; 0 for none
-	// sending is the permit of the attempt in the base's hands: a Base
-	// that panics, recovered by the caller (an HTTP server recovers each
-	// request's), kept its slot for good, and a gate of Concurrency N sent
-	// nothing more after N panics.
+	// sending is the permit of the attempt in the base's hands, set only
+	// while it is: a Base that panics, recovered by the caller (an HTTP
+	// server recovers each request's), kept its slot for good, and a gate
+	// of Concurrency N sent nothing more after N panics.
 	var sending *Permit
 	defer func() {
-		v := recover()
-		if v != nil && sending != nil {
+		if sending != nil { // the base panicked; the panic goes on
 			sending.Done(Outcome{Class: ClassCanceled})
 		}
 		if ended == 0 {
 			ended = time.Duration(t.now())
 		}
 		t.unuse(kept, stripe, int64(ended))
-		if v != nil {
-			panic(v)
-		}
 	}()
 	gate := kept.gate
 	cost, err := t.cost(req, kept, &body)
