@@ -63,8 +63,6 @@ type admission struct {
 	late     atomic.Bool           // admitted by the gate as the max wait ran out
 	info     *sluice.RoundTripInfo // what the Transport says of the round trip, once it returns
 	body     *keptBody             // the request's body as the proxy kept it, for its refusals' words
-	// unwatch stops the watch on the server's closing (shutdown.go).
-	unwatch func() bool
 }
 
 // leave moves a out of the queue into state to, and reports whether it
@@ -179,9 +177,6 @@ func (r *route) enqueue(parent context.Context, deadline time.Time, waited time.
 	// Set before the timer can fire: expire reads a.timer.
 	a.timer = time.AfterFunc(math.MaxInt64, a.expire)
 	a.timer.Reset(first.Sub(now))
-	if r.closing != nil {
-		a.unwatch = context.AfterFunc(r.closing, a.shutdown)
-	}
 	return a, &waitContext{Context: ctx, a: a}, true
 }
 
@@ -189,9 +184,6 @@ func (r *route) enqueue(parent context.Context, deadline time.Time, waited time.
 func (a *admission) done() {
 	a.leave(gone)
 	a.timer.Stop()
-	if a.unwatch != nil {
-		a.unwatch()
-	}
 	a.cancel(nil)
 }
 

@@ -296,7 +296,7 @@ func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, 
 		out = statusOutcome(status, info.Err)
 	case errors.As(info.Err, &we) || context.Cause(ctx) == errMaxWait:
 		out = outcomeMaxWait
-	case context.Cause(ctx) == errShuttingDown:
+	case errors.Is(info.Err, errShuttingDown):
 		out = outcomeStopping
 	case errors.Is(info.Err, sluice.ErrQuotaExhausted):
 		out = outcomeQuota

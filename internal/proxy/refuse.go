@@ -29,7 +29,7 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		r.refuse(w, req, we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
 	case context.Cause(req.Context()) == errMaxWait:
 		r.refuse(w, req, 0, "waited the proxy's max wait for the rate limit without being admitted")
-	case context.Cause(req.Context()) == errShuttingDown:
+	case errors.Is(err, errShuttingDown):
 		// Never sent: the client may send it again, to this proxy once
 		// restarted or straight on.
 		w.Header().Set("Retry-After", strconv.Itoa(shutdownRetryAfter))

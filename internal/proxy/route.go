@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -134,10 +133,9 @@ type route struct {
 	// request's tokens are estimated before it queues (tokenfit.go).
 	tokenBudget bool
 	log         logger
-	obs         *routeObs       // its counters (metrics.go)
-	haltsLogged sync.Map        // the gates (host/model) whose halt was logged
-	promises    promises        // when the clients it refused were told to come back (promise.go)
-	closing     context.Context // the server's (shutdown.go)
+	obs         *routeObs // its counters (metrics.go)
+	haltsLogged sync.Map  // the gates (host/model) whose halt was logged
+	promises    promises  // when the clients it refused were told to come back (promise.go)
 }
 
 // halted logs, once per gate, that a request's gate halted because the

@@ -51,10 +51,6 @@ type Server struct {
 	ln     net.Listener
 	hs     *http.Server
 	served chan error
-	// closing ends when the grace of a Shutdown runs out: the requests
-	// still queued are then answered (shutdown.go).
-	closing   context.Context
-	endQueued context.CancelFunc
 }
 
 // Open validates the routes and starts listening and serving.
@@ -73,7 +69,6 @@ func (s *Server) Open() error {
 		return fmt.Errorf("proxy: body budget %d: want 0 (the default) or more", s.BodyBudget)
 	}
 	budget := newBodyBudget(cmp.Or(s.BodyBudget, DefaultBodyBudget))
-	s.closing, s.endQueued = context.WithCancel(context.Background())
 	log := logger{s.Logger}
 	seen := map[string]bool{}
 	for _, r := range s.Routes {
@@ -86,7 +81,6 @@ func (s *Server) Open() error {
 		seen[r.Prefix] = true
 		rt := newRoute(r, log)
 		rt.budget = budget
-		rt.closing = s.closing
 		s.routes = append(s.routes, rt)
 	}
 	sort.SliceStable(s.routes, func(i, j int) bool { return len(s.routes[i].Prefix) > len(s.routes[j].Prefix) })

@@ -13,8 +13,8 @@ import (
 // Retry-After, and given a moment to be written before the server
 // closes what is left (the requests in flight).
 
-// errShuttingDown is the cause of a queued request cancelled because the
-// proxy is stopping.
+// errShuttingDown is what a request still waiting for admission gets
+// when the proxy stops.
 var errShuttingDown = errors.New("proxy: stopping")
 
 // shutdownAnswerTime is how long the refused requests have to be written
@@ -25,19 +25,15 @@ const shutdownAnswerTime = time.Second
 // about as soon as a restarted proxy listens again.
 const shutdownRetryAfter = 5
 
-// answerQueued cancels every request still queued with errShuttingDown
-// and waits, at most shutdownAnswerTime, for the handlers to end.
+// answerQueued halts every route's gates with errShuttingDown, as a run
+// halts its Transport on an interrupt: the requests waiting for admission
+// end with it, to be refused (refuse.go), and none is admitted after.
+// Then it waits, at most shutdownAnswerTime, for the handlers to end.
 func (s *Server) answerQueued() {
-	s.endQueued()
+	for _, r := range s.routes {
+		r.tr.Halt(errShuttingDown)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownAnswerTime)
 	defer cancel()
 	_ = s.hs.Shutdown(ctx) // again: it returns once the handlers have ended
-}
-
-// shutdown is the closing context's: a still queued request leaves the
-// queue and is cancelled, to be refused (refuse.go).
-func (a *admission) shutdown() {
-	if a.leave(expired) {
-		a.cancel(errShuttingDown)
-	}
 }
