@@ -565,7 +565,23 @@ func (p RetryPolicy) between(ctx context.Context, g *Gate, pause time.Duration, 
 		}
 		pause -= time.Since(waitBegin)
 	}
-	return sleep(ctx, pause)
+	if pause <= 0 || g == nil {
+		return sleep(ctx, pause)
+	}
+	// The backoff ends with the gate: a retry of a halted gate could
+	// only be refused, and a proxy stopping or a run interrupted must not
+	// wait out a Retry-After of minutes to say so.
+	halted := g.haltedChan()
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-halted:
+		return g.Halted()
+	}
 }
 
 // DefaultMaxAttempts is how many attempts a call gets when its

@@ -30,10 +30,10 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 	case context.Cause(req.Context()) == errMaxWait:
 		r.refuse(w, req, 0, "waited the proxy's max wait for the rate limit without being admitted")
 	case errors.Is(err, errShuttingDown):
-		// Never sent: the client may send it again, to this proxy once
-		// restarted or straight on.
+		// Not sent, or not retried: the client may send it again, to this
+		// proxy once restarted or straight on.
 		w.Header().Set("Retry-After", strconv.Itoa(shutdownRetryAfter))
-		r.answer(w, http.StatusServiceUnavailable, "api_error", "", "the proxy is stopping: this request was never sent upstream")
+		r.answer(w, http.StatusServiceUnavailable, "api_error", "", stoppingMessage(req))
 	case context.Cause(req.Context()) == errClientDeadline:
 		// The client's own timeout (X-Stainless-Timeout...) is about to
 		// pass: it gets this answer rather than its own timeout.
@@ -211,4 +211,22 @@ func upstreamCause(err error, host string) string {
 		return "connection reset by " + host
 	}
 	return err.Error()
+}
+
+// stoppingMessage says what became of a request the proxy stopped before
+// it was done: never sent, or sent and failed with no answer (an answer
+// would have been passed on) and not retried.
+func stoppingMessage(req *http.Request) string {
+	sent := 0
+	if a := admissionOf(req.Context()); a != nil && a.info != nil {
+		sent = a.info.Attempts
+	}
+	switch sent {
+	case 0:
+		return "the proxy is stopping: this request was never sent upstream"
+	case 1:
+		return "the proxy is stopping: this request was sent upstream once, got no answer, and was not retried"
+	default:
+		return fmt.Sprintf("the proxy is stopping: this request was sent upstream %d times, got no answer, and was not retried", sent)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/mock"
@@ -295,6 +296,46 @@ func TestShutdownAnswersThoseStillQueued(t *testing.T) {
 	}
 	if ra := <-a; ra.err == nil && ra.status == 200 {
 		t.Errorf("in-flight request: 200; want it cut when the grace ran out")
+	}
+}
+
+// A request whose first attempt reached the upstream and lost its
+// connection, and whose retry waits out its backoff when the grace runs
+// out, may have been seen upstream: its answer says it was sent, rather
+// than that it never was, and comes at once, not after the backoff.
+// (Had the upstream answered, the client would get that answer.)
+func TestShutdownAnswersARetryWaiting(t *testing.T) {
+	var sent atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // no answer: the client sees the connection end
+		}
+	}))
+	t.Cleanup(up.Close)
+	// A backoff of an hour (full jitter): the retry is still waiting
+	// when the proxy stops.
+	retry := sluice.RetryPolicy{Backoff: sluice.Backoff{Base: time.Hour, Cap: time.Hour}}
+	s := &proxy.Server{Addr: "127.0.0.1:0", Routes: []proxy.Route{{Upstream: mustURL(t, up.URL), Retry: retry}}}
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	a := goSend(t.Context(), "GET", s.URL()+"/x", "a", nil, "")
+	eventually(t, "the first attempt is answered", func() bool { return sent.Load() == 1 })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // no grace at all
+	begin := time.Now()
+	s.Shutdown(ctx)
+	r := <-a
+	if r.status != http.StatusServiceUnavailable || strings.Contains(r.body, "never sent") || !strings.Contains(r.body, "sent upstream once") {
+		t.Errorf("retry waiting at the end of the grace: %d %v, body %q; want 503 saying it was sent upstream once", r.status, r.err, r.body)
+	}
+	if took := time.Since(begin); took > 10*time.Second {
+		t.Errorf("answered %v after the shutdown; want at once, not after the backoff", took)
+	}
+	if n := sent.Load(); n != 1 {
+		t.Errorf("upstream saw %d attempts; want 1", n)
 	}
 }
 

@@ -1,0 +1,45 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// A retry waiting out its backoff ends as soon as its gate is halted,
+// with the halt's error: a proxy stopping, or a run interrupted, or a
+// quota exhausted by another call, must not wait for a Retry-After of
+// minutes (the proxy's clients saw their connections closed instead of
+// its answer).
+func TestRetryBackoffEndsWhenTheGateHalts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := Limits{Concurrency: 1}.NewGate()
+		stopping := errors.New("stopping")
+		calls := 0
+		begin := time.Now()
+		done := make(chan error, 1)
+		go func() {
+			// Full jitter up to 100 hours: under 2 s once in 180,000 runs.
+			policy := RetryPolicy{Backoff: Backoff{Base: 100 * time.Hour, Cap: 100 * time.Hour}}
+			_, _, err := policy.Do(context.Background(), g, Cost{}, func(context.Context) (Outcome, error) {
+				calls++
+				return Outcome{Class: ClassTransient}, &StatusError{Status: 502, Class: ClassTransient}
+			})
+			done <- err
+		}()
+		synctest.Wait() // the first attempt made, the retry waiting out its backoff
+		g.Halt(stopping)
+		err := <-done
+		if !errors.Is(err, stopping) {
+			t.Errorf("Do ended with %v; want the halt's error", err)
+		}
+		if took := time.Since(begin); took > 2*time.Second {
+			t.Errorf("Do ended %v after it began; want at once when the gate halted", took)
+		}
+		if calls != 1 {
+			t.Errorf("%d attempts; want 1", calls)
+		}
+	})
+}
