@@ -362,6 +362,9 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		}
 		return response{attempts: info.Attempts, class: class}, sluice.Permanent(err)
 	}
+	if resp.ProtoMajor >= 2 {
+		resp.Body = watchStream(resp.Body, idleLimit(p.timeout))
+	}
 	defer resp.Body.Close()
 	var body []byte
 	var sb *spooledBody

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -74,6 +75,47 @@ func (c *idleConn) Read(p []byte) (int, error) {
 func (c *idleConn) Write(p []byte) (int, error) {
 	c.push()
 	return c.Conn.Write(p)
+}
+
+// watchStream fails a read of body once nothing has arrived for idle.
+// Over HTTP/2 a connection carries many calls, and its reads go on while
+// any of them moves, so the connection's idle limit never sees one
+// stalled stream beside a busy one: each body is watched on its own,
+// with a timer. HTTP/2 is what the remote APIs speak, whose calls take
+// far longer than a timer costs; a local HTTP/1 server keeps the cheap
+// limit on the connection alone.
+func watchStream(body io.ReadCloser, idle time.Duration) io.ReadCloser {
+	w := &streamWatch{body: body, idle: idle}
+	w.timer = time.AfterFunc(idle, func() {
+		w.stalled.Store(true)
+		body.Close() // ends the read waiting on it
+	})
+	return w
+}
+
+// streamWatch is a body whose reads fail once idle passes with nothing
+// read; see watchStream.
+type streamWatch struct {
+	body    io.ReadCloser
+	idle    time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func (w *streamWatch) Read(p []byte) (int, error) {
+	n, err := w.body.Read(p)
+	if w.stalled.Load() {
+		return n, os.ErrDeadlineExceeded // as the connection's idle limit says it
+	}
+	if n > 0 {
+		w.timer.Reset(w.idle)
+	}
+	return n, err
+}
+
+func (w *streamWatch) Close() error {
+	w.timer.Stop()
+	return w.body.Close()
 }
 
 // errBodyStalled says a call's body stopped arriving.
