@@ -132,7 +132,8 @@ func newKeys(tag, gate string) keys {
 }
 
 // local returns in-memory limits at 1/share of c, for Local mode: each of
-// share processes keeps its part, so that together they keep the whole.
+// share processes keeps its part, so that together they keep the whole
+// (rounded down to whole calls a window: see the rate below).
 // They start spent (an empty bucket, a full window): Redis may have just
 // admitted a full window's or burst's worth that this process cannot see,
 // and a fresh limit would add its own on top. Falling back thus costs at
@@ -143,7 +144,16 @@ func (c config) local(share int) []sluice.Limit {
 	l := c.limits
 	if !l.Rate.IsZero() {
 		burst := max(l.Burst/share, 1)
-		rl := sluice.NewRateLimiter(sluice.Rate{N: l.Rate.N / f, Per: l.Rate.Per}, burst)
+		// Whole calls a window each: the parts must keep the API's
+		// window together, not just its average. 10/s among three at
+		// 3.33/s each is a start every 300ms, 4 in some second, and 12
+		// in a second of three processes in step; at 3/s each, 9. Fewer
+		// calls a window than processes can be kept only on average.
+		part := sluice.Rate{N: math.Floor(l.Rate.N / f), Per: l.Rate.Per}
+		if part.N < 1 {
+			part.N = l.Rate.N / f
+		}
+		rl := sluice.NewRateLimiter(part, burst)
 		rl.AllowN(burst)
 		ls = append(ls, rl)
 	}

@@ -9,7 +9,11 @@ const (
 	// Local answers from limits kept in this process, each at this
 	// process's share of the shared limit (the limit divided by the
 	// processes seen recently, or the whole limit when that is unknown).
-	// It is the zero Mode.
+	// A request rate's share is rounded down to whole calls a window, so
+	// that the processes together keep the window, not only its average
+	// (10/s among three is 3/s each); a rate of fewer calls a window than
+	// there are processes can be kept only on average. It is the zero
+	// Mode.
 	Local Mode = iota
 	// Open admits every call, as if there were no shared limits.
 	Open
