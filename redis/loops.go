@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -50,9 +51,16 @@ func (s *Store) renewLoop() {
 			if len(members) == 0 {
 				continue
 			}
-			args := append([]any{int64(s.opt.LeaseTTL / time.Microsecond)}, members...)
-			if _, err := s.run(context.Background(), renewScript, []string{g.keys.leases}, args...); err != nil {
+			args := append([]any{int64(s.opt.LeaseTTL / time.Microsecond), s.epoch, s.proc + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}, members...)
+			v, err := s.run(context.Background(), renewScript, []string{g.keys.leases, s.tag() + ":epoch"}, args...)
+			if err != nil {
 				g.down(err)
+				continue
+			}
+			if r, ok := v.([]any); ok && len(r) == 2 {
+				if e, ok := r[1].(string); ok {
+					s.epoch = e // read and written by this loop alone
+				}
 			}
 		}
 	}

@@ -94,7 +94,11 @@ type Store struct {
 	name   string
 	opt    Options
 	proc   string // this process's id, for leases and the count of processes
-	seq    atomic.Uint64
+	// epoch is Redis's epoch as this process's last renewal saw it
+	// (renew.lua): a new one says Redis lost its data, leases included.
+	// Only the renewal loop reads and writes it.
+	epoch string
+	seq   atomic.Uint64
 
 	mu     sync.Mutex
 	gates  map[string]*shared // by gate key
