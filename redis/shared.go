@@ -117,8 +117,15 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	v, err := s.run(ctx, admitScript, keys, args...)
 	if err != nil {
 		untakeAll(own, c, ownMarks)
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err(), false
+		if cerr := callerEnded(ctx); cerr != nil {
+			// The script may have run, and taken a lease and a window
+			// entry that nobody would release or renew: given back by
+			// id, whether it ran or not (finish is idempotent). Its
+			// pacers' charge stays: what it pushed their timelines to
+			// is unknown, and a give-back without it could undo
+			// another's.
+			g.abandon(id, cn, wn, len(cfg.pacers))
+			return nil, 0, cerr, false
 		}
 		g.down(err)
 		t, wait, err := g.fallback(ctx, c)
@@ -372,6 +379,45 @@ func (t *ticket) giveBack(wn int) {
 		args = append(args, 1, t.costs[i], t.tats[i])
 	}
 	t.finish(args)
+}
+
+// callerEnded returns the caller's context's error, or
+// context.DeadlineExceeded once its deadline has passed though the
+// context's own timer has not yet said so: the client's read deadline,
+// set from it, may fire first, and the caller's own timeout was then
+// taken for Redis not answering (an outage declared, the call admitted
+// from the fallback limits).
+func callerEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d.Add(-time.Millisecond)) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// abandon gives back, off the caller's path, the lease and window entry
+// an admission whose answer never came may have taken. A store closed
+// meanwhile leaves them to expire.
+func (g *shared) abandon(id string, cn, wn, pacers int) {
+	s := g.s
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	t := &ticket{g: g, id: id, cn: cn, pacers: g.config().pacers[:pacers]}
+	args := []any{id, cn, wn, pacers}
+	for range pacers {
+		args = append(args, 0, 0, 0) // mode 0: nothing
+	}
+	go func() {
+		defer s.wg.Done()
+		t.finish(args)
+	}()
 }
 
 func (t *ticket) finish(args []any) {

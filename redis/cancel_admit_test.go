@@ -1,0 +1,54 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+)
+
+// A caller that gives up while its admission is on its way to Redis
+// returns ctx.Err(), but the script may have run and taken a lease: it
+// was neither released nor renewed, and the one slot was lost to every
+// process until the lease expired (outside review). The admission is now
+// given back, by id, whether or not it ran.
+func TestCancelledAdmissionGivesBackItsLease(t *testing.T) {
+	addr := sharedAddr(t)
+	prefix := uniquePrefix(t)
+	l := sluice.Limits{Concurrency: 1, FixedConcurrency: true}
+	slow, fast := l, l
+	slow.Store = newTestStore(t, slowRelay(t, addr, 100*time.Millisecond), prefix, Options{})
+	fast.Store = newTestStore(t, addr, prefix, Options{})
+	gs, gf := slow.NewGate(), fast.NewGate()
+	// Warm the connection (the first call also subscribes).
+	p, err := gs.Acquire(context.Background(), sluice.Cost{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(sluice.Outcome{})
+	time.Sleep(200 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err = gs.Acquire(ctx, sluice.Cost{})
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire: %v; want the context's error (stats %+v)", err, slow.Store.(*Store).Stats())
+	}
+	// The caller's own deadline is no outage, even when the client's read
+	// deadline, set from it, fires a moment before the context says so.
+	if st := slow.Store.(*Store).Stats(); st.Outages != 0 || st.Fallbacks != 0 {
+		t.Errorf("stats %+v after a caller's timeout; want no outage, no fallback", st)
+	}
+	// The lease's time to live is 5s: a grant within 2s is the give-back's.
+	// (No deadline: the gate would refuse at once a wait it predicts
+	// longer.)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer time.AfterFunc(2*time.Second, cancel).Stop()
+	p, err = gf.Acquire(ctx, sluice.Cost{})
+	if err != nil {
+		t.Fatalf("the only slot, held by nobody, was not granted in 2s: %v", err)
+	}
+	p.Done(sluice.Outcome{})
+}
