@@ -249,10 +249,23 @@ func classifyError(err error) Class {
 	case errors.As(err, &verify), errors.As(err, &authority), errors.As(err, &hostname),
 		errors.As(err, &invalid):
 		return ClassFatal // retrying will meet the same certificate
-	case strings.Contains(err.Error(), "unsupported protocol scheme"):
+	case strings.Contains(err.Error(), "unsupported protocol scheme"), refusedByNetHTTP(err.Error()):
 		return ClassFatal
 	}
 	return ClassTransient
+}
+
+// refusedByNetHTTP reports whether msg is net/http refusing a request it
+// will not send (a header with a line break, an invalid method): the same
+// request meets the same refusal, and nothing reached the API. net/http
+// has no error value for these; its messages are stable.
+func refusedByNetHTTP(msg string) bool {
+	for _, m := range [...]string{"net/http: invalid header field", "net/http: invalid method", "net/http: invalid trailer"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusedUndone reports whether a response with this status and class

@@ -167,6 +167,21 @@ func TestClassifyErrors(t *testing.T) {
 	if scheme == nil {
 		t.Fatal("http.Get of an ftp URL succeeded")
 	}
+	// What net/http refuses to send, before it dials: the same request
+	// meets the same refusal (a key with the \r of a CRLF .env file was
+	// retried nine times a call).
+	unsendable := func(mod func(*http.Request)) error {
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:9/", nil)
+		mod(req)
+		_, err := (&http.Transport{}).RoundTrip(req)
+		if err == nil {
+			t.Fatal("net/http sent a request it should refuse")
+		}
+		return err
+	}
+	badValue := unsendable(func(r *http.Request) { r.Header.Set("X-Api-Key", "sk-abc\r") })
+	badName := unsendable(func(r *http.Request) { r.Header["X A"] = []string{"b"} })
+	badMethod := unsendable(func(r *http.Request) { r.Method = "GE T" })
 	tests := []struct {
 		name string
 		err  error
@@ -194,6 +209,9 @@ func TestClassifyErrors(t *testing.T) {
 		{"hostname", get(&tls.CertificateVerificationError{Err: x509.HostnameError{Certificate: &x509.Certificate{}, Host: "api.example.com"}}), ClassFatal},
 		{"expired", get(x509.CertificateInvalidError{Cert: &x509.Certificate{}, Reason: x509.Expired}), ClassFatal},
 		{"unsupported scheme", scheme, ClassFatal},
+		{"header value net/http will not send", get(badValue), ClassFatal},
+		{"header name net/http will not send", get(badName), ClassFatal},
+		{"method net/http will not send", get(badMethod), ClassFatal},
 	}
 	for _, tt := range tests {
 		// The status and body of an error are meaningless; Classify must not look.

@@ -246,12 +246,22 @@ func (p *plan) close() {
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // headers builds the headers every request carries: the preset's, then
-// -H, with ${ENV} expanded.
+// -H, with ${ENV} expanded. A value that cannot be sent (a line break, or
+// the \r a CRLF .env file leaves) is refused here, naming the header and
+// its variables, never the value: net/http would refuse every attempt
+// before sending it, and a run would retry each item for nothing.
 func (p *plan) headers() (http.Header, error) {
 	h := http.Header{}
+	expand := func(v string) string {
+		return envRef.ReplaceAllStringFunc(v, func(m string) string { return p.cfg.getenv(m[2 : len(m)-1]) })
+	}
 	if p.preset != nil {
 		for k, v := range p.preset.headers {
-			h.Set(k, envRef.ReplaceAllStringFunc(v, func(m string) string { return p.cfg.getenv(m[2 : len(m)-1]) }))
+			if x := expand(v); input.ValidHeaderValue(x) {
+				h.Set(k, x)
+			} else {
+				return nil, usage("the %s header, from %s: the value has a control character or line break (a .env file with CRLF line ends leaves a \\r)", http.CanonicalHeaderKey(k), strings.Join(envRef.FindAllString(v, -1), ", "))
+			}
 		}
 	}
 	for _, kv := range p.cfg.Headers {
@@ -260,7 +270,16 @@ func (p *plan) headers() (http.Header, error) {
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
 			return nil, usage("-H %q: want 'Key: Value'", kv)
 		}
-		h.Set(k, envRef.ReplaceAllStringFunc(strings.TrimSpace(v), func(m string) string { return p.cfg.getenv(m[2 : len(m)-1]) }))
+		v = strings.TrimSpace(v)
+		x := expand(v)
+		switch {
+		case input.ValidHeaderValue(x):
+			h.Set(k, x)
+		case input.ValidHeaderValue(v): // the variables brought it
+			return nil, usage("-H %q: the value, from %s, has a control character or line break (a .env file with CRLF line ends leaves a \\r)", k+": "+v, strings.Join(envRef.FindAllString(v, -1), ", "))
+		default:
+			return nil, usage("-H %q: the value has a control character or line break", k)
+		}
 	}
 	return h, nil
 }

@@ -84,9 +84,10 @@ func isToken(s string) bool {
 	return true
 }
 
-// validHeaderValue reports whether v can be sent as a header value: no
-// control characters but tab (a line break would smuggle a header in).
-func validHeaderValue(v string) bool {
+// ValidHeaderValue reports whether v can be sent as a header value: no
+// control characters but tab (a line break would smuggle a header in,
+// and net/http refuses to send one).
+func ValidHeaderValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
 			return false

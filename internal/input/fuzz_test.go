@@ -113,7 +113,7 @@ func FuzzReaderJSONL(f *testing.F) {
 			case FormatHTTP:
 				for name, values := range it.Header {
 					for _, v := range values {
-						if !isToken(name) || !validHeaderValue(v) {
+						if !isToken(name) || !ValidHeaderValue(v) {
 							t.Errorf("line %d: header %q: %q", it.Line, name, v)
 						}
 					}

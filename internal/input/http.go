@@ -144,7 +144,7 @@ func parseHeaders(raw json.RawMessage) (http.Header, string) {
 			return nil, fmt.Sprintf("%s (header %s)", notStrings, quoteInput(name))
 		}
 		for _, s := range values {
-			if !validHeaderValue(s) {
+			if !ValidHeaderValue(s) {
 				return nil, fmt.Sprintf("header %s has a control character or line break in its value", quoteInput(name))
 			}
 		}
