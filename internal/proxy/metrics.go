@@ -65,10 +65,26 @@ type routeObs struct {
 	tokensOut atomic.Int64
 	wait      prometheus.Histogram // admitted requests' wait for admission
 	latency   prometheus.Histogram // every attempt's time to the upstream's headers
+	// longestWait is the longest wait since the last summary, in
+	// nanoseconds: the histogram's quantile is interpolated within a
+	// bucket, and (10s, 30s] put a p99 of 27.5s in the log when no
+	// request had waited 11s.
+	longestWait atomic.Int64
 
 	// Kept by the observer's goroutine alone; see status.go.
 	ring    ring
 	summary summaryMark
+}
+
+// observeWait records an admitted request's wait for admission.
+func (o *routeObs) observeWait(d time.Duration) {
+	o.wait.Observe(d.Seconds())
+	for {
+		longest := o.longestWait.Load()
+		if int64(d) <= longest || o.longestWait.CompareAndSwap(longest, int64(d)) {
+			return
+		}
+	}
 }
 
 // refused is the number of requests the proxy itself refused with 429.
@@ -277,7 +293,7 @@ func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, 
 	isAdmitted := a != nil && a.state.Load() == admitted
 	if isAdmitted {
 		o.admitted.Add(1)
-		o.wait.Observe(time.Duration(a.wait.Load()).Seconds())
+		o.observeWait(time.Duration(a.wait.Load()))
 	}
 	switch {
 	case a == nil:

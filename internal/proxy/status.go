@@ -156,10 +156,11 @@ func (o *observer) summarize() {
 		m := &r.obs.summary
 		admitted, refused, throttled := r.obs.admitted.Load(), r.obs.refused(), r.obs.throttled.Load()
 		waits := bucketCounts(r.obs.wait)
-		p99 := quantile(0.99, waitBuckets, waits, m.waits)
+		longest := time.Duration(r.obs.longestWait.Swap(0))
+		p99 := min(quantile(0.99, waitBuckets, waits, m.waits), longest)
 		o.log.l.Info("summary", "route", r.obs.label,
 			"admitted", admitted-m.admitted, "refused", refused-m.refused, "upstream_429", throttled-m.throttled,
-			"p99_wait", p99, "queue", r.queued.Load())
+			"p99_wait", p99, "max_wait", longest, "queue", r.queued.Load())
 		*m = summaryMark{admitted: admitted, refused: refused, throttled: throttled, waits: waits}
 	}
 }

@@ -29,7 +29,7 @@ func TestSummaryEveryMinuteCountsTheMinute(t *testing.T) {
 			r.obs.requests[outcomeMaxWait].Add(int64(refused))
 			r.obs.throttled.Add(int64(throttled))
 			for _, w := range waits {
-				r.obs.wait.Observe(w.Seconds())
+				r.obs.observeWait(w)
 			}
 			buf.Reset()
 			time.Sleep(time.Minute)
@@ -50,11 +50,15 @@ func TestSummaryEveryMinuteCountsTheMinute(t *testing.T) {
 			want                         string
 		}{
 			{"first", 5, 2, 3, many(100, 3*time.Millisecond),
-				"route=/v1 admitted=5 refused=2 upstream_429=3 p99_wait=4.96ms queue=0"},
+				"route=/v1 admitted=5 refused=2 upstream_429=3 p99_wait=3ms max_wait=3ms queue=0"},
 			{"second counts only its own", 1, 0, 0, append(many(99, time.Millisecond), 20*time.Second),
-				"route=/v1 admitted=1 refused=0 upstream_429=0 p99_wait=1ms queue=0"},
+				"route=/v1 admitted=1 refused=0 upstream_429=0 p99_wait=1ms max_wait=20s queue=0"},
+			// Interpolated in (10s, 30s], the p99 was 25s; no request
+			// waited longer than 10.7s.
+			{"a wide bucket", 100, 0, 0, append(many(96, time.Millisecond), many(4, 10700*time.Millisecond)...),
+				"route=/v1 admitted=100 refused=0 upstream_429=0 p99_wait=10.7s max_wait=10.7s queue=0"},
 			{"idle", 0, 0, 0, nil,
-				"route=/v1 admitted=0 refused=0 upstream_429=0 p99_wait=0s queue=0"},
+				"route=/v1 admitted=0 refused=0 upstream_429=0 p99_wait=0s max_wait=0s queue=0"},
 		} {
 			got := minute(c.admitted, c.refused, c.throttled, c.waits...)
 			if !strings.Contains(got, "level=INFO msg=summary "+c.want) || strings.Count(got, "\n") != 0 {
@@ -64,8 +68,8 @@ func TestSummaryEveryMinuteCountsTheMinute(t *testing.T) {
 		o.mu.Lock()
 		n := r.obs.ring.n
 		o.mu.Unlock()
-		if n != 180 {
-			t.Errorf("ring holds %d samples after 3 minutes, want 180", n)
+		if n != 240 {
+			t.Errorf("ring holds %d samples after 4 minutes, want 240", n)
 		}
 	})
 }
