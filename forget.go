@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"io"
 	"sync/atomic"
 	"time"
 )
@@ -211,6 +212,9 @@ func (t *Transport) sweep() {
 			t.retired.Throttled += s.Throttled
 			t.retired.Pauses += s.Pauses
 			delete(t.gates, key)
+			if c, ok := k.gate.shared.(io.Closer); ok {
+				c.Close() // the store lets go of the key (Store)
+			}
 		}
 	}
 	t.sweepAt = max(2*len(t.gates), minSweep)

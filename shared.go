@@ -98,6 +98,13 @@ type Store interface {
 	// that Limits.NewGate applies (6ms a period), and
 	// l.Concurrency is the most calls in flight across all processes (0:
 	// DefaultConcurrency). It is called once per gate and must not block.
+	//
+	// A Shared may also implement io.Closer. A Transport closes the
+	// Shared of each gate it forgets (idle, nothing held: see
+	// Transport.Gate), once per Share, so that the store can let go of
+	// what it keeps for the key; a gate made again for the key later
+	// calls Share again. Close is called under the Transport's lock and
+	// must not block: network work goes in the background.
 	Share(key string, l Limits) Shared
 }
 

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -12,17 +13,21 @@ import (
 // when the subscription is closed (Close).
 func (s *Store) listen(ps *goredis.PubSub) {
 	defer s.wg.Done()
+	prefix := s.tag() + ":"
 	for msg := range ps.Channel() {
-		s.mu.Lock()
-		var hit *shared
-		for _, g := range s.gates {
-			if g.keys.released == msg.Channel {
-				hit = g
-				break
-			}
+		// The channel is newKeys' released: tag:key:released.
+		key, ok := strings.CutPrefix(msg.Channel, prefix)
+		if !ok {
+			continue
 		}
+		key, ok = strings.CutSuffix(key, ":released")
+		if !ok {
+			continue
+		}
+		s.mu.Lock()
+		hit := s.gates[key]
 		s.mu.Unlock()
-		if hit != nil {
+		if hit != nil && hit.keys.released == msg.Channel {
 			hit.notify()
 		}
 	}

@@ -31,6 +31,27 @@ type shared struct {
 	// graceUntil: after an outage, until then admissions keep to the
 	// local limits as well as Redis's (see resync.go).
 	graceUntil time.Time
+
+	// shares counts the gates this shared serves (Store.Share) less
+	// those forgotten (Close); under the store's mu.
+	shares int
+}
+
+// Close implements the io.Closer a Transport calls when it forgets a gate
+// (sluice.Store): the last gate of the key gone, the store forgets it too,
+// and stops listening to its release channel.
+func (g *shared) Close() error {
+	s := g.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.shares--; g.shares > 0 || s.gates[g.key] != g {
+		return nil
+	}
+	delete(s.gates, g.key)
+	if !s.closed && s.pubsub != nil {
+		s.subscribe(g.keys.released, g.key)
+	}
+	return nil
 }
 
 func newShared(s *Store, key string, l sluice.Limits) *shared {

@@ -103,6 +103,7 @@ type Store struct {
 	mu     sync.Mutex
 	gates  map[string]*shared // by gate key
 	pubsub *goredis.PubSub
+	subMu  sync.Mutex // held while the subscription changes (subscribe)
 	closed bool
 
 	health health
@@ -228,9 +229,11 @@ func (s *Store) Share(key string, l sluice.Limits) sluice.Shared {
 	defer s.mu.Unlock()
 	if g, ok := s.gates[key]; ok {
 		g.configure(l)
+		g.shares++
 		return g
 	}
 	g := newShared(s, key, l)
+	g.shares = 1
 	s.gates[key] = g
 	if !s.closed {
 		if s.pubsub == nil {
@@ -239,12 +242,37 @@ func (s *Store) Share(key string, l sluice.Limits) sluice.Shared {
 			go s.listen(s.pubsub)
 			go s.renewLoop()
 		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), s.opt.CallTimeout)
-			_ = s.pubsub.Subscribe(ctx, g.keys.released) // it resubscribes on reconnect
-			cancel()
+			s.subscribe(g.keys.released, key)
 		}
 	}
 	return g
+}
+
+// subscribe listens to a gate's release channel, or, with key gone from
+// the store's gates (forgotten: shared.Close), stops listening to it; in
+// the background, one change at a time, so that a gate forgotten and
+// made again ends subscribed. s.mu is held.
+func (s *Store) subscribe(channel, key string) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.subMu.Lock()
+		defer s.subMu.Unlock()
+		s.mu.Lock()
+		ps, closed := s.pubsub, s.closed
+		_, wanted := s.gates[key]
+		s.mu.Unlock()
+		if closed {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.opt.CallTimeout)
+		defer cancel()
+		if wanted {
+			_ = ps.Subscribe(ctx, channel) // it resubscribes on reconnect
+		} else {
+			_ = ps.Unsubscribe(ctx, channel)
+		}
+	}()
 }
 
 // Stats returns the store's counters.
