@@ -344,6 +344,15 @@ func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64, from
 // tryLimits is try without the pause, asking g.limits[from:]; it needs no
 // lock.
 func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64, from int) (wait time.Duration, refused int) {
+	if keep == nil && from == len(g.limits)-1 {
+		// One limit to ask and no marks to keep (the fast path of a gate
+		// with a concurrency limit alone, the Transport's usual): nothing
+		// to give back on a refusal, so no marks to collect.
+		if wait, _ := g.limits[from].Take(c, now, late); wait != 0 {
+			return wait, from
+		}
+		return 0, 0
+	}
 	var buf [8]int64
 	marks := buf[:0]
 	if from > len(buf) {
@@ -612,14 +621,9 @@ func (p *Permit) Done(o Outcome) {
 	if p == nil {
 		return // admitted by no gate (RetryPolicy.Do with a nil gate)
 	}
-	var was uint32
-	for {
-		if was = p.state.Load(); was&permitDone != 0 {
-			return
-		}
-		if p.state.CompareAndSwap(was, was|permitDone) {
-			break
-		}
+	was := p.state.Or(permitDone)
+	if was&permitDone != 0 {
+		return
 	}
 	o.headed = was&permitHeaded != 0
 	g := p.gate
