@@ -77,9 +77,14 @@ func (b *heldBody) end() {
 }
 
 func (b *heldBody) release() {
+	// The body outlives its call in its slab, and the slab outlives the
+	// body: let go of the permit, so that it does not keep its own slab,
+	// 17 permits long, alive as long.
+	p := b.permit
+	b.permit = nil
 	m := b.more
 	if m == nil {
-		b.permit.Done(Outcome{Latency: b.latency})
+		p.Done(Outcome{Latency: b.latency})
 		return
 	}
 	// Usage is read only from a body read to its end. A stream closed
@@ -90,7 +95,7 @@ func (b *heldBody) release() {
 		head, tail := m.sample.parts()
 		m.outcome.Usage = m.usage(m.resp, head, tail)
 	}
-	b.permit.Done(m.outcome)
+	p.Done(m.outcome)
 	endAttempt(m.cancel)
 }
 
