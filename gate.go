@@ -31,7 +31,7 @@ import (
 // The zero Gate has no limits. A Gate is safe for concurrent use. An
 // Acquire with nobody in line costs one read of the monotonic clock, each
 // limit's own cost (a compare-and-swap for a rate, a token budget or a
-// semaphore nobody waits on), one atomic addition, and a 72-byte share of
+// semaphore nobody waits on), one atomic addition, and an 83-byte share of
 // an allocation (Permits are allocated permitsPerSlab together). Done
 // costs each limit's own cost and two atomic operations. A caller that
 // waits in line costs a mutex round trip or two and, when a concurrency
@@ -585,7 +585,7 @@ func (g *Gate) Stats() GateStats {
 // the call ends; later calls of Done do nothing. A Permit is safe for
 // concurrent use.
 //
-// A Permit is 72 bytes, allocated with others in a slab (newPermit): every
+// A Permit is 80 bytes, allocated with others in a slab (newPermit): every
 // byte is garbage once the call ends, so what is rare (a ticket) is kept
 // behind a pointer.
 type Permit struct {
