@@ -438,7 +438,7 @@ func (a *AdaptiveLimit) Untake(c Cost, mark int64) { a.sem.Untake(c, mark) }
 // the slot.
 func (a *AdaptiveLimit) Finish(c Cost, admitted time.Time, o Outcome) {
 	a.Observe(admitted, o)
-	a.sem.Finish(c, admitted, o)
+	a.sem.Release(c.requests()) // Semaphore.Finish, without passing o on again
 }
 
 // Changed implements Limit: the channel is closed on the next release or

@@ -102,6 +102,9 @@ var errBodyTooLarge = errors.New("its body is larger than MaxBodyBuffer")
 // learnedTokens reports whether the gate has learned a token budget from
 // the API's headers.
 func (g *Gate) learnedTokens() bool {
+	if !g.learning.Load() {
+		return false // nothing learned yet: every learned rate is zero
+	}
 	for i := range g.learned.tokens {
 		if !g.learned.tokens[i].Rate().IsZero() {
 			return true

@@ -31,7 +31,7 @@ import (
 // The zero Gate has no limits. A Gate is safe for concurrent use. An
 // Acquire with nobody in line costs one read of the monotonic clock, each
 // limit's own cost (a compare-and-swap for a rate, a token budget or a
-// semaphore nobody waits on), one atomic addition, and a 72-byte share of
+// semaphore nobody waits on), one atomic addition, and an 83-byte share of
 // an allocation (Permits are allocated permitsPerSlab together). Done
 // costs each limit's own cost and two atomic operations. A caller that
 // waits in line costs a mutex round trip or two and, when a concurrency
@@ -156,9 +156,10 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 	// all-or-nothing as under the mutex; a caller that raced one joining
 	// the line is served as if it had come first, which it nearly did.
 	if g.inLine.Load() == 0 && !g.paused.Load() && !g.stopped.Load() && g.shared == nil {
-		now, from := g.clock(), g.from()
+		now, since := g.clock()
+		from := g.from()
 		if wait, _ := g.tryLimits(c, now, 0, nil, from); wait == 0 {
-			return g.admit(c, now, from), nil
+			return g.admit(c, now, since, from), nil
 		}
 	}
 	g.mu.Lock()
@@ -168,10 +169,11 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		return nil, err
 	}
 	if g.waiters.len() == 0 && g.shared == nil {
-		now, from := g.clock(), g.from()
+		now, since := g.clock()
+		from := g.from()
 		if wait, _ := g.try(c, now, 0, nil, from); wait == 0 {
 			g.mu.Unlock()
-			return g.admit(c, now, from), nil
+			return g.admit(c, now, since, from), nil
 		}
 	}
 	priority := PriorityFrom(ctx)
@@ -206,13 +208,14 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		var change <-chan struct{}
 		if g.waiters.front() == w && !g.asking {
 			var ok bool
-			now, from := g.clock(), g.from()
+			now, since := g.clock()
+			from := g.from()
 			if wait, change, ok = g.tryFront(c, now, late, marks, from); ok {
 				if g.shared == nil {
 					g.leave(w)
 					g.passOn(now, from)
 					g.mu.Unlock()
-					return g.admit(c, now, from), nil
+					return g.admit(c, now, since, from), nil
 				}
 				p, swait, err := g.askShared(ctx, c, w, marks)
 				if p != nil || err != nil {
@@ -344,6 +347,15 @@ func (g *Gate) try(c Cost, now time.Time, late time.Duration, keep []int64, from
 // tryLimits is try without the pause, asking g.limits[from:]; it needs no
 // lock.
 func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64, from int) (wait time.Duration, refused int) {
+	if keep == nil && from == len(g.limits)-1 {
+		// One limit to ask and no marks to keep (the fast path of a gate
+		// with a concurrency limit alone, the Transport's usual): nothing
+		// to give back on a refusal, so no marks to collect.
+		if wait, _ := g.limits[from].Take(c, now, late); wait != 0 {
+			return wait, from
+		}
+		return 0, 0
+	}
 	var buf [8]int64
 	marks := buf[:0]
 	if from > len(buf) {
@@ -413,20 +425,24 @@ func (g *Gate) wakeFront() {
 // only, which costs a third of time.Now on some virtual machines: the wall
 // reading is the gate's creation plus the time since, so it does not
 // follow a step of the system's wall clock (nothing in an admission
-// needs it to).
-func (g *Gate) clock() time.Time {
+// needs it to). It returns the time since the gate's epoch too, which
+// admit needs, as it came: a Time.Sub fewer per admission (0 for the
+// zero Gate, which has no epoch).
+func (g *Gate) clock() (now time.Time, since time.Duration) {
 	if g.epoch.IsZero() {
-		return time.Now()
+		return time.Now(), 0
 	}
-	return g.epoch.Add(time.Since(g.epoch))
+	since = time.Since(g.epoch)
+	return g.epoch.Add(since), since
 }
 
-// admit counts an admission at now and returns its Permit.
-func (g *Gate) admit(c Cost, now time.Time, from int) *Permit {
+// admit counts an admission at now, since after the gate's epoch (see
+// clock), and returns its Permit.
+func (g *Gate) admit(c Cost, now time.Time, since time.Duration, from int) *Permit {
 	p := g.newPermit()
 	p.gate, p.cost, p.start, p.from = g, c, now, int32(from)
 	if from != 0 {
-		g.learned.noteUnpaced(now.Sub(g.epoch)) // for the first learning (learn.go)
+		g.learned.noteUnpaced(since) // for the first learning (learn.go)
 	}
 	return p
 }
@@ -569,7 +585,7 @@ func (g *Gate) Stats() GateStats {
 // the call ends; later calls of Done do nothing. A Permit is safe for
 // concurrent use.
 //
-// A Permit is 72 bytes, allocated with others in a slab (newPermit): every
+// A Permit is 80 bytes, allocated with others in a slab (newPermit): every
 // byte is garbage once the call ends, so what is rare (a ticket) is kept
 // behind a pointer.
 type Permit struct {
@@ -612,14 +628,9 @@ func (p *Permit) Done(o Outcome) {
 	if p == nil {
 		return // admitted by no gate (RetryPolicy.Do with a nil gate)
 	}
-	var was uint32
-	for {
-		if was = p.state.Load(); was&permitDone != 0 {
-			return
-		}
-		if p.state.CompareAndSwap(was, was|permitDone) {
-			break
-		}
+	was := p.state.Or(permitDone)
+	if was&permitDone != 0 {
+		return
 	}
 	o.headed = was&permitHeaded != 0
 	g := p.gate

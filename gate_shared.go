@@ -22,7 +22,8 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 		g.leave(w)
 		g.wakeFront()
 		g.mu.Unlock()
-		p := g.admit(c, g.clock(), 0)
+		now, since := g.clock()
+		p := g.admit(c, now, since, 0)
 		p.shared = &sharedTicket{ticket}
 		return p, 0, nil
 	}

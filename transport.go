@@ -116,7 +116,6 @@ type Transport struct {
 	sweepDue         atomic.Int64             // when a round trip's end sweeps the idle gates, as t.now() (forget.go)
 	retired          GateStats                // the counters of forgotten gates
 	halted           error
-	held             [gateStripes]heldStripe // where successful responses' bodies come from (transport_body.go)
 }
 
 // errNoHeaders is the cause of an attempt cancelled by AttemptTimeout.
@@ -462,8 +461,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			o.RateLimit = nil
 		}
 		permit.responded()
-		hb := t.newHeldBody()
-		hb.rc, hb.permit, hb.latency = resp.Body, permit, latency
+		hb := &heldBody{rc: resp.Body, permit: permit, latency: latency}
 		// A count endpoint's answer ({"input_tokens": 6750}) reads like
 		// usage but is none: the call used no tokens (estimate.go).
 		usage := t.usage(permit)
@@ -512,12 +510,10 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			held.RateLimit = nil
 		}
 		rest := resp.Body
-		hb := t.newHeldBody()
-		hb.rc = struct {
+		hb := &heldBody{rc: struct {
 			io.Reader
 			io.Closer
-		}{io.MultiReader(bytes.NewReader(head), rest), rest}
-		hb.permit, hb.more = permit, &heldMore{outcome: held, cancel: cancel}
+		}{io.MultiReader(bytes.NewReader(head), rest), rest}, permit: permit, more: &heldMore{outcome: held, cancel: cancel}}
 		resp.Body = hb
 	}
 	return resp, o, statusErr
