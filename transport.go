@@ -454,6 +454,16 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			o.RateLimit = &said
 		}
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// An upgrade (a WebSocket): the body is the connection, the
+		// caller's to read and write for as long as it likes, and not
+		// an answer to wait for. The handshake was the call: its slot is
+		// free, and the response goes back as net/http gave it.
+		o.Class = ClassOK
+		permit.Done(o)
+		endAttempt(cancel)
+		return resp, o, nil
+	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Class = ClassOK
 		if o.RateLimit != nil {
