@@ -216,6 +216,8 @@ func classifyError(err error) Class {
 		netErr    net.Error
 		perm      *permanentError
 		gone      *UnreachableError
+		notTLS    tls.RecordHeaderError
+		address   *net.AddrError
 	)
 	switch {
 	case errors.Is(err, ErrSharedUnavailable):
@@ -251,6 +253,10 @@ func classifyError(err error) Class {
 		return ClassFatal // retrying will meet the same certificate
 	case strings.Contains(err.Error(), "unsupported protocol scheme"), refusedByNetHTTP(err.Error()):
 		return ClassFatal
+	case errors.As(err, &notTLS), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return ClassFatal // https to a server that speaks plain HTTP: so it will again
+	case errors.As(err, &address):
+		return ClassFatal // an address that cannot be dialled (a port over 65535)
 	}
 	return ClassTransient
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -182,6 +183,21 @@ func TestClassifyErrors(t *testing.T) {
 	badValue := unsendable(func(r *http.Request) { r.Header.Set("X-Api-Key", "sk-abc\r") })
 	badName := unsendable(func(r *http.Request) { r.Header["X A"] = []string{"b"} })
 	badMethod := unsendable(func(r *http.Request) { r.Method = "GE T" })
+	_, badPort := http.Get("http://127.0.0.1:99999/")
+	if badPort == nil {
+		t.Fatal("a GET to port 99999 succeeded")
+	}
+	plain := httptest.NewServer(http.NotFoundHandler()) // https to a server that speaks plain HTTP
+	t.Cleanup(plain.Close)
+	_, notTLS := http.Get(strings.Replace(plain.URL, "http://", "https://", 1))
+	if notTLS == nil {
+		t.Fatal("https to a plain HTTP server succeeded")
+	}
+	rawReq, _ := http.NewRequest("GET", strings.Replace(plain.URL, "http://", "https://", 1), nil)
+	_, rawNotTLS := (&http.Transport{}).RoundTrip(rawReq) // as a Transport's base says it
+	if rawNotTLS == nil {
+		t.Fatal("https to a plain HTTP server succeeded")
+	}
 	tests := []struct {
 		name string
 		err  error
@@ -212,6 +228,9 @@ func TestClassifyErrors(t *testing.T) {
 		{"header value net/http will not send", get(badValue), ClassFatal},
 		{"header name net/http will not send", get(badName), ClassFatal},
 		{"method net/http will not send", get(badMethod), ClassFatal},
+		{"a port that cannot exist", badPort, ClassFatal},
+		{"https to a plain HTTP server", notTLS, ClassFatal},
+		{"https to a plain HTTP server, from a RoundTripper", rawNotTLS, ClassFatal},
 	}
 	for _, tt := range tests {
 		// The status and body of an error are meaningless; Classify must not look.
