@@ -18,6 +18,10 @@ type Report struct {
 	Filter     string       `json:"filter,omitempty" jsonschema:"ok or failed when the page holds only those"`
 	Items      []ItemReport `json:"items" jsonschema:"the page of results, in input order"`
 	Note       string       `json:"note,omitempty" jsonschema:"what to do next, or why text was cut shorter than asked"`
+
+	// limit and maxLength are the page's, as asked (defaults filled in),
+	// for the text's hints to the next page.
+	limit, maxLength int
 }
 
 // ItemReport is one item's result as a tool shows it.
@@ -49,7 +53,7 @@ const pageTextBudget = 100_000
 // report builds a Report of c: limit items from offset among those
 // filter keeps, each body's text from start, up to maxLen bytes.
 func report(c *call, offset, limit int, filter string, start, maxLen int) Report {
-	rep := Report{Summary: c.summary(), Offset: offset, Filter: filter}
+	rep := Report{Summary: c.summary(), Offset: offset, Filter: filter, limit: limit, maxLength: maxLen}
 	idx, results, next := c.page(offset, limit, filter)
 	if next > 0 {
 		rep.NextOffset = next
@@ -101,6 +105,13 @@ func textOf(r result, start, maxLen int) (text string, more int, binary bool) {
 	end := min(len(body), start+maxLen)
 	for end < len(body) && end > start && !utf8.RuneStart(body[end]) {
 		end--
+	}
+	if end == start && start < len(body) {
+		// max_length is shorter than this character: it is shown whole
+		// (up to 3 bytes over), never nothing with the rest starting
+		// where it began, which a client reading on would ask for ever.
+		for end++; end < len(body) && !utf8.RuneStart(body[end]); end++ {
+		}
 	}
 	if end < len(body) {
 		more = end

@@ -36,7 +36,15 @@ func (rep Report) text() string {
 	default:
 		fmt.Fprintf(&b, "items %d to %d%s", rep.Offset, rep.Offset+len(rep.Items)-1, filterWords(rep.Filter))
 		if rep.NextOffset > 0 {
-			fmt.Fprintf(&b, " (more: get_results handle=%s offset=%d)", s.Handle, rep.NextOffset)
+			fmt.Fprintf(&b, " (more: get_results handle=%s offset=%d", s.Handle, rep.NextOffset)
+			if rep.Filter != "" {
+				fmt.Fprintf(&b, " filter=%s", rep.Filter)
+			}
+			if rep.limit != 0 && rep.limit != defaultPage {
+				fmt.Fprintf(&b, " limit=%d", rep.limit)
+			}
+			b.WriteString(rep.maxLengthWords())
+			b.WriteByte(')')
 		}
 		b.WriteString(":\n")
 	}
@@ -66,8 +74,8 @@ func (rep Report) text() string {
 		if it.Text != "" {
 			b.WriteString(indent(it.Text))
 			if it.MoreFrom > 0 {
-				fmt.Fprintf(&b, "\n    … (%d of %d bytes shown; more: get_results handle=%s offset=%d limit=1 start_index=%d)",
-					it.MoreFrom, it.Size, s.Handle, it.Index, it.MoreFrom)
+				fmt.Fprintf(&b, "\n    … (%d of %d bytes shown; more: get_results handle=%s offset=%d limit=1 start_index=%d%s)",
+					it.MoreFrom, it.Size, s.Handle, it.Index, it.MoreFrom, rep.maxLengthWords())
 			}
 			b.WriteByte('\n')
 		}
@@ -77,6 +85,15 @@ func (rep Report) text() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// maxLengthWords is the max_length argument of a hint, when not the
+// default.
+func (rep Report) maxLengthWords() string {
+	if rep.maxLength == 0 || rep.maxLength == defaultMaxLength {
+		return ""
+	}
+	return fmt.Sprintf(" max_length=%d", rep.maxLength)
 }
 
 func filterWords(f string) string {

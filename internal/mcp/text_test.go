@@ -31,6 +31,31 @@ func TestReportText(t *testing.T) {
 	}
 }
 
+// The text's hint to the next page carries every argument that made the
+// list: following "offset=3" alone, an agent that asked for failed items
+// read all of them from the wrong place (outside review).
+func TestReportTextHintKeepsThePagesArguments(t *testing.T) {
+	rep := Report{
+		Summary: Summary{Handle: "f1", State: stateDone, Total: 30, Succeeded: 20, Failed: 10},
+		Offset:  0, NextOffset: 3, Filter: "failed", limit: 3, maxLength: 200,
+		Items: []ItemReport{
+			{Index: 0, ID: "1", Method: "GET", URL: "https://a.example/0", Status: 400, Size: 900, Text: "bad", MoreFrom: 200},
+			{Index: 3, ID: "4", Method: "GET", URL: "https://a.example/3", Status: 400, Size: 3, Text: "bad"},
+			{Index: 6, ID: "7", Method: "GET", URL: "https://a.example/6", Status: 400, Size: 3, Text: "bad"},
+		},
+	}
+	got := rep.text()
+	for _, want := range []string{
+		"(more: get_results handle=f1 offset=3 filter=failed limit=3 max_length=200)",
+		// The item's own hint is by its index among all items: no filter.
+		"more: get_results handle=f1 offset=0 limit=1 start_index=200 max_length=200)",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("text lacks %q; got:\n%s", want, got)
+		}
+	}
+}
+
 func TestTextOfCutsAtCharacters(t *testing.T) {
 	r := result{contentType: "text/plain; charset=utf-8", body: []byte("héllo wörld")}
 	tests := []struct {
@@ -43,6 +68,11 @@ func TestTextOfCutsAtCharacters(t *testing.T) {
 		{2, 3, "llo", 6}, // start inside "é" moves to the next character
 		{0, 3, "hé", 3},
 		{50, 10, "", 0},
+		// max_length shorter than the character at start: the character
+		// whole, never nothing with more_from where it began, which a
+		// client following more_from looped on for ever (outside review).
+		{1, 1, "é", 3},
+		{8, 1, "ö", 10},
 	}
 	for _, tc := range tests {
 		text, more, binary := textOf(r, tc.start, tc.max)
