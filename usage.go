@@ -52,15 +52,22 @@ func (s *bodySample) parts() (head, tail []byte) {
 
 // ScanUsage finds the token usage in the head and tail of an Anthropic or
 // OpenAI response, JSON or a server-sent event stream, without decoding
-// it: the last "input_tokens" or "prompt_tokens", and the last
-// "output_tokens" or "completion_tokens" (streams report a running count,
-// so the last is the total). It returns nil when neither is found. Its
-// signature fits Transport.Usage.
+// it: the last "input_tokens" or "prompt_tokens" (with Anthropic's
+// "cache_creation_input_tokens", which its input limit counts too), and
+// the last "output_tokens" or "completion_tokens" (streams report a
+// running count, so the last is the total). It returns nil when neither
+// is found. Its signature fits Transport.Usage.
 func ScanUsage(_ *http.Response, head, tail []byte) *Usage {
 	in, inOK := lastNumber(head, tail, `"input_tokens"`, `"prompt_tokens"`)
 	out, outOK := lastNumber(head, tail, `"output_tokens"`, `"completion_tokens"`)
 	if !inOK && !outOK {
 		return nil
+	}
+	// Anthropic counts a prompt-cache write against its input token
+	// limit, apart from input_tokens; a cache read it does not count (on
+	// its current models). OpenAI's prompt_tokens include cached ones.
+	if written, ok := lastNumber(head, tail, `"cache_creation_input_tokens"`); ok && inOK {
+		in += written
 	}
 	return &Usage{InputTokens: in, OutputTokens: out}
 }

@@ -22,6 +22,13 @@ func TestScanUsage(t *testing.T) {
 			"event: content_block_delta\ndata: {\"delta\":{\"text\":\"hi\"}}\n\n" +
 			"event: message_delta\ndata: {\"usage\":{\"output_tokens\":57}}\n\n", &Usage{30, 57}},
 		{"spaces", `{"usage": {"prompt_tokens" : 3, "completion_tokens":	4}}`, &Usage{3, 4}},
+		// A prompt-cache write counts against Anthropic's input token
+		// limit (only reads do not): it was refunded, and the next calls
+		// overran the limit (outside review).
+		{"anthropic cache write", `{"type":"message","usage":{"input_tokens":12,"cache_creation_input_tokens":50000,"cache_read_input_tokens":0,"output_tokens":5}}`, &Usage{50012, 5}},
+		{"anthropic cache read", `{"type":"message","usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":50000,"output_tokens":5}}`, &Usage{12, 5}},
+		{"anthropic stream with a cache write", "event: message_start\ndata: {\"message\":{\"usage\":{\"input_tokens\":30,\"cache_creation_input_tokens\":2000,\"output_tokens\":1}}}\n\n" +
+			"event: message_delta\ndata: {\"usage\":{\"output_tokens\":57}}\n\n", &Usage{2030, 57}},
 		{"none", `{"ok":true}`, nil},
 		{"a key in text is not a number", `{"text":"\"input_tokens\" is a field"}`, nil},
 	}
