@@ -536,6 +536,13 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, first 
 		case !p.Budget.Retry():
 			return last, attempt, fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt, orClass(lastErr, last.Class))
 		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < pause {
+			// The retry could not start before the caller's deadline:
+			// the last answer now, as a Gate refuses at once a wait it
+			// knows would outlast the deadline, not the deadline's error
+			// after sleeping to it.
+			return last, attempt, lastErr
+		}
 		if err := p.between(ctx, g, pause, budgetWait); err != nil {
 			return last, attempt, err
 		}

@@ -43,3 +43,33 @@ func TestRetryBackoffEndsWhenTheGateHalts(t *testing.T) {
 		}
 	})
 }
+
+// A retry whose backoff would end after the caller's deadline is not
+// slept out: the caller gets the last answer at once, rather than its
+// own timeout after waiting it out (outside review), as a Gate refuses
+// at once a wait it knows would outlast the deadline.
+func TestRetryBackoffPastTheDeadlineEndsWithTheLastAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := Limits{Concurrency: 1}.NewGate()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		// Full jitter up to 100 hours: under 2 s once in 180,000 runs.
+		policy := RetryPolicy{Backoff: Backoff{Base: 100 * time.Hour, Cap: 100 * time.Hour}}
+		begin := time.Now()
+		calls := 0
+		_, attempts, err := policy.Do(ctx, g, Cost{}, func(context.Context) (Outcome, error) {
+			calls++
+			return Outcome{Class: ClassOverloaded}, &StatusError{Status: 503, Class: ClassOverloaded}
+		})
+		var se *StatusError
+		if !errors.As(err, &se) || se.Status != 503 {
+			t.Errorf("Do ended with %v; want the last answer, the 503", err)
+		}
+		if took := time.Since(begin); took != 0 {
+			t.Errorf("Do ended %v after it began; want at once", took)
+		}
+		if calls != 1 || attempts != 1 {
+			t.Errorf("%d calls, %d attempts; want 1", calls, attempts)
+		}
+	})
+}
