@@ -52,3 +52,39 @@ func TestCancelledAdmissionGivesBackItsLease(t *testing.T) {
 	}
 	p.Done(sluice.Outcome{})
 }
+
+// A caller cancelled (no deadline) while its admission is at Redis got a
+// permit anyway once the answer came: the client does not end a read on
+// a cancel, only on a deadline (outside review). The grant is given back
+// and the caller gets its context's error.
+func TestCancelDuringAdmissionIsHonoured(t *testing.T) {
+	addr := sharedAddr(t)
+	prefix := uniquePrefix(t)
+	l := sluice.Limits{Concurrency: 1, FixedConcurrency: true}
+	slow, fast := l, l
+	slow.Store = newTestStore(t, slowRelay(t, addr, 300*time.Millisecond), prefix, Options{})
+	fast.Store = newTestStore(t, addr, prefix, Options{})
+	gs, gf := slow.NewGate(), fast.NewGate()
+	p, err := gs.Acquire(context.Background(), sluice.Cost{}) // warm the connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Done(sluice.Outcome{})
+	time.Sleep(700 * time.Millisecond)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if p, err := gs.Acquire(ctx, sluice.Cost{}); err == nil {
+		p.Done(sluice.Outcome{})
+		t.Fatal("Acquire granted a permit after its context was cancelled")
+	} else if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire: %v; want the context's error", err)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
+	defer time.AfterFunc(2*time.Second, cancel).Stop()
+	p, err = gf.Acquire(ctx, sluice.Cost{})
+	if err != nil {
+		t.Fatalf("the only slot, held by nobody, was not granted in 2s: %v", err)
+	}
+	p.Done(sluice.Outcome{})
+}

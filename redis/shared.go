@@ -180,6 +180,13 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 		}
 	}
 	g.hold(id, cn)
+	if err := ctx.Err(); err != nil {
+		// Cancelled while the answer was on its way (the client ends a
+		// read on a deadline, not on a cancel): the grant goes back.
+		untakeAll(own, c, ownMarks)
+		t.giveBack(wn)
+		return nil, 0, err, false
+	}
 	if value > 0 {
 		// The slot is value after Redis's clock read it: at the latest
 		// now, by this process's clock.
