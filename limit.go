@@ -175,6 +175,10 @@ type Outcome struct {
 	// headed is set by Permit.Done when the call's healthy headers
 	// already grew an adaptive ceiling in slow start (Permit.responded).
 	headed bool
+	// retriedBelow is set by a Pool when its item's call went through a
+	// Transport that ran its own retries: the Pool's policy retries it
+	// no more (runTo).
+	retriedBelow bool
 }
 
 // priorityKey is the context key under which WithPriority stores a priority.

@@ -352,8 +352,15 @@ func (r *run[T, R]) do(ctx context.Context, j job[T]) Result[T, R] {
 		// run. Done is a no-op once the attempt has reported.
 		defer permit.Done(Outcome{Class: ClassCanceled})
 		r.event(Event{Kind: EventStarted, Index: j.index, Attempt: attempt})
+		w, _ := ctx.(*worker)
+		if w != nil && w.retried.Load() {
+			w.retried.Store(false)
+		}
 		v, err := r.fn(ctx, j.item)
 		o := Outcome{Class: ClassOf(err)}
+		// A Transport that fn called ran its own retries: nine of the
+		// Pool's around nine of its reached a failing API 81 times.
+		o.retriedBelow = w != nil && o.Class.Retryable() && w.retried.Load()
 		if o.Class == ClassTransient && ctx.Err() != nil {
 			o.Class = ClassCanceled
 		}

@@ -45,6 +45,10 @@ type worker struct {
 	spares *spares
 	waits  atomic.Int32 // the item's waits in progress; changed under spares.mu
 	ended  bool         // under spares.mu: a late call changes nothing
+	// retried is set by a Transport called with the item's context when
+	// it ran its own retries (RetryPolicy), cleared by the Pool before
+	// each attempt: the Pool does not retry them again.
+	retried atomic.Bool
 }
 
 // betweenKey finds the worker among an item's contexts.

@@ -512,7 +512,7 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, first 
 				g.Halt(quotaError(lastErr))
 			}
 			return last, attempt, lastErr
-		case !last.Class.Retryable():
+		case !last.Class.Retryable(), last.retriedBelow:
 			return last, attempt, lastErr
 		case refused > 0 && refused >= unreachableAttempts(answeredHere || to.known()):
 			// Given up on the host, not out of attempts: retrying the

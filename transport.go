@@ -356,6 +356,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ended = permit.admittedAt().Sub(t.epoch) + o.Latency
 		return o, err
 	})
+	if maxAttempts > 1 {
+		if w := workerOf(ctx); w != nil {
+			w.retried.Store(true) // a Pool item's: the Pool retries it no more
+		}
+	}
 	return t.finish(req, resp, &body, last, attempts, err)
 }
 
