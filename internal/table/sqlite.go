@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite", no cgo
 )
@@ -80,11 +81,35 @@ func openSQLiteDB(ctx context.Context, path, query string) (*sqliteStore, error)
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxLifetime(0)
 	// A file that is not a database fails here, not at the first write.
-	if _, err := db.ExecContext(ctx, "SELECT count(*) FROM sqlite_schema"); err != nil {
+	if err := firstQuery(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: sqlite:%s: %w", ErrUnreachable, path, err)
 	}
 	return &sqliteStore{db: db, path: path}, nil
+}
+
+// sqliteOpenWait is how long opening waits for a database another program
+// holds, as the busy timeout lets a write wait.
+const sqliteOpenWait = 10 * time.Second
+
+// firstQuery runs the connection's first query, and with it the pragmas.
+// Switching a database in rollback-journal mode to WAL needs its lock,
+// and SQLite does not wait for that through the busy timeout: a program
+// writing to another table of the file refused the run at once. So a
+// busy database is tried again, for up to sqliteOpenWait.
+func firstQuery(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteOpenWait)
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		_, err := db.ExecContext(ctx, "SELECT count(*) FROM sqlite_schema")
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 func (s *sqliteStore) ident(name string) string { return quote(name) }
