@@ -134,9 +134,10 @@ func (l *lockedWriter) Close() error { return nil }
 func copyValidLines(src io.Reader, dst io.Writer, errs io.Writer, limit int, cancelled func(id json.RawMessage)) error {
 	r := bufio.NewReaderSize(src, 64<<10)
 	for {
-		line, tooLong, err := readLine(r, limit)
+		line, tooLong, id, err := readLine(r, limit)
 		if len(bytes.TrimSpace(line)) > 0 || tooLong {
-			if answer := checkLine(line, tooLong, limit); answer != nil {
+			answer := checkLine(line, tooLong, id, limit)
+			if answer != nil {
 				if _, werr := errs.Write(answer); werr != nil {
 					return werr
 				}
@@ -159,30 +160,37 @@ func copyValidLines(src io.Reader, dst io.Writer, errs io.Writer, limit int, can
 }
 
 // readLine reads one line without its end, keeping at most limit bytes
-// of it; tooLong says there was more.
-func readLine(r *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+// of it; tooLong says there was more, and id is then the line's id, if
+// it has one (idScanner).
+func readLine(r *bufio.Reader, limit int) (line []byte, tooLong bool, id json.RawMessage, err error) {
+	var ids idScanner
 	for {
 		frag, err := r.ReadSlice('\n')
-		if !tooLong {
-			if len(line)+len(frag) > limit+1 { // +1: the newline
-				tooLong, line = true, nil
-			} else {
-				line = append(line, frag...)
-			}
+		switch {
+		case tooLong:
+			ids.feed(frag)
+		case len(line)+len(frag) > limit+1: // +1: the newline
+			tooLong = true
+			ids.feed(line)
+			ids.feed(frag)
+			line = nil
+		default:
+			line = append(line, frag...)
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		return bytes.TrimRight(line, "\r\n"), tooLong, err
+		return bytes.TrimRight(line, "\r\n"), tooLong, ids.id, err
 	}
 }
 
 // checkLine returns the JSON-RPC error answering line, newline included,
-// or nil when line is a JSON-RPC message to pass on.
-func checkLine(line []byte, tooLong bool, limit int) []byte {
+// or nil when line is a JSON-RPC message to pass on; id is a line too
+// long to keep's own.
+func checkLine(line []byte, tooLong bool, id json.RawMessage, limit int) []byte {
 	switch {
 	case tooLong:
-		return errorAnswer(nil, jsonrpc.CodeInvalidRequest, "invalid request: a message over "+strconv.Itoa(limit)+" bytes was skipped")
+		return errorAnswer(id, jsonrpc.CodeInvalidRequest, "invalid request: a message over "+strconv.Itoa(limit)+" bytes was skipped")
 	case !json.Valid(line):
 		return errorAnswer(nil, jsonrpc.CodeParseError, "parse error: the line is not JSON; send one JSON-RPC 2.0 message a line")
 	}

@@ -24,6 +24,28 @@ func TestLineTransportSkipsOverlongLines(t *testing.T) {
 	}
 }
 
+// An overlong message's answer carries its id, wherever the id stands:
+// with id null, the TypeScript SDK (whose requests put the id after the
+// params) could not match it to its call and waited out its timeout
+// (outside review).
+func TestOverlongLineIsAnsweredWithItsID(t *testing.T) {
+	big := strings.Repeat("x", 300)
+	for _, c := range []struct{ line, want string }{
+		{`{"jsonrpc":"2.0","method":"tools/call","params":{"id":"inner","text":"` + big + `"},"id":5}`, `"id":5`},
+		{`{"jsonrpc":"2.0","id":"req-7","method":"tools/call","params":{"text":"` + big + `"}}`, `"id":"req-7"`},
+		{`{"params":{"text":"a \"id\": 3 ` + big + `"}, "id" : 12 }`, `"id":12`},
+		{`{"jsonrpc":"2.0","method":"x","params":{"text":"` + big + `"}}`, `"id":null`},
+	} {
+		var dst, errs bytes.Buffer
+		if err := copyValidLines(strings.NewReader(c.line+"\n"), &dst, &errs, 100, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(errs.String(), c.want) || !strings.Contains(errs.String(), `"code":-32600`) {
+			t.Errorf("answered %q; want a -32600 with %s", errs.String(), c.want)
+		}
+	}
+}
+
 // FuzzCheckLine: every line is either passed on as a JSON-RPC message or
 // answered with one JSON-RPC error on one line.
 func FuzzCheckLine(f *testing.F) {
@@ -35,7 +57,7 @@ func FuzzCheckLine(f *testing.F) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return
 		}
-		answer := checkLine(line, false, 1<<20)
+		answer := checkLine(line, false, nil, 1<<20)
 		if answer == nil {
 			return
 		}
