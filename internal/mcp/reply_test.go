@@ -26,7 +26,9 @@ func TestLongCallRepliesWithItsHandleAndGoesOn(t *testing.T) {
 		fmt.Fprint(w, "done")
 	}))
 	t.Cleanup(api.Close)
-	_, cs := session(t, Config{AllowPrivate: true, Host: roomForAll.Host, ReplyWithin: 100 * time.Millisecond}, nil)
+	// The reply bound must leave the two fast items time to finish on a
+	// loaded machine under -race: 100ms once saw one of them pending.
+	_, cs := session(t, Config{AllowPrivate: true, Host: roomForAll.Host, ReplyWithin: 2 * time.Second}, nil)
 	list := append(urls(api.URL+"/fast", 2), urls(api.URL+"/slow", 3)...)
 	rep, res := callTool(t, cs, "fetch_many", map[string]any{"urls": list})
 	s := rep.Summary
