@@ -12,8 +12,10 @@ const (
 	// A request rate's share is rounded down to whole calls a window, so
 	// that the processes together keep the window, not only its average
 	// (10/s among three is 3/s each); a rate of fewer calls a window than
-	// there are processes can be kept only on average. It is the zero
-	// Mode.
+	// there are processes can be kept only on average. Each process
+	// keeps at least one concurrency slot, so a shared concurrency
+	// below the number of processes is exceeded while Redis is away;
+	// use Closed where it must not be. It is the zero Mode.
 	Local Mode = iota
 	// Open admits every call, as if there were no shared limits.
 	Open
