@@ -227,8 +227,7 @@ func (l *RateLimiter) takeLogged(n int, now time.Time, late time.Duration) (wait
 	for {
 		tat, p := l.lockedLoad(g)
 		if p == nil || p.logged == 0 {
-			g.stale.Store(true)
-			return 0, 0, false
+			return 0, 0, false // SetRate marked the log stale
 		}
 		window := p.logged
 		g.fit(window, p.span(), real)
