@@ -99,7 +99,7 @@ type logUndo struct {
 	debt, last int64 // before the take
 }
 
-func newStartLog() *startLog { return &startLog{caughtUp: noStart, last: noStart} }
+func newStartLog() *startLog { return &startLog{caughtUp: noStart} }
 
 const noStart = math.MinInt64
 
@@ -232,19 +232,13 @@ func (l *RateLimiter) takeLogged(n int, now time.Time, late time.Duration) (wait
 		window := p.logged
 		g.fit(window, p.span(), real)
 		cost := mulSat(int64(n), p.interval)
-		// Catching up, starts still come half an interval apart at
-		// least: sent back to back, a dozen calls queued on the way out
-		// under load and reached the API bunched a few ms late, which
-		// took the network's margin (feedback, 429s at 997 to 999.9 ms
-		// for 201 arrivals).
-		start := max(tat+min(cost, p.tau)-p.tau, g.earliest(n, window, p.span()), g.last+p.interval/2)
+		start := max(tat+min(cost, p.tau)-p.tau, g.earliest(n, window, p.span()))
 		if start > real {
 			return time.Duration(start - real), 0, true
 		}
 		catchUp := int64(p.rate.Per) / catchUpShare
 		lag := min(max(int64(late), 0), catchUp)
-		quiet := g.last == noStart || real-g.last > catchUp+p.interval
-		if behind := real - tat; g.debt > 0 && behind > 0 && !quiet {
+		if behind := real - tat; g.debt > 0 && behind > 0 && real-g.last <= catchUp+p.interval {
 			// Still catching up on lag forgiven before: charged from
 			// the schedule, not from now, which would lose it again.
 			lag = max(lag, min(behind, g.debt))
@@ -261,7 +255,7 @@ func (l *RateLimiter) takeLogged(n int, now time.Time, late time.Duration) (wait
 			// have been sent only now (see resend).
 			g.resend(due-p.interval-int64(maxLate), real-p.interval)
 		}
-		if quiet {
+		if real-g.last > catchUp+p.interval {
 			g.debt = 0 // a quiet spell: nothing is owed any more
 		}
 		if forgiven := real - max(tat, real-lag); forgiven > 0 {
