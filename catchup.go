@@ -227,7 +227,8 @@ func (l *RateLimiter) takeLogged(n int, now time.Time, late time.Duration) (wait
 	for {
 		tat, p := l.lockedLoad(g)
 		if p == nil || p.logged == 0 {
-			return 0, 0, false // SetRate marked the log stale
+			g.stale.Store(true)
+			return 0, 0, false
 		}
 		window := p.logged
 		g.fit(window, p.span(), real)

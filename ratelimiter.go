@@ -167,30 +167,34 @@ func (l *RateLimiter) AllowN(n int) bool {
 	if n <= 0 {
 		return true
 	}
-	wait, _ := l.Take(Cost{Requests: n}, time.Time{}, 0)
+	wait, _ := l.take(n, time.Time{}, 0)
 	return wait == 0
 }
 
 // Take is AllowN for a Gate, at now: when refused it says how long to
 // wait.
 func (l *RateLimiter) Take(c Cost, now time.Time, late time.Duration) (time.Duration, int64) {
-	n := c.requests()
-	// Through the log of starts when the rate qualifies for one
-	// (catchup.go). A take that read the setting just before a SetRate
-	// made the rate qualify goes unlogged: the log, if any, was marked
-	// stale when the rate stopped qualifying, or is made after.
+	return l.take(c.requests(), now, late)
+}
+
+// take is takeN through the log of starts when the rate qualifies for one
+// (catchup.go). A start not logged while a log exists leaves it stale.
+func (l *RateLimiter) take(n int, now time.Time, late time.Duration) (time.Duration, int64) {
 	if p := l.params.Load(); p != nil && p.logged > 0 {
 		if wait, mark, ok := l.takeLogged(n, now, late); ok {
 			return wait, mark
+		}
+	} else if p != nil {
+		if g := p.starts.Load(); g != nil && !g.stale.Load() {
+			g.stale.Store(true)
 		}
 	}
 	return l.takeN(n, now, late)
 }
 
 // takeN takes n > 0 units at now (the zero Time: the clock now) as of late
-// before it (at most maxLate), never through the log of starts (a
-// TokenBudget's bucket takes this way). Its mark is the count of clips
-// after the take, for untake.
+// before it (at most maxLate). Its mark is the count of clips after the
+// take, for untake.
 func (l *RateLimiter) takeN(n int, now time.Time, late time.Duration) (time.Duration, int64) {
 	lag := int64(min(max(late, 0), maxLate))
 	real := int64(-1) // read once, after the first load: a zero limiter has no clock yet
@@ -327,12 +331,7 @@ func (l *RateLimiter) setRate(r Rate, burst int) {
 	}
 	np := newRateParams(r, burst, 0)
 	if old != nil {
-		if g := old.starts.Load(); g != nil {
-			np.starts.Store(g)
-			if np.logged == 0 {
-				g.stale.Store(true) // starts from now on go unlogged
-			}
-		}
+		np.starts.Store(old.starts.Load())
 	}
 	tat := l.tat.Swap(frozenTat) // only SetRate freezes, under l.mu
 	np.since = l.now()
@@ -387,12 +386,12 @@ func (l *RateLimiter) Reserve(n int) *Reservation {
 // reserve is Reserve that takes nothing and returns false when the units
 // would have to wait maxWait or longer.
 func (l *RateLimiter) reserve(n int, maxWait int64) (*Reservation, bool) {
-	if p := l.params.Load(); p != nil && n > 0 && p.logged > 0 {
-		if g := p.starts.Load(); g != nil {
-			if r, admitted, ok := l.reserveLogged(g, n, maxWait); ok {
-				return r, admitted
-			}
+	if p := l.params.Load(); p != nil && n > 0 && p.starts.Load() != nil {
+		g := p.starts.Load()
+		if r, admitted, ok := l.reserveLogged(g, n, maxWait); ok {
+			return r, admitted
 		}
+		g.stale.Store(true)
 	}
 	for n > 0 {
 		tat, p := l.load()
