@@ -103,8 +103,7 @@ const waitForChange = WaitForChange
 
 // maxLate is the most timer lag a time-paced limit forgives: lag up to it
 // costs no throughput, and it is a third of the margin apiSafe leaves for
-// the network (a lag beyond it is not forgiven, which only slows the pace,
-// except by a RateLimiter that keeps a log of its starts: catchup.go).
+// the network (a lag beyond it is not forgiven, which only slows the pace).
 const maxLate = 2 * time.Millisecond
 
 // Cost is what one call asks of a Gate's limits.

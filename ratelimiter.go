@@ -32,10 +32,6 @@ import (
 // any window of length D then holds at most as many starts as the limiter
 // admits in D + 2ms. Limits.NewGate slows every rate by at least that
 // margin (apiSafe), so there N per period holds at the real start times.
-// A limiter of a whole N up to 256 per second or less, with burst 1,
-// forgives a longer lag and catches up on it, and keeps a log of its last
-// N starts so that N+1 of them still span the period less 2ms
-// (catchup.go): it costs 8 bytes a unit of N and a mutex a take.
 //
 // The zero RateLimiter has no limit: it admits everything until SetRate
 // gives it one. A RateLimiter is safe for concurrent use.
@@ -72,16 +68,9 @@ type rateParams struct {
 	burst    int
 	interval int64 // nanoseconds per unit; 0: no limit
 	tau      int64 // burst tolerance: burst × interval
-	logged   int   // the count of starts a log keeps (catchup.go); 0: none
-	// starts is the log of the last starts that lets a Gate's limiter
-	// catch up on its timer's lag (catchup.go): nil until a Take at a
-	// rate that qualifies, then handed on by every SetRate (under mu,
-	// as it is made). It lives here so as not to widen the limiter,
-	// whose size a TokenBudget's layout counts on.
-	starts  atomic.Pointer[startLog]
-	since   int64 // when this setting took effect, limiter clock
-	next    *rateParams
-	changed chan struct{}
+	since    int64 // when this setting took effect, limiter clock
+	next     *rateParams
+	changed  chan struct{}
 }
 
 // NewRateLimiter returns a RateLimiter pacing starts to r with the given
@@ -101,7 +90,7 @@ func newRateParams(r Rate, burst int, since int64) *rateParams {
 	iv := int64(r.Interval())
 	return &rateParams{
 		rate: r, burst: burst, interval: iv, tau: mulSat(int64(burst), iv),
-		logged: logWindow(r, burst), since: since, changed: make(chan struct{}),
+		since: since, changed: make(chan struct{}),
 	}
 }
 
@@ -167,29 +156,14 @@ func (l *RateLimiter) AllowN(n int) bool {
 	if n <= 0 {
 		return true
 	}
-	wait, _ := l.take(n, time.Time{}, 0)
+	wait, _ := l.takeN(n, time.Time{}, 0)
 	return wait == 0
 }
 
 // Take is AllowN for a Gate, at now: when refused it says how long to
 // wait.
 func (l *RateLimiter) Take(c Cost, now time.Time, late time.Duration) (time.Duration, int64) {
-	return l.take(c.requests(), now, late)
-}
-
-// take is takeN through the log of starts when the rate qualifies for one
-// (catchup.go). A start not logged while a log exists leaves it stale.
-func (l *RateLimiter) take(n int, now time.Time, late time.Duration) (time.Duration, int64) {
-	if p := l.params.Load(); p != nil && p.logged > 0 {
-		if wait, mark, ok := l.takeLogged(n, now, late); ok {
-			return wait, mark
-		}
-	} else if p != nil {
-		if g := p.starts.Load(); g != nil && !g.stale.Load() {
-			g.stale.Store(true)
-		}
-	}
-	return l.takeN(n, now, late)
+	return l.takeN(c.requests(), now, late)
 }
 
 // takeN takes n > 0 units at now (the zero Time: the clock now) as of late
@@ -233,13 +207,7 @@ func (l *RateLimiter) takeN(n int, now time.Time, late time.Duration) (time.Dura
 // the timeline forget our charge along with the idle time: then nothing is
 // left to give back. Reservations, whose start times are fixed, give back
 // with giveBack instead.
-func (l *RateLimiter) Untake(c Cost, mark int64) {
-	if mark < 0 {
-		l.untakeLogged(c.requests(), -mark) // a logged take (catchup.go)
-		return
-	}
-	l.untakeN(c.requests(), mark)
-}
+func (l *RateLimiter) Untake(c Cost, mark int64) { l.untakeN(c.requests(), mark) }
 
 func (l *RateLimiter) untakeN(n int, mark int64) {
 	for {
@@ -330,9 +298,6 @@ func (l *RateLimiter) setRate(r Rate, burst int) {
 		burst = old.burst
 	}
 	np := newRateParams(r, burst, 0)
-	if old != nil {
-		np.starts.Store(old.starts.Load())
-	}
 	tat := l.tat.Swap(frozenTat) // only SetRate freezes, under l.mu
 	np.since = l.now()
 	if old == nil || old.interval == 0 || np.interval == 0 {
@@ -386,13 +351,6 @@ func (l *RateLimiter) Reserve(n int) *Reservation {
 // reserve is Reserve that takes nothing and returns false when the units
 // would have to wait maxWait or longer.
 func (l *RateLimiter) reserve(n int, maxWait int64) (*Reservation, bool) {
-	if p := l.params.Load(); p != nil && n > 0 && p.starts.Load() != nil {
-		g := p.starts.Load()
-		if r, admitted, ok := l.reserveLogged(g, n, maxWait); ok {
-			return r, admitted
-		}
-		g.stale.Store(true)
-	}
 	for n > 0 {
 		tat, p := l.load()
 		if p == nil || p.interval == 0 {
