@@ -18,10 +18,15 @@
 // Each round runs every scenario once, against a fresh API; the table
 // gives the median over the rounds and the range.
 //
-//	go run ./cmd/feedback [-n 2000] [-workers 64] [-runs 3]
+//	go run ./cmd/feedback [-n 2000] [-workers 64] [-runs 3] [-hog 2]
 //
 // It also reports the tightest window at the API: the shortest time any
-// limit+1 arrivals took there, which shows the margin that held.
+// limit+1 arrivals took there, which shows the margin that held. For
+// each round it says on stderr how long the arrivals' lulls were beyond
+// the paced interval and maxLate (gaps of more than 7 ms): what the pace
+// lost to timer lag it did not forgive, the cost of a loaded machine.
+// -hog n loads the machine the same way for every scenario and build: n
+// goroutines spinning in a child process for the whole run.
 package main
 
 import (
@@ -49,7 +54,19 @@ func main() {
 	n := flag.Int("n", 2000, "requests per scenario")
 	workers := flag.Int("workers", 64, "goroutines sending")
 	runs := flag.Int("runs", 3, "rounds of all the scenarios")
+	hog := flag.Int("hog", 0, "goroutines spinning in a child process meanwhile, to load the machine")
 	flag.Parse()
+	if os.Getenv(hogEnv) != "" {
+		spin(*hog)
+	}
+	if *hog > 0 {
+		stop, err := startHog(*hog)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "feedback:", err)
+			os.Exit(1)
+		}
+		defer stop()
+	}
 
 	const limit, concurrency, latency = 200, 10, 20 * time.Millisecond
 	minimum := max(time.Duration(*n)*time.Second/limit, time.Duration(*n)*latency/concurrency)
@@ -118,7 +135,8 @@ func main() {
 			rows[i].refused = append(rows[i].refused, int(c.Throttled()))
 			rows[i].requestCount = append(rows[i].requestCount, int(c.Requests))
 			rows[i].tightest = append(rows[i].tightest, tightestSpan(arrivals, limit+1))
-			fmt.Fprintf(os.Stderr, "feedback: round %d, %s: %.3f of the minimum, %d succeeded, %d 429s\n", r+1, sc.name, rows[i].ratio[r], ok, c.Throttled())
+			fmt.Fprintf(os.Stderr, "feedback: round %d, %s: %.3f of the minimum, %d succeeded, %d 429s, lulls %v\n",
+				r+1, sc.name, rows[i].ratio[r], ok, c.Throttled(), lulls(arrivals, pacedLull).Round(time.Millisecond))
 		}
 	}
 	fmt.Println("| scenario | time ÷ minimum, median (range) | succeeded (per round) | 429s at the API (per round) | tightest window at the API (per round) |")
@@ -132,6 +150,22 @@ func main() {
 		fmt.Printf("| %s | **%.3f** (%.3f–%.3f) | %s | %s | %s |\n", sc.name, med, rs[0], rs[len(rs)-1], ints(rows[i].ok), ints(rows[i].refused), spans(rows[i].tightest))
 	}
 	fmt.Printf("\nThe tightest window is the shortest time any %d arrivals took at the API, accepted or refused: under 1s, a sliding window of %d/s was broken; its excess over 1s is the margin that held.\n", limit+1, limit)
+}
+
+// pacedLull is a gap between arrivals longer than a start paced at the
+// limit with sluice's margin (apiSafe: 6 ms a second) and the timer lag
+// it forgives (maxLate, 2 ms) ever leaves.
+const pacedLull = (time.Second+6*time.Millisecond)/200 + 2*time.Millisecond
+
+// lulls returns how much longer than over the gaps between consecutive
+// arrivals were, added up.
+func lulls(arrivals []time.Time, over time.Duration) time.Duration {
+	sorted := slices.SortedFunc(slices.Values(arrivals), time.Time.Compare)
+	var sum time.Duration
+	for k := 1; k < len(sorted); k++ {
+		sum += max(sorted[k].Sub(sorted[k-1])-over, 0)
+	}
+	return sum
 }
 
 // tightestSpan returns the shortest time between arrivals k and k+n-1,
