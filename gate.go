@@ -206,11 +206,14 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		}
 		var wait time.Duration = waitForChange
 		var change <-chan struct{}
+		var waitFrom time.Time // when wait is counted from; zero: now
 		if g.waiters.front() == w && !g.asking {
 			var ok bool
 			now, since := g.clock()
 			from := g.from()
-			if wait, change, ok = g.tryFront(c, now, late, marks, from); ok {
+			if wait, change, ok = g.tryFront(c, now, late, marks, from); !ok {
+				waitFrom = now
+			} else {
 				if g.shared == nil {
 					g.leave(w)
 					g.passOn(now, from)
@@ -247,11 +250,18 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		var expired <-chan time.Time
 		var due time.Time
 		if wait > 0 {
-			due = time.Now().Add(wait)
+			// Due as the limits counted it, from the time they were
+			// asked, not from now, a moment later: that moment, lost at
+			// every wait, slowed a paced batch by 0.05%.
+			timeNow := time.Now()
+			if waitFrom.IsZero() {
+				waitFrom = timeNow
+			}
+			due = waitFrom.Add(wait)
 			if timer == nil {
-				timer = time.NewTimer(wait)
+				timer = time.NewTimer(due.Sub(timeNow))
 			} else {
-				timer.Reset(wait)
+				timer.Reset(due.Sub(timeNow))
 			}
 			expired = timer.C
 		}
