@@ -572,23 +572,17 @@ func (p RetryPolicy) between(ctx context.Context, g *Gate, pause time.Duration, 
 		}
 		pause -= time.Since(waitBegin)
 	}
-	if pause <= 0 || g == nil {
-		return sleep(ctx, pause)
-	}
 	// The backoff ends with the gate: a retry of a halted gate could
 	// only be refused, and a proxy stopping or a run interrupted must not
 	// wait out a Retry-After of minutes to say so.
-	halted := g.haltedChan()
-	t := time.NewTimer(pause)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-halted:
-		return g.Halted()
+	var halted <-chan struct{}
+	if pause > 0 {
+		halted = g.haltedChan() // nil for a nil gate
 	}
+	if err := sleep(ctx, pause, halted); err != errStopWaiting {
+		return err
+	}
+	return g.Halted()
 }
 
 // DefaultMaxAttempts is how many attempts a call gets when its
@@ -643,8 +637,9 @@ func orClass(err error, c Class) error {
 	return fmt.Errorf("sluice: last attempt %v", c)
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// sleep waits d, or until ctx ends or stop is closed (a nil stop never
+// is), which it reports as errStopWaiting.
+func sleep(ctx context.Context, d time.Duration, stop <-chan struct{}) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -655,5 +650,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stop:
+		return errStopWaiting
 	}
 }
