@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 )
 
-// idScanner finds the "id" member of a JSON object fed to it in pieces,
-// keeping nothing else: a message too long to read is still answered
+// idScanner finds the "id" member of a JSON object fed to it in pieces
+// (the last, as encoding/json reads a name given twice), keeping nothing
+// else: a message too long to read is still answered
 // with its id, wherever the id stands. With id null, the TypeScript SDK,
 // whose requests put the id after the params, could not match the answer
 // to its call and waited out its timeout.
@@ -29,18 +30,13 @@ const maxIDLength = 128
 
 func (s *idScanner) feed(b []byte) {
 	for _, c := range b {
-		if s.id != nil {
-			return
-		}
 		if s.capturing {
 			if s.depth == 1 && !s.inString && (c == ',' || c == '}') {
 				s.capturing = false
 				if v := bytes.TrimSpace(s.value); json.Valid(v) {
 					s.id = json.RawMessage(bytes.Clone(v))
 				}
-				continue
-			}
-			if s.value = append(s.value, c); len(s.value) > maxIDLength {
+			} else if s.value = append(s.value, c); len(s.value) > maxIDLength {
 				s.capturing = false
 			}
 		}
@@ -79,7 +75,7 @@ func (s *idScanner) feed(b []byte) {
 			s.depth--
 		case ':':
 			if s.depth == 1 && s.isID {
-				s.isID, s.capturing, s.value = false, true, s.value[:0]
+				s.isID, s.capturing, s.value, s.id = false, true, s.value[:0], nil
 			}
 		case ',':
 			if s.depth == 1 {

@@ -108,3 +108,46 @@ func TestNoAnswerToACancelledRequest(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIDScanner: fed in any pieces, the scanner finds a JSON object's
+// top-level id (a number or a string) as encoding/json reads it, and
+// nothing in a line that has none.
+func FuzzIDScanner(f *testing.F) {
+	for _, s := range []string{`{"jsonrpc":"2.0","id":1,"method":"x"}`, `{"params":{"id":2},"id":"a\"b"}`, `{"id":{}}`,
+		`{"a":"id","b":["id",{"id":3}],"id" : -4.5e1 }`, `{"i\u0064":5}`, `not json`, `{"id":`, `[{"id":1}]`, `{"id":1,"id":2}`, `{"id":1,"id":{}}`} {
+		f.Add([]byte(s), 3)
+	}
+	f.Fuzz(func(t *testing.T, line []byte, cut int) {
+		var s idScanner
+		if cut < 0 || cut > len(line) {
+			cut = len(line) / 2
+		}
+		s.feed(line[:cut])
+		s.feed(line[cut:])
+		var msg struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if !json.Valid(line) || bytes.TrimSpace(line)[0] != '{' || json.Unmarshal(line, &msg) != nil {
+			return // what it finds in a line that is not an object is a guess, and harmless
+		}
+		var want any
+		if msg.ID != nil && json.Unmarshal(msg.ID, &want) == nil {
+			switch want.(type) {
+			case float64, string:
+			default:
+				want = nil // not an id the scanner keeps
+			}
+		}
+		if len(msg.ID) > maxIDLength || bytes.Contains(line, []byte(`\u`)) ||
+			bytes.Count(bytes.ToLower(line), []byte(`"id"`)) != bytes.Count(line, []byte(`"id"`)) {
+			return // a long id is not kept; an escaped name is not read; JSON-RPC's "id" is "id", where encoding/json takes "iD" too
+		}
+		var got any
+		if s.id != nil {
+			json.Unmarshal(s.id, &got)
+		}
+		if got != want {
+			t.Errorf("found id %s (%v); encoding/json reads %s (%v)", s.id, got, msg.ID, want)
+		}
+	})
+}
