@@ -253,6 +253,9 @@ func (t *Transport) CloseIdleConnections() {
 // status is a response, not an error; errors are failures to get any
 // response, a cancelled context, or a gate halted because the quota is
 // exhausted. It closes req.Body on every path and leaves req unchanged.
+// A 101 Switching Protocols (a WebSocket handshake) comes back as the
+// base gave it, its body the connection; the handshake was the call, and
+// its slot is free at once.
 //
 // An unsuccessful response that will be retried gives its concurrency
 // slot back at once, the rest of its body read (up to 64 KiB) and
