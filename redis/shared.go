@@ -145,7 +145,7 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 			// pacers' charge stays: what it pushed their timelines to
 			// is unknown, and a give-back without it could undo
 			// another's.
-			g.abandon(id, cn, wn, len(cfg.pacers))
+			g.abandon(id, cn, wn, cfg.pacers)
 			return nil, 0, cerr, false
 		}
 		g.down(err)
@@ -428,7 +428,7 @@ func callerEnded(ctx context.Context) error {
 // abandon gives back, off the caller's path, the lease and window entry
 // an admission whose answer never came may have taken. A store closed
 // meanwhile leaves them to expire.
-func (g *shared) abandon(id string, cn, wn, pacers int) {
+func (g *shared) abandon(id string, cn, wn int, pacers []pacer) {
 	s := g.s
 	s.mu.Lock()
 	if s.closed {
@@ -437,8 +437,10 @@ func (g *shared) abandon(id string, cn, wn, pacers int) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	t := &ticket{g: g, id: id, cn: cn, pacers: g.config().pacers[:pacers]}
-	args := []any{id, cn, wn, pacers}
+	// The pacers the admission was asked with: the gate's limits may
+	// have been configured anew since.
+	t := &ticket{g: g, id: id, cn: cn, pacers: pacers}
+	args := []any{id, cn, wn, len(pacers)}
 	for range pacers {
 		args = append(args, 0, 0, 0) // mode 0: nothing
 	}
