@@ -2,7 +2,6 @@ package sluice
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -67,16 +66,7 @@ func TestForgottenGateClosesItsShared(t *testing.T) {
 		st := &closingStore{shared: map[string]int{}}
 		tr := &Transport{Base: apitest.RoundTripper{Handler: h}, Limits: Limits{Store: st}}
 		const hosts, every = 2000, 100 * time.Millisecond
-		most := 0
-		for i := range hosts {
-			resp, err := tr.RoundTrip(mustRequest(t, fmt.Sprintf("http://h%d.test/", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			most = max(most, st.open())
-			time.Sleep(every)
-		}
+		most := visitHosts(t, tr, hosts, every, st.open)
 		if bound := 2*int(minGateMemory/every) + 2; most > bound {
 			t.Errorf("the store kept up to %d keys open for %d hosts, one every %v; want at most %d", most, hosts, every, bound)
 		}

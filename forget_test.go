@@ -18,6 +18,22 @@ func (t *Transport) gateCount() int {
 	return len(t.gates)
 }
 
+// visitHosts sends one GET through tr to each of hosts hosts in turn, one
+// every every, and returns the most that count said after any of them.
+func visitHosts(t *testing.T, tr *Transport, hosts int, every time.Duration, count func() int) (most int) {
+	t.Helper()
+	for i := range hosts {
+		resp, err := tr.RoundTrip(mustRequest(t, fmt.Sprintf("http://h%d.test/", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		most = max(most, count())
+		time.Sleep(every)
+	}
+	return most
+}
+
 // TestTransportForgetsIdleGates protects an agent fetching from thousands
 // of hosts: the Transport keeps the gates of the recent ones, not all.
 func TestTransportForgetsIdleGates(t *testing.T) {
@@ -25,16 +41,7 @@ func TestTransportForgetsIdleGates(t *testing.T) {
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 		tr := &Transport{Base: apitest.RoundTripper{Handler: h}}
 		const hosts, every = 10000, 100 * time.Millisecond
-		most := 0
-		for i := range hosts {
-			resp, err := tr.RoundTrip(mustRequest(t, fmt.Sprintf("http://h%d.test/", i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			most = max(most, tr.gateCount())
-			time.Sleep(every)
-		}
+		most := visitHosts(t, tr, hosts, every, tr.gateCount)
 		// A minute's hosts are kept, and twice that before a sweep.
 		if bound := 2*int(minGateMemory/every) + 2; most > bound {
 			t.Errorf("kept up to %d gates for %d hosts, one every %v; want at most %d", most, hosts, every, bound)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,14 +60,5 @@ func TestRunStalledHTTP2StreamFailsItsItem(t *testing.T) {
 	dir := t.TempDir()
 	o := e2eRun(t, batch.Config{Input: e2eHTTPFile(t, dir, []string{"dribbles", "stalls", "fine"}), BaseURL: srv.URL,
 		Timeout: timeout, Retries: -1, Base: batch.StallBase(pool, timeout)})
-	if o.code != 1 || o.err != nil {
-		t.Fatalf("exit %d, %v; want 1 (one item failed)\n%s", o.code, o.err, o.stderr)
-	}
-	e2eCheckSummary(t, o.sum, 3, 0, 2, 1, 0)
-	e2eSameSet(t, "results", e2eIDs(t, e2eLines(t, o.sum.Results), "id"), []string{"dribbles", "fine"})
-	for _, l := range e2eLines(t, o.sum.Errors) {
-		if c, m := e2eString(t, l["class"]), e2eString(t, l["message"]); c != "transient" || !strings.Contains(m, "stopped arriving") || !strings.Contains(m, "200ms") {
-			t.Errorf("stalled stream: class %q, message %q; want transient, saying the body stopped for 200ms", c, m)
-		}
-	}
+	checkStalledFailed(t, o)
 }
