@@ -11,10 +11,11 @@ import (
 // m.LimitsFor. It is how `sluice run --rate MODEL=RATE` and the proxy's
 // per-model limits reach the Transport.
 //
-// A name in Models covers the model of that name and its versions and
-// dates: the name followed by '-' and a digit (gpt-4o covers
-// gpt-4o-2024-08-06 but not gpt-4o-mini; claude-haiku-4 covers
-// claude-haiku-4-5). The longest name that covers a model wins, and the
+// A name in Models covers the model of that name, its versions and dates
+// (the name followed by '-' and a digit) and its "-latest" alias: gpt-4o
+// covers gpt-4o-2024-08-06 but not gpt-4o-mini; claude-haiku-4 covers
+// claude-haiku-4-5; claude-3-5-haiku covers claude-3-5-haiku-latest, the
+// alias Anthropic counts as the model it names. The longest name that covers a model wins, and the
 // versions it covers share one gate and one set of limits.
 //
 // The zero ModelLimits is KeyByModel with the zero Limits for every
@@ -62,9 +63,18 @@ func (m *ModelLimits) Name(model string) string {
 	best := ""
 	for name := range m.Models {
 		rest, ok := strings.CutPrefix(model, name)
-		if ok && len(rest) >= 2 && rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9' && len(name) > len(best) {
+		if ok && coversSuffix(rest) && len(name) > len(best) {
 			best = name
 		}
 	}
 	return best
+}
+
+// coversSuffix reports whether a model named name+rest is a version, a
+// date or the "-latest" alias of name.
+func coversSuffix(rest string) bool {
+	if rest == "-latest" {
+		return true
+	}
+	return len(rest) >= 2 && rest[0] == '-' && rest[1] >= '0' && rest[1] <= '9'
 }

@@ -15,9 +15,10 @@ func TestModelLimitsNamesCoverVersions(t *testing.T) {
 	m := &sluice.ModelLimits{
 		Default: sluice.Limits{Concurrency: 1},
 		Models: map[string]sluice.Limits{
-			"gpt-4o":          {Concurrency: 2},
-			"claude-haiku-4":  {Concurrency: 3},
-			"claude-haiku-45": {Concurrency: 4},
+			"gpt-4o":           {Concurrency: 2},
+			"claude-haiku-4":   {Concurrency: 3},
+			"claude-haiku-45":  {Concurrency: 4},
+			"claude-3-5-haiku": {Concurrency: 5},
 		},
 	}
 	for _, tc := range []struct {
@@ -30,6 +31,9 @@ func TestModelLimitsNamesCoverVersions(t *testing.T) {
 		{"claude-haiku-4-5-20251001", "api.test/claude-haiku-4", 3},
 		{"claude-haiku-45-1", "api.test/claude-haiku-45", 4},
 		{"gpt-4", "api.test/gpt-4", 1},
+		{"claude-3-5-haiku-latest", "api.test/claude-3-5-haiku", 5},
+		{"claude-3-5-haiku-latestx", "api.test/claude-3-5-haiku-latestx", 1},
+		{"gpt-4o-latest", "api.test/gpt-4o", 2},
 		{"", "api.test", 1},
 	} {
 		body := `{"model":"` + tc.model + `"}`
