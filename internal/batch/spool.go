@@ -118,8 +118,10 @@ func spool(dir string, head []byte, r io.Reader) (_ *spooledBody, err error) {
 	defer spoolBuffers.Put(bp)
 	buf := *bp
 	var scan jsonScan
+	var text utf8Scan
 	write := func(p []byte) error {
 		scan.Write(p)
+		text.Write(p)
 		sb.size += int64(len(p))
 		if _, err := f.Write(p); err != nil {
 			return fmt.Errorf("spooling: %w", err)
@@ -145,8 +147,14 @@ func spool(dir string, head []byte, r io.Reader) (_ *spooledBody, err error) {
 		return sb, nil // refused by send
 	}
 	sb.json = sb.size > 0 && scan.Valid()
-	if sb.json {
+	if sb.json && text.Valid() {
 		sb.encoded = scan.Compact()
+	} else if sb.json {
+		// Bytes that are not UTF-8 inside its strings become U+FFFD:
+		// the length is writeCompact's to tell.
+		if sb.encoded, err = writeCompact(io.Discard, sb.reader(), buf); err != nil {
+			return nil, fmt.Errorf("spooling: %w", err)
+		}
 	} else if sb.encoded, err = writeJSONString(io.Discard, sb.reader(), buf); err != nil {
 		return nil, fmt.Errorf("spooling: %w", err)
 	}
@@ -161,7 +169,8 @@ func (sb *spooledBody) writeJSON(w io.Writer) error {
 	bp := spoolBuffers.Get().(*[]byte)
 	defer spoolBuffers.Put(bp)
 	if sb.json {
-		return writeCompact(w, sb.reader(), *bp)
+		_, err := writeCompact(w, sb.reader(), *bp)
+		return err
 	}
 	_, err := writeJSONString(w, sb.reader(), *bp)
 	return err

@@ -85,7 +85,11 @@ func FuzzTranscode(f *testing.F) {
 		buf := make([]byte, 4+len(cuts)%8) // utf8.UTFMax and up
 		r := &chunked{r: bytes.NewReader(body), sizes: cuts}
 		if isJSON {
-			err = writeCompact(&enc, r, buf)
+			var n int64
+			n, err = writeCompact(&enc, r, buf)
+			if n != int64(enc.Len()) {
+				t.Errorf("writeCompact returned %d; wrote %d", n, enc.Len())
+			}
 		} else {
 			var n int64
 			n, err = writeJSONString(&enc, r, buf)

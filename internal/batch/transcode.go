@@ -13,42 +13,82 @@ import (
 // a reader to a writer; FuzzTranscode holds them to the shapes' lines.
 
 // writeCompact copies valid JSON from r to w without the whitespace
-// outside its strings, through buf.
-func writeCompact(w io.Writer, r io.Reader, buf []byte) error {
-	var inString, escaped bool
-	for {
-		n, err := r.Read(buf)
-		p, k := buf[:n], 0 // the compacted piece is p[:k], made in place
-		for _, c := range p {
-			if inString {
-				switch {
-				case escaped:
-					escaped = false
-				case c == '\\':
-					escaped = true
-				case c == '"':
-					inString = false
-				}
-			} else if c == '"' {
-				inString = true
-			} else if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-				continue
-			}
-			p[k] = c
-			k++
+// outside its strings, each run of bytes that are not UTF-8 (which
+// json.Valid takes inside a string) made one U+FFFD, through buf (of at
+// least utf8.UTFMax bytes), and returns how many bytes it wrote.
+func writeCompact(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	c := compactor{stringEncoder: stringEncoder{w: w, out: make([]byte, 0, 64<<10)}}
+	carry := 0 // bytes at the start of buf that began a character the last read cut
+	for c.err == nil {
+		n, err := r.Read(buf[carry:])
+		n += carry
+		if err != nil && err != io.EOF {
+			return c.n, err
 		}
-		if k > 0 {
-			if _, err := w.Write(p[:k]); err != nil {
-				return err
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
+		end := err == io.EOF
+		carry = c.compact(buf[:n], end)
+		copy(buf, buf[n-carry:n])
+		if end {
+			break
 		}
 	}
+	c.flush()
+	return c.n, c.err
+}
+
+// compactor is the state writeCompact keeps between pieces.
+type compactor struct {
+	stringEncoder
+	inString, escaped bool
+}
+
+// compact writes p compacted and returns how many bytes at its end it
+// left for the next piece: the start of a character p cuts, unless end
+// says there is no next piece.
+func (c *compactor) compact(p []byte, end bool) (left int) {
+	start := 0 // p[start:i] is to be written as it is
+	for i := 0; i < len(p) && c.err == nil; {
+		b := p[i]
+		if b >= utf8.RuneSelf { // only inside a string, in valid JSON
+			if !end && len(p)-i < utf8.UTFMax && !utf8.FullRune(p[i:]) {
+				c.emitBytes(p[start:i])
+				return len(p) - i
+			}
+			r, size := utf8.DecodeRune(p[i:])
+			if r == utf8.RuneError && size == 1 {
+				c.emitBytes(p[start:i])
+				if !c.invalid {
+					c.emit(0xEF, 0xBF, 0xBD) // U+FFFD
+					c.invalid = true
+				}
+				i++
+				start = i
+				continue
+			}
+			c.invalid = false
+			i += size
+			continue
+		}
+		c.invalid = false
+		i++
+		if c.inString {
+			switch {
+			case c.escaped:
+				c.escaped = false
+			case b == '\\':
+				c.escaped = true
+			case b == '"':
+				c.inString = false
+			}
+		} else if b == '"' {
+			c.inString = true
+		} else if b == ' ' || b == '\t' || b == '\n' || b == '\r' {
+			c.emitBytes(p[start : i-1])
+			start = i
+		}
+	}
+	c.emitBytes(p[start:])
+	return 0
 }
 
 // writeJSONString writes what r holds to w as one JSON string, through

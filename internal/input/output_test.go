@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // The errors and results lines of each shape, exactly (issue 10, items 8,
@@ -61,9 +62,18 @@ func TestShapeLines(t *testing.T) {
 			`{"custom_id":"m","result":{"type":"errored","error":{"type":"error","error":{"type":"api_error","message":"m"}}},"sluice":{"class":"transient","status":500,"message":"m","attempts":1,"line":1,"body_truncated":true}}`},
 		{"anthropic result with metadata", anthropicShape{}.AppendResultLine(nil, it, Response{Status: 200, Body: []byte(`{"content":"<b>"}`)}),
 			`{"custom_id":"a<1>","result":{"type":"succeeded","message":{"content":"<b>"}},"metadata":{"k":"<v>"}}`},
+		{"http result, JSON with a byte that is not UTF-8", httpShape{}.AppendResultLine(nil, Item{ID: "u"}, Response{Status: 200, Body: []byte("{\"a\":\"x\xffy\"}"), Attempts: 1}),
+			`{"id":"u","status":200,"body":{"a":"x` + "\uFFFD" + `y"},"attempts":1,"elapsed_ms":0}`},
+		{"anthropic result, JSON with a byte that is not UTF-8", anthropicShape{}.AppendResultLine(nil, Item{ID: "u"}, Response{Status: 200, Body: []byte("{\"a\":\"\xff\"}")}),
+			`{"custom_id":"u","result":{"type":"succeeded","message":{"a":"` + "\uFFFD" + `"}}}`},
+		{"openai error, JSON with a byte that is not UTF-8", openAIShape{}.ErrorLine(Item{ID: "u", Line: 1}, Failure{Class: "fatal", Status: 400, Message: "m", Attempts: 1, Body: []byte("{\"a\":\"\xff\"}")}),
+			`{"id":"` + batchRequestID("u") + `","custom_id":"u","response":{"status_code":400,"request_id":"","body":{"a":"` + "\uFFFD" + `"}},"error":null,"sluice":{"class":"fatal","status":400,"message":"m","attempts":1,"line":1}}`},
 	} {
 		if string(tc.got) != tc.want {
 			t.Errorf("%s:\ngot  %s\nwant %s", tc.name, tc.got, tc.want)
+		}
+		if !utf8.Valid(tc.got) {
+			t.Errorf("%s: not UTF-8: %q", tc.name, tc.got)
 		}
 		if !json.Valid(tc.got) || strings.Contains(string(tc.got), "\n") {
 			t.Errorf("%s: not one line of valid JSON: %s", tc.name, tc.got)

@@ -144,9 +144,17 @@ func withMetadata(line []byte, m json.RawMessage) []byte {
 	return append(line, '}')
 }
 
-// bodyJSON returns body as JSON: itself when it is JSON, else a string.
+// bodyJSON returns body as JSON: itself when it is JSON, else a string;
+// valid UTF-8 either way.
 func bodyJSON(body []byte) json.RawMessage {
 	if len(body) > 0 && json.Valid(body) {
+		if !utf8.Valid(body) {
+			// json.Valid takes any bytes inside a string, but a results
+			// line with them is JSON no strict reader takes (nor
+			// PostgreSQL's jsonb): the bytes become U+FFFD, as in a text
+			// body, and the JSON stays valid.
+			body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
+		}
 		if t := trimJSONSpace(body); isCompact(t) {
 			return t // most APIs' bodies: no second scan, no copy
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestResponseIsTheAPIsJSONCompacted: the response column holds the API's
@@ -30,6 +31,32 @@ func TestResponseIsTheAPIsJSONCompacted(t *testing.T) {
 	})
 }
 
+// TestResponseWithBadUTF8IsStored: a JSON body with bytes that are not
+// UTF-8 inside a string (which json.Valid takes and jsonb refuses, failing
+// the whole transaction) is stored with U+FFFD for them, as the JSONL
+// results hold it, and the rows written beside it are kept.
+func TestResponseWithBadUTF8IsStored(t *testing.T) {
+	forEach(t, func(t *testing.T, dest func(*testing.T) string) {
+		d := dest(t)
+		tb := open(t, Options{Dest: d})
+		if err := tb.QueueResult(item("good", 1), answer(`{"a":"ok"}`, 1), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := tb.QueueResult(item("bad", 2), answer("{\"a\":\"\xff\"}", 1), nil); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, tb, 2, 0)
+		tb.Close()
+		want := "{\"a\":\"\uFFFD\"}"
+		if isPostgres(d) {
+			want = "{\"a\": \"\uFFFD\"}"
+		}
+		if got := one(t, d, "SELECT response FROM sluice_results WHERE id = 'bad'"); got != want {
+			t.Errorf("response = %q, want %q", got, want)
+		}
+	})
+}
+
 // FuzzJSONBody: the JSON column's text is json.Compact's, whether or not
 // the fast path (a body already compact) takes it; what is not valid JSON
 // does not go there.
@@ -45,8 +72,11 @@ func FuzzJSONBody(f *testing.F) {
 		if !ok {
 			return
 		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("jsonBody(%q) = %q, not UTF-8", body, got)
+		}
 		var want bytes.Buffer
-		json.Compact(&want, body)
+		json.Compact(&want, bytes.ToValidUTF8(body, []byte("\uFFFD")))
 		if got != want.String() {
 			t.Errorf("jsonBody(%q) = %q, json.Compact gives %q", body, got, want.String())
 		}

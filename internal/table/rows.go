@@ -117,6 +117,11 @@ func (s rowShaper) jsonBody(body []byte) (string, bool) {
 	if len(body) == 0 || !json.Valid(body) || (s.strict && !jsonbSafe(body)) {
 		return "", false
 	}
+	if !utf8.Valid(body) {
+		// Bytes json.Valid takes in a string but no database's JSON does:
+		// U+FFFD, as the JSONL results have them.
+		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
+	}
 	if t := bytes.TrimSpace(body); compactJSON(t) {
 		return string(t), true
 	}
@@ -160,6 +165,9 @@ func (s rowShaper) json(m json.RawMessage) *string {
 	if !json.Valid(m) || (s.strict && !jsonbSafe(m)) {
 		b, _ := json.Marshal(s.text(m))
 		return ptr(string(b))
+	}
+	if !utf8.Valid(m) {
+		m = bytes.ToValidUTF8(m, []byte("\uFFFD"))
 	}
 	return ptr(string(m))
 }
