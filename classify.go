@@ -458,10 +458,21 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// mentionsConcurrency reports whether a 429 body blames calls in flight.
+// mentionsConcurrency reports whether a 429 body blames calls in flight:
+// Anthropic's "concurrent connections", and the other ways APIs put it
+// ("concurrency limit", "too many requests in flight", "simultaneous
+// requests", "parallel requests").
 func mentionsConcurrency(body []byte) bool {
-	return bytes.Contains(bytes.ToLower(body), []byte("concurrent"))
+	lower := bytes.ToLower(body)
+	for _, word := range concurrencyWords {
+		if bytes.Contains(lower, word) {
+			return true
+		}
+	}
+	return false
 }
+
+var concurrencyWords = [][]byte{[]byte("concurren"), []byte("in flight"), []byte("in-flight"), []byte("simultaneous"), []byte("parallel request")}
 
 // Permanent marks err as not worth retrying: ClassOf(Permanent(err)) is
 // ClassFatal. errors.Is and errors.As see through it.
