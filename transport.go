@@ -474,6 +474,14 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Class = ClassOK
+		if resp.Body == http.NoBody {
+			// Nothing to read (HEAD, 204, Content-Length: 0): no
+			// connection is busy, and code that never closes an empty
+			// body, as net/http lets it, must not keep the slot.
+			permit.Done(o)
+			endAttempt(cancel)
+			return resp, o, nil
+		}
 		if o.RateLimit != nil {
 			gate.learnWhileInFlight(o) // now, not when the body ends: the next calls need it
 			o.RateLimit = nil

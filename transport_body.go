@@ -79,8 +79,8 @@ func (b *heldBody) Close() error {
 // and the release short, so the loser yields until it is over.
 func (b *heldBody) end() {
 	if b.state.CompareAndSwap(heldOpen, heldEnding) {
+		defer b.state.Store(heldEnded) // also when a Usage func panics: a later Close must not spin
 		b.release()
-		b.state.Store(heldEnded)
 		return
 	}
 	for b.state.Load() == heldEnding {
@@ -103,10 +103,14 @@ func (b *heldBody) release() {
 	// early was charged by the API for more than its first events say
 	// (Anthropic's message_start reports 1 output token): the estimate
 	// stands.
+	defer func() {
+		// Also when the user's Usage func panics: the panic goes on, the
+		// slot does not stay taken.
+		p.Done(m.outcome)
+		endAttempt(m.cancel)
+	}()
 	if m.sample != nil && m.whole.Load() {
 		head, tail := m.sample.parts()
 		m.outcome.Usage = m.usage(m.resp, head, tail)
 	}
-	p.Done(m.outcome)
-	endAttempt(m.cancel)
 }
