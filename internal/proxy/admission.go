@@ -248,6 +248,13 @@ func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		// the proxy's refusal (refuse.go).
 		resp.Header.Set("X-Should-Retry", "false")
 	}
+	if a != nil && resp != nil && a.info != nil && a.info.Attempts > 1 && a.info.Class.Retryable() && resp.Header.Get("X-Should-Retry") == "" {
+		// The proxy retried it already, as far as its policy goes: the
+		// SDKs' own retries (two by default, each waiting out the
+		// proxy's whole round again) would only multiply the load on an
+		// upstream that keeps failing.
+		resp.Header.Set("X-Should-Retry", "false")
+	}
 	if a == nil || a.phase.CompareAndSwap(answering, responded) || a.phase.Load() == responded {
 		if a != nil && resp != nil {
 			// No attempt follows a response: its body's room is free.
