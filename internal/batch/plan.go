@@ -434,9 +434,7 @@ func (p *plan) addHeaders(req *http.Request, it input.Item) {
 	for k, vs := range it.Header {
 		req.Header[k] = vs
 	}
-	if it.Body != nil && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	it.SetContentType(req.Header)
 	// A login in the URL, as http.Client sends it: requests go straight to
 	// the Transport, which does not.
 	if u := req.URL.User; u != nil && req.Header.Get("Authorization") == "" {

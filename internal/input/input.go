@@ -313,3 +313,13 @@ func (r *Reader) nextLine() (Item, *BadLine, error) {
 func (r *Reader) overCap(n int, what string) *BadLine {
 	return &BadLine{Line: n, Reason: what + " over the " + r.maxStr + " cap"}
 }
+
+// SetContentType labels a request with a body JSON when h names no
+// Content-Type: an http line's body is JSON, or a string sent as it is
+// that the APIs these runs call take as JSON. sluice run and sluice mcp
+// label their requests alike.
+func (it Item) SetContentType(h http.Header) {
+	if it.Body != nil && h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "application/json")
+	}
+}

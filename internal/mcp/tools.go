@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ type RequestInput struct {
 	Method  string         `json:"method,omitempty" jsonschema:"GET (default), or POST when there is a body; also HEAD PUT PATCH DELETE OPTIONS"`
 	URL     string         `json:"url" jsonschema:"absolute http or https URL"`
 	Headers map[string]any `json:"headers,omitempty" jsonschema:"header names to a string or an array of strings"`
-	Body    any            `json:"body,omitempty" jsonschema:"a string is sent as is; any other JSON value is sent as JSON"`
+	Body    any            `json:"body,omitempty" jsonschema:"a string is sent as is; any other JSON value is sent as JSON; either goes labelled Content-Type: application/json unless headers name another type"`
 }
 
 // GetResultsInput is get_results' arguments.
@@ -258,7 +259,15 @@ func (s *Server) items(in FetchManyInput) ([]pending, error) {
 			items[i] = pending{id: idOf(in, i), method: methodOf(in, i), url: urlOf(in, i), invalid: bl.Reason}
 			continue
 		}
-		items[i] = pending{id: it.ID, method: it.Method, url: it.URL, parsed: it.ParsedURL(), header: it.Header, body: it.Body}
+		header := it.Header
+		if it.Body != nil && header.Get("Content-Type") == "" {
+			header = header.Clone()
+			if header == nil {
+				header = http.Header{}
+			}
+			it.SetContentType(header)
+		}
+		items[i] = pending{id: it.ID, method: it.Method, url: it.URL, parsed: it.ParsedURL(), header: header, body: it.Body}
 	}
 	return items, nil
 }

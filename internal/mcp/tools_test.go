@@ -153,7 +153,7 @@ func TestFailedItemsAreNotAToolError(t *testing.T) {
 func TestRequestsValidatedAsRunLines(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := new(strings.Builder)
-		fmt.Fprintf(b, "%s %s %s ", r.Method, r.URL.Path, r.Header.Get("X-Trace"))
+		fmt.Fprintf(b, "%s %s %s %s ", r.Method, r.URL.Path, r.Header.Get("X-Trace"), r.Header.Get("Content-Type"))
 		buf := make([]byte, 100)
 		n, _ := r.Body.Read(buf)
 		b.Write(buf[:n])
@@ -165,13 +165,20 @@ func TestRequestsValidatedAsRunLines(t *testing.T) {
 		{"id": "a", "url": api.URL + "/x", "headers": map[string]any{"X-Trace": "t1"}, "body": map[string]any{"q": 1}},
 		{"id": 7, "method": "delete", "url": api.URL + "/y"},
 		{"url": api.URL + "/z", "headers": map[string]any{"bad name": "v"}},
+		{"id": "csv", "url": api.URL + "/c", "headers": map[string]any{"Content-Type": "text/csv"}, "body": "a,b"},
 	}})
 	items := rep.Items
-	if items[0].ID != "a" || items[0].Text != `POST /x t1 {"q":1}` {
+	// A body goes out labelled JSON, as sluice run sends it, unless the
+	// request names its own type: a JSON body without one was refused by
+	// most JSON APIs (outside review).
+	if items[0].ID != "a" || items[0].Text != `POST /x t1 application/json {"q":1}` {
 		t.Errorf("item 0: %+v", items[0])
 	}
-	if items[1].ID != "7" || items[1].Text != "DELETE /y  " {
+	if items[1].ID != "7" || items[1].Text != "DELETE /y   " {
 		t.Errorf("item 1: %+v", items[1])
+	}
+	if items[3].ID != "csv" || items[3].Text != "POST /c  text/csv a,b" {
+		t.Errorf("item 3: %+v", items[3])
 	}
 	if items[2].ID != "3" || items[2].ErrorClass != "invalid" || items[2].Error != `bad header name "bad name"` {
 		t.Errorf("item 2: %+v", items[2])
