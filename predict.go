@@ -37,9 +37,20 @@ func (b *TokenBudget) Predict(ahead, own Cost) time.Duration {
 	if n <= 0 {
 		return 0
 	}
-	wait := b.bucket.predictN(b.kind.of(ahead.InputTokens, ahead.OutputTokens), n)
 	// Calls in flight may be refunded down to nothing when they settle:
-	// the bound must hold even then.
+	// the bound must hold even then. So may the callers ahead, once
+	// admitted: each needs its estimate free to start, but gives most of
+	// it back when the answer is short, as LLM answers mostly are. A
+	// burst of calls with a large max_tokens was refused for a wait of
+	// minutes that refunds ended in a second (outside review). The callers
+	// ahead count only where the API charges estimates whole
+	// (Cost.NoRefund), taking the caller's own as theirs: a gate's calls
+	// go to one API.
+	aheadN := 0
+	if own.NoRefund {
+		aheadN = b.kind.of(ahead.InputTokens, ahead.OutputTokens)
+	}
+	wait := b.bucket.predictN(aheadN, n)
 	if p := b.bucket.params.Load(); p != nil && wait > 0 {
 		wait -= time.Duration(mulSat(max(b.charged.Load(), 0), p.interval))
 	}
