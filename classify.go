@@ -511,5 +511,8 @@ func ClassOf(err error) Class {
 	case errors.Is(err, context.Canceled):
 		return ClassCanceled
 	}
+	if resp, body := sdkResponse(err); resp != nil { // an SDK's refusal: classify_sdk.go
+		return Classify(resp.StatusCode, resp.Header, body, nil)
+	}
 	return Classify(0, nil, nil, err)
 }
