@@ -350,14 +350,30 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 	if err != nil {
 		return response{class: sluice.ClassFatal}, sluice.Permanent(err)
 	}
-	// Straight to the Transport: an http.Client would only copy the
-	// header for redirects, which are not followed here, and cost about
-	// as much as the rest of this function.
+	// Straight to the Transport: an http.Client would cost about as much
+	// as the rest of this function; redirects are followed here
+	// (redirect.go).
 	resp, err := p.tr.RoundTrip(req)
+	before := 0 // attempts of the redirects followed
+	for hops := 0; err == nil; hops++ {
+		next, rerr := redirected(req, resp, hops)
+		if next == nil && rerr == nil {
+			break
+		}
+		discard(resp.Body)
+		if rerr != nil {
+			return response{status: resp.StatusCode, attempts: before + info.Attempts, class: sluice.ClassFatal}, sluice.Permanent(rerr)
+		}
+		before += info.Attempts
+		*info = sluice.RoundTripInfo{}
+		req = next
+		resp, err = p.tr.RoundTrip(req)
+	}
+	info.Attempts += before
 	if err != nil {
 		err = &url.Error{Op: opName(req.Method), URL: withoutPassword(req.URL), Err: err} // as http.Client says it
 		class := sluice.ClassOf(err)
-		if info.Attempts > 0 {
+		if info.Attempts > before {
 			class = info.Class
 		}
 		return response{attempts: info.Attempts, class: class}, sluice.Permanent(err)
@@ -397,7 +413,7 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 			return r, sluice.Permanent(stopped)
 		}
 		if r.class == sluice.ClassOK {
-			r.class = sluice.ClassFatal // a redirect, not followed: not a success
+			r.class = sluice.ClassFatal // a redirect with no Location (or a 300): not a success
 		}
 		se := &sluice.StatusError{Status: resp.StatusCode, Class: r.class}
 		var last *sluice.StatusError
