@@ -123,8 +123,9 @@ type Event struct {
 //
 // When ctx has a deadline and the Gate predicts that an item cannot start
 // before it (see Gate.Acquire), that item is yielded at once with
-// ClassCanceled and no further item is handed out, since those would
-// start later still; the items already waiting ahead of it go on.
+// ClassCanceled. Without a Cost func no further item is handed out, since
+// those would start later still; the items already waiting ahead of it go
+// on. With one, each item is refused or admitted on its own cost.
 func (p *Pool[T, R]) Run(ctx context.Context, items iter.Seq[T], fn func(context.Context, T) (R, error)) iter.Seq[Result[T, R]] {
 	return func(yield func(Result[T, R]) bool) {
 		r := newRun(ctx, p, fn)
@@ -393,10 +394,16 @@ func (r *run[T, R]) do(ctx context.Context, j job[T]) Result[T, R] {
 	if attempts == 0 { // never admitted: the run or the gate stopped it
 		res.Class = ClassOf(err)
 		if errors.Is(err, ErrWouldExceedDeadline) {
-			// The run's deadline comes before this item could start: the
-			// items not yet handed out would start later still, so none
-			// is. Those already in line ahead of it go on.
-			r.lateOnce.Do(func() { close(r.late) })
+			// The run's deadline comes before this item could start:
+			// when every item asks the same, the items not yet handed
+			// out would start later still, so none is. Those already in
+			// line ahead of it go on. Items of their own costs are each
+			// refused on their own: a large prompt that cannot start in
+			// time ended a run whose small ones could have started at
+			// once (outside review).
+			if r.p.Cost == nil {
+				r.lateOnce.Do(func() { close(r.late) })
+			}
 			res.Class = ClassCanceled
 		}
 		if r.ctx.Err() != nil {
