@@ -3,6 +3,7 @@ package sluice
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -27,6 +28,9 @@ func TestGateWaitThatCannotMeetDeadlineFailsAtOnceTakingNothing(t *testing.T) {
 		var we *WaitError
 		if !errors.As(err, &we) || we.Wait != 100*time.Millisecond {
 			t.Errorf("WaitError %+v, want a predicted wait of 100ms", we)
+		}
+		if !os.IsTimeout(err) {
+			t.Errorf("os.IsTimeout(%v) = false; a WaitError stands for the deadline (outside review)", err)
 		}
 		if got := time.Since(begin); got != 0 {
 			t.Errorf("refused after %v, want at once", got)

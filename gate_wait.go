@@ -17,6 +17,10 @@ func (e *WaitError) Error() string {
 	return fmt.Sprintf("sluice: admission in %v would exceed the context deadline", e.Wait.Round(time.Microsecond))
 }
 
+// Timeout reports true: a WaitError stands for the deadline, as
+// os.IsTimeout and callers of net.Error's Timeout expect.
+func (e *WaitError) Timeout() bool { return true }
+
 // Is makes a WaitError match ErrWouldExceedDeadline and
 // context.DeadlineExceeded, so callers that check for a deadline see one.
 func (e *WaitError) Is(target error) bool {

@@ -38,8 +38,9 @@ import (
 // EstimateCost reads from its body, and settled with the usage its
 // response reports (ScanUsage). Other requests under a token limit need
 // Cost or WithCost; without them they fail with ErrUnknownCost, unsent.
-// A retry the budget refuses fails fast with ErrRetryBudget: this is live
-// traffic (set Retry.BudgetMode to BudgetWait for batch work). A host that
+// A retry the budget refuses is not waited for: this is live traffic (set
+// Retry.BudgetMode to BudgetWait for batch work). The last response comes
+// back at once, with a nil error; RoundTripInfo.Err matches ErrRetryBudget. A host that
 // refuses the connection, or does not exist, gets one quick retry if it
 // has never answered the gate's requests, a few (about 1.5 s) if it has,
 // then the request fails with an *UnreachableError naming the address
