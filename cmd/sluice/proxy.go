@@ -215,6 +215,8 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 	}
 	if cmd.Flags().Changed("listen") {
 		cfg.Listen = listen
+	} else if err := cfg.RemoteListen(); err != nil && !allowRemote {
+		return usageError("%v", err)
 	}
 	cfg.AllowRemote = cfg.AllowRemote || allowRemote
 	if bodyBudget > 0 {

@@ -42,6 +42,7 @@ func TestProxyConfigUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--config", writeConfig(t, "routes:\n  - upstream: http://127.0.0.1:1\n    redis_mode: closed\n")}, "routes[0].redis_mode: needs redis"},
 		{[]string{"proxy", "--config", writeConfig(t, "routes:\n  - upstream: http://127.0.0.1:1\n    redis: redis://127.0.0.1:1/0\n    redis_mode: shut\n")}, `routes[0].redis_mode: "shut": want local, open or closed`},
 		{[]string{"proxy", "--config", good, "--listen", "0.0.0.0:0"}, "--allow-remote"},
+		{[]string{"proxy", "--config", writeConfig(t, "listen: 0.0.0.0:0\nroutes:\n  - upstream: http://127.0.0.1:1\n")}, `sluice.yaml:1: listen: "0.0.0.0:0" is not a loopback address`},
 		{[]string{"proxy", "--config", bad}, bad + `:3: routes[0].rate: "20": want COUNT/PERIOD such as 50/s`},
 		{[]string{"proxy", "--config", filepath.Join(t.TempDir(), "none.yaml")}, "no such file"},
 		{[]string{"proxy"}, "--config FILE"},
@@ -54,7 +55,9 @@ func TestProxyConfigUsageErrors(t *testing.T) {
 }
 
 // The command serves a file's routes, each to its upstream with the prefix
-// taken off, and --listen overrides the file's.
+// taken off, and --listen overrides the file's, also a listen beyond
+// loopback the file could not have without allow_remote: the file was
+// refused before the flag was applied (outside review).
 func TestProxyConfigServesItsRoutes(t *testing.T) {
 	api, err := mock.Start(mock.Config{Style: mock.Anthropic, Seed: 1})
 	if err != nil {
@@ -62,7 +65,7 @@ func TestProxyConfigServesItsRoutes(t *testing.T) {
 	}
 	defer api.Close()
 	path := writeConfig(t, `
-listen: 127.0.0.1:1
+listen: 0.0.0.0:1
 routes:
   - prefix: /anthropic
     upstream: `+api.URL()+`

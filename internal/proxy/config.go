@@ -66,7 +66,16 @@ type Config struct {
 	BodyBudget int64
 	// Routes are the routes, in the file's order.
 	Routes []Route
+	// remoteListen is the mistake a Listen beyond loopback without
+	// AllowRemote is, naming its line; RemoteListen says it.
+	remoteListen error
 }
+
+// RemoteListen returns the error, naming the file's line, that the file's
+// Listen is beyond loopback and its allow_remote is not set; nil when it
+// is not so. The file is read whole either way, so that a command's
+// --listen or --allow-remote can still override what it says.
+func (c *Config) RemoteListen() error { return c.remoteListen }
 
 // ConfigError is a mistake in a configuration file: where it is, and
 // which field.
@@ -193,7 +202,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 			return nil, c.fail(listen, "listen", "%q: want HOST:PORT such as %s", cfg.Listen, DefaultListen)
 		}
 		if !cfg.AllowRemote && !IsLoopback(cfg.Listen) {
-			return nil, c.fail(listen, "listen", "%q is not a loopback address: anyone who can reach it could use the API keys clients send; set allow_remote: true to mean it", cfg.Listen)
+			cfg.remoteListen = c.fail(listen, "listen", "%q is not a loopback address: anyone who can reach it could use the API keys clients send; set allow_remote: true to mean it", cfg.Listen)
 		}
 	}
 	if routes == nil {

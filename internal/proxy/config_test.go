@@ -90,11 +90,6 @@ routes:
   - prefix: anthropic
     upstream: http://x
 `, `sluice.yaml:3: routes[0].prefix: "anthropic": want a path starting with /`},
-		{"remote listen", `
-listen: 0.0.0.0:8787
-routes:
-  - upstream: http://x
-`, `sluice.yaml:2: listen: "0.0.0.0:8787" is not a loopback address: anyone who can reach it could use the API keys clients send; set allow_remote: true to mean it`},
 		{"listen without port", `
 listen: localhost
 routes:
@@ -468,4 +463,22 @@ func mustURLNoT(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// A listen beyond loopback without allow_remote is a mistake naming its
+// line, but one the file keeps, not refuses: the command's --listen or
+// --allow-remote may override it.
+func TestConfigRemoteListenIsKeptForTheCommand(t *testing.T) {
+	cfg, err := proxy.ParseConfig("sluice.yaml", []byte("\nlisten: 0.0.0.0:8787\nroutes:\n  - upstream: http://x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `sluice.yaml:2: listen: "0.0.0.0:8787" is not a loopback address: anyone who can reach it could use the API keys clients send; set allow_remote: true to mean it`
+	if err := cfg.RemoteListen(); err == nil || err.Error() != want {
+		t.Errorf("RemoteListen() = %v, want %s", err, want)
+	}
+	cfg, err = proxy.ParseConfig("sluice.yaml", []byte("listen: 0.0.0.0:8787\nallow_remote: true\nroutes:\n  - upstream: http://x\n"))
+	if err != nil || cfg.RemoteListen() != nil {
+		t.Errorf("with allow_remote: %v, RemoteListen() = %v; want neither", err, cfg.RemoteListen())
+	}
 }
