@@ -133,9 +133,10 @@ type route struct {
 	// request's tokens are estimated before it queues (tokenfit.go).
 	tokenBudget bool
 	log         logger
-	obs         *routeObs // its counters (metrics.go)
-	haltsLogged sync.Map  // the gates (host/model) whose halt was logged
-	promises    promises  // when the clients it refused were told to come back (promise.go)
+	obs         *routeObs   // its counters (metrics.go)
+	haltsLogged sync.Map    // the gates (host/model) whose halt was logged
+	streams     liveStreams // the event streams being sent (streamcut.go)
+	promises    promises    // when the clients it refused were told to come back (promise.go)
 }
 
 // halted logs, once per gate, that a request's gate halted because the

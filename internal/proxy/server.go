@@ -204,7 +204,8 @@ func (s *Server) route(path string) *route {
 func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	begin := time.Now()
 	info := new(sluice.RoundTripInfo)
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &statusRecorder{ResponseWriter: w, streams: &r.streams}
+	defer rec.ended()
 	var a *admission
 	var abort any // the ReverseProxy's panic, raised again once counted
 	ctx := req.Context()
@@ -287,27 +288,53 @@ func abortCause(req *http.Request) string {
 	return "upstream stream broken"
 }
 
-// statusRecorder remembers the status written through it.
+// statusRecorder remembers the status written through it, and keeps an
+// event stream where a shutdown can cut it (streamcut.go).
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	streams *liveStreams // the route's
+	stream  *liveStream  // nil unless the response is an event stream
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		if s.streams != nil && code == http.StatusOK && isEventStream(s.Header()) {
+			s.stream = &liveStream{}
+			s.streams.add(s)
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
-		s.status = http.StatusOK
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.stream != nil {
+		return s.stream.write(s.ResponseWriter, b)
 	}
 	return s.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach Flush.
+// FlushError flushes, as http.ResponseController asks.
+func (s *statusRecorder) FlushError() error {
+	if s.stream != nil {
+		return s.stream.flush(s.ResponseWriter)
+	}
+	return http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// ended says the handler is done with the response.
+func (s *statusRecorder) ended() {
+	if s.stream != nil {
+		s.stream.end()
+		s.streams.remove(s)
+	}
+}
+
+// Unwrap lets http.ResponseController reach what else the writer does.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // logger is a nil-safe *slog.Logger.

@@ -10,8 +10,9 @@ import (
 // admission were never sent: their connections were closed under them,
 // and a client saw a socket error where any other refusal gets an
 // answer it knows what to do with. So they are answered first, 503 with
-// Retry-After, and given a moment to be written before the server
-// closes what is left (the requests in flight).
+// Retry-After, the event streams still running are ended with an error
+// event (streamcut.go), and both are given a moment to be written before
+// the server closes what is left (the requests in flight).
 
 // errShuttingDown is what a request still waiting for admission gets
 // when the proxy stops.
@@ -32,6 +33,7 @@ const shutdownRetryAfter = 5
 func (s *Server) answerQueued() {
 	for _, r := range s.routes {
 		r.tr.Halt(errShuttingDown)
+		r.streams.cutAll() // before their connections close (streamcut.go)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownAnswerTime)
 	defer cancel()
