@@ -97,6 +97,8 @@ type result struct {
 	Failed   int64         `json:"failed"`
 	Throttle int64         `json:"throttled"`
 	Mallocs  uint64        `json:"mallocs"` // heap allocations during the timed run
+	Bytes    uint64        `json:"bytes"`   // bytes allocated on the heap during the timed run
+	GCs      uint32        `json:"gcs"`     // garbage collections during the timed run
 }
 
 func run() error {
@@ -398,6 +400,11 @@ func client(args []string) {
 		})
 	}
 
+	if os.Getenv("TRANSPORTBENCH_MEMPROFILE") != "" {
+		// Samples every allocation of the timed run
+		// (-child-env TRANSPORTBENCH_MEMPROFILE=FILE), written at its end.
+		runtime.MemProfileRate = 1
+	}
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpuBefore := processCPU()
@@ -425,6 +432,14 @@ func client(args []string) {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	res.Mallocs = after.Mallocs - before.Mallocs
+	res.Bytes = after.TotalAlloc - before.TotalAlloc
+	res.GCs = after.NumGC - before.NumGC
+	if path := os.Getenv("TRANSPORTBENCH_MEMPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	close(stop)
 	watch.Wait()
 	res.Failed = failed.Load()
