@@ -142,13 +142,22 @@ func (c *call) summary() Summary {
 // page returns the indices of up to limit results from offset, among
 // those the filter keeps ("ok", "failed", or "" for all), and the offset
 // of the next page, -1 when there is none.
-func (c *call) page(offset, limit int, filter string) ([]int, []result, int) {
+//
+// A filtered page reads only the finished head of the input, up to the
+// first item not finished (held, its index; -1 when none held the page
+// back): an item finishing before others in input order would shift the
+// positions after it, and an agent following next_offset while the call
+// ran missed some items and read others twice (outside review). The head
+// only grows, so its positions stay put; next is where to go on, also
+// when the page is not full.
+func (c *call) page(offset, limit int, filter string) (idx []int, out []result, next, held int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var idx []int
-	var out []result
 	seen := 0
 	for i, r := range c.results {
+		if filter != "" && !r.finished {
+			return idx, out, seen, i
+		}
 		switch filter {
 		case "ok":
 			if !r.finished || !r.ok {
@@ -161,14 +170,14 @@ func (c *call) page(offset, limit int, filter string) ([]int, []result, int) {
 		}
 		if seen >= offset {
 			if len(out) == limit {
-				return idx, out, seen
+				return idx, out, seen, -1
 			}
 			idx = append(idx, i)
 			out = append(out, r)
 		}
 		seen++
 	}
-	return idx, out, -1
+	return idx, out, -1, -1
 }
 
 // count returns how many results the filter keeps ("ok", "failed", or

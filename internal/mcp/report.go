@@ -54,9 +54,13 @@ const pageTextBudget = 100_000
 // filter keeps, each body's text from start, up to maxLen bytes.
 func report(c *call, offset, limit int, filter string, start, maxLen int) Report {
 	rep := Report{Summary: c.summary(), Offset: offset, Filter: filter, limit: limit, maxLength: maxLen}
-	idx, results, next := c.page(offset, limit, filter)
+	idx, results, next, held := c.page(offset, limit, filter)
 	if next > 0 {
 		rep.NextOffset = next
+	}
+	if held >= 0 {
+		rep.Note = "filtered pages of a running call read the input in order up to the first item not finished (index " + itoa(held) +
+			"), so that offsets stay put; call get_results again with offset " + itoa(max(next, offset)) + " for the items from there as they finish"
 	}
 	if n := len(results); n > 0 && maxLen*n > pageTextBudget {
 		maxLen = pageTextBudget / n

@@ -88,7 +88,7 @@ Returns a summary (succeeded, failed, counts by status and by error class, elaps
 	addTool(s.mcp, &sdk.Tool{
 		Name:  "get_results",
 		Title: "Read the results of fetch_many",
-		Description: fmt.Sprintf(`Read a page of the results of a fetch_many call by its handle, in input order: offset and limit (at most %d) page through them, filter=ok or filter=failed keeps only those. Bodies are served from what the call kept, never fetched again: offset=N limit=1 max_length=%d shows item N's body, and start_index reads a long one in parts (each item says more_from when there is more). Works while the call is still running (unfinished items are pending). Results are kept for %v after a call ends; the oldest are forgotten first when they pass %s.`,
+		Description: fmt.Sprintf(`Read a page of the results of a fetch_many call by its handle, in input order: offset and limit (at most %d) page through them, filter=ok or filter=failed keeps only those. Bodies are served from what the call kept, never fetched again: offset=N limit=1 max_length=%d shows item N's body, and start_index reads a long one in parts (each item says more_from when there is more). Works while the call is still running (unfinished items are pending; a filtered page stops at the first unfinished item, so that next_offset never skips or repeats one). Results are kept for %v after a call ends; the oldest are forgotten first when they pass %s.`,
 			maxPage, maxMaxLength, c.StoreTTL, byteCount(c.StoreBytes)),
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true},
 	}, filterEnum, decodeGetResults, s.getResults)
