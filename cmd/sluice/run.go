@@ -28,8 +28,11 @@ func newRun() *cobra.Command {
 one set of limits and writes one line per succeeded item to the results file,
 and one per failed item to the errors file beside it. Run the same command
 again to resume: succeeded items are skipped, failed ones tried again, and
-an item whose request changed since its result (method, URL, body, headers
-but not the key) is run again unless --skip-changed. Ids: custom_id or "id";
+an item whose request changed since its result (method, URL path and query,
+body, headers; not the key, nor the base URL: --base-url or a preset's
+*_BASE_URL pointing elsewhere re-runs nothing, so --restart when moving from
+a mock or staging to the real API) is run again unless --skip-changed.
+Ids: custom_id or "id" (a line without one takes its line number);
 for urls, the URL (a URL listed twice is fetched once); for csv,
 --id-column, else the "id" column, else the line number. --restart moves
 earlier results aside (out.1.jsonl) and starts over.
@@ -142,8 +145,8 @@ everything done so far saved.`,
 	f.StringVar(&cfg.BaseURL, "base-url", "", "for relative URLs and batch formats")
 	f.StringArrayVarP(&cfg.Headers, "header", "H", nil, "extra header 'Key: Value', repeatable; ${ENV} expanded")
 	f.StringVar(&format, "format", "auto", "auto | urls | http | openai | anthropic | csv")
-	f.StringVar(&cfg.Template, "template", "", "csv: request body template with {{.column}}")
-	f.StringVar(&cfg.URL, "url", "", "csv: URL template with {{.column}} (default: the url column)")
+	f.StringVar(&cfg.Template, "template", "", "csv: request body template with {{.column}}; {{json .column}} quotes a cell as a JSON string")
+	f.StringVar(&cfg.URL, "url", "", "csv: URL template with {{.column}}, put in as it is; {{pathescape .column}} keeps a cell one path segment, {{urlquery .column}} escapes it for a query (default: the url column)")
 	f.StringVar(&cfg.Method, "method", "", "csv: method (default POST with --template, else GET)")
 	f.BoolVar(&cfg.Ordered, "ordered", false, "write results in input order")
 	f.BoolVar(&cfg.Restart, "restart", false, "start over; earlier results are moved aside to a numbered file (out.1.jsonl)")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"text/template"
@@ -65,6 +66,10 @@ var csvFuncs = template.FuncMap{
 		}
 		return strings.TrimSuffix(b.String(), "\n"), nil
 	},
+	// pathescape escapes a value as one path segment of a --url, such
+	// as https://api.example.com/items/{{pathescape .name}}: a "/", "?",
+	// "#" or ".." in a cell would otherwise change the resource asked.
+	"pathescape": url.PathEscape,
 }
 
 // parseCSVTemplates checks and parses the csv options of opts.

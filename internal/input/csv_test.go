@@ -51,6 +51,19 @@ func TestCSVTemplates(t *testing.T) {
 	})
 }
 
+// A cell put into a --url as it is can change the resource asked (a "/",
+// "?", "#" or ".." in it); pathescape keeps it one path segment (outside
+// review).
+func TestCSVURLPathEscape(t *testing.T) {
+	input := "id,name\n1,a/b?c=d#e\n2,../admin\n3,caf\u00e9 x\n"
+	opts := Options{Format: FormatCSV, URL: "https://api.example/items/{{pathescape .name}}"}
+	checkResults(t, readAll(t, input, opts), []any{
+		Item{ID: "1", Line: 2, Method: "GET", URL: "https://api.example/items/a%2Fb%3Fc=d%23e"},
+		Item{ID: "2", Line: 3, Method: "GET", URL: "https://api.example/items/..%2Fadmin"},
+		Item{ID: "3", Line: 4, Method: "GET", URL: "https://api.example/items/caf%C3%A9%20x"},
+	})
+}
+
 func TestCSVMethod(t *testing.T) {
 	for _, tc := range []struct {
 		name string
