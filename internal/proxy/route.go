@@ -236,6 +236,11 @@ func newRoute(r Route, log logger) *route {
 				stripPrefix(pr.Out.URL, r.Prefix)
 			}
 			pr.SetURL(upstream)
+			// The proxy has the whole body already, and its server said
+			// 100 Continue for it: passed on, the header had the
+			// upstream say it again, and the client got two (outside
+			// review).
+			pr.Out.Header.Del("Expect")
 			// The proxy's own headers (X-Sluice-Priority,
 			// X-Sluice-Timeout) are for it alone.
 			for name := range pr.Out.Header {
