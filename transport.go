@@ -459,7 +459,8 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 		return nil, o, err
 	}
 	o := Outcome{Latency: latency}
-	permit.sent() // a base that reports no write (transport_sent.go): the request left before its answer
+	// A base that reports no write (transport_sent.go): the request left before its answer.
+	permit.sent()
 	if mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
 		if info := parseRateLimitHeaders(resp.Header, time.Now()); info.said() {
 			said := info // a copy, so that info stays off the heap when nothing was said

@@ -24,12 +24,13 @@ import (
 // connection, the window holds at the times calls really leave.
 //
 // A call whose request is never written (a dial that fails) is dated
-// when its Permit is Done, the latest it can have left. So is every call
-// of a Base that does not report httptrace's WroteRequest (one that is
-// not net/http's): its calls then count from the end of their response,
-// which is safe but holds the window's units for the whole call. The
-// trace costs allocations (a copy of the request, a context, the trace),
-// so only a gate holding a window gets one.
+// when its Permit is Done, the latest it can have left. A Base that does
+// not report httptrace's WroteRequest (one not built on net/http's
+// Transport) has its calls dated when their response begins, which is
+// safe but holds a unit of the window for the wait for the answer: the
+// next window's calls start that much later. The trace costs allocations
+// (a copy of the request, a context, the trace), so only a request
+// through a gate holding a window gets one.
 
 // datesSends reports whether l counts a call from when it leaves, so
 // that its gate's Transport must tell the Permit when it has (Gate.dated).

@@ -34,7 +34,8 @@ import (
 // calls refused). So a call admitted by a Transport counts in every
 // window until its request has been written, and from then on at that
 // time (see sent); a call that ends without being written counts from
-// its end. A Reservation taken meanwhile counts such calls as leaving now.
+// its response (or its end, when it has none). A Reservation taken
+// meanwhile counts such calls as leaving now.
 //
 // The zero SlidingWindow has no limit. A SlidingWindow is safe for
 // concurrent use; each call costs one mutex round trip.

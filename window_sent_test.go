@@ -277,8 +277,9 @@ func (l *pipeNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error
 // strictWindowAPI refuses a call that arrives when limit calls arrived in
 // the window ending now, as strict APIs do.
 type strictWindowAPI struct {
-	limit  int
-	window time.Duration
+	limit   int
+	window  time.Duration
+	latency time.Duration // to answer a call it accepts
 
 	mu       sync.Mutex
 	arrivals []time.Time
@@ -287,28 +288,32 @@ type strictWindowAPI struct {
 
 func (a *strictWindowAPI) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	now := time.Now()
 	for len(a.arrivals) > 0 && !a.arrivals[0].After(now.Add(-a.window)) {
 		a.arrivals = a.arrivals[1:]
 	}
 	if len(a.arrivals) >= a.limit {
 		a.refused++
+		a.mu.Unlock()
 		w.WriteHeader(http.StatusTooManyRequests)
 		return
 	}
 	a.arrivals = append(a.arrivals, now)
+	a.mu.Unlock()
+	time.Sleep(a.latency)
 }
 
 // The outside reviews' repro: 20 a second in any window, 20 callers, 20
 // new connections that take 60-99ms to dial. The first window's calls
 // reach the API 60-99ms after their admission; the second window's go on
 // warm connections, and must not arrive inside the first window. Counted
-// from admission, all 20 of the second wave were refused.
+// from admission, all 20 of the second wave were refused. Counted from
+// their answer (300ms later), they would be safe but slow.
 func TestTransportWindowCountsCallsFromWhenTheyLeaveANewConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const n, waves = 20, 3
-		api := &strictWindowAPI{limit: n, window: time.Second}
+		const n, waves, latency = 20, 3, 300 * time.Millisecond
+		api := &strictWindowAPI{limit: n, window: time.Second, latency: latency}
+		begin := time.Now()
 		var dial atomic.Int32
 		pn := newPipeNet(func() time.Duration {
 			return time.Duration(60+dial.Add(1)*39/n) * time.Millisecond
@@ -339,11 +344,17 @@ func TestTransportWindowCountsCallsFromWhenTheyLeaveANewConnection(t *testing.T)
 			})
 		}
 		wg.Wait()
+		took := time.Since(begin)
 		tr.CloseIdleConnections()
 		srv.Close()
 		<-served
 		if api.refused != 0 {
 			t.Errorf("the strict API refused %d of %d calls", api.refused, n*waves)
+		}
+		// The last wave leaves two windows (with apiSafe's margin) after
+		// the first arrived, at 99ms at the latest, and takes latency.
+		if want := 99*time.Millisecond + 2*(time.Second+maxMargin) + latency; took > want {
+			t.Errorf("%d waves took %v, want at most %v", waves, took, want)
 		}
 		if d := pn.dials.Load(); d != n {
 			t.Errorf("%d connections dialled, want %d: the later waves should reuse them", d, n)
