@@ -33,7 +33,7 @@ import (
 // the first window's (outside reviews: all 20 of the second second's
 // calls refused). So a call admitted by a Transport counts in every
 // window until its request has been written, and from then on at that
-// time (see sent); a call that ends without being written counts from
+// time (transport_sent.go); a call that ends without being written counts from
 // its response (or its end, when it has none). A Reservation taken
 // meanwhile counts such calls as leaving now.
 //
