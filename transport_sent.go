@@ -48,11 +48,18 @@ type sentDater interface {
 // sent tells the permit's limits that the call's request has left now.
 // Only the first of sent and Done dates the call; sent after Done does
 // nothing. It does nothing for a call not taken pending (a Cost not
-// marked unsent). Safe for concurrent use.
+// marked unsent), at the cost of a test, inlined. Safe for concurrent use.
 func (p *Permit) sent() {
-	if p == nil || !p.cost.unsent {
-		return
+	if p != nil && p.cost.unsent {
+		p.sentPending()
 	}
+}
+
+// sentPending is sent for a call taken pending. Not inlined, so that sent
+// is: a Transport without a window pays a test per call and no call.
+//
+//go:noinline
+func (p *Permit) sentPending() {
 	if was := p.state.Or(permitSent); was&(permitSent|permitDone) != 0 {
 		return
 	}
@@ -77,13 +84,19 @@ func unsentFor(gate *Gate, c Cost) Cost {
 }
 
 // sentBy returns out with a trace that tells permit when the request has
-// been written, for a permit taken pending; out itself otherwise. A write
-// that fails dates nothing: net/http may send the request again on a new
-// connection, whose dial is just what the window must not count early.
+// been written, for a permit taken pending; out itself otherwise, at the
+// cost of a test, inlined.
 func sentBy(out *http.Request, permit *Permit) *http.Request {
 	if !permit.cost.unsent {
 		return out
 	}
+	return traced(out, permit)
+}
+
+// traced is sentBy for a permit taken pending. A write that fails dates
+// nothing: net/http may send the request again on a new connection, whose
+// dial is just what the window must not count early.
+func traced(out *http.Request, permit *Permit) *http.Request {
 	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
 		if info.Err == nil {
 			permit.sent()
