@@ -18,8 +18,12 @@ import (
 // window unsent, and the window takes it pending: it counts in every
 // window until the request has been written (net/http's WroteRequest,
 // from a trace on the attempt's context), and from then on at that time.
-// Dating at the write rather than at admission only ever moves a start
-// later, which delays later admissions and never hastens one; and since
+// WroteRequest, not WroteHeaders: an LLM API counts a call per model,
+// which it learns only from the body, and net/http may still hold the
+// headers in its buffer when it reports them written; a call dated after
+// the API has it is safe, one dated before is not. Dating at the write
+// rather than at admission only ever moves a start later, which delays
+// later admissions and never hastens one; and since
 // a pending call counts in every window, however long it waits for its
 // connection, the window holds at the times calls really leave.
 //
