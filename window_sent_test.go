@@ -406,3 +406,33 @@ func TestTransportWindowDatesEachAttempt(t *testing.T) {
 		}
 	})
 }
+
+// A permit dates its call once, whichever of sent and Done comes first,
+// even when they race: a second dating would take another call's pending
+// unit and date it early.
+func TestPermitDatesItsCallOnce(t *testing.T) {
+	w := NewSlidingWindow(Rate{N: 1 << 20, Per: time.Hour})
+	g := NewGate(w)
+	other, err := g.Acquire(t.Context(), unsentCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		p, err := g.Acquire(t.Context(), unsentCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(p.sent)
+		wg.Go(p.sent)
+		wg.Go(func() { p.Done(Outcome{}) })
+		wg.Wait()
+		w.mu.Lock()
+		pending, sum := w.pending, w.sum
+		w.mu.Unlock()
+		if pending != 1 || sum != i+2 {
+			t.Fatalf("after call %d: %d pending of %d, want 1 (the other call's) of %d", i, pending, sum, i+2)
+		}
+	}
+	other.Done(Outcome{})
+}
