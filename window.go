@@ -33,7 +33,7 @@ import (
 // the first window's (outside reviews: all 20 of the second second's
 // calls refused). So a call admitted by a Transport counts in every
 // window until its request has been written, and from then on at that
-// time (transport_sent.go); a call that ends without being written counts from
+// time (transport_sent.go); a call never reported written counts from
 // its response (or its end, when it has none). A Reservation taken
 // meanwhile counts such calls as leaving now.
 //
@@ -48,7 +48,8 @@ type SlidingWindow struct {
 	head    int // entries[head:] are live, oldest first
 	sum     int // units in entries[head:], and pending
 	// pending is units admitted through a Transport whose request has not
-	// left yet (see sent): they count in every window until it has.
+	// left yet (see sent): they count in every window until it has, and
+	// are in no entry.
 	pending int
 	change  chan struct{}
 }
@@ -276,23 +277,23 @@ func (w *SlidingWindow) sent(c Cost) {
 // loosen the windows around it, so it never lets later starts break the
 // limit. w.mu is held.
 func (w *SlidingWindow) remove(t int64, n int) {
-	if t == pendingMark {
+	if t == pendingMark { // no entry holds them
 		n = min(n, w.pending)
 		w.pending -= n
 		w.sum -= n
-		t = math.MaxInt64 // no entry holds them
-	}
-	for i := len(w.entries) - 1; i >= w.head; i-- {
-		if w.entries[i].t != t {
-			continue
+	} else {
+		for i := len(w.entries) - 1; i >= w.head; i-- {
+			if w.entries[i].t != t {
+				continue
+			}
+			n = min(n, w.entries[i].n)
+			w.entries[i].n -= n
+			w.sum -= n
+			if w.entries[i].n == 0 {
+				w.entries = append(w.entries[:i], w.entries[i+1:]...)
+			}
+			break
 		}
-		n = min(n, w.entries[i].n)
-		w.entries[i].n -= n
-		w.sum -= n
-		if w.entries[i].n == 0 {
-			w.entries = append(w.entries[:i], w.entries[i+1:]...)
-		}
-		break
 	}
 	if w.change != nil {
 		close(w.change)
