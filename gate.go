@@ -50,6 +50,9 @@ type Gate struct {
 	// timed reports that a limit reads Outcome.Latency (see
 	// usesLatency), so Permit.Done measures it when the caller did not.
 	timed bool
+	// dated reports that a limit counts a call from when it leaves (a
+	// SlidingWindow): the Transport tells the Permit (transport_sent.go).
+	dated bool
 	// learning is set once the gate first learns from headers: until
 	// then its learned limits have no rate and admissions skip them (see
 	// from).
@@ -107,6 +110,7 @@ func NewGate(limits ...Limit) *Gate {
 	g.skip = learnedLimits
 	for _, l := range ls {
 		g.timed = g.timed || usesLatency(l)
+		g.dated = g.dated || datesSends(l)
 		if a, ok := l.(*AdaptiveLimit); ok && g.adaptive == nil {
 			g.adaptive = a
 		}
@@ -611,6 +615,7 @@ type Permit struct {
 const (
 	permitDone   = 1 << iota // Done was called
 	permitHeaded             // responded grew the gate's adaptive ceiling
+	permitSent               // sent dated the call (transport_sent.go)
 )
 
 // responded tells the gate that the call's response headers came back
@@ -643,6 +648,9 @@ func (p *Permit) Done(o Outcome) {
 		return
 	}
 	o.headed = was&permitHeaded != 0
+	if p.cost.unsent && was&permitSent == 0 {
+		p.date() // never said to have left: counted from now, the latest it can have
+	}
 	g := p.gate
 	if o.Latency == 0 && (g.timed || p.shared != nil) {
 		o.Latency = time.Since(p.start)

@@ -124,6 +124,11 @@ type Cost struct {
 	// 429s. A call that never reached the API is refunded whole anyway.
 	// Estimate sets it for OpenAI's request shapes.
 	NoRefund bool
+
+	// unsent says a Transport admits the call and tells its Permit when
+	// the request has left (Permit.sent): a SlidingWindow counts the call
+	// from then, not from its admission (see transport_sent.go).
+	unsent bool
 }
 
 // settled returns the tokens a call of cost c that ended as o is settled

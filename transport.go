@@ -300,6 +300,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		body.close()
 		return nil, err
 	}
+	cost = unsentFor(gate, cost) // a window counts the call from when it leaves (transport_sent.go)
 	policy := t.Retry
 	policy.Budget = t.budget
 	if body.stream != nil {
@@ -332,6 +333,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.finish(req, nil, &body, unsendable(permit), 1, err)
 	}
 	out, cancel, headersLate := t.prepare(ctx, req, rc)
+	out = sentBy(out, permit)
 	sending = permit
 	resp, err := t.base.RoundTrip(out)
 	sending = nil
@@ -394,6 +396,7 @@ func (t *Transport) finish(req *http.Request, resp *http.Response, body *request
 // their body is consumed.
 func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.ReadCloser, gate *Gate, permit *Permit, lastAttempt bool) (*http.Response, Outcome, error) {
 	out, cancel, headersLate := t.prepare(ctx, req, body)
+	out = sentBy(out, permit)
 	resp, err := t.base.RoundTrip(out)
 	return t.settle(ctx, req, gate, permit, lastAttempt, resp, err, cancel, headersLate)
 }
@@ -457,6 +460,8 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 		return nil, o, err
 	}
 	o := Outcome{Latency: latency}
+	// A base that reports no write (transport_sent.go): the request left before its answer.
+	permit.sent()
 	if mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
 		if info := parseRateLimitHeaders(resp.Header, time.Now()); info.said() {
 			said := info // a copy, so that info stays off the heap when nothing was said

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -25,6 +26,17 @@ import (
 // timer lag (see Limit), unlike a RateLimiter. A lagging timer therefore
 // costs a window's starts that lag, once per window.
 //
+// Through a Transport, a call starts when its request has left, not when
+// it is admitted: a new connection's dial and TLS handshake come between,
+// 60-100 ms or more, and a window counting from admission let a second
+// window's calls, sent at once on warm connections, reach the API inside
+// the first window's (outside reviews: all 20 of the second second's
+// calls refused). So a call admitted by a Transport counts in every
+// window until its request has been written, and from then on at that
+// time (transport_sent.go); a call never reported written counts from
+// its response (or its end, when it has none). A Reservation taken
+// meanwhile counts such calls as leaving now.
+//
 // The zero SlidingWindow has no limit. A SlidingWindow is safe for
 // concurrent use; each call costs one mutex round trip.
 type SlidingWindow struct {
@@ -34,9 +46,18 @@ type SlidingWindow struct {
 	window  int64 // nanoseconds
 	entries []windowEntry
 	head    int // entries[head:] are live, oldest first
-	sum     int // units in entries[head:]
+	sum     int // units in entries[head:], and pending
+	// pending is units admitted through a Transport whose request has not
+	// left yet (see sent): they count in every window until it has, and
+	// are in no entry.
+	pending int
 	change  chan struct{}
 }
+
+// pendingMark is the mark of units taken pending (Take of an unsent
+// Cost): no entry holds them. Real marks are times since the epoch, never
+// negative.
+const pendingMark = math.MinInt64
 
 // windowEntry is units started (or reserved to start) at one time.
 type windowEntry struct {
@@ -79,7 +100,7 @@ func (w *SlidingWindow) AllowN(n int) bool {
 	if n <= 0 {
 		return true
 	}
-	wait, _ := w.takeN(n)
+	wait, _ := w.takeN(n, false)
 	return wait == 0
 }
 
@@ -132,8 +153,9 @@ func (w *SlidingWindow) Count() int {
 	return w.sum
 }
 
-// takeN takes n > 0 units now. The mark is the start recorded.
-func (w *SlidingWindow) takeN(n int) (time.Duration, int64) {
+// takeN takes n > 0 units now. The mark is the start recorded, or
+// pendingMark for units taken pending, to be dated by sent.
+func (w *SlidingWindow) takeN(n int, pending bool) (time.Duration, int64) {
 	if w.limit == 0 {
 		return 0, 0
 	}
@@ -144,6 +166,11 @@ func (w *SlidingWindow) takeN(n int) (time.Duration, int64) {
 	if s := w.earliest(n, now); s > now {
 		return time.Duration(s - now), 0
 	}
+	if pending {
+		w.pending += n
+		w.sum += n
+		return 0, pendingMark
+	}
 	w.add(now, n)
 	return 0, now
 }
@@ -151,7 +178,11 @@ func (w *SlidingWindow) takeN(n int) (time.Duration, int64) {
 // earliest returns the first time from now on at which n more units fit.
 // Starts are kept in time order, so checking the one window that ends at
 // the new start is exact: later windows hold fewer of the old starts.
-// w.mu is held.
+//
+// Pending units count in every window: they will be dated at now or
+// later, so they leave at now+W at the earliest. That is a lower bound,
+// which is all a wait needs: a waiter that wakes then checks again, and a
+// pending unit dated meanwhile only ever leaves later. w.mu is held.
 func (w *SlidingWindow) earliest(n int, now int64) int64 {
 	w.prune(now)
 	s := now
@@ -162,12 +193,24 @@ func (w *SlidingWindow) earliest(n int, now int64) int64 {
 	if n > w.limit {
 		mustLeave = w.sum // oversize: runs in an empty window
 	}
+	pending := w.pending // in time order, they come before the starts reserved after now
 	for _, e := range w.entries[w.head:] {
 		if mustLeave <= 0 {
 			break
 		}
+		if pending > 0 && e.t > now {
+			mustLeave -= pending
+			s = max(s, now+w.window)
+			pending = 0
+			if mustLeave <= 0 {
+				break
+			}
+		}
 		mustLeave -= e.n
 		s = max(s, e.t+w.window)
+	}
+	if mustLeave > 0 && pending > 0 {
+		s = max(s, now+w.window)
 	}
 	return s
 }
@@ -196,21 +239,61 @@ func (w *SlidingWindow) add(t int64, n int) {
 	w.sum += n
 }
 
+// insert records n units starting at t, which may be earlier than starts
+// reserved for later: it keeps the entries in time order. w.mu is held.
+func (w *SlidingWindow) insert(t int64, n int) {
+	i := len(w.entries)
+	for i > w.head && w.entries[i-1].t > t {
+		i--
+	}
+	if i > w.head && w.entries[i-1].t == t {
+		w.entries[i-1].n += n
+	} else {
+		w.entries = slices.Insert(w.entries, i, windowEntry{t: t, n: n})
+	}
+	w.sum += n
+}
+
+// sent dates units that c took pending (see takeN) at now, when the call's
+// request has left. Dating a unit only ever makes it leave later than
+// earliest assumed (at now+W at the earliest), so it admits nothing
+// sooner and wakes no waiter.
+func (w *SlidingWindow) sent(c Cost) {
+	if w.limit == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := min(c.requests(), w.limit, w.pending)
+	if n <= 0 {
+		return
+	}
+	w.pending -= n
+	w.sum -= n
+	w.insert(w.now(), n)
+}
+
 // remove takes back n units recorded at t. Removing a start can only
 // loosen the windows around it, so it never lets later starts break the
 // limit. w.mu is held.
 func (w *SlidingWindow) remove(t int64, n int) {
-	for i := len(w.entries) - 1; i >= w.head; i-- {
-		if w.entries[i].t != t {
-			continue
-		}
-		n = min(n, w.entries[i].n)
-		w.entries[i].n -= n
+	if t == pendingMark { // no entry holds them
+		n = min(n, w.pending)
+		w.pending -= n
 		w.sum -= n
-		if w.entries[i].n == 0 {
-			w.entries = append(w.entries[:i], w.entries[i+1:]...)
+	} else {
+		for i := len(w.entries) - 1; i >= w.head; i-- {
+			if w.entries[i].t != t {
+				continue
+			}
+			n = min(n, w.entries[i].n)
+			w.entries[i].n -= n
+			w.sum -= n
+			if w.entries[i].n == 0 {
+				w.entries = append(w.entries[:i], w.entries[i+1:]...)
+			}
+			break
 		}
-		break
 	}
 	if w.change != nil {
 		close(w.change)
@@ -222,9 +305,10 @@ func (w *SlidingWindow) remove(t int64, n int) {
 // SlidingWindow), read from its own clock under its lock, so that starts
 // from several gates are recorded in order. Back-dating a start by the
 // timer's lag let the next window open that much early, and put N+1
-// starts in windows of real time.
+// starts in windows of real time. A call a Transport admits (c.unsent) is
+// taken pending, and dated when its request has left (sent).
 func (w *SlidingWindow) Take(c Cost, _ time.Time, _ time.Duration) (time.Duration, int64) {
-	return w.takeN(c.requests())
+	return w.takeN(c.requests(), c.unsent)
 }
 
 // Untake implements Limit: it gives back what Take took.
