@@ -62,9 +62,10 @@ func TestPoolReadsTheSDKsRefusals(t *testing.T) {
 	p.Gate = g
 	p.Retry.MaxAttempts = 1
 	before := time.Now()
-	slices.Collect(p.Run(context.Background(), slices.Values([]int{1}), func(context.Context, int) (int, error) {
+	for range p.Run(context.Background(), slices.Values([]int{1}), func(context.Context, int) (int, error) {
 		return 0, newSDKError(429, http.Header{"Retry-After": {"20"}}, `{"error":{"type":"rate_limit_error"}}`)
-	}))
+	}) {
+	}
 	if until := g.PausedUntil(); until.Before(before.Add(15 * time.Second)) {
 		t.Errorf("after a 429 with Retry-After: 20 the gate is paused until %v, want about 20s from now", until)
 	}
