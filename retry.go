@@ -20,6 +20,30 @@ var ErrQuotaExhausted = errors.New("sluice: quota exhausted")
 // needed but the retry budget had none left.
 var ErrRetryBudget = errors.New("sluice: retry budget exhausted")
 
+// ErrRetryAfterTooLong is matched by the error a call ends with, not
+// retried, when the API asked to wait longer than its gate's MaxPause
+// (Limits.MaxPause) lets a pause last: a retry sooner would only be
+// refused again. The error is a *RetryAfterError.
+var ErrRetryAfterTooLong = errors.New("sluice: the API asks to wait longer than a pause may last")
+
+// A RetryAfterError says how long the API asked to wait, and the MaxPause
+// that is shorter. It matches ErrRetryAfterTooLong, and unwraps to the
+// last attempt's error, if any.
+type RetryAfterError struct {
+	Wait, MaxPause time.Duration
+	Err            error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("sluice: the API asks to wait %v, longer than a pause may last (MaxPause %v)", e.Wait, e.MaxPause)
+}
+
+// Is makes a RetryAfterError match ErrRetryAfterTooLong.
+func (e *RetryAfterError) Is(target error) bool { return target == ErrRetryAfterTooLong }
+
+// Unwrap returns the last attempt's error.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
 // Backoff computes how long to wait before a retry: exponential with full
 // jitter, a uniformly random wait between 0 and min(Cap, Base×2^(n-1)) for
 // the n-th retry. Full jitter spreads retries that failed together, so they
@@ -519,6 +543,11 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, first 
 			// call later, as a whole, is all that can help.
 			last.Class = ClassFatal
 			return last, attempt, to.giveUpUnreachable(lastErr, refused, answeredHere)
+		case g != nil && last.RateLimit != nil && last.RateLimit.HasRetryAfter && last.RateLimit.RetryAfter > g.learned.maxPause:
+			// The API said when it would answer, later than a pause may
+			// last: a retry at the pause's end would be refused again,
+			// and an API asked early, over and over, flags the key.
+			return last, attempt, &RetryAfterError{Wait: last.RateLimit.RetryAfter, MaxPause: g.learned.maxPause, Err: lastErr}
 		case attempt >= maxAttempts:
 			return last, attempt, lastErr
 		case p.MaxElapsed > 0 && time.Since(begin) >= p.MaxElapsed:

@@ -172,6 +172,16 @@ run:
 				sum.Stopped = sharedStop(r.Err)
 				stop(sum.Stopped)
 			}
+		case errors.Is(r.Err, sluice.ErrRetryAfterTooLong):
+			// The API said when it would answer, later than
+			// --max-retry-wait: not finished, not failed; the run stops,
+			// rather than ask early, over and over, item after item.
+			if sum.Stopped == nil {
+				var ra *sluice.RetryAfterError
+				errors.As(r.Err, &ra)
+				sum.Stopped = fmt.Errorf("the API asks to wait %v, more than --max-retry-wait %v; the items not done are left for the next run", ra.Wait, ra.MaxPause)
+				stop(sum.Stopped)
+			}
 		case res.attempts == 0 && (errors.Is(r.Err, errInterrupted) || errors.Is(r.Err, sluice.ErrQuotaExhausted) || errors.Is(r.Err, context.Canceled)),
 			stopCtx.Err() != nil && (res.class == sluice.ClassCanceled || errors.Is(r.Err, errInterrupted)),
 			res.class != sluice.ClassQuotaExhausted && errors.Is(r.Err, sluice.ErrQuotaExhausted):
@@ -407,7 +417,7 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 		r.closeSpool()
 		return r, sluice.Permanent(fmt.Errorf("response larger than %d MiB once written as JSON in its results line", maxResponse>>20))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		if stopped := info.Err; r.class != sluice.ClassQuotaExhausted && (errors.Is(stopped, errInterrupted) || errors.Is(stopped, sluice.ErrQuotaExhausted) || sluice.ClassOf(stopped) == sluice.ClassSharedUnavailable) {
+		if stopped := info.Err; r.class != sluice.ClassQuotaExhausted && (errors.Is(stopped, errInterrupted) || errors.Is(stopped, sluice.ErrQuotaExhausted) || errors.Is(stopped, sluice.ErrRetryAfterTooLong) || sluice.ClassOf(stopped) == sluice.ClassSharedUnavailable) {
 			// The run stopped while this item waited to retry: it is not
 			// finished, not failed, whatever its last attempt said.
 			return r, sluice.Permanent(stopped)
