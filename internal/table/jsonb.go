@@ -1,5 +1,11 @@
 package table
 
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
 // jsonbSafe reports whether PostgreSQL's jsonb takes valid JSON b as it
 // is. jsonb stores strings as text and numbers as numeric, so it refuses
 // some JSON that is valid: the escape \u0000 (text holds no NUL), a lone
@@ -119,4 +125,46 @@ func hex4(b []byte) (int, bool) {
 		}
 	}
 	return v, true
+}
+
+// jsonbFixed returns valid JSON b, which jsonb refuses, as JSON jsonb
+// takes: the escapes it has no text for (\u0000, a lone surrogate) become
+// U+FFFD, as the text columns have them. The value is decoded and encoded
+// again, numbers kept as written; jsonb orders keys its own way anyway.
+// ok is false when that is not enough (a number beyond numeric's range).
+func jsonbFixed(b []byte) (fixed []byte, ok bool) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, false
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(withoutNUL(v)); err != nil {
+		return nil, false
+	}
+	fixed = bytes.TrimSuffix(out.Bytes(), []byte{'\n'})
+	return fixed, jsonbSafe(fixed)
+}
+
+// withoutNUL is v with every NUL in its strings and keys made U+FFFD (a
+// lone surrogate escape was made U+FFFD by the decoder already).
+func withoutNUL(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.ReplaceAll(x, "\x00", "\uFFFD")
+	case []any:
+		for i := range x {
+			x[i] = withoutNUL(x[i])
+		}
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[strings.ReplaceAll(k, "\x00", "\uFFFD")] = withoutNUL(e)
+		}
+		return m
+	}
+	return v
 }

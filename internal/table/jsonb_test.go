@@ -53,3 +53,22 @@ func FuzzJSONBSafe(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONBFixed: what jsonb refuses is mended where it has text for it
+// (NUL, a lone surrogate: U+FFFD), numbers kept as written, and refused
+// still where it has none (a number beyond numeric's range).
+func TestJSONBFixed(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{`{"m":"x\u0000y","n":12.50}`, "{\"m\":\"x\uFFFDy\",\"n\":12.50}", true},
+		{`{"k\u0000":["\ud800",1]}`, "{\"k\uFFFD\":[\"\uFFFD\",1]}", true},
+		{`{"n":1e999999}`, "", false},
+	} {
+		got, ok := jsonbFixed([]byte(c.in))
+		if ok != c.ok || (ok && string(got) != c.want) {
+			t.Errorf("jsonbFixed(%s) = %s, %v; want %s, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -157,10 +157,17 @@ func compactJSON(b []byte) bool {
 }
 
 // json is m for a JSON column: nil for none; in PostgreSQL, JSON that jsonb
-// would refuse is kept as a JSON string holding its text.
+// would refuse has its NULs and lone surrogates made U+FFFD (jsonbFixed),
+// so that its members stay queryable (metadata->>'title'), and what even
+// that cannot mend is kept as a JSON string holding its text.
 func (s rowShaper) json(m json.RawMessage) *string {
 	if len(m) == 0 {
 		return nil
+	}
+	if s.strict && json.Valid(m) && !jsonbSafe(m) {
+		if fixed, ok := jsonbFixed(m); ok {
+			return ptr(string(fixed))
+		}
 	}
 	if !json.Valid(m) || (s.strict && !jsonbSafe(m)) {
 		b, _ := json.Marshal(s.text(m))
