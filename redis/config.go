@@ -138,7 +138,14 @@ func newKeys(tag, gate string) keys {
 // admitted a full window's or burst's worth that this process cannot see,
 // and a fresh limit would add its own on top. Falling back thus costs at
 // most a period of the limits' own pace, never a burst beyond them.
-func (c config) local(share int) []sluice.Limit {
+//
+// The concurrency part, returned apart too (nil without a shared
+// concurrency), starts with held units taken: the calls this process has
+// in flight through Redis leases. An empty one admitted its share on top
+// of them, and two processes holding 2+2 of a shared 4 ran 8 during an
+// outage (outside review). Those calls give their units back to it when
+// they end (shared.unhold).
+func (c config) local(share, held int) ([]sluice.Limit, *sluice.Semaphore) {
 	f := float64(max(share, 1))
 	var ls []sluice.Limit
 	l := c.limits
@@ -172,6 +179,14 @@ func (c config) local(share int) []sluice.Limit {
 			ls = append(ls, b)
 		}
 	}
-	ls = append(ls, sluice.NewSemaphore(max(c.concurrency/share, 1)))
-	return ls
+	if c.concurrency <= 0 {
+		return ls, nil
+	}
+	part := max(c.concurrency/share, 1)
+	// Held may exceed the part: taken under a limit wide enough, then
+	// narrowed (a Semaphore's SetLimit takes nothing from holders).
+	sem := sluice.NewSemaphore(max(part, held))
+	sem.TryAcquire(held)
+	sem.SetLimit(part)
+	return append(ls, sem), sem
 }

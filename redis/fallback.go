@@ -75,7 +75,18 @@ func (g *shared) localLimits() []sluice.Limit {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.local == nil {
-		g.local = g.cfg.local(share)
+		held := 0
+		for _, l := range g.held {
+			held += l.n
+		}
+		var sem *sluice.Semaphore
+		g.local, sem = g.cfg.local(share, held)
+		if sem != nil {
+			for id, l := range g.held {
+				l.local = sem
+				g.held[id] = l
+			}
+		}
 	}
 	return g.local
 }

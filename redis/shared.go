@@ -26,7 +26,7 @@ type shared struct {
 	mu     sync.Mutex
 	cfg    config
 	change chan struct{}  // closed on a release; made on demand
-	held   map[string]int // leases held: admission id -> weight
+	held   map[string]lease // leases held, by admission id
 	local  []sluice.Limit // Local mode's limits during an outage
 	// graceUntil: after an outage, until then admissions keep to the
 	// local limits as well as Redis's (see resync.go).
@@ -55,7 +55,7 @@ func (g *shared) Close() error {
 }
 
 func newShared(s *Store, key string, l sluice.Limits) *shared {
-	g := &shared{s: s, key: key, keys: newKeys(s.tag(), key), held: make(map[string]int)}
+	g := &shared{s: s, key: key, keys: newKeys(s.tag(), key), held: make(map[string]lease)}
 	g.cfg = newConfig(l, g.keys)
 	return g
 }
@@ -284,17 +284,30 @@ func (g *shared) Learn(l sluice.Limits) {
 	}
 }
 
+// lease is a call this process holds concurrency leases for.
+type lease struct {
+	n int // its weight: the leases id:1 … id:n
+	// local is the Local mode semaphore that counts the call (made
+	// during an outage, see config.local), given its units back when
+	// the call ends; nil when none does.
+	local *sluice.Semaphore
+}
+
 // hold and unhold keep the leases this process renews.
 func (g *shared) hold(id string, n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.held[id] = n
+	g.held[id] = lease{n: n}
 }
 
 func (g *shared) unhold(id string) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	l := g.held[id]
 	delete(g.held, id)
+	g.mu.Unlock()
+	if l.local != nil {
+		l.local.Release(l.n)
+	}
 }
 
 // leaseMembers returns the members of the leases held, for renewal.
@@ -302,8 +315,8 @@ func (g *shared) leaseMembers() []any {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var m []any
-	for id, n := range g.held {
-		for j := 1; j <= n; j++ {
+	for id, l := range g.held {
+		for j := 1; j <= l.n; j++ {
 			m = append(m, id+":"+fmt.Sprint(j))
 		}
 	}
