@@ -25,9 +25,9 @@ type shared struct {
 
 	mu     sync.Mutex
 	cfg    config
-	change chan struct{}  // closed on a release; made on demand
+	change chan struct{}    // closed on a release; made on demand
 	held   map[string]lease // leases held, by admission id
-	local  []sluice.Limit // Local mode's limits during an outage
+	local  []sluice.Limit   // Local mode's limits during an outage
 	// graceUntil: after an outage, until then admissions keep to the
 	// local limits as well as Redis's (see resync.go).
 	graceUntil time.Time
