@@ -21,12 +21,13 @@
 // a timed re-check as a backstop. Token estimates are settled by a script
 // when the call ends.
 //
-// A Redis that restarts empty (it keeps nothing on disk) loses the
-// limits' state. Holders put their leases back at their next renewal
-// (an epoch key tells a loss from a release), except leases taken in a
-// process's first third of a lease's time to live, before its first
-// renewal. The rates start afresh: a window's worth may be admitted
-// again right after the restart.
+// A Redis that restarts empty (it keeps nothing on disk), or stalls for
+// longer than a lease's time to live and reaps the leases of live
+// holders, loses part of the limits' state. Holders put their leases
+// back at their next renewal (they know what they have not released),
+// and at once when they find Redis back after an outage. The rates of a
+// restarted Redis start afresh: a window's worth may be admitted again
+// right after the restart.
 //
 // Every key of a store carries the one hash tag {PREFIX:NAME}, so Redis
 // Cluster works; scripts are sent with EVALSHA and again with EVAL when

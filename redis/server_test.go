@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +94,23 @@ func (s *ownServer) start() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.t.Fatalf("redis-server on %s did not answer", s.addr)
+}
+
+// pause stops the server without closing its connections (SIGSTOP: a
+// hung server, a VM paused), until resume; its data stays.
+func (s *ownServer) pause() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// resume continues a paused server.
+func (s *ownServer) resume() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 func (s *ownServer) stop() {

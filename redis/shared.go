@@ -355,6 +355,10 @@ func (s *Store) up(procs int) {
 			o.mu.Unlock()
 		}
 		s.mu.Unlock()
+		select {
+		case s.renewNow <- struct{}{}:
+		default: // one is asked already
+		}
 	}
 }
 

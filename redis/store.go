@@ -94,10 +94,6 @@ type Store struct {
 	name   string
 	opt    Options
 	proc   string // this process's id, for leases and the count of processes
-	// epoch is Redis's epoch as this process's last renewal saw it
-	// (renew.lua): a new one says Redis lost its data, leases included.
-	// Only the renewal loop reads and writes it.
-	epoch string
 	seq   atomic.Uint64
 
 	mu     sync.Mutex
@@ -111,6 +107,10 @@ type Store struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// renewNow asks the renewal loop to renew at once (Redis is back:
+	// leases it lost, and calls admitted locally meanwhile, are put
+	// there without waiting a third of a ttl).
+	renewNow chan struct{}
 
 	// sleep waits until a reserved slot (sleepFor; tests make it
 	// oversleep, as a loaded machine's timers do).
@@ -189,7 +189,7 @@ func New(client Client, name string, opt Options) *Store {
 	_, _ = rand.Read(b[:])
 	return &Store{
 		client: client, name: name, opt: opt, proc: hex.EncodeToString(b[:]),
-		gates: make(map[string]*shared), stop: make(chan struct{}),
+		gates: make(map[string]*shared), stop: make(chan struct{}), renewNow: make(chan struct{}, 1),
 		sleep:    sleepFor,
 		backstop: concurrencyBackstop,
 	}
