@@ -94,7 +94,7 @@ type Store struct {
 	name   string
 	opt    Options
 	proc   string // this process's id, for leases and the count of processes
-	seq   atomic.Uint64
+	seq    atomic.Uint64
 
 	mu     sync.Mutex
 	gates  map[string]*shared // by gate key
