@@ -5,7 +5,10 @@
 // Limits, in any process naming the same store name, shares one rate,
 // sliding window, token budgets, concurrency and pause:
 //
-//	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+//	client, err := redis.Dial("redis://127.0.0.1:6379/0")
+//	if err != nil {
+//		return err
+//	}
 //	store := redis.New(client, "my-api", redis.Options{})
 //	defer store.Close()
 //	gate := sluice.Limits{Rate: sluice.PerSecond(100), Store: store}.NewGate()
@@ -32,6 +35,10 @@
 // Every key of a store carries the one hash tag {PREFIX:NAME}, so Redis
 // Cluster works; scripts are sent with EVALSHA and again with EVAL when
 // the server answers NOSCRIPT (after a restart, SCRIPT FLUSH or failover).
+//
+// Dial builds a client whose calls keep to the store's call timeout; a
+// client of your own needs ContextTimeoutEnabled (see Client), or a hung
+// server holds each call for go-redis's own timeouts and retries instead.
 //
 // When Redis cannot answer within Options.CallTimeout, the store follows
 // its Mode: Local (answer from in-memory limits at this process's share),

@@ -46,7 +46,16 @@ func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, ti
 		marks[i] = mark
 	}
 	s.stats.fallbacks.Add(1)
-	return &localTicket{g: g, limits: limits, cost: c, start: time.Now()}, 0, nil
+	t := &localTicket{g: g, limits: limits, cost: c, start: time.Now()}
+	if g.config().concurrency > 0 {
+		// Its leases, for the renewals to put in Redis once it answers
+		// again (renew.lua puts back what is missing): without them the
+		// call, still in flight, was invisible there, and the other
+		// processes took every slot (outside review).
+		t.id, t.cn = s.newID(), max(c.Requests, 1)
+		g.hold(t.id, t.cn)
+	}
+	return t, 0, nil
 }
 
 // overCapacity is admit.lua's first question asked here: the error for a
@@ -97,12 +106,23 @@ type localTicket struct {
 	limits []sluice.Limit
 	cost   sluice.Cost
 	start  time.Time
+	// id and cn name its leases (none when cn is 0), which renewals put
+	// in Redis when it answers again.
+	id string
+	cn int
 }
 
 // Finish implements sluice.Ticket.
 func (t *localTicket) Finish(o sluice.Outcome) {
 	for _, l := range t.limits {
 		l.Finish(t.cost, t.start, o)
+	}
+	if t.cn > 0 {
+		t.g.unhold(t.id)
+		// A renewal may have put its leases in Redis: taken out, off
+		// the caller's path.
+		r := &ticket{g: t.g, id: t.id, cn: t.cn}
+		r.release([]any{t.id, t.cn, 0, 0})
 	}
 	t.g.notify()
 }

@@ -154,3 +154,21 @@ func newTestStore(t testing.TB, addr, prefix string, opt Options) *Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// awaitReleases waits for the releases st sends in the background (a
+// server stopped meanwhile answers them with EOF, and a test that wants
+// the warning to name the cause of its next call waits first).
+func awaitReleases(t testing.TB, st *Store) {
+	t.Helper()
+	st.mu.Lock()
+	gates := make([]*shared, 0, len(st.gates))
+	for _, g := range st.gates {
+		gates = append(gates, g)
+	}
+	st.mu.Unlock()
+	for _, g := range gates {
+		if err := g.awaitReleases(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

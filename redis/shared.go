@@ -27,7 +27,10 @@ type shared struct {
 	cfg    config
 	change chan struct{}    // closed on a release; made on demand
 	held   map[string]lease // leases held, by admission id
-	local  []sluice.Limit   // Local mode's limits during an outage
+	// releasing holds a channel per release under way in the
+	// background (ticket.release), closed when it is done.
+	releasing map[chan struct{}]struct{}
+	local     []sluice.Limit // Local mode's limits during an outage
 	// graceUntil: after an outage, until then admissions keep to the
 	// local limits as well as Redis's (see resync.go).
 	graceUntil time.Time
@@ -103,7 +106,12 @@ const lateStart = 2 * time.Millisecond
 // use, given back: the caller asks again.
 func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ time.Duration, _ error, late bool) {
 	s := g.s
-	if !s.health.shouldTry() {
+	if s.health.shouldTry() {
+		if err := g.awaitReleases(ctx); err != nil {
+			return nil, 0, err, false
+		}
+	}
+	if !s.health.shouldTry() { // down, or found so by a release awaited
 		if s.health.probeDue(s.opt.RetryEvery) {
 			s.probe()
 		}
@@ -411,7 +419,71 @@ func (t *ticket) Finish(o sluice.Outcome) {
 	if t.cn == 0 && !settle {
 		return
 	}
-	t.finish(args)
+	t.release(args)
+}
+
+// release sends finish.lua with args off the caller's path: a Redis that
+// hangs held every call's end (a response body read to EOF, closed) for
+// the whole call timeout (outside review). While Redis is known down it
+// is not sent at all: the leases, no longer renewed, expire within
+// LeaseTTL, and a token settlement is lost (the processes keep their
+// local shares meanwhile). A store closed already has no goroutines: the
+// caller sends it, as before Close.
+//
+// This process's next admission for the gate waits for the releases
+// under way first (awaitReleases), so that it sees what they gave back
+// (a slot, a refund), as it did when they were sent in line.
+func (t *ticket) release(args []any) {
+	g, s := t.g, t.g.s
+	if s.health.isDown() {
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		t.finish(args)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	done := make(chan struct{})
+	g.mu.Lock()
+	if g.releasing == nil {
+		g.releasing = make(map[chan struct{}]struct{})
+	}
+	g.releasing[done] = struct{}{}
+	g.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		t.finish(args)
+		g.mu.Lock()
+		delete(g.releasing, done)
+		g.mu.Unlock()
+		close(done)
+	}()
+}
+
+// awaitReleases waits until the releases under way when it is called are
+// done, or ctx ends (each is bounded by the call timeout).
+func (g *shared) awaitReleases(ctx context.Context) error {
+	g.mu.Lock()
+	if len(g.releasing) == 0 {
+		g.mu.Unlock()
+		return nil
+	}
+	pending := make([]chan struct{}, 0, len(g.releasing))
+	for ch := range g.releasing {
+		pending = append(pending, ch)
+	}
+	g.mu.Unlock()
+	for _, ch := range pending {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // giveBack undoes an admission whose reservation was never used: leases,
@@ -473,8 +545,15 @@ func (t *ticket) finish(args []any) {
 	for _, p := range t.pacers {
 		keys = append(keys, p.key)
 	}
-	if _, err := g.s.run(context.Background(), finishScript, keys, args...); err != nil {
+	v, err := g.s.run(context.Background(), finishScript, keys, args...)
+	if err != nil {
 		g.down(err) // the leases expire on their own once no longer renewed
+		return
+	}
+	if asInt(v) > 0 {
+		// This process's waiters need not wait for the release's
+		// message.
+		g.notify()
 	}
 }
 
