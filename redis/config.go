@@ -10,7 +10,7 @@ import (
 // config is one gate's shared limits as the admit script takes them.
 type config struct {
 	limits      sluice.Limits
-	concurrency int   // 0: none
+	concurrency int   // 0: none shared (Limits.Concurrency 0)
 	windowN     int   // 0: none
 	windowUs    int64 // window length
 	pacers      []pacer
@@ -81,10 +81,12 @@ func widen(r sluice.Rate) sluice.Rate {
 func newConfig(l sluice.Limits, k keys) config {
 	l.Rate, l.Window = widen(l.Rate), widen(l.Window)
 	l.Tokens, l.InputTokens, l.OutputTokens = widen(l.Tokens), widen(l.InputTokens), widen(l.OutputTokens)
-	c := config{limits: l, concurrency: l.Concurrency}
-	if c.concurrency <= 0 {
-		c.concurrency = sluice.DefaultConcurrency
-	}
+	// A zero Concurrency is not shared: each process keeps its own
+	// default in memory (the gate's ceiling). Shared, it was one
+	// DefaultConcurrency for the whole fleet, and twenty processes
+	// sharing "just a rate" ran 8 calls in flight together (outside
+	// review).
+	c := config{limits: l, concurrency: max(l.Concurrency, 0)}
 	if !l.Window.IsZero() {
 		c.windowN = max(int(math.Floor(l.Window.N)), 1)
 		c.windowUs = int64(l.Window.Per / time.Microsecond)

@@ -3,7 +3,11 @@
 //
 // Set sluice.Limits.Store to a *Store and every gate built from those
 // Limits, in any process naming the same store name, shares one rate,
-// sliding window, token budgets, concurrency and pause:
+// sliding window, token budgets, concurrency and pause. The concurrency
+// is shared only when Limits.Concurrency is set: a zero Concurrency
+// leaves each process its own sluice.DefaultConcurrency calls in flight,
+// kept in memory, so that the example below shares a rate and nothing
+// else:
 //
 //	client, err := redis.Dial("redis://127.0.0.1:6379/0")
 //	if err != nil {

@@ -121,7 +121,10 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	cfg := g.config()
 	id := s.newID()
 	n := max(c.Requests, 1)
-	cn, wn := n, 0
+	cn, wn := 0, 0
+	if cfg.concurrency > 0 {
+		cn = n
+	}
 	if cfg.windowN > 0 {
 		wn = n
 	}
@@ -187,7 +190,9 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 			t.tats[i] = asInt(r[4+i])
 		}
 	}
-	g.hold(id, cn)
+	if cn > 0 {
+		g.hold(id, cn)
+	}
 	if err := ctx.Err(); err != nil {
 		// Cancelled while the answer was on its way (the client ends a
 		// read on a deadline, not on a cancel): the grant goes back.
