@@ -9,10 +9,11 @@ import (
 
 // config is one gate's shared limits as the admit script takes them.
 type config struct {
-	limits      sluice.Limits
-	concurrency int   // 0: none shared (Limits.Concurrency 0)
-	windowN     int   // 0: none
-	windowUs    int64 // window length
+	limits      sluice.Limits // widened (widen)
+	given       sluice.Limits // as the gate gave them, for errors
+	concurrency int           // 0: none shared (Limits.Concurrency 0)
+	windowN     int           // 0: none
+	windowUs    int64         // window length
 	pacers      []pacer
 }
 
@@ -35,7 +36,7 @@ func (p pacer) costUs(n int64) int64 {
 	return int64(math.Ceil(float64(n) * p.intervalNs / 1000))
 }
 
-// rate returns p's rate among l's (widened, as the script keeps it).
+// rate returns p's rate among l's.
 func (p pacer) rate(l sluice.Limits) sluice.Rate {
 	if !p.tokens {
 		return l.Rate
@@ -79,6 +80,7 @@ func widen(r sluice.Rate) sluice.Rate {
 
 // newConfig turns l into the script's terms under the keys k.
 func newConfig(l sluice.Limits, k keys) config {
+	given := l
 	l.Rate, l.Window = widen(l.Rate), widen(l.Window)
 	l.Tokens, l.InputTokens, l.OutputTokens = widen(l.Tokens), widen(l.InputTokens), widen(l.OutputTokens)
 	// A zero Concurrency is not shared: each process keeps its own
@@ -86,7 +88,7 @@ func newConfig(l sluice.Limits, k keys) config {
 	// DefaultConcurrency for the whole fleet, and twenty processes
 	// sharing "just a rate" ran 8 calls in flight together (outside
 	// review).
-	c := config{limits: l, concurrency: max(l.Concurrency, 0)}
+	c := config{limits: l, given: given, concurrency: max(l.Concurrency, 0)}
 	if !l.Window.IsZero() {
 		c.windowN = max(int(math.Floor(l.Window.N)), 1)
 		c.windowUs = int64(l.Window.Per / time.Microsecond)

@@ -25,7 +25,10 @@
 // reservation instead, and given back by a script if the caller gives up.
 // Concurrency is kept as leases that expire unless renewed, so a holder
 // that dies frees its slots; waiters for a slot are woken by pub/sub, with
-// a timed re-check as a backstop. Token estimates are settled by a script
+// a timed re-check as a backstop. A weight above the shared concurrency
+// runs alone, once no process holds a slot, as a sluice.Semaphore runs
+// it; there is no line across processes, so while others start calls
+// without pause it may wait long. Token estimates are settled by a script
 // when the call ends.
 //
 // A Redis that restarts empty (it keeps nothing on disk), or stalls for

@@ -62,11 +62,9 @@ func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, ti
 // cost that one of the shared limits, whole, could never admit; nil when
 // each could.
 func (g *shared) overCapacity(cfg config, c sluice.Cost) error {
-	n := int64(max(c.Requests, 1))
-	switch {
-	case cfg.concurrency > 0 && n > int64(cfg.concurrency):
-		return g.tooLarge(cfg, c, 0)
-	case cfg.windowN > 0 && n > int64(cfg.windowN):
+	// A weight above the concurrency runs alone (admit.lua; the
+	// fallback's Semaphore does the same).
+	if n := int64(max(c.Requests, 1)); cfg.windowN > 0 && n > int64(cfg.windowN) {
 		return g.tooLarge(cfg, c, -1)
 	}
 	for i, p := range cfg.pacers {

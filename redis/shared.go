@@ -220,20 +220,26 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 }
 
 // tooLarge names the limit a cost can never fit: a *sluice.TooLargeError
-// that matches ErrTooLarge and sluice.ErrTooLarge.
+// that matches ErrTooLarge and sluice.ErrTooLarge. The limit is named as
+// its user knows it, by the store's name and the gate's key, not by the
+// Redis key that keeps it, and with its rate as the gate gave it (the
+// margin for processes, widen, left out).
 func (g *shared) tooLarge(cfg config, c sluice.Cost, which int64) error {
 	e := &sluice.TooLargeError{Cost: c, Err: ErrTooLarge}
+	of := " (" + g.s.name
+	if g.key != "" {
+		of += ", " + g.key
+	}
+	of += ")"
 	switch {
-	case which == 0:
-		e.Limit, e.Capacity.Max = "shared concurrency ("+g.keys.leases+")", int64(cfg.concurrency)
 	case which == -1:
-		e.Limit, e.Rate, e.Capacity.Max = "shared sliding window ("+g.keys.window+")", cfg.limits.Window, int64(cfg.windowN)
-	case int(which) <= len(cfg.pacers):
+		e.Limit, e.Rate, e.Capacity.Max = "shared sliding window"+of, cfg.given.Window, int64(cfg.windowN)
+	case which >= 1 && int(which) <= len(cfg.pacers):
 		p := cfg.pacers[which-1]
 		e.Capacity = sluice.Capacity{Max: p.capacity, Tokens: p.tokens, Kind: p.kind}
-		e.Limit, e.Rate = "shared request rate ("+p.key+")", p.rate(cfg.limits)
+		e.Limit, e.Rate = "shared request rate"+of, p.rate(cfg.given)
 		if p.tokens {
-			e.Limit = "shared " + strings.TrimSuffix(p.kind.String(), "s") + " budget (" + p.key + ")"
+			e.Limit = "shared " + strings.TrimSuffix(p.kind.String(), "s") + " budget" + of
 		}
 	default:
 		return ErrTooLarge
