@@ -78,7 +78,7 @@ func (g *shared) overCapacity(cfg config, c sluice.Cost) error {
 // localLimits returns the in-memory limits of this outage, made at this
 // process's share of the shared limits.
 func (g *shared) localLimits() []sluice.Limit {
-	share := g.s.health.share()
+	share := g.s.health.share(g.s.opt.Processes)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.local == nil {

@@ -81,6 +81,14 @@ type Options struct {
 	// RetryEvery is how often Redis is tried again while it is down;
 	// 0 means 1s.
 	RetryEvery time.Duration
+	// Processes is how many processes Local mode assumes share the
+	// limits until Redis has counted them: a process that starts while
+	// Redis is unreachable has seen no other, and nothing it could read
+	// keeps the count. 0 means 1: each such process takes the whole
+	// limit, and N of them together N times it. Set it to the fleet's
+	// size where that must not happen (or use Closed). Once Redis has
+	// answered, its count is used, for the rest of the process's life.
+	Processes int
 	// Logger receives the warnings (Redis down, Redis back); nil means
 	// slog.Default().
 	Logger *slog.Logger
