@@ -293,8 +293,10 @@ func (s *Store) Stats() Stats {
 }
 
 // Close stops renewing leases and listening for releases, and waits for
-// its goroutines. Leases still held expire after LeaseTTL. It does not
-// close the client.
+// its goroutines, releases sent in the background included (each bounded
+// by CallTimeout). Leases still held expire after LeaseTTL; a call that
+// ends after Close sends its release itself. It does not close the
+// client.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
