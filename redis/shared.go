@@ -443,7 +443,10 @@ func (t *ticket) Finish(o sluice.Outcome) {
 //
 // This process's next admission for the gate waits for the releases
 // under way first (awaitReleases), so that it sees what they gave back
-// (a slot, a refund), as it did when they were sent in line.
+// (a slot, a refund), as it did when they were sent in line. A renewal
+// that listed the lease before Finish unheld it, and reached Redis after
+// this release, puts the lease back (renew.lua): nobody renews it after
+// that, and it expires within LeaseTTL.
 func (t *ticket) release(args []any) {
 	g, s := t.g, t.g.s
 	if s.health.isDown() {
