@@ -81,7 +81,7 @@ func (g *shared) config() config {
 // shared limit or from none.
 func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.Duration, error) {
 	for {
-		t, wait, err, late := g.admit(ctx, c)
+		t, wait, err, late := g.admit(ctx, c, false)
 		if !late {
 			return t, wait, err
 		}
@@ -102,16 +102,12 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 // in package sluice, the same 2 ms).
 const lateStart = 2 * time.Millisecond
 
-// admit asks Redis once. late reports a reservation woken too late to
-// use, given back: the caller asks again.
-func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ time.Duration, _ error, late bool) {
+// admit asks Redis once, or twice when refused while releases of this
+// process were under way (again: the second time). late reports a
+// reservation woken too late to use, given back: the caller asks again.
+func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice.Ticket, _ time.Duration, _ error, late bool) {
 	s := g.s
-	if s.health.shouldTry() {
-		if err := g.awaitReleases(ctx); err != nil {
-			return nil, 0, err, false
-		}
-	}
-	if !s.health.shouldTry() { // down, or found so by a release awaited
+	if !s.health.shouldTry() {
 		if s.health.probeDue(s.opt.RetryEvery) {
 			s.probe()
 		}
@@ -146,6 +142,7 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	if wait != 0 {
 		return nil, wait, nil, false
 	}
+	pending := g.releases()
 	v, err := s.run(ctx, admitScript, keys, args...)
 	if err != nil {
 		untakeAll(own, c, ownMarks)
@@ -171,6 +168,16 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	g.up(int(procs))
 	if status != 1 {
 		untakeAll(own, c, ownMarks)
+	}
+	if (status == 0 || status == 2) && len(pending) > 0 && !again {
+		// Refused while this process's releases were on their way:
+		// what they give back (a slot, a refund) may be what it
+		// lacked. Asked again once they are done, as if they had
+		// been sent in line; admissions granted never wait for them.
+		if err := awaitAll(ctx, pending); err != nil {
+			return nil, 0, err, false
+		}
+		return g.admit(ctx, c, true)
 	}
 	switch status {
 	case -1:
@@ -441,9 +448,9 @@ func (t *ticket) Finish(o sluice.Outcome) {
 // local shares meanwhile). A store closed already has no goroutines: the
 // caller sends it, as before Close.
 //
-// This process's next admission for the gate waits for the releases
-// under way first (awaitReleases), so that it sees what they gave back
-// (a slot, a refund), as it did when they were sent in line. A renewal
+// An admission of this process refused while releases were under way
+// waits for them and asks again (admit), so that it sees what they gave
+// back (a slot, a refund), as it did when they were sent in line. A renewal
 // that listed the lease before Finish unheld it, and reached Redis after
 // this release, puts the lease back (renew.lua): nobody renews it after
 // that, and it expires within LeaseTTL.
@@ -477,20 +484,29 @@ func (t *ticket) release(args []any) {
 	}()
 }
 
-// awaitReleases waits until the releases under way when it is called are
-// done, or ctx ends (each is bounded by the call timeout).
-func (g *shared) awaitReleases(ctx context.Context) error {
+// releases returns the channels of the releases under way.
+func (g *shared) releases() []chan struct{} {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if len(g.releasing) == 0 {
-		g.mu.Unlock()
 		return nil
 	}
 	pending := make([]chan struct{}, 0, len(g.releasing))
 	for ch := range g.releasing {
 		pending = append(pending, ch)
 	}
-	g.mu.Unlock()
-	for _, ch := range pending {
+	return pending
+}
+
+// awaitReleases waits until the releases under way when it is called are
+// done, or ctx ends (each is bounded by the call timeout).
+func (g *shared) awaitReleases(ctx context.Context) error {
+	return awaitAll(ctx, g.releases())
+}
+
+// awaitAll waits until every channel is closed, or ctx ends.
+func awaitAll(ctx context.Context, chs []chan struct{}) error {
+	for _, ch := range chs {
 		select {
 		case <-ch:
 		case <-ctx.Done():
