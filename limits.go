@@ -40,7 +40,10 @@ type Limits struct {
 	// that names the same store and key (package redis): the rate,
 	// window, token budgets, concurrency and pauses are kept there, and
 	// the gate keeps in memory only its own concurrency ceiling and what
-	// it learns from headers. Nil keeps everything in this process.
+	// it learns from headers. Package redis shares the concurrency only
+	// when Concurrency is set: a zero Concurrency is each process's own
+	// DefaultConcurrency, not one for the whole fleet. Nil keeps
+	// everything in this process.
 	Store Store
 }
 

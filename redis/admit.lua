@@ -26,8 +26,8 @@
 --             a give-back)
 --   status 0: refused, value = wait until it could be admitted
 --   status 2: refused, a concurrency slot is needed (wait for a release)
---   status -1: the cost exceeds limit number value (0: concurrency,
---             -1: window, i: pacer i) and can never be admitted
+--   status -1: the cost exceeds limit number value (-1: window, i:
+--             pacer i) and can never be admitted
 -- Numbers go to Redis as whole decimals: Lua would print them with 14
 -- digits, and microseconds since 1970 have 16.
 local function d(x) return string.format('%.0f', x) end
@@ -45,7 +45,6 @@ redis.call('PEXPIRE', KEYS[4], 120000)
 local procs = redis.call('ZCARD', KEYS[4])
 
 -- Refuse at once what can never fit.
-if climit > 0 and cn > climit then return {-1, 0, procs} end
 if wlimit > 0 and wn > wlimit then return {-1, -1, procs} end
 for i = 1, npacers do
   local cost, cap = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i])
@@ -55,10 +54,14 @@ end
 local pause = tonumber(redis.call('GET', KEYS[1]) or '0')
 if pause > now then return {0, pause - now, procs} end
 
--- Concurrency: reap the leases of holders that died, then count.
+-- Concurrency: reap the leases of holders that died, then count. A
+-- weight above the limit runs alone, when no lease is held, as a
+-- Semaphore in memory runs it (it waits for every process's calls to
+-- end, and is not first in any line: with others starting calls
+-- without pause it may wait long).
 if climit > 0 and cn > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', d(now))
-  if redis.call('ZCARD', KEYS[2]) + cn > climit then return {2, 0, procs} end
+  if redis.call('ZCARD', KEYS[2]) + math.min(cn, climit) > climit then return {2, 0, procs} end
 end
 
 -- Pacers (GCRA): the start each allows.

@@ -9,10 +9,11 @@ import (
 
 // config is one gate's shared limits as the admit script takes them.
 type config struct {
-	limits      sluice.Limits
-	concurrency int   // 0: none
-	windowN     int   // 0: none
-	windowUs    int64 // window length
+	limits      sluice.Limits // widened (widen)
+	given       sluice.Limits // as the gate gave them, for errors
+	concurrency int           // 0: none shared (Limits.Concurrency 0)
+	windowN     int           // 0: none
+	windowUs    int64         // window length
 	pacers      []pacer
 }
 
@@ -35,7 +36,7 @@ func (p pacer) costUs(n int64) int64 {
 	return int64(math.Ceil(float64(n) * p.intervalNs / 1000))
 }
 
-// rate returns p's rate among l's (widened, as the script keeps it).
+// rate returns p's rate among l's.
 func (p pacer) rate(l sluice.Limits) sluice.Rate {
 	if !p.tokens {
 		return l.Rate
@@ -79,12 +80,15 @@ func widen(r sluice.Rate) sluice.Rate {
 
 // newConfig turns l into the script's terms under the keys k.
 func newConfig(l sluice.Limits, k keys) config {
+	given := l
 	l.Rate, l.Window = widen(l.Rate), widen(l.Window)
 	l.Tokens, l.InputTokens, l.OutputTokens = widen(l.Tokens), widen(l.InputTokens), widen(l.OutputTokens)
-	c := config{limits: l, concurrency: l.Concurrency}
-	if c.concurrency <= 0 {
-		c.concurrency = sluice.DefaultConcurrency
-	}
+	// A zero Concurrency is not shared: each process keeps its own
+	// default in memory (the gate's ceiling). Shared, it was one
+	// DefaultConcurrency for the whole fleet, and twenty processes
+	// sharing "just a rate" ran 8 calls in flight together (outside
+	// review).
+	c := config{limits: l, given: given, concurrency: max(l.Concurrency, 0)}
 	if !l.Window.IsZero() {
 		c.windowN = max(int(math.Floor(l.Window.N)), 1)
 		c.windowUs = int64(l.Window.Per / time.Microsecond)
@@ -138,7 +142,14 @@ func newKeys(tag, gate string) keys {
 // admitted a full window's or burst's worth that this process cannot see,
 // and a fresh limit would add its own on top. Falling back thus costs at
 // most a period of the limits' own pace, never a burst beyond them.
-func (c config) local(share int) []sluice.Limit {
+//
+// The concurrency part, returned apart too (nil without a shared
+// concurrency), starts with held units taken: the calls this process has
+// in flight through Redis leases. An empty one admitted its share on top
+// of them, and two processes holding 2+2 of a shared 4 ran 8 during an
+// outage (outside review). Those calls give their units back to it when
+// they end (shared.unhold).
+func (c config) local(share, held int) ([]sluice.Limit, *sluice.Semaphore) {
 	f := float64(max(share, 1))
 	var ls []sluice.Limit
 	l := c.limits
@@ -172,6 +183,14 @@ func (c config) local(share int) []sluice.Limit {
 			ls = append(ls, b)
 		}
 	}
-	ls = append(ls, sluice.NewSemaphore(max(c.concurrency/share, 1)))
-	return ls
+	if c.concurrency <= 0 {
+		return ls, nil
+	}
+	part := max(c.concurrency/share, 1)
+	// Held may exceed the part: taken under a limit wide enough, then
+	// narrowed (a Semaphore's SetLimit takes nothing from holders).
+	sem := sluice.NewSemaphore(max(part, held))
+	sem.TryAcquire(held)
+	sem.SetLimit(part)
+	return append(ls, sem), sem
 }

@@ -3,9 +3,16 @@
 //
 // Set sluice.Limits.Store to a *Store and every gate built from those
 // Limits, in any process naming the same store name, shares one rate,
-// sliding window, token budgets, concurrency and pause:
+// sliding window, token budgets, concurrency and pause. The concurrency
+// is shared only when Limits.Concurrency is set: a zero Concurrency
+// leaves each process its own sluice.DefaultConcurrency calls in flight,
+// kept in memory, so that the example below shares a rate and nothing
+// else:
 //
-//	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+//	client, err := redis.Dial("redis://127.0.0.1:6379/0")
+//	if err != nil {
+//		return err
+//	}
 //	store := redis.New(client, "my-api", redis.Options{})
 //	defer store.Close()
 //	gate := sluice.Limits{Rate: sluice.PerSecond(100), Store: store}.NewGate()
@@ -18,19 +25,27 @@
 // reservation instead, and given back by a script if the caller gives up.
 // Concurrency is kept as leases that expire unless renewed, so a holder
 // that dies frees its slots; waiters for a slot are woken by pub/sub, with
-// a timed re-check as a backstop. Token estimates are settled by a script
+// a timed re-check as a backstop. A weight above the shared concurrency
+// runs alone, once no process holds a slot, as a sluice.Semaphore runs
+// it; there is no line across processes, so while others start calls
+// without pause it may wait long. Token estimates are settled by a script
 // when the call ends.
 //
-// A Redis that restarts empty (it keeps nothing on disk) loses the
-// limits' state. Holders put their leases back at their next renewal
-// (an epoch key tells a loss from a release), except leases taken in a
-// process's first third of a lease's time to live, before its first
-// renewal. The rates start afresh: a window's worth may be admitted
-// again right after the restart.
+// A Redis that restarts empty (it keeps nothing on disk), or stalls for
+// longer than a lease's time to live and reaps the leases of live
+// holders, loses part of the limits' state. Holders put their leases
+// back at their next renewal (they know what they have not released),
+// and at once when they find Redis back after an outage. The rates of a
+// restarted Redis start afresh: a window's worth may be admitted again
+// right after the restart.
 //
 // Every key of a store carries the one hash tag {PREFIX:NAME}, so Redis
 // Cluster works; scripts are sent with EVALSHA and again with EVAL when
 // the server answers NOSCRIPT (after a restart, SCRIPT FLUSH or failover).
+//
+// Dial builds a client whose calls keep to the store's call timeout; a
+// client of your own needs ContextTimeoutEnabled (see Client), or a hung
+// server holds each call for go-redis's own timeouts and retries instead.
 //
 // When Redis cannot answer within Options.CallTimeout, the store follows
 // its Mode: Local (answer from in-memory limits at this process's share),

@@ -46,18 +46,25 @@ func (g *shared) fallback(ctx context.Context, c sluice.Cost) (sluice.Ticket, ti
 		marks[i] = mark
 	}
 	s.stats.fallbacks.Add(1)
-	return &localTicket{g: g, limits: limits, cost: c, start: time.Now()}, 0, nil
+	t := &localTicket{g: g, limits: limits, cost: c, start: time.Now()}
+	if g.config().concurrency > 0 {
+		// Its leases, for the renewals to put in Redis once it answers
+		// again (renew.lua puts back what is missing): without them the
+		// call, still in flight, was invisible there, and the other
+		// processes took every slot (outside review).
+		t.id, t.cn = s.newID(), max(c.Requests, 1)
+		g.hold(t.id, t.cn)
+	}
+	return t, 0, nil
 }
 
 // overCapacity is admit.lua's first question asked here: the error for a
 // cost that one of the shared limits, whole, could never admit; nil when
 // each could.
 func (g *shared) overCapacity(cfg config, c sluice.Cost) error {
-	n := int64(max(c.Requests, 1))
-	switch {
-	case cfg.concurrency > 0 && n > int64(cfg.concurrency):
-		return g.tooLarge(cfg, c, 0)
-	case cfg.windowN > 0 && n > int64(cfg.windowN):
+	// A weight above the concurrency runs alone (admit.lua; the
+	// fallback's Semaphore does the same).
+	if n := int64(max(c.Requests, 1)); cfg.windowN > 0 && n > int64(cfg.windowN) {
 		return g.tooLarge(cfg, c, -1)
 	}
 	for i, p := range cfg.pacers {
@@ -71,11 +78,22 @@ func (g *shared) overCapacity(cfg config, c sluice.Cost) error {
 // localLimits returns the in-memory limits of this outage, made at this
 // process's share of the shared limits.
 func (g *shared) localLimits() []sluice.Limit {
-	share := g.s.health.share()
+	share := g.s.health.share(g.s.opt.Processes)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.local == nil {
-		g.local = g.cfg.local(share)
+		held := 0
+		for _, l := range g.held {
+			held += l.n
+		}
+		var sem *sluice.Semaphore
+		g.local, sem = g.cfg.local(share, held)
+		if sem != nil {
+			for id, l := range g.held {
+				l.local = sem
+				g.held[id] = l
+			}
+		}
 	}
 	return g.local
 }
@@ -86,12 +104,23 @@ type localTicket struct {
 	limits []sluice.Limit
 	cost   sluice.Cost
 	start  time.Time
+	// id and cn name its leases (none when cn is 0), which renewals put
+	// in Redis when it answers again.
+	id string
+	cn int
 }
 
 // Finish implements sluice.Ticket.
 func (t *localTicket) Finish(o sluice.Outcome) {
 	for _, l := range t.limits {
 		l.Finish(t.cost, t.start, o)
+	}
+	if t.cn > 0 {
+		t.g.unhold(t.id)
+		// A renewal may have put its leases in Redis: taken out, off
+		// the caller's path.
+		r := &ticket{g: t.g, id: t.id, cn: t.cn}
+		r.release([]any{t.id, t.cn, 0, 0})
 	}
 	t.g.notify()
 }

@@ -86,9 +86,13 @@ func (h *health) answered(procs int) time.Duration {
 	return max(time.Since(h.since), time.Nanosecond)
 }
 
-// share returns how many processes share the limits, 1 when unknown.
-func (h *health) share() int {
+// share returns how many processes share the limits: as Redis last
+// counted them, else guess (Options.Processes), else 1.
+func (h *health) share(guess int) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return max(h.procs, 1)
+	if h.procs > 0 {
+		return h.procs
+	}
+	return max(guess, 1)
 }

@@ -34,10 +34,7 @@ func TestLeasesSurviveARedisRestartedEmpty(t *testing.T) {
 			p.Done(sluice.Outcome{})
 		}
 	})
-	// A renewal first (every 300ms), which learns Redis's epoch: leases
-	// taken in a process's first third of a ttl, before it has renewed
-	// any, are not put back.
-	time.Sleep(500 * time.Millisecond)
+	// Renewals under way (every 300ms) before the restart.
 	srv.stop()
 	srv.start() // empty: it keeps nothing on disk
 	// A renews every 300ms; two renewals' time for it to put them back.

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +33,10 @@ func (s *Store) listen(ps *goredis.PubSub) {
 }
 
 // renewLoop renews the leases this process holds every third of their
-// time to live, until Close.
+// time to live, and at once when Redis is back after an outage, until
+// Close. A renewal puts back the leases Redis lost (renew.lua); one that
+// answers also tells that Redis is back, when admissions alone would not
+// (nothing asked through Redis meanwhile).
 func (s *Store) renewLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opt.LeaseTTL / 3)
@@ -44,6 +46,7 @@ func (s *Store) renewLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
+		case <-s.renewNow:
 		}
 		s.mu.Lock()
 		gates := make([]*shared, 0, len(s.gates))
@@ -56,17 +59,12 @@ func (s *Store) renewLoop() {
 			if len(members) == 0 {
 				continue
 			}
-			args := append([]any{int64(s.opt.LeaseTTL / time.Microsecond), s.epoch, s.proc + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}, members...)
-			v, err := s.run(context.Background(), renewScript, []string{g.keys.leases, s.tag() + ":epoch"}, args...)
-			if err != nil {
+			args := append([]any{int64(s.opt.LeaseTTL / time.Microsecond)}, members...)
+			if _, err := s.run(context.Background(), renewScript, []string{g.keys.leases}, args...); err != nil {
 				g.down(err)
 				continue
 			}
-			if r, ok := v.([]any); ok && len(r) == 2 {
-				if e, ok := r[1].(string); ok {
-					s.epoch = e // read and written by this loop alone
-				}
-			}
+			s.up(0)
 		}
 	}
 }

@@ -7,8 +7,14 @@ type Mode int
 
 const (
 	// Local answers from limits kept in this process, each at this
-	// process's share of the shared limit (the limit divided by the
-	// processes seen recently, or the whole limit when that is unknown).
+	// process's share of the shared limit: the limit divided by the
+	// processes Redis last counted (those seen in the last minute).
+	// A process that has never reached Redis knows no count: it
+	// divides by Options.Processes, by default 1, so that processes
+	// started during an outage each take the whole limit unless it is
+	// set. Calls this process holds through Redis count against its
+	// share, and calls it admits meanwhile get leases in Redis once it
+	// answers again.
 	// A request rate's share is rounded down to whole calls a window, so
 	// that the processes together keep the window, not only its average
 	// (10/s among three is 3/s each); a rate of fewer calls a window than

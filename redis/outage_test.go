@@ -43,6 +43,7 @@ func TestRedisStoppedAndRestartedInEachMode(t *testing.T) {
 					t.Fatalf("with Redis up: %v", err)
 				}
 			}
+			awaitReleases(t, st)
 			srv.stop()
 			var errs, oks int
 			for range 20 {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +96,23 @@ func (s *ownServer) start() {
 	s.t.Fatalf("redis-server on %s did not answer", s.addr)
 }
 
+// pause stops the server without closing its connections (SIGSTOP: a
+// hung server, a VM paused), until resume; its data stays.
+func (s *ownServer) pause() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// resume continues a paused server.
+func (s *ownServer) resume() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 func (s *ownServer) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
@@ -135,4 +153,22 @@ func newTestStore(t testing.TB, addr, prefix string, opt Options) *Store {
 	s := New(dialTest(t, addr), "api", opt)
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// awaitReleases waits for the releases st sends in the background (a
+// server stopped meanwhile answers them with EOF, and a test that wants
+// the warning to name the cause of its next call waits first).
+func awaitReleases(t testing.TB, st *Store) {
+	t.Helper()
+	st.mu.Lock()
+	gates := make([]*shared, 0, len(st.gates))
+	for _, g := range st.gates {
+		gates = append(gates, g)
+	}
+	st.mu.Unlock()
+	for _, g := range gates {
+		if err := g.awaitReleases(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -25,9 +25,12 @@ type shared struct {
 
 	mu     sync.Mutex
 	cfg    config
-	change chan struct{}  // closed on a release; made on demand
-	held   map[string]int // leases held: admission id -> weight
-	local  []sluice.Limit // Local mode's limits during an outage
+	change chan struct{}    // closed on a release; made on demand
+	held   map[string]lease // leases held, by admission id
+	// releasing holds a channel per release under way in the
+	// background (ticket.release), closed when it is done.
+	releasing map[chan struct{}]struct{}
+	local     []sluice.Limit // Local mode's limits during an outage
 	// graceUntil: after an outage, until then admissions keep to the
 	// local limits as well as Redis's (see resync.go).
 	graceUntil time.Time
@@ -55,7 +58,7 @@ func (g *shared) Close() error {
 }
 
 func newShared(s *Store, key string, l sluice.Limits) *shared {
-	g := &shared{s: s, key: key, keys: newKeys(s.tag(), key), held: make(map[string]int)}
+	g := &shared{s: s, key: key, keys: newKeys(s.tag(), key), held: make(map[string]lease)}
 	g.cfg = newConfig(l, g.keys)
 	return g
 }
@@ -78,7 +81,7 @@ func (g *shared) config() config {
 // shared limit or from none.
 func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.Duration, error) {
 	for {
-		t, wait, err, late := g.admit(ctx, c)
+		t, wait, err, late := g.admit(ctx, c, false)
 		if !late {
 			return t, wait, err
 		}
@@ -99,9 +102,10 @@ func (g *shared) Admit(ctx context.Context, c sluice.Cost) (sluice.Ticket, time.
 // in package sluice, the same 2 ms).
 const lateStart = 2 * time.Millisecond
 
-// admit asks Redis once. late reports a reservation woken too late to
-// use, given back: the caller asks again.
-func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ time.Duration, _ error, late bool) {
+// admit asks Redis once, or twice when refused while releases of this
+// process were under way (again: the second time). late reports a
+// reservation woken too late to use, given back: the caller asks again.
+func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice.Ticket, _ time.Duration, _ error, late bool) {
 	s := g.s
 	if !s.health.shouldTry() {
 		if s.health.probeDue(s.opt.RetryEvery) {
@@ -113,7 +117,10 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	cfg := g.config()
 	id := s.newID()
 	n := max(c.Requests, 1)
-	cn, wn := n, 0
+	cn, wn := 0, 0
+	if cfg.concurrency > 0 {
+		cn = n
+	}
 	if cfg.windowN > 0 {
 		wn = n
 	}
@@ -135,6 +142,7 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	if wait != 0 {
 		return nil, wait, nil, false
 	}
+	pending := g.releases()
 	v, err := s.run(ctx, admitScript, keys, args...)
 	if err != nil {
 		untakeAll(own, c, ownMarks)
@@ -161,6 +169,16 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 	if status != 1 {
 		untakeAll(own, c, ownMarks)
 	}
+	if (status == 0 || status == 2) && len(pending) > 0 && !again {
+		// Refused while this process's releases were on their way:
+		// what they give back (a slot, a refund) may be what it
+		// lacked. Asked again once they are done, as if they had
+		// been sent in line; admissions granted never wait for them.
+		if err := awaitAll(ctx, pending); err != nil {
+			return nil, 0, err, false
+		}
+		return g.admit(ctx, c, true)
+	}
 	switch status {
 	case -1:
 		return nil, 0, g.tooLarge(cfg, c, value), false
@@ -179,7 +197,9 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 			t.tats[i] = asInt(r[4+i])
 		}
 	}
-	g.hold(id, cn)
+	if cn > 0 {
+		g.hold(id, cn)
+	}
 	if err := ctx.Err(); err != nil {
 		// Cancelled while the answer was on its way (the client ends a
 		// read on a deadline, not on a cancel): the grant goes back.
@@ -207,20 +227,26 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost) (_ sluice.Ticket, _ t
 }
 
 // tooLarge names the limit a cost can never fit: a *sluice.TooLargeError
-// that matches ErrTooLarge and sluice.ErrTooLarge.
+// that matches ErrTooLarge and sluice.ErrTooLarge. The limit is named as
+// its user knows it, by the store's name and the gate's key, not by the
+// Redis key that keeps it, and with its rate as the gate gave it (the
+// margin for processes, widen, left out).
 func (g *shared) tooLarge(cfg config, c sluice.Cost, which int64) error {
 	e := &sluice.TooLargeError{Cost: c, Err: ErrTooLarge}
+	of := " (" + g.s.name
+	if g.key != "" {
+		of += ", " + g.key
+	}
+	of += ")"
 	switch {
-	case which == 0:
-		e.Limit, e.Capacity.Max = "shared concurrency ("+g.keys.leases+")", int64(cfg.concurrency)
 	case which == -1:
-		e.Limit, e.Rate, e.Capacity.Max = "shared sliding window ("+g.keys.window+")", cfg.limits.Window, int64(cfg.windowN)
-	case int(which) <= len(cfg.pacers):
+		e.Limit, e.Rate, e.Capacity.Max = "shared sliding window"+of, cfg.given.Window, int64(cfg.windowN)
+	case which >= 1 && int(which) <= len(cfg.pacers):
 		p := cfg.pacers[which-1]
 		e.Capacity = sluice.Capacity{Max: p.capacity, Tokens: p.tokens, Kind: p.kind}
-		e.Limit, e.Rate = "shared request rate ("+p.key+")", p.rate(cfg.limits)
+		e.Limit, e.Rate = "shared request rate"+of, p.rate(cfg.given)
 		if p.tokens {
-			e.Limit = "shared " + strings.TrimSuffix(p.kind.String(), "s") + " budget (" + p.key + ")"
+			e.Limit = "shared " + strings.TrimSuffix(p.kind.String(), "s") + " budget" + of
 		}
 	default:
 		return ErrTooLarge
@@ -284,17 +310,30 @@ func (g *shared) Learn(l sluice.Limits) {
 	}
 }
 
+// lease is a call this process holds concurrency leases for.
+type lease struct {
+	n int // its weight: the leases id:1 … id:n
+	// local is the Local mode semaphore that counts the call (made
+	// during an outage, see config.local), given its units back when
+	// the call ends; nil when none does.
+	local *sluice.Semaphore
+}
+
 // hold and unhold keep the leases this process renews.
 func (g *shared) hold(id string, n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.held[id] = n
+	g.held[id] = lease{n: n}
 }
 
 func (g *shared) unhold(id string) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	l := g.held[id]
 	delete(g.held, id)
+	g.mu.Unlock()
+	if l.local != nil {
+		l.local.Release(l.n)
+	}
 }
 
 // leaseMembers returns the members of the leases held, for renewal.
@@ -302,8 +341,8 @@ func (g *shared) leaseMembers() []any {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var m []any
-	for id, n := range g.held {
-		for j := 1; j <= n; j++ {
+	for id, l := range g.held {
+		for j := 1; j <= l.n; j++ {
 			m = append(m, id+":"+fmt.Sprint(j))
 		}
 	}
@@ -342,6 +381,10 @@ func (s *Store) up(procs int) {
 			o.mu.Unlock()
 		}
 		s.mu.Unlock()
+		select {
+		case s.renewNow <- struct{}{}:
+		default: // one is asked already
+		}
 	}
 }
 
@@ -394,7 +437,83 @@ func (t *ticket) Finish(o sluice.Outcome) {
 	if t.cn == 0 && !settle {
 		return
 	}
-	t.finish(args)
+	t.release(args)
+}
+
+// release sends finish.lua with args off the caller's path: a Redis that
+// hangs held every call's end (a response body read to EOF, closed) for
+// the whole call timeout (outside review). While Redis is known down it
+// is not sent at all: the leases, no longer renewed, expire within
+// LeaseTTL, and a token settlement is lost (the processes keep their
+// local shares meanwhile). A store closed already has no goroutines: the
+// caller sends it, as before Close.
+//
+// An admission of this process refused while releases were under way
+// waits for them and asks again (admit), so that it sees what they gave
+// back (a slot, a refund), as it did when they were sent in line. A renewal
+// that listed the lease before Finish unheld it, and reached Redis after
+// this release, puts the lease back (renew.lua): nobody renews it after
+// that, and it expires within LeaseTTL.
+func (t *ticket) release(args []any) {
+	g, s := t.g, t.g.s
+	if s.health.isDown() {
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		t.finish(args)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	done := make(chan struct{})
+	g.mu.Lock()
+	if g.releasing == nil {
+		g.releasing = make(map[chan struct{}]struct{})
+	}
+	g.releasing[done] = struct{}{}
+	g.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		t.finish(args)
+		g.mu.Lock()
+		delete(g.releasing, done)
+		g.mu.Unlock()
+		close(done)
+	}()
+}
+
+// releases returns the channels of the releases under way.
+func (g *shared) releases() []chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.releasing) == 0 {
+		return nil
+	}
+	pending := make([]chan struct{}, 0, len(g.releasing))
+	for ch := range g.releasing {
+		pending = append(pending, ch)
+	}
+	return pending
+}
+
+// awaitReleases waits until the releases under way when it is called are
+// done, or ctx ends (each is bounded by the call timeout).
+func (g *shared) awaitReleases(ctx context.Context) error {
+	return awaitAll(ctx, g.releases())
+}
+
+// awaitAll waits until every channel is closed, or ctx ends.
+func awaitAll(ctx context.Context, chs []chan struct{}) error {
+	for _, ch := range chs {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // giveBack undoes an admission whose reservation was never used: leases,
@@ -456,8 +575,15 @@ func (t *ticket) finish(args []any) {
 	for _, p := range t.pacers {
 		keys = append(keys, p.key)
 	}
-	if _, err := g.s.run(context.Background(), finishScript, keys, args...); err != nil {
+	v, err := g.s.run(context.Background(), finishScript, keys, args...)
+	if err != nil {
 		g.down(err) // the leases expire on their own once no longer renewed
+		return
+	}
+	if asInt(v) > 0 {
+		// This process's waiters need not wait for the release's
+		// message.
+		g.notify()
 	}
 }
 

@@ -81,6 +81,14 @@ type Options struct {
 	// RetryEvery is how often Redis is tried again while it is down;
 	// 0 means 1s.
 	RetryEvery time.Duration
+	// Processes is how many processes Local mode assumes share the
+	// limits until Redis has counted them: a process that starts while
+	// Redis is unreachable has seen no other, and nothing it could read
+	// keeps the count. 0 means 1: each such process takes the whole
+	// limit, and N of them together N times it. Set it to the fleet's
+	// size where that must not happen (or use Closed). Once Redis has
+	// answered, its count is used, for the rest of the process's life.
+	Processes int
 	// Logger receives the warnings (Redis down, Redis back); nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -94,11 +102,7 @@ type Store struct {
 	name   string
 	opt    Options
 	proc   string // this process's id, for leases and the count of processes
-	// epoch is Redis's epoch as this process's last renewal saw it
-	// (renew.lua): a new one says Redis lost its data, leases included.
-	// Only the renewal loop reads and writes it.
-	epoch string
-	seq   atomic.Uint64
+	seq    atomic.Uint64
 
 	mu     sync.Mutex
 	gates  map[string]*shared // by gate key
@@ -111,6 +115,10 @@ type Store struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// renewNow asks the renewal loop to renew at once (Redis is back:
+	// leases it lost, and calls admitted locally meanwhile, are put
+	// there without waiting a third of a ttl).
+	renewNow chan struct{}
 
 	// sleep waits until a reserved slot (sleepFor; tests make it
 	// oversleep, as a loaded machine's timers do).
@@ -189,7 +197,7 @@ func New(client Client, name string, opt Options) *Store {
 	_, _ = rand.Read(b[:])
 	return &Store{
 		client: client, name: name, opt: opt, proc: hex.EncodeToString(b[:]),
-		gates: make(map[string]*shared), stop: make(chan struct{}),
+		gates: make(map[string]*shared), stop: make(chan struct{}), renewNow: make(chan struct{}, 1),
 		sleep:    sleepFor,
 		backstop: concurrencyBackstop,
 	}
@@ -285,8 +293,10 @@ func (s *Store) Stats() Stats {
 }
 
 // Close stops renewing leases and listening for releases, and waits for
-// its goroutines. Leases still held expire after LeaseTTL. It does not
-// close the client.
+// its goroutines, releases sent in the background included (each bounded
+// by CallTimeout). Leases still held expire after LeaseTTL; a call that
+// ends after Close sends its release itself. It does not close the
+// client.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
