@@ -95,9 +95,11 @@ type Store interface {
 	// (the Transport's key: a host, a model, an API key; "" for a lone
 	// gate). Gates of the same store and key, in any process, share one
 	// set of limits. l's rates already carry the margin for the network
-	// that Limits.NewGate applies (6ms a period), and
-	// l.Concurrency is the most calls in flight across all processes (0:
-	// DefaultConcurrency). It is called once per gate and must not block.
+	// that Limits.NewGate applies (6ms a period), and a positive
+	// l.Concurrency is the most calls in flight across all processes; a
+	// store decides what 0 means (package redis shares none then, each
+	// process keeping DefaultConcurrency of its own). It is called once
+	// per gate and must not block.
 	//
 	// A Shared may also implement io.Closer. A Transport closes the
 	// Shared of each gate it forgets (idle, nothing held: see
