@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -130,13 +131,20 @@ func (r *route) keepBody(w http.ResponseWriter, req *http.Request, begin, deadli
 	if !ok {
 		return nil, waited, refused, false
 	}
-	body, err := readBody(req.Body, req.ContentLength, limit)
+	idle := &idleReader{r: req.Body, rc: http.NewResponseController(w)}
+	body, err := readBody(idle, req.ContentLength, limit)
+	idle.done()
 	req.Body.Close()
 	switch {
 	case int64(len(body)) > limit:
 		k.release()
 		r.tooLarge(w, limit)
 		return nil, waited, outcomeTooLarge, false
+	case idle.timedOut(err):
+		k.release()
+		w.Header().Set("Connection", "close")
+		r.answer(w, http.StatusRequestTimeout, "invalid_request_error", "", fmt.Sprintf("no byte of the request body came for %v: the room it took in the body budget is given back", bodyIdleTimeout))
+		return nil, waited, outcomeError, false
 	case err != nil:
 		k.release()
 		// The client sent a broken body, or went away while sending it.
@@ -220,3 +228,40 @@ func (r *route) tooLargeKind() string {
 	}
 	return "request_too_large"
 }
+
+// bodyIdleTimeout is how long a request body may send nothing before the
+// proxy gives up on it. Its room in the body budget is taken by its
+// Content-Length before it is read, so a client that declared a large
+// body and trickled it, or stopped, held room the other requests waited
+// for, for as long as it liked (outside review).
+var bodyIdleTimeout = 30 * time.Second
+
+// idleReader reads a request body with a read deadline bodyIdleTimeout
+// after each read began, through the connection's ResponseController
+// (where the server does not support deadlines, without one).
+type idleReader struct {
+	r       io.Reader
+	rc      *http.ResponseController
+	expired bool
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	i.rc.SetReadDeadline(time.Now().Add(bodyIdleTimeout))
+	n, err := i.r.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		i.expired = true
+	}
+	return n, err
+}
+
+// done lifts the deadline, so that the connection serves on, unless it
+// passed: then the connection is not read again (net/http would read the
+// rest of the body the client is not sending), and closes once answered.
+func (i *idleReader) done() {
+	if !i.expired {
+		i.rc.SetReadDeadline(time.Time{})
+	}
+}
+
+// timedOut reports whether err came of the idle deadline.
+func (i *idleReader) timedOut(err error) bool { return err != nil && i.expired }
