@@ -20,6 +20,25 @@ func tryAcquire(t *testing.T, g *sluice.Gate, c sluice.Cost, d time.Duration) *s
 	return p
 }
 
+// holdCalls takes n calls of g, each admitted at once, and ends them when
+// the test does.
+func holdCalls(t *testing.T, g *sluice.Gate, n int) {
+	t.Helper()
+	var held []*sluice.Permit
+	t.Cleanup(func() {
+		for _, p := range held {
+			p.Done(sluice.Outcome{})
+		}
+	})
+	for range n {
+		p, err := g.Acquire(context.Background(), sluice.Cost{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, p)
+	}
+}
+
 // Two processes hold 2+2 calls of a shared Concurrency 4 through Redis,
 // which then dies. Local mode's fallback semaphore started empty, so each
 // process admitted its share (2) on top of what it held: 8 in flight

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -21,19 +20,7 @@ func TestLeasesSurviveARedisRestartedEmpty(t *testing.T) {
 	la, lb := l, l
 	la.Store = newTestStore(t, srv.addr, prefix, opt)
 	a := la.NewGate()
-	var held []*sluice.Permit
-	for range 2 {
-		p, err := a.Acquire(context.Background(), sluice.Cost{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, p)
-	}
-	t.Cleanup(func() {
-		for _, p := range held {
-			p.Done(sluice.Outcome{})
-		}
-	})
+	holdCalls(t, a, 2)
 	// Renewals under way (every 300ms) before the restart.
 	srv.stop()
 	srv.start() // empty: it keeps nothing on disk
@@ -42,9 +29,7 @@ func TestLeasesSurviveARedisRestartedEmpty(t *testing.T) {
 
 	lb.Store = newTestStore(t, srv.addr, prefix, opt)
 	b := lb.NewGate()
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	if p, err := b.Acquire(ctx, sluice.Cost{}); err == nil {
+	if p := tryAcquire(t, b, sluice.Cost{}, 1500*time.Millisecond); p != nil {
 		p.Done(sluice.Outcome{})
 		t.Fatal("another process was admitted while this one holds both slots of a shared Concurrency 2")
 	}

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -25,19 +24,7 @@ func TestLeasesSurviveARedisStall(t *testing.T) {
 	sa := newTestStore(t, srv.addr, prefix, opt)
 	la.Store = sa
 	a := la.NewGate()
-	var held []*sluice.Permit
-	for range 2 {
-		p, err := a.Acquire(context.Background(), sluice.Cost{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, p)
-	}
-	t.Cleanup(func() {
-		for _, p := range held {
-			p.Done(sluice.Outcome{})
-		}
-	})
+	holdCalls(t, a, 2)
 	srv.pause()
 	time.Sleep(2500 * time.Millisecond) // the leases key's expiry (ttl+1s) passes
 	srv.resume()
