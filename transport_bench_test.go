@@ -13,8 +13,11 @@ import (
 // anchor sends through the base alone, "transport" through a Transport with
 // a concurrency limit, an attempt timeout and retries, as `sluice run` has,
 // and "transport-library" through the Transport a library user writes,
-// Limits{Concurrency: 64} and nothing else, and "transport-zero" through
-// the zero Transport (its adaptive ceiling starts at DefaultConcurrency).
+// Limits{Concurrency: 64} and nothing else, "transport-window" through that
+// one with a window that never refuses (what a window costs a call, the
+// trace that dates it when it leaves, transport_sent.go, included), and
+// "transport-zero" through the zero Transport (its adaptive ceiling
+// starts at DefaultConcurrency).
 func BenchmarkTransport(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -23,6 +26,7 @@ func BenchmarkTransport(b *testing.B) {
 		{"anchor=base", apitest.Instant{}},
 		{"transport", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64}, AttemptTimeout: time.Minute}},
 		{"transport-library", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64}}},
+		{"transport-window", &Transport{Base: apitest.Instant{}, Limits: Limits{Concurrency: 64, Window: Rate{N: 1e9, Per: 1e9}}}},
 		{"transport-zero", &Transport{Base: apitest.Instant{}}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
