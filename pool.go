@@ -359,8 +359,10 @@ func (r *run[T, R]) do(ctx context.Context, j job[T]) Result[T, R] {
 		}
 		v, err := r.fn(ctx, j.item)
 		o := Outcome{Class: ClassOf(err)}
-		if sdk, ok := sdkOutcome(err, time.Now()); ok && o.Class == sdk.Class {
-			o = sdk // an SDK's refusal, with its Retry-After (classify_sdk.go)
+		if err != nil {
+			if sdk, ok := sdkOutcome(err, time.Now()); ok && o.Class == sdk.Class {
+				o = sdk // an SDK's refusal, with its Retry-After (classify_sdk.go)
+			}
 		}
 		// A Transport that fn called ran its own retries: nine of the
 		// Pool's around nine of its reached a failing API 81 times.
