@@ -171,6 +171,15 @@ func (b *TokenBudget) settle(estimated, used int, at time.Time) {
 		var newTat int64
 		if used > estimated {
 			newTat = l.advance(tat, now, mulSat(int64(used-estimated), p.interval))
+			// Never trust an absurd usage (a gateway summing a whole
+			// conversation, a hostile upstream): an API whose limit is
+			// per period cannot have counted more than a period's tokens
+			// past an empty bucket, so the debt stops there and the
+			// budget admits again within two periods, not in years.
+			if most := max(tat, now+mulSat(2, p.tau)); newTat > most {
+				l.clips.Add(1)
+				newTat = most
+			}
 		} else {
 			// A refund shifts the timeline back, which keeps give-backs
 			// exact (see RateLimiter.untake). Time before now is spent

@@ -9,7 +9,9 @@
 -- ARGV[4] number of pacers, then per pacer: mode, amount, tat
 --   mode 0: nothing; mode 1: give back amount (a cancelled reservation
 --   that ended the timeline at tat); mode 2: charge amount more (used
---   beyond the estimate); mode 3: refund amount (estimated beyond use)
+--   beyond the estimate, the timeline ending at most tat past now: an
+--   absurd usage owes at most a period past an empty bucket); mode 3:
+--   refund amount (estimated beyond use)
 -- Numbers go to Redis as whole decimals: Lua would print them with 14
 -- digits, and microseconds since 1970 have 16.
 local function d(x) return string.format('%.0f', x) end
@@ -36,6 +38,7 @@ for i = 1, n do
     end
   elseif mode == 2 then
     local next = math.max(tat, now) + amount
+    if ours > 0 then next = math.min(next, math.max(tat, now + ours)) end
     redis.call('SET', key, d(next), 'PX', d(math.max(ttl, math.floor((next - now) / 1000) + 1000)))
   elseif mode == 3 and tat > now then
     redis.call('SET', key, d(math.max(tat - amount, now)), 'PX', d(ttl))

@@ -418,7 +418,7 @@ func (t *ticket) Finish(o sluice.Outcome) {
 	args := []any{t.id, t.cn, 0, len(t.pacers)}
 	settle := false
 	for _, p := range t.pacers {
-		mode, amount := 0, int64(0)
+		mode, amount, most := 0, int64(0), int64(0)
 		if p.tokens && o.Usage != nil {
 			est, used := p.units(t.cost), tokensOf(p.kind, o.Usage.InputTokens, o.Usage.OutputTokens)
 			if t.cost.NoRefund && o.Class == sluice.ClassOK && used < est {
@@ -426,13 +426,15 @@ func (t *ticket) Finish(o sluice.Outcome) {
 			}
 			switch {
 			case used > est:
-				mode, amount = 2, p.costUs(used-est)
+				// An absurd usage owes at most a period past an empty
+				// bucket, as in memory (TokenBudget.Settle).
+				mode, amount, most = 2, p.costUs(min(used-est, 2*p.capacity)), 2*p.tauUs
 			case used < est:
 				mode, amount = 3, p.costUs(est-used)
 			}
 			settle = settle || mode != 0
 		}
-		args = append(args, mode, amount, 0)
+		args = append(args, mode, amount, most)
 	}
 	if t.cn == 0 && !settle {
 		return
