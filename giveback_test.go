@@ -107,7 +107,7 @@ func (l *RateLimiter) level() time.Duration {
 func TestSetRateRacingChargesKeepsEachAtItsPace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := NewTokenBudget(PerSecond(1000), AllTokens)
-		b.Settle(0, 10000) // far ahead of now: no charge clips
+		b.Settle(0, 3000) // far ahead of now, within maxDebtPeriods at either rate: no charge clips
 		before := b.bucket.tat.Load()
 		var wg sync.WaitGroup
 		for range 4 {

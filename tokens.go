@@ -147,7 +147,9 @@ func (b *TokenBudget) Wait(ctx context.Context, n int) error {
 
 // Settle corrects a charge of estimated tokens to the used tokens: a
 // refund when fewer were used, an extra charge (possibly a debt) when more.
-// Negative counts count as zero.
+// Negative counts count as zero, and a debt stops at nine periods of the
+// rate past an empty bucket (maxDebtPeriods): a usage beyond that is not
+// believed.
 func (b *TokenBudget) Settle(estimated, used int) { b.settle(estimated, used, time.Time{}) }
 
 // settle is Settle at at, the zero Time for the clock now. A Gate passes
@@ -172,11 +174,12 @@ func (b *TokenBudget) settle(estimated, used int, at time.Time) {
 		if used > estimated {
 			newTat = l.advance(tat, now, mulSat(int64(used-estimated), p.interval))
 			// Never trust an absurd usage (a gateway summing a whole
-			// conversation, a hostile upstream): an API whose limit is
-			// per period cannot have counted more than a period's tokens
-			// past an empty bucket, so the debt stops there and the
-			// budget admits again within two periods, not in years.
-			if most := max(tat, now+mulSat(2, p.tau)); newTat > most {
+			// conversation, a hostile upstream): a settlement leaves the
+			// timeline at most maxDebtPeriods ahead of now, so one bad
+			// answer stops the budget for minutes, not years. A real
+			// overrun of a limit the user set below the API's own (150k
+			// tokens against 30k a minute: five minutes owed) is kept.
+			if most := max(tat, now+mulSat(maxDebtPeriods, p.tau)); newTat > most {
 				l.clips.Add(1)
 				newTat = most
 			}
@@ -199,6 +202,12 @@ func (b *TokenBudget) settle(estimated, used int, at time.Time) {
 		b.signal()
 	}
 }
+
+// maxDebtPeriods is how many periods of its rate a TokenBudget's timeline
+// may run ahead of now after a settlement: an empty bucket is one, so
+// nine periods of debt. No call's real usage is ten times a per-period
+// limit an API enforces; a usage that says so is not believed.
+const maxDebtPeriods = 10
 
 // SetRate changes the budget's rate; the bucket holds one period of the
 // new rate. Charges already made are re-timed as in RateLimiter.SetRate.

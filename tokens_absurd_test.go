@@ -9,9 +9,8 @@ import (
 
 // One response that reports absurd usage (a gateway summing a whole
 // conversation, a hostile upstream, a bug) must not stop a budget for
-// years: an API whose limit is per period cannot have counted more than a
-// period's tokens past an empty bucket, so a settlement leaves at most
-// that debt, and the budget admits again within two periods (outside
+// years: a settlement leaves the timeline at most ten periods ahead, so
+// the budget admits again within ten periods (outside
 // review: 999,999,999,999 reported tokens at 100,000/min locked a
 // Transport's gate for 166,683 hours).
 func TestSettleOfAbsurdUsageOwesAtMostAPeriod(t *testing.T) {
@@ -25,8 +24,8 @@ func TestSettleOfAbsurdUsageOwesAtMostAPeriod(t *testing.T) {
 			if err := b.Wait(t.Context(), 1_000); err != nil {
 				t.Fatal(err)
 			}
-			if got := time.Since(begin); got > 2*time.Minute {
-				t.Errorf("after %d tokens reported at 100000/m, 1000 tokens waited %v, want at most 2m", used, got)
+			if got := time.Since(begin); got > 10*time.Minute {
+				t.Errorf("after %d tokens reported at 100000/m, 1000 tokens waited %v, want at most 10m", used, got)
 			}
 		})
 	}

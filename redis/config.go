@@ -27,6 +27,11 @@ type pacer struct {
 	capacity   int64            // the most units one call may ask
 }
 
+// maxDebtPeriods is how many periods of a token rate a settlement may
+// leave its timeline ahead of now: sluice.TokenBudget's bound, so that an
+// absurd reported usage stops the shared budget for minutes, not years.
+const maxDebtPeriods = 10
+
 // costUs is n units' worth of time, rounded up: the script keeps whole
 // microseconds, and rounding down would run a hair fast.
 func (p pacer) costUs(n int64) int64 {

@@ -9,8 +9,8 @@
 -- ARGV[4] number of pacers, then per pacer: mode, amount, tat
 --   mode 0: nothing; mode 1: give back amount (a cancelled reservation
 --   that ended the timeline at tat); mode 2: charge amount more (used
---   beyond the estimate, the timeline ending at most tat past now: an
---   absurd usage owes at most a period past an empty bucket); mode 3:
+--   beyond the estimate, the timeline ending at most tat past now, so
+--   that an absurd usage stops the budget for minutes, not years); mode 3:
 --   refund amount (estimated beyond use)
 -- Numbers go to Redis as whole decimals: Lua would print them with 14
 -- digits, and microseconds since 1970 have 16.

@@ -426,9 +426,9 @@ func (t *ticket) Finish(o sluice.Outcome) {
 			}
 			switch {
 			case used > est:
-				// An absurd usage owes at most a period past an empty
-				// bucket, as in memory (TokenBudget.Settle).
-				mode, amount, most = 2, p.costUs(min(used-est, 2*p.capacity)), 2*p.tauUs
+				// An absurd usage leaves the timeline at most ten
+				// periods ahead, as in memory (TokenBudget.Settle).
+				mode, amount, most = 2, p.costUs(min(used-est, maxDebtPeriods*p.capacity)), maxDebtPeriods*p.tauUs
 			case used < est:
 				mode, amount = 3, p.costUs(est-used)
 			}
