@@ -21,7 +21,7 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 		}
 		var c sluice.Cost
 		if p.preset != nil && it.Raw != nil {
-			c = EstimateCost(it.Raw)
+			c = itemCost(it)
 		} else if len(tokenFlags(p.cfg.Limits)) > 0 {
 			path := ""
 			if u := it.ParsedURL(); u != nil {

@@ -354,7 +354,7 @@ func (p *plan) send(ctx context.Context, it input.Item) (response, error) {
 	info := new(sluice.RoundTripInfo)
 	ctx = sluice.WithRoundTripInfo(ctx, info)
 	if p.preset != nil && it.Raw != nil {
-		ctx = withCost(ctx, EstimateCost(it.Raw))
+		ctx = withCost(ctx, itemCost(it))
 	}
 	req, err := p.request(ctx, it)
 	if err != nil {

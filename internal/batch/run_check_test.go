@@ -79,7 +79,7 @@ func TestRunDryRunEstimatesTokens(t *testing.T) {
 		line := e2eChat(fmt.Sprintf("d%d", i), 10+i)
 		in.WriteString(line + "\n")
 		body := line[strings.Index(line, `"body": `)+len(`"body": `) : len(line)-1]
-		c := batch.EstimateCost([]byte(body))
+		c := batch.EstimateCost("/v1/chat/completions", []byte(body))
 		wantIn += c.InputTokens
 		wantOut += c.OutputTokens
 	}
