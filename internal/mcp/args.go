@@ -31,6 +31,7 @@ func addTool[In any](s *sdk.Server, t *sdk.Tool, adjust func(*jsonschema.Schema)
 	if err != nil {
 		panic(fmt.Sprintf("mcp: the input schema of %s: %v", t.Name, err))
 	}
+	singleTypes(in)
 	if adjust != nil {
 		adjust(in)
 	}
@@ -281,6 +282,28 @@ func decodeCancel(a *args) CancelInput {
 }
 
 // filterEnum lists get_results' filters in its schema.
+// singleTypes gives each argument whose inferred type is "null or T" (Go
+// slices and maps) the single type T. Absent already says "not given",
+// and clients that turn command-line values into JSON by the schema's
+// type (the MCP Inspector's CLI parses a value only for "array" or
+// "object") or LLM tool validators that accept one type only could not
+// pass urls or requests at all (outside review). The arguments' readers
+// take null as absent all the same. Only input schemas: a Report's nil
+// slice is encoded as null, which its schema must allow.
+func singleTypes(s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	if len(s.Types) == 2 && s.Types[0] == "null" {
+		s.Type, s.Types = s.Types[1], nil
+	}
+	for _, p := range s.Properties {
+		singleTypes(p)
+	}
+	singleTypes(s.Items)
+	singleTypes(s.AdditionalProperties)
+}
+
 func filterEnum(s *jsonschema.Schema) {
 	if p := s.Properties["filter"]; p != nil {
 		p.Enum = []any{"ok", "failed"}

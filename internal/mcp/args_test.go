@@ -101,3 +101,43 @@ func FuzzDecodeArgs(f *testing.F) {
 		}
 	})
 }
+
+// TestInputSchemasGiveOneTypePerArgument: no argument is typed "null or
+// T". The MCP Inspector's CLI turns a command-line value into JSON only
+// for "array" and "object", so with ["null","array"] fetch_many's urls
+// and requests could not be passed at all (outside review).
+func TestInputSchemasGiveOneTypePerArgument(t *testing.T) {
+	_, cs := session(t, Config{}, nil)
+	tools, err := cs.ListTools(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(tool, where string, s map[string]any)
+	walk = func(tool, where string, s map[string]any) {
+		if ty, ok := s["type"].([]any); ok {
+			t.Errorf("%s: %s has the types %v, want one", tool, where, ty)
+		}
+		if props, ok := s["properties"].(map[string]any); ok {
+			for name, p := range props {
+				if p, ok := p.(map[string]any); ok {
+					walk(tool, where+"."+name, p)
+				}
+			}
+		}
+		if items, ok := s["items"].(map[string]any); ok {
+			walk(tool, where+"[]", items)
+		}
+	}
+	for _, tool := range tools.Tools {
+		raw, _ := json.Marshal(tool.InputSchema)
+		var s map[string]any
+		json.Unmarshal(raw, &s)
+		walk(tool.Name, "arguments", s)
+		if tool.Name == "fetch_many" {
+			urls, _ := s["properties"].(map[string]any)["urls"].(map[string]any)
+			if urls["type"] != "array" {
+				t.Errorf("fetch_many's urls are typed %v, want array", urls["type"])
+			}
+		}
+	}
+}
