@@ -57,12 +57,26 @@ func (l *limitFlags) add(f *pflag.FlagSet) {
 // flag and value that are wrong. They are every model's, except where a
 // model is given its own (see modelLimits).
 func (l *limitFlags) limits() (sluice.Limits, error) {
-	if l.retries < 0 {
+	// Every value is checked here, before anything is sent: a --burst
+	// -1 that only the gate refused failed every item as transient (exit
+	// 1, each error line saying "bad limits"), and a --timeout -1s timed
+	// out every attempt at once and retried it (outside review).
+	switch {
+	case l.retries < 0:
 		return sluice.Limits{}, usageError("--retries %d: want 0 or more", l.retries)
+	case l.burst < 0:
+		return sluice.Limits{}, usageError("--burst %d: want 0 (evenly spaced) or more", l.burst)
+	case l.timeout < 0:
+		return sluice.Limits{}, usageError("--timeout %v: want 0 (the default) or more", l.timeout)
+	case l.maxRetryWait < 0:
+		return sluice.Limits{}, usageError("--max-retry-wait %v: want 0 (the default) or more", l.maxRetryWait)
 	}
 	lim := sluice.Limits{Burst: l.burst, MaxPause: l.maxRetryWait}
 	if err := l.apply(&lim, ""); err != nil {
 		return sluice.Limits{}, err
+	}
+	if err := lim.Validate(); err != nil {
+		return sluice.Limits{}, usageError("%v", err)
 	}
 	return lim, nil
 }

@@ -44,6 +44,9 @@ func TestLimitFlags(t *testing.T) {
 		{args: []string{"--retries", "-1"}, wantErr: `--retries -1: want 0 or more`},
 		{args: []string{"--output-tokens", "10/fortnight"}, wantErr: `--output-tokens "10/fortnight": unknown period unit "fortnight" (want ms, s, m, h, d or a duration like 10s)`},
 		{args: []string{"-c", "0"}, wantErr: `--concurrency 0: want at least 1`},
+		{args: []string{"--burst", "-1"}, wantErr: `--burst -1: want 0 (evenly spaced) or more`},
+		{args: []string{"--timeout", "-1s"}, wantErr: `--timeout -1s: want 0 (the default) or more`},
+		{args: []string{"--max-retry-wait", "-2s"}, wantErr: `--max-retry-wait -2s: want 0 (the default) or more`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
