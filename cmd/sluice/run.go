@@ -107,6 +107,7 @@ everything done so far saved.`,
 			if cfg.ModelLimits, err = limits.modelLimits(cfg.Limits); err != nil { // item 12
 				return err
 			}
+			fitOpenFiles(cfg.Stderr, &cfg.Limits, cfg.ModelLimits)
 			store, closeStore, err := shared.store()
 			if err != nil {
 				return err
