@@ -55,6 +55,7 @@ func main() {
 	workers := flag.Int("workers", 64, "goroutines sending")
 	runs := flag.Int("runs", 3, "rounds of all the scenarios")
 	hog := flag.Int("hog", 0, "goroutines spinning in a child process meanwhile, to load the machine")
+	only := flag.String("only", "", "run only the scenarios whose name contains this")
 	flag.Parse()
 	if os.Getenv(hogEnv) != "" {
 		spin(*hog)
@@ -74,22 +75,24 @@ func main() {
 		*n, *workers, limit, concurrency, latency, minimum)
 	fmt.Printf("go %s, %d CPUs, %s\n\n", runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 
-	scenarios := []struct {
-		name   string
-		client func() (*http.Client, func())
-		paced  bool // paced by x/time/rate and x/sync beside the client
-	}{
+	scenarios := []scenario{
 		{"given (rate 200/s, concurrency 10)", func() (*http.Client, func()) {
-			tr := &sluice.Transport{Limits: sluice.Limits{Rate: sluice.PerSecond(limit), Concurrency: concurrency}}
+			l := sluice.Limits{Rate: sluice.PerSecond(limit), Concurrency: concurrency}
+			w := watch(l.HTTPTransport())
+			tr := &sluice.Transport{Limits: l, Base: w}
+			w.stats = tr.Stats
 			return &http.Client{Transport: tr}, tr.CloseIdleConnections
 		}, false},
 		{"learned (nothing given)", func() (*http.Client, func()) {
-			tr := &sluice.Transport{}
+			w := watch(sluice.Limits{}.HTTPTransport())
+			tr := &sluice.Transport{Base: w}
+			w.stats = tr.Stats
 			return &http.Client{Transport: tr}, tr.CloseIdleConnections
 		}, false},
 		{"xrate at the limit (200/s burst 1, x/sync semaphore 10)", plainClient(*workers), true},
 		{"naive (plain http.Client)", plainClient(*workers), false},
 	}
+	scenarios = slices.DeleteFunc(scenarios, func(sc scenario) bool { return !strings.Contains(sc.name, *only) })
 	type row struct {
 		ratio        []float64
 		tightest     []time.Duration // the shortest span of limit+1 arrivals
@@ -101,12 +104,20 @@ func main() {
 		for i, sc := range scenarios {
 			api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: concurrency, Latency: latency, Headers: true, RetryAfter: true}
 			var arrivals []time.Time
+			var refusals []refusal
 			var arrivalsMu sync.Mutex
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				at := time.Now()
 				arrivalsMu.Lock()
-				arrivals = append(arrivals, time.Now())
+				arrivals = append(arrivals, at)
 				arrivalsMu.Unlock()
-				api.ServeHTTP(w, req)
+				sw := &statusWriter{ResponseWriter: w}
+				api.ServeHTTP(sw, req)
+				if sw.status == http.StatusTooManyRequests {
+					arrivalsMu.Lock()
+					refusals = append(refusals, refusal{at: at, body: sw.body})
+					arrivalsMu.Unlock()
+				}
 			}))
 			client, closeIdle := sc.client()
 			var pace func(context.Context) (func(), error)
@@ -137,6 +148,14 @@ func main() {
 			rows[i].tightest = append(rows[i].tightest, tightestSpan(arrivals, limit+1))
 			fmt.Fprintf(os.Stderr, "feedback: round %d, %s: %.3f of the minimum, %d succeeded, %d 429s, lulls %v\n",
 				r+1, sc.name, rows[i].ratio[r], ok, c.Throttled(), lulls(arrivals, pacedLull).Round(time.Millisecond))
+			fmt.Fprintf(os.Stderr, "feedback:   %s\n", breakdown(begin, elapsed, arrivals, limit))
+			if w := watched; w != nil {
+				fmt.Fprintf(os.Stderr, "feedback:   %s\n", w.report(begin, limit))
+				watched = nil
+			}
+			for _, f := range refusals[:min(len(refusals), 5)] {
+				fmt.Fprintf(os.Stderr, "feedback:   429 at %v: %s\n", f.at.Sub(begin).Round(100*time.Microsecond), f.body)
+			}
 		}
 	}
 	fmt.Println("| scenario | time ÷ minimum, median (range) | succeeded (per round) | 429s at the API (per round) | tightest window at the API (per round) |")
@@ -150,6 +169,13 @@ func main() {
 		fmt.Printf("| %s | **%.3f** (%.3f–%.3f) | %s | %s | %s |\n", sc.name, med, rs[0], rs[len(rs)-1], ints(rows[i].ok), ints(rows[i].refused), spans(rows[i].tightest))
 	}
 	fmt.Printf("\nThe tightest window is the shortest time any %d arrivals took at the API, accepted or refused: under 1s, a sliding window of %d/s was broken; its excess over 1s is the margin that held.\n", limit+1, limit)
+}
+
+// scenario is one way of sending the batch.
+type scenario struct {
+	name   string
+	client func() (*http.Client, func())
+	paced  bool // paced by x/time/rate and x/sync beside the client
 }
 
 // pacedLull is a gap between arrivals longer than a start paced at the
