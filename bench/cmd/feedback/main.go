@@ -148,7 +148,7 @@ func main() {
 			rows[i].tightest = append(rows[i].tightest, tightestSpan(arrivals, limit+1))
 			fmt.Fprintf(os.Stderr, "feedback: round %d, %s: %.3f of the minimum, %d succeeded, %d 429s, lulls %v\n",
 				r+1, sc.name, rows[i].ratio[r], ok, c.Throttled(), lulls(arrivals, pacedLull).Round(time.Millisecond))
-			fmt.Fprintf(os.Stderr, "feedback:   %s\n", breakdown(begin, elapsed, arrivals, limit))
+			fmt.Fprintf(os.Stderr, "feedback:   %s; tightest %d arrivals %v\n", breakdown(begin, elapsed, arrivals, limit), limit+1, tightestSpan(arrivals, limit+1).Round(100*time.Microsecond))
 			if w := watched; w != nil {
 				fmt.Fprintf(os.Stderr, "feedback:   %s\n", w.report(begin, limit))
 				watched = nil

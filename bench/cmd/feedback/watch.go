@@ -21,6 +21,10 @@ type watcher struct {
 	inFlight int
 	admitted []admission
 	wrote    []time.Time // when net/http reported each request written
+	// How long after being handed over each request was written: over
+	// 1, 2 and 4 ms, and the longest.
+	late1, late2, late4 int
+	lateMost            time.Duration
 }
 
 type admission struct {
@@ -48,7 +52,18 @@ func (w *watcher) RoundTrip(req *http.Request) (*http.Response, error) {
 	w.mu.Unlock()
 	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
 		now := time.Now()
+		d := now.Sub(at)
 		w.mu.Lock()
+		w.lateMost = max(w.lateMost, d)
+		if d > time.Millisecond {
+			w.late1++
+		}
+		if d > 2*time.Millisecond {
+			w.late2++
+		}
+		if d > 4*time.Millisecond {
+			w.late4++
+		}
 		w.wrote = append(w.wrote, now)
 		w.mu.Unlock()
 	}}
@@ -90,8 +105,9 @@ func (w *watcher) report(begin time.Time, limit int) string {
 	for k := range a {
 		ats[k] = a[k].at
 	}
-	return fmt.Sprintf("tightest %d admissions %v, writes %v; ", limit+1,
-		tightestSpan(ats, limit+1).Round(100*time.Microsecond), tightestSpan(w.wrote, limit+1).Round(100*time.Microsecond)) +
+	return fmt.Sprintf("tightest %d admissions %v, writes %v; written >1ms after admission %d, >2ms %d, >4ms %d, at most %v; ", limit+1,
+		tightestSpan(ats, limit+1).Round(100*time.Microsecond), tightestSpan(w.wrote, limit+1).Round(100*time.Microsecond),
+		w.late1, w.late2, w.late4, w.lateMost.Round(10*time.Microsecond)) +
 		fmt.Sprintf("admissions: first %v, span %v (%.4f× the limit's), lost in long gaps %v (%v with ≥4 in flight), in flight at admission %v, ceiling %v",
 			a[0].at.Sub(begin).Round(10*time.Microsecond), span.Round(10*time.Microsecond), float64(span)/float64(paced),
 			lost.Round(100*time.Microsecond), lostBusy.Round(100*time.Microsecond), hist, ceilings)
