@@ -107,7 +107,7 @@ func main() {
 	scenarios = slices.DeleteFunc(scenarios, func(sc scenario) bool { return !strings.Contains(sc.name, *only) })
 	type row struct {
 		ratio        []float64
-		evenRatio    []float64 // time ÷ the evenly paced floor
+		evenRatio    []float64       // time ÷ the evenly paced floor
 		tightest     []time.Duration // the shortest span of limit+1 arrivals
 		ok, refused  []int
 		requestCount []int
