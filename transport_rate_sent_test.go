@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,7 +29,8 @@ import (
 //     ones take 0-29 ms to open: calls leave late all through the batch.
 //
 // Each late call is charged again when it leaves (transport_sent.go),
-// which costs at most an interval a connection opened (and one more).
+// which costs at most an interval a connection opened (and one more);
+// connections that open in 1 ms, within lateSend, cost nothing.
 func TestTransportRateCountsACallThatLeftLate(t *testing.T) {
 	const n, limit, latency = 1000, 200, 20 * time.Millisecond
 	given, learned := Limits{Rate: PerSecond(limit), Concurrency: 10}, Limits{}
@@ -38,6 +40,8 @@ func TestTransportRateCountsACallThatLeftLate(t *testing.T) {
 		dial     func(n int32) time.Duration // the nth connection's handshake
 		closeAll int32                       // the API closes every closeAll-th call's connection; 0: none
 	}{
+		{"given, quick connections", given, func(int32) time.Duration { return time.Millisecond }, 0},
+		{"learned, quick connections", learned, func(int32) time.Duration { return time.Millisecond }, 0},
 		{"given, one slow connection", given, func(n int32) time.Duration {
 			if n == 2 {
 				return 10 * time.Millisecond
@@ -92,6 +96,15 @@ func TestTransportRateCountsACallThatLeftLate(t *testing.T) {
 					}
 				}
 				iv := apiSafe(PerSecond(limit)).Interval()
+				if strings.HasSuffix(tt.name, "quick connections") {
+					// Nothing left late: nothing charged again, which would
+					// cost an interval. (Learned, a call on a new connection
+					// late in the batch can add its millisecond.)
+					if most := (n-1)*iv + latency + time.Millisecond; took > most {
+						t.Errorf("%d calls took %v, want at most %v: no call left late", n, took, most)
+					}
+					return
+				}
 				opened := time.Duration(pn.dials.Load())
 				// A first call charged at its start and again when it left
 				// late can cost a second interval.
