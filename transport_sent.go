@@ -34,8 +34,10 @@ import (
 // Transport) has its calls dated when their response begins, which is
 // safe but holds a unit of the window for the wait for the answer: the
 // next window's calls start that much later. The trace costs allocations
-// (a copy of the request, a context, the trace), so only a request
-// through a gate holding a window gets one.
+// (a copy of the request, a context, the trace: 4, about 550 bytes), so
+// only a request through a gate holding a window or a rate (given or
+// learned), or one of a gate's first calls before it learned anything,
+// gets one.
 
 // A RateLimiter counts a call from its admission: paced starts reach
 // the API within the margin's networkJitter of it, as a rule. A call
@@ -50,9 +52,10 @@ import (
 // after it are paced from there. That costs up to an interval per late
 // call (its first charge is not given back: calls admitted since may
 // have been paced on it), and only for late calls: on loopback under
-// load, 1-5 calls in 2000 (bench/cmd/feedback). A call admitted before
+// load, 1-8 calls in 2000 (bench/cmd/feedback). A call admitted before
 // the gate learned its pace (unpaced, learn.go) is noted, or charged to
-// the learned pace, the same way.
+// the learned pace, the same way: three first calls whose connections
+// opened after the pace was learned drew the learned pace's 429.
 //
 // lateSend is the part of networkJitter a call may spend between its
 // admission and its write before it is charged again; the rest is left
