@@ -110,7 +110,7 @@ func NewGate(limits ...Limit) *Gate {
 	g.skip = learnedLimits
 	for _, l := range ls {
 		g.timed = g.timed || usesLatency(l)
-		g.dated = g.dated || datesSends(l)
+		g.dated = g.dated || datesSends(l) && l != Limit(&g.learned.requests) // the learned pace asks itself (learnsSends)
 		if a, ok := l.(*AdaptiveLimit); ok && g.adaptive == nil {
 			g.adaptive = a
 		}
