@@ -103,6 +103,9 @@ func textOf(r result, start, maxLen int) (text string, more int, binary bool) {
 	if start >= len(body) {
 		return "", 0, false
 	}
+	if dec := charsetDecoder(r.contentType); dec != nil {
+		return decodedText(dec, body, start, maxLen)
+	}
 	for start > 0 && start < len(body) && !utf8.RuneStart(body[start]) {
 		start++
 	}

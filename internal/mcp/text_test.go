@@ -87,3 +87,29 @@ func TestTextOfCutsAtCharacters(t *testing.T) {
 		t.Errorf("a body without a content type but valid UTF-8: %q, binary %v", text, binary)
 	}
 }
+
+// TestTextOfDecodesTheDeclaredCharset: a page in Latin-1, Windows-1252 or
+// Shift_JIS reaches the agent as the characters it says, not U+FFFD for
+// every byte above 127 (outside review: "caf� na�ve © 2024").
+func TestTextOfDecodesTheDeclaredCharset(t *testing.T) {
+	for _, tc := range []struct {
+		contentType string
+		body        string
+		start, max  int
+		want        string
+		more        int
+	}{
+		{"text/html; charset=iso-8859-1", "<p>caf\xe9 na\xefve \xa9 2024</p>", 0, 100, "<p>café naïve © 2024</p>", 0},
+		{"text/plain; charset=windows-1252", "\x93quoted\x94 \x80", 0, 100, "\u201cquoted\u201d €", 0},
+		{"text/plain; charset=ISO-8859-1", "caf\xe9 au lait", 0, 4, "café", 4},
+		{"text/plain; charset=Shift_JIS", "\x82\xa0\x82\xa2", 0, 100, "あい", 0},
+		{"text/plain; charset=utf-8", "café", 0, 100, "café", 0},
+		{"text/plain; charset=no-such-charset", "caf\xe9", 0, 100, "caf\uFFFD", 0},
+	} {
+		r := result{contentType: tc.contentType, body: []byte(tc.body)}
+		text, more, binary := textOf(r, tc.start, tc.max)
+		if text != tc.want || more != tc.more || binary {
+			t.Errorf("%s %q [%d:+%d] = %q, %d, %v; want %q, %d", tc.contentType, tc.body, tc.start, tc.max, text, more, binary, tc.want, tc.more)
+		}
+	}
+}
