@@ -388,8 +388,9 @@ func (b *RetryBudget) bucket() *budgetBucket {
 type BudgetMode int
 
 const (
-	// BudgetAuto, the zero BudgetMode, waits in a Pool and fails fast
-	// everywhere else (RetryPolicy.Do, a Transport).
+	// BudgetAuto, the zero BudgetMode, waits in a Pool, and in a
+	// Transport called with a Pool item's context, and fails fast
+	// everywhere else (RetryPolicy.Do, a Transport serving live calls).
 	BudgetAuto BudgetMode = iota
 	// BudgetFailFast ends the call at once with an error matching
 	// ErrRetryBudget: for live callers, who would rather fail than queue
@@ -423,9 +424,10 @@ type RetryPolicy struct {
 	Budget *RetryBudget
 	// BudgetMode says what a retry the Budget refuses does: wait for it
 	// (batch work) or fail at once with ErrRetryBudget (live callers).
-	// The zero value, BudgetAuto, waits in a Pool and fails fast in Do
-	// and in a Transport; set BudgetWait on a Transport that serves a
-	// batch.
+	// The zero value, BudgetAuto, waits in a Pool (and in a Transport
+	// called with a Pool item's context) and fails fast in Do and in a
+	// Transport otherwise; set BudgetWait on a Transport that serves a
+	// batch of its own.
 	BudgetMode BudgetMode
 }
 

@@ -39,7 +39,8 @@ import (
 // response reports (ScanUsage). Other requests under a token limit need
 // Cost or WithCost; without them they fail with ErrUnknownCost, unsent.
 // A retry the budget refuses is not waited for: this is live traffic (set
-// Retry.BudgetMode to BudgetWait for batch work). The last response comes
+// Retry.BudgetMode to BudgetWait for batch work; a request made with a
+// Pool item's context waits as the Pool does). The last response comes
 // back at once, with a nil error; RoundTripInfo.Err matches ErrRetryBudget. A host that
 // refuses the connection, or does not exist, gets one quick retry if it
 // has never answered the gate's requests, a few (about 1.5 s) if it has,
@@ -342,6 +343,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if first.o.Class == ClassOK {
 		to.heard() // as runTo does for a success
 		return t.finish(req, resp, &body, first.o, 1, first.err)
+	}
+	if policy.BudgetMode == BudgetAuto && workerOf(ctx) != nil {
+		// A Pool item's call is batch work, as the Pool's own retries
+		// are: failing fast on the budget handed back a blip's 429, which
+		// the Pool does not retry after a Transport's retries, and lost
+		// the whole batch (outside review: 100 of 100 items in a second).
+		policy.BudgetMode = BudgetWait
 	}
 	n := 1
 	last, attempts, err := policy.runTo(ctx, gate, cost, to, &first, func(ctx context.Context, permit *Permit) (Outcome, error) {
