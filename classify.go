@@ -98,7 +98,9 @@ var quotaMarkers = []string{
 //   - an Anthropic error envelope with overloaded_error is overloaded
 //     whatever the status;
 //   - a quota marker (insufficient_quota, spend limit, credit balance...) is
-//     ClassQuotaExhausted on a 429 or a 402 anywhere in the body, and on a
+//     ClassQuotaExhausted on a 429 or a 402 anywhere in the body (unless a
+//     429's body says when to retry or that the quota is per minute, as
+//     Google's rate refusals do), and on a
 //     400 or 403 (how Anthropic reports an empty credit balance) when the
 //     API's error envelope says it: in its code or type, or at the start
 //     of its message, never in text it quotes;
@@ -145,7 +147,7 @@ func classifyStatus(status int, body []byte) Class {
 		}
 		return ClassOK
 	case status == http.StatusTooManyRequests:
-		if mentionsQuota(body) {
+		if mentionsQuota(body) && !saysRetryLater(body) {
 			return ClassQuotaExhausted
 		}
 		return ClassThrottled
@@ -172,6 +174,26 @@ func classifyStatus(status int, body []byte) Class {
 		}
 	}
 	return ClassFatal
+}
+
+// retryLaterMarkers are the words with which a 429 that names a quota
+// says it is a rate, lower-cased: Google's per-minute refusal begins "You
+// exceeded your current quota" (a quota marker) and goes on with a
+// RetryInfo retryDelay, "Please retry in 2.5s" and a quota id ending
+// PerMinute. Taken for billing exhaustion, it halted a long-running
+// service's gate for good (outside review).
+var retryLaterMarkers = []string{"retrydelay", "please retry in", "perminute", "per minute"}
+
+// saysRetryLater reports whether body carries one of the
+// retryLaterMarkers.
+func saysRetryLater(body []byte) bool {
+	lower := bytes.ToLower(body)
+	for _, m := range retryLaterMarkers {
+		if bytes.Contains(lower, []byte(m)) {
+			return true
+		}
+	}
+	return false
 }
 
 // mentionsQuota reports whether body carries one of the quotaMarkers.
