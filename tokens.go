@@ -81,6 +81,9 @@ type TokenBudget struct {
 	// charged is what a Gate's calls in flight were charged and may yet
 	// be refunded: predict counts it as refundable, so that a deadline is
 	// refused only when even full refunds could not admit it in time.
+	// A call whose estimate the API keeps whole (Cost.NoRefund) is not
+	// counted: waiting for its refund, callers that could not make their
+	// deadline waited it out (outside review, OpenAI's paths).
 	// Take and Finish write it with the bucket's timeline, whose line it
 	// shares.
 	charged atomic.Int64
@@ -248,6 +251,9 @@ func (b *TokenBudget) Take(c Cost, now time.Time, late time.Duration) (time.Dura
 	// once to be written. A refused take gives the charge back; predict
 	// reading it meanwhile counts more as refundable, which only lowers
 	// its lower bound.
+	if c.NoRefund {
+		return b.bucket.takeN(n, now, late)
+	}
 	b.charged.Add(int64(n))
 	wait, mark := b.bucket.takeN(n, now, late)
 	if wait != 0 {
@@ -259,7 +265,9 @@ func (b *TokenBudget) Take(c Cost, now time.Time, late time.Duration) (time.Dura
 // Untake implements Limit: it gives back what Take took.
 func (b *TokenBudget) Untake(c Cost, mark int64) {
 	if n := b.kind.of(c.InputTokens, c.OutputTokens); n > 0 {
-		b.charged.Add(-int64(n))
+		if !c.NoRefund {
+			b.charged.Add(-int64(n))
+		}
 		b.bucket.Untake(Cost{Requests: n}, mark)
 	}
 }
@@ -268,7 +276,7 @@ func (b *TokenBudget) Untake(c Cost, mark int64) {
 // admitted plus o.Latency (the clock, when either is zero).
 func (b *TokenBudget) Finish(c Cost, admitted time.Time, o Outcome) {
 	n := b.kind.of(c.InputTokens, c.OutputTokens)
-	if n > 0 {
+	if n > 0 && !c.NoRefund {
 		b.charged.Add(-int64(n))
 	}
 	if o.Usage != nil {

@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -39,6 +40,30 @@ func TestNoRefundSettlesOnlyUpward(t *testing.T) {
 			if !noRefund && !admitsAtOnce(g, c) {
 				t.Errorf("NoRefund %v: the never-sent call's tokens were kept", noRefund)
 			}
+		}
+	})
+}
+
+// A caller that cannot make its deadline is refused at once, not after
+// waiting the deadline out for refunds an API that keeps estimates whole
+// (Cost.NoRefund: OpenAI) never gives (outside review: 5s waits, then
+// the deadline's error).
+func TestNoRefundCallsInFlightAreNotCountedAsRefundable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate(NewTokenBudget(PerMinute(3000), AllTokens))
+		c := Cost{InputTokens: 3, OutputTokens: 1000, NoRefund: true}
+		for range 3 { // three in flight: the bucket spent for a minute
+			if _, err := g.Acquire(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		begin := time.Now()
+		_, err := g.Acquire(ctx, c)
+		var we *WaitError
+		if !errors.As(err, &we) || time.Since(begin) != 0 {
+			t.Errorf("after %v: %v; want a *WaitError at once", time.Since(begin), err)
 		}
 	})
 }
