@@ -117,7 +117,6 @@ func (l Limits) safe() Limits {
 	return l
 }
 
-// concurrencyTop returns the most calls in flight the limits allow.
 // HTTPTransport returns the connection pool a Transport with these limits
 // sends through when its Base is nil: a clone of http.DefaultTransport
 // keeping an idle connection per concurrency slot. It is for callers who
@@ -129,6 +128,7 @@ func (l Limits) HTTPTransport() *http.Transport {
 	return tr
 }
 
+// concurrencyTop returns the most calls in flight the limits allow.
 func (l Limits) concurrencyTop() int {
 	if l.Concurrency <= 0 {
 		return DefaultConcurrency
