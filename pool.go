@@ -243,21 +243,12 @@ func (r *run[T, R]) start(items iter.Seq[T]) {
 					return
 				}
 			}
-			if r.ctx.Err() != nil || isClosed(r.late) {
-				return
-			}
-			// A worker already waiting takes the item without the
-			// select (see work).
 			select {
 			case r.jobs <- job[T]{i, item}:
-			default:
-				select {
-				case r.jobs <- job[T]{i, item}:
-				case <-r.ctx.Done():
-					return
-				case <-r.late:
-					return
-				}
+			case <-r.ctx.Done():
+				return
+			case <-r.late:
+				return
 			}
 			i++
 		}
@@ -266,16 +257,6 @@ func (r *run[T, R]) start(items iter.Seq[T]) {
 		r.wg.Wait()
 		close(r.results)
 	}()
-}
-
-// isClosed reports whether c is closed, without waiting.
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 // stop cancels the run, waits for every goroutine, and re-raises a panic.
@@ -335,25 +316,15 @@ func (r *run[T, R]) work() {
 	w := &worker{Context: ctx, spares: &r.spares}
 	defer w.exit()
 	for {
-		if r.ctx.Err() != nil {
-			return
-		}
-		// A job the feeder already holds out is taken without the
-		// select, which queues on both channels and parks: a fifth of
-		// the Pool's own cost per item against a fast API (issue 15).
 		var j job[T]
-		var ok bool
 		select {
-		case j, ok = <-r.jobs:
-		default:
-			select {
-			case j, ok = <-r.jobs:
-			case <-r.ctx.Done():
-				return // the feeder may be held in the input iterator (see start)
+		case next, ok := <-r.jobs:
+			if !ok {
+				return
 			}
-		}
-		if !ok {
-			return
+			j = next
+		case <-r.ctx.Done():
+			return // the feeder may be held in the input iterator (see start)
 		}
 		r.results <- r.do(w, j) // never lost: stop drains what the caller leaves
 		if w.itemDone() {
