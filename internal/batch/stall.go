@@ -98,16 +98,24 @@ func idleLimit(timeout time.Duration) time.Duration { return timeout + timeout/8
 // now and then.
 //
 // With headers (HTTP/1 in the clear, a call at a time), a read that times
-// out after a write and before any byte of the answer is the wait for the
-// response's headers timing out, and fails with errHeadersLate: its
+// out after a write and before any byte of the answer since is the wait
+// for the response's headers timing out, and fails with errHeadersLate: its
 // bound is then between 1.05 and 1.125 times the timeout, from the
 // request's last write.
 type idleConn struct {
 	net.Conn
-	idle     time.Duration
-	headers  bool
-	setAt    atomic.Int64 // unix nanoseconds of the last deadline set; read and write loops both move it
-	awaiting atomic.Bool  // with headers: a request was written, and nothing has come back since
+	idle    time.Duration
+	headers bool
+	setAt   atomic.Int64 // unix nanoseconds of the last deadline set; read and write loops both move it
+	// With headers, writes counts the writes (the write loop's), and
+	// answered is what it was when bytes last came back (the read loop's):
+	// a request awaits its headers while the two differ. Each loop writes
+	// only its own counter, on a cache line of its own, so that neither
+	// takes the other's line away on every call.
+	_        [56]byte
+	writes   atomic.Uint64
+	_        [56]byte
+	answered atomic.Uint64
 }
 
 func (c *idleConn) push() {
@@ -122,19 +130,21 @@ func (c *idleConn) push() {
 func (c *idleConn) Read(p []byte) (int, error) {
 	c.push()
 	n, err := c.Conn.Read(p)
-	if c.headers && c.awaiting.Load() {
-		if n > 0 {
-			c.awaiting.Store(false)
-		} else if errors.Is(err, os.ErrDeadlineExceeded) {
-			return n, errHeadersLate
+	if c.headers {
+		if w := c.writes.Load(); w != c.answered.Load() {
+			if n > 0 {
+				c.answered.Store(w)
+			} else if errors.Is(err, os.ErrDeadlineExceeded) {
+				return n, errHeadersLate
+			}
 		}
 	}
 	return n, err
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
-	if c.headers && !c.awaiting.Load() {
-		c.awaiting.Store(true)
+	if c.headers {
+		c.writes.Add(1)
 	}
 	c.push()
 	return c.Conn.Write(p)
