@@ -80,12 +80,12 @@ type Transport struct {
 	// caller's, each attempt gets a context that a timer cancels, counted
 	// from the send, which costs twice that: a context, a timer, a copy
 	// of the request, and net/http's cancel function registered under
-	// the context; unless the Base is an http.Transport whose
-	// ResponseHeaderTimeout is AttemptTimeout, or has a method
-	// ResponseHeaderTimeout() time.Duration returning it, which says
-	// that it bounds the wait itself as an http.Transport does, its
-	// error a net.Error that is a Timeout and whose words end in
-	// "timeout awaiting response headers".
+	// the context. A Base that bounds the wait itself is left to it: an
+	// http.Transport whose ResponseHeaderTimeout is AttemptTimeout, or a
+	// Base with a method ResponseHeaderTimeout() time.Duration returning
+	// AttemptTimeout, whose error for a wait cut is a net.Error that is a
+	// Timeout and whose words end as net/http's, "timeout awaiting
+	// response headers".
 	AttemptTimeout time.Duration
 	// Cost says what a request asks of the limits. Nil means the cost
 	// the request's context carries (WithCost), else one request and,
