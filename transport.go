@@ -81,7 +81,12 @@ type Transport struct {
 	// caller's, each attempt gets a context that a timer cancels, counted
 	// from the send, which costs twice that: a context, a timer, a copy
 	// of the request, and net/http's cancel function registered under
-	// the context.
+	// the context. A Base that bounds the wait itself is left to it: an
+	// http.Transport whose ResponseHeaderTimeout is AttemptTimeout, or a
+	// Base with a method ResponseHeaderTimeout() time.Duration returning
+	// AttemptTimeout, whose error for a wait cut is a net.Error that is a
+	// Timeout and whose words end as net/http's, "timeout awaiting
+	// response headers".
 	AttemptTimeout time.Duration
 	// Cost says what a request asks of the limits. Nil means the cost
 	// the request's context carries (WithCost), else one request and,
@@ -120,6 +125,14 @@ type Transport struct {
 	halted           error
 }
 
+// headerTimer is a Base that bounds the wait for each response's headers
+// itself, as an http.Transport does with its ResponseHeaderTimeout: a
+// wait it cuts fails with a net.Error whose Timeout is true and whose
+// words end as net/http's, "timeout awaiting response headers".
+type headerTimer interface {
+	ResponseHeaderTimeout() time.Duration
+}
+
 // errNoHeaders is the cause of an attempt cancelled by AttemptTimeout.
 var errNoHeaders = errors.New("sluice: attempt timed out waiting for headers")
 
@@ -140,6 +153,8 @@ func (t *Transport) init() {
 			t.base, t.baseTimesHeaders = tr, t.AttemptTimeout > 0
 		} else if tr, ok := t.base.(*http.Transport); ok && t.AttemptTimeout > 0 && tr.ResponseHeaderTimeout == t.AttemptTimeout {
 			t.baseTimesHeaders = true // a base made as the one above
+		} else if tr, ok := t.base.(headerTimer); ok && t.AttemptTimeout > 0 && tr.ResponseHeaderTimeout() == t.AttemptTimeout {
+			t.baseTimesHeaders = true // a base that says it times them
 		}
 		t.budget = t.Retry.Budget
 		if t.budget == nil {

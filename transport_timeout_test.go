@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -100,6 +101,56 @@ func TestTransportAttemptTimeoutCustomBaseKeepsItsContext(t *testing.T) {
 	_, err := (&http.Client{Transport: tr}).Get("http://api.test/")
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "10ms") || !sawDeadline {
 		t.Errorf("err = %v (the base saw the attempt's timer: %v); want a deadline naming 10ms", err, sawDeadline)
+	}
+}
+
+// headerTimingBase is a Base that says it times the headers itself.
+type headerTimingBase struct {
+	roundTripFunc
+	timeout time.Duration
+}
+
+func (b headerTimingBase) ResponseHeaderTimeout() time.Duration { return b.timeout }
+
+// TestTransportAttemptTimeoutBaseThatTimesHeaders protects a Base that
+// says it bounds the wait for the headers itself (the batch runner's, which
+// times it on its HTTP/1 connections): its attempts go out on the
+// caller's context, with no context and timer of the Transport's, and
+// its timeout reads as the Transport's own; a Base timing another
+// duration is not taken at its word.
+func TestTransportAttemptTimeoutBaseThatTimesHeaders(t *testing.T) {
+	late := &net.OpError{Op: "read", Net: "tcp", Err: timeoutErr("sluice: timeout awaiting response headers")}
+	tests := []struct {
+		says      time.Duration
+		wantTimes bool
+	}{
+		{says: 10 * time.Millisecond, wantTimes: true},
+		{says: 20 * time.Millisecond, wantTimes: false},
+		{says: 0, wantTimes: false},
+	}
+	for _, tt := range tests {
+		ctx := context.Background()
+		var own bool
+		base := headerTimingBase{timeout: tt.says, roundTripFunc: func(req *http.Request) (*http.Response, error) {
+			own = req.Context() != ctx
+			if own {
+				<-req.Context().Done()
+				return nil, req.Context().Err()
+			}
+			return nil, late
+		}}
+		tr := &Transport{Base: base, AttemptTimeout: 10 * time.Millisecond, Retry: RetryPolicy{MaxAttempts: 1}}
+		if got := tr.initialized().baseTimesHeaders; got != tt.wantTimes {
+			t.Errorf("a Base timing %v, AttemptTimeout 10ms: taken to time the headers %v, want %v", tt.says, got, tt.wantTimes)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://api.test/", nil)
+		_, err := tr.RoundTrip(req)
+		if own == tt.wantTimes {
+			t.Errorf("a Base timing %v: the attempt had a context of its own %v, want %v", tt.says, own, !tt.wantTimes)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "10ms") || ClassOf(err) != ClassTransient {
+			t.Errorf("a Base timing %v: err = %v (%v); want a transient deadline naming 10ms", tt.says, err, ClassOf(err))
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ var errInterrupted = errors.New("batch: interrupted")
 const (
 	flushEvery    = 256
 	flushBytes    = 1 << 20
-	flushInterval = 5 * time.Millisecond
+	flushInterval = 50 * time.Millisecond
 	// flushBacklog is how many times flushEvery lines (or flushBytes) may
 	// wait for a database's flusher before the run loop writes them itself.
 	flushBacklog = 16

@@ -7,6 +7,6 @@ import (
 
 // StallBase is stallBase, for tests that need the run's own HTTP
 // transport with a test server's TLS roots.
-func StallBase(pool *http.Transport, timeout time.Duration) *http.Transport {
+func StallBase(pool *http.Transport, timeout time.Duration) http.RoundTripper {
 	return stallBase(pool, timeout)
 }
