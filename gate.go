@@ -85,6 +85,7 @@ type Gate struct {
 	throttled atomic.Int64
 	pauses    atomic.Int64
 	margin    learnedMargin // widened by the given rate's 429s (margin.go)
+	paced429  paceOf429     // the pace learned from 429s alone (learn_throttle.go)
 
 	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
 }
@@ -469,6 +470,14 @@ func (g *Gate) admit(c Cost, now time.Time, since time.Duration, from int) *Perm
 // A gate with shared limits (NewSharedGate, Limits.Store) shares the pause
 // with every process through them.
 func (g *Gate) PauseUntil(t time.Time) {
+	if g.pauseLocal(t) && g.shared != nil {
+		g.shared.Pause(t)
+	}
+}
+
+// pauseLocal is PauseUntil in this process alone; it reports whether the
+// pause began or was extended.
+func (g *Gate) pauseLocal(t time.Time) bool {
 	g.mu.Lock()
 	// Rebase t on the monotonic clock: times parsed from headers carry
 	// none, and the wall clock may jump.
@@ -481,9 +490,7 @@ func (g *Gate) PauseUntil(t time.Time) {
 		g.pauses.Add(1)
 	}
 	g.mu.Unlock()
-	if extended && g.shared != nil {
-		g.shared.Pause(t)
-	}
+	return extended
 }
 
 // Halt stops the gate for good: every waiting and future Acquire returns
@@ -670,6 +677,12 @@ func (p *Permit) Done(o Outcome) {
 	g.stripe().completed.Add(1)
 	if o.RateLimit != nil {
 		g.learn(o)
+	}
+	switch {
+	case o.Class == ClassThrottled:
+		g.learnThrottled(p.start, o) // after learn: its Retry-After pauses the gate first
+	case o.Class == ClassOK && g.paced429.next.Load() != 0:
+		g.climbThrottled() // paced by 429s alone: a quiet cycle climbs
 	}
 }
 

@@ -139,6 +139,9 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	maxPause := g.learned.maxPause
 	relearned := false
 
+	if info.Requests.said() {
+		g.headersPace() // the headers pace requests, not 429s alone
+	}
 	quotas := [4]Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens}
 	spent := [4]bool{}
 	if o.Class == ClassThrottled && !o.ConcurrencyLimited && g.learned.refutedAt > 0 &&

@@ -1,0 +1,255 @@
+package sluice
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// An API that limits its rate with 429 alone, sending no rate-limit
+// headers, says nothing a pace can be read from: a gate paused for each
+// Retry-After and then burst again into the next 429, a throttled call
+// in every few, or in almost every one without a Retry-After. What it
+// does say, by which calls it took, is its goodput: the calls it took
+// between two 429s, over the time from the end of one cool-down to the
+// end of the next, is what it sustains. For a window of L calls per W,
+// fixed or sliding, that is about L/W; for a token bucket the first burst
+// reads high and the next cycles read its refill. The gate paces to that,
+// a margin below, evenly spaced, and climbs back when it read low.
+//
+// The rate moves as TCP's congestion window does, with CUBIC's memory:
+//
+//   - one decrease per cycle: a 429 of a call admitted before the last
+//     decrease was sent at the old pace and says nothing of the new one;
+//   - a decrease takes at most half the rate (a cycle too short to count
+//     much cannot collapse it) and leaves at least one call per cycle;
+//   - the rate a 429 came at is remembered (top, CUBIC's W_max): the rate
+//     climbs back, half the distance each quiet cycle, to a margin below
+//     it, and holds there (plateauCycles); only then does it probe above,
+//     slowly at first, faster the longer no 429 comes, so that a limit
+//     raised since is found again in a few cycles and a fixed one costs a
+//     429 every few dozen.
+//
+// It stays out of the way of what knows better: a 429 that says too many
+// calls were in flight is the adaptive ceiling's (adaptive.go), and once
+// the API's headers speak of requests they pace alone (learn.go).
+
+// margin429 is how far below what the API sustained the gate paces, and
+// how far below the rate of the last 429 the climb stops: the estimate
+// counts whole calls over a cycle, and a window's calls are as close to
+// one another as the network delivers them; 2% covers a window's worth
+// of 50 calls reading one high.
+const margin429 = 0.02
+
+// plateauCycles is how many quiet cycles the rate holds at a margin below
+// the last 429's before it probes above it. An API whose limit does not
+// move then costs a 429 (and a cool-down) every few dozen cycles: under
+// 0.2% of the calls at 20 calls a cycle, and a cool-down's time in 30
+// cycles' (3%), where probing from the first quiet cycle cost a 429 every
+// few.
+const plateauCycles = 30
+
+// probeStep is the first probe above the plateau, as a fraction of the
+// last 429's rate; each quiet cycle doubles it: 10 cycles go 1% above
+// the old limit, 14 double the rate.
+const probeStep = 0.001
+
+// unsaidPause is how long a 429 without a Retry-After pauses the gate
+// when it decreases the pace: the API said neither when to come back nor
+// at what pace, and calls paced at once into a full window would be
+// refused again, each read as a cycle that sustained nothing. A second is
+// the window most such APIs count in; a longer window is learned as the
+// cycles without a success halve the pace.
+const unsaidPause = time.Second
+
+// minClimbEvery bounds how often the rate climbs: a Retry-After of a few
+// milliseconds is no cycle of the API's, whose window is rarely shorter
+// than a second.
+const minClimbEvery = time.Second
+
+// paceOf429 is what a gate learns from 429s alone (see above). Times are
+// since the gate's epoch.
+type paceOf429 struct {
+	// next is when the rate may climb next, plus 1ns; 0 while the gate
+	// does not pace by 429s. Permit.Done reads it on every success, so it
+	// lives with the counters 429s write.
+	next atomic.Int64
+
+	// The rest is guarded by the gate's learned.mu.
+	off       bool          // the API's headers spoke of requests: they pace
+	boundary  time.Duration // the cycle began (the last cool-down's end)
+	admitted  int64         // admissions when it began
+	refused   int64         // throttled calls admitted since it began
+	decreased time.Duration // the last decrease plus 1ns; 0: none yet
+	rate      float64       // calls a second; 0: none learned
+	top       float64       // the rate the last 429 came at; 0: unknown
+	every     time.Duration // a cycle: how often the rate climbs
+	quiet     int           // cycles at the plateau, or probing above it
+}
+
+// throttled learns from a 429 at now (not about concurrency, unless
+// concurrent) of a call admitted at start, whose cool-down ends at end;
+// admitted and inFlight are the gate's admissions so far and calls in
+// flight, first is when the gate's first call was admitted. It returns
+// the new rate in calls a second, and whether it changed. The caller holds
+// the gate's learned.mu.
+func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, inFlight int64, concurrent bool) (float64, bool) {
+	if p.off || p.decreased > 0 && start < p.decreased {
+		return p.rate, false // sent at the old pace, or not ours to pace
+	}
+	p.refused++
+	if concurrent {
+		return p.rate, false // the adaptive ceiling's (adaptive.go)
+	}
+	if p.decreased == 0 {
+		p.boundary = first
+	}
+	cycle := max(end-p.boundary, time.Millisecond)
+	took := max(admitted-p.admitted-p.refused-inFlight, 0)
+	r := float64(took) / cycle.Seconds() * (1 - margin429)
+	r = max(r, 1/cycle.Seconds())
+	p.top = p.rate // 0 when none was in force: the first burst's is no ceiling
+	if p.rate > 0 {
+		r = max(min(r, p.rate*(1-margin429)), p.rate/2)
+	}
+	p.rate = r
+	p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
+	p.every = max(end-now, minClimbEvery)
+	p.quiet = 0
+	p.next.Store(int64(end+p.every) + 1)
+	return r, true
+}
+
+// climb raises the rate by a cycle's step at now, when a cycle has passed
+// since the last decrease or climb. It returns the new rate and whether
+// it changed. The caller holds the gate's learned.mu.
+func (p *paceOf429) climb(now time.Duration) (float64, bool) {
+	if p.off || p.rate == 0 || now+1 < time.Duration(p.next.Load()) {
+		return p.rate, false
+	}
+	p.next.Store(int64(now+p.every) + 1)
+	plateau := p.top * (1 - margin429)
+	switch {
+	case p.top > 0 && p.rate < plateau:
+		p.rate = min(plateau, p.rate+max((plateau-p.rate)/2, p.top*probeStep))
+	case p.top > 0 && p.quiet < plateauCycles:
+		p.quiet++
+		return p.rate, false
+	default:
+		// Probing: the step doubles each quiet cycle, from probeStep of
+		// the last 429's rate (of the rate itself when no 429 came at
+		// a known one), to at most the rate itself.
+		base := p.top
+		if base == 0 {
+			base = p.rate
+		}
+		k := max(p.quiet-plateauCycles, 0)
+		if p.top == 0 {
+			k = p.quiet
+		}
+		p.quiet++
+		p.rate += min(base*probeStep*math.Exp2(float64(min(k, 30))), p.rate)
+	}
+	return p.rate, true
+}
+
+// perSecond returns r calls a second as a Rate.
+func perSecond(r float64) Rate { return Rate{N: r, Per: time.Second} }
+
+// learnThrottled is what Permit.Done learns from a throttled call admitted
+// at start: a pace, when the API says nothing else (paceOf429).
+func (g *Gate) learnThrottled(start time.Time, o Outcome) {
+	if g.epoch.IsZero() {
+		return // the zero Gate holds no learned limits
+	}
+	p := &g.paced429
+	g.learned.mu.Lock()
+	if p.off {
+		g.learned.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	end := g.PausedUntil()
+	if end.IsZero() && !o.ConcurrencyLimited && (p.decreased == 0 || start.Sub(g.epoch) >= p.decreased) {
+		// No Retry-After paused the gate: this decrease pauses it, before
+		// the admissions are counted, so that none slips in between.
+		end = now.Add(min(unsaidPause, g.learned.maxPause))
+		g.pauseLocal(end)
+	}
+	first := g.firstAdmission()
+	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first,
+		g.admittedSoFar(), max(g.admittedSoFar()-g.completedSoFar(), 0), o.ConcurrencyLimited)
+	if debug429 && changed {
+		println("dec", now.Sub(g.epoch).String(), "end", end.Sub(g.epoch).String(), "rate", r, "top", p.top)
+	}
+	g.setPaceOf429(r, changed) // unlocks
+	if !end.IsZero() && changed && g.shared != nil {
+		g.shared.Pause(end)
+	}
+}
+
+// climbThrottled climbs the pace learned from 429s, when a quiet cycle
+// has passed (paceOf429.climb).
+func (g *Gate) climbThrottled() {
+	g.learned.mu.Lock()
+	r, changed := g.paced429.climb(time.Since(g.epoch))
+	if debug429 && changed {
+		println("climb", time.Since(g.epoch).String(), "rate", r, "q", g.paced429.quiet)
+	}
+	g.setPaceOf429(r, changed)
+}
+
+// setPaceOf429 sets the learned request rate to r calls a second when
+// changed, shares it, and unlocks the gate's learned.mu, which is held.
+func (g *Gate) setPaceOf429(r float64, changed bool) {
+	rate := perSecond(r)
+	if changed && rate.validate() == nil && r > 0 {
+		g.learning.Store(true) // before the rate is set: admissions from now on ask it
+		g.learned.requests.SetRate(rate)
+	} else {
+		changed = false
+	}
+	var share Limits
+	if changed && g.shared != nil {
+		share = g.learned.asLimits()
+	}
+	g.learned.mu.Unlock()
+	if changed && g.shared != nil {
+		g.shared.Learn(share) // a network call: no lock held
+	}
+}
+
+// headersPace tells the pace learned from 429s that the API's headers
+// speak of requests: they pace from now on, and a rate learned from 429s
+// gives way to theirs. The gate's learned.mu is held.
+func (g *Gate) headersPace() {
+	p := &g.paced429
+	if p.off {
+		return
+	}
+	p.off = true
+	p.next.Store(0)
+	if p.rate > 0 {
+		p.rate = 0
+		g.learned.requests.SetRate(Rate{})
+	}
+}
+
+// firstAdmission returns when the gate's first call was admitted, since
+// its epoch: the first cycle's beginning. The gate keeps the times of its
+// first admissions until it learns a limit (learn.go); without them, its
+// epoch.
+func (g *Gate) firstAdmission() time.Duration {
+	first := time.Duration(math.MaxInt64)
+	for i := range min(g.learned.unpaced.Load(), unpacedKept) {
+		if at := g.learned.unpacedAt[i].Load(); at > 0 {
+			first = min(first, time.Duration(at-1))
+		}
+	}
+	if first == math.MaxInt64 {
+		return 0
+	}
+	return first
+}
+
+var debug429 = false
