@@ -50,9 +50,17 @@ const margin429 = 0.02
 const plateauCycles = 30
 
 // probeStep is the first probe above the plateau, as a fraction of the
-// last 429's rate; each quiet cycle doubles it: 10 cycles go 1% above
-// the old limit, 14 double the rate.
-const probeStep = 0.001
+// last 429's rate; each quiet cycle doubles it, up to probeCap of the
+// rate: a 429 then finds the rate little above the limit, which the
+// next plateau's margin covers. A window counted in fixed slices says so
+// only a few cycles late, when the slices' phase lines up: steps
+// doubling without a cap overshot it by a half and cost a 429 in every
+// few cycles. The price is that a limit raised since is found at 0.8% a
+// cycle: 90 cycles to double.
+const (
+	probeStep = 0.001
+	probeCap  = 0.008
+)
 
 // unsaidPause is how long a 429 without a Retry-After pauses the gate
 // when it decreases the pace: the API said neither when to come back nor
@@ -61,6 +69,10 @@ const probeStep = 0.001
 // the window most such APIs count in; a longer window is learned as the
 // cycles without a success halve the pace.
 const unsaidPause = time.Second
+
+// deepCut is how far below the rate a 429 came at the calls the API took
+// must read for that rate to be no ceiling at all (see throttled).
+const deepCut = 0.75
 
 // minClimbEvery bounds how often the rate climbs: a Retry-After of a few
 // milliseconds is no cycle of the API's, whose window is rarely shorter
@@ -108,13 +120,26 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	took := max(admitted-p.admitted-p.refused-inFlight, 0)
 	r := float64(took) / cycle.Seconds() * (1 - margin429)
 	r = max(r, 1/cycle.Seconds())
-	p.top = p.rate // 0 when none was in force: the first burst's is no ceiling
 	if p.rate > 0 {
 		r = max(min(r, p.rate*(1-margin429)), p.rate/2)
 	}
+	// The rate the 429 came at is the new top; none when no rate was in
+	// force (the first burst's is no ceiling). When the calls the API
+	// took read a good deal less than that rate (deepCut), something
+	// other than the pace carried it (a bucket's burst, draining slowly),
+	// and so would it again: the new top is halfway down to the new rate
+	// (CUBIC's fast convergence), so that the next climb stops short of
+	// where this one failed. A window's cycles read a little low (the
+	// cool-down, in whole seconds, is counted in), never that low but
+	// for a cycle barely longer than its cool-down.
+	top := p.rate
+	if p.rate > 0 && r < p.rate*deepCut {
+		top = (p.rate + r) / 2
+	}
+	p.top = top
 	p.rate = r
 	p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
-	p.every = max(end-now, minClimbEvery)
+	p.every = max(p.every, end-now, minClimbEvery) // the longest cool-down: the API's window, at most
 	p.quiet = 0
 	p.next.Store(int64(end+p.every) + 1)
 	return r, true
@@ -137,18 +162,20 @@ func (p *paceOf429) climb(now time.Duration) (float64, bool) {
 		return p.rate, false
 	default:
 		// Probing: the step doubles each quiet cycle, from probeStep of
-		// the last 429's rate (of the rate itself when no 429 came at
-		// a known one), to at most the rate itself.
+		// the last 429's rate (of the rate itself when none came at a
+		// known one), up to probeCap of it while at or below it, and up
+		// to the rate itself above it.
 		base := p.top
 		if base == 0 {
 			base = p.rate
 		}
-		k := max(p.quiet-plateauCycles, 0)
+		k := p.quiet - plateauCycles
 		if p.top == 0 {
 			k = p.quiet
 		}
 		p.quiet++
-		p.rate += min(base*probeStep*math.Exp2(float64(min(k, 30))), p.rate)
+		step := base * probeStep * math.Exp2(float64(min(max(k, 0), 30)))
+		p.rate += min(step, p.rate*probeCap)
 	}
 	return p.rate, true
 }
