@@ -70,6 +70,11 @@ const (
 // cycles without a success halve the pace.
 const unsaidPause = time.Second
 
+// minTaken is how many calls a first cycle must have seen taken to pace
+// by it: one call, or none, says nothing of a pace, and a gate that saw
+// a 429 on its first call would be paced at one call per cool-down.
+const minTaken = 2
+
 // deepCut is how far below the rate a 429 came at the calls the API took
 // must read for that rate to be no ceiling at all (see throttled).
 const deepCut = 0.75
@@ -118,7 +123,20 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	}
 	cycle := max(end-p.boundary, time.Millisecond)
 	took := max(admitted-p.admitted-p.refused-inFlight, 0)
-	r := float64(took) / cycle.Seconds() * (1 - margin429)
+	if p.rate == 0 && took < minTaken {
+		// Too few calls to tell a pace by: the cool-down alone, and the
+		// next cycle counts afresh.
+		p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
+		return 0, false
+	}
+	r := float64(took) / cycle.Seconds()
+	if p.rate > 0 {
+		// A first cycle's needs no margin: it counts a whole window's
+		// calls over the window and the cool-down's rounding, a floor
+		// of the window's pace; a bucket's reads high whatever the
+		// margin, and its next cycle reads the refill.
+		r *= 1 - margin429
+	}
 	r = max(r, 1/cycle.Seconds())
 	if p.rate > 0 {
 		r = max(min(r, p.rate*(1-margin429)), p.rate/2)
@@ -206,9 +224,6 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 	first := g.firstAdmission()
 	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first,
 		g.admittedSoFar(), max(g.admittedSoFar()-g.completedSoFar(), 0), o.ConcurrencyLimited)
-	if debug429 && changed {
-		println("dec", now.Sub(g.epoch).String(), "end", end.Sub(g.epoch).String(), "rate", r, "top", p.top)
-	}
 	g.setPaceOf429(r, changed) // unlocks
 	if !end.IsZero() && changed && g.shared != nil {
 		g.shared.Pause(end)
@@ -220,9 +235,6 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 func (g *Gate) climbThrottled() {
 	g.learned.mu.Lock()
 	r, changed := g.paced429.climb(time.Since(g.epoch))
-	if debug429 && changed {
-		println("climb", time.Since(g.epoch).String(), "rate", r, "q", g.paced429.quiet)
-	}
 	g.setPaceOf429(r, changed)
 }
 
@@ -278,5 +290,3 @@ func (g *Gate) firstAdmission() time.Duration {
 	}
 	return first
 }
-
-var debug429 = false

@@ -132,7 +132,6 @@ func TestLearnedPaceFrom429sAlone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tc.api.latency = latency
-				debug429 = testing.Verbose()
 				tr := &Transport{Limits: Limits{Concurrency: 8}, Base: apitest.RoundTripper{Handler: tc.api}}
 				took := getAll(t, &http.Client{Transport: tr}, "http://api.test/", tc.n, 64)
 				accepted, throttled := tc.api.counts()
