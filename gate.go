@@ -682,7 +682,7 @@ func (p *Permit) Done(o Outcome) {
 	case o.Class == ClassThrottled:
 		g.learnThrottled(p.start, o) // after learn: its Retry-After pauses the gate first
 	case o.Class == ClassOK && g.paced429.next.Load() != 0:
-		g.climbThrottled() // paced by 429s alone: a quiet cycle climbs
+		g.tookThrottled(p.start) // paced by 429s alone (learn_throttle.go)
 	}
 }
 

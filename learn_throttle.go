@@ -88,9 +88,12 @@ const minClimbEvery = time.Second
 // since the gate's epoch.
 type paceOf429 struct {
 	// next is when the rate may climb next, plus 1ns; 0 while the gate
-	// does not pace by 429s. Permit.Done reads it on every success, so it
-	// lives with the counters 429s write.
+	// does not pace by 429s. late is the last decrease, plus 1ns, while
+	// the successes of calls admitted before it still correct its
+	// estimate; 0 when they do not. Permit.Done reads both on every
+	// success, so they live with the counters 429s write.
 	next atomic.Int64
+	late atomic.Int64
 
 	// The rest is guarded by the gate's learned.mu.
 	off       bool          // the API's headers spoke of requests: they pace
@@ -102,6 +105,31 @@ type paceOf429 struct {
 	top       float64       // the rate the last 429 came at; 0: unknown
 	every     time.Duration // a cycle: how often the rate climbs
 	quiet     int           // cycles at the plateau, or probing above it
+	est       estimate429   // the last decrease's
+}
+
+// estimate429 is a cycle's estimate of the pace the API sustains. The
+// calls in flight when it is made are counted as not taken, the least
+// they can be: those that succeed later add to it (paceOf429.tookLate),
+// until the rate first climbs. Subtracting them for good read a first
+// burst of 20 calls in a second's window as 16: a fifth too slow, for
+// the dozens of cycles the climb takes to make it up.
+type estimate429 struct {
+	from   time.Duration // the cycle began
+	taken  int64         // calls the API took in it
+	cycle  time.Duration // from its beginning to the end of its cool-down
+	factor float64       // 1, or 1 - margin429
+	lo, hi float64       // bounds of the rate; hi 0: none
+}
+
+// rate returns the estimate in calls a second, within its bounds, and
+// never below a call a cycle.
+func (e *estimate429) rate() float64 {
+	r := max(float64(e.taken)/e.cycle.Seconds()*e.factor, 1/e.cycle.Seconds())
+	if e.hi > 0 {
+		r = max(min(r, e.hi), e.lo)
+	}
+	return r
 }
 
 // throttled learns from a 429 at now (not about concurrency, unless
@@ -129,18 +157,17 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 		p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
 		return 0, false
 	}
-	r := float64(took) / cycle.Seconds()
+	// A first cycle's estimate needs no margin: it counts a whole
+	// window's calls over the window and the cool-down's rounding, a
+	// floor of the window's pace; a bucket's reads high whatever the
+	// margin, and its next cycle reads the refill. A later one's is
+	// bounded: a 429 lowers the rate by the margin at least and by half
+	// at most.
+	p.est = estimate429{from: p.boundary, taken: took, cycle: cycle, factor: 1}
 	if p.rate > 0 {
-		// A first cycle's needs no margin: it counts a whole window's
-		// calls over the window and the cool-down's rounding, a floor
-		// of the window's pace; a bucket's reads high whatever the
-		// margin, and its next cycle reads the refill.
-		r *= 1 - margin429
+		p.est.factor, p.est.lo, p.est.hi = 1-margin429, p.rate/2, p.rate*(1-margin429)
 	}
-	r = max(r, 1/cycle.Seconds())
-	if p.rate > 0 {
-		r = max(min(r, p.rate*(1-margin429)), p.rate/2)
-	}
+	r := p.est.rate()
 	// The rate the 429 came at is the new top; none when no rate was in
 	// force (the first burst's is no ceiling). When the calls the API
 	// took read a good deal less than that rate (deepCut), something
@@ -159,7 +186,25 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
 	p.every = max(p.every, end-now, minClimbEvery) // the longest cool-down: the API's window, at most
 	p.quiet = 0
+	p.late.Store(int64(p.decreased))
 	p.next.Store(int64(end+p.every) + 1)
+	return r, true
+}
+
+// tookLate counts a success of a call admitted at start, before the last
+// decrease, in that decrease's estimate (estimate429). It returns the
+// new rate and whether it changed. The caller holds the gate's
+// learned.mu.
+func (p *paceOf429) tookLate(start time.Duration) (float64, bool) {
+	if p.off || p.late.Load() == 0 || start >= p.decreased || start < p.est.from {
+		return p.rate, false
+	}
+	p.est.taken++
+	r := p.est.rate()
+	if r == p.rate {
+		return r, false
+	}
+	p.rate = r
 	return r, true
 }
 
@@ -171,6 +216,7 @@ func (p *paceOf429) climb(now time.Duration) (float64, bool) {
 		return p.rate, false
 	}
 	p.next.Store(int64(now+p.every) + 1)
+	p.late.Store(0) // the estimate is the climb's to correct now
 	plateau := p.top * (1 - margin429)
 	switch {
 	case p.top > 0 && p.rate < plateau:
@@ -230,11 +276,24 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 	}
 }
 
-// climbThrottled climbs the pace learned from 429s, when a quiet cycle
-// has passed (paceOf429.climb).
-func (g *Gate) climbThrottled() {
+// tookThrottled is what Permit.Done learns from a success of a call
+// admitted at start while the gate paces by 429s: a call in flight at the
+// last decrease that the API took after all, or a quiet cycle that
+// climbs. Most successes cost two atomic loads and a clock read.
+func (g *Gate) tookThrottled(start time.Time) {
+	p := &g.paced429
+	if since := start.Sub(g.epoch); since+1 < time.Duration(p.late.Load()) {
+		g.learned.mu.Lock()
+		r, changed := p.tookLate(since)
+		g.setPaceOf429(r, changed)
+		return
+	}
+	now := time.Since(g.epoch)
+	if now+1 < time.Duration(p.next.Load()) {
+		return // no cycle has passed
+	}
 	g.learned.mu.Lock()
-	r, changed := g.paced429.climb(time.Since(g.epoch))
+	r, changed := p.climb(now)
 	g.setPaceOf429(r, changed)
 }
 
@@ -268,6 +327,7 @@ func (g *Gate) headersPace() {
 	}
 	p.off = true
 	p.next.Store(0)
+	p.late.Store(0)
 	if p.rate > 0 {
 		p.rate = 0
 		g.learned.requests.SetRate(Rate{})

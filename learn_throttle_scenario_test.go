@@ -2,15 +2,18 @@ package sluice
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/apitest"
+	"github.com/sluicehq/sluice/internal/mock"
 )
 
 // bareAPI is a strict API that says nothing of its limits but 429: no
@@ -148,4 +151,57 @@ func TestLearnedPaceFrom429sAlone(t *testing.T) {
 			})
 		})
 	}
+}
+
+// What a user trying `sluice mock --ratelimit-headers=false` sees: the
+// mock's Anthropic-style API, its request limit a bucket (20 a second,
+// refilled continuously), saying it only by 429 and Retry-After, is paced
+// at what it sustains through a Transport, as an API that sends headers
+// is paced at what they say.
+func TestLearnedPaceFrom429sOfTheMockWithoutHeaders(t *testing.T) {
+	const n, rate = 1000, 20
+	synctest.Test(t, func(t *testing.T) {
+		api, err := mock.New(mock.Config{Style: mock.Anthropic, Requests: mock.Limit{N: rate, Per: time.Second},
+			Latency: mock.FixedLatency(20 * time.Millisecond), NoRateLimitHeaders: true, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer api.Close()
+		tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
+		client := &http.Client{Transport: tr}
+		begin := time.Now()
+		var wg sync.WaitGroup
+		jobs := make(chan struct{})
+		for range 64 {
+			wg.Go(func() {
+				for range jobs {
+					resp, err := client.Post("http://api.test/v1/messages", "application/json",
+						strings.NewReader(`{"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`))
+					if err != nil {
+						t.Error(err)
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		for range n {
+			jobs <- struct{}{}
+		}
+		close(jobs)
+		wg.Wait()
+		took := time.Since(begin)
+		st := api.Stats()
+		throttled := st.Requests - st.Accepted
+		least := time.Duration(n-rate) * time.Second / rate
+		t.Logf("%d calls: %d 429s (%.2f%%), took %v, %.3f of the minimum %v; learned %v",
+			n, throttled, 100*float64(throttled)/float64(st.Requests), took.Round(time.Millisecond), took.Seconds()/least.Seconds(), least, tr.Gate("api.test").LearnedRate())
+		if throttled*100 >= st.Requests {
+			t.Errorf("%d of %d calls refused, want under 1%%", throttled, st.Requests)
+		}
+		if took > least*110/100 {
+			t.Errorf("took %v, want within 10%% of %v", took, least)
+		}
+	})
 }
