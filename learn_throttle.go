@@ -70,6 +70,14 @@ const (
 // cycles without a success halve the pace.
 const unsaidPause = time.Second
 
+// trustCycles is how many quiet cycles a top brought halfway down by a
+// deep cut holds before the climb goes on to the rate the 429 came at: a
+// bucket's burst, drained, says so with a 429 within a cycle or two of
+// the climb reaching its refill; a window never does, and a window's
+// short cycle read as a bucket's cost 25% of its pace for the 30 cycles
+// of a plateau.
+const trustCycles = 3
+
 // minTaken is how many calls a first cycle must have seen taken to pace
 // by it: one call, or none, says nothing of a pace, and a gate that saw
 // a 429 on its first call would be paced at one call per cool-down.
@@ -102,7 +110,8 @@ type paceOf429 struct {
 	refused   int64         // throttled calls admitted since it began
 	decreased time.Duration // the last decrease plus 1ns; 0: none yet
 	rate      float64       // calls a second; 0: none learned
-	top       float64       // the rate the last 429 came at; 0: unknown
+	top       float64       // the rate the climb stops below; 0: unknown
+	came      float64       // the rate the last 429 came at; 0: none
 	every     time.Duration // a cycle: how often the rate climbs
 	quiet     int           // cycles at the plateau, or probing above it
 	est       estimate429   // the last decrease's
@@ -151,12 +160,6 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	}
 	cycle := max(end-p.boundary, time.Millisecond)
 	took := max(admitted-p.admitted-p.refused-inFlight, 0)
-	if p.rate == 0 && took < minTaken {
-		// Too few calls to tell a pace by: the cool-down alone, and the
-		// next cycle counts afresh.
-		p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
-		return 0, false
-	}
 	// A first cycle's estimate needs no margin: it counts a whole
 	// window's calls over the window and the cool-down's rounding, a
 	// floor of the window's pace; a bucket's reads high whatever the
@@ -168,6 +171,9 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 		p.est.factor, p.est.lo, p.est.hi = 1-margin429, p.rate/2, p.rate*(1-margin429)
 	}
 	r := p.est.rate()
+	if p.rate == 0 && took < minTaken {
+		r = 0 // too few to tell a pace by, unless calls in flight add to them
+	}
 	// The rate the 429 came at is the new top; none when no rate was in
 	// force (the first burst's is no ceiling). When the calls the API
 	// took read a good deal less than that rate (deepCut), something
@@ -181,14 +187,14 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	if p.rate > 0 && r < p.rate*deepCut {
 		top = (p.rate + r) / 2
 	}
-	p.top = top
+	p.top, p.came = top, p.rate
 	p.rate = r
 	p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
 	p.every = max(p.every, end-now, minClimbEvery) // the longest cool-down: the API's window, at most
 	p.quiet = 0
 	p.late.Store(int64(p.decreased))
 	p.next.Store(int64(end+p.every) + 1)
-	return r, true
+	return r, r > 0
 }
 
 // tookLate counts a success of a call admitted at start, before the last
@@ -201,8 +207,8 @@ func (p *paceOf429) tookLate(start time.Duration) (float64, bool) {
 	}
 	p.est.taken++
 	r := p.est.rate()
-	if r == p.rate {
-		return r, false
+	if r == p.rate || p.rate == 0 && p.est.taken < minTaken {
+		return p.rate, false
 	}
 	p.rate = r
 	return r, true
@@ -217,6 +223,12 @@ func (p *paceOf429) climb(now time.Duration) (float64, bool) {
 	}
 	p.next.Store(int64(now+p.every) + 1)
 	p.late.Store(0) // the estimate is the climb's to correct now
+	if p.top < p.came && p.rate >= p.top*(1-margin429) && p.quiet >= trustCycles {
+		// The top halfway down held trustCycles: the short cycle that
+		// cut this deep was a window's cool-down read as a bucket's
+		// drain, and the climb goes on to the rate the 429 came at.
+		p.top, p.quiet = p.came, 0
+	}
 	plateau := p.top * (1 - margin429)
 	switch {
 	case p.top > 0 && p.rate < plateau:
@@ -282,7 +294,7 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 // climbs. Most successes cost two atomic loads and a clock read.
 func (g *Gate) tookThrottled(start time.Time) {
 	p := &g.paced429
-	if since := start.Sub(g.epoch); since+1 < time.Duration(p.late.Load()) {
+	if since := start.Sub(g.epoch); since < time.Duration(p.late.Load()) {
 		g.learned.mu.Lock()
 		r, changed := p.tookLate(since)
 		g.setPaceOf429(r, changed)

@@ -159,7 +159,7 @@ func TestLearnedPaceFrom429sAlone(t *testing.T) {
 // at what it sustains through a Transport, as an API that sends headers
 // is paced at what they say.
 func TestLearnedPaceFrom429sOfTheMockWithoutHeaders(t *testing.T) {
-	const n, rate = 1000, 20
+	const n, rate = 2000, 20
 	synctest.Test(t, func(t *testing.T) {
 		api, err := mock.New(mock.Config{Style: mock.Anthropic, Requests: mock.Limit{N: rate, Per: time.Second},
 			Latency: mock.FixedLatency(20 * time.Millisecond), NoRateLimitHeaders: true, Seed: 1})
