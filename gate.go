@@ -98,7 +98,9 @@ const DefaultMaxPause = 5 * time.Minute
 // admission stays all-or-nothing, though fairness holds only within a gate.
 //
 // The gate also learns from the rate-limit headers its calls report in
-// Outcome.RateLimit; what it learns only ever tightens the given limits.
+// Outcome.RateLimit and, from an API that sends none of its request
+// limit, a pace from its rate 429s (ClassThrottled); what it learns only
+// ever tightens the given limits.
 // Use Limits.NewGate to build a gate from an API's published numbers.
 func NewGate(limits ...Limit) *Gate {
 	g := &Gate{epoch: time.Now()}
@@ -577,8 +579,8 @@ type GateStats struct {
 	// PausedUntil is the end of the pause in force (PausedUntil), the
 	// zero Time when none; Transport.Stats gives the latest of its gates'.
 	PausedUntil time.Time
-	// Learned is the request rate learned from the API's headers
-	// (LearnedRate), zero when none; Transport.Stats adds its gates'
+	// Learned is the request rate learned from the API's headers or its
+	// 429s (LearnedRate), zero when none; Transport.Stats adds its gates'
 	// rates up, per second.
 	Learned Rate
 }

@@ -70,6 +70,15 @@ const (
 // cycles without a success halve the pace.
 const unsaidPause = time.Second
 
+// longCycle is how many climbs' time a cycle must last for its 429 to
+// cut the rate by longCut at most. Such a cycle's count averages the
+// climb back from its beginning's cut and reads the API's pace low: an
+// API of 20 calls a second read 17.9 after a minute's climb from 10.
+const (
+	longCycle = 4
+	longCut   = 0.95
+)
+
 // trustCycles is how many quiet cycles a top brought halfway down by a
 // deep cut holds before the climb goes on to the rate the 429 came at: a
 // bucket's burst, drained, says so with a 429 within a cycle or two of
@@ -169,6 +178,12 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	p.est = estimate429{from: p.boundary, taken: took, cycle: cycle, factor: 1}
 	if p.rate > 0 {
 		p.est.factor, p.est.lo, p.est.hi = 1-margin429, p.rate/2, p.rate*(1-margin429)
+		if p.every > 0 && now-p.boundary >= longCycle*p.every {
+			// Quiet for several cycles, the rate was kept by the pace
+			// itself, not by the API, and the cycle's count reads the
+			// climb that led to it: the rate came just past the limit.
+			p.est.lo = p.rate * longCut
+		}
 	}
 	r := p.est.rate()
 	if p.rate == 0 && took < minTaken {

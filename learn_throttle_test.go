@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,7 +16,8 @@ func near(got, want float64) bool { return math.Abs(got-want) <= 1e-6*math.Max(1
 // burst of 20 in a second's window, refused until the window ends, is 20
 // a second, with no margin (the cool-down's rounding already slows it);
 // later cycles take margin429 off, and a 429 lowers the rate in force by
-// margin429 at least and by half at most.
+// margin429 at least and by half at most, by longCut at most after a
+// cycle of longCycle climbs.
 func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -32,9 +34,13 @@ func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 		{"at most halved", 20, 101, 0, 0, 10 * time.Second, 10},
 		{"nothing taken: halved", 8, 1, 0, 0, time.Second, 4},
 		{"refused calls are not taken", 21.5, 219, 9, 0, 10 * time.Second, 20.9 * (1 - margin429)},
+		{"a long cycle cuts less", 20, 101, 0, 0, 10 * time.Second, 20 * longCut},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &paceOf429{rate: tc.rate, refused: tc.refused}
+			p := &paceOf429{rate: tc.rate, refused: tc.refused, every: 10 * time.Second}
+			if strings.HasPrefix(tc.name, "a long cycle") {
+				p.every = time.Second // the cycle lasted 9.5 climbs
+			}
 			if tc.rate > 0 {
 				p.decreased = 1 // a cycle after a decrease at the epoch
 			}
