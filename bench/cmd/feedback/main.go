@@ -13,7 +13,11 @@
 //     exactly the limit (200/s, burst 1) and x/sync's semaphore (10), no
 //     retries: what a careful program would write without sluice;
 //
-//   - naive: a plain http.Client, every request at once, no retries.
+//   - naive: a plain http.Client, every request at once, no retries;
+//
+//   - learned-429: nothing is given, and the API sends no rate-limit
+//     headers, only 429s and their Retry-After: the Transport learns a
+//     pace from the 429s alone.
 //
 // Each round runs every scenario once, against a fresh API; the table
 // gives the median over the rounds and the range.
@@ -89,6 +93,10 @@ func main() {
 		}, false},
 		{"xrate at the limit (200/s burst 1, x/sync semaphore 10)", plainClient(*workers), true},
 		{"naive (plain http.Client)", plainClient(*workers), false},
+		{bare429, func() (*http.Client, func()) {
+			tr := &sluice.Transport{}
+			return &http.Client{Transport: tr}, tr.CloseIdleConnections
+		}, false},
 	}
 	type row struct {
 		ratio        []float64
@@ -100,6 +108,7 @@ func main() {
 	for r := range *runs {
 		for i, sc := range scenarios {
 			api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: concurrency, Latency: latency, Headers: true, RetryAfter: true}
+			api.Headers = sc.name != bare429
 			var arrivals []time.Time
 			var arrivalsMu sync.Mutex
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -151,6 +160,10 @@ func main() {
 	}
 	fmt.Printf("\nThe tightest window is the shortest time any %d arrivals took at the API, accepted or refused: under 1s, a sliding window of %d/s was broken; its excess over 1s is the margin that held.\n", limit+1, limit)
 }
+
+// bare429 is the scenario whose API sends no rate-limit headers, only
+// 429s and their Retry-After: the Transport learns a pace from the 429s.
+const bare429 = "learned-429 (nothing given, the API sends 429s alone)"
 
 // pacedLull is a gap between arrivals longer than a start paced at the
 // limit with sluice's margin (apiSafe: 6 ms a second) and the timer lag
