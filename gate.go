@@ -33,7 +33,9 @@ import (
 // limit's own cost (a compare-and-swap for a rate, a token budget or a
 // semaphore nobody waits on), one atomic addition, and an 83-byte share of
 // an allocation (Permits are allocated permitsPerSlab together). Done
-// costs each limit's own cost and two atomic operations. A caller that
+// costs each limit's own cost and two atomic operations, and a success
+// an atomic load more (two and a clock read while the gate paces by
+// 429s, learn_throttle.go). A caller that
 // waits in line costs a mutex round trip or two and, when a concurrency
 // slot frees, one wake-up (gate_passon.go), and allocates nothing once the
 // gate has had as many callers in line before. Callers on
