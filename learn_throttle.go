@@ -26,9 +26,12 @@ import (
 //   - the rate a 429 came at is remembered (top, CUBIC's W_max): the rate
 //     climbs back, half the distance each quiet cycle, to a margin below
 //     it, and holds there (plateauCycles); only then does it probe above,
-//     slowly at first, faster the longer no 429 comes, so that a limit
-//     raised since is found again in a few cycles and a fixed one costs a
-//     429 every few dozen.
+//     slowly at first, faster the longer no 429 comes (up to probeCap a
+//     cycle), so that a fixed limit costs a 429 every few dozen cycles;
+//   - the calls in flight at a decrease count as not taken until they
+//     succeed (estimate429), and a 429 after a long quiet cycle cuts
+//     little (longCycle), as the cycle's count reads the climb, not the
+//     API.
 //
 // It stays out of the way of what knows better: a 429 that says too many
 // calls were in flight is the adaptive ceiling's (adaptive.go), and once
@@ -254,8 +257,7 @@ func (p *paceOf429) climb(now time.Duration) (float64, bool) {
 	default:
 		// Probing: the step doubles each quiet cycle, from probeStep of
 		// the last 429's rate (of the rate itself when none came at a
-		// known one), up to probeCap of it while at or below it, and up
-		// to the rate itself above it.
+		// known one), up to probeCap of the rate.
 		base := p.top
 		if base == 0 {
 			base = p.rate
@@ -288,18 +290,19 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 	}
 	now := time.Now()
 	end := g.PausedUntil()
+	paused := false // by this 429, which no Retry-After paused for
 	if end.IsZero() && !o.ConcurrencyLimited && (p.decreased == 0 || start.Sub(g.epoch) >= p.decreased) {
 		// No Retry-After paused the gate: this decrease pauses it, before
 		// the admissions are counted, so that none slips in between.
 		end = now.Add(min(unsaidPause, g.learned.maxPause))
-		g.pauseLocal(end)
+		paused = g.pauseLocal(end)
 	}
 	first := g.firstAdmission()
 	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first,
 		g.admittedSoFar(), max(g.admittedSoFar()-g.completedSoFar(), 0), o.ConcurrencyLimited)
 	g.setPaceOf429(r, changed) // unlocks
-	if !end.IsZero() && changed && g.shared != nil {
-		g.shared.Pause(end)
+	if paused && g.shared != nil {
+		g.shared.Pause(end) // a network call: no lock held
 	}
 }
 
