@@ -33,7 +33,9 @@ import (
 // limit's own cost (a compare-and-swap for a rate, a token budget or a
 // semaphore nobody waits on), one atomic addition, and an 83-byte share of
 // an allocation (Permits are allocated permitsPerSlab together). Done
-// costs each limit's own cost and two atomic operations. A caller that
+// costs each limit's own cost and two atomic operations, and a success
+// an atomic load more (two and a clock read while the gate paces by
+// 429s, learn_throttle.go). A caller that
 // waits in line costs a mutex round trip or two and, when a concurrency
 // slot frees, one wake-up (gate_passon.go), and allocates nothing once the
 // gate has had as many callers in line before. Callers on
@@ -85,6 +87,7 @@ type Gate struct {
 	throttled atomic.Int64
 	pauses    atomic.Int64
 	margin    learnedMargin // widened by the given rate's 429s (margin.go)
+	paced429  paceOf429     // the pace learned from 429s alone (learn_throttle.go)
 
 	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
 }
@@ -97,7 +100,9 @@ const DefaultMaxPause = 5 * time.Minute
 // admission stays all-or-nothing, though fairness holds only within a gate.
 //
 // The gate also learns from the rate-limit headers its calls report in
-// Outcome.RateLimit; what it learns only ever tightens the given limits.
+// Outcome.RateLimit and, from an API that sends none of its request
+// limit, a pace from its rate 429s (ClassThrottled); what it learns only
+// ever tightens the given limits.
 // Use Limits.NewGate to build a gate from an API's published numbers.
 func NewGate(limits ...Limit) *Gate {
 	g := &Gate{epoch: time.Now()}
@@ -469,6 +474,14 @@ func (g *Gate) admit(c Cost, now time.Time, since time.Duration, from int) *Perm
 // A gate with shared limits (NewSharedGate, Limits.Store) shares the pause
 // with every process through them.
 func (g *Gate) PauseUntil(t time.Time) {
+	if g.pauseLocal(t) && g.shared != nil {
+		g.shared.Pause(t)
+	}
+}
+
+// pauseLocal is PauseUntil in this process alone; it reports whether the
+// pause began or was extended.
+func (g *Gate) pauseLocal(t time.Time) bool {
 	g.mu.Lock()
 	// Rebase t on the monotonic clock: times parsed from headers carry
 	// none, and the wall clock may jump.
@@ -481,9 +494,7 @@ func (g *Gate) PauseUntil(t time.Time) {
 		g.pauses.Add(1)
 	}
 	g.mu.Unlock()
-	if extended && g.shared != nil {
-		g.shared.Pause(t)
-	}
+	return extended
 }
 
 // Halt stops the gate for good: every waiting and future Acquire returns
@@ -570,8 +581,8 @@ type GateStats struct {
 	// PausedUntil is the end of the pause in force (PausedUntil), the
 	// zero Time when none; Transport.Stats gives the latest of its gates'.
 	PausedUntil time.Time
-	// Learned is the request rate learned from the API's headers
-	// (LearnedRate), zero when none; Transport.Stats adds its gates'
+	// Learned is the request rate learned from the API's headers or its
+	// 429s (LearnedRate), zero when none; Transport.Stats adds its gates'
 	// rates up, per second.
 	Learned Rate
 }
@@ -670,6 +681,12 @@ func (p *Permit) Done(o Outcome) {
 	g.stripe().completed.Add(1)
 	if o.RateLimit != nil {
 		g.learn(o)
+	}
+	switch {
+	case o.Class == ClassThrottled:
+		g.learnThrottled(p.start, o) // after learn: its Retry-After pauses the gate first
+	case o.Class == ClassOK && g.paced429.next.Load() != 0:
+		g.tookThrottled(p.start) // paced by 429s alone (learn_throttle.go)
 	}
 }
 

@@ -102,7 +102,8 @@ func (l *learned) limits() []Limit {
 }
 
 // LearnedRate returns the request rate the gate learned from the API's
-// headers, or the zero Rate when it has learned none.
+// headers, or from its 429s when it sends no headers of its request limit
+// (learn_throttle.go), or the zero Rate when it has learned none.
 func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 
 // learn applies what a response's headers said:
@@ -121,6 +122,9 @@ func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 //     Retry-After; without one, a quota at zero whose window is unknown
 //     pauses it until that quota's reset, whatever the call's result.
 //     Pauses are capped at the gate's maximum.
+//
+// An API whose headers never speak of requests is paced from its 429s
+// alone (learn_throttle.go), which Permit.Done learns from after this.
 func (g *Gate) learn(o Outcome) { g.learnFrom(o, 0) }
 
 // learnWhileInFlight is learn for a call whose Permit is not done yet (the
@@ -139,6 +143,9 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	maxPause := g.learned.maxPause
 	relearned := false
 
+	if info.Requests.said() {
+		g.headersPace() // the headers pace requests, not 429s alone
+	}
 	quotas := [4]Quota{info.Requests, info.Tokens, info.InputTokens, info.OutputTokens}
 	spent := [4]bool{}
 	if o.Class == ClassThrottled && !o.ConcurrencyLimited && g.learned.refutedAt > 0 &&

@@ -16,7 +16,8 @@ import (
 
 // Transport is an http.RoundTripper that sends every request through a
 // Gate: it waits for the limits, classifies the response, learns the API's
-// limits from its headers, pauses the gate when the API throttles, and
+// limits from its headers (or a pace from its 429s, when it sends none),
+// pauses the gate when the API throttles, and
 // retries what is worth retrying, each retry going back through the gate.
 // Any HTTP client gets all of it by setting http.Client.Transport,
 // including the Anthropic and OpenAI Go SDKs, which accept a custom client.

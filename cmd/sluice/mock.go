@@ -15,6 +15,7 @@ func newMock() *cobra.Command {
 	var (
 		style, listen, rate, tokens, inTokens, outTokens, latency string
 		cfg                                                       mock.Config
+		headers                                                   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "mock",
@@ -33,11 +34,13 @@ Endpoints, by --style:
   every one  GET /__stats: what it saw, as JSON
 
   sluice mock --style anthropic --rate 20/s --concurrency 5 --latency 200ms±100ms
+  sluice mock --style generic --rate 20/s --ratelimit-headers=false   (429s only)
   ANTHROPIC_BASE_URL=http://127.0.0.1:8787 your-program
   OPENAI_BASE_URL=http://127.0.0.1:8787/v1 your-program    (with --style openai)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Style = mock.Style(style)
+			cfg.NoRateLimitHeaders = !headers
 			var err error
 			for _, f := range []struct {
 				flag, value string
@@ -73,6 +76,7 @@ Endpoints, by --style:
 	f.StringVar(&inTokens, "input-tokens", "", "anthropic input-token limit, e.g. 400000/m")
 	f.StringVar(&outTokens, "output-tokens", "", "anthropic output-token limit, e.g. 80000/m")
 	f.IntVar(&cfg.Concurrency, "concurrency", 0, "most requests in flight; over it: 429 (0: no limit)")
+	f.BoolVar(&headers, "ratelimit-headers", true, "send the style's rate-limit headers; false: limits are said only by 429 and Retry-After")
 	f.StringVar(&latency, "latency", "", `time to the first byte: "200ms", "200ms±100ms" or "p50=200ms,p99=2s"`)
 	f.Float64Var(&cfg.OutputRate, "output-rate", 0, "output tokens generated per second (0: instant)")
 	f.Int64Var(&cfg.Quota, "quota", 0, "openai: tokens the account may spend before insufficient_quota (0: unlimited)")

@@ -41,6 +41,12 @@ type Config struct {
 	// means no limit. Over it, a request gets 429 "Number of concurrent
 	// connections has exceeded your rate limit...".
 	Concurrency int
+	// NoRateLimitHeaders omits every rate-limit header (the style's
+	// *-limit, *-remaining, *-reset), while the limits are still enforced
+	// with 429s and their Retry-After: an API that says its limits only
+	// by refusing, as many do, for a client to learn them from 429s
+	// alone.
+	NoRateLimitHeaders bool
 
 	// Latency is the time to first byte of an admitted request.
 	Latency Latency

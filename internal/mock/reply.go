@@ -24,7 +24,7 @@ type reply struct {
 func (p *reply) start(contentType string) int64 {
 	n, snap := p.s.accept(p.cost)
 	h := p.w.Header()
-	p.s.api.rateHeaders(h, snap)
+	p.s.rateHeaders(h, snap)
 	h.Set("Content-Type", contentType)
 	p.w.WriteHeader(http.StatusOK)
 	return n

@@ -300,6 +300,14 @@ func (s *Server) count(f func(*Stats)) {
 	f(&s.stats)
 }
 
+// rateHeaders sets the style's rate-limit headers from snap, unless the
+// API is one that sends none (Config.NoRateLimitHeaders).
+func (s *Server) rateHeaders(h http.Header, snap snapshot) {
+	if !s.cfg.NoRateLimitHeaders {
+		s.api.rateHeaders(h, snap)
+	}
+}
+
 // writeJSON answers with status and v as JSON, with the style's rate-limit
 // headers from snap (or from now, when snap is nil).
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any, snap *snapshot) {
@@ -307,7 +315,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any, snap *snaps
 		now := s.snapshot()
 		snap = &now
 	}
-	s.api.rateHeaders(w.Header(), *snap)
+	s.rateHeaders(w.Header(), *snap)
 	w.Header().Set("Content-Type", "application/json")
 	b, _ := json.Marshal(v)
 	w.WriteHeader(status)

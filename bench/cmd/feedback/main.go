@@ -14,7 +14,11 @@
 //     exactly the limit (200/s, burst 1) and x/sync's semaphore (10), no
 //     retries: what a careful program would write without sluice;
 //
-//   - naive: a plain http.Client, every request at once, no retries.
+//   - naive: a plain http.Client, every request at once, no retries;
+//
+//   - learned-429: nothing is given, and the API sends no rate-limit
+//     headers, only 429s and their Retry-After: the Transport learns a
+//     pace from the 429s alone.
 //
 // Each round runs every scenario once, against a fresh API; the table
 // gives the median over the rounds and the range.
@@ -103,6 +107,10 @@ func main() {
 		}, false},
 		{"xrate at the limit (200/s burst 1, x/sync semaphore 10)", plainClient(*workers), true},
 		{"naive (plain http.Client)", plainClient(*workers), false},
+		{bare429, func() (*http.Client, func()) {
+			tr := &sluice.Transport{}
+			return &http.Client{Transport: tr}, tr.CloseIdleConnections
+		}, false},
 	}
 	scenarios = slices.DeleteFunc(scenarios, func(sc scenario) bool { return !strings.Contains(sc.name, *only) })
 	type row struct {
@@ -116,6 +124,7 @@ func main() {
 	for r := range *runs {
 		for i, sc := range scenarios {
 			api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: concurrency, Latency: latency, Headers: true, RetryAfter: true}
+			api.Headers = sc.name != bare429
 			var arrivals []time.Time
 			var refusals []refusal
 			var arrivalsMu sync.Mutex
@@ -196,6 +205,10 @@ type scenario struct {
 	client func() (*http.Client, func())
 	paced  bool // paced by x/time/rate and x/sync beside the client
 }
+
+// bare429 is the scenario whose API sends no rate-limit headers, only
+// 429s and their Retry-After: the Transport learns a pace from the 429s.
+const bare429 = "learned-429 (nothing given, the API sends 429s alone)"
 
 // pacedLull is a gap between arrivals longer than a start paced at the
 // limit with sluice's margin (apiSafe: 6 ms a second) and the timer lag

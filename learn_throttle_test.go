@@ -1,0 +1,171 @@
+package sluice
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// near reports whether got is within a millionth of want.
+func near(got, want float64) bool { return math.Abs(got-want) <= 1e-6*math.Max(1, math.Abs(want)) }
+
+// A cycle's estimate is the calls the API took, over the time from the
+// cycle's beginning to the end of the cool-down the 429 starts: a first
+// burst of 20 in a second's window, refused until the window ends, is 20
+// a second, with no margin (the cool-down's rounding already slows it);
+// later cycles take margin429 off, and a 429 lowers the rate in force by
+// margin429 at least and by half at most, by longCut at most after a
+// cycle of longCycle climbs.
+func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rate     float64 // in force before the 429; 0: none
+		admitted int64   // admissions in the cycle, refused and in flight included
+		refused  int64   // 429s of the cycle before this one
+		inFlight int64
+		cycle    time.Duration // the cycle's beginning to the cool-down's end
+		want     float64
+	}{
+		{"first burst", 0, 28, 0, 7, time.Second, 20},
+		{"a window's cycle", 21.5, 210, 0, 0, 10 * time.Second, 20.9 * (1 - margin429)},
+		{"never up on a 429", 19, 400, 0, 0, 10 * time.Second, 19 * (1 - margin429)},
+		{"at most halved", 20, 101, 0, 0, 10 * time.Second, 10},
+		{"nothing taken: halved", 8, 1, 0, 0, time.Second, 4},
+		{"refused calls are not taken", 21.5, 219, 9, 0, 10 * time.Second, 20.9 * (1 - margin429)},
+		{"a long cycle cuts less", 20, 101, 0, 0, 10 * time.Second, 20 * longCut},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &paceOf429{rate: tc.rate, refused: tc.refused, every: 10 * time.Second}
+			if strings.HasPrefix(tc.name, "a long cycle") {
+				p.every = time.Second // the cycle lasted 9.5 climbs
+			}
+			if tc.rate > 0 {
+				p.decreased = 1 // a cycle after a decrease at the epoch
+			}
+			now := tc.cycle - time.Second/2
+			got, changed := p.throttled(now-time.Millisecond, now, tc.cycle, 0, tc.admitted, tc.inFlight, false)
+			if !changed || !near(got, tc.want) {
+				t.Errorf("rate %v, changed %v; want %v", got, changed, tc.want)
+			}
+		})
+	}
+}
+
+// One decrease per cycle: the 429s of calls admitted before a decrease
+// were sent at the old pace and lower it no further (TCP's rule); the
+// first 429 of a call admitted after it starts the next cycle's decrease.
+func TestPaceOf429DecreasesOncePerCycle(t *testing.T) {
+	p := &paceOf429{}
+	now, end := 50*time.Millisecond, time.Second+50*time.Millisecond
+	first, changed := p.throttled(40*time.Millisecond, now, end, 0, 28, 7, false)
+	if !changed {
+		t.Fatal("the first 429 set no rate")
+	}
+	for _, start := range []time.Duration{0, 45 * time.Millisecond, now} {
+		if got, changed := p.throttled(start, now+time.Millisecond, end, 0, 28, 6, false); changed || got != first {
+			t.Errorf("a 429 of a call admitted at %v (before the decrease at %v) moved the rate %v to %v", start, now, first, got)
+		}
+	}
+	if got, changed := p.throttled(end+time.Millisecond, end+2*time.Second, end+3*time.Second, 0, 28+50, 0, false); !changed || got >= first {
+		t.Errorf("a 429 of a call admitted after the decrease: rate %v (changed %v), want below %v", got, changed, first)
+	}
+}
+
+// A rate is never zero: a cycle that took nothing halves the rate, at
+// most, and leaves at least a call per cycle; a first cycle of fewer than
+// minTaken calls says no pace at all, and a 429 about concurrency is the
+// adaptive ceiling's.
+func TestPaceOf429NeverCollapses(t *testing.T) {
+	p := &paceOf429{rate: 0.3, decreased: 1}
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 1, 0, false); !near(got, 0.15) {
+		t.Errorf("a cycle with nothing taken: rate %v, want half of 0.3", got)
+	}
+	p = &paceOf429{rate: 0.01, decreased: 1}
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 1, 0, false); !near(got, 0.01*(1-margin429)) {
+		t.Errorf("a cycle of 12s: rate %v, want a margin under 0.01 (one call per cycle is more)", got)
+	}
+	p = &paceOf429{}
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 2, 1, false); changed || got != 0 {
+		t.Errorf("a first cycle of one call taken set rate %v", got)
+	}
+	p = &paceOf429{}
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 30, 7, true); changed || got != 0 || p.refused != 1 {
+		t.Errorf("a concurrency 429 set rate %v (changed %v) and counted %d refused, want none and 1", got, changed, p.refused)
+	}
+}
+
+// After a decrease the rate climbs back a cycle at a time: half the way
+// to a margin below the rate the 429 came at, then holds there for
+// plateauCycles, then probes above it with steps doubling from probeStep
+// of it, never more than probeCap of the rate a cycle.
+func TestPaceOf429ClimbsToAPlateauThenProbes(t *testing.T) {
+	p := &paceOf429{rate: 10, top: 20, every: time.Second}
+	p.next.Store(int64(time.Second) + 1)
+	if _, changed := p.climb(time.Second - 1); changed {
+		t.Fatal("climbed before a cycle had passed")
+	}
+	plateau := 20 * (1 - margin429)
+	var got []float64
+	now := time.Second
+	for range 40 + plateauCycles {
+		if r, changed := p.climb(now); changed {
+			got = append(got, r)
+		}
+		now += time.Second
+	}
+	if len(got) < 2 || !near(got[0], 10+(plateau-10)/2) || !near(got[1], got[0]+(plateau-got[0])/2) {
+		t.Fatalf("first climbs %v, want half the way to %v each", got[:min(len(got), 2)], plateau)
+	}
+	i := 0
+	for i < len(got) && got[i] < plateau {
+		i++
+	}
+	if i == len(got) || got[i] != plateau {
+		t.Fatalf("climbs %v never reached the plateau %v", got, plateau)
+	}
+	probes := got[i+1:]
+	if wantHeld := 40 + plateauCycles - (i + 1) - plateauCycles; len(probes) != wantHeld {
+		t.Errorf("%d probes after the plateau, want %d: it holds %d cycles first", len(probes), wantHeld, plateauCycles)
+	}
+	prev := plateau
+	for k, r := range probes {
+		step := min(20*probeStep*math.Exp2(float64(k)), prev*probeCap)
+		if !near(r, prev+step) {
+			t.Errorf("probe %d: %v, want %v + %v", k, r, prev, step)
+		}
+		prev = r
+	}
+}
+
+// Once the API's headers speak of requests, they pace alone: a rate
+// learned from 429s gives way and 429s learn nothing more.
+func TestPaceOf429GivesWayToTheHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGate()
+		call := func(o Outcome) {
+			p, err := g.Acquire(t.Context(), Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Done(o)
+		}
+		for range 4 {
+			call(Outcome{})
+		}
+		call(Outcome{Class: ClassThrottled})
+		if g.LearnedRate().IsZero() {
+			t.Fatal("a 429 without headers after 4 calls learned no pace")
+		}
+		headers := slicedSafe(apiSafe(PerMinute(600)))
+		call(Outcome{RateLimit: &RateLimitInfo{Requests: Quota{Limit: 600, Remaining: 500, Window: time.Minute, Reset: time.Second}}})
+		if got := g.LearnedRate(); got != headers {
+			t.Errorf("learned %v once the headers spoke, want theirs, %v", got, headers)
+		}
+		call(Outcome{Class: ClassThrottled})
+		if got := g.LearnedRate(); got != headers {
+			t.Errorf("learned %v from a 429 after the headers spoke, want theirs, %v", got, headers)
+		}
+	})
+}
