@@ -68,6 +68,9 @@ func (p *Permit) sentPending() {
 		return
 	}
 	p.date()
+	if p.shared != nil {
+		p.shared.sent() // a shared window (SentTicket); Finish dates it otherwise
+	}
 }
 
 // date dates the call at now in every limit of the permit that took it

@@ -113,6 +113,11 @@ type Store struct {
 	health health
 	stats  counters
 
+	// sentQueue holds calls whose requests have left, for dateSent to
+	// date in the window (sent.go); dating says it runs. Under mu.
+	sentQueue []sentCall
+	dating    bool
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 	// renewNow asks the renewal loop to renew at once (Redis is back:
