@@ -76,7 +76,7 @@ func testSharedWindowSent(t *testing.T, up bool) {
 		base.DialContext = slowDialer(handshake)
 		tr := &sluice.Transport{Base: base, Limits: limits, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
 		t.Cleanup(tr.CloseIdleConnections)
-		client := &http.Client{Transport: tr}
+		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 		for range n / procs {
 			wg.Go(func() {
 				for range waves {
