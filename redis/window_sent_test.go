@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -167,4 +168,116 @@ func pendingCount(t testing.TB, st *Store) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// windowTransport returns a Transport of one shared window of n per per
+// through st, that dials with dial and tries each request once.
+func windowTransport(st *Store, n int, per time.Duration, dial func(context.Context, string, string) (net.Conn, error)) *sluice.Transport {
+	limits := sluice.Limits{Window: sluice.Rate{N: float64(n), Per: per}, Store: st}
+	base := limits.HTTPTransport()
+	base.DialContext = dial
+	return &sluice.Transport{Base: base, Limits: limits, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
+}
+
+// zcard returns the members of a sorted set.
+func zcard(t testing.TB, st *Store, key string) int64 {
+	t.Helper()
+	n, err := st.client.(goredis.Cmdable).ZCard(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A process that dies while its call waits for a connection leaves the
+// call pending in the window. It no longer renews the call's horizon
+// (LeaseTTL), so the call counts in every window until then, and then as
+// started then, the latest it can have left: at most LeaseTTL and a
+// window after the process's last renewal, the others are admitted.
+func TestSharedWindowForgetsTheUnsentCallOfAProcessThatDied(t *testing.T) {
+	addr := sharedAddr(t)
+	prefix := uniquePrefix(t)
+	const per, ttl = 100 * time.Millisecond, 400 * time.Millisecond
+	a := newTestStore(t, addr, prefix, Options{LeaseTTL: ttl})
+	hang := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	tr := windowTransport(a, 1, per, hang)
+	ctx, cancel := context.WithCancel(context.Background())
+	called := make(chan struct{})
+	t.Cleanup(func() {
+		cancel()
+		<-called
+	})
+	begin := time.Now()
+	go func() {
+		defer close(called)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/", nil)
+		if resp, err := (&http.Client{Transport: tr}).Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(time.Millisecond) {
+		a.mu.Lock()
+		made := len(a.gates) == 1
+		a.mu.Unlock()
+		if made && zcard(t, a, onlyGate(t, a).keys.pending) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call was not admitted pending")
+		}
+	}
+	a.Close() // died: no renewal, no release
+
+	b := windowTransport(newTestStore(t, addr, prefix, Options{}), 1, per, hang).Gate("api.test")
+	if p := tryAcquire(t, b, sluice.Cost{}, 2*per); p != nil {
+		p.Done(sluice.Outcome{})
+		t.Fatalf("admitted %v after the dead process's call was, which may still leave: it must count in every window until its horizon", time.Since(begin))
+	}
+	p := tryAcquire(t, b, sluice.Cost{}, 3*time.Second)
+	if p == nil {
+		t.Fatalf("not admitted %v after the process died: its unsent call counted beyond its horizon (%v) and a window", time.Since(begin), ttl)
+	}
+	p.Done(sluice.Outcome{})
+	if got, want := time.Since(begin), ttl+per; got < want {
+		t.Errorf("admitted %v after the dead process's call, want at least its horizon and a window, %v", got, want)
+	}
+}
+
+// A call whose request is never written (its dial fails) counts in every
+// window until it ends, and from then on, the latest it can have left.
+func TestSharedWindowDatesACallNeverSentAtItsEnd(t *testing.T) {
+	addr := sharedAddr(t)
+	st := newTestStore(t, addr, uniquePrefix(t), Options{})
+	const dialing = 150 * time.Millisecond
+	fail := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		time.Sleep(dialing)
+		return nil, errors.New("no route to host")
+	}
+	tr := windowTransport(st, 5, time.Second, fail)
+	begin := time.Now()
+	if resp, err := (&http.Client{Transport: tr}).Get("http://api.test/"); err == nil {
+		resp.Body.Close()
+		t.Fatal("the call succeeded without a connection")
+	}
+	awaitReleases(t, st)
+	ended := time.Now()
+	g := onlyGate(t, st)
+	if n := zcard(t, st, g.keys.pending); n != 0 {
+		t.Errorf("%d members still pending after the call ended", n)
+	}
+	got, err := st.client.(goredis.Cmdable).ZRangeWithScores(context.Background(), g.keys.window, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("window %v, want the one call", got)
+	}
+	at := time.UnixMicro(int64(got[0].Score))
+	if at.Before(begin.Add(dialing)) || at.After(ended) {
+		t.Errorf("the call counts from %v after it was asked, want from its end, between %v and %v",
+			at.Sub(begin), dialing, ended.Sub(begin))
+	}
 }
