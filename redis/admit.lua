@@ -119,24 +119,24 @@ if wlimit > 0 and wn > 0 then
       redis.call('PEXPIRE', KEYS[3], d(math.floor(wlen / 1000) + 1000))
     end
   end
+  -- Counted, not read: a window of thousands a minute holds thousands
+  -- of starts, and reading them all cost each admission that much.
+  local from = '(' .. d(s - wlen)
   local pend = redis.call('ZCARD', KEYS[10])
-  local live = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. d(s - wlen), '+inf', 'WITHSCORES')
-  local cnt = #live / 2
+  local cnt = redis.call('ZCOUNT', KEYS[3], from, '+inf')
   local must = cnt + pend + wn - wlimit
   if must > 0 then
     -- The must-th to leave makes room. Those started by now leave
     -- first; then the pending, dated now at the earliest, so gone a
     -- window from now at the earliest (a lower bound: the caller asks
     -- again then, not at the horizon); then the reservations ahead.
-    local past = 0
-    while past < cnt and tonumber(live[2 * past + 2]) <= now do past = past + 1 end
-    local leaves
-    if must <= past then
-      leaves = tonumber(live[2 * must]) + wlen
-    elseif must <= past + pend then
-      leaves = now + wlen
-    else
-      leaves = tonumber(live[2 * (must - pend)]) + wlen
+    local past = redis.call('ZCOUNT', KEYS[3], from, d(now))
+    local leaves = now + wlen
+    if must <= past or must > past + pend then
+      local k = must - 1
+      if must > past then k = must - pend - 1 end
+      local at = redis.call('ZRANGEBYSCORE', KEYS[3], from, '+inf', 'WITHSCORES', 'LIMIT', k, 1)
+      leaves = tonumber(at[2]) + wlen
     end
     if leaves - now > delay then delay = leaves - now end
   end
