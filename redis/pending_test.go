@@ -83,3 +83,33 @@ func TestAdmitWaitsForTheCallThatMakesRoom(t *testing.T) {
 		})
 	}
 }
+
+// A call is dated when its request left, not when the script that dates
+// it runs: batched, lingering, or behind a slow answer, the script comes
+// later. Never before it left, either: the script subtracts how long ago
+// it was sent, measured by the sender until the script left.
+func TestSentDatesACallWhenItLeft(t *testing.T) {
+	st := newTestStore(t, sharedAddr(t), uniquePrefix(t), Options{})
+	g := st.Share("", sluice.Limits{Window: sluice.Rate{N: 10, Per: time.Second}}).(*shared)
+	rc := st.client.(goredis.Cmdable)
+	ctx := context.Background()
+	rc.ZAdd(ctx, g.keys.pending, goredis.Z{Score: float64(time.Now().Add(time.Minute).UnixMicro()), Member: "a:1"},
+		goredis.Z{Score: float64(time.Now().Add(time.Minute).UnixMicro()), Member: "b:1"})
+	left := time.Now().Add(-300 * time.Millisecond)
+	st.runSent([]sentCall{{g: g, id: "a", wn: 1, at: left}, {g: g, id: "gone", wn: 1, at: left}})
+	answered := time.Now()
+	got, err := rc.ZRangeWithScores(ctx, g.keys.window, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Member != "a:1" {
+		t.Fatalf("window %v, want a:1 alone (b:1 was not sent, gone:1 is not pending)", got)
+	}
+	at := time.UnixMicro(int64(got[0].Score))
+	if at.Before(left.Add(-time.Microsecond)) || at.After(answered.Add(-300*time.Millisecond)) {
+		t.Errorf("dated %v after it left, want from 0 to the script's way there (%v at most)", at.Sub(left), answered.Sub(left)-300*time.Millisecond)
+	}
+	if n := zcard(t, st, g.keys.pending); n != 1 {
+		t.Errorf("%d pending, want b:1 alone", n)
+	}
+}

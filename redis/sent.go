@@ -1,21 +1,40 @@
 package redis
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // A window counts a Transport's call from when its request has left
 // (sluice.SentTicket): admit.lua takes it pending, and sent.lua dates it
 // once the request is written. The admission stays one round trip; the
 // dating goes off the caller's path, as releases do, and batched: the
-// calls sent while one script is on its way go together in the next, so
-// that a busy process sends about one script per round trip, not one
-// per call.
+// calls sent within sentLinger, or while a script is on its way, go
+// together in the next, so that a busy process sends a script every
+// few milliseconds, not one per call.
+//
+// The script dates each call at the server's time less how long ago,
+// by this process's monotonic clock, the call was sent: that time is
+// measured up to the moment the script leaves, and the server reads its
+// clock after the script arrives, so the date is never before the
+// request left, and later by no more than the script's way there. The
+// queue and the linger thus cost no precision; dated at the script's
+// own time, a call was later by them and by the wait for an answer to
+// the batch before.
 
 // sentCall is a call whose request has left, waiting to be dated.
 type sentCall struct {
 	g  *shared
 	id string
-	wn int // its window weight: members id:1 … id:wn
+	wn int       // its window weight: members id:1 … id:wn
+	at time.Time // when its request left, by the monotonic clock
 }
+
+// sentLinger is how long the first call queued waits for others to go
+// in one script with it. It delays no admission: while pending, a call
+// counts in every window, and a caller refused for it is told to come
+// back a window later, far beyond the linger.
+const sentLinger = 2 * time.Millisecond
 
 // maxSentBatch bounds the calls one sent.lua dates, so that a long queue
 // (Redis slow to answer) does not hold the server for one long script.
@@ -33,7 +52,7 @@ func (s *Store) dateLater(g *shared, id string, wn int) bool {
 	if s.closed {
 		return false
 	}
-	s.sentQueue = append(s.sentQueue, sentCall{g: g, id: id, wn: wn})
+	s.sentQueue = append(s.sentQueue, sentCall{g: g, id: id, wn: wn, at: time.Now()})
 	if !s.dating {
 		s.dating = true
 		s.wg.Add(1)
@@ -46,6 +65,12 @@ func (s *Store) dateLater(g *shared, id string, wn int) bool {
 // Close waits for it.
 func (s *Store) dateSent() {
 	defer s.wg.Done()
+	linger := time.NewTimer(sentLinger)
+	select {
+	case <-linger.C:
+	case <-s.stop:
+		linger.Stop()
+	}
 	var spare []sentCall
 	for {
 		s.mu.Lock()
@@ -80,12 +105,13 @@ func (s *Store) runSent(calls []sentCall) {
 		byGate[c.g] = append(byGate[c.g], c)
 	}
 	keys := make([]string, 0, 2*len(gates))
-	args := make([]any, 0, 2*len(gates)+2*len(calls))
+	args := make([]any, 0, 2*len(gates)+3*len(calls))
+	now := time.Now()
 	for _, g := range gates {
 		keys = append(keys, g.keys.pending, g.keys.window)
 		args = append(args, g.config().windowUs, len(byGate[g]))
 		for _, c := range byGate[g] {
-			args = append(args, c.id, c.wn)
+			args = append(args, c.id, c.wn, int64(max(now.Sub(c.at), 0)/time.Microsecond))
 		}
 	}
 	if _, err := s.run(context.Background(), sentScript, keys, args...); err != nil {

@@ -466,11 +466,11 @@ const (
 )
 
 // Sent implements sluice.SentTicket: the call's window members, pending
-// since its admission, are dated at the server's time by sent.lua, sent
-// off the caller's path together with other calls' (Store.dateLater).
-// That time is later than the request left, by the queue and half a
-// round trip: a call dated late only holds back later admissions by as
-// much, one dated early would let them reach the API inside its window.
+// since its admission, are dated by sent.lua, sent off the caller's path
+// together with other calls' (Store.dateLater), at now on the server's
+// clock: never earlier, and later by no more than the script's way there
+// (sent.go). A call dated late only holds back later admissions by as
+// much; one dated early would let them reach the API inside its window.
 func (t *ticket) Sent() {
 	if t.pending == 0 || !t.sent.CompareAndSwap(ticketPending, ticketSent) {
 		return
