@@ -8,10 +8,11 @@ import (
 // A window counts a Transport's call from when its request has left
 // (sluice.SentTicket): admit.lua takes it pending, and sent.lua dates it
 // once the request is written. The admission stays one round trip; the
-// dating goes off the caller's path, as releases do, and batched: the
-// calls sent within sentLinger, or while a script is on its way, go
-// together in the next, so that a busy process sends a script every
-// few milliseconds, not one per call.
+// dating goes off the caller's path, as releases do, and batched: a call
+// waits sentLinger for others to go in one script with it, so that a
+// busy process sends a script every few milliseconds, not one per call
+// (sent as soon as they queued, scripts carried little more than a call
+// each: calls are admitted one at a time, a round trip apart).
 //
 // The script dates each call at the server's time less how long ago,
 // by this process's monotonic clock, the call was sent: that time is
@@ -30,11 +31,11 @@ type sentCall struct {
 	at time.Time // when its request left, by the monotonic clock
 }
 
-// sentLinger is how long the first call queued waits for others to go
-// in one script with it. It delays no admission: while pending, a call
-// counts in every window, and a caller refused for it is told to come
-// back a window later, far beyond the linger.
-const sentLinger = 2 * time.Millisecond
+// sentLinger is how long a call queued waits for others to go in one
+// script with it. It delays no admission: while pending, a call counts
+// in every window, and a caller refused for it is told to come back a
+// window later, when it has long been dated (at the time it left).
+const sentLinger = 5 * time.Millisecond
 
 // maxSentBatch bounds the calls one sent.lua dates, so that a long queue
 // (Redis slow to answer) does not hold the server for one long script.
@@ -65,14 +66,23 @@ func (s *Store) dateLater(g *shared, id string, wn int) bool {
 // Close waits for it.
 func (s *Store) dateSent() {
 	defer s.wg.Done()
-	linger := time.NewTimer(sentLinger)
-	select {
-	case <-linger.C:
-	case <-s.stop:
-		linger.Stop()
-	}
+	linger := time.NewTimer(0)
+	defer linger.Stop()
 	var spare []sentCall
 	for {
+		s.mu.Lock()
+		var oldest time.Time
+		if len(s.sentQueue) > 0 {
+			oldest = s.sentQueue[0].at
+		}
+		s.mu.Unlock()
+		if wait := sentLinger - time.Since(oldest); !oldest.IsZero() && wait > 0 {
+			linger.Reset(wait)
+			select {
+			case <-linger.C:
+			case <-s.stop: // closing: sent at once
+			}
+		}
 		s.mu.Lock()
 		batch := s.sentQueue
 		s.sentQueue = spare[:0]
