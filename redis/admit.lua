@@ -160,10 +160,10 @@ for k = 1, 4 do
   end
 end
 if wlimit > 0 and wn > 0 and horizon > 0 then
+  -- Kept until a member lapsed and then left the window (see above).
   for j = 1, wn do redis.call('ZADD', KEYS[10], d(now + horizon), id .. ':' .. j) end
-  if redis.call('PTTL', KEYS[10]) < horizon / 1000 + 1000 then
-    redis.call('PEXPIRE', KEYS[10], d(math.floor(horizon / 1000) + 1000))
-  end
+  local keep = math.floor((horizon + wlen) / 1000) + 1000
+  if redis.call('PTTL', KEYS[10]) < keep then redis.call('PEXPIRE', KEYS[10], d(keep)) end
 elseif wlimit > 0 and wn > 0 then
   for j = 1, wn do redis.call('ZADD', KEYS[3], d(start), id .. ':' .. j) end
   redis.call('PEXPIRE', KEYS[3], d(math.floor((wlen + delay) / 1000) + 1000))

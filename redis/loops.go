@@ -61,7 +61,7 @@ func (s *Store) renewLoop() {
 				continue
 			}
 			args := make([]any, 0, 2+len(leases)+len(pending))
-			args = append(args, int64(s.opt.LeaseTTL/time.Microsecond), len(leases))
+			args = append(args, int64(s.opt.LeaseTTL/time.Microsecond), g.config().windowUs, len(leases))
 			args = append(append(args, leases...), pending...)
 			keys := []string{g.keys.leases, g.keys.pending}
 			if _, err := s.run(context.Background(), renewScript, keys, args...); err != nil {

@@ -4,8 +4,9 @@
 -- of its calls still pending in a window (admit.lua), never putting one
 -- back: one gone was dated (sent.lua, finish.lua) or given back.
 -- KEYS[1] leases   KEYS[2] pending
--- ARGV[1] ttl (microseconds), ARGV[2] number of lease members, then the
--- lease members, then the pending members
+-- ARGV[1] ttl (microseconds), ARGV[2] the window's length, ARGV[3]
+-- number of lease members, then the lease members, then the pending
+-- members
 -- Returns the number of leases put back.
 --
 -- A lease can be gone while its call is still in flight: Redis restarted
@@ -22,19 +23,21 @@
 local function d(x) return string.format('%.0f', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local ttl, leases = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl, wlen, leases = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local back = 0
-for i = 3, 2 + leases do
+for i = 4, 3 + leases do
   back = back + redis.call('ZADD', KEYS[1], d(now + ttl), ARGV[i])
 end
 if leases > 0 then
   redis.call('PEXPIRE', KEYS[1], d(math.floor(ttl / 1000) + 1000))
 end
 local renewed = 0
-for i = 3 + leases, #ARGV do
+for i = 4 + leases, #ARGV do
   renewed = renewed + redis.call('ZADD', KEYS[2], 'XX', 'CH', d(now + ttl), ARGV[i])
 end
-if renewed > 0 and redis.call('PTTL', KEYS[2]) < ttl / 1000 + 1000 then
-  redis.call('PEXPIRE', KEYS[2], d(math.floor(ttl / 1000) + 1000))
+-- Kept until a member lapsed and then left the window (admit.lua).
+local keep = math.floor((ttl + wlen) / 1000) + 1000
+if renewed > 0 and redis.call('PTTL', KEYS[2]) < keep then
+  redis.call('PEXPIRE', KEYS[2], d(keep))
 end
 return back
