@@ -100,8 +100,9 @@ type Ticket interface {
 // hold a window (Cost.Unsent; a gate of Limits.Store with a Window). The
 // Shared takes such a call pending: it counts in every window until Sent,
 // and from then on at the time of Sent. Sent is called at most once, when
-// the request has been written, never after Finish has begun; a call never
-// sent is dated at Finish, the latest it can have left. Sent may run
+// the request has been written (for a Base that reports no write, when
+// its response begins), never after Finish has begun; a call never sent
+// is dated at Finish, the latest it can have left. Sent may run
 // concurrently with Finish, on net/http's own goroutine, so it must not
 // block: network work goes in the background.
 type SentTicket interface {

@@ -467,10 +467,11 @@ const (
 
 // Sent implements sluice.SentTicket: the call's window members, pending
 // since its admission, are dated by sent.lua, sent off the caller's path
-// together with other calls' (Store.dateLater), at now on the server's
-// clock: never earlier, and later by no more than the script's way there
-// (sent.go). A call dated late only holds back later admissions by as
-// much; one dated early would let them reach the API inside its window.
+// together with other calls' (Store.dateLater), at the time the request
+// left as the server's clock tells it: never earlier, and later by no
+// more than the script's way there (sent.go). A call dated late only
+// holds back later admissions by as much; one dated early would let them
+// reach the API inside its window.
 func (t *ticket) Sent() {
 	if t.pending == 0 || !t.sent.CompareAndSwap(ticketPending, ticketSent) {
 		return
