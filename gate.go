@@ -53,7 +53,8 @@ type Gate struct {
 	// usesLatency), so Permit.Done measures it when the caller did not.
 	timed bool
 	// dated reports that a limit counts a call from when it leaves (a
-	// SlidingWindow): the Transport tells the Permit (transport_sent.go).
+	// SlidingWindow, or a window of the shared limits): the Transport
+	// tells the Permit (transport_sent.go).
 	dated bool
 	// learning is set once the gate first learns from headers: until
 	// then its learned limits have no rate and admissions skip them (see

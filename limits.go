@@ -102,6 +102,8 @@ func (l Limits) sharedGate(key string) *Gate {
 		own = NewSemaphore(top)
 	}
 	g := NewSharedGate(l.Store.Share(key, l.safe()), own)
+	// A shared window counts a call from when it leaves (SentTicket).
+	g.dated = g.dated || !l.Window.IsZero()
 	if l.MaxPause > 0 {
 		g.learned.maxPause = l.MaxPause
 	}

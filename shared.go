@@ -79,13 +79,67 @@ type Shared interface {
 var ErrSharedUnavailable = errors.New("sluice: shared limits unavailable")
 
 // A Ticket is one call admitted by a Shared: what the store must undo or
-// settle when the call ends.
+// settle when the call ends. A Ticket of a Shared holding a sliding
+// window may also be a SentTicket.
 type Ticket interface {
 	// Finish ends the call with outcome o: it releases the call's
 	// concurrency leases and settles its token estimate with o.Usage. It
 	// runs whatever became of the caller's context, is idempotent, and
 	// blocks at most the store's per-call timeout.
 	Finish(o Outcome)
+}
+
+// A SentTicket is a Ticket that counts its call in a shared window from
+// when the request has left, not from its admission, as a SlidingWindow
+// in memory does (transport_sent.go): a new connection's dial and TLS
+// handshake come between the two, and a window counting from admission
+// let the next window's calls, sent at once on warm connections, reach
+// the API inside the first window's.
+//
+// A Transport marks the Cost of its calls through a gate whose limits
+// hold a window (Cost.Unsent; a gate of Limits.Store with a Window). The
+// Shared takes such a call pending: it counts in every window until Sent,
+// and from then on at the time of Sent. Sent is called at most once, when
+// the request has been written (for a Base that reports no write, when
+// its response begins), never after Finish has begun; a call never sent
+// is dated at Finish, the latest it can have left. Sent may run
+// concurrently with Finish, on net/http's own goroutine, so it must not
+// block: network work goes in the background.
+type SentTicket interface {
+	Ticket
+	// Sent says the call's request has left now.
+	Sent()
+}
+
+// Unsent reports whether the call is admitted for a Transport that says
+// when its request has left (Permit.Done at the latest): limits that
+// count a call from then take it pending (see SentTicket). Only a
+// Transport marks a Cost so.
+func (c Cost) Unsent() bool { return c.unsent }
+
+// DateSent tells limits that a call of cost c they took (Limit.Take) has
+// left now: a SlidingWindow counts it from now on rather than in every
+// window (see SentTicket). It does nothing for a Cost not marked Unsent
+// and for limits that do not date sends. It is for a SentTicket that
+// admitted its call from Limits of its own, in memory (package redis
+// falls back to them while Redis is down): its Sent calls it, or its
+// Finish when Sent never came. Each call taken must be dated once.
+func DateSent(c Cost, limits ...Limit) {
+	if !c.unsent {
+		return
+	}
+	for _, l := range limits {
+		if d, ok := l.(sentDater); ok {
+			d.sent(c)
+		}
+	}
+}
+
+// sent tells the ticket, when it dates sends, that the call has left.
+func (t *sharedTicket) sent() {
+	if st, ok := t.ticket.(SentTicket); ok {
+		st.Sent()
+	}
 }
 
 // A Store makes the Shared limits of gates. Set Limits.Store to share
@@ -107,6 +161,9 @@ type Store interface {
 	// what it keeps for the key; a gate made again for the key later
 	// calls Share again. Close is called under the Transport's lock and
 	// must not block: network work goes in the background.
+	//
+	// When l has a Window, the gate's Transport marks its calls Unsent
+	// and tells their Tickets when the requests leave (SentTicket).
 	Share(key string, l Limits) Shared
 }
 

@@ -109,6 +109,9 @@ func (p *Permit) sentPending(written bool) {
 		return
 	}
 	p.date()
+	if p.shared != nil {
+		p.shared.sent() // a shared window (SentTicket); Finish dates it otherwise
+	}
 	if written {
 		p.chargeLate()
 	}

@@ -9,7 +9,9 @@
 --                   kind (r, t, i, o: requests, tokens, input, output
 --                   tokens) its interval per unit and tau
 -- KEYS[6..9] the learned paces' timelines
--- KEYS[10..] one GCRA timeline (string: theoretical arrival time) per pacer
+-- KEYS[10] pending  zset: window member of a call not yet sent -> until
+--                   when it counts in every window (see below)
+-- KEYS[11..] one GCRA timeline (string: theoretical arrival time) per pacer
 --
 -- ARGV[1] admission id (unique)       ARGV[2] process id
 -- ARGV[3] ahead: how far ahead a slot may be reserved
@@ -18,7 +20,8 @@
 -- ARGV[8] window length                ARGV[9] window weight
 -- ARGV[10] number of pacers, then per pacer: cost, tau (burst tolerance),
 --          capacity (largest cost it ever admits); then the call's units
---          of each learned kind (requests, tokens, input, output tokens)
+--          of each learned kind (requests, tokens, input, output tokens);
+--          then the pending horizon (0: the call starts when admitted)
 --
 -- Returns {status, value, processes, start, tat1, tat2, ...}:
 --   status 1: granted, value = delay until the start (0: now), start =
@@ -28,6 +31,14 @@
 --   status 2: refused, a concurrency slot is needed (wait for a release)
 --   status -1: the cost exceeds limit number value (-1: window, i:
 --             pacer i) and can never be admitted
+-- A call whose request leaves later than its admission (a Transport's,
+-- on a connection still to be dialled: sluice.SentTicket) is taken
+-- pending: its window members go to KEYS[10], where they count in every
+-- window, until sent.lua dates them in the window at the time its request
+-- left (or finish.lua at the call's end). A pending member is good for
+-- the horizon, which its process renews (renew.lua) while the call waits;
+-- one that outlives it (its process died) counts from then on as started
+-- then, the latest its request can have left.
 -- Numbers go to Redis as whole decimals: Lua would print them with 14
 -- digits, and microseconds since 1970 have 16.
 local function d(x) return string.format('%.0f', x) end
@@ -69,7 +80,7 @@ local delay = 0
 local tats = {}
 for i = 1, npacers do
   local cost, tau = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i - 1])
-  local tat = tonumber(redis.call('GET', KEYS[9 + i]) or '0')
+  local tat = tonumber(redis.call('GET', KEYS[10 + i]) or '0')
   tats[i] = tat
   local start = tat + math.min(cost, tau) - tau
   if start - now > delay then delay = start - now end
@@ -91,15 +102,42 @@ for k = 1, 4 do
 end
 
 -- Window: at the start the pacers allow, wn more must fit in the window
--- ending there; reservations ahead count.
+-- ending there; reservations ahead count, and pending calls count in
+-- every window.
+local horizon = tonumber(ARGV[ubase + 5] or '0')
 if wlimit > 0 and wn > 0 then
   local s = now + delay
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', d(now - wlen))
-  local live = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. d(s - wlen), '+inf', 'WITHSCORES')
-  local cnt = #live / 2
-  local must = cnt + wn - wlimit
+  local lapsed = redis.call('ZRANGEBYSCORE', KEYS[10], '-inf', d(now), 'WITHSCORES')
+  if #lapsed > 0 then
+    for k = 1, #lapsed, 2 do
+      redis.call('ZADD', KEYS[3], lapsed[k + 1], lapsed[k])
+    end
+    redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', d(now))
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', d(now - wlen))
+    if redis.call('PTTL', KEYS[3]) < wlen / 1000 + 1000 then
+      redis.call('PEXPIRE', KEYS[3], d(math.floor(wlen / 1000) + 1000))
+    end
+  end
+  -- Counted, not read: a window of thousands a minute holds thousands
+  -- of starts, and reading them all cost each admission that much.
+  local from = '(' .. d(s - wlen)
+  local pend = redis.call('ZCARD', KEYS[10])
+  local cnt = redis.call('ZCOUNT', KEYS[3], from, '+inf')
+  local must = cnt + pend + wn - wlimit
   if must > 0 then
-    local leaves = tonumber(live[2 * must]) + wlen
+    -- The must-th to leave makes room. Those started by now leave
+    -- first; then the pending, dated now at the earliest, so gone a
+    -- window from now at the earliest (a lower bound: the caller asks
+    -- again then, not at the horizon); then the reservations ahead.
+    local past = redis.call('ZCOUNT', KEYS[3], from, d(now))
+    local leaves = now + wlen
+    if must <= past or must > past + pend then
+      local k = must - 1
+      if must > past then k = must - pend - 1 end
+      local at = redis.call('ZRANGEBYSCORE', KEYS[3], from, '+inf', 'WITHSCORES', 'LIMIT', k, 1)
+      leaves = tonumber(at[2]) + wlen
+    end
     if leaves - now > delay then delay = leaves - now end
   end
 end
@@ -112,7 +150,7 @@ local out = {1, delay, procs, start}
 for i = 1, npacers do
   local cost, tau = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i - 1])
   local tat = math.max(tats[i], start) + cost
-  redis.call('SET', KEYS[9 + i], d(tat), 'PX', d(math.floor((tat - now + tau) / 1000) + 1000))
+  redis.call('SET', KEYS[10 + i], d(tat), 'PX', d(math.floor((tat - now + tau) / 1000) + 1000))
   out[4 + i] = tat
 end
 for k = 1, 4 do
@@ -121,7 +159,12 @@ for k = 1, 4 do
     redis.call('SET', KEYS[5 + k], d(tat), 'PX', d(math.floor((tat - now + ltau[k]) / 1000) + 1000))
   end
 end
-if wlimit > 0 and wn > 0 then
+if wlimit > 0 and wn > 0 and horizon > 0 then
+  -- Kept until a member lapsed and then left the window (see above).
+  for j = 1, wn do redis.call('ZADD', KEYS[10], d(now + horizon), id .. ':' .. j) end
+  local keep = math.floor((horizon + wlen) / 1000) + 1000
+  if redis.call('PTTL', KEYS[10]) < keep then redis.call('PEXPIRE', KEYS[10], d(keep)) end
+elseif wlimit > 0 and wn > 0 then
   for j = 1, wn do redis.call('ZADD', KEYS[3], d(start), id .. ':' .. j) end
   redis.call('PEXPIRE', KEYS[3], d(math.floor((wlen + delay) / 1000) + 1000))
 end

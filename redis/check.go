@@ -39,7 +39,7 @@ func (s *Store) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, max(s.opt.CallTimeout, checkTimeout))
 	defer cancel()
 	err := s.ping(ctx)
-	for _, sc := range []*goredis.Script{admitScript, finishScript, renewScript, pauseScript, learnScript} {
+	for _, sc := range []*goredis.Script{admitScript, finishScript, renewScript, sentScript, pauseScript, learnScript} {
 		if err != nil {
 			break
 		}

@@ -123,15 +123,17 @@ func newConfig(l sluice.Limits, k keys) config {
 // keys are one gate's keys, all under the store's hash tag.
 type keys struct {
 	pause, leases, window, procs, released, rate string
-	tokens                                       [3]string
-	learned                                      string
-	learnedPaces                                 [4]string // requests, then tokens by kind
+	// pending holds the window members of calls not yet sent (admit.lua).
+	pending      string
+	tokens       [3]string
+	learned      string
+	learnedPaces [4]string // requests, then tokens by kind
 }
 
 func newKeys(tag, gate string) keys {
 	b := tag + ":" + gate + ":"
 	return keys{
-		pause: b + "pause", leases: b + "leases", window: b + "window", procs: tag + ":procs",
+		pause: b + "pause", leases: b + "leases", window: b + "window", pending: b + "window-pending", procs: tag + ":procs",
 		released: b + "released", rate: b + "rate",
 		tokens:  [3]string{b + "tokens", b + "input-tokens", b + "output-tokens"},
 		learned: b + "learned",

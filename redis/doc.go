@@ -31,6 +31,17 @@
 // without pause it may wait long. Token estimates are settled by a script
 // when the call ends.
 //
+// A shared sliding window counts a sluice.Transport's call from when its
+// request has left, as a window in memory does: a new connection's dial
+// and TLS handshake come between admission and arrival, and a window
+// counting from admission let the next window's calls, sent at once on
+// warm connections, reach the API inside the first's. The admission takes
+// such a call pending, counting in every window; once net/http has
+// written the request, a script dates it at the server's time, sent in
+// the background and batched with other calls' (a call never written is
+// dated when it ends). A process that dies leaves its pending calls
+// counting for at most Options.LeaseTTL, then as started then.
+//
 // A Redis that restarts empty (it keeps nothing on disk), or stalls for
 // longer than a lease's time to live and reaps the leases of live
 // holders, loses part of the limits' state. Holders put their leases

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -108,10 +109,24 @@ type localTicket struct {
 	// in Redis when it answers again.
 	id string
 	cn int
+	// dated is set once the call is dated in the local window (a
+	// Transport's call is taken pending there as in Redis).
+	dated atomic.Bool
+}
+
+// Sent implements sluice.SentTicket: the local limits count the call
+// from now on, as a SlidingWindow of a gate in memory would.
+func (t *localTicket) Sent() {
+	if t.dated.CompareAndSwap(false, true) {
+		sluice.DateSent(t.cost, t.limits...)
+	}
 }
 
 // Finish implements sluice.Ticket.
 func (t *localTicket) Finish(o sluice.Outcome) {
+	if t.dated.CompareAndSwap(false, true) {
+		sluice.DateSent(t.cost, t.limits...) // never said sent: it left by now
+	}
 	for _, l := range t.limits {
 		l.Finish(t.cost, t.start, o)
 	}
@@ -120,7 +135,7 @@ func (t *localTicket) Finish(o sluice.Outcome) {
 		// A renewal may have put its leases in Redis: taken out, off
 		// the caller's path.
 		r := &ticket{g: t.g, id: t.id, cn: t.cn}
-		r.release([]any{t.id, t.cn, 0, 0})
+		r.release(finishArgs(t.id, t.cn, 0, 0, 0, 0))
 	}
 	t.g.notify()
 }

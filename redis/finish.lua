@@ -3,10 +3,13 @@
 -- and a pacer is given back only what nobody has queued behind.
 --
 -- KEYS[1] leases   KEYS[2] window   KEYS[3] release channel
--- KEYS[4..] one GCRA timeline per pacer
+-- KEYS[4] pending (admit.lua)   KEYS[5..] one GCRA timeline per pacer
 -- ARGV[1] admission id   ARGV[2] concurrency weight
--- ARGV[3] window weight to remove (0 for a finished call)
--- ARGV[4] number of pacers, then per pacer: mode, amount, tat
+-- ARGV[3] window weight to remove, pending or not (0 for a finished call)
+-- ARGV[4] window weight to date now if still pending (a call whose
+--   request was never said to have left: it left by its end at the
+--   latest)   ARGV[5] window length
+-- ARGV[6] number of pacers, then per pacer: mode, amount, tat
 --   mode 0: nothing; mode 1: give back amount (a cancelled reservation
 --   that ended the timeline at tat); mode 2: charge amount more (used
 --   beyond the estimate, the timeline ending at most tat past now, so
@@ -19,15 +22,29 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local id = ARGV[1]
 local cn, wn = tonumber(ARGV[2]), tonumber(ARGV[3])
+local wdate, wlen = tonumber(ARGV[4]), tonumber(ARGV[5])
 local released = 0
 for j = 1, cn do
   released = released + redis.call('ZREM', KEYS[1], id .. ':' .. j)
 end
-for j = 1, wn do redis.call('ZREM', KEYS[2], id .. ':' .. j) end
-local n = tonumber(ARGV[4])
+for j = 1, wn do
+  redis.call('ZREM', KEYS[2], id .. ':' .. j)
+  redis.call('ZREM', KEYS[4], id .. ':' .. j)
+end
+local dated = 0
+for j = 1, wdate do
+  if redis.call('ZREM', KEYS[4], id .. ':' .. j) == 1 then
+    redis.call('ZADD', KEYS[2], d(now), id .. ':' .. j)
+    dated = dated + 1
+  end
+end
+if dated > 0 and redis.call('PTTL', KEYS[2]) < wlen / 1000 + 1000 then
+  redis.call('PEXPIRE', KEYS[2], d(math.floor(wlen / 1000) + 1000))
+end
+local n = tonumber(ARGV[6])
 for i = 1, n do
-  local mode, amount, ours = tonumber(ARGV[4 + 3*i - 2]), tonumber(ARGV[4 + 3*i - 1]), tonumber(ARGV[4 + 3*i])
-  local key = KEYS[3 + i]
+  local mode, amount, ours = tonumber(ARGV[6 + 3*i - 2]), tonumber(ARGV[6 + 3*i - 1]), tonumber(ARGV[6 + 3*i])
+  local key = KEYS[4 + i]
   local tat = tonumber(redis.call('GET', key) or '0')
   local ttl = redis.call('PTTL', key)
   if ttl < 0 then ttl = 1000 end

@@ -32,8 +32,9 @@ func (s *Store) listen(ps *goredis.PubSub) {
 	}
 }
 
-// renewLoop renews the leases this process holds every third of their
-// time to live, and at once when Redis is back after an outage, until
+// renewLoop renews the leases this process holds, and the horizon of its
+// calls pending in a window (admit.lua), every third of their time to
+// live, and at once when Redis is back after an outage, until
 // Close. A renewal puts back the leases Redis lost (renew.lua); one that
 // answers also tells that Redis is back, when admissions alone would not
 // (nothing asked through Redis meanwhile).
@@ -55,12 +56,15 @@ func (s *Store) renewLoop() {
 		}
 		s.mu.Unlock()
 		for _, g := range gates {
-			members := g.leaseMembers()
-			if len(members) == 0 {
+			leases, pending := g.leaseMembers(), g.pendingMembers()
+			if len(leases)+len(pending) == 0 {
 				continue
 			}
-			args := append([]any{int64(s.opt.LeaseTTL / time.Microsecond)}, members...)
-			if _, err := s.run(context.Background(), renewScript, []string{g.keys.leases}, args...); err != nil {
+			args := make([]any, 0, 2+len(leases)+len(pending))
+			args = append(args, int64(s.opt.LeaseTTL/time.Microsecond), g.config().windowUs, len(leases))
+			args = append(append(args, leases...), pending...)
+			keys := []string{g.keys.leases, g.keys.pending}
+			if _, err := s.run(context.Background(), renewScript, keys, args...); err != nil {
 				g.down(err)
 				continue
 			}

@@ -1,8 +1,12 @@
 -- renew: pushes back the expiry of the leases a holder still holds (a
 -- holder that died stops renewing, and admit reaps its leases once they
--- expire), and puts back those that are gone.
--- KEYS[1] leases
--- ARGV[1] ttl (microseconds), ARGV[2..] lease members
+-- expire), and puts back those that are gone; and pushes back the horizon
+-- of its calls still pending in a window (admit.lua), never putting one
+-- back: one gone was dated (sent.lua, finish.lua) or given back.
+-- KEYS[1] leases   KEYS[2] pending
+-- ARGV[1] ttl (microseconds), ARGV[2] the window's length, ARGV[3]
+-- number of lease members, then the lease members, then the pending
+-- members
 -- Returns the number of leases put back.
 --
 -- A lease can be gone while its call is still in flight: Redis restarted
@@ -19,10 +23,21 @@
 local function d(x) return string.format('%.0f', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local ttl = tonumber(ARGV[1])
+local ttl, wlen, leases = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local back = 0
-for i = 2, #ARGV do
+for i = 4, 3 + leases do
   back = back + redis.call('ZADD', KEYS[1], d(now + ttl), ARGV[i])
 end
-redis.call('PEXPIRE', KEYS[1], d(math.floor(ttl / 1000) + 1000))
+if leases > 0 then
+  redis.call('PEXPIRE', KEYS[1], d(math.floor(ttl / 1000) + 1000))
+end
+local renewed = 0
+for i = 4 + leases, #ARGV do
+  renewed = renewed + redis.call('ZADD', KEYS[2], 'XX', 'CH', d(now + ttl), ARGV[i])
+end
+-- Kept until a member lapsed and then left the window (admit.lua).
+local keep = math.floor((ttl + wlen) / 1000) + 1000
+if renewed > 0 and redis.call('PTTL', KEYS[2]) < keep then
+  redis.call('PEXPIRE', KEYS[2], d(keep))
+end
 return back

@@ -17,6 +17,8 @@ var (
 	finishSrc string
 	//go:embed renew.lua
 	renewSrc string
+	//go:embed sent.lua
+	sentSrc string
 	//go:embed pause.lua
 	pauseSrc string
 	//go:embed learn.lua
@@ -25,6 +27,7 @@ var (
 	admitScript  = goredis.NewScript(admitSrc)
 	finishScript = goredis.NewScript(finishSrc)
 	renewScript  = goredis.NewScript(renewSrc)
+	sentScript   = goredis.NewScript(sentSrc)
 	pauseScript  = goredis.NewScript(pauseSrc)
 	learnScript  = goredis.NewScript(learnSrc)
 )

@@ -27,6 +27,10 @@ type shared struct {
 	cfg    config
 	change chan struct{}    // closed on a release; made on demand
 	held   map[string]lease // leases held, by admission id
+	// pending holds the window weight of calls this process admitted
+	// pending (admit.lua), by admission id, until they are dated: their
+	// horizon is renewed with the leases.
+	pending map[string]int
 	// releasing holds a channel per release under way in the
 	// background (ticket.release), closed when it is done.
 	releasing map[chan struct{}]struct{}
@@ -58,7 +62,7 @@ func (g *shared) Close() error {
 }
 
 func newShared(s *Store, key string, l sluice.Limits) *shared {
-	g := &shared{s: s, key: key, keys: newKeys(s.tag(), key), held: make(map[string]lease)}
+	g := &shared{s: s, key: key, keys: newKeys(s.tag(), key), held: make(map[string]lease), pending: make(map[string]int)}
 	g.cfg = newConfig(l, g.keys)
 	return g
 }
@@ -124,10 +128,19 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 	if cfg.windowN > 0 {
 		wn = n
 	}
-	keys := make([]string, 0, 9+len(cfg.pacers))
+	// A Transport's call counts in the window from when its request
+	// leaves (sluice.SentTicket): taken pending, it counts in every
+	// window until then, for at most a horizon its process renews.
+	unsent := wn > 0 && c.Unsent()
+	horizon := int64(0)
+	if unsent {
+		horizon = int64(s.opt.LeaseTTL / time.Microsecond)
+	}
+	keys := make([]string, 0, 10+len(cfg.pacers))
 	keys = append(keys, g.keys.pause, g.keys.leases, g.keys.window, g.keys.procs, g.keys.learned)
 	keys = append(keys, g.keys.learnedPaces[:]...)
-	args := make([]any, 0, 14+3*len(cfg.pacers))
+	keys = append(keys, g.keys.pending)
+	args := make([]any, 0, 15+3*len(cfg.pacers))
 	args = append(args, id, s.proc, int64(s.opt.Ahead/time.Microsecond), int64(s.opt.LeaseTTL/time.Microsecond),
 		cfg.concurrency, cn, cfg.windowN, cfg.windowUs, wn, len(cfg.pacers))
 	costs := make([]int64, len(cfg.pacers))
@@ -137,7 +150,8 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 		args = append(args, costs[i], p.tauUs, p.costUs(p.capacity))
 	}
 	args = append(args, n, tokensOf(sluice.AllTokens, c.InputTokens, c.OutputTokens),
-		tokensOf(sluice.InputTokens, c.InputTokens, c.OutputTokens), tokensOf(sluice.OutputTokens, c.InputTokens, c.OutputTokens))
+		tokensOf(sluice.InputTokens, c.InputTokens, c.OutputTokens), tokensOf(sluice.OutputTokens, c.InputTokens, c.OutputTokens),
+		horizon)
 	own, ownMarks, wait := g.takeGrace(c)
 	if wait != 0 {
 		return nil, wait, nil, false
@@ -188,6 +202,9 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 		return nil, g.s.backstop, nil, false
 	}
 	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs, own: own, admitted: time.Now()}
+	if unsent {
+		t.pending, t.windowUs = wn, cfg.windowUs
+	}
 	if len(r) > 3 {
 		t.start = asInt(r[3])
 	}
@@ -199,6 +216,9 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 	}
 	if cn > 0 {
 		g.hold(id, cn)
+	}
+	if unsent {
+		g.pend(id, wn)
 	}
 	if err := ctx.Err(); err != nil {
 		// Cancelled while the answer was on its way (the client ends a
@@ -326,6 +346,33 @@ func (g *shared) hold(id string, n int) {
 	g.held[id] = lease{n: n}
 }
 
+// pend and unpend keep the calls this process admitted pending in the
+// window (admit.lua) and has not yet dated, whose horizon it renews.
+func (g *shared) pend(id string, wn int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.pending[id] = wn
+}
+
+func (g *shared) unpend(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.pending, id)
+}
+
+// pendingMembers returns the window members pending, for renewal.
+func (g *shared) pendingMembers() []any {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var m []any
+	for id, wn := range g.pending {
+		for j := 1; j <= wn; j++ {
+			m = append(m, id+":"+fmt.Sprint(j))
+		}
+	}
+	return m
+}
+
 func (g *shared) unhold(id string) {
 	g.mu.Lock()
 	l := g.held[id]
@@ -402,6 +449,38 @@ type ticket struct {
 	// admitted is when, for own's Finish.
 	admitted time.Time
 	done     atomic.Bool
+
+	// pending is the window weight taken pending (admit.lua), 0 when
+	// the call was dated at its admission; windowUs the window's length.
+	pending  int
+	windowUs int64
+	sent     atomic.Int32 // ticketPending, ticketSent, ...
+}
+
+// What became of a pending ticket's window members (ticket.sent).
+const (
+	ticketPending = iota // not yet dated
+	ticketSent           // Sent: dated, or queued to be (Store.dateLater)
+	ticketUndated        // Sent, but the store could not queue it: Finish dates it
+	ticketEnded          // Finish, or given back
+)
+
+// Sent implements sluice.SentTicket: the call's window members, pending
+// since its admission, are dated by sent.lua, sent off the caller's path
+// together with other calls' (Store.dateLater), at the time the request
+// left as the server's clock tells it: never earlier, and later by no
+// more than the script's way there (sent.go). A call dated late only
+// holds back later admissions by as much; one dated early would let them
+// reach the API inside its window.
+func (t *ticket) Sent() {
+	if t.pending == 0 || !t.sent.CompareAndSwap(ticketPending, ticketSent) {
+		return
+	}
+	sluice.DateSent(t.cost, t.own...)
+	t.g.unpend(t.id)
+	if !t.g.s.dateLater(t.g, t.id, t.pending) {
+		t.sent.Store(ticketUndated)
+	}
 }
 
 // Finish implements sluice.Ticket: one script releases the leases and
@@ -412,10 +491,21 @@ func (t *ticket) Finish(o sluice.Outcome) {
 	}
 	g := t.g
 	g.unhold(t.id)
+	date := 0 // window weight to date now: a call never said sent left by now
+	if t.pending > 0 {
+		switch t.sent.Swap(ticketEnded) {
+		case ticketPending:
+			sluice.DateSent(t.cost, t.own...)
+			date = t.pending
+		case ticketUndated:
+			date = t.pending
+		}
+		g.unpend(t.id)
+	}
 	for _, l := range t.own {
 		l.Finish(t.cost, t.admitted, o)
 	}
-	args := []any{t.id, t.cn, 0, len(t.pacers)}
+	args := finishArgs(t.id, t.cn, 0, date, t.windowUs, len(t.pacers))
 	settle := false
 	for _, p := range t.pacers {
 		mode, amount, most := 0, int64(0), int64(0)
@@ -436,7 +526,7 @@ func (t *ticket) Finish(o sluice.Outcome) {
 		}
 		args = append(args, mode, amount, most)
 	}
-	if t.cn == 0 && !settle {
+	if t.cn == 0 && !settle && date == 0 {
 		return
 	}
 	t.release(args)
@@ -522,8 +612,10 @@ func awaitAll(ctx context.Context, chs []chan struct{}) error {
 // window starts and pacers' charges.
 func (t *ticket) giveBack(wn int) {
 	t.done.Store(true)
+	t.sent.Store(ticketEnded)
 	t.g.unhold(t.id)
-	args := []any{t.id, t.cn, wn, len(t.pacers)}
+	t.g.unpend(t.id)
+	args := finishArgs(t.id, t.cn, wn, 0, 0, len(t.pacers))
 	for i := range t.pacers {
 		args = append(args, 1, t.costs[i], t.tats[i])
 	}
@@ -561,7 +653,7 @@ func (g *shared) abandon(id string, cn, wn int, pacers []pacer) {
 	// The pacers the admission was asked with: the gate's limits may
 	// have been configured anew since.
 	t := &ticket{g: g, id: id, cn: cn, pacers: pacers}
-	args := []any{id, cn, wn, len(pacers)}
+	args := finishArgs(id, cn, wn, 0, 0, len(pacers))
 	for range pacers {
 		args = append(args, 0, 0, 0) // mode 0: nothing
 	}
@@ -571,9 +663,19 @@ func (g *shared) abandon(id string, cn, wn int, pacers []pacer) {
 	}()
 }
 
+// finishArgs returns finish.lua's arguments but the pacers': the
+// admission id, the concurrency weight to release, the window weight to
+// remove (pending or not), the window weight to date now if still pending
+// and the window's length, and the number of pacers, whose mode, amount
+// and tat the caller appends.
+func finishArgs(id string, cn, remove, date int, windowUs int64, pacers int) []any {
+	args := make([]any, 0, 6+3*pacers)
+	return append(args, id, cn, remove, date, windowUs, pacers)
+}
+
 func (t *ticket) finish(args []any) {
 	g := t.g
-	keys := []string{g.keys.leases, g.keys.window, g.keys.released}
+	keys := []string{g.keys.leases, g.keys.window, g.keys.released, g.keys.pending}
 	for _, p := range t.pacers {
 		keys = append(keys, p.key)
 	}

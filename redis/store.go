@@ -73,7 +73,12 @@ type Options struct {
 	CallTimeout time.Duration
 	// LeaseTTL is how long a concurrency lease outlives a holder that
 	// stopped renewing it (died); 0 means DefaultLeaseTTL. Leases are
-	// renewed every third of it.
+	// renewed every third of it. It is also the horizon of a call
+	// pending in a shared window (a Transport's call whose request has
+	// not left yet: sluice.SentTicket), renewed with the leases: the
+	// call of a process that died counts in every window for at most
+	// LeaseTTL after its last renewal, then as started then, for a
+	// window more.
 	LeaseTTL time.Duration
 	// Ahead is how far ahead a rate slot may be reserved in one round
 	// trip; 0 means 50ms.
@@ -112,6 +117,11 @@ type Store struct {
 
 	health health
 	stats  counters
+
+	// sentQueue holds calls whose requests have left, for dateSent to
+	// date in the window (sent.go); dating says it runs. Under mu.
+	sentQueue []sentCall
+	dating    bool
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -153,7 +163,7 @@ type counters struct {
 // Stats is a snapshot of a Store's counters.
 type Stats struct {
 	Admissions int64 // calls admitted through Redis
-	RoundTrips int64 // script calls sent (admit, finish, renew, pause)
+	RoundTrips int64 // script calls sent (admit, finish, renew, sent, pause, learn)
 	Fallbacks  int64 // admissions answered without Redis (Mode)
 	Outages    int64 // times Redis went from answering to not
 	Errors     int64 // calls that failed (timeouts, connection errors)

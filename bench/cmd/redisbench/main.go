@@ -87,6 +87,17 @@ func main() {
 	four := parallel(*addr, prefix+"-4", 4, *dur)
 	fmt.Printf("four processes, 8 workers each: %.0f admissions/s together (%.2fx one process)\n", four, four/one)
 
+	before = commandstats(c)
+	calls := windowThroughput(*addr, prefix+"-w", *dur)
+	after = commandstats(c)
+	trips = 0
+	for _, name := range []string{"evalsha", "eval"} {
+		trips += after[name] - before[name]
+	}
+	fmt.Printf("one process, 8 workers, a shared window through a Transport (instant loopback server): %.0f calls/s; "+
+		"round trips per call: %.3f (one admit, and the dating of the sent calls, batched, off the callers' path)\n",
+		float64(calls)/dur.Seconds(), float64(trips)/float64(calls))
+
 	if os.Getenv("REDISBENCH_ONLY") != "outage" {
 		runShare()
 	}
@@ -127,6 +138,41 @@ func throughput(addr, prefix string, d time.Duration) int64 {
 					return
 				}
 				p.Done(sluice.Outcome{})
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return n.Load()
+}
+
+// windowThroughput sends as many calls as it can for d through a
+// Transport whose only shared limit is a very wide sliding window, to an
+// instant loopback server; it returns how many. The window counts each
+// call from when its request has left (sluice.SentTicket).
+func windowThroughput(addr, prefix string, d time.Duration) int64 {
+	client, _ := redis.Dial("redis://" + addr)
+	defer client.Close()
+	st := redis.New(client, "bench", redis.Options{Prefix: prefix, CallTimeout: 2 * time.Second})
+	defer st.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	limits := sluice.Limits{Window: sluice.Rate{N: 1e6, Per: time.Second}, Store: st}
+	tr := &sluice.Transport{Limits: limits, Retry: sluice.RetryPolicy{MaxAttempts: 1}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(d)
+	for range 8 {
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				resp, err := hc.Get(srv.URL)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return
+				}
+				resp.Body.Close()
 				n.Add(1)
 			}
 		})
