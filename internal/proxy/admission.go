@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -237,7 +238,10 @@ func (b admittedBase) CloseIdleConnections() {
 
 // respondedTransport is the ReverseProxy's Transport: it sees the
 // response begin, after which the client's deadline no longer holds.
-type respondedTransport struct{ http.RoundTripper }
+type respondedTransport struct {
+	http.RoundTripper
+	route *route
+}
 
 func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.RoundTripper.RoundTrip(req)
@@ -247,6 +251,26 @@ func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		// is halted now, so the SDKs' retries of it would only meet
 		// the proxy's refusal (refuse.go).
 		resp.Header.Set("X-Should-Retry", "false")
+	}
+	if a != nil && resp != nil && a.info != nil && (a.info.Class == sluice.ClassThrottled || a.info.Class == sluice.ClassOverloaded) &&
+		resp.Header.Get("Retry-After") == "" && resp.Header.Get("Retry-After-Ms") == "" && t.route != nil {
+		// An upstream that refuses without saying when to come back
+		// (no Retry-After, no headers): the SDKs would retry at once,
+		// into the same refusals, and give up (outside review: 166 of
+		// 200 OpenAI SDK calls failed through the proxy, 105 without
+		// it). The gate's cool-down, or the pace it learned from the
+		// 429s, says when a call would be admitted again.
+		wait := time.Second
+		if g := t.route.tr.Gate(t.route.key(req)); g != nil {
+			if until := time.Until(g.PausedUntil()); until > 0 {
+				wait = until
+			}
+			if r := g.LearnedRate(); !r.IsZero() {
+				wait = max(wait, time.Duration(t.route.queued.Load()+1)*r.Interval())
+			}
+		}
+		resp.Header.Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(wait.Seconds()))), 10))
+		resp.Header.Set("Retry-After-Ms", strconv.FormatInt(max(1, wait.Milliseconds()), 10))
 	}
 	if a != nil && resp != nil && a.info != nil && a.info.Attempts > 1 && a.info.Class.Retryable() && resp.Header.Get("X-Should-Retry") == "" {
 		// The proxy retried it already, as far as its policy goes: the

@@ -249,7 +249,7 @@ func newRoute(r Route, log logger) *route {
 				}
 			}
 		},
-		Transport: respondedTransport{rt.tr},
+		Transport: respondedTransport{RoundTripper: rt.tr, route: rt},
 		// FlushInterval 0: the ReverseProxy flushes every write of a
 		// stream (text/event-stream, or a body of unknown length), so
 		// that events pass through as they come and the status and
