@@ -75,7 +75,6 @@ func TestTransportTellsASharedWindowWhenTheCallLeft(t *testing.T) {
 	}{
 		{"a window, sent", window, nil, "[admit unsent finish sent]"},
 		{"a window, never written", window, refuse, "[admit unsent finish]"},
-		{"no window", sluice.Rate{}, nil, "[admit finish]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := &sentStore{}
