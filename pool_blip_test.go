@@ -1,7 +1,6 @@
 package sluice
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,19 +37,7 @@ func TestPoolThroughATransportOutlastsABlip(t *testing.T) {
 				})
 				tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
 				pool := &Pool[int, int]{Workers: 8}
-				get := func(ctx context.Context, i int) (int, error) {
-					req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://api.test/%d", i), nil)
-					resp, err := (&http.Client{Transport: tr}).Do(req)
-					if err != nil {
-						return 0, err
-					}
-					defer resp.Body.Close()
-					io.Copy(io.Discard, resp.Body)
-					if resp.StatusCode != http.StatusOK {
-						return 0, &StatusError{Status: resp.StatusCode, Class: Classify(resp.StatusCode, resp.Header, nil, nil)}
-					}
-					return resp.StatusCode, nil
-				}
+				get := transportGet(tr)
 				items := make([]int, 100)
 				failed := 0
 				for r := range pool.Run(t.Context(), slices.Values(items), get) {
