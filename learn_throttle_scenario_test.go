@@ -2,7 +2,6 @@ package sluice
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -169,29 +168,10 @@ func TestLearnedPaceFrom429sOfTheMockWithoutHeaders(t *testing.T) {
 		defer api.Close()
 		tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
 		client := &http.Client{Transport: tr}
-		begin := time.Now()
-		var wg sync.WaitGroup
-		jobs := make(chan struct{})
-		for range 64 {
-			wg.Go(func() {
-				for range jobs {
-					resp, err := client.Post("http://api.test/v1/messages", "application/json",
-						strings.NewReader(`{"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`))
-					if err != nil {
-						t.Error(err)
-						continue
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			})
-		}
-		for range n {
-			jobs <- struct{}{}
-		}
-		close(jobs)
-		wg.Wait()
-		took := time.Since(begin)
+		took := callAll(t, n, 64, func() (*http.Response, error) {
+			return client.Post("http://api.test/v1/messages", "application/json",
+				strings.NewReader(`{"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`))
+		})
 		st := api.Stats()
 		throttled := st.Requests - st.Accepted
 		least := time.Duration(n-rate) * time.Second / rate

@@ -60,13 +60,20 @@ func TestPacingAgainstAStrictAPICostsOnlyTheMargin(t *testing.T) {
 // reading each body, and returns how long they took.
 func getAll(t *testing.T, client *http.Client, url string, n, workers int) time.Duration {
 	t.Helper()
+	return callAll(t, n, workers, func() (*http.Response, error) { return client.Get(url) })
+}
+
+// callAll makes n calls from workers goroutines, reading each body, and
+// returns how long they took.
+func callAll(t *testing.T, n, workers int, call func() (*http.Response, error)) time.Duration {
+	t.Helper()
 	begin := time.Now()
 	jobs := make(chan struct{})
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for range jobs {
-				resp, err := client.Get(url)
+				resp, err := call()
 				if err != nil {
 					t.Error(err)
 					continue
