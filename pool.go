@@ -31,7 +31,8 @@ import (
 // per spare started.
 //
 // Every goroutine Run starts is owned by Run and has ended when its
-// iterator returns; a panic in the function is re-raised there.
+// iterator returns; a panic in the function is re-raised there, as a
+// *PanicError that keeps the stack where it was raised.
 //
 // Set the fields, then call Run; a Pool may be reused, one Run at a time.
 type Pool[T, R any] struct {
@@ -119,7 +120,10 @@ type Event struct {
 // see their context cancelled, and Run returns once every worker has
 // ended. Items never handed to a worker are not yielded. Run does not
 // wait for an input that blocks (a read from a pipe): the iterator's
-// next yield returns false, and it should return then.
+// next yield returns false, and it should return then. It does wait for
+// fn: a call that ignores its context and never returns holds Run (and
+// the loop's break) until it does, since nothing can stop a goroutine
+// from outside; a call that must bound itself should honour ctx.
 //
 // When ctx has a deadline and the Gate predicts that an item cannot start
 // before it (see Gate.Acquire), that item is yielded at once with
@@ -170,7 +174,7 @@ type run[T, R any] struct {
 	lateOnce sync.Once
 
 	panicMu  sync.Mutex
-	panicked any
+	panicked *PanicError
 	// fed is closed when the input iterator has returned; Run does not
 	// wait for it (see start). returned is set once Run has returned.
 	fed      chan struct{}
@@ -280,7 +284,7 @@ func (r *run[T, R]) stop() {
 
 func (r *run[T, R]) recoverPanic() {
 	if v := recover(); v != nil {
-		r.record(v)
+		r.record(recovered(v))
 		r.cancel()
 	}
 }
@@ -292,13 +296,13 @@ func (r *run[T, R]) recoverFeederPanic() {
 		if r.returned.Load() {
 			panic(v)
 		}
-		r.record(v)
+		r.record(recovered(v))
 		r.cancel()
 	}
 }
 
 // record keeps the first panic, for stop to raise again.
-func (r *run[T, R]) record(v any) {
+func (r *run[T, R]) record(v *PanicError) {
 	r.panicMu.Lock()
 	defer r.panicMu.Unlock()
 	if r.panicked == nil {

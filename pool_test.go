@@ -7,6 +7,7 @@ import (
 	"iter"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -201,16 +202,46 @@ func TestPoolCancelledContext(t *testing.T) {
 
 func TestPoolReraisesPanics(t *testing.T) {
 	defer func() {
-		if v := recover(); v != "boom" {
-			t.Fatalf("recovered %v, want boom", v)
+		v := recover()
+		p, ok := v.(*PanicError)
+		if !ok || p.Value != "boom" {
+			t.Fatalf("recovered %#v, want a *PanicError of boom", v)
+		}
+		// The stack is the one that panicked, in fn, not the caller's.
+		if !strings.Contains(string(p.Stack), "panicsAtThree") {
+			t.Errorf("the stack does not name the function that panicked:\n%s", p.Stack)
+		}
+		if !strings.Contains(p.Error(), "boom") || !strings.Contains(p.Error(), "panicsAtThree") {
+			t.Errorf("Error() = %q, want the value and the stack", p.Error())
 		}
 	}()
 	p := &Pool[int, int]{Workers: 2}
-	for range p.Run(context.Background(), count(10, nil), func(ctx context.Context, i int) (int, error) {
-		if i == 3 {
-			panic("boom")
+	for range p.Run(context.Background(), count(10, nil), panicsAtThree) {
+	}
+	t.Fatal("no panic")
+}
+
+// panicsAtThree is a Pool function that panics on item 3, named so that
+// a test can find it in the stack a PanicError kept.
+func panicsAtThree(ctx context.Context, i int) (int, error) {
+	if i == 3 {
+		panic("boom")
+	}
+	return i, nil
+}
+
+// A panic with an error value is seen through by errors.Is.
+func TestPoolPanicErrorUnwraps(t *testing.T) {
+	sentinel := errors.New("sentinel")
+	defer func() {
+		err, _ := recover().(error)
+		if !errors.Is(err, sentinel) {
+			t.Fatalf("recovered %v, want an error wrapping the sentinel", err)
 		}
-		return i, nil
+	}()
+	p := &Pool[int, int]{Workers: 1}
+	for range p.Run(context.Background(), count(1, nil), func(ctx context.Context, i int) (int, error) {
+		panic(sentinel)
 	}) {
 	}
 	t.Fatal("no panic")

@@ -162,7 +162,7 @@ func TestPoolPanicGivesTheGateSlotBack(t *testing.T) {
 		p := &Pool[int, int]{Workers: 1, Gate: g}
 		func() {
 			defer func() {
-				if v := recover(); v != "boom" {
+				if v, _ := recover().(*PanicError); v == nil || v.Value != "boom" {
 					t.Fatalf("recovered %v, want boom", v)
 				}
 			}()
