@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/anthropics/anthropic-sdk-go"
-	"github.com/anthropics/anthropic-sdk-go/option"
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/sluicehq/sluice"
 )
@@ -51,7 +51,7 @@ func Example_anthropicSDK() {
 	for i, prompt := range prompts {
 		wg.Go(func() {
 			msg, err := client.Messages.New(context.Background(), anthropic.MessageNewParams{
-				Model:     anthropic.ModelClaudeSonnet4_5,
+				Model:     anthropic.ModelClaudeSonnet4_6,
 				MaxTokens: 64,
 				Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))},
 			})
@@ -131,8 +131,9 @@ func (f *fakeAnthropic) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost || r.URL.Path != "/v1/messages":
 		apiError(w, http.StatusNotFound, "not_found_error", "no such endpoint")
 		return
-	case r.Header.Get("X-Api-Key") != "test" || r.Header.Get("Anthropic-Version") == "":
-		apiError(w, http.StatusUnauthorized, "authentication_error", "missing x-api-key or anthropic-version")
+	case r.Header.Get("X-Api-Key") != "test" && r.Header.Get("Authorization") != "Bearer test" || r.Header.Get("Anthropic-Version") == "":
+		// The SDK's v2 sends the key as a bearer token; the API takes both.
+		apiError(w, http.StatusUnauthorized, "authentication_error", "missing API key or anthropic-version")
 		return
 	case n == 1:
 		h.Set("Retry-After", "1")

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anthropics/anthropic-sdk-go"
-	"github.com/anthropics/anthropic-sdk-go/option"
+	"github.com/anthropics/anthropic-sdk-go/v2"
+	"github.com/anthropics/anthropic-sdk-go/v2/option"
 
 	"github.com/sluicehq/sluice/internal/mock"
 )
@@ -42,7 +42,7 @@ var prompt = strings.Repeat("lock gate ", 20)
 
 func newMessage(maxTokens int64) anthropic.MessageNewParams {
 	return anthropic.MessageNewParams{
-		Model:     anthropic.ModelClaudeSonnet4_5,
+		Model:     anthropic.ModelClaudeSonnet4_6,
 		MaxTokens: maxTokens,
 		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(prompt))},
 	}
@@ -63,7 +63,7 @@ func TestMockAnthropicSDK(t *testing.T) {
 	if resp.Usage.InputTokens != 50 || resp.Usage.OutputTokens != words || words < 10 || words > 64 {
 		t.Errorf("usage %d in, %d out for %d words; want 50 in, one token a word, 10 to 64", resp.Usage.InputTokens, resp.Usage.OutputTokens, words)
 	}
-	if resp.Model != anthropic.ModelClaudeSonnet4_5 || resp.Role != "assistant" || !strings.HasPrefix(resp.ID, "msg_") {
+	if resp.Model != anthropic.ModelClaudeSonnet4_6 || resp.Role != "assistant" || !strings.HasPrefix(resp.ID, "msg_") {
 		t.Errorf("message %s %s %s", resp.ID, resp.Model, resp.Role)
 	}
 	if st := srv.Stats(); st.Accepted != 1 || st.InputTokens != 50 || st.OutputTokens != words {
