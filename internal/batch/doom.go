@@ -114,7 +114,7 @@ func (d *doom) failed(it input.Item, f input.Failure, class sluice.Class, err er
 	if d.judged < doomSample {
 		return nil
 	}
-	return fmt.Errorf("every call so far (%d of %d) got %s: %s; or --keep-going to send every item anyway", d.judged, d.judged, what(f), d.advice(it, f))
+	return fmt.Errorf("the first %d calls to finish all got %s: %s; or --keep-going to send every item anyway", d.judged, what(f), d.advice(it, f))
 }
 
 // doomKey is what two failures must share to count as the same failure,
