@@ -133,6 +133,36 @@ func TestRunSummaryTopFiveReasons(t *testing.T) {
 	}
 }
 
+// Failures of one class and status with different messages are counted
+// together, and the summary says how many said something other than the
+// example it shows (outside review: two different 400s were listed under
+// the first one's message).
+func TestRunSummarySaysWhenMessagesDiffer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		msg := "model not found"
+		if strings.HasPrefix(r.URL.Path, "/item/param") {
+			msg = "max_tokens too large"
+		}
+		fmt.Fprintf(w, `{"error": {"message": %q}}`, msg)
+	}))
+	defer srv.Close()
+	ids := []string{"model-1", "model-2", "model-3", "param-1", "param-2"}
+	o := e2eRun(t, batch.Config{Input: e2eHTTPFile(t, t.TempDir(), ids), BaseURL: srv.URL, Limits: limitsC(1), KeepGoing: true})
+	if len(o.sum.Reasons) != 1 {
+		t.Fatalf("reasons %v, want one (HTTP 400)", o.sum.Reasons)
+	}
+	r := o.sum.Reasons[0]
+	if r.Count != 5 || r.Others != 2 || r.Example != "model not found" {
+		t.Errorf("reason %+v, want 5 counted, the example the first message, 2 others", r)
+	}
+	var b strings.Builder
+	batch.WriteSummary(&b, o.sum)
+	if want := "       5  fatal (HTTP 400): model not found (2 of them with other messages)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+}
+
 // The summary counts retries, the retries that waited for the retry
 // budget, the 429s and the pauses, and says where the results went.
 func TestWriteSummary(t *testing.T) {

@@ -17,6 +17,11 @@ type FailureReason struct {
 	Reason  string // the class, and the status when there was one: "fatal (HTTP 401)"
 	Count   int
 	Example string // the message of the first item that failed so
+	// Others is how many of Count said something other than Example:
+	// failures of one class and status can differ (a 400 for a model's
+	// name, another for a parameter), and the summary says so rather than
+	// let one message stand for all (outside review).
+	Others int
 }
 
 // topReasons is how many reasons the summary lists.
@@ -32,6 +37,9 @@ func (r reasons) add(class string, status int, message string) {
 	}
 	if f, ok := r[key]; ok {
 		f.Count++
+		if message != f.Example {
+			f.Others++
+		}
 		return
 	}
 	r[key] = &FailureReason{Reason: key, Count: 1, Example: message}
@@ -89,7 +97,11 @@ func WriteSummary(w io.Writer, s Summary) {
 		fmt.Fprintln(w, "sluice: failed because:")
 		listed := 0
 		for _, r := range s.Reasons {
-			fmt.Fprintf(w, "  %6d  %s: %s\n", r.Count, r.Reason, clip(r.Example, 100))
+			fmt.Fprintf(w, "  %6d  %s: %s", r.Count, r.Reason, clip(r.Example, 100))
+			if r.Others > 0 {
+				fmt.Fprintf(w, " (%d of them with other messages)", r.Others)
+			}
+			fmt.Fprintln(w)
 			listed += r.Count
 		}
 		if rest := s.Failed - listed; rest > 0 {
