@@ -184,10 +184,12 @@ run:
 			}
 		case res.attempts == 0 && (errors.Is(r.Err, errInterrupted) || errors.Is(r.Err, sluice.ErrQuotaExhausted) || errors.Is(r.Err, context.Canceled)),
 			stopCtx.Err() != nil && (res.class == sluice.ClassCanceled || errors.Is(r.Err, errInterrupted)),
+			callCtx.Err() != nil && errors.Is(r.Err, context.Canceled),
 			res.class != sluice.ClassQuotaExhausted && errors.Is(r.Err, sluice.ErrQuotaExhausted):
-			// Never sent, cut off by the stop, or waiting to retry when
-			// it came (the halt ends the wait): not finished, not failed;
-			// the next run does it. Counted in finish.
+			// Never sent, cut off by the stop (or by the drain's end or a
+			// second Ctrl-C, mid-answer too), or waiting to retry when it
+			// came (the halt ends the wait): not finished, not failed; the
+			// next run does it. Counted in finish.
 		default:
 			if res.status == http.StatusTooManyRequests && res.class == sluice.ClassQuotaExhausted {
 				quota429s++ // a 429, though not one the gates count as throttling

@@ -787,7 +787,13 @@ func TestRunAbandonCutsCallsInFlightWithASummary(t *testing.T) {
 		t.Errorf("Run took %v after the calls were abandoned: it waited out the drain or the API", took)
 	}
 	s := o.sum
-	if o.code != 3 || s.Stopped == nil || s.Items != s.Failed+s.NotStarted || s.Items == 0 {
-		t.Errorf("exit %d, stopped %v, %d items, %d failed, %d not started; want 3 and every item read accounted for", o.code, s.Stopped, s.Items, s.Failed, s.NotStarted)
+	if o.code != 3 || s.Stopped == nil || s.Items != s.NotStarted || s.Items == 0 {
+		t.Errorf("exit %d, stopped %v, %d items, %d failed, %d not started; want 3 and every item read not finished", o.code, s.Stopped, s.Items, s.Failed, s.NotStarted)
+	}
+	// The cut calls are ours, not the API's failures: they are left for
+	// the next run, and the errors file holds none of them (outside
+	// review: they were written as failed, "context canceled").
+	if s.Failed != 0 || len(s.Reasons) != 0 {
+		t.Errorf("%d cut calls written as failed (%v); want them not finished", s.Failed, s.Reasons)
 	}
 }
