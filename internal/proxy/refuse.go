@@ -63,7 +63,7 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		// The client has gone: nobody to answer. 499, as nginx logs it.
 		w.WriteHeader(499)
 	case errors.Is(err, sluice.ErrUnknownCost):
-		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", unknownCost(req))
+		r.answer(w, http.StatusBadRequest, "invalid_request_error", "", r.unknownCost(req))
 	case errors.Is(err, sluice.ErrTooLarge):
 		// More than a limit of the request's gate could ever admit
 		// (the library's answer, the same in every face): refused at

@@ -48,6 +48,10 @@ func (r *route) withTokenEstimate(ctx context.Context, req *http.Request, body [
 	if !r.tokenBudget {
 		return ctx
 	}
+	body, err := r.estimable(req, body)
+	if err != nil {
+		return ctx // the Transport refuses it; unknownCost says why
+	}
 	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, body)
 	if !ok {
 		return ctx
@@ -66,6 +70,10 @@ func (r *route) neverAdmissible(req *http.Request, body []byte) error {
 	if !r.tokenBudget {
 		return nil
 	}
+	body, err := r.estimable(req, body)
+	if err != nil {
+		return nil
+	}
 	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, body)
 	if !ok {
 		return nil
@@ -81,6 +89,9 @@ func (r *route) neverAdmissible(req *http.Request, body []byte) error {
 // exceeds what a limit of its gate could ever admit (err matches
 // sluice.ErrTooLarge): 413, naming the numbers and what to lower.
 func (r *route) overCapacity(w http.ResponseWriter, req *http.Request, body []byte, err error) {
+	if plain, err := r.estimable(req, body); err == nil {
+		body = plain
+	}
 	if bad := badField(req, body); bad != "" {
 		// The estimate took the API's default for a cap it could not
 		// read: the request is malformed, not too large.
@@ -139,9 +150,12 @@ func badField(req *http.Request, body []byte) string {
 }
 
 // unknownCost says why the proxy cannot estimate the tokens of req.
-func unknownCost(req *http.Request) string {
+func (r *route) unknownCost(req *http.Request) string {
 	const msg = "the proxy cannot estimate this request's tokens for its token limit"
-	body := bodyOf(req)
+	body, err := r.estimable(req, bodyOf(req))
+	if err != nil {
+		return msg + ": " + err.Error()
+	}
 	if !json.Valid(body) {
 		return msg + ": the request body is not JSON"
 	}
