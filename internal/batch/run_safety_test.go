@@ -111,7 +111,7 @@ func TestRunStartLineNamesTheKeyNeverItsValue(t *testing.T) {
 		t.Errorf("exit %d, %v; want 1 (3 failed)", o.code, o.err)
 	}
 	first, _, _ := strings.Cut(o.stderr, "\n")
-	for _, want := range []string{"sluice: " + in, "(anthropic lines)", deny.URL + " (from ANTHROPIC_BASE_URL)", "auth: ANTHROPIC_API_KEY", "concurrency 3", "rate 50/m", "tokens 40000/m"} {
+	for _, want := range []string{"sluice: " + in, "(anthropic lines)", deny.URL + " (from ANTHROPIC_BASE_URL)", "auth: ANTHROPIC_API_KEY", "concurrency 3", "rate 50/m", "tokens 40000/m for each model"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("start line does not say %q: %s", want, first)
 		}

@@ -99,6 +99,11 @@ func isAuthHeader(k string) bool {
 func describeLimits(cfg *Config) string {
 	l := cfg.Limits
 	parts := []string{l.String()}
+	if cfg.API != "" {
+		// A gate per model (plan.go), as the APIs count them: the
+		// limits are each model's, not the run's in all.
+		parts[0] += " for each model"
+	}
 	retries := sluice.DefaultMaxAttempts - 1
 	switch {
 	case cfg.Retries < 0:

@@ -12,6 +12,11 @@ import (
 // the runner's start line does.
 func DescribeLimits(r Route) string {
 	s := r.Limits.String()
+	if r.Preset.llm() {
+		// The APIs count each model apart, and so does the route: 50/s
+		// is 50/s for every model, not for them all (outside review).
+		s += " for each model"
+	}
 	if len(r.Models) > 0 {
 		var ms []string
 		for _, name := range slices.Sorted(maps.Keys(r.Models)) {
