@@ -34,7 +34,7 @@ import (
 // Transport) has its calls dated when their response begins, which is
 // safe but holds a unit of the window for the wait for the answer: the
 // next window's calls start that much later. The trace costs allocations
-// (a copy of the request, a context, the trace: 4, about 550 bytes), so
+// (a copy of the request, a context, the trace and its callback: 5, about 570 bytes), so
 // only a request through a gate holding a window or a rate (given or
 // learned), or one of a gate's first calls before it learned anything,
 // gets one.
@@ -82,21 +82,14 @@ type sentDater interface {
 }
 
 // sent tells the permit's limits that the call's request has left by
-// now: its response has begun (a Base that reports no write). Only the
-// first of sent, wrote and Done dates the call; sent after Done does
-// nothing. It does nothing for a call not taken pending (a Cost not
-// marked unsent), at the cost of a test, inlined. Safe for concurrent use.
+// now: its response has begun (a Base that reports no write), or net/http
+// reports it written. Only the first of sent and Done dates the call; sent
+// after Done does nothing. It does nothing for a call not taken pending (a
+// Cost not marked unsent), at the cost of a test, inlined. Safe for
+// concurrent use.
 func (p *Permit) sent() {
 	if p != nil && p.cost.unsent {
-		p.sentPending(false)
-	}
-}
-
-// wrote is sent for a request net/http reports written now: when it left
-// is known, and a call that left late is charged again (chargeLate).
-func (p *Permit) wrote() {
-	if p != nil && p.cost.unsent {
-		p.sentPending(true)
+		p.sentPending()
 	}
 }
 
@@ -104,7 +97,7 @@ func (p *Permit) wrote() {
 // is: a Transport without a window pays a test per call and no call.
 //
 //go:noinline
-func (p *Permit) sentPending(written bool) {
+func (p *Permit) sentPending() {
 	if was := p.state.Or(permitSent); was&(permitSent|permitDone) != 0 {
 		return
 	}
@@ -112,7 +105,19 @@ func (p *Permit) sentPending(written bool) {
 	if p.shared != nil {
 		p.shared.sent() // a shared window (SentTicket); Finish dates it otherwise
 	}
-	if written {
+}
+
+// headersWritten is told that net/http has written the request's
+// headers now, and charges the call again if that was late (chargeLate),
+// once a call. The request began to leave then: judged by when its
+// whole body was written, a large upload (8 MB to an LLM API) left late
+// every time and was paced twice (outside review: --rate 1/s sent them
+// at 0.5/s). Its windows still date it when the whole request is written.
+func (p *Permit) headersWritten() {
+	if p == nil || !p.cost.unsent {
+		return
+	}
+	if was := p.state.Or(permitCharged); was&(permitCharged|permitDone) == 0 {
 		p.chargeLate()
 	}
 }
@@ -128,10 +133,11 @@ func (p *Permit) date() {
 }
 
 // chargeLate charges the call again to the gate's rates, at now, when its
-// request left more than lateSend after its admission. A call whose write
-// was not reported is not charged again at its response or its end: when
-// it left is unknown, and a Base that never says (one not built on
-// net/http) would have every call paced twice.
+// request began to leave (its headers were written) more than lateSend
+// after its admission. A call whose write was not reported is not charged
+// again at its response or its end: when it left is unknown, and a Base
+// that never says (one not built on net/http) would have every call paced
+// twice.
 func (p *Permit) chargeLate() {
 	g := p.gate
 	now, since := g.clock()
@@ -201,10 +207,13 @@ func sentBy(out *http.Request, permit *Permit) *http.Request {
 // nothing: net/http may send the request again on a new connection, whose
 // dial is just what the window must not count early.
 func traced(out *http.Request, permit *Permit) *http.Request {
-	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
-		if info.Err == nil {
-			permit.wrote()
-		}
-	}}
+	trace := &httptrace.ClientTrace{
+		WroteHeaders: permit.headersWritten,
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				permit.sent()
+			}
+		},
+	}
 	return out.WithContext(httptrace.WithClientTrace(out.Context(), trace))
 }
