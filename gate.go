@@ -625,10 +625,10 @@ type Permit struct {
 
 // Bits of Permit.state.
 const (
-	permitDone   = 1 << iota // Done was called
-	permitHeaded             // responded grew the gate's adaptive ceiling
-	permitSent               // sent dated the call (transport_sent.go)
-	permitCharged            // headersWritten judged whether it left late
+	permitDone    = 1 << iota // Done was called
+	permitHeaded              // responded grew the gate's adaptive ceiling
+	permitSent                // sent dated the call (transport_sent.go)
+	permitCharged             // headersWritten judged whether it left late
 )
 
 // responded tells the gate that the call's response headers came back
