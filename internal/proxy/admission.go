@@ -64,6 +64,10 @@ type admission struct {
 	late     atomic.Bool           // admitted by the gate as the max wait ran out
 	info     *sluice.RoundTripInfo // what the Transport says of the round trip, once it returns
 	body     *keptBody             // the request's body as the proxy kept it, for its refusals' words
+	// gateKey is the key the Transport gave the request's gate (route.key
+	// notes it, on the goroutine serving the request), "" before: a halt
+	// for quota is kept by it (quotaprobe.go).
+	gateKey string
 }
 
 // leave moves a out of the queue into state to, and reports whether it

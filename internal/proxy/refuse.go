@@ -54,7 +54,7 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		}
 		w.Header().Set("X-Should-Retry", "false")
 		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfter))
-		msg := "the upstream API's quota is exhausted; the proxy stopped sending to it (restart it once the quota is raised)"
+		msg := "the upstream API's quota is exhausted; the proxy stopped sending to it, and lets one request through a minute to see whether it was raised"
 		if said := upstreamMessage(err); said != "" {
 			msg += "; the upstream said: " + said
 		}

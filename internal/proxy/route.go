@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,22 +133,23 @@ type route struct {
 	tokenBudget bool
 	log         logger
 	obs         *routeObs   // its counters (metrics.go)
-	haltsLogged sync.Map    // the gates (host/model) whose halt was logged
+	quota       quotaHalts  // the gates halted for quota, for their probe (quotaprobe.go)
 	streams     liveStreams // the event streams being sent (streamcut.go)
 	promises    promises    // when the clients it refused were told to come back (promise.go)
 }
 
-// halted logs, once per gate, that a request's gate halted because the
+// halted logs, once per gate, that a's gate halted because the
 // upstream said its quota is exhausted (err, the upstream's answer):
 // from then on the proxy answers its requests itself (refuse.go), and the
 // operator must know why. The gate is named by host and model, never by
 // the API key's hash.
-func (r *route) halted(req *http.Request, err error) {
-	gate, _, _ := strings.Cut(r.key(req), "#")
-	if _, logged := r.haltsLogged.LoadOrStore(gate, true); logged {
+func (r *route) halted(a *admission, err error) {
+	key := a.gateKey
+	if !r.quota.halted(key) {
 		return
 	}
-	r.log.warn("route halted: the upstream's quota is exhausted; its requests are refused until the proxy restarts",
+	gate, _, _ := strings.Cut(key, "#")
+	r.log.warn(fmt.Sprintf("route halted: the upstream's quota is exhausted; its requests are refused, and one is let through every %v to see whether it was raised", quotaProbeAfter),
 		"route", r.obs.label, "gate", gate, "upstream_said", upstreamMessage(err))
 }
 
@@ -278,6 +278,9 @@ func (r *route) key(req *http.Request) string {
 			sum := sha256.Sum256([]byte(secret))
 			k += "#" + hex.EncodeToString(sum[:8])
 		}
+	}
+	if a := admissionOf(req.Context()); a != nil {
+		a.gateKey = k
 	}
 	return k
 }

@@ -216,6 +216,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 		parent = r.withTokenEstimate(parent, req, kept.bytes())
 	}
 	if ok {
+		r.probeQuota(req, kept.bytes())
 		a, ctx, ok = r.enqueue(parent, deadline, waited)
 		var never error
 		if !ok {
@@ -234,7 +235,7 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 			abort = r.proxy(rec, req.WithContext(ctx))
 			a.done()
 			if info.Class == sluice.ClassQuotaExhausted {
-				r.halted(req, info.Err)
+				r.halted(a, info.Err)
 			}
 		}
 	}
@@ -347,6 +348,12 @@ func (l logger) enabled(level slog.Level) bool {
 func (l logger) debug(msg string, args ...any) {
 	if l.l != nil {
 		l.l.Debug(msg, args...)
+	}
+}
+
+func (l logger) info(msg string, args ...any) {
+	if l.l != nil {
+		l.l.Info(msg, args...)
 	}
 }
 

@@ -78,11 +78,7 @@ func (r *route) neverAdmissible(req *http.Request, body []byte) error {
 	if !ok {
 		return nil
 	}
-	out := *req
-	u := *req.URL
-	u.Scheme, u.Host = r.Upstream.Scheme, r.Upstream.Host
-	out.URL = &u
-	return r.tr.Gate(r.tr.KeyOf(&out)).CheckCost(c)
+	return r.tr.Gate(r.gateKey(req, body)).CheckCost(c)
 }
 
 // overCapacity answers a request the library refused because its cost
