@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -23,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/batch"
+	"github.com/sluicehq/sluice/internal/table/tabletest"
 )
 
 // losslessBodies are what losslessAPI answers, by path.
@@ -175,5 +177,52 @@ func TestRunKeepsOpenAIAudio(t *testing.T) {
 	}
 	if got := decodedBody(t, resp["body_base64"]); !bytes.Equal(got, bodies["/v1/audio/speech"]) {
 		t.Errorf("body_base64 decodes to %q; want the server's bytes", got)
+	}
+}
+
+// TestRunIntoTableKeepsBodiesThatAreNotUTF8: the same answers into SQLite
+// and PostgreSQL: response_bytes holds each body that is not UTF-8 byte
+// for byte (the large one too: table destinations read it into memory).
+func TestRunIntoTableKeepsBodiesThatAreNotUTF8(t *testing.T) {
+	bodies := losslessBodies()
+	srv := losslessAPI(t, bodies)
+	for _, b := range []struct {
+		name string
+		dest func(t *testing.T) string
+		hex  string // SQL for response_bytes as hex
+	}{
+		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "r.db") }, "lower(hex(response_bytes))"},
+		{"postgres", func(t *testing.T) string { return tabletest.Postgres(t) }, "encode(response_bytes, 'hex')"},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var in strings.Builder
+			ids := []string{"/latin1", "/png", "/big", "/json-bad-byte", "/utf8"}
+			for _, p := range ids {
+				fmt.Fprintf(&in, `{"id": %q, "url": %q}`+"\n", p, srv.URL+p)
+			}
+			fmt.Fprintf(&in, `{"id": "/gzip", "url": %q, "headers": {"Accept-Encoding": "gzip"}}`+"\n", srv.URL+"/gzip")
+			dest := b.dest(t)
+			res := e2eRun(t, batch.Config{Input: e2eWrite(t, dir, "in.jsonl", in.String()), Out: dest})
+			if res.code != 0 || res.sum.Succeeded != 6 {
+				t.Fatalf("exit %d, %d succeeded (%v)\n%s", res.code, res.sum.Succeeded, res.err, res.stderr)
+			}
+			rows := tableQuery(t, dest, "SELECT id, coalesce("+b.hex+", ''), coalesce(response_text, '') FROM sluice_results")
+			if len(rows) != 6 {
+				t.Fatalf("%d rows; want 6", len(rows))
+			}
+			for _, r := range rows {
+				id, got, text := r[0], r[1], r[2]
+				if id == "/utf8" {
+					if got != "" || text != string(bodies[id]) {
+						t.Errorf("%s: response_bytes %q, response_text %q; want none, the text", id, got, text)
+					}
+					continue
+				}
+				if want := hex.EncodeToString(bodies[id]); got != want || text != "" {
+					t.Errorf("%s: response_bytes of %d hex digits, response_text %.40q; want the %d bytes the server sent, no text", id, len(got), text, len(bodies[id]))
+				}
+			}
+		})
 	}
 }
