@@ -21,7 +21,8 @@
 //     the request fingerprint and finished_at.
 //   - NAME_errors: one row per failed item of the latest run (emptied when
 //     a run starts, as the errors file is), with class, status, the API's
-//     message and answer, attempts; and one per bad input line (class
+//     message and answer (response_text, or response_bytes as for NAME),
+//     attempts; and one per bad input line (class
 //     bad_line, no id).
 //   - NAME_superseded: created the first time an id runs again because its
 //     request changed; its earlier row is moved there, in the transaction

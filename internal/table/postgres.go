@@ -205,15 +205,16 @@ func (s *pgStore) write(ctx context.Context, n names, results []resultRow, errs 
 		line, attempts := make([]int32, k), make([]int32, k)
 		status := make([]*int64, k)
 		at := make([]time.Time, k)
+		respBytes := make([][]byte, k)
 		for i := range errs {
 			e := &errs[i]
-			id[i], line[i], class[i], status[i], msg[i], respText[i], reqID[i], attempts[i], meta[i], req[i], at[i] = e.id, int32(e.line), e.class, e.status, e.message, e.responseText, e.requestID, int32(e.attempts), e.metadata, e.request, e.at
+			id[i], line[i], class[i], status[i], msg[i], respText[i], respBytes[i], reqID[i], attempts[i], meta[i], req[i], at[i] = e.id, int32(e.line), e.class, e.status, e.message, e.responseText, e.responseBytes, e.requestID, int32(e.attempts), e.metadata, e.request, e.at
 		}
 		b.Queue("INSERT INTO "+s.ident(n.errors)+" ("+columnList(errorColumns)+`)
-			SELECT id, line, class, status, message, response_text, request_id, attempts, metadata::jsonb, request, failed_at
-			FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::timestamptz[])
-			AS u(id, line, class, status, message, response_text, request_id, attempts, metadata, request, failed_at)`,
-			id, line, class, status, msg, respText, reqID, attempts, meta, req, at)
+			SELECT id, line, class, status, message, response_text, response_bytes, request_id, attempts, metadata::jsonb, request, failed_at
+			FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::int[], $10::text[], $11::text[], $12::timestamptz[])
+			AS u(id, line, class, status, message, response_text, response_bytes, request_id, attempts, metadata, request, failed_at)`,
+			id, line, class, status, msg, respText, respBytes, reqID, attempts, meta, req, at)
 	}
 	err := s.conn.SendBatch(ctx, b).Close()
 	var pe *pgconn.PgError

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/input"
 )
 
 // hexOf is SQL for column's bytes in upper-case hex, "NULL" for NULL.
@@ -31,7 +33,7 @@ var losslessBodies = map[string]string{
 // TestResponseBytesRoundTrip: a body no text column holds whole goes to
 // response_bytes as it came (SQLite BLOB, PostgreSQL bytea), response and
 // response_text NULL; a UTF-8 body goes where it went before and leaves
-// response_bytes NULL.
+// response_bytes NULL. The same for an error's answer in the errors table.
 func TestResponseBytesRoundTrip(t *testing.T) {
 	forEach(t, func(t *testing.T, dest func(*testing.T) string) {
 		d := dest(t)
@@ -45,8 +47,33 @@ func TestResponseBytesRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		flush(t, tb, len(bodies), 0)
+		// An error answer too, in the errors table.
+		for id, body := range losslessBodies {
+			if err := tb.QueueError(item(id, 2), input.Failure{Class: "fatal", Status: 404, Message: "m", Body: []byte(body)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tb.QueueError(item("text", 2), input.Failure{Class: "fatal", Status: 404, Message: "m", Body: []byte("café")}); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, tb, len(bodies), len(losslessBodies)+1)
 		tb.Close()
+		errRows := query(t, d, "SELECT id, coalesce(response_text, 'NULL'), "+hexOf(d, "response_bytes")+" FROM sluice_results_errors")
+		for _, r := range errRows {
+			want := []string{r[0], "NULL", strings.ToUpper(hex.EncodeToString([]byte(losslessBodies[r[0]])))}
+			switch {
+			case r[0] == "text":
+				want = []string{"text", "café", "NULL"}
+			case r[0] == "nul" && !isPostgres(d):
+				want = []string{"nul", "a\x00b", "NULL"}
+			}
+			if fmt.Sprint(r) != fmt.Sprint(want) {
+				t.Errorf("errors row %q; want %q", r, want)
+			}
+		}
+		if len(errRows) != len(losslessBodies)+1 {
+			t.Errorf("%d errors rows; want %d", len(errRows), len(losslessBodies)+1)
+		}
 		rows := query(t, d, "SELECT id, coalesce(response_text, 'NULL'), "+hexOf(d, "response_bytes")+", CASE WHEN response IS NULL THEN 'true' ELSE 'false' END FROM sluice_results")
 		if len(rows) != len(bodies) {
 			t.Fatalf("%d rows; want %d", len(rows), len(bodies))
@@ -70,25 +97,30 @@ func TestResponseBytesRoundTrip(t *testing.T) {
 	})
 }
 
-// TestTableFromAnEarlierSluiceGetsResponseBytes: results and superseded
-// tables made before response_bytes existed get the column when a run
+// TestTableFromAnEarlierSluiceGetsResponseBytes: results, errors and
+// superseded tables made before response_bytes existed get the column when a run
 // opens them, keep their rows, resume from them, and take a body that is
 // not UTF-8; a second Open finds nothing to add.
 func TestTableFromAnEarlierSluiceGetsResponseBytes(t *testing.T) {
 	forEach(t, func(t *testing.T, dest func(*testing.T) string) {
 		d := dest(t)
-		var earlier []column // the columns before response_bytes
-		for _, c := range resultColumns {
-			if !addedLater[c.name] {
-				earlier = append(earlier, c)
+		// The columns before response_bytes.
+		before := func(cols []column) (out []column) {
+			for _, c := range cols {
+				if !addedLater[c.name] {
+					out = append(out, c)
+				}
 			}
+			return out
 		}
+		earlier, earlierErrors := before(resultColumns), before(errorColumns)
 		tb := open(t, Options{Dest: d})
 		s := tb.store
 		ctx := context.Background()
 		// Remake the tables as an earlier sluice made them, with a row.
-		if err := s.exec(ctx, "DROP TABLE "+s.ident("sluice_results"),
+		if err := s.exec(ctx, "DROP TABLE "+s.ident("sluice_results"), "DROP TABLE "+s.ident("sluice_results_errors"),
 			createSQL(s.ident("sluice_results"), earlier, true, s.typeOf),
+			createSQL(s.ident("sluice_results_errors"), earlierErrors, false, s.typeOf),
 			createSQL(s.ident("sluice_results_superseded"), earlier, false, s.typeOf)); err != nil {
 			t.Fatal(err)
 		}
@@ -111,8 +143,14 @@ func TestTableFromAnEarlierSluiceGetsResponseBytes(t *testing.T) {
 		if err := tb.QueueResult(item("old", 1), answer("\xff", 2), nil); err != nil {
 			t.Fatal(err)
 		}
-		flush(t, tb, 2, 0)
+		if err := tb.QueueError(item("e", 3), input.Failure{Class: "fatal", Status: 404, Message: "m", Body: []byte("\xfe")}); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, tb, 2, 1)
 		tb.Close()
+		if got := one(t, d, "SELECT "+hexOf(d, "response_bytes")+" FROM sluice_results_errors"); got != "FE" {
+			t.Errorf("errors row's response_bytes = %s; want FE", got)
+		}
 		got := query(t, d, "SELECT id, coalesce(response_text, 'NULL'), "+hexOf(d, "response_bytes")+" FROM sluice_results ORDER BY id")
 		if want := [][]string{{"new", "NULL", "636166E9"}, {"old", "NULL", "FF"}}; fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("results rows = %q; want %q", got, want)

@@ -40,6 +40,7 @@ type errorRow struct {
 	status            *int64
 	message           string
 	responseText      *string
+	responseBytes     []byte // an answer response_text cannot hold whole; nil for NULL
 	requestID         *string
 	attempts          int
 	metadata, request *string
@@ -51,7 +52,7 @@ func (r *resultRow) size() int {
 }
 
 func (r *errorRow) size() int {
-	return len(r.message) + lenOf(r.responseText) + lenOf(r.metadata) + lenOf(r.request) + 100
+	return len(r.message) + lenOf(r.responseText) + len(r.responseBytes) + lenOf(r.metadata) + lenOf(r.request) + 100
 }
 
 func lenOf(s *string) int {
@@ -106,7 +107,11 @@ func (s rowShaper) failure(it input.Item, f input.Failure, now time.Time) errorR
 	if f.Status != 0 {
 		row.status = ptr(int64(f.Status))
 	}
-	row.responseText = s.optText(f.Body)
+	if s.holdsBytes(f.Body) {
+		row.responseBytes = f.Body // the runner cut a long one at a character's end: only bytes that are not text come here
+	} else {
+		row.responseText = s.optText(f.Body)
+	}
 	row.requestID = s.optText([]byte(f.RequestID))
 	row.metadata = s.json(it.Metadata)
 	row.request = s.optText(it.Body)
@@ -186,6 +191,13 @@ func (s rowShaper) json(m json.RawMessage) *string {
 		m = bytes.ToValidUTF8(m, []byte("\uFFFD"))
 	}
 	return ptr(string(m))
+}
+
+// holdsBytes reports whether an error answer b goes to a
+// response_bytes column, its text column unable to hold it whole: not
+// UTF-8, or, in PostgreSQL, with a NUL.
+func (s rowShaper) holdsBytes(b []byte) bool {
+	return !utf8.Valid(b) || s.strict && bytes.IndexByte(b, 0) >= 0
 }
 
 // text is b as text the store takes: valid UTF-8 (as the JSONL results

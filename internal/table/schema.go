@@ -59,6 +59,7 @@ var errorColumns = []column{
 	{"status", kInt},
 	{"message", kText},
 	{"response_text", kText},
+	{"response_bytes", kBytes},
 	{"request_id", kText},
 	{"attempts", kInt},
 	{"metadata", kJSON},

@@ -309,7 +309,7 @@ func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, e
 		}
 		for i := range errs {
 			e := &errs[i]
-			if _, err := ins.ExecContext(ctx, e.id, e.line, e.class, e.status, e.message, e.responseText, e.requestID, e.attempts, e.metadata, e.request, e.at.Format(timeText)); err != nil {
+			if _, err := ins.ExecContext(ctx, e.id, e.line, e.class, e.status, e.message, e.responseText, blob(e.responseBytes), e.requestID, e.attempts, e.metadata, e.request, e.at.Format(timeText)); err != nil {
 				return err
 			}
 		}
