@@ -16,9 +16,9 @@ import (
 // UTF-8, nearly every API's, is written as before, at no extra cost: the
 // one utf8.Valid scan is the one bodyJSON made.
 
-// Base64Member is the name of the member that carries, in base64, a body
+// base64Member is the name of the member that carries, in base64, a body
 // that is not valid UTF-8.
-const Base64Member = "body_base64"
+const base64Member = "body_base64"
 
 // isBinary reports whether r's body goes into its line as base64.
 func isBinary(r Response) bool { return r.BodyBase64 || !utf8.Valid(r.Body) }

@@ -29,7 +29,7 @@ func FuzzBodyRoundTrip(f *testing.F) {
 				FormatOpenAI:    func(l []byte) map[string]json.RawMessage { return members(t, members(t, l)["response"]) },
 				FormatAnthropic: func(l []byte) map[string]json.RawMessage { return members(t, members(t, l)["result"]) },
 			}[format](line)
-			b64, binary := holder[Base64Member]
+			b64, binary := holder[base64Member]
 			if binary != !utf8.Valid(body) {
 				t.Fatalf("%s: body %q: body_base64 present %v; want it exactly when the body is not UTF-8", format, body, binary)
 			}

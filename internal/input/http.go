@@ -177,7 +177,7 @@ func (httpShape) AppendResultLine(line []byte, it Item, r Response) []byte {
 	line = strconv.AppendInt(line, int64(r.Status), 10)
 	if binary {
 		// Encoded straight into the line: no copy of the body beside it.
-		line = append(line, `,"`+Base64Member+`":`...)
+		line = append(line, `,"`+base64Member+`":`...)
 		line = appendBase64JSON(line, r)
 	} else {
 		line = append(line, `,"body":`...)
@@ -197,8 +197,7 @@ func (httpShape) AppendResultLine(line []byte, it Item, r Response) []byte {
 
 // ErrorLine is sluice's own errors line: id, line, class, status, message,
 // attempts, then the API's answer as "body" (or "body_base64", body.go)
-// when there was one, and the
-// item's metadata.
+// when there was one, and the item's metadata.
 func (httpShape) ErrorLine(it Item, f Failure) []byte {
 	body, b64 := failureBody(f)
 	return withMetadata(mustJSON(struct {

@@ -78,17 +78,14 @@ func (s rowShaper) result(it input.Item, r input.Response, u *sluice.Usage, now 
 	// came. They were U+FFFD in the text column, lossy yet succeeded
 	// (outside review). The row keeps r.Body itself: the runner reads
 	// each body into a slice of its own and hands it over.
-	switch {
-	case !utf8.Valid(r.Body):
+	if !utf8.Valid(r.Body) {
 		row.responseBytes = r.Body
-	default:
-		if body, ok := s.jsonBody(r.Body); ok {
-			row.response = &body
-		} else if s.strict && bytes.IndexByte(r.Body, 0) >= 0 {
-			row.responseBytes = r.Body // not JSON, whose strings escape a NUL
-		} else {
-			row.responseText = ptr(string(r.Body))
-		}
+	} else if body, ok := s.jsonBody(r.Body); ok {
+		row.response = &body
+	} else if s.strict && bytes.IndexByte(r.Body, 0) >= 0 {
+		row.responseBytes = r.Body // not JSON, whose strings escape a NUL
+	} else {
+		row.responseText = ptr(string(r.Body))
 	}
 	row.metadata = s.json(it.Metadata)
 	row.request = s.optText(it.Body)
@@ -107,8 +104,10 @@ func (s rowShaper) failure(it input.Item, f input.Failure, now time.Time) errorR
 	if f.Status != 0 {
 		row.status = ptr(int64(f.Status))
 	}
+	// The runner cuts a long answer at a character's end, so a cut text
+	// answer stays text.
 	if s.holdsBytes(f.Body) {
-		row.responseBytes = f.Body // the runner cut a long one at a character's end: only bytes that are not text come here
+		row.responseBytes = f.Body
 	} else {
 		row.responseText = s.optText(f.Body)
 	}
