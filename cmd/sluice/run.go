@@ -53,11 +53,17 @@ format's shape (openai and anthropic: the Batch APIs' error lines with the
 API's answer whole, plus a "sluice" member with class and attempts).
 A "metadata" object on an input line, and a csv row's columns the request
 does not use, are copied into its results and errors lines.
+A response body is kept byte for byte: as "body" (its JSON when it is JSON,
+else a string) when it is valid UTF-8, else as "body_base64", the standard
+base64 of the bytes as received, in "body"'s place (openai: in "response";
+anthropic: in "result", for "message"), as a Latin-1 page, an image or a
+gzip body asked for with -H 'Accept-Encoding: gzip' would lose bytes as text.
 
 -o sqlite:answers.db or -o postgres://host/db?search_path=s writes the
 results into a database instead, one row per succeeded id (--table, default
 sluice_results: the answer as JSON beside the metadata, the request, the
-status, attempts and tokens) and the failures into TABLE_errors, with the
+status, attempts and tokens; a body that is not UTF-8 byte for byte in
+response_bytes) and the failures into TABLE_errors, with the
 same guarantees; --restart renames the earlier tables TABLE_1, TABLE_1_errors.
 
 API keys come from the environment: ANTHROPIC_API_KEY with --api anthropic,

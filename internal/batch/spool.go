@@ -51,6 +51,7 @@ type spooledBody struct {
 	name    string // still to remove at Close; "" when removed
 	size    int64
 	json    bool  // valid JSON, as json.Valid says: embedded compacted, not as a string
+	binary  bool  // not valid UTF-8: embedded as the JSON string of its base64 (body_base64)
 	encoded int64 // its length in a results line
 }
 
@@ -147,16 +148,18 @@ func spool(dir string, head []byte, r io.Reader) (_ *spooledBody, err error) {
 		return sb, nil // refused by send
 	}
 	sb.json = sb.size > 0 && scan.Valid()
-	if sb.json && text.Valid() {
+	sb.binary = !text.Valid()
+	switch {
+	case sb.binary:
+		// JSON or not, bytes that are not UTF-8 go as base64, whole:
+		// no second read to tell its length.
+		sb.encoded = base64JSONLen(sb.size)
+	case sb.json:
 		sb.encoded = scan.Compact()
-	} else if sb.json {
-		// Bytes that are not UTF-8 inside its strings become U+FFFD:
-		// the length is writeCompact's to tell.
-		if sb.encoded, err = writeCompact(io.Discard, sb.reader(), buf); err != nil {
+	default:
+		if sb.encoded, err = writeJSONString(io.Discard, sb.reader(), buf); err != nil {
 			return nil, fmt.Errorf("spooling: %w", err)
 		}
-	} else if sb.encoded, err = writeJSONString(io.Discard, sb.reader(), buf); err != nil {
-		return nil, fmt.Errorf("spooling: %w", err)
 	}
 	return sb, nil
 }
@@ -168,6 +171,10 @@ func (sb *spooledBody) reader() io.Reader { return io.NewSectionReader(sb.f, 0, 
 func (sb *spooledBody) writeJSON(w io.Writer) error {
 	bp := spoolBuffers.Get().(*[]byte)
 	defer spoolBuffers.Put(bp)
+	if sb.binary {
+		_, err := writeBase64JSON(w, sb.reader(), *bp)
+		return err
+	}
 	if sb.json {
 		_, err := writeCompact(w, sb.reader(), *bp)
 		return err

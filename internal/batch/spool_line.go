@@ -51,7 +51,9 @@ func (l spooledLine) write(w io.Writer) error {
 // the shape would with the body in memory; ok is false when that cannot
 // be done in pieces.
 func (j jsonlFile) lineAround(it input.Item, r input.Response, sb *spooledBody) (spooledLine, bool) {
-	r.Body = spoolMarker
+	// A body that is not UTF-8 goes as base64, whose member the shape
+	// names: it writes the marker as that member's value, as it is.
+	r.Body, r.BodyBase64 = spoolMarker, sb != nil && sb.binary
 	line := j.shape.AppendResultLine(nil, it, r)
 	i := bytes.Index(line, spoolMarker)
 	if i < 0 || bytes.Contains(line[i+1:], spoolMarker) {

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/internal/input"
 )
@@ -70,7 +72,8 @@ func FuzzJSONScan(f *testing.F) {
 // FuzzTranscode holds the spooled road to the in-memory one: for any
 // body, the line each shape builds around the body transcoded a piece at
 // a time, through a buffer as small as it may be, is the line the shape
-// builds with the body whole.
+// builds with the body whole; a body that is not UTF-8 goes as base64
+// (writeBase64JSON), whose line holds it losslessly (FuzzBase64JSON).
 func FuzzTranscode(f *testing.F) {
 	for _, s := range jsonSeeds {
 		f.Add([]byte(s), []byte{2, 5})
@@ -84,7 +87,14 @@ func FuzzTranscode(f *testing.F) {
 		var err error
 		buf := make([]byte, 4+len(cuts)%8) // utf8.UTFMax and up
 		r := &chunked{r: bytes.NewReader(body), sizes: cuts}
-		if isJSON {
+		binary := !utf8.Valid(body)
+		if binary {
+			var n int64
+			n, err = writeBase64JSON(&enc, r, buf)
+			if n != int64(enc.Len()) || n != base64JSONLen(int64(len(body))) {
+				t.Errorf("writeBase64JSON returned %d; wrote %d; base64JSONLen says %d", n, enc.Len(), base64JSONLen(int64(len(body))))
+			}
+		} else if isJSON {
 			var n int64
 			n, err = writeCompact(&enc, r, buf)
 			if n != int64(enc.Len()) {
@@ -103,7 +113,7 @@ func FuzzTranscode(f *testing.F) {
 		for _, format := range []input.Format{input.FormatHTTP, input.FormatOpenAI, input.FormatAnthropic} {
 			shape := input.ShapeOf(format)
 			resp := input.Response{Status: 200, RequestID: "req", Attempts: 2, Fingerprint: 0xfeed}
-			l, ok := jsonlFile{shape: shape}.lineAround(it, resp, nil)
+			l, ok := jsonlFile{shape: shape}.lineAround(it, resp, &spooledBody{binary: binary})
 			if !ok {
 				t.Fatalf("%s: no marker in the line", format)
 			}
@@ -241,4 +251,27 @@ func TestSpoolFilesAreBoundedInNumber(t *testing.T) {
 		t.Fatalf("after one closed: %v, spooled %v; want spooled again", err, sb != nil)
 	}
 	open = append(open, sb)
+}
+
+// FuzzBase64JSON: writeBase64JSON's string decodes to exactly the bytes
+// it read, however they are cut, through any buffer.
+func FuzzBase64JSON(f *testing.F) {
+	for _, s := range []string{"", "a", "ab", "abc", "caf\xe9", "\x89PNG\r\n\x1a\n\x00\xff\xfe"} {
+		f.Add([]byte(s), []byte{2, 5}, uint16(0))
+	}
+	f.Fuzz(func(t *testing.T, body, cuts []byte, bufLen uint16) {
+		var enc bytes.Buffer
+		n, err := writeBase64JSON(&enc, &chunked{r: bytes.NewReader(body), sizes: cuts}, make([]byte, bufLen%1000))
+		if err != nil || n != int64(enc.Len()) {
+			t.Fatalf("writeBase64JSON = %d, %v; wrote %d", n, err, enc.Len())
+		}
+		var s string
+		if err := json.Unmarshal(enc.Bytes(), &s); err != nil {
+			t.Fatalf("%q: %v", enc.Bytes(), err)
+		}
+		got, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("decodes to %q, %v; want %q", got, err, body)
+		}
+	})
 }

@@ -1,16 +1,63 @@
 package batch
 
 import (
+	"encoding/base64"
 	"io"
 	"unicode/utf8"
 )
 
-// A spooled body goes into its results line as input's bodyJSON would
-// put it there whole: a valid JSON body compacted (json.Compact), any
-// other as a JSON string, its invalid UTF-8 made valid first
-// (bytes.ToValidUTF8 with U+FFFD) and escaped as encoding/json escapes a
-// string without HTML escaping. These do the same a piece at a time, from
-// a reader to a writer; FuzzTranscode holds them to the shapes' lines.
+// A spooled body goes into its results line as the shapes would put it
+// there whole: a body that is not valid UTF-8 as the JSON string of its
+// base64 (input's body_base64), a valid JSON body compacted
+// (json.Compact), any other as a JSON string escaped as encoding/json
+// escapes a string without HTML escaping. These do the same a piece at a
+// time, from a reader to a writer; FuzzTranscode holds them to the
+// shapes' lines. (writeCompact and writeJSONString still make a run of
+// invalid UTF-8 one U+FFFD, as bytes.ToValidUTF8 does; the runner gives
+// them only bodies that are valid UTF-8.)
+
+// writeBase64JSON writes what r holds to w as the JSON string of its
+// standard base64 (padded), through buf, and returns how many bytes it
+// wrote: base64JSONLen of what it read.
+func writeBase64JSON(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	k := len(buf) / 7 // buf holds k*3 bytes read and their k*4 encoded
+	if k == 0 {
+		buf, k = make([]byte, 7), 1
+	}
+	in, out := buf[:3*k], buf[3*k:7*k]
+	var n int64
+	write := func(p []byte) error {
+		m, err := w.Write(p)
+		n += int64(m)
+		return err
+	}
+	if err := write([]byte{'"'}); err != nil {
+		return n, err
+	}
+	for {
+		// Whole pieces of in, a multiple of 3 bytes, encode without
+		// padding: only the last piece's end is padded, as it would be
+		// with the body whole.
+		m, err := io.ReadFull(r, in)
+		if m > 0 {
+			base64.StdEncoding.Encode(out, in[:m])
+			if err := write(out[:base64.StdEncoding.EncodedLen(m)]); err != nil {
+				return n, err
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, write([]byte{'"'})
+}
+
+// base64JSONLen is the length of the JSON string of the base64 of size
+// bytes, quotes included.
+func base64JSONLen(size int64) int64 { return (size+2)/3*4 + 2 }
 
 // writeCompact copies valid JSON from r to w without the whitespace
 // outside its strings, each run of bytes that are not UTF-8 (which

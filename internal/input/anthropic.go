@@ -61,14 +61,18 @@ func (anthropicShape) AppendResultLine(b []byte, it Item, r Response) []byte {
 }
 
 func anthropicResult(it Item, r Response) []byte {
+	// A body that is not UTF-8 is no message: "body_base64" carries it
+	// in the message's place (body.go). Message is never empty otherwise.
 	type result struct {
-		Type    string          `json:"type"`
-		Message json.RawMessage `json:"message"`
+		Type       string          `json:"type"`
+		Message    json.RawMessage `json:"message,omitempty"`
+		BodyBase64 json.RawMessage `json:"body_base64,omitempty"`
 	}
+	message, b64 := lineBody(r)
 	return withMetadata(mustJSON(struct {
 		CustomID string `json:"custom_id"`
 		Result   result `json:"result"`
-	}{it.ID, result{"succeeded", bodyJSON(r.Body)}}), it.Metadata)
+	}{it.ID, result{"succeeded", message, b64}}), it.Metadata)
 }
 
 // anthropicErrored is the "result" of an errored line.

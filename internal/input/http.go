@@ -166,13 +166,23 @@ type httpShape struct{}
 // The line is built by appending: it is written for every item, and
 // encoding/json's reflection cost more than the rest of the line's work.
 func (httpShape) AppendResultLine(line []byte, it Item, r Response) []byte {
-	b := bodyJSON(r.Body)
+	var b json.RawMessage
+	binary := isBinary(r)
+	if !binary {
+		b = textJSON(r.Body)
+	}
 	line = append(line, `{"id":`...)
 	line = appendItemID(line, it)
 	line = append(line, `,"status":`...)
 	line = strconv.AppendInt(line, int64(r.Status), 10)
-	line = append(line, `,"body":`...)
-	line = append(line, b...)
+	if binary {
+		// Encoded straight into the line: no copy of the body beside it.
+		line = append(line, `,"`+base64Member+`":`...)
+		line = appendBase64JSON(line, r)
+	} else {
+		line = append(line, `,"body":`...)
+		line = append(line, b...)
+	}
 	line = append(line, `,"attempts":`...)
 	line = strconv.AppendInt(line, int64(r.Attempts), 10)
 	line = append(line, `,"elapsed_ms":`...)
@@ -186,19 +196,17 @@ func (httpShape) AppendResultLine(line []byte, it Item, r Response) []byte {
 }
 
 // ErrorLine is sluice's own errors line: id, line, class, status, message,
-// attempts, then the API's answer as "body" when there was one, and the
-// item's metadata.
+// attempts, then the API's answer as "body" (or "body_base64", body.go)
+// when there was one, and the item's metadata.
 func (httpShape) ErrorLine(it Item, f Failure) []byte {
-	var body json.RawMessage
-	if f.Body != nil {
-		body = bodyJSON(f.Body)
-	}
+	body, b64 := failureBody(f)
 	return withMetadata(mustJSON(struct {
 		ID   json.RawMessage `json:"id"`
 		Line int             `json:"line"`
 		Failure
-		Body json.RawMessage `json:"body,omitempty"`
-	}{appendItemID(nil, it), it.Line, f, body}), it.Metadata)
+		Body       json.RawMessage `json:"body,omitempty"`
+		BodyBase64 json.RawMessage `json:"body_base64,omitempty"`
+	}{appendItemID(nil, it), it.Line, f, body, b64}), it.Metadata)
 }
 
 // BadLineLine is an errors line of class bad_line, with the line's id

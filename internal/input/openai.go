@@ -78,12 +78,24 @@ func (r *Reader) parseOpenAILine(line []byte, _ int) (Item, string) {
 // openAIShape writes OpenAI Batch API output lines.
 type openAIShape struct{}
 
-// openAIResponse is the "response" member of an output line.
+// openAIResponse is the "response" member of an output line. Body is
+// never empty (bodyJSON of no bytes is ""), unless BodyBase64 carries a
+// body that is not UTF-8 in its place (body.go).
 type openAIResponse struct {
 	StatusCode int             `json:"status_code"`
 	RequestID  string          `json:"request_id"`
-	Body       json.RawMessage `json:"body"`
+	Body       json.RawMessage `json:"body,omitempty"`
+	BodyBase64 json.RawMessage `json:"body_base64,omitempty"`
 }
+
+// openAIResponseOf is the "response" member of an answer whose body r
+// holds.
+func openAIResponseOf(status int, requestID string, r Response) openAIResponse {
+	body, b64 := lineBody(r)
+	return openAIResponse{status, requestID, body, b64}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // openAIError is the "error" member of an output line for a request that
 // got no response, as the Batch API writes one for an expired request.
@@ -108,7 +120,7 @@ func (openAIShape) AppendResultLine(b []byte, it Item, r Response) []byte {
 		CustomID string          `json:"custom_id"`
 		Response openAIResponse  `json:"response"`
 		Error    json.RawMessage `json:"error"`
-	}{batchRequestID(it.ID), it.ID, openAIResponse{r.Status, r.RequestID, bodyJSON(r.Body)}, json.RawMessage("null")}), it.Metadata), r)...)
+	}{batchRequestID(it.ID), it.ID, openAIResponseOf(r.Status, r.RequestID, r), json.RawMessage("null")}), it.Metadata), r)...)
 }
 
 // ErrorLine writes the Batch API's error-file line: when the API answered
@@ -120,7 +132,7 @@ func (openAIShape) ErrorLine(it Item, f Failure) []byte {
 	var resp *openAIResponse
 	var oerr *openAIError
 	if f.Body != nil {
-		resp = &openAIResponse{f.Status, f.RequestID, bodyJSON(f.Body)}
+		resp = ptr(openAIResponseOf(f.Status, f.RequestID, Response{Body: f.Body}))
 	} else {
 		oerr = &openAIError{Code: f.Class, Message: f.Message}
 	}

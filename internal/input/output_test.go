@@ -62,12 +62,22 @@ func TestShapeLines(t *testing.T) {
 			`{"custom_id":"m","result":{"type":"errored","error":{"type":"error","error":{"type":"api_error","message":"m"}}},"sluice":{"class":"transient","status":500,"message":"m","attempts":1,"line":1,"body_truncated":true}}`},
 		{"anthropic result with metadata", anthropicShape{}.AppendResultLine(nil, it, Response{Status: 200, Body: []byte(`{"content":"<b>"}`)}),
 			`{"custom_id":"a<1>","result":{"type":"succeeded","message":{"content":"<b>"}},"metadata":{"k":"<v>"}}`},
+		// A body that is not UTF-8, JSON or not, goes losslessly as
+		// base64 where its JSON would go (body.go): here {"a":"x\xffy"}.
 		{"http result, JSON with a byte that is not UTF-8", httpShape{}.AppendResultLine(nil, Item{ID: "u"}, Response{Status: 200, Body: []byte("{\"a\":\"x\xffy\"}"), Attempts: 1}),
-			`{"id":"u","status":200,"body":{"a":"x` + "\uFFFD" + `y"},"attempts":1,"elapsed_ms":0}`},
+			`{"id":"u","status":200,"body_base64":"eyJhIjoieP95In0=","attempts":1,"elapsed_ms":0}`},
 		{"anthropic result, JSON with a byte that is not UTF-8", anthropicShape{}.AppendResultLine(nil, Item{ID: "u"}, Response{Status: 200, Body: []byte("{\"a\":\"\xff\"}")}),
-			`{"custom_id":"u","result":{"type":"succeeded","message":{"a":"` + "\uFFFD" + `"}}}`},
+			`{"custom_id":"u","result":{"type":"succeeded","body_base64":"eyJhIjoi/yJ9"}}`},
+		{"openai result, not UTF-8", openAIShape{}.AppendResultLine(nil, Item{ID: "u"}, Response{Status: 200, RequestID: "q", Body: []byte("caf\xe9")}),
+			`{"id":"` + batchRequestID("u") + `","custom_id":"u","response":{"status_code":200,"request_id":"q","body_base64":"Y2Fm6Q=="},"error":null}`},
 		{"openai error, JSON with a byte that is not UTF-8", openAIShape{}.ErrorLine(Item{ID: "u", Line: 1}, Failure{Class: "fatal", Status: 400, Message: "m", Attempts: 1, Body: []byte("{\"a\":\"\xff\"}")}),
-			`{"id":"` + batchRequestID("u") + `","custom_id":"u","response":{"status_code":400,"request_id":"","body":{"a":"` + "\uFFFD" + `"}},"error":null,"sluice":{"class":"fatal","status":400,"message":"m","attempts":1,"line":1}}`},
+			`{"id":"` + batchRequestID("u") + `","custom_id":"u","response":{"status_code":400,"request_id":"","body_base64":"eyJhIjoi/yJ9"},"error":null,"sluice":{"class":"fatal","status":400,"message":"m","attempts":1,"line":1}}`},
+		{"http error, not UTF-8", httpShape{}.ErrorLine(Item{ID: "e", Line: 3}, Failure{Class: "fatal", Status: 404, Message: "m", Attempts: 1, Body: []byte("caf\xe9")}),
+			`{"id":"e","line":3,"class":"fatal","status":404,"message":"m","attempts":1,"body_base64":"Y2Fm6Q=="}`},
+		{"http result, UTF-8 text as before", httpShape{}.AppendResultLine(nil, Item{ID: "t"}, Response{Status: 200, Body: []byte("café <b>\n"), Attempts: 1, Fingerprint: 0xab}),
+			`{"id":"t","status":200,"body":"café <b>\n","attempts":1,"elapsed_ms":0,"sluice":{"fp":"00000000000000ab"}}`},
+		{"openai result, empty body as before", openAIShape{}.AppendResultLine(nil, Item{ID: "u"}, Response{Status: 204}),
+			`{"id":"` + batchRequestID("u") + `","custom_id":"u","response":{"status_code":204,"request_id":"","body":""},"error":null}`},
 	} {
 		if string(tc.got) != tc.want {
 			t.Errorf("%s:\ngot  %s\nwant %s", tc.name, tc.got, tc.want)

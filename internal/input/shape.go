@@ -41,6 +41,13 @@ type Response struct {
 	// batch APIs' shapes have no such member, and readers of their files
 	// ignore members they do not know.
 	Fingerprint uint64
+	// BodyBase64 says that Body is not the body but already the JSON
+	// string of its base64, to be written as it is as the body's
+	// "body_base64" member (body.go). The runner sets it for a stand-in
+	// of a large body it writes into the line a piece at a time; a body
+	// in memory needs no help: a shape writes one that is not valid
+	// UTF-8 as base64 itself.
+	BodyBase64 bool
 }
 
 // appendSluice appends the "sluice" member of r, with its leading comma,
@@ -145,23 +152,28 @@ func withMetadata(line []byte, m json.RawMessage) []byte {
 }
 
 // bodyJSON returns body as JSON: itself when it is JSON, else a string;
-// valid UTF-8 either way.
+// valid UTF-8 either way, bytes that are not UTF-8 made U+FFFD. Only the
+// anthropic errors line, which keeps an answer only when it is a JSON
+// object, still uses it: the other lines carry such a body losslessly
+// (lineBody).
 func bodyJSON(body []byte) json.RawMessage {
+	if !utf8.Valid(body) {
+		// json.Valid takes any bytes inside a string, but a line with
+		// them is JSON no strict reader takes: the bytes become U+FFFD,
+		// and the JSON stays valid.
+		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
+	}
+	return textJSON(body)
+}
+
+// textJSON returns body, valid UTF-8, as JSON: itself when it is JSON,
+// else a string.
+func textJSON(body []byte) json.RawMessage {
 	if len(body) > 0 && json.Valid(body) {
-		if !utf8.Valid(body) {
-			// json.Valid takes any bytes inside a string, but a results
-			// line with them is JSON no strict reader takes (nor
-			// PostgreSQL's jsonb): the bytes become U+FFFD, as in a text
-			// body, and the JSON stays valid.
-			body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
-		}
 		if t := trimJSONSpace(body); isCompact(t) {
 			return t // most APIs' bodies: no second scan, no copy
 		}
 		return compact(body)
-	}
-	if !utf8.Valid(body) {
-		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
 	}
 	return appendJSONString(nil, string(body))
 }

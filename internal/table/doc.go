@@ -12,14 +12,17 @@
 //
 //   - NAME: one row per succeeded id (the primary key) with the input line,
 //     the status, the response body (column response, JSON when it is
-//     JSON: jsonb in PostgreSQL; else column response_text), the item's
+//     JSON: jsonb in PostgreSQL; else column response_text, or, for bytes
+//     no text column holds whole, not UTF-8 or, in PostgreSQL, with a NUL,
+//     column response_bytes: BLOB, bytea), the item's
 //     metadata (a csv row's columns the request does not use, or the
 //     line's "metadata" object), the request body, the API's request id,
 //     attempts, elapsed_ms, input_tokens and output_tokens (with --api),
 //     the request fingerprint and finished_at.
 //   - NAME_errors: one row per failed item of the latest run (emptied when
 //     a run starts, as the errors file is), with class, status, the API's
-//     message and answer, attempts; and one per bad input line (class
+//     message and answer (response_text, or response_bytes as for NAME),
+//     attempts; and one per bad input line (class
 //     bad_line, no id).
 //   - NAME_superseded: created the first time an id runs again because its
 //     request changed; its earlier row is moved there, in the transaction
@@ -28,7 +31,10 @@
 // An existing table must have the columns with compatible types (more
 // columns are fine when they may be NULL or have a default) and, for NAME,
 // id as its primary key; otherwise Open fails naming the table and the
-// column ([ErrShape]).
+// column ([ErrShape]). A column that came later (response_bytes) is added
+// to a table that lacks it, as an earlier sluice made it, so that a run
+// resumes into that table; it may be NULL, so the earlier sluice goes on
+// writing into the table too.
 //
 // # Nothing lost, nothing duplicated
 //

@@ -89,6 +89,8 @@ func (s *pgStore) typeOf(k kind) string {
 		return "jsonb"
 	case kTime:
 		return "timestamp with time zone"
+	case kBytes:
+		return "bytea"
 	}
 	return "text"
 }
@@ -97,11 +99,12 @@ func (s *pgStore) typeOf(k kind) string {
 // of each kind may have: the values sluice sends are assigned to them
 // without loss.
 var pgAccepts = map[kind][]string{
-	kText: {"text", "character varying"},
-	kInt:  {"integer", "bigint", "numeric"},
-	kReal: {"double precision", "numeric"},
-	kJSON: {"jsonb"},
-	kTime: {"timestamp with time zone"},
+	kText:  {"text", "character varying"},
+	kInt:   {"integer", "bigint", "numeric"},
+	kReal:  {"double precision", "numeric"},
+	kJSON:  {"jsonb"},
+	kTime:  {"timestamp with time zone"},
+	kBytes: {"bytea"},
 }
 
 func (s *pgStore) accepts(k kind, declared string) bool {
@@ -184,16 +187,17 @@ func (s *pgStore) write(ctx context.Context, n names, results []resultRow, errs 
 		line, status, attempts := make([]int32, k), make([]int32, k), make([]int32, k)
 		in, out := make([]*int64, k), make([]*int64, k)
 		elapsed, at := make([]float64, k), make([]time.Time, k)
+		respBytes := make([][]byte, k) // a nil one is NULL; pgx sends the others as they are, in binary
 		for i := range results {
 			r := &results[i]
-			id[i], line[i], status[i], resp[i], respText[i], meta[i], req[i], reqID[i] = r.id, int32(r.line), int32(r.status), r.response, r.responseText, r.metadata, r.request, r.requestID
+			id[i], line[i], status[i], resp[i], respText[i], respBytes[i], meta[i], req[i], reqID[i] = r.id, int32(r.line), int32(r.status), r.response, r.responseText, r.responseBytes, r.metadata, r.request, r.requestID
 			attempts[i], elapsed[i], in[i], out[i], fp[i], at[i] = int32(r.attempts), r.elapsedMS, r.inputTokens, r.outputTokens, r.fingerprint, r.at
 		}
 		b.Queue("INSERT INTO "+s.ident(n.results)+" ("+columnList(resultColumns)+`)
-			SELECT id, line, status, response::jsonb, response_text, metadata::jsonb, request, request_id, attempts, elapsed_ms, input_tokens, output_tokens, fingerprint, finished_at
-			FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::float8[], $11::bigint[], $12::bigint[], $13::text[], $14::timestamptz[])
-			AS u(id, line, status, response, response_text, metadata, request, request_id, attempts, elapsed_ms, input_tokens, output_tokens, fingerprint, finished_at)`,
-			id, line, status, resp, respText, meta, req, reqID, attempts, elapsed, in, out, fp, at)
+			SELECT id, line, status, response::jsonb, response_text, response_bytes, metadata::jsonb, request, request_id, attempts, elapsed_ms, input_tokens, output_tokens, fingerprint, finished_at
+			FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::int[], $11::float8[], $12::bigint[], $13::bigint[], $14::text[], $15::timestamptz[])
+			AS u(id, line, status, response, response_text, response_bytes, metadata, request, request_id, attempts, elapsed_ms, input_tokens, output_tokens, fingerprint, finished_at)`,
+			id, line, status, resp, respText, respBytes, meta, req, reqID, attempts, elapsed, in, out, fp, at)
 	}
 	if len(errs) > 0 {
 		k := len(errs)
@@ -201,15 +205,16 @@ func (s *pgStore) write(ctx context.Context, n names, results []resultRow, errs 
 		line, attempts := make([]int32, k), make([]int32, k)
 		status := make([]*int64, k)
 		at := make([]time.Time, k)
+		respBytes := make([][]byte, k)
 		for i := range errs {
 			e := &errs[i]
-			id[i], line[i], class[i], status[i], msg[i], respText[i], reqID[i], attempts[i], meta[i], req[i], at[i] = e.id, int32(e.line), e.class, e.status, e.message, e.responseText, e.requestID, int32(e.attempts), e.metadata, e.request, e.at
+			id[i], line[i], class[i], status[i], msg[i], respText[i], respBytes[i], reqID[i], attempts[i], meta[i], req[i], at[i] = e.id, int32(e.line), e.class, e.status, e.message, e.responseText, e.responseBytes, e.requestID, int32(e.attempts), e.metadata, e.request, e.at
 		}
 		b.Queue("INSERT INTO "+s.ident(n.errors)+" ("+columnList(errorColumns)+`)
-			SELECT id, line, class, status, message, response_text, request_id, attempts, metadata::jsonb, request, failed_at
-			FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::timestamptz[])
-			AS u(id, line, class, status, message, response_text, request_id, attempts, metadata, request, failed_at)`,
-			id, line, class, status, msg, respText, reqID, attempts, meta, req, at)
+			SELECT id, line, class, status, message, response_text, response_bytes, request_id, attempts, metadata::jsonb, request, failed_at
+			FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::int[], $10::text[], $11::text[], $12::timestamptz[])
+			AS u(id, line, class, status, message, response_text, response_bytes, request_id, attempts, metadata, request, failed_at)`,
+			id, line, class, status, msg, respText, respBytes, reqID, attempts, meta, req, at)
 	}
 	err := s.conn.SendBatch(ctx, b).Close()
 	var pe *pgconn.PgError

@@ -18,6 +18,7 @@ type resultRow struct {
 	line                   int
 	status                 int
 	response, responseText *string
+	responseBytes          []byte // a body that is neither: nil for NULL
 	metadata, request      *string
 	requestID              *string
 	attempts               int
@@ -39,6 +40,7 @@ type errorRow struct {
 	status            *int64
 	message           string
 	responseText      *string
+	responseBytes     []byte // an answer response_text cannot hold whole; nil for NULL
 	requestID         *string
 	attempts          int
 	metadata, request *string
@@ -46,11 +48,11 @@ type errorRow struct {
 }
 
 func (r *resultRow) size() int {
-	return len(r.id) + lenOf(r.response) + lenOf(r.responseText) + lenOf(r.metadata) + lenOf(r.request) + 100
+	return len(r.id) + lenOf(r.response) + lenOf(r.responseText) + len(r.responseBytes) + lenOf(r.metadata) + lenOf(r.request) + 100
 }
 
 func (r *errorRow) size() int {
-	return len(r.message) + lenOf(r.responseText) + lenOf(r.metadata) + lenOf(r.request) + 100
+	return len(r.message) + lenOf(r.responseText) + len(r.responseBytes) + lenOf(r.metadata) + lenOf(r.request) + 100
 }
 
 func lenOf(s *string) int {
@@ -70,10 +72,20 @@ type rowShaper struct {
 
 func (s rowShaper) result(it input.Item, r input.Response, u *sluice.Usage, now time.Time) resultRow {
 	row := resultRow{id: it.ID, line: it.Line, status: r.Status, attempts: r.Attempts, elapsedMS: float64(r.Elapsed.Microseconds()) / 1000, at: now}
-	if body, ok := s.jsonBody(r.Body); ok {
+	// Each body goes where it is kept whole: JSON the database takes in
+	// response, other text in response_text, and bytes no text column
+	// holds (not UTF-8; in PostgreSQL, a NUL) in response_bytes, as they
+	// came. They were U+FFFD in the text column, lossy yet succeeded
+	// (outside review). The row keeps r.Body itself: the runner reads
+	// each body into a slice of its own and hands it over.
+	if !utf8.Valid(r.Body) {
+		row.responseBytes = r.Body
+	} else if body, ok := s.jsonBody(r.Body); ok {
 		row.response = &body
+	} else if s.strict && bytes.IndexByte(r.Body, 0) >= 0 {
+		row.responseBytes = r.Body // not JSON, whose strings escape a NUL
 	} else {
-		row.responseText = ptr(s.text(r.Body))
+		row.responseText = ptr(string(r.Body))
 	}
 	row.metadata = s.json(it.Metadata)
 	row.request = s.optText(it.Body)
@@ -92,7 +104,13 @@ func (s rowShaper) failure(it input.Item, f input.Failure, now time.Time) errorR
 	if f.Status != 0 {
 		row.status = ptr(int64(f.Status))
 	}
-	row.responseText = s.optText(f.Body)
+	// The runner cuts a long answer at a character's end, so a cut text
+	// answer stays text.
+	if s.holdsBytes(f.Body) {
+		row.responseBytes = f.Body
+	} else {
+		row.responseText = s.optText(f.Body)
+	}
 	row.requestID = s.optText([]byte(f.RequestID))
 	row.metadata = s.json(it.Metadata)
 	row.request = s.optText(it.Body)
@@ -107,20 +125,15 @@ func (s rowShaper) badLine(b input.BadLine, now time.Time) errorRow {
 	return row
 }
 
-// jsonBody returns the body for the JSON column, and whether it goes
-// there: valid JSON (and, in PostgreSQL, JSON jsonb takes), compacted as
-// the JSONL results hold it: SQLite keeps the text it is given (jsonb
-// would drop the white space anyway), and most servers end a body with a
-// newline. A body compact but for the space around it (most APIs') costs
-// one byte loop beyond json.Valid, and one copy.
+// jsonBody returns the body, valid UTF-8, for the JSON column, and
+// whether it goes there: valid JSON (and, in PostgreSQL, JSON jsonb
+// takes), compacted as the JSONL results hold it: SQLite keeps the text
+// it is given (jsonb would drop the white space anyway), and most servers
+// end a body with a newline. A body compact but for the space around it
+// (most APIs') costs one byte loop beyond json.Valid, and one copy.
 func (s rowShaper) jsonBody(body []byte) (string, bool) {
 	if len(body) == 0 || !json.Valid(body) || (s.strict && !jsonbSafe(body)) {
 		return "", false
-	}
-	if !utf8.Valid(body) {
-		// Bytes json.Valid takes in a string but no database's JSON does:
-		// U+FFFD, as the JSONL results have them.
-		body = bytes.ToValidUTF8(body, []byte("\uFFFD"))
 	}
 	if t := bytes.TrimSpace(body); compactJSON(t) {
 		return string(t), true
@@ -177,6 +190,13 @@ func (s rowShaper) json(m json.RawMessage) *string {
 		m = bytes.ToValidUTF8(m, []byte("\uFFFD"))
 	}
 	return ptr(string(m))
+}
+
+// holdsBytes reports whether an error answer b goes to a
+// response_bytes column, its text column unable to hold it whole: not
+// UTF-8, or, in PostgreSQL, with a NUL.
+func (s rowShaper) holdsBytes(b []byte) bool {
+	return !utf8.Valid(b) || s.strict && bytes.IndexByte(b, 0) >= 0
 }
 
 // text is b as text the store takes: valid UTF-8 (as the JSONL results

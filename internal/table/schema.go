@@ -2,6 +2,7 @@ package table
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,7 @@ const (
 	kReal
 	kJSON
 	kTime
+	kBytes
 )
 
 // column is one column the tables need.
@@ -21,6 +23,12 @@ type column struct {
 	name string
 	kind kind
 }
+
+// addedLater are the columns that came after the first tables were made:
+// a table without one gets it (addMissing), so that a run resumes into a
+// table an earlier sluice made. Each may be NULL, so an earlier sluice,
+// which does not know it, still writes rows into a table that has it.
+var addedLater = map[string]bool{"response_bytes": true}
 
 // resultColumns are the results table's columns, in the order rows are
 // written. id is the primary key.
@@ -30,6 +38,7 @@ var resultColumns = []column{
 	{"status", kInt},
 	{"response", kJSON},
 	{"response_text", kText},
+	{"response_bytes", kBytes},
 	{"metadata", kJSON},
 	{"request", kText},
 	{"request_id", kText},
@@ -50,6 +59,7 @@ var errorColumns = []column{
 	{"status", kInt},
 	{"message", kText},
 	{"response_text", kText},
+	{"response_bytes", kBytes},
 	{"request_id", kText},
 	{"attempts", kInt},
 	{"metadata", kJSON},
@@ -78,6 +88,27 @@ type existing struct {
 	columns []declared
 	// keyed: the table's primary key (or a unique index) is id alone.
 	keyed bool
+}
+
+// addMissing returns the statements that add to an existing table the
+// columns of cols it lacks that came later (addedLater), and got with
+// them, as the table will be once they ran.
+func addMissing(ident string, got existing, cols []column, typeOf func(kind) string) ([]string, existing) {
+	have := make(map[string]bool, len(got.columns))
+	for _, c := range got.columns {
+		have[strings.ToLower(c.name)] = true
+	}
+	var stmts []string
+	for _, c := range cols {
+		if !addedLater[c.name] || have[c.name] {
+			continue
+		}
+		// Nullable, without a default: no rewrite of the rows in either
+		// database, only the table's description.
+		stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", ident, c.name, typeOf(c.kind)))
+		got.columns = append(slices.Clip(got.columns), declared{name: c.name, typ: typeOf(c.kind), nullable: true})
+	}
+	return stmts, got
 }
 
 // checkShape says whether an existing table can take rows of cols, naming

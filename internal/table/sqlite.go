@@ -120,6 +120,8 @@ func (s *sqliteStore) typeOf(k kind) string {
 		return "INTEGER"
 	case kReal:
 		return "REAL"
+	case kBytes:
+		return "BLOB"
 	}
 	return "TEXT" // text, JSON, and times as RFC 3339 text, which SQLite's date functions read
 }
@@ -135,6 +137,8 @@ func (s *sqliteStore) accepts(k kind, declared string) bool {
 		want = "INTEGER"
 	case kReal:
 		want = "REAL"
+	case kBytes:
+		want = "BLOB"
 	}
 	return affinity(declared) == want
 }
@@ -287,7 +291,7 @@ func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, e
 		args := make([]any, 0, k*len(resultColumns))
 		for i := range results[:k] {
 			r := &results[i]
-			args = append(args, r.id, r.line, r.status, r.response, r.responseText, r.metadata, r.request, r.requestID,
+			args = append(args, r.id, r.line, r.status, r.response, r.responseText, blob(r.responseBytes), r.metadata, r.request, r.requestID,
 				r.attempts, r.elapsedMS, r.inputTokens, r.outputTokens, r.fingerprint, r.at.Format(timeText))
 		}
 		if _, err := ins.ExecContext(ctx, args...); err != nil {
@@ -305,7 +309,7 @@ func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, e
 		}
 		for i := range errs {
 			e := &errs[i]
-			if _, err := ins.ExecContext(ctx, e.id, e.line, e.class, e.status, e.message, e.responseText, e.requestID, e.attempts, e.metadata, e.request, e.at.Format(timeText)); err != nil {
+			if _, err := ins.ExecContext(ctx, e.id, e.line, e.class, e.status, e.message, e.responseText, blob(e.responseBytes), e.requestID, e.attempts, e.metadata, e.request, e.at.Format(timeText)); err != nil {
 				return err
 			}
 		}
@@ -313,8 +317,17 @@ func (s *sqliteStore) write(ctx context.Context, n names, results []resultRow, e
 	return tx.Commit()
 }
 
-// sqliteChunk is how many rows one INSERT carries at most (14 columns:
-// 896 parameters, under SQLite's 32766).
+// blob is b for a BLOB column: NULL when nil. The driver binds the slice
+// itself, without a copy of ours.
+func blob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// sqliteChunk is how many rows one INSERT carries at most (15 columns:
+// 960 parameters, under SQLite's 32766).
 const sqliteChunk = 64
 
 // insertStmt returns the INSERT of k results rows into table for tx: a

@@ -123,8 +123,14 @@ func (t *Table) prepare(ctx, loadCtx context.Context, restart bool) error {
 			return fmt.Errorf("table: %s: %w", tb.name, err)
 		}
 		if ok {
+			add, got := addMissing(s.ident(tb.name), got, tb.cols, s.typeOf)
 			if err := checkShape(tb.name, got, tb.cols, tb.key, s.accepts, s.typeOf); err != nil {
 				return err
+			}
+			if len(add) > 0 {
+				if err := s.exec(ctx, add...); err != nil {
+					return fmt.Errorf("table: adding to %s what this sluice stores: %w", tb.name, err)
+				}
 			}
 			if tb.name == t.names.superseded {
 				t.superseded = true
