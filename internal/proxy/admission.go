@@ -68,6 +68,7 @@ type admission struct {
 	// notes it, on the goroutine serving the request), "" before: a halt
 	// for quota is kept by it (quotaprobe.go).
 	gateKey string
+	live    *liveSet // the route's, which a holds a place in until done
 }
 
 // leave moves a out of the queue into state to, and reports whether it
@@ -174,7 +175,8 @@ func (r *route) enqueue(parent context.Context, deadline time.Time, waited time.
 	ctx, cancel := context.WithCancelCause(parent)
 	now := time.Now()
 	begin := now.Add(-waited) // the wait for room is the start of the wait for admission
-	a := &admission{queue: &r.queued, cancel: cancel, client: parent, begin: begin, limit: begin.Add(r.maxWait()), deadline: deadline}
+	a := &admission{queue: &r.queued, cancel: cancel, client: parent, begin: begin, limit: begin.Add(r.maxWait()), deadline: deadline, live: &r.live}
+	r.live.add(a)
 	first := a.limit
 	if !deadline.IsZero() && deadline.Before(first) {
 		first = deadline
@@ -190,6 +192,7 @@ func (a *admission) done() {
 	a.leave(gone)
 	a.timer.Stop()
 	a.cancel(nil)
+	a.live.remove(a)
 }
 
 // afterGrant, when set (by tests), runs when a request the gate admitted

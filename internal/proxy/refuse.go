@@ -29,9 +29,11 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		r.refuse(w, req, we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
 	case context.Cause(req.Context()) == errMaxWait:
 		r.refuse(w, req, 0, "waited the proxy's max wait for the rate limit without being admitted")
-	case errors.Is(err, errShuttingDown):
-		// Not sent, or not retried: the client may send it again, to this
-		// proxy once restarted or straight on.
+	case errors.Is(err, errShuttingDown), context.Cause(req.Context()) == errShutdownCut:
+		// Not sent, not retried, or cut at the upstream as the grace ran
+		// out (shutdown_cut.go): the message says which, since the
+		// upstream may have acted on one sent. The client may send it
+		// again, to this proxy once restarted or straight on.
 		w.Header().Set("Retry-After", strconv.Itoa(shutdownRetryAfter))
 		r.answer(w, http.StatusServiceUnavailable, "api_error", "", stoppingMessage(req))
 	case context.Cause(req.Context()) == errClientDeadline:

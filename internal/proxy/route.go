@@ -134,6 +134,7 @@ type route struct {
 	log         logger
 	obs         *routeObs   // its counters (metrics.go)
 	quota       quotaHalts  // the gates halted for quota, for their probe (quotaprobe.go)
+	live        liveSet     // the requests admitted or queued, for a Shutdown to cut (shutdown_cut.go)
 	streams     liveStreams // the event streams being sent (streamcut.go)
 	promises    promises    // when the clients it refused were told to come back (promise.go)
 }
