@@ -33,7 +33,7 @@ const shutdownRetryAfter = 5
 func (s *Server) answerQueued() {
 	for _, r := range s.routes {
 		r.tr.Halt(errShuttingDown)
-		r.streams.cutAll() // before their connections close (streamcut.go)
+		r.streams.cutAll()   // before their connections close (streamcut.go)
 		r.live.cutAdmitted() // answered, not closed under them (shutdown_cut.go)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownAnswerTime)
