@@ -33,6 +33,15 @@ Endpoints, by --style:
              the request's body
   every one  GET /__stats: what it saw, as JSON
 
+Limits are buckets: --rate 20/s holds 20 and refills 20 a second, and a
+request it cannot cover gets the style's 429 and consumes nothing. The
+anthropic and openai styles report limits per minute, as those APIs do
+(--rate 20/s is a limit of 1200), with remaining counted in the bucket (at
+most 20) and reset when it is full again: the per-minute limit enforced in
+one-second slices, as both APIs say they may. A client that works out
+used = limit - remaining reads that wrong here; pacing to the limit never
+breaks it. The generic style reports the bucket itself (20).
+
   sluice mock --style anthropic --rate 20/s --concurrency 5 --latency 200ms±100ms
   sluice mock --style generic --rate 20/s --ratelimit-headers=false   (429s only)
   ANTHROPIC_BASE_URL=http://127.0.0.1:8787 your-program

@@ -267,8 +267,13 @@ func (o openAIAPI) throttled(w http.ResponseWriter, ref refusal) {
 			kind, what = "tokens", "tokens per min (TPM)"
 		}
 		perMinute := int64(ref.limit.PerMinute())
+		// Used is said in the limit's units, per minute: the bucket's
+		// use, scaled as its limit is, so that Used + Requested exceed
+		// Limit in the message as they did in the bucket (outside
+		// review: "Limit 120, Used 1, Requested 1" was refused).
+		used := int64(float64(max(ref.limit.N, 1)-ref.have) * float64(perMinute) / max(ref.limit.N, 1))
 		msg := fmt.Sprintf("Rate limit reached for %s in organization org-mock on %s: Limit %d, Used %d, Requested %d. Please try again in %v.%s",
-			kind, what, perMinute, int64(max(ref.limit.N, 1)-ref.have), int64(ref.need), durationUp(ref.wait), more)
+			kind, what, perMinute, used, int64(ref.need), durationUp(ref.wait), more)
 		if ref.tooLarge {
 			msg = fmt.Sprintf("Request too large for %s in organization org-mock on %s: Limit %d, Requested %d. The input or output tokens must be reduced in order to run successfully.%s",
 				kind, what, perMinute, int64(ref.need), more)

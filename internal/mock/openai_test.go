@@ -3,6 +3,7 @@ package mock
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -210,6 +211,14 @@ func TestOpenAIThrottled(t *testing.T) {
 		}
 		if msg := path(v, "error.message").(string); !strings.HasPrefix(msg, "Rate limit reached for requests") {
 			t.Errorf("message %q", msg)
+		}
+		// The numbers are in one unit, per minute, and say why it was
+		// refused: used and requested exceed the limit (outside review:
+		// "Limit 120, Used 1, Requested 1").
+		var limit, used, asked int
+		msg := path(v, "error.message").(string)
+		if _, err := fmt.Sscanf(msg[strings.Index(msg, "Limit "):], "Limit %d, Used %d, Requested %d", &limit, &used, &asked); err != nil || limit != 120 || used+asked <= limit {
+			t.Errorf("message %q (%v): want Limit 120 and Used + Requested over it", msg, err)
 		}
 		if ra, ms := w.Header().Get("retry-after"), w.Header().Get("retry-after-ms"); ra != "1" || ms != "500" {
 			t.Errorf("retry-after %q, retry-after-ms %q; want 1, 500", ra, ms)
