@@ -14,7 +14,9 @@ import (
 // between two 429s, over the time from the end of one cool-down to the
 // end of the next, is what it sustains. For a window of L calls per W,
 // fixed or sliding, that is about L/W; for a token bucket the first burst
-// reads high and the next cycles read its refill. The gate paces to that,
+// reads high and the next cycles read its refill. A first 429's
+// Retry-After in whole seconds says W itself (wholeWindow): the first
+// burst is read over it, not over the rounded-up cool-down. The gate paces to that,
 // a margin below, evenly spaced, and climbs back when it read low.
 //
 // The rate moves as TCP's congestion window does, with CUBIC's memory:
@@ -138,15 +140,22 @@ type paceOf429 struct {
 type estimate429 struct {
 	from   time.Duration // the cycle began
 	taken  int64         // calls the API took in it
-	cycle  time.Duration // from its beginning to the end of its cool-down
+	cycle  time.Duration // from its beginning to the end of its cool-down, or its window
 	factor float64       // 1, or 1 - margin429
 	lo, hi float64       // bounds of the rate; hi 0: none
+	// windowed says cycle is the window a first 429's Retry-After
+	// implied (wholeWindow): the count over it is the API's pace, the
+	// top the climb holds below.
+	windowed bool
 }
+
+// pace returns the calls taken a second of the cycle, as counted.
+func (e *estimate429) pace() float64 { return float64(e.taken) / e.cycle.Seconds() }
 
 // rate returns the estimate in calls a second, within its bounds, and
 // never below a call a cycle.
 func (e *estimate429) rate() float64 {
-	r := max(float64(e.taken)/e.cycle.Seconds()*e.factor, 1/e.cycle.Seconds())
+	r := max(e.pace()*e.factor, 1/e.cycle.Seconds())
 	if e.hi > 0 {
 		r = max(min(r, e.hi), e.lo)
 	}
@@ -155,11 +164,11 @@ func (e *estimate429) rate() float64 {
 
 // throttled learns from a 429 at now (not about concurrency, unless
 // concurrent) of a call admitted at start, whose cool-down ends at end;
-// admitted and inFlight are the gate's admissions so far and calls in
-// flight, first is when the gate's first call was admitted. It returns
-// the new rate in calls a second, and whether it changed. The caller holds
-// the gate's learned.mu.
-func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, inFlight int64, concurrent bool) (float64, bool) {
+// retryAfter is the wait it asked for (0: none), admitted and inFlight
+// are the gate's admissions so far and calls in flight, first is when the
+// gate's first call was admitted. It returns the new rate in calls a
+// second, and whether it changed. The caller holds the gate's learned.mu.
+func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, admitted, inFlight int64, concurrent bool) (float64, bool) {
 	if p.off || p.decreased > 0 && start < p.decreased {
 		return p.rate, false // sent at the old pace, or not ours to pace
 	}
@@ -179,6 +188,16 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	// bounded: a 429 lowers the rate by the margin at least and by half
 	// at most.
 	p.est = estimate429{from: p.boundary, taken: took, cycle: cycle, factor: 1}
+	window := time.Duration(0)
+	if p.decreased == 0 {
+		window = wholeWindow(now-first, retryAfter)
+	}
+	if window > 0 && window < cycle {
+		// The Retry-After, in whole seconds, says when the window the
+		// first burst filled frees: the count over that window is the
+		// API's pace, not a floor of it, and is read with the margin.
+		p.est.cycle, p.est.factor, p.est.windowed = window, 1-margin429, true
+	}
 	if p.rate > 0 {
 		p.est.factor, p.est.lo, p.est.hi = 1-margin429, p.rate/2, p.rate*(1-margin429)
 		if p.every > 0 && now-p.boundary >= longCycle*p.every {
@@ -205,6 +224,9 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	if p.rate > 0 && r < p.rate*deepCut {
 		top = (p.rate + r) / 2
 	}
+	if p.est.windowed {
+		top = p.est.pace() // the window's pace: the climb holds a margin below it
+	}
 	p.top, p.came = top, p.rate
 	p.rate = r
 	p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
@@ -224,6 +246,9 @@ func (p *paceOf429) tookLate(start time.Duration) (float64, bool) {
 		return p.rate, false
 	}
 	p.est.taken++
+	if p.est.windowed && p.came == 0 {
+		p.top = p.est.pace()
+	}
 	r := p.est.rate()
 	if r == p.rate || p.rate == 0 && p.est.taken < minTaken {
 		return p.rate, false
@@ -273,6 +298,25 @@ func (p *paceOf429) climb(now time.Duration) (float64, bool) {
 	return p.rate, true
 }
 
+// wholeWindow returns the window a first 429, since after the gate's
+// first call, implies when its Retry-After is retryAfter, a whole number
+// of seconds: 0 when it is none. Most APIs write Retry-After in whole
+// seconds, rounded up, and count their limits per whole seconds (a
+// second, a minute, an hour). The first call is the oldest in a window
+// the first burst filled, so the wait the API rounded up is when that
+// window frees: the window is more than since+retryAfter-1s and at most
+// since+retryAfter, and of the whole seconds there is one. Taking the
+// first burst's count over since+retryAfter instead read a burst of 200
+// calls in half a second, told to come back in a second, as 133 a
+// second: a third too slow, for the dozens of cycles a probe takes to
+// make it up.
+func wholeWindow(since, retryAfter time.Duration) time.Duration {
+	if retryAfter < time.Second || retryAfter%time.Second != 0 || since < 0 {
+		return 0
+	}
+	return (since+retryAfter-time.Second)/time.Second*time.Second + time.Second
+}
+
 // perSecond returns r calls a second as a Rate.
 func perSecond(r float64) Rate { return Rate{N: r, Per: time.Second} }
 
@@ -298,7 +342,11 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 		paused = g.pauseLocal(end)
 	}
 	first := g.firstAdmission()
-	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first,
+	retryAfter := time.Duration(0)
+	if o.RateLimit != nil && o.RateLimit.HasRetryAfter {
+		retryAfter = o.RateLimit.RetryAfter
+	}
+	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter,
 		g.admittedSoFar(), max(g.admittedSoFar()-g.completedSoFar(), 0), o.ConcurrencyLimited)
 	g.setPaceOf429(r, changed) // unlocks
 	if paused && g.shared != nil {

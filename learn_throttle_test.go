@@ -45,7 +45,7 @@ func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 				p.decreased = 1 // a cycle after a decrease at the epoch
 			}
 			now := tc.cycle - time.Second/2
-			got, changed := p.throttled(now-time.Millisecond, now, tc.cycle, 0, tc.admitted, tc.inFlight, false)
+			got, changed := p.throttled(now-time.Millisecond, now, tc.cycle, 0, 0, tc.admitted, tc.inFlight, false)
 			if !changed || !near(got, tc.want) {
 				t.Errorf("rate %v, changed %v; want %v", got, changed, tc.want)
 			}
@@ -59,16 +59,16 @@ func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 func TestPaceOf429DecreasesOncePerCycle(t *testing.T) {
 	p := &paceOf429{}
 	now, end := 50*time.Millisecond, time.Second+50*time.Millisecond
-	first, changed := p.throttled(40*time.Millisecond, now, end, 0, 28, 7, false)
+	first, changed := p.throttled(40*time.Millisecond, now, end, 0, 0, 28, 7, false)
 	if !changed {
 		t.Fatal("the first 429 set no rate")
 	}
 	for _, start := range []time.Duration{0, 45 * time.Millisecond, now} {
-		if got, changed := p.throttled(start, now+time.Millisecond, end, 0, 28, 6, false); changed || got != first {
+		if got, changed := p.throttled(start, now+time.Millisecond, end, 0, 0, 28, 6, false); changed || got != first {
 			t.Errorf("a 429 of a call admitted at %v (before the decrease at %v) moved the rate %v to %v", start, now, first, got)
 		}
 	}
-	if got, changed := p.throttled(end+time.Millisecond, end+2*time.Second, end+3*time.Second, 0, 28+50, 0, false); !changed || got >= first {
+	if got, changed := p.throttled(end+time.Millisecond, end+2*time.Second, end+3*time.Second, 0, 0, 28+50, 0, false); !changed || got >= first {
 		t.Errorf("a 429 of a call admitted after the decrease: rate %v (changed %v), want below %v", got, changed, first)
 	}
 }
@@ -79,19 +79,19 @@ func TestPaceOf429DecreasesOncePerCycle(t *testing.T) {
 // adaptive ceiling's.
 func TestPaceOf429NeverCollapses(t *testing.T) {
 	p := &paceOf429{rate: 0.3, decreased: 1}
-	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 1, 0, false); !near(got, 0.15) {
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, 1, 0, false); !near(got, 0.15) {
 		t.Errorf("a cycle with nothing taken: rate %v, want half of 0.3", got)
 	}
 	p = &paceOf429{rate: 0.01, decreased: 1}
-	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 1, 0, false); !near(got, 0.01*(1-margin429)) {
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, 1, 0, false); !near(got, 0.01*(1-margin429)) {
 		t.Errorf("a cycle of 12s: rate %v, want a margin under 0.01 (one call per cycle is more)", got)
 	}
 	p = &paceOf429{}
-	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 2, 1, false); changed || got != 0 {
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, 2, 1, false); changed || got != 0 {
 		t.Errorf("a first cycle of one call taken set rate %v", got)
 	}
 	p = &paceOf429{}
-	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 30, 7, true); changed || got != 0 || p.refused != 1 {
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, 30, 7, true); changed || got != 0 || p.refused != 1 {
 		t.Errorf("a concurrency 429 set rate %v (changed %v) and counted %d refused, want none and 1", got, changed, p.refused)
 	}
 }
@@ -168,4 +168,53 @@ func TestPaceOf429GivesWayToTheHeaders(t *testing.T) {
 			t.Errorf("learned %v from a 429 after the headers spoke, want theirs, %v", got, headers)
 		}
 	})
+}
+
+// A first 429's whole-second Retry-After says the window the first burst
+// filled: the whole seconds in (since+retryAfter-1s, since+retryAfter].
+// A Retry-After of a fraction of a second, or none, says none.
+func TestWholeWindowOfAFirst429(t *testing.T) {
+	for _, tc := range []struct {
+		since, retryAfter, want time.Duration
+	}{
+		{500 * time.Millisecond, time.Second, time.Second},
+		{50 * time.Millisecond, time.Second, time.Second},
+		{0, time.Second, time.Second},
+		{time.Second, time.Second, 2 * time.Second}, // (1s, 2s]
+		{1500 * time.Millisecond, time.Second, 2 * time.Second},
+		{250 * time.Millisecond, 10 * time.Second, 10 * time.Second},
+		{150 * time.Millisecond, time.Minute, time.Minute},
+		{500 * time.Millisecond, 0, 0},
+		{500 * time.Millisecond, 1500 * time.Millisecond, 0},
+		{500 * time.Millisecond, 300 * time.Millisecond, 0},
+	} {
+		if got := wholeWindow(tc.since, tc.retryAfter); got != tc.want {
+			t.Errorf("wholeWindow(%v, %v) = %v, want %v", tc.since, tc.retryAfter, got, tc.want)
+		}
+	}
+}
+
+// A first burst of 200 in half a second, told to come back in a second,
+// is read over the second's window with the margin, not over the cycle
+// to the cool-down's end (133 a second), and that window's pace is the
+// top the climb holds below; the calls in flight that the API took after
+// all raise both. A Retry-After in milliseconds leaves the reading over
+// the cycle, a floor, as before.
+func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
+	now := 500 * time.Millisecond
+	p := &paceOf429{}
+	got, changed := p.throttled(now, now, now+time.Second, 0, time.Second, 201, 5, false)
+	if want := 195 * (1 - margin429); !changed || !near(got, want) || !near(p.top, 195) {
+		t.Fatalf("rate %v (changed %v), top %v; want %v and 195", got, changed, p.top, want)
+	}
+	for range 5 {
+		got, _ = p.tookLate(now - time.Millisecond)
+	}
+	if want := 200 * (1 - margin429); !near(got, want) || !near(p.top, 200) {
+		t.Errorf("after the calls in flight: rate %v, top %v; want %v and 200", got, p.top, want)
+	}
+	p = &paceOf429{}
+	if got, _ := p.throttled(now, now, now+time.Second, 0, 1001*time.Millisecond, 201, 0, false); !near(got, 200/1.5) || p.top != 0 {
+		t.Errorf("a Retry-After in milliseconds: rate %v, top %v; want %v and none", got, p.top, 200/1.5)
+	}
 }
