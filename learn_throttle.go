@@ -121,7 +121,9 @@ type paceOf429 struct {
 	off       bool          // the API's headers spoke of requests: they pace
 	boundary  time.Duration // the cycle began (the last cool-down's end)
 	admitted  int64         // admissions when it began
-	refused   int64         // throttled calls admitted since it began
+	refused   int64         // throttled calls admitted since it began, learned of
+	thrownAt  int64         // the gate's throttled calls, done, at the last decrease
+	stale     int64         // throttled calls admitted before it, done after
 	decreased time.Duration // the last decrease plus 1ns; 0: none yet
 	rate      float64       // calls a second; 0: none learned
 	top       float64       // the rate the climb stops below; 0: unknown
@@ -162,14 +164,31 @@ func (e *estimate429) rate() float64 {
 	return r
 }
 
+// tally429 is what a gate had counted when a 429 came.
+type tally429 struct {
+	admitted int64 // calls admitted so far
+	inFlight int64 // of them, not done
+	// throttled is how many of the calls done were throttled
+	// (Gate.throttled, read after the calls done), and nth which of them
+	// the 429 is (0: unknown). A call counts itself throttled before it
+	// counts itself done, so that a 429 of a storm, done but not yet
+	// learned of when the first one decreases, is not taken for a call
+	// the API took: four such in a burst of 200 read a second's window of
+	// 200 calls as 204, over the limit.
+	throttled, nth int64
+}
+
 // throttled learns from a 429 at now (not about concurrency, unless
 // concurrent) of a call admitted at start, whose cool-down ends at end;
-// retryAfter is the wait it asked for (0: none), admitted and inFlight
-// are the gate's admissions so far and calls in flight, first is when the
-// gate's first call was admitted. It returns the new rate in calls a
-// second, and whether it changed. The caller holds the gate's learned.mu.
-func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, admitted, inFlight int64, concurrent bool) (float64, bool) {
+// retryAfter is the wait it asked for (0: none), c what the gate had
+// counted, first when its first call was admitted. It returns the new
+// rate in calls a second, and whether it changed. The caller holds the
+// gate's learned.mu.
+func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, c tally429, concurrent bool) (float64, bool) {
 	if p.off || p.decreased > 0 && start < p.decreased {
+		if c.nth > p.thrownAt {
+			p.stale++ // not this cycle's to count: its decrease counted it in flight
+		}
 		return p.rate, false // sent at the old pace, or not ours to pace
 	}
 	p.refused++
@@ -180,7 +199,8 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 		p.boundary = first
 	}
 	cycle := max(end-p.boundary, time.Millisecond)
-	took := max(admitted-p.admitted-p.refused-inFlight, 0)
+	refused := max(c.throttled-p.thrownAt-p.stale, p.refused)
+	took := max(c.admitted-p.admitted-refused-c.inFlight, 0)
 	// A first cycle's estimate needs no margin: it counts a whole
 	// window's calls over the window and the cool-down's rounding, a
 	// floor of the window's pace; a bucket's reads high whatever the
@@ -229,7 +249,8 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	}
 	p.top, p.came = top, p.rate
 	p.rate = r
-	p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
+	p.boundary, p.admitted, p.refused, p.decreased = end, c.admitted, 0, now+1
+	p.thrownAt, p.stale = max(c.throttled, p.thrownAt), 0
 	p.every = max(p.every, end-now, minClimbEvery) // the longest cool-down: the API's window, at most
 	p.quiet = 0
 	p.late.Store(int64(p.decreased))
@@ -238,11 +259,14 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 }
 
 // tookLate counts a success of a call admitted at start, before the last
-// decrease, in that decrease's estimate (estimate429). It returns the
-// new rate and whether it changed. The caller holds the gate's
-// learned.mu.
-func (p *paceOf429) tookLate(start time.Duration) (float64, bool) {
-	if p.off || p.late.Load() == 0 || start >= p.decreased || start < p.est.from {
+// decrease, in that decrease's estimate (estimate429). late is the last
+// decrease as the call read it (paceOf429.late) before it counted itself
+// done: a success done before the decrease counted the calls done is
+// among them already, and one done after it read late after it was set.
+// It returns the new rate and whether it changed. The caller holds the
+// gate's learned.mu.
+func (p *paceOf429) tookLate(start, late time.Duration) (float64, bool) {
+	if p.off || late == 0 || late != time.Duration(p.late.Load()) || start >= p.decreased || start < p.est.from {
 		return p.rate, false
 	}
 	p.est.taken++
@@ -322,7 +346,7 @@ func perSecond(r float64) Rate { return Rate{N: r, Per: time.Second} }
 
 // learnThrottled is what Permit.Done learns from a throttled call admitted
 // at start: a pace, when the API says nothing else (paceOf429).
-func (g *Gate) learnThrottled(start time.Time, o Outcome) {
+func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64) {
 	if g.epoch.IsZero() {
 		return // the zero Gate holds no learned limits
 	}
@@ -346,8 +370,10 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 	if o.RateLimit != nil && o.RateLimit.HasRetryAfter {
 		retryAfter = o.RateLimit.RetryAfter
 	}
-	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter,
-		g.admittedSoFar(), max(g.admittedSoFar()-g.completedSoFar(), 0), o.ConcurrencyLimited)
+	admitted := g.admittedSoFar()
+	done := g.completedSoFar()
+	c := tally429{admitted: admitted, inFlight: max(admitted-done, 0), throttled: g.throttled.Load(), nth: nth}
+	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter, c, o.ConcurrencyLimited)
 	g.setPaceOf429(r, changed) // unlocks
 	if paused && g.shared != nil {
 		g.shared.Pause(end) // a network call: no lock held
@@ -357,12 +383,14 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 // tookThrottled is what Permit.Done learns from a success of a call
 // admitted at start while the gate paces by 429s: a call in flight at the
 // last decrease that the API took after all, or a quiet cycle that
-// climbs. Most successes cost two atomic loads and a clock read.
-func (g *Gate) tookThrottled(start time.Time) {
+// climbs; late is the last decrease as the call read it before it
+// counted itself done (tookLate). Most successes cost two atomic loads and
+// a clock read.
+func (g *Gate) tookThrottled(start time.Time, late time.Duration) {
 	p := &g.paced429
-	if since := start.Sub(g.epoch); since < time.Duration(p.late.Load()) {
+	if since := start.Sub(g.epoch); since < late {
 		g.learned.mu.Lock()
-		r, changed := p.tookLate(since)
+		r, changed := p.tookLate(since, late)
 		g.setPaceOf429(r, changed)
 		return
 	}
