@@ -30,6 +30,8 @@ import (
 //     it, and holds there (plateauCycles); only then does it probe above,
 //     slowly at first, faster the longer no 429 comes (up to probeCap a
 //     cycle), so that a fixed limit costs a 429 every few dozen cycles;
+//     a probe's 429 sets the top halfway between the plateau's and the
+//     rate the probe reached, as a fixed window refuses a probe late;
 //   - the calls in flight at a decrease count as not taken until they
 //     succeed (estimate429), and a 429 after a long quiet cycle cuts
 //     little (longCycle), as the cycle's count reads the climb, not the
@@ -244,10 +246,23 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	if p.rate > 0 && r < p.rate*deepCut {
 		top = (p.rate + r) / 2
 	}
+	came := p.rate
+	if p.top > 0 && p.quiet > plateauCycles && p.rate > p.top && r >= p.rate*deepCut {
+		// A probe above a plateau that held: the limit lies between the
+		// plateau's top and the rate the probe reached, and a window
+		// counted in fixed slices says so only cycles after the probe
+		// passed it, by more than the margin: a 20/s window refused a
+		// probe at 20.7, and a plateau 2% under 20.7 was refused again,
+		// in a short cycle that cut deep. The top is halfway between (so
+		// is the rate the trust in a halved top climbs back to); a limit
+		// raised since is found half the way at each probe.
+		top = (p.top + p.rate) / 2
+		came = top
+	}
 	if p.est.windowed {
 		top = p.est.pace() // the window's pace: the climb holds a margin below it
 	}
-	p.top, p.came = top, p.rate
+	p.top, p.came = top, came
 	p.rate = r
 	p.boundary, p.admitted, p.refused, p.decreased = end, c.admitted, 0, now+1
 	p.thrownAt, p.stale = max(c.throttled, p.thrownAt), 0

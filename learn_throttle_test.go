@@ -260,3 +260,24 @@ func TestPaceOf429CountsWhatTheAPITook(t *testing.T) {
 		t.Errorf("the next cycle took %d calls (rate %v), want 98", p.est.taken, r)
 	}
 }
+
+// A 429 of a probe above a plateau that held sets the top halfway
+// between the plateau's top and the rate the probe reached: a window
+// counted in fixed slices refuses a probe cycles after it passed the
+// limit, and a top at the probe's rate set a plateau above the limit (a
+// 20/s window refused a probe at 20.7, then the plateau at 20.3 under
+// it, in a short cycle that cut deep). A 429 before the probe sets the
+// top at the rate it came at, as before.
+func TestPaceOf429ProbesRefusedLateSetTheTopHalfway(t *testing.T) {
+	p := &paceOf429{rate: 20.7, top: 20, quiet: plateauCycles + 6, decreased: 1, every: time.Second}
+	now := 50 * time.Second
+	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false)
+	if want := (20 + 20.7) / 2; !near(p.top, want) || !near(p.came, want) {
+		t.Errorf("after a probe's 429: top %v, came %v; want %v", p.top, p.came, want)
+	}
+	p = &paceOf429{rate: 19.9, top: 20, quiet: 3, decreased: 1, every: time.Second}
+	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false)
+	if p.top != 19.9 {
+		t.Errorf("after a 429 below the plateau: top %v, want 19.9", p.top)
+	}
+}
