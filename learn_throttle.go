@@ -211,7 +211,11 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	// at most.
 	p.est = estimate429{from: p.boundary, taken: took, cycle: cycle, factor: 1}
 	window := time.Duration(0)
-	if p.decreased == 0 {
+	if p.decreased == 0 && p.refused == 1 {
+		// Only the gate's first 429 says when the first call leaves
+		// the window: a cool-down before it (a 429 about concurrency)
+		// let the first calls leave it, and a window of a second read
+		// as two halved the pace.
 		window = wholeWindow(now-first, retryAfter)
 	}
 	if window > 0 && window < cycle {

@@ -217,6 +217,16 @@ func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
 	if got, _ := p.throttled(now, now, now+time.Second, 0, 1001*time.Millisecond, tally429{admitted: 201, inFlight: 0}, false); !near(got, 200/1.5) || p.top != 0 {
 		t.Errorf("a Retry-After in milliseconds: rate %v, top %v; want %v and none", got, p.top, 200/1.5)
 	}
+	// A 429 about concurrency paused the gate a second at 20ms: the first
+	// calls left the window before the burst that filled it, and the
+	// window the Retry-After would say from the first call is two
+	// seconds, not one.
+	p = &paceOf429{}
+	p.throttled(20*time.Millisecond, 20*time.Millisecond, 1020*time.Millisecond, 0, time.Second, tally429{admitted: 19, inFlight: 10}, true)
+	now = 1420 * time.Millisecond
+	if got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 220, inFlight: 0}, false); p.est.windowed || !near(got, 218/2.42) {
+		t.Errorf("after a cool-down about concurrency: rate %v (windowed %v), want %v over the cycle", got, p.est.windowed, 218/2.42)
+	}
 }
 
 // What the first 429 counts taken is what the API took, however the
