@@ -16,8 +16,9 @@ import (
 // fixed or sliding, that is about L/W; for a token bucket the first burst
 // reads high and the next cycles read its refill. A first 429's
 // Retry-After in whole seconds says W itself (wholeWindow): the first
-// burst is read over it, not over the rounded-up cool-down. The gate paces to that,
-// a margin below, evenly spaced, and climbs back when it read low.
+// burst is read over it, not over the rounded-up cool-down. The gate
+// paces to that, a margin below, evenly spaced, and climbs back when it
+// read low.
 //
 // The rate moves as TCP's congestion window does, with CUBIC's memory:
 //
