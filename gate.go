@@ -674,11 +674,20 @@ func (p *Permit) Done(o Outcome) {
 	if p.shared != nil {
 		p.shared.ticket.Finish(o)
 	}
-	if o.Class == ClassThrottled {
-		g.throttled.Add(1)
+	// A call counts itself throttled, or reads the last decrease of a
+	// pace learned from 429s, before it counts itself done: what a
+	// decrease counts done is then told apart from what it counts in
+	// flight (tally429, tookLate).
+	var nth int64
+	var late time.Duration
+	switch o.Class {
+	case ClassThrottled:
+		nth = g.throttled.Add(1)
 		if !o.ConcurrencyLimited {
 			g.margin.widen()
 		}
+	case ClassOK:
+		late = time.Duration(g.paced429.late.Load())
 	}
 	g.stripe().completed.Add(1)
 	if o.RateLimit != nil {
@@ -686,9 +695,9 @@ func (p *Permit) Done(o Outcome) {
 	}
 	switch {
 	case o.Class == ClassThrottled:
-		g.learnThrottled(p.start, o) // after learn: its Retry-After pauses the gate first
+		g.learnThrottled(p.start, o, nth) // after learn: its Retry-After pauses the gate first
 	case o.Class == ClassOK && g.paced429.next.Load() != 0:
-		g.tookThrottled(p.start) // paced by 429s alone (learn_throttle.go)
+		g.tookThrottled(p.start, late) // paced by 429s alone (learn_throttle.go)
 	}
 }
 

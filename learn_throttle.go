@@ -14,8 +14,11 @@ import (
 // between two 429s, over the time from the end of one cool-down to the
 // end of the next, is what it sustains. For a window of L calls per W,
 // fixed or sliding, that is about L/W; for a token bucket the first burst
-// reads high and the next cycles read its refill. The gate paces to that,
-// a margin below, evenly spaced, and climbs back when it read low.
+// reads high and the next cycles read its refill. A first 429's
+// Retry-After in whole seconds says W itself (wholeWindow): the first
+// burst is read over it, not over the rounded-up cool-down. The gate
+// paces to that, a margin below, evenly spaced, and climbs back when it
+// read low.
 //
 // The rate moves as TCP's congestion window does, with CUBIC's memory:
 //
@@ -28,6 +31,8 @@ import (
 //     it, and holds there (plateauCycles); only then does it probe above,
 //     slowly at first, faster the longer no 429 comes (up to probeCap a
 //     cycle), so that a fixed limit costs a 429 every few dozen cycles;
+//     a probe's 429 sets the top halfway between the plateau's and the
+//     rate the probe reached, as a fixed window refuses a probe late;
 //   - the calls in flight at a decrease count as not taken until they
 //     succeed (estimate429), and a 429 after a long quiet cycle cuts
 //     little (longCycle), as the cycle's count reads the climb, not the
@@ -119,7 +124,9 @@ type paceOf429 struct {
 	off       bool          // the API's headers spoke of requests: they pace
 	boundary  time.Duration // the cycle began (the last cool-down's end)
 	admitted  int64         // admissions when it began
-	refused   int64         // throttled calls admitted since it began
+	refused   int64         // throttled calls admitted since it began, learned of
+	thrownAt  int64         // the gate's throttled calls, done, at the last decrease
+	stale     int64         // throttled calls admitted before it, done after
 	decreased time.Duration // the last decrease plus 1ns; 0: none yet
 	rate      float64       // calls a second; 0: none learned
 	top       float64       // the rate the climb stops below; 0: unknown
@@ -138,29 +145,53 @@ type paceOf429 struct {
 type estimate429 struct {
 	from   time.Duration // the cycle began
 	taken  int64         // calls the API took in it
-	cycle  time.Duration // from its beginning to the end of its cool-down
+	cycle  time.Duration // from its beginning to the end of its cool-down, or its window
 	factor float64       // 1, or 1 - margin429
 	lo, hi float64       // bounds of the rate; hi 0: none
+	// windowed says cycle is the window a first 429's Retry-After
+	// implied (wholeWindow): the count over it is the API's pace, the
+	// top the climb holds below.
+	windowed bool
 }
+
+// pace returns the calls taken a second of the cycle, as counted.
+func (e *estimate429) pace() float64 { return float64(e.taken) / e.cycle.Seconds() }
 
 // rate returns the estimate in calls a second, within its bounds, and
 // never below a call a cycle.
 func (e *estimate429) rate() float64 {
-	r := max(float64(e.taken)/e.cycle.Seconds()*e.factor, 1/e.cycle.Seconds())
+	r := max(e.pace()*e.factor, 1/e.cycle.Seconds())
 	if e.hi > 0 {
 		r = max(min(r, e.hi), e.lo)
 	}
 	return r
 }
 
+// tally429 is what a gate had counted when a 429 came.
+type tally429 struct {
+	admitted int64 // calls admitted so far
+	inFlight int64 // of them, not done
+	// throttled is how many of the calls done were throttled
+	// (Gate.throttled, read after the calls done), and nth which of them
+	// the 429 is (0: unknown). A call counts itself throttled before it
+	// counts itself done, so that a 429 of a storm, done but not yet
+	// learned of when the first one decreases, is not taken for a call
+	// the API took: four such in a burst of 200 read a second's window of
+	// 200 calls as 204, over the limit.
+	throttled, nth int64
+}
+
 // throttled learns from a 429 at now (not about concurrency, unless
 // concurrent) of a call admitted at start, whose cool-down ends at end;
-// admitted and inFlight are the gate's admissions so far and calls in
-// flight, first is when the gate's first call was admitted. It returns
-// the new rate in calls a second, and whether it changed. The caller holds
-// the gate's learned.mu.
-func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, inFlight int64, concurrent bool) (float64, bool) {
+// retryAfter is the wait it asked for (0: none), c what the gate had
+// counted, first when its first call was admitted. It returns the new
+// rate in calls a second, and whether it changed. The caller holds the
+// gate's learned.mu.
+func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, c tally429, concurrent bool) (float64, bool) {
 	if p.off || p.decreased > 0 && start < p.decreased {
+		if c.nth > p.thrownAt {
+			p.stale++ // not this cycle's to count: its decrease counted it in flight
+		}
 		return p.rate, false // sent at the old pace, or not ours to pace
 	}
 	p.refused++
@@ -171,7 +202,8 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 		p.boundary = first
 	}
 	cycle := max(end-p.boundary, time.Millisecond)
-	took := max(admitted-p.admitted-p.refused-inFlight, 0)
+	refused := max(c.throttled-p.thrownAt-p.stale, p.refused)
+	took := max(c.admitted-p.admitted-refused-c.inFlight, 0)
 	// A first cycle's estimate needs no margin: it counts a whole
 	// window's calls over the window and the cool-down's rounding, a
 	// floor of the window's pace; a bucket's reads high whatever the
@@ -179,6 +211,20 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	// bounded: a 429 lowers the rate by the margin at least and by half
 	// at most.
 	p.est = estimate429{from: p.boundary, taken: took, cycle: cycle, factor: 1}
+	window := time.Duration(0)
+	if p.decreased == 0 && p.refused == 1 {
+		// Only the gate's first 429 says when the first call leaves
+		// the window: a cool-down before it (a 429 about concurrency)
+		// let the first calls leave it, and a window of a second read
+		// as two halved the pace.
+		window = wholeWindow(now-first, retryAfter)
+	}
+	if window > 0 && window < cycle {
+		// The Retry-After, in whole seconds, says when the window the
+		// first burst filled frees: the count over that window is the
+		// API's pace, not a floor of it, and is read with the margin.
+		p.est.cycle, p.est.factor, p.est.windowed = window, 1-margin429, true
+	}
 	if p.rate > 0 {
 		p.est.factor, p.est.lo, p.est.hi = 1-margin429, p.rate/2, p.rate*(1-margin429)
 		if p.every > 0 && now-p.boundary >= longCycle*p.every {
@@ -205,9 +251,26 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 	if p.rate > 0 && r < p.rate*deepCut {
 		top = (p.rate + r) / 2
 	}
-	p.top, p.came = top, p.rate
+	came := p.rate
+	if p.top > 0 && p.quiet > plateauCycles && p.rate > p.top && r >= p.rate*deepCut {
+		// A probe above a plateau that held: the limit lies between the
+		// plateau's top and the rate the probe reached, and a window
+		// counted in fixed slices says so only cycles after the probe
+		// passed it, by more than the margin: a 20/s window refused a
+		// probe at 20.7, and a plateau 2% under 20.7 was refused again,
+		// in a short cycle that cut deep. The top is halfway between (so
+		// is the rate the trust in a halved top climbs back to); a limit
+		// raised since is found half the way at each probe.
+		top = (p.top + p.rate) / 2
+		came = top
+	}
+	if p.est.windowed {
+		top = p.est.pace() // the window's pace: the climb holds a margin below it
+	}
+	p.top, p.came = top, came
 	p.rate = r
-	p.boundary, p.admitted, p.refused, p.decreased = end, admitted, 0, now+1
+	p.boundary, p.admitted, p.refused, p.decreased = end, c.admitted, 0, now+1
+	p.thrownAt, p.stale = max(c.throttled, p.thrownAt), 0
 	p.every = max(p.every, end-now, minClimbEvery) // the longest cool-down: the API's window, at most
 	p.quiet = 0
 	p.late.Store(int64(p.decreased))
@@ -216,14 +279,20 @@ func (p *paceOf429) throttled(start, now, end, first time.Duration, admitted, in
 }
 
 // tookLate counts a success of a call admitted at start, before the last
-// decrease, in that decrease's estimate (estimate429). It returns the
-// new rate and whether it changed. The caller holds the gate's
-// learned.mu.
-func (p *paceOf429) tookLate(start time.Duration) (float64, bool) {
-	if p.off || p.late.Load() == 0 || start >= p.decreased || start < p.est.from {
+// decrease, in that decrease's estimate (estimate429). late is the last
+// decrease as the call read it (paceOf429.late) before it counted itself
+// done: a success done before the decrease counted the calls done is
+// among them already, and one done after it read late after it was set.
+// It returns the new rate and whether it changed. The caller holds the
+// gate's learned.mu.
+func (p *paceOf429) tookLate(start, late time.Duration) (float64, bool) {
+	if p.off || late == 0 || late != time.Duration(p.late.Load()) || start >= p.decreased || start < p.est.from {
 		return p.rate, false
 	}
 	p.est.taken++
+	if p.est.windowed && p.came == 0 {
+		p.top = p.est.pace()
+	}
 	r := p.est.rate()
 	if r == p.rate || p.rate == 0 && p.est.taken < minTaken {
 		return p.rate, false
@@ -273,12 +342,31 @@ func (p *paceOf429) climb(now time.Duration) (float64, bool) {
 	return p.rate, true
 }
 
+// wholeWindow returns the window a first 429, since after the gate's
+// first call, implies when its Retry-After is retryAfter, a whole number
+// of seconds: 0 when it is none. Most APIs write Retry-After in whole
+// seconds, rounded up, and count their limits per whole seconds (a
+// second, a minute, an hour). The first call is the oldest in a window
+// the first burst filled, so the wait the API rounded up is when that
+// window frees: the window is more than since+retryAfter-1s and at most
+// since+retryAfter, and of the whole seconds there is one. Taking the
+// first burst's count over since+retryAfter instead read a burst of 200
+// calls in half a second, told to come back in a second, as 133 a
+// second: a third too slow, for the dozens of cycles a probe takes to
+// make it up.
+func wholeWindow(since, retryAfter time.Duration) time.Duration {
+	if retryAfter < time.Second || retryAfter%time.Second != 0 || since < 0 {
+		return 0
+	}
+	return (since+retryAfter-time.Second)/time.Second*time.Second + time.Second
+}
+
 // perSecond returns r calls a second as a Rate.
 func perSecond(r float64) Rate { return Rate{N: r, Per: time.Second} }
 
 // learnThrottled is what Permit.Done learns from a throttled call admitted
 // at start: a pace, when the API says nothing else (paceOf429).
-func (g *Gate) learnThrottled(start time.Time, o Outcome) {
+func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64) {
 	if g.epoch.IsZero() {
 		return // the zero Gate holds no learned limits
 	}
@@ -298,8 +386,14 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 		paused = g.pauseLocal(end)
 	}
 	first := g.firstAdmission()
-	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first,
-		g.admittedSoFar(), max(g.admittedSoFar()-g.completedSoFar(), 0), o.ConcurrencyLimited)
+	retryAfter := time.Duration(0)
+	if o.RateLimit != nil && o.RateLimit.HasRetryAfter {
+		retryAfter = o.RateLimit.RetryAfter
+	}
+	admitted := g.admittedSoFar()
+	done := g.completedSoFar()
+	c := tally429{admitted: admitted, inFlight: max(admitted-done, 0), throttled: g.throttled.Load(), nth: nth}
+	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter, c, o.ConcurrencyLimited)
 	g.setPaceOf429(r, changed) // unlocks
 	if paused && g.shared != nil {
 		g.shared.Pause(end) // a network call: no lock held
@@ -309,12 +403,14 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome) {
 // tookThrottled is what Permit.Done learns from a success of a call
 // admitted at start while the gate paces by 429s: a call in flight at the
 // last decrease that the API took after all, or a quiet cycle that
-// climbs. Most successes cost two atomic loads and a clock read.
-func (g *Gate) tookThrottled(start time.Time) {
+// climbs; late is the last decrease as the call read it before it
+// counted itself done (tookLate). Most successes cost two atomic loads and
+// a clock read.
+func (g *Gate) tookThrottled(start time.Time, late time.Duration) {
 	p := &g.paced429
-	if since := start.Sub(g.epoch); since < time.Duration(p.late.Load()) {
+	if since := start.Sub(g.epoch); since < late {
 		g.learned.mu.Lock()
-		r, changed := p.tookLate(since)
+		r, changed := p.tookLate(since, late)
 		g.setPaceOf429(r, changed)
 		return
 	}

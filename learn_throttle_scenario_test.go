@@ -185,3 +185,35 @@ func TestLearnedPaceFrom429sOfTheMockWithoutHeaders(t *testing.T) {
 		}
 	})
 }
+
+// At hundreds of calls a second the first cycle decides the batch: a
+// burst of 200 calls fills a second's sliding window in half a second,
+// and the 429 says to come back in a second (rounded up). Read over the
+// cycle, that first burst was 133 calls a second, and the probe, a step
+// under 1% a cycle, had not made up the third by the end of the 10s
+// batch: 1.46 of the minimum. The whole-second Retry-After says the
+// window (wholeWindow): the batch is paced a margin under 200 a second
+// from the first cool-down's end. The API is bench/cmd/feedback's
+// learned-429 (a strict sliding window of 200/s, 10 in flight, 20ms of
+// latency, no rate-limit headers), the Transport given nothing; the
+// minimum is the bench's, n/rate.
+func TestLearnedPaceFrom429sAtHundredsASecond(t *testing.T) {
+	const n, rate = 2000, 200
+	synctest.Test(t, func(t *testing.T) {
+		api := &apitest.Server{Limit: rate, Window: time.Second, Concurrency: 10, Latency: 20 * time.Millisecond, RetryAfter: true}
+		tr := &Transport{Base: apitest.RoundTripper{Handler: api}}
+		took := getAll(t, &http.Client{Transport: tr}, "http://api.test/", n, 64)
+		c := api.Counts()
+		least := time.Duration(n) * time.Second / rate
+		share := float64(c.Throttled()) / float64(c.Requests)
+		ratio := took.Seconds() / least.Seconds()
+		t.Logf("%d calls: %d 429s (%.2f%%), took %v, %.3f of the minimum %v; learned %v",
+			n, c.Throttled(), 100*share, took.Round(time.Millisecond), ratio, least, tr.Gate("api.test").LearnedRate())
+		if share >= 0.01 {
+			t.Errorf("%.2f%% of the calls were refused (%d of %d), want under 1%%", 100*share, c.Throttled(), c.Requests)
+		}
+		if ratio > 1.10 {
+			t.Errorf("took %v, %.3f of the minimum %v, want within 10%%", took, ratio, least)
+		}
+	})
+}

@@ -45,7 +45,7 @@ func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 				p.decreased = 1 // a cycle after a decrease at the epoch
 			}
 			now := tc.cycle - time.Second/2
-			got, changed := p.throttled(now-time.Millisecond, now, tc.cycle, 0, tc.admitted, tc.inFlight, false)
+			got, changed := p.throttled(now-time.Millisecond, now, tc.cycle, 0, 0, tally429{admitted: tc.admitted, inFlight: tc.inFlight}, false)
 			if !changed || !near(got, tc.want) {
 				t.Errorf("rate %v, changed %v; want %v", got, changed, tc.want)
 			}
@@ -59,16 +59,16 @@ func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 func TestPaceOf429DecreasesOncePerCycle(t *testing.T) {
 	p := &paceOf429{}
 	now, end := 50*time.Millisecond, time.Second+50*time.Millisecond
-	first, changed := p.throttled(40*time.Millisecond, now, end, 0, 28, 7, false)
+	first, changed := p.throttled(40*time.Millisecond, now, end, 0, 0, tally429{admitted: 28, inFlight: 7}, false)
 	if !changed {
 		t.Fatal("the first 429 set no rate")
 	}
 	for _, start := range []time.Duration{0, 45 * time.Millisecond, now} {
-		if got, changed := p.throttled(start, now+time.Millisecond, end, 0, 28, 6, false); changed || got != first {
+		if got, changed := p.throttled(start, now+time.Millisecond, end, 0, 0, tally429{admitted: 28, inFlight: 6}, false); changed || got != first {
 			t.Errorf("a 429 of a call admitted at %v (before the decrease at %v) moved the rate %v to %v", start, now, first, got)
 		}
 	}
-	if got, changed := p.throttled(end+time.Millisecond, end+2*time.Second, end+3*time.Second, 0, 28+50, 0, false); !changed || got >= first {
+	if got, changed := p.throttled(end+time.Millisecond, end+2*time.Second, end+3*time.Second, 0, 0, tally429{admitted: 28 + 50, inFlight: 0}, false); !changed || got >= first {
 		t.Errorf("a 429 of a call admitted after the decrease: rate %v (changed %v), want below %v", got, changed, first)
 	}
 }
@@ -79,19 +79,19 @@ func TestPaceOf429DecreasesOncePerCycle(t *testing.T) {
 // adaptive ceiling's.
 func TestPaceOf429NeverCollapses(t *testing.T) {
 	p := &paceOf429{rate: 0.3, decreased: 1}
-	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 1, 0, false); !near(got, 0.15) {
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, tally429{admitted: 1, inFlight: 0}, false); !near(got, 0.15) {
 		t.Errorf("a cycle with nothing taken: rate %v, want half of 0.3", got)
 	}
 	p = &paceOf429{rate: 0.01, decreased: 1}
-	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 1, 0, false); !near(got, 0.01*(1-margin429)) {
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, tally429{admitted: 1, inFlight: 0}, false); !near(got, 0.01*(1-margin429)) {
 		t.Errorf("a cycle of 12s: rate %v, want a margin under 0.01 (one call per cycle is more)", got)
 	}
 	p = &paceOf429{}
-	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 2, 1, false); changed || got != 0 {
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 2, inFlight: 1}, false); changed || got != 0 {
 		t.Errorf("a first cycle of one call taken set rate %v", got)
 	}
 	p = &paceOf429{}
-	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 30, 7, true); changed || got != 0 || p.refused != 1 {
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 30, inFlight: 7}, true); changed || got != 0 || p.refused != 1 {
 		t.Errorf("a concurrency 429 set rate %v (changed %v) and counted %d refused, want none and 1", got, changed, p.refused)
 	}
 }
@@ -168,4 +168,126 @@ func TestPaceOf429GivesWayToTheHeaders(t *testing.T) {
 			t.Errorf("learned %v from a 429 after the headers spoke, want theirs, %v", got, headers)
 		}
 	})
+}
+
+// A first 429's whole-second Retry-After says the window the first burst
+// filled: the whole seconds in (since+retryAfter-1s, since+retryAfter].
+// A Retry-After of a fraction of a second, or none, says none.
+func TestWholeWindowOfAFirst429(t *testing.T) {
+	for _, tc := range []struct {
+		since, retryAfter, want time.Duration
+	}{
+		{500 * time.Millisecond, time.Second, time.Second},
+		{50 * time.Millisecond, time.Second, time.Second},
+		{0, time.Second, time.Second},
+		{time.Second, time.Second, 2 * time.Second}, // (1s, 2s]
+		{1500 * time.Millisecond, time.Second, 2 * time.Second},
+		{250 * time.Millisecond, 10 * time.Second, 10 * time.Second},
+		{150 * time.Millisecond, time.Minute, time.Minute},
+		{500 * time.Millisecond, 0, 0},
+		{500 * time.Millisecond, 1500 * time.Millisecond, 0},
+		{500 * time.Millisecond, 300 * time.Millisecond, 0},
+	} {
+		if got := wholeWindow(tc.since, tc.retryAfter); got != tc.want {
+			t.Errorf("wholeWindow(%v, %v) = %v, want %v", tc.since, tc.retryAfter, got, tc.want)
+		}
+	}
+}
+
+// A first burst of 200 in half a second, told to come back in a second,
+// is read over the second's window with the margin, not over the cycle
+// to the cool-down's end (133 a second), and that window's pace is the
+// top the climb holds below; the calls in flight that the API took after
+// all raise both. A Retry-After in milliseconds leaves the reading over
+// the cycle, a floor, as before.
+func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
+	now := 500 * time.Millisecond
+	p := &paceOf429{}
+	got, changed := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 201, inFlight: 5}, false)
+	if want := 195 * (1 - margin429); !changed || !near(got, want) || !near(p.top, 195) {
+		t.Fatalf("rate %v (changed %v), top %v; want %v and 195", got, changed, p.top, want)
+	}
+	for range 5 {
+		got, _ = p.tookLate(now-time.Millisecond, time.Duration(p.late.Load()))
+	}
+	if want := 200 * (1 - margin429); !near(got, want) || !near(p.top, 200) {
+		t.Errorf("after the calls in flight: rate %v, top %v; want %v and 200", got, p.top, want)
+	}
+	p = &paceOf429{}
+	if got, _ := p.throttled(now, now, now+time.Second, 0, 1001*time.Millisecond, tally429{admitted: 201, inFlight: 0}, false); !near(got, 200/1.5) || p.top != 0 {
+		t.Errorf("a Retry-After in milliseconds: rate %v, top %v; want %v and none", got, p.top, 200/1.5)
+	}
+	// A 429 about concurrency paused the gate a second at 20ms: the first
+	// calls left the window before the burst that filled it, and the
+	// window the Retry-After would say from the first call is two
+	// seconds, not one.
+	p = &paceOf429{}
+	p.throttled(20*time.Millisecond, 20*time.Millisecond, 1020*time.Millisecond, 0, time.Second, tally429{admitted: 19, inFlight: 10}, true)
+	now = 1420 * time.Millisecond
+	if got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 220, inFlight: 0}, false); p.est.windowed || !near(got, 218/2.42) {
+		t.Errorf("after a cool-down about concurrency: rate %v (windowed %v), want %v over the cycle", got, p.est.windowed, 218/2.42)
+	}
+}
+
+// What the first 429 counts taken is what the API took, however the
+// calls done around it race to be learned of: a 429 of the storm, done
+// (and counted throttled) before the first one's decrease counted the
+// calls done, is not taken, though it is learned of only after; one
+// still in flight then is not taken either, and the next cycle does not
+// count it as its own; a success done before the decrease counted it is
+// not counted again when it reaches tookLate, and one done after is.
+// Counting the storm's 429s taken read a burst of 200 as 204, over the
+// limit, and cost a 429 a cycle.
+func TestPaceOf429CountsWhatTheAPITook(t *testing.T) {
+	now := 500 * time.Millisecond
+	p := &paceOf429{}
+	// 206 admitted: 200 taken, of which one in flight; 6 refused, of
+	// which 4 done (the first 429 among them) and 2 in flight.
+	r, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 206, inFlight: 3, throttled: 4, nth: 1}, false)
+	if want := 199 * (1 - margin429); !near(r, want) {
+		t.Fatalf("rate %v, want %v: 199 taken of the calls done", r, want)
+	}
+	late := time.Duration(p.late.Load())
+	for nth := int64(2); nth <= 6; nth++ { // the storm, learned of after the decrease
+		if got, changed := p.throttled(now-time.Millisecond, now+time.Millisecond, now+time.Second, 0, time.Second,
+			tally429{admitted: 206, inFlight: 6 - nth, throttled: nth, nth: nth}, false); changed || got != r {
+			t.Errorf("the storm's 429 number %d moved the rate %v to %v", nth, r, got)
+		}
+	}
+	if got, changed := p.tookLate(now-time.Millisecond, 0); changed || got != r {
+		t.Errorf("a success done before the decrease counted, counted again: rate %v to %v", r, got)
+	}
+	if got, _ := p.tookLate(now-time.Millisecond, late); !near(got, 200*(1-margin429)) {
+		t.Errorf("the success in flight at the decrease: rate %v, want %v", got, 200*(1-margin429))
+	}
+	// The next cycle: 100 admitted, 2 of them refused; the storm's two
+	// 429s in flight at the decrease are not its own.
+	end := now + time.Second
+	p.late.Store(0)
+	r, _ = p.throttled(end+time.Second, end+time.Second, end+2*time.Second, 0, time.Second,
+		tally429{admitted: 306, inFlight: 0, throttled: 8, nth: 8}, false)
+	if want := 98.0 / 2 * (1 - margin429); !near(r, max(want, p.est.lo)) || p.est.taken != 98 {
+		t.Errorf("the next cycle took %d calls (rate %v), want 98", p.est.taken, r)
+	}
+}
+
+// A 429 of a probe above a plateau that held sets the top halfway
+// between the plateau's top and the rate the probe reached: a window
+// counted in fixed slices refuses a probe cycles after it passed the
+// limit, and a top at the probe's rate set a plateau above the limit (a
+// 20/s window refused a probe at 20.7, then the plateau at 20.3 under
+// it, in a short cycle that cut deep). A 429 before the probe sets the
+// top at the rate it came at, as before.
+func TestPaceOf429ProbesRefusedLateSetTheTopHalfway(t *testing.T) {
+	p := &paceOf429{rate: 20.7, top: 20, quiet: plateauCycles + 6, decreased: 1, every: time.Second}
+	now := 50 * time.Second
+	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false)
+	if want := (20 + 20.7) / 2; !near(p.top, want) || !near(p.came, want) {
+		t.Errorf("after a probe's 429: top %v, came %v; want %v", p.top, p.came, want)
+	}
+	p = &paceOf429{rate: 19.9, top: 20, quiet: 3, decreased: 1, every: time.Second}
+	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false)
+	if p.top != 19.9 {
+		t.Errorf("after a 429 below the plateau: top %v, want 19.9", p.top)
+	}
 }
