@@ -83,12 +83,8 @@ func (g *shared) localLimits() []sluice.Limit {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.local == nil {
-		held := 0
-		for _, l := range g.held {
-			held += l.n
-		}
 		var sem *sluice.Semaphore
-		g.local, sem = g.cfg.local(share, held)
+		g.local, sem = g.cfg.local(share, g.slots(share), g.heldUnits())
 		if sem != nil {
 			for id, l := range g.held {
 				l.local = sem

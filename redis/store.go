@@ -117,6 +117,9 @@ type Store struct {
 
 	health health
 	stats  counters
+	// lastAnswer is when a script last counted this process among the
+	// processes (admit.lua, renew.lua), unix nanoseconds; 0 for never.
+	lastAnswer atomic.Int64
 
 	// sentQueue holds calls whose requests have left, for dateSent to
 	// date in the window (sent.go); dating says it runs. Under mu.
