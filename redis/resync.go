@@ -42,7 +42,8 @@ func (s *Store) rejoin() {
 	s.mu.Lock()
 	for _, g := range s.gates {
 		g.mu.Lock()
-		g.graceUntil, g.resync = until, true
+		g.graceUntil = until
+		g.resyncWant++
 		g.mu.Unlock()
 	}
 	s.mu.Unlock()
@@ -76,58 +77,61 @@ func (s *Store) known() int {
 }
 
 // resyncFirst puts this gate's leases back when Redis may have lost
-// them, before an admission asks.
+// them, before an admission asks. Admissions of other gates sharing it
+// wait meanwhile.
 func (g *shared) resyncFirst(ctx context.Context) error {
 	g.mu.Lock()
-	due := g.resync
+	due := g.resyncWant != g.resyncDone
 	g.mu.Unlock()
 	if !due {
 		return nil
 	}
+	g.resyncMu.Lock()
+	defer g.resyncMu.Unlock()
 	return g.renew(ctx, true)
 }
 
 // renew pushes back the expiry of the leases this gate holds and the
 // horizon of its calls pending in a window, putting back those Redis
-// lost (renew.lua). When resync, it also ends the gate's resync, even
-// with nothing to renew. It reports Redis's answer to the store.
+// lost (renew.lua), and reports Redis's answer to the store. When
+// resync, it also marks done the resync asked before it listed them,
+// even with nothing to renew.
 func (g *shared) renew(ctx context.Context, resync bool) error {
 	s := g.s
 	g.mu.Lock()
-	if resync {
-		g.resync = false // set again if the renewal fails
-	}
+	want := g.resyncWant
 	g.mu.Unlock()
 	leases, pending := g.leaseMembers(), g.pendingMembers()
-	if len(leases)+len(pending) == 0 {
-		return nil
-	}
-	own := len(leases)
-	args := make([]any, 0, 5+len(leases)+len(pending))
-	args = append(args, int64(s.opt.LeaseTTL/time.Microsecond), g.config().windowUs, s.proc, s.known(), len(leases))
-	args = append(append(args, leases...), pending...)
-	keys := []string{g.keys.leases, g.keys.pending, g.keys.procs}
-	sent := time.Now()
-	v, err := s.run(ctx, renewScript, keys, args...)
-	if err != nil {
-		if resync {
-			g.mu.Lock()
-			g.resync = true
-			g.mu.Unlock()
+	if len(leases)+len(pending) > 0 {
+		own := len(leases)
+		args := make([]any, 0, 5+len(leases)+len(pending))
+		args = append(args, int64(s.opt.LeaseTTL/time.Microsecond), g.config().windowUs, s.proc, s.known(), len(leases))
+		args = append(append(args, leases...), pending...)
+		keys := []string{g.keys.leases, g.keys.pending, g.keys.procs}
+		sent := time.Now()
+		v, err := s.run(ctx, renewScript, keys, args...)
+		if err != nil {
+			return err
 		}
-		return err
+		r, ok := v.([]any)
+		if !ok || len(r) < 3 {
+			return fmt.Errorf("redis: renew answered %v", v)
+		}
+		s.answered()
+		s.up(0)
+		g.mu.Lock()
+		g.observe(sent, int(asInt(r[2])), own, 0)
+		g.mu.Unlock()
+		if asInt(r[1]) == 1 {
+			s.lost() // its leases are back; the others' may not be yet
+		}
 	}
-	r, ok := v.([]any)
-	if !ok || len(r) < 3 {
-		return fmt.Errorf("redis: renew answered %v", v)
-	}
-	s.answered()
-	s.up(0)
-	g.mu.Lock()
-	g.observe(sent, int(asInt(r[2])), own, 0)
-	g.mu.Unlock()
-	if asInt(r[1]) == 1 {
-		s.lost() // its leases are back; the others' may not be yet
+	if resync {
+		g.mu.Lock()
+		if want > g.resyncDone {
+			g.resyncDone = want
+		}
+		g.mu.Unlock()
 	}
 	return nil
 }

@@ -38,10 +38,12 @@ type shared struct {
 	// graceUntil: after an outage, until then admissions keep to the
 	// local limits as well as Redis's (see resync.go).
 	graceUntil time.Time
-	// resync: Redis may have lost this process's leases (it was away,
-	// or lost its state): they are put back before the next admission
-	// asks (resync.go).
-	resync bool
+	// Redis may have lost this process's leases (it was away, or lost
+	// its state) since the last resync asked (resyncWant) was done
+	// (resyncDone): they are put back before the next admission asks,
+	// one admission at a time (resyncMu; resync.go).
+	resyncWant, resyncDone uint64
+	resyncMu               sync.Mutex
 	// view is what Redis last said of the shared concurrency, from
 	// which Local mode takes its slots (slots.go).
 	view view
