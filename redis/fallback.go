@@ -82,6 +82,11 @@ func (g *shared) localLimits() []sluice.Limit {
 	share := g.s.health.share(g.s.opt.Processes)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if !g.graceUntil.IsZero() && time.Now().After(g.graceUntil) {
+		// Left from an earlier outage's grace, which no admission
+		// ended: made anew, from what Redis said since.
+		g.local, g.graceUntil = nil, time.Time{}
+	}
 	if g.local == nil {
 		var sem *sluice.Semaphore
 		g.local, sem = g.cfg.local(share, g.slots(share), g.heldUnits())

@@ -36,11 +36,15 @@ func (s *Store) grace() time.Duration {
 }
 
 // rejoin starts each gate's resync and grace: Redis is back, or lost
-// what it kept.
+// what it kept. The grace's limits are those of the outage, or made now,
+// from what Redis said before it went away or lost its state: what it
+// says until every process has put its leases back is short of theirs,
+// and a share of slots taken from it would count theirs free.
 func (s *Store) rejoin() {
 	until := time.Now().Add(s.grace())
 	s.mu.Lock()
 	for _, g := range s.gates {
+		g.localLimits() // first: an earlier grace's are dropped
 		g.mu.Lock()
 		g.graceUntil = until
 		g.resyncWant++
@@ -119,11 +123,12 @@ func (g *shared) renew(ctx context.Context, resync bool) error {
 		}
 		s.answered()
 		s.up(0)
-		g.mu.Lock()
-		g.observe(sent, int(asInt(r[2])), own, 0)
-		g.mu.Unlock()
 		if asInt(r[1]) == 1 {
 			s.lost() // its leases are back; the others' may not be yet
+		} else {
+			g.mu.Lock()
+			g.observe(sent, int(asInt(r[2])), own, 0)
+			g.mu.Unlock()
 		}
 	}
 	if resync {
@@ -136,8 +141,7 @@ func (g *shared) renew(ctx context.Context, resync bool) error {
 	return nil
 }
 
-// takeGrace takes c from the local limits while the grace lasts (made
-// now when this process did not fall back during the outage). It
+// takeGrace takes c from the local limits while the grace lasts. It
 // returns the limits taken and their marks, or the wait they ask.
 func (g *shared) takeGrace(c sluice.Cost) ([]sluice.Limit, []int64, time.Duration) {
 	g.mu.Lock()

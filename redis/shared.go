@@ -27,6 +27,7 @@ type shared struct {
 	cfg    config
 	change chan struct{}    // closed on a release; made on demand
 	held   map[string]lease // leases held, by admission id
+	heldN  int              // their units, in all
 	// pending holds the window weight of calls this process admitted
 	// pending (admit.lua), by admission id, until they are dated: their
 	// horizon is renewed with the leases.
@@ -206,11 +207,14 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 		untakeAll(own, c, ownMarks)
 		g.heard(sent, int(leases), int(procs), status, value)
 	}
-	if status == 4 && !again {
+	if status == 4 {
 		// The server lost what it kept (a restart unnoticed between two
 		// calls): this process puts its leases back, and asks again.
+		// Whatever it asks next is counted: it is told only once.
 		s.lost()
-		return g.admit(ctx, c, true)
+		if !again {
+			return g.admit(ctx, c, true)
+		}
 	}
 	if (status == 0 || status == 2) && len(pending) > 0 && !again {
 		// Refused while this process's releases were on their way:
@@ -378,7 +382,11 @@ type lease struct {
 func (g *shared) hold(id string, n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if old, ok := g.held[id]; ok {
+		g.heldN -= old.n
+	}
 	g.held[id] = lease{n: n}
+	g.heldN += n
 }
 
 // pend and unpend keep the calls this process admitted pending in the
@@ -410,8 +418,11 @@ func (g *shared) pendingMembers() []any {
 
 func (g *shared) unhold(id string) {
 	g.mu.Lock()
-	l := g.held[id]
-	delete(g.held, id)
+	l, ok := g.held[id]
+	if ok {
+		delete(g.held, id)
+		g.heldN -= l.n
+	}
 	g.mu.Unlock()
 	if l.local != nil {
 		l.local.Release(l.n)

@@ -54,13 +54,7 @@ func (g *shared) observe(sent time.Time, leases, own, procs int) {
 
 // heldUnits returns the units of the leases this process holds. g.mu is
 // held.
-func (g *shared) heldUnits() int {
-	n := 0
-	for _, l := range g.held {
-		n += l.n
-	}
-	return n
-}
+func (g *shared) heldUnits() int { return g.heldN }
 
 // slots returns how many calls this process may have in flight in Local
 // mode (see above), share being the processes to divide by when it never
