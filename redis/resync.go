@@ -41,6 +41,7 @@ func (s *Store) grace() time.Duration {
 // says until every process has put its leases back is short of theirs,
 // and a share of slots taken from it would count theirs free.
 func (s *Store) rejoin() {
+	s.rejoined.Store(time.Now().UnixNano())
 	until := time.Now().Add(s.grace())
 	s.mu.Lock()
 	for _, g := range s.gates {
@@ -61,6 +62,12 @@ func (s *Store) rejoin() {
 // though it did less than a minute ago: the server lost the store's
 // state, the leases of every call in flight with it.
 func (s *Store) lost() {
+	if at := s.rejoined.Load(); at != 0 && time.Since(time.Unix(0, at)) < s.grace() {
+		// Back from an outage a moment ago: a restart is what it was,
+		// already warned of.
+		s.rejoin()
+		return
+	}
 	s.opt.Logger.Warn("sluice: redis lost the shared state (restarted empty?); leases are put back", "store", s.name, "redis", s.where())
 	s.rejoin()
 }
