@@ -480,8 +480,9 @@ func (g *shared) heard(sent time.Time, leases, procs int, status, value int64) {
 	defer g.mu.Unlock()
 	g.observe(sent, leases, g.heldUnits(), procs)
 	if status == 3 {
-		// Dated from when the script was sent: the pause ends no later
-		// than this by this process's clock.
+		// Dated from when the script was sent: the pause ends no
+		// earlier than this by this process's clock, and later by at
+		// most the script's way there.
 		if until := sent.Add(time.Duration(value) * time.Microsecond); until.After(g.pausedUntil) {
 			g.pausedUntil = until
 		}
