@@ -560,8 +560,21 @@ func (g *Gate) Halted() error {
 }
 
 // PausedUntil returns the end of the current pause, or the zero Time when
-// the gate is not paused.
+// the gate is not paused. For a gate with shared limits it is also the
+// pause another process shared, once this process has met it (see
+// Shared): no round trip is made to ask.
 func (g *Gate) PausedUntil() time.Time {
+	until := g.pausedLocally()
+	if p, ok := g.shared.(sharedPause); ok {
+		if t := p.PausedUntil(); t.After(until) {
+			until = t
+		}
+	}
+	return until
+}
+
+// pausedLocally is PausedUntil of this process's own pause.
+func (g *Gate) pausedLocally() time.Time {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if time.Until(g.pausedUntil) <= 0 {

@@ -377,7 +377,7 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64) {
 		return
 	}
 	now := time.Now()
-	end := g.PausedUntil()
+	end := g.pausedLocally()
 	paused := false // by this 429, which no Retry-After paused for
 	if end.IsZero() && !o.ConcurrencyLimited && (p.decreased == 0 || start.Sub(g.epoch) >= p.decreased) {
 		// No Retry-After paused the gate: this decrease pauses it, before

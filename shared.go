@@ -23,6 +23,12 @@ import (
 // A Shared must be safe for concurrent use: Admit is called by one caller
 // at a time per gate, but a Shared may serve several gates, and Finish,
 // Pause and Changed are called at any time.
+//
+// A Shared may also have a method PausedUntil() time.Time: the end of the
+// shared pause (Pause, by this process or another) as far as it knows
+// without a round trip, the zero Time when none is known. Gate.PausedUntil
+// and GateStats report the later of it and the gate's own pause. It is
+// called outside the gate's locks, at any time, and must not block.
 type Shared interface {
 	// Admit takes c from every shared limit, all of them or none.
 	//
@@ -67,6 +73,12 @@ type Shared interface {
 	// not block on the network for longer than the store's per-call
 	// timeout.
 	Learn(l Limits)
+}
+
+// sharedPause is a Shared that knows the pause other processes shared
+// (see Shared).
+type sharedPause interface {
+	PausedUntil() time.Time
 }
 
 // ErrSharedUnavailable matches the error of a Shared that refuses a call

@@ -21,16 +21,26 @@
 -- ARGV[10] number of pacers, then per pacer: cost, tau (burst tolerance),
 --          capacity (largest cost it ever admits); then the call's units
 --          of each learned kind (requests, tokens, input, output tokens);
---          then the pending horizon (0: the call starts when admitted)
+--          then the pending horizon (0: the call starts when admitted);
+--          then 1 when the process knows it was counted in KEYS[4] (it
+--          had an answer less than a minute ago), else 0
 --
--- Returns {status, value, processes, start, tat1, tat2, ...}:
+-- Returns {status, value, processes, leases, start, tat1, tat2, ...}:
 --   status 1: granted, value = delay until the start (0: now), start =
 --             the start on the server's clock, tats = new timelines (for
 --             a give-back)
 --   status 0: refused, value = wait until it could be admitted
 --   status 2: refused, a concurrency slot is needed (wait for a release)
+--   status 3: refused, the gate is paused for value more (a shared pause)
+--   status 4: refused, the process was counted here and is not: the
+--             server lost the store's state (a restart, a flush), and
+--             with it the leases of calls in flight; the process puts
+--             its own back (renew.lua) before it asks again
 --   status -1: the cost exceeds limit number value (-1: window, i:
 --             pacer i) and can never be admitted
+--   leases: the concurrency leases held after the answer, by every
+--           process (-1: not counted), what Local mode shares from
+--           during an outage (config.local)
 -- A call whose request leaves later than its admission (a Transport's,
 -- on a connection still to be dialled: sluice.SentTicket) is taken
 -- pending: its window members go to KEYS[10], where they count in every
@@ -50,29 +60,39 @@ local climit, cn = tonumber(ARGV[5]), tonumber(ARGV[6])
 local wlimit, wlen, wn = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local npacers = tonumber(ARGV[10])
 
+local ubase = 10 + 3 * npacers
+local known = tonumber(ARGV[ubase + 6] or '0')
+local counted = redis.call('ZSCORE', KEYS[4], proc)
 redis.call('ZADD', KEYS[4], d(now), proc)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', d(now - 60000000))
 redis.call('PEXPIRE', KEYS[4], 120000)
 local procs = redis.call('ZCARD', KEYS[4])
+if known == 1 and not counted then return {4, 0, procs, -1} end
 
 -- Refuse at once what can never fit.
-if wlimit > 0 and wn > wlimit then return {-1, -1, procs} end
+if wlimit > 0 and wn > wlimit then return {-1, -1, procs, -1} end
 for i = 1, npacers do
   local cost, cap = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i])
-  if cap > 0 and cost > cap then return {-1, i, procs} end
+  if cap > 0 and cost > cap then return {-1, i, procs, -1} end
+end
+
+-- Concurrency: reap the leases of holders that died, then count (also
+-- during a pause: the count is what Local mode shares from).
+local held = -1
+if climit > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', d(now))
+  held = redis.call('ZCARD', KEYS[2])
 end
 
 local pause = tonumber(redis.call('GET', KEYS[1]) or '0')
-if pause > now then return {0, pause - now, procs} end
+if pause > now then return {3, pause - now, procs, held} end
 
--- Concurrency: reap the leases of holders that died, then count. A
--- weight above the limit runs alone, when no lease is held, as a
+-- A weight above the limit runs alone, when no lease is held, as a
 -- Semaphore in memory runs it (it waits for every process's calls to
 -- end, and is not first in any line: with others starting calls
 -- without pause it may wait long).
 if climit > 0 and cn > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', d(now))
-  if redis.call('ZCARD', KEYS[2]) + math.min(cn, climit) > climit then return {2, 0, procs} end
+  if held + math.min(cn, climit) > climit then return {2, 0, procs, held} end
 end
 
 -- Pacers (GCRA): the start each allows.
@@ -89,7 +109,6 @@ end
 -- Learned paces, shared by every process that learned them.
 local learned = redis.call('HMGET', KEYS[5], 'r:iv', 'r:tau', 't:iv', 't:tau', 'i:iv', 'i:tau', 'o:iv', 'o:tau')
 local lcost, ltau, ltat = {}, {}, {}
-local ubase = 10 + 3 * npacers
 for k = 1, 4 do
   local iv = tonumber(learned[2*k - 1] or '')
   local units = tonumber(ARGV[ubase + k] or '0')
@@ -142,16 +161,17 @@ if wlimit > 0 and wn > 0 then
   end
 end
 
-if delay > ahead then return {0, delay, procs} end
+if delay > ahead then return {0, delay, procs, held} end
 
 -- Granted: take from every limit.
 local start = now + delay
-local out = {1, delay, procs, start}
+if climit > 0 and cn > 0 then held = held + cn end
+local out = {1, delay, procs, held, start}
 for i = 1, npacers do
   local cost, tau = tonumber(ARGV[10 + 3*i - 2]), tonumber(ARGV[10 + 3*i - 1])
   local tat = math.max(tats[i], start) + cost
   redis.call('SET', KEYS[10 + i], d(tat), 'PX', d(math.floor((tat - now + tau) / 1000) + 1000))
-  out[4 + i] = tat
+  out[5 + i] = tat
 end
 for k = 1, 4 do
   if lcost[k] then

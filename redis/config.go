@@ -151,12 +151,13 @@ func newKeys(tag, gate string) keys {
 // most a period of the limits' own pace, never a burst beyond them.
 //
 // The concurrency part, returned apart too (nil without a shared
-// concurrency), starts with held units taken: the calls this process has
-// in flight through Redis leases. An empty one admitted its share on top
-// of them, and two processes holding 2+2 of a shared 4 ran 8 during an
-// outage (outside review). Those calls give their units back to it when
-// they end (shared.unhold).
-func (c config) local(share, held int) ([]sluice.Limit, *sluice.Semaphore) {
+// concurrency), admits up to slots calls (shared.slots says how many),
+// or as many as this process holds when more: held, the calls it has in
+// flight through Redis leases, are taken from it at once and give their
+// units back when they end (shared.unhold). An empty one admitted slots
+// on top of them, and two processes holding 2+2 of a shared 4 ran 8
+// during an outage (outside review).
+func (c config) local(share, slots, held int) ([]sluice.Limit, *sluice.Semaphore) {
 	f := float64(max(share, 1))
 	var ls []sluice.Limit
 	l := c.limits
@@ -193,11 +194,11 @@ func (c config) local(share, held int) ([]sluice.Limit, *sluice.Semaphore) {
 	if c.concurrency <= 0 {
 		return ls, nil
 	}
-	part := max(c.concurrency/share, 1)
-	// Held may exceed the part: taken under a limit wide enough, then
-	// narrowed (a Semaphore's SetLimit takes nothing from holders).
-	sem := sluice.NewSemaphore(max(part, held))
-	sem.TryAcquire(held)
-	sem.SetLimit(part)
+	// The limit is what this process may have in flight: its slots, or
+	// the calls it holds when more. A Semaphore's limit is at least 1:
+	// with neither, one unit is taken for good, and nothing is admitted.
+	limit := max(slots, held)
+	sem := sluice.NewSemaphore(max(limit, 1))
+	sem.TryAcquire(held + max(1-limit, 0))
 	return append(ls, sem), sem
 }

@@ -45,10 +45,29 @@
 // A Redis that restarts empty (it keeps nothing on disk), or stalls for
 // longer than a lease's time to live and reaps the leases of live
 // holders, loses part of the limits' state. Holders put their leases
-// back at their next renewal (they know what they have not released),
-// and at once when they find Redis back after an outage. The rates of a
-// restarted Redis start afresh: a window's worth may be admitted again
-// right after the restart.
+// back at their next renewal (they know what they have not released). A
+// process that finds Redis back after an outage, or finds that Redis no
+// longer counts it among the processes (a restart between two of its
+// calls), puts its leases back before it admits again, and for a grace
+// (two RetryEvery, or a third of LeaseTTL and a CallTimeout when longer)
+// keeps to its Local mode limits as well as to Redis, while the others
+// come back and put theirs back. The rates of a restarted Redis start
+// afresh: a window's worth may be admitted again right after the restart.
+//
+// How far a shared concurrency N holds while Redis is away, in Local
+// mode: each process keeps the calls it holds, and of the slots the
+// others did not hold when it last heard from Redis, a part for each
+// process Redis counted ((N - others' leases) / processes, rounded down:
+// possibly none). Processes whose last answers agree (a busy fleet, which
+// hears from Redis all the time) together keep N exactly, through an
+// outage, a restart or a stall, and back. A process whose last answer is
+// older than others' admissions (it was idle) may take its part of slots
+// they took meanwhile: at worst K processes keep N + (K-1)·N/K (N and a
+// half for two), the bound of plain shares. A process that never reached
+// Redis takes N / Options.Processes. A process cut off from Redis while
+// the others still reach it (a partition) is not seen by them: together
+// they may run N and what it has in flight beyond the leases Redis keeps
+// for it (all of it once they expire, LeaseTTL after its last renewal).
 //
 // Every key of a store carries the one hash tag {PREFIX:NAME}, so Redis
 // Cluster works; scripts are sent with EVALSHA and again with EVAL when
@@ -59,8 +78,13 @@
 // server holds each call for go-redis's own timeouts and retries instead.
 //
 // When Redis cannot answer within Options.CallTimeout, the store follows
-// its Mode: Local (answer from in-memory limits at this process's share),
-// Open (admit) or Closed (fail with ErrUnavailable). It warns once per
-// outage and counts in Stats; it tries Redis again every
-// Options.RetryEvery and goes back to it when it answers.
+// its Mode: Local (answer from in-memory limits at this process's share,
+// the concurrency as above), Open (admit) or Closed (fail with
+// ErrUnavailable). It warns once per outage and counts in Stats; it tries
+// Redis again every Options.RetryEvery and goes back to it when it
+// answers.
+//
+// A pause one process shares (sluice.Gate.PauseUntil, a 429) holds every
+// process's admissions; another process's Gate.PausedUntil reports it
+// once an admission of that process has met it, at no extra round trip.
 package redis

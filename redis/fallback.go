@@ -82,13 +82,14 @@ func (g *shared) localLimits() []sluice.Limit {
 	share := g.s.health.share(g.s.opt.Processes)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if !g.graceUntil.IsZero() && time.Now().After(g.graceUntil) {
+		// Left from an earlier outage's grace, which no admission
+		// ended: made anew, from what Redis said since.
+		g.local, g.graceUntil = nil, time.Time{}
+	}
 	if g.local == nil {
-		held := 0
-		for _, l := range g.held {
-			held += l.n
-		}
 		var sem *sluice.Semaphore
-		g.local, sem = g.cfg.local(share, held)
+		g.local, sem = g.cfg.local(share, g.slots(share), g.heldUnits())
 		if sem != nil {
 			for id, l := range g.held {
 				l.local = sem

@@ -20,12 +20,14 @@ func TestCallAdmittedLocallyHoldsALeaseOnceRedisIsBack(t *testing.T) {
 	la, lb := l, l
 	la.Store, lb.Store = newTestStore(t, srv.addr, prefix, opt), newTestStore(t, srv.addr, prefix, opt)
 	a, b := la.NewGate(), lb.NewGate()
-	for _, g := range []*sluice.Gate{a, b, a} { // A sees two processes: its share is 1
+	stores := map[*sluice.Gate]*Store{a: la.Store.(*Store), b: lb.Store.(*Store)}
+	for _, g := range []*sluice.Gate{a, b, a} { // A sees two processes, and both slots free: its part is 1
 		p, err := g.Acquire(context.Background(), sluice.Cost{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.Done(sluice.Outcome{})
+		awaitReleases(t, stores[g]) // released before the next asks: it sees the slot free
 	}
 	srv.stop()
 	pa := tryAcquire(t, a, sluice.Cost{}, 2*time.Second)

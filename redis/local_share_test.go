@@ -32,7 +32,7 @@ func TestLocalShareKeepsTheWindowTogether(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := newConfig(sluice.Limits{Rate: c.rate}, newKeys("t", "g"))
 				var pacer sluice.Limit
-				ls, _ := cfg.local(c.share, 0)
+				ls, _ := cfg.local(c.share, 0, 0)
 				for _, l := range ls {
 					if _, ok := l.(*sluice.RateLimiter); ok {
 						pacer = l

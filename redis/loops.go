@@ -56,19 +56,9 @@ func (s *Store) renewLoop() {
 		}
 		s.mu.Unlock()
 		for _, g := range gates {
-			leases, pending := g.leaseMembers(), g.pendingMembers()
-			if len(leases)+len(pending) == 0 {
-				continue
-			}
-			args := make([]any, 0, 2+len(leases)+len(pending))
-			args = append(args, int64(s.opt.LeaseTTL/time.Microsecond), g.config().windowUs, len(leases))
-			args = append(append(args, leases...), pending...)
-			keys := []string{g.keys.leases, g.keys.pending}
-			if _, err := s.run(context.Background(), renewScript, keys, args...); err != nil {
+			if err := g.renew(context.Background(), false); err != nil {
 				g.down(err)
-				continue
 			}
-			s.up(0)
 		}
 	}
 }

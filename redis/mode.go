@@ -12,16 +12,18 @@ const (
 	// A process that has never reached Redis knows no count: it
 	// divides by Options.Processes, by default 1, so that processes
 	// started during an outage each take the whole limit unless it is
-	// set. Calls this process holds through Redis count against its
-	// share, and calls it admits meanwhile get leases in Redis once it
-	// answers again.
+	// set.
 	// A request rate's share is rounded down to whole calls a window, so
 	// that the processes together keep the window, not only its average
 	// (10/s among three is 3/s each); a rate of fewer calls a window than
-	// there are processes can be kept only on average. Each process
-	// keeps at least one concurrency slot, so a shared concurrency
-	// below the number of processes is exceeded while Redis is away;
-	// use Closed where it must not be. It is the zero Mode.
+	// there are processes can be kept only on average.
+	// A shared concurrency is not split in shares: a process keeps the
+	// calls it holds through Redis (others start as they end), and its
+	// part of the slots the others did not hold at its last answer,
+	// which may be none; so that the processes together keep the limit
+	// (see the package doc for how far). Calls it admits meanwhile get
+	// leases in Redis once it answers again, before it admits through
+	// Redis. It is the zero Mode.
 	Local Mode = iota
 	// Open admits every call, as if there were no shared limits.
 	Open

@@ -27,6 +27,7 @@ type shared struct {
 	cfg    config
 	change chan struct{}    // closed on a release; made on demand
 	held   map[string]lease // leases held, by admission id
+	heldN  int              // their units, in all
 	// pending holds the window weight of calls this process admitted
 	// pending (admit.lua), by admission id, until they are dated: their
 	// horizon is renewed with the leases.
@@ -38,6 +39,18 @@ type shared struct {
 	// graceUntil: after an outage, until then admissions keep to the
 	// local limits as well as Redis's (see resync.go).
 	graceUntil time.Time
+	// Redis may have lost this process's leases (it was away, or lost
+	// its state) since the last resync asked (resyncWant) was done
+	// (resyncDone): they are put back before the next admission asks,
+	// one admission at a time (resyncMu; resync.go).
+	resyncWant, resyncDone uint64
+	resyncMu               sync.Mutex
+	// view is what Redis last said of the shared concurrency, from
+	// which Local mode takes its slots (slots.go).
+	view view
+	// pausedUntil is the end of the shared pause as an admission last
+	// found it (or this process set it): what PausedUntil reports.
+	pausedUntil time.Time
 
 	// shares counts the gates this shared serves (Store.Share) less
 	// those forgotten (Close); under the store's mu.
@@ -118,6 +131,14 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 		t, wait, err := g.fallback(ctx, c)
 		return t, wait, err, false
 	}
+	if err := g.resyncFirst(ctx); err != nil {
+		if cerr := callerEnded(ctx); cerr != nil {
+			return nil, 0, cerr, false
+		}
+		g.down(err)
+		t, wait, err := g.fallback(ctx, c)
+		return t, wait, err, false
+	}
 	cfg := g.config()
 	id := s.newID()
 	n := max(c.Requests, 1)
@@ -151,12 +172,13 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 	}
 	args = append(args, n, tokensOf(sluice.AllTokens, c.InputTokens, c.OutputTokens),
 		tokensOf(sluice.InputTokens, c.InputTokens, c.OutputTokens), tokensOf(sluice.OutputTokens, c.InputTokens, c.OutputTokens),
-		horizon)
+		horizon, s.known())
 	own, ownMarks, wait := g.takeGrace(c)
 	if wait != 0 {
 		return nil, wait, nil, false
 	}
 	pending := g.releases()
+	sent := time.Now()
 	v, err := s.run(ctx, admitScript, keys, args...)
 	if err != nil {
 		untakeAll(own, c, ownMarks)
@@ -175,13 +197,24 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 		return t, wait, err, false
 	}
 	r, ok := v.([]any)
-	if !ok || len(r) < 3 {
+	if !ok || len(r) < 4 {
 		return nil, 0, fmt.Errorf("redis: admit answered %v", v), false
 	}
-	status, value, procs := asInt(r[0]), asInt(r[1]), asInt(r[2])
+	status, value, procs, leases := asInt(r[0]), asInt(r[1]), asInt(r[2]), asInt(r[3])
+	s.answered()
 	g.up(int(procs))
 	if status != 1 {
 		untakeAll(own, c, ownMarks)
+		g.heard(sent, int(leases), int(procs), status, value)
+	}
+	if status == 4 {
+		// The server lost what it kept (a restart unnoticed between two
+		// calls): this process puts its leases back, and asks again.
+		// Whatever it asks next is counted: it is told only once.
+		s.lost()
+		if !again {
+			return g.admit(ctx, c, true)
+		}
 	}
 	if (status == 0 || status == 2) && len(pending) > 0 && !again {
 		// Refused while this process's releases were on their way:
@@ -196,27 +229,28 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 	switch status {
 	case -1:
 		return nil, 0, g.tooLarge(cfg, c, value), false
-	case 0:
+	case 0, 3:
 		return nil, roundUpMs(value), nil, false
-	case 2:
+	case 2, 4:
 		return nil, g.s.backstop, nil, false
 	}
 	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs, own: own, admitted: time.Now()}
 	if unsent {
 		t.pending, t.windowUs = wn, cfg.windowUs
 	}
-	if len(r) > 3 {
-		t.start = asInt(r[3])
+	if len(r) > 4 {
+		t.start = asInt(r[4])
 	}
 	t.tats = make([]int64, len(cfg.pacers))
 	for i := range t.tats {
-		if 4+i < len(r) {
-			t.tats[i] = asInt(r[4+i])
+		if 5+i < len(r) {
+			t.tats[i] = asInt(r[5+i])
 		}
 	}
 	if cn > 0 {
 		g.hold(id, cn)
 	}
+	g.heard(sent, int(leases), int(procs), status, value)
 	if unsent {
 		g.pend(id, wn)
 	}
@@ -301,6 +335,11 @@ func (g *shared) Pause(until time.Time) {
 	if d <= 0 || g.s.health.isDown() {
 		return // every process pauses on its own 429s meanwhile
 	}
+	g.mu.Lock()
+	if until.After(g.pausedUntil) {
+		g.pausedUntil = until
+	}
+	g.mu.Unlock()
 	if _, err := g.s.run(context.Background(), pauseScript, []string{g.keys.pause}, int64(d/time.Microsecond)); err != nil {
 		g.down(err)
 	}
@@ -343,7 +382,11 @@ type lease struct {
 func (g *shared) hold(id string, n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if old, ok := g.held[id]; ok {
+		g.heldN -= old.n
+	}
 	g.held[id] = lease{n: n}
+	g.heldN += n
 }
 
 // pend and unpend keep the calls this process admitted pending in the
@@ -375,8 +418,11 @@ func (g *shared) pendingMembers() []any {
 
 func (g *shared) unhold(id string) {
 	g.mu.Lock()
-	l := g.held[id]
-	delete(g.held, id)
+	l, ok := g.held[id]
+	if ok {
+		delete(g.held, id)
+		g.heldN -= l.n
+	}
 	g.mu.Unlock()
 	if l.local != nil {
 		l.local.Release(l.n)
@@ -417,22 +463,44 @@ func (s *Store) down(err error) {
 func (g *shared) up(procs int) { g.s.up(procs) }
 
 // up records an answer with the processes it counted (0: not counted);
-// when Redis is back, it says so and starts each gate's grace.
+// when Redis is back, it says so, and every gate puts its leases back
+// and keeps to its local share for a grace (resync.go).
 func (s *Store) up(procs int) {
 	if d := s.health.answered(procs); d > 0 {
 		s.opt.Logger.Warn("sluice: redis answers again; shared limits are back", "store", s.name, "down", d.Round(time.Millisecond))
-		s.mu.Lock()
-		for _, o := range s.gates {
-			o.mu.Lock()
-			o.graceUntil = time.Now().Add(2 * s.opt.RetryEvery)
-			o.mu.Unlock()
-		}
-		s.mu.Unlock()
-		select {
-		case s.renewNow <- struct{}{}:
-		default: // one is asked already
+		s.rejoin()
+	}
+}
+
+// heard records what an admission asked for at sent learned: the leases
+// held in all and the processes counted (for Local mode's slots), and
+// the shared pause when it refused for one (status 3, value more).
+func (g *shared) heard(sent time.Time, leases, procs int, status, value int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.observe(sent, leases, g.heldUnits(), procs)
+	if status == 3 {
+		// Dated from when the script was sent: the pause ends no
+		// earlier than this by this process's clock, and later by at
+		// most the script's way there.
+		if until := sent.Add(time.Duration(value) * time.Microsecond); until.After(g.pausedUntil) {
+			g.pausedUntil = until
 		}
 	}
+}
+
+// PausedUntil returns the end of the shared pause as this process last
+// found it (an admission refused for it, or its own Pause), the zero Time
+// when none is known to be in force: a pause another process set is seen
+// here once an admission meets it, without a round trip of its own.
+// Gate.PausedUntil reports it.
+func (g *shared) PausedUntil() time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if time.Until(g.pausedUntil) <= 0 {
+		return time.Time{}
+	}
+	return g.pausedUntil
 }
 
 // ticket is a call admitted through Redis.

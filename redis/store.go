@@ -117,6 +117,12 @@ type Store struct {
 
 	health health
 	stats  counters
+	// lastAnswer is when a script last counted this process among the
+	// processes (admit.lua, renew.lua), unix nanoseconds; 0 for never.
+	lastAnswer atomic.Int64
+	// rejoined is when Redis was last found back, or found to have lost
+	// its state (rejoin), unix nanoseconds.
+	rejoined atomic.Int64
 
 	// sentQueue holds calls whose requests have left, for dateSent to
 	// date in the window (sent.go); dating says it runs. Under mu.
