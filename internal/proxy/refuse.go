@@ -81,6 +81,24 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		// The error names the store (where, as what key; never a
 		// password) and the cause.
 		r.answer(w, http.StatusServiceUnavailable, "api_error", "", sharedUnavailable(err))
+	case errors.Is(err, context.DeadlineExceeded) && req.Context().Err() == nil:
+		// The attempts' timeout (--timeout), not the client's: the
+		// upstream was reached and did not answer in time, each attempt
+		// perhaps done and billed. 504, not "could not reach"; and, the
+		// proxy having retried already, the SDKs are told not to
+		// multiply its attempts by their own (outside review).
+		attempts := 1
+		if a := admissionOf(req.Context()); a != nil && a.info != nil && a.info.Attempts > 0 {
+			attempts = a.info.Attempts
+		}
+		timeout := "the proxy's attempt timeout"
+		if r.AttemptTimeout > 0 {
+			timeout += " (" + r.AttemptTimeout.String() + ")"
+		}
+		w.Header().Set("X-Should-Retry", "false")
+		r.answer(w, http.StatusGatewayTimeout, "timeout_error", "", fmt.Sprintf(
+			"the upstream API did not answer within %s, %d %s; the upstream may have acted on %s",
+			timeout, attempts, plural(attempts, "attempt", "attempts"), plural(attempts, "it", "each")))
 	default:
 		r.log.warn("upstream error", "route", r.obs.label, "error", err.Error())
 		r.answer(w, http.StatusBadGateway, "api_error", "", "the proxy could not reach the upstream API: "+upstreamCause(err, r.Upstream.Host))
@@ -231,4 +249,12 @@ func stoppingMessage(req *http.Request) string {
 	default:
 		return fmt.Sprintf("the proxy is stopping: this request was sent upstream %d times, got no answer, and was not retried", sent)
 	}
+}
+
+// plural is one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
