@@ -64,6 +64,12 @@ type Gate struct {
 	// adaptive is the first of limits that is an AdaptiveLimit, for
 	// Permit.responded; nil when none.
 	adaptive *AdaptiveLimit
+	// sole is adaptive when it is the gate's one limit besides the
+	// learned ones (a Transport's gate for Limits{Concurrency: n}, the
+	// usual), nil otherwise: such an admission and its Done call it
+	// directly, not through the Limit interface, while nothing is
+	// learned (see tryLimits, Permit.Done).
+	sole *AdaptiveLimit
 	// The fast path (see Acquire) reads these without g.mu: how many
 	// callers are in line, and whether a pause or a halt is set. They
 	// change under g.mu, with what they mirror.
@@ -71,7 +77,7 @@ type Gate struct {
 	paused  atomic.Bool
 	stopped atomic.Bool
 
-	_       [56]byte // with adaptive's 8, learned starts a line after stopped's
+	_       [48]byte // with adaptive's and sole's 16, learned starts a line after stopped's
 	learned learned  // written by every admission once the gate has learned
 
 	mu          sync.Mutex
@@ -120,6 +126,9 @@ func NewGate(limits ...Limit) *Gate {
 		if a, ok := l.(*AdaptiveLimit); ok && g.adaptive == nil {
 			g.adaptive = a
 		}
+	}
+	if len(ls) == g.skip+1 {
+		g.sole, _ = ls[g.skip].(*AdaptiveLimit)
 	}
 	return g
 }
@@ -371,6 +380,12 @@ func (g *Gate) tryLimits(c Cost, now time.Time, late time.Duration, keep []int64
 		// One limit to ask and no marks to keep (the fast path of a gate
 		// with a concurrency limit alone, the Transport's usual): nothing
 		// to give back on a refusal, so no marks to collect.
+		if a := g.sole; a != nil {
+			if !a.take(c) {
+				return waitForChange, from
+			}
+			return 0, 0
+		}
 		if wait, _ := g.limits[from].Take(c, now, late); wait != 0 {
 			return wait, from
 		}
@@ -667,8 +682,12 @@ func (p *Permit) Done(o Outcome) {
 	if o.Latency == 0 && (g.timed || p.shared != nil) {
 		o.Latency = time.Since(p.start)
 	}
-	for _, l := range g.limits[p.from:] {
-		l.Finish(p.cost, p.start, o)
+	if a := g.sole; a != nil && int(p.from) == g.skip {
+		a.Finish(p.cost, p.start, o) // the one limit taken, called directly
+	} else {
+		for _, l := range g.limits[p.from:] {
+			l.Finish(p.cost, p.start, o)
+		}
 	}
 	if p.shared != nil {
 		p.shared.ticket.Finish(o)
