@@ -315,8 +315,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.unuse(kept, stripe, int64(ended))
 	}()
 	gate := kept.gate
-	cost, err := t.cost(req, kept, &body)
-	if err != nil {
+	var cost Cost
+	var err error
+	if t.Cost == nil && !kept.tokenLimited && !gate.learning.Load() {
+		// What t.cost says for a gate with no token budget, given or
+		// learned (none is learned before the gate learns anything):
+		// the context's cost if any, else one request, without the call.
+		cost, _ = CostFrom(req.Context())
+	} else if cost, err = t.cost(req, kept, &body); err != nil {
 		body.close()
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func (b *heldBody) Read(p []byte) (int, error) {
 		m.sample.write(p[:n])
 	}
 	if err != nil {
-		if err == io.EOF && b.more != nil {
+		if b.more != nil && err == io.EOF { // a plain success has no more: no comparison of errors
 			b.more.whole.Store(true)
 		}
 		b.end()
