@@ -466,6 +466,16 @@ func (a *AdaptiveLimit) Finish(c Cost, admitted time.Time, o Outcome) {
 	a.sem.Release(c.requests()) // Semaphore.Finish, without passing o on again
 }
 
+// finishAt is Finish for a Gate holding the limit alone (Gate.sole), with
+// the admission as g keeps it: the Time is built only for an outcome that
+// Observe reads.
+func (a *AdaptiveLimit) finishAt(c Cost, g *Gate, since time.Duration, o Outcome) {
+	if !thinned(o) || !a.atTop.Load() {
+		a.Observe(g.at(since), o)
+	}
+	a.sem.Release(c.requests())
+}
+
 // Changed implements Limit: the channel is closed on the next release or
 // change of ceiling.
 func (a *AdaptiveLimit) Changed() <-chan struct{} { return a.sem.Changed() }

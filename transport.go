@@ -352,7 +352,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if policy.Budget != nil {
 		// Counted once admitted, at the admission's time, as runTo does.
-		policy.Budget.attemptAt(permit.admittedAt())
+		policy.Budget.attemptOf(permit)
 	}
 	rc, err := body.next()
 	if err != nil {
@@ -364,7 +364,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(out)
 	sending = nil
 	resp, first.err = t.settle(ctx, req, gate, permit, maxAttempts <= 1, resp, err, cancel, headersLate, &first.o)
-	ended = permit.admittedAt().Sub(t.epoch) + first.o.Latency
+	ended = kept.since(permit) + first.o.Latency
 	if first.o.Class == ClassOK {
 		to.heard() // as runTo does for a success
 		return t.finish(req, resp, &body, ClassOK, 1, first.err)
@@ -392,7 +392,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		sending = permit
 		resp, o, err = t.attempt(ctx, req, rc, gate, permit, n >= maxAttempts)
 		sending = nil
-		ended = permit.admittedAt().Sub(t.epoch) + o.Latency
+		ended = kept.since(permit) + o.Latency
 		return o, err
 	})
 	if maxAttempts > 1 {
@@ -469,7 +469,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 	// Latency is measured from the admission, a few calls before the
 	// send: a clock read fewer per call, and clock reads are not cheap on
 	// every host (a KVM guest's kvm-clock: 250-500 ns each).
-	latency := time.Since(permit.admittedAt())
+	latency := permit.elapsed()
 	// Once the timer has fired, the attempt is cancelled, and the body
 	// with it, however close behind the headers were: it timed out.
 	timedOut := headersLate != nil && !headersLate.Stop()
@@ -687,7 +687,15 @@ func (p *Permit) admittedAt() time.Time {
 	if p == nil {
 		return time.Now()
 	}
-	return p.start
+	return p.gate.at(p.since)
+}
+
+// elapsed is the time since p was admitted, 0 without a permit.
+func (p *Permit) elapsed() time.Duration {
+	if p == nil {
+		return 0
+	}
+	return p.gate.elapsed(p.since)
 }
 
 // headersTimedOut reports whether err is an http.Transport's

@@ -90,7 +90,7 @@ func (b *heldBody) end() {
 
 func (b *heldBody) release() {
 	// The body may outlive its call (a caller keeping the response): let
-	// go of the permit, so that it does not keep its slab, 17 permits
+	// go of the permit, so that it does not keep its slab, 21 permits
 	// long, alive as long.
 	p := b.permit
 	b.permit = nil
