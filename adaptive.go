@@ -172,6 +172,13 @@ const decreaseFactor = 0.5
 // long-run one up to topSampling×latencyWindowCalls.
 const topSampling = 8
 
+// thinned reports whether o is among the healthy outcomes whose latency
+// sample is skipped at the top (topSampling). Finish asks it too, before
+// calling Observe: most calls at the top then cost no call of it.
+func thinned(o Outcome) bool {
+	return o.Class == ClassOK && !o.Timeout && o.Latency%topSampling != 0
+}
+
 // NewAdaptiveLimit returns an AdaptiveLimit moving between floor and top,
 // starting at half of top (at most 8). Values of floor below 1 mean 1; top
 // below floor means floor.
@@ -229,7 +236,7 @@ func (a *AdaptiveLimit) SetTop(top int) {
 // do; call it only to report a call the gate did not see end, as that
 // call's outcome would be counted twice otherwise.
 func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
-	if o.Class == ClassOK && !o.Timeout && o.Latency%topSampling != 0 && a.atTop.Load() {
+	if thinned(o) && a.atTop.Load() {
 		return // thinned at the top (topSampling)
 	}
 	a.mu.Lock()
@@ -422,13 +429,29 @@ func (a *AdaptiveLimit) noteTop() {
 
 // Take implements Limit: it takes a slot under the ceiling.
 func (a *AdaptiveLimit) Take(c Cost, now time.Time, late time.Duration) (time.Duration, int64) {
-	wait, mark := a.sem.Take(c, now, late)
-	if wait == 0 {
-		held := int64(a.sem.Held())
-		for p := a.peak.Load(); held > p && !a.peak.CompareAndSwap(p, held); p = a.peak.Load() {
-		}
+	if a.take(c) {
+		return 0, 0
 	}
-	return wait, mark
+	return waitForChange, 0
+}
+
+// take is Take for a Gate that calls it directly (Gate.sole): it reports
+// whether it took a slot. A Semaphore's Take marks nothing and waits
+// only for a change, so nothing else is to say.
+func (a *AdaptiveLimit) take(c Cost) bool {
+	n := c.requests()
+	held, ok, known := a.sem.tryFastHeld(n)
+	if !known {
+		if !a.sem.TryAcquire(n) {
+			return false
+		}
+		held = a.sem.Held()
+	} else if !ok {
+		return false
+	}
+	for p := a.peak.Load(); int64(held) > p && !a.peak.CompareAndSwap(p, int64(held)); p = a.peak.Load() {
+	}
+	return true
 }
 
 // Untake implements Limit: it gives back what Take took.
@@ -437,8 +460,20 @@ func (a *AdaptiveLimit) Untake(c Cost, mark int64) { a.sem.Untake(c, mark) }
 // Finish implements Limit: it feeds o to the ceiling (Observe) and releases
 // the slot.
 func (a *AdaptiveLimit) Finish(c Cost, admitted time.Time, o Outcome) {
-	a.Observe(admitted, o)
+	if !thinned(o) || !a.atTop.Load() {
+		a.Observe(admitted, o)
+	}
 	a.sem.Release(c.requests()) // Semaphore.Finish, without passing o on again
+}
+
+// finishAt is Finish for a Gate holding the limit alone (Gate.sole), with
+// the admission as g keeps it: the Time is built only for an outcome that
+// Observe reads.
+func (a *AdaptiveLimit) finishAt(c Cost, g *Gate, since time.Duration, o Outcome) {
+	if !thinned(o) || !a.atTop.Load() {
+		a.Observe(g.at(since), o)
+	}
+	a.sem.Release(c.requests())
 }
 
 // Changed implements Limit: the channel is closed on the next release or

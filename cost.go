@@ -184,7 +184,7 @@ func (t *Transport) usage(permit *Permit) func(*http.Response, []byte, []byte) *
 	if t.Usage != nil {
 		return t.Usage
 	}
-	if c := permit.Cost(); c.InputTokens > 0 || c.OutputTokens > 0 {
+	if permit != nil && (permit.cost.InputTokens > 0 || permit.cost.OutputTokens > 0) { // the fields, not a copy of the Cost
 		return ScanUsage
 	}
 	return nil

@@ -30,7 +30,10 @@ type keptGate struct {
 	// the cores of a busy Transport take from each other on every call.
 	uses [gateStripes]gateUses
 	gate *Gate
-	key  string
+	// offset is the gate's epoch after the Transport's: a permit's
+	// admission since the one is offset less than since the other.
+	offset time.Duration
+	key    string
 	// tokenLimited: its Limits keep a token budget, which every request
 	// must then be charged for (see Transport.cost).
 	tokenLimited bool
@@ -72,7 +75,7 @@ func (t *Transport) gate(key string) *keptGate {
 		} else {
 			g = lim.newGate(key)
 		}
-		k = &keptGate{gate: g, key: key, tokenLimited: lim.tokenLimited()}
+		k = &keptGate{gate: g, key: key, tokenLimited: lim.tokenLimited(), offset: g.epoch.Sub(t.epoch)}
 		if t.halted != nil {
 			k.gate.Halt(t.halted)
 		}
@@ -127,6 +130,10 @@ func (k *keptGate) tryUse(s int) bool {
 		}
 	}
 }
+
+// since returns when p, a permit of k's gate, was admitted, as t.now().
+// Every gate a Transport makes has an epoch (NewGate).
+func (k *keptGate) since(p *Permit) time.Duration { return k.offset + p.since }
 
 // isForgotten reports whether k has been swept away.
 func (k *keptGate) isForgotten() bool { return k.uses[0].users.Load() == forgotten }

@@ -65,13 +65,13 @@ func stripeOf(stack uintptr) uint64 {
 // stripeHash is stripeOf's multiplier (odd, found by search).
 const stripeHash = 0xac921303ebf09a8b
 
-// permitsPerSlab is how many Permits one allocation holds: 17 of 80 bytes
-// and the slab's 16 make 1376 of the allocator's 1408-byte size class (15
-// would fill the 1280-byte class, at 85 bytes a Permit against 83). A Permit
+// permitsPerSlab is how many Permits one allocation holds: 21 of 64 bytes
+// and the slab's 16 make 1360 of the allocator's 1408-byte size class, 67
+// bytes a Permit (19 would fill the 1280-byte class, at 67.4). A Permit
 // still referenced keeps its whole slab alive, so the memory held is at
 // most that many times what the live Permits need, and never more than
 // the slabs of permitsPerSlab admissions each, one for each stripe.
-const permitsPerSlab = 17
+const permitsPerSlab = 21
 
 // A permitSlab is Permits allocated together and handed out once each:
 // admission allocates once per permitsPerSlab calls. A Permit is never

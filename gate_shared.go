@@ -22,8 +22,7 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 		g.leave(w)
 		g.wakeFront()
 		g.mu.Unlock()
-		now, since := g.clock()
-		p := g.admit(c, now, since, 0)
+		p := g.admit(c, g.sinceEpoch(), 0)
 		p.shared = &sharedTicket{ticket}
 		return p, 0, nil
 	}

@@ -171,12 +171,25 @@ func (b *RetryBudget) Attempt() { b.attemptAt(time.Now()) }
 
 // attemptAt records a first attempt made at now, a time read recently
 // (a permit's admission): a clock read fewer per call.
-func (b *RetryBudget) attemptAt(now time.Time) {
+func (b *RetryBudget) attemptAt(now time.Time) { b.attemptAfter(now, 0) }
+
+// attemptOf records the first attempt admitted with p, at its admission:
+// for a gate with an epoch, with no Time built (Gate.at).
+func (b *RetryBudget) attemptOf(p *Permit) {
+	if p == nil || p.gate.epoch.IsZero() {
+		b.attemptAt(p.admittedAt())
+		return
+	}
+	b.attemptAfter(p.gate.epoch, p.since)
+}
+
+// attemptAfter is attemptAt for a first attempt made d after from.
+func (b *RetryBudget) attemptAfter(from time.Time, d time.Duration) {
 	if b.waiting.Load() == 0 { // else the attempt may grant a waiter its retry
 		if epoch := b.epoch.Load(); epoch != nil {
-			// now may precede the epoch (admitted before another call
-			// set it): such an attempt takes the locked path.
-			if slot := int64(now.Sub(*epoch)/b.tenth()) + 1; slot > 0 {
+			// The attempt may precede the epoch (admitted before another
+			// call set it): such an attempt takes the locked path.
+			if slot := int64((from.Sub(*epoch)+d)/b.tenth()) + 1; slot > 0 {
 				if bk := &b.buckets[slot%int64(len(b.buckets))]; bk.slot.Load() == slot {
 					bk.addFirst()
 					return
@@ -512,7 +525,7 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, first 
 			if attempt == 1 && p.Budget != nil {
 				// Counted once admitted, at the admission's time: a call
 				// that never got in made no attempt, and the clock was read.
-				p.Budget.attemptAt(permit.admittedAt())
+				p.Budget.attemptOf(permit)
 			}
 			last, lastErr = call(ctx, permit)
 		}

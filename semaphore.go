@@ -77,20 +77,27 @@ func NewSemaphore(limit int) *Semaphore {
 // (known) and, if so, whether it took them (ok); when not known, the
 // caller takes the mutex.
 func (s *Semaphore) tryFast(n int) (ok, known bool) {
+	_, ok, known = s.tryFastHeld(n)
+	return ok, known
+}
+
+// tryFastHeld is tryFast, also returning how many units are held once
+// it took them (an AdaptiveLimit's peak), without another load.
+func (s *Semaphore) tryFastHeld(n int) (now int, ok, known bool) {
 	for {
 		w := s.word.Load()
 		if w == semSlow {
-			return false, false
+			return 0, false, false
 		}
 		held, limit := unpackSem(w)
 		if !fits(held, limit, n) {
-			return false, true
+			return 0, false, true
 		}
 		if n > semPacked-held {
-			return false, false // fits, but not in the word: the mutex takes it
+			return 0, false, false // fits, but not in the word: the mutex takes it
 		}
 		if s.word.CompareAndSwap(w, packSem(held+n, limit)) {
-			return true, true
+			return held + n, true, true
 		}
 	}
 }

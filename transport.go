@@ -282,9 +282,12 @@ func (t *Transport) CloseIdleConnections() {
 // returned has only the body's first 64 KiB, then an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.init()
-	body, err := t.rewindable(req)
-	if err != nil {
-		return nil, err
+	var body requestBody
+	if req.Body != nil && req.Body != http.NoBody { // a GET has none: no call, no copy
+		var err error
+		if body, err = t.rewindable(req); err != nil {
+			return nil, err
+		}
 	}
 	keyed := req
 	if t.Key != nil && req.GetBody == nil && body.kept != nil {
@@ -312,8 +315,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.unuse(kept, stripe, int64(ended))
 	}()
 	gate := kept.gate
-	cost, err := t.cost(req, kept, &body)
-	if err != nil {
+	var cost Cost
+	var err error
+	if t.Cost == nil && !kept.tokenLimited && !gate.learning.Load() {
+		// What t.cost says for a gate with no token budget, given or
+		// learned (none is learned before the gate learns anything):
+		// the context's cost if any, else one request, without the call.
+		cost, _ = CostFrom(req.Context())
+	} else if cost, err = t.cost(req, kept, &body); err != nil {
 		body.close()
 		return nil, err
 	}
@@ -339,26 +348,26 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	permit, err := gate.Acquire(ctx, cost)
 	if err != nil {
-		return t.finish(req, nil, &body, Outcome{}, 0, err)
+		return t.finish(req, nil, &body, 0, 0, err)
 	}
 	if policy.Budget != nil {
 		// Counted once admitted, at the admission's time, as runTo does.
-		policy.Budget.attemptAt(permit.admittedAt())
+		policy.Budget.attemptOf(permit)
 	}
 	rc, err := body.next()
 	if err != nil {
-		return t.finish(req, nil, &body, unsendable(permit), 1, err)
+		return t.finish(req, nil, &body, unsendable(permit).Class, 1, err)
 	}
 	out, cancel, headersLate := t.prepare(ctx, req, rc)
 	out = sentBy(out, permit)
 	sending = permit
 	resp, err := t.base.RoundTrip(out)
 	sending = nil
-	resp, first.o, first.err = t.settle(ctx, req, gate, permit, maxAttempts <= 1, resp, err, cancel, headersLate)
-	ended = permit.admittedAt().Sub(t.epoch) + first.o.Latency
+	resp, first.err = t.settle(ctx, req, gate, permit, maxAttempts <= 1, resp, err, cancel, headersLate, &first.o)
+	ended = kept.since(permit) + first.o.Latency
 	if first.o.Class == ClassOK {
 		to.heard() // as runTo does for a success
-		return t.finish(req, resp, &body, first.o, 1, first.err)
+		return t.finish(req, resp, &body, ClassOK, 1, first.err)
 	}
 	if policy.BudgetMode == BudgetAuto && workerOf(ctx) != nil {
 		// A Pool item's call is batch work, as the Pool's own retries
@@ -383,7 +392,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		sending = permit
 		resp, o, err = t.attempt(ctx, req, rc, gate, permit, n >= maxAttempts)
 		sending = nil
-		ended = permit.admittedAt().Sub(t.epoch) + o.Latency
+		ended = kept.since(permit) + o.Latency
 		return o, err
 	})
 	if maxAttempts > 1 {
@@ -391,12 +400,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			w.retried.Store(true) // a Pool item's: the Pool retries it no more
 		}
 	}
-	return t.finish(req, resp, &body, last, attempts, err)
+	return t.finish(req, resp, &body, last.Class, attempts, err)
 }
 
-// finish ends a round trip that made attempts and ended with last and
-// err, and resp if any.
-func (t *Transport) finish(req *http.Request, resp *http.Response, body *requestBody, last Outcome, attempts int, err error) (*http.Response, error) {
+// finish ends a round trip that made attempts, the last of class last,
+// and ended with err, and resp if any.
+func (t *Transport) finish(req *http.Request, resp *http.Response, body *requestBody, last Class, attempts int, err error) (*http.Response, error) {
 	body.close()
 	if resp != nil && req.Context().Err() != nil {
 		resp.Body.Close()
@@ -406,7 +415,7 @@ func (t *Transport) finish(req *http.Request, resp *http.Response, body *request
 		err = errors.New("sluice: no response")
 	}
 	if info, ok := req.Context().Value(roundTripInfoKey{}).(*RoundTripInfo); ok {
-		info.Attempts, info.Class, info.Err = attempts, last.Class, err
+		info.Attempts, info.Class, info.Err = attempts, last, err
 	}
 	if resp != nil {
 		return resp, nil
@@ -422,7 +431,9 @@ func (t *Transport) attempt(ctx context.Context, req *http.Request, body io.Read
 	out, cancel, headersLate := t.prepare(ctx, req, body)
 	out = sentBy(out, permit)
 	resp, err := t.base.RoundTrip(out)
-	return t.settle(ctx, req, gate, permit, lastAttempt, resp, err, cancel, headersLate)
+	var o Outcome
+	resp, err = t.settle(ctx, req, gate, permit, lastAttempt, resp, err, cancel, headersLate, &o)
+	return resp, o, err
 }
 
 // prepare returns the request an attempt sends, with body, and, with an
@@ -453,12 +464,12 @@ func (t *Transport) prepare(ctx context.Context, req *http.Request, body io.Read
 }
 
 // settle classifies what the base answered an attempt admitted with
-// permit (see attempt).
-func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, permit *Permit, lastAttempt bool, resp *http.Response, err error, cancel context.CancelCauseFunc, headersLate *time.Timer) (*http.Response, Outcome, error) {
+// permit (see attempt), into o.
+func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, permit *Permit, lastAttempt bool, resp *http.Response, err error, cancel context.CancelCauseFunc, headersLate *time.Timer, o *Outcome) (*http.Response, error) {
 	// Latency is measured from the admission, a few calls before the
 	// send: a clock read fewer per call, and clock reads are not cheap on
 	// every host (a KVM guest's kvm-clock: 250-500 ns each).
-	latency := time.Since(permit.admittedAt())
+	latency := permit.elapsed()
 	// Once the timer has fired, the attempt is cancelled, and the body
 	// with it, however close behind the headers were: it timed out.
 	timedOut := headersLate != nil && !headersLate.Stop()
@@ -468,7 +479,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 	}
 	if err != nil {
 		endAttempt(cancel)
-		o := Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
+		*o = Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
 		if neverSent(err) {
 			o.Usage = &Usage{} // the API never saw it: its tokens are refunded
 		}
@@ -480,10 +491,10 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			o.Class, o.Timeout = ClassTransient, true
 			err = fmt.Errorf("sluice: no response within %v: %w", t.AttemptTimeout, context.DeadlineExceeded)
 		}
-		permit.Done(o)
-		return nil, o, err
+		permit.Done(*o)
+		return nil, err
 	}
-	o := Outcome{Latency: latency}
+	*o = Outcome{Latency: latency}
 	// A base that reports no write (transport_sent.go): the request left before its answer.
 	permit.sent()
 	if mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
@@ -498,9 +509,9 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 		// an answer to wait for. The handshake was the call: its slot is
 		// free, and the response goes back as net/http gave it.
 		o.Class = ClassOK
-		permit.Done(o)
+		permit.Done(*o)
 		endAttempt(cancel)
-		return resp, o, nil
+		return resp, nil
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		o.Class = ClassOK
@@ -508,12 +519,12 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			// Nothing to read (HEAD, 204, Content-Length: 0): no
 			// connection is busy, and code that never closes an empty
 			// body, as net/http lets it, must not keep the slot.
-			permit.Done(o)
+			permit.Done(*o)
 			endAttempt(cancel)
-			return resp, o, nil
+			return resp, nil
 		}
 		if o.RateLimit != nil {
-			gate.learnWhileInFlight(o) // now, not when the body ends: the next calls need it
+			gate.learnWhileInFlight(*o) // now, not when the body ends: the next calls need it
 			o.RateLimit = nil
 		}
 		permit.responded()
@@ -525,14 +536,14 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			usage = nil
 		}
 		if cancel != nil || usage != nil {
-			hb.more = &heldMore{outcome: o, cancel: cancel}
+			hb.more = &heldMore{outcome: *o, cancel: cancel}
 			if usage != nil {
 				hb.more.usage, hb.more.resp = usage, resp
 				hb.more.sample = &bodySample{}
 			}
 		}
 		resp.Body = hb
-		return resp, o, nil
+		return resp, nil
 	}
 	head, complete := readHead(resp.Body)
 	o.Class = Classify(resp.StatusCode, resp.Header, head, nil)
@@ -545,7 +556,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 	case complete:
 		resp.Body.Close()
 		resp.Body = io.NopCloser(bytes.NewReader(head))
-		permit.Done(o)
+		permit.Done(*o)
 		endAttempt(cancel)
 	case o.Class.Retryable() && !lastAttempt:
 		// Retried, unless the budget says otherwise: the retry's Acquire
@@ -553,14 +564,14 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 		// ceiling applied, and the connection freed if the rest is short.
 		io.CopyN(io.Discard, resp.Body, maxDrain)
 		resp.Body.Close()
-		permit.Done(o)
+		permit.Done(*o)
 		endAttempt(cancel)
 		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(head), errReader{errBodyDiscarded}))
 	default:
 		// The last response: the caller may read all of it, and the slot
 		// is held until then. What it says about the limits is for the
 		// other calls now.
-		held := o
+		held := *o
 		if held.RateLimit != nil {
 			gate.learn(held)
 			held.RateLimit = nil
@@ -572,7 +583,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 		}{io.MultiReader(bytes.NewReader(head), rest), rest}, permit: permit, more: &heldMore{outcome: held, cancel: cancel}}
 		resp.Body = hb
 	}
-	return resp, o, statusErr
+	return resp, statusErr
 }
 
 // maxDrain is how much more of a retried error response is read, so that
@@ -676,7 +687,15 @@ func (p *Permit) admittedAt() time.Time {
 	if p == nil {
 		return time.Now()
 	}
-	return p.start
+	return p.gate.at(p.since)
+}
+
+// elapsed is the time since p was admitted, 0 without a permit.
+func (p *Permit) elapsed() time.Duration {
+	if p == nil {
+		return 0
+	}
+	return p.gate.elapsed(p.since)
 }
 
 // headersTimedOut reports whether err is an http.Transport's

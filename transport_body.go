@@ -59,7 +59,7 @@ func (b *heldBody) Read(p []byte) (int, error) {
 		m.sample.write(p[:n])
 	}
 	if err != nil {
-		if err == io.EOF && b.more != nil {
+		if b.more != nil && err == io.EOF { // a plain success has no more: no comparison of errors
 			b.more.whole.Store(true)
 		}
 		b.end()
@@ -90,7 +90,7 @@ func (b *heldBody) end() {
 
 func (b *heldBody) release() {
 	// The body may outlive its call (a caller keeping the response): let
-	// go of the permit, so that it does not keep its slab, 17 permits
+	// go of the permit, so that it does not keep its slab, 21 permits
 	// long, alive as long.
 	p := b.permit
 	b.permit = nil

@@ -141,7 +141,7 @@ func (p *Permit) date() {
 func (p *Permit) chargeLate() {
 	g := p.gate
 	now, since := g.clock()
-	if now.Sub(p.start) <= lateSend {
+	if since-p.since <= lateSend {
 		return
 	}
 	n := p.cost.requests()
