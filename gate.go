@@ -71,7 +71,7 @@ type Gate struct {
 	paused  atomic.Bool
 	stopped atomic.Bool
 
-	_       [56]byte // with adaptive's 8, learned starts a line after stopped's
+	_       [48]byte // with adaptive's 8, learned starts a line after stopped's
 	learned learned  // written by every admission once the gate has learned
 
 	mu          sync.Mutex

@@ -177,7 +177,10 @@ func (l *RateLimiter) takeRing(n int, real, lag int64) (time.Duration, int64) {
 		// past its slot is forgiven with its lag, up to maxLate in all,
 		// so that it keeps its slot. Counted from the slot, not tested
 		// against due: it reads its lag a moment before real.
-		from := real - lag - max(due-tat, 0)
+		from := real - lag
+		if due > tat {
+			from -= due - tat
+		}
 		newTat := l.advance(tat, max(from, real-int64(maxLate)), cost)
 		clips := l.clips.Load()
 		if l.tat.CompareAndSwap(tat, newTat) {
