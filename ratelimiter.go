@@ -28,10 +28,17 @@ import (
 // or less asks for nothing and is admitted at once.
 //
 // Through a Gate, which forgives its timer's lag (see Limit), a start may
-// come up to 2ms (maxLate) sooner after the one before it than Interval:
-// any window of length D then holds at most as many starts as the limiter
-// admits in D + 2ms. Limits.NewGate slows every rate by at least that
-// margin (apiSafe), so there N per period holds at the real start times.
+// come up to 2ms (maxLate) sooner after the one before it than Interval,
+// but at burst 1 no window is compressed: once it has forgiven lag, the
+// limiter remembers its last window's starts (a ring, ratering.go) and
+// starts no unit sooner than N intervals after the unit N before it, so
+// any N+1 starts span at least N intervals, the period, as when nothing
+// lags. (A window longer than a second is held a second's count at a
+// time, see ringSize.) The lag costs no throughput unless the ring holds
+// a start back, and then about one timer's lag a window. Limits.NewGate's
+// margin (apiSafe) is thus left whole to the network. A burst above 1
+// keeps no ring: any window of length D then holds at most as many
+// starts as the limiter admits in D + 2ms.
 //
 // The zero RateLimiter has no limit: it admits everything until SetRate
 // gives it one. A RateLimiter is safe for concurrent use.
