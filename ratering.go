@@ -151,6 +151,11 @@ func (l *RateLimiter) takeRing(n int, real, lag int64) (time.Duration, int64) {
 	r := l.ringOf()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The start is logged at the clock, not at the caller's now, which
+	// may be a descheduled moment old: logged early, it let the unit K
+	// after it start that much less than K intervals after it really
+	// did. (A now ahead of the clock is a test's, and is believed.)
+	clock := max(real, l.now())
 	for {
 		tat, p := l.load()
 		if p == nil || p.interval == 0 {
@@ -170,8 +175,8 @@ func (l *RateLimiter) takeRing(n int, real, lag int64) (time.Duration, int64) {
 		}
 		r.sync(p)
 		due := r.due(n, p.interval)
-		if due > real {
-			return time.Duration(due - real), 0
+		if due > clock {
+			return time.Duration(due - real), 0 // counted from the caller's now, as every wait
 		}
 		// A unit the ring held back was told to come at due: its wait
 		// past its slot is forgiven with its lag, up to maxLate in all,
@@ -184,7 +189,7 @@ func (l *RateLimiter) takeRing(n int, real, lag int64) (time.Duration, int64) {
 		newTat := l.advance(tat, max(from, real-int64(maxLate)), cost)
 		clips := l.clips.Load()
 		if l.tat.CompareAndSwap(tat, newTat) {
-			return 0, ringMark(clips, r.push(n, real, p.interval))
+			return 0, ringMark(clips, r.push(n, clock, p.interval))
 		}
 	}
 }

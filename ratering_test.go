@@ -375,3 +375,31 @@ func TestRateLimiterRingFirstTake(t *testing.T) {
 		t.Fatalf("timeline %v, want %v", got, want)
 	}
 }
+
+// The ring logs a start at the clock, not at the caller's now: a Gate
+// reads now once and a caller descheduled after reading it starts later
+// than it says, which, logged as said, let the unit a window after it
+// start less than a window after it really did.
+func TestRateLimiterRingLogsTheClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ms := time.Millisecond
+		l := NewRateLimiter(Rate{N: 2, Per: 200 * ms}, 1) // 100ms apart, a ring of 2
+		begin := time.Now()
+		take := func(at, stale, late time.Duration) time.Duration {
+			time.Sleep(begin.Add(at).Sub(time.Now()))
+			w, _ := l.Take(Cost{}, time.Now().Add(-stale), late)
+			return w
+		}
+		take(0, 0, 0)
+		take(101*ms, 0, ms) // forgiven: the ring is made
+		if w := take(205*ms, 5*ms, 0); w != 0 {
+			t.Fatalf("the take at 205ms that says 200ms: wait %v", w)
+		}
+		if w := take(301*ms, 0, 0); w != 0 {
+			t.Fatalf("take at 301ms: wait %v", w)
+		}
+		if w := take(400*ms, 0, 0); w != 5*ms {
+			t.Fatalf("take at 400ms: wait %v, want 5ms: two intervals after the start at 205ms", w)
+		}
+	})
+}
