@@ -214,6 +214,14 @@ func TestRateLimiterRingUntake(t *testing.T) {
 	}
 }
 
+// ringSeq returns how many units l's ring has logged.
+func ringSeq(l *RateLimiter) int64 {
+	r := l.ring.Load()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq
+}
+
 // A Gate gives the rate back when its semaphore refuses, and a ring's
 // take is given back exactly: the caller, admitted when the slot frees,
 // starts at once, and the next keeps to the interval.
@@ -236,7 +244,7 @@ func TestGateRingUntake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seq := rate.ring.Load().seq
+		seq := ringSeq(rate)
 		var second time.Duration
 		done := make(chan struct{})
 		go func() {
@@ -251,7 +259,7 @@ func TestGateRingUntake(t *testing.T) {
 			q.Done(Outcome{})
 		}()
 		time.Sleep(150 * ms)
-		if got := rate.ring.Load().seq; got != seq {
+		if got := ringSeq(rate); got != seq {
 			t.Errorf("while refused by the semaphore, the ring logged %d more", got-seq)
 		}
 		p.Done(Outcome{})
