@@ -12,7 +12,7 @@ import (
 // slots T_k and forgiven lateness e_k, N+1 consecutive starts span
 // N·Interval + e_k - e_{k-N}, up to maxLate less than the period when the
 // unit N before was late and this one is not. bench/cmd/feedback saw it on
-// a strict 200/s API: the tightest 201 admissions 4 ms over the API's
+// a strict 200/s API: the tightest 201 admissions 4.2 ms over the API's
 // second, not apiSafe's 6, and the network took the rest (issue 15).
 //
 // A burst-1 limiter that has forgiven lag therefore keeps a lagRing: when
@@ -23,16 +23,18 @@ import (
 // rigid schedule gives. A unit the ring holds back keeps its slot: its
 // wait counts as lag, forgiven up to maxLate in all, so that holding it
 // does not shift the whole schedule. The cost is the lag of the wake-ups
-// the ring holds back, a phase's at a time (about one timer's lag per
-// ring, 0.01% of a second's window at Go's usual 100 µs), where not
-// forgiving at all costs every wake-up's lag (1-2%).
+// the ring holds back, which no design can forgive without compressing a
+// window: about one wake-up's lag a window (simulated at 200/s: 0.011% of
+// the time with lags of 100 µs on average, 0.14% with lags spread evenly
+// up to 2 ms), where not forgiving at all costs every wake-up's lag.
 //
-// A ring is made on the first take it forgives (Allow, Reserve and a Gate
-// with nobody waiting never do), and read under its own mutex; a limiter
-// without one, or at a setting without one (burst above 1, see ringSize),
-// takes as before, with one compare-and-swap. Its times are the starts the
-// takes were told (virtual for the units of a weighted take after its
-// first: one interval apart, as the schedule has them), so a unit it has
+// A ring is made on the first take that forgives lag (Allow, Reserve and
+// a Gate with nobody waiting never do), and read under its own mutex; a
+// limiter without one, or at a setting without one (burst above 1, see
+// ringSize), takes as before, with one compare-and-swap. Its times are
+// the clock at each take (a Reserve's start), and for the units of a
+// weighted take after its first one interval later each, as the schedule
+// has them (they start early by design, a debt paid after). A unit it has
 // not seen (taken before the ring was made, or charged by delayTo) started
 // at its slot or later and needs no entry. A SetRate empties it: the new
 // schedule is rigid from the change on, and one window after it may be
