@@ -77,7 +77,7 @@ type Gate struct {
 	paused  atomic.Bool
 	stopped atomic.Bool
 
-	_       [48]byte // with adaptive's and sole's 16, learned starts a line after stopped's
+	_       [40]byte // with adaptive's and sole's 16 (and learned's ring pointer), the stripes stay a line each
 	learned learned  // written by every admission once the gate has learned
 
 	mu          sync.Mutex

@@ -271,7 +271,9 @@ func refutesMinute(q Quota, latency time.Duration) bool {
 // networkJitter is how much the network may compress the gap between two
 // arrivals at the API that apiSafe's margin tolerates, beyond the timer lag
 // a Gate forgives (maxLate); maxMargin is the two together, what apiSafe
-// widens every period by.
+// widens every period by. A burst-1 rate's forgiven lag compresses no
+// window (its ring, ratering.go), so there the network has all of it;
+// token budgets and bursty rates still spend maxLate of it on lag.
 const (
 	networkJitter = 4 * time.Millisecond
 	maxMargin     = networkJitter + maxLate
@@ -354,10 +356,12 @@ func slicedSafe(r Rate) Rate {
 // so a pace met exactly here would break a strict limit there. Every
 // period is widened by maxMargin (6ms): the jitter and the timer lag to
 // cover are absolute, so a longer window needs no more, and a shorter one
-// no less. N+1 paced starts span at least N periods' widening less
-// maxLate, which leaves networkJitter at every period. The margin costs
-// 0.6% of a second's window and 0.01% of a minute's. The period saturates
-// instead of overflowing.
+// no less. N+1 starts of a burst-1 rate span at least the widened period
+// (the timer lag a Gate forgives compresses no window, see lagRing), which
+// leaves all of maxMargin to the network; those of a token budget or a
+// bursty rate span at least the widened period less maxLate, which leaves
+// networkJitter. The margin costs 0.6% of a second's window and 0.01% of
+// a minute's. The period saturates instead of overflowing.
 func apiSafe(r Rate) Rate {
 	if r.IsZero() {
 		return r

@@ -102,8 +102,11 @@ const WaitForChange time.Duration = -1
 const waitForChange = WaitForChange
 
 // maxLate is the most timer lag a time-paced limit forgives: lag up to it
-// costs no throughput, and it is a third of the margin apiSafe leaves for
-// the network (a lag beyond it is not forgiven, which only slows the pace).
+// costs no throughput (a lag beyond it is not forgiven, which only slows
+// the pace). A burst-1 RateLimiter forgives it without compressing any
+// window (its ring, ratering.go); a TokenBudget or a bursty rate may
+// start a window's units up to maxLate sooner, a third of apiSafe's
+// margin.
 const maxLate = 2 * time.Millisecond
 
 // Cost is what one call asks of a Gate's limits.

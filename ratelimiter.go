@@ -28,10 +28,17 @@ import (
 // or less asks for nothing and is admitted at once.
 //
 // Through a Gate, which forgives its timer's lag (see Limit), a start may
-// come up to 2ms (maxLate) sooner after the one before it than Interval:
-// any window of length D then holds at most as many starts as the limiter
-// admits in D + 2ms. Limits.NewGate slows every rate by at least that
-// margin (apiSafe), so there N per period holds at the real start times.
+// come up to 2ms (maxLate) sooner after the one before it than Interval,
+// but at burst 1 no window is compressed: once it has forgiven lag, the
+// limiter remembers its last window's starts (a ring, ratering.go) and
+// starts no unit sooner than N intervals after the unit N before it, so
+// any N+1 starts span at least N intervals, the period, as when nothing
+// lags. (A window longer than a second is held a second's count at a
+// time, see ringSize.) The lag costs no throughput unless the ring holds
+// a start back, and then about one timer's lag a window. Limits.NewGate's
+// margin (apiSafe) is thus left whole to the network. A burst above 1
+// keeps no ring: any window of length D then holds at most as many
+// starts as the limiter admits in D + 2ms.
 //
 // The zero RateLimiter has no limit: it admits everything until SetRate
 // gives it one. A RateLimiter is safe for concurrent use.
@@ -43,6 +50,9 @@ type RateLimiter struct {
 	params atomic.Pointer[rateParams]
 	epoch  time.Time  // the limiter's clock reads time.Since(epoch)
 	mu     sync.Mutex // serialises SetRate
+	// ring is made by the first take that forgives lag at a burst-1
+	// setting, and read by every take after it (ratering.go).
+	ring atomic.Pointer[lagRing]
 
 	tat atomic.Int64 // nanoseconds since epoch; frozenTat during a SetRate
 	// clips counts the changes to tat that a give-back cannot see
@@ -68,6 +78,7 @@ type rateParams struct {
 	burst    int
 	interval int64 // nanoseconds per unit; 0: no limit
 	tau      int64 // burst tolerance: burst × interval
+	ringK    int64 // ring length (ringSize); 0: this setting keeps none
 	since    int64 // when this setting took effect, limiter clock
 	next     *rateParams
 	changed  chan struct{}
@@ -90,7 +101,7 @@ func newRateParams(r Rate, burst int, since int64) *rateParams {
 	iv := int64(r.Interval())
 	return &rateParams{
 		rate: r, burst: burst, interval: iv, tau: mulSat(int64(burst), iv),
-		since: since, changed: make(chan struct{}),
+		ringK: ringSize(r, burst), since: since, changed: make(chan struct{}),
 	}
 }
 
@@ -189,6 +200,13 @@ func (l *RateLimiter) takeN(n int, now time.Time, late time.Duration) (time.Dura
 			// again on top.
 			return time.Duration(start - real), 0
 		}
+		// A take that forgives lag at a burst-1 setting, and every take
+		// once one has, goes by the ring (ratering.go); its pointer is
+		// read after the timeline, so that a take racing the ring's
+		// first either sees it or loses the compare-and-swap to it.
+		if p.ringK > 0 && (lag > 0 && tat < real || l.ring.Load() != nil) {
+			return l.takeRing(n, real, lag)
+		}
 		newTat := l.advance(tat, real-lag, cost)
 		mark := int64(l.clips.Load()) // after advance's own count
 		if l.tat.CompareAndSwap(tat, newTat) {
@@ -210,6 +228,10 @@ func (l *RateLimiter) takeN(n int, now time.Time, late time.Duration) (time.Dura
 func (l *RateLimiter) Untake(c Cost, mark int64) { l.untakeN(c.requests(), mark) }
 
 func (l *RateLimiter) untakeN(n int, mark int64) {
+	if mark < 0 {
+		l.untakeRing(n, mark)
+		return
+	}
 	for {
 		tat, p := l.load()
 		if p == nil || p.interval == 0 || int64(l.clips.Load()) != mark {
@@ -265,17 +287,17 @@ func (l *RateLimiter) Changed() <-chan struct{} {
 // giveBack returns the units of a reservation that ended the timeline at
 // ourTat. Units reserved after it cannot be moved, so only the part of
 // ours that nobody has queued behind is returned: when we are the last,
-// all of it.
-func (l *RateLimiter) giveBack(ourTat, cost int64) {
+// all of it. It returns what it gave back.
+func (l *RateLimiter) giveBack(ourTat, cost int64) int64 {
 	for {
 		tat, _ := l.load()
 		back := cost - (tat - ourTat)
 		if back <= 0 {
-			return
+			return 0
 		}
 		back = min(back, cost)
 		if l.tat.CompareAndSwap(tat, tat-back) {
-			return
+			return back
 		}
 	}
 }
@@ -356,6 +378,9 @@ func (l *RateLimiter) reserve(n int, maxWait int64) (*Reservation, bool) {
 		if p == nil || p.interval == 0 {
 			break
 		}
+		if p.ringK > 0 && l.ring.Load() != nil {
+			return l.reserveRing(n, maxWait)
+		}
 		now := l.now()
 		cost := mulSat(int64(n), p.interval)
 		start := max(now, tat+min(cost, p.tau)-p.tau)
@@ -415,7 +440,11 @@ func (l *RateLimiter) follow(r *Reservation) {
 
 func (l *RateLimiter) cancel(r *Reservation) {
 	l.follow(r)
-	if r.params != nil && r.params.interval > 0 {
+	switch {
+	case r.params == nil || r.params.interval == 0:
+	case r.ringSeq != 0:
+		l.cancelRing(r)
+	default:
 		l.giveBack(r.mark, r.cost)
 	}
 }

@@ -19,6 +19,7 @@ type Reservation struct {
 	mark     int64 // what the owner needs to give the units back
 	cost     int64 // RateLimiter: n × interval
 	params   *rateParams
+	ringSeq  int64 // RateLimiter: the unit after these in its ring; 0: none
 	canceled bool
 }
 

@@ -87,7 +87,7 @@ type TokenBudget struct {
 	// Take and Finish write it with the bucket's timeline, whose line it
 	// shares.
 	charged atomic.Int64
-	_       [32]byte
+	_       [24]byte
 }
 
 // NewTokenBudget returns a budget of r tokens (for instance 40000/m) of the
