@@ -190,7 +190,7 @@ func (r *route) reserve(w http.ResponseWriter, req *http.Request, want int64, be
 		r.answer(w, http.StatusGatewayTimeout, "timeout_error", "", "no room to hold the request's body within the client's timeout: the proxy holds too many large bodies (--body-budget)")
 		return nil, waited, outcomeDeadline, false
 	}
-	r.refuse(w, req, 0, "waited the proxy's max wait for room to hold the request's body: it holds too many large bodies (--body-budget)")
+	r.refuse(w, req, nil, 0, "waited the proxy's max wait for room to hold the request's body: it holds too many large bodies (--body-budget)")
 	return nil, waited, outcomeMaxWait, false
 }
 

@@ -67,32 +67,74 @@ func (p *promises) promise(key string, now time.Time, earliest, interval time.Du
 	return at.Sub(now)
 }
 
-// admissionInterval is the time between two admissions the limits allow
-// at most, 0 when no rate or window limits them (then refusals are not
-// spread: nothing says how fast places free up).
-func admissionInterval(l sluice.Limits) time.Duration {
+// admissionInterval is the time between two admissions the limits of
+// req's gate (key) allow at most: the given rate's and window's interval,
+// the learned rate's, the time a token budget takes to refill what req
+// (whose kept body is body) asks, and a concurrency slot's turn (the time
+// calls hold a slot, over the ceiling). 0 when nothing says how fast
+// places free up; then refusals are not spread. Only refusals ask, so the
+// gate's stats and the estimate cost nothing on the way of a request
+// admitted (outside review: a route limited by tokens or concurrency told
+// every refused client to come back in a second, and most were refused
+// again).
+func (r *route) admissionInterval(req *http.Request, key string, body []byte, l sluice.Limits) time.Duration {
 	var d time.Duration
-	for _, r := range []sluice.Rate{l.Rate, l.Window} {
-		if !r.IsZero() {
-			d = max(d, r.Interval())
+	for _, rate := range []sluice.Rate{l.Rate, l.Window} {
+		if !rate.IsZero() {
+			d = max(d, rate.Interval())
 		}
+	}
+	gate := r.tr.Gate(key)
+	st := gate.Stats()
+	if !st.Learned.IsZero() {
+		d = max(d, st.Learned.Interval())
+	}
+	if r.tokenBudget {
+		if plain, err := r.estimable(req, body); err == nil {
+			if c, ok := sluice.EstimateCost(req.Method, req.URL.Path, plain); ok {
+				in, out := time.Duration(max(c.InputTokens, 0)), time.Duration(max(c.OutputTokens, 0))
+				for _, b := range []struct {
+					rate   sluice.Rate
+					tokens time.Duration
+				}{{l.Tokens, in + out}, {l.InputTokens, in}, {l.OutputTokens, out}} {
+					if !b.rate.IsZero() {
+						d = max(d, b.tokens*b.rate.Interval())
+					}
+				}
+			}
+		}
+	}
+	if hold := time.Duration(r.holdTime.Load()); st.Ceiling > 0 && hold > 0 && st.InFlight >= int64(st.Ceiling) {
+		d = max(d, hold/time.Duration(st.Ceiling))
 	}
 	return d
 }
 
-// promiseKey names req's gate within the route: its model and API key
-// hash, without the host (the client's request and the upstream's carry
-// different ones).
-func (r *route) promiseKey(req *http.Request) string {
-	if len(r.Models) == 0 && !r.PerKey {
-		return ""
+// promiseKeyOf names the gate of key within the route: its model and API
+// key hash, without the host (the client's request and the upstream's
+// carry different ones).
+func promiseKeyOf(key string) string {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		return key[i+1:]
 	}
-	k := r.key(req)
-	if i := strings.IndexByte(k, '/'); i >= 0 {
-		return k[i+1:]
-	}
-	if i := strings.IndexByte(k, '#'); i >= 0 {
-		return k[i:]
+	if i := strings.IndexByte(key, '#'); i >= 0 {
+		return key[i:]
 	}
 	return ""
+}
+
+// noteHold adds how long an admitted request held its concurrency slot
+// (from its admission to its end, body included) to the route's moving
+// mean, over about eight requests. Concurrent notes may lose one another:
+// it is an estimate for refusals' Retry-After, not a count.
+func (r *route) noteHold(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	old := r.holdTime.Load()
+	if old == 0 {
+		r.holdTime.Store(int64(d))
+		return
+	}
+	r.holdTime.Store(old + (int64(d)-old)/8)
 }

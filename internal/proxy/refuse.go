@@ -26,9 +26,9 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 	case errors.As(err, &we):
 		// The limits predict a wait longer than the max wait: refused
 		// at once, nothing taken; the prediction is when to come back.
-		r.refuse(w, req, we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
+		r.refuse(w, req, bodyOf(req), we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
 	case context.Cause(req.Context()) == errMaxWait:
-		r.refuse(w, req, 0, "waited the proxy's max wait for the rate limit without being admitted")
+		r.refuse(w, req, bodyOf(req), 0, "waited the proxy's max wait for the rate limit without being admitted")
 	case errors.Is(err, errShuttingDown), context.Cause(req.Context()) == errShutdownCut:
 		// Not sent, not retried, or cut at the upstream as the grace ran
 		// out (shutdown_cut.go): the message says which, since the
@@ -141,12 +141,18 @@ func upstreamMessage(err error) string {
 // RateLimit-Policy and RateLimit headers, and a body in the upstream's
 // style. The policies are the limits of the gate req goes through: its
 // model's, when the route gives the model limits of its own.
-func (r *route) refuse(w http.ResponseWriter, req *http.Request, wait time.Duration, why string) {
-	limits := r.limitsOf(req)
+//
+// body is the request's body as the proxy kept it (nil when it was not
+// kept yet): the model it names picks the gate, and its token estimate
+// the pace of a token budget.
+func (r *route) refuse(w http.ResponseWriter, req *http.Request, body []byte, wait time.Duration, why string) {
+	key := r.gateKey(req, body)
+	limits := r.limitsForKey(key)
+	interval := r.admissionInterval(req, key, body, limits)
 	if wait <= 0 {
-		wait = r.drainTime(limits)
+		wait = r.drainTime(interval)
 	}
-	wait = r.promises.promise(r.promiseKey(req), time.Now(), wait, admissionInterval(limits))
+	wait = r.promises.promise(promiseKeyOf(key), time.Now(), wait, interval)
 	secs := max(1, int64(math.Ceil(wait.Seconds())))
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(secs, 10))
@@ -181,14 +187,22 @@ func (r *route) limitsOf(req *http.Request) sluice.Limits {
 	return r.limitsFor(r.key(req))
 }
 
+// limitsForKey returns the limits of the gate of key.
+func (r *route) limitsForKey(key string) sluice.Limits {
+	if len(r.Models) == 0 {
+		return r.Limits
+	}
+	return r.limitsFor(key)
+}
+
 // drainTime estimates how long the requests queued now take to be
-// admitted: their number at the rate, when there is one.
-func (r *route) drainTime(limits sluice.Limits) time.Duration {
-	rate := limits.Rate
-	if rate.IsZero() {
+// admitted: their number, one admission interval each (a second when
+// nothing says how fast places free up).
+func (r *route) drainTime(interval time.Duration) time.Duration {
+	if interval <= 0 {
 		return time.Second
 	}
-	return time.Duration(r.queued.Load()) * rate.Interval()
+	return max(time.Duration(r.queued.Load())*interval, interval)
 }
 
 // answer writes an error the way the route's upstream would: clients and

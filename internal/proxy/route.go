@@ -132,11 +132,12 @@ type route struct {
 	// request's tokens are estimated before it queues (tokenfit.go).
 	tokenBudget bool
 	log         logger
-	obs         *routeObs   // its counters (metrics.go)
-	quota       quotaHalts  // the gates halted for quota, for their probe (quotaprobe.go)
-	live        liveSet     // the requests admitted or queued, for a Shutdown to cut (shutdown_cut.go)
-	streams     liveStreams // the event streams being sent (streamcut.go)
-	promises    promises    // when the clients it refused were told to come back (promise.go)
+	obs         *routeObs    // its counters (metrics.go)
+	quota       quotaHalts   // the gates halted for quota, for their probe (quotaprobe.go)
+	live        liveSet      // the requests admitted or queued, for a Shutdown to cut (shutdown_cut.go)
+	holdTime    atomic.Int64 // nanoseconds an admitted request holds its slot, a moving mean (noteHold)
+	streams     liveStreams  // the event streams being sent (streamcut.go)
+	promises    promises     // when the clients it refused were told to come back (promise.go)
 }
 
 // halted logs, once per gate, that a's gate halted because the

@@ -229,11 +229,14 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 			r.overCapacity(rec, req, kept.bytes(), never)
 		case !ok:
 			ctx, refused = req.Context(), outcomeQueueFull
-			r.refuse(rec, req, 0, "too many requests are waiting for the rate limit")
+			r.refuse(rec, req, kept.bytes(), 0, "too many requests are waiting for the rate limit")
 		default:
 			a.info, a.body = info, kept
 			abort = r.proxy(rec, req.WithContext(ctx))
 			a.done()
+			if a.state.Load() == admitted {
+				r.noteHold(time.Since(a.begin) - time.Duration(a.wait.Load()))
+			}
 			if info.Class == sluice.ClassQuotaExhausted {
 				r.halted(a, info.Err)
 			}

@@ -1,0 +1,80 @@
+package proxy_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/proxy"
+)
+
+// A client refused by a full queue is told to come back when the queue
+// could have drained, also when no request rate limits the route: a token
+// budget frees room at its own pace, a request's tokens at a time, and a
+// concurrency ceiling a slot each time a call ends. Both used to answer
+// a flat second, and most clients that obeyed were refused again
+// (outside review: 12 of 14).
+func TestQueueFullRetryAfterFollowsTokensAndConcurrency(t *testing.T) {
+	t.Run("token budget", func(t *testing.T) {
+		api, _ := countingAPI(t)
+		p := startProxy(t, proxy.Route{
+			Upstream: mustURL(t, api.URL), Preset: proxy.OpenAI, // OpenAI keeps the estimate charged: no refund to usage
+			Limits:    sluice.Limits{Tokens: sluice.PerMinute(600)},
+			QueueSize: 2, MaxWait: time.Minute,
+		})
+		h := map[string]string{"Content-Type": "application/json"}
+		ask := func(maxTokens int) string {
+			return fmt.Sprintf(`{"model":"gpt-4.1","max_tokens":%d,"messages":[{"role":"user","content":"hi"}]}`, maxTokens)
+		}
+		// The first takes the whole budget; two more wait in the queue,
+		// ten seconds each (100 tokens at 600 a minute).
+		if r := send(t.Context(), "POST", p.URL()+"/v1/chat/completions", "", h, ask(590)); r.status != 200 {
+			t.Fatalf("first: %d %s", r.status, r.body)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		for range 2 {
+			goSend(ctx, "POST", p.URL()+"/v1/chat/completions", "", h, ask(100))
+		}
+		eventually(t, "two requests queued", func() bool { return p.Stats()[0].Queued == 2 })
+		r := send(t.Context(), "POST", p.URL()+"/v1/chat/completions", "", h, ask(100))
+		ms, _ := strconv.Atoi(r.header.Get("Retry-After-Ms"))
+		if r.status != http.StatusTooManyRequests || ms < 19000 {
+			t.Errorf("queue full: %d, retry-after-ms %d; want 429 and at least 19s (two queued at 10s each)", r.status, ms)
+		}
+	})
+	t.Run("concurrency", func(t *testing.T) {
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select { // a call holds its slot half a second
+			case <-time.After(500 * time.Millisecond):
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(api.Close)
+		p := startProxy(t, proxy.Route{
+			Upstream:  mustURL(t, api.URL),
+			Limits:    sluice.Limits{Concurrency: 1, FixedConcurrency: true},
+			QueueSize: 3, MaxWait: time.Minute,
+		})
+		// One call to learn how long a slot is held.
+		if r := send(t.Context(), "GET", p.URL()+"/x", "", nil, ""); r.status != 200 {
+			t.Fatalf("first: %d %s", r.status, r.body)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		for range 4 { // one in flight, three queued
+			goSend(ctx, "GET", p.URL()+"/x", "", nil, "")
+		}
+		eventually(t, "three requests queued", func() bool { return p.Stats()[0].Queued == 3 })
+		r := send(t.Context(), "GET", p.URL()+"/x", "", nil, "")
+		ms, _ := strconv.Atoi(r.header.Get("Retry-After-Ms"))
+		if r.status != http.StatusTooManyRequests || ms < 1400 {
+			t.Errorf("queue full: %d, retry-after-ms %d; want 429 and at least 1.4s (three queued, 0.5s a slot)", r.status, ms)
+		}
+	})
+}
