@@ -150,13 +150,13 @@ field; unknown fields are mistakes):
 				if !allowRemote {
 					return usageError("--listen %s is not a loopback address: anyone who can reach it could use the API keys clients send; add --allow-remote to mean it", listen)
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "sluice: warning: listening on %s, beyond this host: anyone who can reach it can send requests to %s\n", listen, u.Redacted())
+				fmt.Fprintf(cmd.ErrOrStderr(), "sluice: warning: listening on %s, beyond this host: anyone who can reach it can send requests to %s\n", listen, shownUpstream(u))
 			}
 			if err := srv.Open(); err != nil {
 				return &exitError{code: 1, err: err}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy (%s) on %s -> %s; limits: %s; queue %d, max wait %v, max body %s, body budget %s; Ctrl-C stops\n",
-				route.Preset, srv.URL(), u.Redacted(), proxy.DescribeLimits(route), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody), bytesize.Format(budget))
+				route.Preset, srv.URL(), shownUpstream(u), proxy.DescribeLimits(route), route.QueueSize, route.MaxWait, bytesize.Format(route.MaxBody), bytesize.Format(budget))
 			if store != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy: limits shared through %s\n", store)
 			}
@@ -259,7 +259,7 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 			maxBody = proxy.DefaultMaxBody
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "  %s -> %s (%s); limits: %s; queue %d, max wait %v, max body %s\n",
-			prefix, r.Upstream.Redacted(), r.Preset, proxy.DescribeLimits(r), r.QueueSize, r.MaxWait, bytesize.Format(maxBody))
+			prefix, shownUpstream(r.Upstream), r.Preset, proxy.DescribeLimits(r), r.QueueSize, r.MaxWait, bytesize.Format(maxBody))
 		if stores[i] != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "    limits shared through %s\n", stores[i])
 		}
@@ -316,4 +316,19 @@ func serveUntilSignalled(cmd *cobra.Command, srv *proxy.Server, grace time.Durat
 		return &exitError{code: 3, err: fmt.Errorf("stopped with requests unfinished: %w", err)}
 	}
 	return nil
+}
+
+// shownUpstream is an upstream URL as the proxy prints it: its password
+// and its query's values hidden, since an API may take its key there
+// (Gemini's ?key=) and the start line must never show a key.
+func shownUpstream(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" {
+		q := c.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		c.RawQuery = q.Encode()
+	}
+	return c.Redacted()
 }

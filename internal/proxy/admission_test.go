@@ -188,7 +188,8 @@ func TestMaxWaitEndsAnUnforeseenWait(t *testing.T) {
 }
 
 // Waiting requests are admitted by X-Sluice-Priority, higher first, then
-// by arrival.
+// by arrival. (A value that is not a whole number is a 400:
+// TestOwnHeadersWithBadValuesAre400.)
 func TestPriorityHeaderOrdersTheQueue(t *testing.T) {
 	up := startHeld(t)
 	p := startProxy(t, proxy.Route{
@@ -199,7 +200,7 @@ func TestPriorityHeaderOrdersTheQueue(t *testing.T) {
 	chans = append(chans, goSend(t.Context(), "GET", p.URL()+"/x", "first", nil, ""))
 	eventually(t, "the first is in flight", func() bool { return stats(p).Gates.InFlight == 1 })
 	for i, q := range []struct{ id, priority string }{
-		{"low", ""}, {"high", "5"}, {"mid", "1"}, {"mid2", "1"}, {"bad", "x"}, {"neg", "-3"},
+		{"low", ""}, {"high", "5"}, {"mid", "1"}, {"mid2", "1"}, {"zero", " 0 "}, {"neg", "-3"},
 	} {
 		h := map[string]string{}
 		if q.priority != "" {
@@ -215,7 +216,7 @@ func TestPriorityHeaderOrdersTheQueue(t *testing.T) {
 		}
 	}
 	got := strings.Join(up.seen(), " ")
-	if want := "first high mid mid2 low bad neg"; got != want {
+	if want := "first high mid mid2 low zero neg"; got != want {
 		t.Errorf("upstream order: got %q, want %q", got, want)
 	}
 }

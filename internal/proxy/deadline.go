@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -83,4 +84,25 @@ func clientDeadline(h http.Header, begin time.Time) time.Time {
 		return time.Time{}
 	}
 	return begin.Add(d - clientMargin(d))
+}
+
+// ownHeaderError says what is wrong with the proxy's own headers in h,
+// X-Sluice-Timeout and X-Sluice-Priority, "" when nothing is. Unlike an
+// SDK's timeout header, which a client sends whether or not a proxy
+// reads it, these are written for the proxy alone: a typo ("30 s") that
+// silently dropped the deadline or the priority would be found only in
+// production (outside review), so it is a 400 naming the header.
+func ownHeaderError(h http.Header) string {
+	if v := h.Get("X-Sluice-Timeout"); v != "" {
+		if _, ok := parseTimeout(v, true); !ok {
+			return fmt.Sprintf("X-Sluice-Timeout %q: want a duration such as 30s or 1m30s, or seconds, more than 0 and at most %v", v, maxClientTimeout)
+		}
+	}
+	if len(h[priorityHeader]) > 0 {
+		v := h.Get(priorityHeader)
+		if _, err := strconv.Atoi(strings.TrimSpace(v)); err != nil {
+			return fmt.Sprintf("%s %q: want a whole number (higher is served first; 0 is the default)", priorityHeader, v)
+		}
+	}
+	return ""
 }

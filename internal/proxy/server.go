@@ -209,6 +209,11 @@ func (r *route) serve(w http.ResponseWriter, req *http.Request) {
 	var a *admission
 	var abort any // the ReverseProxy's panic, raised again once counted
 	ctx := req.Context()
+	if bad := ownHeaderError(req.Header); bad != "" {
+		r.answer(rec, http.StatusBadRequest, "invalid_request_error", "", bad)
+		r.obs.record(ctx, req, nil, outcomeError, info, rec.status, false)
+		return
+	}
 	deadline := clientDeadline(req.Header, begin)
 	kept, waited, refused, ok := r.keepBody(rec, req, begin, deadline)
 	parent := sluice.WithRoundTripInfo(sluice.WithPriority(req.Context(), priority(req.Header)), info)
