@@ -248,7 +248,7 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 	if err := srv.Open(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy on %s, %d routes from %s, body budget %s; Ctrl-C stops\n", srv.URL(), len(cfg.Routes), path, bytesize.Format(cmp.Or(cfg.BodyBudget, proxy.DefaultBodyBudget)))
+	fmt.Fprintf(cmd.ErrOrStderr(), "sluice proxy on %s, %d %s from %s, body budget %s; Ctrl-C stops\n", srv.URL(), len(cfg.Routes), plural(len(cfg.Routes), "route", "routes"), path, bytesize.Format(cmp.Or(cfg.BodyBudget, proxy.DefaultBodyBudget)))
 	for i, r := range cfg.Routes {
 		prefix := r.Prefix
 		if prefix == "" {
