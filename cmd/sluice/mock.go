@@ -88,7 +88,7 @@ breaks it. The generic style reports the bucket itself (20).
 	f.BoolVar(&headers, "ratelimit-headers", true, "send the style's rate-limit headers; false: limits are said only by 429 and Retry-After")
 	f.StringVar(&latency, "latency", "", `time to the first byte: "200ms", "200ms±100ms" or "p50=200ms,p99=2s"`)
 	f.Float64Var(&cfg.OutputRate, "output-rate", 0, "output tokens generated per second (0: instant)")
-	f.Int64Var(&cfg.Quota, "quota", 0, "openai: tokens the account may spend before insufficient_quota (0: unlimited)")
+	f.Int64Var(&cfg.Quota, "quota", 0, "openai: tokens the account may spend before insufficient_quota; a request is admitted while the spend is under it, so the last may go over (0: unlimited)")
 	f.Float64Var(&cfg.Fail, "fail", 0, "fraction of requests answered 500/502/503/529")
 	f.Float64Var(&cfg.Resets, "resets", 0, "fraction of connections reset without an answer")
 	f.Float64Var(&cfg.SlowBodies, "slow-bodies", 0, "fraction of bodies dribbled out slowly")
