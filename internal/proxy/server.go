@@ -3,6 +3,7 @@ package proxy
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -184,7 +185,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r := s.route(req.URL.Path)
 	if r == nil {
-		http.Error(w, "sluice proxy: no route for this path", http.StatusNotFound)
+		// JSON, as every other answer of the proxy's: clients parse
+		// error bodies (outside review: this one was text).
+		prefixes := make([]string, len(s.routes))
+		for i, rt := range s.routes {
+			prefixes[i] = cmp.Or(rt.Prefix, "/")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+			"type":    "not_found_error",
+			"message": fmt.Sprintf("sluice proxy: no route for %s: the routes are %s", req.URL.Path, strings.Join(prefixes, ", ")),
+		}})
 		return
 	}
 	r.serve(w, req)
