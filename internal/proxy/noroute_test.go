@@ -20,7 +20,9 @@ func TestNoRouteIsAJSONErrorNamingTheRoutes(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	r := send(t.Context(), "GET", s.URL()+"/c/x", "", nil, "")
-	var e struct{ Error struct{ Type, Message string } }
+	var e struct {
+		Error struct{ Type, Message string }
+	}
 	if r.status != http.StatusNotFound || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || json.Unmarshal([]byte(r.body), &e) != nil {
 		t.Fatalf("got %d %q %s, want a JSON 404", r.status, r.header.Get("Content-Type"), r.body)
 	}

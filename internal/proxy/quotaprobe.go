@@ -92,3 +92,23 @@ func (r *route) gateKey(req *http.Request, body []byte) string {
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return r.tr.KeyOf(&out)
 }
+
+// quotaRetryAfter is the Retry-After, in whole seconds, of a request
+// refused because its gate halted for quota: the time left until the
+// gate's probe (at least a second), or quotaRetryAfter when the halt's
+// time is not known (outside review: a client told 60 at second 58 came
+// back a minute late).
+func (r *route) quotaRetryAfter(req *http.Request) int {
+	a := admissionOf(req.Context())
+	if a == nil || a.gateKey == "" {
+		return quotaRetryAfter
+	}
+	r.quota.mu.Lock()
+	at, ok := r.quota.since[a.gateKey]
+	r.quota.mu.Unlock()
+	if !ok {
+		return quotaRetryAfter
+	}
+	left := quotaProbeAfter - time.Since(at)
+	return max(1, int((left+time.Second-1)/time.Second))
+}

@@ -57,3 +57,28 @@ func TestHaltedRouteProbesTheUpstreamAndResumes(t *testing.T) {
 		t.Errorf("%d resume lines, want 2 (one a probe):\n%s", n, log)
 	}
 }
+
+// The refusals of a gate halted for quota say when its probe comes: the
+// time left, not the whole interval each time (outside review: told 60
+// at second 58).
+func TestHaltedRouteRetryAfterCountsDownToTheProbe(t *testing.T) {
+	proxy.SetQuotaProbeAfter(t, 3*time.Second)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, `{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}`)
+	}))
+	t.Cleanup(api.Close)
+	p := startProxy(t, proxy.Route{Upstream: mustURL(t, api.URL), Preset: proxy.OpenAI})
+	h := map[string]string{"Content-Type": "application/json"}
+	body := `{"model":"gpt-4.1","max_tokens":20,"messages":[{"role":"user","content":"Hello"}]}`
+	send(t.Context(), "POST", p.URL()+"/v1/chat/completions", "", h, body) // halts the gate
+	if r := send(t.Context(), "POST", p.URL()+"/v1/chat/completions", "", h, body); r.header.Get("Retry-After") != "3" {
+		t.Errorf("at once after the halt: Retry-After %q, want 3", r.header.Get("Retry-After"))
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if r := send(t.Context(), "POST", p.URL()+"/v1/chat/completions", "", h, body); r.header.Get("Retry-After") != "2" {
+		t.Errorf("1.1s after the halt: Retry-After %q, want 2", r.header.Get("Retry-After"))
+	}
+}

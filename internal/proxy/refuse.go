@@ -55,7 +55,7 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 			status, kind, code = http.StatusTooManyRequests, "insufficient_quota", "insufficient_quota"
 		}
 		w.Header().Set("X-Should-Retry", "false")
-		w.Header().Set("Retry-After", strconv.Itoa(quotaRetryAfter))
+		w.Header().Set("Retry-After", strconv.Itoa(r.quotaRetryAfter(req)))
 		msg := "the upstream API's quota is exhausted; the proxy stopped sending to it, and lets one request through a minute to see whether it was raised"
 		if said := upstreamMessage(err); said != "" {
 			msg += "; the upstream said: " + said
