@@ -18,6 +18,7 @@ import (
 // shares them), --redis-mode what to do while Redis does not answer.
 type redisFlags struct {
 	url, key, mode string
+	processes      int
 }
 
 // add defines the flags on f.
@@ -25,6 +26,7 @@ func (r *redisFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&r.url, "redis", "", "share the limits with every process naming the same --key through Redis at `URL` (redis://host:6379/0)")
 	f.StringVar(&r.key, "key", "", "with --redis: the `NAME` of the shared limits")
 	f.StringVar(&r.mode, "redis-mode", "local", "while Redis does not answer: local (this process's share of the limits, in memory) | open | closed")
+	f.IntVar(&r.processes, "redis-processes", 1, "with --redis-mode local: how many processes share the key, for a process that has never reached Redis to take its share (1: the whole limit)")
 }
 
 // store returns the Store the flags ask for, nil without --redis, and a
@@ -43,11 +45,14 @@ func (r *redisFlags) store() (*redis.Store, func(), error) {
 	if err != nil {
 		return nil, nothing, usageError("--redis-mode: %v", err)
 	}
+	if r.processes < 0 { // 0, as in a redisFlags made in code, is the default
+		return nil, nothing, usageError("--redis-processes %d: want 1 or more", r.processes)
+	}
 	client, err := redis.Dial(r.url)
 	if err != nil {
 		return nil, nothing, usageError("--redis %s: %v", redactURL(r.url), err)
 	}
-	st := redis.New(client, r.key, redis.Options{Mode: mode})
+	st := redis.New(client, r.key, redis.Options{Mode: mode, Processes: r.processes})
 	closeStore := func() { st.Close(); client.Close() }
 	if err := checkStore(st, "--redis "+redactURL(r.url)); err != nil {
 		closeStore()

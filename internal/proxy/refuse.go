@@ -39,7 +39,14 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 	case context.Cause(req.Context()) == errClientDeadline:
 		// The client's own timeout (X-Stainless-Timeout...) is about to
 		// pass: it gets this answer rather than its own timeout.
-		r.answer(w, http.StatusGatewayTimeout, "timeout_error", "", "no answer from the upstream API within the client's timeout (retries included)")
+		// Whether it was sent says whether the upstream may have acted
+		// on it (outside review: a request that never left the queue
+		// was told "no answer from the upstream").
+		msg := "no answer from the upstream API within the client's timeout (retries included)"
+		if a := admissionOf(req.Context()); a != nil && (a.info == nil || a.info.Attempts == 0) {
+			msg = "the client's timeout came while this request waited for the limits: it was never sent upstream"
+		}
+		r.answer(w, http.StatusGatewayTimeout, "timeout_error", "", msg)
 	case errors.Is(err, sluice.ErrQuotaExhausted):
 		// The gate is halted: every waiting and later request of this
 		// model gets this, until the proxy is restarted. Retrying cannot
