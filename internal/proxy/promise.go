@@ -89,18 +89,14 @@ func (r *route) admissionInterval(req *http.Request, key string, body []byte, l 
 	if !st.Learned.IsZero() {
 		d = max(d, st.Learned.Interval())
 	}
-	if r.tokenBudget {
-		if plain, err := r.estimable(req, body); err == nil {
-			if c, ok := sluice.EstimateCost(req.Method, req.URL.Path, plain); ok {
-				in, out := time.Duration(max(c.InputTokens, 0)), time.Duration(max(c.OutputTokens, 0))
-				for _, b := range []struct {
-					rate   sluice.Rate
-					tokens time.Duration
-				}{{l.Tokens, in + out}, {l.InputTokens, in}, {l.OutputTokens, out}} {
-					if !b.rate.IsZero() {
-						d = max(d, b.tokens*b.rate.Interval())
-					}
-				}
+	if c, _, ok := r.tokenEstimate(req, body); ok {
+		in, out := time.Duration(max(c.InputTokens, 0)), time.Duration(max(c.OutputTokens, 0))
+		for _, b := range []struct {
+			rate   sluice.Rate
+			tokens time.Duration
+		}{{l.Tokens, in + out}, {l.InputTokens, in}, {l.OutputTokens, out}} {
+			if !b.rate.IsZero() {
+				d = max(d, b.tokens*b.rate.Interval())
 			}
 		}
 	}

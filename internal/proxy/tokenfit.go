@@ -45,18 +45,27 @@ func hasTokenBudget(l sluice.Limits) bool {
 // (overCapacity answers). A body the estimator does not know passes on
 // as it is: the Transport answers it (sluice.ErrUnknownCost).
 func (r *route) withTokenEstimate(ctx context.Context, req *http.Request, body []byte) context.Context {
-	if !r.tokenBudget {
-		return ctx
-	}
-	body, err := r.estimable(req, body)
-	if err != nil {
+	c, _, ok := r.tokenEstimate(req, body)
+	if !ok {
 		return ctx // the Transport refuses it; unknownCost says why
 	}
-	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, body)
-	if !ok {
-		return ctx
-	}
 	return sluice.WithCost(ctx, c)
+}
+
+// tokenEstimate returns the estimate of req, whose kept body is body, on
+// a token-limited route, and the body it was read from (decompressed when
+// the client compressed it, estimable); false when the route has no token
+// budget or the body cannot be estimated.
+func (r *route) tokenEstimate(req *http.Request, body []byte) (sluice.Cost, []byte, bool) {
+	if !r.tokenBudget {
+		return sluice.Cost{}, nil, false
+	}
+	plain, err := r.estimable(req, body)
+	if err != nil {
+		return sluice.Cost{}, nil, false
+	}
+	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, plain)
+	return c, plain, ok
 }
 
 // neverAdmissible returns the error the gate req would go through refuses
@@ -67,18 +76,11 @@ func (r *route) withTokenEstimate(ctx context.Context, req *http.Request, body [
 // come back (429). The gate's key is the one the Transport gives the
 // request once rewritten to the upstream.
 func (r *route) neverAdmissible(req *http.Request, body []byte) error {
-	if !r.tokenBudget {
-		return nil
-	}
-	body, err := r.estimable(req, body)
-	if err != nil {
-		return nil
-	}
-	c, ok := sluice.EstimateCost(req.Method, req.URL.Path, body)
+	c, plain, ok := r.tokenEstimate(req, body)
 	if !ok {
 		return nil
 	}
-	return r.tr.Gate(r.gateKey(req, body)).CheckCost(c)
+	return r.tr.Gate(r.gateKey(req, plain)).CheckCost(c)
 }
 
 // overCapacity answers a request the library refused because its cost
