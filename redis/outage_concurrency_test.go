@@ -1,10 +1,7 @@
 package redis
 
 import (
-	"context"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,43 +47,17 @@ func TestSharedConcurrencyHoldsAcrossARedisOutage(t *testing.T) {
 			// (see the package doc).
 			opt := Options{LeaseTTL: 1500 * time.Millisecond, CallTimeout: time.Second, RetryEvery: 200 * time.Millisecond}
 			const limit, callers = 10, 10
-			var inFlight, most atomic.Int64
-			var each [2]atomic.Int64 // in flight, by process
-			var done [2]atomic.Int64
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
+			ps := newProcesses(t, limit)
 			var stores [2]*Store
+			ps.over = func(n int64) {
+				t.Logf("%d in flight (%d and %d); stores: %+v, %+v", n, ps.each[0].Load(), ps.each[1].Load(), stores[0].Stats(), stores[1].Stats())
+			}
 			for i := range 2 {
 				stores[i] = newTestStore(t, srv.addr, prefix, opt)
-				g := sluice.Limits{Concurrency: limit, FixedConcurrency: true, Store: stores[i]}.NewGate()
-				for range callers {
-					wg.Go(func() {
-						for {
-							select {
-							case <-stop:
-								return
-							default:
-							}
-							p, err := g.Acquire(context.Background(), sluice.Cost{})
-							if err != nil {
-								t.Errorf("process %d: %v", i, err)
-								return
-							}
-							n := inFlight.Add(1)
-							each[i].Add(1)
-							for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-							}
-							if n > limit {
-								t.Logf("%d in flight (%d and %d); stores: %+v, %+v", n, each[0].Load(), each[1].Load(), stores[0].Stats(), stores[1].Stats())
-							}
-							time.Sleep(time.Duration(100+rand.IntN(200)) * time.Millisecond)
-							each[i].Add(-1)
-							inFlight.Add(-1)
-							p.Done(sluice.Outcome{})
-							done[i].Add(1)
-						}
-					})
-				}
+			}
+			for i, st := range stores {
+				g := sluice.Limits{Concurrency: limit, FixedConcurrency: true, Store: st}.NewGate()
+				ps.run(i, g, callers, func() time.Duration { return time.Duration(100+rand.IntN(200)) * time.Millisecond })
 			}
 			var before [2]int64
 			for range c.times {
@@ -95,31 +66,21 @@ func TestSharedConcurrencyHoldsAcrossARedisOutage(t *testing.T) {
 				// its half, if that happens within a second: then a
 				// share for each is most wrong.
 				for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-					if d := each[0].Load() - each[1].Load(); d >= 4 || d <= -4 {
+					if d := ps.each[0].Load() - ps.each[1].Load(); d >= 4 || d <= -4 {
 						break
 					}
 				}
 				c.event(srv)
-				before = [2]int64{done[0].Load(), done[1].Load()}
+				before = [2]int64{ps.done[0].Load(), ps.done[1].Load()}
 			}
 			time.Sleep(2 * time.Second) // back on Redis, past the grace
-			close(stop)
-			finished := make(chan struct{})
-			go func() { wg.Wait(); close(finished) }()
-			select {
-			case <-finished:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("callers still blocked 10s after the end; %d calls in flight", inFlight.Load())
-			}
-			if m := most.Load(); m > limit {
-				t.Errorf("%d calls in flight across both processes; want at most the shared %d", m, limit)
-			}
+			ps.end(10 * time.Second)
 			for i := range 2 {
-				if done[i].Load() == before[i] {
+				if ps.done[i].Load() == before[i] {
 					t.Errorf("process %d ended no call after the %s", i, c.name)
 				}
 			}
-			if n := inFlight.Load(); n != 0 {
+			if n := ps.inFlight.Load(); n != 0 {
 				t.Errorf("%d calls in flight after every caller returned", n)
 			}
 		})
