@@ -55,9 +55,8 @@
 // afresh: a window's worth may be admitted again right after the restart.
 //
 // How far a shared concurrency N holds while Redis is away, in Local
-// mode: each process keeps as many calls as it held at its last answer
-// from Redis (or holds now, when more), or of the slots the others did
-// not hold then, a part for each
+// mode: each process keeps the calls it holds, and of the slots the
+// others did not hold when it last heard from Redis, a part for each
 // process Redis counted ((N - others' leases) / processes, rounded down:
 // possibly none). Processes whose last answers agree (a busy fleet, which
 // hears from Redis all the time) together keep N exactly, through an

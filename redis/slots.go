@@ -65,11 +65,5 @@ func (g *shared) slots(share int) int {
 		return max(n/max(share, 1), 1)
 	}
 	others := max(g.view.leases-g.view.own, 0)
-	// What it held at that answer counts, not only what it still holds
-	// when Redis is found gone: a stall takes a call's timeout to notice,
-	// by which a busy process's calls have ended, and each kept about one
-	// slot of ten for the stall and the grace after it (outside review:
-	// the fleet ran 2 of 10 for 7 s). The sum above holds with m_i the
-	// leases of that answer.
-	return max(max(n-others, 0)/max(g.view.procs, 1), g.view.own)
+	return max(n-others, 0) / max(g.view.procs, 1)
 }

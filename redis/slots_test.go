@@ -43,15 +43,3 @@ func TestLocalSlotsWithoutAnAnswer(t *testing.T) {
 		}
 	}
 }
-
-// A process keeps, without Redis, what it held at its last answer, not
-// only what it holds when it finds Redis gone: a stall is noticed a call
-// timeout late, when a busy process's calls have ended, and three
-// processes sharing 10 ran 2 in all through a stall (outside review).
-func TestLocalSlotsKeepWhatItHeldAtItsLastAnswer(t *testing.T) {
-	g := &shared{cfg: config{concurrency: 10}}
-	g.observe(time.Now(), 10, 4, 3) // all 10 held, 4 of them its own
-	if got := g.slots(3); got != 4 {
-		t.Errorf("%d slots; want the 4 it held (its part of the free ones is 0)", got)
-	}
-}
