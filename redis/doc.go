@@ -59,8 +59,12 @@
 // others did not hold when it last heard from Redis, a part for each
 // process Redis counted ((N - others' leases) / processes, rounded down:
 // possibly none). Processes whose last answers agree (a busy fleet, which
-// hears from Redis all the time) together keep N exactly, through an
-// outage, a restart or a stall, and back. A process whose last answer is
+// hears from Redis all the time) together keep N at most, through an
+// outage, a restart or a stall, and back. A stall is noticed a call
+// timeout late, when most of a process's calls have ended, so through
+// one the fleet may run well under N until a few seconds after Redis
+// answers (outside review: 2 of 10); keeping what each held at its last
+// answer instead broke the bound after quick restarts. A process whose last answer is
 // older than others' admissions (it was idle) may take its part of slots
 // they took meanwhile: at worst K processes keep N + (K-1)·N/K (N and a
 // half for two), the bound of plain shares. A process that never reached
