@@ -145,9 +145,10 @@ func (p *Permit) chargeLate() {
 		return
 	}
 	n := p.cost.requests()
+	late := since - p.since
 	for _, l := range g.limits[p.from:] {
 		if r, ok := l.(*RateLimiter); ok {
-			r.chargeAt(n, now)
+			r.chargeAt(n, now, late)
 		}
 	}
 	if p.from != 0 {
@@ -156,20 +157,26 @@ func (p *Permit) chargeLate() {
 		// learned meanwhile (both, when the two race: charged twice,
 		// never missed).
 		g.learned.noteUnpaced(since)
-		g.learned.requests.chargeAt(n, now)
+		g.learned.requests.chargeAt(n, now, maxSpan) // never charged: the whole cost
 	}
 }
 
-// chargeAt charges n units started at t, whether or not the pace would
-// have admitted them then: the next unit may start no sooner than n
-// intervals after t, or after what was charged already.
-func (l *RateLimiter) chargeAt(n int, t time.Time) {
+// chargeAt charges n units started at t, late after they were charged
+// (at most their cost: maxSpan for units never charged): the next unit
+// may start no sooner than n intervals after t, and what was charged
+// already moves on by late. Moved on by that much, the calls paced after
+// them keep their spacing from t; moved on by the whole cost again, a
+// call 3 ms late at 1/h held the next an hour more (a proxy test under
+// load, Retry-After 7201 for 3600).
+func (l *RateLimiter) chargeAt(n int, t time.Time, late time.Duration) {
 	for {
 		tat, p := l.load()
 		if p == nil || p.interval == 0 {
 			return
 		}
-		if l.tat.CompareAndSwap(tat, l.advance(tat, l.at(t), mulSat(int64(n), p.interval))) {
+		cost := mulSat(int64(n), p.interval)
+		by := min(max(int64(late), 0), cost)
+		if l.tat.CompareAndSwap(tat, l.advance(tat, l.at(t)+cost-by, by)) {
 			return
 		}
 	}
