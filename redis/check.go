@@ -143,6 +143,9 @@ func (s *Store) where() string {
 // String describes the Store for a start line: "Redis at host:port/db as
 // NAME (mode local)". It never includes a password.
 func (s *Store) String() string {
+	if s.opt.Processes > 1 {
+		return fmt.Sprintf("%s as %s (mode %s, shared by %d processes)", s.where(), s.name, s.opt.Mode, s.opt.Processes)
+	}
 	return fmt.Sprintf("%s as %s (mode %s)", s.where(), s.name, s.opt.Mode)
 }
 

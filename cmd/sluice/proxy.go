@@ -188,13 +188,13 @@ field; unknown fields are mistakes):
 // routeFlags are the flags that describe the one route of --upstream,
 // which --config describes in its file instead.
 var routeFlags = []string{"upstream", "preset", "concurrency", "rate", "burst", "window", "tokens",
-	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "max-body", "per-key", "adaptive", "redis", "key", "redis-mode"}
+	"input-tokens", "output-tokens", "retries", "timeout", "max-retry-wait", "queue", "max-wait", "max-body", "per-key", "adaptive", "redis", "key", "redis-mode", "redis-processes"}
 
 // fileAdvice says where the file gives what the route flag name gives.
 func fileAdvice(name string) string {
 	switch name {
 	case "key":
-		return "in the file a route's shared limits are named after its upstream's host and prefix"
+		return "in the file give redis_key: in each route (default: its upstream's host and prefix)"
 	case "redis-mode":
 		return "give redis_mode: (local, open or closed) in each route, next to its redis:"
 	}

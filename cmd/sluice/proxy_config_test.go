@@ -39,6 +39,8 @@ func TestProxyConfigUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--config", good, "--adaptive=false"}, "--adaptive and --config"},
 		{[]string{"proxy", "--config", good, "--redis-mode", "closed"}, "give redis_mode: (local, open or closed) in each route, next to its redis:"},
 		{[]string{"proxy", "--config", good, "--max-wait", "5s"}, "give max_wait: in each route"},
+		{[]string{"proxy", "--config", good, "--redis-processes", "3"}, "give redis_processes: in each route"},
+		{[]string{"proxy", "--config", good, "--key", "k"}, "give redis_key: in each route"},
 		{[]string{"proxy", "--config", writeConfig(t, "routes:\n  - upstream: http://127.0.0.1:1\n    redis_mode: closed\n")}, "routes[0].redis_mode: needs redis"},
 		{[]string{"proxy", "--config", writeConfig(t, "routes:\n  - upstream: http://127.0.0.1:1\n    redis: redis://127.0.0.1:1/0\n    redis_mode: shut\n")}, `routes[0].redis_mode: "shut": want local, open or closed`},
 		{[]string{"proxy", "--config", good, "--listen", "0.0.0.0:0"}, "--allow-remote"},

@@ -159,6 +159,11 @@ routes:
     rate: 5/s
     redis: redis://:hunter2@`+dead+`/0
     redis_mode: closed
+  - prefix: /b
+    upstream: `+api.URL+`
+    redis: redis://`+dead+`/0
+    redis_key: team-a
+    redis_processes: 3
 `)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -181,6 +186,9 @@ routes:
 	key := strings.TrimPrefix(api.URL, "http://") + "/a"
 	if want := "limits shared through Redis at " + dead + "/0 as " + key + " (mode closed)"; !strings.Contains(log, want) {
 		t.Errorf("start lines lack %q:\n%s", want, log)
+	}
+	if want := "limits shared through Redis at " + dead + "/0 as team-a (mode local, shared by 3 processes)"; !strings.Contains(log, want) {
+		t.Errorf("start lines lack %q (the second route's redis_key and redis_processes):\n%s", want, log)
 	}
 	if !strings.Contains(log, "limits: concurrency") || !strings.Contains(log, "rate 5/s") {
 		t.Errorf("start lines lack the route's limits:\n%s", log)

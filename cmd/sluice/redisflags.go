@@ -95,8 +95,9 @@ func (r *redisFlags) share(st *redis.Store, limits *sluice.Limits, models map[st
 }
 
 // shareRoutes builds a Store for each route whose configuration names a
-// Redis, under the name of its upstream's host and prefix (every proxy
-// with the same route shares its limits) in its redis_mode, and returns
+// Redis, under its redis_key or else the name of its upstream's host and
+// prefix (every proxy with the same route shares its limits) in its
+// redis_mode, split among its redis_processes, and returns
 // the stores, by route index (nil for a route not shared), and a func
 // closing them.
 func shareRoutes(routes []proxy.Route) ([]*redis.Store, func(), error) {
@@ -123,7 +124,11 @@ func shareRoutes(routes []proxy.Route) ([]*redis.Store, func(), error) {
 			closeAll()
 			return nil, func() {}, usageError("routes[%d].redis_mode: %v", i, err)
 		}
-		st := redis.New(client, r.Upstream.Host+r.Prefix, redis.Options{Mode: mode})
+		key := r.RedisKey
+		if key == "" {
+			key = r.Upstream.Host + r.Prefix
+		}
+		st := redis.New(client, key, redis.Options{Mode: mode, Processes: r.RedisProcesses})
 		closers = append(closers, func() { st.Close(); client.Close() })
 		if err := checkStore(st, fmt.Sprintf("routes[%d].redis %s", i, redactURL(r.Redis))); err != nil {
 			closeAll()

@@ -49,6 +49,8 @@ routes:                    # one or more; the longest matching prefix serves a r
     per_key: false         # limits per API key (hashed, never logged)
     redis: redis://127.0.0.1:6379/0   # share these limits with every proxy naming it (key: upstream host + prefix)
     redis_mode: local      # while that Redis does not answer: local (this proxy's share, in memory) | open | closed
+    redis_key: anthropic   # the shared limits' name (default: upstream host + prefix)
+    redis_processes: 1     # processes sharing the key: one that never reached Redis takes 1/N (default 1)
     queue: 1000            # most requests waiting; more get 429 at once
     max_wait: 30s          # longest wait for admission; longer predicted: 429
     max_body: 32MiB        # largest request body; larger: 413 (KiB, MiB, GiB or bytes)
@@ -116,7 +118,7 @@ func LoadConfig(path string) (*Config, error) {
 // the file's name, for the errors, which are *ConfigError. It checks all
 // that Server.Open would, so that a file it accepts opens.
 func ParseConfig(name string, data []byte) (*Config, error) {
-	f, err := parser.ParseBytes(data, 0)
+	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey()) // mapping reports a key given twice, with its field
 	if err != nil {
 		var ye yaml.Error
 		if errors.As(err, &ye) && ye.GetToken() != nil {
@@ -237,7 +239,7 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 }
 
 // routeFields are a route's fields, for the unknown-field error.
-const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, redis_mode, queue, max_wait, max_body, retries, timeout"
+const routeFields = "prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, redis_mode, redis_key, redis_processes, queue, max_wait, max_body, retries, timeout"
 
 // route reads one route.
 func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) {
@@ -248,7 +250,7 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 	}
 	var (
 		prefixNode, upstreamNode, presetNode, modelsNode ast.Node
-		redisModeNode                                    ast.Node
+		redisModeNode, redisKeyNode, redisProcessesNode  ast.Node
 		tokenNode                                        *keyValue
 		preset                                           string
 		modelKVs                                         []keyValue
@@ -294,6 +296,14 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 			if r.RedisMode, err = c.str(kv.value, f); err == nil && r.RedisMode != "local" && r.RedisMode != "open" && r.RedisMode != "closed" {
 				err = c.fail(kv.value, f, "%q: want local, open or closed", r.RedisMode)
 			}
+		case "redis_key":
+			redisKeyNode = kv.value
+			if r.RedisKey, err = c.str(kv.value, f); err == nil && strings.TrimSpace(r.RedisKey) == "" {
+				err = c.fail(kv.value, f, "empty: want a name such as anthropic, or no redis_key for the upstream's host and prefix")
+			}
+		case "redis_processes":
+			redisProcessesNode = kv.value
+			r.RedisProcesses, err = c.count(kv.value, f, 1)
 		case "adaptive":
 			var adaptive bool
 			adaptive, err = c.boolean(kv.value, f)
@@ -329,8 +339,13 @@ func (c *configReader) route(n ast.Node, field string) (Route, ast.Node, error) 
 	if upstreamNode == nil {
 		return r, nil, c.fail(n, field+".upstream", "missing: want the API to send requests to, such as https://api.anthropic.com")
 	}
-	if redisModeNode != nil && r.Redis == "" {
-		return r, nil, c.fail(redisModeNode, field+".redis_mode", "needs redis: the URL of the Redis that shares the route's limits")
+	for _, dep := range []struct {
+		node ast.Node
+		name string
+	}{{redisModeNode, "redis_mode"}, {redisKeyNode, "redis_key"}, {redisProcessesNode, "redis_processes"}} {
+		if dep.node != nil && r.Redis == "" {
+			return r, nil, c.fail(dep.node, field+"."+dep.name, "needs redis: the URL of the Redis that shares the route's limits")
+		}
 	}
 	if r.Preset, err = ParsePreset(preset, r.Upstream); err != nil {
 		return r, nil, c.fail(presetNode, field+".preset", "%q: want anthropic, openai or generic", preset)

@@ -45,7 +45,7 @@ routes:
 routes:
   - upstream: http://x
     rtae: 5/s
-`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, redis_mode, queue, max_wait, max_body, retries, timeout`},
+`, `sluice.yaml:4: routes[0].rtae: unknown field; known: prefix, strip_prefix, upstream, preset, concurrency, adaptive, rate, burst, window, tokens, input_tokens, output_tokens, max_retry_wait, models, per_key, redis, redis_mode, redis_key, redis_processes, queue, max_wait, max_body, retries, timeout`},
 		{"unknown top field", `
 listen: 127.0.0.1:9000
 route:
@@ -214,7 +214,7 @@ routes:
   - upstream: http://x
     rate: 5/s
     rate: 6/s
-`, `sluice.yaml:5: mapping key "rate" already defined at [4:5]`},
+`, `sluice.yaml:5: routes[0].rate: given twice (first on line 4)`},
 		{"syntax", `
 routes:
   - upstream: [http://x
@@ -224,6 +224,23 @@ routes:
   - upstream: http://x
     redis: http://127.0.0.1:6379
 `, `sluice.yaml:4: routes[0].redis: "http://127.0.0.1:6379": want a redis:// or rediss:// URL, such as redis://127.0.0.1:6379/0`},
+		{"redis_key without redis", `
+routes:
+  - upstream: http://x
+    redis_key: team-a
+`, `sluice.yaml:4: routes[0].redis_key: needs redis: the URL of the Redis that shares the route's limits`},
+		{"redis_processes not a count", `
+routes:
+  - upstream: http://x
+    redis: redis://127.0.0.1:6379
+    redis_processes: 0
+`, `sluice.yaml:5: routes[0].redis_processes: 0: want at least 1`},
+		{"redis_key empty", `
+routes:
+  - upstream: http://x
+    redis: redis://127.0.0.1:6379
+    redis_key: " "
+`, `sluice.yaml:5: routes[0].redis_key: empty: want a name such as anthropic, or no redis_key for the upstream's host and prefix`},
 		{"two documents", `
 routes: [{upstream: "http://x"}]
 ---
@@ -322,6 +339,18 @@ routes:
 				Limits: sluice.Limits{Rate: sluice.PerSecond(10)}, QueueSize: proxy.DefaultQueueSize, MaxWait: time.Second},
 			{Prefix: "/b", StripPrefix: true, Upstream: mustURLNoT("http://b.test"), Preset: proxy.Generic,
 				Limits: sluice.Limits{Rate: sluice.PerSecond(20)}, QueueSize: proxy.DefaultQueueSize, MaxWait: time.Second},
+		}}},
+		{"shared through Redis under a name of its own, by three processes", `
+routes:
+  - upstream: http://a.test
+    redis: redis://127.0.0.1:6379/0
+    redis_mode: closed
+    redis_key: team-a
+    redis_processes: 3
+`, proxy.Config{Listen: proxy.DefaultListen, Routes: []proxy.Route{
+			{StripPrefix: true, Upstream: mustURLNoT("http://a.test"), Preset: proxy.Generic,
+				Redis: "redis://127.0.0.1:6379/0", RedisMode: "closed", RedisKey: "team-a", RedisProcesses: 3,
+				QueueSize: proxy.DefaultQueueSize, MaxWait: proxy.DefaultMaxWait},
 		}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,6 +98,16 @@ type Route struct {
 	// memory), "open" or "closed", as --redis-mode. The command reads
 	// it; the proxy only carries it.
 	RedisMode string
+	// RedisKey names the shared limits in Redis (the redis_key field);
+	// "" means the upstream's host and the prefix. Proxies whose routes
+	// name the same key share one set of limits, whatever their
+	// prefixes.
+	RedisKey string
+	// RedisProcesses is how many processes share the route's key (the
+	// redis_processes field, as --redis-processes): with redis_mode local,
+	// a proxy that has never reached Redis takes this share of the
+	// limits. 0 means 1, the whole limit.
+	RedisProcesses int
 	// QueueSize is how many requests may wait for admission at once;
 	// more are refused at once with 429. 0 means DefaultQueueSize.
 	QueueSize int
