@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/sluicehq/sluice/internal/flock"
 )
@@ -15,8 +16,14 @@ import (
 // lasts while the returned file is open (closing it releases it; so does
 // the process's death). The file itself stays: removing a lock file
 // another run is about to lock would let two runs hold "the" lock.
+//
+// The lock file is named after the database's real path, symbolic links
+// resolved, so that a run naming it through a link (to the file or to a
+// directory on its way) meets the lock of a run naming it directly.
+// (A hard link or a second mount of the directory still names another
+// lock file.)
 func lockSQLiteTable(path, table string) (*os.File, error) {
-	name := path + "." + table + ".sluice-lock"
+	name := realPath(path) + "." + table + ".sluice-lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("%w: sqlite:%s: the lock file: %w", ErrUnreachable, path, err)
@@ -29,4 +36,17 @@ func lockSQLiteTable(path, table string) (*os.File, error) {
 		return nil, fmt.Errorf("%w: sqlite:%s: locking %s: %w", ErrUnreachable, path, name, err)
 	}
 	return f, nil
+}
+
+// realPath returns path with its symbolic links resolved; for a database
+// not made yet, its directory's. Where even that fails, path as given:
+// opening the database will then say what is wrong with it.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(path)); err == nil {
+		return filepath.Join(dir, filepath.Base(path))
+	}
+	return path
 }

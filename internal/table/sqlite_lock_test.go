@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,4 +48,31 @@ func TestSQLiteSecondRunIsRefused(t *testing.T) {
 		t.Errorf("resumed %d", n)
 	}
 	second.Close()
+}
+
+// TestSQLiteSecondRunThroughALinkIsRefused: a run naming the database
+// through a symbolic link, to the file or to its directory, meets the
+// lock of a run naming it directly (a reviewer's second run took a lock
+// of its own beside the link and sent the first run's items again).
+func TestSQLiteSecondRunThroughALinkIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lock.db")
+	first := open(t, Options{Dest: "sqlite:" + path})
+	defer first.Close()
+	fileLink := filepath.Join(dir, "link.db")
+	dirLink := filepath.Join(t.TempDir(), "dirlink")
+	for _, l := range [][2]string{{path, fileLink}, {dir, dirLink}} {
+		if err := os.Symlink(l[0], l[1]); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+	}
+	for _, via := range []string{fileLink, filepath.Join(dirLink, "lock.db")} {
+		second, err := Open(context.Background(), Options{Dest: "sqlite:" + via})
+		if err == nil {
+			second.Close()
+		}
+		if !errors.Is(err, ErrInUse) {
+			t.Errorf("Open through %s = %v, want ErrInUse: it is the same database", via, err)
+		}
+	}
 }
