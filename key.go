@@ -29,7 +29,7 @@ import (
 // ("mod\u0065l") is not recognised; of repeated "model" members the first
 // counts. Safe for concurrent use.
 func KeyByModel(req *http.Request) string {
-	host := req.URL.Host
+	host := hostKey(req.URL)
 	if req.GetBody == nil {
 		return host
 	}

@@ -59,7 +59,8 @@ type Transport struct {
 	Base http.RoundTripper
 	// Limits builds the gate for each key.
 	Limits Limits
-	// Key names the gate a request goes through; nil means its host.
+	// Key names the gate a request goes through; nil means its host,
+	// spelled one way (lower case, no trailing dot, no default port).
 	// KeyByModel gives each model of an LLM API its own gate. Key may
 	// read the body through req.GetBody, which RoundTrip provides.
 	Key func(*http.Request) string
@@ -255,7 +256,7 @@ func (t *Transport) KeyOf(req *http.Request) string {
 	if t.Key != nil {
 		return t.Key(req)
 	}
-	return req.URL.Host
+	return hostKey(req.URL)
 }
 
 // CloseIdleConnections closes the base transport's idle connections.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/sluicehq/sluice"
@@ -25,7 +26,12 @@ func newClient(cfg Config, g *guard) (*http.Client, *sluice.Transport) {
 	if retry.BudgetMode == sluice.BudgetAuto {
 		retry.BudgetMode = sluice.BudgetWait // batch work: the budget paces retries, loses nothing
 	}
-	hosts := cfg.HostLimits
+	hosts := make(map[string]sluice.Limits, len(cfg.HostLimits))
+	for name, l := range cfg.HostLimits {
+		// The Transport keys a host in one spelling (lower case, no
+		// trailing dot): the operator's names are read the same way.
+		hosts[strings.TrimSuffix(strings.ToLower(name), ".")] = l
+	}
 	tr := &sluice.Transport{
 		Base:           &globalGate{gate: cfg.Global.NewGate(), base: base},
 		Limits:         cfg.Host,

@@ -1,0 +1,52 @@
+package sluice
+
+import (
+	"net/url"
+	"strings"
+)
+
+// hostKey returns the host of u as a gate key, in the one spelling every
+// spelling of it shares: DNS names are case-insensitive (VM is vm), a
+// fully qualified name's trailing dot names the same host
+// (api.example.com. is api.example.com), and the scheme's default port
+// is the port a URL without one uses (https://h:443 is https://h). Keyed
+// by its spelling, each spelling had limits of its own, so that a caller
+// writing one host two ways ran it at twice its limits.
+//
+// It allocates only for a spelling that needs changing: the common ones,
+// lower case with no port or another port, are returned as they are.
+func hostKey(u *url.URL) string {
+	h := u.Host
+	if !needsCanonical(h, u.Scheme) {
+		return h
+	}
+	name, port := h, ""
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		name, port = h[:i], h[i+1:]
+	}
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	if port == "" || isDefaultPort(port, u.Scheme) {
+		return name
+	}
+	return name + ":" + port
+}
+
+// needsCanonical reports whether h, a URL's host of the scheme, has an
+// upper-case letter, a trailing dot, or the scheme's default port.
+func needsCanonical(h, scheme string) bool {
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case 'A' <= c && c <= 'Z':
+			return true
+		case c == '.' && (i == len(h)-1 || h[i+1] == ':'):
+			return true
+		case c == ':' && !strings.Contains(h[i:], "]") && isDefaultPort(h[i+1:], scheme):
+			return true
+		}
+	}
+	return false
+}
+
+func isDefaultPort(port, scheme string) bool {
+	return port == "80" && scheme == "http" || port == "443" && scheme == "https"
+}
