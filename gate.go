@@ -752,11 +752,12 @@ func (p *Permit) Done(o Outcome) {
 	// flight (tally429, tookLate).
 	var nth int64
 	var late time.Duration
+	firstWidened := false
 	switch o.Class {
 	case ClassThrottled:
 		nth = g.throttled.Add(1)
 		if !o.ConcurrencyLimited {
-			g.margin.widen()
+			firstWidened = g.margin.widen()
 		}
 	case ClassOK:
 		late = time.Duration(g.paced429.late.Load())
@@ -767,7 +768,7 @@ func (p *Permit) Done(o Outcome) {
 	}
 	switch {
 	case o.Class == ClassThrottled:
-		g.learnThrottled(g.at(p.since), o, nth) // after learn: its Retry-After pauses the gate first
+		g.learnThrottled(g.at(p.since), o, nth, firstWidened) // after learn: its Retry-After pauses the gate first
 	case o.Class == ClassOK && g.paced429.next.Load() != 0:
 		g.tookThrottled(g.at(p.since), late) // paced by 429s alone (learn_throttle.go)
 	}

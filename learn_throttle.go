@@ -184,10 +184,10 @@ type tally429 struct {
 // throttled learns from a 429 at now (not about concurrency, unless
 // concurrent) of a call admitted at start, whose cool-down ends at end;
 // retryAfter is the wait it asked for (0: none), c what the gate had
-// counted, first when its first call was admitted. It returns the new
-// rate in calls a second, and whether it changed. The caller holds the
-// gate's learned.mu.
-func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, c tally429, concurrent bool) (float64, bool) {
+// counted, first when its first call was admitted, given the gate's given
+// rate in calls a second (0: none). It returns the new rate in calls a
+// second, and whether it changed. The caller holds the gate's learned.mu.
+func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, c tally429, concurrent bool, given float64) (float64, bool) {
 	if p.off || p.decreased > 0 && start < p.decreased {
 		if c.nth > p.thrownAt {
 			p.stale++ // not this cycle's to count: its decrease counted it in flight
@@ -201,6 +201,12 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	if p.decreased == 0 {
 		p.boundary = first
 	}
+	// The rate the 429 came at: the pace learned, or the given rate where
+	// that is tighter (or nothing is learned yet).
+	inForce := p.rate
+	if given > 0 && (inForce == 0 || given < inForce) {
+		inForce = given
+	}
 	cycle := max(end-p.boundary, time.Millisecond)
 	refused := max(c.throttled-p.thrownAt-p.stale, p.refused)
 	took := max(c.admitted-p.admitted-refused-c.inFlight, 0)
@@ -212,7 +218,7 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	// at most.
 	p.est = estimate429{from: p.boundary, taken: took, cycle: cycle, factor: 1}
 	window := time.Duration(0)
-	if p.decreased == 0 && p.refused == 1 {
+	if p.decreased == 0 && p.refused == 1 && inForce == 0 {
 		// Only the gate's first 429 says when the first call leaves
 		// the window: a cool-down before it (a 429 about concurrency)
 		// let the first calls leave it, and a window of a second read
@@ -225,17 +231,17 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 		// API's pace, not a floor of it, and is read with the margin.
 		p.est.cycle, p.est.factor, p.est.windowed = window, 1-margin429, true
 	}
-	if p.rate > 0 {
-		p.est.factor, p.est.lo, p.est.hi = 1-margin429, p.rate/2, p.rate*(1-margin429)
+	if inForce > 0 {
+		p.est.factor, p.est.lo, p.est.hi = 1-margin429, inForce/2, inForce*(1-margin429)
 		if p.every > 0 && now-p.boundary >= longCycle*p.every {
 			// Quiet for several cycles, the rate was kept by the pace
 			// itself, not by the API, and the cycle's count reads the
 			// climb that led to it: the rate came just past the limit.
-			p.est.lo = p.rate * longCut
+			p.est.lo = inForce * longCut
 		}
 	}
 	r := p.est.rate()
-	if p.rate == 0 && took < minTaken {
+	if inForce == 0 && took < minTaken {
 		r = 0 // too few to tell a pace by, unless calls in flight add to them
 	}
 	// The rate the 429 came at is the new top; none when no rate was in
@@ -247,11 +253,15 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	// where this one failed. A window's cycles read a little low (the
 	// cool-down, in whole seconds, is counted in), never that low but
 	// for a cycle barely longer than its cool-down.
-	top := p.rate
-	if p.rate > 0 && r < p.rate*deepCut {
-		top = (p.rate + r) / 2
+	top, came := inForce, inForce
+	if given > 0 && inForce == given && r < inForce*deepCut {
+		// Far below the rate given: the number given is not the API's,
+		// and no ceiling to climb back to; the climb probes up from the
+		// pace read, as from a first burst's.
+		top, came = p.rate, p.rate
+	} else if inForce > 0 && r < inForce*deepCut {
+		top = (inForce + r) / 2
 	}
-	came := p.rate
 	if p.top > 0 && p.quiet > plateauCycles && p.rate > p.top && r >= p.rate*deepCut {
 		// A probe above a plateau that held: the limit lies between the
 		// plateau's top and the rate the probe reached, and a window
@@ -366,7 +376,18 @@ func perSecond(r float64) Rate { return Rate{N: r, Per: time.Second} }
 
 // learnThrottled is what Permit.Done learns from a throttled call admitted
 // at start: a pace, when the API says nothing else (paceOf429).
-func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64) {
+//
+// The first 429 of a gate kept to a given rate (firstWidened: the first
+// to widen its margin, margin.go) cuts no pace: a gate kept to the API's
+// published number met the limit by a hair, most likely the network's
+// jitter squeezing a window, and the widened margin is the answer to
+// that; it pauses the gate, as any 429 does. Cut as a pace learned from
+// nothing, one jittered 429 cost a run against a strict API at 10/s a
+// third of its pace for good, the climb back above the cut taking a
+// probe's 0.8% a cycle (an outside review). 429s that come again say the
+// number given may be wrong, and the pace is learned from them, with
+// the given rate as the top the climb returns to.
+func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64, firstWidened bool) {
 	if g.epoch.IsZero() {
 		return // the zero Gate holds no learned limits
 	}
@@ -385,6 +406,13 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64) {
 		end = now.Add(min(unsaidPause, g.learned.maxPause))
 		paused = g.pauseLocal(end)
 	}
+	if firstWidened {
+		g.learned.mu.Unlock()
+		if paused && g.shared != nil {
+			g.shared.Pause(end) // a network call: no lock held
+		}
+		return
+	}
 	first := g.firstAdmission()
 	retryAfter := time.Duration(0)
 	if o.RateLimit != nil && o.RateLimit.HasRetryAfter {
@@ -393,7 +421,7 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64) {
 	admitted := g.admittedSoFar()
 	done := g.completedSoFar()
 	c := tally429{admitted: admitted, inFlight: max(admitted-done, 0), throttled: g.throttled.Load(), nth: nth}
-	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter, c, o.ConcurrencyLimited)
+	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter, c, o.ConcurrencyLimited, g.margin.perSecond())
 	g.setPaceOf429(r, changed) // unlocks
 	if paused && g.shared != nil {
 		g.shared.Pause(end) // a network call: no lock held

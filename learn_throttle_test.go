@@ -45,7 +45,7 @@ func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 				p.decreased = 1 // a cycle after a decrease at the epoch
 			}
 			now := tc.cycle - time.Second/2
-			got, changed := p.throttled(now-time.Millisecond, now, tc.cycle, 0, 0, tally429{admitted: tc.admitted, inFlight: tc.inFlight}, false)
+			got, changed := p.throttled(now-time.Millisecond, now, tc.cycle, 0, 0, tally429{admitted: tc.admitted, inFlight: tc.inFlight}, false, 0)
 			if !changed || !near(got, tc.want) {
 				t.Errorf("rate %v, changed %v; want %v", got, changed, tc.want)
 			}
@@ -59,16 +59,16 @@ func TestPaceOf429EstimatesTheCallsTakenOverTheCycle(t *testing.T) {
 func TestPaceOf429DecreasesOncePerCycle(t *testing.T) {
 	p := &paceOf429{}
 	now, end := 50*time.Millisecond, time.Second+50*time.Millisecond
-	first, changed := p.throttled(40*time.Millisecond, now, end, 0, 0, tally429{admitted: 28, inFlight: 7}, false)
+	first, changed := p.throttled(40*time.Millisecond, now, end, 0, 0, tally429{admitted: 28, inFlight: 7}, false, 0)
 	if !changed {
 		t.Fatal("the first 429 set no rate")
 	}
 	for _, start := range []time.Duration{0, 45 * time.Millisecond, now} {
-		if got, changed := p.throttled(start, now+time.Millisecond, end, 0, 0, tally429{admitted: 28, inFlight: 6}, false); changed || got != first {
+		if got, changed := p.throttled(start, now+time.Millisecond, end, 0, 0, tally429{admitted: 28, inFlight: 6}, false, 0); changed || got != first {
 			t.Errorf("a 429 of a call admitted at %v (before the decrease at %v) moved the rate %v to %v", start, now, first, got)
 		}
 	}
-	if got, changed := p.throttled(end+time.Millisecond, end+2*time.Second, end+3*time.Second, 0, 0, tally429{admitted: 28 + 50, inFlight: 0}, false); !changed || got >= first {
+	if got, changed := p.throttled(end+time.Millisecond, end+2*time.Second, end+3*time.Second, 0, 0, tally429{admitted: 28 + 50, inFlight: 0}, false, 0); !changed || got >= first {
 		t.Errorf("a 429 of a call admitted after the decrease: rate %v (changed %v), want below %v", got, changed, first)
 	}
 }
@@ -79,19 +79,19 @@ func TestPaceOf429DecreasesOncePerCycle(t *testing.T) {
 // adaptive ceiling's.
 func TestPaceOf429NeverCollapses(t *testing.T) {
 	p := &paceOf429{rate: 0.3, decreased: 1}
-	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, tally429{admitted: 1, inFlight: 0}, false); !near(got, 0.15) {
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, tally429{admitted: 1, inFlight: 0}, false, 0); !near(got, 0.15) {
 		t.Errorf("a cycle with nothing taken: rate %v, want half of 0.3", got)
 	}
 	p = &paceOf429{rate: 0.01, decreased: 1}
-	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, tally429{admitted: 1, inFlight: 0}, false); !near(got, 0.01*(1-margin429)) {
+	if got, _ := p.throttled(time.Second, 2*time.Second, 12*time.Second, 0, 0, tally429{admitted: 1, inFlight: 0}, false, 0); !near(got, 0.01*(1-margin429)) {
 		t.Errorf("a cycle of 12s: rate %v, want a margin under 0.01 (one call per cycle is more)", got)
 	}
 	p = &paceOf429{}
-	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 2, inFlight: 1}, false); changed || got != 0 {
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 2, inFlight: 1}, false, 0); changed || got != 0 {
 		t.Errorf("a first cycle of one call taken set rate %v", got)
 	}
 	p = &paceOf429{}
-	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 30, inFlight: 7}, true); changed || got != 0 || p.refused != 1 {
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 30, inFlight: 7}, true, 0); changed || got != 0 || p.refused != 1 {
 		t.Errorf("a concurrency 429 set rate %v (changed %v) and counted %d refused, want none and 1", got, changed, p.refused)
 	}
 }
@@ -203,7 +203,7 @@ func TestWholeWindowOfAFirst429(t *testing.T) {
 func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
 	now := 500 * time.Millisecond
 	p := &paceOf429{}
-	got, changed := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 201, inFlight: 5}, false)
+	got, changed := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 201, inFlight: 5}, false, 0)
 	if want := 195 * (1 - margin429); !changed || !near(got, want) || !near(p.top, 195) {
 		t.Fatalf("rate %v (changed %v), top %v; want %v and 195", got, changed, p.top, want)
 	}
@@ -214,7 +214,7 @@ func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
 		t.Errorf("after the calls in flight: rate %v, top %v; want %v and 200", got, p.top, want)
 	}
 	p = &paceOf429{}
-	if got, _ := p.throttled(now, now, now+time.Second, 0, 1001*time.Millisecond, tally429{admitted: 201, inFlight: 0}, false); !near(got, 200/1.5) || p.top != 0 {
+	if got, _ := p.throttled(now, now, now+time.Second, 0, 1001*time.Millisecond, tally429{admitted: 201, inFlight: 0}, false, 0); !near(got, 200/1.5) || p.top != 0 {
 		t.Errorf("a Retry-After in milliseconds: rate %v, top %v; want %v and none", got, p.top, 200/1.5)
 	}
 	// A 429 about concurrency paused the gate a second at 20ms: the first
@@ -222,9 +222,9 @@ func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
 	// window the Retry-After would say from the first call is two
 	// seconds, not one.
 	p = &paceOf429{}
-	p.throttled(20*time.Millisecond, 20*time.Millisecond, 1020*time.Millisecond, 0, time.Second, tally429{admitted: 19, inFlight: 10}, true)
+	p.throttled(20*time.Millisecond, 20*time.Millisecond, 1020*time.Millisecond, 0, time.Second, tally429{admitted: 19, inFlight: 10}, true, 0)
 	now = 1420 * time.Millisecond
-	if got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 220, inFlight: 0}, false); p.est.windowed || !near(got, 218/2.42) {
+	if got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 220, inFlight: 0}, false, 0); p.est.windowed || !near(got, 218/2.42) {
 		t.Errorf("after a cool-down about concurrency: rate %v (windowed %v), want %v over the cycle", got, p.est.windowed, 218/2.42)
 	}
 }
@@ -243,14 +243,14 @@ func TestPaceOf429CountsWhatTheAPITook(t *testing.T) {
 	p := &paceOf429{}
 	// 206 admitted: 200 taken, of which one in flight; 6 refused, of
 	// which 4 done (the first 429 among them) and 2 in flight.
-	r, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 206, inFlight: 3, throttled: 4, nth: 1}, false)
+	r, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 206, inFlight: 3, throttled: 4, nth: 1}, false, 0)
 	if want := 199 * (1 - margin429); !near(r, want) {
 		t.Fatalf("rate %v, want %v: 199 taken of the calls done", r, want)
 	}
 	late := time.Duration(p.late.Load())
 	for nth := int64(2); nth <= 6; nth++ { // the storm, learned of after the decrease
 		if got, changed := p.throttled(now-time.Millisecond, now+time.Millisecond, now+time.Second, 0, time.Second,
-			tally429{admitted: 206, inFlight: 6 - nth, throttled: nth, nth: nth}, false); changed || got != r {
+			tally429{admitted: 206, inFlight: 6 - nth, throttled: nth, nth: nth}, false, 0); changed || got != r {
 			t.Errorf("the storm's 429 number %d moved the rate %v to %v", nth, r, got)
 		}
 	}
@@ -265,7 +265,7 @@ func TestPaceOf429CountsWhatTheAPITook(t *testing.T) {
 	end := now + time.Second
 	p.late.Store(0)
 	r, _ = p.throttled(end+time.Second, end+time.Second, end+2*time.Second, 0, time.Second,
-		tally429{admitted: 306, inFlight: 0, throttled: 8, nth: 8}, false)
+		tally429{admitted: 306, inFlight: 0, throttled: 8, nth: 8}, false, 0)
 	if want := 98.0 / 2 * (1 - margin429); !near(r, max(want, p.est.lo)) || p.est.taken != 98 {
 		t.Errorf("the next cycle took %d calls (rate %v), want 98", p.est.taken, r)
 	}
@@ -281,12 +281,12 @@ func TestPaceOf429CountsWhatTheAPITook(t *testing.T) {
 func TestPaceOf429ProbesRefusedLateSetTheTopHalfway(t *testing.T) {
 	p := &paceOf429{rate: 20.7, top: 20, quiet: plateauCycles + 6, decreased: 1, every: time.Second}
 	now := 50 * time.Second
-	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false)
+	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false, 0)
 	if want := (20 + 20.7) / 2; !near(p.top, want) || !near(p.came, want) {
 		t.Errorf("after a probe's 429: top %v, came %v; want %v", p.top, p.came, want)
 	}
 	p = &paceOf429{rate: 19.9, top: 20, quiet: 3, decreased: 1, every: time.Second}
-	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false)
+	p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 1000}, false, 0)
 	if p.top != 19.9 {
 		t.Errorf("after a 429 below the plateau: top %v, want 19.9", p.top)
 	}

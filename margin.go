@@ -56,8 +56,9 @@ type learnedMargin struct {
 }
 
 // widen adds marginStep to the rate's period, up to marginCap of it. It
-// reports whether the rate changed. Safe for concurrent use.
-func (m *learnedMargin) widen() bool {
+// reports whether this was the rate's first widening: a gate without a
+// given rate, or one widened before, says false. Safe for concurrent use.
+func (m *learnedMargin) widen() (first bool) {
 	if m.rate == nil {
 		return false
 	}
@@ -67,7 +68,19 @@ func (m *learnedMargin) widen() bool {
 	if m.extra >= limit {
 		return false
 	}
+	first = m.extra == 0
 	m.extra = min(m.extra+marginStep, limit)
 	m.rate.SetRate(Rate{N: m.given.N, Per: m.given.Per + m.extra})
-	return true
+	return first
+}
+
+// perSecond returns the given rate as it now stands, widened, in calls a
+// second; 0 when the gate has none.
+func (m *learnedMargin) perSecond() float64 {
+	if m.rate == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.given.N / (m.given.Per + m.extra).Seconds()
 }

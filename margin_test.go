@@ -43,6 +43,9 @@ func testRate429sWidenTheGatesMargin(t *testing.T) {
 	if got, want := g.margin.rate.Rate().Per, base.Per+time.Duration(float64(base.Per)*marginCap); got != want {
 		t.Errorf("after 21 rate 429s the period is %v, want %v (1%% more at most)", got, want)
 	}
+	if first := g.margin.widen(); first {
+		t.Error("the 23rd widening says it is the first")
+	}
 	if n := NewGate(NewRateLimiter(PerSecond(10), 1)); n.margin.widen() {
 		t.Error("a gate of the caller's own limits widened a rate it was not given as Limits")
 	}
