@@ -477,7 +477,7 @@ func (a *AdaptiveLimit) Finish(c Cost, admitted time.Time, o Outcome) {
 // Observe reads. Its healthy calls are thinned at the top by the low bits
 // of their admission (sampledAt), not of their latency: the Transport
 // then knows at the response whether the latency will be read, and skips
-// the clock read for the seven in eight that will not (Permit.unsampled).
+// the clock read for the seven in eight that will not (Permit.latencyUnread).
 // An outcome the Transport left unmeasured is no sample, even if the
 // ceiling has left the top since.
 func (a *AdaptiveLimit) finishAt(c Cost, g *Gate, since time.Duration, o Outcome) {

@@ -8,7 +8,8 @@ import (
 
 // At the top of a gate's adaptive ceiling, a healthy call is a latency
 // sample when its admission's low bits say so (sampledAt), whatever its
-// latency's; the Transport reads no clock for the others (unsampled), and
+// latency's; the Transport reads no clock for the others
+// (Permit.latencyUnread), and
 // an outcome it left unmeasured is no sample, and is not measured by Done,
 // even once the ceiling has left the top.
 func TestUnsampledCallsAtTheTopAreNoSamples(t *testing.T) {
@@ -30,7 +31,7 @@ func TestUnsampledCallsAtTheTopAreNoSamples(t *testing.T) {
 	}
 
 	below := admit(1001)
-	if below.unsampled() {
+	if below.latencyUnread() {
 		t.Fatal("below the top: unsampled, want every call sampled")
 	}
 	below.Done(Outcome{Latency: 1001})
@@ -42,7 +43,7 @@ func TestUnsampledCallsAtTheTopAreNoSamples(t *testing.T) {
 	a.setCeiling(4)
 	a.mu.Unlock()
 	kept := admit(8 * 1000) // sampled by its admission, though its latency is odd
-	if kept.unsampled() {
+	if kept.latencyUnread() {
 		t.Fatal("an admission at a multiple of topSampling: unsampled, want sampled")
 	}
 	kept.Done(Outcome{Latency: 1001})
@@ -50,7 +51,7 @@ func TestUnsampledCallsAtTheTopAreNoSamples(t *testing.T) {
 		t.Fatalf("at the top, a sampled admission: %d samples, want 2", got)
 	}
 	thinned := admit(8*1000 + 3)
-	if !thinned.unsampled() {
+	if !thinned.latencyUnread() {
 		t.Fatal("at the top, an admission off the sampling grid: sampled, want unsampled")
 	}
 	thinned.Done(Outcome{Latency: 8 * 1000}) // a latency the latency rule would keep
@@ -61,7 +62,7 @@ func TestUnsampledCallsAtTheTopAreNoSamples(t *testing.T) {
 	// Left unmeasured at the top, ended after a throttle brought the
 	// ceiling down: still no sample, and no latency of 0 read into it.
 	late := admit(8*1000 + 5)
-	if !late.unsampled() {
+	if !late.latencyUnread() {
 		t.Fatal("at the top: sampled, want unsampled")
 	}
 	throttled := admit(8 * 2000)
@@ -76,5 +77,38 @@ func TestUnsampledCallsAtTheTopAreNoSamples(t *testing.T) {
 	}
 	if got := a.InFlight(); got != 0 {
 		t.Fatalf("%d in flight after every Done, want 0", got)
+	}
+}
+
+// A gate none of whose limits reads latencies leaves every healthy
+// latency unread; one with a limit beside its adaptive ceiling reads them
+// all, at the top too (only Gate.sole is thinned before its latency).
+func TestLatencyUnreadFollowsTheGatesLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gate func() *Gate
+		want bool
+	}{
+		{"semaphore", func() *Gate { return NewGate(NewSemaphore(4)) }, true},
+		{"rate", func() *Gate { return NewGate(NewRateLimiter(Rate{N: 1e6, Per: time.Second}, 1)) }, true},
+		{"adaptive beside a semaphore", func() *Gate {
+			a := NewAdaptiveLimit(1, 4)
+			a.mu.Lock()
+			a.setCeiling(4)
+			a.mu.Unlock()
+			return NewGate(a, NewSemaphore(4))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := tc.gate().Acquire(context.Background(), Cost{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Done(Outcome{})
+			p.since = 8*1000 + 3 // off the sampling grid
+			if got := p.latencyUnread(); got != tc.want {
+				t.Fatalf("latencyUnread = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -185,7 +185,7 @@ type Outcome struct {
 	headed bool
 	// unmeasured is set by the Transport for a healthy response thinned
 	// out at the top of an adaptive ceiling before its latency was read
-	// (Permit.unsampled): Latency is 0 because nobody reads it, and
+	// (Permit.latencyUnread): Latency is 0 because nobody reads it, and
 	// Permit.Done must not measure it.
 	unmeasured bool
 	// retriedBelow is set by a Pool when its item's call went through a

@@ -301,7 +301,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	kept, stripe := t.use(t.KeyOf(keyed))
 	// ended is the last attempt's end, as t.now(), to mark the gate used
 	// without a clock read (its admission, for a call whose latency was
-	// not read: Permit.unsampled); 0 for none.
+	// not read: Permit.latencyUnread); 0 for none.
 	var ended time.Duration
 	// sending is the permit of the attempt in the base's hands, set only
 	// while it is: a Base that panics, recovered by the caller (an HTTP
@@ -506,9 +506,9 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			o.RateLimit = &said
 		}
 	}
-	if o.RateLimit == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 && permit.unsampled() {
-		// A healthy call at the top of the ceiling whose latency nobody
-		// will read: the clock is not read for it.
+	if o.RateLimit == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 && permit.latencyUnread() {
+		// A healthy call whose latency nobody will read (most calls at
+		// the top of an adaptive ceiling): the clock is not read for it.
 		o.unmeasured = true
 	} else {
 		o.Latency = permit.elapsed()
@@ -701,16 +701,21 @@ func (p *Permit) admittedAt() time.Time {
 	return p.gate.at(p.since)
 }
 
-// unsampled reports whether a healthy outcome of p will be thinned out
-// at the top of its gate's adaptive ceiling (topSampling), its latency
-// read by nothing: the one limit p was taken from is the gate's
-// AdaptiveLimit (Gate.sole), now at its top, and p's admission is not one
-// of the one in topSampling sampled (AdaptiveLimit.finishAt).
-func (p *Permit) unsampled() bool {
+// latencyUnread reports whether no limit will read the latency of a
+// healthy outcome of p that says nothing of the API's limits, so that
+// the Transport need not read the clock for it: none of the gate's limits
+// reads latencies (Gate.timed), or the one limit p was taken from is the
+// gate's AdaptiveLimit (Gate.sole), now at its top, and p's admission is
+// not among the one in topSampling sampled there (AdaptiveLimit.finishAt).
+// Shared limits read every latency.
+func (p *Permit) latencyUnread() bool {
 	if p == nil || p.shared != nil {
 		return false
 	}
 	g := p.gate
+	if !g.timed {
+		return true
+	}
 	a := g.sole
 	return a != nil && int(p.from) == g.skip && !sampledAt(p.since) && a.atTop.Load()
 }

@@ -34,7 +34,7 @@ type heldBody struct {
 	latency time.Duration // a success's outcome: ClassOK, this latency
 	state   atomic.Uint32 // heldOpen, then heldEnding, then heldEnded
 	// unmeasured: the latency was not read, the call thinned out at the
-	// top of the adaptive ceiling (Permit.unsampled).
+	// top of the adaptive ceiling (Permit.latencyUnread).
 	unmeasured bool
 	more       *heldMore // nil for a plain success
 }
