@@ -158,9 +158,10 @@ const decreaseFactor = 0.5
 
 // topSampling thins the healthy calls' latency samples while the ceiling
 // is at its configured top: one in topSampling is kept, picked by the low
-// bits of its latency in nanoseconds, which follow no pattern in real
-// time (a clock of coarser grain keeps more, and synctest's fake time,
-// whose latencies are round, keeps them all).
+// bits of its latency in nanoseconds (of its admission, for a Gate's
+// fast path: finishAt), which follow no pattern in real time (a clock of
+// coarser grain keeps more, and synctest's fake time, whose times are
+// round, keeps them all).
 // At the top nothing can grow and a latency sample is only a baseline for
 // after a decrease, which comes from a throttle, an overload or a
 // timeout, never thinned; so the samples kept still span the long-run
@@ -176,7 +177,7 @@ const topSampling = 8
 // sample is skipped at the top (topSampling). Finish asks it too, before
 // calling Observe: most calls at the top then cost no call of it.
 func thinned(o Outcome) bool {
-	return o.Class == ClassOK && !o.Timeout && o.Latency%topSampling != 0
+	return healthy(o) && o.Latency%topSampling != 0
 }
 
 // NewAdaptiveLimit returns an AdaptiveLimit moving between floor and top,
@@ -239,6 +240,11 @@ func (a *AdaptiveLimit) Observe(admitted time.Time, o Outcome) {
 	if thinned(o) && a.atTop.Load() {
 		return // thinned at the top (topSampling)
 	}
+	a.observe(admitted, o)
+}
+
+// observe is Observe for an outcome already past the thinning.
+func (a *AdaptiveLimit) observe(admitted time.Time, o Outcome) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.top == 0 {
@@ -468,13 +474,27 @@ func (a *AdaptiveLimit) Finish(c Cost, admitted time.Time, o Outcome) {
 
 // finishAt is Finish for a Gate holding the limit alone (Gate.sole), with
 // the admission as g keeps it: the Time is built only for an outcome that
-// Observe reads.
+// Observe reads. Its healthy calls are thinned at the top by the low bits
+// of their admission (sampledAt), not of their latency: the Transport
+// then knows at the response whether the latency will be read, and skips
+// the clock read for the seven in eight that will not (Permit.latencyUnread).
+// An outcome the Transport left unmeasured is no sample, even if the
+// ceiling has left the top since.
 func (a *AdaptiveLimit) finishAt(c Cost, g *Gate, since time.Duration, o Outcome) {
-	if !thinned(o) || !a.atTop.Load() {
-		a.Observe(g.at(since), o)
+	if !o.unmeasured && (!healthy(o) || sampledAt(since) || !a.atTop.Load()) {
+		a.observe(g.at(since), o)
 	}
 	a.sem.Release(c.requests())
 }
+
+// healthy reports whether o is a healthy outcome, the kind thinned at the
+// top (topSampling).
+func healthy(o Outcome) bool { return o.Class == ClassOK && !o.Timeout }
+
+// sampledAt reports whether a healthy call admitted at since (see
+// Gate.clock) is among the one in topSampling whose latency is a sample
+// at the top of the ceiling.
+func sampledAt(since time.Duration) bool { return since%topSampling == 0 }
 
 // Changed implements Limit: the channel is closed on the next release or
 // change of ceiling.

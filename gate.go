@@ -732,7 +732,7 @@ func (p *Permit) Done(o Outcome) {
 		p.date() // never said to have left: counted from now, the latest it can have
 	}
 	g := p.gate
-	if o.Latency == 0 && (g.timed || p.shared != nil) {
+	if o.Latency == 0 && !o.unmeasured && (g.timed || p.shared != nil) {
 		o.Latency = g.elapsed(p.since)
 	}
 	if a := g.sole; a != nil && int(p.from) == g.skip {

@@ -183,6 +183,10 @@ type Outcome struct {
 	// headed is set by Permit.Done when the call's healthy headers
 	// already grew an adaptive ceiling in slow start (Permit.responded).
 	headed bool
+	// unmeasured is set by the Transport for a healthy response whose
+	// latency no limit reads (Permit.latencyUnread), the clock not read
+	// for it: Latency is 0, and Permit.Done must not measure it.
+	unmeasured bool
 	// retriedBelow is set by a Pool when its item's call went through a
 	// Transport that ran its own retries: the Pool's policy retries it
 	// no more (runTo).

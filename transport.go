@@ -300,7 +300,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		keyed = &r
 	}
 	kept, stripe := t.use(t.KeyOf(keyed))
-	var ended time.Duration // the last attempt's end, as t.now(), to mark the gate used without a clock read; 0 for none
+	// ended is the last attempt's end, as t.now(), to mark the gate used
+	// without a clock read (its admission, for a call whose latency was
+	// not read: Permit.latencyUnread); 0 for none.
+	var ended time.Duration
 	// sending is the permit of the attempt in the base's hands, set only
 	// while it is: a Base that panics, recovered by the caller (an HTTP
 	// server recovers each request's), kept its slot for good, and a gate
@@ -467,10 +470,6 @@ func (t *Transport) prepare(ctx context.Context, req *http.Request, body io.Read
 // settle classifies what the base answered an attempt admitted with
 // permit (see attempt), into o.
 func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, permit *Permit, lastAttempt bool, resp *http.Response, err error, cancel context.CancelCauseFunc, headersLate *time.Timer, o *Outcome) (*http.Response, error) {
-	// Latency is measured from the admission, a few calls before the
-	// send: a clock read fewer per call, and clock reads are not cheap on
-	// every host (a KVM guest's kvm-clock: 250-500 ns each).
-	latency := permit.elapsed()
 	// Once the timer has fired, the attempt is cancelled, and the body
 	// with it, however close behind the headers were: it timed out.
 	timedOut := headersLate != nil && !headersLate.Stop()
@@ -479,6 +478,10 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 		resp, err = nil, errNoHeaders
 	}
 	if err != nil {
+		// Latency is measured from the admission, a few calls before the
+		// send: a clock read fewer per call, and clock reads are not cheap on
+		// every host (a KVM guest's kvm-clock: 250-500 ns each).
+		latency := permit.elapsed()
 		endAttempt(cancel)
 		*o = Outcome{Latency: latency, Class: Classify(0, nil, nil, err), Timeout: isTimeout(err)}
 		if neverSent(err) {
@@ -495,7 +498,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 		permit.Done(*o)
 		return nil, err
 	}
-	*o = Outcome{Latency: latency}
+	*o = Outcome{}
 	// A base that reports no write (transport_sent.go): the request left before its answer.
 	permit.sent()
 	if mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
@@ -504,6 +507,14 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			o.RateLimit = &said
 		}
 	}
+	if o.RateLimit == nil && resp.StatusCode >= 200 && resp.StatusCode < 300 && permit.latencyUnread() {
+		// A healthy call whose latency nobody will read (most calls at
+		// the top of an adaptive ceiling): the clock is not read for it.
+		o.unmeasured = true
+	} else {
+		o.Latency = permit.elapsed()
+	}
+	latency := o.Latency
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// An upgrade (a WebSocket): the body is the connection, the
 		// caller's to read and write for as long as it likes, and not
@@ -529,7 +540,7 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 			o.RateLimit = nil
 		}
 		permit.responded()
-		hb := &heldBody{rc: resp.Body, permit: permit, latency: latency}
+		hb := &heldBody{rc: resp.Body, permit: permit, latency: latency, unmeasured: o.unmeasured}
 		// A count endpoint's answer ({"input_tokens": 6750}) reads like
 		// usage but is none: the call used no tokens (estimate.go).
 		usage := t.usage(permit)
@@ -689,6 +700,25 @@ func (p *Permit) admittedAt() time.Time {
 		return time.Now()
 	}
 	return p.gate.at(p.since)
+}
+
+// latencyUnread reports whether no limit will read the latency of a
+// healthy outcome of p that says nothing of the API's limits, so that
+// the Transport need not read the clock for it: none of the gate's limits
+// reads latencies (Gate.timed), or the one limit p was taken from is the
+// gate's AdaptiveLimit (Gate.sole), now at its top, and p's admission is
+// not among the one in topSampling sampled there (AdaptiveLimit.finishAt).
+// Shared limits read every latency.
+func (p *Permit) latencyUnread() bool {
+	if p == nil || p.shared != nil {
+		return false
+	}
+	g := p.gate
+	if !g.timed {
+		return true
+	}
+	a := g.sole
+	return a != nil && int(p.from) == g.skip && !sampledAt(p.since) && a.atTop.Load()
 }
 
 // elapsed is the time since p was admitted, 0 without a permit.

@@ -33,7 +33,10 @@ type heldBody struct {
 	permit  *Permit
 	latency time.Duration // a success's outcome: ClassOK, this latency
 	state   atomic.Uint32 // heldOpen, then heldEnding, then heldEnded
-	more    *heldMore     // nil for a plain success
+	// unmeasured: the latency was not read, the call thinned out at the
+	// top of the adaptive ceiling (Permit.latencyUnread).
+	unmeasured bool
+	more       *heldMore // nil for a plain success
 }
 
 // heldBody.state: ended once, by the first Read to fail or the first Close.
@@ -96,7 +99,7 @@ func (b *heldBody) release() {
 	b.permit = nil
 	m := b.more
 	if m == nil {
-		p.Done(Outcome{Latency: b.latency})
+		p.Done(Outcome{Latency: b.latency, unmeasured: b.unmeasured})
 		return
 	}
 	// Usage is read only from a body read to its end. A stream closed
