@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/credential"
 )
 
 // Requests go straight to the Transport (execute.go), so redirects are
@@ -15,10 +17,6 @@ import (
 // maxRedirects is how many redirects one item's call follows, as many as
 // http.Client does.
 const maxRedirects = 10
-
-// sensitiveHeaders are not sent on to another host: http.Client's, and the
-// API keys of the presets.
-var sensitiveHeaders = []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization", "X-Api-Key", "Api-Key"}
 
 // redirected returns the request that follows resp, the answer to req,
 // when resp is a redirect to follow: nil, nil when it is not (not a
@@ -65,9 +63,7 @@ func redirected(req *http.Request, resp *http.Response, hops int) (*http.Request
 		return nil, fmt.Errorf("redirected to %s, and the body cannot be sent again", u.Redacted())
 	}
 	if !strings.EqualFold(u.Hostname(), req.URL.Hostname()) {
-		for _, h := range sensitiveHeaders {
-			next.Header.Del(h)
-		}
+		credential.StripForeign(next.Header) // and, once gone, gone for the hops after
 	}
 	return next, nil
 }

@@ -20,7 +20,14 @@ import (
 // are the most.
 func TestRunFollowsRedirects(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"auth":"`+r.Header.Get("Authorization")+`","key":"`+r.Header.Get("X-Api-Key")+`"}`)
+		// Every header that may carry a credential stays behind; so
+		// does a Referer (a reviewer's X-Goog-Api-Key and X-Auth-Token
+		// reached the host redirected to).
+		got := ""
+		for _, h := range []string{"Authorization", "X-Api-Key", "X-Goog-Api-Key", "X-Auth-Token", "Referer"} {
+			got += r.Header.Get(h)
+		}
+		io.WriteString(w, `{"credentials":"`+got+`","accept":"`+r.Header.Get("Accept")+`"}`)
 	}))
 	t.Cleanup(other.Close)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +57,7 @@ func TestRunFollowsRedirects(t *testing.T) {
 		`{"id":"away","url":"/away"}`,
 		`{"id":"loop","url":"/loop"}`,
 	}, "\n")+"\n")
-	o := e2eRun(t, batch.Config{Input: in, BaseURL: srv.URL, Headers: []string{"Authorization: Bearer k", "X-Api-Key: k"}})
+	o := e2eRun(t, batch.Config{Input: in, BaseURL: srv.URL, Headers: []string{"Authorization: Bearer k", "X-Api-Key: k", "X-Goog-Api-Key: k", "X-Auth-Token: k", "Referer: http://x/?token=q", "Accept: text/plain"}})
 	if o.sum.Succeeded != 4 || o.sum.Failed != 1 {
 		t.Fatalf("succeeded %d, failed %d; want 4 and the loop failed\n%s", o.sum.Succeeded, o.sum.Failed, o.stderr)
 	}
@@ -58,7 +65,7 @@ func TestRunFollowsRedirects(t *testing.T) {
 		"moved": `{"auth":"Bearer k","body":"","method":"GET"}`,
 		"see":   `{"auth":"Bearer k","body":"","method":"GET"}`,
 		"keep":  `{"auth":"Bearer k","body":"{\"q\":2}","method":"POST"}`,
-		"away":  `{"auth":"","key":""}`,
+		"away":  `{"credentials":"","accept":"text/plain"}`,
 	}
 	for _, l := range e2eLines(t, filepath.Join(dir, "calls.results.jsonl")) {
 		var id string

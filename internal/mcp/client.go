@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/credential"
 )
 
 // newClient returns the HTTP client every tool call shares: requests go
@@ -59,6 +60,15 @@ func newClient(cfg Config, g *guard) (*http.Client, *sluice.Transport) {
 			}
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 				return fmt.Errorf("refused: redirect to a %s URL (only http and https)", req.URL.Scheme)
+			}
+			// net/http copies each hop's header from the first request's,
+			// dropping only Authorization and cookies on another host:
+			// every credential goes, on every hop once the host changed.
+			for _, r := range append(via[1:], req) {
+				if !strings.EqualFold(r.URL.Hostname(), via[0].URL.Hostname()) {
+					credential.StripForeign(req.Header)
+					break
+				}
 			}
 			// Checked now for a clear error; the connection is checked
 			// again when it is made.
