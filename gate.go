@@ -2,6 +2,8 @@ package sluice
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -111,7 +113,14 @@ const DefaultMaxPause = 5 * time.Minute
 // limit, a pace from its rate 429s (ClassThrottled); what it learns only
 // ever tightens the given limits.
 // Use Limits.NewGate to build a gate from an API's published numbers.
+//
+// A nil limit is a mistake in the caller's code: NewGate panics naming it.
 func NewGate(limits ...Limit) *Gate {
+	for i, l := range limits {
+		if isNil(l) {
+			panic(fmt.Sprintf("sluice: NewGate: limit %d of %d is nil (%T)", i, len(limits), l))
+		}
+	}
 	g := &Gate{epoch: time.Now()}
 	g.learned.init(DefaultMaxPause)
 	ls := append(g.learned.limits(), limits...)
@@ -776,3 +785,14 @@ func (p *Permit) Done(o Outcome) {
 
 // Cost returns what the call was charged at admission.
 func (p *Permit) Cost() Cost { return p.cost }
+
+// isNil reports whether l is nil, or a nil pointer in a Limit's clothing
+// ((*RateLimiter)(nil)), whose first method call would crash far from
+// the mistake.
+func isNil(l Limit) bool {
+	if l == nil {
+		return true
+	}
+	v := reflect.ValueOf(l)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
