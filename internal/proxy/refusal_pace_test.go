@@ -78,3 +78,47 @@ func TestQueueFullRetryAfterFollowsTokensAndConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// Clients whose max wait ran out in the queue are told to come back at
+// the next turns, not after the whole queue: those ahead of them came
+// earlier with the same max wait and are leaving too. Each was told the
+// queue's drain time, counting all the others refused with it as ahead
+// of it (outside review: 154 clients refused after 30 s were told 31 s
+// to 55 s, and the upstream stood idle for 30 s).
+func TestMaxWaitRefusalsComeBackAtTheNextTurns(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // a call holds its slot half a second
+		case <-time.After(500 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(api.Close)
+	p := startProxy(t, proxy.Route{
+		Upstream:  mustURL(t, api.URL),
+		Limits:    sluice.Limits{Concurrency: 1, FixedConcurrency: true},
+		QueueSize: 10, MaxWait: 700 * time.Millisecond,
+	})
+	if r := send(t.Context(), "GET", p.URL()+"/x", "", nil, ""); r.status != 200 { // how long a slot is held
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+	var results []<-chan result
+	for range 6 { // one in flight, one admitted after it, four out of time
+		results = append(results, goSend(t.Context(), "GET", p.URL()+"/x", "", nil, ""))
+	}
+	least, refused := time.Hour, 0
+	for _, ch := range results {
+		r := <-ch
+		if r.status != http.StatusTooManyRequests {
+			continue
+		}
+		refused++
+		ms, _ := strconv.Atoi(r.header.Get("Retry-After-Ms"))
+		least = min(least, time.Duration(ms)*time.Millisecond)
+	}
+	if refused < 3 {
+		t.Fatalf("%d refused, want the four the slot could not reach in 0.7 s", refused)
+	}
+	if least > 900*time.Millisecond {
+		t.Errorf("the first refused was told to come back in %v, want the next turn (0.5 s a slot), not the queue's drain", least)
+	}
+}

@@ -28,7 +28,11 @@ func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 		// at once, nothing taken; the prediction is when to come back.
 		r.refuse(w, req, bodyOf(req), we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
 	case context.Cause(req.Context()) == errMaxWait:
-		r.refuse(w, req, bodyOf(req), 0, "waited the proxy's max wait for the rate limit without being admitted")
+		// Those ahead in the queue came earlier with the same max wait:
+		// they are leaving too, and the queue's drain time (counting them)
+		// told a crowd refused together to come back long after the
+		// slots had freed. The next turn it is, then one each after.
+		r.refuse(w, req, bodyOf(req), nextTurn, "waited the proxy's max wait for the rate limit without being admitted")
 	case errors.Is(err, errShuttingDown), context.Cause(req.Context()) == errShutdownCut:
 		// Not sent, not retried, or cut at the upstream as the grace ran
 		// out (shutdown_cut.go): the message says which, since the
@@ -141,8 +145,12 @@ func upstreamMessage(err error) string {
 	return ""
 }
 
+// nextTurn, as refuse's wait, asks for the next admission's turn.
+const nextTurn time.Duration = -1
+
 // refuse answers req with 429, a moment to come back (promise.go: at
-// least wait, the limits' estimate, or the queue's own when wait is 0) in
+// least wait, the limits' estimate, or the queue's own when wait is 0, or
+// the next admission's turn when it is nextTurn) in
 // retry-after-ms (which the Anthropic and OpenAI SDKs read first) and
 // Retry-After (whole seconds, rounded up, at least 1), the IETF draft's
 // RateLimit-Policy and RateLimit headers, and a body in the upstream's
@@ -156,7 +164,13 @@ func (r *route) refuse(w http.ResponseWriter, req *http.Request, body []byte, wa
 	key := r.gateKey(req, body)
 	limits := r.limitsForKey(key)
 	interval := r.admissionInterval(req, key, body, limits)
-	if wait <= 0 {
+	switch {
+	case wait == nextTurn:
+		wait = max(interval, time.Millisecond)
+		if interval <= 0 {
+			wait = time.Second // nothing says how fast places free up
+		}
+	case wait <= 0:
 		wait = r.drainTime(interval)
 	}
 	wait = r.promises.promise(promiseKeyOf(key), time.Now(), wait, interval)
