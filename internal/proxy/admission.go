@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -224,7 +225,66 @@ func (b admittedBase) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.late.Store(true)
 		req = req.WithContext(clientContext{Context: a.client, values: req.Context()})
 	}
-	return b.RoundTripper.RoundTrip(req)
+	return holdForUpstream(b.RoundTripper, req)
+}
+
+// holdForUpstream sends req through base on a context that a client
+// leaving does not end until the upstream has answered: the call keeps
+// its slot while the upstream works on it. An LLM API generating a
+// non-streamed answer counts the call in flight until it is done,
+// whoever still waits; freed when the client's SDK timed out, the slot
+// went to the next call, two in flight at an upstream limited to one
+// (outside review). Once the answer has begun, a client gone ends it at
+// once, as before: a stream is cut, and so the upstream stops.
+//
+// Only a client leaving is waited out (its context Canceled, as the
+// server cancels it): the attempt's timeout, a shutdown's cut and the
+// client's declared deadline end the call as they did.
+func holdForUpstream(base http.RoundTripper, req *http.Request) (*http.Response, error) {
+	parent := req.Context()
+	held, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	if deadline, ok := parent.Deadline(); ok {
+		var stopTimer context.CancelFunc
+		held, stopTimer = context.WithDeadline(held, deadline)
+		cancelCause := cancel
+		cancel = func(err error) { cancelCause(err); stopTimer() }
+	}
+	var answered atomic.Bool
+	stop := context.AfterFunc(parent, func() {
+		if cause := context.Cause(parent); answered.Load() || cause != context.Canceled {
+			cancel(cause)
+		}
+	})
+	resp, err := base.RoundTrip(req.WithContext(held))
+	answered.Store(true)
+	if parent.Err() != nil {
+		cancel(context.Cause(parent)) // the client left while the upstream worked: its answer ends here
+	}
+	if err != nil {
+		stop()
+		cancel(nil)
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// The body is the connection, which the ReverseProxy writes to
+		// as well: left as it is; the client's end ends the context.
+		return resp, nil
+	}
+	resp.Body = &endsContext{ReadCloser: resp.Body, end: func() { stop(); cancel(nil) }}
+	return resp, nil
+}
+
+// endsContext is a response body that ends its request's context when
+// closed.
+type endsContext struct {
+	io.ReadCloser
+	end func()
+}
+
+func (b *endsContext) Close() error {
+	err := b.ReadCloser.Close()
+	b.end()
+	return err
 }
 
 // clientContext ends with the client's context, and has the values of
