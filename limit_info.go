@@ -39,7 +39,7 @@ func (l *RateLimiter) capacity() Capacity {
 	return Capacity{Max: max(int64(l.Burst()), ceilCount(r.N))}
 }
 
-func (w *SlidingWindow) capacity() Capacity { return Capacity{Max: int64(w.Rate().N)} }
+func (w *SlidingWindow) capacity() Capacity { return Capacity{Max: int64(w.limit)} }
 
 func (b *TokenBudget) capacity() Capacity {
 	r := b.Rate()

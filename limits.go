@@ -73,8 +73,10 @@ func (l Limits) newGate(key string) *Gate {
 		rate = NewRateLimiter(slicedSafe(apiSafe(l.Rate)), l.Burst)
 		ls = append(ls, rate)
 	}
+	var window *SlidingWindow
 	if !l.Window.IsZero() {
-		ls = append(ls, NewSlidingWindow(slicedSafe(apiSafe(l.Window))))
+		window = NewSlidingWindow(slicedSafe(apiSafe(l.Window)))
+		ls = append(ls, window)
 	}
 	for kind, r := range [...]Rate{AllTokens: l.Tokens, InputTokens: l.InputTokens, OutputTokens: l.OutputTokens} {
 		if !r.IsZero() {
@@ -84,6 +86,9 @@ func (l Limits) newGate(key string) *Gate {
 	g := NewGate(ls...)
 	if rate != nil {
 		g.margin.rate, g.margin.given = rate, rate.Rate()
+	}
+	if window != nil {
+		g.margin.window, g.margin.givenWindow = window, window.Rate()
 	}
 	if l.MaxPause > 0 {
 		g.learned.maxPause = l.MaxPause

@@ -39,6 +39,11 @@ import (
 // before it (ratering.go): its N+1 admissions span the whole widened
 // period, and all 6 ms are the network's, as a window's always were.
 
+// A window given as Limits is widened alike: a window opens a batch of
+// calls at once at each boundary, and every millisecond the network
+// squeezes between two batches broke a strict window (an outside review:
+// 11-13 arrivals of a 10/1s window in one second, three runs of three).
+
 // marginStep is how much one rate 429 widens a gate's period; marginCap
 // bounds the widening as a fraction of the given period.
 const (
@@ -46,41 +51,69 @@ const (
 	marginCap  = 0.01
 )
 
-// learnedMargin widens the given rate of one gate after its 429s. The
-// zero value widens nothing (a gate built from limits by NewGate).
+// learnedMargin widens the given rate and window of one gate after its
+// 429s. The zero value widens nothing (a gate built from limits by
+// NewGate).
 type learnedMargin struct {
-	mu    sync.Mutex
-	rate  *RateLimiter // the given rate's limiter; nil: nothing to widen
-	given Rate         // as apiSafe made it
-	extra time.Duration
+	mu          sync.Mutex
+	rate        *RateLimiter   // the given rate's limiter; nil: none
+	given       Rate           // as apiSafe made it
+	window      *SlidingWindow // the given window; nil: none
+	givenWindow Rate
+	steps       int // widenings so far
 }
 
-// widen adds marginStep to the rate's period, up to marginCap of it. It
-// reports whether this was the rate's first widening: a gate without a
-// given rate, or one widened before, says false. Safe for concurrent use.
+// widen adds marginStep to the rate's and the window's periods, each up
+// to marginCap of it. It reports whether this was the first widening: a
+// gate without a given rate or window, or one widened before, says
+// false. Safe for concurrent use.
 func (m *learnedMargin) widen() (first bool) {
-	if m.rate == nil {
+	if m.rate == nil && m.window == nil {
 		return false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	limit := time.Duration(float64(m.given.Per) * marginCap)
-	if m.extra >= limit {
+	grew := false
+	next := time.Duration(m.steps+1) * marginStep
+	if m.rate != nil {
+		if extra := widened(m.given.Per, next); extra > widened(m.given.Per, next-marginStep) {
+			m.rate.SetRate(Rate{N: m.given.N, Per: m.given.Per + extra})
+			grew = true
+		}
+	}
+	if m.window != nil {
+		if extra := widened(m.givenWindow.Per, next); extra > widened(m.givenWindow.Per, next-marginStep) {
+			m.window.setWindow(m.givenWindow.Per + extra)
+			grew = true
+		}
+	}
+	if !grew {
 		return false
 	}
-	first = m.extra == 0
-	m.extra = min(m.extra+marginStep, limit)
-	m.rate.SetRate(Rate{N: m.given.N, Per: m.given.Per + m.extra})
-	return first
+	m.steps++
+	return m.steps == 1
 }
 
-// perSecond returns the given rate as it now stands, widened, in calls a
-// second; 0 when the gate has none.
+// widened returns the widening of a period per by extra, capped at
+// marginCap of it.
+func widened(per, extra time.Duration) time.Duration {
+	return min(extra, time.Duration(float64(per)*marginCap))
+}
+
+// perSecond returns the tighter of the given rate and window as they now
+// stand, widened, in calls a second; 0 when the gate has neither.
 func (m *learnedMargin) perSecond() float64 {
-	if m.rate == nil {
-		return 0
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.given.N / (m.given.Per + m.extra).Seconds()
+	r := 0.0
+	if m.rate != nil {
+		r = m.rate.Rate().N / m.rate.Rate().Per.Seconds()
+	}
+	if m.window != nil {
+		w := m.window.Rate()
+		if wr := w.N / w.Per.Seconds(); r == 0 || wr < r {
+			r = wr
+		}
+	}
+	return r
 }

@@ -50,3 +50,25 @@ func testRate429sWidenTheGatesMargin(t *testing.T) {
 		t.Error("a gate of the caller's own limits widened a rate it was not given as Limits")
 	}
 }
+
+// A window given as Limits widens alike, and its first rate 429 cuts no
+// pace: a window opens its calls in batches, and a squeezed boundary
+// between two batches is the network's, not a wrong number (an outside
+// review: --window 10/1s learned 9.24/s from its first 429).
+func TestRate429sWidenTheGatesWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := Limits{Window: Rate{N: 10, Per: time.Second}}.NewGate()
+		base := g.margin.window.Rate()
+		p, err := g.Acquire(context.Background(), Cost{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Done(Outcome{Class: ClassThrottled, RateLimit: &RateLimitInfo{HasRetryAfter: true, RetryAfter: time.Second}})
+		if got, want := g.margin.window.Rate().Per, base.Per+marginStep; got != want {
+			t.Errorf("after a rate 429 the window is %v, want %v", got, want)
+		}
+		if r := g.LearnedRate(); !r.IsZero() {
+			t.Errorf("the first 429 under a given window learned a pace of %v", r)
+		}
+	})
+}

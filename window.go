@@ -89,7 +89,18 @@ func (w *SlidingWindow) Rate() Rate {
 	if w.limit == 0 {
 		return Rate{}
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return Rate{N: float64(w.limit), Per: time.Duration(w.window)}
+}
+
+// setWindow sets the window's length to per, keeping its count: a gate
+// widens the margin of a window given as Limits after its 429s
+// (margin.go). Units already started count over the new length.
+func (w *SlidingWindow) setWindow(per time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.window = int64(per) // longer only: no waiter may start sooner, none to wake
 }
 
 // Allow reports whether one unit may start now, and takes it if so.
