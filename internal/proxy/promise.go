@@ -26,6 +26,10 @@ import (
 // when that is later.
 const maxPromise = 55 * time.Second
 
+// unknownHold is how long a call is taken to hold its concurrency slot
+// before any has ended.
+const unknownHold = time.Second
+
 // maxTails bounds the tails kept (one per gate: per model, per API key
 // with per_key) before those already past are dropped.
 const maxTails = 1024
@@ -100,7 +104,16 @@ func (r *route) admissionInterval(req *http.Request, key string, body []byte, l 
 			}
 		}
 	}
-	if hold := time.Duration(r.holdTime.Load()); st.Ceiling > 0 && hold > 0 && st.InFlight >= int64(st.Ceiling) {
+	if st.Ceiling > 0 && st.InFlight >= int64(st.Ceiling) {
+		hold := time.Duration(r.holdTime.Load())
+		if hold <= 0 {
+			// No call has ended yet to say how long one holds its slot:
+			// a second, the common answer's order, rather than nothing,
+			// which told a first crowd refused by a full queue the same
+			// second, and most came back to be refused again (outside
+			// review: 23 of 24).
+			hold = unknownHold
+		}
 		d = max(d, hold/time.Duration(st.Ceiling))
 	}
 	return d

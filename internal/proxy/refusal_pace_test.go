@@ -122,3 +122,42 @@ func TestMaxWaitRefusalsComeBackAtTheNextTurns(t *testing.T) {
 		t.Errorf("the first refused was told to come back in %v, want the next turn (0.5 s a slot), not the queue's drain", least)
 	}
 }
+
+// A first crowd refused by a full queue, before any call has ended to
+// say how long one holds its slot, is still told moments a turn apart,
+// not all the same second (outside review: 24 refused at once were all
+// told 1 s, and 23 were refused again).
+func TestFirstQueueFullRefusalsAreSpread(t *testing.T) {
+	release := make(chan struct{})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(api.Close)
+	defer close(release)
+	p := startProxy(t, proxy.Route{
+		Upstream:  mustURL(t, api.URL),
+		Limits:    sluice.Limits{Concurrency: 1, FixedConcurrency: true},
+		QueueSize: 1, MaxWait: time.Minute,
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	goSend(ctx, "GET", p.URL()+"/x", "", nil, "")
+	eventually(t, "one in flight", func() bool { return p.Stats()[0].Gates.InFlight == 1 })
+	goSend(ctx, "GET", p.URL()+"/x", "", nil, "")
+	eventually(t, "one queued", func() bool { return p.Stats()[0].Queued == 1 })
+	seen := map[int]bool{}
+	for range 4 {
+		r := send(t.Context(), "GET", p.URL()+"/x", "", nil, "")
+		ms, _ := strconv.Atoi(r.header.Get("Retry-After-Ms"))
+		if r.status != http.StatusTooManyRequests {
+			t.Fatalf("got %d, want 429 (queue full)", r.status)
+		}
+		seen[ms/500] = true // moments a second apart fall in different half-seconds
+	}
+	if len(seen) < 4 {
+		t.Errorf("4 refusals were told %d distinct moments (by half-second), want 4", len(seen))
+	}
+}
