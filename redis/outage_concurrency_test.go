@@ -55,6 +55,7 @@ func TestSharedConcurrencyHoldsAcrossARedisOutage(t *testing.T) {
 			for i := range 2 {
 				stores[i] = newTestStore(t, srv.addr, prefix, opt)
 			}
+			ps.partitioned = func() bool { return stores[0].Stats().Down != stores[1].Stats().Down }
 			for i, st := range stores {
 				g := sluice.Limits{Concurrency: limit, FixedConcurrency: true, Store: st}.NewGate()
 				ps.run(i, g, callers, func() time.Duration { return time.Duration(100+rand.IntN(200)) * time.Millisecond })
