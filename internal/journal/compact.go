@@ -55,7 +55,7 @@ func (j *Journal) Compact() (moved int, aside string, err error) {
 	if _, _, err := j.flushLocked(); err != nil {
 		return 0, "", err
 	}
-	moved, aside, err = j.compactLocked()
+	moved, aside, err = j.compactLocked(false)
 	if err != nil {
 		j.err = err // the journal's file may be in doubt: refuse what follows
 		return 0, "", err
@@ -68,8 +68,9 @@ func (j *Journal) Compact() (moved int, aside string, err error) {
 }
 
 // compactLocked rewrites the results file keeping the last line of each
-// id. j.syncMu and j.mu are held, in that order.
-func (j *Journal) compactLocked() (int, string, error) {
+// id, and with onlyDone only those of ids done (Supersede). j.syncMu and
+// j.mu are held, in that order.
+func (j *Journal) compactLocked(onlyDone bool) (int, string, error) {
 	x := j.done
 	x.mu.Lock()
 	for i := range x.lines {
@@ -122,7 +123,7 @@ func (j *Journal) compactLocked() (int, string, error) {
 		return 0, "", err
 	}
 	err = j.eachLine(func(line []byte, h uint64) error {
-		if x.takeLine(h) {
+		if x.takeLine(h) && (!onlyDone || x.isDone(h)) {
 			size += int64(len(line)) + 1
 			keep.Write(line)
 			return keep.WriteByte('\n')
