@@ -12,10 +12,11 @@ import (
 )
 
 // A results file holds one line per id, except after an id ran again
-// (its request changed: [Index.Redo]) or after a kill between such a
-// run's append and its Compact: then the id's new line follows the old
-// one, and the last line of an id is its result (Open reads them in
-// order, and the fingerprint of the last one counts).
+// without a review (its request changed: [Index.Redo] during the run, as
+// for standard input; supersede.go) or after a kill between such a run's
+// append and its Compact: then the id's new line follows the old one, and
+// the last line of an id is its result (Open reads them in order, and the
+// fingerprint of the last one counts).
 //
 // Compact restores one line per id. It keeps the last line of every id,
 // in order, in a new file renamed over the results file, and moves the
