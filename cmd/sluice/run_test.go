@@ -39,6 +39,7 @@ func TestRunBinary(t *testing.T) {
 	t.Run("ExitCodes", func(t *testing.T) { testRunExitCodes(t, bin) })
 	t.Run("RetriesZero", func(t *testing.T) { testRunRetriesZero(t, bin) })
 	t.Run("KillNine", func(t *testing.T) { testRunKillNine(t, bin) })
+	t.Run("KillNineChanged", func(t *testing.T) { testRunKillNineChanged(t, bin) })
 	t.Run("InterruptOnce", func(t *testing.T) { testRunInterruptOnce(t, bin) })
 	t.Run("InterruptTwice", func(t *testing.T) { testRunInterruptTwice(t, bin) })
 	t.Run("Terminate", func(t *testing.T) { testRunTerminate(t, bin) })

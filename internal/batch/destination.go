@@ -69,8 +69,10 @@ func (j jsonlFile) Finish() (int, string, error) {
 	if err := j.Sync(); err != nil {
 		return 0, "", err
 	}
-	// Item 4: ids that ran again because their request changed have two
-	// lines now; keep the new one and move the old aside.
+	// Item 4: ids that ran again because their request changed, when
+	// supersedeChanged could not move their old lines aside first
+	// (standard input), have two lines now; keep the new one and move the
+	// old aside.
 	return j.Compact()
 }
 

@@ -89,6 +89,13 @@ func (p *plan) run(ctx context.Context) (Summary, error) {
 		}
 	})()
 
+	// Before anything is sent: the earlier results of changed items leave
+	// the results file, so that no kill leaves an id there twice.
+	superseded, supersededTo, err := p.supersedeChanged()
+	if err != nil {
+		return p.stoppedWriting(sum, begin, "results", err)
+	}
+	sum.Superseded, sum.SupersededTo = superseded, supersededTo
 	total := p.total()
 	if total > 0 {
 		p.seen.Reserve(max(int(min(total, 1<<31)), p.seen.Len()))
@@ -245,7 +252,7 @@ run:
 	if n, aside, err := p.dest.Finish(); err != nil {
 		return sum, err
 	} else if n > 0 {
-		sum.Superseded, sum.SupersededTo = n, aside
+		sum.Superseded, sum.SupersededTo = sum.Superseded+n, aside
 	}
 	if sum.Stopped == nil && ctx.Err() != nil {
 		sum.Stopped = errors.New("interrupted")

@@ -164,10 +164,13 @@ func (p *plan) resumable(it input.Item) bool {
 		if p.cfg.SkipChanged {
 			return true
 		}
-		p.seen.Redo(it.ID)
+		p.seen.Redo(it.ID) // a no-op when supersedeChanged did it
 		return false
 	}
-	return true // unchanged, or recorded by a sluice from before fingerprints
+	// Unchanged, or recorded by a sluice from before fingerprints: skipped,
+	// unless supersedeChanged moved its result aside (the input changed
+	// between its read and this one), which leaves it not done.
+	return p.seen.Succeeded(it.ID)
 }
 
 // reportJournal says on stderr, once, what opening the journal did that

@@ -52,6 +52,9 @@ type plan struct {
 	// Item 4: request fingerprints (fingerprint.go).
 	fp      fingerprinter
 	changed atomic.Int64 // done items whose request changed since
+	// readOpts are the reader's options, for a second reader of the
+	// input (supersede.go).
+	readOpts input.Options
 	// spoolDir is where a body over spoolAbove is spooled: beside the
 	// results file, or the system's temporary directory for standard
 	// output; "" for a database, which holds bodies whole (spool.go).
@@ -150,6 +153,8 @@ func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 		}
 		return nil, usageErr(err)
 	}
+	p.readOpts = opts
+	p.readOpts.Format = p.reader.Format()
 	p.doom = newDoom(cfg, p)
 	p.shape = input.ShapeOf(p.reader.Format())
 	fits := func() error {

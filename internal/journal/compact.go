@@ -12,10 +12,11 @@ import (
 )
 
 // A results file holds one line per id, except after an id ran again
-// (its request changed: [Index.Redo]) or after a kill between such a
-// run's append and its Compact: then the id's new line follows the old
-// one, and the last line of an id is its result (Open reads them in
-// order, and the fingerprint of the last one counts).
+// without a review (its request changed: [Index.Redo] during the run, as
+// for standard input; supersede.go) or after a kill between such a run's
+// append and its Compact: then the id's new line follows the old one, and
+// the last line of an id is its result (Open reads them in order, and the
+// fingerprint of the last one counts).
 //
 // Compact restores one line per id. It keeps the last line of every id,
 // in order, in a new file renamed over the results file, and moves the
@@ -55,7 +56,7 @@ func (j *Journal) Compact() (moved int, aside string, err error) {
 	if _, _, err := j.flushLocked(); err != nil {
 		return 0, "", err
 	}
-	moved, aside, err = j.compactLocked()
+	moved, aside, err = j.compactLocked(false)
 	if err != nil {
 		j.err = err // the journal's file may be in doubt: refuse what follows
 		return 0, "", err
@@ -68,8 +69,9 @@ func (j *Journal) Compact() (moved int, aside string, err error) {
 }
 
 // compactLocked rewrites the results file keeping the last line of each
-// id. j.syncMu and j.mu are held, in that order.
-func (j *Journal) compactLocked() (int, string, error) {
+// id, and with onlyDone only those of ids done (Supersede). j.syncMu and
+// j.mu are held, in that order.
+func (j *Journal) compactLocked(onlyDone bool) (int, string, error) {
 	x := j.done
 	x.mu.Lock()
 	for i := range x.lines {
@@ -122,7 +124,7 @@ func (j *Journal) compactLocked() (int, string, error) {
 		return 0, "", err
 	}
 	err = j.eachLine(func(line []byte, h uint64) error {
-		if x.takeLine(h) {
+		if x.takeLine(h) && (!onlyDone || x.isDone(h)) {
 			size += int64(len(line)) + 1
 			keep.Write(line)
 			return keep.WriteByte('\n')

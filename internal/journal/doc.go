@@ -7,8 +7,9 @@
 // # Nothing lost, nothing duplicated
 //
 // The promise is that every item the runner counted as succeeded is in the
-// results file exactly once, across kill -9 and restarts, and that a line
-// is never in the file twice. It holds for the way the runner writes:
+// results file exactly once, across kill -9 and restarts (or, once its
+// request changed and it runs again, in a numbered file beside it), and
+// that a line is never in the file twice. It holds for the way the runner writes:
 //
 //  1. The runner builds a result's line (one line of compact JSON, no
 //     '\n') and hands it over with [Journal.QueueSucceeded], an error's
@@ -72,17 +73,31 @@
 //     run does them again. Lost work, never a duplicated line. After a
 //     failed fsync the kernel may have dropped the dirty pages, so the
 //     journal stops: what the file holds is no longer known.
-//   - An id run again because its request changed ([Index.Redo], the
-//     runner's choice): its new line is appended like any other, so the
-//     file holds the id twice until [Journal.Compact], at the end of the
-//     run, keeps the last line of each id and moves the others to a
-//     numbered file beside it. Until then, and after a kill before it,
-//     the last line of an id is its result: Open reads lines in order and
-//     keeps the last one's fingerprint. Compact writes the kept lines to a
-//     new file, fsyncs it, and renames it over the results file, so a kill
-//     leaves the old file or the new one, never a mix; nothing is lost,
-//     and the superseded results are kept, not deleted. (Restart moves the
-//     whole files aside the same way, rather than emptying them.)
+//   - An id run again because its request changed: its earlier line must
+//     leave the results file before its new one is appended, or a kill
+//     between the two would leave the id there twice. A resume that can
+//     read its input before running it (the runner, for an input file)
+//     hands each item to [Index.Review], which Redoes the changed ids, and
+//     then calls [Journal.Supersede], before anything is queued: one
+//     rewrite, as Compact's (below), moves the changed ids' lines to a
+//     numbered file beside the results file, and only then do their new
+//     lines come. A kill before its rename leaves the old file whole,
+//     after it the earlier results are in the numbered file and the ids
+//     not done: each id at most once in the results file, and every
+//     result reported by an earlier run in it or beside it. A resume that
+//     does not review (the runner's standard input, which cannot be read
+//     twice) Redoes ids as it meets them ([Index.Redo]): the new line is
+//     appended beside the old, and until [Journal.Compact], at the end of
+//     the run, or after a kill before it, the file holds the id twice,
+//     the last line being its result (Open reads lines in order and keeps
+//     the last one's fingerprint). Compact keeps the last line of each id
+//     and moves the others to a numbered file. Both rewrites write the
+//     kept lines to a new file, fsync it, and rename it over the results
+//     file, the moved lines being in their numbered file, fsynced, first,
+//     so a kill leaves the old file or the new one, never a mix; nothing
+//     is lost, and the superseded results are kept, not deleted. (Restart
+//     moves the whole files aside the same way, rather than emptying
+//     them.)
 //   - Two runs on one results file: while open, the Journal holds an
 //     exclusive flock(2) on both files (on Linux, macOS and the BSDs), so a
 //     second run fails with [ErrInUse] instead of duplicating results.
@@ -104,5 +119,6 @@
 // refused (elsewhere) by the next Open, never silently doubled.
 //
 // TestJournalSurvivesKill checks all of this by killing a child process
-// that queues and flushes at random moments.
+// that queues and flushes at random moments; TestSupersedeSurvivesKill
+// and TestCompactSurvivesKill do the same for the two rewrites.
 package journal

@@ -56,10 +56,11 @@ func (x *Index) Compare(id string, fp uint64) Change {
 }
 
 // Redo marks id, done in an earlier run, as not done, so that it runs
-// again and [Journal.QueueSucceeded] takes its new result. The new line is
-// appended after the earlier one, the last line of an id is its result
-// (Open reads them in order), and [Journal.Compact] moves the earlier one
-// aside.
+// again and [Journal.QueueSucceeded] takes its new result. Reviewed
+// before the run ([Index.Review], [Journal.Supersede]), the earlier line
+// is moved aside before the new one comes; otherwise the new line is
+// appended after it, the last line of an id is its result (Open reads
+// them in order), and [Journal.Compact] moves the earlier one aside.
 func (x *Index) Redo(id string) {
 	h := idHash(id)
 	x.mu.Lock()
