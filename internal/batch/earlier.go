@@ -54,7 +54,7 @@ func (p *plan) readEarlier(ctx context.Context) {
 	}
 	e.results = done.Len()
 	switch {
-	case cfg.Restart && (!cfg.toDatabase() || errors.Is(err, table.ErrShape)):
+	case cfg.Restart && (err == nil || !cfg.toDatabase() || errors.Is(err, table.ErrShape)):
 		// The run moves what is there aside unread, whatever its shape:
 		// nothing to skip, and nothing there that could fail it.
 		e.unrecorded, e.torn = 0, false

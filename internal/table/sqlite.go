@@ -92,6 +92,16 @@ func openSQLiteReadOnly(ctx context.Context, rest string) (s *sqliteStore, exist
 			ro.Set("_busy_timeout", q.Get(k))
 		}
 	}
+	// A database in WAL mode read through a read-only connection gets a
+	// -shm and a -wal file that the connection, read-only, cannot remove
+	// when it closes. With no -wal file there, no program has it open
+	// (the last to close checkpoints and removes it) and everything is in
+	// the database file: read as immutable, SQLite makes neither. (A run
+	// starting meanwhile writes to a -wal file of its own, not to the
+	// database file, until its first checkpoint.)
+	if _, err := os.Stat(path + "-wal"); errors.Is(err, fs.ErrNotExist) {
+		ro.Set("immutable", "1")
+	}
 	// A "file:" name: only then does SQLite read mode=ro.
 	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+ro.Encode())
 	if err != nil {
