@@ -197,3 +197,100 @@ func TestDryRunPlansFromTheDestination(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunDestinationTrouble: a torn last line, which a run would cut,
+// is reported and left; a destination the run would refuse fails the dry
+// run with the run's own error, and the dry run still writes nothing.
+func TestDryRunDestinationTrouble(t *testing.T) {
+	tests := []struct {
+		name  string
+		out   func(t *testing.T, dir string) string // "" for the default results file
+		setup func(t *testing.T, dir, out string)
+		code  int
+		want  string // in the output (code 0) or the error (code 2)
+	}{
+		{
+			name: "jsonl torn last line",
+			out:  func(*testing.T, string) string { return "" },
+			setup: func(t *testing.T, dir, _ string) {
+				e2eWrite(t, dir, "items.results.jsonl", `{"id":"d001","status":200}`+"\n"+`{"id":"d002","sta`)
+			},
+			want: ": 1 earlier result, 1 without a request fingerprint (taken as unchanged); a torn last line, which the run would cut (its item runs again)",
+		},
+		{
+			name: "jsonl not a results file",
+			out:  func(*testing.T, string) string { return "" },
+			setup: func(t *testing.T, dir, _ string) {
+				e2eWrite(t, dir, "items.results.jsonl", "not json\n"+`{"id":"d001"}`+"\n")
+			},
+			code: 2, want: "line 1: not valid JSON",
+		},
+		{
+			name: "sqlite table of another shape",
+			out:  func(_ *testing.T, dir string) string { return "sqlite:" + filepath.Join(dir, "out.db") },
+			setup: func(t *testing.T, _, out string) {
+				tableQuery(t, out, `CREATE TABLE sluice_results (id TEXT PRIMARY KEY, answer TEXT)`)
+			},
+			code: 2, want: "incompatible table: table sluice_results has no column line",
+		},
+		{
+			name: "postgres table of another shape",
+			out:  func(t *testing.T, _ string) string { return tabletest.Postgres(t) },
+			setup: func(t *testing.T, _, out string) {
+				tableQuery(t, out, `CREATE TABLE sluice_results (id text PRIMARY KEY, answer text)`)
+			},
+			code: 2, want: "incompatible table: table sluice_results has no column line",
+		},
+		{
+			name:  "postgres unreachable, its password hidden",
+			out:   func(*testing.T, string) string { return "postgres://u:s3cret@127.0.0.1:1/test?sslmode=disable" },
+			setup: func(*testing.T, string, string) {},
+			code:  2, want: "cannot reach the database: postgres://u:***@127.0.0.1:1/test",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := e2eMock(t, mock.Config{Seed: 72})
+			dir := t.TempDir()
+			ids := e2eNames("d", 3)
+			body := map[string]string{}
+			for _, id := range ids {
+				body[id] = `{"prompt": "hello ` + id + `"}`
+			}
+			out := tt.out(t, dir)
+			cfg := batch.Config{Input: e2eHTTPBodies(t, dir, ids, body), Out: out, BaseURL: srv.URL(), Limits: limitsC(4)}
+			tt.setup(t, dir, out)
+			before := dirSnapshot(t, dir)
+			c := cfg
+			c.DryRun = true
+			rec := newE2ERecorder(t)
+			c.Base = rec
+			o := e2eRun(t, c)
+			if o.code != tt.code {
+				t.Fatalf("dry run: exit %d, %v; want %d\n%s", o.code, o.err, tt.code, o.stdout)
+			}
+			if after := dirSnapshot(t, dir); after != before {
+				t.Errorf("the dry run changed the directory:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+			if n := len(rec.all()); n != 0 {
+				t.Errorf("the dry run sent %d requests", n)
+			}
+			if strings.Contains(o.stdout+o.stderr+fmt.Sprint(o.err), "s3cret") {
+				t.Errorf("the dry run shows a password:\n%s%s%v", o.stdout, o.stderr, o.err)
+			}
+			if tt.code == 0 {
+				if !strings.Contains(o.stdout, tt.want) {
+					t.Errorf("the dry run's output lacks %q:\n%s", tt.want, o.stdout)
+				}
+				return
+			}
+			if !strings.Contains(o.err.Error(), tt.want) || !strings.Contains(o.stdout, "cannot be read, and the run would fail: "+o.err.Error()) {
+				t.Errorf("dry run: error %v, output:\n%s\nwant the error %q in both", o.err, o.stdout, tt.want)
+			}
+			// The run itself refuses the destination with the same error.
+			if r := e2eRun(t, cfg); r.code != 2 || r.err == nil || r.err.Error() != o.err.Error() {
+				t.Errorf("the run: exit %d, %v; want 2 and the dry run's error %v", r.code, r.err, o.err)
+			}
+		})
+	}
+}
