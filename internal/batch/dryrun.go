@@ -87,7 +87,7 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 		fmt.Fprintln(w, "no rate given: the pace will be learned from the API's headers")
 	}
 	fmt.Fprintln(w, "dry run: nothing was sent")
-	sum.Results = p.destName()
+	sum.Results, sum.Unrecorded = p.destName(), p.earlier.unrecorded
 	return sum, p.earlier.err // the destination's: the run would fail with it
 }
 

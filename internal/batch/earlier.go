@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sluicehq/sluice/internal/input"
 	"github.com/sluicehq/sluice/internal/journal"
@@ -19,6 +20,7 @@ type earlier struct {
 	results    int  // distinct ids done in it
 	unrecorded int  // of them, without a request fingerprint
 	torn       bool // a torn last line, which the run would cut
+	unread     bool // --restart: there, but not read (the run would not read it either)
 	// err is why the destination cannot be read: the error the run
 	// would fail with at its start, before sending anything.
 	err error
@@ -58,6 +60,7 @@ func (p *plan) readEarlier(ctx context.Context) {
 		// The run moves what is there aside unread, whatever its shape:
 		// nothing to skip, and nothing there that could fail it.
 		e.unrecorded, e.torn = 0, false
+		e.unread = err != nil
 	case err != nil:
 		e.err = err
 	default:
@@ -92,7 +95,9 @@ func (p *plan) describeEarlier() string {
 	case cfg.resultsToStdout():
 		return s + ": nothing is resumed (a rerun sends every item again)"
 	case e.err != nil:
-		return s + ": cannot be read, and the run would fail: " + e.err.Error()
+		return s + ": the run would refuse it: " + strings.TrimPrefix(e.err.Error(), ErrUsage.Error()+": ")
+	case cfg.Restart && e.unread:
+		return s + ": --restart: what is there would be moved aside, unread"
 	case cfg.Restart && e.exists && e.results > 0:
 		return fmt.Sprintf("%s: --restart: its %d earlier %s would be moved aside, not resumed", s, e.results, plural(e.results, "result", "results"))
 	case cfg.Restart:

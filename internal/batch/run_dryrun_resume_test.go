@@ -203,11 +203,12 @@ func TestDryRunPlansFromTheDestination(t *testing.T) {
 // run with the run's own error, and the dry run still writes nothing.
 func TestDryRunDestinationTrouble(t *testing.T) {
 	tests := []struct {
-		name  string
-		out   func(t *testing.T, dir string) string // "" for the default results file
-		setup func(t *testing.T, dir, out string)
-		code  int
-		want  string // in the output (code 0) or the error (code 2)
+		name    string
+		out     func(t *testing.T, dir string) string // "" for the default results file
+		setup   func(t *testing.T, dir, out string)
+		restart bool
+		code    int
+		want    string // in the output (code 0) or the error (code 2)
 	}{
 		{
 			name: "jsonl torn last line",
@@ -242,6 +243,14 @@ func TestDryRunDestinationTrouble(t *testing.T) {
 			code: 2, want: "incompatible table: table sluice_results has no column line",
 		},
 		{
+			name: "sqlite table of another shape, --restart",
+			out:  func(_ *testing.T, dir string) string { return "sqlite:" + filepath.Join(dir, "out.db") },
+			setup: func(t *testing.T, _, out string) {
+				tableQuery(t, out, `CREATE TABLE sluice_results (id TEXT PRIMARY KEY, answer TEXT)`)
+			},
+			restart: true, want: ": --restart: what is there would be moved aside, unread\n",
+		},
+		{
 			name:  "postgres unreachable, its password hidden",
 			out:   func(*testing.T, string) string { return "postgres://u:s3cret@127.0.0.1:1/test?sslmode=disable" },
 			setup: func(*testing.T, string, string) {},
@@ -262,7 +271,7 @@ func TestDryRunDestinationTrouble(t *testing.T) {
 			tt.setup(t, dir, out)
 			before := dirSnapshot(t, dir)
 			c := cfg
-			c.DryRun = true
+			c.DryRun, c.Restart = true, tt.restart
 			rec := newE2ERecorder(t)
 			c.Base = rec
 			o := e2eRun(t, c)
@@ -284,7 +293,7 @@ func TestDryRunDestinationTrouble(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(o.err.Error(), tt.want) || !strings.Contains(o.stdout, "cannot be read, and the run would fail: "+o.err.Error()) {
+			if !strings.Contains(o.err.Error(), tt.want) || !strings.Contains(o.stdout, "the run would refuse it: "+strings.TrimPrefix(o.err.Error(), "usage: ")) {
 				t.Errorf("dry run: error %v, output:\n%s\nwant the error %q in both", o.err, o.stdout, tt.want)
 			}
 			// The run itself refuses the destination with the same error.
