@@ -90,7 +90,7 @@ var dryRunDests = []dryRunDest{
 	{
 		name:  "postgres",
 		out:   func(t *testing.T, _ string) string { return tabletest.Postgres(t) },
-		shown: func(_, out string) string { return "table sluice_results of " },
+		shown: func(_, out string) string { return "table sluice_results of " + out },
 		addError: func(t *testing.T, _, out string) {
 			tableQuery(t, out, `INSERT INTO sluice_results_errors (id, class, message, failed_at) VALUES ('x', 'fatal', 'earlier', now())`)
 		},

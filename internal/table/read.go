@@ -20,8 +20,6 @@ type Earlier struct {
 	Exists bool
 	// Unrecorded counts rows without a request fingerprint.
 	Unrecorded int
-	// Results names the results table for people, as [Table.Names] does.
-	Results string
 }
 
 // Read reads the destination back as [Open] does, but only reads: it
@@ -52,7 +50,6 @@ func Read(ctx context.Context, opts Options) (Earlier, error) {
 	setup, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	t := &Table{names: namesOf(name), dest: Describe(opts.Dest), done: e.Done}
-	e.Results, _ = t.Names()
 	switch kind {
 	case SQLite:
 		s, exists, err := openSQLiteReadOnly(setup, rest)
@@ -77,7 +74,7 @@ func Read(ctx context.Context, opts Options) (Earlier, error) {
 		if setup.Err() != nil && !errors.Is(err, ErrShape) {
 			err = fmt.Errorf("%w: %s: %w", ErrUnreachable, t.dest, err)
 		}
-		return Earlier{Done: journal.NewIndex(), Results: e.Results}, err
+		return Earlier{Done: journal.NewIndex()}, err
 	}
 	e.Unrecorded = t.unrecorded
 	return e, nil
