@@ -159,7 +159,7 @@ everything done so far saved.`,
 	f.BoolVar(&cfg.Restart, "restart", false, "start over; earlier results are moved aside to a numbered file (out.1.jsonl)")
 	f.StringVar(&cfg.Progress, "progress", "auto", "auto | bar | log | none")
 	shared.add(f) // --redis, --key, --redis-mode (redisflags.go)
-	f.BoolVar(&cfg.DryRun, "dry-run", false, "validate the input and print the plan; send nothing")
+	f.BoolVar(&cfg.DryRun, "dry-run", false, "validate the input and print the plan, reading (never changing) what earlier runs left at the destination; send nothing")
 	// Issue 10, item 2: a doomed run stops early unless told otherwise.
 	f.BoolVar(&cfg.KeepGoing, "keep-going", false, "send every item even when the first 5 calls all fail alike (401, 403, the same 404/400)")
 	// Item 4: resume only what is the same.

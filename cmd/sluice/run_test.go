@@ -362,6 +362,18 @@ func testRunExitCodes(t *testing.T, bin string) {
 	if srv.Stats().Requests != before {
 		t.Errorf("a dry run sent requests")
 	}
+	// The same command as the first run's, done: the plan says so
+	// (reviewer r2 F4), and the results file is left as it was.
+	kept, _ := os.ReadFile(results)
+	r = binRun(t, bin, dir, "run", "--dry-run", "--rate", "10/s", "--base-url", srv.URL(), "good.jsonl")
+	for _, want := range []string{"results to good.results.jsonl;", "results: good.results.jsonl: 20 earlier results\n", "good.jsonl: http input, 0 items to run, 0 bad lines\n", "good.jsonl: 20 done before, skipped\n", "nothing to run\n"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("dry run of a done batch: exit %d, no %q in\nstdout: %s\nstderr: %s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+	if now, _ := os.ReadFile(results); !bytes.Equal(now, kept) || srv.Stats().Requests != before {
+		t.Errorf("a dry run changed the results file or sent requests")
+	}
 
 	// Standard input.
 	cmd := exec.Command(bin, "run", "--progress", "none", "--base-url", srv.URL(), "-o", "stdin.jsonl", "-")

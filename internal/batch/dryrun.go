@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -10,7 +11,10 @@ import (
 )
 
 // dryRun reads the whole input, reports every bad line, and prints the
-// plan: items, estimated tokens, and the least time the limits allow.
+// plan as the run would carry it out: where the results go and what is
+// there already, the items to run (not those an earlier run did with the
+// same request), their estimated tokens, and the least time the limits
+// allow them.
 func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	var in, out int64
 	var misfit error // the first item that does not fit the options
@@ -51,7 +55,11 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	w := p.cfg.Stdout
 	fmt.Fprintf(w, "run: %s\n", p.describe())
 	p.warnTwins()
+	fmt.Fprintln(w, p.describeEarlier())
 	fmt.Fprintf(w, "%s: %s input, %d items to run, %d bad lines\n", p.inputName(), p.reader.Format(), sum.Items, sum.BadLines)
+	if sum.Resumed > 0 || sum.Changed > 0 {
+		fmt.Fprintln(w, p.describeResumed(sum))
+	}
 	if tooLarge > 0 {
 		fmt.Fprintf(w, "%d items ask more than a limit could ever admit: the run would fail each at once (lower its max_tokens, or raise the limit)\n", tooLarge)
 	}
@@ -68,13 +76,37 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 			least = max(least, time.Duration(float64(b.n)/b.r.N*float64(b.r.Per)))
 		}
 	}
-	if least > 0 {
+	switch {
+	case sum.Items-tooLarge == 0:
+		fmt.Fprintln(w, "nothing to run")
+	case least >= time.Second:
 		fmt.Fprintf(w, "least time at the given limits: %v\n", least.Round(time.Second))
-	} else {
+	case least > 0:
+		fmt.Fprintf(w, "least time at the given limits: %v\n", least.Round(time.Millisecond))
+	default:
 		fmt.Fprintln(w, "no rate given: the pace will be learned from the API's headers")
 	}
 	fmt.Fprintln(w, "dry run: nothing was sent")
-	return sum, nil
+	sum.Results, sum.Unrecorded = p.destName(), p.earlier.unrecorded
+	return sum, p.earlier.err // the destination's: the run would fail with it
+}
+
+// describeResumed says what the run would do with the items an earlier
+// run did: skip those whose request is the same, run the changed again
+// (or keep them, with --skip-changed).
+func (p *plan) describeResumed(sum Summary) string {
+	skipped := sum.Resumed
+	if p.cfg.SkipChanged {
+		skipped -= sum.Changed // counted in Resumed too
+	}
+	parts := []string{fmt.Sprintf("%d done before, skipped", skipped)}
+	switch {
+	case sum.Changed > 0 && p.cfg.SkipChanged:
+		parts = append(parts, fmt.Sprintf("%d changed since, kept (--skip-changed)", sum.Changed))
+	case sum.Changed > 0:
+		parts = append(parts, fmt.Sprintf("%d changed since, would run again", sum.Changed))
+	}
+	return p.inputName() + ": " + strings.Join(parts, "; ")
 }
 
 // admissible returns the error the gate of it's request would refuse it

@@ -33,6 +33,8 @@ type plan struct {
 	// when any can): such an item is a bad line, found before it is sent.
 	checkID func(id string) error
 	seen    *journal.Index
+	// earlier is what a dry run found at the destination (earlier.go).
+	earlier earlier
 	header  http.Header
 	tr      *sluice.Transport
 	shape   input.Shape
@@ -168,7 +170,7 @@ func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 			p.input.Close()
 			return nil, err
 		}
-		p.seen = journal.NewIndex()
+		p.readEarlier(ctx) // read only: a dry run opens nothing for writing
 		return p, nil
 	}
 	if p.preset != nil {

@@ -33,9 +33,10 @@ func (p *plan) baseURL() (base, from string) {
 }
 
 // describe is the run's start line, printed once before anything is sent
-// (and by --dry-run): the input and its format, where the calls go, which
-// variables authenticate them (names only: never a value), the limits
-// in force, and the store they are shared through, if any.
+// (and by --dry-run): the input and its format, where the calls go, where
+// the results go (a database's password hidden), which variables
+// authenticate them (names only: never a value), the limits in force,
+// and the store they are shared through, if any.
 func (p *plan) describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s lines) to ", p.inputName(), p.reader.Format())
@@ -44,6 +45,7 @@ func (p *plan) describe() string {
 	} else {
 		b.WriteString("the URLs in the input")
 	}
+	fmt.Fprintf(&b, "; results to %s", p.destName())
 	fmt.Fprintf(&b, "; auth: %s; limits: %s", p.authSource(), describeLimits(p.cfg))
 	if st, ok := p.cfg.Limits.Store.(fmt.Stringer); ok {
 		fmt.Fprintf(&b, "; shared through %s", st) // redis.Store: where, as what, which mode; never a password

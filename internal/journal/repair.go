@@ -12,18 +12,54 @@ import (
 // memory is one line at most, and only while reading it; the index keeps
 // hashes, not lines.
 func (j *Journal) loadResults(size int64) error {
-	r := bufio.NewReaderSize(io.NewSectionReader(j.resultsFile, 0, size), 64<<10)
+	sc := scan{path: j.resultsPath, maxLine: j.maxLine, id: j.id, fingerprint: j.fingerprint, done: j.done}
+	keep, err := sc.read(j.resultsFile, size)
+	if err != nil {
+		return err
+	}
+	j.unrecorded, j.repeats = sc.unrecorded, sc.repeats
+	if keep < size {
+		if err := j.resultsFile.Truncate(keep); err != nil {
+			return fmt.Errorf("journal: %s: cutting the torn line %d: %w", j.resultsPath, sc.lines, err)
+		}
+		// Make the cut durable before anything is appended after it.
+		if err := j.resultsFile.Sync(); err != nil {
+			return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
+		}
+	}
+	j.resultsSize = keep
+	j.resumed = j.done.Len()
+	return nil
+}
+
+// scan reads a results file back: Open's reading, and [Read]'s, which
+// share it so that a dry run counts exactly what a run would resume.
+type scan struct {
+	path        string
+	maxLine     int
+	id          func([]byte) (string, bool)
+	fingerprint func([]byte) uint64 // may be nil
+	done        *Index
+
+	unrecorded int // lines read back without a fingerprint
+	repeats    int // lines of an id read before
+	lines      int // lines read, a torn last one included
+}
+
+// read puts the id of every line of f's first size bytes into s.done and
+// returns where the last line kept ends: before a torn last line, if
+// any, which the caller cuts (Open) or ignores (Read).
+func (s *scan) read(f io.ReaderAt, size int64) (keep int64, err error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10)
 	var (
-		buf    []byte // holds a line longer than the reader's buffer
-		off    int64  // where the next line starts
-		keep   int64  // end of the last line kept
-		lineNo int
+		buf []byte // holds a line longer than the reader's buffer
+		off int64  // where the next line starts
 	)
 	for off < size {
-		lineNo++
-		line, n, complete, err := readLine(r, j.maxLine, &buf)
+		s.lines++
+		line, n, complete, err := readLine(r, s.maxLine, &buf)
 		if err != nil {
-			return fmt.Errorf("journal: %s line %d: %w", j.resultsPath, lineNo, err)
+			return 0, fmt.Errorf("journal: %s line %d: %w", s.path, s.lines, err)
 		}
 		off += n
 		if !complete {
@@ -32,7 +68,7 @@ func (j *Journal) loadResults(size int64) error {
 			break
 		}
 		if line == nil {
-			return fmt.Errorf("journal: %s line %d: longer than %d bytes", j.resultsPath, lineNo, j.maxLine)
+			return 0, fmt.Errorf("journal: %s line %d: longer than %d bytes", s.path, s.lines, s.maxLine)
 		}
 		line = line[:len(line)-1]
 		if isBlankLine(line) {
@@ -43,37 +79,26 @@ func (j *Journal) loadResults(size int64) error {
 			if off == size {
 				break // torn after all: the runner queues only valid JSON
 			}
-			return fmt.Errorf("journal: %s line %d: not valid JSON, and only the last line can be torn: not a results file, or a damaged one", j.resultsPath, lineNo)
+			return 0, fmt.Errorf("journal: %s line %d: not valid JSON, and only the last line can be torn: not a results file, or a damaged one", s.path, s.lines)
 		}
-		id, ok := j.id(line)
+		id, ok := s.id(line)
 		if !ok {
-			return fmt.Errorf("journal: %s line %d: no id", j.resultsPath, lineNo)
+			return 0, fmt.Errorf("journal: %s line %d: no id", s.path, s.lines)
 		}
 		var fp uint32
-		if j.fingerprint != nil {
-			if v := j.fingerprint(line); v != 0 {
+		if s.fingerprint != nil {
+			if v := s.fingerprint(line); v != 0 {
 				fp = FoldFingerprint(v)
 			} else {
-				j.unrecorded++
+				s.unrecorded++
 			}
 		}
-		if j.done.markDoneFP(idHash(id), fp) {
-			j.repeats++ // superseded by this later line: Compact moves it aside
+		if s.done.markDoneFP(idHash(id), fp) {
+			s.repeats++ // superseded by this later line: Compact moves it aside
 		}
 		keep = off
 	}
-	if keep < size {
-		if err := j.resultsFile.Truncate(keep); err != nil {
-			return fmt.Errorf("journal: %s: cutting the torn line %d: %w", j.resultsPath, lineNo, err)
-		}
-		// Make the cut durable before anything is appended after it.
-		if err := j.resultsFile.Sync(); err != nil {
-			return fmt.Errorf("journal: %s: %w", j.resultsPath, err)
-		}
-	}
-	j.resultsSize = keep
-	j.resumed = j.done.Len()
-	return nil
+	return keep, nil
 }
 
 // readLine reads one line, '\n' included, and returns it with the

@@ -20,10 +20,16 @@ type pgStore struct {
 	schema string // where the tables are: the results table's schema, or the first on search_path
 }
 
-func openPostgres(ctx context.Context, dsn, table string) (*pgStore, error) {
+// openPostgres connects and takes the run's advisory lock on table;
+// readOnly ([Read]) takes no lock and makes every transaction of the
+// session read-only, so that nothing it runs can write.
+func openPostgres(ctx context.Context, dsn, table string, readOnly bool) (*pgStore, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrName, Describe(dsn), err)
+	}
+	if readOnly {
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -47,6 +53,9 @@ func openPostgres(ctx context.Context, dsn, table string) (*pgStore, error) {
 		s.schema = *current
 	default:
 		return fail(fmt.Errorf("%w: %s: no schema to create %s in: search_path names none that exists", ErrName, Describe(dsn), table))
+	}
+	if readOnly {
+		return s, nil
 	}
 	// A run killed a moment ago holds the lock until the server notices
 	// its connection closed, which takes a moment: try for a little while.

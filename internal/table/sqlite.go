@@ -3,7 +3,9 @@ package table
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,14 +40,9 @@ var sqliteDefaults = []struct{ pragma, keys, value string }{
 // second run into it is refused here ([ErrInUse]), before anything is
 // sent, rather than at its first duplicate row.
 func openSQLite(ctx context.Context, rest, table string) (*sqliteStore, error) {
-	path, query, err := sqlitePath(rest)
+	path, query, err := sqliteDir(rest)
 	if err != nil {
 		return nil, err
-	}
-	if dir := filepath.Dir(path); dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("%w: sqlite:%s: no directory %s", ErrUnreachable, path, dir)
-		}
 	}
 	lock, err := lockSQLiteTable(path, table)
 	if err != nil {
@@ -58,6 +55,64 @@ func openSQLite(ctx context.Context, rest, table string) (*sqliteStore, error) {
 	}
 	s.lock = lock
 	return s, nil
+}
+
+// sqliteDir is sqlitePath, checking that the file's directory exists.
+func sqliteDir(rest string) (path, query string, err error) {
+	path, query, err = sqlitePath(rest)
+	if err != nil {
+		return "", "", err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return "", "", fmt.Errorf("%w: sqlite:%s: no directory %s", ErrUnreachable, path, dir)
+		}
+	}
+	return path, query, nil
+}
+
+// openSQLiteReadOnly opens the database for [Read]: read-only (SQLite's
+// mode=ro, which creates no file and refuses every write), without the
+// table's lock and without the pragmas a writer sets (switching to WAL
+// writes the file). exists is false, and the store nil, when there is no
+// database file yet.
+func openSQLiteReadOnly(ctx context.Context, rest string) (s *sqliteStore, exists bool, err error) {
+	path, query, err := sqliteDir(rest)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	q, _ := url.ParseQuery(query)
+	ro := url.Values{"mode": {"ro"}, "_pragma": {"query_only(1)"}}
+	ro.Set("_busy_timeout", "10000")
+	for _, k := range []string{"_busy_timeout", "_timeout"} {
+		if q.Has(k) {
+			ro.Set("_busy_timeout", q.Get(k))
+		}
+	}
+	// A database in WAL mode read through a read-only connection gets a
+	// -shm and a -wal file that the connection, read-only, cannot remove
+	// when it closes. With no -wal file there, no program has it open
+	// (the last to close checkpoints and removes it) and everything is in
+	// the database file: read as immutable, SQLite makes neither. (A run
+	// starting meanwhile writes to a -wal file of its own, not to the
+	// database file, until its first checkpoint.)
+	if _, err := os.Stat(path + "-wal"); errors.Is(err, fs.ErrNotExist) {
+		ro.Set("immutable", "1")
+	}
+	// A "file:" name: only then does SQLite read mode=ro.
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+ro.Encode())
+	if err != nil {
+		return nil, true, fmt.Errorf("%w: sqlite:%s: %w", ErrUnreachable, path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if err := firstQuery(ctx, db); err != nil {
+		db.Close()
+		return nil, true, fmt.Errorf("%w: sqlite:%s: %w", ErrUnreachable, path, err)
+	}
+	return &sqliteStore{db: db, path: path}, true, nil
 }
 
 func openSQLiteDB(ctx context.Context, path, query string) (*sqliteStore, error) {

@@ -87,7 +87,7 @@ func Open(ctx context.Context, opts Options) (*Table, error) {
 		t.store, err = openSQLite(setup, rest, name)
 	case Postgres:
 		t.shaper.strict = true
-		t.store, err = openPostgres(setup, rest, name)
+		t.store, err = openPostgres(setup, rest, name, false)
 	}
 	if err != nil {
 		return nil, err
@@ -113,6 +113,45 @@ func (t *Table) prepare(ctx, loadCtx context.Context, restart bool) error {
 		}
 	}
 	s := t.store
+	found, err := t.check(ctx)
+	if err != nil {
+		return err
+	}
+	for _, f := range found {
+		switch {
+		case f.exists && len(f.add) > 0:
+			if err := s.exec(ctx, f.add...); err != nil {
+				return fmt.Errorf("table: adding to %s what this sluice stores: %w", f.name, err)
+			}
+		case !f.exists && f.name != t.names.superseded: // the superseded table is made when first needed
+			if err := s.exec(ctx, f.create); err != nil {
+				return fmt.Errorf("table: creating %s: %w", f.name, err)
+			}
+		}
+		if f.exists && f.name == t.names.superseded {
+			t.superseded = true
+		}
+	}
+	if err := s.exec(ctx, "DELETE FROM "+s.ident(t.names.errors)); err != nil {
+		return fmt.Errorf("table: emptying %s: %w", t.names.errors, err)
+	}
+	return t.load(loadCtx)
+}
+
+// found is what check found of one of a run's tables.
+type found struct {
+	name   string
+	exists bool
+	add    []string // exists: the columns to add (addMissing)
+	create string   // !exists: its CREATE TABLE
+}
+
+// check describes the run's tables and checks that those that exist can
+// take the run's rows (once add has run); it changes nothing, so that a
+// dry run ([Read]) finds the shape errors Open would.
+func (t *Table) check(ctx context.Context) ([]found, error) {
+	s := t.store
+	var all []found
 	for _, tb := range []struct {
 		name string
 		cols []column
@@ -120,34 +159,27 @@ func (t *Table) prepare(ctx, loadCtx context.Context, restart bool) error {
 	}{{t.names.results, resultColumns, true}, {t.names.errors, errorColumns, false}, {t.names.superseded, resultColumns, false}} {
 		got, ok, err := s.describe(ctx, tb.name)
 		if err != nil {
-			return fmt.Errorf("table: %s: %w", tb.name, err)
+			return nil, fmt.Errorf("table: %s: %w", tb.name, err)
 		}
+		f := found{name: tb.name, exists: ok}
 		if ok {
-			add, got := addMissing(s.ident(tb.name), got, tb.cols, s.typeOf)
+			var add []string
+			add, got = addMissing(s.ident(tb.name), got, tb.cols, s.typeOf)
 			if err := checkShape(tb.name, got, tb.cols, tb.key, s.accepts, s.typeOf); err != nil {
-				return err
+				return nil, err
 			}
-			if len(add) > 0 {
-				if err := s.exec(ctx, add...); err != nil {
-					return fmt.Errorf("table: adding to %s what this sluice stores: %w", tb.name, err)
-				}
-			}
-			if tb.name == t.names.superseded {
-				t.superseded = true
-			}
-			continue
+			f.add = add
+		} else {
+			f.create = createSQL(s.ident(tb.name), tb.cols, tb.key, s.typeOf)
 		}
-		if tb.name == t.names.superseded {
-			continue // made when first needed
-		}
-		if err := s.exec(ctx, createSQL(s.ident(tb.name), tb.cols, tb.key, s.typeOf)); err != nil {
-			return fmt.Errorf("table: creating %s: %w", tb.name, err)
-		}
+		all = append(all, f)
 	}
-	if err := s.exec(ctx, "DELETE FROM "+s.ident(t.names.errors)); err != nil {
-		return fmt.Errorf("table: emptying %s: %w", t.names.errors, err)
-	}
-	return s.load(loadCtx, t.names.results, func(id, fp string) {
+	return all, nil
+}
+
+// load reads the results table's ids and fingerprints into t.done.
+func (t *Table) load(ctx context.Context) error {
+	return t.store.load(ctx, t.names.results, func(id, fp string) {
 		v, err := strconv.ParseUint(fp, 16, 64)
 		if err != nil || len(fp) != 16 {
 			v = 0
