@@ -225,7 +225,7 @@ func (b admittedBase) RoundTrip(req *http.Request) (*http.Response, error) {
 		a.late.Store(true)
 		req = req.WithContext(clientContext{Context: a.client, values: req.Context()})
 	}
-	return holdForUpstream(b.RoundTripper, req)
+	return holdForUpstream(b.RoundTripper, req, a)
 }
 
 // holdForUpstream sends req through base on a context that a client
@@ -238,9 +238,13 @@ func (b admittedBase) RoundTrip(req *http.Request) (*http.Response, error) {
 // once, as before: a stream is cut, and so the upstream stops.
 //
 // Only a client leaving is waited out (its context Canceled, as the
-// server cancels it): the attempt's timeout, a shutdown's cut and the
-// client's declared deadline end the call as they did.
-func holdForUpstream(base http.RoundTripper, req *http.Request) (*http.Response, error) {
+// server cancels it), and at most maxAbandonedHold: an upstream that
+// never answers must not wedge the route (outside review: one black-holed
+// call held a -c 1 route for the 300 s its upstream took). The attempt's
+// timeout, a shutdown (which ends such holds at once: a of the admission
+// notes them) and the client's declared deadline end the call as they
+// did.
+func holdForUpstream(base http.RoundTripper, req *http.Request, a *admission) (*http.Response, error) {
 	parent := req.Context()
 	held, cancel := context.WithCancelCause(context.WithoutCancel(parent))
 	if deadline, ok := parent.Deadline(); ok {
@@ -249,20 +253,34 @@ func holdForUpstream(base http.RoundTripper, req *http.Request) (*http.Response,
 		cancelCause := cancel
 		cancel = func(err error) { cancelCause(err); stopTimer() }
 	}
-	var answered atomic.Bool
+	var (
+		answered atomic.Bool
+		bound    atomic.Pointer[time.Timer]
+	)
 	stop := context.AfterFunc(parent, func() {
 		if cause := context.Cause(parent); answered.Load() || cause != context.Canceled {
 			cancel(cause)
+			return
+		}
+		bound.Store(time.AfterFunc(maxAbandonedHold, func() { cancel(errAbandonedHold) }))
+		if a != nil {
+			a.live.abandoned(a, cancel)
 		}
 	})
+	end := func() {
+		stop()
+		cancel(nil)
+		if t := bound.Load(); t != nil {
+			t.Stop()
+		}
+	}
 	resp, err := base.RoundTrip(req.WithContext(held))
 	answered.Store(true)
 	if parent.Err() != nil {
 		cancel(context.Cause(parent)) // the client left while the upstream worked: its answer ends here
 	}
 	if err != nil {
-		stop()
-		cancel(nil)
+		end()
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -270,9 +288,16 @@ func holdForUpstream(base http.RoundTripper, req *http.Request) (*http.Response,
 		// as well: left as it is; the client's end ends the context.
 		return resp, nil
 	}
-	resp.Body = &endsContext{ReadCloser: resp.Body, end: func() { stop(); cancel(nil) }}
+	resp.Body = &endsContext{ReadCloser: resp.Body, end: end}
 	return resp, nil
 }
+
+// maxAbandonedHold bounds how long a call whose client left keeps its
+// slot waiting for the upstream's answer. A variable for tests.
+var maxAbandonedHold = time.Minute
+
+// errAbandonedHold ends a held call at maxAbandonedHold.
+var errAbandonedHold = errors.New("proxy: the client left, and the upstream did not answer within the hold")
 
 // endsContext is a response body that ends its request's context when
 // closed.

@@ -12,3 +12,11 @@ func SetQuotaProbeAfter(t *testing.T, d time.Duration) {
 	quotaProbeAfter = d
 	t.Cleanup(func() { quotaProbeAfter = was })
 }
+
+// SetAbandonedHold sets how long a call whose client left keeps its slot
+// at most, for the test t.
+func SetAbandonedHold(t *testing.T, d time.Duration) {
+	was := maxAbandonedHold
+	maxAbandonedHold = d
+	t.Cleanup(func() { maxAbandonedHold = was })
+}

@@ -121,6 +121,9 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 // Shutdown stops accepting requests and waits until those queued and in
 // flight finish or ctx ends; then it closes whatever is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	for _, r := range s.routes {
+		r.live.cutAbandoned() // calls whose clients left: nobody waits for them
+	}
 	err := s.hs.Shutdown(ctx)
 	if err != nil {
 		s.answerQueued()

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"sync"
 )
@@ -22,6 +23,42 @@ var errShutdownCut = errors.New("proxy: stopping: the call at the upstream was c
 type liveSet struct {
 	mu sync.Mutex
 	m  map[*admission]struct{}
+	// held are the upstream calls whose clients left, held until the
+	// upstream answers (holdForUpstream), by the cancel that ends each;
+	// stopping says a Shutdown has begun, which ends them at once:
+	// nobody waits for their answers.
+	held     map[*admission]context.CancelCauseFunc
+	stopping bool
+}
+
+// abandoned notes that a's client left while its call is held at the
+// upstream, end ending the hold; at once when the proxy is stopping.
+func (l *liveSet) abandoned(a *admission, end context.CancelCauseFunc) {
+	l.mu.Lock()
+	stopping := l.stopping
+	if !stopping {
+		if l.held == nil {
+			l.held = make(map[*admission]context.CancelCauseFunc)
+		}
+		l.held[a] = end
+	}
+	l.mu.Unlock()
+	if stopping {
+		end(errShutdownCut)
+	}
+}
+
+// cutAbandoned ends every held call whose client has left, and every one
+// whose client leaves from now on: a Shutdown waits for no such answer.
+func (l *liveSet) cutAbandoned() {
+	l.mu.Lock()
+	l.stopping = true
+	held := l.held
+	l.held = nil
+	l.mu.Unlock()
+	for _, end := range held {
+		end(errShutdownCut)
+	}
 }
 
 func (l *liveSet) add(a *admission) {
@@ -36,6 +73,7 @@ func (l *liveSet) add(a *admission) {
 func (l *liveSet) remove(a *admission) {
 	l.mu.Lock()
 	delete(l.m, a)
+	delete(l.held, a)
 	l.mu.Unlock()
 }
 
