@@ -28,8 +28,8 @@ type processes struct {
 	// answer past the call timeout is such a partition.
 	partitioned func() bool
 	mostCut     atomic.Int64
-	stop chan struct{}
-	wg   sync.WaitGroup
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
 func newProcesses(t *testing.T, limit int) *processes {
