@@ -9,7 +9,8 @@ import (
 // spelling of it shares: DNS names are case-insensitive (VM is vm), a
 // fully qualified name's trailing dot names the same host
 // (api.example.com. is api.example.com), and the scheme's default port
-// is the port a URL without one uses (https://h:443 is https://h). Keyed
+// is the port a URL without one uses (https://h:443 is https://h), and a
+// port is its number (h:080 is h:80). Keyed
 // by its spelling, each spelling had limits of its own, so that a caller
 // writing one host two ways ran it at twice its limits.
 //
@@ -25,6 +26,9 @@ func hostKey(u *url.URL) string {
 		name, port = h[:i], h[i+1:]
 	}
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	if trimmed := strings.TrimLeft(port, "0"); trimmed != "" {
+		port = trimmed // :080 is :80
+	}
 	if port == "" || isDefaultPort(port, u.Scheme) {
 		return name
 	}
@@ -32,7 +36,8 @@ func hostKey(u *url.URL) string {
 }
 
 // needsCanonical reports whether h, a URL's host of the scheme, has an
-// upper-case letter, a trailing dot, or the scheme's default port.
+// upper-case letter, a trailing dot, the scheme's default port, or a port
+// written with leading zeros.
 func needsCanonical(h, scheme string) bool {
 	for i := 0; i < len(h); i++ {
 		switch c := h[i]; {
@@ -40,8 +45,9 @@ func needsCanonical(h, scheme string) bool {
 			return true
 		case c == '.' && (i == len(h)-1 || h[i+1] == ':'):
 			return true
-		case c == ':' && !strings.Contains(h[i:], "]") && isDefaultPort(h[i+1:], scheme):
-			return true
+		case c == ':' && !strings.Contains(h[i:], "]"):
+			port := h[i+1:]
+			return len(port) > 1 && port[0] == '0' || isDefaultPort(port, scheme)
 		}
 	}
 	return false

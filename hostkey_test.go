@@ -23,6 +23,9 @@ func TestHostKeyOneSpellingPerHost(t *testing.T) {
 		{"http://[::1]:9922/x", "[::1]:9922"},
 		{"http://[::1]/x", "[::1]"},
 		{"http://[FE80::1]:80/x", "[fe80::1]"},
+		{"http://vm:080/x", "vm"},
+		{"http://vm:09922/x", "vm:9922"},
+		{"https://vm:0443/x", "vm"},
 	} {
 		u, err := url.Parse(c.url)
 		if err != nil {

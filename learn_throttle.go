@@ -122,6 +122,7 @@ type paceOf429 struct {
 
 	// The rest is guarded by the gate's learned.mu.
 	off       bool          // the API's headers spoke of requests: they pace
+	forgiven  bool          // a 429 cut no pace (forgive): the first cycle begins at boundary
 	boundary  time.Duration // the cycle began (the last cool-down's end)
 	admitted  int64         // admissions when it began
 	refused   int64         // throttled calls admitted since it began, learned of
@@ -198,13 +199,17 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	if concurrent {
 		return p.rate, false // the adaptive ceiling's (adaptive.go)
 	}
-	if p.decreased == 0 {
+	if p.decreased == 0 && !p.forgiven {
 		p.boundary = first
 	}
-	// The rate the 429 came at: the pace learned, or the given rate where
-	// that is tighter (or nothing is learned yet).
+	// The rate the 429 came at, once a pace is learned: the pace, or the
+	// given rate where that is tighter. A first pace under a given rate
+	// is read as a first burst's is (the cycle begun at the forgiven
+	// 429's cool-down's end, see forgive), and the climb from it probes,
+	// as from a first burst's: given 10/s against an API of 8 a second,
+	// a top at the rate given drew a 429 at each climb back.
 	inForce := p.rate
-	if given > 0 && (inForce == 0 || given < inForce) {
+	if given > 0 && inForce > given {
 		inForce = given
 	}
 	cycle := max(end-p.boundary, time.Millisecond)
@@ -218,7 +223,7 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	// at most.
 	p.est = estimate429{from: p.boundary, taken: took, cycle: cycle, factor: 1}
 	window := time.Duration(0)
-	if p.decreased == 0 && p.refused == 1 && inForce == 0 {
+	if p.decreased == 0 && p.refused == 1 {
 		// Only the gate's first 429 says when the first call leaves
 		// the window: a cool-down before it (a 429 about concurrency)
 		// let the first calls leave it, and a window of a second read
@@ -254,12 +259,7 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	// cool-down, in whole seconds, is counted in), never that low but
 	// for a cycle barely longer than its cool-down.
 	top, came := inForce, inForce
-	if given > 0 && inForce == given && r < inForce*deepCut {
-		// Far below the rate given: the number given is not the API's,
-		// and no ceiling to climb back to; the climb probes up from the
-		// pace read, as from a first burst's.
-		top, came = p.rate, p.rate
-	} else if inForce > 0 && r < inForce*deepCut {
+	if inForce > 0 && r < inForce*deepCut {
 		top = (inForce + r) / 2
 	}
 	if p.top > 0 && p.quiet > plateauCycles && p.rate > p.top && r >= p.rate*deepCut {
@@ -286,6 +286,20 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	p.late.Store(int64(p.decreased))
 	p.next.Store(int64(end+p.every) + 1)
 	return r, r > 0
+}
+
+// forgive notes a 429 that cut no pace (a gate's first under its given
+// rate, see learnThrottled) whose cool-down ends at end, c what the gate
+// had counted: the first pace learned, if 429s come again, is read from
+// the calls after it, over the cycle from end, as a first burst's is
+// from the first call. Read from the gate's first call, it counted the
+// forgiven cool-down in, and given 10/s against an API of 8 a second read
+// 5 (an outside review: 1.47 of the minimum). The caller holds the
+// gate's learned.mu.
+func (p *paceOf429) forgive(end time.Duration, c tally429) {
+	p.forgiven = true
+	p.boundary, p.admitted, p.refused = end, c.admitted, 0
+	p.thrownAt, p.stale = max(c.throttled, p.thrownAt), 0
 }
 
 // tookLate counts a success of a call admitted at start, before the last
@@ -406,7 +420,11 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64, firstWidene
 		end = now.Add(min(unsaidPause, g.learned.maxPause))
 		paused = g.pauseLocal(end)
 	}
+	admitted := g.admittedSoFar()
+	done := g.completedSoFar()
+	c := tally429{admitted: admitted, inFlight: max(admitted-done, 0), throttled: g.throttled.Load(), nth: nth}
 	if firstWidened {
+		p.forgive(end.Sub(g.epoch), c)
 		g.learned.mu.Unlock()
 		if paused && g.shared != nil {
 			g.shared.Pause(end) // a network call: no lock held
@@ -414,13 +432,13 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64, firstWidene
 		return
 	}
 	first := g.firstAdmission()
+	if p.forgiven {
+		first = p.boundary // the first 429's cool-down's end: the next burst began there
+	}
 	retryAfter := time.Duration(0)
 	if o.RateLimit != nil && o.RateLimit.HasRetryAfter {
 		retryAfter = o.RateLimit.RetryAfter
 	}
-	admitted := g.admittedSoFar()
-	done := g.completedSoFar()
-	c := tally429{admitted: admitted, inFlight: max(admitted-done, 0), throttled: g.throttled.Load(), nth: nth}
 	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter, c, o.ConcurrencyLimited, g.margin.perSecond())
 	g.setPaceOf429(r, changed) // unlocks
 	if paused && g.shared != nil {
