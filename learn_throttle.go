@@ -420,11 +420,13 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64, firstWidene
 		end = now.Add(min(unsaidPause, g.learned.maxPause))
 		paused = g.pauseLocal(end)
 	}
-	admitted := g.admittedSoFar()
-	done := g.completedSoFar()
-	c := tally429{admitted: admitted, inFlight: max(admitted-done, 0), throttled: g.throttled.Load(), nth: nth}
+	tally := func() tally429 {
+		admitted := g.admittedSoFar()
+		done := g.completedSoFar()
+		return tally429{admitted: admitted, inFlight: max(admitted-done, 0), throttled: g.throttled.Load(), nth: nth}
+	}
 	if firstWidened {
-		p.forgive(end.Sub(g.epoch), c)
+		p.forgive(end.Sub(g.epoch), tally())
 		g.learned.mu.Unlock()
 		if paused && g.shared != nil {
 			g.shared.Pause(end) // a network call: no lock held
@@ -439,6 +441,7 @@ func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64, firstWidene
 	if o.RateLimit != nil && o.RateLimit.HasRetryAfter {
 		retryAfter = o.RateLimit.RetryAfter
 	}
+	c := tally()
 	r, changed := p.throttled(start.Sub(g.epoch), now.Sub(g.epoch), end.Sub(g.epoch), first, retryAfter, c, o.ConcurrencyLimited, g.margin.perSecond())
 	g.setPaceOf429(r, changed) // unlocks
 	if paused && g.shared != nil {
