@@ -53,10 +53,17 @@ func (j *Journal) Compact() (moved int, aside string, err error) {
 	if redone == 0 && j.repeats == 0 {
 		return 0, "", nil
 	}
+	return j.rewriteLocked(false)
+}
+
+// rewriteLocked flushes what is queued and rewrites the results file
+// (compactLocked: onlyDone keeps only the lines of ids still done), then
+// notes that no repeat or changed id is left in it. j.mu is held.
+func (j *Journal) rewriteLocked(onlyDone bool) (moved int, aside string, err error) {
 	if _, _, err := j.flushLocked(); err != nil {
 		return 0, "", err
 	}
-	moved, aside, err = j.compactLocked(false)
+	moved, aside, err = j.compactLocked(onlyDone)
 	if err != nil {
 		j.err = err // the journal's file may be in doubt: refuse what follows
 		return 0, "", err

@@ -84,17 +84,5 @@ func (j *Journal) Supersede() (moved int, aside string, err error) {
 	if j.resultsFile == nil || redone == 0 && j.repeats == 0 {
 		return 0, "", nil
 	}
-	if _, _, err := j.flushLocked(); err != nil {
-		return 0, "", err
-	}
-	moved, aside, err = j.compactLocked(true)
-	if err != nil {
-		j.err = err // the journal's file may be in doubt: refuse what follows
-		return 0, "", err
-	}
-	j.repeats = 0
-	x.mu.Lock()
-	x.redone = 0 // nothing is left for Compact: the changed ids are not in the file
-	x.mu.Unlock()
-	return moved, aside, nil
+	return j.rewriteLocked(true) // nothing is left for Compact then: the changed ids are not in the file
 }
