@@ -399,8 +399,8 @@ func perSecond(r float64) Rate { return Rate{N: r, Per: time.Second} }
 // nothing, one jittered 429 cost a run against a strict API at 10/s a
 // third of its pace for good, the climb back above the cut taking a
 // probe's 0.8% a cycle (an outside review). 429s that come again say the
-// number given may be wrong, and the pace is learned from them, with
-// the given rate as the top the climb returns to.
+// number given may be wrong, and the pace is learned from them, read from
+// the calls since the first one's cool-down (forgive).
 func (g *Gate) learnThrottled(start time.Time, o Outcome, nth int64, firstWidened bool) {
 	if g.epoch.IsZero() {
 		return // the zero Gate holds no learned limits
