@@ -744,6 +744,15 @@ func (p *Permit) Done(o Outcome) {
 	if o.Latency == 0 && !o.unmeasured && (g.timed || p.shared != nil) {
 		o.Latency = g.elapsed(p.since)
 	}
+	// A 429's cool-down is set before the call lets go of its slot: a
+	// caller waiting for the slot could otherwise be admitted in the
+	// moment between, and sent into the cool-down the 429 asked for (a
+	// CI run: the next call to a host that had said Retry-After: 1 went
+	// at once).
+	learnedEarly := o.Class == ClassThrottled && o.RateLimit != nil
+	if learnedEarly {
+		g.learnWhileInFlight(o)
+	}
 	if a := g.sole; a != nil && int(p.from) == g.skip {
 		a.finishAt(p.cost, g, p.since, o) // the one limit taken, called directly
 	} else {
@@ -772,7 +781,7 @@ func (p *Permit) Done(o Outcome) {
 		late = time.Duration(g.paced429.late.Load())
 	}
 	g.stripe().completed.Add(1)
-	if o.RateLimit != nil {
+	if o.RateLimit != nil && !learnedEarly {
 		g.learn(o)
 	}
 	switch {
