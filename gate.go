@@ -78,6 +78,10 @@ type Gate struct {
 	inLine  atomic.Int32
 	paused  atomic.Bool
 	stopped atomic.Bool
+	// heard is set once a response to one of the gate's calls carried a
+	// rate-limit header (mayLimit): from then on the Transport searches
+	// every response for them (Permit.searchesHeaders).
+	heard atomic.Bool
 
 	_       [40]byte // with adaptive's and sole's 16 (and learned's ring pointer), the stripes stay a line each
 	learned learned  // written by every admission once the gate has learned

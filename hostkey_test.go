@@ -26,6 +26,7 @@ func TestHostKeyOneSpellingPerHost(t *testing.T) {
 		{"http://vm:080/x", "vm"},
 		{"http://vm:09922/x", "vm:9922"},
 		{"https://vm:0443/x", "vm"},
+		{"http://vm:/x", "vm"}, // an empty port is the default one, to net/http
 	} {
 		u, err := url.Parse(c.url)
 		if err != nil {
@@ -45,5 +46,34 @@ func TestHostKeyCommonSpellingsDoNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { hostKey(u) }); n != 0 {
 			t.Errorf("hostKey(%s): %v allocations, want 0", raw, n)
 		}
+	}
+}
+
+// needsCanonical is hostKey's shortcut: a host it passes as it is must be
+// one canonicalHost would leave unchanged, or two spellings of one host
+// would have limits of their own again.
+func FuzzNeedsCanonicalMissesNoSpelling(f *testing.F) {
+	for _, h := range []string{"vm", "VM", "vm.", "vm.:80", "vm:080", "vm:0", "vm:443", "127.0.0.1:9922",
+		"[::1]", "[::1]:80", "[FE80::1]:8080", "api.example.com", "a:b:c", "[::1]:", "vm:", ".", ":", ""} {
+		f.Add(h, "http")
+		f.Add(h, "https")
+	}
+	f.Fuzz(func(t *testing.T, h, scheme string) {
+		if !needsCanonical(h, scheme) {
+			if got := canonicalHost(h, scheme); got != h {
+				t.Errorf("needsCanonical(%q, %q) = false, but its canonical spelling is %q", h, scheme, got)
+			}
+		}
+	})
+}
+
+func BenchmarkHostKey(b *testing.B) {
+	for _, raw := range []string{"http://127.0.0.1:9922/x", "https://api.anthropic.com/v1/messages"} {
+		u, _ := url.Parse(raw)
+		b.Run(u.Host, func(b *testing.B) {
+			for b.Loop() {
+				hostKey(u)
+			}
+		})
 	}
 }

@@ -501,7 +501,8 @@ func (t *Transport) settle(ctx context.Context, req *http.Request, gate *Gate, p
 	*o = Outcome{}
 	// A base that reports no write (transport_sent.go): the request left before its answer.
 	permit.sent()
-	if mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
+	if permit.searchesHeaders(resp.StatusCode) && mayLimit(resp.Header) { // no clock read and no parsing for an API that says nothing
+		permit.heard()
 		if info := parseRateLimitHeaders(resp.Header, time.Now()); info.said() {
 			said := info // a copy, so that info stays off the heap when nothing was said
 			o.RateLimit = &said
@@ -719,6 +720,30 @@ func (p *Permit) latencyUnread() bool {
 	}
 	a := g.sole
 	return a != nil && int(p.from) == g.skip && !sampledAt(p.since) && a.atTop.Load()
+}
+
+// searchesHeaders reports whether the response to p's call, of the
+// status, is searched for rate-limit headers (mayLimit): every response
+// that is not a success, and every success while the gate is young (its
+// first second) or once any response to it has carried one. An API that
+// has sent none in a second of successes has one success in topSampling
+// searched, picked by the low bits of its admission (sampledAt), and is
+// heard within a few calls when it starts: a range over the header map of
+// every response cost a Transport about 450 instructions a call, 0.75% of
+// a plain client's, most of them for APIs that never send any.
+func (p *Permit) searchesHeaders(status int) bool {
+	if p == nil || status < 200 || status >= 300 {
+		return true
+	}
+	g := p.gate
+	return g.heard.Load() || p.since < time.Second || sampledAt(p.since) || g.epoch.IsZero()
+}
+
+// heard records that a response to p's call carried a rate-limit header.
+func (p *Permit) heard() {
+	if p != nil && !p.gate.heard.Load() { // one write, not one a call
+		p.gate.heard.Store(true)
+	}
 }
 
 // elapsed is the time since p was admitted, 0 without a permit.
