@@ -580,7 +580,7 @@ func mayLimit(h http.Header) bool {
 // X and A ones with X-Ratelimit- and Anthropic-Ratelimit-: a response's
 // usual headers (Content-Type, Date, X-Request-Id) are told apart by a
 // byte or a prefix, where the look-up hashes the name, and on a busy
-// Transport mayLimit runs on every response.
+// Transport mayLimit runs on most responses.
 func readHeader(k string) bool {
 	if len(k) < len("Ratelimit") {
 		return false

@@ -32,7 +32,10 @@ import (
 // concurrency slot is held until its response body is read to the end or
 // closed, since the connection is busy until then (an unsuccessful
 // response that is retried gives it back at once). Gates idle long enough
-// to have nothing to remember are forgotten (see Gate).
+// to have nothing to remember are forgotten (see Gate). Every response
+// that is not a success is searched for rate-limit headers, and every
+// success once the gate has seen one; a gate that has seen none in its
+// first second searches about one success in eight until it does.
 //
 // Token limits need no code: a request to the Anthropic Messages or OpenAI
 // Chat Completions, Responses or Embeddings API is charged the tokens
