@@ -30,7 +30,7 @@ func canonicalHost(h, scheme string) string {
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
 		name, port = h[:i], h[i+1:]
 	}
-	name = strings.TrimSuffix(lowerASCII(name), ".")
+	name = strings.TrimRight(lowerASCII(name), ".") // all of them: its result is its own spelling
 	if trimmed := strings.TrimLeft(port, "0"); trimmed != "" {
 		port = trimmed // :080 is :80
 	}
@@ -77,6 +77,12 @@ func lowerASCII(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// hasDefaultPort reports whether u's host names its scheme's default port.
+func hasDefaultPort(u *url.URL) bool {
+	h := u.Host
+	return strings.HasSuffix(h, ":80") && u.Scheme == "http" || strings.HasSuffix(h, ":443") && u.Scheme == "https"
 }
 
 func isDefaultPort(port, scheme string) bool {

@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"net/http"
 	"net/url"
 	"testing"
 )
@@ -75,5 +76,52 @@ func BenchmarkHostKey(b *testing.B) {
 				hostKey(u)
 			}
 		})
+	}
+}
+
+// A host key is its own spelling, under any scheme that does not make its
+// port a default one: Transport.KeyOf passes a host spelled as the last
+// key as it is.
+func FuzzHostKeyIsItsOwnSpelling(f *testing.F) {
+	for _, h := range []string{"vm", "VM..", "vm.:80", "vm:080", "127.0.0.1:9922", "[FE80::1]:443", "h:0", "a:b:c"} {
+		f.Add(h, "http", "https")
+		f.Add(h, "https", "http")
+	}
+	f.Fuzz(func(t *testing.T, h, scheme, other string) {
+		if u, err := url.Parse("http://" + h + "/"); err != nil || u.Host != h {
+			return // not a host a URL can have (net/url refuses "::")
+		}
+		key := canonicalHost(h, scheme)
+		u := &url.URL{Scheme: other, Host: key}
+		if hasDefaultPort(u) {
+			return
+		}
+		if again := canonicalHost(key, other); again != key {
+			t.Errorf("canonicalHost(%q, %q) = %q, but spelled again under %s it is %q", h, scheme, key, other, again)
+		}
+	})
+}
+
+// Transport.KeyOf's shortcut: a request spelled as the last key goes to
+// that gate, unless its scheme makes the key's port its default one.
+func TestKeyOfTheLastKeysSpelling(t *testing.T) {
+	tr := &Transport{Base: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 204, Body: http.NoBody, Request: req}, nil
+	})}
+	for _, c := range []struct{ url, want string }{
+		{"https://vm:80/x", "vm:80"},
+		{"https://vm:80/x", "vm:80"}, // the last key, spelled alike
+		{"http://vm:80/x", "vm"},     // spelled alike, but 80 is http's own port
+		{"http://VM/x", "vm"},
+	} {
+		req, _ := http.NewRequest("GET", c.url, nil)
+		if got := tr.KeyOf(req); got != c.want {
+			t.Errorf("KeyOf(%s) = %q, want %q", c.url, got, c.want)
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
 	}
 }

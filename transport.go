@@ -259,6 +259,13 @@ func (t *Transport) KeyOf(req *http.Request) string {
 	if t.Key != nil {
 		return t.Key(req)
 	}
+	if k := t.last.Load(); k != nil && k.key == req.URL.Host && !hasDefaultPort(req.URL) {
+		// Spelled as the key made last, which hostKey made: already in
+		// its one spelling, but for a port this scheme leaves out. Most
+		// Transports send to one API, and comparing costs a tenth of
+		// looking at every byte of the host again.
+		return k.key
+	}
 	return hostKey(req.URL)
 }
 
