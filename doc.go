@@ -6,6 +6,7 @@
 //	| you want                                        | use            |
 //	|-------------------------------------------------|----------------|
 //	| any HTTP client kept within an API's limits     | Transport      |
+//	| one more limit over all of a Transport's hosts  | GateTransport  |
 //	| a stream of items through the limits, N workers | Pool, Map      |
 //	| at most N calls (or units) in flight            | Semaphore      |
 //	| a concurrency ceiling that adapts to the API    | AdaptiveLimit  |
