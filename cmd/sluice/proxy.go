@@ -91,6 +91,14 @@ field; unknown fields are mistakes):
 			if err != nil || budget < 1 {
 				return usageError("--body-budget %q: want a size such as 256MiB (KiB, MiB, GiB or bytes)", bodyBudget)
 			}
+			if grace < 0 {
+				return usageError("--grace %v: want 0 (stop at once) or more", grace)
+			}
+			if cmd.Flags().Changed("listen") {
+				if err := proxy.CheckListen(listen); err != nil {
+					return usageError("--listen %v", err)
+				}
+			}
 			if config != "" {
 				if !cmd.Flags().Changed("body-budget") {
 					budget = 0 // the file's, else the default
@@ -116,6 +124,9 @@ field; unknown fields are mistakes):
 				return err
 			} else if len(route.Models) > 0 && route.Preset == proxy.Generic {
 				return usageError("MODEL=VALUE limits need --preset anthropic or openai: the generic preset does not read the model")
+			}
+			if l := route.Limits; route.Preset == proxy.Generic && (!l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()) {
+				return usageError("--tokens, --input-tokens and --output-tokens need --preset anthropic or openai: the generic preset cannot estimate a request's tokens")
 			}
 			store, closeStore, err := shared.store()
 			if err != nil {

@@ -30,6 +30,11 @@ func TestProxyUsageErrors(t *testing.T) {
 		{[]string{"proxy", "--upstream", "http://x", "--listen", "0.0.0.0:0"}, "--allow-remote"},
 		{[]string{"proxy", "--upstream", "http://x", "--body-budget", "0"}, "--body-budget"},
 		{[]string{"proxy", "--upstream", "http://x", "--body-budget", "much"}, "--body-budget"},
+		// An outside review: these started, or failed with exit 1 naming no flag.
+		{[]string{"proxy", "--upstream", "http://x", "--grace", "-5s"}, "--grace"},
+		{[]string{"proxy", "--upstream", "http://127.0.0.1:9", "--tokens", "1000/m"}, "--tokens"},
+		{[]string{"proxy", "--upstream", "http://x", "--listen", "127.0.0.1:99999"}, "--listen"},
+		{[]string{"proxy", "--upstream", "http://x", "--listen", "127.0.0.1"}, "--listen"},
 	} {
 		out, err := run(t, c.args...)
 		if exitCode(err) != 2 || !strings.Contains(err.Error(), c.want) {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -200,8 +199,8 @@ func (c *configReader) read(f *ast.File) (*Config, error) {
 		}
 	}
 	if listen != nil {
-		if _, port, err := net.SplitHostPort(cfg.Listen); err != nil || port == "" {
-			return nil, c.fail(listen, "listen", "%q: want HOST:PORT such as %s", cfg.Listen, DefaultListen)
+		if err := CheckListen(cfg.Listen); err != nil {
+			return nil, c.fail(listen, "listen", "%v", err)
 		}
 		if !cfg.AllowRemote && !IsLoopback(cfg.Listen) {
 			cfg.remoteListen = c.fail(listen, "listen", "%q is not a loopback address: anyone who can reach it could use the API keys clients send; set allow_remote: true to mean it", cfg.Listen)

@@ -94,7 +94,12 @@ routes:
 listen: localhost
 routes:
   - upstream: http://x
-`, `sluice.yaml:2: listen: "localhost": want HOST:PORT such as 127.0.0.1:8787`},
+`, `sluice.yaml:2: listen: "localhost": want HOST:PORT with a port from 0 to 65535, such as 127.0.0.1:8787`},
+		{"listen on a port that cannot be", `
+listen: 127.0.0.1:99999
+routes:
+  - upstream: http://x
+`, `sluice.yaml:2: listen: "127.0.0.1:99999": want HOST:PORT with a port from 0 to 65535, such as 127.0.0.1:8787`},
 		{"bad preset", `
 routes:
   - upstream: http://x

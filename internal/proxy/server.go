@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -99,6 +100,21 @@ func (s *Server) Open() error {
 	s.served = make(chan error, 1)
 	s.obs.start()
 	go func() { s.served <- s.hs.Serve(ln) }()
+	return nil
+}
+
+// CheckListen reports what is wrong with addr as an address to listen
+// on, nil when nothing is: it wants HOST:PORT with a port from 0 to 65535
+// (net.Listen's own error, "address 99999: invalid port", named no flag
+// or field).
+func CheckListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return fmt.Errorf("%q: want HOST:PORT with a port from 0 to 65535, such as %s", addr, DefaultListen)
+	}
 	return nil
 }
 
