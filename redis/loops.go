@@ -38,14 +38,27 @@ func (s *Store) listen(ps *goredis.PubSub) {
 // Close. A renewal puts back the leases Redis lost (renew.lua); one that
 // answers also tells that Redis is back, when admissions alone would not
 // (nothing asked through Redis meanwhile).
+//
+// While Redis is down it also probes it every RetryEvery, as admissions
+// do: found back by an admission alone, the first call after an outage
+// was answered as the Mode says, and in Closed mode refused, however
+// long Redis had been back (an outside review: a quiet proxy refused one
+// client after each outage, which then waited 5 s).
 func (s *Store) renewLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opt.LeaseTTL / 3)
 	defer t.Stop()
+	retry := time.NewTicker(s.opt.RetryEvery)
+	defer retry.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-retry.C:
+			if s.health.probeDue(s.opt.RetryEvery) {
+				s.probe()
+			}
+			continue
 		case <-t.C:
 		case <-s.renewNow:
 		}

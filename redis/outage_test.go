@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -95,6 +96,49 @@ func TestRedisStoppedAndRestartedInEachMode(t *testing.T) {
 				t.Errorf("no recovery logged: %q", log.String())
 			}
 		})
+	}
+}
+
+// Redis is found back within a retry period with nothing asked of it
+// meanwhile: in Closed mode the first call after an outage is admitted,
+// not refused for an outage that has ended. An outside review: a quiet
+// proxy refused one client after each outage, which then waited 5 s.
+func TestClosedModeFindsRedisBackWithoutACall(t *testing.T) {
+	srv := startServer(t)
+	st := newTestStore(t, srv.addr, uniquePrefix(t), Options{
+		Mode: Closed, CallTimeout: 100 * time.Millisecond, RetryEvery: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	g := sluice.Limits{Rate: sluice.PerSecond(200), Concurrency: 4, Store: st}.NewGate()
+	admit := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		p, err := g.Acquire(ctx, sluice.Cost{})
+		if err == nil {
+			p.Done(sluice.Outcome{})
+		}
+		return err
+	}
+	if err := admit(); err != nil {
+		t.Fatalf("with Redis up: %v", err)
+	}
+	awaitReleases(t, st)
+	srv.stop()
+	if err := admit(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("with Redis down: %v; want ErrUnavailable", err)
+	}
+	srv.start()
+	// Nothing is asked of the store until it says Redis is back: only
+	// its own probes can find it.
+	deadline := time.Now().Add(5 * time.Second)
+	for st.Stats().Down && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.Stats().Down {
+		t.Fatalf("Redis back for 5 s with retries every 100 ms, and the store still finds it down")
+	}
+	if err := admit(); err != nil {
+		t.Errorf("the first call after the outage: %v; want it admitted", err)
 	}
 }
 
