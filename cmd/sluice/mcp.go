@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -81,14 +80,10 @@ values go under hosts. Flags on the command line win over the file:
 			if err != nil {
 				return o.blameFile(err)
 			}
-			level := slog.LevelInfo
-			if o.debug {
-				level = slog.LevelDebug
-			}
-			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			cfg.Logger = commandLogger(cmd, o.debug)
 			cfg.Version = versionString()
 
-			store, closeStore, err := o.shared.store()
+			store, closeStore, err := o.shared.store(cfg.Logger)
 			if err != nil {
 				return o.blameFile(err)
 			}

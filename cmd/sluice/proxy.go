@@ -128,7 +128,8 @@ field; unknown fields are mistakes):
 			if l := route.Limits; route.Preset == proxy.Generic && (!l.Tokens.IsZero() || !l.InputTokens.IsZero() || !l.OutputTokens.IsZero()) {
 				return usageError("--tokens, --input-tokens and --output-tokens need --preset anthropic or openai: the generic preset cannot estimate a request's tokens")
 			}
-			store, closeStore, err := shared.store()
+			logger := commandLogger(cmd, debug)
+			store, closeStore, err := shared.store(logger)
 			if err != nil {
 				return err
 			}
@@ -145,15 +146,11 @@ field; unknown fields are mistakes):
 			if route.MaxBody, err = bytesize.Parse(maxBody); err != nil || route.MaxBody < 1 {
 				return usageError("--max-body %q: want a size such as 32MiB (KiB, MiB, GiB or bytes)", maxBody)
 			}
-			level := slog.LevelInfo
-			if debug {
-				level = slog.LevelDebug
-			}
 			srv := &proxy.Server{
 				Addr:        listen,
 				AllowRemote: allowRemote,
 				Routes:      []proxy.Route{route},
-				Logger:      slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+				Logger:      logger,
 				BodyBudget:  budget,
 			}
 			boundHeap(budget)
@@ -234,7 +231,8 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		cfg.BodyBudget = bodyBudget
 	}
 	boundHeap(cmp.Or(cfg.BodyBudget, proxy.DefaultBodyBudget))
-	stores, closeStores, err := shareRoutes(cfg.Routes)
+	logger := commandLogger(cmd, debug)
+	stores, closeStores, err := shareRoutes(cfg.Routes, logger)
 	if err != nil {
 		return err
 	}
@@ -245,15 +243,11 @@ func proxyConfig(cmd *cobra.Command, path, listen string, allowRemote, debug boo
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "sluice: warning: listening on %s, beyond this host: anyone who can reach it can send requests to the routes' upstreams\n", cfg.Listen)
 	}
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
 	srv := &proxy.Server{
 		Addr:        cfg.Listen,
 		AllowRemote: cfg.AllowRemote,
 		Routes:      cfg.Routes,
-		Logger:      slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})),
+		Logger:      logger,
 		BodyBudget:  cfg.BodyBudget,
 	}
 	if err := srv.Open(); err != nil {
@@ -342,4 +336,14 @@ func shownUpstream(u *url.URL) string {
 		c.RawQuery = q.Encode()
 	}
 	return c.Redacted()
+}
+
+// commandLogger returns the logger of a serving command (proxy, mcp):
+// text lines on its stderr, debug ones too with --debug.
+func commandLogger(cmd *cobra.Command, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 }

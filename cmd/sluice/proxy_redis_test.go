@@ -113,7 +113,7 @@ func TestProxyRedisClosedModeWithRedisDownAnswers503(t *testing.T) {
 	defer api.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	base, _, done := startProxyCommand(ctx, t, "proxy", "--upstream", api.URL, "--preset", "anthropic", "--listen", "127.0.0.1:0",
+	base, out, done := startProxyCommand(ctx, t, "proxy", "--upstream", api.URL, "--preset", "anthropic", "--listen", "127.0.0.1:0",
 		"--rate", "20/s", "--redis", "redis://"+dead, "--key", "closed-test", "--redis-mode", "closed")
 	resp, err := http.Post(base+"/v1/messages", "application/json",
 		strings.NewReader(`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`))
@@ -128,6 +128,11 @@ func TestProxyRedisClosedModeWithRedisDownAnswers503(t *testing.T) {
 	}
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
+	}
+	// The store warns on the proxy's own log, in its format (an outside
+	// review found Redis's warnings in the standard log's).
+	if !strings.Contains(out.String(), `level=WARN msg="sluice: redis is not answering`) {
+		t.Errorf("no warning of Redis down on the proxy's log:\n%s", out.String())
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 
 	"github.com/spf13/pflag"
@@ -30,8 +31,10 @@ func (r *redisFlags) add(f *pflag.FlagSet) {
 }
 
 // store returns the Store the flags ask for, nil without --redis, and a
-// func that closes it; or a usage error naming the flag.
-func (r *redisFlags) store() (*redis.Store, func(), error) {
+// func that closes it; or a usage error naming the flag. The store warns
+// through logger (nil: slog's default), the command's own, so that its
+// warnings read as the command's other lines do.
+func (r *redisFlags) store(logger *slog.Logger) (*redis.Store, func(), error) {
 	nothing := func() {}
 	switch {
 	case r.url == "" && r.key == "":
@@ -52,7 +55,7 @@ func (r *redisFlags) store() (*redis.Store, func(), error) {
 	if err != nil {
 		return nil, nothing, usageError("--redis %s: %v", redactURL(r.url), err)
 	}
-	st := redis.New(client, r.key, redis.Options{Mode: mode, Processes: r.processes})
+	st := redis.New(client, r.key, redis.Options{Mode: mode, Processes: r.processes, Logger: logger})
 	closeStore := func() { st.Close(); client.Close() }
 	if err := checkStore(st, "--redis "+redactURL(r.url)); err != nil {
 		closeStore()
@@ -99,8 +102,8 @@ func (r *redisFlags) share(st *redis.Store, limits *sluice.Limits, models map[st
 // prefix (every proxy with the same route shares its limits) in its
 // redis_mode, split among its redis_processes, and returns
 // the stores, by route index (nil for a route not shared), and a func
-// closing them.
-func shareRoutes(routes []proxy.Route) ([]*redis.Store, func(), error) {
+// closing them. The stores warn through logger.
+func shareRoutes(routes []proxy.Route, logger *slog.Logger) ([]*redis.Store, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for _, c := range closers {
@@ -128,7 +131,7 @@ func shareRoutes(routes []proxy.Route) ([]*redis.Store, func(), error) {
 		if key == "" {
 			key = r.Upstream.Host + r.Prefix
 		}
-		st := redis.New(client, key, redis.Options{Mode: mode, Processes: r.RedisProcesses})
+		st := redis.New(client, key, redis.Options{Mode: mode, Processes: r.RedisProcesses, Logger: logger})
 		closers = append(closers, func() { st.Close(); client.Close() })
 		if err := checkStore(st, fmt.Sprintf("routes[%d].redis %s", i, redactURL(r.Redis))); err != nil {
 			closeAll()

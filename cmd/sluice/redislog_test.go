@@ -27,7 +27,7 @@ func TestRedisClientLogGoesToSlogAtDebug(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	_, closeStore, err := (&redisFlags{url: "redis://" + addr, key: "redislog-test", mode: "closed"}).store()
+	_, closeStore, err := (&redisFlags{url: "redis://" + addr, key: "redislog-test", mode: "closed"}).store(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

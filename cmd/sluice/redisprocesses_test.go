@@ -18,7 +18,7 @@ func TestRedisProcessesFlag(t *testing.T) {
 	if err := f.Parse([]string{"--redis", "redis://127.0.0.1:1", "--key", "k", "--redis-processes", "-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.store(); err == nil || !strings.Contains(err.Error(), "--redis-processes") {
+	if _, _, err := r.store(nil); err == nil || !strings.Contains(err.Error(), "--redis-processes") {
 		t.Errorf("--redis-processes -1: %v, want a usage error naming it", err)
 	}
 	if err := f.Parse([]string{"--redis-processes", "3"}); err != nil || r.processes != 3 {

@@ -114,7 +114,7 @@ everything done so far saved.`,
 				return err
 			}
 			fitOpenFiles(cfg.Stderr, &cfg.Limits, cfg.ModelLimits)
-			store, closeStore, err := shared.store()
+			store, closeStore, err := shared.store(nil)
 			if err != nil {
 				return err
 			}
