@@ -242,17 +242,15 @@ func (b admittedBase) RoundTrip(req *http.Request) (*http.Response, error) {
 // never answers must not wedge the route (outside review: one black-holed
 // call held a -c 1 route for the 300 s its upstream took). The attempt's
 // timeout, a shutdown (which ends such holds at once: a of the admission
-// notes them) and the client's declared deadline end the call as they
-// did.
+// notes them) and the client's declared deadline, until the answer
+// begins, end the call as they did.
 func holdForUpstream(base http.RoundTripper, req *http.Request, a *admission) (*http.Response, error) {
 	parent := req.Context()
+	// No deadline of its own: the client's ends parent only until the
+	// response begins (admission.expire), and a copy of it here cut
+	// every stream at the client's timeout (outside review: an SDK's 2 s
+	// timeout ended a 6 s stream after 1.8 s).
 	held, cancel := context.WithCancelCause(context.WithoutCancel(parent))
-	if deadline, ok := parent.Deadline(); ok {
-		var stopTimer context.CancelFunc
-		held, stopTimer = context.WithDeadline(held, deadline)
-		cancelCause := cancel
-		cancel = func(err error) { cancelCause(err); stopTimer() }
-	}
 	var (
 		answered atomic.Bool
 		bound    atomic.Pointer[time.Timer]

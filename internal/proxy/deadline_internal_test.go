@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -203,14 +204,22 @@ func TestRetriesStayWithinTheClientsDeadline(t *testing.T) {
 }
 
 // The client's deadline bounds the wait for the answer, not the answer:
-// a stream that began in time goes on past it.
+// a stream that began in time goes on past it. The upstream's body ends
+// with its request's context, as net/http's does: an outside review's
+// streams were cut at their SDK's timeout, the upstream's context
+// carrying the client's deadline after the answer had begun.
 func TestClientDeadlineDoesNotCutAStreamThatBegan(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		up := &fakeUpstream{answer: func(int, *http.Request) *http.Response {
+		up := &fakeUpstream{answer: func(_ int, req *http.Request) *http.Response {
 			pr, pw := io.Pipe()
 			go func() {
 				io.WriteString(pw, "data: one\n\n")
-				time.Sleep(5 * time.Second)
+				select {
+				case <-time.After(5 * time.Second):
+				case <-req.Context().Done():
+					pw.CloseWithError(context.Cause(req.Context()))
+					return
+				}
 				io.WriteString(pw, "data: two\n\n")
 				pw.Close()
 			}()
