@@ -251,6 +251,19 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 		if g.waiters.front() == w && !g.asking {
 			var ok bool
 			now, since := g.clock()
+			if hasDeadline && !now.Before(deadline) {
+				// Its deadline has passed, whether or not its context has
+				// said so yet (a proxy's ends at a timer of its own,
+				// which may fire a moment after the release this caller
+				// was woken for): admitted now, it would take a slot and
+				// a unit of rate for a call its caller can no longer
+				// make (an outside review: requests never sent were
+				// counted as attempts, and took the rate of the next).
+				g.leave(w)
+				g.wakeFront()
+				g.mu.Unlock()
+				return nil, context.DeadlineExceeded
+			}
 			from := g.from()
 			if wait, change, ok = g.tryFront(c, now, late, marks, from); !ok {
 				waitFrom = now

@@ -106,6 +106,19 @@ func (a *admission) expire() {
 	}
 }
 
+// passed returns what a's timer ends it with at now: errMaxWait once the
+// max wait has passed while it is queued, errClientDeadline once the
+// client's deadline has passed before its answer, nil before either.
+func (a *admission) passed(now time.Time) error {
+	switch {
+	case !now.Before(a.limit) && a.state.Load() == queued:
+		return errMaxWait
+	case !a.deadline.IsZero() && !now.Before(a.deadline) && a.phase.Load() == answering:
+		return errClientDeadline
+	}
+	return nil
+}
+
 type admissionKey struct{}
 
 // admissionOf returns the admission of a request served by a route, nil

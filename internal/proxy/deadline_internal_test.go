@@ -318,3 +318,44 @@ func FuzzClientTimeout(f *testing.F) {
 		}
 	})
 }
+
+// Requests queued behind one the upstream holds, all with the same
+// client timeout: at the deadline the held one is cut and its slot freed
+// at the very moment the others' deadlines pass. They are told they were
+// never sent, and are not: an outside review saw them "attempted" with a
+// dead context, told "the upstream may have acted on it", and taking the
+// rate of the next request.
+func TestRequestsQueuedPastTheirDeadlineAreNeverSent(t *testing.T) {
+	for range 20 { // the timers of one moment fire in any order
+		synctest.Test(t, func(t *testing.T) {
+			up := &fakeUpstream{answer: func(_ int, req *http.Request) *http.Response {
+				select {
+				case <-time.After(5 * time.Second):
+				case <-req.Context().Done():
+				}
+				return response(200, "{}")
+			}}
+			r := testRoute(t, Route{Preset: Generic, Limits: sluice.Limits{Concurrency: 1, FixedConcurrency: true, Rate: sluice.PerSecond(1)}}, up)
+			header := http.Header{"X-Sluice-Timeout": {"3"}}
+			got := make(chan *httptest.ResponseRecorder, 3)
+			for range 3 {
+				go func() { got <- serveOne(r, "GET", "/x", header, "") }()
+			}
+			var sent, never int
+			for range 3 {
+				w := <-got
+				switch {
+				case w.Code == http.StatusGatewayTimeout && strings.Contains(w.Body.String(), "never sent upstream"):
+					never++
+				case w.Code == http.StatusGatewayTimeout:
+					sent++
+				default:
+					t.Errorf("got %d %s, want a 504", w.Code, w.Body.String())
+				}
+			}
+			if n := up.sent(); n != 1 || sent != 1 || never != 2 {
+				t.Errorf("the upstream got %d requests; %d told no answer, %d told never sent; want 1, 1, 2", n, sent, never)
+			}
+		})
+	}
+}

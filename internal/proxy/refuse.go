@@ -22,25 +22,35 @@ import (
 // fail is the ReverseProxy's ErrorHandler: the Transport gave no response.
 func (r *route) fail(w http.ResponseWriter, req *http.Request, err error) {
 	var we *sluice.WaitError
+	cause := context.Cause(req.Context())
+	if cause == nil && errors.Is(err, context.DeadlineExceeded) && !errors.As(err, &we) {
+		// The gate read a deadline of the request's as passed a moment
+		// before the proxy's timer ended it: the same answer as the
+		// timer's (an outside review: told "the upstream may have acted
+		// on it" of requests never sent).
+		if a := admissionOf(req.Context()); a != nil && (a.info == nil || a.info.Attempts == 0) {
+			cause = a.passed(time.Now())
+		}
+	}
 	switch {
 	case errors.As(err, &we):
 		// The limits predict a wait longer than the max wait: refused
 		// at once, nothing taken; the prediction is when to come back.
 		r.refuse(w, req, bodyOf(req), we.Wait, "the rate limit would delay this request beyond the proxy's max wait or the client's timeout")
-	case context.Cause(req.Context()) == errMaxWait:
+	case cause == errMaxWait:
 		// Those ahead in the queue came earlier with the same max wait:
 		// they are leaving too, and the queue's drain time (counting them)
 		// told a crowd refused together to come back long after the
 		// slots had freed. The next turn it is, then one each after.
 		r.refuse(w, req, bodyOf(req), nextTurn, "waited the proxy's max wait for the rate limit without being admitted")
-	case errors.Is(err, errShuttingDown), context.Cause(req.Context()) == errShutdownCut:
+	case errors.Is(err, errShuttingDown), cause == errShutdownCut:
 		// Not sent, not retried, or cut at the upstream as the grace ran
 		// out (shutdown_cut.go): the message says which, since the
 		// upstream may have acted on one sent. The client may send it
 		// again, to this proxy once restarted or straight on.
 		w.Header().Set("Retry-After", strconv.Itoa(shutdownRetryAfter))
 		r.answer(w, http.StatusServiceUnavailable, "api_error", "", stoppingMessage(req))
-	case context.Cause(req.Context()) == errClientDeadline:
+	case cause == errClientDeadline:
 		// The client's own timeout (X-Stainless-Timeout...) is about to
 		// pass: it gets this answer rather than its own timeout.
 		// Whether it was sent says whether the upstream may have acted
