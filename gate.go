@@ -176,6 +176,20 @@ func usesLatency(l Limit) bool {
 // Acquire fails at once with a *TooLargeError, which matches ErrTooLarge,
 // and takes nothing; a Semaphore runs such a weight alone instead.
 func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
+	return g.acquire(ctx, c, noTurn)
+}
+
+// noTurn is acquire's turn for a caller that takes its place in line
+// when it joins it.
+const noTurn = time.Duration(-1)
+
+// acquire is Acquire for a caller whose place in line, among callers of
+// its priority, is turn (a time since the gate's epoch, as Permit.since),
+// or when it joins for noTurn: a retry keeps the turn of its call's first
+// admission, ahead of the calls that came after it (an outside review: a
+// proxy's two 429ed calls waited behind four later ones for the next 25
+// s, and were handed back their stale 429 at their client's deadline).
+func (g *Gate) acquire(ctx context.Context, c Cost, turn time.Duration) (*Permit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -225,7 +239,12 @@ func (g *Gate) Acquire(ctx context.Context, c Cost) (*Permit, error) {
 			return nil, &WaitError{Wait: wait}
 		}
 	}
+	kept := turn != noTurn
+	if !kept {
+		turn = g.sinceEpoch()
+	}
 	w := g.newWaiter(priority, c)
+	w.turn, w.kept = turn, kept
 	var marks []int64 // what the gate's own limits took, while shared limits are asked
 	if g.shared != nil {
 		marks = make([]int64, len(g.limits))

@@ -491,7 +491,8 @@ func (p RetryPolicy) run(ctx context.Context, g *Gate, c Cost, call func(context
 type firstAttempt struct {
 	o     Outcome
 	err   error
-	begin time.Time // when the call began, read only when MaxElapsed needs it
+	begin time.Time     // when the call began, read only when MaxElapsed needs it
+	turn  time.Duration // its admission, as Permit.since: the retries' turn in line
 }
 
 // runTo is run for a call to a host of which more is known: its address,
@@ -509,6 +510,10 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, first 
 	var lastErr error
 	refused := 0          // attempts in a row that could not reach the host
 	answeredHere := false // an attempt of this call got an answer
+	turn := noTurn        // the first admission's: a retry keeps its place in line (Gate.acquire)
+	if first != nil {
+		turn = first.turn
+	}
 	for attempt := 1; ; attempt++ {
 		if attempt == 1 && first != nil {
 			last, lastErr = first.o, first.err
@@ -516,8 +521,11 @@ func (p RetryPolicy) runTo(ctx context.Context, g *Gate, c Cost, to host, first 
 			var permit *Permit // stays nil without a gate
 			if g != nil {
 				var err error
-				if permit, err = g.Acquire(ctx, c); err != nil {
+				if permit, err = g.acquire(ctx, c, turn); err != nil {
 					return last, attempt - 1, err
+				}
+				if attempt == 1 {
+					turn = permit.since
 				}
 			} else if err := ctx.Err(); err != nil {
 				return last, attempt - 1, err

@@ -364,6 +364,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return t.finish(req, nil, &body, 0, 0, err)
 	}
+	first.turn = permit.since
 	if policy.Budget != nil {
 		// Counted once admitted, at the admission's time, as runTo does.
 		policy.Budget.attemptOf(permit)

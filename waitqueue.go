@@ -1,9 +1,13 @@
 package sluice
 
+import "time"
+
 // A waiter is one blocked caller in a waitQueue. Its links make the queue
 // intrusive: joining the line allocates nothing beyond the waiter itself.
 type waiter struct {
 	priority int
+	turn     time.Duration // its place among waiters of its priority, earliest first (Gate); 0 for all of a Semaphore's
+	kept     bool          // turn is an earlier call's, kept (a retry's): it goes before those that joined at that time
 	n        int           // what it asks for (Semaphore weight)
 	cost     Cost          // what it asks for (Gate)
 	ready    chan struct{} // Semaphore: closed on grant; Gate: a wake-up, buffered 1
@@ -20,11 +24,13 @@ type waitQueue struct {
 	n          int
 }
 
-// push adds w behind every waiter of the same or higher priority. Scanning
-// from the back makes the common case, one priority, O(1).
+// push adds w behind every waiter of higher priority, and of the same
+// priority with an earlier turn, or the same turn unless w's is kept.
+// Scanning from the back makes the common case, one priority and turns in
+// arrival order, O(1).
 func (q *waitQueue) push(w *waiter) {
 	at := q.tail
-	for at != nil && at.priority < w.priority {
+	for at != nil && (at.priority < w.priority || at.priority == w.priority && (at.turn > w.turn || at.turn == w.turn && w.kept && !at.kept)) {
 		at = at.prev
 	}
 	w.prev = at // w goes right after at, or first when at is nil
