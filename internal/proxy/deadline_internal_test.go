@@ -359,3 +359,24 @@ func TestRequestsQueuedPastTheirDeadlineAreNeverSent(t *testing.T) {
 		})
 	}
 }
+
+// An upstream 429 handed back because its retry could not come before the
+// client's deadline is counted as the upstream's throttle, not an error.
+func TestA429HandedBackAtTheDeadlineIsCountedThrottled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &fakeUpstream{answer: func(int, *http.Request) *http.Response {
+			resp := response(http.StatusTooManyRequests, `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`)
+			resp.Header.Set("Retry-After", "10")
+			return resp
+		}}
+		r := testRoute(t, Route{Preset: Anthropic}, up)
+		w := serveOne(r, "POST", "/v1/messages", http.Header{"X-Sluice-Timeout": {"3"}, "Content-Type": {"application/json"}},
+			`{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`)
+		if w.Code != http.StatusTooManyRequests {
+			t.Fatalf("got %d %s, want the upstream's 429", w.Code, w.Body.String())
+		}
+		if got, errs := r.obs.requests[outcomeThrottled].Load(), r.obs.requests[outcomeError].Load(); got != 1 || errs != 0 {
+			t.Errorf("counted %d upstream_throttled and %d errors, want 1 and 0", got, errs)
+		}
+	})
+}

@@ -309,7 +309,7 @@ func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, 
 		// on: the status says 2xx, the client got a truncated body.
 		out = outcomeError
 	case isAdmitted:
-		out = statusOutcome(status, info.Err)
+		out = statusOutcome(status, info)
 	case errors.As(info.Err, &we) || context.Cause(ctx) == errMaxWait:
 		out = outcomeMaxWait
 	case errors.Is(info.Err, errShuttingDown):
@@ -327,12 +327,19 @@ func (o *routeObs) record(ctx context.Context, req *http.Request, a *admission, 
 }
 
 // statusOutcome is the outcome of an admitted request whose client got
-// status; err is the Transport's last error, nil after a success.
-func statusOutcome(status int, err error) outcome {
+// status; info is what the Transport said of its round trip (Err nil
+// after a success).
+func statusOutcome(status int, info *sluice.RoundTripInfo) outcome {
 	var se *sluice.StatusError
+	err := info.Err
 	switch {
 	case status == 499:
 		return outcomeClientGone
+	case (status == http.StatusTooManyRequests || status == 529) && (info.Class == sluice.ClassThrottled || info.Class == sluice.ClassOverloaded):
+		// The upstream's 429 or 529 passed on, whatever ended the
+		// retries: one that could not be admitted before the client's
+		// deadline was counted an error (an outside review).
+		return outcomeThrottled
 	case err != nil && !errors.As(err, &se):
 		// No upstream response: the status is the proxy's own (502).
 		return outcomeError
