@@ -3,8 +3,6 @@ package sluice
 import (
 	"io"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -31,40 +29,16 @@ func TestGateTransportKeepsThePaceAtTheAPI(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: 10, Latency: 20 * time.Millisecond}
-				var dials, calls atomic.Int32
-				pn := newPipeNet(func() time.Duration { return time.Duration(dials.Add(1)*7919%30) * time.Millisecond })
-				var mu sync.Mutex
-				var arrivals []time.Time
-				srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					mu.Lock()
-					arrivals = append(arrivals, time.Now())
-					mu.Unlock()
-					if calls.Add(1)%50 == 0 {
-						w.Header().Set("Connection", "close")
-					}
-					api.ServeHTTP(w, r)
-				})}
-				served := make(chan struct{})
-				go func() {
-					defer close(served)
-					srv.Serve(pn)
-				}()
-				base := limits.HTTPTransport()
-				base.DialContext = pn.DialContext
+				piped := startPipedAPI(api, func(n int32) time.Duration { return time.Duration(n*7919%30) * time.Millisecond }, 50)
+				base := piped.base(limits)
 				gt := &GateTransport{Gate: limits.NewGate(), Base: base}
 				getAll(t, &http.Client{Transport: gt}, "http://api.test/", n, 64)
 				base.CloseIdleConnections()
-				srv.Close()
-				<-served
+				piped.stop()
 				if c := api.Counts(); c.Throttled() != 0 {
 					t.Errorf("%d 429s at the API (%d over the rate)", c.Throttled(), c.OverRate)
 				}
-				for i := limit; i < len(arrivals); i++ {
-					if d := arrivals[i].Sub(arrivals[i-limit]); d < time.Second {
-						t.Errorf("arrivals %d to %d took %v: %d in a second", i-limit, i, d, limit+1)
-						break
-					}
-				}
+				piped.checkArrivals(t, limit)
 				if st := gt.Gate.Stats(); st.InFlight != 0 {
 					t.Errorf("%d calls still in flight after every body was closed", st.InFlight)
 				}

@@ -3,8 +3,6 @@ package sluice
 import (
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -61,40 +59,16 @@ func TestTransportRateCountsACallThatLeftLate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				api := &apitest.Server{Limit: limit, Window: time.Second, Concurrency: 10, Latency: latency, Headers: true, RetryAfter: true}
-				var dials, calls atomic.Int32
-				pn := newPipeNet(func() time.Duration { return tt.dial(dials.Add(1)) })
-				var mu sync.Mutex
-				var arrivals []time.Time
-				srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					mu.Lock()
-					arrivals = append(arrivals, time.Now())
-					mu.Unlock()
-					if tt.closeAll > 0 && calls.Add(1)%tt.closeAll == 0 {
-						w.Header().Set("Connection", "close")
-					}
-					api.ServeHTTP(w, r)
-				})}
-				served := make(chan struct{})
-				go func() {
-					defer close(served)
-					srv.Serve(pn)
-				}()
-				base := tt.limits.HTTPTransport()
-				base.DialContext = pn.DialContext
+				piped := startPipedAPI(api, tt.dial, tt.closeAll)
+				base := piped.base(tt.limits)
 				tr := &Transport{Limits: tt.limits, Base: base}
 				took := getAll(t, &http.Client{Transport: tr}, "http://api.test/", n, 64)
 				tr.CloseIdleConnections()
-				srv.Close()
-				<-served
+				piped.stop()
 				if c := api.Counts(); c.Throttled() != 0 {
 					t.Errorf("%d 429s at the API (%d over the rate)", c.Throttled(), c.OverRate)
 				}
-				for i := limit; i < len(arrivals); i++ {
-					if d := arrivals[i].Sub(arrivals[i-limit]); d < time.Second {
-						t.Errorf("arrivals %d to %d took %v: %d in a second", i-limit, i, d, limit+1)
-						break
-					}
-				}
+				piped.checkArrivals(t, limit)
 				iv := apiSafe(PerSecond(limit)).Interval()
 				if strings.HasSuffix(tt.name, "quick connections") {
 					// Nothing left late: nothing charged again, which would
@@ -105,7 +79,7 @@ func TestTransportRateCountsACallThatLeftLate(t *testing.T) {
 					}
 					return
 				}
-				opened := time.Duration(pn.dials.Load())
+				opened := time.Duration(piped.pn.dials.Load())
 				// A first call charged at its start and again when it left
 				// late can cost a second interval.
 				if most := (n-1)*iv + latency + (opened+1)*iv; took > most {
