@@ -46,6 +46,13 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	}
 	sum := p.finish(Summary{}, time.Now())
 	sum.Failed = tooLarge
+	if ctx.Err() != nil {
+		// Its counts are of the lines read so far: said as a plan, they
+		// read as the whole input's (an outside review: exit 0 and the
+		// partial count after an interrupt).
+		sum.Stopped = fmt.Errorf("interrupted after %d items and %d bad lines read: the plan is incomplete", sum.Items, sum.BadLines)
+		return sum, fmt.Errorf("%w: dry run %w", ErrStopped, sum.Stopped)
+	}
 	if errp := p.readErr.Load(); errp != nil {
 		return sum, fmt.Errorf("batch: reading %s: %w", p.inputName(), *errp)
 	}

@@ -146,7 +146,7 @@ func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 		return nil, usage("reading %s: %v", p.inputName(), err)
 	}
 	start := window(buffered) // before the reader consumes it
-	opts := input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method, IDColumn: cfg.IDColumn, Check: p.estimateCheck()}
+	opts := input.Options{Format: format, BaseURL: base, Template: cfg.Template, URL: cfg.URL, Method: cfg.Method, IDColumn: cfg.IDColumn, Check: p.estimateCheck(), Done: ctx.Done()}
 	p.reader, err = input.NewReader(buffered, opts)
 	if err != nil {
 		p.input.Close()

@@ -216,7 +216,7 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 					p.reportBad(*bad)
 					continue
 				}
-				if err != io.EOF {
+				if err != io.EOF && ctx.Err() == nil { // an interrupt in a long line is the run's stop, not the input's error
 					readErr := err // not &err: that would put err on the heap for every line
 					p.readErr.Store(&readErr)
 				}

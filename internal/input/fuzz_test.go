@@ -300,7 +300,7 @@ func FuzzCSVRecords(f *testing.F) {
 		}
 
 		var got []csvRecord
-		lines := newLineReader(bytes.NewReader(data), len(data)+1)
+		lines := newLineReader(bytes.NewReader(data), len(data)+1, nil)
 		var rd bytes.Reader
 		br := bufio.NewReader(&rd)
 		for {

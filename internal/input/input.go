@@ -13,6 +13,7 @@ package input
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -137,7 +138,16 @@ type Options struct {
 	// as a max_tokens the token estimate refuses: every reader of the
 	// input with these options then sees the same bad lines.
 	Check func(Item) (reason string)
+	// Done, when closed, ends a read that is skipping a line longer than
+	// MaxLine with ErrInterrupted, between two chunks: such a line can
+	// go on for ever (/dev/zero), and a reader skipping it heard no
+	// interrupt. Nil never ends one.
+	Done <-chan struct{}
 }
+
+// ErrInterrupted is the error of a read ended by Options.Done in the
+// middle of a line longer than MaxLine.
+var ErrInterrupted = errors.New("input: interrupted in the middle of a line over the maximum length")
 
 // Reader reads the items of an input, one line at a time: memory stays at
 // one line (at most MaxLine bytes) plus a 64 KiB buffer, whatever the
@@ -215,7 +225,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		format: lookup(name),
 		base:   base,
 		maxStr: byteSize(maxLine),
-		lines:  newLineReader(r, maxLine),
+		lines:  newLineReader(r, maxLine, opts.Done),
 		check:  opts.Check,
 	}
 	csvOpts := opts.Template != "" || opts.URL != "" || opts.Method != "" || opts.IDColumn != ""

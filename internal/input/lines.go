@@ -34,10 +34,11 @@ type lineReader struct {
 	// spans lines, the column of the quote opening the field that runs
 	// on past its first line (as openQuoteColumn); 0 otherwise.
 	overQuote int
+	done      <-chan struct{} // Options.Done
 }
 
-func newLineReader(r io.Reader, max int) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, inputBufSize), max: max}
+func newLineReader(r io.Reader, max int, done <-chan struct{}) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, inputBufSize), max: max, done: done}
 }
 
 // start skips a UTF-8 byte order mark at the start of the input. It runs
@@ -86,6 +87,13 @@ func (l *lineReader) next() (line []byte, n int, over bool, err error) {
 			line = l.buf
 		}
 		if err == bufio.ErrBufferFull {
+			if over {
+				select {
+				case <-l.done:
+					return nil, l.n, false, ErrInterrupted
+				default:
+				}
+			}
 			continue
 		}
 		if err == io.EOF {
