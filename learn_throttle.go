@@ -128,6 +128,8 @@ type paceOf429 struct {
 	refused   int64         // rate 429s of calls admitted since it began, learned of
 	thrownAt  int64         // the gate's throttled calls, done, at the last decrease
 	stale     int64         // throttled calls admitted before it, done after
+	idle      time.Duration // of it, cool-downs of 429s about concurrency
+	idleTo    time.Duration // the last of those ended
 	decreased time.Duration // the last decrease plus 1ns; 0: none yet
 	rate      float64       // calls a second; 0: none learned
 	top       float64       // the rate the climb stops below; 0: unknown
@@ -190,7 +192,7 @@ type tally429 struct {
 // rate in calls a second (0: none). It returns the new rate in calls a
 // second, and whether it changed. The caller holds the gate's learned.mu.
 func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, c tally429, concurrent bool, given float64) (float64, bool) {
-	if p.off || p.decreased > 0 && start < p.decreased || p.forgiven && start < p.boundary {
+	if p.off || p.decreased > 0 && start < p.decreased || p.decreased == 0 && p.forgiven && start < p.boundary {
 		if c.nth > p.thrownAt {
 			p.stale++ // not this cycle's to count: its decrease or cool-down counted it in flight
 		}
@@ -198,19 +200,28 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	}
 	if concurrent {
 		// The adaptive ceiling's (adaptive.go), and no word on the rate:
-		// the API took the calls in flight and refused one more. What it
-		// does say is that its cool-down, when it asked for one, sent
-		// nothing, so the cycle begins again at its end (forgive) and
-		// the rate's first 429 reads its window from there. Read over a
+		// the API took the calls in flight and refused one more. Its
+		// cool-down, when it asked for one, sent nothing, and is no
+		// part of what the API sustains: before a pace is learned the
+		// cycle begins again at its end (forgive), and the rate's first
+		// 429 reads its window from there; after, the cycle keeps its
+		// count and leaves the cool-down's time out (idle). Read over a
 		// cycle from the gate's first call, the cool-down counted in and
 		// the window not read, an API of 20 calls a second and 5 in
 		// flight that refused the first burst's sixth call was paced at
 		// 9.7 a second (an outside tester: 3.2 of the minimum through
-		// the proxy). The refused call is left out of the count by the
-		// gate's throttled calls (tally429); p.refused counts the rate's
-		// 429s alone, the first of which says the window.
+		// the proxy). Begun again later, a cycle cut short by the next
+		// 429 would cut the pace deep. The refused call is left out of
+		// the count by the gate's throttled calls (tally429); p.refused
+		// counts the rate's 429s alone, the first of which says the
+		// window.
 		if retryAfter > 0 && end > now {
-			p.forgive(end, c)
+			if p.decreased == 0 {
+				p.forgive(end, c)
+			} else if from := max(now, p.boundary, p.idleTo); end > from {
+				p.idle += end - from // once, however many 429s it ended
+				p.idleTo = end
+			}
 		}
 		return p.rate, false
 	}
@@ -231,7 +242,7 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	if given > 0 && inForce > given {
 		inForce = given
 	}
-	cycle := max(end-p.boundary, time.Millisecond)
+	cycle := max(end-p.boundary-p.idle, time.Millisecond)
 	refused := max(c.throttled-p.thrownAt-p.stale, p.refused)
 	took := max(c.admitted-p.admitted-refused-c.inFlight, 0)
 	// A first cycle's estimate needs no margin: it counts a whole
@@ -297,7 +308,7 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 	}
 	p.top, p.came = top, came
 	p.rate = r
-	p.boundary, p.admitted, p.refused, p.decreased = end, c.admitted, 0, now+1
+	p.boundary, p.admitted, p.refused, p.decreased, p.idle = end, c.admitted, 0, now+1, 0
 	p.thrownAt, p.stale = max(c.throttled, p.thrownAt), 0
 	p.every = max(p.every, end-now, minClimbEvery) // the longest cool-down: the API's window, at most
 	p.quiet = 0
@@ -317,7 +328,7 @@ func (p *paceOf429) throttled(start, now, end, first, retryAfter time.Duration, 
 // gate's learned.mu.
 func (p *paceOf429) forgive(end time.Duration, c tally429) {
 	p.forgiven = true
-	p.boundary, p.admitted, p.refused = end, c.admitted, 0
+	p.boundary, p.admitted, p.refused, p.idle = end, c.admitted, 0, 0
 	p.thrownAt, p.stale = max(c.throttled, p.thrownAt), 0
 }
 

@@ -240,6 +240,39 @@ func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
 	}
 }
 
+// Once a pace is learned, a 429 about concurrency begins no cycle, and
+// its cool-down, in which nothing was sent, is left out of the cycle's
+// time, once however many 429s of one burst asked for it: the calls the
+// cycle took are read over the time they were sent in. Begun again at
+// the cool-down's end, the cycle counted only the calls after it, and the
+// next 429 read them over a cycle cut short.
+func TestPaceOf429LeavesACoolDownAboutConcurrencyOutOfTheCycle(t *testing.T) {
+	p := &paceOf429{}
+	at := 500 * time.Millisecond
+	if got, _ := p.throttled(at, at, at+time.Second, 0, time.Second, tally429{admitted: 21, throttled: 1, nth: 1}, false, 0); !near(got, 20*(1-margin429)) {
+		t.Fatalf("first burst: rate %v, want %v", got, 20*(1-margin429))
+	}
+	// Two 429s about concurrency of one burst, each asking for a second.
+	for i, at := range []time.Duration{2000 * time.Millisecond, 2010 * time.Millisecond} {
+		c := tally429{admitted: 32 + int64(i), inFlight: 4, throttled: 2 + int64(i), nth: 2 + int64(i)}
+		if got, changed := p.throttled(at-100*time.Millisecond, at, 3*time.Second, 0, time.Second, c, true, 0); changed || !near(got, 20*(1-margin429)) {
+			t.Fatalf("a 429 about concurrency set rate %v (changed %v)", got, changed)
+		}
+	}
+	if p.idle != time.Second || p.boundary != 1500*time.Millisecond {
+		t.Fatalf("after the 429s about concurrency: idle %v, cycle from %v; want 1s, from 1.5s", p.idle, p.boundary)
+	}
+	// 30 calls taken from 1.5s to 4s, the cool-down's second apart.
+	now := 4 * time.Second
+	got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 21 + 30 + 3, throttled: 4, nth: 4}, false, 0)
+	if want := 30 / 2.5 * (1 - margin429); !near(got, want) {
+		t.Errorf("rate %v, want %v: 30 calls over the 2.5s of the cycle that sent", got, want)
+	}
+	if p.idle != 0 {
+		t.Errorf("the next cycle begins with %v idle, want none", p.idle)
+	}
+}
+
 // What the first 429 counts taken is what the API took, however the
 // calls done around it race to be learned of: a 429 of the storm, done
 // (and counted throttled) before the first one's decrease counted the
