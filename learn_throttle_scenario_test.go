@@ -217,3 +217,44 @@ func TestLearnedPaceFrom429sAtHundredsASecond(t *testing.T) {
 		}
 	})
 }
+
+// An API that limits both its rate (20 in any second) and its calls in
+// flight (5), saying either only by 429 and Retry-After, the second with
+// a body that names concurrency, is paced at its rate and kept under its
+// concurrency: a 429 about concurrency lowers the adaptive ceiling and
+// says nothing of the rate. An outside tester's `sluice proxy` against
+// such an API learned 9.5 to 11.4 a second, half its rate, and took 3.2
+// times the minimum: the first burst's concurrency 429s were read as
+// evidence of the rate.
+func TestLearnedPaceFrom429sBesideAConcurrencyCap(t *testing.T) {
+	const n, rate = 2000, 20
+	for _, tc := range []struct {
+		name   string
+		limits Limits
+	}{
+		{"nothing given", Limits{}},
+		{"concurrency 64", Limits{Concurrency: 64}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				api := &apitest.Server{Limit: rate, Window: time.Second, Concurrency: 5, Latency: 200 * time.Millisecond, RetryAfter: true}
+				tr := &Transport{Limits: tc.limits, Base: apitest.RoundTripper{Handler: api}}
+				took := getAll(t, &http.Client{Transport: tr}, "http://api.test/", n, 64)
+				c := api.Counts()
+				// The first window's calls at once, the rest at the rate;
+				// 5 in flight for 200ms each allow 25 a second, more.
+				least := time.Duration(n-rate) * time.Second / rate
+				share := float64(c.Throttled()) / float64(c.Requests)
+				ratio := took.Seconds() / least.Seconds()
+				t.Logf("%d calls: %d 429s (%.2f%%: %d rate, %d concurrency), took %v, %.3f of the minimum %v; learned %v, peak in flight %d",
+					n, c.Throttled(), 100*share, c.OverRate, c.OverConcurrent, took.Round(time.Millisecond), ratio, least, tr.Gate("api.test").LearnedRate(), c.PeakInFlight)
+				if share >= 0.01 {
+					t.Errorf("%.2f%% of the calls were refused (%d of %d), want under 1%%", 100*share, c.Throttled(), c.Requests)
+				}
+				if ratio > 1.10 {
+					t.Errorf("took %v, %.3f of the minimum %v, want within 10%%", took, ratio, least)
+				}
+			})
+		})
+	}
+}

@@ -91,8 +91,8 @@ func TestPaceOf429NeverCollapses(t *testing.T) {
 		t.Errorf("a first cycle of one call taken set rate %v", got)
 	}
 	p = &paceOf429{}
-	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 30, inFlight: 7}, true, 0); changed || got != 0 || p.refused != 1 {
-		t.Errorf("a concurrency 429 set rate %v (changed %v) and counted %d refused, want none and 1", got, changed, p.refused)
+	if got, changed := p.throttled(0, time.Millisecond, time.Second, 0, 0, tally429{admitted: 30, inFlight: 7, throttled: 1, nth: 1}, true, 0); changed || got != 0 || p.refused != 0 || p.forgiven {
+		t.Errorf("a concurrency 429 set rate %v (changed %v), counted %d rate 429s, began a cycle %v; want none, 0, false", got, changed, p.refused, p.forgiven)
 	}
 }
 
@@ -220,12 +220,56 @@ func TestPaceOf429ReadsAFirstBurstOverItsWholeSecondWindow(t *testing.T) {
 	// A 429 about concurrency paused the gate a second at 20ms: the first
 	// calls left the window before the burst that filled it, and the
 	// window the Retry-After would say from the first call is two
-	// seconds, not one.
+	// seconds, not one. The first cycle begins at that cool-down's end,
+	// and its burst is read over its window, as a first burst's: read
+	// over the cycle from the first call, it was 90 a second (218 calls
+	// over 2.42 s), and an API of 20 a second and 5 in flight was paced
+	// at 9.7, half its rate (an outside tester's finding).
 	p = &paceOf429{}
-	p.throttled(20*time.Millisecond, 20*time.Millisecond, 1020*time.Millisecond, 0, time.Second, tally429{admitted: 19, inFlight: 10}, true, 0)
+	p.throttled(20*time.Millisecond, 20*time.Millisecond, 1020*time.Millisecond, 0, time.Second, tally429{admitted: 19, inFlight: 10, throttled: 1, nth: 1}, true, 0)
 	now = 1420 * time.Millisecond
-	if got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 220, inFlight: 0}, false, 0); p.est.windowed || !near(got, 218/2.42) {
-		t.Errorf("after a cool-down about concurrency: rate %v (windowed %v), want %v over the cycle", got, p.est.windowed, 218/2.42)
+	if got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 220, inFlight: 0, throttled: 2, nth: 2}, false, 0); !p.est.windowed || !near(got, 200*(1-margin429)) || !near(p.top, 200) {
+		t.Errorf("after a cool-down about concurrency: rate %v (windowed %v), top %v; want %v over the window and 200", got, p.est.windowed, p.top, 200*(1-margin429))
+	}
+	// A 429 about concurrency that asked for no cool-down begins no
+	// cycle: the first call is still the window's oldest.
+	p = &paceOf429{}
+	p.throttled(20*time.Millisecond, 20*time.Millisecond, 0, 0, 0, tally429{admitted: 19, inFlight: 10, throttled: 1, nth: 1}, true, 0)
+	if got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 220, inFlight: 0, throttled: 2, nth: 2}, false, 0); !p.est.windowed || !near(got, 218*(1-margin429)/2) {
+		t.Errorf("after a 429 about concurrency with no cool-down: rate %v (windowed %v), want %v over the 2s window from the first call", got, p.est.windowed, 218*(1-margin429)/2)
+	}
+}
+
+// Once a pace is learned, a 429 about concurrency begins no cycle, and
+// its cool-down, in which nothing was sent, is left out of the cycle's
+// time, once however many 429s of one burst asked for it: the calls the
+// cycle took are read over the time they were sent in. Begun again at
+// the cool-down's end, the cycle counted only the calls after it, and the
+// next 429 read them over a cycle cut short.
+func TestPaceOf429LeavesACoolDownAboutConcurrencyOutOfTheCycle(t *testing.T) {
+	p := &paceOf429{}
+	at := 500 * time.Millisecond
+	if got, _ := p.throttled(at, at, at+time.Second, 0, time.Second, tally429{admitted: 21, throttled: 1, nth: 1}, false, 0); !near(got, 20*(1-margin429)) {
+		t.Fatalf("first burst: rate %v, want %v", got, 20*(1-margin429))
+	}
+	// Two 429s about concurrency of one burst, each asking for a second.
+	for i, at := range []time.Duration{2000 * time.Millisecond, 2010 * time.Millisecond} {
+		c := tally429{admitted: 32 + int64(i), inFlight: 4, throttled: 2 + int64(i), nth: 2 + int64(i)}
+		if got, changed := p.throttled(at-100*time.Millisecond, at, 3*time.Second, 0, time.Second, c, true, 0); changed || !near(got, 20*(1-margin429)) {
+			t.Fatalf("a 429 about concurrency set rate %v (changed %v)", got, changed)
+		}
+	}
+	if p.idle != time.Second || p.boundary != 1500*time.Millisecond {
+		t.Fatalf("after the 429s about concurrency: idle %v, cycle from %v; want 1s, from 1.5s", p.idle, p.boundary)
+	}
+	// 30 calls taken from 1.5s to 4s, the cool-down's second apart.
+	now := 4 * time.Second
+	got, _ := p.throttled(now, now, now+time.Second, 0, time.Second, tally429{admitted: 21 + 30 + 3, throttled: 4, nth: 4}, false, 0)
+	if want := 30 / 2.5 * (1 - margin429); !near(got, want) {
+		t.Errorf("rate %v, want %v: 30 calls over the 2.5s of the cycle that sent", got, want)
+	}
+	if p.idle != 0 {
+		t.Errorf("the next cycle begins with %v idle, want none", p.idle)
 	}
 }
 
