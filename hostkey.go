@@ -5,6 +5,18 @@ import (
 	"strings"
 )
 
+// HostKey returns the key of the gate a Transport with a nil Key sends a
+// request for u through: u's host in one spelling, lower case, without
+// trailing dots, without its scheme's default port, its port without
+// leading zeros, an IPv6 address in brackets ("api.example.com",
+// "127.0.0.1:9102", "[::1]:9501"). A URL with no scheme keeps whatever
+// port it names. It is how code that gives hosts limits of their own
+// (Transport.LimitsFor) reads the hosts it is given the way the
+// Transport keys them; it checks nothing (a host that is not one comes
+// back in the same spelling). It allocates only for a spelling it
+// changes; safe for concurrent use.
+func HostKey(u *url.URL) string { return hostKey(u) }
+
 // hostKey returns the host of u as a gate key, in the one spelling every
 // spelling of it shares: DNS names are case-insensitive (VM is vm), a
 // fully qualified name's trailing dot names the same host

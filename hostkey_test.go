@@ -125,3 +125,17 @@ func TestKeyOfTheLastKeysSpelling(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// HostKey is the Transport's own key: what LimitsFor is asked about.
+func TestHostKeyIsTheTransportsKey(t *testing.T) {
+	var tr Transport
+	for _, raw := range []string{"http://VM.:80/x", "https://[::1]:0443/", "http://127.0.0.1:9102/", "http://api.example.com:8080"} {
+		req, _ := http.NewRequest("GET", raw, nil)
+		if got, want := HostKey(req.URL), tr.KeyOf(req); got != want {
+			t.Errorf("HostKey(%s) = %q, the Transport keys it %q", raw, got, want)
+		}
+	}
+	if got := HostKey(&url.URL{Host: "VM:080"}); got != "vm:80" {
+		t.Errorf("HostKey(//VM:080) = %q, want vm:80: with no scheme, no port is the default", got)
+	}
+}

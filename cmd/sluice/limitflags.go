@@ -165,8 +165,11 @@ func (l *limitFlags) apply(lim *sluice.Limits, model string) error {
 // for one model (MODEL=VALUE); the last of each wins. MODEL is the
 // request body's "model" or its start up to a '-' (see batch.Config.ModelLimits).
 type perModel struct {
-	kind   string // the type shown in help; "" means string
-	def    string
+	kind string // the type shown in help; "" means string
+	def  string
+	// name reads MODEL into the one spelling it is keyed by, or refuses
+	// it; nil keeps it as given. sluice mcp's keys are hosts (mcp.HostName).
+	name   func(string) (string, error)
 	models map[string]string
 	order  []string // the models in the order first given
 }
@@ -193,6 +196,12 @@ func (p *perModel) Set(s string) error {
 	}
 	if strings.TrimSpace(value) == "" {
 		return fmt.Errorf("%q: want MODEL=VALUE, a value after =", s)
+	}
+	if p.name != nil {
+		var err error
+		if model, err = p.name(model); err != nil {
+			return fmt.Errorf("%q: %v", s, err)
+		}
 	}
 	if p.models == nil {
 		p.models = make(map[string]string)

@@ -50,7 +50,10 @@ call of every session shares them.
 The limit flags (--concurrency, --rate, --burst, --window, --retries,
 --timeout, --max-retry-wait) apply to each host on its own: a host that
 answers 429 pauses alone. Given as HOST=VALUE they set one host's own
-(--rate api.github.com=1/s). --global-concurrency and --global-rate bound
+(--rate api.github.com=1/s). HOST is a name or address, with a port
+for that port alone (api.example.com:8443, [::1]:9501; without one, every
+port), or a URL's http://host[:port]; a port of 80 or 443 also holds for
+URLs that leave it out. --global-concurrency and --global-rate bound
 all hosts together. --redis URL --key NAME shares all of these limits with
 every sluice mcp naming the same key, on any
 host: several agents, each with its own sluice mcp, then keep to one set
@@ -128,6 +131,11 @@ func (o *mcpOptions) add(f *pflag.FlagSet) {
 	for _, name := range []string{"tokens", "input-tokens", "output-tokens"} {
 		f.MarkHidden(name)
 	}
+	// A host is read once, here, into the spelling of the gate keys: a
+	// name no key matched was accepted and limited nothing.
+	for _, p := range []*perModel{&o.limits.concurrency, &o.limits.rate, &o.limits.window} {
+		p.name = mcp.HostName
+	}
 	f.BoolVar(&o.adaptive, "adaptive", true, "adapt each host's concurrency ceiling to its health, up to --concurrency (starting at half of it); --adaptive=false keeps it at --concurrency")
 	f.IntVar(&o.globalConc, "global-concurrency", mcp.DefaultGlobalConcurrency, "ceiling on requests in flight to all hosts together")
 	f.StringVar(&o.globalRate, "global-rate", "", "request rate to all hosts together, e.g. 20/s (default: none)")
@@ -159,7 +167,7 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 		return cfg, err
 	}
 	cfg.Host.FixedConcurrency = !o.adaptive
-	if cfg.HostLimits, err = l.modelLimits(cfg.Host); err != nil {
+	if cfg.HostLimits, err = o.hostLimits(cfg.Host); err != nil {
 		return cfg, err
 	}
 	cfg.Retry = sluice.RetryPolicy{MaxAttempts: l.retries + 1}
@@ -201,6 +209,35 @@ func (o *mcpOptions) mcpConfig() (mcp.Config, error) {
 		cfg.MaxRedirects = -1 // --max-redirects 0: none (the Config's 0 means the default)
 	}
 	return cfg, nil
+}
+
+// hostLimits returns the limits of each host given values of its own:
+// def with them in place of its defaults, and for a host:port the host's
+// own values under its own (--rate h=1/s --concurrency h:8080=2: h:8080
+// keeps 1/s), since a name without a port holds for every port.
+func (o *mcpOptions) hostLimits(def sluice.Limits) (map[string]sluice.Limits, error) {
+	hosts, err := o.limits.modelLimits(def)
+	if err != nil {
+		return nil, err
+	}
+	for name := range hosts {
+		i := strings.LastIndexByte(name, ':')
+		if i < 0 || strings.Contains(name[i:], "]") {
+			continue // no port (names are mcp.HostName's: [v6] has its colons inside)
+		}
+		if _, named := hosts[name[:i]]; !named {
+			continue
+		}
+		lim := def
+		if err := o.limits.apply(&lim, name[:i]); err != nil {
+			return nil, err
+		}
+		if err := o.limits.apply(&lim, name); err != nil {
+			return nil, err
+		}
+		hosts[name] = lim
+	}
+	return hosts, nil
 }
 
 // parseSize reads the size flag --flag, which must be positive.

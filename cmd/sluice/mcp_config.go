@@ -10,6 +10,8 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 	"github.com/spf13/pflag"
+
+	"github.com/sluicehq/sluice/internal/mcp"
 )
 
 // The --config file of sluice mcp holds its flags by name, as YAML:
@@ -95,6 +97,11 @@ func (o *mcpOptions) readHosts(f *pflag.FlagSet, path string, n ast.Node) error 
 		if err != nil {
 			return usageError("%s, line %d: hosts: %s: %v", path, line(h.Key), host, err)
 		}
+		// Read here for an error naming the line; the flag reads it again.
+		key, err := mcp.HostName(host)
+		if err != nil {
+			return usageError("%s, line %d: hosts: %q: %v", path, line(h.Key), host, err)
+		}
 		for _, mv := range limits {
 			name := keyOf(mv)
 			where := fmt.Sprintf("%s, line %d", path, line(mv.Key))
@@ -108,11 +115,17 @@ func (o *mcpOptions) readHosts(f *pflag.FlagSet, path string, n ast.Node) error 
 			if err != nil {
 				return usageError("%s: hosts: %s: %s: %v", where, host, name, err)
 			}
+			if pm, ok := f.Lookup(name).Value.(*perModel); ok {
+				_, set := pm.models[key]
+				if _, byFile := o.fromFile[name+" "+key]; set && !byFile {
+					continue // the command line wins, in whatever spelling it named the host
+				}
+			}
 			if err := f.Set(name, host+"="+value); err != nil {
 				return usageError("%s: hosts: %s: %s %q: %v", where, host, name, value, err)
 			}
 			f.Lookup(name).Changed = false
-			o.fromFile[name+" "+host] = where
+			o.fromFile[name+" "+key] = where // as the flag's errors name it
 		}
 	}
 	return nil

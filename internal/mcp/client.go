@@ -2,7 +2,6 @@ package mcp
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 
@@ -28,12 +27,13 @@ func newClient(cfg Config, g *guard) (*http.Client, *sluice.Transport) {
 	if retry.BudgetMode == sluice.BudgetAuto {
 		retry.BudgetMode = sluice.BudgetWait // batch work: the budget paces retries, loses nothing
 	}
-	hosts := make(map[string]sluice.Limits, len(cfg.HostLimits))
-	for name, l := range cfg.HostLimits {
-		// The Transport keys a host in one spelling (lower case, no
-		// trailing dot): the operator's names are read the same way.
-		hosts[strings.TrimSuffix(strings.ToLower(name), ".")] = l
-	}
+	// The operator's names of hosts are read into the Transport's
+	// spelling of its keys (HostName), and a name with a port holds for
+	// the key its URL gets even when the port is the scheme's default
+	// (hostLimits.of): a limit under a name no key matched was no limit.
+	hosts := newHostLimits(cfg.HostLimits, func(name string, err error) {
+		cfg.Logger.Warn("sluice mcp: a host's own limits ignored: not a host", "host", name, "err", err)
+	})
 	tr := &sluice.Transport{
 		Base:           &sluice.GateTransport{Gate: cfg.Global.NewGate(), Base: base},
 		Limits:         cfg.Host,
@@ -42,13 +42,8 @@ func newClient(cfg Config, g *guard) (*http.Client, *sluice.Transport) {
 	}
 	if len(hosts) > 0 {
 		tr.LimitsFor = func(key string) sluice.Limits {
-			if l, ok := hosts[key]; ok {
+			if l, ok := hosts.of(key); ok {
 				return l
-			}
-			if h, _, err := net.SplitHostPort(key); err == nil {
-				if l, ok := hosts[h]; ok {
-					return l
-				}
 			}
 			return cfg.Host
 		}

@@ -16,7 +16,9 @@ type Config struct {
 	Global sluice.Limits
 	// Host limits each host (host:port) on its own, adaptive and learned
 	// from headers as everywhere in sluice; HostLimits, when set, gives
-	// some hosts limits of their own (keyed by host or host:port).
+	// some hosts limits of their own, keyed by host (every port of it)
+	// or host:port in any spelling HostName reads (a name it refuses is
+	// ignored, with a warning).
 	Host       sluice.Limits
 	HostLimits map[string]sluice.Limits
 	// Retry says what is retried; each retry goes back through the gates.

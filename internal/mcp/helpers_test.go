@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -106,8 +107,13 @@ type peakServer struct {
 }
 
 func newPeakServer(t *testing.T, latency time.Duration) *peakServer {
+	return newPeakServerOn(t, latency, nil)
+}
+
+// newPeakServerOn is newPeakServer listening on ln (nil: 127.0.0.1).
+func newPeakServerOn(t *testing.T, latency time.Duration, ln net.Listener) *peakServer {
 	p := &peakServer{latency: latency}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := p.inFlight.Add(1)
 		for {
 			old := p.peak.Load()
@@ -121,6 +127,11 @@ func newPeakServer(t *testing.T, latency time.Duration) *peakServer {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "page %s", r.URL.Path)
 	}))
+	if ln != nil {
+		p.Listener.Close()
+		p.Listener = ln
+	}
+	p.Start()
 	t.Cleanup(p.Close)
 	return p
 }
