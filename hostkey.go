@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -21,8 +22,9 @@ func HostKey(u *url.URL) string { return hostKey(u) }
 // spelling of it shares: DNS names are case-insensitive (VM is vm), a
 // fully qualified name's trailing dot names the same host
 // (api.example.com. is api.example.com), and the scheme's default port
-// is the port a URL without one uses (https://h:443 is https://h), and a
-// port is its number (h:080 is h:80). Keyed
+// is the port a URL without one uses (https://h:443 is https://h), a
+// port is its number (h:080 is h:80), and an IPv6 address is spelled
+// as net/netip spells it ([0:0::1] is [::1]). Keyed
 // by its spelling, each spelling had limits of its own, so that a caller
 // writing one host two ways ran it at twice its limits.
 //
@@ -43,6 +45,12 @@ func canonicalHost(h, scheme string) string {
 		name, port = h[:i], h[i+1:]
 	}
 	name = strings.TrimRight(lowerASCII(name), ".") // all of them: its result is its own spelling
+	if len(name) > 2 && name[0] == '[' && name[len(name)-1] == ']' {
+		// An IPv6 address has many spellings ([0:0::1] is [::1]).
+		if a, err := netip.ParseAddr(name[1 : len(name)-1]); err == nil && a.Is6() && a.Zone() == "" {
+			name = "[" + a.String() + "]"
+		}
+	}
 	if trimmed := strings.TrimLeft(port, "0"); trimmed != "" {
 		port = trimmed // :080 is :80
 	}
@@ -61,6 +69,9 @@ func canonicalHost(h, scheme string) string {
 // switch for everything at once cost 237 instructions a request for
 // 127.0.0.1:port, 0.4% of a plain client's).
 func needsCanonical(h, scheme string) bool {
+	if len(h) > 0 && h[0] == '[' {
+		return true // an IPv6 address: netip spells it (rare enough to allocate)
+	}
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; 'A' <= c && c <= 'Z' {
 			return true

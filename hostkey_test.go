@@ -28,6 +28,9 @@ func TestHostKeyOneSpellingPerHost(t *testing.T) {
 		{"http://vm:09922/x", "vm:9922"},
 		{"https://vm:0443/x", "vm"},
 		{"http://vm:/x", "vm"}, // an empty port is the default one, to net/http
+		{"http://[0:0::1]:9922/x", "[::1]:9922"},
+		{"http://[0:0:0:0:0:0:0:1]/x", "[::1]"},
+		{"http://[::FFFF:1.2.3.4]/x", "[::ffff:1.2.3.4]"},
 	} {
 		u, err := url.Parse(c.url)
 		if err != nil {

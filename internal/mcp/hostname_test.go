@@ -84,7 +84,7 @@ func TestHostLimitsMatchTheTransportsKeys(t *testing.T) {
 		{"[::1]:9501", "http://[::1]:9501/", true},
 		{"[::1]:9501", "http://[::1]:9502/", false},
 		{"[::1]:80", "http://[::1]/", true},
-		{"[0:0::1]", "http://[::1]/", false}, // another spelling of the address: the Transport keeps them apart too
+		{"[0:0::1]", "http://[::1]/", true}, // another spelling of the address: one key, as net/netip spells it
 		{"localhost", "http://127.0.0.1/", false},
 		{"127.0.0.1:9102", "http://127.0.0.1:09102/", true},
 		{"api.example.com", "http://api.example.com.evil/", false},
