@@ -62,6 +62,7 @@ type admission struct {
 	limit    time.Time             // the max wait's end
 	deadline time.Time             // the client's, zero when it gave none
 	wait     atomic.Int64          // nanoseconds from begin to admission
+	answered atomic.Int64          // when the upstream's last answer came, in Unix nanoseconds; 0 before
 	late     atomic.Bool           // admitted by the gate as the max wait ran out
 	info     *sluice.RoundTripInfo // what the Transport says of the round trip, once it returns
 	body     *keptBody             // the request's body as the proxy kept it, for its refusals' words
@@ -287,6 +288,9 @@ func holdForUpstream(base http.RoundTripper, req *http.Request, a *admission) (*
 	}
 	resp, err := base.RoundTrip(req.WithContext(held))
 	answered.Store(true)
+	if a != nil && resp != nil {
+		a.answered.Store(time.Now().UnixNano())
+	}
 	if parent.Err() != nil {
 		cancel(context.Cause(parent)) // the client left while the upstream worked: its answer ends here
 	}
@@ -375,6 +379,9 @@ func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		resp.Header.Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(wait.Seconds()))), 10))
 		resp.Header.Set("Retry-After-Ms", strconv.FormatInt(max(1, wait.Milliseconds()), 10))
 	}
+	if a != nil && resp != nil && a.info != nil && (a.info.Class == sluice.ClassThrottled || a.info.Class == sluice.ClassOverloaded) {
+		ageRetryAfter(resp.Header, a.answered.Load(), time.Now())
+	}
 	if a != nil && resp != nil && a.info != nil && a.info.Attempts > 1 && a.info.Class.Retryable() && resp.Header.Get("X-Should-Retry") == "" {
 		// The proxy retried it already, as far as its policy goes: the
 		// SDKs' own retries (two by default, each waiting out the
@@ -394,4 +401,30 @@ func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		resp.Body.Close()
 	}
 	return nil, context.Cause(req.Context())
+}
+
+// ageRetryAfter takes from h's Retry-After and retry-after-ms the time
+// since the upstream's answer came (answered, in nanoseconds since the
+// Unix epoch; 0 for unknown), when that is a second or more: a 429 the
+// proxy held while its retry waited (for the client's deadline, say) went
+// back saying "10" 25 s after the upstream said it, and the SDK waited
+// 10 s more for nothing (outside review).
+func ageRetryAfter(h http.Header, answered int64, now time.Time) {
+	if answered == 0 {
+		return
+	}
+	age := now.Sub(time.Unix(0, answered))
+	if age < time.Second {
+		return
+	}
+	if v := h.Get("Retry-After"); v != "" {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+			h.Set("Retry-After", strconv.FormatInt(max(secs-int64(age/time.Second), 0), 10))
+		}
+	}
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
+			h.Set("Retry-After-Ms", strconv.FormatInt(max(int64(ms)-age.Milliseconds(), 0), 10))
+		}
+	}
 }

@@ -380,3 +380,39 @@ func TestA429HandedBackAtTheDeadlineIsCountedThrottled(t *testing.T) {
 		}
 	})
 }
+
+// An upstream 429 the proxy held while its retry waited goes back with
+// what is left of its Retry-After, not what the upstream said long ago
+// (an outside review: "10", 25 s after the upstream said it).
+func TestA429HeldByTheProxyGoesBackWithItsRetryAfterAged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		up := &fakeUpstream{answer: func(n int, _ *http.Request) *http.Response {
+			if n > 1 {
+				return response(200, `{}`)
+			}
+			resp := response(http.StatusTooManyRequests, `{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}`)
+			resp.Header.Set("Retry-After", "3")
+			resp.Header.Set("Retry-After-Ms", "3000")
+			return resp
+		}}
+		r := testRoute(t, Route{Preset: Anthropic, Limits: sluice.Limits{Rate: sluice.Rate{N: 1, Per: 5 * time.Second}}}, up)
+		body := `{"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
+		// b is refused at once and its retry waits; a, first in line by
+		// its priority, takes the next turn at 5 s, after which b's
+		// retry could not come before its deadline (8 s less a tenth):
+		// b gets the 429 it was given 5 s before.
+		got := make(chan *httptest.ResponseRecorder)
+		go func() {
+			got <- serveOne(r, "POST", "/v1/messages", http.Header{"Content-Type": {"application/json"}, "X-Sluice-Timeout": {"8"}}, body)
+		}()
+		time.Sleep(500 * time.Millisecond)
+		go serveOne(r, "POST", "/v1/messages", http.Header{"Content-Type": {"application/json"}, "X-Sluice-Priority": {"10"}}, body)
+		w := <-got
+		if w.Code != http.StatusTooManyRequests {
+			t.Fatalf("got %d %s, want the upstream's 429", w.Code, w.Body.String())
+		}
+		if ra, ms := w.Header().Get("Retry-After"), w.Header().Get("Retry-After-Ms"); ra != "0" || ms != "0" {
+			t.Errorf("Retry-After %q, retry-after-ms %q, 5 s after the upstream said 3 s: want 0 and 0", ra, ms)
+		}
+	})
+}
