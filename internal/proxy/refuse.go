@@ -173,7 +173,8 @@ const nextTurn time.Duration = -1
 func (r *route) refuse(w http.ResponseWriter, req *http.Request, body []byte, wait time.Duration, why string) {
 	key := r.gateKey(req, body)
 	limits := r.limitsForKey(key)
-	interval := r.admissionInterval(req, key, body, limits)
+	pc := r.admissionPace(req, key, body, limits)
+	interval := pc.every()
 	switch {
 	case wait == nextTurn:
 		wait = max(interval, time.Millisecond)
@@ -183,7 +184,7 @@ func (r *route) refuse(w http.ResponseWriter, req *http.Request, body []byte, wa
 	case wait <= 0:
 		wait = r.drainTime(interval)
 	}
-	wait = r.promises.promise(promiseKeyOf(key), time.Now(), wait, interval)
+	wait = r.promises.promise(promiseKeyOf(key), time.Now(), wait, pc)
 	secs := max(1, int64(math.Ceil(wait.Seconds())))
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(secs, 10))
