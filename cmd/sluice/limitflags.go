@@ -105,6 +105,22 @@ func (l *limitFlags) modelLimits(def sluice.Limits) (map[string]sluice.Limits, e
 	return out, nil
 }
 
+// modelFlags returns, for each model given a value of its own, the flags
+// that gave it, as "--rate MODEL=RATE", in the order of perModelFlags:
+// batch.Config.ModelLimitFlags, for the warning that no line uses it.
+func (l *limitFlags) modelFlags() map[string][]string {
+	var out map[string][]string
+	for _, f := range l.perModelFlags() {
+		for _, model := range f.value.order {
+			if out == nil {
+				out = make(map[string][]string)
+			}
+			out[model] = append(out[model], "--"+f.name+" "+model+"="+f.value.models[model])
+		}
+	}
+	return out
+}
+
 // namedFlag is a per-model flag with what it sets.
 type namedFlag struct {
 	name, example string

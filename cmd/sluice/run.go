@@ -113,6 +113,7 @@ everything done so far saved.`,
 			if cfg.ModelLimits, err = limits.modelLimits(cfg.Limits); err != nil { // item 12
 				return err
 			}
+			cfg.ModelLimitFlags = limits.modelFlags()
 			fitOpenFiles(cfg.Stderr, &cfg.Limits, cfg.ModelLimits)
 			store, closeStore, err := shared.store(nil)
 			if err != nil {

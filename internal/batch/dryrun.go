@@ -64,6 +64,7 @@ func (p *plan) dryRun(ctx context.Context) (Summary, error) {
 	p.warnTwins()
 	fmt.Fprintln(w, p.describeEarlier())
 	fmt.Fprintf(w, "%s: %s input, %d items to run, %d bad lines\n", p.inputName(), p.reader.Format(), sum.Items, sum.BadLines)
+	p.reportModels(w)
 	if sum.Resumed > 0 || sum.Changed > 0 {
 		fmt.Fprintln(w, p.describeResumed(sum))
 	}

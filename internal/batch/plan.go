@@ -64,6 +64,9 @@ type plan struct {
 	// timeout is the attempt timeout: of the wait for headers, and of a
 	// body that stops arriving (stall.go).
 	timeout time.Duration
+	// models follows which names of Config.ModelLimits the input uses
+	// (modeluse.go); nil when there are none, or all is known.
+	models *modelUse
 }
 
 func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
@@ -159,6 +162,7 @@ func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 	p.readOpts.Format = p.reader.Format()
 	p.doom = newDoom(cfg, p)
 	p.shape = input.ShapeOf(p.reader.Format())
+	p.models = newModelUse(cfg.ModelLimits)
 	fits := func() error {
 		if err := p.checkFormat(); err != nil {
 			return err
@@ -198,6 +202,7 @@ func newPlan(ctx context.Context, cfg *Config) (*plan, error) {
 	p.tr = p.transport()
 	fmt.Fprintf(p.stderr, "sluice: %s\n", p.describe()) // before anything is sent, on every run
 	p.warnTwins()
+	p.warnModelsEarly(start, opts)
 	return p, nil
 }
 

@@ -72,6 +72,10 @@ type Config struct {
 	// here: claude-haiku-4 covers claude-haiku-4-5), else with Limits.
 	// MaxPause 0 means MaxRetryWait, as for Limits. Only with API.
 	ModelLimits map[string]sluice.Limits
+	// ModelLimitFlags says, for a name in ModelLimits, how its limits
+	// were asked for ("--rate claude-haiku-4-5=1/s"), for the warning
+	// that no line of the input uses it; nil names them by the model.
+	ModelLimitFlags map[string][]string
 	// KeepGoing sends every item even when the first calls all fail alike
 	// in a way no retry fixes (issue 10, item 2: see doom); a quota
 	// exhausted still stops the run.
@@ -219,6 +223,8 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 				if err != io.EOF && ctx.Err() == nil { // an interrupt in a long line is the run's stop, not the input's error
 					readErr := err // not &err: that would put err on the heap for every line
 					p.readErr.Store(&readErr)
+				} else {
+					p.endModels()
 				}
 				return
 			}
@@ -229,6 +235,7 @@ func (p *plan) items(ctx context.Context) iter.Seq[input.Item] {
 					continue
 				}
 			}
+			p.models.see(p, it) // resumed or not: a line of the input
 			switch sight, first := p.seen.See(it.ID, it.Line); sight {
 			case journal.SightRepeated:
 				if p.reader.Format() == input.FormatURLs {
