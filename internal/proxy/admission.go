@@ -107,14 +107,15 @@ func (a *admission) expire() {
 	}
 }
 
-// passed returns what a's timer ends it with at now: errMaxWait once the
-// max wait has passed while it is queued, errClientDeadline once the
+// passed returns what a's timer ends it with at now, or is ending it
+// with (expire marks a before it cancels it): errMaxWait once the max
+// wait has passed before its admission, errClientDeadline once the
 // client's deadline has passed before its answer, nil before either.
 func (a *admission) passed(now time.Time) error {
-	switch {
-	case !now.Before(a.limit) && a.state.Load() == queued:
+	switch state := a.state.Load(); {
+	case !now.Before(a.limit) && (state == queued || state == expired):
 		return errMaxWait
-	case !a.deadline.IsZero() && !now.Before(a.deadline) && a.phase.Load() == answering:
+	case !a.deadline.IsZero() && !now.Before(a.deadline) && a.phase.Load() != responded:
 		return errClientDeadline
 	}
 	return nil
@@ -389,17 +390,21 @@ func (t respondedTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		// upstream that keeps failing.
 		resp.Header.Set("X-Should-Retry", "false")
 	}
+	if resp == nil {
+		// No response began: the deadline still says what ended the
+		// request (marked responded, a request the gate refused at its
+		// deadline was told the upstream may have acted on it).
+		return resp, err
+	}
 	if a == nil || a.phase.CompareAndSwap(answering, responded) || a.phase.Load() == responded {
-		if a != nil && resp != nil {
+		if a != nil {
 			// No attempt follows a response: its body's room is free.
 			a.body.release()
 		}
 		return resp, err
 	}
 	// The deadline passed as the answer came: too late.
-	if resp != nil {
-		resp.Body.Close()
-	}
+	resp.Body.Close()
 	return nil, context.Cause(req.Context())
 }
 

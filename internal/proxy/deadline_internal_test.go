@@ -348,6 +348,7 @@ func TestRequestsQueuedPastTheirDeadlineAreNeverSent(t *testing.T) {
 				case w.Code == http.StatusGatewayTimeout && strings.Contains(w.Body.String(), "never sent upstream"):
 					never++
 				case w.Code == http.StatusGatewayTimeout:
+					t.Logf("told %s", w.Body.String()) // which, when it fails
 					sent++
 				default:
 					t.Errorf("got %d %s, want a 504", w.Code, w.Body.String())
