@@ -792,7 +792,10 @@ func (p *Permit) Done(o Outcome) {
 	case ClassThrottled:
 		nth = g.throttled.Add(1)
 		if !o.ConcurrencyLimited {
-			firstWidened = g.margin.widen()
+			// A call the shared limits did not keep alone is forgiven
+			// as the first 429 under a given rate is (unsharedTicket),
+			// and widens no margin: the gate's pace was not at fault.
+			firstWidened = p.shared.unshared() || g.margin.widen()
 		}
 	case ClassOK:
 		late = time.Duration(g.paced429.late.Load())
@@ -803,6 +806,9 @@ func (p *Permit) Done(o Outcome) {
 	}
 	switch {
 	case o.Class == ClassThrottled:
+		if !firstWidened && !o.ConcurrencyLimited {
+			g.sharedInForce() // a shared gate's calls came at its given rate (learn_shared.go)
+		}
 		g.learnThrottled(g.at(p.since), o, nth, firstWidened) // after learn: its Retry-After pauses the gate first
 	case o.Class == ClassOK && g.paced429.next.Load() != 0:
 		g.tookThrottled(g.at(p.since), late) // paced by 429s alone (learn_throttle.go)

@@ -234,7 +234,7 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	g.learned.mu.Unlock()
 	// Network calls of shared limits are made holding no lock.
 	if relearned && g.shared != nil {
-		g.shared.Learn(share)
+		g.shareLearned(share)
 	}
 	if pause > 0 {
 		g.PauseUntil(time.Now().Add(min(pause, maxPause)))
