@@ -101,6 +101,10 @@ type Gate struct {
 	pauses    atomic.Int64
 	margin    learnedMargin // widened by the given rate's 429s (margin.go)
 	paced429  paceOf429     // the pace learned from 429s alone (learn_throttle.go)
+	// sharedPace is the pace learned from 429s that the gate last knew
+	// its shared limits to hold, in calls a second as math.Float64bits;
+	// 0: none (learn_shared.go).
+	sharedPace atomic.Uint64
 
 	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
 }

@@ -27,7 +27,13 @@ func (g *Gate) followShared() {
 		return
 	}
 	r := s.PaceOf429().PerSec()
-	if r <= 0 || samePace(r, g.learned.requests.Rate().PerSec()) {
+	if r <= 0 {
+		return
+	}
+	if math.Float64frombits(g.sharedPace.Load()) != r {
+		g.sharedPace.Store(math.Float64bits(r))
+	}
+	if samePace(r, g.learned.requests.Rate().PerSec()) {
 		return
 	}
 	g.learned.mu.Lock()
@@ -48,10 +54,17 @@ func samePace(a, b float64) bool { return math.Abs(a-b) <= max(a, b)*1e-4 }
 
 // shareLearned hands what the gate learned (l) to its shared limits,
 // marked as learned from 429s when the gate paces by them and the shared
-// limits keep such paces apart (sharedPaceOf429). No lock is held.
+// limits keep such paces apart (sharedPaceOf429), with the pace the gate
+// last knew them to hold: each process climbs, and a climb from a pace
+// another process has cut since must not undo the cut. No lock is held.
 func (g *Gate) shareLearned(l Limits) {
 	if s, ok := g.shared.(sharedPaceOf429); ok && !l.Rate.IsZero() && g.paced429.next.Load() != 0 {
-		s.Learn429(l)
+		was := math.Float64frombits(g.sharedPace.Swap(math.Float64bits(l.Rate.PerSec())))
+		if was > 0 {
+			s.Learn429(l, perSecond(was))
+		} else {
+			s.Learn429(l, Rate{})
+		}
 		return
 	}
 	g.shared.Learn(l)

@@ -40,7 +40,7 @@ func (p paceShared) Learn(l sluice.Limits) {
 	defer p.s.mu.Unlock()
 	p.s.learned = append(p.s.learned, l)
 }
-func (p paceShared) Learn429(l sluice.Limits) {
+func (p paceShared) Learn429(l sluice.Limits, was sluice.Rate) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	p.s.learned429 = append(p.s.learned429, l)

@@ -82,8 +82,12 @@ type Shared interface {
 // one every process can climb back: each follows it as its own
 // (Gate.followShared), and the pace shows in its LearnedRate.
 type sharedPaceOf429 interface {
-	// Learn429 is Learn, l.Rate being learned from 429s alone.
-	Learn429(l Limits)
+	// Learn429 is Learn, l.Rate being learned from 429s alone; was is
+	// the pace the gate last knew the shared limits to hold (the zero
+	// Rate: none). A rate faster than the one they hold, when that is no
+	// longer was, is a climb from a pace since cut by another process:
+	// the cut stands, and the gate follows it at its next admission.
+	Learn429(l Limits, was Rate)
 	// PaceOf429 returns the request pace learned from 429s that the
 	// shared limits held at their last answer, the zero Rate when none.
 	// It is called after every admission and must not block.

@@ -359,13 +359,14 @@ func (g *shared) Pause(until time.Time) {
 
 // Learn implements sluice.Shared: the learned paces go under the gate's
 // key, where every process's admissions keep them together.
-func (g *shared) Learn(l sluice.Limits) { g.learn(l, false) }
+func (g *shared) Learn(l sluice.Limits) { g.learn(l, false, sluice.Rate{}) }
 
 // Learn429 is Learn for a request pace learned from 429s alone, which
 // admit.lua tells every process so that each follows it as its own and
 // climbs it back (sluice's learn_shared.go): the learner that set it may
-// be gone.
-func (g *shared) Learn429(l sluice.Limits) { g.learn(l, true) }
+// be gone. A climb from was, when Redis holds a slower pace than was
+// since (another process's cut), leaves that cut (learn.lua).
+func (g *shared) Learn429(l sluice.Limits, was sluice.Rate) { g.learn(l, true, was) }
 
 // PaceOf429 returns the request pace learned from 429s alone that Redis
 // held at its last grant to this process, the zero Rate when none.
@@ -398,12 +399,13 @@ func (g *shared) handingOver(at time.Time) bool {
 	return at.Before(g.handoverUntil)
 }
 
-// learn is Learn, the request rate learned from 429s alone when from429.
-func (g *shared) learn(l sluice.Limits, from429 bool) {
+// learn is Learn, the request rate learned from 429s alone when from429,
+// climbed from was (see Learn429).
+func (g *shared) learn(l sluice.Limits, from429 bool, was sluice.Rate) {
 	if g.s.health.isDown() {
 		return // each process keeps its own learned pace meanwhile
 	}
-	args := make([]any, 0, 9)
+	args := make([]any, 0, 10)
 	for _, r := range [...]sluice.Rate{l.Rate, l.Tokens, l.InputTokens, l.OutputTokens} {
 		if r.IsZero() || r.N <= 0 {
 			args = append(args, 0, 0)
@@ -416,11 +418,14 @@ func (g *shared) learn(l sluice.Limits, from429 bool) {
 		}
 		args = append(args, strconv.FormatFloat(ivUs, 'f', 3, 64), int64(tau))
 	}
-	flag := 0
+	flag, wasIv := 0, "0"
 	if from429 {
 		flag = 1
+		if !was.IsZero() && was.N > 0 {
+			wasIv = strconv.FormatFloat(float64(was.Per)/was.N/1000, 'f', 3, 64)
+		}
 	}
-	args = append(args, flag)
+	args = append(args, flag, wasIv)
 	if _, err := g.s.run(context.Background(), learnScript, []string{g.keys.learned}, args...); err != nil {
 		g.down(err)
 	}

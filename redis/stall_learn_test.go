@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -120,5 +121,41 @@ func TestPaceOf429InRedisIsFollowedByAFreshProcess(t *testing.T) {
 	}
 	if got := b.Stats().Learned.PerSec(); got < learned.PerSec()*0.999 {
 		t.Errorf("the fresh process's Stats().Learned is %.3f/s; want %.3f/s", got, learned.PerSec())
+	}
+}
+
+// Every process climbs a pace from 429s it follows, and shares each
+// climb: a climb from a pace another process has cut since leaves the
+// cut, which the climber follows at its next admission; a cut, or a
+// climb from the pace kept, is kept.
+func TestClimbFromAPaceCutSinceLeavesTheCut(t *testing.T) {
+	addr := sharedAddr(t)
+	st := newTestStore(t, addr, uniquePrefix(t), Options{})
+	g := st.Share("", sluice.Limits{Rate: sluice.PerSecond(100), Concurrency: 4}).(*shared)
+	c := dialTest(t, addr)
+	for i, step := range []struct {
+		rate, was float64 // calls a second; was 0: none known
+		want      float64 // the pace kept after
+	}{
+		{50, 0, 50},  // the first cut
+		{40, 50, 40}, // another cut
+		{60, 50, 40}, // a climb from 50, cut since to 40: the cut stands
+		{45, 40, 45}, // a climb from the pace kept
+		{30, 60, 30}, // a cut always stands
+	} {
+		was := sluice.Rate{}
+		if step.was > 0 {
+			was = sluice.PerSecond(step.was)
+		}
+		g.Learn429(sluice.Limits{Rate: sluice.PerSecond(step.rate)}, was)
+		v, err := c.HMGet(context.Background(), g.keys.learned, "r:iv", "r:src").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		iv, _ := v[0].(string)
+		f, _ := strconv.ParseFloat(iv, 64)
+		if got := 1e6 / f; got < step.want*0.999 || got > step.want*1.001 || v[1] != "429" {
+			t.Errorf("step %d: %.0f/s shared from %.0f/s: Redis keeps %.3f/s (r:src %v); want %.0f/s from 429s", i, step.rate, step.was, got, v[1], step.want)
+		}
 	}
 }
