@@ -101,6 +101,10 @@ type Gate struct {
 	pauses    atomic.Int64
 	margin    learnedMargin // widened by the given rate's 429s (margin.go)
 	paced429  paceOf429     // the pace learned from 429s alone (learn_throttle.go)
+	// sharedPace is the pace learned from 429s that the gate last knew
+	// its shared limits to hold, in calls a second as math.Float64bits;
+	// 0: none (learn_shared.go).
+	sharedPace atomic.Uint64
 
 	spare *waiter // under mu: waiters that left the line, for the next (newWaiter); linked by next
 }
@@ -811,7 +815,10 @@ func (p *Permit) Done(o Outcome) {
 	case ClassThrottled:
 		nth = g.throttled.Add(1)
 		if !o.ConcurrencyLimited {
-			firstWidened = g.margin.widen()
+			// A call the shared limits did not keep alone is forgiven
+			// as the first 429 under a given rate is (unsharedTicket),
+			// and widens no margin: the gate's pace was not at fault.
+			firstWidened = p.shared.unshared() || g.margin.widen()
 		}
 	case ClassOK:
 		late = time.Duration(g.paced429.late.Load())
@@ -822,6 +829,9 @@ func (p *Permit) Done(o Outcome) {
 	}
 	switch {
 	case o.Class == ClassThrottled:
+		if !firstWidened && !o.ConcurrencyLimited {
+			g.sharedInForce() // a shared gate's calls came at its given rate (learn_shared.go)
+		}
 		g.learnThrottled(g.at(p.since), o, nth, firstWidened) // after learn: its Retry-After pauses the gate first
 	case o.Class == ClassOK && g.paced429.next.Load() != 0:
 		g.tookThrottled(g.at(p.since), late) // paced by 429s alone (learn_throttle.go)

@@ -24,6 +24,7 @@ func (g *Gate) askShared(ctx context.Context, c Cost, w *waiter, marks []int64) 
 		g.mu.Unlock()
 		p := g.admit(c, g.sinceEpoch(), 0)
 		p.shared = &sharedTicket{ticket}
+		g.followShared() // a pace learned from 429s elsewhere (learn_shared.go)
 		return p, 0, nil
 	}
 	g.untakeAll(c, marks)

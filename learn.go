@@ -103,7 +103,9 @@ func (l *learned) limits() []Limit {
 
 // LearnedRate returns the request rate the gate learned from the API's
 // headers, or from its 429s when it sends no headers of its request limit
-// (learn_throttle.go), or the zero Rate when it has learned none.
+// (learn_throttle.go; with shared limits, also one another process
+// learned so, which the gate follows: learn_shared.go), or the zero Rate
+// when it has learned none.
 func (g *Gate) LearnedRate() Rate { return g.learned.requests.Rate() }
 
 // learn applies what a response's headers said:
@@ -234,7 +236,7 @@ func (g *Gate) learnFrom(o Outcome, self int64) {
 	g.learned.mu.Unlock()
 	// Network calls of shared limits are made holding no lock.
 	if relearned && g.shared != nil {
-		g.shared.Learn(share)
+		g.shareLearned(share)
 	}
 	if pause > 0 {
 		g.PauseUntil(time.Now().Add(min(pause, maxPause)))

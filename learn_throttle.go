@@ -515,7 +515,7 @@ func (g *Gate) setPaceOf429(r float64, changed bool) {
 	}
 	g.learned.mu.Unlock()
 	if changed && g.shared != nil {
-		g.shared.Learn(share) // a network call: no lock held
+		g.shareLearned(share) // a network call: no lock held
 	}
 }
 

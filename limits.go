@@ -107,6 +107,7 @@ func (l Limits) sharedGate(key string) *Gate {
 		own = NewSemaphore(top)
 	}
 	g := NewSharedGate(l.Store.Share(key, l.safe()), own)
+	g.margin.shared = sharedGiven(l.safe())
 	// A shared window counts a call from when it leaves (SentTicket).
 	g.dated = g.dated || !l.Window.IsZero()
 	if l.MaxPause > 0 {

@@ -60,7 +60,15 @@ type learnedMargin struct {
 	given       Rate           // as apiSafe made it
 	window      *SlidingWindow // the given window; nil: none
 	givenWindow Rate
-	steps       int // widenings so far
+	// shared is the given rate of a gate whose rate and window are kept
+	// in a Store (Limits.Store), in calls a second, the tighter of the
+	// two as the store is handed them; 0: none. Such a gate has no
+	// period of its own to widen, but its first 429 is forgiven as a
+	// gate's in memory is, and its learner knows what was given (an
+	// outside review: a shared gate's every 429 taught a pace, read from
+	// this process's calls alone, far below the given rate).
+	shared float64
+	steps  int // widenings so far
 }
 
 // widen adds marginStep to the rate's and the window's periods, each up
@@ -69,7 +77,13 @@ type learnedMargin struct {
 // false. Safe for concurrent use.
 func (m *learnedMargin) widen() (first bool) {
 	if m.rate == nil && m.window == nil {
-		return false
+		if m.shared == 0 {
+			return false
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.steps++
+		return m.steps == 1
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -94,6 +108,17 @@ func (m *learnedMargin) widen() (first bool) {
 	return m.steps == 1
 }
 
+// sharedGiven returns what learnedMargin.shared keeps of safe, the
+// limits a Store is handed: the tighter of its rate and window, in calls
+// a second; 0 when it has neither.
+func sharedGiven(safe Limits) float64 {
+	r := safe.Rate.PerSec()
+	if w := safe.Window.PerSec(); w > 0 && (r == 0 || w < r) {
+		r = w
+	}
+	return r
+}
+
 // widened returns the widening of a period per by extra, capped at
 // marginCap of it.
 func widened(per, extra time.Duration) time.Duration {
@@ -105,6 +130,9 @@ func widened(per, extra time.Duration) time.Duration {
 func (m *learnedMargin) perSecond() float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.shared > 0 {
+		return m.shared
+	}
 	r := 0.0
 	if m.rate != nil {
 		r = m.rate.Rate().N / m.rate.Rate().Per.Seconds()

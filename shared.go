@@ -75,6 +75,47 @@ type Shared interface {
 	Learn(l Limits)
 }
 
+// A Shared may also keep a request pace learned from 429s alone
+// (learn_throttle.go) apart from paces learned from headers: a
+// sharedPaceOf429 (package redis's is). Its learner, dead or restarted,
+// no longer climbs it back, and a pace any process may follow must be
+// one every process can climb back: each follows it as its own
+// (Gate.followShared), and the pace shows in its LearnedRate.
+type sharedPaceOf429 interface {
+	// Learn429 is Learn, l.Rate being learned from 429s alone; was is
+	// the pace the gate last knew the shared limits to hold (the zero
+	// Rate: none). A rate faster than the one they hold, when that is no
+	// longer was, is a climb from a pace since cut by another process:
+	// the cut stands, and the gate follows it at its next admission.
+	Learn429(l Limits, was Rate)
+	// PaceOf429 returns the request pace learned from 429s that the
+	// shared limits held at their last answer, the zero Rate when none.
+	// It is called after every admission and must not block.
+	PaceOf429() Rate
+}
+
+// A Ticket may also have a method Unshared() bool, true when its call
+// was admitted by limits of this process alone, in place of the shared
+// ones or beside them: package redis's fallback while Redis does not
+// answer, and the grace after it, when the processes come back one by
+// one, and a period more, while the calls admitted meanwhile may still
+// share an API window with it. A 429 of such a call says the hand-over
+// between limits bunched calls, not that the API is slower than the
+// shared limits: it pauses the gate and teaches no pace (Permit.Done).
+type unsharedTicket interface {
+	Unshared() bool
+}
+
+// unshared reports whether t's call was admitted by limits of this
+// process alone (unsharedTicket); false for none.
+func (t *sharedTicket) unshared() bool {
+	if t == nil {
+		return false
+	}
+	u, ok := t.ticket.(unsharedTicket)
+	return ok && u.Unshared()
+}
+
 // sharedPause is a Shared that knows the pause other processes shared
 // (see Shared).
 type sharedPause interface {

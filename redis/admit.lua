@@ -25,10 +25,12 @@
 --          then 1 when the process knows it was counted in KEYS[4] (it
 --          had an answer less than a minute ago), else 0
 --
--- Returns {status, value, processes, leases, start, tat1, tat2, ...}:
+-- Returns {status, value, processes, leases, start, tat1, tat2, ...,
+-- paced}:
 --   status 1: granted, value = delay until the start (0: now), start =
 --             the start on the server's clock, tats = new timelines (for
---             a give-back)
+--             a give-back), paced = the interval in microseconds of a
+--             request pace learned from 429s alone, '0' for none
 --   status 0: refused, value = wait until it could be admitted
 --   status 2: refused, a concurrency slot is needed (wait for a release)
 --   status 3: refused, the gate is paused for value more (a shared pause)
@@ -107,7 +109,7 @@ for i = 1, npacers do
 end
 
 -- Learned paces, shared by every process that learned them.
-local learned = redis.call('HMGET', KEYS[5], 'r:iv', 'r:tau', 't:iv', 't:tau', 'i:iv', 'i:tau', 'o:iv', 'o:tau')
+local learned = redis.call('HMGET', KEYS[5], 'r:iv', 'r:tau', 't:iv', 't:tau', 'i:iv', 'i:tau', 'o:iv', 'o:tau', 'r:src')
 local lcost, ltau, ltat = {}, {}, {}
 for k = 1, 4 do
   local iv = tonumber(learned[2*k - 1] or '')
@@ -172,6 +174,13 @@ for i = 1, npacers do
   local tat = math.max(tats[i], start) + cost
   redis.call('SET', KEYS[10 + i], d(tat), 'PX', d(math.floor((tat - now + tau) / 1000) + 1000))
   out[5 + i] = tat
+end
+-- The request pace learned from 429s alone, '0' for none: every
+-- process follows it as its own, and climbs it back (learn.lua).
+if learned[1] and learned[9] == '429' then
+  out[6 + npacers] = learned[1]
+else
+  out[6 + npacers] = '0'
 end
 for k = 1, 4 do
   if lcost[k] then

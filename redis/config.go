@@ -17,6 +17,12 @@ type config struct {
 	pacers      []pacer
 }
 
+// period returns the longest period of the request rate and the window,
+// widened: how long a call's start counts against the calls after it.
+func (c config) period() time.Duration {
+	return max(c.limits.Rate.Per, c.limits.Window.Per)
+}
+
 // pacer is one GCRA timeline: the request rate or a token budget.
 type pacer struct {
 	key        string

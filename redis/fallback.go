@@ -115,6 +115,11 @@ type localTicket struct {
 	dated atomic.Bool
 }
 
+// Unshared says the call was admitted by this process's local share
+// alone, Redis not answering: a 429 of its is the fallback's, and teaches
+// the gate no pace (sluice's unsharedTicket).
+func (t *localTicket) Unshared() bool { return true }
+
 // Sent implements sluice.SentTicket: the local limits count the call
 // from now on, as a SlidingWindow of a gate in memory would.
 func (t *localTicket) Sent() {
@@ -146,3 +151,7 @@ type noTicket struct{}
 
 // Finish implements sluice.Ticket.
 func (noTicket) Finish(sluice.Outcome) {}
+
+// Unshared says the call was admitted by no limit at all (Open mode): a
+// 429 of its teaches the gate no pace.
+func (noTicket) Unshared() bool { return true }

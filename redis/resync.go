@@ -48,6 +48,7 @@ func (s *Store) rejoin() {
 		g.localLimits() // first: an earlier grace's are dropped
 		g.mu.Lock()
 		g.graceUntil = until
+		g.handoverUntil = until.Add(g.cfg.period())
 		g.resyncWant++
 		g.mu.Unlock()
 	}

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,8 +38,15 @@ type shared struct {
 	releasing map[chan struct{}]struct{}
 	local     []sluice.Limit // Local mode's limits during an outage
 	// graceUntil: after an outage, until then admissions keep to the
-	// local limits as well as Redis's (see resync.go).
-	graceUntil time.Time
+	// local limits as well as Redis's (see resync.go). handoverUntil:
+	// until then, a period of the limits past the grace, the calls of
+	// the outage and the grace may share an API window with a call
+	// admitted now (ticket.Unshared).
+	graceUntil, handoverUntil time.Time
+	// paced429 is the request pace learned from 429s alone that Redis
+	// held at its last grant, in calls a second as math.Float64bits; 0:
+	// none (PaceOf429).
+	paced429 atomic.Uint64
 	// Redis may have lost this process's leases (it was away, or lost
 	// its state) since the last resync asked (resyncWant) was done
 	// (resyncDone): they are put back before the next admission asks,
@@ -235,6 +243,7 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 		return nil, g.s.backstop, nil, false
 	}
 	t := &ticket{g: g, id: id, cn: cn, cost: c, pacers: cfg.pacers, costs: costs, own: own, admitted: time.Now()}
+	t.unshared = own != nil || g.handingOver(t.admitted)
 	if unsent {
 		t.pending, t.windowUs = wn, cfg.windowUs
 	}
@@ -246,6 +255,9 @@ func (g *shared) admit(ctx context.Context, c sluice.Cost, again bool) (_ sluice
 		if 5+i < len(r) {
 			t.tats[i] = asInt(r[5+i])
 		}
+	}
+	if i := 5 + len(cfg.pacers); i < len(r) {
+		g.heardPace(r[i])
 	}
 	if cn > 0 {
 		g.hold(id, cn)
@@ -347,11 +359,53 @@ func (g *shared) Pause(until time.Time) {
 
 // Learn implements sluice.Shared: the learned paces go under the gate's
 // key, where every process's admissions keep them together.
-func (g *shared) Learn(l sluice.Limits) {
+func (g *shared) Learn(l sluice.Limits) { g.learn(l, false, sluice.Rate{}) }
+
+// Learn429 is Learn for a request pace learned from 429s alone, which
+// admit.lua tells every process so that each follows it as its own and
+// climbs it back (sluice's learn_shared.go): the learner that set it may
+// be gone. A climb from was, when Redis holds a slower pace than was
+// since (another process's cut), leaves that cut (learn.lua).
+func (g *shared) Learn429(l sluice.Limits, was sluice.Rate) { g.learn(l, true, was) }
+
+// PaceOf429 returns the request pace learned from 429s alone that Redis
+// held at its last grant to this process, the zero Rate when none.
+func (g *shared) PaceOf429() sluice.Rate {
+	r := math.Float64frombits(g.paced429.Load())
+	if r <= 0 {
+		return sluice.Rate{}
+	}
+	return sluice.PerSecond(r)
+}
+
+// heardPace records the pace from 429s a grant said (admit.lua): an
+// interval in microseconds, "0" for none.
+func (g *shared) heardPace(v any) {
+	s, _ := v.(string)
+	iv, err := strconv.ParseFloat(s, 64)
+	r := 0.0
+	if err == nil && iv > 0 {
+		r = 1e6 / iv
+	}
+	g.paced429.Store(math.Float64bits(r))
+}
+
+// handingOver reports whether a call admitted at is admitted so soon after
+// an outage that a window may hold it with the calls of the outage or the
+// grace after it (handoverUntil).
+func (g *shared) handingOver(at time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return at.Before(g.handoverUntil)
+}
+
+// learn is Learn, the request rate learned from 429s alone when from429,
+// climbed from was (see Learn429).
+func (g *shared) learn(l sluice.Limits, from429 bool, was sluice.Rate) {
 	if g.s.health.isDown() {
 		return // each process keeps its own learned pace meanwhile
 	}
-	args := make([]any, 0, 8)
+	args := make([]any, 0, 10)
 	for _, r := range [...]sluice.Rate{l.Rate, l.Tokens, l.InputTokens, l.OutputTokens} {
 		if r.IsZero() || r.N <= 0 {
 			args = append(args, 0, 0)
@@ -364,6 +418,14 @@ func (g *shared) Learn(l sluice.Limits) {
 		}
 		args = append(args, strconv.FormatFloat(ivUs, 'f', 3, 64), int64(tau))
 	}
+	flag, wasIv := 0, "0"
+	if from429 {
+		flag = 1
+		if !was.IsZero() && was.N > 0 {
+			wasIv = strconv.FormatFloat(float64(was.Per)/was.N/1000, 'f', 3, 64)
+		}
+	}
+	args = append(args, flag, wasIv)
 	if _, err := g.s.run(context.Background(), learnScript, []string{g.keys.learned}, args...); err != nil {
 		g.down(err)
 	}
@@ -517,6 +579,9 @@ type ticket struct {
 	// admitted is when, for own's Finish.
 	admitted time.Time
 	done     atomic.Bool
+	// unshared: admitted in the grace after an outage, or so soon after
+	// it that a window may hold it with the outage's calls (Unshared).
+	unshared bool
 
 	// pending is the window weight taken pending (admit.lua), 0 when
 	// the call was dated at its admission; windowUs the window's length.
@@ -532,6 +597,13 @@ const (
 	ticketUndated        // Sent, but the store could not queue it: Finish dates it
 	ticketEnded          // Finish, or given back
 )
+
+// Unshared says the call was admitted by this process's local share as
+// well as Redis, in the grace after an outage, or so soon after it that a
+// window may hold it with the calls of the outage or the grace: a 429 of
+// its is the hand-over's, and teaches the gate no pace (sluice's
+// unsharedTicket).
+func (t *ticket) Unshared() bool { return t.unshared }
 
 // Sent implements sluice.SentTicket: the call's window members, pending
 // since its admission, are dated by sent.lua, sent off the caller's path

@@ -122,7 +122,7 @@ var (
 	descQueueCap  = desc("queue_capacity", "Most requests that may wait for admission.")
 	descInFlight  = desc("in_flight", "Requests admitted upstream and not finished.")
 	descCeiling   = desc("concurrency_ceiling", "The concurrency limit in force, adaptive or fixed: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates (one per model and API key).", "model")
-	descLearned   = desc("learned_rate_per_second", "The request rate learned from the upstream's rate-limit headers, 0 for none: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates.", "model")
+	descLearned   = desc("learned_rate_per_second", "The request rate learned from the upstream's rate-limit headers or its 429s (with Redis, also one another process learned), 0 for none: for a model the route gives limits of its own, its gate's; for model=\"other\", summed over the route's other gates.", "model")
 	descPauses    = desc("pauses_total", "Times a gate paused, or extended a pause, on the upstream's word (Retry-After).")
 
 	// The body budget is the server's, all routes together (budget.go):
